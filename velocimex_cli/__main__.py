@@ -1,0 +1,3 @@
+from velocimex_cli.main import main
+
+main()

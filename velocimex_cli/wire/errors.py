@@ -1,0 +1,163 @@
+"""The API's error codes, one exception type per code, and how each maps to HTTP and exit codes.
+
+The reference defines six codes; NOT_FOUND and PERMISSION_DENIED are documented extensions
+(see docs/api.md). Client and engine both import this module: it is the contract.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    AUTHENTICATION_ERROR = "AUTHENTICATION_ERROR"
+    INVALID_PARAMETER = "INVALID_PARAMETER"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    MARKET_CLOSED = "MARKET_CLOSED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    # Extensions (documented in docs/api.md).
+    NOT_FOUND = "NOT_FOUND"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.AUTHENTICATION_ERROR: 401,
+    ErrorCode.INVALID_PARAMETER: 400,
+    ErrorCode.RATE_LIMIT_EXCEEDED: 429,
+    ErrorCode.INSUFFICIENT_BALANCE: 400,
+    ErrorCode.MARKET_CLOSED: 409,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.PERMISSION_DENIED: 403,
+}
+
+
+class ExitCode:
+    """Process exit codes of `vmx` (documented in the README)."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    AUTH = 3
+    RATE_LIMITED = 4
+    INSUFFICIENT_BALANCE = 5
+    MARKET_CLOSED = 6
+    NOT_FOUND = 7
+    SERVER_ERROR = 8
+    UNREACHABLE = 9
+
+
+EXIT_CODE: dict[ErrorCode, int] = {
+    ErrorCode.AUTHENTICATION_ERROR: ExitCode.AUTH,
+    ErrorCode.PERMISSION_DENIED: ExitCode.AUTH,
+    ErrorCode.INVALID_PARAMETER: ExitCode.USAGE,
+    ErrorCode.RATE_LIMIT_EXCEEDED: ExitCode.RATE_LIMITED,
+    ErrorCode.INSUFFICIENT_BALANCE: ExitCode.INSUFFICIENT_BALANCE,
+    ErrorCode.MARKET_CLOSED: ExitCode.MARKET_CLOSED,
+    ErrorCode.NOT_FOUND: ExitCode.NOT_FOUND,
+    ErrorCode.INTERNAL_ERROR: ExitCode.SERVER_ERROR,
+}
+
+
+class ApiError(Exception):
+    """An error in the API's terms: a code, a message for people and machine-readable details."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.code]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODE[self.code]
+
+    def to_body(self) -> dict[str, Any]:
+        """The reference's error response: {"error": {"code", "message", "details"}}."""
+        return {"error": {"code": self.code.value, "message": self.message, "details": self.details}}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, details={self.details!r})"
+
+
+class AuthenticationError(ApiError):
+    code = ErrorCode.AUTHENTICATION_ERROR
+
+
+class InvalidParameter(ApiError):
+    code = ErrorCode.INVALID_PARAMETER
+
+    def __init__(
+        self,
+        parameter: str,
+        value: Any,
+        message: str | None = None,
+        **extra: Any,
+    ) -> None:
+        text = "" if value is None else str(value)
+        super().__init__(
+            message or f"Invalid value for {parameter}: {text!r}",
+            {"parameter": parameter, "value": text, **extra},
+        )
+
+
+class RateLimitExceeded(ApiError):
+    code = ErrorCode.RATE_LIMIT_EXCEEDED
+
+
+class InsufficientBalance(ApiError):
+    code = ErrorCode.INSUFFICIENT_BALANCE
+
+
+class MarketClosed(ApiError):
+    code = ErrorCode.MARKET_CLOSED
+
+
+class InternalError(ApiError):
+    code = ErrorCode.INTERNAL_ERROR
+
+
+class NotFound(ApiError):
+    code = ErrorCode.NOT_FOUND
+
+
+class PermissionDenied(ApiError):
+    code = ErrorCode.PERMISSION_DENIED
+
+
+ERROR_TYPES: dict[ErrorCode, type[ApiError]] = {
+    cls.code: cls
+    for cls in (
+        AuthenticationError,
+        InvalidParameter,
+        RateLimitExceeded,
+        InsufficientBalance,
+        MarketClosed,
+        InternalError,
+        NotFound,
+        PermissionDenied,
+    )
+}
+
+
+def error_from_body(body: dict[str, Any], http_status: int | None = None) -> ApiError:
+    """Rebuild the typed exception from an error response body (client side)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        exc = InternalError(f"Unexpected error response (HTTP {http_status})", {"body": body})
+        return exc
+    try:
+        code = ErrorCode(error.get("code"))
+    except ValueError:
+        code = ErrorCode.INTERNAL_ERROR
+    cls = ERROR_TYPES[code]
+    exc = ApiError.__new__(cls)
+    ApiError.__init__(exc, str(error.get("message", "")), dict(error.get("details") or {}))
+    return exc
