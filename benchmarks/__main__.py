@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+from pathlib import Path
+
+REQUIRED_SUMMARY_KEYS = ("value", "baseline", "ratio", "target")
+
+
+def available() -> list[str]:
+    here = Path(__file__).parent
+    return sorted(m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("name", choices=available())
+    parser.add_argument("--quick", action="store_true", help="a small run, to keep it from rotting")
+    args = parser.parse_args(argv)
+    module = importlib.import_module(f"benchmarks.{args.name}")
+    last: dict | None = None
+    for figure in module.run(quick=args.quick):
+        last = figure
+        print(json.dumps(figure, default=str), flush=True)
+    if last is None or any(key not in last for key in REQUIRED_SUMMARY_KEYS):
+        print(f"benchmark {args.name} printed no summary", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
