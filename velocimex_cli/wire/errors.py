@@ -81,7 +81,9 @@ class ApiError(Exception):
 
     def to_body(self) -> dict[str, Any]:
         """The reference's error response: {"error": {"code", "message", "details"}}."""
-        return {"error": {"code": self.code.value, "message": self.message, "details": self.details}}
+        return {
+            "error": {"code": self.code.value, "message": self.message, "details": self.details}
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, details={self.details!r})"
@@ -106,6 +108,14 @@ class InvalidParameter(ApiError):
             message or f"Invalid value for {parameter}: {text!r}",
             {"parameter": parameter, "value": text, **extra},
         )
+
+
+class OrderNotOpen(InvalidParameter):
+    """Cancelling an order that is no longer open: INVALID_PARAMETER, answered with 409."""
+
+    @property
+    def http_status(self) -> int:
+        return 409
 
 
 class RateLimitExceeded(ApiError):

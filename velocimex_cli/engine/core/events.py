@@ -1,0 +1,55 @@
+"""Typed events the core emits after each command commits. The core itself does no I/O.
+
+Payloads are wire-ready dicts (Decimal numbers, ISO-8601 strings) in the shapes of docs/api.md,
+so the API layer only serialises them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """An order was accepted, partially filled, filled, canceled or rejected."""
+
+    account: str
+    event: str
+    order: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """One side of a trade, for the account that owns the order."""
+
+    account: str
+    fill: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    """A public trade (side is the taker's)."""
+
+    trade: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BookEvent:
+    """Levels changed by one command; `sequence` is the previous sequence + 1 for the instrument."""
+
+    exchange: str
+    symbol: str
+    sequence: int
+    timestamp: str
+    changes: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class TickerEvent:
+    """The instrument's Market Data after a trade or a change of its best prices."""
+
+    ticker: dict[str, Any]
+
+
+Event = OrderEvent | FillEvent | TradeEvent | BookEvent | TickerEvent

@@ -1,0 +1,1034 @@
+"""The engine's public entry points: one facade over catalogue, books, ledger and events.
+
+Every command (place, cancel, cancel-all, funding) runs to completion in memory, then its
+effects are handed to the store in one transaction (when there is one), and only then are its
+events delivered and its result returned: an acknowledged order is a durable order.
+
+The core reads no clock and no randomness of its own: `clock` is injected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from velocimex_cli.engine.core import hours
+from velocimex_cli.engine.core.book import OrderBook
+from velocimex_cli.engine.core.events import (
+    BookEvent,
+    Event,
+    FillEvent,
+    OrderEvent,
+    TickerEvent,
+    TradeEvent,
+)
+from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instrument
+from velocimex_cli.engine.core.ledger import (
+    FEE_ACCOUNT,
+    Account,
+    AccountKind,
+    Ledger,
+    Position,
+    units_to_decimal,
+)
+from velocimex_cli.engine.core.orders import (
+    BUY,
+    SELL,
+    SIDE_NAMES,
+    Order,
+    OrderType,
+    Reason,
+    Status,
+    TimeInForce,
+)
+from velocimex_cli.wire.errors import (
+    InsufficientBalance,
+    InvalidParameter,
+    MarketClosed,
+    NotFound,
+    OrderNotOpen,
+)
+from velocimex_cli.wire.numbers import parse_decimal
+from velocimex_cli.wire.timefmt import iso, iso_from_micros, to_micros
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.store import Store
+
+Clock = Callable[[], datetime]
+
+DEFAULT_SANDBOX_FUNDS: dict[str, Decimal] = {
+    "USD": Decimal("100000"),
+    "USDT": Decimal("100000"),
+    "BTC": Decimal("2"),
+    "ETH": Decimal("20"),
+}
+
+ORDER_FIELDS = frozenset(
+    {
+        "exchange",
+        "symbol",
+        "side",
+        "type",
+        "quantity",
+        "price",
+        "time_in_force",
+        "post_only",
+        "client_order_id",
+    }
+)
+CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+CLIENT_ID_PREFIX = "client_order_id:"
+LIST_STATUSES = {
+    "open": (Status.OPEN, Status.PARTIALLY_FILLED),
+    "filled": (Status.FILLED,),
+    "canceled": (Status.CANCELED,),
+    "rejected": (Status.REJECTED,),
+    "all": tuple(Status),
+}
+MAX_LIST_LIMIT = 1000
+DAY_MICROS = 86_400 * 1_000_000
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    seed: int = 42
+    always_open: bool = False
+    maker_fee_bps: int = 1
+    taker_fee_bps: int = 2
+    # A market buy may pay at most best ask x (1 + bps/10000); a sell at least best bid x (1 - ...).
+    market_protection_bps: int = 500
+    sandbox_funds: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_SANDBOX_FUNDS))
+
+
+class Store(Protocol):  # pragma: no cover - structural type
+    def commit(self, changes: Changes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Changes:
+    """Everything one command changed, for the store to write in one transaction."""
+
+    accounts: list[Account] = field(default_factory=list)
+    orders: dict[int, Order] = field(default_factory=dict)
+    fills: list[FillRecord] = field(default_factory=list)
+    balances: set[tuple[str, str]] = field(default_factory=set)
+    positions: set[tuple[str, int]] = field(default_factory=set)
+    funding: dict[str, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.orders or self.fills or self.balances or self.funding)
+
+
+class FillRecord:
+    """One side of a trade, as its account sees it."""
+
+    __slots__ = ("fee", "liquidity", "lots", "order", "price", "timestamp", "trade_id")
+
+    def __init__(
+        self,
+        trade_id: int,
+        order: Order,
+        price: int,
+        lots: int,
+        fee: int,
+        liquidity: str,
+        timestamp: int,
+    ) -> None:
+        self.trade_id = trade_id
+        self.order = order
+        self.price = price
+        self.lots = lots
+        self.fee = fee
+        self.liquidity = liquidity
+        self.timestamp = timestamp
+
+
+class MarketStats:
+    """Last trade price and the trades of the last 24 hours, for the ticker."""
+
+    __slots__ = ("last_price", "trades", "volume")
+
+    def __init__(self) -> None:
+        self.last_price: int | None = None
+        self.trades: deque[tuple[int, int]] = deque()
+        self.volume = 0
+
+    def record(self, now: int, price: int, lots: int) -> None:
+        self.last_price = price
+        self.trades.append((now, lots))
+        self.volume += lots
+        self.expire(now)
+
+    def expire(self, now: int) -> None:
+        horizon = now - DAY_MICROS
+        trades = self.trades
+        while trades and trades[0][0] <= horizon:
+            self.volume -= trades.popleft()[1]
+
+
+class Exchange:
+    def __init__(self, config: EngineConfig, clock: Clock, store: Store | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.catalogue = Catalogue()
+        self.books: list[OrderBook] = [OrderBook() for _ in self.catalogue.instruments]
+        self.stats: list[MarketStats] = [MarketStats() for _ in self.catalogue.instruments]
+        self.ledger = Ledger()
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self._maker_bps = config.maker_fee_bps
+        self._taker_bps = config.taker_fee_bps
+        self._lock_bps = max(config.maker_fee_bps, config.taker_fee_bps)
+        self._listeners: list[Callable[[Event], None]] = []
+        self._store = store
+        self._changes: Changes | None = Changes() if store is not None else None
+        # Per command: the books it touched with their best prices before it.
+        self._command_books: dict[int, tuple[int | None, int | None]] = {}
+        self._events: list[Event] | None = None
+        self._traded: set[int] = set()
+        self._now = 0
+        self.db_path: Path | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, data_dir: Path, config: EngineConfig, clock: Clock) -> Exchange:
+        """An exchange whose state lives in `data_dir/engine.db` (created or restored)."""
+        from velocimex_cli.engine.store import open_exchange
+
+        return open_exchange(Path(data_dir), config, clock)
+
+    def attach_store(self, store: Store) -> None:
+        self._store = store
+        self._changes = Changes()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+            self._changes = None
+
+    # ------------------------------------------------------------------ listeners
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Event], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # ------------------------------------------------------------------ accounts
+    def has_account(self, name: str) -> bool:
+        return name in self.ledger.accounts
+
+    def ensure_account(self, name: str, kind: AccountKind = AccountKind.USER) -> bool:
+        """Open `name` with the sandbox funds if it does not exist yet. True if it was created."""
+        if name in self.ledger.accounts:
+            return False
+        if not name or name == FEE_ACCOUNT:
+            raise InvalidParameter("account", name, f"{name!r} cannot be used as an account name")
+        self._begin()
+        account = self.ledger.open(name, kind)
+        if self._changes is not None:
+            self._changes.accounts.append(account)
+        if kind is AccountKind.USER:
+            for asset, amount in self.config.sandbox_funds.items():
+                self._fund(account, asset, int(amount * LEDGER_SCALE))
+        self._finish()
+        return True
+
+    def fund(self, name: str, asset: str, amount: Decimal) -> None:
+        """Explicit funding (sandbox top-up, simulated participants)."""
+        account = self._account(name)
+        units = amount * LEDGER_SCALE
+        if units != units.to_integral_value():
+            raise InvalidParameter("amount", amount, "amount is finer than 0.00000001")
+        self._begin()
+        self._fund(account, asset, int(units))
+        self._finish()
+
+    def _fund(self, account: Account, asset: str, units: int) -> None:
+        self.ledger.fund(account, asset, units)
+        if self._changes is not None:
+            self._changes.balances.add((account.name, asset))
+            self._changes.funding[asset] = self._changes.funding.get(asset, 0) + units
+
+    def _account(self, name: str) -> Account:
+        account = self.ledger.accounts.get(name)
+        if account is None:
+            raise NotFound(f"Unknown account {name!r}", {"account": name})
+        return account
+
+    # ------------------------------------------------------------------ market data
+    def instruments(self, exchange: str | None = None) -> list[dict[str, Any]]:
+        venue = self.catalogue.venue(exchange) if exchange is not None else None
+        now = self.clock()
+        return [
+            {
+                "exchange": i.venue.name,
+                "symbol": i.symbol,
+                "base": i.base,
+                "quote": i.quote,
+                "tick_size": i.tick_size,
+                "lot_size": i.lot_size,
+                "min_quantity": i.min_quantity,
+                "status": self._venue_status(i, now),
+            }
+            for i in self.catalogue.instruments
+            if venue is None or i.venue is venue
+        ]
+
+    def _venue_status(self, instrument: Instrument, now: datetime) -> str:
+        open_ = hours.is_open(instrument.venue, now, always_open=self.config.always_open)
+        return "open" if open_ else "closed"
+
+    def market_status(self) -> list[dict[str, Any]]:
+        now = self.clock()
+        stamp = iso(now)
+        return [
+            {
+                "exchange": venue.name,
+                "status": "open"
+                if hours.is_open(venue, now, always_open=self.config.always_open)
+                else "closed",
+                "last_update": stamp,
+            }
+            for venue in self.catalogue.venues.values()
+        ]
+
+    def instrument(self, exchange: object, symbol: object) -> Instrument:
+        return self.catalogue.find(exchange, symbol)
+
+    def order_book(self, exchange: object, symbol: object, depth: int = 20) -> dict[str, Any]:
+        instrument = self.catalogue.find(exchange, symbol)
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
+            raise InvalidParameter("depth", depth, "depth must be a whole number from 1 to 1000")
+        book = self.books[instrument.index]
+        price_of, quantity_of = instrument.price_of, instrument.quantity_of
+        return {
+            "exchange": instrument.venue.name,
+            "symbol": instrument.symbol,
+            "timestamp": iso(self.clock()),
+            "sequence": book.sequence,
+            "bids": [
+                {"price": price_of(p), "quantity": quantity_of(q)}
+                for p, q in book.depth(BUY, depth)
+            ],
+            "asks": [
+                {"price": price_of(p), "quantity": quantity_of(q)}
+                for p, q in book.depth(SELL, depth)
+            ],
+        }
+
+    def ticker(self, exchange: object, symbol: object) -> dict[str, Any]:
+        return self._ticker(self.catalogue.find(exchange, symbol), to_micros(self.clock()))
+
+    def tickers(self) -> list[dict[str, Any]]:
+        now = to_micros(self.clock())
+        return [self._ticker(i, now) for i in self.catalogue.instruments]
+
+    def _ticker(self, instrument: Instrument, now: int) -> dict[str, Any]:
+        book = self.books[instrument.index]
+        stats = self.stats[instrument.index]
+        stats.expire(now)
+        bid, ask = book.best_bid(), book.best_ask()
+        return {
+            "timestamp": iso_from_micros(now),
+            "exchange": instrument.venue.name,
+            "symbol": instrument.symbol,
+            "price": None if stats.last_price is None else instrument.price_of(stats.last_price),
+            "volume": instrument.quantity_of(stats.volume),
+            "bid": None if bid is None else instrument.price_of(bid),
+            "ask": None if ask is None else instrument.price_of(ask),
+        }
+
+    # ------------------------------------------------------------------ trading
+    def place_order(
+        self, account_name: str, request: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Validate and execute an order. Returns (order, created); created is False when the
+        client_order_id was seen before from this account (the original order is returned)."""
+        account = self._account(account_name)
+        order = self._submit(account, request)
+        if order is None:  # idempotent replay
+            original = account.orders[account.client_ids[request["client_order_id"]]]
+            return order_wire(original), False
+        return order_wire(order), True
+
+    def submit(self, account: Account, request: dict[str, Any]) -> Order | None:
+        """`place_order` for in-process drivers (simulator, benchmarks): returns the Order."""
+        return self._submit(account, request)
+
+    def _submit(self, account: Account, request: dict[str, Any]) -> Order | None:
+        parsed = self._parse_order(request)
+        instrument, side, type_, tif, post_only, lots, ticks, client_id = parsed
+        if client_id is not None and client_id in account.client_ids:
+            return None
+        now_dt = self.clock()
+        if not hours.is_open(instrument.venue, now_dt, always_open=self.config.always_open):
+            nxt = hours.next_open(instrument.venue, now_dt)
+            raise MarketClosed(
+                f"{instrument.venue.name} is closed; it opens {iso(nxt)}",
+                {"exchange": instrument.venue.name, "next_open": iso(nxt)},
+            )
+        return self._execute(
+            account, instrument, side, type_, tif, post_only, lots, ticks, client_id
+        )
+
+    def _parse_order(
+        self, request: dict[str, Any]
+    ) -> tuple[Instrument, int, OrderType, TimeInForce, bool, int, int | None, str | None]:
+        if not isinstance(request, dict):
+            raise InvalidParameter(
+                "body", type(request).__name__, "the order must be a JSON object"
+            )
+        for key in request:
+            if key not in ORDER_FIELDS:
+                raise InvalidParameter(
+                    str(key),
+                    request[key],
+                    f"Unknown field {key!r}; allowed: {', '.join(sorted(ORDER_FIELDS))}",
+                )
+        instrument = self.catalogue.find(request.get("exchange"), request.get("symbol"))
+        side_text = request.get("side")
+        side_name = side_text.strip().lower() if isinstance(side_text, str) else None
+        if side_name not in ("buy", "sell"):
+            raise InvalidParameter("side", side_text, "side must be 'buy' or 'sell'")
+        side = BUY if side_name == "buy" else SELL
+        raw_price = request.get("price")
+        type_text = request.get("type")
+        if type_text is None:
+            type_ = OrderType.LIMIT if raw_price is not None else OrderType.MARKET
+        else:
+            try:
+                type_ = OrderType(type_text.strip().lower() if isinstance(type_text, str) else "")
+            except ValueError:
+                raise InvalidParameter(
+                    "type", type_text, "type must be 'limit' or 'market'"
+                ) from None
+        tif_text = request.get("time_in_force")
+        if tif_text is None:
+            tif = TimeInForce.GTC if type_ is OrderType.LIMIT else TimeInForce.IOC
+        else:
+            try:
+                tif = TimeInForce(tif_text.strip().lower() if isinstance(tif_text, str) else "")
+            except ValueError:
+                raise InvalidParameter(
+                    "time_in_force", tif_text, "time_in_force must be 'gtc', 'ioc' or 'fok'"
+                ) from None
+            if type_ is OrderType.MARKET and tif is TimeInForce.GTC:
+                raise InvalidParameter(
+                    "time_in_force", tif_text, "a market order cannot rest: use 'ioc' or 'fok'"
+                )
+        post_only = request.get("post_only", False)
+        if not isinstance(post_only, bool):
+            raise InvalidParameter("post_only", post_only, "post_only must be true or false")
+        if post_only and (type_ is OrderType.MARKET or tif is not TimeInForce.GTC):
+            raise InvalidParameter(
+                "post_only", post_only, "post_only applies to resting (gtc) limit orders only"
+            )
+        raw_quantity = request.get("quantity")
+        quantity = parse_decimal(raw_quantity)
+        if quantity is None:
+            raise InvalidParameter("quantity", raw_quantity, "quantity must be a number")
+        if quantity <= 0:
+            raise InvalidParameter("quantity", raw_quantity, "quantity must be greater than zero")
+        lots = instrument.lots_of(quantity)
+        if lots is None:
+            raise InvalidParameter(
+                "quantity",
+                raw_quantity,
+                f"quantity must be a multiple of the lot size {instrument.lot_size}",
+                lot_size=instrument.lot_size,
+            )
+        if lots < instrument.min_lots:
+            raise InvalidParameter(
+                "quantity",
+                raw_quantity,
+                f"quantity is below the minimum {instrument.min_quantity}",
+                min_quantity=instrument.min_quantity,
+            )
+        ticks: int | None = None
+        if type_ is OrderType.MARKET:
+            if raw_price is not None:
+                raise InvalidParameter("price", raw_price, "a market order takes no price")
+        else:
+            if raw_price is None:
+                raise InvalidParameter("price", None, "a limit order needs a price")
+            price = parse_decimal(raw_price)
+            if price is None:
+                raise InvalidParameter("price", raw_price, "price must be a number")
+            if price <= 0:
+                raise InvalidParameter("price", raw_price, "price must be greater than zero")
+            ticks = instrument.ticks_of(price)
+            if ticks is None:
+                raise InvalidParameter(
+                    "price",
+                    raw_price,
+                    f"price must be a multiple of the tick size {instrument.tick_size}",
+                    tick_size=instrument.tick_size,
+                )
+        client_id = request.get("client_order_id")
+        if client_id is not None and (
+            not isinstance(client_id, str) or not CLIENT_ORDER_ID.match(client_id)
+        ):
+            raise InvalidParameter(
+                "client_order_id",
+                client_id,
+                "client_order_id must be 1-64 characters of letters, digits and _ . : -",
+            )
+        return instrument, side, type_, tif, post_only, lots, ticks, client_id
+
+    def _lock_for(self, order: Order, lots: int) -> int:
+        if order.side == BUY:
+            notional = order.price * lots * order.instrument.notional_units
+            return notional + notional * self._lock_bps // 10_000
+        return lots * order.instrument.lot_units
+
+    def _execute(
+        self,
+        account: Account,
+        instrument: Instrument,
+        side: int,
+        type_: OrderType,
+        tif: TimeInForce,
+        post_only: bool,
+        lots: int,
+        ticks: int | None,
+        client_id: str | None,
+    ) -> Order:
+        book = self.books[instrument.index]
+        reject: Reason | None = None
+        if ticks is None:  # market order: its price is the protection bound
+            bps = self.config.market_protection_bps
+            if side == BUY:
+                best = book.best_ask()
+                ticks = None if best is None else -(-best * (10_000 + bps) // 10_000)
+            else:
+                best = book.best_bid()
+                ticks = None if best is None else max(1, best * (10_000 - bps) // 10_000)
+            if ticks is None:
+                reject, ticks = Reason.NO_LIQUIDITY, 0
+        order = Order(
+            self.next_order_id, account.name, instrument, side, type_, tif, post_only,
+            ticks, lots, client_id, 0,
+        )  # fmt: skip
+        asset = instrument.quote if side == BUY else instrument.base
+        if reject is None:
+            required = self._lock_for(order, lots)
+            available = account.available(asset)
+            if required > available:
+                raise InsufficientBalance(
+                    f"Not enough {asset}: the order needs {units_to_decimal(required)}, "
+                    f"{units_to_decimal(available)} is available",
+                    {
+                        "asset": asset,
+                        "required": units_to_decimal(required),
+                        "available": units_to_decimal(available),
+                    },
+                )
+        # From here on the command cannot fail: it changes state.
+        self._begin()
+        now = self._now
+        order.created = order.updated = now
+        self.next_order_id += 1
+        account.orders[order.id] = order
+        if client_id is not None:
+            account.client_ids[client_id] = order.id
+        self._touch_book(instrument.index, book)
+        changes = self._changes
+        if reject is None and post_only and book.crosses(side, ticks):
+            reject = Reason.POST_ONLY_WOULD_TAKE
+        if reject is not None:
+            order.status = Status.REJECTED
+            order.reason = reject
+            self._order_closed(account, order)
+            self._emit_order(order, "rejected")
+            self._finish()
+            return order
+        # Lock what the order may spend.
+        order.locked = self._lock_for(order, lots)
+        account.balances[asset][1] += order.locked
+        if changes is not None:
+            changes.balances.add((account.name, asset))
+        if tif is TimeInForce.FOK and book.fillable(side, ticks, lots, account.name) < lots:
+            self._release(account, order, Reason.FOK_NOT_FILLABLE, Status.CANCELED)
+            self._emit_order(order, "canceled")
+            self._finish()
+            return order
+        self._emit_order(order, "accepted")
+        self_trades: list[Order] = []
+        fills = book.take(side, account.name, ticks, lots, self_trades)
+        for maker in self_trades:
+            self._release(self.ledger.accounts[maker.account], maker, Reason.SELF_TRADE_PREVENTION)
+            self._emit_order(maker, "canceled")
+        if fills:
+            self._settle(account, order, fills)
+        if order.filled == lots:
+            order.status = Status.FILLED
+            self._order_closed(account, order)
+            self._emit_order(order, "filled")
+        elif tif is TimeInForce.GTC:
+            book.rest(order)
+            if order.filled:
+                order.status = Status.PARTIALLY_FILLED
+                self._emit_order(order, "partially_filled")
+        else:
+            if order.filled:
+                self._emit_order(order, "partially_filled")
+            if type_ is OrderType.MARKET:
+                opposite = book.best_bid() if side == SELL else book.best_ask()
+                reason = Reason.MARKET_PROTECTION if opposite is not None else Reason.NO_LIQUIDITY
+            else:
+                reason = Reason.IOC_REMAINDER
+            self._release(account, order, reason)
+            self._emit_order(order, "canceled")
+        if changes is not None:
+            changes.orders[order.id] = order
+        self._finish()
+        return order
+
+    def _settle(self, taker_account: Account, taker: Order, fills: list) -> None:
+        """Move assets for each fill: quote from buyer to seller, base the other way, fees to
+        the fee account; update positions, fills, ticker and the orders' locks and statuses."""
+        instrument = taker.instrument
+        notional_units = instrument.notional_units
+        lot_units = instrument.lot_units
+        quote, base = instrument.quote, instrument.base
+        accounts = self.ledger.accounts
+        fee_balance = self.ledger.fees.balance(quote)
+        maker_bps, taker_bps = self._maker_bps, self._taker_bps
+        now = self._now
+        changes = self._changes
+        stats = self.stats[instrument.index]
+        events = self._events
+        taker_is_buy = taker.side == BUY
+        index = instrument.index
+        fee_total = 0
+        for maker, lots, price in fills:
+            maker_account = accounts[maker.account]
+            notional = price * lots * notional_units
+            base_units = lots * lot_units
+            maker_fee = notional * maker_bps // 10_000
+            taker_fee = notional * taker_bps // 10_000
+            trade_id = self.next_trade_id
+            self.next_trade_id += 1
+            if taker_is_buy:
+                buyer, buyer_order, buyer_fee = taker_account, taker, taker_fee
+                seller, seller_order, seller_fee = maker_account, maker, maker_fee
+            else:
+                buyer, buyer_order, buyer_fee = maker_account, maker, maker_fee
+                seller, seller_order, seller_fee = taker_account, taker, taker_fee
+            taker.filled += lots  # the book already counted the maker's side
+            # Buyer: pays notional + fee out of its lock, receives base.
+            paid = notional + buyer_fee
+            new_lock = self._lock_for(buyer_order, buyer_order.quantity - buyer_order.filled)
+            quote_entry = buyer.balances[quote]
+            quote_entry[0] -= paid
+            quote_entry[1] -= buyer_order.locked - new_lock
+            buyer_order.locked = new_lock
+            buyer.balance(base)[0] += base_units
+            # Seller: gives base out of its lock, receives notional - fee.
+            base_entry = seller.balances[base]
+            base_entry[0] -= base_units
+            base_entry[1] -= base_units
+            seller_order.locked -= base_units
+            seller.balance(quote)[0] += notional - seller_fee
+            fee_total += buyer_fee + seller_fee
+            for order_ in (buyer_order, seller_order):
+                order_.filled_notional += notional
+                order_.updated = now
+            self._position(buyer, index).apply(lots, notional)
+            self._position(seller, index).apply(-lots, notional)
+            stats.record(now, price, lots)
+            taker_record = FillRecord(trade_id, taker, price, lots, taker_fee, "taker", now)
+            maker_record = FillRecord(trade_id, maker, price, lots, maker_fee, "maker", now)
+            for acct, record in ((taker_account, taker_record), (maker_account, maker_record)):
+                if acct.kind is AccountKind.USER:
+                    acct.fills.append(record)
+                    if changes is not None:
+                        changes.fills.append(record)
+                    if events is not None:
+                        events.append(FillEvent(acct.name, fill_wire(record)))
+            if changes is not None:
+                changes.balances.update(
+                    ((buyer.name, quote), (buyer.name, base), (seller.name, quote),
+                     (seller.name, base))
+                )  # fmt: skip
+                changes.positions.update(((buyer.name, index), (seller.name, index)))
+                changes.orders[maker.id] = maker
+            if events is not None:
+                self._traded.add(index)
+                events.append(
+                    TradeEvent(
+                        {
+                            "trade_id": str(trade_id),
+                            "exchange": instrument.venue.name,
+                            "symbol": instrument.symbol,
+                            "price": instrument.price_of(price),
+                            "quantity": instrument.quantity_of(lots),
+                            "side": SIDE_NAMES[taker.side],
+                            "timestamp": iso_from_micros(now),
+                        }
+                    )
+                )
+            if maker.filled == maker.quantity:
+                maker.status = Status.FILLED
+                self._order_closed(maker_account, maker)
+                self._emit_order(maker, "filled")
+            else:
+                maker.status = Status.PARTIALLY_FILLED
+                self._emit_order(maker, "partially_filled")
+        fee_balance[0] += fee_total
+        if changes is not None:
+            changes.balances.add((FEE_ACCOUNT, quote))
+
+    def _position(self, account: Account, index: int) -> Position:
+        position = account.positions.get(index)
+        if position is None:
+            position = account.positions[index] = Position()
+        return position
+
+    def _release(
+        self, account: Account, order: Order, reason: Reason, status: Status = Status.CANCELED
+    ) -> None:
+        """End a live order: unlock what it still holds and record why."""
+        instrument = order.instrument
+        asset = instrument.quote if order.side == BUY else instrument.base
+        account.balances[asset][1] -= order.locked
+        order.locked = 0
+        order.status = status
+        order.reason = reason
+        order.updated = self._now
+        self._order_closed(account, order)
+        if self._changes is not None:
+            self._changes.balances.add((account.name, asset))
+            self._changes.orders[order.id] = order
+
+    def _order_closed(self, account: Account, order: Order) -> None:
+        if account.kind is not AccountKind.USER:
+            account.orders.pop(order.id, None)
+        if self._changes is not None:
+            self._changes.orders[order.id] = order
+
+    def cancel_order(self, account_name: str, order_id: str) -> dict[str, Any]:
+        account = self._account(account_name)
+        order = self._find_order(account, order_id)
+        if not order.is_live:
+            raise OrderNotOpen(
+                "order_id",
+                order_id,
+                f"Order {order.id} is {order.status.value} and can no longer be canceled",
+                status=order.status.value,
+            )
+        self._begin()
+        self._cancel(account, order)
+        self._finish()
+        return order_wire(order)
+
+    def cancel_live(self, account: Account, order: Order) -> None:
+        """Cancel for in-process drivers (simulator): no lookup, no wire dict."""
+        self._begin()
+        self._cancel(account, order)
+        self._finish()
+
+    def _cancel(self, account: Account, order: Order) -> None:
+        book = self.books[order.instrument.index]
+        self._touch_book(order.instrument.index, book)
+        if order.resting:
+            book.remove(order)
+        self._release(account, order, Reason.CANCELED_BY_USER)
+        self._emit_order(order, "canceled")
+
+    def cancel_all(
+        self, account_name: str, exchange: str | None = None, symbol: str | None = None
+    ) -> list[dict[str, Any]]:
+        account = self._account(account_name)
+        wanted = self._instrument_filter(exchange, symbol)
+        targets = [o for o in account.live_orders() if wanted(o.instrument)]
+        if not targets:
+            return []
+        self._begin()
+        for order in targets:
+            self._cancel(account, order)
+        self._finish()
+        return [order_wire(o) for o in targets]
+
+    # ------------------------------------------------------------------ queries
+    def _find_order(self, account: Account, order_id: object) -> Order:
+        text = str(order_id).strip()
+        order: Order | None = None
+        if text.startswith(CLIENT_ID_PREFIX):
+            found = account.client_ids.get(text[len(CLIENT_ID_PREFIX) :])
+            order = account.orders.get(found) if found is not None else None
+        elif text.isdigit():
+            order = account.orders.get(int(text))
+        if order is None:
+            raise NotFound(f"No order {text!r} in this account", {"order_id": text})
+        return order
+
+    def get_order(self, account_name: str, order_id: str) -> dict[str, Any]:
+        return order_wire(self._find_order(self._account(account_name), order_id))
+
+    def list_orders(
+        self,
+        account_name: str,
+        status: str = "open",
+        exchange: str | None = None,
+        symbol: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        account = self._account(account_name)
+        statuses = LIST_STATUSES.get(status.lower() if isinstance(status, str) else "")
+        if statuses is None:
+            raise InvalidParameter(
+                "status", status, f"status must be one of {', '.join(LIST_STATUSES)}"
+            )
+        limit = self._limit(limit)
+        match = self._instrument_filter(exchange, symbol)
+        result: list[dict[str, Any]] = []
+        for order in reversed(account.orders.values()):
+            if order.status in statuses and match(order.instrument):
+                result.append(order_wire(order))
+                if len(result) >= limit:
+                    break
+        return result
+
+    def list_fills(
+        self,
+        account_name: str,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        account = self._account(account_name)
+        limit = self._limit(limit)
+        match = self._instrument_filter(exchange, symbol)
+        only = self._find_order(account, order_id) if order_id is not None else None
+        result: list[dict[str, Any]] = []
+        for record in reversed(account.fills):
+            if (only is None or record.order is only) and match(record.order.instrument):
+                result.append(fill_wire(record))
+                if len(result) >= limit:
+                    break
+        return result
+
+    @staticmethod
+    def _limit(limit: object) -> int:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIST_LIMIT:
+            raise InvalidParameter("limit", limit, f"limit must be from 1 to {MAX_LIST_LIMIT}")
+        return limit
+
+    def _instrument_filter(
+        self, exchange: str | None, symbol: str | None
+    ) -> Callable[[Instrument], bool]:
+        if symbol is not None:
+            if exchange is None:
+                raise InvalidParameter("exchange", None, "a symbol filter needs an exchange")
+            target = self.catalogue.find(exchange, symbol)
+            return lambda i: i is target
+        if exchange is not None:
+            venue = self.catalogue.venue(exchange)
+            return lambda i: i.venue is venue
+        return lambda i: True
+
+    def balances(self, account_name: str) -> list[dict[str, Any]]:
+        account = self._account(account_name)
+        return [
+            {
+                "asset": asset,
+                "total": units_to_decimal(total),
+                "available": units_to_decimal(total - locked),
+                "locked": units_to_decimal(locked),
+            }
+            for asset, (total, locked) in sorted(account.balances.items())
+        ]
+
+    def positions(self, account_name: str) -> list[dict[str, Any]]:
+        account = self._account(account_name)
+        result = []
+        for index, position in sorted(account.positions.items()):
+            if position.quantity == 0 and position.realized == 0:
+                continue
+            instrument = self.catalogue.instruments[index]
+            book = self.books[index]
+            bid, ask = book.best_bid(), book.best_ask()
+            mid_x2 = None if bid is None or ask is None else bid + ask
+            average = (
+                _average_price(instrument, abs(position.cost), abs(position.quantity))
+                if position.quantity
+                else None
+            )
+            unrealized = (
+                position.unrealized(mid_x2 * instrument.notional_units)
+                if mid_x2 is not None
+                else None
+            )
+            result.append(
+                {
+                    "exchange": instrument.venue.name,
+                    "symbol": instrument.symbol,
+                    "quantity": instrument.quantity_of(position.quantity),
+                    "average_price": average,
+                    "market_price": None
+                    if mid_x2 is None
+                    else (instrument.price_of(mid_x2) / 2).quantize(
+                        instrument.tick_size / 10, rounding=ROUND_HALF_EVEN
+                    ),
+                    "realized_pnl": units_to_decimal(position.realized),
+                    "unrealized_pnl": None if unrealized is None else units_to_decimal(unrealized),
+                    "pnl_asset": instrument.quote,
+                }
+            )
+        return result
+
+    # ------------------------------------------------------------------ state
+    def state_hash(self) -> str:
+        """A digest of books, ledger and counters: equal before shutdown and after restart."""
+        digest = hashlib.sha256()
+        write = digest.update
+        write(f"ids {self.next_order_id} {self.next_trade_id}\n".encode())
+        for instrument, book in zip(self.catalogue.instruments, self.books, strict=True):
+            write(f"book {instrument.key} {book.sequence}\n".encode())
+            for side in (BUY, SELL):
+                for o in book.resting_orders(side):
+                    write(f"{side} {o.id} {o.account} {o.price} {o.quantity} {o.filled}\n".encode())
+        for name in sorted(self.ledger.accounts):
+            account = self.ledger.accounts[name]
+            write(f"account {name} {account.kind.value}\n".encode())
+            for asset, (total, locked) in sorted(account.balances.items()):
+                write(f"  {asset} {total} {locked}\n".encode())
+            for index, p in sorted(account.positions.items()):
+                write(f"  pos {index} {p.quantity} {p.cost} {p.realized}\n".encode())
+        return digest.hexdigest()
+
+    # ------------------------------------------------------------------ command plumbing
+    def _begin(self) -> None:
+        self._now = to_micros(self.clock())
+        if self._listeners:
+            self._events = []
+
+    def _touch_book(self, index: int, book: OrderBook) -> None:
+        if index not in self._command_books:
+            self._command_books[index] = (book.best_bid(), book.best_ask())
+            if self._events is not None:
+                book.touched = set()
+
+    def _emit_order(self, order: Order, event: str) -> None:
+        if self._events is not None:
+            self._events.append(OrderEvent(order.account, event, order_wire(order)))
+
+    def _finish(self) -> None:
+        events = self._events
+        stamp = iso_from_micros(self._now) if events is not None else ""
+        for index, (bid_before, ask_before) in self._command_books.items():
+            book = self.books[index]
+            if book.changed:
+                book.sequence += 1
+                book.changed = False
+                if events is not None:
+                    events.append(self._book_event(index, book, stamp))
+            if events is not None and (
+                book.best_bid() != bid_before
+                or book.best_ask() != ask_before
+                or index in self._traded
+            ):
+                instrument = self.catalogue.instruments[index]
+                events.append(TickerEvent(self._ticker(instrument, self._now)))
+            book.touched = None
+        self._command_books.clear()
+        self._traded.clear()
+        changes = self._changes
+        if changes is not None and self._store is not None and changes:
+            self._store.commit(changes)
+            self._changes = Changes()
+        if events is not None:
+            self._events = None
+            for event in events:
+                for listener in self._listeners:
+                    listener(event)
+
+    def _book_event(self, index: int, book: OrderBook, stamp: str) -> BookEvent:
+        instrument = self.catalogue.instruments[index]
+        changes = []
+        for side, price in sorted(book.touched or ()):
+            changes.append(
+                {
+                    "side": "bid" if side == BUY else "ask",
+                    "price": instrument.price_of(price),
+                    "quantity": instrument.quantity_of(book.level_quantity(side, price)),
+                }
+            )
+        return BookEvent(instrument.venue.name, instrument.symbol, book.sequence, stamp, changes)
+
+    def live_orders(self) -> Iterable[Order]:
+        for account in self.ledger.accounts.values():
+            yield from account.live_orders()
+
+
+# ---------------------------------------------------------------------- wire shapes
+def _average_price(instrument: Instrument, notional: int, lots: int) -> Decimal:
+    """notional (ledger units) / lots, as a price with up to 6 digits beyond the tick."""
+    ticks = Decimal(notional) / (Decimal(lots) * instrument.notional_units)
+    exact = (ticks * instrument.tick_size).quantize(
+        instrument.tick_size.scaleb(-6), rounding=ROUND_HALF_EVEN
+    )
+    trimmed = exact.normalize()
+    if trimmed.as_tuple().exponent > instrument.tick_size.as_tuple().exponent:
+        return exact.quantize(instrument.tick_size)
+    return trimmed
+
+
+def order_wire(order: Order) -> dict[str, Any]:
+    """The reference's Order format plus the documented extensions."""
+    instrument = order.instrument
+    return {
+        "order_id": str(order.id),
+        "client_order_id": order.client_id,
+        "timestamp": iso_from_micros(order.created),
+        "exchange": instrument.venue.name,
+        "symbol": instrument.symbol,
+        "side": SIDE_NAMES[order.side],
+        "type": order.type.value,
+        "time_in_force": order.tif.value,
+        "post_only": order.post_only,
+        "quantity": instrument.quantity_of(order.quantity),
+        "price": instrument.price_of(order.price) if order.type is OrderType.LIMIT else None,
+        "filled_quantity": instrument.quantity_of(order.filled),
+        "average_price": _average_price(instrument, order.filled_notional, order.filled)
+        if order.filled
+        else None,
+        "status": order.status.value,
+        "reason": order.reason.value if order.reason is not None else None,
+        "updated_at": iso_from_micros(order.updated),
+    }
+
+
+def fill_wire(record: FillRecord) -> dict[str, Any]:
+    order = record.order
+    instrument = order.instrument
+    return {
+        "trade_id": str(record.trade_id),
+        "order_id": str(order.id),
+        "client_order_id": order.client_id,
+        "timestamp": iso_from_micros(record.timestamp),
+        "exchange": instrument.venue.name,
+        "symbol": instrument.symbol,
+        "side": SIDE_NAMES[order.side],
+        "price": instrument.price_of(record.price),
+        "quantity": instrument.quantity_of(record.lots),
+        "fee": units_to_decimal(record.fee),
+        "fee_asset": instrument.quote,
+        "liquidity": record.liquidity,
+    }
+
+
+__all__ = ["Changes", "EngineConfig", "Exchange", "FillRecord", "fill_wire", "order_wire"]

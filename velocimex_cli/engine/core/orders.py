@@ -1,0 +1,121 @@
+"""The order as the engine holds it: integer ticks and lots, plain slots for speed and memory."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.core.instruments import Instrument
+
+BUY = 0
+SELL = 1
+SIDE_NAMES = ("buy", "sell")
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+
+
+LIVE_STATUSES = frozenset({Status.OPEN, Status.PARTIALLY_FILLED})
+
+
+class Reason(StrEnum):
+    CANCELED_BY_USER = "canceled_by_user"
+    IOC_REMAINDER = "ioc_remainder"
+    FOK_NOT_FILLABLE = "fok_not_fillable"
+    POST_ONLY_WOULD_TAKE = "post_only_would_take"
+    SELF_TRADE_PREVENTION = "self_trade_prevention"
+    MARKET_PROTECTION = "market_protection"
+    NO_LIQUIDITY = "no_liquidity"
+
+
+class Order:
+    """One order: `price` in ticks (a market order's is its protection bound), sizes in lots.
+
+    `locked` is what the order currently holds in the ledger (ledger units of the quote asset for
+    a buy, of the base asset for a sell); `resting` is true while it sits in a book.
+    """
+
+    __slots__ = (
+        "account",
+        "client_id",
+        "created",
+        "filled",
+        "filled_notional",
+        "id",
+        "instrument",
+        "locked",
+        "post_only",
+        "price",
+        "quantity",
+        "reason",
+        "resting",
+        "side",
+        "status",
+        "tif",
+        "type",
+        "updated",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        account: str,
+        instrument: Instrument,
+        side: int,
+        type: OrderType,
+        tif: TimeInForce,
+        post_only: bool,
+        price: int,
+        quantity: int,
+        client_id: str | None,
+        created: int,
+    ) -> None:
+        self.id = id
+        self.account = account
+        self.instrument = instrument
+        self.side = side
+        self.type = type
+        self.tif = tif
+        self.post_only = post_only
+        self.price = price
+        self.quantity = quantity
+        self.client_id = client_id
+        self.created = created
+        self.updated = created
+        self.filled = 0
+        self.filled_notional = 0
+        self.status = Status.OPEN
+        self.reason: Reason | None = None
+        self.locked = 0
+        self.resting = False
+
+    @property
+    def remaining(self) -> int:
+        return self.quantity - self.filled
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.id} {self.account} {SIDE_NAMES[self.side]} {self.instrument.key} "
+            f"{self.quantity}@{self.price} filled={self.filled} {self.status})"
+        )
