@@ -1,0 +1,292 @@
+"""Durable engine state in SQLite (standard library), WAL mode, in the engine's data directory.
+
+Each engine command hands its `Changes` to `SqliteStore.commit`, which writes them (orders,
+fills, balances, positions, counters) in one transaction; the command is acknowledged only
+after that commit. `open_exchange` rebuilds an Exchange from the file: accounts, balances,
+positions, fills, and open orders put back in their books in the same priority.
+
+The schema version is SQLite's `user_version`; `MIGRATIONS[n]` takes a database from version
+n to n + 1, so an older file is upgraded in place on open and a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from velocimex_cli.engine.core.exchange import (
+    Changes,
+    Clock,
+    EngineConfig,
+    Exchange,
+    FillRecord,
+)
+from velocimex_cli.engine.core.ledger import AccountKind, Position
+from velocimex_cli.engine.core.orders import Order, OrderType, Reason, Status, TimeInForce
+
+DB_NAME = "engine.db"
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (name TEXT PRIMARY KEY, kind TEXT NOT NULL);
+CREATE TABLE balances (
+    account TEXT NOT NULL, asset TEXT NOT NULL,
+    total INTEGER NOT NULL, locked INTEGER NOT NULL,
+    PRIMARY KEY (account, asset)
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY, account TEXT NOT NULL, exchange TEXT NOT NULL, symbol TEXT NOT NULL,
+    side INTEGER NOT NULL, type TEXT NOT NULL, tif TEXT NOT NULL, post_only INTEGER NOT NULL,
+    price INTEGER NOT NULL, quantity INTEGER NOT NULL, filled INTEGER NOT NULL,
+    filled_notional INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT, client_id TEXT,
+    created INTEGER NOT NULL, updated INTEGER NOT NULL, locked INTEGER NOT NULL
+);
+CREATE INDEX orders_live ON orders (status) WHERE status IN ('open', 'partially_filled');
+CREATE TABLE fills (
+    trade_id INTEGER NOT NULL, order_id INTEGER NOT NULL, price INTEGER NOT NULL,
+    lots INTEGER NOT NULL, fee INTEGER NOT NULL, liquidity TEXT NOT NULL,
+    timestamp INTEGER NOT NULL, PRIMARY KEY (trade_id, order_id)
+);
+CREATE TABLE positions (
+    account TEXT NOT NULL, exchange TEXT NOT NULL, symbol TEXT NOT NULL,
+    quantity INTEGER NOT NULL, cost INTEGER NOT NULL, realized INTEGER NOT NULL,
+    PRIMARY KEY (account, exchange, symbol)
+);
+CREATE TABLE api_keys (
+    key_id TEXT PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL,
+    salt BLOB NOT NULL, secret_hash BLOB NOT NULL, permissions TEXT NOT NULL,
+    ip_allow TEXT NOT NULL DEFAULT '[]', created_at TEXT NOT NULL, revoked_at TEXT
+);
+"""
+
+
+def _migrate_0_to_1(connection: sqlite3.Connection) -> None:
+    # Statement by statement: executescript() would commit the migration's transaction.
+    for statement in _SCHEMA_V1.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(RuntimeError):
+    """The data directory cannot be used (newer schema, unreadable file)."""
+
+
+def connect(db_path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """A connection to the engine database, created and migrated to the current schema.
+
+    WAL lets the key commands (`vmx engine keys ...`) and a running server share the file.
+    synchronous=NORMAL in WAL mode survives a crash of the process (not a power cut); pass
+    "FULL" to fsync every commit.
+    """
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA busy_timeout = 5000")
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {synchronous}")
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        connection.close()
+        raise StoreError(
+            f"{db_path} has schema version {version}, newer than this vmx understands "
+            f"({SCHEMA_VERSION}); upgrade vmx or use another --data-dir"
+        )
+    while version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = connection.execute("PRAGMA user_version").fetchone()[0]
+            if current == version:  # another process may have migrated meanwhile
+                MIGRATIONS[version](connection)
+                connection.execute(f"PRAGMA user_version = {version + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    return connection
+
+
+_ORDER_UPSERT = """
+INSERT INTO orders (id, account, exchange, symbol, side, type, tif, post_only, price, quantity,
+    filled, filled_notional, status, reason, client_id, created, updated, locked)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET filled = excluded.filled,
+    filled_notional = excluded.filled_notional, status = excluded.status,
+    reason = excluded.reason, updated = excluded.updated, locked = excluded.locked
+"""
+
+
+_META_UPSERT = (
+    "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+class SqliteStore:
+    def __init__(self, connection: sqlite3.Connection, exchange: Exchange) -> None:
+        self.connection = connection
+        self.exchange = exchange
+
+    def commit(self, changes: Changes) -> None:
+        exchange = self.exchange
+        accounts = exchange.ledger.accounts
+        c = self.connection
+        c.execute("BEGIN")
+        try:
+            if changes.accounts:
+                c.executemany(
+                    "INSERT INTO accounts (name, kind) VALUES (?, ?)",
+                    [(a.name, a.kind.value) for a in changes.accounts],
+                )
+            keep, drop = [], []
+            for order in changes.orders.values():
+                if order.is_live or accounts[order.account].keeps_history:
+                    keep.append(_order_row(order))
+                else:
+                    drop.append((order.id,))
+            if keep:
+                c.executemany(_ORDER_UPSERT, keep)
+            if drop:
+                c.executemany("DELETE FROM orders WHERE id = ?", drop)
+            if changes.fills:
+                c.executemany(
+                    "INSERT INTO fills VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (f.trade_id, f.order.id, f.price, f.lots, f.fee, f.liquidity, f.timestamp)
+                        for f in changes.fills
+                    ],
+                )
+            if changes.balances:
+                rows = []
+                for name, asset in changes.balances:
+                    total, locked = accounts[name].balances[asset]
+                    rows.append((name, asset, total, locked))
+                c.executemany(
+                    "INSERT INTO balances VALUES (?, ?, ?, ?) ON CONFLICT (account, asset) "
+                    "DO UPDATE SET total = excluded.total, locked = excluded.locked",
+                    rows,
+                )
+            if changes.positions:
+                rows = []
+                instruments = exchange.catalogue.instruments
+                for name, index in changes.positions:
+                    p = accounts[name].positions[index]
+                    i = instruments[index]
+                    rows.append((name, i.venue.name, i.symbol, p.quantity, p.cost, p.realized))
+                c.executemany(
+                    "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
+                    "(account, exchange, symbol) DO UPDATE SET quantity = excluded.quantity, "
+                    "cost = excluded.cost, realized = excluded.realized",
+                    rows,
+                )
+            meta = [
+                ("next_order_id", str(exchange.next_order_id)),
+                ("next_trade_id", str(exchange.next_trade_id)),
+                ("sequences", json.dumps([b.sequence for b in exchange.books])),
+            ]
+            if changes.funding:
+                meta.append(("funded", json.dumps(exchange.ledger.funded)))
+            c.executemany(_META_UPSERT, meta)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def save_meta(self, key: str, value: str) -> None:
+        self.connection.execute(_META_UPSERT, (key, value))
+
+    def load_meta(self, key: str) -> str | None:
+        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _order_row(o: Order) -> tuple:
+    i = o.instrument
+    return (
+        o.id, o.account, i.venue.name, i.symbol, o.side, o.type.value, o.tif.value,
+        int(o.post_only), o.price, o.quantity, o.filled, o.filled_notional, o.status.value,
+        o.reason.value if o.reason is not None else None, o.client_id, o.created, o.updated,
+        o.locked,
+    )  # fmt: skip
+
+
+def open_exchange(
+    data_dir: Path, config: EngineConfig, clock: Clock, *, synchronous: str = "NORMAL"
+) -> Exchange:
+    """An Exchange restored from `data_dir/engine.db` (created when missing), persisting to it."""
+    db_path = data_dir / DB_NAME
+    connection = connect(db_path, synchronous=synchronous)
+    exchange = Exchange(config, clock)
+    try:
+        _restore(connection, exchange)
+    except BaseException:
+        connection.close()
+        raise
+    store = SqliteStore(connection, exchange)
+    exchange.attach_store(store)
+    exchange.db_path = db_path
+    return exchange
+
+
+def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
+    ledger = exchange.ledger
+    catalogue = exchange.catalogue
+    meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
+    exchange.next_order_id = int(meta.get("next_order_id", 1))
+    exchange.next_trade_id = int(meta.get("next_trade_id", 1))
+    for book, sequence in zip(
+        exchange.books, json.loads(meta.get("sequences", "[]")), strict=False
+    ):
+        book.sequence = sequence
+    ledger.funded = {k: int(v) for k, v in json.loads(meta.get("funded", "{}")).items()}
+    for name, kind in c.execute("SELECT name, kind FROM accounts ORDER BY rowid"):
+        if name not in ledger.accounts:
+            ledger.open(name, AccountKind(kind))
+    for name, asset, total, locked in c.execute("SELECT * FROM balances"):
+        ledger.accounts[name].balances[asset] = [total, locked]
+    for name, exchange_name, symbol, quantity, cost, realized in c.execute(
+        "SELECT * FROM positions"
+    ):
+        index = catalogue.find(exchange_name, symbol).index
+        ledger.accounts[name].positions[index] = Position(quantity, cost, realized)
+    orders: dict[int, Order] = {}
+    for row in c.execute("SELECT * FROM orders ORDER BY id"):
+        (oid, name, exchange_name, symbol, side, type_, tif, post_only, price, quantity, filled,
+         filled_notional, status, reason, client_id, created, updated, locked) = row  # fmt: skip
+        instrument = catalogue.find(exchange_name, symbol)
+        order = Order(
+            oid, name, instrument, side, OrderType(type_), TimeInForce(tif), bool(post_only),
+            price, quantity, client_id, created,
+        )  # fmt: skip
+        order.updated = updated
+        order.filled = filled
+        order.filled_notional = filled_notional
+        order.status = Status(status)
+        order.reason = Reason(reason) if reason is not None else None
+        order.locked = locked
+        account = ledger.accounts[name]
+        account.orders[oid] = order
+        if client_id is not None:
+            account.client_ids[client_id] = oid
+        orders[oid] = order
+        if order.is_live:
+            exchange.books[instrument.index].rest(order)
+    for book in exchange.books:
+        book.changed = False
+    last_trade = 0
+    for trade_id, order_id, price, lots, fee, liquidity, timestamp in c.execute(
+        "SELECT * FROM fills ORDER BY trade_id, order_id"
+    ):
+        order = orders[order_id]
+        record = FillRecord(trade_id, order, price, lots, fee, liquidity, timestamp)
+        ledger.accounts[order.account].fills.append(record)
+        if trade_id != last_trade:  # both sides of a trade between users are stored
+            exchange.stats[order.instrument.index].record(timestamp, price, lots)
+            last_trade = trade_id
