@@ -1,0 +1,100 @@
+"""Every failure leaves in the reference's error shape: {"error": {code, message, details}}.
+
+Never FastAPI's 422 shape, never a traceback. INVALID_PARAMETER is 400 except: 413 (body too
+large), 415 (wrong content type), 405 (method not allowed) and 409 (order no longer open, which the
+engine signals with `details.status`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+
+from velocimex_cli.engine.api.responses import JsonResponse
+from velocimex_cli.wire.errors import (
+    ApiError,
+    ErrorCode,
+    InternalError,
+    InvalidParameter,
+    NotFound,
+)
+
+log = logging.getLogger("vmx.engine.api")
+
+
+class InvalidRequest(InvalidParameter):
+    """An INVALID_PARAMETER with its own HTTP status (413, 415, 405)."""
+
+    def __init__(self, status: int, parameter: str, value: Any, message: str) -> None:
+        super().__init__(parameter, value, message)
+        self._status = status
+
+    @property
+    def http_status(self) -> int:
+        return self._status
+
+
+def status_for(exc: ApiError) -> int:
+    if (
+        exc.code is ErrorCode.INVALID_PARAMETER
+        and not isinstance(exc, InvalidRequest)
+        and "status" in exc.details
+    ):
+        return 409
+    return exc.http_status
+
+
+def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse(exc.to_body(), status_code=status_for(exc), headers=headers)
+
+
+def internal_error_body() -> dict[str, Any]:
+    return InternalError("Internal server error; the engine log has the details").to_body()
+
+
+async def _api_error(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    parameter = ".".join(loc) or "body"
+    value = first.get("input")
+    message = f"Invalid value for {parameter}: {first.get('msg', 'invalid')}"
+    return error_response(InvalidParameter(parameter, value, message))
+
+
+async def _http_error(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        path = request.url.path
+        return error_response(NotFound(f"No such route: {path}", {"path": path}))
+    if exc.status_code == 405:
+        method = request.method
+        error = InvalidRequest(
+            405, "method", method, f"Method {method} is not allowed on {request.url.path}"
+        )
+        return error_response(error)
+    error = InvalidRequest(exc.status_code, "request", "", str(exc.detail))
+    return error_response(error)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JsonResponse(internal_error_body(), status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,108 @@
+"""Trading routes: place, look up, list and cancel orders; list fills."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+
+from velocimex_cli.engine.api.auth import authenticate
+from velocimex_cli.engine.api.request_body import int_param, json_object, str_param
+from velocimex_cli.engine.api.responses import JsonResponse, ok
+
+router = APIRouter(prefix="/v1/trading", tags=["trading"])
+
+ORDER_FIELDS = (
+    "exchange",
+    "symbol",
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "time_in_force",
+    "post_only",
+    "client_order_id",
+)
+ORDER_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["exchange", "symbol", "side", "type", "quantity"],
+    "properties": {
+        "exchange": {"type": "string", "example": "NASDAQ"},
+        "symbol": {"type": "string", "example": "AAPL"},
+        "side": {"type": "string", "enum": ["buy", "sell"]},
+        "type": {"type": "string", "enum": ["limit", "market"]},
+        "quantity": {"type": "number", "example": 100},
+        "price": {"type": "number", "example": 150.50},
+        "time_in_force": {"type": "string", "enum": ["gtc", "ioc", "fok"]},
+        "post_only": {"type": "boolean"},
+        "client_order_id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+    },
+}
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ORDER_SCHEMA}}}
+    },
+)
+async def place_order(request: Request) -> JsonResponse:
+    principal = authenticate(request, "trade")
+    body = await json_object(
+        request,
+        ORDER_FIELDS,
+        strings=("exchange", "symbol", "side", "type", "time_in_force", "client_order_id"),
+        booleans=("post_only",),
+    )
+    order, created = request.app.state.runtime.exchange.place_order(principal.account, body)
+    return ok(order, 201 if created else 200)
+
+
+@router.get("/orders")
+async def list_orders(request: Request) -> JsonResponse:
+    principal = authenticate(request)
+    orders = request.app.state.runtime.exchange.list_orders(
+        principal.account,
+        status=request.query_params.get("status") or "open",
+        exchange=str_param(request, "exchange"),
+        symbol=str_param(request, "symbol"),
+        limit=int_param(request, "limit", 100, 1, 1000),
+    )
+    return ok({"orders": orders})
+
+
+@router.delete("/orders")
+async def cancel_all(request: Request) -> JsonResponse:
+    principal = authenticate(request, "trade")
+    orders = request.app.state.runtime.exchange.cancel_all(
+        principal.account,
+        exchange=str_param(request, "exchange"),
+        symbol=str_param(request, "symbol"),
+    )
+    return ok({"orders": orders})
+
+
+@router.get("/orders/{order_id}")
+async def get_order(request: Request, order_id: str) -> JsonResponse:
+    principal = authenticate(request)
+    return ok(request.app.state.runtime.exchange.get_order(principal.account, order_id))
+
+
+@router.delete("/orders/{order_id}")
+async def cancel_order(request: Request, order_id: str) -> JsonResponse:
+    principal = authenticate(request, "trade")
+    return ok(request.app.state.runtime.exchange.cancel_order(principal.account, order_id))
+
+
+@router.get("/fills")
+async def list_fills(request: Request) -> JsonResponse:
+    principal = authenticate(request)
+    fills = request.app.state.runtime.exchange.list_fills(
+        principal.account,
+        exchange=str_param(request, "exchange"),
+        symbol=str_param(request, "symbol"),
+        order_id=str_param(request, "order_id"),
+        limit=int_param(request, "limit", 100, 1, 1000),
+    )
+    return ok({"fills": fills})

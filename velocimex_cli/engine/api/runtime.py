@@ -1,0 +1,163 @@
+"""What one running server holds: the exchange, the simulator task, the key store, the WS hub.
+
+Started by the app's lifespan (or lazily on the first request when a test transport runs no
+lifespan), on the event loop thread: every engine command runs on that one thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from velocimex_cli.engine.api.rate_limit import SlidingWindowLimiter
+from velocimex_cli.engine.api.settings import ServerSettings
+from velocimex_cli.engine.api.ws.hub import Hub
+from velocimex_cli.engine.api.ws.slots import ConnectionSlots
+from velocimex_cli.engine.keys import KeyStore
+from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.errors import InvalidParameter
+
+log = logging.getLogger("vmx.engine.api")
+
+
+class EngineRuntime:
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.hub = Hub()
+        self.slots = ConnectionSlots(settings.ws_connections_per_ip)
+        self.limiter = (
+            SlidingWindowLimiter(
+                settings.rest_limit_per_minute,
+                settings.rest_window_seconds,
+                lambda: settings.clock().timestamp(),
+            )
+            if settings.rate_limit
+            else None
+        )
+        self.exchange: Any = None
+        self.simulator: Any = None
+        self._keys: KeyStore | None = None
+        self._known_keys: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._instrument_keys: list[str] = []
+        self.started = False
+
+    # lifecycle ----------------------------------------------------------------------------
+    def ensure_started(self) -> None:
+        if not self.started:
+            self.start()
+
+    def start(self) -> None:
+        if self.started:
+            return
+        from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+
+        settings = self.settings
+        config = EngineConfig(seed=settings.seed, always_open=settings.always_open)
+        if settings.data_dir is not None:
+            data_dir = settings.data_dir
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self.exchange = Exchange.open(data_dir, config, settings.clock)
+            self._keys = self._keys or KeyStore.open(data_dir, settings.clock)
+        else:
+            self.exchange = Exchange(config, settings.clock)
+            self._keys = self._keys or KeyStore.in_memory(settings.clock)
+        self._instrument_keys = [
+            f"{i['exchange']}:{i['symbol']}" for i in self.exchange.instruments()
+        ]
+        self._start_simulator()
+        self.exchange.add_listener(self.hub.on_event)
+        self.started = True
+        if settings.simulate:
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule
+                self._tasks.append(asyncio.get_running_loop().create_task(self._simulate()))
+
+    def _start_simulator(self) -> None:
+        try:
+            from velocimex_cli.engine.simulator import MarketSimulator
+        except ImportError:  # pragma: no cover - only before the simulator exists
+            log.warning("no market simulator available; books start empty")
+            return
+        self.simulator = MarketSimulator(self.exchange, seed=self.settings.seed)
+        self.simulator.seed_books()
+
+    async def _simulate(self) -> None:
+        interval = self.settings.simulate_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            if self.simulator is None:
+                continue
+            try:
+                self.simulator.step()
+            except Exception:
+                log.exception("simulator step failed")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        self.hub.close_all()
+        await asyncio.sleep(0)
+        if self.exchange is not None:
+            self.exchange.remove_listener(self.hub.on_event)
+            self.exchange.close()
+        if self._keys is not None:
+            self._keys.close()
+            self._keys = None
+        self.started = False
+
+    # keys and accounts --------------------------------------------------------------------
+    @property
+    def keys(self) -> KeyStore:
+        if self._keys is None:
+            settings = self.settings
+            if settings.data_dir is not None:
+                self._keys = KeyStore.open(settings.data_dir, settings.clock)
+            else:
+                self._keys = KeyStore.in_memory(settings.clock)
+        return self._keys
+
+    def ensure_account(self, account: str) -> None:
+        self.ensure_started()
+        if not self.exchange.has_account(account):
+            self.exchange.ensure_account(account)
+
+    def rate_bucket(self, api_key: str | None, host: str | None) -> str:
+        """Per key when the caller names a known key, else per client IP."""
+        if api_key:
+            if api_key in self._known_keys:
+                return "key:" + api_key
+            if self._keys is not None and self._keys.get(api_key) is not None:
+                self._known_keys.add(api_key)
+                return "key:" + api_key
+        return "ip:" + (host or "unknown")
+
+    # market data helpers ------------------------------------------------------------------
+    def instrument_keys(self) -> list[str]:
+        return list(self._instrument_keys)
+
+    def instrument_keys_from(self, raw: object) -> list[str]:
+        if not isinstance(raw, list) or not raw:
+            raise InvalidParameter(
+                "instruments", raw, 'instruments must be a non-empty list like ["BINANCE:BTC/USDT"]'
+            )
+        keys: list[str] = []
+        for item in raw:
+            if not isinstance(item, str) or ":" not in item:
+                raise InvalidParameter(
+                    "instruments", item, 'Each instrument is "EXCHANGE:SYMBOL", e.g. "NASDAQ:AAPL"'
+                )
+            exchange, _, symbol = item.partition(":")
+            instrument = self.exchange.instrument(exchange, symbol)
+            keys.append(instrument.key)
+        return list(dict.fromkeys(keys))
+
+    def book_frame(self, key: str) -> str:
+        exchange, _, symbol = key.partition(":")
+        book = self.exchange.order_book(exchange, symbol, depth=1000)
+        return jsonfmt.dumps({"type": "book_snapshot", **book})

@@ -1,0 +1,36 @@
+"""How an engine server is configured: one dataclass, filled by `vmx engine serve` or by tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServerSettings:
+    """Everything the API server needs to know; defaults are the reference's limits.
+
+    `data_dir=None` runs an in-memory engine (nothing persisted). `clock` is the engine's clock
+    and also the rate limiter's wall clock, so tests can pin time.
+    """
+
+    data_dir: Path | None = None
+    seed: int = 42
+    always_open: bool = False
+    rate_limit: bool = True
+    rest_limit_per_minute: int = 100
+    rest_window_seconds: float = 60.0
+    ws_connections_per_ip: int = 10
+    market_messages_per_second: int = 1000
+    simulate: bool = True
+    simulate_interval_seconds: float = 0.2
+    clock: Callable[[], datetime] = field(default=utc_now)
+    max_body_bytes: int = 64 * 1024
+    ws_auth_timeout_seconds: float = 5.0
+    ws_queue_limit: int = 1000

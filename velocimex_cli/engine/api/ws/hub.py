@@ -1,0 +1,270 @@
+"""Fan-out of engine events to WebSocket subscribers.
+
+The engine calls `Hub.on_event` synchronously after each command commits (on the event loop).
+Each message is serialised once and the same text is queued for every interested connection;
+a per-connection pump sends it, at most `rate` messages per second. Slow consumers never slow
+matching: tickers conflate to the latest per instrument, a book whose deltas overflow the queue
+is resent as a fresh snapshot, trades beyond the bound are dropped, and an orders connection that
+cannot keep up is closed with a reason (order updates are never silently dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from velocimex_cli.engine.api.ws.outbox import Outbox
+from velocimex_cli.wire import jsonfmt
+
+log = logging.getLogger("vmx.engine.api")
+
+CHANNELS = ("ticker", "book", "trades")
+ALL = None  # a channel subscribed for every instrument
+
+CLOSE_TOO_SLOW = 1013
+CLOSE_GOING_AWAY = 1001
+
+
+def instrument_key(exchange: str, symbol: str) -> str:
+    return f"{exchange}:{symbol}"
+
+
+class Subscriber:
+    """One WebSocket connection's queue and pump."""
+
+    def __init__(self, ws: WebSocket, limit: int, rate: int) -> None:
+        self.ws = ws
+        self.outbox = Outbox(limit)
+        self.rate = rate
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def send_now(self, payload: dict[str, Any]) -> None:
+        """Queue a control message (subscribed, error...): replies are never dropped."""
+        self.outbox.put_always(jsonfmt.dumps(payload))
+
+    def close(self, code: int, reason: str) -> None:
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        self.outbox.close()
+
+    async def pump(self) -> None:
+        """Send queued frames until closed; at most `rate` per second."""
+        rate = self.rate
+        tokens = float(rate)
+        last = time.monotonic()
+        outbox, ws = self.outbox, self.ws
+        try:
+            while await outbox.wait():
+                if rate:
+                    now = time.monotonic()
+                    tokens = min(float(rate), tokens + (now - last) * rate)
+                    last = now
+                    if tokens < 1.0:
+                        await asyncio.sleep((1.0 - tokens) / rate)
+                        continue
+                    tokens -= 1.0
+                item = outbox.pop()
+                frame = item() if callable(item) else item
+                if frame is not None:
+                    await ws.send_text(frame)
+        except Exception:  # the peer went away mid-send; the receive loop notices and cleans up
+            return
+        if self.close_code is not None and ws.application_state == WebSocketState.CONNECTED:
+            try:
+                await ws.close(self.close_code, self.close_reason)
+            except Exception:
+                return
+
+
+class MarketSubscriber(Subscriber):
+    def __init__(
+        self,
+        ws: WebSocket,
+        limit: int,
+        rate: int,
+        snapshot: Callable[[str], str | None],
+    ) -> None:
+        super().__init__(ws, limit, rate)
+        self.default_feed = True
+        self.channels: dict[str, set[str] | None] = {"ticker": ALL}
+        self.stale_books: set[str] = set()
+        self._snapshot = snapshot
+
+    def wants(self, channel: str, key: str) -> bool:
+        if channel not in self.channels:
+            return False
+        chosen = self.channels[channel]
+        return chosen is ALL or key in chosen
+
+    def subscribe(self, channels: Iterable[str], keys: list[str] | None) -> None:
+        if self.default_feed:
+            self.default_feed = False
+            self.channels = {}
+        for channel in channels:
+            if keys is None:
+                self.channels[channel] = ALL
+            else:
+                current = self.channels.get(channel, set())
+                if current is not ALL:
+                    assert current is not None
+                    current.update(keys)
+                    self.channels[channel] = current
+
+    def unsubscribe(
+        self, channels: Iterable[str], keys: list[str] | None, every: list[str]
+    ) -> None:
+        self.default_feed = False
+        for channel in channels:
+            if channel not in self.channels:
+                continue
+            if keys is None:
+                del self.channels[channel]
+                continue
+            current = self.channels[channel]
+            remaining = (set(every) if current is ALL else set(current)) - set(keys)
+            self.channels[channel] = remaining
+            if channel == "book":
+                self.stale_books.difference_update(keys)
+
+    def resnapshot(self, key: str) -> None:
+        """Drop further deltas of `key` until a fresh snapshot (rendered at send time) goes out."""
+        self.stale_books.add(key)
+
+        def render() -> str | None:
+            self.stale_books.discard(key)
+            if not self.wants("book", key):
+                return None
+            return self._snapshot(key)
+
+        self.outbox.put_latest(("snapshot", key), render)
+
+    def offer_delta(self, key: str, frame: str) -> None:
+        if key in self.stale_books:
+            return
+        if not self.outbox.put(frame):
+            self.resnapshot(key)
+
+
+class OrderSubscriber(Subscriber):
+    def offer(self, frame: str) -> None:
+        if not self.outbox.put(frame):
+            self.close(CLOSE_TOO_SLOW, "consumer too slow: order updates were not read in time")
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.market: set[MarketSubscriber] = set()
+        self.orders: dict[str, set[OrderSubscriber]] = {}
+
+    # registration -------------------------------------------------------------------------
+    def add_market(self, sub: MarketSubscriber) -> None:
+        self.market.add(sub)
+
+    def remove_market(self, sub: MarketSubscriber) -> None:
+        self.market.discard(sub)
+
+    def add_orders(self, account: str, sub: OrderSubscriber) -> None:
+        self.orders.setdefault(account, set()).add(sub)
+
+    def remove_orders(self, account: str, sub: OrderSubscriber) -> None:
+        subs = self.orders.get(account)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self.orders[account]
+
+    def close_all(self, reason: str = "server shutting down") -> None:
+        for sub in list(self.market):
+            sub.close(CLOSE_GOING_AWAY, reason)
+        for subs in list(self.orders.values()):
+            for sub in list(subs):
+                sub.close(CLOSE_GOING_AWAY, reason)
+
+    # publishing ---------------------------------------------------------------------------
+    def publish_ticker(self, ticker: dict[str, Any]) -> None:
+        key = instrument_key(ticker["exchange"], ticker["symbol"])
+        frame: str | None = None
+        for sub in self.market:
+            if sub.wants("ticker", key):
+                if frame is None:
+                    frame = jsonfmt.dumps({"type": "ticker", **ticker})
+                sub.outbox.put_latest(("ticker", key), frame)
+
+    def publish_trade(self, trade: dict[str, Any]) -> None:
+        key = instrument_key(trade["exchange"], trade["symbol"])
+        frame: str | None = None
+        for sub in self.market:
+            if sub.wants("trades", key):
+                if frame is None:
+                    frame = jsonfmt.dumps({"type": "trade", **trade})
+                sub.outbox.put(frame)
+
+    def publish_book_delta(
+        self,
+        exchange: str,
+        symbol: str,
+        sequence: int,
+        timestamp: str,
+        changes: list[dict[str, Any]],
+    ) -> None:
+        key = instrument_key(exchange, symbol)
+        frame: str | None = None
+        for sub in self.market:
+            if sub.wants("book", key):
+                if frame is None:
+                    frame = jsonfmt.dumps(
+                        {
+                            "type": "book_delta",
+                            "exchange": exchange,
+                            "symbol": symbol,
+                            "sequence": sequence,
+                            "timestamp": timestamp,
+                            "changes": changes,
+                        }
+                    )
+                sub.offer_delta(key, frame)
+
+    def publish_order(self, account: str, event: str, order: dict[str, Any]) -> None:
+        subs = self.orders.get(account)
+        if subs:
+            frame = jsonfmt.dumps({"type": "order", "event": event, **order})
+            for sub in list(subs):
+                sub.offer(frame)
+
+    def publish_fill(self, account: str, fill: dict[str, Any]) -> None:
+        subs = self.orders.get(account)
+        if subs:
+            frame = jsonfmt.dumps({"type": "fill", **fill})
+            for sub in list(subs):
+                sub.offer(frame)
+
+    def on_event(self, event: object) -> None:
+        """The engine listener: route one committed event to its subscribers."""
+        from velocimex_cli.engine.core import events
+
+        try:
+            if isinstance(event, events.TickerEvent):
+                self.publish_ticker(event.ticker)
+            elif isinstance(event, events.BookEvent):
+                timestamp = event.timestamp
+                if not isinstance(timestamp, str):
+                    from velocimex_cli.wire.timefmt import iso
+
+                    timestamp = iso(timestamp)
+                self.publish_book_delta(
+                    event.exchange, event.symbol, event.sequence, timestamp, event.changes
+                )
+            elif isinstance(event, events.TradeEvent):
+                self.publish_trade(event.trade)
+            elif isinstance(event, events.OrderEvent):
+                self.publish_order(event.account, event.event, event.order)
+            elif isinstance(event, events.FillEvent):
+                self.publish_fill(event.account, event.fill)
+        except Exception:  # a fan-out fault must never break the engine's command
+            log.exception("failed to publish %r", type(event).__name__)

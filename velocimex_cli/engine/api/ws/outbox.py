@@ -1,0 +1,79 @@
+"""A bounded, conflating per-connection send queue.
+
+Frames are already-serialised text, shared by every connection that receives them. A frame put
+under a conflation key (the latest ticker of an instrument, a pending book snapshot) replaces the
+older unsent one in place, so those are bounded by the number of instruments; other frames
+(trades, book deltas, order updates) count against `limit`, and `put` refuses them when full so
+the caller can fall back to conflation (resnapshot a book) or close a hopeless consumer.
+A lazy item (a callable) is rendered at send time, e.g. a book snapshot that must match the book
+at the moment it leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+Item = str | Callable[[], str | None]
+
+
+class Outbox:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[Hashable, Item] = OrderedDict()
+        self._bounded = 0
+        self._serial = 0
+        self._ready = asyncio.Event()
+        self.dropped = 0
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, frame: Item) -> bool:
+        """Queue a frame that must not be merged; False (and nothing queued) when full."""
+        if self.closed:
+            return False
+        if self._bounded >= self.limit:
+            self.dropped += 1
+            return False
+        self._serial += 1
+        self._items[self._serial] = frame
+        self._bounded += 1
+        self._ready.set()
+        return True
+
+    def put_always(self, frame: Item) -> None:
+        """Queue a rare control frame (a reply to the client) outside the bound."""
+        if self.closed:
+            return
+        self._serial += 1
+        self._items[("always", self._serial)] = frame
+        self._ready.set()
+
+    def put_latest(self, key: Hashable, frame: Item) -> None:
+        """Queue a frame that replaces any unsent frame with the same key (keeping its place)."""
+        if self.closed:
+            return
+        self._items[("latest", key)] = frame
+        self._ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def wait(self) -> bool:
+        """Wait until there is something to send; False once closed and drained."""
+        while not self._items:
+            if self.closed:
+                return False
+            self._ready.clear()
+            await self._ready.wait()
+        return True
+
+    def pop(self) -> Item:
+        key, item = self._items.popitem(last=False)
+        if isinstance(key, int):
+            self._bounded -= 1
+        return item
