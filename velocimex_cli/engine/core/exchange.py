@@ -110,6 +110,10 @@ class EngineConfig:
 class Store(Protocol):  # pragma: no cover - structural type
     def commit(self, changes: Changes) -> None: ...
 
+    def save_meta(self, key: str, value: str) -> None: ...
+
+    def load_meta(self, key: str) -> str | None: ...
+
     def close(self) -> None: ...
 
 
@@ -209,6 +213,14 @@ class Exchange:
     def attach_store(self, store: Store) -> None:
         self._store = store
         self._changes = Changes()
+
+    def save_meta(self, key: str, value: str) -> None:
+        """Keep a small named value with the engine's state (simulator state); no-op in memory."""
+        if self._store is not None:
+            self._store.save_meta(key, value)
+
+    def load_meta(self, key: str) -> str | None:
+        return self._store.load_meta(key) if self._store is not None else None
 
     def close(self) -> None:
         if self._store is not None:

@@ -1,0 +1,167 @@
+"""Simulated markets: a seeded fair-price walk per instrument, a market maker that keeps each
+book at least `depth` levels deep per side, and takers that trade against it.
+
+Participants are ordinary accounts (kind "simulated") funded explicitly, and they trade through
+the same order entry as users (`Exchange.submit` validates and matches exactly like
+`place_order`), so they never edit a book directly: when the fair price moves through a user's
+resting order, the maker's re-quote or a taker's order fills it like any other counterparty.
+
+Everything is integer ticks and lots; the only randomness is this module's `random.Random(seed)`,
+so the same seed and the same clock give the same sequence of events.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+
+from velocimex_cli.engine.core import hours
+from velocimex_cli.engine.core.exchange import Exchange
+from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument
+from velocimex_cli.engine.core.ledger import Account, AccountKind
+from velocimex_cli.engine.core.orders import BUY, SELL
+
+MAKER = "sim-maker"
+TAKER = "sim-taker"
+STATE_KEY = "simulator"
+
+# Funding per asset for each participant, topped up when it runs below a quarter of it.
+PARTICIPANT_FUNDS = {"USD": 10**9, "USDT": 10**9, "BTC": 10**5, "ETH": 10**6, "SOL": 10**7}
+EQUITY_FUNDS = 10**7
+
+VOLATILITY_BPS = 2  # typical fair-price move per step, in basis points
+HALF_SPREAD_BPS = 2
+LEVEL_STEP_BPS = 1
+TAKER_PROBABILITY = 0.35
+
+
+class MarketSimulator:
+    def __init__(self, exchange: Exchange, seed: int = 42, depth: int = 25) -> None:
+        self.exchange = exchange
+        self.depth = depth
+        self.rng = random.Random(seed)
+        instruments = exchange.catalogue.instruments
+        self.fair: list[int] = [i.ticks_of(i.reference_price) or 1 for i in instruments]
+        self.steps = 0
+        self.maker = self._participant(MAKER)
+        self.taker = self._participant(TAKER)
+        self._load_state()
+
+    # ------------------------------------------------------------------ participants
+    def _participant(self, name: str) -> Account:
+        exchange = self.exchange
+        exchange.ensure_account(name, AccountKind.SIMULATED)
+        account = exchange.ledger.accounts[name]
+        for asset in exchange.catalogue.assets():
+            self._top_up(account, asset)
+        return account
+
+    def _top_up(self, account: Account, asset: str) -> None:
+        target = PARTICIPANT_FUNDS.get(asset, EQUITY_FUNDS) * LEDGER_SCALE
+        available = account.available(asset)
+        if available < target // 4:
+            self.exchange.fund(account.name, asset, Decimal(target - available) / LEDGER_SCALE)
+
+    # ------------------------------------------------------------------ persistence
+    def _load_state(self) -> None:
+        saved = self.exchange.load_meta(STATE_KEY)
+        if saved is None:
+            return
+        state = json.loads(saved)
+        self.fair = state["fair"]
+        self.steps = state["steps"]
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+
+    def save_state(self) -> None:
+        state = {"fair": self.fair, "steps": self.steps, "rng": self.rng.getstate()}
+        self.exchange.save_meta(STATE_KEY, json.dumps(state))
+
+    # ------------------------------------------------------------------ driving
+    def seed_books(self) -> None:
+        """Fill every open book to `depth` levels per side (idempotent)."""
+        for instrument in self.exchange.catalogue.instruments:
+            if self._is_open(instrument):
+                self._quote(instrument)
+
+    def step(self) -> None:
+        """One tick: move each fair price, re-quote, and let takers trade."""
+        self.steps += 1
+        for instrument in self.exchange.catalogue.instruments:
+            self._move_fair(instrument)
+            if not self._is_open(instrument):
+                continue
+            self._quote(instrument)
+            if self.rng.random() < TAKER_PROBABILITY:
+                self._take(instrument)
+        if self.steps % 50 == 0:
+            self.save_state()
+
+    def _is_open(self, instrument: Instrument) -> bool:
+        exchange = self.exchange
+        return hours.is_open(
+            instrument.venue, exchange.clock(), always_open=exchange.config.always_open
+        )
+
+    def _move_fair(self, instrument: Instrument) -> None:
+        index = instrument.index
+        fair = self.fair[index]
+        reference = instrument.ticks_of(instrument.reference_price) or fair
+        spread = max(1, fair * VOLATILITY_BPS // 10_000)
+        move = self.rng.randint(-spread, spread)
+        # Mean reversion keeps prices at a realistic scale over long runs.
+        if fair > reference * 12 // 10:
+            move -= spread // 2 + 1
+        elif fair < reference * 8 // 10:
+            move += spread // 2 + 1
+        self.fair[index] = max(10, fair + move)
+
+    def _quote(self, instrument: Instrument) -> None:
+        """Keep the maker's ladder on a fixed price grid: `depth` levels per side from the
+        best grid price at least half a spread away from fair. Quotes now on the wrong side
+        of fair, or too deep, are cancelled; missing levels are added."""
+        fair = self.fair[instrument.index]
+        step = max(1, fair * LEVEL_STEP_BPS // 10_000)
+        half = max(1, fair * HALF_SPREAD_BPS // 10_000)
+        top_bid = (fair - half) // step * step
+        top_ask = -(-(fair + half) // step) * step
+        wanted = {
+            (BUY, top_bid - step * level) for level in range(self.depth) if top_bid > step * level
+        } | {(SELL, top_ask + step * level) for level in range(self.depth)}
+        held: set[tuple[int, int]] = set()
+        for order in list(self.maker.orders.values()):
+            if order.instrument is not instrument or not order.resting:
+                continue
+            key = (order.side, order.price)
+            if key in wanted and key not in held:
+                held.add(key)
+            else:
+                self.exchange.cancel_live(self.maker, order)
+        for side, price in sorted(wanted - held):
+            self._order(self.maker, instrument, side, price, self._size(instrument, 2, 20))
+
+    def _take(self, instrument: Instrument) -> None:
+        side = BUY if self.rng.random() < 0.5 else SELL
+        self._order(self.taker, instrument, side, None, self._size(instrument, 1, 8))
+
+    def _size(self, instrument: Instrument, low: int, high: int) -> int:
+        """Lots worth roughly `low`..`high` thousand units of the quote asset."""
+        notional = self.rng.randint(low, high) * 1000 * LEDGER_SCALE
+        per_lot = self.fair[instrument.index] * instrument.notional_units
+        return max(instrument.min_lots, notional // per_lot)
+
+    def _order(
+        self, account: Account, instrument: Instrument, side: int, price: int | None, lots: int
+    ) -> None:
+        self._top_up(account, instrument.quote if side == BUY else instrument.base)
+        request = {
+            "exchange": instrument.venue.name,
+            "symbol": instrument.symbol,
+            "side": "buy" if side == BUY else "sell",
+            "type": "limit" if price is not None else "market",
+            "quantity": instrument.quantity_of(lots),
+        }
+        if price is not None:
+            request["price"] = instrument.price_of(price)
+        self.exchange.submit(account, request)
