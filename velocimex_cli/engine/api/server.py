@@ -1,0 +1,128 @@
+"""Run the API server with uvicorn in the foreground (`vmx engine serve`).
+
+Binds the socket itself so `--port 0` yields a real port before start-up; prints the URL on
+stderr once it listens; records itself in the launcher's state file (unless another live engine
+is recorded there); shuts down gracefully on SIGINT/SIGTERM (the lifespan closes the exchange,
+so everything acknowledged is durable) and removes the state file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from velocimex_cli.engine import launcher
+from velocimex_cli.engine.api.settings import ServerSettings
+from velocimex_cli.wire.timefmt import iso
+
+
+def _available(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def url_for(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int:
+    """Serve until SIGINT/SIGTERM; returns the process exit code."""
+    import uvicorn
+
+    from velocimex_cli.engine.api.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        sys.stderr.write(f"vmx engine: cannot listen on {host}:{port}: {exc.strerror}\n")
+        return 1
+    real_port = sock.getsockname()[1]
+    url = url_for(host, real_port)
+    config = uvicorn.Config(
+        create_app(settings),
+        loop="uvloop" if _available("uvloop") else "asyncio",
+        http="httptools" if _available("httptools") else "h11",
+        ws="websockets",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    recorded = False
+
+    async def main() -> None:
+        nonlocal recorded
+        serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            sys.stderr.write(f"vmx engine listening on {url} (pid {os.getpid()})\n")
+            sys.stderr.flush()
+            if launcher.status() is None:
+                launcher.write_state(
+                    launcher.EngineStatus(
+                        url=url,
+                        pid=os.getpid(),
+                        data_dir=None if settings.data_dir is None else str(settings.data_dir),
+                        started_at=iso(datetime.now(UTC)),
+                        log_file=str(launcher.log_file()),
+                    )
+                )
+                recorded = True
+        await serving
+
+    # uvicorn re-raises the signal it caught after its graceful shutdown; with these handlers
+    # in place that re-raise is harmless and we still clean up and exit 0.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if config.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(main())
+        else:
+            asyncio.run(main())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if recorded:
+            launcher.clear_state(os.getpid())
+        with contextlib.suppress(OSError):
+            sock.close()
+    sys.stderr.write("vmx engine stopped\n")
+    return 0 if server.started else 1
+
+
+def data_dir_or_none(data_dir: Path | None, in_memory: bool) -> Path | None:
+    if in_memory:
+        return None
+    from velocimex_cli import paths
+
+    return (data_dir or paths.engine_data_dir()).expanduser().resolve()
