@@ -1,0 +1,178 @@
+"""`vmx auth login|logout|status`: API keys per profile, verified before they are saved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from velocimex_cli.cli.execution import execute
+from velocimex_cli.cli.factory import Factory
+from velocimex_cli.cli.failures import CommandError
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+from velocimex_cli.wire.errors import ExitCode
+
+app = typer.Typer(help="API credentials per profile.", no_args_is_help=True)
+
+
+@dataclass
+class LoginOptions:
+    profile: str | None
+    api_url: str | None
+    api_key: str | None
+    secret_from_stdin: bool
+
+
+@dataclass
+class LogoutOptions:
+    profile: str | None
+
+
+@dataclass
+class StatusOptions:
+    output: str | None
+
+
+def run_login(factory: Factory, opts: LoginOptions) -> None:
+    from velocimex_cli.config import credentials
+    from velocimex_cli.config import settings as settings_mod
+    from velocimex_cli.config.credentials import Credential, Secret, mask_key
+    from velocimex_cli.config.profiles import profile_name
+    from velocimex_cli.config.settings import LOCAL_PROFILE
+
+    io = factory.io
+    import os
+
+    env = factory.env if factory.env is not None else os.environ
+    name = opts.profile or profile_name(factory.settings, factory.flag_profile, env)
+    url = opts.api_url or factory.flag_api_url or factory.settings.profile_url(name)
+    if url is None and name != LOCAL_PROFILE:
+        raise CommandError(f"profile {name!r} needs an API URL: pass --api-url URL")
+    key = opts.api_key
+    if not key:
+        if not io.can_prompt:
+            raise CommandError("pass --api-key KEY (no terminal to ask on)")
+        io.stderr.write("API key: ")
+        io.stderr.flush()
+        key = io.stdin.readline().strip()
+    if opts.secret_from_stdin:
+        secret_text = io.stdin.readline().strip()
+    elif io.can_prompt:
+        secret_text = io.prompt_secret("API secret (hidden): ").strip()
+    else:
+        raise CommandError(
+            "pass the secret on stdin with --api-secret-stdin (no terminal to ask on)"
+        )
+    if not key or not secret_text:
+        raise CommandError("both an API key and an API secret are needed")
+    secret = Secret(secret_text)
+    if url is None:
+        url = factory._embedded_url()
+    api = factory.client_for(url.rstrip("/"), key, secret)
+    try:
+        api.balance()  # any authenticated call proves the key; nothing is saved before it works
+    finally:
+        api.close()
+    if opts.api_url or (name != LOCAL_PROFILE and url):
+        factory.settings.profiles.setdefault(name, {})["api_url"] = url.rstrip("/")
+        settings_mod.save(factory.settings)
+    path = credentials.store(name, Credential(key, secret))
+    io.status(f"Logged in to {url} as {mask_key(key)} (profile {name}); saved in {path}.")
+
+
+def run_logout(factory: Factory, opts: LogoutOptions) -> int | None:
+    import os
+
+    from velocimex_cli.config import credentials
+    from velocimex_cli.config.profiles import profile_name
+
+    env = factory.env if factory.env is not None else os.environ
+    name = opts.profile or profile_name(factory.settings, factory.flag_profile, env)
+    if credentials.remove(name):
+        factory.io.status(f"Removed the stored credentials of profile {name}.")
+        return None
+    factory.io.status(f"Profile {name} has no stored credentials; nothing to remove.")
+    return None
+
+
+def run_status(factory: Factory, opts: StatusOptions) -> int | None:
+    from velocimex_cli.config import credentials
+    from velocimex_cli.config.credentials import mask_key
+    from velocimex_cli.output.formats import emit
+
+    profile = factory.profile()
+    stored = credentials.load(profile.name) if profile.key_source == "credentials" else None
+    where = {
+        "env": "environment (VMX_API_KEY, VMX_API_SECRET)",
+        "credentials": str(credentials.credentials_file()),
+        "none": None,
+    }[profile.key_source]
+    info: dict[str, Any] = {
+        "profile": profile.name,
+        "api_url": profile.api_url,
+        "embedded": profile.embedded,
+        "api_key": mask_key(profile.api_key) if profile.api_key else None,
+        "stored_in": where,
+        "permissions": list(stored.permissions) if stored and stored.permissions else None,
+        "accepted": None,
+    }
+    code: int | None = None
+    if profile.has_credentials:
+        from velocimex_cli.cli.failures import exit_code_of, human_message
+
+        try:
+            api = factory.client()
+            info["api_url"] = api.base_url
+            api.balance()
+            info["accepted"] = True
+        except Exception as exc:
+            info["accepted"] = False
+            info["problem"] = human_message(exc).removeprefix("error: ").splitlines()[0]
+            code = exit_code_of(exc)
+    else:
+        code = ExitCode.AUTH
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        return detail_table(payload)
+
+    emit(factory.io, info, factory.output_format(opts.output), table)
+    if not profile.has_credentials:
+        factory.io.status(
+            f"No credentials for profile {profile.name}: run `vmx auth login --profile "
+            f"{profile.name}`"
+            + (" (or any command: the local key is provisioned)" if profile.embedded else "")
+        )
+    return code
+
+
+@app.command("login")
+def login_command(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Profile to store it in."),
+    api_url: str | None = typer.Option(None, "--api-url", help="The API's base URL."),
+    api_key: str | None = typer.Option(None, "--api-key", help="The key id (not secret)."),
+    api_secret_stdin: bool = typer.Option(
+        False, "--api-secret-stdin", help="Read the secret from stdin instead of a hidden prompt."
+    ),
+) -> None:
+    """Save an API key for a profile, after checking the API accepts it."""
+    execute(ctx, run_login, LoginOptions(profile, api_url, api_key, api_secret_stdin))
+
+
+@app.command("logout")
+def logout_command(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(None, "--profile", "-p"),
+) -> None:
+    """Forget the stored API key of a profile."""
+    execute(ctx, run_logout, LogoutOptions(profile))
+
+
+@app.command("status")
+def status_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
+    """Which key is in use (masked), where it is stored, and whether the API accepts it."""
+    fmt = output_format(json, output)
+    execute(ctx, run_status, StatusOptions(fmt), output=fmt)

@@ -1,0 +1,89 @@
+"""`vmx book EXCHANGE SYMBOL [--depth N]` (a snapshot) and `vmx ticker EXCHANGE SYMBOL...`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from velocimex_cli.cli.execution import execute
+from velocimex_cli.cli.factory import Factory
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+
+
+@dataclass
+class BookOptions:
+    exchange: str
+    symbol: str
+    depth: int | None
+    output: str | None
+
+
+@dataclass
+class TickerOptions:
+    exchange: str
+    symbols: list[str]
+    output: str | None
+
+
+def run_book(factory: Factory, opts: BookOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    data = factory.client().order_book(opts.exchange, opts.symbol, opts.depth)
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import book_ladder
+
+        return book_ladder(payload)
+
+    fmt = factory.output_format(opts.output)
+    if fmt in ("ndjson", "csv"):
+        # A book's rows are its levels, each with its side.
+        rows = [{"side": "ask", **level} for level in data.get("asks", [])]
+        rows += [{"side": "bid", **level} for level in data.get("bids", [])]
+        emit(factory.io, {"levels": rows}, fmt)
+        return
+    emit(factory.io, data, fmt, table)
+
+
+def run_ticker(factory: Factory, opts: TickerOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    api = factory.client()
+    tickers = [api.ticker(opts.exchange, symbol) for symbol in opts.symbols]
+    data: Any = tickers[0] if len(tickers) == 1 else {"tickers": tickers}
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import TICKER_COLUMNS, records_table
+
+        return records_table(tickers, TICKER_COLUMNS)
+
+    emit(factory.io, data, factory.output_format(opts.output), table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("book")
+    def book_command(
+        ctx: typer.Context,
+        exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),
+        symbol: str = typer.Argument(..., help="Symbol, e.g. BTC/USDT."),
+        depth: int | None = typer.Option(None, "--depth", "-d", min=1, max=1000),
+        json: JsonFlag = False,
+        output: OutputOption = None,
+    ) -> None:
+        """A snapshot of an order book: asks above, bids below, best first."""
+        fmt = output_format(json, output)
+        execute(ctx, run_book, BookOptions(exchange, symbol, depth, fmt), output=fmt)
+
+    @app.command("ticker")
+    def ticker_command(
+        ctx: typer.Context,
+        exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),
+        symbols: list[str] = typer.Argument(..., help="One or more symbols."),
+        json: JsonFlag = False,
+        output: OutputOption = None,
+    ) -> None:
+        """Last price, best bid and ask, 24h volume."""
+        fmt = output_format(json, output)
+        execute(ctx, run_ticker, TickerOptions(exchange, symbols, fmt), output=fmt)

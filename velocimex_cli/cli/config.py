@@ -1,0 +1,83 @@
+"""`vmx config list|get|set|path`: default profile, output format, colour, confirm threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import typer
+
+from velocimex_cli.cli.execution import execute
+from velocimex_cli.cli.factory import Factory
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+
+app = typer.Typer(help="Settings in config.toml.", no_args_is_help=True)
+
+
+@dataclass
+class ConfigOptions:
+    key: str | None = None
+    value: str | None = None
+    output: str | None = None
+
+
+def run_list(factory: Factory, opts: ConfigOptions) -> None:
+    from velocimex_cli.config.settings import DEFAULTS
+    from velocimex_cli.output.formats import emit
+
+    settings = factory.settings
+    data = {key: settings.get(key) for key in DEFAULTS}
+    if settings.profiles:
+        data["profiles"] = settings.profiles  # type: ignore[assignment]
+    fmt = opts.output or "table"
+    if fmt == "table":
+        for key, value in data.items():
+            factory.io.write(f"{key} = {value}\n")
+        return
+    emit(factory.io, data, fmt)
+
+
+def run_get(factory: Factory, opts: ConfigOptions) -> None:
+    factory.io.write(factory.settings.get(opts.key or "") + "\n")
+
+
+def run_set(factory: Factory, opts: ConfigOptions) -> None:
+    from velocimex_cli.config import settings as settings_mod
+
+    factory.settings.set(opts.key or "", opts.value or "")
+    path = settings_mod.save(factory.settings)
+    factory.io.status(f"Set {opts.key} = {factory.settings.get(opts.key or '')} in {path}.")
+
+
+def run_path(factory: Factory, opts: ConfigOptions) -> None:
+    from velocimex_cli.config.credentials import credentials_file
+    from velocimex_cli.config.settings import config_file
+
+    factory.io.write(f"{config_file()}\n")
+    factory.io.status(f"credentials: {credentials_file()}")
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
+    """Every setting with its value (defaults included)."""
+    fmt = output_format(json, output)
+    execute(ctx, run_list, ConfigOptions(output=fmt), output=fmt)
+
+
+@app.command("get")
+def get_command(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
+    """One setting's value."""
+    execute(ctx, run_get, ConfigOptions(key=key))
+
+
+@app.command("set")
+def set_command(
+    ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...)
+) -> None:
+    """Change a setting: default_profile, output, color, confirm_notional."""
+    execute(ctx, run_set, ConfigOptions(key=key, value=value))
+
+
+@app.command("path")
+def path_command(ctx: typer.Context) -> None:
+    """Where config.toml is (and, on stderr, the credentials file)."""
+    execute(ctx, run_path, ConfigOptions())

@@ -1,0 +1,138 @@
+"""Lazily built services for commands (after gh's factory): settings, profile, I/O, API client.
+
+Nothing heavy is imported until a command asks for it, and tests swap the whole factory
+(`runner.invoke(app, args, obj=Factory(...))`) to inject I/O streams or an httpx transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from velocimex_cli.config import settings as settings_mod
+from velocimex_cli.config.profiles import Profile, resolve
+from velocimex_cli.config.settings import Settings
+from velocimex_cli.output.iostreams import IOStreams
+
+if TYPE_CHECKING:
+    import httpx
+
+    from velocimex_cli.client.synchronous import Client
+
+LOCAL_PERMISSIONS = ("read", "trade")
+
+
+class Factory:
+    def __init__(
+        self,
+        io: IOStreams | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: Any = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.io = io or IOStreams()
+        self.env = env
+        self.transport = transport
+        self.retry = retry
+        self.timeout = timeout
+        self.flag_profile: str | None = None
+        self.flag_api_url: str | None = None
+        self.verbose = False
+        self._settings: Settings | None = None
+        self._profile: Profile | None = None
+        self._client: Client | None = None
+        self.reprovisioned = False
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = settings_mod.load()
+        return self._settings
+
+    def output_format(self, asked: str | None) -> str:
+        return asked or self.settings.get("output")
+
+    def profile(self) -> Profile:
+        if self._profile is None:
+            self._profile = resolve(
+                self.settings,
+                flag_profile=self.flag_profile,
+                flag_api_url=self.flag_api_url,
+                env=self.env,
+            )
+        return self._profile
+
+    def _embedded_url(self) -> str:
+        from velocimex_cli.engine import launcher
+
+        status = launcher.status()
+        if status is None:
+            self.io.status("Starting the local engine in the background (vmx engine start)…")
+            status = launcher.ensure_running()
+            self.io.status(f"Local engine running at {status.url} (pid {status.pid}).")
+        return str(status.url)
+
+    def provision_local_key(self) -> Profile:
+        """Create the local profile's API key on the embedded engine and store it."""
+        from velocimex_cli.config import credentials
+        from velocimex_cli.config.credentials import Credential, Secret
+        from velocimex_cli.engine import launcher
+
+        key, secret = launcher.provision_key(permissions=LOCAL_PERMISSIONS)
+        path = credentials.store(
+            self.profile().name, Credential(key, Secret(secret), permissions=LOCAL_PERMISSIONS)
+        )
+        self.io.status(f"Provisioned an API key for the local profile (saved in {path}).")
+        self._profile = None
+        return self.profile()
+
+    def client(self) -> Client:
+        """The API client for the chosen profile; starts the embedded engine if it must."""
+        if self._client is not None:
+            return self._client
+        from velocimex_cli.client.errors import MissingCredentials
+        from velocimex_cli.client.synchronous import Client
+
+        profile = self.profile()
+        url = profile.api_url
+        if profile.embedded:
+            url = self._embedded_url()
+            if not profile.has_credentials:
+                profile = self.provision_local_key()
+        if not profile.has_credentials:
+            raise MissingCredentials(profile.name)
+        self._client = Client(
+            str(url),
+            profile.api_key,
+            profile.api_secret,
+            timeout=self.timeout,
+            retry=self.retry,
+            transport=self.transport,
+            log=self.io.status if self.verbose else None,
+        )
+        return self._client
+
+    def client_for(self, url: str, api_key: str, api_secret: Any) -> Client:
+        """A one-off client (auth login verifies a key before saving it)."""
+        from velocimex_cli.client.synchronous import Client
+
+        return Client(
+            url,
+            api_key,
+            api_secret,
+            timeout=self.timeout,
+            retry=self.retry,
+            transport=self.transport,
+            log=self.io.status if self.verbose else None,
+        )
+
+    def reset_client(self) -> None:
+        self.close()
+        self._profile = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,69 @@
+"""`vmx markets status` and `vmx markets list [EXCHANGE]`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import typer
+
+from velocimex_cli.cli.execution import execute
+from velocimex_cli.cli.factory import Factory
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+
+app = typer.Typer(help="Markets: session status and the instruments traded.", no_args_is_help=True)
+
+
+@dataclass
+class StatusOptions:
+    output: str | None
+
+
+@dataclass
+class ListOptions:
+    exchange: str | None
+    output: str | None
+
+
+def run_status(factory: Factory, opts: StatusOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    data = factory.client().markets_status()
+
+    def table(payload: object) -> object:
+        from velocimex_cli.render.tables import MARKET_STATUS_COLUMNS, table_for
+
+        return table_for("markets", MARKET_STATUS_COLUMNS)(payload)
+
+    emit(factory.io, data, factory.output_format(opts.output), table)
+
+
+def run_list(factory: Factory, opts: ListOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    data = factory.client().markets(opts.exchange)
+
+    def table(payload: object) -> object:
+        from velocimex_cli.render.tables import MARKET_COLUMNS, table_for
+
+        return table_for("markets", MARKET_COLUMNS)(payload)
+
+    emit(factory.io, data, factory.output_format(opts.output), table)
+
+
+@app.command("status")
+def status_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
+    """Whether each exchange is open."""
+    fmt = output_format(json, output)
+    execute(ctx, run_status, StatusOptions(fmt), output=fmt)
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    exchange: str | None = typer.Argument(None, help="Only this exchange, e.g. BINANCE."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """The instruments: symbol, tick size, lot size, minimum quantity."""
+    fmt = output_format(json, output)
+    execute(ctx, run_list, ListOptions(exchange, fmt), output=fmt)

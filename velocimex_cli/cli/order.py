@@ -1,0 +1,476 @@
+"""`vmx order place|cancel|list|show|fills`, and the `vmx buy` / `vmx sell` shortcuts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import typer
+
+from velocimex_cli.cli.execution import execute
+from velocimex_cli.cli.factory import Factory
+from velocimex_cli.cli.failures import CommandError
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+from velocimex_cli.cli.parsing import NumbersAsArguments
+
+app = typer.Typer(help="Orders: place, cancel, list, show; fills.", no_args_is_help=True)
+
+ORDER_STATUSES = ("open", "filled", "canceled", "rejected", "all")
+
+
+@dataclass
+class PlaceOptions:
+    exchange: str | None
+    symbol: str | None
+    side: str | None
+    quantity: str | None
+    price: str | None = None
+    order_type: str | None = None
+    tif: str | None = None
+    post_only: bool = False
+    client_id: str | None = None
+    dry_run: bool = False
+    yes: bool = False
+    file: str | None = None
+    output: str | None = None
+
+
+@dataclass
+class CancelOptions:
+    order_ids: list[str]
+    all: bool
+    exchange: str | None
+    symbol: str | None
+    output: str | None
+
+
+@dataclass
+class ListOptions:
+    status: str
+    exchange: str | None
+    symbol: str | None
+    limit: int | None
+    output: str | None
+
+
+@dataclass
+class ShowOptions:
+    order_id: str
+    output: str | None
+
+
+@dataclass
+class FillsOptions:
+    exchange: str | None
+    symbol: str | None
+    order_id: str | None
+    limit: int | None
+    output: str | None
+
+
+# ---------------------------------------------------------------- place
+
+
+def _reference_price(factory: Factory, body: dict[str, Any]) -> Decimal | None:
+    """For a market order, the price it will likely trade at (best ask to buy, bid to sell)."""
+    try:
+        ticker = factory.client().ticker(body["exchange"], body["symbol"])
+    except Exception:
+        return None
+    price = ticker.get("ask" if body["side"] == "buy" else "bid") or ticker.get("price")
+    return Decimal(price) if price is not None else None
+
+
+def _confirm(factory: Factory, opts: PlaceOptions, summary: Any, notional: Decimal | None) -> None:
+    """Ask above the threshold on a terminal; never wait for an answer otherwise."""
+    io = factory.io
+    threshold = factory.settings.confirm_notional
+    if io.is_stderr_tty:
+        console = io.console(stderr=True)
+        console.print("Order to send:", summary)
+    if opts.yes or (notional is not None and notional <= threshold):
+        return
+    why = (
+        f"its notional {notional} is above the confirmation threshold {threshold}"
+        if notional is not None
+        else "its notional cannot be estimated"
+    )
+    if not io.can_prompt:
+        raise CommandError(
+            f"not placing the order: {why} and stdin is not a terminal to ask; "
+            "pass --yes to place it (or raise `vmx config set confirm_notional N`)",
+            code="CONFIRMATION_REQUIRED",
+        )
+    if not io.prompt_yes_no(f"Place it? ({why})"):
+        raise CommandError("not placed: you declined", exit_code=1, code="DECLINED")
+
+
+def run_place(factory: Factory, opts: PlaceOptions) -> int | None:
+    from velocimex_cli.client.orders import build_order, new_client_order_id, notional
+    from velocimex_cli.output.formats import emit
+
+    if opts.file is not None:
+        return run_batch(factory, opts)
+    missing = [
+        name
+        for name, value in (
+            ("EXCHANGE", opts.exchange),
+            ("SYMBOL", opts.symbol),
+            ("SIDE", opts.side),
+            ("QUANTITY", opts.quantity),
+        )
+        if value is None
+    ]
+    if missing:
+        raise CommandError(
+            f"missing argument {missing[0]}: vmx order place EXCHANGE SYMBOL SIDE QUANTITY"
+        )
+    body = build_order(
+        opts.exchange,
+        opts.symbol,
+        opts.side,
+        opts.quantity,
+        opts.price,
+        order_type=opts.order_type,
+        time_in_force=opts.tif,
+        post_only=opts.post_only,
+        client_order_id=opts.client_id,
+    )
+    body.setdefault("client_order_id", new_client_order_id())
+    fmt = factory.output_format(opts.output)
+    if opts.dry_run:
+        factory.io.status("Dry run: validated, nothing sent. The request would be:")
+        request = {"method": "POST", "path": "/v1/trading/orders", "body": body}
+        emit(factory.io, request, "json" if fmt == "table" else fmt)
+        return None
+    from velocimex_cli.render.tables import order_summary
+
+    estimate = notional(body) if body["type"] == "limit" else None
+    if estimate is None and not opts.yes:
+        reference = _reference_price(factory, body)
+        estimate = notional(body, reference) if reference is not None else None
+    quote = body["symbol"].split("/")[1] if "/" in body["symbol"] else None
+    _confirm(factory, opts, order_summary(body, estimate, quote), estimate)
+    order = factory.client().place_order(body)
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        return detail_table(payload)
+
+    emit(factory.io, order, fmt, table)
+    if fmt == "table":
+        factory.io.status(f"Order {order.get('order_id')} is {order.get('status')}.")
+    return None
+
+
+def _read_lines(source: str, factory: Factory) -> list[str]:
+    if source == "-":
+        return factory.io.stdin.read().splitlines()
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return handle.read().splitlines()
+    except OSError as exc:
+        raise CommandError(f"cannot read the order file {source}: {exc.strerror}") from exc
+
+
+def run_batch(factory: Factory, opts: PlaceOptions) -> int | None:
+    """One JSON order per line; one result line per order; exit code says if all succeeded."""
+    from velocimex_cli.cli.failures import error_body, exit_code_of
+    from velocimex_cli.client.orders import new_client_order_id, notional, order_from_mapping
+    from velocimex_cli.wire import jsonfmt
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    if any(v is not None for v in (opts.exchange, opts.symbol, opts.side, opts.quantity)):
+        raise CommandError("--file takes the orders from the file; drop the positional arguments")
+    fmt = factory.output_format(opts.output)
+    machine = fmt in ("json", "ndjson")
+    parsed: list[tuple[int, dict[str, Any] | Exception]] = []
+    for number, line in enumerate(_read_lines(opts.file or "-", factory), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            data = jsonfmt.loads(line)
+            parsed.append((number, order_from_mapping(data)))
+        except InvalidParameter as exc:
+            parsed.append((number, exc))
+        except ValueError as exc:
+            parsed.append((number, InvalidParameter("line", number, f"not valid JSON: {exc}")))
+    valid = [body for _, body in parsed if isinstance(body, dict)]
+    total: Decimal | None = Decimal(0)
+    for body in valid:
+        body.setdefault("client_order_id", new_client_order_id())
+        estimate = notional(body)
+        if total is not None:
+            total = total + estimate if estimate is not None else None
+    if valid and not opts.dry_run and not opts.yes:
+        threshold = factory.settings.confirm_notional
+        if total is None or total > threshold:
+            why = (
+                f"the batch's notional {total} is above the threshold {threshold}"
+                if total is not None
+                else "the batch has market orders whose notional cannot be known"
+            )
+            if not (factory.io.can_prompt and opts.file != "-"):
+                raise CommandError(
+                    f"not placing the batch: {why}; pass --yes to place it",
+                    code="CONFIRMATION_REQUIRED",
+                )
+            if not factory.io.prompt_yes_no(f"Place {len(valid)} orders? ({why})"):
+                raise CommandError("not placed: you declined", exit_code=1, code="DECLINED")
+    failures: list[int] = []
+    placed = 0
+    for number, item in parsed:
+        if isinstance(item, dict):
+            try:
+                if opts.dry_run:
+                    result: dict[str, Any] = {"line": number, "request": item}
+                else:
+                    order = factory.client().place_order(item)
+                    result = {"line": number, "order": order}
+                    placed += 1
+            except Exception as exc:
+                if exit_code_of(exc) == 1:
+                    raise
+                item = exc
+        if isinstance(item, Exception):
+            failures.append(exit_code_of(item))
+            result = {"line": number, **error_body(item)}
+        factory.io.write(_result_line(result, machine))
+    factory.io.status(
+        f"{placed} placed, {len(failures)} failed"
+        if not opts.dry_run
+        else f"dry run: {len(parsed) - len(failures)} valid, {len(failures)} invalid; nothing sent"
+    )
+    return failures[0] if failures else None
+
+
+def _result_line(result: dict[str, Any], machine: bool) -> str:
+    from velocimex_cli.wire import jsonfmt
+
+    if machine:
+        return jsonfmt.dumps(result) + "\n"
+    line = result["line"]
+    if "order" in result:
+        order = result["order"]
+        return (
+            f"line {line}: ok order_id={order.get('order_id')} status={order.get('status')} "
+            f"client_order_id={order.get('client_order_id')}\n"
+        )
+    if "request" in result:
+        return f"line {line}: valid {jsonfmt.dumps(result['request'])}\n"
+    error = result["error"]
+    return f"line {line}: error {error['code']}: {error['message']}\n"
+
+
+# ---------------------------------------------------------------- cancel, list, show, fills
+
+
+def run_cancel(factory: Factory, opts: CancelOptions) -> int | None:
+    from velocimex_cli.output.formats import emit
+    from velocimex_cli.render.tables import ORDER_COLUMNS, table_for
+
+    if opts.all == bool(opts.order_ids):
+        raise CommandError("give ORDER_ID... or --all (with optional --exchange/--symbol)")
+    if not opts.all and (opts.exchange or opts.symbol):
+        raise CommandError("--exchange and --symbol go with --all")
+    api = factory.client()
+    fmt = factory.output_format(opts.output)
+    if opts.all:
+        data = api.cancel_all(opts.exchange, opts.symbol)
+        emit(factory.io, data, fmt, table_for("orders", ORDER_COLUMNS))
+        factory.io.status(f"Canceled {len(data.get('orders', []))} orders.")
+        return None
+    orders: list[Any] = []
+    first_failure: BaseException | None = None
+    for order_id in opts.order_ids:
+        try:
+            orders.append(api.cancel_order(order_id))
+        except Exception as exc:
+            from velocimex_cli.cli.execution import report
+
+            if first_failure is None:
+                first_failure = exc
+            report(factory, exc, json_errors=fmt in ("json", "ndjson"))
+    data: Any = orders[0] if len(opts.order_ids) == 1 and orders else {"orders": orders}
+    if orders:
+        emit(factory.io, data, fmt, table_for("orders", ORDER_COLUMNS))
+    if first_failure is not None:
+        from velocimex_cli.cli.failures import exit_code_of
+
+        if not orders:
+            raise first_failure
+        return exit_code_of(first_failure)
+    return None
+
+
+def run_list(factory: Factory, opts: ListOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    if opts.status not in ORDER_STATUSES:
+        raise CommandError(f"--status must be one of {', '.join(ORDER_STATUSES)}")
+    data = factory.client().list_orders(opts.status, opts.exchange, opts.symbol, opts.limit)
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import ORDER_COLUMNS, table_for
+
+        return table_for("orders", ORDER_COLUMNS)(payload)
+
+    emit(factory.io, data, factory.output_format(opts.output), table)
+
+
+def run_show(factory: Factory, opts: ShowOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        return detail_table(payload)
+
+    data = factory.client().get_order(opts.order_id)
+    emit(factory.io, data, factory.output_format(opts.output), table)
+
+
+def run_fills(factory: Factory, opts: FillsOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    data = factory.client().fills(opts.exchange, opts.symbol, opts.order_id, opts.limit)
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import FILL_COLUMNS, table_for
+
+        return table_for("fills", FILL_COLUMNS)(payload)
+
+    emit(factory.io, data, factory.output_format(opts.output), table)
+
+
+# ---------------------------------------------------------------- commands
+
+_PRICE = typer.Option(None, "--price", help="Limit price; implies --type limit.")
+_TYPE = typer.Option(None, "--type", "-t", help="limit or market (default: limit with --price).")
+_TIF = typer.Option(None, "--tif", help="Time in force: gtc, ioc or fok.")
+_POST_ONLY = typer.Option(False, "--post-only", help="Only rest on the book, never take.")
+_CLIENT_ID = typer.Option(None, "--client-id", help="Your id for the order (idempotency key).")
+_DRY_RUN = typer.Option(False, "--dry-run", help="Validate and print the request; send nothing.")
+_YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+
+
+@app.command("place", cls=NumbersAsArguments)
+def place_command(
+    ctx: typer.Context,
+    exchange: str | None = typer.Argument(None, help="Exchange, e.g. BINANCE."),
+    symbol: str | None = typer.Argument(None, help="Symbol, e.g. BTC/USDT."),
+    side: str | None = typer.Argument(None, help="buy or sell."),
+    quantity: str | None = typer.Argument(None, help="Quantity, e.g. 0.010."),
+    price: str | None = _PRICE,
+    order_type: str | None = _TYPE,
+    tif: str | None = _TIF,
+    post_only: bool = _POST_ONLY,
+    client_id: str | None = _CLIENT_ID,
+    dry_run: bool = _DRY_RUN,
+    yes: bool = _YES,
+    file: str | None = typer.Option(
+        None, "--file", "-f", help="Place a batch: one JSON order per line ('-' for stdin)."
+    ),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Place an order (or a batch with --file)."""
+    fmt = output_format(json, output)
+    opts = PlaceOptions(
+        exchange, symbol, side, quantity, price, order_type, tif, post_only, client_id,
+        dry_run, yes, file, fmt,
+    )  # fmt: skip
+    execute(ctx, run_place, opts, output=fmt)
+
+
+def _shortcut(side: str) -> Any:
+    def command(
+        ctx: typer.Context,
+        exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),
+        symbol: str = typer.Argument(..., help="Symbol, e.g. BTC/USDT."),
+        quantity: str = typer.Argument(..., help="Quantity, e.g. 0.010."),
+        price: str | None = _PRICE,
+        order_type: str | None = _TYPE,
+        tif: str | None = _TIF,
+        post_only: bool = _POST_ONLY,
+        client_id: str | None = _CLIENT_ID,
+        dry_run: bool = _DRY_RUN,
+        yes: bool = _YES,
+        json: JsonFlag = False,
+        output: OutputOption = None,
+    ) -> None:
+        fmt = output_format(json, output)
+        opts = PlaceOptions(
+            exchange, symbol, side, quantity, price, order_type, tif, post_only, client_id,
+            dry_run, yes, None, fmt,
+        )  # fmt: skip
+        execute(ctx, run_place, opts, output=fmt)
+
+    command.__doc__ = f"Shortcut for `vmx order place EXCHANGE SYMBOL {side} QUANTITY`."
+    return command
+
+
+def register_shortcuts(root: typer.Typer) -> None:
+    root.command("buy", cls=NumbersAsArguments)(_shortcut("buy"))
+    root.command("sell", cls=NumbersAsArguments)(_shortcut("sell"))
+
+
+@app.command("cancel")
+def cancel_command(
+    ctx: typer.Context,
+    order_ids: list[str] | None = typer.Argument(None, help="Order ids (or client_order_id:ID)."),
+    all_: bool = typer.Option(False, "--all", help="Cancel every open order (filtered below)."),
+    exchange: str | None = typer.Option(None, "--exchange", "-e"),
+    symbol: str | None = typer.Option(None, "--symbol", "-s"),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Cancel orders by id, or all open orders with --all."""
+    fmt = output_format(json, output)
+    opts = CancelOptions(list(order_ids or []), all_, exchange, symbol, fmt)
+    execute(ctx, run_cancel, opts, output=fmt)
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    status: str = typer.Option("open", "--status", help="open, filled, canceled, rejected, all."),
+    exchange: str | None = typer.Option(None, "--exchange", "-e"),
+    symbol: str | None = typer.Option(None, "--symbol", "-s"),
+    limit: int | None = typer.Option(None, "--limit", min=1, max=1000),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Your orders, newest first (open ones by default)."""
+    fmt = output_format(json, output)
+    opts = ListOptions(status.lower(), exchange, symbol, limit, fmt)
+    execute(ctx, run_list, opts, output=fmt)
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context,
+    order_id: str = typer.Argument(..., help="Order id, or client_order_id:ID."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """One order in full."""
+    fmt = output_format(json, output)
+    execute(ctx, run_show, ShowOptions(order_id, fmt), output=fmt)
+
+
+@app.command("fills")
+def fills_command(
+    ctx: typer.Context,
+    exchange: str | None = typer.Option(None, "--exchange", "-e"),
+    symbol: str | None = typer.Option(None, "--symbol", "-s"),
+    order_id: str | None = typer.Option(None, "--order-id"),
+    limit: int | None = typer.Option(None, "--limit", min=1, max=1000),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Your fills (trades), newest first."""
+    fmt = output_format(json, output)
+    execute(ctx, run_fills, FillsOptions(exchange, symbol, order_id, limit, fmt), output=fmt)

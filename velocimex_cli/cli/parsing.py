@@ -1,0 +1,31 @@
+"""Command-line parsing details: negative numbers are positionals, not options.
+
+`vmx buy BINANCE BTC/USDT -1 --price 100` must reach validation as a quantity of -1 (and be
+rejected as such), not fail as an unknown option `-1`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from typer.core import TyperCommand
+
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+class NumbersAsArguments(TyperCommand):
+    """A command whose parser treats `-1`, `-0.5`, `-.5` as positional arguments."""
+
+    def make_parser(self, ctx: Any) -> Any:
+        parser = super().make_parser(ctx)
+        process = parser._process_opts
+
+        def process_opts(arg: str, state: Any) -> None:
+            if NEGATIVE_NUMBER.match(arg):
+                state.largs.append(arg)
+                return
+            process(arg, state)
+
+        parser._process_opts = process_opts
+        return parser

@@ -1,0 +1,101 @@
+"""Every API call as a method, shared by the sync and async clients.
+
+Each method describes its request and hands it to `self._call`, which the sync client runs
+and returns, and the async client wraps in a coroutine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+
+def _seg(value: str) -> str:
+    return quote(str(value).strip(), safe="")
+
+
+def _symbol(value: str) -> str:
+    # The slash of BTC/USDT may travel raw (the reference's own form); the dash is an alias.
+    return quote(str(value).strip(), safe="/")
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class Endpoints:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:  # pragma: no cover - provided by the concrete client
+        raise NotImplementedError
+
+    # Public
+    def health(self) -> Any:
+        return self._call("GET", "/v1/health")
+
+    # Market data
+    def markets_status(self) -> Any:
+        return self._call("GET", "/v1/markets/status")
+
+    def markets(self, exchange: str | None = None) -> Any:
+        return self._call("GET", "/v1/markets", params=_params(exchange=exchange))
+
+    def order_book(self, exchange: str, symbol: str, depth: int | None = None) -> Any:
+        path = f"/v1/markets/{_seg(exchange)}/orderbook/{_symbol(symbol)}"
+        return self._call("GET", path, params=_params(depth=depth))
+
+    def ticker(self, exchange: str, symbol: str) -> Any:
+        return self._call("GET", f"/v1/markets/{_seg(exchange)}/ticker/{_symbol(symbol)}")
+
+    # Trading
+    def get_order(self, order_id: str) -> Any:
+        return self._call("GET", f"/v1/trading/orders/{quote(order_id, safe=':')}")
+
+    def list_orders(
+        self,
+        status: str | None = None,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        limit: int | None = None,
+    ) -> Any:
+        params = _params(status=status, exchange=exchange, symbol=symbol, limit=limit)
+        return self._call("GET", "/v1/trading/orders", params=params)
+
+    def cancel_order(self, order_id: str) -> Any:
+        return self._call("DELETE", f"/v1/trading/orders/{quote(order_id, safe=':')}")
+
+    def cancel_all(self, exchange: str | None = None, symbol: str | None = None) -> Any:
+        params = _params(exchange=exchange, symbol=symbol)
+        return self._call("DELETE", "/v1/trading/orders", params=params)
+
+    def fills(
+        self,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        limit: int | None = None,
+    ) -> Any:
+        params = _params(exchange=exchange, symbol=symbol, order_id=order_id, limit=limit)
+        return self._call("GET", "/v1/trading/fills", params=params)
+
+    # Account
+    def balance(self) -> Any:
+        return self._call("GET", "/v1/account/balance")
+
+    def positions(self) -> Any:
+        return self._call("GET", "/v1/account/positions")
+
+    # Strategies
+    def strategies(self) -> Any:
+        return self._call("GET", "/v1/strategies")
+
+    def deploy_strategy(
+        self, strategy_id: str, exchange: str, symbol: str, params: dict[str, Any] | None = None
+    ) -> Any:
+        body = {"exchange": exchange, "symbol": symbol, "params": params or {}}
+        return self._call("POST", f"/v1/strategies/{_seg(strategy_id)}/deploy", body=body)

@@ -1,0 +1,94 @@
+"""Turning an HTTP response into data or a typed error, and remembering the rate-limit headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.errors import (
+    ApiError,
+    AuthenticationError,
+    ErrorCode,
+    InternalError,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    RateLimitExceeded,
+    error_from_body,
+)
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFound,
+    429: RateLimitExceeded,
+}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int | None
+    remaining: int | None
+    reset: int | None
+
+    @classmethod
+    def from_headers(cls, headers: httpx.Headers) -> RateLimit | None:
+        if "x-ratelimit-limit" not in headers:
+            return None
+
+        def number(name: str) -> int | None:
+            try:
+                return int(float(headers[name]))
+            except (KeyError, ValueError):
+                return None
+
+        return cls(
+            number("x-ratelimit-limit"),
+            number("x-ratelimit-remaining"),
+            number("x-ratelimit-reset"),
+        )
+
+
+def _json(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return jsonfmt.loads(response.content)
+    except ValueError:
+        return None
+
+
+def to_error(response: httpx.Response) -> ApiError:
+    body = _json(response)
+    status = response.status_code
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        try:
+            ErrorCode(body["error"].get("code"))
+            return error_from_body(body, status)
+        except ValueError:
+            pass
+    cls = _BY_STATUS.get(status)
+    text = response.text[:200].strip()
+    message = f"HTTP {status} from {response.request.url.path}" + (f": {text}" if text else "")
+    if cls is not None:
+        return cls(message)
+    if 400 <= status < 500:
+        return InvalidParameter("request", "", message)
+    return InternalError(message)
+
+
+def to_data(response: httpx.Response) -> Any:
+    """The `data` payload of a success response; raise the typed error otherwise."""
+    if response.status_code >= 400:
+        raise to_error(response)
+    body = _json(response)
+    if isinstance(body, dict) and "data" in body:
+        return body["data"]
+    if body is None and response.content:
+        raise InternalError(
+            f"the API answered HTTP {response.status_code} with a body that is not JSON"
+        )
+    return body

@@ -1,0 +1,1 @@
+"""vmx configuration: settings (config.toml), credentials (private file), profiles."""

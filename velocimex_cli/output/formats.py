@@ -1,0 +1,78 @@
+"""Data formats for stdout: table (Rich, for people), json, ndjson and csv (for pipelines).
+
+`json` prints the API's `data` payload as one JSON document, numbers exactly as the API sent
+them. `ndjson` and `csv` print the rows of a list payload (`{"orders": [...]}` -> the orders).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from velocimex_cli.output.iostreams import IOStreams
+from velocimex_cli.wire import jsonfmt
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+FORMATS = ("table", "json", "ndjson", "csv")
+
+
+def rows_of(data: Any) -> list[Any]:
+    """The records in a payload: the list under its single key, a list itself, or [one record]."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(data) == 1 and lists:
+            return lists[0]
+    return [data]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return jsonfmt.dumps(value)
+    return str(value)
+
+
+def to_csv(rows: list[Any]) -> str:
+    columns: list[str] = []
+    for row in rows:
+        if isinstance(row, dict):
+            columns.extend(k for k in row if k not in columns)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        if isinstance(row, dict):
+            writer.writerow([_cell(row.get(c)) for c in columns])
+    return buffer.getvalue()
+
+
+def emit(
+    io_: IOStreams,
+    data: Any,
+    fmt: str,
+    table: Callable[[Any], RenderableType] | None = None,
+) -> None:
+    """Write a payload to stdout in the chosen format."""
+    if fmt == "json":
+        io_.write(jsonfmt.dumps(data, indent=2) + "\n")
+    elif fmt == "ndjson":
+        io_.write("".join(jsonfmt.dumps(row) + "\n" for row in rows_of(data)))
+    elif fmt == "csv":
+        io_.write(to_csv(rows_of(data)))
+    else:
+        if table is None:
+            from velocimex_cli.render.tables import records_table
+
+            renderable = records_table(rows_of(data))
+        else:
+            renderable = table(data)
+        io_.console().print(renderable)

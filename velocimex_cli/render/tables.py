@@ -1,0 +1,199 @@
+"""Rich renderables for API data. No I/O: give it data, get something a Console can print.
+
+Numbers are printed exactly as the API sent them (str of the Decimal), never reformatted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+_SIDE_STYLE = {"buy": "green", "sell": "red", "bid": "green", "ask": "red"}
+_STATUS_STYLE = {
+    "open": "cyan",
+    "partially_filled": "yellow",
+    "filled": "green",
+    "canceled": "dim",
+    "rejected": "red",
+    "closed": "red",
+}
+
+
+def cell(value: Any, column: str = "") -> Text:
+    if value is None:
+        return Text("-", style="dim")
+    if isinstance(value, bool):
+        return Text("yes" if value else "no")
+    if isinstance(value, dict | list):
+        from velocimex_cli.wire import jsonfmt
+
+        return Text(jsonfmt.dumps(value))
+    text = str(value)
+    if column == "side":
+        return Text(text, style=_SIDE_STYLE.get(text, ""))
+    if column == "status":
+        return Text(text, style=_STATUS_STYLE.get(text, ""))
+    return Text(text)
+
+
+_NUMERIC = {
+    "price",
+    "quantity",
+    "filled_quantity",
+    "average_price",
+    "total",
+    "available",
+    "locked",
+    "market_price",
+    "realized_pnl",
+    "unrealized_pnl",
+    "fee",
+    "volume",
+    "bid",
+    "ask",
+    "tick_size",
+    "lot_size",
+    "min_quantity",
+    "sequence",
+}
+
+
+def records_table(
+    rows: Sequence[Any], columns: Sequence[str] | None = None, title: str | None = None
+) -> Table:
+    if columns is None:
+        seen: list[str] = []
+        for row in rows:
+            if isinstance(row, dict):
+                seen.extend(k for k in row if k not in seen)
+        columns = seen
+    table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column in _NUMERIC else "left", no_wrap=True)
+    for row in rows:
+        if isinstance(row, dict):
+            table.add_row(*(cell(row.get(c), c) for c in columns))
+    if not rows:
+        table.caption = "(none)"
+    return table
+
+
+def detail_table(record: dict[str, Any]) -> Table:
+    """One record as field/value lines (an order, a deployment)."""
+    table = Table(show_header=False, show_edge=False, box=None, pad_edge=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in record.items():
+        table.add_row(key, cell(value, key))
+    return table
+
+
+MARKET_STATUS_COLUMNS = ("exchange", "status", "last_update")
+MARKET_COLUMNS = (
+    "exchange",
+    "symbol",
+    "base",
+    "quote",
+    "tick_size",
+    "lot_size",
+    "min_quantity",
+    "status",
+)
+ORDER_COLUMNS = (
+    "order_id",
+    "client_order_id",
+    "exchange",
+    "symbol",
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "filled_quantity",
+    "average_price",
+    "status",
+    "timestamp",
+)
+FILL_COLUMNS = (
+    "trade_id",
+    "order_id",
+    "exchange",
+    "symbol",
+    "side",
+    "price",
+    "quantity",
+    "fee",
+    "fee_asset",
+    "liquidity",
+    "timestamp",
+)
+BALANCE_COLUMNS = ("asset", "total", "available", "locked")
+POSITION_COLUMNS = (
+    "exchange",
+    "symbol",
+    "quantity",
+    "average_price",
+    "market_price",
+    "realized_pnl",
+    "unrealized_pnl",
+    "pnl_asset",
+)
+TICKER_COLUMNS = ("exchange", "symbol", "price", "bid", "ask", "volume", "timestamp")
+
+
+def _listed(data: Any, key: str) -> list[Any]:
+    if isinstance(data, dict) and isinstance(data.get(key), list):
+        return data[key]
+    return data if isinstance(data, list) else [data]
+
+
+def table_for(key: str, columns: Sequence[str]) -> Any:
+    """A renderer for a payload wrapped as {key: [...]}, with known columns first."""
+
+    def render(data: Any) -> Table:
+        rows = _listed(data, key)
+        extra: list[str] = []
+        for row in rows:
+            if isinstance(row, dict):
+                extra.extend(k for k in row if k not in columns and k not in extra)
+        return records_table(rows, [*columns, *extra] if key == "strategies" else columns)
+
+    return render
+
+
+def book_ladder(book: dict[str, Any]) -> Table:
+    """The order book as a ladder: asks above (best lowest, nearest the spread), bids below."""
+    title = f"{book.get('exchange')} {book.get('symbol')}  seq {book.get('sequence')}"
+    table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
+    table.add_column("side")
+    table.add_column("price", justify="right")
+    table.add_column("quantity", justify="right")
+    for level in reversed(book.get("asks") or []):
+        table.add_row(cell("ask", "side"), cell(level.get("price")), cell(level.get("quantity")))
+    if not book.get("asks") and not book.get("bids"):
+        table.caption = "(empty book)"
+    else:
+        table.add_section()
+    for level in book.get("bids") or []:
+        table.add_row(cell("bid", "side"), cell(level.get("price")), cell(level.get("quantity")))
+    return table
+
+
+def order_summary(body: dict[str, Any], notional: Any, quote: str | None = None) -> Text:
+    """What order place is about to send, in one line."""
+    price = body.get("price")
+    at = f" @ {price}" if price is not None else " at market"
+    text = Text()
+    text.append(f"{body['side']} ", style=_SIDE_STYLE.get(body["side"], ""))
+    text.append(f"{body['quantity']} {body['symbol']}{at} on {body['exchange']}")
+    text.append(f" ({body['type']}")
+    if body.get("time_in_force"):
+        text.append(f", {body['time_in_force']}")
+    if body.get("post_only"):
+        text.append(", post-only")
+    text.append(")")
+    if notional is not None:
+        text.append(f", notional ≈ {notional}{' ' + quote if quote else ''}")
+    return text
