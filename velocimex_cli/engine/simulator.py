@@ -155,13 +155,4 @@ class MarketSimulator:
         self, account: Account, instrument: Instrument, side: int, price: int | None, lots: int
     ) -> None:
         self._top_up(account, instrument.quote if side == BUY else instrument.base)
-        request = {
-            "exchange": instrument.venue.name,
-            "symbol": instrument.symbol,
-            "side": "buy" if side == BUY else "sell",
-            "type": "limit" if price is not None else "market",
-            "quantity": instrument.quantity_of(lots),
-        }
-        if price is not None:
-            request["price"] = instrument.price_of(price)
-        self.exchange.submit(account, request)
+        self.exchange.place(account, instrument, side, lots, price)

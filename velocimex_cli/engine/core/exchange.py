@@ -29,7 +29,7 @@ from velocimex_cli.engine.core.events import (
     TickerEvent,
     TradeEvent,
 )
-from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instrument
+from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instrument, VenueKind
 from velocimex_cli.engine.core.ledger import (
     FEE_ACCOUNT,
     Account,
@@ -192,6 +192,7 @@ class Exchange:
         self._maker_bps = config.maker_fee_bps
         self._taker_bps = config.taker_fee_bps
         self._lock_bps = max(config.maker_fee_bps, config.taker_fee_bps)
+        self._always_open = config.always_open
         self._listeners: list[Callable[[Event], None]] = []
         self._store = store
         self._changes: Changes | None = Changes() if store is not None else None
@@ -367,32 +368,49 @@ class Exchange:
     ) -> tuple[dict[str, Any], bool]:
         """Validate and execute an order. Returns (order, created); created is False when the
         client_order_id was seen before from this account (the original order is returned)."""
-        account = self._account(account_name)
-        order = self._submit(account, request)
-        if order is None:  # idempotent replay
-            original = account.orders[account.client_ids[request["client_order_id"]]]
-            return order_wire(original), False
-        return order_wire(order), True
+        order, created = self.submit(self._account(account_name), request)
+        return order_wire(order), created
 
-    def submit(self, account: Account, request: dict[str, Any]) -> Order | None:
-        """`place_order` for in-process drivers (simulator, benchmarks): returns the Order."""
-        return self._submit(account, request)
+    def submit(self, account: Account, request: dict[str, Any]) -> tuple[Order, bool]:
+        """`place_order` for in-process drivers: returns the Order itself."""
+        instrument, side, _type, tif, post_only, lots, ticks, client_id = self._parse_order(request)
+        return self.place(account, instrument, side, lots, ticks, tif, post_only, client_id)
 
-    def _submit(self, account: Account, request: dict[str, Any]) -> Order | None:
-        parsed = self._parse_order(request)
-        instrument, side, type_, tif, post_only, lots, ticks, client_id = parsed
-        if client_id is not None and client_id in account.client_ids:
-            return None
-        now_dt = self.clock()
-        if not hours.is_open(instrument.venue, now_dt, always_open=self.config.always_open):
-            nxt = hours.next_open(instrument.venue, now_dt)
-            raise MarketClosed(
-                f"{instrument.venue.name} is closed; it opens {iso(nxt)}",
-                {"exchange": instrument.venue.name, "next_open": iso(nxt)},
-            )
-        return self._execute(
-            account, instrument, side, type_, tif, post_only, lots, ticks, client_id
+    def place(
+        self,
+        account: Account,
+        instrument: Instrument,
+        side: int,
+        lots: int,
+        price: int | None,
+        tif: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        client_id: str | None = None,
+    ) -> tuple[Order, bool]:
+        """Typed order entry (simulator, benchmarks): `price` in ticks, None for a market order.
+
+        Everything after parsing is the same as `place_order`: idempotency, session hours,
+        balance, matching. The caller guarantees the sizes are valid for the instrument.
+        """
+        if client_id is not None:
+            existing = account.client_ids.get(client_id)
+            if existing is not None:
+                return account.orders[existing], False
+        if not self._always_open and instrument.venue.kind is not VenueKind.CRYPTO:
+            now_dt = self.clock()
+            if not hours.is_open(instrument.venue, now_dt):
+                nxt = hours.next_open(instrument.venue, now_dt)
+                raise MarketClosed(
+                    f"{instrument.venue.name} is closed; it opens {iso(nxt)}",
+                    {"exchange": instrument.venue.name, "next_open": iso(nxt)},
+                )
+        type_ = OrderType.MARKET if price is None else OrderType.LIMIT
+        if type_ is OrderType.MARKET and tif is TimeInForce.GTC:
+            tif = TimeInForce.IOC
+        order = self._execute(
+            account, instrument, side, type_, tif, post_only, lots, price, client_id
         )
+        return order, True
 
     def _parse_order(
         self, request: dict[str, Any]
