@@ -103,6 +103,11 @@ class EngineRuntime:
         self._tasks.clear()
         self.hub.close_all()
         await asyncio.sleep(0)
+        if self.simulator is not None:
+            try:
+                self.simulator.save_state()
+            except Exception:
+                log.exception("could not save the simulator's state")
         if self.exchange is not None:
             self.exchange.remove_listener(self.hub.on_event)
             self.exchange.close()

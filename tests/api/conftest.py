@@ -1,0 +1,156 @@
+"""Fixtures for the engine API: the real app in-process and the real app under uvicorn on 127.0.0.1.
+
+Time is pinned (a Tuesday during US market hours) and the simulator's background task is off,
+so every test sees the same seeded books.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from velocimex_cli.engine.api.app import ServerSettings, create_app
+from velocimex_cli.engine.keys import KeyStore
+
+OPEN_TIME = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
+
+
+@dataclass
+class Clock:
+    now: datetime = OPEN_TIME
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def settings(**overrides: object) -> ServerSettings:
+    values: dict[str, object] = {
+        "simulate": False,
+        "always_open": True,
+        "rest_limit_per_minute": 10_000,
+        "clock": Clock(),
+    }
+    values.update(overrides)
+    return ServerSettings(**values)  # type: ignore[arg-type]
+
+
+def auth_headers(keys: KeyStore, account: str = "alice", **kwargs: object) -> dict[str, str]:
+    created = keys.create(account, **kwargs)  # type: ignore[arg-type]
+    return {"X-API-Key": created.api_key, "X-API-Secret": created.api_secret}
+
+
+@dataclass
+class Api:
+    """One way of reaching the server (in-process or over loopback) plus a way to mint keys."""
+
+    client: httpx.Client
+    app: FastAPI
+    mint: Callable[..., dict[str, str]]
+    base_url: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def headers(self, account: str = "alice", **kwargs: object) -> dict[str, str]:
+        return self.mint(account, **kwargs)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def app() -> FastAPI:
+    return create_app(settings())
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def headers(app: FastAPI, client: TestClient) -> dict[str, str]:
+    return auth_headers(app.state.runtime.keys)
+
+
+class LiveServer:
+    """The real app under a real uvicorn in a thread, on an ephemeral 127.0.0.1 port."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, lifespan="on", log_level="warning", ws="websockets-sansio", http="h11"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    app = create_app(settings(data_dir=tmp_path / "engine"))
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture(params=["inprocess", "loopback"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The same contract, checked against the app in-process and under uvicorn."""
+    if request.param == "inprocess":
+        app = create_app(settings())
+        with TestClient(app) as test_client:
+            yield Api(
+                test_client,
+                app,
+                lambda account="alice", **kw: auth_headers(app.state.runtime.keys, account, **kw),
+                "http://testserver",
+            )
+        return
+    data_dir = tmp_path / "engine"
+    app = create_app(settings(data_dir=data_dir))
+    with LiveServer(app) as server, httpx.Client(base_url=server.url) as http:
+        keys = KeyStore.open(data_dir)  # a second connection, as `vmx engine keys` would use
+        try:
+            yield Api(
+                http,
+                app,
+                lambda account="alice", **kw: auth_headers(keys, account, **kw),
+                server.url,
+            )
+        finally:
+            keys.close()
