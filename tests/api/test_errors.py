@@ -12,7 +12,10 @@ from starlette.testclient import TestClient
 from tests.api.conftest import Clock, auth_headers, settings
 from velocimex_cli.engine.api.app import create_app
 
-GOOD = '{"exchange": "NASDAQ", "symbol": "AAPL", "side": "buy", "type": "limit", "quantity": 1, "price": 150.50}'
+GOOD = (
+    '{"exchange": "NASDAQ", "symbol": "AAPL", "side": "buy", "type": "limit",'
+    ' "quantity": 1, "price": 150.50}'
+)
 
 
 def error_of(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""REST rate limiting: headers on every response, 429 + Retry-After, a sliding (not clock) window."""
+"""REST rate limits: headers on every response, 429 + Retry-After, a sliding (not clock) window."""
 
 from __future__ import annotations
 
