@@ -71,11 +71,16 @@ def records_table(
                 seen.extend(k for k in row if k not in seen)
         columns = seen
     table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-    for column in columns:
-        table.add_column(column, justify="right" if column in _NUMERIC else "left", no_wrap=True)
-    for row in rows:
-        if isinstance(row, dict):
-            table.add_row(*(cell(row.get(c), c) for c in columns))
+    cells = [[cell(row.get(c), c) for c in columns] for row in rows if isinstance(row, dict)]
+    for index, column in enumerate(columns):
+        numeric = column in _NUMERIC
+        # Numbers are never shortened: a narrow terminal squeezes the text columns instead.
+        widest = max((len(r[index]) for r in cells), default=0) if numeric else None
+        table.add_column(
+            column, justify="right" if numeric else "left", no_wrap=True, min_width=widest
+        )
+    for row_cells in cells:
+        table.add_row(*row_cells)
     if not rows:
         table.caption = "(none)"
     return table
