@@ -32,6 +32,7 @@ from velocimex_cli.engine.core.events import (
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instrument, VenueKind
 from velocimex_cli.engine.core.ledger import (
     FEE_ACCOUNT,
+    MAX_UNITS,
     Account,
     AccountKind,
     Ledger,
@@ -40,6 +41,15 @@ from velocimex_cli.engine.core.ledger import (
 )
 from velocimex_cli.engine.core.orders import (
     BUY,
+    CANCELED,
+    FILLED,
+    FOK,
+    GTC,
+    IOC,
+    LIMIT,
+    MARKET,
+    PARTIALLY_FILLED,
+    REJECTED,
     SELL,
     SIDE_NAMES,
     Order,
@@ -94,6 +104,7 @@ LIST_STATUSES = {
 }
 MAX_LIST_LIMIT = 1000
 DAY_MICROS = 86_400 * 1_000_000
+USER = AccountKind.USER  # a global is cheaper than an enum attribute in the fill loop
 
 
 @dataclass(slots=True)
@@ -197,7 +208,7 @@ class Exchange:
         self._store = store
         self._changes: Changes | None = Changes() if store is not None else None
         # Per command: the books it touched with their best prices before it.
-        self._command_books: dict[int, tuple[int | None, int | None]] = {}
+        self._command_books: dict[int, tuple[int | None, int | None] | None] = {}
         self._events: list[Event] | None = None
         self._traded: set[int] = set()
         self._now = 0
@@ -268,6 +279,12 @@ class Exchange:
         self._finish()
 
     def _fund(self, account: Account, asset: str, units: int) -> None:
+        if account.balance(asset)[0] + units > MAX_UNITS or units > MAX_UNITS:
+            raise InvalidParameter(
+                "amount",
+                units_to_decimal(units),
+                f"a {asset} balance cannot exceed {units_to_decimal(MAX_UNITS)}",
+            )
         self.ledger.fund(account, asset, units)
         if self._changes is not None:
             self._changes.balances.add((account.name, asset))
@@ -383,7 +400,7 @@ class Exchange:
         side: int,
         lots: int,
         price: int | None,
-        tif: TimeInForce = TimeInForce.GTC,
+        tif: TimeInForce = GTC,
         post_only: bool = False,
         client_id: str | None = None,
     ) -> tuple[Order, bool]:
@@ -404,9 +421,9 @@ class Exchange:
                     f"{instrument.venue.name} is closed; it opens {iso(nxt)}",
                     {"exchange": instrument.venue.name, "next_open": iso(nxt)},
                 )
-        type_ = OrderType.MARKET if price is None else OrderType.LIMIT
-        if type_ is OrderType.MARKET and tif is TimeInForce.GTC:
-            tif = TimeInForce.IOC
+        type_ = MARKET if price is None else LIMIT
+        if type_ is MARKET and tif is GTC:
+            tif = IOC
         order = self._execute(
             account, instrument, side, type_, tif, post_only, lots, price, client_id
         )
@@ -435,7 +452,7 @@ class Exchange:
         raw_price = request.get("price")
         type_text = request.get("type")
         if type_text is None:
-            type_ = OrderType.LIMIT if raw_price is not None else OrderType.MARKET
+            type_ = LIMIT if raw_price is not None else MARKET
         else:
             try:
                 type_ = OrderType(type_text.strip().lower() if isinstance(type_text, str) else "")
@@ -445,7 +462,7 @@ class Exchange:
                 ) from None
         tif_text = request.get("time_in_force")
         if tif_text is None:
-            tif = TimeInForce.GTC if type_ is OrderType.LIMIT else TimeInForce.IOC
+            tif = GTC if type_ is LIMIT else IOC
         else:
             try:
                 tif = TimeInForce(tif_text.strip().lower() if isinstance(tif_text, str) else "")
@@ -453,14 +470,14 @@ class Exchange:
                 raise InvalidParameter(
                     "time_in_force", tif_text, "time_in_force must be 'gtc', 'ioc' or 'fok'"
                 ) from None
-            if type_ is OrderType.MARKET and tif is TimeInForce.GTC:
+            if type_ is MARKET and tif is GTC:
                 raise InvalidParameter(
                     "time_in_force", tif_text, "a market order cannot rest: use 'ioc' or 'fok'"
                 )
         post_only = request.get("post_only", False)
         if not isinstance(post_only, bool):
             raise InvalidParameter("post_only", post_only, "post_only must be true or false")
-        if post_only and (type_ is OrderType.MARKET or tif is not TimeInForce.GTC):
+        if post_only and (type_ is MARKET or tif is not GTC):
             raise InvalidParameter(
                 "post_only", post_only, "post_only applies to resting (gtc) limit orders only"
             )
@@ -486,7 +503,7 @@ class Exchange:
                 min_quantity=instrument.min_quantity,
             )
         ticks: int | None = None
-        if type_ is OrderType.MARKET:
+        if type_ is MARKET:
             if raw_price is not None:
                 raise InvalidParameter("price", raw_price, "a market order takes no price")
         else:
@@ -551,9 +568,11 @@ class Exchange:
             ticks, lots, client_id, 0,
         )  # fmt: skip
         asset = instrument.quote if side == BUY else instrument.base
+        required = 0
         if reject is None:
             required = self._lock_for(order, lots)
-            available = account.available(asset)
+            balance = account.balances.get(asset)
+            available = balance[0] - balance[1] if balance is not None else 0
             if required > available:
                 raise InsufficientBalance(
                     f"Not enough {asset}: the order needs {units_to_decimal(required)}, "
@@ -565,8 +584,7 @@ class Exchange:
                     },
                 )
         # From here on the command cannot fail: it changes state.
-        self._begin()
-        now = self._now
+        now = self._begin()
         order.created = order.updated = now
         self.next_order_id += 1
         account.orders[order.id] = order
@@ -574,52 +592,60 @@ class Exchange:
             account.client_ids[client_id] = order.id
         self._touch_book(instrument.index, book)
         changes = self._changes
+        emit = self._emit_order if self._events is not None else None
         if reject is None and post_only and book.crosses(side, ticks):
             reject = Reason.POST_ONLY_WOULD_TAKE
         if reject is not None:
-            order.status = Status.REJECTED
+            order.status = REJECTED
             order.reason = reject
             self._order_closed(account, order)
-            self._emit_order(order, "rejected")
+            if emit:
+                emit(order, "rejected")
             self._finish()
             return order
         # Lock what the order may spend.
-        order.locked = self._lock_for(order, lots)
-        account.balances[asset][1] += order.locked
+        order.locked = required
+        account.balances[asset][1] += required
         if changes is not None:
             changes.balances.add((account.name, asset))
-        if tif is TimeInForce.FOK and book.fillable(side, ticks, lots, account.name) < lots:
-            self._release(account, order, Reason.FOK_NOT_FILLABLE, Status.CANCELED)
-            self._emit_order(order, "canceled")
+        if tif is FOK and book.fillable(side, ticks, lots, account.name) < lots:
+            self._release(account, order, Reason.FOK_NOT_FILLABLE, CANCELED)
+            if emit:
+                emit(order, "canceled")
             self._finish()
             return order
-        self._emit_order(order, "accepted")
+        if emit:
+            emit(order, "accepted")
         self_trades: list[Order] = []
         fills = book.take(side, account.name, ticks, lots, self_trades)
         for maker in self_trades:
             self._release(self.ledger.accounts[maker.account], maker, Reason.SELF_TRADE_PREVENTION)
-            self._emit_order(maker, "canceled")
+            if emit:
+                emit(maker, "canceled")
         if fills:
             self._settle(account, order, fills)
         if order.filled == lots:
-            order.status = Status.FILLED
+            order.status = FILLED
             self._order_closed(account, order)
-            self._emit_order(order, "filled")
-        elif tif is TimeInForce.GTC:
+            if emit:
+                emit(order, "filled")
+        elif tif is GTC:
             book.rest(order)
             if order.filled:
-                order.status = Status.PARTIALLY_FILLED
-                self._emit_order(order, "partially_filled")
+                order.status = PARTIALLY_FILLED
+                if emit:
+                    emit(order, "partially_filled")
         else:
-            if order.filled:
-                self._emit_order(order, "partially_filled")
-            if type_ is OrderType.MARKET:
+            if order.filled and emit:
+                emit(order, "partially_filled")
+            if type_ is MARKET:
                 opposite = book.best_bid() if side == SELL else book.best_ask()
                 reason = Reason.MARKET_PROTECTION if opposite is not None else Reason.NO_LIQUIDITY
             else:
                 reason = Reason.IOC_REMAINDER
             self._release(account, order, reason)
-            self._emit_order(order, "canceled")
+            if emit:
+                emit(order, "canceled")
         if changes is not None:
             changes.orders[order.id] = order
         self._finish()
@@ -641,6 +667,7 @@ class Exchange:
         events = self._events
         taker_is_buy = taker.side == BUY
         index = instrument.index
+        lock_bps = self._lock_bps
         fee_total = 0
         for maker, lots, price in fills:
             maker_account = accounts[maker.account]
@@ -657,9 +684,10 @@ class Exchange:
                 buyer, buyer_order, buyer_fee = maker_account, maker, maker_fee
                 seller, seller_order, seller_fee = taker_account, taker, taker_fee
             taker.filled += lots  # the book already counted the maker's side
-            # Buyer: pays notional + fee out of its lock, receives base.
+            # Buyer: pays notional + fee out of its lock, which shrinks to what the rest needs.
             paid = notional + buyer_fee
-            new_lock = self._lock_for(buyer_order, buyer_order.quantity - buyer_order.filled)
+            rest = (buyer_order.quantity - buyer_order.filled) * buyer_order.price * notional_units
+            new_lock = rest + rest * lock_bps // 10_000
             quote_entry = buyer.balances[quote]
             quote_entry[0] -= paid
             quote_entry[1] -= buyer_order.locked - new_lock
@@ -672,21 +700,20 @@ class Exchange:
             seller_order.locked -= base_units
             seller.balance(quote)[0] += notional - seller_fee
             fee_total += buyer_fee + seller_fee
-            for order_ in (buyer_order, seller_order):
-                order_.filled_notional += notional
-                order_.updated = now
-            self._position(buyer, index).apply(lots, notional)
-            self._position(seller, index).apply(-lots, notional)
+            maker.filled_notional += notional
+            taker.filled_notional += notional
+            maker.updated = now
+            position = buyer.positions.get(index) or buyer.positions.setdefault(index, Position())
+            position.apply(lots, notional)
+            position = seller.positions.get(index) or seller.positions.setdefault(index, Position())
+            position.apply(-lots, notional)
             stats.record(now, price, lots)
-            taker_record = FillRecord(trade_id, taker, price, lots, taker_fee, "taker", now)
-            maker_record = FillRecord(trade_id, maker, price, lots, maker_fee, "maker", now)
-            for acct, record in ((taker_account, taker_record), (maker_account, maker_record)):
-                if acct.kind is AccountKind.USER:
-                    acct.fills.append(record)
-                    if changes is not None:
-                        changes.fills.append(record)
-                    if events is not None:
-                        events.append(FillEvent(acct.name, fill_wire(record)))
+            if taker_account.kind is USER:
+                record = FillRecord(trade_id, taker, price, lots, taker_fee, "taker", now)
+                self._record_fill(taker_account, record)
+            if maker_account.kind is USER:
+                record = FillRecord(trade_id, maker, price, lots, maker_fee, "maker", now)
+                self._record_fill(maker_account, record)
             if changes is not None:
                 changes.balances.update(
                     ((buyer.name, quote), (buyer.name, base), (seller.name, quote),
@@ -710,24 +737,28 @@ class Exchange:
                     )
                 )
             if maker.filled == maker.quantity:
-                maker.status = Status.FILLED
+                maker.status = FILLED
                 self._order_closed(maker_account, maker)
-                self._emit_order(maker, "filled")
+                if events is not None:
+                    self._emit_order(maker, "filled")
             else:
-                maker.status = Status.PARTIALLY_FILLED
-                self._emit_order(maker, "partially_filled")
+                maker.status = PARTIALLY_FILLED
+                if events is not None:
+                    self._emit_order(maker, "partially_filled")
+        taker.updated = now
         fee_balance[0] += fee_total
         if changes is not None:
             changes.balances.add((FEE_ACCOUNT, quote))
 
-    def _position(self, account: Account, index: int) -> Position:
-        position = account.positions.get(index)
-        if position is None:
-            position = account.positions[index] = Position()
-        return position
+    def _record_fill(self, account: Account, record: FillRecord) -> None:
+        account.fills.append(record)
+        if self._changes is not None:
+            self._changes.fills.append(record)
+        if self._events is not None:
+            self._events.append(FillEvent(account.name, fill_wire(record)))
 
     def _release(
-        self, account: Account, order: Order, reason: Reason, status: Status = Status.CANCELED
+        self, account: Account, order: Order, reason: Reason, status: Status = CANCELED
     ) -> None:
         """End a live order: unlock what it still holds and record why."""
         instrument = order.instrument
@@ -743,7 +774,7 @@ class Exchange:
             self._changes.orders[order.id] = order
 
     def _order_closed(self, account: Account, order: Order) -> None:
-        if account.kind is not AccountKind.USER:
+        if account.kind is not USER:
             account.orders.pop(order.id, None)
         if self._changes is not None:
             self._changes.orders[order.id] = order
@@ -941,15 +972,18 @@ class Exchange:
         return digest.hexdigest()
 
     # ------------------------------------------------------------------ command plumbing
-    def _begin(self) -> None:
-        self._now = to_micros(self.clock())
+    def _begin(self) -> int:
+        now = self._now = to_micros(self.clock())
         if self._listeners:
             self._events = []
+        return now
 
     def _touch_book(self, index: int, book: OrderBook) -> None:
         if index not in self._command_books:
-            self._command_books[index] = (book.best_bid(), book.best_ask())
-            if self._events is not None:
+            if self._events is None:
+                self._command_books[index] = None
+            else:
+                self._command_books[index] = (book.best_bid(), book.best_ask())
                 book.touched = set()
 
     def _emit_order(self, order: Order, event: str) -> None:
@@ -957,28 +991,33 @@ class Exchange:
             self._events.append(OrderEvent(order.account, event, order_wire(order)))
 
     def _finish(self) -> None:
+        """End a command: bump the sequence of each book it changed, commit its changes in
+        one transaction, then deliver its events."""
         events = self._events
-        stamp = iso_from_micros(self._now) if events is not None else ""
-        for index, (bid_before, ask_before) in self._command_books.items():
-            book = self.books[index]
-            if book.changed:
-                book.sequence += 1
-                book.changed = False
-                if events is not None:
+        books = self._command_books
+        if events is None:
+            for index in books:
+                book = self.books[index]
+                if book.changed:
+                    book.sequence += 1
+                    book.changed = False
+        else:
+            stamp = iso_from_micros(self._now)
+            for index, before in books.items():
+                book = self.books[index]
+                if book.changed:
+                    book.sequence += 1
+                    book.changed = False
                     events.append(self._book_event(index, book, stamp))
-            if events is not None and (
-                book.best_bid() != bid_before
-                or book.best_ask() != ask_before
-                or index in self._traded
-            ):
-                instrument = self.catalogue.instruments[index]
-                events.append(TickerEvent(self._ticker(instrument, self._now)))
-            book.touched = None
-        self._command_books.clear()
-        self._traded.clear()
+                if before != (book.best_bid(), book.best_ask()) or index in self._traded:
+                    instrument = self.catalogue.instruments[index]
+                    events.append(TickerEvent(self._ticker(instrument, self._now)))
+                book.touched = None
+            self._traded.clear()
+        books.clear()
         changes = self._changes
-        if changes is not None and self._store is not None and changes:
-            self._store.commit(changes)
+        if changes is not None and changes:
+            self._store.commit(changes)  # type: ignore[union-attr]
             self._changes = Changes()
         if events is not None:
             self._events = None

@@ -22,6 +22,8 @@ class AccountKind(StrEnum):
 
 
 FEE_ACCOUNT = "fees"
+# A balance is stored as a signed 64-bit integer of ledger units: about 92 billion of an asset.
+MAX_UNITS = 2**63 - 1
 
 
 def units_to_decimal(units: int) -> Decimal:

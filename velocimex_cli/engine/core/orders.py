@@ -34,6 +34,13 @@ class Status(StrEnum):
 
 LIVE_STATUSES = frozenset({Status.OPEN, Status.PARTIALLY_FILLED})
 
+# Module-level aliases: on CPython 3.11 reading `Status.OPEN` costs a class-attribute lookup
+# through the enum machinery (~120 ns); a global is ~20 ns. The matching path uses these.
+LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
+GTC, IOC, FOK = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK
+OPEN, PARTIALLY_FILLED, FILLED = Status.OPEN, Status.PARTIALLY_FILLED, Status.FILLED
+CANCELED, REJECTED = Status.CANCELED, Status.REJECTED
+
 
 class Reason(StrEnum):
     CANCELED_BY_USER = "canceled_by_user"
@@ -101,7 +108,7 @@ class Order:
         self.updated = created
         self.filled = 0
         self.filled_notional = 0
-        self.status = Status.OPEN
+        self.status = OPEN
         self.reason: Reason | None = None
         self.locked = 0
         self.resting = False
@@ -112,7 +119,8 @@ class Order:
 
     @property
     def is_live(self) -> bool:
-        return self.status in LIVE_STATUSES
+        status = self.status
+        return status is OPEN or status is PARTIALLY_FILLED
 
     def __repr__(self) -> str:
         return (
