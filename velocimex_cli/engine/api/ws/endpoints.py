@@ -132,14 +132,12 @@ def _market_message(runtime: EngineRuntime, sub: MarketSubscriber, text: str) ->
         raw = message.get("instruments")
         keys = None if raw is None else runtime.instrument_keys_from(raw)
         every = runtime.instrument_keys()
+        before = {key for key in every if sub.wants("book", key)}
         if action == "subscribe":
-            before = {key for key in every if sub.wants("book", key)}
             sub.subscribe(channels, keys)
-            for key in every:
-                if key not in before and sub.wants("book", key):
-                    sub.resnapshot(key)
         else:
             sub.unsubscribe(channels, keys, every)
+        sub.forget_unwanted_tickers()
         sub.send_now(
             {
                 "type": "subscribed" if action == "subscribe" else "unsubscribed",
@@ -147,6 +145,9 @@ def _market_message(runtime: EngineRuntime, sub: MarketSubscriber, text: str) ->
                 "instruments": every if keys is None else keys,
             }
         )
+        for key in every:
+            if key not in before and sub.wants("book", key):
+                sub.resnapshot(key)
     except ApiError as exc:
         sub.send_now(_error(exc))
 

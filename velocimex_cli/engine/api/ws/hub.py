@@ -56,14 +56,15 @@ class Subscriber:
     async def pump(self) -> None:
         """Send queued frames until closed; at most `rate` per second."""
         rate = self.rate
-        tokens = float(rate)
+        burst = max(1.0, rate / 10)  # at most a tenth of a second's worth at once
+        tokens = burst
         last = time.monotonic()
         outbox, ws = self.outbox, self.ws
         try:
             while await outbox.wait():
                 if rate:
                     now = time.monotonic()
-                    tokens = min(float(rate), tokens + (now - last) * rate)
+                    tokens = min(burst, tokens + (now - last) * rate)
                     last = now
                     if tokens < 1.0:
                         await asyncio.sleep((1.0 - tokens) / rate)
@@ -131,6 +132,13 @@ class MarketSubscriber(Subscriber):
             self.channels[channel] = remaining
             if channel == "book":
                 self.stale_books.difference_update(keys)
+
+    def forget_unwanted_tickers(self) -> None:
+        self.outbox.drop_latest(
+            lambda key: (
+                isinstance(key, tuple) and key[0] == "ticker" and not self.wants("ticker", key[1])
+            )
+        )
 
     def resnapshot(self, key: str) -> None:
         """Drop further deltas of `key` until a fresh snapshot (rendered at send time) goes out."""
@@ -233,7 +241,12 @@ class Hub:
     def publish_order(self, account: str, event: str, order: dict[str, Any]) -> None:
         subs = self.orders.get(account)
         if subs:
-            frame = jsonfmt.dumps({"type": "order", "event": event, **order})
+            # The Order's own "type" (limit/market) would collide with the message type: it
+            # travels as "order_type" on this stream (docs/api.md).
+            body = {"type": "order", "event": event, **order}
+            body["type"] = "order"
+            body["order_type"] = order.get("type")
+            frame = jsonfmt.dumps(body)
             for sub in list(subs):
                 sub.offer(frame)
 

@@ -59,6 +59,12 @@ class Outbox:
         self._items[("latest", key)] = frame
         self._ready.set()
 
+    def drop_latest(self, unwanted: Callable[[Hashable], bool]) -> None:
+        """Forget unsent conflated frames whose key is `unwanted` (e.g. after unsubscribing)."""
+        for key in [k for k in self._items if isinstance(k, tuple) and k[0] == "latest"]:
+            if unwanted(key[1]):
+                del self._items[key]
+
     def close(self) -> None:
         self.closed = True
         self._ready.set()
