@@ -150,10 +150,10 @@ def _print_status(status: object, as_json: bool, prefix: str) -> None:
     from velocimex_cli.engine.launcher import EngineStatus
 
     assert isinstance(status, EngineStatus)
+    _err(f"{prefix}.")
     if as_json:
         sys.stdout.write(json.dumps({"running": True, **status.to_dict()}) + "\n")
         return
-    _err(f"{prefix}.")
     rows = [
         ("url", status.url),
         ("pid", str(status.pid)),

@@ -1,0 +1,142 @@
+"""`vmx engine ...` as real subprocesses with VMX_HOME in a temp dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ENGINE = [sys.executable, "-m", "velocimex_cli.cli.engine"]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["VMX_HOME"] = str(tmp_path / "vmx")
+    return env
+
+
+def vmx_engine(env: dict[str, str], *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*ENGINE, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_start_status_stop(home: dict[str, str]) -> None:
+    assert vmx_engine(home, "status").returncode == 1
+    started = vmx_engine(home, "start", "--json", "--always-open")
+    assert started.returncode == 0, started.stderr
+    status = json.loads(started.stdout)
+    try:
+        assert status["running"] and status["url"].startswith("http://127.0.0.1:")
+        assert status["data_dir"] == str(Path(home["VMX_HOME"]) / "data" / "engine")
+        assert httpx.get(status["url"] + "/v1/health").status_code == 200
+
+        again = vmx_engine(home, "start", "--json")
+        assert json.loads(again.stdout)["pid"] == status["pid"]
+        assert "already running" in again.stderr
+
+        shown = vmx_engine(home, "status", "--json")
+        assert shown.returncode == 0 and json.loads(shown.stdout)["pid"] == status["pid"]
+
+        key = json.loads(vmx_engine(home, "keys", "create", "--json", "--account", "dora").stdout)
+        assert set(key) == {"api_key", "api_secret", "account", "permissions"}
+        headers = {"X-API-Key": key["api_key"], "X-API-Secret": key["api_secret"]}
+        balance = httpx.get(status["url"] + "/v1/account/balance", headers=headers)
+        assert balance.status_code == 200, balance.text
+
+        logs = vmx_engine(home, "logs")
+        assert "listening on " + status["url"] in logs.stdout
+    finally:
+        stopped = vmx_engine(home, "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stderr
+    assert vmx_engine(home, "status").returncode == 1
+    with pytest.raises(httpx.TransportError):
+        httpx.get(status["url"] + "/v1/health", timeout=1)
+
+
+def test_stale_state_file_is_cleaned(home: dict[str, str]) -> None:
+    state = Path(home["VMX_HOME"]) / "state" / "engine.json"
+    state.parent.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    state.write_text(
+        json.dumps(
+            {
+                "url": "http://127.0.0.1:9",
+                "pid": dead.pid,
+                "data_dir": None,
+                "started_at": "2026-01-01T00:00:00.000000Z",
+                "log_file": "x",
+            }
+        )
+    )
+    result = vmx_engine(home, "status")
+    assert result.returncode == 1 and "not running" in result.stderr
+    assert not state.exists()
+
+
+def test_keys_create_list_revoke_offline(home: dict[str, str], tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "d")
+    created = vmx_engine(
+        home,
+        "keys",
+        "create",
+        "--data-dir",
+        data_dir,
+        "--permissions",
+        "read",
+        "--ip",
+        "10.0.0.0/8",
+    )
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.split()[1]
+    secret = created.stdout.split()[3]
+    listed = vmx_engine(home, "keys", "list", "--data-dir", data_dir, "--json")
+    (entry,) = json.loads(listed.stdout)["keys"]
+    assert entry["api_key"] == key and entry["permissions"] == ["read"]
+    assert entry["ip_allow"] == ["10.0.0.0/8"]
+    assert secret not in listed.stdout
+    assert secret not in vmx_engine(home, "keys", "list", "--data-dir", data_dir).stdout
+    assert vmx_engine(home, "keys", "revoke", key, "--data-dir", data_dir).returncode == 0
+    listed = json.loads(vmx_engine(home, "keys", "list", "--data-dir", data_dir, "--json").stdout)
+    assert listed["keys"][0]["revoked_at"] is not None
+    assert vmx_engine(home, "keys", "revoke", "vmxk_none", "--data-dir", data_dir).returncode == 7
+    bad = vmx_engine(home, "keys", "create", "--data-dir", data_dir, "--permissions", "admin")
+    assert bad.returncode == 2 and "admin" in bad.stderr
+
+
+def test_serve_prints_url_and_stops_gracefully_on_sigterm(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [*ENGINE, "serve", "--port", "0", "--data-dir", str(tmp_path / "d"), "--no-simulate"],
+        env=home,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = ""
+        deadline = time.monotonic() + 20
+        while "listening on" not in line:
+            assert time.monotonic() < deadline
+            line = process.stderr.readline()
+        url = line.split("listening on ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        assert httpx.get(url + "/v1/health").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
