@@ -101,10 +101,13 @@ def test_acknowledged_order_is_on_disk_before_the_call_returns(
     )  # fmt: skip
     # A second, independent connection sees the order and its lock: no close, no flush needed.
     reader = sqlite3.connect(tmp_path / "engine.db")
-    status, locked = reader.execute(
-        "SELECT status, locked FROM orders WHERE id = ?", (int(placed["order_id"]),)
+    (status,) = reader.execute(
+        "SELECT status FROM orders WHERE id = ?", (int(placed["order_id"]),)
     ).fetchone()
-    assert status == "open" and locked > 0
+    (locked,) = reader.execute(
+        "SELECT locked FROM balances WHERE account = 'alice' AND asset = 'USDT'"
+    ).fetchone()
+    assert status == "open" and locked == 50_010_000_000  # 500 USDT + 2 bp, in 1e-8 units
     reader.close()
     exchange.close()
 

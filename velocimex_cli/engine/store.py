@@ -41,7 +41,7 @@ CREATE TABLE orders (
     side INTEGER NOT NULL, type TEXT NOT NULL, tif TEXT NOT NULL, post_only INTEGER NOT NULL,
     price INTEGER NOT NULL, quantity INTEGER NOT NULL, filled INTEGER NOT NULL,
     filled_notional INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT, client_id TEXT,
-    created INTEGER NOT NULL, updated INTEGER NOT NULL, locked INTEGER NOT NULL
+    created INTEGER NOT NULL, updated INTEGER NOT NULL
 );
 CREATE INDEX orders_live ON orders (status) WHERE status IN ('open', 'partially_filled');
 CREATE TABLE fills (
@@ -113,11 +113,11 @@ def connect(db_path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection
 
 _ORDER_UPSERT = """
 INSERT INTO orders (id, account, exchange, symbol, side, type, tif, post_only, price, quantity,
-    filled, filled_notional, status, reason, client_id, created, updated, locked)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    filled, filled_notional, status, reason, client_id, created, updated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET filled = excluded.filled,
     filled_notional = excluded.filled_notional, status = excluded.status,
-    reason = excluded.reason, updated = excluded.updated, locked = excluded.locked
+    reason = excluded.reason, updated = excluded.updated
 """
 
 
@@ -213,7 +213,6 @@ def _order_row(o: Order) -> tuple:
         o.id, o.account, i.venue.name, i.symbol, o.side, o.type.value, o.tif.value,
         int(o.post_only), o.price, o.quantity, o.filled, o.filled_notional, o.status.value,
         o.reason.value if o.reason is not None else None, o.client_id, o.created, o.updated,
-        o.locked,
     )  # fmt: skip
 
 
@@ -259,7 +258,7 @@ def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
     orders: dict[int, Order] = {}
     for row in c.execute("SELECT * FROM orders ORDER BY id"):
         (oid, name, exchange_name, symbol, side, type_, tif, post_only, price, quantity, filled,
-         filled_notional, status, reason, client_id, created, updated, locked) = row  # fmt: skip
+         filled_notional, status, reason, client_id, created, updated) = row  # fmt: skip
         instrument = catalogue.find(exchange_name, symbol)
         order = Order(
             oid, name, instrument, side, OrderType(type_), TimeInForce(tif), bool(post_only),
@@ -270,7 +269,6 @@ def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
         order.filled_notional = filled_notional
         order.status = Status(status)
         order.reason = Reason(reason) if reason is not None else None
-        order.locked = locked
         account = ledger.accounts[name]
         account.orders[oid] = order
         if client_id is not None:

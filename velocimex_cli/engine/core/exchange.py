@@ -604,7 +604,6 @@ class Exchange:
             self._finish()
             return order
         # Lock what the order may spend.
-        order.locked = required
         account.balances[asset][1] += required
         if changes is not None:
             changes.balances.add((account.name, asset))
@@ -679,25 +678,25 @@ class Exchange:
             self.next_trade_id += 1
             if taker_is_buy:
                 buyer, buyer_order, buyer_fee = taker_account, taker, taker_fee
-                seller, seller_order, seller_fee = maker_account, maker, maker_fee
+                seller, seller_fee = maker_account, maker_fee
             else:
                 buyer, buyer_order, buyer_fee = maker_account, maker, maker_fee
-                seller, seller_order, seller_fee = taker_account, taker, taker_fee
+                seller, seller_fee = taker_account, taker_fee
             taker.filled += lots  # the book already counted the maker's side
             # Buyer: pays notional + fee out of its lock, which shrinks to what the rest needs.
             paid = notional + buyer_fee
-            rest = (buyer_order.quantity - buyer_order.filled) * buyer_order.price * notional_units
-            new_lock = rest + rest * lock_bps // 10_000
+            unit = buyer_order.price * notional_units
+            before = (buyer_order.quantity - buyer_order.filled + lots) * unit
+            after = (buyer_order.quantity - buyer_order.filled) * unit
+            released = before + before * lock_bps // 10_000 - after - after * lock_bps // 10_000
             quote_entry = buyer.balances[quote]
             quote_entry[0] -= paid
-            quote_entry[1] -= buyer_order.locked - new_lock
-            buyer_order.locked = new_lock
+            quote_entry[1] -= released
             buyer.balance(base)[0] += base_units
             # Seller: gives base out of its lock, receives notional - fee.
             base_entry = seller.balances[base]
             base_entry[0] -= base_units
             base_entry[1] -= base_units
-            seller_order.locked -= base_units
             seller.balance(quote)[0] += notional - seller_fee
             fee_total += buyer_fee + seller_fee
             maker.filled_notional += notional
@@ -763,8 +762,7 @@ class Exchange:
         """End a live order: unlock what it still holds and record why."""
         instrument = order.instrument
         asset = instrument.quote if order.side == BUY else instrument.base
-        account.balances[asset][1] -= order.locked
-        order.locked = 0
+        account.balances[asset][1] -= self._lock_for(order, order.quantity - order.filled)
         order.status = status
         order.reason = reason
         order.updated = self._now

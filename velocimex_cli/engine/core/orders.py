@@ -55,8 +55,8 @@ class Reason(StrEnum):
 class Order:
     """One order: `price` in ticks (a market order's is its protection bound), sizes in lots.
 
-    `locked` is what the order currently holds in the ledger (ledger units of the quote asset for
-    a buy, of the base asset for a sell); `resting` is true while it sits in a book.
+    What a live order holds in the ledger is not stored: it is always the lock for its remaining
+    quantity (see `Exchange._lock_for`). `resting` is true while it sits in a book.
     """
 
     __slots__ = (
@@ -67,7 +67,6 @@ class Order:
         "filled_notional",
         "id",
         "instrument",
-        "locked",
         "post_only",
         "price",
         "quantity",
@@ -110,7 +109,6 @@ class Order:
         self.filled_notional = 0
         self.status = OPEN
         self.reason: Reason | None = None
-        self.locked = 0
         self.resting = False
 
     @property
