@@ -7,6 +7,7 @@ or the engine launcher when it runs, so `vmx --help` stays fast.
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import typer
 
@@ -84,4 +85,9 @@ if importlib.util.find_spec("velocimex_cli.cli.engine") is not None:
 
 
 def run() -> None:
+    if os.environ.get(completion.COMPLETE_VAR):
+        # Typer registers its shell completion classes lazily; the scripts need them.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     app(prog_name="vmx")
