@@ -47,6 +47,7 @@ NEVER_FOR_REST = (
     "velocimex_cli.engine.store",
     "velocimex_cli.engine.simulator",
     "rich.live",
+    "pydantic",  # Typer would coerce parameters with it; vmx's plain coercion avoids it
 )
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.factory import Factory
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
-app = typer.Typer(help="Your account: balances and positions.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from velocimex_cli.cli.factory import Factory
+
+app = sub_app("Your account: balances and positions.")
 
 
 @dataclass

@@ -1,22 +1,72 @@
-"""The `vmx` root command: global options, every noun registered, and `run()`.
+"""The `vmx` root command: global options, every noun registered lazily, and `run()`.
 
-Only Typer and light modules are imported here: each command imports the client, Rich
-or the engine launcher when it runs, so `vmx --help` stays fast.
+Start-up speed: building a Click command means inspecting every function signature, so the
+root lists its nouns with static help and builds a noun's commands only when it is invoked.
+Commands import the client, Rich or the engine launcher only when they run.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-from velocimex_cli.cli import account, auth, book, completion, markets, order, strategy
-from velocimex_cli.cli import config as config_cmd
+from velocimex_cli.cli.coercion import use_plain_coercion
 from velocimex_cli.cli.execution import factory_of
+
+# name -> (module, Typer app attribute, one-line help), in the order `vmx --help` lists them.
+NOUNS: dict[str, tuple[str, str, str]] = {
+    "markets": ("velocimex_cli.cli.markets", "app", "Session status and the instruments."),
+    "book": ("velocimex_cli.cli.book", "book_app", "A snapshot of an order book."),
+    "ticker": ("velocimex_cli.cli.book", "ticker_app", "Last price, best bid/ask, volume."),
+    "order": ("velocimex_cli.cli.order", "app", "Place, cancel, list and show orders; fills."),
+    "buy": ("velocimex_cli.cli.order", "buy_app", "Shortcut: order place ... buy."),
+    "sell": ("velocimex_cli.cli.order", "sell_app", "Shortcut: order place ... sell."),
+    "account": ("velocimex_cli.cli.account", "app", "Balances and positions."),
+    "strategy": ("velocimex_cli.cli.strategy", "app", "List and deploy strategies."),
+    "auth": ("velocimex_cli.cli.auth", "app", "API keys per profile: login, logout, status."),
+    "config": ("velocimex_cli.cli.config", "app", "Settings: list, get, set, path."),
+    "engine": ("velocimex_cli.cli.engine", "app", "Run the embedded exchange engine."),
+    "completion": ("velocimex_cli.cli.completion", "app", "Print a shell completion script."),
+}
+
+
+class LazyNouns(TyperGroup):
+    """A root group whose subcommands are built on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(NOUNS)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        entry = NOUNS.get(name)
+        if entry is None:
+            return None
+        module_name, attribute, _ = entry
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as missing:  # `vmx engine` before its module exists
+            if missing.name != module_name:
+                raise
+            return None
+        command = typer.main.get_command(getattr(module, attribute))
+        command.name = name
+        return use_plain_coercion(command)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        use_plain_coercion(self)
+        return super().parse_args(ctx, args)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, entry[2]) for name, entry in NOUNS.items()])
+
 
 app = typer.Typer(
     name="vmx",
+    cls=LazyNouns,
     help="vmx: the Velocimex trading terminal. With no configuration it trades on the embedded "
     "local engine (started on first use).",
     no_args_is_help=True,
@@ -67,25 +117,8 @@ def root(
             factory.io.color_mode = "auto"
 
 
-app.add_typer(markets.app, name="markets")
-book.register(app)
-app.add_typer(order.app, name="order")
-order.register_shortcuts(app)
-app.add_typer(account.app, name="account")
-app.add_typer(strategy.app, name="strategy")
-app.add_typer(auth.app, name="auth")
-app.add_typer(config_cmd.app, name="config")
-completion.register(app)
-
-# `vmx engine ...` lives in velocimex_cli/cli/engine.py (issue 3); register it once it exists.
-if importlib.util.find_spec("velocimex_cli.cli.engine") is not None:
-    from velocimex_cli.cli.engine import app as engine_app
-
-    app.add_typer(engine_app, name="engine")
-
-
 def run() -> None:
-    if os.environ.get(completion.COMPLETE_VAR):
+    if os.environ.get("_VMX_COMPLETE"):
         # Typer registers its shell completion classes lazily; the scripts need them.
         from typer._completion_classes import completion_init
 

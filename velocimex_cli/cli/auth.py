@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.factory import Factory
-from velocimex_cli.cli.failures import CommandError
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 from velocimex_cli.wire.errors import ExitCode
 
-app = typer.Typer(help="API credentials per profile.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from velocimex_cli.cli.factory import Factory
+
+app = sub_app("API credentials per profile.")
 
 
 @dataclass

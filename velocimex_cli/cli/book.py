@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.factory import Factory
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+
+if TYPE_CHECKING:
+    from velocimex_cli.cli.factory import Factory
 
 
 @dataclass
@@ -62,8 +64,13 @@ def run_ticker(factory: Factory, opts: TickerOptions) -> None:
     emit(factory.io, data, factory.output_format(opts.output), table)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("book")
+book_app = sub_app("A snapshot of an order book.", no_args_is_help=False)
+ticker_app = sub_app("Last price, best bid and ask, 24h volume.", no_args_is_help=False)
+
+
+if True:  # the commands, each the only one of its app (the root loads them lazily)
+
+    @book_app.command("book")
     def book_command(
         ctx: typer.Context,
         exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),
@@ -76,7 +83,7 @@ def register(app: typer.Typer) -> None:
         fmt = output_format(json, output)
         execute(ctx, run_book, BookOptions(exchange, symbol, depth, fmt), output=fmt)
 
-    @app.command("ticker")
+    @ticker_app.command("ticker")
     def ticker_command(
         ctx: typer.Context,
         exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),

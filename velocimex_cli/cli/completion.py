@@ -14,7 +14,11 @@ def script(shell: str) -> str:
     return get_completion_script(prog_name="vmx", complete_var=COMPLETE_VAR, shell=shell) + "\n"
 
 
-def register(app: typer.Typer) -> None:
+app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+if True:  # the only command of its app (the root loads it lazily)
+
     @app.command("completion")
     def completion_command(
         shell: str = typer.Argument(..., help="bash, zsh or fish."),

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.factory import Factory
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
-app = typer.Typer(help="Settings in config.toml.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from velocimex_cli.cli.factory import Factory
+
+app = sub_app("Settings in config.toml.")
 
 
 @dataclass

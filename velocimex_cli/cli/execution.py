@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from velocimex_cli.cli.factory import Factory
-from velocimex_cli.cli.failures import error_body, exit_code_of, human_message
-from velocimex_cli.wire.errors import AuthenticationError
+if TYPE_CHECKING:
+    from velocimex_cli.cli.factory import Factory
 
 T = TypeVar("T")
 
 
 def factory_of(ctx: typer.Context) -> Factory:
+    from velocimex_cli.cli.factory import Factory
+
     root = ctx.find_root()
     if not isinstance(root.obj, Factory):
         root.obj = Factory()
@@ -32,6 +33,8 @@ def execute(
 
     With json/ndjson output, a failure is written to stderr as the API's error JSON.
     """
+    from velocimex_cli.wire.errors import AuthenticationError
+
     factory = factory_of(ctx)
     try:
         try:
@@ -48,6 +51,8 @@ def execute(
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:  # every failure becomes a message and an exit code
+        from velocimex_cli.cli.failures import exit_code_of
+
         fmt = output or _configured_output(factory)
         report(factory, exc, json_errors=fmt in ("json", "ndjson"))
         raise typer.Exit(exit_code_of(exc)) from None
@@ -65,6 +70,8 @@ def _configured_output(factory: Factory) -> str:
 
 
 def report(factory: Factory, exc: BaseException, *, json_errors: bool) -> None:
+    from velocimex_cli.cli.failures import error_body, exit_code_of, human_message
+
     if json_errors:
         from velocimex_cli.wire import jsonfmt
 

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+# Commands import CommandError from velocimex_cli.cli.command_error (light); this module,
+# with the error tables, is imported only when something failed.
+from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.client.errors import MissingCredentials, Unreachable
 from velocimex_cli.config.credentials import CredentialsError
 from velocimex_cli.config.settings import ConfigError
 from velocimex_cli.wire.errors import ApiError, ErrorCode, ExitCode
-
-
-class CommandError(Exception):
-    """A failure the CLI itself detects (bad combination of flags, declined confirmation)."""
-
-    def __init__(self, message: str, exit_code: int = ExitCode.USAGE, code: str = "USAGE") -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-        self.code = code
-
 
 _HINTS: dict[ErrorCode, str] = {
     ErrorCode.AUTHENTICATION_ERROR: "check the key with `vmx auth status`, or log in again: "

@@ -29,3 +29,15 @@ def output_format(json_flag: bool, output: str | None) -> str | None:
             )
         return value
     return "json" if json_flag else None
+
+
+def sub_app(help: str, *, no_args_is_help: bool = True) -> typer.Typer:
+    """A Typer app for one noun, with plain (Rich-free, fast) help like the root's."""
+    return typer.Typer(
+        help=help,
+        no_args_is_help=no_args_is_help,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.factory import Factory
-from velocimex_cli.cli.failures import CommandError
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 from velocimex_cli.cli.parsing import NumbersAsArguments
 
-app = typer.Typer(help="Orders: place, cancel, list, show; fills.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from velocimex_cli.cli.factory import Factory
+
+app = sub_app("Orders: place, cancel, list, show; fills.")
 
 ORDER_STATUSES = ("open", "filled", "canceled", "rejected", "all")
 
@@ -412,9 +414,10 @@ def _shortcut(side: str) -> Any:
     return command
 
 
-def register_shortcuts(root: typer.Typer) -> None:
-    root.command("buy", cls=NumbersAsArguments)(_shortcut("buy"))
-    root.command("sell", cls=NumbersAsArguments)(_shortcut("sell"))
+buy_app = sub_app("Buy: shortcut for `vmx order place ... buy`.", no_args_is_help=False)
+sell_app = sub_app("Sell: shortcut for `vmx order place ... sell`.", no_args_is_help=False)
+buy_app.command("buy", cls=NumbersAsArguments)(_shortcut("buy"))
+sell_app.command("sell", cls=NumbersAsArguments)(_shortcut("sell"))
 
 
 @app.command("cancel")

@@ -1,0 +1,84 @@
+"""Start-up time of vmx against bare Python baselines, measured in the same run.
+
+    vmx --version            vs  python3 -c pass                   target ratio 3
+    vmx --help               vs  python3 -c "import typer"         target ratio 1.5
+    vmx order list --json    vs  python3 -c "import typer, httpx"  target ratio 1.5
+                             (against a running local engine, in a temporary VMX_HOME)
+
+Each pair is timed alternately, run after run, and compared by median wall time.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+_SCRIPT = Path(sys.executable).with_name("vmx")
+VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
+PY = sys.executable
+
+CASES = (
+    ("vmx --version", [*VMX, "--version"], [PY, "-c", "pass"], 3.0),
+    ("vmx --help", [*VMX, "--help"], [PY, "-c", "import typer"], 1.5),
+    ("vmx order list --json", [*VMX, "order", "list", "--json"],
+     [PY, "-c", "import typer, httpx"], 1.5),
+)  # fmt: skip
+
+
+def _time(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, timeout=60)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{command} failed: {result.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def run(quick: bool) -> Iterator[dict]:
+    runs = 7 if quick else 30
+    with tempfile.TemporaryDirectory(prefix="vmx-bench-") as home:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
+        env["VMX_HOME"] = home
+        # Start the local engine and provision the key (the first command does both).
+        subprocess.run([*VMX, "order", "list", "--json"], env=env, capture_output=True, check=True)
+        try:
+            worst: dict | None = None
+            within: list[bool] = []
+            for name, command, baseline_command, target in CASES:
+                _time(command, env)  # warm the page cache and .pyc files
+                _time(baseline_command, env)
+                values, baselines = [], []
+                for _ in range(runs):
+                    values.append(_time(command, env))
+                    baselines.append(_time(baseline_command, env))
+                value, baseline = statistics.median(values), statistics.median(baselines)
+                figure = {
+                    "name": name,
+                    "baseline_name": " ".join(
+                        ["python3", *baseline_command[1:2], repr(baseline_command[2])]
+                    ),
+                    "value": round(value, 4),
+                    "baseline": round(baseline, 4),
+                    "ratio": round(value / baseline, 3),
+                    "target": target,
+                    "unit": "s (median wall time)",
+                    "runs": runs,
+                }
+                within.append(figure["ratio"] <= target)
+                yield figure
+                if worst is None or figure["ratio"] / target > worst["ratio"] / worst["target"]:
+                    worst = figure
+            assert worst is not None
+            yield {
+                **worst,
+                "name": f"startup summary (closest to its target: {worst['name']})",
+                "all_within_target": all(within),
+            }
+        finally:
+            subprocess.run([*VMX, "engine", "stop"], env=env, capture_output=True, timeout=30)

@@ -1,0 +1,79 @@
+"""Plain coercion of command-line values, so a command never imports pydantic.
+
+Typer (0.29+) coerces every non-flag parameter through a pydantic TypeAdapter; importing
+pydantic and building the adapters costs more than the rest of a REST command together.
+vmx's parameters are all `str`, `int` (with optional bounds), `bool` or `list[str]`, which
+need no pydantic: this module fills in a plain coercion for exactly those and leaves any
+other annotation to Typer. On a Typer without runtime coercion it does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+try:
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import RuntimeParam
+except ImportError:  # an older Typer on Click: no pydantic coercion to avoid
+    RuntimeParam = None  # type: ignore[assignment,misc]
+
+_LIST_OF_STR = list[str]
+HELP_NAMES = ["-h", "--help"]
+
+
+if RuntimeParam is not None:
+
+    @dataclass(frozen=True)
+    class PlainParam(RuntimeParam):  # type: ignore[misc,valid-type]
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            annotation = self.annotation
+            if annotation is str:
+                return value if isinstance(value, str) else str(value)
+            if annotation is bool:
+                return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
+            if annotation == _LIST_OF_STR:
+                return [str(item) for item in value]
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                message = f"{value!r} is not a valid integer."
+                raise BadParameter(message, ctx=ctx, param=param) from None
+            low = getattr(self.parameter_info, "min", None)
+            high = getattr(self.parameter_info, "max", None)
+            if (low is not None and number < low) or (high is not None and number > high):
+                bounds = (
+                    f"{'' if low is None else f'{low}<='}x{'' if high is None else f'<={high}'}"
+                )
+                raise BadParameter(f"{number} is not in the range {bounds}.", ctx=ctx, param=param)
+            return number
+
+
+_PLAIN = (str, int, bool)
+
+
+def use_plain_coercion(command: Any) -> Any:
+    """Give every simple parameter of `command` (and its subcommands) plain coercion."""
+    if RuntimeParam is None:
+        return command
+    params = list(getattr(command, "params", ()))
+    if getattr(command, "_help_option", "absent") is None:
+        # The help option is made on first use; make it now (vmx's names) to cover it too.
+        help_option = command.get_help_option(SimpleNamespace(help_option_names=HELP_NAMES))
+        if help_option is not None:
+            params.append(help_option)
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or getattr(param, "_runtime_param", "absent") is not None:
+            continue
+        if descriptor.file_annotation is not None:
+            continue
+        annotation = descriptor.annotation
+        if annotation in _PLAIN or annotation == _LIST_OF_STR:
+            param._runtime_param = PlainParam(
+                annotation=annotation, parameter_info=descriptor.parameter_info
+            )
+    for sub in getattr(command, "commands", {}).values():
+        use_plain_coercion(sub)
+    return command
