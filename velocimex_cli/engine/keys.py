@@ -128,6 +128,7 @@ class KeyStore:
     ) -> None:
         self._conn = conn
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.revocations = 0  # revokes through this object, so callers can drop cached checks
         self._conn.execute(_SCHEMA)
         self._conn.commit()
 
@@ -210,6 +211,7 @@ class KeyStore:
                 "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
                 (iso(self._clock()), api_key),
             )
+        self.revocations += 1
         return cur.rowcount == 1
 
     def verify(self, api_key: str, api_secret: str) -> KeyInfo | None:

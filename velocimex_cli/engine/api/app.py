@@ -6,10 +6,14 @@ wire.jsonfmt so decimals stay exact; every error has the reference's shape.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import Scope
 
 from velocimex_cli import __version__
@@ -22,6 +26,37 @@ from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.engine.api.ws.endpoints import market_stream, order_stream
 
 __all__ = ["ServerSettings", "create_app"]
+
+
+def serve_lean(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Serve each REST route through a plain Starlette Route placed ahead of its APIRoute.
+
+    The endpoints take the Request and do their own parsing, so FastAPI's dependency solving
+    adds nothing but time (it was ~40% of an order's in-process cost). The APIRoutes stay,
+    shadowed, so /openapi.json still documents every route.
+    """
+    lean: list[Route] = []
+    for route in (route for router in routers for route in router.routes):
+        if isinstance(route, APIRoute):
+            lean.append(
+                Route(
+                    route.path,
+                    _with_path_params(route.endpoint),
+                    methods=sorted(route.methods or ()),
+                    include_in_schema=False,
+                )
+            )
+    for index, route in enumerate(lean):
+        app.router.routes.insert(index, route)
+
+
+def _with_path_params(
+    endpoint: Callable[..., Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        return await endpoint(request, **request.path_params)
+
+    return handle
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -45,8 +80,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     error_handlers.install(app)
-    for module in (health, markets, trading, account, strategies):
-        app.include_router(module.router)
+    routers = [module.router for module in (health, markets, trading, account, strategies)]
+    for router in routers:
+        app.include_router(router)
+    serve_lean(app, routers)
     app.add_api_websocket_route("/v1/ws/market", market_stream)
     app.add_api_websocket_route("/v1/ws/orders", order_stream)
 

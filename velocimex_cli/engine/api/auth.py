@@ -38,7 +38,7 @@ def check_credentials(
             " (create a key with `vmx engine keys create`)",
             {},
         )
-    info = runtime.keys.verify(api_key, api_secret)
+    info = runtime.verify(api_key, api_secret)
     if info is None:
         raise AuthenticationError("Invalid API key or secret", {"api_key": api_key})
     if not info.active:

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
+import time
 from typing import Any
 
 from velocimex_cli.engine.api.rate_limit import SlidingWindowLimiter
 from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.engine.api.ws.hub import Hub
 from velocimex_cli.engine.api.ws.slots import ConnectionSlots
-from velocimex_cli.engine.keys import KeyStore
+from velocimex_cli.engine.keys import KeyInfo, KeyStore
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
 
 log = logging.getLogger("vmx.engine.api")
+
+KEY_CACHE_SECONDS = 1.0
 
 
 class EngineRuntime:
@@ -40,6 +45,8 @@ class EngineRuntime:
         self.simulator: Any = None
         self._keys: KeyStore | None = None
         self._known_keys: set[str] = set()
+        self._verified: dict[str, tuple[float, bytes, KeyInfo]] = {}
+        self._revocations_seen = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._instrument_keys: list[str] = []
         self.started = False
@@ -126,6 +133,30 @@ class EngineRuntime:
             else:
                 self._keys = KeyStore.in_memory(settings.clock)
         return self._keys
+
+    def verify(self, api_key: str, api_secret: str) -> KeyInfo | None:
+        """KeyStore.verify, remembered for KEY_CACHE_SECONDS so the hot path skips SQLite.
+
+        A key revoked by another process (`vmx engine keys revoke`) is refused within that
+        time; revoking through this server's own store takes effect at once.
+        """
+        keys = self.keys
+        if keys.revocations != self._revocations_seen:
+            self._verified.clear()
+            self._revocations_seen = keys.revocations
+        now = time.monotonic()
+        digest = hashlib.sha256(api_secret.encode("utf-8")).digest()
+        cached = self._verified.get(api_key)
+        if cached is not None and cached[0] > now and hmac.compare_digest(cached[1], digest):
+            return cached[2]
+        info = keys.verify(api_key, api_secret)
+        if info is not None and info.active:
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            self._verified[api_key] = (now + KEY_CACHE_SECONDS, digest, info)
+        else:
+            self._verified.pop(api_key, None)
+        return info
 
     def ensure_account(self, account: str) -> None:
         self.ensure_started()

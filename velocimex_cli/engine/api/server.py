@@ -17,10 +17,13 @@ import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from velocimex_cli.engine import launcher
 from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.wire.timefmt import iso
+
+WS_IMPLEMENTATION = "websockets-sansio"
 
 
 def _available(module: str) -> bool:
@@ -46,6 +49,25 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def uvicorn_config(app: Any) -> Any:
+    """How the engine is served (also used by the benchmarks' baselines, to serve them alike)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        loop="uvloop" if _available("uvloop") else "asyncio",
+        http="httptools" if _available("httptools") else "h11",
+        ws=WS_IMPLEMENTATION,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
+
+
 def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int:
     """Serve until SIGINT/SIGTERM; returns the process exit code."""
     import uvicorn
@@ -62,19 +84,7 @@ def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int
         return 1
     real_port = sock.getsockname()[1]
     url = url_for(host, real_port)
-    config = uvicorn.Config(
-        create_app(settings),
-        loop="uvloop" if _available("uvloop") else "asyncio",
-        http="httptools" if _available("httptools") else "h11",
-        ws="websockets",
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        timeout_graceful_shutdown=5,
-        server_header=False,
-    )
+    config = uvicorn_config(create_app(settings))
     server = uvicorn.Server(config)
     recorded = False
 

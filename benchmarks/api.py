@@ -1,0 +1,121 @@
+"""POST /v1/trading/orders over loopback vs a plain Starlette route echoing the same JSON.
+
+All servers run in subprocesses under the same uvicorn configuration as `vmx engine serve`
+(uvloop + httptools when available); the load comes from a lean keep-alive HTTP/1.1 client in
+this process. Rounds alternate between the servers so a busy machine hurts them alike; medians
+are reported. The engine has auth on, rate limit off and the simulator off; orders are IOC limit
+buys below the market, so nothing accumulates in the book. The summary is the durable engine
+(SQLite WAL, the default of `vmx engine serve`); the in-memory engine is reported alongside.
+Targets (issue 3): throughput >= 50% of the echo's; p50 acknowledgement latency <= 2x the echo's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks._loopback import open_connection, post_bytes, request, server
+
+ORDER = (
+    b'{"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "type": "limit",'
+    b' "quantity": 0.00100, "price": 1000.00, "time_in_force": "ioc"}'
+)
+CONNECTIONS = 8
+
+
+async def _throughput(port: int, raw: bytes, seconds: float) -> float:
+    stop_at = time.perf_counter() + seconds
+    counts = [0] * CONNECTIONS
+
+    async def worker(index: int) -> None:
+        reader, writer = await open_connection(port)
+        try:
+            while time.perf_counter() < stop_at:
+                status, body = await request(reader, writer, raw)
+                if status not in (200, 201):
+                    raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
+                counts[index] += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(CONNECTIONS)))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+async def _p50(port: int, raw: bytes, count: int) -> float:
+    reader, writer = await open_connection(port)
+    samples = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            status, body = await request(reader, writer, raw)
+            samples.append(time.perf_counter() - started)
+            if status not in (200, 201):
+                raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
+    finally:
+        writer.close()
+    return statistics.median(samples)
+
+
+def run(quick: bool = False) -> Iterator[dict[str, Any]]:
+    from velocimex_cli.engine.keys import KeyStore
+
+    rounds, seconds, samples = (3, 0.7, 200) if quick else (5, 3.0, 2000)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        data_dir = Path(tmp) / "engine"
+        store = KeyStore.open(data_dir)
+        key = store.create("bench")
+        store.close()
+        durable_headers = {"X-API-Key": key.api_key, "X-API-Secret": key.api_secret}
+        greeting: list[str] = []
+        targets = {
+            "engine": (stack.enter_context(server("engine", str(data_dir))), durable_headers),
+            "engine_memory": (stack.enter_context(server("engine-memory", greeting=greeting)), {}),
+            "echo": (stack.enter_context(server("echo")), durable_headers),
+        }
+        _, api_key, api_secret = greeting[0].split()
+        targets["engine_memory"] = (
+            targets["engine_memory"][0],
+            {"X-API-Key": api_key, "X-API-Secret": api_secret},
+        )
+        raw = {name: post_bytes("/v1/trading/orders", ORDER, h) for name, (_, h) in targets.items()}
+        rates: dict[str, list[float]] = {name: [] for name in targets}
+        p50s: dict[str, list[float]] = {name: [] for name in targets}
+        for name, (port, _) in targets.items():  # warm-up
+            asyncio.run(_p50(port, raw[name], 100))
+        for _ in range(rounds):
+            for name, (port, _) in targets.items():
+                p50s[name].append(asyncio.run(_p50(port, raw[name], samples)))
+                rates[name].append(asyncio.run(_throughput(port, raw[name], seconds)))
+
+    rate = {name: statistics.median(values) for name, values in rates.items()}
+    p50 = {name: statistics.median(values) for name, values in p50s.items()}
+    for name in targets:
+        yield {"name": f"api.{name}.requests_per_second", "value": round(rate[name], 1)}
+        yield {"name": f"api.{name}.p50_ms", "value": round(p50[name] * 1000, 3)}
+    memory_ratio = rate["engine_memory"] / rate["echo"]
+    yield {
+        "name": "api.in_memory_engine_vs_echo",
+        "ratio": round(memory_ratio, 3),
+        "p50_latency_ratio": round(p50["engine_memory"] / p50["echo"], 3),
+    }
+    ratio = rate["engine"] / rate["echo"]
+    latency_ratio = p50["engine"] / p50["echo"]
+    yield {
+        "name": "api.orders_vs_echo_throughput",
+        "value": round(rate["engine"], 1),
+        "baseline": round(rate["echo"], 1),
+        "ratio": round(ratio, 3),
+        "target": ">= 0.5 (and p50 latency ratio <= 2.0)",
+        "met": ratio >= 0.5 and latency_ratio <= 2.0,
+        "p50_latency_ratio": round(latency_ratio, 3),
+        "connections": CONNECTIONS,
+        "quick": quick,
+    }
