@@ -282,7 +282,8 @@ def run_cancel(factory: Factory, opts: CancelOptions) -> int | None:
     if opts.all:
         data = api.cancel_all(opts.exchange, opts.symbol)
         emit(factory.io, data, fmt, table_for("orders", ORDER_COLUMNS))
-        factory.io.status(f"Canceled {len(data.get('orders', []))} orders.")
+        count = len(data.get("orders", []))
+        factory.io.status(f"Canceled {count} order{'' if count == 1 else 's'}.")
         return None
     orders: list[Any] = []
     first_failure: BaseException | None = None

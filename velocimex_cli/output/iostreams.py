@@ -117,7 +117,8 @@ class IOStreams:
 
         tty = self.is_stderr_tty if stderr else self.is_stdout_tty
         color = self.color_stderr if stderr else self.color
-        width = None if tty else int((self.env or os.environ).get("COLUMNS", "200") or 200)
+        # Off a terminal nothing is cut to fit: the table is as wide as its contents.
+        width = None if tty else 10_000
         return Console(
             file=self.stderr if stderr else self.stdout,
             force_terminal=color,

@@ -61,6 +61,9 @@ _NUMERIC = {
 }
 
 
+_KEEP_WHOLE = {"order_id", "trade_id", "exchange", "symbol", "side", "status", "asset"}
+
+
 def records_table(
     rows: Sequence[Any], columns: Sequence[str] | None = None, title: str | None = None
 ) -> Table:
@@ -74,8 +77,9 @@ def records_table(
     cells = [[cell(row.get(c), c) for c in columns] for row in rows if isinstance(row, dict)]
     for index, column in enumerate(columns):
         numeric = column in _NUMERIC
-        # Numbers are never shortened: a narrow terminal squeezes the text columns instead.
-        widest = max((len(r[index]) for r in cells), default=0) if numeric else None
+        # Numbers and ids are never shortened: a narrow terminal squeezes the rest instead.
+        keep = numeric or column in _KEEP_WHOLE
+        widest = max((len(r[index]) for r in cells), default=0) if keep else None
         table.add_column(
             column, justify="right" if numeric else "left", no_wrap=True, min_width=widest
         )
