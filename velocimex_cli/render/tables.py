@@ -61,33 +61,77 @@ _NUMERIC = {
 }
 
 
-_KEEP_WHOLE = {"order_id", "trade_id", "exchange", "symbol", "side", "status", "asset"}
+# Dropped first, in this order, when a table is wider than the screen.
+_LEAST_NEEDED = (
+    "updated_at",
+    "client_order_id",
+    "timestamp",
+    "reason",
+    "time_in_force",
+    "post_only",
+    "average_price",
+    "filled_quantity",
+    "type",
+    "liquidity",
+    "fee_asset",
+    "last_update",
+    "pnl_asset",
+)
+
+
+class FittedTable:
+    """A records table that fits the console: least-needed columns go first, nothing is cut."""
+
+    def __init__(self, rows: Sequence[Any], columns: Sequence[str], title: str | None) -> None:
+        self.rows = [row for row in rows if isinstance(row, dict)]
+        self.columns = list(columns)
+        self.title = title
+
+    def _cells(self) -> list[list[Text]]:
+        return [[cell(row.get(c), c) for c in self.columns] for row in self.rows]
+
+    def _widths(self, columns: list[str], cells: list[list[Text]]) -> list[int]:
+        index = {c: i for i, c in enumerate(self.columns)}
+        return [max([len(c), *(len(r[index[c]]) for r in cells)]) for c in columns]
+
+    def build(self, max_width: int | None = None) -> Table:
+        cells = self._cells()
+        columns = list(self.columns)
+        if max_width is not None:
+            for victim in _LEAST_NEEDED:
+                if sum(self._widths(columns, cells)) + 3 * (len(columns) - 1) <= max_width:
+                    break
+                if victim in columns and len(columns) > 2:
+                    columns.remove(victim)
+        index = {c: i for i, c in enumerate(self.columns)}
+        table = Table(title=self.title, show_edge=False, header_style="bold", pad_edge=False)
+        for column, width in zip(columns, self._widths(columns, cells), strict=True):
+            table.add_column(
+                column,
+                justify="right" if column in _NUMERIC else "left",
+                no_wrap=True,
+                min_width=width,  # never shortened: ids and numbers are shown whole
+            )
+        for row_cells in cells:
+            table.add_row(*(row_cells[index[c]] for c in columns))
+        if not self.rows:
+            table.caption = "(none)"
+        return table
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield self.build(options.max_width)
 
 
 def records_table(
     rows: Sequence[Any], columns: Sequence[str] | None = None, title: str | None = None
-) -> Table:
+) -> FittedTable:
     if columns is None:
         seen: list[str] = []
         for row in rows:
             if isinstance(row, dict):
                 seen.extend(k for k in row if k not in seen)
         columns = seen
-    table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-    cells = [[cell(row.get(c), c) for c in columns] for row in rows if isinstance(row, dict)]
-    for index, column in enumerate(columns):
-        numeric = column in _NUMERIC
-        # Numbers and ids are never shortened: a narrow terminal squeezes the rest instead.
-        keep = numeric or column in _KEEP_WHOLE
-        widest = max((len(r[index]) for r in cells), default=0) if keep else None
-        table.add_column(
-            column, justify="right" if numeric else "left", no_wrap=True, min_width=widest
-        )
-    for row_cells in cells:
-        table.add_row(*row_cells)
-    if not rows:
-        table.caption = "(none)"
-    return table
+    return FittedTable(rows, columns, title)
 
 
 def detail_table(record: dict[str, Any]) -> Table:
@@ -161,7 +205,7 @@ def _listed(data: Any, key: str) -> list[Any]:
 def table_for(key: str, columns: Sequence[str]) -> Any:
     """A renderer for a payload wrapped as {key: [...]}, with known columns first."""
 
-    def render(data: Any) -> Table:
+    def render(data: Any) -> FittedTable:
         rows = _listed(data, key)
         extra: list[str] = []
         for row in rows:
