@@ -13,7 +13,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +142,16 @@ def _engine_fanout_app(count: int) -> Any:
             if i % 256 == 255:
                 await asyncio.sleep(0)
 
-    @app.on_event("startup")  # type: ignore[untyped-decorator]
-    async def _start() -> None:
-        app.state.publisher = asyncio.get_running_loop().create_task(publish_when_subscribed())
+    engine_lifespan = app.router.lifespan_context
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[None]:
+        async with engine_lifespan(app_):
+            publisher = asyncio.get_running_loop().create_task(publish_when_subscribed())
+            yield
+            publisher.cancel()
+
+    app.router.lifespan_context = lifespan
     return app
 
 
