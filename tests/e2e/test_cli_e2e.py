@@ -122,6 +122,20 @@ def test_unreachable_and_missing_credentials_exit_codes(home: dict[str, str]) ->
     assert missing.returncode == 3
 
 
+def test_a_stale_local_key_is_replaced_by_a_fresh_one(home: dict[str, str]) -> None:
+    creds = Path(home["VMX_HOME"]) / "config" / "credentials" / "credentials.toml"
+    text = creds.read_text()
+    stale = "\n".join(
+        'api_secret = "stale-secret-from-an-old-engine"' if line.startswith("api_secret") else line
+        for line in text.splitlines()
+    )
+    creds.write_text(stale + "\n")
+    result = vmx(home, "order", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "Provisioned an API key for the local profile" in result.stderr
+    assert "stale-secret-from-an-old-engine" not in creds.read_text()
+
+
 def modules_imported(env: dict[str, str], *args: str) -> set[str]:
     result = subprocess.run(
         [sys.executable, "-c", IMPORT_PROBE, *args],
