@@ -96,3 +96,14 @@ def test_restart_keeps_open_orders(tmp_path: Path) -> None:
         assert {"price": Decimal("1000.00"), "quantity": Decimal("0.01000")} in bids
         canceled = httpx.delete(f"{second.url}/v1/trading/orders/{order_id}", headers=headers)
         assert canceled.json()["data"]["status"] == "canceled"
+
+
+def test_shutdown_closes_websockets_cleanly(tmp_path: Path) -> None:
+    server = LiveServer(create_app(settings(data_dir=tmp_path / "engine")))
+    with server, connect(server.ws_url + "/v1/ws/market") as ws:
+        assert receive(ws)["type"] == "ticker"
+        server.server.should_exit = True
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code in (1001, 1012)

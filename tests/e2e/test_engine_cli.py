@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -118,8 +119,16 @@ def test_keys_create_list_revoke_offline(home: dict[str, str], tmp_path: Path) -
 def test_serve_prints_url_and_stops_gracefully_on_sigterm(
     home: dict[str, str], tmp_path: Path
 ) -> None:
+    from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+    from velocimex_cli.engine.keys import KeyStore
+
+    data_dir = tmp_path / "d"
+    store = KeyStore.open(data_dir)
+    key = store.create("erin")
+    store.close()
+    headers = {"X-API-Key": key.api_key, "X-API-Secret": key.api_secret}
     process = subprocess.Popen(
-        [*ENGINE, "serve", "--port", "0", "--data-dir", str(tmp_path / "d"), "--no-simulate"],
+        [*ENGINE, "serve", "--port", "0", "--data-dir", str(data_dir), "--no-simulate"],
         env=home,
         stderr=subprocess.PIPE,
         text=True,
@@ -134,9 +143,20 @@ def test_serve_prints_url_and_stops_gracefully_on_sigterm(
         url = line.split("listening on ")[1].split()[0]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
         assert httpx.get(url + "/v1/health").status_code == 200
+        order = {"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "type": "limit"}
+        order |= {"quantity": "0.01000", "price": "1000.00"}
+        placed = httpx.post(url + "/v1/trading/orders", json=order, headers=headers)
+        assert placed.status_code == 201, placed.text
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    # Everything acknowledged is durable: the data directory has the open order.
+    exchange = Exchange.open(data_dir, EngineConfig(always_open=True), lambda: datetime.now(UTC))
+    try:
+        orders = exchange.list_orders("erin")
+    finally:
+        exchange.close()
+    assert [o["order_id"] for o in orders] == [placed.json()["data"]["order_id"]]

@@ -19,6 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketState
 
 from velocimex_cli.engine.api.ws.outbox import Outbox
+from velocimex_cli.engine.core import events
 from velocimex_cli.wire import jsonfmt
 
 log = logging.getLogger("vmx.engine.api")
@@ -259,19 +260,12 @@ class Hub:
 
     def on_event(self, event: object) -> None:
         """The engine listener: route one committed event to its subscribers."""
-        from velocimex_cli.engine.core import events
-
         try:
             if isinstance(event, events.TickerEvent):
                 self.publish_ticker(event.ticker)
             elif isinstance(event, events.BookEvent):
-                timestamp = event.timestamp
-                if not isinstance(timestamp, str):
-                    from velocimex_cli.wire.timefmt import iso
-
-                    timestamp = iso(timestamp)
                 self.publish_book_delta(
-                    event.exchange, event.symbol, event.sequence, timestamp, event.changes
+                    event.exchange, event.symbol, event.sequence, event.timestamp, event.changes
                 )
             elif isinstance(event, events.TradeEvent):
                 self.publish_trade(event.trade)
