@@ -23,6 +23,8 @@ def test_health_and_openapi_are_public(api: Api) -> None:
     spec = api.client.get("/openapi.json")
     assert spec.status_code == 200
     paths = spec.json()["paths"]
+    schemes = spec.json()["components"]["securitySchemes"]
+    assert {s["name"] for s in schemes.values()} == {"X-API-Key", "X-API-Secret"}
     for path in (
         "/v1/markets/status",
         "/v1/trading/orders",

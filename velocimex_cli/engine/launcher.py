@@ -160,8 +160,21 @@ def ensure_running(
     """
     with _start_lock():
         current = status()
-        if current is not None and healthy(current.url):
-            return current
+        if current is not None:
+            # A recorded, live engine: give it the start-up time to answer before giving up.
+            deadline = time.monotonic() + timeout
+            while not healthy(current.url):
+                if not pid_alive(current.pid):
+                    clear_state(current.pid)
+                    break
+                if time.monotonic() > deadline:
+                    raise EngineStartError(
+                        f"The engine (pid {current.pid}) at {current.url} does not answer."
+                        " Stop it with `vmx engine stop` and start again."
+                    )
+                time.sleep(0.05)
+            else:
+                return current
         target = Path(data_dir) if data_dir is not None else paths.engine_data_dir()
         log_path = log_file()
         log_path.parent.mkdir(parents=True, exist_ok=True)

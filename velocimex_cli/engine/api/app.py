@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
@@ -59,6 +60,26 @@ def _with_path_params(
     return handle
 
 
+def _openapi_with_keys(app: FastAPI) -> dict[str, Any]:
+    """The generated document plus the two API-key headers every non-public route needs."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["ApiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        schemes["ApiSecret"] = {"type": "apiKey", "in": "header", "name": "X-API-Secret"}
+        schema["security"] = [{"ApiKey": [], "ApiSecret": []}]
+        for path, item in schema.get("paths", {}).items():
+            if path == "/v1/health":
+                for operation in item.values():
+                    operation["security"] = []
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or ServerSettings()
     runtime = EngineRuntime(settings)
@@ -79,6 +100,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.openapi = lambda: _openapi_with_keys(app)  # type: ignore[method-assign]
     error_handlers.install(app)
     routers = [module.router for module in (health, markets, trading, account, strategies)]
     for router in routers:
