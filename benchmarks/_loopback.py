@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -199,12 +200,15 @@ def _serve_uvicorn(app: Any) -> None:
         print(f"READY {sock.getsockname()[1]}", flush=True)
         await serving
 
+    # uvicorn re-raises the signal it handled once it has shut down; make that a no-op.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     try:
         import uvloop
-
-        uvloop.run(main())
     except ImportError:
         asyncio.run(main())
+    else:
+        uvloop.run(main())
 
 
 def main(argv: list[str]) -> None:

@@ -102,7 +102,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.openapi = lambda: _openapi_with_keys(app)  # type: ignore[method-assign]
     error_handlers.install(app)
-    routers = [module.router for module in (health, markets, trading, account, strategies)]
+    # Hottest first: the router tries routes in order.
+    routers = [module.router for module in (trading, markets, account, strategies, health)]
     for router in routers:
         app.include_router(router)
     serve_lean(app, routers)
