@@ -160,3 +160,37 @@ def test_serve_prints_url_and_stops_gracefully_on_sigterm(
     finally:
         exchange.close()
     assert [o["order_id"] for o in orders] == [placed.json()["data"]["order_id"]]
+
+
+def test_two_simultaneous_starts_share_one_engine(home: dict[str, str]) -> None:
+    starts = [
+        subprocess.Popen([*ENGINE, "start", "--json"], env=home, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        outputs = [json.loads(p.communicate(timeout=30)[0]) for p in starts]
+        assert outputs[0]["pid"] == outputs[1]["pid"]
+        follow = subprocess.Popen(
+            [*ENGINE, "logs", "-f", "-n", "5"], env=home, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert follow.stdout is not None
+            assert "listening on" in follow.stdout.readline()
+        finally:
+            follow.terminate()
+            follow.wait(timeout=10)
+    finally:
+        vmx_engine(home, "stop")
+
+
+def test_serve_on_a_busy_port_says_so(home: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = vmx_engine(home, "serve", "--port", str(port), "--in-memory")
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
