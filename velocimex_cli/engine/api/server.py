@@ -61,6 +61,7 @@ def uvicorn_config(app: Any) -> Any:
         lifespan="on",
         log_level="warning",
         access_log=False,
+        ws_max_size=64 * 1024,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,

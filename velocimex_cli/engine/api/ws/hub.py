@@ -46,8 +46,9 @@ class Subscriber:
         self.close_reason = ""
 
     def send_now(self, payload: dict[str, Any]) -> None:
-        """Queue a control message (subscribed, error...): replies are never dropped."""
-        self.outbox.put_always(jsonfmt.dumps(payload))
+        """Queue a reply (subscribed, error...); a client that never reads them is closed."""
+        if not self.outbox.put_control(jsonfmt.dumps(payload)):
+            self.close(CLOSE_TOO_SLOW, "consumer too slow: replies were not read")
 
     def close(self, code: int, reason: str) -> None:
         if self.close_code is None:

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 Item = str | Callable[[], str | None]
+CONTROL_LIMIT = 64
 
 
 class Outbox:
@@ -23,6 +24,7 @@ class Outbox:
         self.limit = limit
         self._items: OrderedDict[Hashable, Item] = OrderedDict()
         self._bounded = 0
+        self._control = 0
         self._serial = 0
         self._ready = asyncio.Event()
         self.dropped = 0
@@ -44,13 +46,18 @@ class Outbox:
         self._ready.set()
         return True
 
-    def put_always(self, frame: Item) -> None:
-        """Queue a rare control frame (a reply to the client) outside the bound."""
+    def put_control(self, frame: Item) -> bool:
+        """Queue a reply to the client, outside the data bound; False when CONTROL_LIMIT
+        replies are already waiting (a client that sends but never reads)."""
         if self.closed:
-            return
+            return False
+        if self._control >= CONTROL_LIMIT:
+            return False
         self._serial += 1
-        self._items[("always", self._serial)] = frame
+        self._items[("control", self._serial)] = frame
+        self._control += 1
         self._ready.set()
+        return True
 
     def put_latest(self, key: Hashable, frame: Item) -> None:
         """Queue a frame that replaces any unsent frame with the same key (keeping its place)."""
@@ -66,7 +73,10 @@ class Outbox:
                 del self._items[key]
 
     def close(self) -> None:
+        """Stop: unsent frames are discarded (the connection is about to be closed)."""
         self.closed = True
+        self._items.clear()
+        self._bounded = self._control = 0
         self._ready.set()
 
     async def wait(self) -> bool:
@@ -82,4 +92,6 @@ class Outbox:
         key, item = self._items.popitem(last=False)
         if isinstance(key, int):
             self._bounded -= 1
+        elif key[0] == "control":
+            self._control -= 1
         return item
