@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -11,67 +11,66 @@ from velocimex_cli.engine.api.error_handlers import InvalidRequest
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
 
+FieldKinds = Mapping[str, str]  # field name -> "string" | "boolean" | "object" | "any"
 
-async def json_object(
-    request: Request,
-    allowed: Collection[str],
-    strings: Collection[str] = (),
-    booleans: Collection[str] = (),
-    objects: Collection[str] = (),
-) -> dict[str, Any]:
-    """The body as a JSON object with only `allowed` keys, or an INVALID_PARAMETER error.
+_KIND_CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "string": (str, "must be a string"),
+    "boolean": (bool, "must be true or false"),
+    "object": (dict, "must be a JSON object"),
+}
 
-    Numbers come back as Decimal (never float); `strings`/`booleans`/`objects` name fields whose
-    JSON type is checked here (the engine validates values).
+
+async def json_object(request: Request, fields: FieldKinds) -> dict[str, Any]:
+    """The body as a JSON object with only the named fields, or an INVALID_PARAMETER error.
+
+    Numbers come back as Decimal (never float); the JSON type of "string", "boolean" and
+    "object" fields is checked here (null is allowed for strings); the engine checks values.
     """
     limit: int = request.app.state.runtime.settings.max_body_bytes
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";", 1)[0].strip().lower() != "application/json":
+    headers = request.headers
+    content_type = headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != "application/json":
         raise InvalidRequest(
             415,
             "content-type",
             content_type,
             "Send the body as JSON with the header Content-Type: application/json",
         )
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = b""
+    more = True
+    while more:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            break
+        raw += message.get("body", b"")
+        if len(raw) > limit:
+            raise _too_large(len(raw), limit)
+        more = message.get("more_body", False)
     if not raw.strip():
         raise InvalidParameter("body", "", "The request body is empty; send a JSON object")
     try:
         body = jsonfmt.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidParameter(
-            "body",
-            raw[:100].decode("utf-8", errors="replace"),
-            f"The body is not valid JSON: {exc}",
-        ) from None
+        shown = raw[:100].decode("utf-8", errors="replace")
+        raise InvalidParameter("body", shown, f"The body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidParameter("body", type(body).__name__, "The body must be a JSON object")
-    for name in body:
-        if name not in allowed:
+    for name, value in body.items():
+        kind = fields.get(name)
+        if kind is None:
             raise InvalidParameter(
                 name,
-                body[name],
-                f"Unknown field {name!r}; allowed fields: {', '.join(sorted(allowed))}",
+                value,
+                f"Unknown field {name!r}; allowed fields: {', '.join(sorted(fields))}",
             )
-    for name in strings:
-        if name in body and body[name] is not None and not isinstance(body[name], str):
-            raise InvalidParameter(name, body[name], f"{name} must be a string")
-    for name in booleans:
-        if name in body and not isinstance(body[name], bool):
-            raise InvalidParameter(name, body[name], f"{name} must be true or false")
-    for name in objects:
-        if name in body and not isinstance(body[name], dict):
-            raise InvalidParameter(name, body[name], f"{name} must be a JSON object")
+        check = _KIND_CHECKS.get(kind)
+        if check is not None and not isinstance(value, check[0]):
+            if kind == "string" and value is None:
+                continue
+            raise InvalidParameter(name, value, f"{name} {check[1]}")
     return body
 
 

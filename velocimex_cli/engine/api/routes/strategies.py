@@ -25,12 +25,7 @@ async def list_strategies(request: Request) -> JsonResponse:
 @router.post("/{strategy_id}/deploy")
 async def deploy(request: Request, strategy_id: str) -> JsonResponse:
     authenticate(request, "trade")
-    await json_object(
-        request,
-        ("exchange", "symbol", "params"),
-        strings=("exchange", "symbol"),
-        objects=("params",),
-    )
+    await json_object(request, {"exchange": "string", "symbol": "string", "params": "object"})
     raise NotFound(
         f"Unknown strategy {strategy_id!r}; list them with GET /v1/strategies",
         {"strategy_id": strategy_id},

@@ -11,17 +11,17 @@ from velocimex_cli.engine.api.responses import JsonResponse, ok
 
 router = APIRouter(prefix="/v1/trading", tags=["trading"])
 
-ORDER_FIELDS = (
-    "exchange",
-    "symbol",
-    "side",
-    "type",
-    "quantity",
-    "price",
-    "time_in_force",
-    "post_only",
-    "client_order_id",
-)
+ORDER_FIELDS = {
+    "exchange": "string",
+    "symbol": "string",
+    "side": "string",
+    "type": "string",
+    "quantity": "any",
+    "price": "any",
+    "time_in_force": "string",
+    "post_only": "boolean",
+    "client_order_id": "string",
+}
 ORDER_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -49,12 +49,7 @@ ORDER_SCHEMA = {
 )
 async def place_order(request: Request) -> JsonResponse:
     principal = authenticate(request, "trade")
-    body = await json_object(
-        request,
-        ORDER_FIELDS,
-        strings=("exchange", "symbol", "side", "type", "time_in_force", "client_order_id"),
-        booleans=("post_only",),
-    )
+    body = await json_object(request, ORDER_FIELDS)
     order, created = request.app.state.runtime.exchange.place_order(principal.account, body)
     return ok(order, 201 if created else 200)
 
