@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from velocimex_cli.engine.api.app import ServerSettings, create_app
+from velocimex_cli.engine.api.server import uvicorn_config
 from velocimex_cli.engine.keys import KeyStore
 
 OPEN_TIME = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
@@ -98,9 +99,8 @@ class LiveServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, lifespan="on", log_level="warning", ws="websockets-sansio", http="h11"
-        )
+        config = uvicorn_config(app)  # served as `vmx engine serve` serves it
+        config.timeout_graceful_shutdown = 2
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

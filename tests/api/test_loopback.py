@@ -107,3 +107,28 @@ def test_shutdown_closes_websockets_cleanly(tmp_path: Path) -> None:
             while True:
                 ws.recv(timeout=5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code in (1001, 1012)
+
+
+def test_simulated_market_streams_contiguous_book_deltas(tmp_path: Path) -> None:
+    app = create_app(settings(simulate=True, simulate_interval_seconds=0.02))
+    # max_queue=None: the client keeps reading while it closes, or a full client-side queue
+    # would hide the server's closing frame from it.
+    with (
+        LiveServer(app) as server,
+        connect(server.ws_url + "/v1/ws/market", max_queue=None) as ws,
+    ):
+        ws.send('{"action": "subscribe", "channels": ["book", "trades"]}')
+        sequences: dict[str, int] = {}
+        deltas = 0
+        deadline = time.monotonic() + 10
+        while deltas < 40:
+            assert time.monotonic() < deadline, "the simulator produced too few deltas"
+            message = receive(ws)
+            key = f"{message.get('exchange')}:{message.get('symbol')}"
+            if message["type"] == "book_snapshot":
+                sequences[key] = message["sequence"]
+            elif message["type"] == "book_delta":
+                assert key in sequences, "delta before its snapshot"
+                assert message["sequence"] == sequences[key] + 1
+                sequences[key] = message["sequence"]
+                deltas += 1

@@ -23,7 +23,21 @@ from velocimex_cli.engine import launcher
 from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.wire.timefmt import iso
 
-WS_IMPLEMENTATION = "websockets-sansio"
+# uvicorn's "websockets-sansio" protocol leaves a client's close handshake unanswered while
+# frames are streaming (the client times out with 1006), so the older "websockets" protocol is
+# used; its deprecation warning is silenced (see _quiet_ws_deprecation).
+WS_IMPLEMENTATION = "websockets"
+
+
+def _quiet_ws_deprecation() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"The `websockets` implementation is deprecated")
+    warnings.filterwarnings("ignore", message=r"websockets\.legacy is deprecated")
+    warnings.filterwarnings("ignore", message=r"remove second argument of ws_handler")
+    warnings.filterwarnings(
+        "ignore", category=DeprecationWarning, module=r"(websockets\.legacy|uvicorn\.protocols)"
+    )
 
 
 def _available(module: str) -> bool:
@@ -52,6 +66,8 @@ def url_for(host: str, port: int) -> str:
 def uvicorn_config(app: Any) -> Any:
     """How the engine is served (also used by the benchmarks' baselines, to serve them alike)."""
     import uvicorn
+
+    _quiet_ws_deprecation()
 
     return uvicorn.Config(
         app,
