@@ -149,6 +149,8 @@ def test_serve_prints_url_and_stops_gracefully_on_sigterm(
         assert placed.status_code == 201, placed.text
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+        rest = process.stderr.read()
+        assert "vmx engine stopped" in rest and "Traceback" not in rest
     finally:
         if process.poll() is None:
             process.kill()
