@@ -38,6 +38,8 @@ def test_health_and_openapi_are_public(api: Api) -> None:
 def test_market_status_lists_every_venue(api: Api) -> None:
     response = api.client.get("/v1/markets/status", headers=api.headers())
     assert response.status_code == 200
+    assert response.headers["X-RateLimit-Limit"] == "10000"
+    assert int(response.headers["X-RateLimit-Remaining"]) < 10000
     markets = data(response)["markets"]
     assert {m["exchange"] for m in markets} >= {"NASDAQ", "BINANCE"}
     for market in markets:

@@ -61,6 +61,14 @@ def test_start_status_stop(home: dict[str, str]) -> None:
         stopped = vmx_engine(home, "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stderr
     assert vmx_engine(home, "status").returncode == 1
+    through_vmx = subprocess.run(
+        [sys.executable, "-m", "velocimex_cli", "engine", "status"],
+        env=home,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert through_vmx.returncode == 1 and "not running" in through_vmx.stderr
     with pytest.raises(httpx.TransportError):
         httpx.get(status["url"] + "/v1/health", timeout=1)
 
