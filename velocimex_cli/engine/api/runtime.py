@@ -30,7 +30,7 @@ KEY_CACHE_SECONDS = 1.0
 class EngineRuntime:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.hub = Hub()
+        self.hub = Hub(self._listen)
         self.slots = ConnectionSlots(settings.ws_connections_per_ip)
         self.limiter = (
             SlidingWindowLimiter(
@@ -50,6 +50,7 @@ class EngineRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._instrument_keys: list[str] = []
         self.started = False
+        self._listening = False
 
     # lifecycle ----------------------------------------------------------------------------
     def ensure_started(self) -> None:
@@ -75,7 +76,7 @@ class EngineRuntime:
             f"{i['exchange']}:{i['symbol']}" for i in self.exchange.instruments()
         ]
         self._start_simulator()
-        self.exchange.add_listener(self.hub.on_event)
+        self._listening = False
         self.started = True
         if settings.simulate:
             with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule
@@ -116,12 +117,22 @@ class EngineRuntime:
             except Exception:
                 log.exception("could not save the simulator's state")
         if self.exchange is not None:
-            self.exchange.remove_listener(self.hub.on_event)
+            self._listen(False)
             self.exchange.close()
         if self._keys is not None:
             self._keys.close()
             self._keys = None
         self.started = False
+
+    def _listen(self, active: bool) -> None:
+        """Feed engine events to the hub only while a WebSocket client is connected."""
+        if self.exchange is None or active == self._listening:
+            return
+        if active:
+            self.exchange.add_listener(self.hub.on_event)
+        else:
+            self.exchange.remove_listener(self.hub.on_event)
+        self._listening = active
 
     # keys and accounts --------------------------------------------------------------------
     @property

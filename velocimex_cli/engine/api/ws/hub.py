@@ -168,24 +168,48 @@ class OrderSubscriber(Subscriber):
 
 
 class Hub:
-    def __init__(self) -> None:
+    """Subscribers of both streams. `on_active(True)` fires when the first one arrives and
+    `on_active(False)` when the last leaves, so the engine builds events only while someone
+    listens (without listeners it skips that work; book sequences advance either way)."""
+
+    def __init__(self, on_active: Callable[[bool], None] | None = None) -> None:
         self.market: set[MarketSubscriber] = set()
         self.orders: dict[str, set[OrderSubscriber]] = {}
+        self.on_active = on_active
+        self._count = 0
+
+    def _added(self) -> None:
+        self._count += 1
+        if self._count == 1 and self.on_active is not None:
+            self.on_active(True)
+
+    def _removed(self) -> None:
+        self._count -= 1
+        if self._count == 0 and self.on_active is not None:
+            self.on_active(False)
 
     # registration -------------------------------------------------------------------------
     def add_market(self, sub: MarketSubscriber) -> None:
-        self.market.add(sub)
+        if sub not in self.market:
+            self.market.add(sub)
+            self._added()
 
     def remove_market(self, sub: MarketSubscriber) -> None:
-        self.market.discard(sub)
+        if sub in self.market:
+            self.market.discard(sub)
+            self._removed()
 
     def add_orders(self, account: str, sub: OrderSubscriber) -> None:
-        self.orders.setdefault(account, set()).add(sub)
+        subs = self.orders.setdefault(account, set())
+        if sub not in subs:
+            subs.add(sub)
+            self._added()
 
     def remove_orders(self, account: str, sub: OrderSubscriber) -> None:
         subs = self.orders.get(account)
-        if subs is not None:
+        if subs is not None and sub in subs:
             subs.discard(sub)
+            self._removed()
             if not subs:
                 del self.orders[account]
 
