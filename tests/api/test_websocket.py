@@ -220,3 +220,17 @@ def test_slow_consumer_gets_a_fresh_snapshot_instead_of_a_backlog() -> None:
                 sequence = message["sequence"]
             assert "book_snapshot" in kinds
             assert len(kinds) < 30
+
+
+def test_market_messages_are_paced_per_connection() -> None:
+    app = create_app(settings(market_messages_per_second=50))
+    with TestClient(app) as client, client.websocket_connect("/v1/ws/market") as ws:
+        ws.send_text('{"action": "subscribe", "channels": ["book"]}')
+        receive(ws)
+        started = time.monotonic()
+        count = len(app.state.runtime.instrument_keys())  # one snapshot each, then tickers
+        for _ in range(count):
+            receive(ws)
+        elapsed = time.monotonic() - started
+    # 50 per second with a burst of 5: the rest of the messages take their time.
+    assert elapsed >= (count - 5) / 50 * 0.9, f"{count} messages in {elapsed:.3f} s"
