@@ -234,3 +234,16 @@ def test_market_messages_are_paced_per_connection() -> None:
         elapsed = time.monotonic() - started
     # 50 per second with a burst of 5: the rest of the messages take their time.
     assert elapsed >= (count - 5) / 50 * 0.9, f"{count} messages in {elapsed:.3f} s"
+
+
+def test_orders_stream_closes_when_its_key_is_revoked() -> None:
+    app = create_app(settings(ws_key_check_seconds=0.05))
+    with TestClient(app) as client:
+        created = app.state.runtime.keys.create("alice")
+        headers = {"X-API-Key": created.api_key, "X-API-Secret": created.api_secret}
+        with client.websocket_connect("/v1/ws/orders", headers=headers) as ws:
+            assert receive(ws)["type"] == "authenticated"
+            app.state.runtime.keys.revoke(created.api_key)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert (closed.value.code, closed.value.reason) == (1008, "API key revoked")

@@ -33,4 +33,5 @@ class ServerSettings:
     clock: Callable[[], datetime] = field(default=utc_now)
     max_body_bytes: int = 64 * 1024
     ws_auth_timeout_seconds: float = 5.0
+    ws_key_check_seconds: float = 5.0  # how often an orders stream re-checks its key
     ws_queue_limit: int = 1000

@@ -167,12 +167,25 @@ async def order_stream(ws: WebSocket) -> None:
         sub = OrderSubscriber(ws, max(runtime.settings.ws_queue_limit, 10_000), 0)
         sub.send_now({"type": "authenticated", "account": principal.account})
         runtime.hub.add_orders(principal.account, sub)
+        watchdog = asyncio.ensure_future(_watch_key(runtime, principal.api_key, sub))
         try:
             await _run(ws, sub, lambda text: _order_message(sub, text))
         finally:
+            watchdog.cancel()
             runtime.hub.remove_orders(principal.account, sub)
     finally:
         runtime.slots.release(host)
+
+
+async def _watch_key(runtime: EngineRuntime, api_key: str, sub: OrderSubscriber) -> None:
+    """Close an orders stream whose key gets revoked while it is connected."""
+    interval = runtime.settings.ws_key_check_seconds
+    while True:
+        await asyncio.sleep(interval)
+        info = runtime.keys.get(api_key)
+        if info is None or not info.active:
+            sub.close(CLOSE_POLICY, "API key revoked")
+            return
 
 
 def _order_message(sub: OrderSubscriber, text: str) -> None:
