@@ -142,3 +142,35 @@ def test_internal_error_has_no_traceback(app: FastAPI, headers: dict[str, str]) 
     assert "secret" not in response.text
     assert "x-ratelimit-limit" in response.headers
     assert error["details"] == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [("price", "1e400"), ("price", "99999999999999999999999999"), ("quantity", "1e9999")],
+)
+def test_numbers_out_of_range_name_the_parameter(
+    client: TestClient, headers: dict[str, str], field: str, raw: str
+) -> None:
+    body = GOOD.replace('"price": 150.50', f'"price": {raw}' if field == "price" else '"price": 1')
+    if field == "quantity":
+        body = body.replace('"quantity": 1', f'"quantity": {raw}')
+    error = error_of(post(client, headers, body), 400, "INVALID_PARAMETER")
+    assert error["details"]["parameter"] == field
+
+
+@pytest.mark.parametrize(
+    ("raw", "parameter"),
+    [("NaN", "body"), ("Infinity", "body"), ("true", "price"), ('"abc"', "price")],
+)
+def test_non_numbers_are_refused(
+    client: TestClient, headers: dict[str, str], raw: str, parameter: str
+) -> None:
+    """NaN and Infinity are not JSON at all; other non-numbers name the field."""
+    response = post(client, headers, GOOD.replace("150.50", raw))
+    assert error_of(response, 400, "INVALID_PARAMETER")["details"]["parameter"] == parameter
+
+
+def test_deeply_nested_json(client: TestClient, headers: dict[str, str]) -> None:
+    body = '{"a":' * 5000 + "1" + "}" * 5000
+    error = error_of(post(client, headers, body), 400, "INVALID_PARAMETER")
+    assert error["details"]["parameter"] == "body"

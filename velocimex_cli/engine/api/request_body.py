@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -10,8 +11,10 @@ from starlette.requests import Request
 from velocimex_cli.engine.api.error_handlers import InvalidRequest
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.numbers import parse_decimal
 
-FieldKinds = Mapping[str, str]  # field name -> "string" | "boolean" | "object" | "any"
+FieldKinds = Mapping[str, str]  # field -> "string" | "boolean" | "object" | "number" | "any"
+MAX_NUMBER = Decimal(10) ** 15
 
 _KIND_CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "string": (str, "must be a string"),
@@ -24,7 +27,8 @@ async def json_object(request: Request, fields: FieldKinds) -> dict[str, Any]:
     """The body as a JSON object with only the named fields, or an INVALID_PARAMETER error.
 
     Numbers come back as Decimal (never float); the JSON type of "string", "boolean" and
-    "object" fields is checked here (null is allowed for strings); the engine checks values.
+    "object" fields is checked here (null is allowed for strings), "number" fields are kept
+    within +-1e15; the engine checks values.
     """
     limit: int = request.app.state.runtime.settings.max_body_bytes
     headers = request.headers
@@ -56,6 +60,9 @@ async def json_object(request: Request, fields: FieldKinds) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         shown = raw[:100].decode("utf-8", errors="replace")
         raise InvalidParameter("body", shown, f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        shown = raw[:100].decode("utf-8", errors="replace")
+        raise InvalidParameter("body", shown, "The body's JSON is nested too deeply") from None
     if not isinstance(body, dict):
         raise InvalidParameter("body", type(body).__name__, "The body must be a JSON object")
     for name, value in body.items():
@@ -66,6 +73,11 @@ async def json_object(request: Request, fields: FieldKinds) -> dict[str, Any]:
                 value,
                 f"Unknown field {name!r}; allowed fields: {', '.join(sorted(fields))}",
             )
+        if kind == "number":
+            number = parse_decimal(value)
+            if number is not None and abs(number) >= MAX_NUMBER:
+                raise InvalidParameter(name, value, f"{name} is out of range (at most 1e15)")
+            continue
         check = _KIND_CHECKS.get(kind)
         if check is not None and not isinstance(value, check[0]):
             if kind == "string" and value is None:
