@@ -247,3 +247,10 @@ def test_orders_stream_closes_when_its_key_is_revoked() -> None:
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_text()
             assert (closed.value.code, closed.value.reason) == (1008, "API key revoked")
+
+
+def test_deeply_nested_message_gets_an_error_reply(client: TestClient) -> None:
+    with client.websocket_connect("/v1/ws/market") as ws:
+        ws.send_text('{"a":' * 5000 + "1" + "}" * 5000)
+        error = receive_until(ws, "error")
+        assert error["error"]["details"]["parameter"] == "message"

@@ -48,7 +48,7 @@ async def _receive_text(ws: WebSocket) -> str | None:
 def _parse_message(text: str) -> dict[str, Any]:
     try:
         value = jsonfmt.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidParameter("message", text[:200], "Messages must be JSON objects") from None
     if not isinstance(value, dict):
         raise InvalidParameter("message", text[:200], "Messages must be JSON objects")
