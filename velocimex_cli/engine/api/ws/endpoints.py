@@ -223,7 +223,12 @@ async def _authenticate(runtime: EngineRuntime, ws: WebSocket, host: str | None)
                 return None
             if text is None:
                 return None
-            message = _parse_message(text)
+            try:
+                message = _parse_message(text)
+            except InvalidParameter:  # never echo what may hold a secret
+                raise InvalidParameter(
+                    "message", "", "The first message must be a JSON object"
+                ) from None
             if message.get("action") != "auth":
                 raise InvalidParameter(
                     "action",
