@@ -235,3 +235,16 @@ def test_ticker_reports_last_price_volume_and_top_of_book(exchange: Exchange, cl
     assert (ticker["bid"], ticker["ask"]) == (Decimal("59990.00"), Decimal("60010.00"))
     clock.advance(hours=25)
     assert exchange.ticker("BINANCE", "BTC/USDT")["volume"] == Decimal("0.00000")
+
+
+def test_huge_and_tiny_amounts_stay_exact_and_plain(exchange: Exchange) -> None:
+    huge = "9" * 30
+    with pytest.raises(InsufficientBalance) as caught:
+        exchange.place_order("alice", order(quantity=huge, price="60000.00"))
+    assert caught.value.details["required"] > Decimal(huge)
+    exchange.fund("alice", "BTC", Decimal("0.00000001"))
+    btc = {b["asset"]: b for b in exchange.balances("alice")}["BTC"]
+    assert str(btc["total"]) == "2.00000001"
+    exchange.fund("bob", "SOL", Decimal("0.00000001"))
+    sol = {b["asset"]: b for b in exchange.balances("bob")}["SOL"]
+    assert str(sol["total"]) == "0.00000001"

@@ -11,13 +11,19 @@ from typing import Any
 
 import simplejson
 
+# Built once: simplejson.dumps/loads with options build a new encoder/decoder on every call.
+_ENCODER = simplejson.JSONEncoder(use_decimal=True, ensure_ascii=False)
+_DECODER = simplejson.JSONDecoder(parse_float=Decimal)
+
 
 def dumps(value: Any, *, indent: int | None = None) -> str:
-    return simplejson.dumps(value, use_decimal=True, indent=indent, ensure_ascii=False)
+    if indent is not None:
+        return simplejson.dumps(value, use_decimal=True, indent=indent, ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def loads(text: str | bytes) -> Any:
-    return simplejson.loads(text, use_decimal=True)
+    return _DECODER.decode(text.decode() if isinstance(text, bytes) else text)
 
 
 __all__ = ["Decimal", "dumps", "loads"]

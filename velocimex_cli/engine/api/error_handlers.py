@@ -1,8 +1,8 @@
 """Every failure leaves in the reference's error shape: {"error": {code, message, details}}.
 
 Never FastAPI's 422 shape, never a traceback. INVALID_PARAMETER is 400 except: 413 (body too
-large), 415 (wrong content type), 405 (method not allowed) and 409 (order no longer open, which the
-engine signals with `details.status`).
+large), 415 (wrong content type), 405 (method not allowed) and 409 (order no longer open: the
+engine's `OrderNotOpen`). Each exception carries its own `http_status`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from starlette.requests import Request
 from velocimex_cli.engine.api.responses import JsonResponse
 from velocimex_cli.wire.errors import (
     ApiError,
-    ErrorCode,
     InternalError,
     InvalidParameter,
     NotFound,
@@ -39,18 +38,8 @@ class InvalidRequest(InvalidParameter):
         return self._status
 
 
-def status_for(exc: ApiError) -> int:
-    if (
-        exc.code is ErrorCode.INVALID_PARAMETER
-        and not isinstance(exc, InvalidRequest)
-        and "status" in exc.details
-    ):
-        return 409
-    return exc.http_status
-
-
 def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> JsonResponse:
-    return JsonResponse(exc.to_body(), status_code=status_for(exc), headers=headers)
+    return JsonResponse(exc.to_body(), status_code=exc.http_status, headers=headers)
 
 
 def internal_error_body() -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from enum import StrEnum
 
-from velocimex_cli.engine.core.instruments import LEDGER_DECIMALS
+from velocimex_cli.engine.core.instruments import LEDGER_DECIMALS, LEDGER_SCALE
 from velocimex_cli.engine.core.orders import Order
 
 
@@ -26,12 +26,25 @@ FEE_ACCOUNT = "fees"
 MAX_UNITS = 2**63 - 1
 
 
+class PlainDecimal(Decimal):
+    """A Decimal that writes itself without an exponent: 0.00000001, not 1E-8 (JSON and tables)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return format(self, "f")
+
+
 def units_to_decimal(units: int) -> Decimal:
-    """Ledger units as an exact decimal with trailing zeros trimmed (never in exponent form)."""
-    value = Decimal(units).scaleb(-LEDGER_DECIMALS)
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+    """Ledger units as an exact decimal with trailing zeros trimmed (never in exponent form).
+
+    Built from digits, not arithmetic, so no decimal context can round it, however large.
+    """
+    whole, fraction = divmod(abs(units), LEDGER_SCALE)
+    sign = "-" if units < 0 else ""
+    if not fraction:
+        return PlainDecimal(f"{sign}{whole}")
+    return PlainDecimal(f"{sign}{whole}.{fraction:0{LEDGER_DECIMALS}d}".rstrip("0"))
 
 
 class Position:
