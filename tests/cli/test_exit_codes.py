@@ -66,7 +66,12 @@ def test_6_market_closed(vmx_sunday: Harness) -> None:
 
 def test_7_not_found(vmx: Harness) -> None:
     assert vmx.run("order", "show", "424242").exit_code == 7
-    assert vmx.run("order", "cancel", "424242").exit_code == 7
+    canceled = vmx.run("order", "cancel", "424242")
+    assert canceled.exit_code == 7
+    assert canceled.stderr.count("No order '424242'") == 1  # reported once, not twice
+    both = vmx.run("order", "cancel", "424242", "434343")
+    assert both.exit_code == 7
+    assert both.stderr.count("No order") == 2
 
 
 def test_8_internal_error_from_a_remote_server(vmx: Harness) -> None:

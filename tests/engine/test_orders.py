@@ -248,3 +248,15 @@ def test_huge_and_tiny_amounts_stay_exact_and_plain(exchange: Exchange) -> None:
     exchange.fund("bob", "SOL", Decimal("0.00000001"))
     sol = {b["asset"]: b for b in exchange.balances("bob")}["SOL"]
     assert str(sol["total"]) == "0.00000001"
+
+
+def test_position_market_price_is_the_exact_mid(exchange: Exchange) -> None:
+    exchange.place_order("alice", order(side="sell", quantity="0.1", price="60000.00"))
+    exchange.place_order("bob", order(quantity="0.05", price="60000.00"))
+    exchange.place_order("alice", order(quantity="0.1", price="59990.00"))
+    (position,) = exchange.positions("bob")
+    assert str(position["market_price"]) == "59995.00"
+    assert position["unrealized_pnl"] == Decimal("-0.25")  # 0.05 x (59995 - 60000)
+    exchange.place_order("alice", order(quantity="0.1", price="59990.01"))
+    (position,) = exchange.positions("bob")
+    assert str(position["market_price"]) == "59995.005"

@@ -299,11 +299,9 @@ def run_cancel(factory: Factory, opts: CancelOptions) -> int | None:
     data: Any = orders[0] if len(opts.order_ids) == 1 and orders else {"orders": orders}
     if orders:
         emit(factory.io, data, fmt, table_for("orders", ORDER_COLUMNS))
-    if first_failure is not None:
+    if first_failure is not None:  # each failure was reported as it happened
         from velocimex_cli.cli.failures import exit_code_of
 
-        if not orders:
-            raise first_failure
         return exit_code_of(first_failure)
     return None
 

@@ -937,11 +937,7 @@ class Exchange:
                     "symbol": instrument.symbol,
                     "quantity": instrument.quantity_of(position.quantity),
                     "average_price": average,
-                    "market_price": None
-                    if mid_x2 is None
-                    else (instrument.price_of(mid_x2) / 2).quantize(
-                        instrument.tick_size / 10, rounding=ROUND_HALF_EVEN
-                    ),
+                    "market_price": None if mid_x2 is None else _mid_price(instrument, mid_x2),
                     "realized_pnl": units_to_decimal(position.realized),
                     "unrealized_pnl": None if unrealized is None else units_to_decimal(unrealized),
                     "pnl_asset": instrument.quote,
@@ -1052,6 +1048,13 @@ def _average_price(instrument: Instrument, notional: int, lots: int) -> Decimal:
     if trimmed.as_tuple().exponent > instrument.tick_size.as_tuple().exponent:
         return exact.quantize(instrument.tick_size)
     return trimmed
+
+
+def _mid_price(instrument: Instrument, mid_x2: int) -> Decimal:
+    """The mid, exactly: on the tick when it falls there, else with one more digit (a half tick)."""
+    if mid_x2 % 2 == 0:
+        return instrument.price_of(mid_x2 // 2)
+    return (instrument.price_of(mid_x2) / 2).quantize(instrument.tick_size / 10)
 
 
 def order_wire(order: Order) -> dict[str, Any]:
