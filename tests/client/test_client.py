@@ -108,3 +108,19 @@ def test_connection_reuse_one_pool_per_client(engine: Engine) -> None:
     api.balance()
     assert api._http is pool
     api.close()
+
+
+def test_local_order_rules_match_the_engine(engine: Engine) -> None:
+    """A market FOK passes local validation and is executed; a market GTC never leaves."""
+    from velocimex_cli.client.orders import build_order
+    from velocimex_cli.wire.errors import InvalidParameter as LocalInvalid
+
+    body = build_order("binance", "btc-usdt", "buy", "0.001", time_in_force="fok")
+    assert body["type"] == "market" and body["time_in_force"] == "fok"
+    with client_for(engine) as api:
+        placed = api.place_order(body)
+    assert (placed["type"], placed["time_in_force"]) == ("market", "fok")
+    assert placed["status"] == "filled"  # the simulated book is deep enough
+    with pytest.raises(LocalInvalid) as caught:
+        build_order("BINANCE", "BTC/USDT", "buy", "0.001", time_in_force="gtc")
+    assert caught.value.details["parameter"] == "time_in_force"

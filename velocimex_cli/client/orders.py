@@ -6,31 +6,20 @@ a quantity of -1 is rejected here, never sent.
 
 from __future__ import annotations
 
-import re
 import secrets
 from decimal import Decimal
 from typing import Any
 
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.numbers import parse_decimal
-
-SIDES = ("buy", "sell")
-TYPES = ("limit", "market")
-TIME_IN_FORCE = ("gtc", "ioc", "fok")
-ORDER_FIELDS = frozenset(
-    {
-        "exchange",
-        "symbol",
-        "side",
-        "type",
-        "quantity",
-        "price",
-        "time_in_force",
-        "post_only",
-        "client_order_id",
-    }
+from velocimex_cli.wire.orders import (
+    CLIENT_ORDER_ID,
+    CLIENT_ORDER_ID_RULE,
+    ORDER_FIELDS,
+    ORDER_TYPES,
+    SIDES,
+    TIME_IN_FORCE,
 )
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def new_client_order_id() -> str:
@@ -81,7 +70,7 @@ def build_order(
         "symbol": _name("symbol", symbol).upper().replace("-", "/"),
         "side": _choice("side", side, SIDES),
     }
-    kind = _choice("type", order_type, TYPES) if order_type else None
+    kind = _choice("type", order_type, ORDER_TYPES) if order_type else None
     if kind is None:
         kind = "limit" if price is not None else "market"
     body["type"] = kind
@@ -94,19 +83,21 @@ def build_order(
         raise InvalidParameter("price", price, "a market order takes no price; drop --price")
     if time_in_force is not None:
         tif = _choice("time_in_force", time_in_force, TIME_IN_FORCE)
-        if kind == "market" and tif != "ioc":
-            raise InvalidParameter("time_in_force", time_in_force, "market orders are always ioc")
+        if kind == "market" and tif == "gtc":
+            raise InvalidParameter(
+                "time_in_force", time_in_force, "a market order cannot rest: use ioc or fok"
+            )
         body["time_in_force"] = tif
     if post_only:
         if kind != "limit":
             raise InvalidParameter("post_only", "true", "post_only applies to limit orders only")
         body["post_only"] = True
     if client_order_id is not None:
-        if not _CLIENT_ID.match(client_order_id):
+        if not CLIENT_ORDER_ID.match(client_order_id):
             raise InvalidParameter(
                 "client_order_id",
                 client_order_id,
-                "client_order_id must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+                f"client_order_id must be {CLIENT_ORDER_ID_RULE}",
             )
         body["client_order_id"] = client_order_id
     return body

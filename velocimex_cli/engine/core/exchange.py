@@ -10,7 +10,6 @@ The core reads no clock and no randomness of its own: `clock` is injected.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -66,6 +65,7 @@ from velocimex_cli.wire.errors import (
     OrderNotOpen,
 )
 from velocimex_cli.wire.numbers import parse_decimal
+from velocimex_cli.wire.orders import CLIENT_ORDER_ID, CLIENT_ORDER_ID_RULE, ORDER_FIELDS
 from velocimex_cli.wire.timefmt import iso, iso_from_micros, to_micros
 
 if TYPE_CHECKING:
@@ -80,20 +80,6 @@ DEFAULT_SANDBOX_FUNDS: dict[str, Decimal] = {
     "ETH": Decimal("20"),
 }
 
-ORDER_FIELDS = frozenset(
-    {
-        "exchange",
-        "symbol",
-        "side",
-        "type",
-        "quantity",
-        "price",
-        "time_in_force",
-        "post_only",
-        "client_order_id",
-    }
-)
-CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 CLIENT_ID_PREFIX = "client_order_id:"
 LIST_STATUSES = {
     "open": (Status.OPEN, Status.PARTIALLY_FILLED),
@@ -529,7 +515,7 @@ class Exchange:
             raise InvalidParameter(
                 "client_order_id",
                 client_id,
-                "client_order_id must be 1-64 characters of letters, digits and _ . : -",
+                f"client_order_id must be {CLIENT_ORDER_ID_RULE}",
             )
         return instrument, side, type_, tif, post_only, lots, ticks, client_id
 
