@@ -19,6 +19,14 @@ def _symbol(value: str) -> str:
     return quote(str(value).strip(), safe="/")
 
 
+ORDERS_PATH = "/v1/trading/orders"
+
+
+def order_path(order_id: str) -> str:
+    """/v1/trading/orders/{id}; the id may be `client_order_id:<id>`."""
+    return f"{ORDERS_PATH}/{quote(str(order_id).strip(), safe=':')}"
+
+
 def _params(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
@@ -54,7 +62,7 @@ class Endpoints:
 
     # Trading
     def get_order(self, order_id: str) -> Any:
-        return self._call("GET", f"/v1/trading/orders/{quote(order_id, safe=':')}")
+        return self._call("GET", order_path(order_id))
 
     def list_orders(
         self,
@@ -64,14 +72,14 @@ class Endpoints:
         limit: int | None = None,
     ) -> Any:
         params = _params(status=status, exchange=exchange, symbol=symbol, limit=limit)
-        return self._call("GET", "/v1/trading/orders", params=params)
+        return self._call("GET", ORDERS_PATH, params=params)
 
     def cancel_order(self, order_id: str) -> Any:
-        return self._call("DELETE", f"/v1/trading/orders/{quote(order_id, safe=':')}")
+        return self._call("DELETE", order_path(order_id))
 
     def cancel_all(self, exchange: str | None = None, symbol: str | None = None) -> Any:
         params = _params(exchange=exchange, symbol=symbol)
-        return self._call("DELETE", "/v1/trading/orders", params=params)
+        return self._call("DELETE", ORDERS_PATH, params=params)
 
     def fills(
         self,

@@ -1,0 +1,70 @@
+"""What the sync and async clients share: construction options, --verbose logging, rate-limit
+bookkeeping. Each concrete client adds only its httpx transport and its policy driver."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from velocimex_cli import __version__
+from velocimex_cli.client.auth import ApiKeyAuth
+from velocimex_cli.client.endpoints import Endpoints
+from velocimex_cli.client.policy import Send
+from velocimex_cli.client.responses import RateLimit
+from velocimex_cli.client.retry import RetryPolicy
+from velocimex_cli.config.credentials import Secret
+from velocimex_cli.wire import jsonfmt
+
+MASKED_HEADERS = ("x-api-secret", "x-api-key", "authorization")
+
+
+def request_log(request: httpx.Request) -> str:
+    """A --verbose line for a request, with the credentials masked."""
+    lines = [f"> {request.method} {request.url}"]
+    for name, value in request.headers.items():
+        shown = "****" if name.lower() in MASKED_HEADERS else value
+        lines.append(f"> {name}: {shown}")
+    return "\n".join(lines)
+
+
+class BaseClient(Endpoints):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        api_secret: str | Secret | None,
+        timeout: float,
+        retry: RetryPolicy | None,
+        log: Callable[[str], None] | None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.rate_limit: RateLimit | None = None
+        self._log = log
+        self._http_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "auth": ApiKeyAuth(api_key, api_secret) if api_key and api_secret else None,
+            "timeout": httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            "headers": {"User-Agent": f"vmx/{__version__}", "Accept": "application/json"},
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    def _build(self, http: httpx.Client | httpx.AsyncClient, step: Send) -> httpx.Request:
+        content = None if step.body is None else jsonfmt.dumps(step.body)
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        return http.build_request(
+            step.method, step.path, params=step.params, content=content, headers=headers
+        )
+
+    def _received(self, response: httpx.Response, started: float) -> httpx.Response:
+        if self._log is not None:
+            self._log(request_log(response.request))
+            elapsed = (time.perf_counter() - started) * 1000
+            self._log(f"< {response.status_code} {response.reason_phrase} ({elapsed:.0f} ms)")
+        self.rate_limit = RateLimit.from_headers(response.headers) or self.rate_limit
+        return response

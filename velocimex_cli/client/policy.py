@@ -1,0 +1,156 @@
+"""What to send, when to retry, when to look an order up: the client's policies, free of I/O.
+
+Each policy is a generator that yields `Send` (a request to make) or `Sleep` (a pause) and is
+given back the `httpx.Response` or the `httpx.TransportError` of each send. The sync and async
+clients only drive these generators (`run_sync`, `run_async`), so the retry rules and the
+exactly-once placement exist once, whichever client runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from velocimex_cli.client.endpoints import ORDERS_PATH, order_path
+from velocimex_cli.client.errors import Unreachable
+from velocimex_cli.client.orders import new_client_order_id
+from velocimex_cli.client.responses import to_data
+from velocimex_cli.client.retry import IDEMPOTENT_METHODS, RETRY_STATUSES, RetryPolicy
+from velocimex_cli.wire.errors import NotFound, RateLimitExceeded
+
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)  # the request never left
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    method: str
+    path: str
+    params: dict[str, Any] | None = None
+    body: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+Outcome = httpx.Response | httpx.TransportError | None
+Plan = Generator[Send | Sleep, Outcome, Any]
+
+
+def describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def call(retry: RetryPolicy, base_url: str, request: Send) -> Plan:
+    """One API call: idempotent requests are retried on transport errors and 502/503/504, any
+    request on a 429 (waiting as the server says) or when it never left this machine."""
+    idempotent = request.method in IDEMPOTENT_METHODS
+    attempts = retry.attempts
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        outcome = yield request
+        if isinstance(outcome, httpx.TransportError):
+            if last or not (idempotent or isinstance(outcome, NOT_SENT)):
+                raise Unreachable(base_url, describe(outcome)) from outcome
+            yield Sleep(retry.backoff(attempt))
+            continue
+        assert isinstance(outcome, httpx.Response)
+        if outcome.status_code == 429 and not last:
+            wait = retry.rate_limit_wait(outcome.headers, attempt)
+            if wait is None:
+                return to_data(outcome)
+            yield Sleep(wait)
+            continue
+        if outcome.status_code in RETRY_STATUSES and idempotent and not last:
+            yield Sleep(retry.backoff(attempt))
+            continue
+        return to_data(outcome)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> Plan:
+    """Place an order exactly once, even across timeouts and retries.
+
+    The body always carries a client_order_id (generated if absent). If the outcome of a POST
+    is unknown (timeout, dropped connection), the order is looked up by that id before anything
+    else happens: found means placed, not found means safe to send again.
+    """
+    body = dict(request)
+    if not body.get("client_order_id"):
+        body["client_order_id"] = new_client_order_id()
+    cid = body["client_order_id"]
+    lookup = Send("GET", order_path(f"client_order_id:{cid}"))
+    attempts = retry.attempts
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        outcome = yield Send("POST", ORDERS_PATH, None, body)
+        if isinstance(outcome, httpx.TransportError):
+            if not isinstance(outcome, NOT_SENT):
+                try:
+                    return (yield from call(retry, base_url, lookup))
+                except NotFound:
+                    pass
+                except Unreachable as lookup_failed:
+                    raise Unreachable(
+                        base_url,
+                        describe(outcome),
+                        f"the order's fate is unknown: check with "
+                        f"`vmx order show client_order_id:{cid}` before placing it again",
+                    ) from lookup_failed
+            if last:
+                raise Unreachable(base_url, describe(outcome)) from outcome
+            yield Sleep(retry.backoff(attempt))
+            continue
+        assert isinstance(outcome, httpx.Response)
+        if outcome.status_code == 429 and not last:
+            wait = retry.rate_limit_wait(outcome.headers, attempt)
+            if wait is None:
+                return to_data(outcome)
+            yield Sleep(wait)
+            continue
+        return to_data(outcome)
+    raise RateLimitExceeded("still rate limited after retries")  # pragma: no cover
+
+
+def run_sync(
+    plan: Plan, send: Callable[[Send], httpx.Response], sleep: Callable[[float], None]
+) -> Any:
+    outcome: Outcome = None
+    try:
+        while True:
+            step = plan.send(outcome)
+            if isinstance(step, Sleep):
+                sleep(step.seconds)
+                outcome = None
+                continue
+            try:
+                outcome = send(step)
+            except httpx.TransportError as exc:
+                outcome = exc
+    except StopIteration as done:
+        return done.value
+
+
+async def run_async(
+    plan: Plan,
+    send: Callable[[Send], Awaitable[httpx.Response]],
+    sleep: Callable[[float], Awaitable[None]],
+) -> Any:
+    outcome: Outcome = None
+    try:
+        while True:
+            step = plan.send(outcome)
+            if isinstance(step, Sleep):
+                await sleep(step.seconds)
+                outcome = None
+                continue
+            try:
+                outcome = await send(step)
+            except httpx.TransportError as exc:
+                outcome = exc
+    except StopIteration as done:
+        return done.value
