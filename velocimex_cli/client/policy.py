@@ -45,6 +45,16 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _rate_limited(
+    retry: RetryPolicy, response: httpx.Response, attempt: int, last: bool
+) -> Sleep | None:
+    """The pause before trying again after a 429, or None to give the 429 to the caller."""
+    if response.status_code != 429 or last:
+        return None
+    wait = retry.rate_limit_wait(response.headers, attempt)
+    return None if wait is None else Sleep(wait)
+
+
 def call(retry: RetryPolicy, base_url: str, request: Send) -> Plan:
     """One API call: idempotent requests are retried on transport errors and 502/503/504, any
     request on a 429 (waiting as the server says) or when it never left this machine."""
@@ -59,11 +69,9 @@ def call(retry: RetryPolicy, base_url: str, request: Send) -> Plan:
             yield Sleep(retry.backoff(attempt))
             continue
         assert isinstance(outcome, httpx.Response)
-        if outcome.status_code == 429 and not last:
-            wait = retry.rate_limit_wait(outcome.headers, attempt)
-            if wait is None:
-                return to_data(outcome)
-            yield Sleep(wait)
+        pause = _rate_limited(retry, outcome, attempt, last)
+        if pause is not None:
+            yield pause
             continue
         if outcome.status_code in RETRY_STATUSES and idempotent and not last:
             yield Sleep(retry.backoff(attempt))
@@ -106,11 +114,9 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
             yield Sleep(retry.backoff(attempt))
             continue
         assert isinstance(outcome, httpx.Response)
-        if outcome.status_code == 429 and not last:
-            wait = retry.rate_limit_wait(outcome.headers, attempt)
-            if wait is None:
-                return to_data(outcome)
-            yield Sleep(wait)
+        pause = _rate_limited(retry, outcome, attempt, last)
+        if pause is not None:
+            yield pause
             continue
         return to_data(outcome)
     raise RateLimitExceeded("still rate limited after retries")  # pragma: no cover
