@@ -19,25 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from velocimex_cli.engine.store import DB_NAME, connect
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.timefmt import iso
 
 PERMISSIONS = ("read", "trade")
 KEY_PREFIX = "vmxk_"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    account TEXT NOT NULL,
-    name TEXT NOT NULL,
-    salt BLOB NOT NULL,
-    secret_hash BLOB NOT NULL,
-    permissions TEXT NOT NULL,
-    ip_allow TEXT,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-)
-"""
 
 _DUMMY_SALT = secrets.token_bytes(16)
 
@@ -129,27 +116,15 @@ class KeyStore:
         self._conn = conn
         self._clock = clock or (lambda: datetime.now(UTC))
         self.revocations = 0  # revokes through this object, so callers can drop cached checks
-        self._conn.execute(_SCHEMA)
-        self._conn.commit()
 
     @classmethod
     def open(cls, data_dir: Path, clock: Callable[[], datetime] | None = None) -> KeyStore:
         """The key table of the engine database in `data_dir` (created if need be)."""
-        data_dir.mkdir(parents=True, exist_ok=True)
-        db_path = data_dir / "engine.db"
-        try:
-            from velocimex_cli.engine.store import connect
-        except ImportError:  # pragma: no cover - the store module is part of the engine core
-            conn = sqlite3.connect(db_path, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-        else:
-            conn = connect(db_path)
-        conn.execute("PRAGMA busy_timeout=5000")
-        return cls(conn, clock)
+        return cls(connect(data_dir / DB_NAME), clock)
 
     @classmethod
     def in_memory(cls, clock: Callable[[], datetime] | None = None) -> KeyStore:
-        return cls(sqlite3.connect(":memory:", check_same_thread=False), clock)
+        return cls(connect(Path(":memory:")), clock)
 
     def close(self) -> None:
         self._conn.close()

@@ -84,7 +84,7 @@ def connect(db_path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection
     synchronous=NORMAL in WAL mode survives a crash of the process (not a power cut); pass
     "FULL" to fsync every commit.
     """
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)  # ":memory:" has "." as its parent
     connection = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA busy_timeout = 5000")
     connection.execute("PRAGMA journal_mode = WAL")
