@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -82,15 +83,28 @@ async def _run(ws: WebSocket, sub: Subscriber, on_text: Any) -> None:
                 await pump
 
 
-async def market_stream(ws: WebSocket) -> None:
+@contextlib.asynccontextmanager
+async def _connection_slot(ws: WebSocket) -> AsyncIterator[EngineRuntime | None]:
+    """Take one of the caller's IP's connection slots and accept; None when refused (the
+    socket is then already closed with the reason). The slot is freed however it ends."""
     runtime: EngineRuntime = ws.app.state.runtime
     runtime.ensure_started()
     host = client_host(ws) or "unknown"
     if not runtime.slots.acquire(host):
         await _refuse(ws, runtime.slots.refusal_reason)
+        yield None
         return
     try:
         await ws.accept()
+        yield runtime
+    finally:
+        runtime.slots.release(host)
+
+
+async def market_stream(ws: WebSocket) -> None:
+    async with _connection_slot(ws) as runtime:
+        if runtime is None:
+            return
         settings = runtime.settings
         sub = MarketSubscriber(
             ws, settings.ws_queue_limit, settings.market_messages_per_second, runtime.book_frame
@@ -105,8 +119,6 @@ async def market_stream(ws: WebSocket) -> None:
             await _run(ws, sub, lambda text: _market_message(runtime, sub, text))
         finally:
             runtime.hub.remove_market(sub)
-    finally:
-        runtime.slots.release(host)
 
 
 def _market_message(runtime: EngineRuntime, sub: MarketSubscriber, text: str) -> None:
@@ -153,14 +165,9 @@ def _market_message(runtime: EngineRuntime, sub: MarketSubscriber, text: str) ->
 
 
 async def order_stream(ws: WebSocket) -> None:
-    runtime: EngineRuntime = ws.app.state.runtime
-    runtime.ensure_started()
-    host = client_host(ws) or "unknown"
-    if not runtime.slots.acquire(host):
-        await _refuse(ws, runtime.slots.refusal_reason)
-        return
-    try:
-        await ws.accept()
+    async with _connection_slot(ws) as runtime:
+        if runtime is None:
+            return
         principal = await _authenticate(runtime, ws, client_host(ws))
         if principal is None:
             return
@@ -173,8 +180,6 @@ async def order_stream(ws: WebSocket) -> None:
         finally:
             watchdog.cancel()
             runtime.hub.remove_orders(principal.account, sub)
-    finally:
-        runtime.slots.release(host)
 
 
 async def _watch_key(runtime: EngineRuntime, api_key: str, sub: OrderSubscriber) -> None:
