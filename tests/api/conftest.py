@@ -24,6 +24,16 @@ from velocimex_cli.engine.api.app import ServerSettings, create_app
 from velocimex_cli.engine.api.server import uvicorn_config
 from velocimex_cli.engine.keys import KeyStore
 
+# A resting AAPL buy, used by the auth and WebSocket tests.
+ORDER = {
+    "exchange": "NASDAQ",
+    "symbol": "AAPL",
+    "side": "buy",
+    "type": "limit",
+    "quantity": 1,
+    "price": "150.50",
+}
+
 OPEN_TIME = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
 
 

@@ -11,18 +11,9 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from tests.api.conftest import LiveServer, settings
+from tests.api.conftest import ORDER, LiveServer, settings
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.engine.keys import KeyStore
-
-ORDER = {
-    "exchange": "NASDAQ",
-    "symbol": "AAPL",
-    "side": "buy",
-    "type": "limit",
-    "quantity": 1,
-    "price": "150.50",
-}
 
 
 def code_of(response: httpx.Response) -> str:

@@ -12,18 +12,9 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from tests.api.conftest import auth_headers, settings
+from tests.api.conftest import ORDER, auth_headers, settings
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.wire import jsonfmt
-
-ORDER = {
-    "exchange": "NASDAQ",
-    "symbol": "AAPL",
-    "side": "buy",
-    "type": "limit",
-    "quantity": 1,
-    "price": "150.50",
-}
 
 
 def receive(ws: Any) -> dict[str, Any]:
