@@ -43,6 +43,8 @@ BAD_ORDERS = [
     ({"price": "0"}, "price", "0"),
     ({"price": "60000.001"}, "price", "60000.001"),  # off the tick
     ({"price": "NaN"}, "price", "NaN"),
+    ({"price": "1e40"}, "price", "1e40"),  # beyond the largest price
+    ({"side": "sell", "quantity": "1e30"}, "quantity", "1e30"),  # beyond the largest size
     ({"price": None}, "price", ""),  # limit without a price
     ({"type": "market"}, "price", "60000.00"),  # market with a price
     ({"post_only": "yes"}, "post_only", "yes"),

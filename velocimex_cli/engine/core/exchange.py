@@ -28,7 +28,13 @@ from velocimex_cli.engine.core.events import (
     TickerEvent,
     TradeEvent,
 )
-from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instrument, VenueKind
+from velocimex_cli.engine.core.instruments import (
+    LEDGER_SCALE,
+    MAX_STEPS,
+    Catalogue,
+    Instrument,
+    VenueKind,
+)
 from velocimex_cli.engine.core.ledger import (
     FEE_ACCOUNT,
     MAX_UNITS,
@@ -481,6 +487,12 @@ class Exchange:
                 f"quantity must be a multiple of the lot size {instrument.lot_size}",
                 lot_size=instrument.lot_size,
             )
+        if lots > MAX_STEPS:
+            raise InvalidParameter(
+                "quantity",
+                raw_quantity,
+                f"quantity must be at most {instrument.quantity_of(MAX_STEPS)}",
+            )
         if lots < instrument.min_lots:
             raise InvalidParameter(
                 "quantity",
@@ -501,6 +513,10 @@ class Exchange:
             if price <= 0:
                 raise InvalidParameter("price", raw_price, "price must be greater than zero")
             ticks = instrument.ticks_of(price)
+            if ticks is not None and ticks > MAX_STEPS:
+                raise InvalidParameter(
+                    "price", raw_price, f"price must be at most {instrument.price_of(MAX_STEPS)}"
+                )
             if ticks is None:
                 raise InvalidParameter(
                     "price",

@@ -87,6 +87,10 @@ class Instrument:
         return int(lots) if lots == lots.to_integral_value() else None
 
 
+# The largest price in ticks and quantity in lots an order may carry. Far beyond any real market
+# (10^13 USD on a cent tick), and small enough that every book figure fits a machine integer.
+MAX_STEPS = 10**15
+
 EQUITY_TICK = Decimal("0.01")
 
 
