@@ -15,10 +15,21 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_last_second: list[tuple[int, str]] = [(-1, "")]
+
+
 def iso_from_micros(micros: int) -> str:
+    """2024-04-15T14:30:00.123456Z from microseconds since the epoch.
+
+    The date-and-time part is formatted once per second (strftime is most of the cost) and
+    reused: a server stamps many messages within the same second.
+    """
     seconds, fraction = divmod(micros, 1_000_000)
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{fraction:06d}Z"
+    second, prefix = _last_second[0]
+    if second != seconds:
+        prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second[0] = (seconds, prefix)
+    return f"{prefix}{fraction:06d}Z"
 
 
 def to_micros(moment: datetime) -> int:
