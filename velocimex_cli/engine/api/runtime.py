@@ -48,6 +48,7 @@ class EngineRuntime:
         self._verified: dict[str, tuple[float, bytes, KeyInfo]] = {}
         self._revocations_seen = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._commit_waiters: list[asyncio.Future[None]] = []
         self._instrument_keys: list[str] = []
         self.started = False
         self._listening = False
@@ -78,9 +79,14 @@ class EngineRuntime:
         self._start_simulator()
         self._listening = False
         self.started = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no running loop: commit each command at once, simulate nothing
+            return
+        if settings.data_dir is not None:
+            self.exchange.defer_commits(lambda: loop.call_soon(self._flush))
         if settings.simulate:
-            with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule
-                self._tasks.append(asyncio.get_running_loop().create_task(self._simulate()))
+            self._tasks.append(loop.create_task(self._simulate()))
 
     def _start_simulator(self) -> None:
         try:
@@ -102,6 +108,32 @@ class EngineRuntime:
             except Exception:
                 log.exception("simulator step failed")
 
+    # group commit -------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Write every command run since the last flush in one transaction, then release the
+        requests that wait to acknowledge them (they fail with the error if the write does)."""
+        waiters, self._commit_waiters = self._commit_waiters, []
+        try:
+            self.exchange.flush()
+        except Exception as exc:
+            log.exception("could not commit the engine's changes")
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            return
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def committed(self) -> None:
+        """Return once every command run so far is durable (at once when nothing is pending)."""
+        exchange = self.exchange
+        if exchange is None or not exchange.flush_pending:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._commit_waiters.append(waiter)
+        await waiter
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -117,6 +149,7 @@ class EngineRuntime:
             except Exception:
                 log.exception("could not save the simulator's state")
         if self.exchange is not None:
+            self._flush()
             self._listen(False)
             self.exchange.close()
         if self._keys is not None:

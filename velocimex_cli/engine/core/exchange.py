@@ -205,6 +205,10 @@ class Exchange:
         self._traded: set[int] = set()
         self._now = 0
         self.db_path: Path | None = None
+        # Group commit (see `defer_commits`): None commits each command at once.
+        self._schedule_flush: Callable[[], None] | None = None
+        self._flush_pending = False
+        self._pending_events: list[Event] = []
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -226,7 +230,37 @@ class Exchange:
     def load_meta(self, key: str) -> str | None:
         return self._store.load_meta(key) if self._store is not None else None
 
+    def defer_commits(self, schedule_flush: Callable[[], None] | None) -> None:
+        """Group commit: from now on a command leaves its changes and events pending, and the
+        first command of a batch calls `schedule_flush()`, whose owner must soon call `flush()`.
+        That writes the whole batch in one transaction, then delivers its events. Nothing of a
+        batch may be acknowledged before its flush. None goes back to one commit per command.
+        """
+        self.flush()
+        self._schedule_flush = schedule_flush
+
+    @property
+    def flush_pending(self) -> bool:
+        """Commands have run whose changes are not durable yet (group commit only)."""
+        return self._flush_pending
+
+    def flush(self) -> None:
+        """Commit the pending batch in one transaction, then deliver its events."""
+        self._flush_pending = False
+        changes = self._changes
+        if changes is not None and changes:
+            self._store.commit(changes)  # type: ignore[union-attr]  # on failure: kept, retried
+            self._changes = Changes()
+        events, self._pending_events = self._pending_events, []
+        self._deliver(events)
+
+    def _deliver(self, events: list[Event]) -> None:
+        for event in events:
+            for listener in self._listeners:
+                listener(event)
+
     def close(self) -> None:
+        self.flush()
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -988,7 +1022,7 @@ class Exchange:
 
     def _finish(self) -> None:
         """End a command: bump the sequence of each book it changed, commit its changes in
-        one transaction, then deliver its events."""
+        one transaction, then deliver its events (under group commit: leave both to `flush`)."""
         events = self._events
         books = self._command_books
         if events is None:
@@ -1011,15 +1045,20 @@ class Exchange:
                 book.touched = None
             self._traded.clear()
         books.clear()
+        self._events = None
         changes = self._changes
+        if self._schedule_flush is not None:
+            if events:
+                self._pending_events.extend(events)
+            if not self._flush_pending and (self._pending_events or bool(changes)):
+                self._flush_pending = True
+                self._schedule_flush()
+            return
         if changes is not None and changes:
             self._store.commit(changes)  # type: ignore[union-attr]
             self._changes = Changes()
-        if events is not None:
-            self._events = None
-            for event in events:
-                for listener in self._listeners:
-                    listener(event)
+        if events:
+            self._deliver(events)
 
     def _book_event(self, index: int, book: OrderBook, stamp: str) -> BookEvent:
         instrument = self.catalogue.instruments[index]
