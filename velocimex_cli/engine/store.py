@@ -130,6 +130,8 @@ class SqliteStore:
     def __init__(self, connection: sqlite3.Connection, exchange: Exchange) -> None:
         self.connection = connection
         self.exchange = exchange
+        self._written_ids: tuple[int, int] | None = None
+        self._written_sequences: list[int] | None = None
 
     def commit(self, changes: Changes) -> None:
         exchange = self.exchange
@@ -183,18 +185,23 @@ class SqliteStore:
                     "cost = excluded.cost, realized = excluded.realized",
                     rows,
                 )
-            meta = [
-                ("next_order_id", str(exchange.next_order_id)),
-                ("next_trade_id", str(exchange.next_trade_id)),
-                ("sequences", json.dumps([b.sequence for b in exchange.books])),
-            ]
+            # Counters and book sequences only when they moved (most orders move one or none).
+            ids = (exchange.next_order_id, exchange.next_trade_id)
+            sequences = [b.sequence for b in exchange.books]
+            meta = []
+            if ids != self._written_ids:
+                meta += [("next_order_id", str(ids[0])), ("next_trade_id", str(ids[1]))]
+            if sequences != self._written_sequences:
+                meta.append(("sequences", json.dumps(sequences)))
             if changes.funding:
                 meta.append(("funded", json.dumps(exchange.ledger.funded)))
-            c.executemany(_META_UPSERT, meta)
+            if meta:
+                c.executemany(_META_UPSERT, meta)
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
+        self._written_ids, self._written_sequences = ids, sequences
 
     def save_meta(self, key: str, value: str) -> None:
         self.connection.execute(_META_UPSERT, (key, value))
