@@ -12,6 +12,7 @@ n to n + 1, so an older file is upgraded in place on open and a newer one is ref
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -121,17 +122,28 @@ ON CONFLICT (id) DO UPDATE SET filled = excluded.filled,
 """
 
 
+COUNTER_BLOCK = 1000
+
 _META_UPSERT = (
     "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 
 
 class SqliteStore:
+    """Writes each batch of changes in one transaction.
+
+    Every SQLite page a transaction touches costs a WAL frame (~13 us here), so a commit writes
+    only what moved: balance rows whose figures changed since they were last written, and the
+    counters (next order and trade ids, book sequences) only when they pass a reserved bound,
+    COUNTER_BLOCK ahead of what was handed out. After a crash the engine resumes from that bound
+    (ids and sequences skip ahead, never repeat); `close()` writes the exact values.
+    """
+
     def __init__(self, connection: sqlite3.Connection, exchange: Exchange) -> None:
         self.connection = connection
         self.exchange = exchange
-        self._written_ids: tuple[int, int] | None = None
-        self._written_sequences: list[int] | None = None
+        self._reserved: list[int] | None = None  # order id, trade id, then each book's sequence
+        self._written_balances: dict[tuple[str, str], tuple[int, int]] = {}
 
     def commit(self, changes: Changes) -> None:
         exchange = self.exchange
@@ -162,11 +174,14 @@ class SqliteStore:
                         for f in changes.fills
                     ],
                 )
-            if changes.balances:
-                rows = []
-                for name, asset in changes.balances:
-                    total, locked = accounts[name].balances[asset]
-                    rows.append((name, asset, total, locked))
+            written = self._written_balances
+            balances = {}
+            for key in changes.balances:
+                figures = tuple(accounts[key[0]].balances[key[1]])
+                if written.get(key) != figures:
+                    balances[key] = figures
+            if balances:
+                rows = [(*key, *figures) for key, figures in balances.items()]
                 c.executemany(
                     "INSERT INTO balances VALUES (?, ?, ?, ?) ON CONFLICT (account, asset) "
                     "DO UPDATE SET total = excluded.total, locked = excluded.locked",
@@ -185,23 +200,27 @@ class SqliteStore:
                     "cost = excluded.cost, realized = excluded.realized",
                     rows,
                 )
-            # Counters and book sequences only when they moved (most orders move one or none).
-            ids = (exchange.next_order_id, exchange.next_trade_id)
-            sequences = [b.sequence for b in exchange.books]
-            meta = []
-            if ids != self._written_ids:
-                meta += [("next_order_id", str(ids[0])), ("next_trade_id", str(ids[1]))]
-            if sequences != self._written_sequences:
-                meta.append(("sequences", json.dumps(sequences)))
+            counters = self._counters()
+            reserved = self._reserved
+            if reserved is None or any(map(operator.gt, counters, reserved)):
+                reserved = [value + COUNTER_BLOCK for value in counters]
+                c.executemany(_META_UPSERT, _counter_rows(reserved))
             if changes.funding:
-                meta.append(("funded", json.dumps(exchange.ledger.funded)))
-            if meta:
-                c.executemany(_META_UPSERT, meta)
+                c.execute(_META_UPSERT, ("funded", json.dumps(exchange.ledger.funded)))
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
-        self._written_ids, self._written_sequences = ids, sequences
+        self._reserved = reserved
+        written.update(balances)
+
+    def _counters(self) -> list[int]:
+        exchange = self.exchange
+        return [
+            exchange.next_order_id,
+            exchange.next_trade_id,
+            *(b.sequence for b in exchange.books),
+        ]
 
     def save_meta(self, key: str, value: str) -> None:
         self.connection.execute(_META_UPSERT, (key, value))
@@ -211,7 +230,19 @@ class SqliteStore:
         return row[0] if row else None
 
     def close(self) -> None:
-        self.connection.close()
+        """Write the exact counters (a restart then resumes exactly where this left off)."""
+        try:
+            self.connection.executemany(_META_UPSERT, _counter_rows(self._counters()))
+        finally:
+            self.connection.close()
+
+
+def _counter_rows(counters: list[int]) -> list[tuple[str, str]]:
+    return [
+        ("next_order_id", str(counters[0])),
+        ("next_trade_id", str(counters[1])),
+        ("sequences", json.dumps(counters[2:])),
+    ]
 
 
 def _order_row(o: Order) -> tuple:
