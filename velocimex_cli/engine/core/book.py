@@ -5,6 +5,10 @@ by price, asks by negated price), so the best level is found in O(1) and levels 
 removed with a binary search. A level keeps its orders in a deque in arrival order. Cancelling
 is O(1): the order is unlinked from the level's totals and marked not resting, and the matcher
 drops such entries when it reaches them (a level compacts itself when they pile up).
+
+`OrderBook` is the C type from `_native.c` (sorted level arrays, an intrusive FIFO per level,
+true O(1) cancels) whenever orders.py selected the C `Order`; otherwise it is `PyOrderBook`
+below, which is also the reference the C type follows. `NATIVE` says which one is active.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 
-from velocimex_cli.engine.core.orders import BUY, Order
+from velocimex_cli.engine.core.orders import BUY, NATIVE, Order
 
 
 class Level:
@@ -28,7 +32,7 @@ class Level:
 Fill = tuple[Order, int, int]  # (maker, lots, price in ticks)
 
 
-class OrderBook:
+class PyOrderBook:
     __slots__ = ("ask_keys", "asks", "bid_keys", "bids", "changed", "sequence", "touched")
 
     def __init__(self) -> None:
@@ -67,6 +71,12 @@ class OrderBook:
         else:
             levels = [self.asks[-k] for k in reversed(self.ask_keys)]
         return [o for level in levels for o in level.orders if o.resting]
+
+    def resting_count(self) -> int:
+        """How many orders rest in the book, both sides."""
+        return sum(level.count for level in self.bids.values()) + sum(
+            level.count for level in self.asks.values()
+        )
 
     def crosses(self, side: int, price: int) -> bool:
         """Would a limit order at `price` on `side` take liquidity?"""
@@ -201,3 +211,9 @@ class OrderBook:
                 del levels[price]
                 keys.pop()
         return fills
+
+
+if NATIVE:
+    from velocimex_cli.engine.core._native import OrderBook
+else:
+    OrderBook = PyOrderBook

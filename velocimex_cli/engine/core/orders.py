@@ -1,7 +1,13 @@
-"""The order as the engine holds it: integer ticks and lots, plain slots for speed and memory."""
+"""The order as the engine holds it: integer ticks and lots, plain slots for speed and memory.
+
+`Order` is the C type from `_native.c` when that extension is built and the environment
+variable VMX_PURE_PYTHON is empty or unset; otherwise it is `PyOrder` below, which is also the
+reference the C type follows. `NATIVE` says which one is active.
+"""
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -52,7 +58,7 @@ class Reason(StrEnum):
     NO_LIQUIDITY = "no_liquidity"
 
 
-class Order:
+class PyOrder:
     """One order: `price` in ticks (a market order's is its protection bound), sizes in lots.
 
     What a live order holds in the ledger is not stored: it is always the lock for its remaining
@@ -125,3 +131,22 @@ class Order:
             f"Order({self.id} {self.account} {SIDE_NAMES[self.side]} {self.instrument.key} "
             f"{self.quantity}@{self.price} filled={self.filled} {self.status})"
         )
+
+
+def _load_native() -> bool:
+    """Is the C core built and wanted? (VMX_PURE_PYTHON=1 selects the pure-Python classes.)"""
+    if os.environ.get("VMX_PURE_PYTHON"):
+        return False
+    try:
+        from velocimex_cli.engine.core import _native
+    except ImportError:
+        return False
+    _native._configure(OPEN, PARTIALLY_FILLED, SIDE_NAMES)
+    return True
+
+
+NATIVE = _load_native()
+if NATIVE:
+    from velocimex_cli.engine.core._native import Order
+else:
+    Order = PyOrder
