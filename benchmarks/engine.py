@@ -9,6 +9,9 @@ this process:
 - engine: the full engine entry point (`Exchange.place` / cancel) with ledger locks, fees,
   positions and fills, persistence off.
 
+Every figure of the book and the summary says which `Order`/`OrderBook` ran: "native" (the C
+core, velocimex_cli/engine/core/_native.c) or "python" (the fallback, VMX_PURE_PYTHON=1).
+
 Then durable acknowledgements (SQLite, one transaction per order) against the same stream with
 persistence off, and the resident memory of 1,000,000 resting orders.
 """
@@ -25,13 +28,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from velocimex_cli.engine.core.book import OrderBook
+from velocimex_cli.engine.core.book import NATIVE, OrderBook
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.orders import BUY, Order, OrderType, TimeInForce
 
 ADD, CANCEL, CROSS, MARKET = 0, 1, 2, 3
 MID = 6_000_000  # ticks: 60,000.00 USDT
 ACCOUNTS = [f"trader{i}" for i in range(8)]
+# Which Order/OrderBook ran: the C core, or the pure-Python fallback (VMX_PURE_PYTHON=1).
+IMPLEMENTATION = "native" if NATIVE else "python"
 Op = tuple[int, int, int, int, int, int]  # kind, id, side, price, lots, account index
 
 
@@ -161,7 +166,7 @@ def measure_memory(count: int) -> tuple[int, int]:
         exchange.place(account, instrument, BUY, rng.randint(10, 500), MID - rng.randint(1, 5000))
     gc.collect()
     after = resident_bytes()
-    resting = sum(level.count for level in exchange.books[instrument.index].bids.values())
+    resting = exchange.books[instrument.index].resting_count()
     return after - before, resting
 
 
@@ -176,7 +181,8 @@ def run(quick: bool) -> Iterator[dict]:
     yield {"figure": "baseline_dict_insert", "ops_per_second": round(count / baseline)}
     book = run_book(ops)
     yield {"figure": "book_matching", "ops_per_second": round(count / book),
-           "ratio_vs_baseline": round(book / baseline, 2)}  # fmt: skip
+           "ratio_vs_baseline": round(book / baseline, 2),
+           "implementation": IMPLEMENTATION}  # fmt: skip
     engine_seconds, _ = run_engine(ops, _exchange())
     yield {"figure": "engine_matching", "ops_per_second": round(count / engine_seconds),
            "ratio_vs_baseline": round(engine_seconds / baseline, 2),
@@ -202,6 +208,7 @@ def run(quick: bool) -> Iterator[dict]:
     yield {
         "figure": "summary",
         "metric": "in-process matching time per operation, book vs bare dict insert",
+        "implementation": IMPLEMENTATION,
         "value": round(count / book),
         "baseline": round(count / baseline),
         "ratio": round(book / baseline, 2),
