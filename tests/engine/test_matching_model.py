@@ -18,6 +18,7 @@ below pin the trickiest rules with exact fills, statuses and reasons.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -418,7 +419,8 @@ class MatchingModel(RuleBasedStateMachine):
 
 
 MatchingModel.TestCase.settings = settings(
-    max_examples=150,
+    # The pure-Python fallback run (test_pure_python_fallback.py) asks for fewer.
+    max_examples=int(os.environ.get("VMX_MODEL_EXAMPLES", "150")),
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
