@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.requests import HTTPConnection
 
@@ -14,8 +13,7 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.api.runtime import EngineRuntime
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     api_key: str
     account: str
     permissions: tuple[str, ...]
@@ -68,6 +66,15 @@ def credentials_from(headers: Mapping[str, str]) -> tuple[str | None, str | None
 
 
 def authenticate(conn: HTTPConnection, permission: str = "read") -> Principal:
-    runtime: EngineRuntime = conn.app.state.runtime
-    key, secret = credentials_from(conn.headers)
-    return check_credentials(runtime, key, secret, client_host(conn), permission)
+    """The caller of a REST request; reads the raw ASGI headers (names are lower case) once."""
+    scope = conn.scope
+    key = secret = None
+    for name, value in scope["headers"]:
+        if name == b"x-api-key":
+            if key is None:
+                key = value.decode("latin-1")
+        elif name == b"x-api-secret" and secret is None:
+            secret = value.decode("latin-1")
+    client = scope.get("client")
+    runtime: EngineRuntime = scope["app"].state.runtime
+    return check_credentials(runtime, key, secret, client[0] if client else None, permission)

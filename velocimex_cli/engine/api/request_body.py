@@ -30,17 +30,25 @@ async def json_object(request: Request, fields: FieldKinds) -> dict[str, Any]:
     "object" fields is checked here (null is allowed for strings), "number" fields are kept
     within +-1e15; the engine checks values.
     """
-    limit: int = request.app.state.runtime.settings.max_body_bytes
-    headers = request.headers
-    content_type = headers.get("content-type", "")
-    if content_type.partition(";")[0].strip().lower() != "application/json":
+    scope = request.scope
+    limit: int = scope["app"].state.runtime.settings.max_body_bytes
+    content_type = declared = None
+    for name, value in scope["headers"]:  # raw ASGI headers: names are lower case
+        if name == b"content-type":
+            if content_type is None:
+                content_type = value.decode("latin-1")
+        elif name == b"content-length" and declared is None:
+            declared = value.decode("latin-1")
+    content_type = content_type or ""
+    if content_type != "application/json" and (
+        content_type.partition(";")[0].strip().lower() != "application/json"
+    ):
         raise InvalidRequest(
             415,
             "content-type",
             content_type,
             "Send the body as JSON with the header Content-Type: application/json",
         )
-    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
     raw = b""
