@@ -480,22 +480,22 @@ class Exchange:
         if type_text is None:
             type_ = LIMIT if raw_price is not None else MARKET
         else:
-            try:
-                type_ = OrderType(type_text.strip().lower() if isinstance(type_text, str) else "")
-            except ValueError:
-                raise InvalidParameter(
-                    "type", type_text, "type must be 'limit' or 'market'"
-                ) from None
+            type_ = (
+                _ORDER_TYPES.get(type_text.strip().lower()) if isinstance(type_text, str) else None
+            )
+            if type_ is None:
+                raise InvalidParameter("type", type_text, "type must be 'limit' or 'market'")
         tif_text = request.get("time_in_force")
         if tif_text is None:
             tif = GTC if type_ is LIMIT else IOC
         else:
-            try:
-                tif = TimeInForce(tif_text.strip().lower() if isinstance(tif_text, str) else "")
-            except ValueError:
+            tif = (
+                _TIMES_IN_FORCE.get(tif_text.strip().lower()) if isinstance(tif_text, str) else None
+            )
+            if tif is None:
                 raise InvalidParameter(
                     "time_in_force", tif_text, "time_in_force must be 'gtc', 'ioc' or 'fok'"
-                ) from None
+                )
             if type_ is MARKET and tif is GTC:
                 raise InvalidParameter(
                     "time_in_force", tif_text, "a market order cannot rest: use 'ioc' or 'fok'"
@@ -1098,28 +1098,39 @@ def _mid_price(instrument: Instrument, mid_x2: int) -> Decimal:
     return (instrument.price_of(mid_x2) / 2).quantize(instrument.tick_size / 10)
 
 
+# Lookups by value, and each member's plain string: both far cheaper than Enum(value) and
+# member.value (~1.5 us and ~0.8 us on CPython 3.11).
+_ORDER_TYPES = {member.value: member for member in OrderType}
+_TIMES_IN_FORCE = {member.value: member for member in TimeInForce}
+_WIRE_NAME: dict[object, str] = {
+    member: member.value for enum in (OrderType, TimeInForce, Status, Reason) for member in enum
+}
+_WIRE_NAME[None] = None  # type: ignore[assignment]
+
+
 def order_wire(order: Order) -> dict[str, Any]:
     """The reference's Order format plus the documented extensions."""
     instrument = order.instrument
+    created = iso_from_micros(order.created)
     return {
         "order_id": str(order.id),
         "client_order_id": order.client_id,
-        "timestamp": iso_from_micros(order.created),
+        "timestamp": created,
         "exchange": instrument.venue.name,
         "symbol": instrument.symbol,
         "side": SIDE_NAMES[order.side],
-        "type": order.type.value,
-        "time_in_force": order.tif.value,
+        "type": _WIRE_NAME[order.type],
+        "time_in_force": _WIRE_NAME[order.tif],
         "post_only": order.post_only,
         "quantity": instrument.quantity_of(order.quantity),
-        "price": instrument.price_of(order.price) if order.type is OrderType.LIMIT else None,
+        "price": instrument.price_of(order.price) if order.type is LIMIT else None,
         "filled_quantity": instrument.quantity_of(order.filled),
         "average_price": _average_price(instrument, order.filled_notional, order.filled)
         if order.filled
         else None,
-        "status": order.status.value,
-        "reason": order.reason.value if order.reason is not None else None,
-        "updated_at": iso_from_micros(order.updated),
+        "status": _WIRE_NAME[order.status],
+        "reason": _WIRE_NAME[order.reason],
+        "updated_at": created if order.updated == order.created else iso_from_micros(order.updated),
     }
 
 

@@ -146,6 +146,7 @@ class Catalogue:
         self.instruments: list[Instrument] = instruments or _catalogue()
         self.venues: dict[str, Venue] = {}
         self._by_key: dict[tuple[str, str], Instrument] = {}
+        self._spellings: dict[tuple[str, str], Instrument] = {}
         for instrument in self.instruments:
             self.venues.setdefault(instrument.venue.name, instrument.venue)
             self._by_key[(instrument.venue.name, instrument.symbol)] = instrument
@@ -163,6 +164,19 @@ class Catalogue:
         return venue
 
     def find(self, exchange: object, symbol: object) -> Instrument:
+        # Fast path: the spellings clients actually send, remembered as given (hashable only).
+        try:
+            found = self._spellings.get((exchange, symbol))
+        except TypeError:
+            found = None
+        if found is not None:
+            return found
+        instrument = self._resolve(exchange, symbol)
+        if len(self._spellings) < 4096:
+            self._spellings[(exchange, symbol)] = instrument  # type: ignore[index]
+        return instrument
+
+    def _resolve(self, exchange: object, symbol: object) -> Instrument:
         venue = self.venue(exchange)
         if not isinstance(symbol, str) or not symbol.strip():
             raise InvalidParameter("symbol", symbol, "symbol is required")
