@@ -17,6 +17,8 @@ def parse_decimal(value: object) -> Decimal | None:
 
     Booleans are not numbers here, even though Python says they are ints.
     """
+    if type(value) is Decimal:  # what the wire's JSON decoder gives: the common case
+        return value if value.is_finite() else None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, float):
