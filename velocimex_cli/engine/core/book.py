@@ -8,7 +8,9 @@ drops such entries when it reaches them (a level compacts itself when they pile 
 
 `OrderBook` is the C type from `_native.c` (sorted level arrays, an intrusive FIFO per level,
 true O(1) cancels) whenever orders.py selected the C `Order`; otherwise it is `PyOrderBook`
-below, which is also the reference the C type follows. `NATIVE` says which one is active.
+below, which is also the reference the C type follows. `NATIVE` says which one is active. The
+C book takes only C orders, and refuses with ValueError to rest an order that already rests or
+to remove one that does not rest in it (the Python book would corrupt its totals).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 `Order` is the C type from `_native.c` when that extension is built and the environment
 variable VMX_PURE_PYTHON is empty or unset; otherwise it is `PyOrder` below, which is also the
-reference the C type follows. `NATIVE` says which one is active.
+reference the C type follows. `NATIVE` says which one is active. The C `Order` has the same
+constructor, attributes and repr, and in addition: `resting` is read-only (only a book sets
+it), the integer fields (id, side, price, quantity, filled, created, updated) must be ints that
+fit in 64 bits, and no attribute can be deleted. It is not tracked by the cyclic GC.
 """
 
 from __future__ import annotations
