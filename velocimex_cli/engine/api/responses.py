@@ -16,6 +16,18 @@ class JsonResponse(Response):
         return jsonfmt.dumps(content).encode("utf-8")
 
 
+_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
 def ok(data: Any, status_code: int = 200) -> JsonResponse:
-    """The reference's success envelope: {"status": "ok", "data": ...}."""
-    return JsonResponse({"status": "ok", "data": data}, status_code=status_code)
+    """The reference's success envelope: {"status": "ok", "data": ...}.
+
+    Built directly (every REST answer passes here): Response.__init__ would work out the
+    same two headers generically.
+    """
+    response = JsonResponse.__new__(JsonResponse)
+    response.status_code = status_code
+    response.background = None
+    body = response.body = jsonfmt.dumps({"status": "ok", "data": data}).encode("utf-8")
+    response.raw_headers = [(b"content-length", str(len(body)).encode()), _CONTENT_TYPE]
+    return response
