@@ -65,7 +65,7 @@ def serve_lean(app: FastAPI, routers: list[APIRouter], runtime: EngineRuntime) -
             lean.append(
                 Route(
                     route.path,
-                    _durable(route.endpoint, runtime),
+                    _Durable(route.endpoint, runtime),
                     methods=sorted(route.methods or ()),
                     include_in_schema=False,
                 )
@@ -74,17 +74,33 @@ def serve_lean(app: FastAPI, routers: list[APIRouter], runtime: EngineRuntime) -
         app.router.routes.insert(index, route)
 
 
-def _durable(
-    endpoint: Callable[..., Awaitable[Response]], runtime: EngineRuntime
-) -> Callable[[Request], Awaitable[Response]]:
-    committed = runtime.committed
+class _Durable:
+    """A REST endpoint as a bare ASGI app: the answer is sent once what it reports is durable.
 
-    async def handle(request: Request) -> Response:
-        response = await endpoint(request, **request.path_params)
-        await committed()
-        return response
+    Starlette would wrap a plain function in a second exception-handling layer and a Response
+    call; the app's ExceptionMiddleware already turns every error into the reference's shape.
+    """
 
-    return handle
+    __slots__ = ("committed", "endpoint")
+
+    def __init__(
+        self, endpoint: Callable[..., Awaitable[Response]], runtime: EngineRuntime
+    ) -> None:
+        self.endpoint = endpoint
+        self.committed = runtime.committed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.endpoint(request, **scope["path_params"])
+        await self.committed()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
 
 
 def _openapi_with_keys(app: FastAPI) -> dict[str, Any]:
