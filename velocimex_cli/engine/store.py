@@ -25,7 +25,14 @@ from velocimex_cli.engine.core.exchange import (
     FillRecord,
 )
 from velocimex_cli.engine.core.ledger import AccountKind, Position
-from velocimex_cli.engine.core.orders import Order, OrderType, Reason, Status, TimeInForce
+from velocimex_cli.engine.core.orders import (
+    WIRE_NAME,
+    Order,
+    OrderType,
+    Reason,
+    Status,
+    TimeInForce,
+)
 
 DB_NAME = "engine.db"
 
@@ -248,9 +255,9 @@ def _counter_rows(counters: list[int]) -> list[tuple[str, str]]:
 def _order_row(o: Order) -> tuple:
     i = o.instrument
     return (
-        o.id, o.account, i.venue.name, i.symbol, o.side, o.type.value, o.tif.value,
-        int(o.post_only), o.price, o.quantity, o.filled, o.filled_notional, o.status.value,
-        o.reason.value if o.reason is not None else None, o.client_id, o.created, o.updated,
+        o.id, o.account, i.venue.name, i.symbol, o.side, WIRE_NAME[o.type], WIRE_NAME[o.tif],
+        int(o.post_only), o.price, o.quantity, o.filled, o.filled_notional, WIRE_NAME[o.status],
+        WIRE_NAME[o.reason], o.client_id, o.created, o.updated,
     )  # fmt: skip
 
 

@@ -57,6 +57,7 @@ from velocimex_cli.engine.core.orders import (
     REJECTED,
     SELL,
     SIDE_NAMES,
+    WIRE_NAME,
     Order,
     OrderType,
     Reason,
@@ -1098,14 +1099,9 @@ def _mid_price(instrument: Instrument, mid_x2: int) -> Decimal:
     return (instrument.price_of(mid_x2) / 2).quantize(instrument.tick_size / 10)
 
 
-# Lookups by value, and each member's plain string: both far cheaper than Enum(value) and
-# member.value (~1.5 us and ~0.8 us on CPython 3.11).
+# Lookups by value: far cheaper than Enum(value) (~1.5 us on CPython 3.11).
 _ORDER_TYPES = {member.value: member for member in OrderType}
 _TIMES_IN_FORCE = {member.value: member for member in TimeInForce}
-_WIRE_NAME: dict[object, str] = {
-    member: member.value for enum in (OrderType, TimeInForce, Status, Reason) for member in enum
-}
-_WIRE_NAME[None] = None  # type: ignore[assignment]
 
 
 def order_wire(order: Order) -> dict[str, Any]:
@@ -1119,8 +1115,8 @@ def order_wire(order: Order) -> dict[str, Any]:
         "exchange": instrument.venue.name,
         "symbol": instrument.symbol,
         "side": SIDE_NAMES[order.side],
-        "type": _WIRE_NAME[order.type],
-        "time_in_force": _WIRE_NAME[order.tif],
+        "type": WIRE_NAME[order.type],
+        "time_in_force": WIRE_NAME[order.tif],
         "post_only": order.post_only,
         "quantity": instrument.quantity_of(order.quantity),
         "price": instrument.price_of(order.price) if order.type is LIMIT else None,
@@ -1128,8 +1124,8 @@ def order_wire(order: Order) -> dict[str, Any]:
         "average_price": _average_price(instrument, order.filled_notional, order.filled)
         if order.filled
         else None,
-        "status": _WIRE_NAME[order.status],
-        "reason": _WIRE_NAME[order.reason],
+        "status": WIRE_NAME[order.status],
+        "reason": WIRE_NAME[order.reason],
         "updated_at": created if order.updated == order.created else iso_from_micros(order.updated),
     }
 

@@ -61,6 +61,14 @@ class Reason(StrEnum):
     NO_LIQUIDITY = "no_liquidity"
 
 
+# Each member's plain string, and None for None: a dict lookup, where `member.value` costs
+# ~0.8 us on CPython 3.11. For the wire and the store.
+WIRE_NAME: dict[object, str | None] = {
+    member: member.value for enum in (OrderType, TimeInForce, Status, Reason) for member in enum
+}
+WIRE_NAME[None] = None
+
+
 class PyOrder:
     """One order: `price` in ticks (a market order's is its protection bound), sizes in lots.
 
