@@ -70,6 +70,20 @@ def test_ip_allow_list(app: FastAPI, caller: str, status: int) -> None:
         assert response.json()["error"]["details"]["ip"] == caller
 
 
+def test_a_forwarded_for_header_cannot_borrow_an_allowed_address(live: LiveServer) -> None:
+    """The engine is no proxy's backend: X-Forwarded-For from a loopback client is ignored."""
+    keys = live.app.state.runtime.keys
+    created = keys.create("alice", ip_allow=["192.168.0.0/16"])
+    headers = {
+        "X-API-Key": created.api_key,
+        "X-API-Secret": created.api_secret,
+        "X-Forwarded-For": "192.168.7.9",
+    }
+    response = httpx.get(f"{live.url}/v1/account/balance", headers=headers)
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["details"]["ip"] == "127.0.0.1"
+
+
 @pytest.mark.anyio
 async def test_asgi_transport_works_without_lifespan(app: FastAPI) -> None:
     """httpx.ASGITransport runs no lifespan: the engine starts on the first request."""

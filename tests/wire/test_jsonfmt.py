@@ -1,4 +1,4 @@
-"""Wire JSON: decimals exact both ways, and the fast encoder writes what simplejson's public one does."""
+"""Wire JSON: decimals exact both ways; the fast encoder writes what simplejson's own does."""
 
 from __future__ import annotations
 

@@ -82,6 +82,9 @@ def uvicorn_config(app: Any) -> Any:
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
         server_header=False,
+        # Not a proxy's backend: trusting X-Forwarded-For from loopback (uvicorn's default)
+        # would let any local client claim an address on a key's IP allow-list.
+        proxy_headers=False,
     )
 
 
