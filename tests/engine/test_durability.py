@@ -47,6 +47,22 @@ def random_user_orders(exchange: Exchange, rng: random.Random, count: int) -> No
                 exchange.cancel_order(account, rng.choice(live)["order_id"])
 
 
+def trade_a_while(
+    exchange: Exchange, clock: FakeClock, seed: int, steps: int, orders_seed: int | None = None
+) -> MarketSimulator:
+    """Users and a seeded simulator trade for `steps` simulator steps; returns the simulator."""
+    for user in USERS:
+        exchange.ensure_account(user)
+    simulator = MarketSimulator(exchange, seed=seed)
+    simulator.seed_books()
+    rng = random.Random(seed if orders_seed is None else orders_seed)
+    for _ in range(steps):
+        clock.advance(seconds=0.2)
+        simulator.step()
+        random_user_orders(exchange, rng, 5)
+    return simulator
+
+
 def snapshot(exchange: Exchange) -> dict[str, object]:
     return {
         "hash": exchange.state_hash(),
@@ -64,15 +80,7 @@ def snapshot(exchange: Exchange) -> dict[str, object]:
 def test_restart_restores_state_exactly(tmp_path: Path, clock: FakeClock) -> None:
     config = EngineConfig(seed=7)
     exchange = Exchange.open(tmp_path, config, clock)
-    for user in USERS:
-        exchange.ensure_account(user)
-    simulator = MarketSimulator(exchange, seed=7)
-    simulator.seed_books()
-    rng = random.Random(1)
-    for _ in range(30):
-        clock.advance(seconds=0.2)
-        simulator.step()
-        random_user_orders(exchange, rng, 5)
+    simulator = trade_a_while(exchange, clock, seed=7, steps=30, orders_seed=1)
     simulator.save_state()
     before = snapshot(exchange)
     assert any(o["status"] == "open" for o in before["orders"]["alice"])  # type: ignore[index]
@@ -94,15 +102,7 @@ def test_after_a_crash_everything_acknowledged_is_back_and_no_id_repeats(
 ) -> None:
     config = EngineConfig(seed=3)
     crashed = Exchange.open(tmp_path, config, clock)
-    for user in USERS:
-        crashed.ensure_account(user)
-    simulator = MarketSimulator(crashed, seed=3)
-    simulator.seed_books()
-    rng = random.Random(5)
-    for _ in range(20):
-        clock.advance(seconds=0.2)
-        simulator.step()
-        random_user_orders(crashed, rng, 5)
+    trade_a_while(crashed, clock, seed=3, steps=20, orders_seed=5)
     before = snapshot(crashed)
     order_ids = {o["order_id"] for orders in before["orders"].values() for o in orders}  # type: ignore[attr-defined]
     trade_ids = {f["trade_id"] for fills in before["fills"].values() for f in fills}  # type: ignore[attr-defined]
