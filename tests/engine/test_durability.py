@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import random
 import sqlite3
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -209,3 +210,26 @@ def test_simulated_books_stay_deep_and_fill_resting_user_orders(clock: FakeClock
         assert reference * 8 / 10 < ticker["bid"] < reference * 12 / 10
     totals = exchange.ledger.totals()
     assert all(totals[asset] == exchange.ledger.funded.get(asset, 0) for asset in totals)
+
+
+def test_a_background_checkpointer_moves_the_log_into_the_database(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    exchange = Exchange.open(tmp_path, EngineConfig(), clock, checkpoint_seconds=0.05)
+    database = tmp_path / "engine.db"
+    exchange.ensure_account("alice")
+    size_before = database.stat().st_size
+    for _ in range(300):  # resting orders: hundreds of pages in the log
+        exchange.place_order(
+            "alice",
+            {"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "quantity": "0.001",
+             "price": "1000.00"},
+        )  # fmt: skip
+    deadline = time.monotonic() + 5
+    while database.stat().st_size <= size_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert database.stat().st_size > size_before  # commits no longer checkpoint: the thread did
+    exchange.close()
+    reopened = Exchange.open(tmp_path, EngineConfig(), clock)
+    assert len(reopened.list_orders("alice", limit=1000)) == 300
+    reopened.close()

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from velocimex_cli.engine.checkpointer import Checkpointer
 from velocimex_cli.engine.core.exchange import (
     Changes,
     Clock,
@@ -151,6 +152,7 @@ class SqliteStore:
         self.exchange = exchange
         self._reserved: list[int] | None = None  # order id, trade id, then each book's sequence
         self._written_balances: dict[tuple[str, str], tuple[int, int]] = {}
+        self._checkpointer: Checkpointer | None = None
 
     def commit(self, changes: Changes) -> None:
         exchange = self.exchange
@@ -236,8 +238,15 @@ class SqliteStore:
         row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    def checkpoint_in_background(self, db_path: Path, interval_seconds: float) -> None:
+        """Move WAL checkpoints off the committing thread (see engine/checkpointer.py)."""
+        self._checkpointer = Checkpointer(db_path, interval_seconds)
+        self._checkpointer.start(self.connection)
+
     def close(self) -> None:
         """Write the exact counters (a restart then resumes exactly where this left off)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         try:
             self.connection.executemany(_META_UPSERT, _counter_rows(self._counters()))
         finally:
@@ -262,9 +271,18 @@ def _order_row(o: Order) -> tuple:
 
 
 def open_exchange(
-    data_dir: Path, config: EngineConfig, clock: Clock, *, synchronous: str = "NORMAL"
+    data_dir: Path,
+    config: EngineConfig,
+    clock: Clock,
+    *,
+    synchronous: str = "NORMAL",
+    checkpoint_seconds: float | None = None,
 ) -> Exchange:
-    """An Exchange restored from `data_dir/engine.db` (created when missing), persisting to it."""
+    """An Exchange restored from `data_dir/engine.db` (created when missing), persisting to it.
+
+    `checkpoint_seconds` moves WAL checkpoints to a background thread at that interval (for
+    a long-running server); None leaves them to SQLite, inside commits.
+    """
     db_path = data_dir / DB_NAME
     connection = connect(db_path, synchronous=synchronous)
     exchange = Exchange(config, clock)
@@ -274,6 +292,8 @@ def open_exchange(
         connection.close()
         raise
     store = SqliteStore(connection, exchange)
+    if checkpoint_seconds is not None:
+        store.checkpoint_in_background(db_path, checkpoint_seconds)
     exchange.attach_store(store)
     exchange.db_path = db_path
     return exchange

@@ -25,6 +25,7 @@ from velocimex_cli.wire.errors import InvalidParameter
 log = logging.getLogger("vmx.engine.api")
 
 KEY_CACHE_SECONDS = 1.0
+CHECKPOINT_SECONDS = 0.5  # WAL checkpoints on a background thread (engine/checkpointer.py)
 
 
 class EngineRuntime:
@@ -68,7 +69,9 @@ class EngineRuntime:
         if settings.data_dir is not None:
             data_dir = settings.data_dir
             data_dir.mkdir(parents=True, exist_ok=True)
-            self.exchange = Exchange.open(data_dir, config, settings.clock)
+            self.exchange = Exchange.open(
+                data_dir, config, settings.clock, checkpoint_seconds=CHECKPOINT_SECONDS
+            )
             self._keys = self._keys or KeyStore.open(data_dir, settings.clock)
         else:
             self.exchange = Exchange(config, settings.clock)

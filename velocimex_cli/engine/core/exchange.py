@@ -213,11 +213,22 @@ class Exchange:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, data_dir: Path, config: EngineConfig, clock: Clock) -> Exchange:
-        """An exchange whose state lives in `data_dir/engine.db` (created or restored)."""
+    def open(
+        cls,
+        data_dir: Path,
+        config: EngineConfig,
+        clock: Clock,
+        *,
+        checkpoint_seconds: float | None = None,
+    ) -> Exchange:
+        """An exchange whose state lives in `data_dir/engine.db` (created or restored).
+
+        `checkpoint_seconds`: checkpoint the WAL on a background thread at that interval
+        instead of inside commits (a server's choice: no acknowledgement waits for one).
+        """
         from velocimex_cli.engine.store import open_exchange
 
-        return open_exchange(Path(data_dir), config, clock)
+        return open_exchange(Path(data_dir), config, clock, checkpoint_seconds=checkpoint_seconds)
 
     def attach_store(self, store: Store) -> None:
         self._store = store
