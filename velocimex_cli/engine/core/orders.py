@@ -145,15 +145,16 @@ class PyOrder:
 
 
 def _load_native() -> bool:
-    """Is the C core built and wanted? (VMX_PURE_PYTHON=1 selects the pure-Python classes.)"""
-    if os.environ.get("VMX_PURE_PYTHON"):
-        return False
+    """Is the C core built and wanted? (VMX_PURE_PYTHON=1 selects the pure-Python classes.)
+
+    A built core is configured either way, so it stays usable (and testable) beside them.
+    """
     try:
         from velocimex_cli.engine.core import _native
     except ImportError:
         return False
     _native._configure(OPEN, PARTIALLY_FILLED, SIDE_NAMES)
-    return True
+    return not os.environ.get("VMX_PURE_PYTHON")
 
 
 NATIVE = _load_native()
