@@ -54,7 +54,8 @@ async def _throughput(port: int, raw: bytes, seconds: float, connections: int) -
     return sum(counts) / (time.perf_counter() - started)
 
 
-async def _p50(port: int, raw: bytes, count: int) -> float:
+async def _latencies(port: int, raw: bytes, count: int) -> list[float]:
+    """Round-trip seconds of `count` requests sent one at a time on one connection."""
     reader, writer = await open_connection(port)
     samples = []
     try:
@@ -66,7 +67,7 @@ async def _p50(port: int, raw: bytes, count: int) -> float:
                 raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
     finally:
         writer.close()
-    return statistics.median(samples)
+    return samples
 
 
 def run(quick: bool = False) -> Iterator[dict[str, Any]]:
@@ -93,23 +94,30 @@ def run(quick: bool = False) -> Iterator[dict[str, Any]]:
         )
         raw = {name: post_bytes("/v1/trading/orders", ORDER, h) for name, (_, h) in targets.items()}
         rates = {(name, n): [] for name in targets for n in levels}  # type: ignore[var-annotated]
-        p50s: dict[str, list[float]] = {name: [] for name in targets}
+        latencies: dict[str, list[list[float]]] = {name: [] for name in targets}
         for name, (port, _) in targets.items():  # warm-up
-            asyncio.run(_p50(port, raw[name], 100))
+            asyncio.run(_latencies(port, raw[name], 100))
         for _ in range(rounds):
             for name, (port, _) in targets.items():
-                p50s[name].append(asyncio.run(_p50(port, raw[name], samples)))
+                latencies[name].append(asyncio.run(_latencies(port, raw[name], samples)))
                 for n in levels:
                     rates[name, n].append(asyncio.run(_throughput(port, raw[name], seconds, n)))
 
     at = {key: statistics.median(values) for key, values in rates.items()}
     rate = {name: max(at[name, n] for n in levels) for name in targets}
-    p50 = {name: statistics.median(values) for name, values in p50s.items()}
+    p50 = {
+        name: statistics.median(statistics.median(r) for r in runs)
+        for name, runs in latencies.items()
+    }
+    tails = {name: sorted(x for r in runs for x in r) for name, runs in latencies.items()}
     for name in targets:
         by_level = {str(n): round(at[name, n], 1) for n in levels}
         yield {"name": f"api.{name}.requests_per_second", "value": round(rate[name], 1),
                "by_connections": by_level}  # fmt: skip
-        yield {"name": f"api.{name}.p50_ms", "value": round(p50[name] * 1000, 3)}
+        ordered = tails[name]
+        yield {"name": f"api.{name}.p50_ms", "value": round(p50[name] * 1000, 3),
+               "p99_ms": round(ordered[int(len(ordered) * 0.99)] * 1000, 3),
+               "p99_9_ms": round(ordered[int(len(ordered) * 0.999)] * 1000, 3)}  # fmt: skip
     yield {
         "name": "api.orders_vs_echo_throughput_at_8_connections",
         "ratio": round(at["engine", levels[0]] / at["echo", levels[0]], 3),
