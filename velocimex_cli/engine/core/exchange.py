@@ -263,13 +263,11 @@ class Exchange:
         if changes is not None and changes:
             self._store.commit(changes)  # type: ignore[union-attr]  # on failure: kept, retried
             self._changes = Changes()
-        events, self._pending_events = self._pending_events, []
-        self._deliver(events)
-
-    def _deliver(self, events: list[Event]) -> None:
-        for event in events:
-            for listener in self._listeners:
-                listener(event)
+        if self._pending_events:
+            events, self._pending_events = self._pending_events, []
+            for event in events:
+                for listener in self._listeners:
+                    listener(event)
 
     def close(self) -> None:
         self.flush()
@@ -1058,19 +1056,13 @@ class Exchange:
             self._traded.clear()
         books.clear()
         self._events = None
-        changes = self._changes
-        if self._schedule_flush is not None:
-            if events:
-                self._pending_events.extend(events)
-            if not self._flush_pending and (self._pending_events or bool(changes)):
-                self._flush_pending = True
-                self._schedule_flush()
-            return
-        if changes is not None and changes:
-            self._store.commit(changes)  # type: ignore[union-attr]
-            self._changes = Changes()
         if events:
-            self._deliver(events)
+            self._pending_events.extend(events)
+        if self._schedule_flush is None:
+            self.flush()
+        elif not self._flush_pending and (self._pending_events or bool(self._changes)):
+            self._flush_pending = True
+            self._schedule_flush()
 
     def _book_event(self, index: int, book: OrderBook, stamp: str) -> BookEvent:
         instrument = self.catalogue.instruments[index]
