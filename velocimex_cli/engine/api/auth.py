@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.requests import HTTPConnection
 
+from velocimex_cli.engine.api.request_body import first_headers
 from velocimex_cli.wire.errors import AuthenticationError, PermissionDenied
 
 if TYPE_CHECKING:
@@ -68,13 +69,7 @@ def credentials_from(headers: Mapping[str, str]) -> tuple[str | None, str | None
 def authenticate(conn: HTTPConnection, permission: str = "read") -> Principal:
     """The caller of a REST request; reads the raw ASGI headers (names are lower case) once."""
     scope = conn.scope
-    key = secret = None
-    for name, value in scope["headers"]:
-        if name == b"x-api-key":
-            if key is None:
-                key = value.decode("latin-1")
-        elif name == b"x-api-secret" and secret is None:
-            secret = value.decode("latin-1")
+    key, secret = first_headers(scope, b"x-api-key", b"x-api-secret")
     client = scope.get("client")
     runtime: EngineRuntime = scope["app"].state.runtime
     return check_credentials(runtime, key, secret, client[0] if client else None, permission)

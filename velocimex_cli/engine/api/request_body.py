@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from velocimex_cli.engine.api.error_handlers import InvalidRequest
 from velocimex_cli.wire import jsonfmt
@@ -23,6 +24,18 @@ _KIND_CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
 }
 
 
+def first_headers(scope: Scope, *names: bytes) -> list[str | None]:
+    """The first value of each named header, read once from the raw ASGI list (lower-case
+    names), or None; cheaper than building Starlette's Headers for a lookup or two."""
+    found: list[str | None] = [None] * len(names)
+    for name, value in scope["headers"]:
+        if name in names:
+            index = names.index(name)
+            if found[index] is None:
+                found[index] = value.decode("latin-1")
+    return found
+
+
 async def json_object(request: Request, fields: FieldKinds) -> dict[str, Any]:
     """The body as a JSON object with only the named fields, or an INVALID_PARAMETER error.
 
@@ -32,13 +45,7 @@ async def json_object(request: Request, fields: FieldKinds) -> dict[str, Any]:
     """
     scope = request.scope
     limit: int = scope["app"].state.runtime.settings.max_body_bytes
-    content_type = declared = None
-    for name, value in scope["headers"]:  # raw ASGI headers: names are lower case
-        if name == b"content-type":
-            if content_type is None:
-                content_type = value.decode("latin-1")
-        elif name == b"content-length" and declared is None:
-            declared = value.decode("latin-1")
+    content_type, declared = first_headers(scope, b"content-type", b"content-length")
     content_type = content_type or ""
     if content_type != "application/json" and (
         content_type.partition(";")[0].strip().lower() != "application/json"
