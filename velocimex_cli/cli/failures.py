@@ -15,6 +15,7 @@ from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.client.errors import MissingCredentials, Unreachable
 from velocimex_cli.config.credentials import CredentialsError
 from velocimex_cli.config.settings import ConfigError
+from velocimex_cli.paths import UnsafeFileError
 from velocimex_cli.wire.errors import ApiError, ErrorCode, ExitCode
 
 _HINTS: dict[ErrorCode, str] = {
@@ -32,7 +33,7 @@ _HINTS: dict[ErrorCode, str] = {
 def exit_code_of(exc: BaseException) -> int:
     if isinstance(exc, ApiError):
         return exc.exit_code
-    if isinstance(exc, MissingCredentials | CredentialsError):
+    if isinstance(exc, MissingCredentials | CredentialsError | UnsafeFileError):
         return ExitCode.AUTH
     if isinstance(exc, Unreachable):
         return ExitCode.UNREACHABLE
@@ -52,6 +53,7 @@ def error_body(exc: BaseException) -> dict[str, Any]:
         CredentialsError: "MISSING_CREDENTIALS",
         Unreachable: "UNREACHABLE",
         ConfigError: "CONFIG_ERROR",
+        UnsafeFileError: "UNSAFE_FILE",
     }.get(type(exc))
     if isinstance(exc, CommandError):
         code = exc.code
@@ -76,7 +78,9 @@ def human_message(exc: BaseException) -> str:
         elif exc.code in _HINTS:
             lines.append(f"  {_HINTS[exc.code]}")
         return "\n".join(lines)
-    if isinstance(exc, CommandError | MissingCredentials | CredentialsError | ConfigError):
+    if isinstance(
+        exc, CommandError | MissingCredentials | CredentialsError | ConfigError | UnsafeFileError
+    ):
         return f"error: {exc}"
     if isinstance(exc, Unreachable):
         return f"error: {exc}"

@@ -160,11 +160,12 @@ def _serve(
             await asyncio.sleep(0.01)
         if server.started:
             started_at = iso(datetime.now(UTC))
-            sys.stderr.write(f"vmx engine listening on {url} (pid {os.getpid()})\n")
-            sys.stderr.flush()
+            # Recorded before it is announced: whoever reads the line finds the state written.
             if data_lock is not None:
                 data_lock.record(pid=os.getpid(), url=url, started_at=started_at)
             run_lock = _record(settings, url, started_at, admin_token)
+            sys.stderr.write(f"vmx engine listening on {url} (pid {os.getpid()})\n")
+            sys.stderr.flush()
         await serving
 
     # uvicorn re-raises the signal it caught after its graceful shutdown; with these handlers
