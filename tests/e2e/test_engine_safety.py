@@ -170,7 +170,7 @@ def test_every_file_is_private_even_under_umask_000(tmp_path: Path) -> None:
     loose = {
         name: oct(mode)
         for name, mode in modes.items()
-        if mode != ((0o700 if (root / name).is_dir() else 0o600))
+        if mode != (0o700 if (root / name).is_dir() else 0o600)
     }
     assert loose == {}
 
