@@ -179,10 +179,12 @@ def test_an_engine_json_others_may_write_is_not_trusted(home: dict[str, str]) ->
     assert vmx(home, "engine", "start").returncode == 0
     path = Path(home["VMX_HOME"]) / "state" / "engine.json"
     path.chmod(0o666)
-    result = vmx(home, "account", "balance")
+    try:
+        result = vmx(home, "account", "balance")
+    finally:
+        path.chmod(0o600)  # so the fixture can stop the engine whatever happened
     assert result.returncode == 3
     assert f"chmod 600 {path}" in result.stderr
-    path.chmod(0o600)
     assert vmx(home, "account", "balance").returncode == 0
 
 
