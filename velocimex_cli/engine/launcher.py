@@ -276,7 +276,8 @@ def stop(timeout: float = 10) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.kill(current.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while pid_alive(current.pid):
+    # Its run lock goes the moment the process ends, before anyone reaps it.
+    while recorded_engine_alive(current):
         if time.monotonic() > deadline:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(current.pid, signal.SIGKILL)
