@@ -338,7 +338,7 @@ class _KeyAccess:
         self.engine = None
         self.data_dir = _data_dir(data_dir)
         running = launcher.status()
-        if running is not None:
+        if running is not None and running.admin_token:  # (an older engine has no endpoint)
             serves_default = data_dir is None and running.data_dir in (None, str(self.data_dir))
             if serves_default or running.data_dir == str(self.data_dir):
                 self.engine = running

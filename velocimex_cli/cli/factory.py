@@ -115,7 +115,12 @@ class Factory:
                 self._profile = None
                 return self.profile()
             engine = self._embedded_engine()
-            key, secret = launcher.provision_key(engine, permissions=LOCAL_PERMISSIONS)
+            try:
+                key, secret = launcher.provision_key(engine, permissions=LOCAL_PERMISSIONS)
+            except launcher.EngineAdminError as exc:
+                from velocimex_cli.cli.command_error import CommandError
+
+                raise CommandError(str(exc), exit_code=1, code="ENGINE_TOO_OLD") from None
             path = credentials.store(
                 name, Credential(key, Secret(secret), permissions=LOCAL_PERMISSIONS)
             )

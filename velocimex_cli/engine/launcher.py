@@ -149,9 +149,24 @@ def recorded_engine_alive(current: EngineStatus) -> bool:
     """Whether the recorded engine still runs: its run lock is held and its pid is alive.
 
     The lock dies with the process, so a kill -9 (or a reused pid) never passes for a live
-    engine.
+    engine. An engine recorded without a run lock (started by an older vmx) counts as alive
+    only while its own health answer gives its pid.
     """
-    return file_lock.is_held(run_lock_file()) and pid_alive(current.pid)
+    if not pid_alive(current.pid):
+        return False
+    if file_lock.is_held(run_lock_file()):
+        return True
+    return current.admin_token is None and health_pid(current.url) == current.pid
+
+
+def health_pid(url: str, timeout: float = 0.5) -> int | None:
+    """The pid the engine at `url` reports on /v1/health (None if it does not answer)."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/v1/health", timeout=timeout) as reply:
+            pid = json.loads(reply.read()).get("data", {}).get("pid")
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) else None
 
 
 def status() -> EngineStatus | None:
