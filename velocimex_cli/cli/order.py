@@ -289,8 +289,10 @@ def _send_batch(
                     if opts.dry_run:
                         result: dict[str, Any] = {"line": number, "request": item}
                     else:
+                        api = factory.client()
+                        api.pace()  # wait for the window rather than run into a 429
                         in_flight = item["client_order_id"]
-                        order = factory.client().place_order(item, paced=True)
+                        order = api.place_order(item)
                         in_flight = None
                         result = {"line": number, "order": order}
                         placed += 1

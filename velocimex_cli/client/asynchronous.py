@@ -42,6 +42,12 @@ class AsyncClient(BaseClient):
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def pace(self) -> None:
+        """As `Client.pace`: wait for the rate-limit window when none remain."""
+        step = self._pacing()
+        if step is not None:
+            await self._pause(step)
+
     async def _pause(self, step: policy.Sleep) -> None:
         self._announce(step)
         await self._sleep(step.seconds)
@@ -61,8 +67,7 @@ class AsyncClient(BaseClient):
         plan = policy.call(self.retry, self.base_url, policy.Send(method, path, params, body))
         return policy.run_async(plan, self._send, self._pause)
 
-    async def place_order(self, request: dict[str, Any], *, paced: bool = False) -> Any:
+    async def place_order(self, request: dict[str, Any]) -> Any:
         """As `Client.place_order`: exactly once, looking the order up after an unknown outcome."""
-        first = self._pacing() if paced else None
-        plan = policy.place_order(self.retry, self.base_url, request, first)
+        plan = policy.place_order(self.retry, self.base_url, request)
         return await policy.run_async(plan, self._send, self._pause)

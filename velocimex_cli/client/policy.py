@@ -120,25 +120,21 @@ def call(retry: RetryPolicy, base_url: str, request: Send) -> Plan:
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
-def place_order(
-    retry: RetryPolicy, base_url: str, request: dict[str, Any], first: Sleep | None = None
-) -> Plan:
+def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> Plan:
     """Place an order exactly once, even across timeouts and retries.
 
     The body always carries a client_order_id (generated if absent). If the outcome of a POST
     is unknown (timeout, dropped connection), the order is looked up by that id before anything
     else happens: found means placed, not found means safe to send again.
 
-    `first` is a pacing pause to take before sending (a batch's); it does not count against
-    `retry.order_wait`, the most the order itself waits for 429s in all (None: no bound).
+    A 429 is waited out (announced) while the waits add up to at most `retry.order_wait`
+    (None: as long as the server asks); past it, RateLimitExceeded: nothing was placed.
     """
     body = dict(request)
     if not body.get("client_order_id"):
         body["client_order_id"] = new_client_order_id()
     cid = body["client_order_id"]
     lookup = Send("GET", order_path(f"client_order_id:{cid}"))
-    if first is not None:
-        yield first
     attempts = retry.attempts
     attempt = 0  # tries spent on transport errors
     limited = 0  # 429s answered so far

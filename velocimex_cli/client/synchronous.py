@@ -41,6 +41,13 @@ class Client(BaseClient):
     def close(self) -> None:
         self._http.close()
 
+    def pace(self) -> None:
+        """Wait (announced) for the rate-limit window if the last response said no requests
+        remain: a batch calls this between requests instead of running into 429s."""
+        step = self._pacing()
+        if step is not None:
+            self._pause(step)
+
     def _pause(self, step: policy.Sleep) -> None:
         self._announce(step)
         self._sleep(step.seconds)
@@ -60,12 +67,7 @@ class Client(BaseClient):
         plan = policy.call(self.retry, self.base_url, policy.Send(method, path, params, body))
         return policy.run_sync(plan, self._send, self._pause)
 
-    def place_order(self, request: dict[str, Any], *, paced: bool = False) -> Any:
-        """Place an order exactly once, even across timeouts and retries (see policy).
-
-        `paced`: first wait (announced) for the rate-limit window if the last response said
-        no requests remain, as a batch does, instead of running into a 429.
-        """
-        first = self._pacing() if paced else None
-        plan = policy.place_order(self.retry, self.base_url, request, first)
+    def place_order(self, request: dict[str, Any]) -> Any:
+        """Place an order exactly once, even across timeouts and retries (see policy)."""
+        plan = policy.place_order(self.retry, self.base_url, request)
         return policy.run_sync(plan, self._send, self._pause)
