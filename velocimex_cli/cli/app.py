@@ -108,13 +108,13 @@ def root(
     factory.verbose = verbose
     if color is not None:
         if color not in ("auto", "always", "never"):
-            raise typer.BadParameter("must be auto, always or never", param_hint="'--color'")
+            raise typer.BadParameter(
+                f"{color!r} is not one of auto, always, never", param_hint="'--color'"
+            )
         factory.io.color_mode = color
+        factory.io.color_setting = None
     else:
-        try:
-            factory.io.color_mode = factory.settings.get("color")
-        except Exception:
-            factory.io.color_mode = "auto"
+        factory.io.color_setting = lambda: factory.settings.get("color")
 
 
 def run() -> None:

@@ -1,4 +1,5 @@
-"""`vmx config list|get|set|path`: default profile, output format, colour, confirm threshold."""
+"""`vmx config list|get|set|path`: default profile, output format, colour, confirm threshold,
+how long an order may wait for a rate limit."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.parsing import NumbersAsArguments
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -67,16 +69,18 @@ def list_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOptio
 
 
 @app.command("get")
-def get_command(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
+def get_command(ctx: typer.Context, key: str = typer.Argument(..., metavar="KEY")) -> None:
     """One setting's value."""
     execute(ctx, run_get, ConfigOptions(key=key))
 
 
-@app.command("set")
+@app.command("set", cls=NumbersAsArguments)
 def set_command(
-    ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...)
+    ctx: typer.Context,
+    key: str = typer.Argument(..., metavar="KEY"),
+    value: str = typer.Argument(..., metavar="VALUE"),
 ) -> None:
-    """Change a setting: default_profile, output, color, confirm_notional."""
+    """Change a setting: default_profile, output, color, confirm_notional, order_max_wait."""
     execute(ctx, run_set, ConfigOptions(key=key, value=value))
 
 
