@@ -1,8 +1,9 @@
 """The results of `order place --file`, one per line of the file, written as each one is known.
 
-json/ndjson: one JSON object per line (`{"line", "order"|"request"|"error"}`); csv: a header
-(at once, so even a batch that sends nothing is a valid CSV) and one row per line; table: one
-readable line each. Streaming matters: an interrupted batch has printed everything it did.
+json/ndjson: one JSON object per line (`{"line", "order"|"validation"|"request"|"error"}`, with
+`"replayed": true` for an order that was already placed); csv: a header (at once, so even a batch
+that sends nothing is a valid CSV) and one row per line, its `result` one of placed, replayed,
+accepted (a dry run the engine accepts), valid, failed; table: one readable line each. Streaming matters: an interrupted batch has printed everything it did.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ class BatchResults:
 def _csv_values(result: dict[str, Any]) -> list[Any]:
     record: dict[str, Any] = {"line": result["line"]}
     if "order" in result:
-        record["result"] = "placed"
+        record["result"] = "replayed" if result.get("replayed") else "placed"
         record.update(result["order"])
+    elif "validation" in result:
+        record["result"] = "accepted"
+        record.update(result["validation"].get("order") or {})
     elif "request" in result:
         record["result"] = "valid"
         record.update(result["request"])
@@ -49,8 +53,15 @@ def _readable(result: dict[str, Any]) -> str:
     line = result["line"]
     if "order" in result:
         order = result["order"]
+        again = " (already placed: nothing new sent)" if result.get("replayed") else ""
         return (
             f"line {line}: ok order_id={order.get('order_id')} status={order.get('status')} "
+            f"client_order_id={order.get('client_order_id')}{again}\n"
+        )
+    if "validation" in result:
+        order = result["validation"].get("order") or {}
+        return (
+            f"line {line}: accepted status={order.get('status')} "
             f"client_order_id={order.get('client_order_id')}\n"
         )
     if "request" in result:
