@@ -3,7 +3,8 @@
 json/ndjson: one JSON object per line (`{"line", "order"|"validation"|"request"|"error"}`, with
 `"replayed": true` for an order that was already placed); csv: a header (at once, so even a batch
 that sends nothing is a valid CSV) and one row per line, its `result` one of placed, replayed,
-accepted (a dry run the engine accepts), valid, failed; table: one readable line each. Streaming matters: an interrupted batch has printed everything it did.
+accepted (a dry run the engine accepts), valid, failed; table: one readable line each.
+Streaming matters: an interrupted batch has printed everything it did.
 """
 
 from __future__ import annotations
