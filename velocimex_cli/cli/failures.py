@@ -86,7 +86,7 @@ def hint_for(exc: ApiError) -> str:
                 f"place it again {later}, pass --wait to wait as long as the API asks, or "
                 "raise the bound: --max-wait SECONDS or `vmx config set order_max_wait SECONDS`"
             )
-        return f"too many requests even after retrying; try again {later}"
+        return f"the API refused more requests for now; try again {later}"
     if exc.code == ErrorCode.NOT_FOUND:
         if "strategy_id" in details:
             return "see the strategies there are with `vmx strategy list`"
