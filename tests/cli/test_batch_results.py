@@ -45,3 +45,19 @@ def test_readable_lines_name_the_line_and_the_outcome() -> None:
     text = written("table").splitlines()
     assert text[0].startswith("line 1: ok order_id=7") and "already placed" in text[1]
     assert text[2].startswith("line 3: accepted") and text[4].startswith("line 5: error")
+
+
+def test_a_page_with_metadata_is_still_its_records_in_csv_and_ndjson() -> None:
+    from velocimex_cli.output.columns import ORDER_FIELDS
+    from velocimex_cli.output.formats import emit
+
+    page = {"orders": [], "total": 0, "next_before": None}
+    out = io.StringIO()
+    emit(IOStreams(out=out), page, "csv")
+    assert list(csv.reader(io.StringIO(out.getvalue()))) == [list(ORDER_FIELDS)]
+    out = io.StringIO()
+    emit(IOStreams(out=out), {**page, "orders": [ORDER, ORDER]}, "ndjson")
+    assert [jsonfmt.loads(line)["order_id"] for line in out.getvalue().splitlines()] == ["7", "7"]
+    one = io.StringIO()
+    emit(IOStreams(out=one), {"a": [1], "b": [2]}, "ndjson")  # not a known list: one record
+    assert jsonfmt.loads(one.getvalue()) == {"a": [1], "b": [2]}

@@ -46,9 +46,19 @@ BY_LIST_KEY: dict[str, tuple[str, ...]] = {
 }
 
 
+def list_key(data: Any) -> str | None:
+    """The key of a payload's records: its only key holding a list, or else its one known
+    list key beside metadata (`{"orders": [...], "total": 114, "next_before": "…"}`)."""
+    if not isinstance(data, dict):
+        return None
+    lists = [key for key, value in data.items() if isinstance(value, list)]
+    if len(data) == 1 and lists:
+        return lists[0]
+    known = [key for key in lists if key in BY_LIST_KEY]
+    return known[0] if len(known) == 1 else None
+
+
 def columns_for(data: Any) -> tuple[str, ...]:
     """The known fields of a payload's records (empty when the payload is not a known list)."""
-    if isinstance(data, dict) and len(data) == 1:
-        (key,) = data
-        return BY_LIST_KEY.get(key, ())
-    return ()
+    key = list_key(data)
+    return BY_LIST_KEY.get(key, ()) if key is not None else ()

@@ -23,14 +23,14 @@ FORMATS = ("table", "json", "ndjson", "csv")
 
 
 def rows_of(data: Any) -> list[Any]:
-    """The records in a payload: the list under its single key, a list itself, or [one record]."""
+    """The records in a payload: its list of records (see columns.list_key), a list itself, or
+    [the one record]."""
+    from velocimex_cli.output.columns import list_key
+
     if isinstance(data, list):
         return data
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(data) == 1 and lists:
-            return lists[0]
-    return [data]
+    key = list_key(data)
+    return data[key] if key is not None else [data]
 
 
 def _cell(value: Any) -> str:
