@@ -58,6 +58,12 @@ def exhaust(vmx: Harness, count: int) -> None:
         assert vmx.run("markets", "status").exit_code == 0
 
 
+def fill_window(vmx: Harness) -> None:
+    """Spend requests until the API refuses one: the window is full right now."""
+    codes = [vmx.run("markets", "status").exit_code for _ in range(5)]
+    assert 4 in codes, codes
+
+
 @pytest.fixture
 def vmx_fast_window(tmp_path: Path) -> Iterator[Harness]:
     """Three requests per second on a real clock, every venue open: a limit that frees."""
@@ -71,11 +77,10 @@ def test_a_rate_limited_read_says_so_at_once_and_how_long(vmx_limited: Harness) 
     sleeps: list[float] = []
     result = invoke(vmx_limited, "markets", "status", sleeps=sleeps, attempts=2)
     assert result.exit_code == 4
-    assert len(sleeps) == 1 and 59 <= sleeps[0] <= 61  # waited what the server asked
+    assert sleeps == [60.0]  # waited what the server asked (Retry-After: 60)
     notices = [line for line in result.stderr.splitlines() if line.startswith("rate limited")]
-    assert notices == [f"rate limited: retrying in {int(sleeps[0]) + 1} s, Ctrl-C to stop"] or (
-        notices == [f"rate limited: retrying in {int(sleeps[0])} s, Ctrl-C to stop"]
-    )
+    assert notices == ["rate limited: retrying in 60 s, Ctrl-C to stop"]
+    assert result.stderr.index("rate limited") < result.stderr.index("error:")  # said first
 
 
 def test_on_a_terminal_the_wait_counts_down(vmx_limited: Harness) -> None:
@@ -111,10 +116,10 @@ def test_the_bound_is_a_setting_and_a_flag(vmx_fast_window: Harness) -> None:
     exhaust(vmx, 3)
     refused = invoke(vmx, *LIMIT_ORDER)
     assert refused.exit_code == 4 and "longer than the 0 s an order may wait" in refused.stderr
-    exhaust_again = [vmx.run("markets", "status").exit_code for _ in range(3)]
-    assert 4 in exhaust_again or exhaust_again == [0, 0, 0]
+    fill_window(vmx)
     placed = invoke(vmx, *LIMIT_ORDER, "--max-wait", "3", "--json")
     assert placed.exit_code == 0, placed.stderr
+    assert "rate limited: retrying in" in placed.stderr  # it did wait, within the flag's bound
     assert jsonfmt.loads(placed.stdout)["status"] == "open"
     bad = invoke(vmx, *LIMIT_ORDER, "--max-wait", "1_0")
     assert bad.exit_code == 2 and "--max-wait must be a number of seconds" in bad.stderr
