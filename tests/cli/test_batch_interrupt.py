@@ -57,6 +57,8 @@ def test_sigint_mid_batch_prints_the_summary_and_exits_130(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: SIGINT at its default, whatever the test runner's is.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     watchdog = threading.Timer(30, process.kill)  # a hung vmx fails the test, not the suite
     watchdog.start()

@@ -267,9 +267,6 @@ def _send_batch(
 ) -> int | None:
     """Send the batch's orders one by one, pacing from the rate-limit headers; Ctrl-C stops
     it between (or during) orders and the summary still says what was and was not sent."""
-    import signal
-    import threading
-
     from velocimex_cli.cli.failures import error_body, exit_code_of
     from velocimex_cli.output.batch_results import BatchResults
 
@@ -278,11 +275,7 @@ def _send_batch(
     placed = 0
     in_flight: str | None = None
     done = 0
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        # Ctrl-C must reach us as KeyboardInterrupt even if our parent ignored SIGINT.
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    try:  # Ctrl-C (SIGINT, unless the shell had us ignore it) arrives as KeyboardInterrupt
         for number, item in parsed:
             if isinstance(item, dict):
                 try:
@@ -321,9 +314,6 @@ def _send_batch(
         parts.append(f"{not_sent} not sent")
         factory.io.status("interrupted: " + ", ".join(parts))
         return INTERRUPTED
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
     factory.io.status(
         f"{placed} placed, {len(failures)} failed"
         if not opts.dry_run
