@@ -141,10 +141,13 @@ def test_an_empty_api_key_is_refused_before_anything_is_sent(vmx: Harness) -> No
     assert result.exit_code == 2 and "API key is empty" in result.stderr
 
 
-def test_an_unwritable_home_says_where_and_saves_nothing(vmx: Harness, tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-directory"
+def test_an_unwritable_home_says_where_and_saves_nothing(vmx: Harness, isolated_home: Path) -> None:
+    # Where the credentials directory must go, a plain file: no write can succeed there, even
+    # as root (file modes would not stop root).
+    blocker = isolated_home / "config" / "credentials"
+    blocker.parent.mkdir(parents=True)
     blocker.write_text("")
-    env = {**NO_ENV_KEY, "VMX_HOME": str(blocker / "home")}
+    env = NO_ENV_KEY
     result = vmx.run(
         "auth", "login", "--profile", "prod", "--api-url", "http://testserver",
         "--api-key", vmx.api_key, "--api-secret-stdin", input=vmx.api_secret + "\n", env=env,
