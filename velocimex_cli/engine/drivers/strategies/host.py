@@ -35,6 +35,7 @@ from velocimex_cli.engine.drivers.strategies.engine_context import EngineContext
 from velocimex_cli.engine.drivers.strategies.event_values import (
     book_top,
     fill_info,
+    instrument_spec,
     order_info,
     trade_tick,
 )
@@ -92,6 +93,7 @@ class StrategyHost:
             raise NotFound(f"Unknown account {account!r}", {"account": account})
         self.instrument = exchange.catalogue.find(exchange_name, symbol)
         self.params = strategy_cls.validate(params)
+        strategy_cls.check(self.params, instrument_spec(self.instrument))
         self.state = CREATED
         self.stop_reason: str | None = None
         self.last_error: str | None = None
@@ -195,10 +197,14 @@ class StrategyHost:
                 self._queue.append(("trade", trade))
         elif kind is BookEvent:
             self._book_changed(event)  # type: ignore[arg-type]
-        elif kind is OrderEvent or kind is FillEvent:
-            payload = event.order if kind is OrderEvent else event.fill  # type: ignore[union-attr]
-            if event.account == self.account and self._mine(payload):  # type: ignore[union-attr]
-                self._queue.append(("order" if kind is OrderEvent else "fill", event))
+        elif kind is OrderEvent:
+            if event.account == self.account and self._mine(event.order):  # type: ignore[union-attr]
+                self._queue.append(("order", event))
+        elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]
+            # Accounted at once, so position() is current even before on_fill runs.
+            fill = fill_info(event.fill)  # type: ignore[union-attr]
+            self.tally.add_fill(self.exchange.catalogue.find(fill.exchange, fill.symbol), fill)
+            self._queue.append(("fill", fill))
 
     def _book_changed(self, event: BookEvent) -> None:
         """Queue one on_book per subscribed book until it is dispatched (coalesced: the
@@ -229,9 +235,7 @@ class StrategyHost:
             elif kind == "order":
                 self._call(strategy.on_order, order_info(payload.order, payload.event))  # type: ignore[union-attr]
             else:
-                fill = fill_info(payload.fill)
-                self.tally.add_fill(self.exchange.catalogue.find(fill.exchange, fill.symbol), fill)
-                self._call(strategy.on_fill, fill)  # type: ignore[union-attr]
+                self._call(strategy.on_fill, payload)  # type: ignore[union-attr]
         return handled
 
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
