@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core.events import BookEvent, Event, FillEvent, OrderEvent, TradeEvent
-from velocimex_cli.engine.drivers.strategies.base import Strategy
+from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
 from velocimex_cli.engine.drivers.strategies.context import (
     LOG_LEVELS,
     OrderInfo,
@@ -110,6 +110,10 @@ class StrategyHost:
         self._book_pending: set[int] = set()
         self._queue: deque[tuple[str, Any]] = deque()
         self._stop_requested: str | None = None
+        # The hooks the class overrides: events for the others are not even queued.
+        self._wants = frozenset(
+            hook for hook in HOOKS if getattr(strategy_cls, hook) is not getattr(Strategy, hook)
+        )
         self.subscribe(self.instrument)
         self.context = EngineContext(self)
         self.strategy: Strategy | None = None
@@ -191,20 +195,27 @@ class StrategyHost:
     def _listen(self, event: Event) -> None:
         """Exchange listener: only queue (see the module's docstring)."""
         kind = type(event)
+        wants = self._wants
         if kind is TradeEvent:
             trade = event.trade  # type: ignore[union-attr]
-            if (trade["exchange"], trade["symbol"]) in self._subscribed:
+            if "on_trade" in wants and (trade["exchange"], trade["symbol"]) in self._subscribed:
                 self._queue.append(("trade", trade))
         elif kind is BookEvent:
-            self._book_changed(event)  # type: ignore[arg-type]
+            if "on_book" in wants:
+                self._book_changed(event)  # type: ignore[arg-type]
         elif kind is OrderEvent:
-            if event.account == self.account and self._mine(event.order):  # type: ignore[union-attr]
+            if (
+                "on_order" in wants
+                and event.account == self.account  # type: ignore[union-attr]
+                and self._mine(event.order)  # type: ignore[union-attr]
+            ):
                 self._queue.append(("order", event))
         elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]
             # Accounted at once, so position() is current even before on_fill runs.
             fill = fill_info(event.fill)  # type: ignore[union-attr]
             self.tally.add_fill(self.exchange.catalogue.find(fill.exchange, fill.symbol), fill)
-            self._queue.append(("fill", fill))
+            if "on_fill" in wants:
+                self._queue.append(("fill", fill))
 
     def _book_changed(self, event: BookEvent) -> None:
         """Queue one on_book per subscribed book until it is dispatched (coalesced: the
