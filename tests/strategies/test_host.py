@@ -300,3 +300,18 @@ def test_the_same_run_twice_gives_the_same_result() -> None:
         return host.status()["fills"], host.status()["realized_pnl"], exchange.state_hash()
 
     assert run() == run()
+
+
+def test_building_a_strategy_anywhere_runs_its_instrument_checks(market: Market) -> None:
+    """The node's worker builds the class itself, with its own context: the checks that need
+    the instrument still run before any hook."""
+    from velocimex_cli.engine.drivers.strategies.builtin.sma_cross import SmaCross
+
+    host = market.deploy(Recorder)
+    with pytest.raises(InvalidParameter) as caught:
+        SmaCross(host.context, {"fast": 10, "slow": 5})
+    assert caught.value.details["parameter"] == "fast"
+    with pytest.raises(InvalidParameter) as caught:
+        SmaCross(host.context, {"order_amount": "0.000001"})
+    assert caught.value.details["parameter"] == "order_amount"
+    assert SmaCross(host.context, {"fast": 2, "slow": 3}).config.slow == 3

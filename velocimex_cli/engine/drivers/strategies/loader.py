@@ -36,9 +36,9 @@ MODULE_PREFIX = "vmx_user_strategy_"
 
 
 def _builtin_ids() -> frozenset[str]:
-    from velocimex_cli.engine.drivers.strategies.builtin import BUILTIN_STRATEGIES
+    from velocimex_cli.engine.drivers.strategies.builtin import BUILTINS
 
-    return frozenset(BUILTIN_STRATEGIES)
+    return frozenset(BUILTINS)
 
 
 def _fail(filename: str, message: str, **details: Any) -> InvalidParameter:
