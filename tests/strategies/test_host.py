@@ -315,3 +315,23 @@ def test_building_a_strategy_anywhere_runs_its_instrument_checks(market: Market)
         SmaCross(host.context, {"order_amount": "0.000001"})
     assert caught.value.details["parameter"] == "order_amount"
     assert SmaCross(host.context, {"fast": 2, "slow": 3}).config.slow == 3
+
+
+def test_the_documented_example_strategy_loads_and_trades(market: Market) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "strategies.md").read_text()
+    source = text.split("```python\n", 1)[1].split("```", 1)[0]
+    cls = load_strategy_source(source, "buy_the_dip.py")
+    assert cls.id == "buy-the-dip"
+    host = market.deploy(cls, {"drop_pct": "0.01", "take_profit_pct": "0.01", "cooldown": 5})
+    market.run(host, 120)
+    assert host.state == "running", host.last_error
+    buys = [f for f in market.exchange.list_fills("trader", limit=1000) if f["side"] == "buy"]
+    sells = [o for o in market.exchange.list_orders("trader", status="all") if o["side"] == "sell"]
+    assert buys  # it bought a dip ...
+    # ... and offered each fill back take_profit_pct higher.
+    assert len(sells) == len(buys)
+    for fill, order in zip(reversed(buys), reversed(sells), strict=True):
+        assert order["quantity"] == fill["quantity"]
+        assert order["price"] >= fill["price"] * Decimal("1.0001")
