@@ -335,3 +335,27 @@ def test_the_documented_example_strategy_loads_and_trades(market: Market) -> Non
     for fill, order in zip(reversed(buys), reversed(sells), strict=True):
         assert order["quantity"] == fill["quantity"]
         assert order["price"] >= fill["price"] * Decimal("1.0001")
+
+
+def test_values_a_strategy_gets_survive_a_pipe(market: Market) -> None:
+    """The node's worker receives them pickled: every value type round-trips equal."""
+    import pickle
+
+    from velocimex_cli.engine.drivers.strategies.builtin.twap import Twap
+
+    host = market.deploy(Recorder)
+    market.run(host, 3)
+    strategy: Recorder = host.strategy  # type: ignore[assignment]
+    values = [value for _, value in strategy.calls if value is not None]
+    values += [
+        host.context.instrument,
+        host.context.position(),
+        host.context.balance("BTC"),
+        host.context.book(depth=2),
+        host.context.fee_rates(),
+        host.params,
+        Twap.validate({"quantity": "1", "limit_price": "2"}),
+    ]
+    assert {type(v).__name__ for v in values} >= {"BookTop", "TradeTick", "OrderInfo", "FillInfo"}
+    for value in values:
+        assert pickle.loads(pickle.dumps(value)) == value
