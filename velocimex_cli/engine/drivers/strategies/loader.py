@@ -36,9 +36,9 @@ MODULE_PREFIX = "vmx_user_strategy_"
 
 
 def _builtin_ids() -> frozenset[str]:
-    from velocimex_cli.engine.drivers.strategies.builtin import BUILTINS
+    from velocimex_cli.engine.drivers.strategies.builtin import BUILTIN_STRATEGIES
 
-    return frozenset(BUILTINS)
+    return frozenset(BUILTIN_STRATEGIES)
 
 
 def _fail(filename: str, message: str, **details: Any) -> InvalidParameter:

@@ -8,8 +8,8 @@ from velocimex_cli.engine.drivers.strategies.builtin.market_maker import MarketM
 from velocimex_cli.engine.drivers.strategies.builtin.sma_cross import SmaCross
 from velocimex_cli.engine.drivers.strategies.builtin.twap import Twap
 
-BUILTINS: dict[str, type[Strategy]] = {
+BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     cls.id: cls for cls in (Twap, MarketMaker, Arbitrage, SmaCross)
 }
 
-__all__ = ["BUILTINS", "Arbitrage", "MarketMaker", "SmaCross", "Twap"]
+__all__ = ["BUILTIN_STRATEGIES", "Arbitrage", "MarketMaker", "SmaCross", "Twap"]
