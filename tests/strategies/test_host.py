@@ -302,19 +302,21 @@ def test_the_same_run_twice_gives_the_same_result() -> None:
     assert run() == run()
 
 
-def test_building_a_strategy_anywhere_runs_its_instrument_checks(market: Market) -> None:
-    """The node's worker builds the class itself, with its own context: the checks that need
-    the instrument still run before any hook."""
+def test_instrument_checks_are_a_class_method_any_host_can_run(market: Market) -> None:
+    """The node's worker runs `check` itself before building the class (whose context is
+    usable only from on_start): it needs only the validated values and the instrument."""
     from velocimex_cli.engine.drivers.strategies.builtin.sma_cross import SmaCross
 
+    spec = market.exchange.catalogue.find("BINANCE", "BTC/USDT")
     host = market.deploy(Recorder)
     with pytest.raises(InvalidParameter) as caught:
-        SmaCross(host.context, {"fast": 10, "slow": 5})
+        SmaCross.check(SmaCross.validate({"fast": 10, "slow": 5}), host.context.instrument)
     assert caught.value.details["parameter"] == "fast"
     with pytest.raises(InvalidParameter) as caught:
-        SmaCross(host.context, {"order_amount": "0.000001"})
+        SmaCross.check(SmaCross.validate({"order_amount": "0.000001"}), host.context.instrument)
     assert caught.value.details["parameter"] == "order_amount"
-    assert SmaCross(host.context, {"fast": 2, "slow": 3}).config.slow == 3
+    SmaCross.check(SmaCross.validate({"fast": 2, "slow": 3}), host.context.instrument)
+    assert spec.symbol == host.context.instrument.symbol
 
 
 def test_the_documented_example_strategy_loads_and_trades(market: Market) -> None:

@@ -72,9 +72,6 @@ class Strategy:
             if isinstance(config, ParamValues)
             else validate_params(type(self).params, config)
         )
-        # Wherever the class is built (in-process, or in the node's worker), the checks that
-        # need the instrument run before any hook.
-        type(self).check(self.config, ctx.instrument)
 
     # -- hooks (override) ---------------------------------------------------------------
     def on_start(self) -> None:
