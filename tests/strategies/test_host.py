@@ -359,3 +359,13 @@ def test_values_a_strategy_gets_survive_a_pipe(market: Market) -> None:
     assert {type(v).__name__ for v in values} >= {"BookTop", "TradeTick", "OrderInfo", "FillInfo"}
     for value in values:
         assert pickle.loads(pickle.dumps(value)) == value
+
+
+def test_sys_exit_in_a_hook_ends_only_the_deployment(market: Market) -> None:
+    class Quitter(Recorder):
+        def on_trade(self, trade: TradeTick) -> None:
+            raise SystemExit(3)
+
+    host = market.deploy(Quitter)
+    market.run(host, 10)
+    assert host.state == "failed" and host.last_error == "on_trade: SystemExit: 3"

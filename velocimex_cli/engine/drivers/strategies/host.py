@@ -130,7 +130,7 @@ class StrategyHost:
         self.exchange.add_listener(self._listen)
         try:
             self.strategy = self.strategy_cls(self.context, self.params)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._fail("__init__", exc)
             return
         self._call(self.strategy.on_start)
@@ -254,7 +254,7 @@ class StrategyHost:
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
         try:
             hook(*args)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a strategy ends only it
             self._fail(hook.__name__, exc)
             return
         if self._stop_requested is not None and not stopping and self.state == RUNNING:
