@@ -61,6 +61,11 @@ def test_twap_never_trades_beyond_a_limit_the_market_does_not_reach(market: Mark
     assert any("beyond the limit" in r["message"] for r in host.logs)
 
 
+def test_text_choices_match_regardless_of_case(market: Market) -> None:
+    values = Twap.validate({"side": " SELL", "quantity": "0.01", "limit_price": "1"})
+    assert values.side == "sell"
+
+
 @pytest.mark.parametrize(
     ("params", "named"),
     [
