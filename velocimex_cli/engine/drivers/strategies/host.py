@@ -315,10 +315,11 @@ class StrategyHost:
         return list(orders.values())
 
     def cancel(self, order_id: str) -> OrderInfo:
-        order = self._orders.get(int(order_id)) if order_id.isdigit() else None
-        if order is None:
+        account = self.exchange.ledger.accounts[self.account]
+        order = account.orders.get(int(order_id)) if order_id.isdigit() else None
+        if order is None or not self._mine({"client_order_id": order.client_id}):
             raise NotFound(
-                f"Order {order_id!r} is not an open order of deployment {self.deployment_id}",
+                f"Order {order_id!r} is not an order of deployment {self.deployment_id}",
                 {"order_id": order_id},
             )
         if not order.is_live:
