@@ -12,6 +12,10 @@ Orders go through `Exchange.place_order`, the entry the REST API uses (same vali
 ledger, fees and risk checks), on the deploying account, tagged with the client_order_id
 `<deployment_id>:<n>`.
 
+`place(request)` and `cancel(order_id)` are the host's whole order entry: a backtest that
+models order latency overrides them to hold requests until the simulated clock reaches their
+arrival, as the node's worker host overrides how stops are sequenced.
+
 Reusable for a host in another process: `Timers` (timers.py), `Tally` (tally.py) and the
 converters of event_values.py.
 """
@@ -275,8 +279,9 @@ class StrategyHost:
         self.stopped_at = self.exchange.clock()
         self._queue.clear()
         self._book_pending.clear()
-        try:
-            self.cancel_all(None)
+        try:  # at once, whatever `cancel` a subclass models: the deployment is over
+            for order in self.live_orders():
+                self.exchange.cancel_order(self.account, str(order.id))
         finally:
             self.exchange.remove_listener(self._listen)
             self._queue.clear()
@@ -332,7 +337,7 @@ class StrategyHost:
         count = 0
         for order in self.live_orders():
             if only is None or order.instrument is only:
-                self.exchange.cancel_order(self.account, str(order.id))
+                self.cancel(str(order.id))
                 count += 1
         return count
 
