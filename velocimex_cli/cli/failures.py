@@ -52,8 +52,8 @@ def _file_message(exc: OSError) -> str:
     path = exc.filename
     return (
         f"cannot use {path}: {exc.strerror or exc}; vmx keeps its files (settings, "
-        "credentials, engine data) under VMX_HOME: make that a directory you can write, or "
-        "point VMX_HOME at one"
+        "credentials, engine data) under VMX_HOME, and an engine's under its --data-dir: "
+        "point them at a directory you can write"
     )
 
 
