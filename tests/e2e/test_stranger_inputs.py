@@ -23,7 +23,11 @@ def run(
     home: Path, *args: str, input: bytes | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
-    environ.update({"VMX_HOME": str(home), "VMX_API_KEY": "k", "VMX_API_SECRET": "s"}, **env)
+    # A closed loopback port: these commands must fail before any request (and never start
+    # an embedded engine); VMX_API_URL="" selects the embedded engine where a test needs it.
+    environ["VMX_HOME"] = str(home)
+    environ |= {"VMX_API_URL": "http://127.0.0.1:9", "VMX_API_KEY": "k", "VMX_API_SECRET": "s"}
+    environ |= env
     result = subprocess.run(
         [*VMX, *args], env=environ, capture_output=True, input=input, timeout=60
     )
@@ -75,12 +79,20 @@ def test_a_vmx_home_that_cannot_be_made_names_the_path_and_exits_2(tmp_path: Pat
         (blocker / "home", ("config", "set", "output", "json")),
         (blocker, ("engine", "start")),
     ]:
-        environ = {"VMX_API_KEY": "", "VMX_API_SECRET": ""}
+        environ = {"VMX_API_URL": "", "VMX_API_KEY": "", "VMX_API_SECRET": ""}
         result = run(home, *args, **environ)
         assert result.returncode == 2, (args, result.stderr)
         assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
         assert str(blocker) in result.stderr
-    as_json = run(blocker / "home", "order", "list", "--json", VMX_API_KEY="", VMX_API_SECRET="")
+    as_json = run(
+        blocker / "home",
+        "order",
+        "list",
+        "--json",
+        VMX_API_URL="",
+        VMX_API_KEY="",
+        VMX_API_SECRET="",
+    )
     assert as_json.returncode == 2
     assert json.loads(as_json.stderr.splitlines()[-1])["error"]["code"] in (
         "FILE_ERROR",
