@@ -258,6 +258,7 @@ def ensure_running(
         log_path = log_file()
         log_fd = paths.open_private(log_path, os.O_WRONLY | os.O_APPEND)
         with os.fdopen(log_fd, "ab") as log:
+            start_offset = log.seek(0, os.SEEK_END)  # what this start writes comes after
             process = subprocess.Popen(
                 serve_command(target, extra_args),
                 stdin=subprocess.DEVNULL,
@@ -271,7 +272,7 @@ def ensure_running(
             if process.poll() is not None:
                 raise EngineStartError(
                     f"The engine exited with code {process.returncode} while starting.\n"
-                    + _log_tail(log_path)
+                    + _log_tail(log_path, start_offset)
                 )
             recorded = read_state()
             if recorded is not None and recorded.pid == process.pid and healthy(recorded.url):
@@ -279,7 +280,7 @@ def ensure_running(
             time.sleep(0.05)
         process.terminate()
         raise EngineStartError(
-            f"The engine did not answer within {timeout:g} s.\n" + _log_tail(log_path)
+            f"The engine did not answer within {timeout:g} s.\n" + _log_tail(log_path, start_offset)
         )
 
 
@@ -363,9 +364,13 @@ def revoke_key(engine: EngineStatus, api_key: str) -> bool:
     return bool(answer.get("revoked"))
 
 
-def _log_tail(path: Path, lines: int = 20) -> str:
+def _log_tail(path: Path, offset: int = 0, lines: int = 20) -> str:
+    """The last lines this start wrote to the log (from `offset`): an earlier run's traceback
+    in the same log must not pass for the reason this start failed."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return "(no log)"
     tail = "\n".join(text.splitlines()[-lines:])
