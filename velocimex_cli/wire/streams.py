@@ -240,7 +240,8 @@ def ping_action() -> dict[str, Any]:
 # ---------------------------------------------------------------------------- checksum
 def canonical_number(value: Decimal | str | int) -> str:
     """A wire number's checksum text: plain notation, no decimal point, no leading zeros."""
-    text = value if isinstance(value, str) else format(value, "f")
+    # An int (a JSON number without a fraction) or the number's text is taken as it is.
+    text = format(value, "f") if isinstance(value, Decimal) else str(value)
     return text.replace(".", "").lstrip("0") or "0"
 
 

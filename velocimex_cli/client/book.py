@@ -1,0 +1,316 @@
+"""A local order book kept from a stream: one snapshot, then sequenced deltas.
+
+`LocalBook.apply(msg)` takes the stream's `book_snapshot`/`book_delta` messages of one
+instrument. Its `status` says whether it may be shown as the market:
+
+- "syncing": no snapshot yet;
+- "live": the snapshot plus every delta since, in sequence, not crossed, checksum verified per
+  the policy;
+- "resyncing": something was wrong (a sequence gap, a duplicate or out-of-order delta, a crossed
+  book, a checksum mismatch, a lost connection); the book waits for a fresh snapshot and must
+  not be shown as valid. `apply` returns the reason when it enters this state.
+
+Checksum policy (`verify`): "every" checks after each message, "frame" only when `verify()` is
+called (a view calls it once per rendered frame), "off" never. The sequence is always checked.
+
+`BookSync` drives a `MarketStream`: it feeds the books and asks the server for a fresh snapshot
+whenever a book needs a resync (and after a reconnect the replayed subscription brings one).
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left, insort
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from velocimex_cli.wire.streams import CHECKSUM_DEPTH, book_checksum
+
+if TYPE_CHECKING:
+    from velocimex_cli.client.streams import MarketStream, StreamClient
+
+VERIFY_POLICIES = ("every", "frame", "off")
+SYNCING, LIVE, RESYNCING = "syncing", "live", "resyncing"
+
+Level = tuple[Decimal, Decimal]
+
+
+class LocalBook:
+    __slots__ = (
+        "_ask_keys",
+        "_asks",
+        "_bid_keys",
+        "_bids",
+        "_checksum",
+        "_in_flight",
+        "_verified",
+        "exchange",
+        "reason",
+        "resyncs",
+        "sequence",
+        "status",
+        "symbol",
+        "updated_at",
+        "verify_policy",
+    )
+
+    def __init__(self, exchange: str = "", symbol: str = "", verify: str = "frame") -> None:
+        if verify not in VERIFY_POLICIES:
+            raise ValueError(f"verify must be one of every, frame, off; not {verify!r}")
+        self.exchange = exchange
+        self.symbol = symbol
+        self.verify_policy = verify
+        self._bids: dict[Decimal, Decimal] = {}
+        self._asks: dict[Decimal, Decimal] = {}
+        self._bid_keys: list[Decimal] = []  # ascending: the best bid is the last
+        self._ask_keys: list[Decimal] = []  # ascending: the best ask is the first
+        self.sequence: int | None = None
+        self.status = SYNCING
+        self.reason: str | None = None
+        self.resyncs = 0
+        self.updated_at: int | None = None  # received_at of the last message applied
+        self._checksum: int | None = None
+        self._verified = True
+        self._in_flight = False  # deltas at or below the snapshot's sequence may still come
+
+    @property
+    def key(self) -> str:
+        return f"{self.exchange}:{self.symbol}"
+
+    @property
+    def valid(self) -> bool:
+        """True only when the book may be shown as the market."""
+        return self.status == LIVE
+
+    # ------------------------------------------------------------------ reading
+    def bids(self, depth: int | None = None) -> list[Level]:
+        """(price, quantity) best (highest) first."""
+        keys = self._bid_keys
+        chosen = keys[::-1] if depth is None else keys[: -depth - 1 if depth else 0 : -1]
+        if depth == 0:
+            chosen = []
+        book = self._bids
+        return [(p, book[p]) for p in chosen]
+
+    def asks(self, depth: int | None = None) -> list[Level]:
+        """(price, quantity) best (lowest) first."""
+        keys = self._ask_keys if depth is None else self._ask_keys[:depth]
+        book = self._asks
+        return [(p, book[p]) for p in keys]
+
+    def best_bid(self) -> Level | None:
+        return (self._bid_keys[-1], self._bids[self._bid_keys[-1]]) if self._bid_keys else None
+
+    def best_ask(self) -> Level | None:
+        return (self._ask_keys[0], self._asks[self._ask_keys[0]]) if self._ask_keys else None
+
+    def checksum(self) -> int:
+        """The checksum of the local book as it is now."""
+        return book_checksum(self.bids(CHECKSUM_DEPTH), self.asks(CHECKSUM_DEPTH))
+
+    # ------------------------------------------------------------------ state changes
+    def resync(self, reason: str) -> str:
+        """Stop trusting the book until the next snapshot; returns the reason."""
+        if self.status != RESYNCING:
+            self.resyncs += 1
+        self.status = RESYNCING
+        self.reason = reason
+        return reason
+
+    def apply(self, msg: dict[str, Any]) -> str | None:
+        """Apply a book_snapshot or book_delta; the reason when the book must be resynced."""
+        kind = msg["type"]
+        if kind == "book_delta":
+            return self._apply_delta(msg)
+        if kind == "book_snapshot":
+            return self._apply_snapshot(msg)
+        return None
+
+    def _apply_snapshot(self, msg: dict[str, Any]) -> str | None:
+        if not self.exchange:
+            self.exchange, self.symbol = msg["exchange"], msg["symbol"]
+        bids = {level["price"]: level["quantity"] for level in msg["bids"]}
+        asks = {level["price"]: level["quantity"] for level in msg["asks"]}
+        self._bids, self._asks = bids, asks
+        self._bid_keys = sorted(bids)
+        self._ask_keys = sorted(asks)
+        self.sequence = msg["sequence"]
+        self._checksum = msg.get("checksum")
+        self._verified = False
+        self._in_flight = True
+        self.updated_at = msg.get("received_at")
+        self.status, self.reason = LIVE, None
+        return self._check()
+
+    def _apply_delta(self, msg: dict[str, Any]) -> str | None:
+        if self.status != LIVE:
+            return None  # waiting for a snapshot: deltas until then are of no use
+        sequence = msg["sequence"]
+        expected = self.sequence + 1  # type: ignore[operator]
+        if sequence != expected:
+            if sequence < expected:
+                if self._in_flight:
+                    return None  # sent before the snapshot, already in it
+                return self.resync(
+                    f"duplicate or out-of-order delta: sequence {sequence} after {expected - 1}"
+                )
+            return self.resync(f"sequence gap: expected {expected}, got {sequence}")
+        self._in_flight = False
+        bids, asks = self._bids, self._asks
+        for change in msg["changes"]:
+            price, quantity = change["price"], change["quantity"]
+            if change["side"] == "bid":
+                book, keys = bids, self._bid_keys
+            else:
+                book, keys = asks, self._ask_keys
+            if quantity:
+                if price not in book:
+                    insort(keys, price)
+                book[price] = quantity
+            elif price in book:
+                del book[price]
+                del keys[bisect_left(keys, price)]
+        self.sequence = sequence
+        self._checksum = msg.get("checksum")
+        self._verified = False
+        self.updated_at = msg.get("received_at")
+        return self._check()
+
+    def _check(self) -> str | None:
+        bid_keys, ask_keys = self._bid_keys, self._ask_keys
+        if bid_keys and ask_keys and bid_keys[-1] >= ask_keys[0]:
+            return self.resync(
+                f"crossed book at sequence {self.sequence}: bid {bid_keys[-1]} >= ask {ask_keys[0]}"
+            )
+        if self.verify_policy == "every":
+            return self._verify()
+        return None
+
+    def verify(self) -> bool:
+        """Check the last message's checksum against the local book (policy "off": no check).
+        A mismatch puts the book into "resyncing"; returns whether the book is valid."""
+        if self.verify_policy != "off" and self.status == LIVE:
+            self._verify()
+        return self.status == LIVE
+
+    def _verify(self) -> str | None:
+        if self._verified or self._checksum is None:
+            return None
+        self._verified = True
+        local = self.checksum()
+        if local != self._checksum:
+            return self.resync(
+                f"checksum mismatch at sequence {self.sequence}: "
+                f"local {local}, server {self._checksum}"
+            )
+        return None
+
+    def snapshot(self, depth: int | None = None) -> dict[str, Any]:
+        """The book as the REST order book answers it (for comparisons and NDJSON output)."""
+        return {
+            "exchange": self.exchange,
+            "symbol": self.symbol,
+            "sequence": self.sequence,
+            "status": self.status,
+            "bids": [{"price": p, "quantity": q} for p, q in self.bids(depth)],
+            "asks": [{"price": p, "quantity": q} for p, q in self.asks(depth)],
+        }
+
+
+class BookSync:
+    """Local books of the instruments of a market stream, resynced when they go wrong.
+
+        sync = BookSync(client, ["BINANCE:BTC/USDT"], channels=["book", "trades"])
+        async for msg in sync:          # every stream message, after it was applied
+            book = sync.books.get("BINANCE:BTC/USDT")
+
+    A book that needs a resync yields `{"type": "resync", "instrument", "reason"}` and asks the
+    server for a fresh snapshot (at most once per `retry_after` seconds while it waits). A lost
+    connection marks every book "resyncing" until the replayed subscription's snapshot.
+    """
+
+    def __init__(
+        self,
+        client: StreamClient,
+        instruments: Sequence[str],
+        channels: Sequence[str] = ("book",),
+        *,
+        verify: str = "frame",
+        retry_after: float = 1.0,
+        stream: MarketStream | None = None,
+    ) -> None:
+        if verify not in VERIFY_POLICIES:
+            raise ValueError(f"verify must be one of every, frame, off; not {verify!r}")
+        if "book" not in channels:
+            channels = ["book", *channels]
+        self.stream = stream or client.stream_market(instruments, channels)
+        self.verify = verify
+        self.retry_after = retry_after
+        self.books: dict[str, LocalBook] = {}
+        self.resyncs = 0
+        self._pending: dict[str, float] = {}
+        self._iterator: AsyncIterator[dict[str, Any]] | None = None
+
+    def book(self, exchange: str, symbol: str) -> LocalBook:
+        key = f"{exchange}:{symbol}"
+        book = self.books.get(key)
+        if book is None:
+            book = self.books[key] = LocalBook(exchange, symbol, self.verify)
+        return book
+
+    async def request_resync(self, book: LocalBook, reason: str) -> dict[str, Any]:
+        book.resync(reason)
+        self.resyncs += 1
+        self._pending[book.key] = time.monotonic()
+        await self.stream.resnapshot(book.key)
+        return {
+            "type": "resync",
+            "instrument": book.key,
+            "reason": reason,
+            "received_at": time.monotonic_ns(),
+        }
+
+    async def verify_all(self) -> list[dict[str, Any]]:
+        """Verify every live book's checksum now (policy "frame": call once per frame)."""
+        out = []
+        for book in self.books.values():
+            if book.status == LIVE and not book.verify():
+                out.append(await self.request_resync(book, book.reason or "checksum mismatch"))
+        return out
+
+    def __aiter__(self) -> BookSync:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return await self._iterator.__anext__()
+
+    async def _run(self) -> AsyncIterator[dict[str, Any]]:
+        books = self.books
+        async for msg in self.stream:
+            kind = msg["type"]
+            if kind == "book_delta" or kind == "book_snapshot":
+                key = f"{msg['exchange']}:{msg['symbol']}"
+                book = books.get(key) or self.book(msg["exchange"], msg["symbol"])
+                reason = book.apply(msg)
+                yield msg
+                if kind == "book_snapshot":
+                    self._pending.pop(key, None)
+                if reason is not None:
+                    yield await self.request_resync(book, reason)
+                elif book.status == RESYNCING:
+                    asked = self._pending.get(key)
+                    if asked is None or time.monotonic() - asked > self.retry_after:
+                        yield await self.request_resync(book, book.reason or "resync")
+                continue
+            if kind == "connection" and msg["state"] != "live":
+                for book in books.values():
+                    if book.status == LIVE:
+                        book.resync(f"connection {msg['state']}")
+                self._pending.clear()
+            yield msg
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
