@@ -79,8 +79,10 @@ class Engine:
                 self.process.wait()
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[tuple[Engine, dict[str, str]]]:
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict[str, str]]]:
+    """One engine for the module (the reconnect test restarts it on the same port and data)."""
+    tmp_path = tmp_path_factory.mktemp("watch")
     data_dir = tmp_path / "engine"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VMX_", "FORCE_COLOR"))}
     env["VMX_HOME"] = str(tmp_path / "home")
@@ -258,3 +260,91 @@ def test_watch_recovers_by_itself_when_the_engine_restarts_and_q_quits(
         assert_restored(bytes(terminal.raw))
     finally:
         terminal.close()
+
+
+def vmx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*VMX, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
+def test_watch_off_a_terminal_prints_ndjson_snapshots_of_the_local_book(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    result = vmx(env, "watch", "binance", "btc-usdt", "--count", "4", "--depth", "3", "--fps", "20")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 4
+    sequences = [line["sequence"] for line in lines]
+    assert sequences == sorted(sequences)
+    live = [line for line in lines if line["valid"]]
+    assert live, lines
+    for line in live:
+        assert (line["exchange"], line["symbol"], line["status"]) == ("BINANCE", "BTC/USDT", "live")
+        assert 1 <= len(line["bids"]) <= 3 and 1 <= len(line["asks"]) <= 3
+        assert line["bids"][0]["price"] < line["asks"][0]["price"]
+
+
+def first_line_then_close(env: dict[str, str], *args: str) -> dict:
+    """Read one line of a never-ending command, then go away like `| head -1`; it exits 0."""
+    process = subprocess.Popen(
+        [*VMX, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = json.loads(process.stdout.readline())
+    process.stdout.close()
+    assert process.wait(timeout=15) == 0
+    assert process.stderr.read() == b""
+    return first
+
+
+def test_watch_exits_quietly_when_the_reader_goes_away(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    first = first_line_then_close(env, "watch", "BINANCE", "BTC/USDT", "--fps", "20")
+    assert first["type"] == "book" and first["symbol"] == "BTC/USDT"
+    # The same view through `vmx book --watch`, its --depth the NDJSON depth.
+    book = first_line_then_close(env, "book", "BINANCE", "ETH/USDT", "--watch", "--depth", "1")
+    assert book["symbol"] == "ETH/USDT" and len(book["bids"]) <= 1
+
+
+def test_watch_refuses_bad_input_before_drawing(engine: tuple[Engine, dict[str, str]]) -> None:
+    _, env = engine
+    unknown = vmx(env, "watch", "BINANCE", "DOGE/USDT")
+    assert unknown.returncode == 7
+    assert (
+        "BINANCE has no symbol 'DOGE/USDT'; it lists BTC/USDT, ETH/USDT, SOL/USDT" in unknown.stderr
+    )
+    assert vmx(env, "watch", "NOPE", "BTC/USDT").returncode in (2, 7)
+    for args, message in (
+        (("--fps", "0"), "--fps must be more than 0"),
+        (("--verify", "sometimes"), "--verify must be every, frame or off"),
+        (("--group", "0"), "--group must be a whole number of ticks"),
+    ):
+        result = vmx(env, "watch", "BINANCE", "BTC/USDT", *args)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert result.stdout == ""
+
+
+def test_ticker_watch_off_a_terminal_streams_the_chosen_instruments(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    result = vmx(
+        env, "ticker", "--watch", "BINANCE:ETH/USDT", "kraken:btc-usd", "--duration", "1.5"
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {(r["exchange"], r["symbol"]) for r in rows} == {
+        ("BINANCE", "ETH/USDT"),
+        ("KRAKEN", "BTC/USD"),
+    }
+    assert all(r["type"] == "ticker" and "received_at" not in r for r in rows)
+    mixed = vmx(env, "ticker", "--watch", "BINANCE", "KRAKEN:BTC/USD")
+    assert mixed.returncode == 2 and "EXCHANGE:SYMBOL" in mixed.stderr

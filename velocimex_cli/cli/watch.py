@@ -267,6 +267,8 @@ async def _watch(
                 lines = NdjsonLines(factory, opts.count)
 
                 def draw() -> bool:
+                    if watch.book is None:
+                        return True  # nothing to say before the first snapshot
                     return lines.write(watch.snapshot(opts.depth))
 
             stack.enter_context(interactive(loop, pacer.stop, pacer.mark))
@@ -309,10 +311,33 @@ def _recorder(path: str | None) -> tuple[Callable[[dict], None] | None, Callable
 # ---------------------------------------------------------------------------- vmx ticker --watch
 def run_ticker_watch(factory: Factory, opts: TickerWatchOptions) -> int:
     check_pace(opts.fps, opts.duration, opts.count)
-    instruments = [parse_instrument(text) for text in opts.instruments]
+    instruments = board_instruments(factory, opts.instruments)
     client = stream_client(factory)
     asyncio.run(_ticker_watch(factory, opts, client, instruments))
     return 0
+
+
+def board_instruments(factory: Factory, words: list[str]) -> list[tuple[str, str]]:
+    """EXCHANGE:SYMBOL ..., or EXCHANGE SYMBOL ..., or EXCHANGE alone (all its instruments),
+    or nothing (every instrument: an empty list)."""
+    if all(":" in word for word in words):
+        return [parse_instrument(word) for word in words]
+    if any(":" in word for word in words):
+        raise CommandError(
+            "write every instrument as EXCHANGE:SYMBOL, or give one EXCHANGE and its symbols"
+        )
+    exchange, symbols = words[0], words[1:]
+    if symbols:
+        return [canonical_instrument(exchange, symbol) for symbol in symbols]
+    exchange = exchange.strip().upper()
+    markets = factory.client().markets(exchange).get("markets", [])
+    if not markets:
+        raise CommandError(
+            f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
+            NOT_FOUND,
+            "NOT_FOUND",
+        )
+    return [(m["exchange"], m["symbol"]) for m in markets]
 
 
 async def _ticker_watch(
