@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from decimal import Decimal
 
 from velocimex_cli.cli.live_screen import FramePacer
@@ -140,7 +141,7 @@ def test_pacer_merges_updates_caps_the_rate_and_skips_unchanged_frames() -> None
         while await pacer.next_frame():
             frames.append(asyncio.get_running_loop().time())
         await task
-        gaps = [b - a for a, b in zip(frames, frames[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(frames)]
         return len(frames), marks, min(gaps)
 
     frames, marks, shortest_gap = asyncio.run(scenario())
