@@ -260,7 +260,7 @@ async def _watch(
                 def draw() -> bool:
                     width, height = screen.size
                     depth = max(1, (height - 5) // 2)
-                    screen.draw(renderer.render(watch.view(depth), width, height, opts.chart))
+                    screen.draw(renderer.render_rows(watch.view(depth), width, height, opts.chart))
                     return True
 
             else:

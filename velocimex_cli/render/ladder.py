@@ -25,6 +25,7 @@ from velocimex_cli.render.tape import TapeRenderer, Trade
 from velocimex_cli.wire.numbers import plain
 
 Level = tuple[Decimal, Decimal]  # (price, size)
+Row = list[tuple[int, Text]]  # a screen row as (column, text) parts, left to right
 
 PARTIAL_BLOCKS = ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")  # 0/8 .. 7/8 of a cell
 FULL_BLOCK = "█"
@@ -302,7 +303,32 @@ class LadderRenderer:
 
     # ------------------------------------------------------------------ the frame
     def render(self, view: LadderView, width: int, height: int, chart: bool = False) -> Text:
-        """One frame: `height` lines of at most `width` cells."""
+        """One frame: `height` lines of at most `width` cells, as one Text."""
+        return join_lines(self.render_lines(view, width, height, chart), width)
+
+    def render_lines(
+        self, view: LadderView, width: int, height: int, chart: bool = False
+    ) -> list[Text]:
+        """One frame as its `height` lines, each at most `width` cells."""
+        lines = []
+        for parts in self.render_rows(view, width, height, chart):
+            if len(parts) == 1:
+                lines.append(parts[0][1])
+                continue
+            line = Text()
+            for column, part in parts:
+                line.append(" " * (column - line.cell_len))
+                line.append_text(part)
+            lines.append(line)
+        return fit_lines(lines, width)
+
+    def render_rows(
+        self, view: LadderView, width: int, height: int, chart: bool = False
+    ) -> list[Row]:
+        """One frame as `height` rows of (column, Text) parts: the ladder at column 0 and, when
+        it fits, the tape to its right. Unchanged rows and tape lines are the same cached
+        objects as last frame, so a painter that remembers what each region shows can skip
+        them (the tape scrolls by whole lines while the ladder mostly stays put)."""
         width = max(width, 20)
         per_side = max(1, (height - HEADER_LINES - 2) // 2)
         bids, asks = list(view.bids), list(view.asks)
@@ -335,16 +361,17 @@ class LadderRenderer:
             body += self._side_rows("ask", asks, per_side, scale, own, state.valid, columns)
             body.append(self._spread_line(figures, state, ladder_width))
             body += self._side_rows("bid", bids, per_side, scale, own, state.valid, columns)
+        rows: list[Row] = [[(0, line)] for line in self._header(view, figures, state, own, width)]
         if with_tape:
             tape = self.tape.lines(view.trades, len(body) - 1)
-            gap = " " * TAPE_GAP
-            body = [
-                Text.assemble(line, " " * (ladder_width - line.cell_len), gap, tape_line)
-                for line, tape_line in zip(body, tape, strict=True)
+            column = ladder_width + TAPE_GAP
+            rows += [
+                [(0, line), (column, tape_line)] for line, tape_line in zip(body, tape, strict=True)
             ]
-        lines = self._header(view, figures, state, own, width) + body
-        lines.extend(Text("") for _ in range(height - len(lines)))
-        return join_lines(lines[:height], width)
+        else:
+            rows += [[(0, line)] for line in body]
+        rows.extend([(0, Text(""))] for _ in range(height - len(rows)))
+        return rows[:height]
 
     def _heading(self, columns: _Columns) -> Text:
         text = ""
@@ -425,15 +452,20 @@ class LadderRenderer:
         return [first, second, third]
 
 
-def join_lines(lines: Sequence[Text], width: int) -> Text:
-    """One Text of these lines, each cut to `width` cells (cached lines are not modified)."""
+def fit_lines(lines: Sequence[Text], width: int) -> list[Text]:
+    """These lines, each cut to `width` cells (cached lines are copied, never modified)."""
     fitted = []
     for line in lines:
         if line.cell_len > width:
             line = line.copy()
             line.truncate(width)
         fitted.append(line)
-    frame = Text("\n").join(fitted)
+    return fitted
+
+
+def join_lines(lines: Sequence[Text], width: int) -> Text:
+    """One Text of these lines, each cut to `width` cells."""
+    frame = Text("\n").join(fit_lines(lines, width))
     frame.no_wrap = True
     frame.overflow = "crop"
     return frame
