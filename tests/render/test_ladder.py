@@ -79,8 +79,9 @@ def test_normal_book_asks_above_bids_below_around_the_spread() -> None:
     assert bid_prices == sorted(bid_prices, reverse=True)  # type: ignore[type-var]
     assert ask_prices[-1] == D("60010.00") and bid_prices[0] == D("60000.00")
     # price | size | cumulative | bar: the best bid's cumulative is its size, the next adds up
-    assert re.search(r"60000\.00\s+0\.10000\s+0\.10000\s+█", bids[0])
-    assert re.search(r"59994\.01\s+0\.11000\s+0\.21000\s+█", bids[1])
+    assert re.search(r"60000\.00\s+0\.10000\s+0\.10000\s+[█▏▎▍▌▋▊▉]", bids[0])
+    assert re.search(r"59994\.01\s+0\.11000\s+0\.21000\s+[█▏▎▍▌▋▊▉]", bids[1])
+    assert "depth (full bar 5)" in lines[3]  # the deepest side (3.30 of asks) on a 1-2-5 scale
     # The tape sits beside the ladder on a wide terminal.
     assert "time" in lines[3] and "price" in lines[3]
 
@@ -190,7 +191,8 @@ def test_columns_do_not_jump_when_numbers_get_shorter() -> None:
     _, _, b = split(second)
     assert a[0].index("60000.00") == b[0].index("60000.00")
     assert a[0].index("█") == b[0].index("█")
-    assert first[3] == second[3]  # the column heading did not move
+    # the column heading did not move (only the bar's scale in it changed)
+    assert first[3].split("depth")[0] == second[3].split("depth")[0]
 
 
 def test_unchanged_rows_come_from_the_cache() -> None:
@@ -270,3 +272,11 @@ def test_depth_chart_draws_both_sides() -> None:
     assert lines[-2].startswith("█") and "█" in lines[4]
     empty = screen(LadderRenderer().render(view(bids=[], asks=[]), 100, 16, chart=True), 100, 16)
     assert "the book is empty" in "\n".join(empty)
+
+
+def test_the_bar_scale_moves_in_1_2_5_steps() -> None:
+    from velocimex_cli.render.ladder import nice_ceiling
+
+    cases = {"7": "10", "7.5": "10", "10": "10", "10.01": "20", "0.31663": "0.5", "123": "200"}
+    assert {k: str(nice_ceiling(D(k))) for k in cases} == cases
+    assert nice_ceiling(D(0)) == 1

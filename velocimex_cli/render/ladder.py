@@ -53,6 +53,19 @@ def depth_bar(value: Decimal, scale: Decimal, width: int) -> str:
     return (FULL_BLOCK * full + PARTIAL_BLOCKS[part]).ljust(width)
 
 
+def nice_ceiling(value: Decimal) -> Decimal:
+    """The smallest of 1, 2, 5 x 10^n at or above `value`: the bar scale, which then moves
+    only when the depth crosses such a step (the bars do not all jump with every change)."""
+    if value <= 0:
+        return Decimal(1)
+    exponent = value.adjusted()
+    for mantissa in (1, 2, 5, 10):
+        step = Decimal(mantissa).scaleb(exponent)
+        if step >= value:
+            return step.normalize() if step < 1 else step.quantize(Decimal(1))
+    return Decimal(10).scaleb(exponent)  # unreachable: 10 x 10^n >= any value of that order
+
+
 def group_price(price: Decimal, step: Decimal, side: str) -> Decimal:
     """The bucket a price falls in: bids round down, asks up (a bucket never looks better)."""
     rounding = ROUND_FLOOR if side == "bid" else ROUND_CEILING
@@ -356,8 +369,8 @@ class LadderRenderer:
 
             body = depth_chart_lines(bids, asks, ladder_width, height - HEADER_LINES, state.valid)
         else:
-            scale = max(bid_total, ask_total)
-            body = [self._heading(columns)]
+            scale = nice_ceiling(max(bid_total, ask_total))
+            body = [self._heading(columns, scale)]
             body += self._side_rows("ask", asks, per_side, scale, own, state.valid, columns)
             body.append(self._spread_line(figures, state, ladder_width))
             body += self._side_rows("bid", bids, per_side, scale, own, state.valid, columns)
@@ -373,7 +386,7 @@ class LadderRenderer:
         rows.extend([(0, Text(""))] for _ in range(height - len(rows)))
         return rows[:height]
 
-    def _heading(self, columns: _Columns) -> Text:
+    def _heading(self, columns: _Columns, scale: Decimal) -> Text:
         text = ""
         if columns.own:
             text += "mine".rjust(columns.own) + "  "
@@ -381,7 +394,8 @@ class LadderRenderer:
         if columns.cumulative:
             text += "  " + "cumulative".rjust(columns.cumulative)
         if columns.bar:
-            text += "  " + "depth".ljust(columns.bar)
+            label = f"depth (full bar {plain(scale)})"
+            text += "  " + (label if len(label) <= columns.bar else "depth").ljust(columns.bar)
         return Text(text, style="bold")
 
     def _spread_line(self, figures: BookFigures, state: BookState, width: int) -> Text:
