@@ -121,9 +121,8 @@ def test_orders_stream_with_header_and_message_auth(server: LiveServer) -> None:
         got = asyncio.run(main(auth))
         assert [m["type"] for m in got] == ["connection", "authenticated", "connection", "order"]
         assert got[2]["state"] == "live" and got[3]["event"] == "accepted"
-    shown = repr(StreamClient(server.url, key, secret)) + str(
-        vars(StreamClient(server.url, key, secret))
-    )
+    client = StreamClient(server.url, key, secret)
+    shown = repr(client) + str(vars(client))
     assert secret not in shown
 
 
