@@ -314,24 +314,6 @@ def test_watch_exits_quietly_when_the_reader_goes_away(
     assert book["symbol"] == "ETH/USDT" and len(book["bids"]) <= 1
 
 
-def test_watch_refuses_bad_input_before_drawing(engine: tuple[Engine, dict[str, str]]) -> None:
-    _, env = engine
-    unknown = vmx(env, "watch", "BINANCE", "DOGE/USDT")
-    assert unknown.returncode == 7
-    assert (
-        "BINANCE has no symbol 'DOGE/USDT'; it lists BTC/USDT, ETH/USDT, SOL/USDT" in unknown.stderr
-    )
-    assert vmx(env, "watch", "NOPE", "BTC/USDT").returncode in (2, 7)
-    for args, message in (
-        (("--fps", "0"), "--fps must be more than 0"),
-        (("--verify", "sometimes"), "--verify must be every, frame or off"),
-        (("--group", "0"), "--group must be a whole number of ticks"),
-    ):
-        result = vmx(env, "watch", "BINANCE", "BTC/USDT", *args)
-        assert result.returncode == 2 and message in result.stderr, result.stderr
-        assert result.stdout == ""
-
-
 def test_ticker_watch_off_a_terminal_streams_the_chosen_instruments(
     engine: tuple[Engine, dict[str, str]],
 ) -> None:
@@ -346,5 +328,59 @@ def test_ticker_watch_off_a_terminal_streams_the_chosen_instruments(
         ("KRAKEN", "BTC/USD"),
     }
     assert all(r["type"] == "ticker" and "received_at" not in r for r in rows)
-    mixed = vmx(env, "ticker", "--watch", "BINANCE", "KRAKEN:BTC/USD")
-    assert mixed.returncode == 2 and "EXCHANGE:SYMBOL" in mixed.stderr
+
+
+def test_watch_records_and_replay_plays_it_into_the_ladder(
+    engine: tuple[Engine, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = engine
+    path = tmp_path / "btc.ndjson"
+    recorded = vmx(env, "watch", "BINANCE", "BTC/USDT", "--record", str(path), "--count", "3")
+    assert recorded.returncode == 0, recorded.stderr
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0]["format"] == "vmx-recording" and lines[0]["instruments"] == ["BINANCE:BTC/USDT"]
+    kinds = {line["msg"]["type"] for line in lines[1:]}
+    assert {"connection", "book_snapshot"} <= kinds and "resync" not in kinds
+    terminal = Terminal.spawn([*VMX, "replay", str(path), "--speed", "max"], env)
+    try:
+        text = terminal.wait_for(lambda t: "end of the recording" in t, 20, "the replayed ladder")
+        asks, bids = ladder_sides(text)
+        assert asks and bids and float(asks[-1]) > float(bids[0])
+        terminal.send(b"q")
+        assert terminal.wait(15) == 0
+        assert_restored(bytes(terminal.raw))
+    finally:
+        terminal.close()
+
+
+def test_order_watch_and_ticker_watch_on_a_terminal(engine: tuple[Engine, dict[str, str]]) -> None:
+    _, env = engine
+    orders = Terminal.spawn([*VMX, "order", "watch"], env)
+    try:
+        orders.wait_for(lambda t: "orders:" in t and "● live" in t, 30, "the order board")
+        placed = vmx(env, "buy", "BINANCE", "ETH/USDT", "0.5", "--price", "1000", "--yes", "--json")
+        assert placed.returncode == 0, placed.stderr
+        order_id = json.loads(placed.stdout)["order_id"]
+        text = orders.wait_for(lambda t: order_id in t, 15, "the new order on the board")
+        row = next(line for line in text.splitlines() if order_id in line)
+        assert "BINANCE:ETH/USDT" in row and "buy" in row and "1000.00" in row and "open" in row
+        orders.send(b"q")
+        assert orders.wait(15) == 0
+        assert_restored(bytes(orders.raw))
+    finally:
+        orders.close()
+    board = Terminal.spawn([*VMX, "ticker", "--watch", "BINANCE:BTC/USDT", "BINANCE:ETH/USDT"], env)
+    try:
+        text = board.wait_for(
+            lambda t: (
+                "BINANCE:BTC/USDT" in t and "BINANCE:ETH/USDT" in t and PRICE.search(t) is not None
+            ),
+            30,
+            "the ticker board",
+        )
+        assert "change" in text and "volume 24h" in text
+        board.send(b"\x03")
+        assert board.wait(15) == 0
+        assert_restored(bytes(board.raw))
+    finally:
+        board.close()

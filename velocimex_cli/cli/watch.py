@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from velocimex_cli.client.streams import StreamClient
 
 VERIFY_CHOICES = ("every", "frame", "off")
+WATCH_CHANNELS = ("book", "trades", "ticker")
 MAX_FPS = 60.0
 NOT_FOUND = 7
 
@@ -212,7 +213,25 @@ def run_watch(factory: Factory, opts: WatchOptions) -> int:
         step = Decimal(str(market["tick_size"])) * opts.group
     client = stream_client(factory)
     open_orders = factory.client().list_orders(status="open", exchange=exchange, symbol=symbol)
-    asyncio.run(_watch(factory, opts, client, exchange, symbol, step, open_orders))
+    recorder = None
+    if opts.record is not None:
+        from velocimex_cli.client.recording import Recorder, RecordingError
+
+        try:
+            recorder = Recorder.open(
+                opts.record,
+                stream="market",
+                instruments=[f"{exchange}:{symbol}"],
+                channels=list(WATCH_CHANNELS),
+                api_url=client.api_url,
+            )
+        except RecordingError as exc:
+            raise CommandError(str(exc)) from None
+    try:
+        asyncio.run(_watch(factory, opts, client, exchange, symbol, step, open_orders, recorder))
+    finally:
+        if recorder is not None:
+            recorder.close()
     return 0
 
 
@@ -224,13 +243,14 @@ async def _watch(
     symbol: str,
     step: Decimal | None,
     open_orders: dict[str, Any],
+    recorder: Any,
 ) -> None:
     from velocimex_cli.cli.live_screen import FramePacer, FullScreen, interactive
     from velocimex_cli.cli.market_watch import MarketWatch
     from velocimex_cli.client.book import BookSync
 
     key = f"{exchange}:{symbol}"
-    sync = BookSync(client, [key], ["book", "trades", "ticker"], verify=opts.verify)
+    sync = BookSync(client, [key], list(WATCH_CHANNELS), verify=opts.verify)
     watch = MarketWatch(
         exchange, symbol, lambda: sync.books.get(key), group_step=step, group_ticks=opts.group
     )
@@ -238,13 +258,16 @@ async def _watch(
     pacer = FramePacer(opts.fps)
     loop = asyncio.get_running_loop()
     terminal = factory.io.is_stdout_tty
-    record, close_record = _recorder(opts.record)
+
+    def record(message: dict) -> None:
+        if message.get("type") != "resync":  # the book sync's own note, not something received
+            recorder.write(message)
 
     async def verify() -> None:
         for message in await sync.verify_all():
             watch.apply(message)
 
-    sources = [asyncio.create_task(feed(sync, watch.apply, pacer, record))]
+    sources = [asyncio.create_task(feed(sync, watch.apply, pacer, record if recorder else None))]
     if terminal:
         sources.append(asyncio.create_task(_own_orders(client, watch, pacer)))
     if opts.duration is not None:
@@ -280,7 +303,6 @@ async def _watch(
                 watch.stats.on_frame,
             )
     finally:
-        close_record()
         with contextlib.suppress(Exception):
             await sync.aclose()
 
@@ -296,16 +318,6 @@ async def _own_orders(client: StreamClient, watch: Any, pacer: FramePacer) -> No
     except ApiError as exc:
         watch.note = f"own orders unavailable: {exc.message}"
         pacer.mark()
-
-
-def _recorder(path: str | None) -> tuple[Callable[[dict], None] | None, Callable[[], None]]:
-    """`--record FILE`: every message received, through the streams recorder."""
-    if path is None:
-        return None, lambda: None
-    from velocimex_cli.client import recording  # type: ignore[attr-defined]
-
-    recorder = recording.Recorder.open(path)
-    return recorder.write, recorder.close
 
 
 # ---------------------------------------------------------------------------- vmx ticker --watch
@@ -447,6 +459,78 @@ async def _order_board(
     finally:
         with contextlib.suppress(Exception):
             await stream.aclose()
+
+
+# ---------------------------------------------------------------------------- vmx replay FILE
+def replay_on_terminal(
+    factory: Factory, recording: Any, speed: float | None, fps: float = 10.0
+) -> int:
+    """`vmx replay FILE` on a terminal: the recording played into the ladder. The book is
+    rebuilt from the recorded snapshots and deltas (checked per frame like a live one; a gap
+    stays flagged until the recording's next snapshot). At the end the last frame stays up,
+    saying so, until q or Ctrl-C."""
+    from velocimex_cli.client.recording import RecordingError
+
+    try:
+        asyncio.run(_replay(factory, recording, speed, fps))
+    except RecordingError as exc:
+        raise CommandError(str(exc)) from None
+    return 0
+
+
+async def _replay(factory: Factory, recording: Any, speed: float | None, fps: float) -> None:
+    from velocimex_cli.cli.live_screen import FramePacer, FullScreen, interactive
+    from velocimex_cli.cli.market_watch import BOOK_MESSAGES, MarketWatch
+    from velocimex_cli.client.book import LocalBook
+    from velocimex_cli.client.recording import replay
+    from velocimex_cli.render.ladder import LadderRenderer
+
+    instruments = recording.header.get("instruments") or []
+    chosen = instruments[0].split(":", 1) if instruments else None
+    books: dict[str, LocalBook] = {}
+    watch = MarketWatch(
+        *(chosen or ("", "")), lambda: books.get(f"{watch.exchange}:{watch.symbol}")
+    )
+    watch.connection = "live"
+    pacer = FramePacer(fps)
+
+    def apply(message: dict) -> bool:
+        if message.get("type") in BOOK_MESSAGES:
+            if not watch.exchange:  # no instruments in the header: the first book seen
+                watch.exchange, watch.symbol = message["exchange"], message["symbol"]
+            key = f"{message['exchange']}:{message['symbol']}"
+            book = books.get(key) or books.setdefault(
+                key, LocalBook(message["exchange"], message["symbol"])
+            )
+            reason = book.apply(message)
+            if reason:
+                watch.note = f"resync: {reason} (waiting for the recording's next snapshot)"
+        return watch.apply(message)
+
+    async def play() -> None:
+        await feed(replay(recording, speed), apply, pacer, None)
+        watch.note = "end of the recording"
+        pacer.mark()
+        await asyncio.Future()  # the last frame stays up until q or Ctrl-C
+
+    def verify() -> Any:
+        for book in books.values():
+            if not book.verify() and book.reason:
+                watch.note = f"resync: {book.reason}"
+        return asyncio.sleep(0)
+
+    renderer = LadderRenderer()
+    sources = [asyncio.create_task(play())]
+    with FullScreen(factory.io.console()) as screen:
+
+        def draw() -> bool:
+            width, height = screen.size
+            depth = max(1, (height - 5) // 2)
+            screen.draw(renderer.render_rows(watch.view(depth), width, height))
+            return True
+
+        with interactive(asyncio.get_running_loop(), pacer.stop, pacer.mark):
+            await run_frames(pacer, draw, sources, verify, watch.stats.on_frame)
 
 
 # ---------------------------------------------------------------------------- the command
