@@ -38,8 +38,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUMENT = "BINANCE:BTC/USDT"
 
+
 # Figures the ladder view adds (each a function(quick) -> iterator of figure dicts).
-LADDER_FIGURES: list[Callable[[bool], Iterator[dict[str, Any]]]] = []
+def _ladder_figures(quick: bool) -> Iterator[dict[str, Any]]:
+    from benchmarks.stream_ladder import ladder_figures
+
+    yield from ladder_figures(quick)
+
+
+LADDER_FIGURES: list[Callable[[bool], Iterator[dict[str, Any]]]] = [_ladder_figures]
 
 
 # ---------------------------------------------------------------------------- the feed
