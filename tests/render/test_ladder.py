@@ -163,7 +163,11 @@ def test_own_orders_are_marked_on_their_levels_with_their_size() -> None:
     assert len(marked) == 2
     assert re.search(r"▶ 0\.05000\s+59988\.02", bid_rows[2])
     assert re.search(r"▶ 0\.20000\s+60010\.00", asks_rows[-1])
-    assert "own orders at 2 levels" in lines[2]
+    assert "own orders at 2 levels" in lines[2] and "off screen" not in lines[2]
+    deep = {("bid", D("1.00")): D("0.05000")}
+    lines = screen(LadderRenderer().render(view(own=deep), 120, 24), 120, 24)
+    assert "own orders at 1 level (1 off screen)" in lines[2]
+    assert not any("▶" in line for line in lines)
     assert "reverse" in " ".join(row_styles(frame, "59988.02"))
 
 

@@ -374,7 +374,8 @@ class LadderRenderer:
             body += self._side_rows("ask", asks, per_side, scale, own, state.valid, columns)
             body.append(self._spread_line(figures, state, ladder_width))
             body += self._side_rows("bid", bids, per_side, scale, own, state.valid, columns)
-        rows: list[Row] = [[(0, line)] for line in self._header(view, figures, state, own, width)]
+        header = self._header(view, figures, state, own, width, bids, asks)
+        rows: list[Row] = [[(0, line)] for line in header]
         if with_tape:
             tape = self.tape.lines(view.trades, len(body) - 1)
             column = ladder_width + TAPE_GAP
@@ -418,6 +419,8 @@ class LadderRenderer:
         state: BookState,
         own: Mapping[tuple[str, Decimal], Decimal],
         width: int,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
     ) -> list[Text]:
         first = Text(no_wrap=True, overflow="crop")
         first.append(f"{view.exchange} {view.symbol}", style="bold")
@@ -458,7 +461,12 @@ class LadderRenderer:
         third.append(f"  lag {_figure(view.lag_ms, 0)} ms")
         third.append(f"  fps {_figure(view.frames_per_second, 1)}")
         if view.own:
-            third.append(f"  own orders at {len(view.own)} levels")
+            shown = {("bid", p) for p, _ in bids} | {("ask", p) for p, _ in asks}
+            off = sum(1 for key in own if key not in shown)
+            count = len(own)
+            third.append(f"  own orders at {count} level{'' if count == 1 else 's'}")
+            if off:
+                third.append(f" ({off} off screen)", style="yellow")
         if view.note:
             third.append(f"  {view.note}", style="yellow")
         hint = "  q quit"
