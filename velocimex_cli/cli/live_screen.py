@@ -31,6 +31,7 @@ class FramePacer:
         self.changed = asyncio.Event()
         self.stopped = False
         self._last = -1e18
+        self.lateness: list[float] | None = None  # set to a list to record how late frames ran
 
     def mark(self) -> None:
         """Something changed: the next frame is due (no later than one interval from the last)."""
@@ -45,13 +46,16 @@ class FramePacer:
         await self.changed.wait()
         if self.stopped:
             return False
-        delay = self._last + self.interval - self.clock()
+        due = self._last + self.interval
+        delay = due - self.clock()
         if delay > 0:
             await asyncio.sleep(delay)
             if self.stopped:
                 return False
         self.changed.clear()
         self._last = self.clock()
+        if self.lateness is not None and delay > 0:
+            self.lateness.append(self._last - due)  # the event loop woke up this late
         return True
 
 

@@ -318,6 +318,7 @@ async def _own_orders(client: StreamClient, watch: Any, pacer: FramePacer) -> No
     except ApiError as exc:
         watch.note = f"own orders unavailable: {exc.message}"
         pacer.mark()
+        await asyncio.Future()  # the ladder goes on: this source must not end the view
 
 
 # ---------------------------------------------------------------------------- vmx ticker --watch
