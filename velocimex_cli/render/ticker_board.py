@@ -2,8 +2,8 @@
 
 `TickerBoard` folds `ticker` messages into one row per instrument (pure, no I/O, no clock);
 `render_ticker_board` draws it. The change is measured from the first price the board saw for
-the instrument (the API's ticker has no opening price); the last price flashes green or red for
-the frame after it moved up or down. Widths only grow, so the board does not jump.
+the instrument (the API's ticker has no opening price); the last price is green or red when its
+latest move was up or down. Widths only grow, so the board does not jump.
 """
 
 from __future__ import annotations
