@@ -329,3 +329,23 @@ def test_stream_and_order_watch_survive_an_engine_restart(
             assert "connection" in text or "refused" in text
     finally:
         engine.stop()
+
+
+def test_a_stream_that_never_connects_is_exit_9(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
+    env.update(
+        VMX_HOME=str(tmp_path / "home"),
+        VMX_API_URL=f"http://127.0.0.1:{port}",
+        VMX_API_KEY="vmxk_x",
+        VMX_API_SECRET="not-shown",
+    )
+    result = vmx(env, "stream", "market", "BINANCE:BTC/USDT")
+    assert result.returncode == 9, result.stderr
+    assert "reconnecting in" in result.stderr  # it tried, and said so
+    assert f"cannot reach the API at http://127.0.0.1:{port}" in result.stderr
+    assert "not-shown" not in result.stderr + result.stdout
