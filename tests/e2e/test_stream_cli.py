@@ -247,41 +247,6 @@ def test_record_then_replay_max_is_byte_identical_and_equals_the_live_output(
     assert paced.returncode == 0 and paced.stdout.splitlines() == live.stdout.splitlines()[:2]
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        ("", "empty file"),
-        ('{"t": 1, "msg": {"type": "ticker"}}\n', "not a vmx recording header"),
-        ('{"format": "vmx-recording", "version": 99}\n', "version 99 is not supported"),
-        ('{"format": "vmx-recording", "version": 1}\nnot json\n', "line 2: not valid JSON"),
-        (
-            '{"format": "vmx-recording", "version": 1}\n{"t": 5, "msg": {"type": "ticker"}}\n'
-            '{"t": 4, "msg": {"type": "ticker"}}\n',
-            'line 3: "t" goes back in time',
-        ),
-        ('{"format": "vmx-recording", "version": 1}\n{"t": 1, "msg": 3}\n', '"msg" must be'),
-        ('{"format": "vmx-recording", "version": 1}\n{"msg": {"type": "x"}}\n', '"t" must be'),
-    ],
-)
-def test_a_malformed_recording_is_a_clear_error_exit_2(
-    tmp_path: Path, content: str, message: str
-) -> None:
-    path = tmp_path / "bad.ndjson"
-    path.write_text(content)
-    result = vmx({**os.environ, "VMX_HOME": str(tmp_path / "home")}, "replay", str(path))
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr and str(path) in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_replay_of_a_missing_file_and_a_bad_speed(tmp_path: Path) -> None:
-    env = {**os.environ, "VMX_HOME": str(tmp_path / "home")}
-    missing = vmx(env, "replay", str(tmp_path / "nope.ndjson"))
-    assert missing.returncode == 2 and "cannot read" in missing.stderr
-    fast = vmx(env, "replay", str(tmp_path / "nope.ndjson"), "--speed", "fast")
-    assert fast.returncode == 2 and "--speed must be" in fast.stderr
-
-
 class Reader:
     """Collects a subprocess's stdout lines and stderr text in threads."""
 
@@ -364,3 +329,23 @@ def test_stream_and_order_watch_survive_an_engine_restart(
             assert "connection" in text or "refused" in text
     finally:
         engine.stop()
+
+
+def test_a_stream_that_never_connects_is_exit_9(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
+    env.update(
+        VMX_HOME=str(tmp_path / "home"),
+        VMX_API_URL=f"http://127.0.0.1:{port}",
+        VMX_API_KEY="vmxk_x",
+        VMX_API_SECRET="not-shown",
+    )
+    result = vmx(env, "stream", "market", "BINANCE:BTC/USDT")
+    assert result.returncode == 9, result.stderr
+    assert "reconnecting in" in result.stderr  # it tried, and said so
+    assert f"cannot reach the API at http://127.0.0.1:{port}" in result.stderr
+    assert "not-shown" not in result.stderr + result.stdout

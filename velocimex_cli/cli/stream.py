@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from velocimex_cli.client.streams import StreamClient
 
 DATA_TYPES = frozenset({"ticker", "book_snapshot", "book_delta", "trade", "order", "fill"})
-FIRST_CONNECT_ATTEMPTS = 5  # before the first connection; once live, it retries for ever
+FIRST_CONNECT_ATTEMPTS = 3  # before the first connection; once live, it retries for ever
 
 
 @dataclass

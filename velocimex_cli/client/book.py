@@ -87,15 +87,14 @@ class LocalBook:
     def bids(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (highest) first."""
         keys = self._bid_keys
-        chosen = keys[::-1] if depth is None else keys[: -depth - 1 if depth else 0 : -1]
-        if depth == 0:
-            chosen = []
+        if depth is not None:
+            keys = keys[-depth:] if depth > 0 else []
         book = self._bids
-        return [(p, book[p]) for p in chosen]
+        return [(p, book[p]) for p in reversed(keys)]
 
     def asks(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (lowest) first."""
-        keys = self._ask_keys if depth is None else self._ask_keys[:depth]
+        keys = self._ask_keys if depth is None else self._ask_keys[: max(depth, 0)]
         book = self._asks
         return [(p, book[p]) for p in keys]
 

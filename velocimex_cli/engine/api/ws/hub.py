@@ -55,6 +55,31 @@ def instrument_key(exchange: str, symbol: str) -> str:
     return f"{exchange}:{symbol}"
 
 
+class SendWatchdog:
+    """Checks a few times per `send_timeout` whether the subscriber's send in progress is
+    stuck; if so it marks the subscriber timed out and cancels the pumping task."""
+
+    def __init__(self, sub: Subscriber) -> None:
+        self.sub = sub
+        self.task = asyncio.current_task()
+        self.loop = asyncio.get_running_loop()
+        self.interval = max(sub.send_timeout / 4, 0.01)
+        self.handle = self.loop.call_later(self.interval, self.check)
+
+    def check(self) -> None:
+        sub = self.sub
+        started = sub._send_started
+        if started and time.monotonic() - started > sub.send_timeout:
+            sub._timed_out = True
+            if self.task is not None:
+                self.task.cancel()
+            return
+        self.handle = self.loop.call_later(self.interval, self.check)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
 class Subscriber:
     """One WebSocket connection's queue and pump."""
 
@@ -73,6 +98,8 @@ class Subscriber:
         self.close_grace = close_grace
         self.close_code: int | None = None
         self.close_reason = ""
+        self._send_started = 0.0  # monotonic time the send in progress began; 0: none
+        self._timed_out = False
 
     def send_now(self, payload: dict[str, Any]) -> None:
         """Queue a reply (subscribed, error...); a client that never reads them is closed."""
@@ -85,17 +112,20 @@ class Subscriber:
         self.outbox.close()
 
     async def pump(self) -> None:
-        """Send queued frames until closed; at most `rate` per second."""
+        """Send queued frames until closed; at most `rate` per second. A send that has not
+        completed after `send_timeout` is cancelled by the watchdog and the peer closed."""
         rate = self.rate
         burst = max(1.0, rate / 10)  # at most a tenth of a second's worth at once
         tokens = burst
-        last = time.monotonic()
+        monotonic = time.monotonic
+        last = monotonic()
         outbox, ws = self.outbox, self.ws
-        send, timeout = ws.send_text, self.send_timeout
+        send = ws.send_text
+        watchdog = SendWatchdog(self)
         try:
             while await outbox.wait():
                 if rate:
-                    now = time.monotonic()
+                    now = monotonic()
                     tokens = min(burst, tokens + (now - last) * rate)
                     last = now
                     if tokens < 1.0:
@@ -105,12 +135,23 @@ class Subscriber:
                 item = outbox.pop()
                 frame = item() if callable(item) else item
                 if frame is not None:
-                    await asyncio.wait_for(send(frame), timeout)
-        except TimeoutError:
+                    # A time read per frame instead of a wait_for (a task per frame).
+                    self._send_started = monotonic()
+                    await send(frame)
+                    self._send_started = 0.0
+        except asyncio.CancelledError:
+            if not self._timed_out:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            timeout = self.send_timeout
             self.close(CLOSE_TOO_SLOW, f"consumer too slow: data not taken within {timeout:g} s")
             log.warning("closing a WebSocket peer that stopped reading (1013)")
         except Exception:  # the peer went away mid-send; the receive loop notices and cleans up
             return
+        finally:
+            watchdog.cancel()
         if self.close_code is not None and ws.application_state == WebSocketState.CONNECTED:
             await self._close_within_deadline()
 
