@@ -150,3 +150,30 @@ def test_pacer_merges_updates_caps_the_rate_and_skips_unchanged_frames() -> None
     # none during the quiet 0.3 s after them.
     assert 5 <= frames <= 12
     assert shortest_gap >= 0.049
+
+
+def test_a_stream_never_live_gives_up_as_unreachable_one_that_was_live_never_does() -> None:
+    import pytest
+
+    from velocimex_cli.cli.stream import FIRST_CONNECT_ATTEMPTS
+    from velocimex_cli.cli.watch import give_up_unless_ever_live
+    from velocimex_cli.client.errors import Unreachable
+
+    seen: list[dict] = []
+    never = give_up_unless_ever_live("http://127.0.0.1:9", lambda m: seen.append(m) is None)
+    for attempt in range(1, FIRST_CONNECT_ATTEMPTS + 1):
+        assert never({"type": "connection", "state": "reconnecting", "attempt": attempt})
+    with pytest.raises(Unreachable) as raised:
+        never(
+            {
+                "type": "connection",
+                "state": "reconnecting",
+                "attempt": FIRST_CONNECT_ATTEMPTS + 1,
+                "error": "connection refused",
+            }
+        )
+    assert raised.value.reason == "connection refused"
+    was_live = give_up_unless_ever_live("http://127.0.0.1:9", lambda m: True)
+    assert was_live({"type": "connection", "state": "live", "attempt": 0})
+    for attempt in range(1, 3 * FIRST_CONNECT_ATTEMPTS):
+        assert was_live({"type": "connection", "state": "reconnecting", "attempt": attempt})

@@ -180,6 +180,27 @@ async def run_frames(
             raise result
 
 
+def give_up_unless_ever_live(api_url: str, apply: Callable[[dict], bool]) -> Callable[[dict], bool]:
+    """`apply`, but a stream that never got its first connection after a few attempts fails
+    as unreachable (exit 9), like `vmx stream`; once it was live it retries for ever."""
+    from velocimex_cli.cli.stream import FIRST_CONNECT_ATTEMPTS
+
+    ever_live = False
+
+    def guarded(message: dict) -> bool:
+        nonlocal ever_live
+        if message.get("type") == "connection":
+            if message.get("state") == "live":
+                ever_live = True
+            elif not ever_live and message.get("attempt", 0) > FIRST_CONNECT_ATTEMPTS:
+                from velocimex_cli.client.errors import Unreachable
+
+                raise Unreachable(api_url, message.get("error") or "connection failed")
+        return apply(message)
+
+    return guarded
+
+
 async def feed(stream: Any, apply: Callable[[dict], bool], pacer: FramePacer, record: Any) -> None:
     """Fold a stream's messages in; mark a frame due when one changed what is shown.
 
@@ -267,7 +288,8 @@ async def _watch(
         for message in await sync.verify_all():
             watch.apply(message)
 
-    sources = [asyncio.create_task(feed(sync, watch.apply, pacer, record if recorder else None))]
+    apply = give_up_unless_ever_live(client.api_url, watch.apply)
+    sources = [asyncio.create_task(feed(sync, apply, pacer, record if recorder else None))]
     if terminal:
         sources.append(asyncio.create_task(_own_orders(client, watch, pacer)))
     if opts.duration is not None:
@@ -381,6 +403,7 @@ async def _ticker_watch(
             return True
         return False
 
+    apply = give_up_unless_ever_live(client.api_url, apply)
     sources = [asyncio.create_task(feed(stream, apply, pacer, None))]
     if opts.duration is not None:
         loop.call_later(opts.duration, pacer.stop)
@@ -445,6 +468,7 @@ async def _order_board(
             return True
         return board.apply(message)
 
+    apply = give_up_unless_ever_live(client.api_url, apply)
     sources = [asyncio.create_task(feed(stream, apply, pacer, None))]
     renderer = OrderBoardRenderer()
     try:
