@@ -177,3 +177,18 @@ def test_a_stream_never_live_gives_up_as_unreachable_one_that_was_live_never_doe
     assert was_live({"type": "connection", "state": "live", "attempt": 0})
     for attempt in range(1, 3 * FIRST_CONNECT_ATTEMPTS):
         assert was_live({"type": "connection", "state": "reconnecting", "attempt": attempt})
+
+
+def test_plus_and_minus_step_the_grouping() -> None:
+    from velocimex_cli.cli.watch import next_group
+
+    steps = [None]
+    for _ in range(4):
+        steps.append(next_group(steps[-1], coarser=True))
+    assert steps == [None, 2, 5, 10, 20]
+    assert next_group(1000, coarser=True) == 1000
+    back = [20]
+    for _ in range(4):
+        back.append(next_group(back[-1], coarser=False))
+    assert back == [20, 10, 5, 2, None]
+    assert next_group(None, coarser=False) is None

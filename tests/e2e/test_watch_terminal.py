@@ -234,6 +234,17 @@ def test_watch_draws_a_live_ladder_and_ctrl_c_restores_the_terminal(
         assert float(asks[-1]) > float(bids[0])
         assert "time" in first  # the tape fits beside the ladder at 110 columns
         terminal.wait_for(lambda text: text != first and shows_live_ladder(text), 15, "a change")
+        # Keys: + groups levels (2 ticks, then 5), c switches to the depth chart and back.
+        terminal.send(b"+")
+        terminal.wait_for(lambda text: "group 2 ticks" in text, 10, "grouping by 2 ticks")
+        terminal.send(b"+")
+        terminal.wait_for(lambda text: "group 5 ticks" in text, 10, "grouping by 5 ticks")
+        terminal.send(b"c")
+        terminal.wait_for(lambda text: "cumulative depth" in text, 10, "the depth chart")
+        terminal.send(b"c-")
+        terminal.wait_for(
+            lambda text: "group 2 ticks" in text and shows_live_ladder(text), 10, "the ladder"
+        )
         terminal.send(b"\x03")  # Ctrl-C through the pty: a real SIGINT
         assert terminal.wait(15) == 0
         assert_restored(bytes(terminal.raw))

@@ -173,9 +173,13 @@ class FullScreen:
 
 @contextlib.contextmanager
 def interactive(
-    loop: asyncio.AbstractEventLoop, stop: Callable[[], None], redraw: Callable[[], None]
+    loop: asyncio.AbstractEventLoop,
+    stop: Callable[[], None],
+    redraw: Callable[[], None],
+    on_key: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
-    """While inside: `q`/`Q`/Ctrl-C/SIGTERM call `stop`, a terminal resize calls `redraw`."""
+    """While inside: `q`/`Q`/Ctrl-C/SIGTERM call `stop`, a terminal resize calls `redraw`,
+    any other key goes to `on_key`."""
     installed: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -185,7 +189,7 @@ def interactive(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGWINCH, redraw)
             installed.append(signal.SIGWINCH)
-    restore = _cbreak_stdin(loop, stop)
+    restore = _cbreak_stdin(loop, stop, on_key)
     try:
         yield
     finally:
@@ -195,7 +199,11 @@ def interactive(
                 loop.remove_signal_handler(sig)
 
 
-def _cbreak_stdin(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> Callable[[], None]:
+def _cbreak_stdin(
+    loop: asyncio.AbstractEventLoop,
+    stop: Callable[[], None],
+    on_key: Callable[[str], None] | None,
+) -> Callable[[], None]:
     """Read single keys from a terminal stdin; returns what restores it."""
     try:
         fd = sys.stdin.fileno()
@@ -216,6 +224,9 @@ def _cbreak_stdin(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> 
             data = b""
         if not data or any(key in data for key in (b"q", b"Q", b"\x03")):
             stop()
+        elif on_key is not None:
+            for key in data.decode("utf-8", "replace"):
+                on_key(key)
 
     loop.add_reader(fd, on_input)
 

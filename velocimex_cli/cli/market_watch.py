@@ -114,6 +114,7 @@ class MarketWatch:
         self.group_ticks = group_ticks
         self.stats = stats or FrameStats()
         self.note: str | None = None
+        self.hint = "q quit"
 
     @property
     def book(self) -> BookLike | None:
@@ -191,6 +192,7 @@ class MarketWatch:
             group_step=self.group_step,
             group_ticks=self.group_ticks,
             note=self.note,
+            hint=self.hint,
         )
 
     def snapshot(self, depth: int) -> dict[str, Any]:

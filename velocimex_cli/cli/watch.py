@@ -218,6 +218,19 @@ async def feed(stream: Any, apply: Callable[[dict], bool], pacer: FramePacer, re
             await asyncio.sleep(0)
 
 
+GROUP_STEPS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
+KEYS_HINT = "q quit · c chart · +/- group"
+
+
+def next_group(current: int | None, coarser: bool) -> int | None:
+    """The grouping after `+` (coarser) or `-` (finer): none, 2, 5, 10, 20 ... ticks."""
+    now = current or 1
+    if coarser:
+        return next((g for g in GROUP_STEPS if g > now), GROUP_STEPS[-1])
+    finer = [g for g in GROUP_STEPS if g < now]
+    return finer[-1] if finer else None
+
+
 # ---------------------------------------------------------------------------- vmx watch
 def run_watch(factory: Factory, opts: WatchOptions) -> int:
     check_pace(opts.fps, opts.duration, opts.count)
@@ -229,9 +242,8 @@ def run_watch(factory: Factory, opts: WatchOptions) -> int:
         raise CommandError(f"--depth must be 1-1000, not {opts.depth}")
     market = find_market(factory, opts.exchange, opts.symbol)
     exchange, symbol = market["exchange"], market["symbol"]
-    step = None
-    if opts.group:
-        step = Decimal(str(market["tick_size"])) * opts.group
+    tick = Decimal(str(market["tick_size"]))
+    step = tick * opts.group if opts.group else None
     client = stream_client(factory)
     open_orders = factory.client().list_orders(status="open", exchange=exchange, symbol=symbol)
     recorder = None
@@ -249,7 +261,9 @@ def run_watch(factory: Factory, opts: WatchOptions) -> int:
         except RecordingError as exc:
             raise CommandError(str(exc)) from None
     try:
-        asyncio.run(_watch(factory, opts, client, exchange, symbol, step, open_orders, recorder))
+        asyncio.run(
+            _watch(factory, opts, client, exchange, symbol, tick, step, open_orders, recorder)
+        )
     finally:
         if recorder is not None:
             recorder.close()
@@ -262,6 +276,7 @@ async def _watch(
     client: StreamClient,
     exchange: str,
     symbol: str,
+    tick: Decimal | None,
     step: Decimal | None,
     open_orders: dict[str, Any],
     recorder: Any,
@@ -276,6 +291,7 @@ async def _watch(
         exchange, symbol, lambda: sync.books.get(key), group_step=step, group_ticks=opts.group
     )
     watch.orders.load_open(open_orders.get("orders", []))
+    watch.hint = KEYS_HINT
     pacer = FramePacer(opts.fps)
     loop = asyncio.get_running_loop()
     terminal = factory.io.is_stdout_tty
@@ -301,12 +317,24 @@ async def _watch(
 
                 screen = stack.enter_context(FullScreen(factory.io.console()))
                 renderer = LadderRenderer()
+                shown = {"chart": opts.chart}
 
                 def draw() -> bool:
                     width, height = screen.size
                     depth = max(1, (height - 5) // 2)
-                    screen.draw(renderer.render_rows(watch.view(depth), width, height, opts.chart))
+                    rows = renderer.render_rows(watch.view(depth), width, height, shown["chart"])
+                    screen.draw(rows)
                     return True
+
+                def on_key(key: str) -> None:
+                    if key in "cC":
+                        shown["chart"] = not shown["chart"]
+                    elif key in "+=-_" and tick is not None:
+                        watch.group_ticks = next_group(watch.group_ticks, key in "+=")
+                        watch.group_step = tick * watch.group_ticks if watch.group_ticks else None
+                    else:
+                        return
+                    pacer.mark()
 
             else:
                 lines = NdjsonLines(factory, opts.count)
@@ -316,7 +344,9 @@ async def _watch(
                         return True  # nothing to say before the first snapshot
                     return lines.write(watch.snapshot(opts.depth))
 
-            stack.enter_context(interactive(loop, pacer.stop, pacer.mark))
+                on_key = None  # type: ignore[assignment]
+
+            stack.enter_context(interactive(loop, pacer.stop, pacer.mark, on_key))
             await run_frames(
                 pacer,
                 draw,

@@ -111,6 +111,7 @@ class LadderView:
     group_step: Decimal | None = None
     group_ticks: int | None = None
     note: str | None = None
+    hint: str = "q quit"
 
 
 @dataclass(frozen=True)
@@ -469,7 +470,7 @@ class LadderRenderer:
                 third.append(f" ({off} off screen)", style="yellow")
         if view.note:
             third.append(f"  {view.note}", style="yellow")
-        hint = "  q quit"
+        hint = f"  {view.hint}"
         third.append(" " * max(1, width - third.cell_len - len(hint)) + hint)
         return [first, second, third]
 
