@@ -245,3 +245,34 @@ def test_survives_restarts_and_counts_attempts_afresh_after_a_stable_connection(
     lost = [s for s in states[restart:] if s[1] == "reconnecting"]
     assert lost and lost[0][2] == 1  # counted afresh: the connection before was stable
     assert states[-1] == ("book_snapshot", None, None)
+
+
+def test_a_malformed_frame_drops_the_connection_and_reconnects() -> None:
+    """A server that sends garbage: the stream says so and reconnects (no crash, no yield)."""
+    from websockets.asyncio.server import serve
+
+    frames = iter(['{"type": "ticker", "n": 1}', "not json", "[1, 2]", '{"type": "ticker"}'])
+
+    async def main() -> list[dict[str, Any]]:
+        async def handler(ws: Any) -> None:
+            await ws.send(next(frames))
+            await ws.send(next(frames))
+            await ws.wait_closed()
+
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            client = StreamClient(f"http://127.0.0.1:{port}", backoff_base=0.01, backoff_cap=0.01)
+            return await take(client.stream_market(), 6)
+
+    got = asyncio.run(main())
+    kinds = [(m["type"], m.get("state")) for m in got]
+    assert kinds == [
+        ("connection", "connecting"),
+        ("connection", "live"),
+        ("ticker", None),
+        ("connection", "reconnecting"),
+        ("connection", "live"),
+        ("connection", "reconnecting"),
+    ]
+    assert got[3]["error"].startswith("malformed message from the server")
+    assert got[5]["error"].startswith("malformed message from the server")

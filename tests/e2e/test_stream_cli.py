@@ -306,6 +306,7 @@ def test_stream_and_order_watch_survive_an_engine_restart(
             engine.start()  # same port, same data
             for reader in (market_out, orders_out):
                 reader.wait_for(lambda r=reader: "live again" in "".join(r.err))
+            assert "vmx order list --status all" in "".join(orders_out.err)
             market_out.wait_for(
                 lambda: (
                     sum('"book_snapshot"' in line for line in market_out.lines) > snapshots_before

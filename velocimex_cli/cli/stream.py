@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from velocimex_cli.client.streams import StreamClient
 
 DATA_TYPES = frozenset({"ticker", "book_snapshot", "book_delta", "trade", "order", "fill"})
+ORDERS = "orders stream"
+ORDERS_OUTAGE = (
+    "; updates sent while it was down are not replayed: "
+    "`vmx order list --status all` shows where every order stands"
+)
 FIRST_CONNECT_ATTEMPTS = 3  # before the first connection; once live, it retries for ever
 
 
@@ -95,9 +100,10 @@ def silence_stdout() -> None:
 class ConnectionReporter:
     """Says on stderr what the connection does; quiet while all is well."""
 
-    def __init__(self, factory: Factory, what: str) -> None:
+    def __init__(self, factory: Factory, what: str, after_outage: str = "") -> None:
         self.factory = factory
         self.what = what
+        self.after_outage = after_outage  # said when live again after a lost connection
         self.ever_live = False
         self.troubled = False
 
@@ -107,7 +113,7 @@ class ConnectionReporter:
         state = message["state"]
         if state == "live":
             if self.troubled:
-                self.factory.io.status(f"{self.what}: live again")
+                self.factory.io.status(f"{self.what}: live again{self.after_outage}")
             self.ever_live, self.troubled = True, False
         elif state == "reconnecting":
             self.troubled = True
@@ -172,7 +178,7 @@ def run_stream(
     recorder: Recorder | None,
 ) -> int:
     out = NdjsonOut(factory.io.stdout, count)
-    report = ConnectionReporter(factory, what)
+    report = ConnectionReporter(factory, what, ORDERS_OUTAGE if what == ORDERS else "")
 
     async def main() -> None:
         task = asyncio.ensure_future(pump(make_stream(), out, recorder, report, factory))
@@ -213,9 +219,7 @@ def run_orders(factory: Factory, opts: OrdersOptions) -> int:
     check_limits(opts.count, opts.duration)
     client = stream_client(factory)
     recorder = open_recorder(opts.record, stream="orders", api_url=client.api_url)
-    return run_stream(
-        factory, client.stream_orders, "orders stream", opts.count, opts.duration, recorder
-    )
+    return run_stream(factory, client.stream_orders, ORDERS, opts.count, opts.duration, recorder)
 
 
 def run_order_watch(factory: Factory, opts: OrdersOptions) -> int:

@@ -60,6 +60,22 @@ class StreamUnavailable(Exception):
     """The stream could not be (re)connected within `max_attempts`."""
 
 
+class MalformedMessage(Exception):
+    """The server sent a frame that is not a JSON object (the connection is dropped)."""
+
+
+def decode_message(data: bytes | str) -> dict[str, Any]:
+    """A frame as a message dict with its `received_at`; MalformedMessage if it is not one."""
+    try:
+        message = decode(data)
+    except ValueError as exc:
+        raise MalformedMessage(str(exc)) from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise MalformedMessage("a message must be a JSON object with a type")
+    message["received_at"] = time.monotonic_ns()
+    return message
+
+
 def websocket_url(api_url: str, path: str) -> str:
     """ws(s)://host/.../path from the REST base URL (http -> ws, https -> wss)."""
     base = api_url.rstrip("/")
@@ -202,12 +218,17 @@ class _Stream:
                     yield connection_message("live", self.attempt)
                     recv = ws.recv
                     now = time.monotonic_ns
-                    while True:
-                        message = decode(await recv(decode=False))
-                        message["received_at"] = now()
-                        yield message
-            except (InvalidURI, ValueError) as exc:
+                    try:
+                        while True:
+                            message = decode(await recv(decode=False))
+                            message["received_at"] = now()
+                            yield message
+                    except (ValueError, TypeError) as exc:  # not JSON, or not an object
+                        raise MalformedMessage(str(exc)) from None
+            except InvalidURI as exc:
                 raise StreamUnavailable(f"invalid stream URL {url!r}: {exc}") from None
+            except MalformedMessage as exc:
+                error = f"malformed message from the server ({exc})"
             except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
                 error = describe_failure(exc)
             except Exception as exc:
@@ -266,10 +287,9 @@ class MarketStream(_Stream):
         for action in self._actions:
             await ws.send(jsonfmt.dumps(action))
             while True:
-                message = decode(await ws.recv(decode=False))
-                kind = message.get("type")
+                message = decode_message(await ws.recv(decode=False))
+                kind = message["type"]
                 if kind in ("subscribed", "unsubscribed", "error"):
-                    message["received_at"] = time.monotonic_ns()
                     _raise_if_fatal(message)
                     yield message
                     if kind != "error":
@@ -305,8 +325,7 @@ class OrderStream(_Stream):
         client = self.client
         if client.auth == "message":
             await ws.send(jsonfmt.dumps(wire.auth_action(*client._credentials())))
-        message = decode(await ws.recv(decode=False))
-        message["received_at"] = time.monotonic_ns()
+        message = decode_message(await ws.recv(decode=False))
         _raise_if_fatal(message)
         yield message
 
