@@ -192,3 +192,75 @@ def test_plus_and_minus_step_the_grouping() -> None:
         back.append(next_group(back[-1], coarser=False))
     assert back == [20, 10, 5, 2, None]
     assert next_group(None, coarser=False) is None
+
+
+def order_message(order_id: str, status: str, price: str = "99.00") -> dict:
+    return {
+        "type": "order",
+        "event": "accepted" if status == "open" else status,
+        "order_id": order_id,
+        "exchange": "BINANCE",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "order_type": "limit",
+        "quantity": D("1.0"),
+        "price": D(price),
+        "filled_quantity": D("0"),
+        "status": status,
+    }
+
+
+def test_after_an_outage_open_orders_are_fetched_again_and_newer_updates_kept() -> None:
+    import threading
+
+    from velocimex_cli.cli.watch import OpenOrdersResync
+    from velocimex_cli.render.order_board import OrderBoard
+
+    async def scenario() -> OrderBoard:
+        board = OrderBoard()
+        pacer = FramePacer(fps=10)
+        answered = threading.Event()
+        asked = threading.Event()
+
+        def fetch() -> dict:  # the REST answer: 1 ended while the stream was down, 3 is new
+            asked.set()
+            answered.wait(5)
+            rest = [
+                {
+                    **{k: v for k, v in order_message(i, "open", p).items() if k != "type"},
+                    "type": "limit",
+                }
+                for i, p in (("3", "97.00"), ("5", "95.00"))  # 5: canceled after this answer
+            ]
+            return {"orders": rest}
+
+        resync = OpenOrdersResync(board, fetch, board.apply, pacer)
+        assert resync(order_message("1", "open"))
+        assert resync(order_message("2", "open", "98.00"))
+        resync({"type": "connection", "state": "live", "attempt": 0})
+        assert resync.task is None  # the first connection is no outage
+        resync({"type": "connection", "state": "reconnecting", "attempt": 1})
+        resync({"type": "connection", "state": "live", "attempt": 1})
+        assert resync.task is not None
+        await asyncio.to_thread(asked.wait, 5)
+        # While the REST answer is on its way, order 4 is accepted and 3 is canceled: the
+        # stream is newer than the REST answer, so both survive the reload.
+        assert resync(order_message("4", "open", "96.00"))
+        assert resync(order_message("5", "open", "95.00"))
+        assert resync(order_message("5", "canceled", "95.00"))
+        answered.set()
+        await resync.task
+        return board
+
+    board = asyncio.run(scenario())
+    assert sorted(board.open) == ["3", "4"]
+    assert {o.order_id: o.status for o in board.closed} == {
+        "1": "not open",
+        "2": "not open",
+        "5": "canceled",
+    }
+    assert len(board.closed) == 3
+    assert board.own_levels("BINANCE", "BTC/USDT") == {
+        ("bid", D("97.00")): D("1.0"),
+        ("bid", D("96.00")): D("1.0"),
+    }

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
     from velocimex_cli.cli.live_screen import FramePacer
     from velocimex_cli.client.streams import StreamClient
+    from velocimex_cli.render.order_board import OrderBoard
 
 VERIFY_CHOICES = ("every", "frame", "off")
 WATCH_CHANNELS = ("book", "trades", "ticker")
@@ -307,7 +308,12 @@ async def _watch(
     apply = give_up_unless_ever_live(client.api_url, watch.apply)
     sources = [asyncio.create_task(feed(sync, apply, pacer, record if recorder else None))]
     if terminal:
-        sources.append(asyncio.create_task(_own_orders(client, watch, pacer)))
+        api = factory.client()
+
+        def fetch() -> dict[str, Any]:
+            return api.list_orders(status="open", exchange=exchange, symbol=symbol)
+
+        sources.append(asyncio.create_task(_own_orders(client, watch, pacer, fetch)))
     if opts.duration is not None:
         loop.call_later(opts.duration, pacer.stop)
     try:
@@ -359,13 +365,70 @@ async def _watch(
             await sync.aclose()
 
 
-async def _own_orders(client: StreamClient, watch: Any, pacer: FramePacer) -> None:
+class OpenOrdersResync:
+    """Orders-stream updates sent while it was down are not replayed: when it is live again
+    after an outage, the open orders are fetched again over REST and the updates received
+    meanwhile applied on top (so nothing newer is lost to the slower REST answer)."""
+
+    def __init__(
+        self,
+        board: OrderBoard,
+        fetch: Callable[[], dict[str, Any]],
+        apply: Callable[[dict], bool],
+        pacer: FramePacer,
+    ) -> None:
+        self.board = board
+        self.fetch = fetch
+        self.apply = apply
+        self.pacer = pacer
+        self.outage = False
+        self.task: asyncio.Task | None = None
+        self._meanwhile: list[dict] | None = None
+        self.note: str | None = None
+        self.say: Callable[[str], None] | None = None
+
+    def __call__(self, message: dict) -> bool:
+        if message.get("type") == "connection":
+            if message.get("state") != "live":
+                self.outage = self.outage or message.get("state") == "reconnecting"
+            elif self.outage:
+                self.outage = False
+                self._meanwhile = []
+                self.task = asyncio.create_task(self._reload())
+            return False
+        if self._meanwhile is not None:
+            self._meanwhile.append(message)
+        return self.apply(message)
+
+    async def _reload(self) -> None:
+        try:
+            answer = await asyncio.to_thread(self.fetch)
+        except Exception as exc:  # the board stays as it was, and says so
+            self.note = f"open orders not refreshed after the outage: {exc}"
+            if self.say is not None:
+                self.say(self.note)
+        else:
+            meanwhile = self._meanwhile or []
+            keep = {str(m.get("order_id")) for m in meanwhile if m.get("order_id") is not None}
+            self.board.replace_open(answer.get("orders", []), keep)
+            for message in meanwhile:
+                self.apply(message)
+            self.note = None
+        self._meanwhile = None
+        self.pacer.mark()
+
+
+async def _own_orders(
+    client: StreamClient, watch: Any, pacer: FramePacer, fetch: Callable[[], dict[str, Any]]
+) -> None:
     """The user's orders for the ladder's marks; the view goes on without them if refused."""
     from velocimex_cli.wire.errors import ApiError
 
+    resync = OpenOrdersResync(watch.orders, fetch, watch.apply, pacer)
+    resync.say = lambda note: setattr(watch, "note", note)
     try:
         async for message in client.stream_orders():
-            if message.get("type") != "connection" and watch.apply(message):
+            if resync(message):
                 pacer.mark()
     except ApiError as exc:
         watch.note = f"own orders unavailable: {exc.message}"
@@ -492,11 +555,15 @@ async def _order_board(
     state = {"connection": "connecting"}
     stream = client.stream_orders()
 
+    api = factory.client()
+    resync = OpenOrdersResync(board, lambda: api.list_orders(status="open"), board.apply, pacer)
+
     def apply(message: dict) -> bool:
         if message.get("type") == "connection":
             state["connection"] = connection_label(message)
+            resync(message)
             return True
-        return board.apply(message)
+        return resync(message)
 
     apply = give_up_unless_ever_live(client.api_url, apply)
     sources = [asyncio.create_task(feed(stream, apply, pacer, None))]
@@ -506,7 +573,8 @@ async def _order_board(
 
             def draw() -> bool:
                 width, height = screen.size
-                screen.draw(renderer.render(board, width, height, state["connection"]))
+                connection = state["connection"]
+                screen.draw(renderer.render(board, width, height, connection, resync.note))
                 return True
 
             with interactive(asyncio.get_running_loop(), pacer.stop, pacer.mark):

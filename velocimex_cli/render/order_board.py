@@ -79,7 +79,7 @@ class OrderBoard:
                 self.open[order.order_id] = order
             else:
                 self.open.pop(order.order_id, None)
-                self.closed.appendleft(order)
+                self._close(order)
             return True
         if kind == "fill":
             price, quantity = (
@@ -105,12 +105,30 @@ class OrderBoard:
             return True
         return False
 
+    def _close(self, order: BoardOrder) -> None:
+        for seen in [o for o in self.closed if o.order_id == order.order_id]:
+            self.closed.remove(seen)
+        self.closed.appendleft(order)
+
     def load_open(self, orders: list[Mapping]) -> None:
         """Seed from `GET /v1/trading/orders` (orders resting before the stream started)."""
         for body in orders:
             order = _order({"event": "open", **body, "order_type": body.get("type")})
             if order is not None and order.status in OPEN_STATUSES:
                 self.open[order.order_id] = order
+
+    def replace_open(self, orders: list[Mapping], keep: set[str] | frozenset = frozenset()) -> None:
+        """After the stream was down: the open orders are exactly these (from REST), except the
+        `keep` ones, updated by the stream since the REST call went out. An order the board
+        thought open that is not among them ended meanwhile, how is not known here (its status
+        shows `not open`)."""
+        before = self.open
+        self.open = {k: v for k, v in before.items() if k in keep}
+        self.load_open([o for o in orders if str(o.get("order_id")) not in keep])
+        for order_id, order in before.items():
+            if order_id not in self.open:
+                order.status, order.event = "not open", "missed"
+                self._close(order)
 
     def own_levels(self, exchange: str, symbol: str) -> dict[tuple[str, Decimal], Decimal]:
         """The remaining size of this instrument's resting orders by (bid|ask, price)."""
@@ -168,9 +186,18 @@ class OrderBoardRenderer:
         self.order_widths = [len(c) for c in ORDER_COLUMNS]
         self.fill_widths = [len(c) for c in FILL_COLUMNS]
 
-    def render(self, board: OrderBoard, width: int, height: int, connection: str = "live") -> Text:
+    def render(
+        self,
+        board: OrderBoard,
+        width: int,
+        height: int,
+        connection: str = "live",
+        note: str | None = None,
+    ) -> Text:
         stale = connection != "live"
         title = Text(f"orders: {len(board.open)} open", style="bold")
+        if note:
+            title.append(f"  {note}", style="yellow")
         label = Text(f" ● {connection} ", style="bold black on yellow" if stale else "bold green")
         hint = "q quit "
         title.append(" " * max(1, width - title.cell_len - label.cell_len - len(hint)) + hint)
