@@ -276,3 +276,63 @@ def test_a_malformed_frame_drops_the_connection_and_reconnects() -> None:
     ]
     assert got[3]["error"].startswith("malformed message from the server")
     assert got[5]["error"].startswith("malformed message from the server")
+
+
+def test_every_replayed_subscription_brings_its_snapshot_after_a_restart(tmp_path: Path) -> None:
+    """Two subscriptions: after the restart both are replayed and both books are snapshotted
+    (a snapshot arriving between the two answers is not lost)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    servers: list[PortServer] = []
+
+    def start() -> None:
+        server = PortServer(create_app(settings(data_dir=tmp_path / "engine")), port)
+        server.__enter__()
+        servers.append(server)
+
+    async def main() -> list[dict[str, Any]]:
+        client = StreamClient(f"http://127.0.0.1:{port}", backoff_base=0.05, backoff_cap=0.1)
+        got: list[dict[str, Any]] = []
+        stream = client.stream_market(["BINANCE:BTC/USDT"], ["book"])
+        restarted = False
+        async for message in stream:
+            got.append(message)
+            symbols = {m["symbol"] for m in got if m["type"] == "book_snapshot"}
+            if symbols == {"BTC/USDT"} and not restarted and message["type"] == "book_snapshot":
+                await stream.subscribe(["binance:eth-usdt"], ["book"])
+            if symbols == {"BTC/USDT", "ETH/USDT"} and not restarted:
+                restarted = True
+                await asyncio.to_thread(servers[-1].__exit__, None, None, None)
+                got.append({"type": "restarting"})
+                await asyncio.to_thread(start)
+            elif restarted:
+                after = got[got.index({"type": "restarting"}) :]
+                again = {m["symbol"] for m in after if m["type"] == "book_snapshot"}
+                if again == {"BTC/USDT", "ETH/USDT"}:
+                    await stream.aclose()
+                    return got
+        return got
+
+    start()
+    try:
+        got = asyncio.run(asyncio.wait_for(main(), 30))
+    finally:
+        servers[-1].__exit__(None, None, None)
+    after = got[got.index({"type": "restarting"}) :]
+    assert [m["type"] for m in after].count("subscribed") == 2
+
+
+def test_a_ticker_subscription_starts_with_the_current_ticker(server: LiveServer) -> None:
+    """The engine's first tickers arrive before the subscribe answer; the subscribed
+    instrument's is kept, the others (the default feed) are not passed on."""
+
+    async def main() -> list[dict[str, Any]]:
+        client = StreamClient(server.url)
+        async with client.stream_market(["binance:btc-usdt"], ["ticker"]) as stream:
+            got = await take(stream, 4, limit=5)
+        return got
+
+    got = asyncio.run(main())
+    tickers = [m for m in got if m["type"] == "ticker"]
+    assert tickers and {(m["exchange"], m["symbol"]) for m in tickers} == {("BINANCE", "BTC/USDT")}

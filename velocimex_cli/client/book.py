@@ -143,6 +143,7 @@ class LocalBook:
         return self._check()
 
     def _apply_delta(self, msg: dict[str, Any]) -> str | None:
+        # The hot path of every stream consumer: kept flat (no helper calls when all is well).
         if self.status != LIVE:
             return None  # waiting for a snapshot: deltas until then are of no use
         sequence = msg["sequence"]
@@ -157,24 +158,29 @@ class LocalBook:
             return self.resync(f"sequence gap: expected {expected}, got {sequence}")
         self._in_flight = False
         bids, asks = self._bids, self._asks
+        bid_keys, ask_keys = self._bid_keys, self._ask_keys
         for change in msg["changes"]:
-            price, quantity = change["price"], change["quantity"]
+            price = change["price"]
             if change["side"] == "bid":
-                book, keys = bids, self._bid_keys
+                book, keys = bids, bid_keys
             else:
-                book, keys = asks, self._ask_keys
+                book, keys = asks, ask_keys
+            quantity = change["quantity"]
             if quantity:
                 if price not in book:
                     insort(keys, price)
                 book[price] = quantity
-            elif price in book:
-                del book[price]
+            elif book.pop(price, None) is not None:
                 del keys[bisect_left(keys, price)]
         self.sequence = sequence
         self._checksum = msg.get("checksum")
         self._verified = False
         self.updated_at = msg.get("received_at")
-        return self._check()
+        if bid_keys and ask_keys and bid_keys[-1] >= ask_keys[0]:
+            return self._check()
+        if self.verify_policy == "every":
+            return self._verify()
+        return None
 
     def _check(self) -> str | None:
         bid_keys, ask_keys = self._bid_keys, self._ask_keys
@@ -288,29 +294,43 @@ class BookSync:
         return await self.__aiter__().__anext__()
 
     async def _run(self) -> AsyncIterator[dict[str, Any]]:
-        books = self.books
+        by_pair: dict[tuple[str, str], LocalBook] = {}
         async for msg in self.stream:
             kind = msg["type"]
-            if kind == "book_delta" or kind == "book_snapshot":
-                key = f"{msg['exchange']}:{msg['symbol']}"
-                book = books.get(key) or self.book(msg["exchange"], msg["symbol"])
-                reason = book.apply(msg)
+            if kind == "book_delta":
+                pair = (msg["exchange"], msg["symbol"])
+                book = by_pair.get(pair)
+                if book is not None:
+                    reason = book._apply_delta(msg)
+                    yield msg
+                    if reason is None and book.status == LIVE:
+                        continue  # the common case
+                else:  # a delta of a book never snapshotted: ask for its snapshot
+                    book = by_pair[pair] = self.book(*pair)
+                    reason = None
+                    yield msg
+            elif kind == "book_snapshot":
+                pair = (msg["exchange"], msg["symbol"])
+                book = by_pair.get(pair)
+                if book is None:
+                    book = by_pair[pair] = self.book(*pair)
+                reason = book._apply_snapshot(msg)
+                self._pending.pop(book.key, None)
                 yield msg
-                if kind == "book_snapshot":
-                    self._pending.pop(key, None)
-                if reason is not None:
-                    yield await self.request_resync(book, reason)
-                elif book.status == RESYNCING:
-                    asked = self._pending.get(key)
-                    if asked is None or time.monotonic() - asked > self.retry_after:
-                        yield await self.request_resync(book, book.reason or "resync")
+            else:
+                if kind == "connection" and msg["state"] != "live":
+                    for book in self.books.values():
+                        if book.status == LIVE:
+                            book.resync(f"connection {msg['state']}")
+                    self._pending.clear()
+                yield msg
                 continue
-            if kind == "connection" and msg["state"] != "live":
-                for book in books.values():
-                    if book.status == LIVE:
-                        book.resync(f"connection {msg['state']}")
-                self._pending.clear()
-            yield msg
+            if reason is not None:
+                yield await self.request_resync(book, reason)
+            elif book.status != LIVE:
+                asked = self._pending.get(book.key)
+                if asked is None or time.monotonic() - asked > self.retry_after:
+                    yield await self.request_resync(book, book.reason or "resync")
 
     async def aclose(self) -> None:
         await self.stream.aclose()

@@ -252,6 +252,19 @@ class _Stream:
             await asyncio.sleep(delay)
 
 
+def _instrument_name(text: str) -> str:
+    return text.strip().upper().replace("-", "/")
+
+
+def _asked_for(action: dict[str, Any], ticker: dict[str, Any]) -> bool:
+    """Whether the subscription `action` covers this ticker."""
+    if action.get("action") != "subscribe" or "ticker" not in action.get("channels", ()):
+        return False
+    instruments = action.get("instruments")
+    name = f"{ticker.get('exchange')}:{ticker.get('symbol')}"
+    return instruments is None or name in {_instrument_name(i) for i in instruments}
+
+
 def _raise_if_fatal(message: dict[str, Any]) -> None:
     if message.get("type") != "error":
         return
@@ -282,8 +295,10 @@ class MarketStream(_Stream):
             )
 
     async def _on_open(self, ws: Any) -> AsyncIterator[dict[str, Any]]:
-        # Replay every subscription, and wait for each answer: an invalid one is fatal. The
-        # default feed's tickers the server sends before the first answer are not asked for.
+        # Replay every subscription, and wait for each answer: an invalid one is fatal. Of the
+        # default feed's tickers the server sends before the first answer, only those of
+        # subscribed instruments are passed on; everything after it is.
+        answered = False
         for action in self._actions:
             await ws.send(jsonfmt.dumps(action))
             while True:
@@ -293,7 +308,10 @@ class MarketStream(_Stream):
                     _raise_if_fatal(message)
                     yield message
                     if kind != "error":
+                        answered = True
                         break
+                elif answered or kind != "ticker" or _asked_for(self._actions[0], message):
+                    yield message
 
     async def subscribe(
         self, instruments: Sequence[str] | None = None, channels: Sequence[str] | None = None
