@@ -50,6 +50,9 @@ from tests.cli.conftest import Harness
         (("ticker", "--watch", "BINANCE:"), 2, "is not an instrument; write EXCHANGE:SYMBOL"),
         (("ticker", "--watch", "--fps", "0"), 2, "--fps must be more than 0"),
         (("ticker",), 2, "give an exchange and one or more symbols"),
+        (("watch", "BINANCE", "BTC/USDT", "-o", "csv"), 2, "a live view prints a screen or NDJSON"),
+        (("watch", "BINANCE", "BTC/USDT", "-o", "table"), 2, "-o table needs a terminal"),
+        (("ticker", "--watch", "-o", "table"), 2, "-o table needs a terminal"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(
@@ -72,3 +75,12 @@ def test_the_snapshot_commands_still_work_beside_their_watch_options(vmx: Harnes
     assert len(book["bids"]) == 2
     ticker = vmx.json("ticker", "BINANCE", "BTC/USDT")
     assert ticker["symbol"] == "BTC/USDT"
+
+
+def test_with_json_a_refusal_is_the_error_json(vmx: Harness) -> None:
+    from velocimex_cli.wire import jsonfmt
+
+    result = vmx.run("watch", "BINANCE", "DOGE/USDT", "--json")
+    assert result.exit_code == 7
+    error = jsonfmt.loads(result.stderr.strip().splitlines()[-1])["error"]
+    assert error["code"] == "NOT_FOUND" and "DOGE/USDT" in error["message"]

@@ -395,3 +395,18 @@ def test_order_watch_and_ticker_watch_on_a_terminal(engine: tuple[Engine, dict[s
         assert_restored(bytes(board.raw))
     finally:
         board.close()
+
+
+def test_json_on_a_terminal_prints_ndjson_instead_of_drawing(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    terminal = Terminal.spawn([*VMX, "watch", "BINANCE", "BTC/USDT", "--json", "--count", "2"], env)
+    try:
+        assert terminal.wait(30) == 0
+        raw = bytes(terminal.raw)
+        assert ENTER_ALT not in raw
+        lines = [json.loads(line) for line in raw.decode().splitlines() if line.startswith("{")]
+        assert len(lines) == 2 and all(line["type"] == "book" for line in lines)
+    finally:
+        terminal.close()

@@ -101,13 +101,13 @@ if True:  # the commands, each the only one of its app (the root loads them lazi
         fps: float = typer.Option(10.0, "--fps", help="With --watch: frames per second at most."),
     ) -> None:
         """A snapshot of an order book: asks above, bids below, best first."""
+        fmt = output_format(json, output)
         if watch:
             from velocimex_cli.cli.watch import WatchOptions, run_watch
 
-            live = WatchOptions(exchange, symbol, fps=fps, depth=depth or 10)
-            execute(ctx, run_watch, live)
+            live = WatchOptions(exchange, symbol, fps=fps, depth=depth or 10, output=fmt)
+            execute(ctx, run_watch, live, output=fmt)
             return
-        fmt = output_format(json, output)
         execute(ctx, run_book, BookOptions(exchange, symbol, depth, fmt), output=fmt)
 
     @ticker_app.command("ticker")
@@ -132,9 +132,10 @@ if True:  # the commands, each the only one of its app (the root loads them lazi
         if watch:
             from velocimex_cli.cli.watch import TickerWatchOptions, run_ticker_watch
 
+            fmt = output_format(json, output)
             words = ([exchange] if exchange else []) + list(symbols or [])
-            board = TickerWatchOptions(words, fps=fps, duration=duration)
-            execute(ctx, run_ticker_watch, board)
+            board = TickerWatchOptions(words, fps=fps, duration=duration, output=fmt)
+            execute(ctx, run_ticker_watch, board, output=fmt)
             return
         if exchange is None or not symbols:
             from velocimex_cli.cli.command_error import CommandError

@@ -25,7 +25,7 @@ import typer
 
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import sub_app
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -51,6 +51,7 @@ class WatchOptions:
     depth: int = 10
     duration: float | None = None
     count: int | None = None
+    output: str | None = None  # json/ndjson: NDJSON even on a terminal; table: the live view
 
 
 @dataclass
@@ -59,6 +60,20 @@ class TickerWatchOptions:
     fps: float = 10.0
     duration: float | None = None
     count: int | None = None
+    output: str | None = None
+
+
+def draws_on_terminal(factory: Factory, output: str | None) -> bool:
+    """The live view on a terminal; NDJSON off one, or when JSON was asked for. `-o table`
+    off a terminal and `-o csv` are refused (a live view has no such form)."""
+    if output == "csv":
+        raise CommandError("a live view prints a screen or NDJSON; use --json or -o ndjson")
+    if output in ("json", "ndjson"):
+        return False
+    terminal = factory.io.is_stdout_tty
+    if output == "table" and not terminal:
+        raise CommandError("-o table needs a terminal on stdout; use --json for NDJSON")
+    return terminal
 
 
 def check_pace(fps: float, duration: float | None, count: int | None) -> None:
@@ -241,6 +256,7 @@ def run_watch(factory: Factory, opts: WatchOptions) -> int:
         raise CommandError(f"--group must be a whole number of ticks, at least 1, not {opts.group}")
     if not 1 <= opts.depth <= 1000:
         raise CommandError(f"--depth must be 1-1000, not {opts.depth}")
+    draws_on_terminal(factory, opts.output)  # refuse a form it has not before connecting
     market = find_market(factory, opts.exchange, opts.symbol)
     exchange, symbol = market["exchange"], market["symbol"]
     tick = Decimal(str(market["tick_size"]))
@@ -295,7 +311,7 @@ async def _watch(
     watch.hint = KEYS_HINT
     pacer = FramePacer(opts.fps)
     loop = asyncio.get_running_loop()
-    terminal = factory.io.is_stdout_tty
+    terminal = draws_on_terminal(factory, opts.output)
 
     def record(message: dict) -> None:
         if message.get("type") != "resync":  # the book sync's own note, not something received
@@ -439,6 +455,7 @@ async def _own_orders(
 # ---------------------------------------------------------------------------- vmx ticker --watch
 def run_ticker_watch(factory: Factory, opts: TickerWatchOptions) -> int:
     check_pace(opts.fps, opts.duration, opts.count)
+    draws_on_terminal(factory, opts.output)
     instruments = board_instruments(factory, opts.instruments)
     client = stream_client(factory)
     asyncio.run(_ticker_watch(factory, opts, client, instruments))
@@ -502,7 +519,7 @@ async def _ticker_watch(
         loop.call_later(opts.duration, pacer.stop)
     try:
         with contextlib.ExitStack() as stack:
-            if factory.io.is_stdout_tty:
+            if draws_on_terminal(factory, opts.output):
                 from velocimex_cli.render.ticker_board import TickerBoardRenderer
 
                 screen = stack.enter_context(FullScreen(factory.io.console()))
@@ -685,12 +702,16 @@ if True:  # the command, the only one of its app (the root loads it lazily)
         count: int | None = typer.Option(
             None, "--count", help="NDJSON: stop after this many snapshots."
         ),
+        json: JsonFlag = False,
+        output: OutputOption = None,
     ) -> None:
         """A live ladder (asks above, bids below, trade tape, your orders); q or Ctrl-C quits.
 
-        Off a terminal: NDJSON snapshots of the local book at the frame rate.
+        Off a terminal, or with --json / -o ndjson: NDJSON snapshots of the local book at the
+        frame rate.
         """
+        fmt = output_format(json, output)
         options = WatchOptions(
-            exchange, symbol, fps, verify, record, chart, group, depth, duration, count
+            exchange, symbol, fps, verify, record, chart, group, depth, duration, count, fmt
         )
-        execute(ctx, run_watch, options)
+        execute(ctx, run_watch, options, output=fmt)
