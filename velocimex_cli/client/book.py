@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from velocimex_cli.client.streams import MarketStream, StreamClient
 
 VERIFY_POLICIES = ("every", "frame", "off")
+_NO_BOOKS: dict[str, Any] = {}
 SYNCING, LIVE, RESYNCING = "syncing", "live", "resyncing"
 
 Level = tuple[Decimal, Decimal]
@@ -255,6 +256,8 @@ class BookSync:
         self.books: dict[str, LocalBook] = {}
         self.resyncs = 0
         self._pending: dict[str, float] = {}
+        # symbol -> exchange -> book: two lookups of interned strings per message, no tuple.
+        self._by_symbol: dict[str, dict[str, LocalBook]] = {}
         self._iterator: AsyncIterator[dict[str, Any]] | None = None
 
     def book(self, exchange: str, symbol: str) -> LocalBook:
@@ -264,17 +267,23 @@ class BookSync:
             book = self.books[key] = LocalBook(exchange, symbol, self.verify)
         return book
 
-    async def request_resync(self, book: LocalBook, reason: str) -> dict[str, Any]:
+    def _resync_message(self, book: LocalBook, reason: str) -> dict[str, Any]:
+        """Mark `book` for a resync; the message that says so (its snapshot is asked for in
+        `on_extra`, before the message is yielded)."""
         book.resync(reason)
         self.resyncs += 1
         self._pending[book.key] = time.monotonic()
-        await self.stream.resnapshot(book.key)
         return {
             "type": "resync",
             "instrument": book.key,
             "reason": reason,
             "received_at": time.monotonic_ns(),
         }
+
+    async def request_resync(self, book: LocalBook, reason: str) -> dict[str, Any]:
+        message = self._resync_message(book, reason)
+        await self.on_extra(message)
+        return message
 
     async def verify_all(self) -> list[dict[str, Any]]:
         """Verify every live book's checksum now (policy "frame": call once per frame)."""
@@ -285,52 +294,71 @@ class BookSync:
         return out
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        # The generator itself: `async for` then steps it without a Python-level __anext__.
+        # A stream of this client takes the sync as its hook and is iterated directly (one
+        # async generator per message less); any other stream object is wrapped.
         if self._iterator is None:
-            self._iterator = self._run()
+            if hasattr(self.stream, "hook"):
+                self.stream.hook = self
+                self._iterator = self.stream.__aiter__()
+            else:
+                self._iterator = self._run()
         return self._iterator
 
     async def __anext__(self) -> dict[str, Any]:
         return await self.__aiter__().__anext__()
 
     async def _run(self) -> AsyncIterator[dict[str, Any]]:
-        by_pair: dict[tuple[str, str], LocalBook] = {}
-        async for msg in self.stream:
-            kind = msg["type"]
-            if kind == "book_delta":
-                pair = (msg["exchange"], msg["symbol"])
-                book = by_pair.get(pair)
-                if book is not None:
-                    reason = book._apply_delta(msg)
-                    yield msg
-                    if reason is None and book.status == LIVE:
-                        continue  # the common case
-                else:  # a delta of a book never snapshotted: ask for its snapshot
-                    book = by_pair[pair] = self.book(*pair)
-                    reason = None
-                    yield msg
-            elif kind == "book_snapshot":
-                pair = (msg["exchange"], msg["symbol"])
-                book = by_pair.get(pair)
-                if book is None:
-                    book = by_pair[pair] = self.book(*pair)
-                reason = book._apply_snapshot(msg)
-                self._pending.pop(book.key, None)
-                yield msg
+        on_message, on_extra = self.on_message, self.on_extra
+        async for message in self.stream:
+            extra = on_message(message)
+            yield message
+            if extra:
+                for item in extra:
+                    await on_extra(item)
+                    yield item
+
+    def on_message(self, msg: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Fold one stream message in; the resync messages to yield after it, if any."""
+        kind = msg["type"]
+        if kind == "book_delta":
+            book = self._by_symbol.get(msg["symbol"], _NO_BOOKS).get(msg["exchange"])
+            if book is None:  # a delta of a book never snapshotted: ask for its snapshot
+                book = self._book_for(msg)
+                reason = None
             else:
-                if kind == "connection" and msg["state"] != "live":
-                    for book in self.books.values():
-                        if book.status == LIVE:
-                            book.resync(f"connection {msg['state']}")
-                    self._pending.clear()
-                yield msg
-                continue
-            if reason is not None:
-                yield await self.request_resync(book, reason)
-            elif book.status != LIVE:
-                asked = self._pending.get(book.key)
-                if asked is None or time.monotonic() - asked > self.retry_after:
-                    yield await self.request_resync(book, book.reason or "resync")
+                reason = book._apply_delta(msg)
+                if reason is None and book.status == LIVE:
+                    return None  # the common case
+        elif kind == "book_snapshot":
+            book = self._book_for(msg)
+            reason = book._apply_snapshot(msg)
+            self._pending.pop(book.key, None)
+        else:
+            if kind == "connection" and msg["state"] != "live":
+                for book in self.books.values():
+                    if book.status == LIVE:
+                        book.resync(f"connection {msg['state']}")
+                self._pending.clear()
+            return None
+        if reason is not None:
+            return [self._resync_message(book, reason)]
+        if book.status != LIVE:
+            asked = self._pending.get(book.key)
+            if asked is None or time.monotonic() - asked > self.retry_after:
+                return [self._resync_message(book, book.reason or "resync")]
+        return None
+
+    def _book_for(self, msg: dict[str, Any]) -> LocalBook:
+        exchange, symbol = msg["exchange"], msg["symbol"]
+        by_exchange = self._by_symbol.setdefault(symbol, {})
+        book = by_exchange.get(exchange)
+        if book is None:
+            book = by_exchange[exchange] = self.book(exchange, symbol)
+        return book
+
+    async def on_extra(self, message: dict[str, Any]) -> None:
+        if message["type"] == "resync":
+            await self.stream.resnapshot(message["instrument"])
 
     async def aclose(self) -> None:
         await self.stream.aclose()
