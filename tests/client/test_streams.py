@@ -336,3 +336,19 @@ def test_a_ticker_subscription_starts_with_the_current_ticker(server: LiveServer
     got = asyncio.run(main())
     tickers = [m for m in got if m["type"] == "ticker"]
     assert tickers and {(m["exchange"], m["symbol"]) for m in tickers} == {("BINANCE", "BTC/USDT")}
+
+
+def test_decoded_numbers_are_exact_decimals_shared_through_a_bounded_cache() -> None:
+    from decimal import Decimal
+
+    from velocimex_cli.client.streams import DecimalCache, decode
+
+    message = decode(b'{"type": "t", "a": 150.50, "b": 150.5, "c": 0.00100, "d": 1e-8, "e": 7}')
+    assert [str(message[k]) for k in "abcd"] == ["150.50", "150.5", "0.00100", "1E-8"]
+    assert message["e"] == 7 and isinstance(message["e"], int)
+    again = decode(b'{"type": "t", "a": 150.50}')
+    assert again["a"] is message["a"]  # one Decimal per distinct text
+    cache = DecimalCache(limit=3)
+    for text in ("1.0", "2.0", "3.0", "4.0"):
+        assert cache[text] == Decimal(text)
+    assert len(cache) <= 3

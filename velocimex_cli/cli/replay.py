@@ -16,7 +16,7 @@ import typer
 
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import sub_app
+from velocimex_cli.cli.options import JsonFlag, OutputOption, sub_app
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -28,6 +28,7 @@ class ReplayOptions:
     path: str
     speed: str  # a factor, or "max": as fast as possible
     count: int | None
+    ndjson: bool = False  # asked for explicitly: no ladder even on a terminal
 
 
 def parse_speed(text: str) -> float | None:
@@ -55,7 +56,7 @@ def run_replay(factory: Factory, opts: ReplayOptions) -> int:
     except RecordingError as exc:
         raise CommandError(str(exc)) from None
     with recording:
-        if factory.io.is_stdout_tty:
+        if factory.io.is_stdout_tty and not opts.ndjson:
             try:
                 from velocimex_cli.cli.watch import replay_on_terminal  # type: ignore[attr-defined]
             except ImportError:
@@ -106,6 +107,13 @@ if True:  # the command, the only one of its app (the root loads it lazily)
             "1", "--speed", help="Playback speed: 1 as recorded, 10 ten times faster, max."
         ),
         count: int | None = typer.Option(None, "--count", "-n", help="Stop after N messages."),
+        json: JsonFlag = False,
+        output: OutputOption = None,
     ) -> None:
-        """Play a recording: NDJSON off a terminal, the ladder on one."""
-        execute(ctx, run_replay, ReplayOptions(path, speed, count))
+        """Play a recording: NDJSON off a terminal (and with --json), the ladder on one."""
+        from velocimex_cli.cli.stream import stream_output
+
+        fmt = stream_output(json, output)
+        explicit = json or output is not None
+        opts = ReplayOptions(path, speed, count, ndjson=explicit)
+        execute(ctx, run_replay, opts, output=fmt if explicit else None)

@@ -20,7 +20,7 @@ import typer
 
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import sub_app
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -50,6 +50,7 @@ class OrdersOptions:
     count: int | None
     duration: float | None
     record: str | None
+    ndjson: bool = False  # asked for explicitly: no live table even on a terminal
 
 
 def stream_client(factory: Factory) -> StreamClient:
@@ -124,6 +125,19 @@ class ConnectionReporter:
                 f"{self.what}: {error}; reconnecting in {message['retry_in']:.1f} s "
                 f"(attempt {attempt})"
             )
+
+
+def stream_output(json_flag: bool, output: str | None) -> str:
+    """Streams print NDJSON whatever is asked: --json and -o json|ndjson say so (and make
+    errors JSON on stderr); a table or CSV of a stream is not a thing (see `vmx watch`)."""
+    fmt = output_format(json_flag, output)
+    if fmt in ("table", "csv"):
+        raise typer.BadParameter(
+            f"a stream prints NDJSON, one message per line; {fmt} is not available "
+            "(`vmx watch` draws a live view)",
+            param_hint="'--output'",
+        )
+    return fmt or "ndjson"
 
 
 def check_limits(count: int | None, duration: float | None) -> None:
@@ -225,7 +239,7 @@ def run_orders(factory: Factory, opts: OrdersOptions) -> int:
 def run_order_watch(factory: Factory, opts: OrdersOptions) -> int:
     """`vmx order watch`: the live table on a terminal (the ladder's order board, when this
     build has it), NDJSON otherwise."""
-    if factory.io.is_stdout_tty and opts.count is None and opts.record is None:
+    if factory.io.is_stdout_tty and not (opts.ndjson or opts.count or opts.record):
         try:
             from velocimex_cli.cli.watch import watch_orders_on_terminal  # type: ignore[attr-defined]
         except ImportError:
@@ -288,12 +302,15 @@ def market_command(
     count: int | None = CountOption,
     duration: float | None = DurationOption,
     record: str | None = RecordOption,
+    json: JsonFlag = False,
+    output: OutputOption = None,
 ) -> None:
     """Market data as NDJSON: tickers, book snapshots and deltas, trades."""
+    fmt = stream_output(json, output)
     opts = MarketOptions(
         _instruments(instruments or []), _channels(channel), count, duration, record
     )
-    execute(ctx, run_market, opts)
+    execute(ctx, run_market, opts, output=_errors_as(fmt, json, output))
 
 
 @app.command("orders")
@@ -302,9 +319,13 @@ def orders_command(
     count: int | None = CountOption,
     duration: float | None = DurationOption,
     record: str | None = RecordOption,
+    json: JsonFlag = False,
+    output: OutputOption = None,
 ) -> None:
     """Your account's order updates and fills as NDJSON."""
-    execute(ctx, run_orders, OrdersOptions(count, duration, record))
+    fmt = stream_output(json, output)
+    opts = OrdersOptions(count, duration, record)
+    execute(ctx, run_orders, opts, output=_errors_as(fmt, json, output))
 
 
 @order_watch_app.command("watch")
@@ -313,6 +334,16 @@ def order_watch_command(
     count: int | None = CountOption,
     duration: float | None = DurationOption,
     record: str | None = RecordOption,
+    json: JsonFlag = False,
+    output: OutputOption = None,
 ) -> None:
-    """Your orders and fills as they happen: a live table on a terminal, NDJSON otherwise."""
-    execute(ctx, run_order_watch, OrdersOptions(count, duration, record))
+    """Your orders and fills as they happen: a live table on a terminal, NDJSON otherwise
+    (and with --json)."""
+    fmt = stream_output(json, output)
+    opts = OrdersOptions(count, duration, record, ndjson=json or output is not None)
+    execute(ctx, run_order_watch, opts, output=_errors_as(fmt, json, output))
+
+
+def _errors_as(fmt: str, json_flag: bool, output: str | None) -> str | None:
+    """Errors as JSON only when JSON was asked for; else as the configured output says."""
+    return fmt if json_flag or output is not None else None

@@ -20,7 +20,6 @@ whenever a book needs a resync (and after a reconnect the replayed subscription 
 from __future__ import annotations
 
 import time
-from bisect import bisect_left, insort
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -38,11 +37,16 @@ Level = tuple[Decimal, Decimal]
 
 
 class LocalBook:
+    """Levels are kept in two dicts (price -> quantity); their sorted order is built when the
+    book is read (`bids`, `asks`, `verify`: once per frame), not on every delta."""
+
     __slots__ = (
         "_ask_keys",
         "_asks",
+        "_asks_sorted",
         "_bid_keys",
         "_bids",
+        "_bids_sorted",
         "_checksum",
         "_in_flight",
         "_verified",
@@ -64,8 +68,9 @@ class LocalBook:
         self.verify_policy = verify
         self._bids: dict[Decimal, Decimal] = {}
         self._asks: dict[Decimal, Decimal] = {}
-        self._bid_keys: list[Decimal] = []  # ascending: the best bid is the last
-        self._ask_keys: list[Decimal] = []  # ascending: the best ask is the first
+        self._bid_keys: list[Decimal] = []  # descending: the best bid first
+        self._ask_keys: list[Decimal] = []  # ascending: the best ask first
+        self._bids_sorted = self._asks_sorted = True
         self.sequence: int | None = None
         self.status = SYNCING
         self.reason: str | None = None
@@ -81,33 +86,53 @@ class LocalBook:
 
     @property
     def valid(self) -> bool:
-        """True only when the book may be shown as the market."""
-        return self.status == LIVE
+        """True only when the book may be shown as the market: live and not crossed."""
+        return self.status == LIVE and not self._crossed()
 
     # ------------------------------------------------------------------ reading
+    def _sorted_bids(self) -> list[Decimal]:
+        if not self._bids_sorted:
+            self._bid_keys = sorted(self._bids, reverse=True)
+            self._bids_sorted = True
+        return self._bid_keys
+
+    def _sorted_asks(self) -> list[Decimal]:
+        if not self._asks_sorted:
+            self._ask_keys = sorted(self._asks)
+            self._asks_sorted = True
+        return self._ask_keys
+
     def bids(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (highest) first."""
-        keys = self._bid_keys
+        keys = self._sorted_bids()
         if depth is not None:
-            keys = keys[-depth:] if depth > 0 else []
+            keys = keys[: max(depth, 0)]
         book = self._bids
-        return [(p, book[p]) for p in reversed(keys)]
+        return [(p, book[p]) for p in keys]
 
     def asks(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (lowest) first."""
-        keys = self._ask_keys if depth is None else self._ask_keys[: max(depth, 0)]
+        keys = self._sorted_asks()
+        if depth is not None:
+            keys = keys[: max(depth, 0)]
         book = self._asks
         return [(p, book[p]) for p in keys]
 
     def best_bid(self) -> Level | None:
-        return (self._bid_keys[-1], self._bids[self._bid_keys[-1]]) if self._bid_keys else None
+        keys = self._sorted_bids()
+        return (keys[0], self._bids[keys[0]]) if keys else None
 
     def best_ask(self) -> Level | None:
-        return (self._ask_keys[0], self._asks[self._ask_keys[0]]) if self._ask_keys else None
+        keys = self._sorted_asks()
+        return (keys[0], self._asks[keys[0]]) if keys else None
 
     def checksum(self) -> int:
         """The checksum of the local book as it is now."""
         return book_checksum(self.bids(CHECKSUM_DEPTH), self.asks(CHECKSUM_DEPTH))
+
+    def _crossed(self) -> bool:
+        bids, asks = self._sorted_bids(), self._sorted_asks()
+        return bool(bids and asks and bids[0] >= asks[0])
 
     # ------------------------------------------------------------------ state changes
     def resync(self, reason: str) -> str:
@@ -119,10 +144,14 @@ class LocalBook:
         return reason
 
     def apply(self, msg: dict[str, Any]) -> str | None:
-        """Apply a book_snapshot or book_delta; the reason when the book must be resynced."""
+        """Apply a book_snapshot or book_delta; the reason when the book must be resynced
+        (a sequence fault, a crossed book, or, with verify="every", a checksum mismatch)."""
         kind = msg["type"]
         if kind == "book_delta":
-            return self._apply_delta(msg)
+            reason = self._apply_delta(msg)
+            if reason is None and self.status == LIVE:
+                return self._check()
+            return reason
         if kind == "book_snapshot":
             return self._apply_snapshot(msg)
         return None
@@ -130,11 +159,9 @@ class LocalBook:
     def _apply_snapshot(self, msg: dict[str, Any]) -> str | None:
         if not self.exchange:
             self.exchange, self.symbol = msg["exchange"], msg["symbol"]
-        bids = {level["price"]: level["quantity"] for level in msg["bids"]}
-        asks = {level["price"]: level["quantity"] for level in msg["asks"]}
-        self._bids, self._asks = bids, asks
-        self._bid_keys = sorted(bids)
-        self._ask_keys = sorted(asks)
+        self._bids = {level["price"]: level["quantity"] for level in msg["bids"]}
+        self._asks = {level["price"]: level["quantity"] for level in msg["asks"]}
+        self._bids_sorted = self._asks_sorted = False
         self.sequence = msg["sequence"]
         self._checksum = msg.get("checksum")
         self._verified = False
@@ -144,7 +171,8 @@ class LocalBook:
         return self._check()
 
     def _apply_delta(self, msg: dict[str, Any]) -> str | None:
-        # The hot path of every stream consumer: kept flat (no helper calls when all is well).
+        """Sequence checks and the level changes only: crossing and checksums are checked by
+        `apply`/`verify` (the hot path of every stream consumer, kept flat)."""
         if self.status != LIVE:
             return None  # waiting for a snapshot: deltas until then are of no use
         sequence = msg["sequence"]
@@ -158,44 +186,47 @@ class LocalBook:
                 )
             return self.resync(f"sequence gap: expected {expected}, got {sequence}")
         self._in_flight = False
-        bids, asks = self._bids, self._asks
-        bid_keys, ask_keys = self._bid_keys, self._ask_keys
         for change in msg["changes"]:
-            price = change["price"]
             if change["side"] == "bid":
-                book, keys = bids, bid_keys
+                book = self._bids
+                size = len(book)
+                if change["quantity"]:
+                    book[change["price"]] = change["quantity"]
+                else:
+                    book.pop(change["price"], None)
+                if len(book) != size:  # a level came or went: the order must be rebuilt
+                    self._bids_sorted = False
             else:
-                book, keys = asks, ask_keys
-            quantity = change["quantity"]
-            if quantity:
-                if price not in book:
-                    insort(keys, price)
-                book[price] = quantity
-            elif book.pop(price, None) is not None:
-                del keys[bisect_left(keys, price)]
+                book = self._asks
+                size = len(book)
+                if change["quantity"]:
+                    book[change["price"]] = change["quantity"]
+                else:
+                    book.pop(change["price"], None)
+                if len(book) != size:
+                    self._asks_sorted = False
         self.sequence = sequence
         self._checksum = msg.get("checksum")
         self._verified = False
         self.updated_at = msg.get("received_at")
-        if bid_keys and ask_keys and bid_keys[-1] >= ask_keys[0]:
-            return self._check()
-        if self.verify_policy == "every":
-            return self._verify()
         return None
 
     def _check(self) -> str | None:
-        bid_keys, ask_keys = self._bid_keys, self._ask_keys
-        if bid_keys and ask_keys and bid_keys[-1] >= ask_keys[0]:
+        if self._crossed():
             return self.resync(
-                f"crossed book at sequence {self.sequence}: bid {bid_keys[-1]} >= ask {ask_keys[0]}"
+                f"crossed book at sequence {self.sequence}: "
+                f"bid {self._bid_keys[0]} >= ask {self._ask_keys[0]}"
             )
         if self.verify_policy == "every":
             return self._verify()
         return None
 
     def verify(self) -> bool:
-        """Check the last message's checksum against the local book (policy "off": no check).
-        A mismatch puts the book into "resyncing"; returns whether the book is valid."""
+        """Check the book now: not crossed, and (policy every/frame) the last message's
+        checksum against the local book. A failure puts it into "resyncing"; returns whether
+        the book is valid."""
+        if self.status == LIVE and self._crossed():
+            self._check()
         if self.verify_policy != "off" and self.status == LIVE:
             self._verify()
         return self.status == LIVE
@@ -230,10 +261,14 @@ class BookSync:
         sync = BookSync(client, ["BINANCE:BTC/USDT"], channels=["book", "trades"])
         async for msg in sync:          # every stream message, after it was applied
             book = sync.books.get("BINANCE:BTC/USDT")
+        await sync.verify_all()         # once per frame: crossing and checksums
 
-    A book that needs a resync yields `{"type": "resync", "instrument", "reason"}` and asks the
-    server for a fresh snapshot (at most once per `retry_after` seconds while it waits). A lost
-    connection marks every book "resyncing" until the replayed subscription's snapshot.
+    Sequence faults are caught on every delta; a crossed book and checksum mismatches when
+    `verify_all()` runs (on every delta with verify="every"). A book that needs a resync
+    yields `{"type": "resync", "instrument", "reason"}` and asks the server for a fresh
+    snapshot (at most once per `retry_after` seconds while it waits). A lost connection marks
+    every book "resyncing" until the replayed subscription's snapshot. `LocalBook.valid` is
+    False for a crossed book even before `verify_all()` notices it.
     """
 
     def __init__(
@@ -328,7 +363,11 @@ class BookSync:
             else:
                 reason = book._apply_delta(msg)
                 if reason is None and book.status == LIVE:
-                    return None  # the common case
+                    if self.verify != "every":
+                        return None  # the common case: checked once per frame (verify_all)
+                    reason = book._check()
+                    if reason is None:
+                        return None
         elif kind == "book_snapshot":
             book = self._book_for(msg)
             reason = book._apply_snapshot(msg)

