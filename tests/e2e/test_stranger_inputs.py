@@ -138,3 +138,17 @@ def test_an_ambiguous_or_hostile_order_line_fails_alone(
     assert message in first["error"]["message"]
     assert second["line"] == 2 and second["error"]["details"]["parameter"] == "quantity"
     assert "0 placed, 2 failed" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["1_0", "١", "１", "nan", "inf", "1e999"])
+def test_seconds_and_speeds_are_plain_ascii_numbers(tmp_path: Path, text: str) -> None:
+    # float() takes "1_0" and other scripts' digits: a typo must not become a duration.
+    for args in (
+        ("engine", "stop", "--timeout", text),
+        ("stream", "market", "--duration", text, "--count", "1"),
+        ("replay", str(tmp_path / "absent.ndjson"), "--speed", text),
+    ):
+        result = run(tmp_path, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert repr(text) in result.stderr and "number" in result.stderr, result.stderr
+        assert "Engine stopped" not in result.stderr and not result.stdout
