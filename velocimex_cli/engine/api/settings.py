@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from velocimex_cli.engine.node import StrategyLimits
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -35,3 +37,4 @@ class ServerSettings:
     ws_auth_timeout_seconds: float = 5.0
     ws_key_check_seconds: float = 5.0  # how often an orders stream re-checks its key
     ws_queue_limit: int = 1000
+    strategy_limits: StrategyLimits = field(default_factory=StrategyLimits)
