@@ -11,13 +11,13 @@ engine without a data directory keeps them in memory.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
+from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter, NotFound
 
 MAX_SOURCE_BYTES = 256 * 1024
@@ -86,7 +86,9 @@ def load_source(source: str, filename: str = "<strategy>") -> type[Any]:
     if len(found) > 1:
         names = ", ".join(sorted(cls.__name__ for cls in found))
         raise InvalidParameter(
-            "source", filename, f"{filename} defines several Strategy subclasses ({names}); keep one"
+            "source",
+            filename,
+            f"{filename} defines several Strategy subclasses ({names}); keep one",
         )
     try:
         return check_strategy_class(found[0])
@@ -124,7 +126,7 @@ class StrategyRegistry:
             for meta in sorted(self.directory.glob("*.json")):
                 source_path = meta.with_suffix(".py")
                 try:
-                    described = json.loads(meta.read_text(encoding="utf-8"))
+                    described = jsonfmt.loads(meta.read_text(encoding="utf-8"))
                     source = source_path.read_text(encoding="utf-8")
                 except (OSError, ValueError):
                     continue
@@ -181,7 +183,7 @@ class StrategyRegistry:
             self.directory.mkdir(parents=True, exist_ok=True)
             (self.directory / f"{strategy_id}.py").write_text(source, encoding="utf-8")
             (self.directory / f"{strategy_id}.json").write_text(
-                json.dumps(described, default=str), encoding="utf-8"
+                jsonfmt.dumps(described), encoding="utf-8"
             )
         self._user[strategy_id] = (source, described)
         return described

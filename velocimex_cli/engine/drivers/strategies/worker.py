@@ -163,14 +163,20 @@ def run_worker(
     """The worker's main: build the strategy, then run hooks until told to quit."""
     silence_worker()
     limit_memory(memory_bytes)
+    out_of_memory = False
     try:
         strategy = _build(connection, spec)
     except NodeGone:
         return
+    except MemoryError:
+        out_of_memory = True
     except BaseException as exc:  # the class, its parameters or its __init__ failed
         _send(connection, ("failed", *_describe(exc)))
         return
-    _send(connection, ("ready",))
+    if out_of_memory:  # reported outside the handler: the traceback held the memory
+        _send(connection, ("failed", *_out_of_memory(memory_bytes)))
+        return
+    _send(connection, ("ready", strategy.config.to_json()))
     while True:
         try:
             message = connection.recv()
@@ -183,11 +189,40 @@ def run_worker(
             getattr(strategy, name)(*args)
         except NodeGone:
             return
+        except MemoryError:
+            out_of_memory = True
         except BaseException as exc:
             _send(connection, ("failed", *_describe(exc)))
             return
+        if out_of_memory:
+            _send(connection, ("failed", *_out_of_memory(memory_bytes)))
+            return
         if not _send(connection, ("done",)):
             return
+
+
+def run_check(
+    connection: multiprocessing.connection.Connection,
+    source: str,
+    filename: str,
+    memory_bytes: int,
+) -> None:
+    """Load a user file and describe its class (`vmx strategy add`), away from the engine."""
+    silence_worker()
+    limit_memory(memory_bytes)
+    from velocimex_cli.engine.drivers.strategies.registry import describe_source
+
+    try:
+        described = describe_source(source, filename)
+    except BaseException as exc:
+        _send(connection, ("failed", *_describe(exc)))
+        return
+    _send(connection, ("described", described))
+
+
+def _out_of_memory(memory_bytes: int) -> tuple[str, str, None]:
+    limit = memory_bytes // 2**20
+    return f"MemoryError: the strategy went past its memory limit ({limit} MiB)", "", None
 
 
 def _build(connection: multiprocessing.connection.Connection, spec: dict[str, Any]) -> Any:
