@@ -42,7 +42,7 @@ class StrategyLimits:
 
     callback_seconds: float = 1.0
     start_seconds: float = 10.0  # the worker's start-up (imports, loading the class)
-    memory_bytes: int = 1024 * 1024 * 1024  # address space of the worker process
+    memory_bytes: int = 512 * 2**20  # address space of the worker process
     timer_seconds: float = 1.0  # how often on_timer runs
     log_lines: int = 1000  # kept per deployment
 

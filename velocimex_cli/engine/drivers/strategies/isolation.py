@@ -33,6 +33,7 @@ from typing import Any
 
 MAX_TRACEBACK = 4000
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[4])  # the directory holding velocimex_cli
+PACKAGE_DIR = str(Path(__file__).resolve().parents[3])
 
 
 class WorkerProcess:
@@ -128,7 +129,10 @@ def format_failure(exc: BaseException) -> tuple[str, str]:
     message = f"{type(exc).__name__}: {exc}"
     if len(message) > 500:
         message = message[:497] + "..."
-    text = "".join(traceback.format_exception(exc))
+    frames = exc.__traceback__
+    while frames is not None and frames.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR):
+        frames = frames.tb_next  # the worker's own frames say nothing about the strategy
+    text = "".join(traceback.format_exception(type(exc), exc, frames or exc.__traceback__))
     if len(text) > MAX_TRACEBACK:
         text = "..." + text[-MAX_TRACEBACK:]
     return message, text

@@ -11,6 +11,7 @@ engine without a data directory keeps them in memory.
 from __future__ import annotations
 
 import hashlib
+import linecache
 import re
 import sys
 import types
@@ -20,7 +21,7 @@ from typing import Any
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter, NotFound
 
-MAX_SOURCE_BYTES = 256 * 1024
+MAX_SOURCE_BYTES = 48 * 1024  # the body limit is 64 KiB, and JSON escapes the text
 USER_MODULE_PREFIX = "vmx_user_strategy_"
 
 
@@ -56,6 +57,8 @@ def load_source(source: str, filename: str = "<strategy>") -> type[Any]:
         raise InvalidParameter(
             "source", filename, f"{filename}: syntax error at {where}: {exc.msg}", line=exc.lineno
         ) from None
+    # Tracebacks then show the strategy's own lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
     module = types.ModuleType(USER_MODULE_PREFIX + digest)
     module.__file__ = filename
