@@ -14,6 +14,8 @@ import pytest
 
 from tests.e2e.test_cli_e2e import VMX
 
+pytestmark = pytest.mark.e2e
+
 STRATEGY = '''
 from decimal import Decimal
 from velocimex_cli.strategy import Param, Strategy

@@ -65,7 +65,7 @@ def load_source(source: str, filename: str = "<strategy>") -> type[Any]:
     sys.modules[module.__name__] = module  # dataclasses and pickling look the module up
     try:
         exec(code, module.__dict__)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit too: the file must not end the process
         raise InvalidParameter(
             "source",
             filename,
