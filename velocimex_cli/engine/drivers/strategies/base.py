@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.drivers.strategies.context import (
         BookTop,
         FillInfo,
+        InstrumentSpec,
         OrderInfo,
         StrategyContext,
         TradeTick,
@@ -100,6 +101,12 @@ class Strategy:
         """The deployment's parameters checked against `params` (INVALID_PARAMETER naming
         the first bad one)."""
         return validate_params(cls.params, params)
+
+    @classmethod
+    def check(cls, config: ParamValues, instrument: InstrumentSpec) -> None:
+        """Checks that need the deployed instrument or several parameters at once (a
+        quantity below the instrument's minimum, fast >= slow): raise InvalidParameter
+        naming the parameter. Runs at deploy time, before the strategy is built."""
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

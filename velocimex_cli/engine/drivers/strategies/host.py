@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core.events import BookEvent, Event, FillEvent, OrderEvent, TradeEvent
-from velocimex_cli.engine.drivers.strategies.base import Strategy
+from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
 from velocimex_cli.engine.drivers.strategies.context import (
     LOG_LEVELS,
     OrderInfo,
@@ -35,6 +35,7 @@ from velocimex_cli.engine.drivers.strategies.engine_context import EngineContext
 from velocimex_cli.engine.drivers.strategies.event_values import (
     book_top,
     fill_info,
+    instrument_spec,
     order_info,
     trade_tick,
 )
@@ -92,6 +93,7 @@ class StrategyHost:
             raise NotFound(f"Unknown account {account!r}", {"account": account})
         self.instrument = exchange.catalogue.find(exchange_name, symbol)
         self.params = strategy_cls.validate(params)
+        strategy_cls.check(self.params, instrument_spec(self.instrument))
         self.state = CREATED
         self.stop_reason: str | None = None
         self.last_error: str | None = None
@@ -108,6 +110,10 @@ class StrategyHost:
         self._book_pending: set[int] = set()
         self._queue: deque[tuple[str, Any]] = deque()
         self._stop_requested: str | None = None
+        # The hooks the class overrides: events for the others are not even queued.
+        self._wants = frozenset(
+            hook for hook in HOOKS if getattr(strategy_cls, hook) is not getattr(Strategy, hook)
+        )
         self.subscribe(self.instrument)
         self.context = EngineContext(self)
         self.strategy: Strategy | None = None
@@ -189,16 +195,27 @@ class StrategyHost:
     def _listen(self, event: Event) -> None:
         """Exchange listener: only queue (see the module's docstring)."""
         kind = type(event)
+        wants = self._wants
         if kind is TradeEvent:
             trade = event.trade  # type: ignore[union-attr]
-            if (trade["exchange"], trade["symbol"]) in self._subscribed:
+            if "on_trade" in wants and (trade["exchange"], trade["symbol"]) in self._subscribed:
                 self._queue.append(("trade", trade))
         elif kind is BookEvent:
-            self._book_changed(event)  # type: ignore[arg-type]
-        elif kind is OrderEvent or kind is FillEvent:
-            payload = event.order if kind is OrderEvent else event.fill  # type: ignore[union-attr]
-            if event.account == self.account and self._mine(payload):  # type: ignore[union-attr]
-                self._queue.append(("order" if kind is OrderEvent else "fill", event))
+            if "on_book" in wants:
+                self._book_changed(event)  # type: ignore[arg-type]
+        elif kind is OrderEvent:
+            if (
+                "on_order" in wants
+                and event.account == self.account  # type: ignore[union-attr]
+                and self._mine(event.order)  # type: ignore[union-attr]
+            ):
+                self._queue.append(("order", event))
+        elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]
+            # Accounted at once, so position() is current even before on_fill runs.
+            fill = fill_info(event.fill)  # type: ignore[union-attr]
+            self.tally.add_fill(self.exchange.catalogue.find(fill.exchange, fill.symbol), fill)
+            if "on_fill" in wants:
+                self._queue.append(("fill", fill))
 
     def _book_changed(self, event: BookEvent) -> None:
         """Queue one on_book per subscribed book until it is dispatched (coalesced: the
@@ -229,9 +246,7 @@ class StrategyHost:
             elif kind == "order":
                 self._call(strategy.on_order, order_info(payload.order, payload.event))  # type: ignore[union-attr]
             else:
-                fill = fill_info(payload.fill)
-                self.tally.add_fill(self.exchange.catalogue.find(fill.exchange, fill.symbol), fill)
-                self._call(strategy.on_fill, fill)  # type: ignore[union-attr]
+                self._call(strategy.on_fill, payload)  # type: ignore[union-attr]
         return handled
 
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
