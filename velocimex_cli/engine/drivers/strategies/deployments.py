@@ -27,8 +27,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
+from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
+from velocimex_cli.engine.drivers.strategies.event_values import fill_info, instrument_spec
 from velocimex_cli.engine.drivers.strategies.host import (
     COMPLETED,
     CREATED,
@@ -36,7 +38,6 @@ from velocimex_cli.engine.drivers.strategies.host import (
     RUNNING,
     STOPPED,
     StrategyHost,
-    fill_info,
 )
 from velocimex_cli.engine.drivers.strategies.isolation import WorkerProcess
 from velocimex_cli.engine.drivers.strategies.params import ParamValues
@@ -73,41 +74,27 @@ def error_body(exc: BaseException) -> dict[str, Any]:
     return {"error": {"code": code, "message": f"{type(exc).__name__}: {exc}", "details": {}}}
 
 
-class RemoteStrategy:
-    """The node-side stand-in for a strategy running in a worker: each hook is queued for the
-    worker, never run here. `validate` trusts the parameters the worker already validated."""
+def remote_strategy(deployment: Deployment, hooks: list[str]) -> type[Strategy]:
+    """The node-side stand-in for a strategy running in a worker: the hooks its class
+    overrides are queued for the worker, never run here (the host then listens only for
+    what those need). Its parameters were validated and checked by the worker already."""
 
-    id = ""
-    params: ClassVar[dict[str, Any]] = {}
-    deployment: Deployment
+    def forward(hook: str) -> Callable[..., None]:
+        def queued(self: Strategy, *args: Any) -> None:
+            deployment.enqueue(hook, args)
 
-    def __init__(self, ctx: Any, config: Any) -> None:
-        pass
+        queued.__name__ = hook
+        return queued
 
-    @classmethod
-    def validate(cls, params: Mapping[str, Any] | None) -> ParamValues:
-        return ParamValues(params or {})
-
-    def on_start(self) -> None:
-        self.deployment.enqueue("on_start", ())
-
-    def on_book(self, book: Any) -> None:
-        self.deployment.enqueue("on_book", (book,))
-
-    def on_trade(self, trade: Any) -> None:
-        self.deployment.enqueue("on_trade", (trade,))
-
-    def on_order(self, order: Any) -> None:
-        self.deployment.enqueue("on_order", (order,))
-
-    def on_fill(self, fill: Any) -> None:
-        self.deployment.enqueue("on_fill", (fill,))
-
-    def on_timer(self, name: str) -> None:
-        self.deployment.enqueue("on_timer", (name,))
-
-    def on_stop(self) -> None:
-        """The Deployment sends on_stop itself, before the host cancels the open orders."""
+    namespace: dict[str, Any] = {
+        "id": deployment.strategy_id,
+        "validate": classmethod(lambda cls, params: ParamValues(params or {})),
+        "check": classmethod(lambda cls, config, instrument: None),
+    }
+    for hook in hooks:
+        if hook in HOOKS and hook != "on_stop":  # on_stop is sent by the Deployment itself
+            namespace[hook] = forward(hook)
+    return type("RemoteStrategy", (Strategy,), namespace)
 
 
 class RemoteHost(StrategyHost):
@@ -162,6 +149,7 @@ class Deployment:
         self.finished: asyncio.Future[None] | None = None
         self.start_error: dict[str, Any] | None = None
         self.validated: dict[str, Any] | None = None
+        self.hooks: list[str] = []
         self.record: dict[str, Any] = {}  # what a restored (not running) deployment shows
 
     # -- logs ----------------------------------------------------------------------------
@@ -261,6 +249,7 @@ class Deployment:
         elif kind == "ready":
             self.busy = None
             self.validated = message[1]
+            self.hooks = list(message[2])
             if self.ready is not None and not self.ready.done():
                 self.ready.set_result(message[1])
         elif kind == "failed":
@@ -479,7 +468,7 @@ class Deployments:
 
     def _accounting_from_fills(self, deployment: Deployment) -> dict[str, Any]:
         from velocimex_cli.engine.core.exchange import fill_wire
-        from velocimex_cli.engine.drivers.strategies.host import Tally
+        from velocimex_cli.engine.drivers.strategies.tally import Tally
 
         exchange = self.node.exchange
         tally = Tally()
@@ -584,10 +573,13 @@ class Deployments:
         deployment.logs = deque(maxlen=max(1, self.limits.log_lines))
         return deployment
 
-    def _spawn(self, deployment: Deployment, params: Mapping[str, Any]) -> None:
+    def _spawn(
+        self, deployment: Deployment, params: Mapping[str, Any], exchange: str, symbol: str
+    ) -> None:
         from velocimex_cli.engine.drivers.strategies.worker import run_worker
 
         spec = {
+            "instrument": instrument_spec(self.node.exchange.catalogue.find(exchange, symbol)),
             "deployment_id": deployment.deployment_id,
             "strategy_id": deployment.strategy_id,
             "source": self.registry.source_of(deployment.strategy_id),
@@ -617,11 +609,7 @@ class Deployments:
         if deployment.start_error is not None:
             raise _error_from(deployment.start_error)
         params = deployment.validated or {}
-        stand_in = type(
-            "RemoteStrategy",
-            (RemoteStrategy,),
-            {"id": deployment.strategy_id, "deployment": deployment},
-        )
+        stand_in = remote_strategy(deployment, deployment.hooks)
         try:
             host = RemoteHost(
                 self.node.exchange,
@@ -658,7 +646,7 @@ class Deployments:
         deployment = self._new(strategy_id, account)
         loop = asyncio.get_running_loop()
         deployment.ready = loop.create_future()
-        self._spawn(deployment, params or {})  # type: ignore[arg-type]
+        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]
         self.watch(deployment)
         starting = self._all.setdefault(deployment.deployment_id, deployment)
         try:
@@ -674,7 +662,7 @@ class Deployments:
         """Stepped mode: the same, waiting for the worker synchronously."""
         self._check_request(strategy_id, exchange, symbol, params)
         deployment = self._new(strategy_id, account)
-        self._spawn(deployment, params or {})  # type: ignore[arg-type]
+        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]
         self._wait_sync(
             deployment, lambda: deployment.validated is not None or deployment.worker is None
         )

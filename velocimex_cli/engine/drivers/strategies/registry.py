@@ -10,11 +10,8 @@ engine without a data directory keeps them in memory.
 
 from __future__ import annotations
 
-import hashlib
 import linecache
 import re
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -22,81 +19,24 @@ from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter, NotFound
 
 MAX_SOURCE_BYTES = 48 * 1024  # the body limit is 64 KiB, and JSON escapes the text
-USER_MODULE_PREFIX = "vmx_user_strategy_"
 
 
 # ---------------------------------------------------------------------- loading (any process)
 def builtin_classes() -> dict[str, type[Any]]:
-    """The built-in strategies by id (empty until the built-ins package exists)."""
-    try:
-        from velocimex_cli.engine.drivers.strategies import builtin
-    except ImportError:
-        return {}
-    classes = getattr(builtin, "BUILTINS", None)
-    if isinstance(classes, dict):
-        return dict(classes)
-    found = getattr(builtin, "builtin_strategies", None)
-    if callable(found):
-        return {cls.id: cls for cls in found()}
-    return {}
+    """The built-in strategies by id."""
+    from velocimex_cli.engine.drivers.strategies.builtin import BUILTIN_STRATEGIES
+
+    return dict(BUILTIN_STRATEGIES)
 
 
 def load_source(source: str, filename: str = "<strategy>") -> type[Any]:
-    """The one Strategy subclass `source` defines, checked; INVALID_PARAMETER says what is
-    wrong (syntax error with its line, no class, several classes, bad declarations)."""
-    from velocimex_cli.engine.drivers.strategies.base import (
-        Strategy,
-        StrategyDefinitionError,
-        check_strategy_class,
-    )
+    """The one Strategy subclass `source` defines, checked (the strategies package's loader:
+    INVALID_PARAMETER says what is wrong and where). Runs the file: call it in a worker."""
+    from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
 
-    try:
-        code = compile(source, filename, "exec")
-    except SyntaxError as exc:
-        where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
-        raise InvalidParameter(
-            "source", filename, f"{filename}: syntax error at {where}: {exc.msg}", line=exc.lineno
-        ) from None
     # Tracebacks then show the strategy's own lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
-    module = types.ModuleType(USER_MODULE_PREFIX + digest)
-    module.__file__ = filename
-    sys.modules[module.__name__] = module  # dataclasses and pickling look the module up
-    try:
-        exec(code, module.__dict__)
-    except BaseException as exc:  # SystemExit too: the file must not end the process
-        raise InvalidParameter(
-            "source",
-            filename,
-            f"{filename}: running the file failed: {type(exc).__name__}: {exc}",
-        ) from None
-    found = [
-        value
-        for value in module.__dict__.values()
-        if isinstance(value, type)
-        and issubclass(value, Strategy)
-        and value is not Strategy
-        and value.__module__ == module.__name__
-    ]
-    if not found:
-        raise InvalidParameter(
-            "source",
-            filename,
-            f"{filename} defines no Strategy subclass: write "
-            "`class MyStrategy(Strategy):` (from velocimex_cli.strategy import Strategy)",
-        )
-    if len(found) > 1:
-        names = ", ".join(sorted(cls.__name__ for cls in found))
-        raise InvalidParameter(
-            "source",
-            filename,
-            f"{filename} defines several Strategy subclasses ({names}); keep one",
-        )
-    try:
-        return check_strategy_class(found[0])
-    except StrategyDefinitionError as exc:
-        raise InvalidParameter("source", filename, f"{filename}: {exc}") from None
+    return load_strategy_source(source, filename)
 
 
 def load_class(strategy_id: str, source: str | None) -> type[Any]:

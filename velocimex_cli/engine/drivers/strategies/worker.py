@@ -176,7 +176,7 @@ def run_worker(
     if out_of_memory:  # reported outside the handler: the traceback held the memory
         _send(connection, ("failed", *_out_of_memory(memory_bytes)))
         return
-    _send(connection, ("ready", strategy.config.to_json()))
+    _send(connection, ("ready", strategy.config.to_json(), _overridden(type(strategy))))
     while True:
         try:
             message = connection.recv()
@@ -229,8 +229,17 @@ def _build(connection: multiprocessing.connection.Connection, spec: dict[str, An
     from velocimex_cli.engine.drivers.strategies.registry import load_class
 
     cls = load_class(spec["strategy_id"], spec.get("source"))
+    config = cls.validate(spec["params"])
+    cls.check(config, spec["instrument"])
     context = RemoteContext(connection, spec["deployment_id"])
-    return cls(context, spec["params"])
+    return cls(context, config)
+
+
+def _overridden(cls: type[Any]) -> list[str]:
+    """The hooks the class overrides: the node forwards only those (the others do nothing)."""
+    from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
+
+    return [hook for hook in HOOKS if getattr(cls, hook) is not getattr(Strategy, hook)]
 
 
 def _describe(exc: BaseException) -> tuple[str, str, dict[str, Any] | None]:
