@@ -18,7 +18,7 @@ from tests.api.conftest import auth_headers, settings
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.engine.node import StrategyLimits
 
-BUDGET = 0.4
+BUDGET = 0.75  # short, yet long enough for a loaded 2-core machine to run a worker
 MEMORY = 128 * 2**20
 
 HEADER = """
