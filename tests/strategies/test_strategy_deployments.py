@@ -152,6 +152,12 @@ def test_deploy_checks_the_strategy_the_instrument_and_each_parameter(
         deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {"amout": "0.01"})
     assert "unknown parameter 'amout'" in unknown.value.message
     assert deployments.list("alice") == []
+    deployments.limits.max_running = 1
+    deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+    with pytest.raises(InvalidParameter, match="at most 1 deployments run at once"):
+        deployments.deploy_now("alice", "quoter", "BINANCE", "ETH/USDT", {})
+    with pytest.raises(InvalidParameter, match="reserved"):
+        add(node, QUOTER.replace('id = "quoter"', 'id = "deployments"'))
 
 
 def test_strategy_orders_take_the_manual_path_and_stop_cancels_them(

@@ -45,6 +45,7 @@ class StrategyLimits:
     memory_bytes: int = 512 * 2**20  # address space of the worker process
     timer_seconds: float = 1.0  # how often on_timer runs
     log_lines: int = 1000  # kept per deployment
+    max_running: int = 16  # deployments running at once (each is a process)
 
 
 @dataclass

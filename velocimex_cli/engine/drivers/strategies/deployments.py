@@ -594,6 +594,15 @@ class Deployments:
         self, strategy_id: str, exchange: object, symbol: object, params: object
     ) -> None:
         self.registry.get(strategy_id)
+        active = sum(1 for d in self._all.values() if d.phase != "finished")
+        if active >= self.limits.max_running:
+            raise InvalidParameter(
+                "strategy_id",
+                strategy_id,
+                f"at most {self.limits.max_running} deployments run at once on this engine; "
+                "stop one first (vmx strategy status, vmx strategy stop)",
+                limit=self.limits.max_running,
+            )
         if not isinstance(exchange, str) or not isinstance(symbol, str):
             raise InvalidParameter(
                 "exchange" if not isinstance(exchange, str) else "symbol",

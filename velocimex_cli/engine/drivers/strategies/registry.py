@@ -18,6 +18,7 @@ from typing import Any
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter, NotFound
 
+RESERVED_IDS = frozenset({"deployments"})
 MAX_SOURCE_BYTES = 48 * 1024  # the body limit is 64 KiB, and JSON escapes the text
 
 
@@ -108,6 +109,13 @@ class StrategyRegistry:
     def add(self, source: str, described: dict[str, Any], *, replace: bool) -> dict[str, Any]:
         """Keep a user strategy the worker has checked (`described` is its description)."""
         strategy_id = described["strategy_id"]
+        if strategy_id in RESERVED_IDS:
+            raise InvalidParameter(
+                "strategy_id",
+                strategy_id,
+                f"{strategy_id!r} is reserved (GET /v1/strategies/{strategy_id} is another "
+                "route); give your class another `id`",
+            )
         if strategy_id in self.builtins():
             raise InvalidParameter(
                 "strategy_id",
