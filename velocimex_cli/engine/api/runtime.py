@@ -65,6 +65,7 @@ class EngineRuntime:
             else None
         )
         self.node: EngineNode | None = None
+        self.exchange: Any = None  # the node's, kept as a plain attribute for the hot path
         self._keys: KeyStore | None = None
         self._known_keys: set[str] = set()
         self._verified: dict[str, tuple[float, bytes, KeyInfo]] = {}
@@ -72,10 +73,6 @@ class EngineRuntime:
         self._instrument_keys: list[str] = []
         self.started = False
         self._listening = False
-
-    @property
-    def exchange(self) -> Any:
-        return self.node.exchange if self.node is not None else None
 
     @property
     def simulator(self) -> Any:
@@ -98,6 +95,7 @@ class EngineRuntime:
         settings = self.settings
         self.node = EngineNode(node_settings(settings), settings.clock)
         self.node.start()
+        self.exchange = self.node.exchange
         if settings.data_dir is not None:
             self._keys = self._keys or KeyStore.open(settings.data_dir, settings.clock)
         else:
@@ -110,9 +108,9 @@ class EngineRuntime:
 
     async def committed(self) -> None:
         """Return once every command run so far is durable (at once when nothing is pending)."""
-        node = self.node
-        if node is not None and node.exchange is not None and node.exchange.flush_pending:
-            await node.committed()
+        exchange = self.exchange
+        if exchange is not None and exchange.flush_pending:
+            await self.node.committed()  # type: ignore[union-attr]
 
     async def stop(self) -> None:
         self.hub.close_all()
