@@ -96,3 +96,73 @@ def test_the_core_imports_no_store() -> None:
     for module in core.glob("*.py"):
         text = module.read_text()
         assert "engine.store" not in text and "engine.node" not in text, module.name
+
+
+SOURCE = """
+from decimal import Decimal
+from velocimex_cli.strategy import Strategy
+
+
+class Chaser(Strategy):
+    id = "chaser"
+
+    def on_start(self):
+        self.last_bid = None
+        self.moves = 0
+
+    def on_book(self, book):
+        bid = self.ctx.best_bid(exclude_own=True)  # the market's, not moved by our own orders
+        if bid is None or bid == self.last_bid:
+            return
+        self.last_bid = bid
+        self.moves += 1
+        self.ctx.cancel_all()
+        self.ctx.buy(Decimal("0.001"), bid)
+        if self.moves % 3 == 0:
+            self.ctx.buy(Decimal("0.001"))  # a market order: trades against the simulator
+"""
+
+
+def run_with_a_deployment(isolated: bool) -> tuple[str, dict[str, object]]:
+    """A stepped node on a memory store with one strategy: in a worker process (as the
+    server runs it) or in-process (a StrategyHost added as a driver)."""
+    from velocimex_cli.engine.drivers.strategies.host import StrategyHost
+    from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
+
+    clock = FakeClock()
+    node = EngineNode(NodeSettings(seed=3, simulate=False), clock, store=MemoryStore())
+    node.start()
+    node.exchange.ensure_account("alice")
+    assert node.deployments is not None
+    if isolated:
+        described = node.deployments.check_source(SOURCE, "chaser.py")
+        node.deployments.add_strategy(SOURCE, described, replace=False)
+        status = node.deployments.deploy_now("alice", "chaser", "BINANCE", "BTC/USDT", {})
+    else:
+        host = StrategyHost(
+            node.exchange, load_strategy_source(SOURCE, "chaser.py"), deployment_id="dep-1",
+            account="alice", exchange_name="BINANCE", symbol="BTC/USDT",
+        )  # fmt: skip
+        node.add_driver(host)
+        host.start()
+    for _ in range(25):
+        clock.advance(seconds=0.25)
+        node.step()
+    summary = (
+        node.deployments.get(status["deployment_id"]) if isolated else host.status()  # type: ignore[possibly-undefined]
+    )
+    state = node.exchange.state_hash()
+    node.close()
+    return state, summary
+
+
+def test_a_stepped_node_with_a_strategy_is_deterministic_isolated_or_not() -> None:
+    first_hash, first = run_with_a_deployment(isolated=True)
+    second_hash, second = run_with_a_deployment(isolated=True)
+    assert first_hash == second_hash
+    assert first["orders"] == second["orders"] and first["fills"] == second["fills"]
+    assert first["orders"] > 20 and first["fills"] > 0  # type: ignore[operator]
+    # The same class in-process (a backtest's choice) makes the very same run.
+    in_process_hash, in_process = run_with_a_deployment(isolated=False)
+    assert in_process_hash == first_hash
+    assert in_process["orders"] == first["orders"]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.storage import Store
@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("vmx.engine.node")
 
 Clock = Callable[[], datetime]
+
+
+class Driver(Protocol):
+    """Anything else the node steps after the simulator: e.g. a backtest's in-process
+    `StrategyHost` (drivers/strategies/host.py), which has exactly these two methods."""
+
+    def step(self) -> object: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -72,6 +81,7 @@ class EngineNode:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_waiters: list[asyncio.Future[None]] = []
+        self.drivers: list[Driver] = []
         self.started = False
 
     # lifecycle ----------------------------------------------------------------------------
@@ -123,10 +133,17 @@ class EngineNode:
     def data_dir(self) -> Path | None:
         return self.settings.data_dir
 
+    def add_driver(self, driver: Driver) -> None:
+        """Step `driver` after the simulator on every `step()`; stop it on `close()`."""
+        self.drivers.append(driver)
+
     def step(self) -> None:
-        """One simulator tick, then every deployment handles what it caused (stepped mode)."""
+        """One simulator tick, then the added drivers and every deployment handle what it
+        caused (stepped mode). The caller moves the clock between steps."""
         if self.simulator is not None:
             self.simulator.step()
+        for driver in self.drivers:
+            driver.step()
         if self.deployments is not None:
             self.deployments.settle()
 
@@ -181,6 +198,11 @@ class EngineNode:
         """Stop the drivers, save their state, commit and close the store."""
         if not self.started:
             return
+        for driver in self.drivers:
+            try:
+                driver.stop()
+            except Exception:
+                log.exception("could not stop a driver cleanly")
         if self.deployments is not None:
             try:
                 self.deployments.shutdown()
