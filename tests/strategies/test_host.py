@@ -300,3 +300,62 @@ def test_the_same_run_twice_gives_the_same_result() -> None:
         return host.status()["fills"], host.status()["realized_pnl"], exchange.state_hash()
 
     assert run() == run()
+
+
+def test_instrument_checks_are_a_class_method_any_host_can_run(market: Market) -> None:
+    """The node's worker runs `check` itself before building the class (whose context is
+    usable only from on_start): it needs only the validated values and the instrument."""
+    from velocimex_cli.engine.drivers.strategies.builtin.sma_cross import SmaCross
+
+    host = market.deploy(Recorder)
+    with pytest.raises(InvalidParameter) as caught:
+        SmaCross.check(SmaCross.validate({"fast": 10, "slow": 5}), host.context.instrument)
+    assert caught.value.details["parameter"] == "fast"
+    with pytest.raises(InvalidParameter) as caught:
+        SmaCross.check(SmaCross.validate({"order_amount": "0.000001"}), host.context.instrument)
+    assert caught.value.details["parameter"] == "order_amount"
+    SmaCross.check(SmaCross.validate({"fast": 2, "slow": 3}), host.context.instrument)
+
+
+def test_the_documented_example_strategy_loads_and_trades(market: Market) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "strategies.md").read_text()
+    source = text.split("```python\n", 1)[1].split("```", 1)[0]
+    cls = load_strategy_source(source, "buy_the_dip.py")
+    assert cls.id == "buy-the-dip"
+    host = market.deploy(cls, {"drop_pct": "0.01", "take_profit_pct": "0.01", "cooldown": 5})
+    market.run(host, 120)
+    assert host.state == "running", host.last_error
+    buys = [f for f in market.exchange.list_fills("trader", limit=1000) if f["side"] == "buy"]
+    sells = [o for o in market.exchange.list_orders("trader", status="all") if o["side"] == "sell"]
+    assert buys  # it bought a dip ...
+    # ... and offered each fill back take_profit_pct higher.
+    assert len(sells) == len(buys)
+    for fill, order in zip(reversed(buys), reversed(sells), strict=True):
+        assert order["quantity"] == fill["quantity"]
+        assert order["price"] >= fill["price"] * Decimal("1.0001")
+
+
+def test_values_a_strategy_gets_survive_a_pipe(market: Market) -> None:
+    """The node's worker receives them pickled: every value type round-trips equal."""
+    import pickle
+
+    from velocimex_cli.engine.drivers.strategies.builtin.twap import Twap
+
+    host = market.deploy(Recorder)
+    market.run(host, 3)
+    strategy: Recorder = host.strategy  # type: ignore[assignment]
+    values = [value for _, value in strategy.calls if value is not None]
+    values += [
+        host.context.instrument,
+        host.context.position(),
+        host.context.balance("BTC"),
+        host.context.book(depth=2),
+        host.context.fee_rates(),
+        host.params,
+        Twap.validate({"quantity": "1", "limit_price": "2"}),
+    ]
+    assert {type(v).__name__ for v in values} >= {"BookTop", "TradeTick", "OrderInfo", "FillInfo"}
+    for value in values:
+        assert pickle.loads(pickle.dumps(value)) == value
