@@ -41,6 +41,18 @@ class Quoter(Strategy):
 """
 )
 
+SNOOP = (
+    HEADER
+    + """
+import os
+
+class Snoop(Strategy):
+    id = "snoop"
+    def on_start(self):
+        self.ctx.log("vmx variables: " + ",".join(sorted(k for k in os.environ if "VMX" in k)))
+"""
+)
+
 GREEDY = (
     HEADER
     + """
@@ -227,8 +239,7 @@ def test_after_a_crash_a_running_deployment_comes_back_stopped_with_orders_cance
     run(crashed, clock, 3)
     assert len(crashed.exchange.list_orders("alice", status="open")) == 1
     # No close(): the process "dies" with the deployment running and its order resting.
-    for deployment in list(crashed.deployments._all.values()):
-        deployment.stop_worker()
+    crashed.deployments.kill_workers()
 
     restarted = make_node(tmp_path / "engine", clock)
     assert restarted.deployments is not None
@@ -242,3 +253,15 @@ def test_after_a_crash_a_running_deployment_comes_back_stopped_with_orders_cance
     again = restarted.deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
     assert again["deployment_id"] != status["deployment_id"]
     restarted.close()
+
+
+def test_the_worker_sees_none_of_vmx_s_environment(
+    node: EngineNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VMX_API_SECRET", "do-not-leak")
+    deployments = node.deployments
+    assert deployments is not None
+    add(node, SNOOP)
+    status = deployments.deploy_now("alice", "snoop", "BINANCE", "BTC/USDT", {})
+    messages = [line["message"] for line in deployments.logs(status["deployment_id"])["logs"]]
+    assert "vmx variables: " in messages

@@ -522,6 +522,12 @@ class Deployments:
             else:
                 deployment.check_deadline(time.monotonic())
 
+    def kill_workers(self) -> None:
+        """End every worker at once, leaving the deployments' records as they are: what a
+        crash of the engine does (tests use it to check what a restart then shows)."""
+        for deployment in self._all.values():
+            deployment.stop_worker()
+
     def shutdown(self) -> None:
         """The engine stops: every running deployment stops (orders canceled), state saved."""
         for deployment in self._all.values():

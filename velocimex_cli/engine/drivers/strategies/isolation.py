@@ -44,7 +44,8 @@ class WorkerProcess:
 
     def __init__(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
         parent, child = socket.socketpair()
-        env = dict(os.environ)
+        # Nothing of vmx's own configuration (credentials among it) reaches strategy code.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
         )
