@@ -150,6 +150,7 @@ class Deployment:
         self.start_error: dict[str, Any] | None = None
         self.validated: dict[str, Any] | None = None
         self.hooks: list[str] = []
+        self.callbacks = 0  # hooks the worker has finished
         self.record: dict[str, Any] = {}  # what a restored (not running) deployment shows
 
     # -- logs ----------------------------------------------------------------------------
@@ -239,6 +240,7 @@ class Deployment:
             self._serve_call(message[1], message[2], message[3])
         elif kind == "done":
             hook, self.busy = self.busy, None
+            self.callbacks += 1
             if hook == "on_stop":
                 self.end(*(self._stopping or (STOPPED, "stopped")))
                 return
@@ -385,6 +387,7 @@ class Deployment:
         if self.phase == "stopping" and status["state"] == RUNNING:
             status["state"] = STOPPING
         status["logs"] = self.log_sequence
+        status["callbacks"] = self.callbacks
         return _wire(status)
 
 
