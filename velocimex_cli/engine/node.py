@@ -55,6 +55,9 @@ class StrategyLimits:
     timer_seconds: float = 1.0  # how often on_timer runs
     log_lines: int = 1000  # kept per deployment
     max_running: int = 16  # deployments running at once (each is a process)
+    # At most this share of the engine's thread serves strategies' context calls, all
+    # deployments together (1.0: no limit); the rest is everyone else's orders.
+    loop_share: float = 0.15
 
 
 @dataclass

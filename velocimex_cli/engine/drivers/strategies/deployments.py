@@ -151,6 +151,8 @@ class Deployment:
         self.validated: dict[str, Any] | None = None
         self.hooks: list[str] = []
         self.callbacks = 0  # hooks the worker has finished
+        self.paused = 0.0  # of the running hook: seconds spent waiting for the node's answers
+        self.awaiting: float | None = None  # when the call now waiting for its answer came
         self.record: dict[str, Any] = {}  # what a restored (not running) deployment shows
 
     # -- logs ----------------------------------------------------------------------------
@@ -181,6 +183,21 @@ class Deployment:
             self.outbox.append([hook, args])
         self.feed()
 
+    def pump(self) -> None:
+        """If the worker is idle: let the host dispatch what it kept (events, due timers),
+        then send the first hook."""
+        host = self.host
+        if host is None or self.busy is not None or self.phase != "running":
+            return
+        if not self.outbox and self._stopping is None:
+            try:
+                host.step()
+            except Exception as exc:  # an engine-side fault in one deployment stays there
+                log.exception("strategy deployment %s failed", self.deployment_id)
+                self.crash(f"engine error while serving it: {type(exc).__name__}: {exc}")
+                return
+        self.feed()
+
     def feed(self) -> None:
         """Send the worker its next hook if it is idle."""
         if self.busy is not None or self.worker is None or self.phase == "finished":
@@ -208,6 +225,7 @@ class Deployment:
     def _send_hook(self, hook: str, args: tuple[Any, ...]) -> None:
         self.busy = hook
         self.busy_since = time.monotonic()
+        self.paused = 0.0
         self.budget = self.limits.callback_seconds
         try:
             self.worker.send(("hook", hook, args))  # type: ignore[union-attr]
@@ -247,7 +265,7 @@ class Deployment:
             if self.stop_requested is not None and self._stopping is None:
                 reason, self.stop_requested = self.stop_requested, None
                 self.begin_stop(COMPLETED, reason)
-            self.feed()
+            self.pump()
         elif kind == "ready":
             self.busy = None
             self.validated = message[1]
@@ -270,6 +288,7 @@ class Deployment:
             self.crash(f"{hook}: {text}")
 
     def _serve_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        arrived = time.monotonic()
         host = self.host
         try:
             if host is None:
@@ -283,10 +302,35 @@ class Deployment:
             answer: tuple[Any, ...] = ("reply", result)
         except Exception as exc:
             answer = ("raise", error_body(exc))
+        # Fair share of the engine's thread: a call that cost c seconds is answered only
+        # after c x (1 - share) / share more, so strategies together take at most `share`
+        # of the thread that matches everyone's orders. Waiting for an answer does not
+        # count against the strategy's own time budget.
+        loop = self.manager.node.loop
+        share = self.manager.share_each()
+        if loop is not None and share < 1:
+            cost = time.monotonic() - arrived + self.manager.send_cost
+            self.awaiting = arrived
+            loop.call_later(cost * (1 - share) / share, self._answer, answer)
+            return
+        self._answer(answer)
+
+    def _answer(self, answer: tuple[Any, ...]) -> None:
+        if self.awaiting is not None:
+            self.paused += time.monotonic() - self.awaiting
+            self.awaiting = None
+        worker = self.worker
+        if worker is None:
+            return
         try:
-            self.worker.send(answer)  # type: ignore[union-attr]
+            worker.send(answer)
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
+
+    def own_time(self, now: float) -> float:
+        """Seconds the running hook has taken, not counting waits for the node's answers."""
+        waiting = now - self.awaiting if self.awaiting is not None else 0.0
+        return now - self.busy_since - self.paused - waiting
 
     def add_log_text(self, text: str, level: str) -> None:
         if self.host is not None:
@@ -294,7 +338,7 @@ class Deployment:
 
     # -- endings -------------------------------------------------------------------------
     def check_deadline(self, now: float) -> None:
-        if self.busy is not None and now - self.busy_since > self.budget:
+        if self.busy is not None and self.own_time(now) > self.budget:
             hook = self.busy
             if self.phase == "starting":
                 self.start_error = error_body(
@@ -412,6 +456,13 @@ class Deployments:
         self._next_number = 1
         self._tick_scheduled = False
         self._listening = False
+        # A pipe write that wakes the worker costs about this much beyond the call itself.
+        self.send_cost = 20e-6
+
+    def share_each(self) -> float:
+        """Each running deployment's share of the engine's thread (loop mode)."""
+        running = sum(1 for d in self._all.values() if d.phase in ("running", "stopping"))
+        return self.limits.loop_share / max(1, running)
 
     # -- lifecycle -----------------------------------------------------------------------
     def restore(self) -> None:
@@ -541,25 +592,22 @@ class Deployments:
 
     # -- engine events -------------------------------------------------------------------
     def _on_event(self, event: object) -> None:
+        """Wake idle deployments (in a later turn, never inside the exchange's delivery). A
+        busy one is left alone: its host keeps the events (books coalesced) until it is idle,
+        so a strategy costs the engine nothing per event while it works."""
         loop = self.node.loop
         if loop is None or self._tick_scheduled:
             return
-        self._tick_scheduled = True
-        loop.call_soon(self._tick)
+        for deployment in self._all.values():
+            if deployment.busy is None and deployment.phase == "running":
+                self._tick_scheduled = True
+                loop.call_soon(self._tick)
+                return
 
     def _tick(self) -> None:
         self._tick_scheduled = False
         for deployment in list(self._all.values()):
-            host = deployment.host
-            if host is None or deployment.phase != "running":
-                continue
-            try:
-                host.step()
-            except Exception as exc:  # an engine-side fault in one deployment stays there
-                log.exception("strategy deployment %s failed", deployment.deployment_id)
-                deployment.crash(f"engine error while serving it: {type(exc).__name__}: {exc}")
-                continue
-            deployment.feed()
+            deployment.pump()
 
     def watch(self, deployment: Deployment) -> None:
         loop = self.node.loop
