@@ -280,15 +280,23 @@ def _log_line(line: dict[str, Any]) -> str:
 def run_logs(factory: Factory, opts: LogsOptions) -> None:
     import time
 
+    from velocimex_cli.output.columns import LOG_FIELDS
+    from velocimex_cli.output.formats import to_csv
     from velocimex_cli.wire import jsonfmt
 
     client = factory.client()
     fmt = factory.output_format(opts.output)
     since = opts.since
+    first = True
     try:
         while True:
             page = client.deployment_logs(opts.deployment_id, since=since)
-            for line in page.get("logs", []):
+            lines = page.get("logs", [])
+            if fmt == "csv":
+                text = to_csv(lines, LOG_FIELDS)
+                factory.io.write(text if first else text.partition("\n")[2])
+                first = False
+            for line in lines if fmt != "csv" else ():
                 if fmt in ("json", "ndjson"):
                     factory.io.write(jsonfmt.dumps(line) + "\n")
                 else:
