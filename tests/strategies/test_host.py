@@ -15,7 +15,7 @@ from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
 from velocimex_cli.strategy import BookTop, FillInfo, OrderInfo, Param, Strategy, TradeTick
-from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter
+from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter, NotFound, OrderNotOpen
 
 BTC = {"exchange": "BINANCE", "symbol": "BTC/USDT"}
 
@@ -86,6 +86,14 @@ def test_orders_are_tagged_and_only_own_orders_are_reported(market: Market) -> N
     status = host.status()
     assert status["orders"] == 2 and status["fills"] == len(fills)
     assert status["positions"][0]["quantity"] == Decimal("0.00100")
+    # The average price as the engine writes it: its only fills are the market buy's.
+    taken = strategy.taken.order_id
+    engine_average = market.exchange.get_order("trader", taken)["average_price"]
+    assert status["positions"][0]["average_price"] == engine_average
+    with pytest.raises(OrderNotOpen):
+        host.context.cancel(taken)  # filled: known, but no longer open
+    with pytest.raises(NotFound):
+        host.context.cancel(manual["order_id"])  # the account's, not the deployment's
 
 
 def test_book_changes_are_coalesced_into_the_book_as_it_is_now(market: Market) -> None:
@@ -359,3 +367,13 @@ def test_values_a_strategy_gets_survive_a_pipe(market: Market) -> None:
     assert {type(v).__name__ for v in values} >= {"BookTop", "TradeTick", "OrderInfo", "FillInfo"}
     for value in values:
         assert pickle.loads(pickle.dumps(value)) == value
+
+
+def test_sys_exit_in_a_hook_ends_only_the_deployment(market: Market) -> None:
+    class Quitter(Recorder):
+        def on_trade(self, trade: TradeTick) -> None:
+            raise SystemExit(3)
+
+    host = market.deploy(Quitter)
+    market.run(host, 10)
+    assert host.state == "failed" and host.last_error == "on_trade: SystemExit: 3"

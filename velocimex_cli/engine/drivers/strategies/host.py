@@ -12,6 +12,10 @@ Orders go through `Exchange.place_order`, the entry the REST API uses (same vali
 ledger, fees and risk checks), on the deploying account, tagged with the client_order_id
 `<deployment_id>:<n>`.
 
+`place(request)` and `cancel(order_id)` are the host's whole order entry: a backtest that
+models order latency overrides them to hold requests until the simulated clock reaches their
+arrival, as the node's worker host overrides how stops are sequenced.
+
 Reusable for a host in another process: `Timers` (timers.py), `Tally` (tally.py) and the
 converters of event_values.py.
 """
@@ -130,7 +134,7 @@ class StrategyHost:
         self.exchange.add_listener(self._listen)
         try:
             self.strategy = self.strategy_cls(self.context, self.params)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._fail("__init__", exc)
             return
         self._call(self.strategy.on_start)
@@ -254,7 +258,7 @@ class StrategyHost:
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
         try:
             hook(*args)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a strategy ends only it
             self._fail(hook.__name__, exc)
             return
         if self._stop_requested is not None and not stopping and self.state == RUNNING:
@@ -275,8 +279,9 @@ class StrategyHost:
         self.stopped_at = self.exchange.clock()
         self._queue.clear()
         self._book_pending.clear()
-        try:
-            self.cancel_all(None)
+        try:  # at once, whatever `cancel` a subclass models: the deployment is over
+            for order in self.live_orders():
+                self.exchange.cancel_order(self.account, str(order.id))
         finally:
             self.exchange.remove_listener(self._listen)
             self._queue.clear()
@@ -315,10 +320,11 @@ class StrategyHost:
         return list(orders.values())
 
     def cancel(self, order_id: str) -> OrderInfo:
-        order = self._orders.get(int(order_id)) if order_id.isdigit() else None
-        if order is None:
+        account = self.exchange.ledger.accounts[self.account]
+        order = account.orders.get(int(order_id)) if order_id.isdigit() else None
+        if order is None or not self._mine({"client_order_id": order.client_id}):
             raise NotFound(
-                f"Order {order_id!r} is not an open order of deployment {self.deployment_id}",
+                f"Order {order_id!r} is not an order of deployment {self.deployment_id}",
                 {"order_id": order_id},
             )
         if not order.is_live:
@@ -331,7 +337,7 @@ class StrategyHost:
         count = 0
         for order in self.live_orders():
             if only is None or order.instrument is only:
-                self.exchange.cancel_order(self.account, str(order.id))
+                self.cancel(str(order.id))
                 count += 1
         return count
 

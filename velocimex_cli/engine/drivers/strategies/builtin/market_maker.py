@@ -19,7 +19,7 @@ from typing import ClassVar
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import BookTop, InstrumentSpec
 from velocimex_cli.engine.drivers.strategies.params import Param, ParamValues
-from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter, MarketClosed
 
 HUNDRED = Decimal(100)
 
@@ -120,7 +120,10 @@ class MarketMaker(Strategy):
             else:
                 ctx.cancel(order.order_id)
         for side, price, size in wanted:
-            ctx.place_order(side, size, price, post_only=True)
+            try:
+                ctx.place_order(side, size, price, post_only=True)
+            except (InsufficientBalance, MarketClosed) as exc:  # quote what can be quoted
+                ctx.log(f"{side} {size} at {price} not quoted: {exc.message}", "warning")
 
     def _quotes(self, mid: Decimal) -> list[tuple[str, Decimal, Decimal]]:
         """(side, price, size) of every quote, sized as if no quote were live: the position
