@@ -50,7 +50,9 @@ class StrategyLimits:
     """What one deployment may use: each callback's time budget and its worker's memory."""
 
     callback_seconds: float = 1.0
-    start_seconds: float = 10.0  # the worker's start-up (imports, loading the class)
+    start_seconds: float = (
+        5.0  # the worker's start-up (imports, loading the class); < the client's 10 s timeout
+    )
     memory_bytes: int = 512 * 2**20  # address space of the worker process
     timer_seconds: float = 1.0  # how often on_timer runs
     log_lines: int = 1000  # kept per deployment
