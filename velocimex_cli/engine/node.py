@@ -50,11 +50,9 @@ class StrategyLimits:
     """What one deployment may use: each callback's time budget and its worker's memory."""
 
     callback_seconds: float = 1.0
-    start_seconds: float = (
-        5.0  # the worker's start-up (imports, loading the class); < the client's 10 s timeout
-    )
+    # The worker's start-up (imports, loading the class): under the client's 10 s timeout.
+    start_seconds: float = 5.0
     memory_bytes: int = 512 * 2**20  # address space of the worker process
-    timer_seconds: float = 1.0  # how often on_timer runs
     log_lines: int = 1000  # kept per deployment
     max_running: int = 16  # deployments running at once (each is a process)
     # At most this share of the engine's thread serves strategies' context calls, all
