@@ -170,3 +170,34 @@ def test_a_traceback_reaches_the_log_not_the_engine(
     text = logs_of(client, headers, deployment_id)
     assert "Traceback" in text and "raise RuntimeError" in text
     assert found["stop_reason"] == found["last_error"]
+
+
+ORPHAN = """
+import os, sys, time
+from velocimex_cli.engine.drivers.strategies.isolation import WorkerProcess
+from velocimex_cli.engine.drivers.strategies.worker import run_check
+worker = WorkerProcess(run_check, ("while True:\\n    pass\\n", "spin.py", 2**29))
+print(worker.pid, flush=True)
+time.sleep(0.3)
+os._exit(0)  # the engine dies without stopping its worker
+"""
+
+
+def test_a_worker_does_not_outlive_the_engine_even_in_a_loop() -> None:
+    import subprocess
+    import sys
+
+    engine = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True)
+    pid = int(engine.stdout.strip())
+    deadline = time.monotonic() + 5
+    state = "gone"
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                state = next(line for line in status if line.startswith("State:")).split()[1]
+        except FileNotFoundError:
+            state = "gone"
+        if state in ("gone", "Z"):  # ended (a zombie waits only for its reaper)
+            break
+        time.sleep(0.05)
+    assert state in ("gone", "Z"), f"the spinning worker {pid} is still {state}"

@@ -49,7 +49,7 @@ class WorkerProcess:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
         )
-        command = [sys.executable, "-m", __name__, str(child.fileno())]
+        command = [sys.executable, "-m", __name__, str(child.fileno()), str(os.getpid())]
         try:
             self._process = subprocess.Popen(
                 command,
@@ -144,8 +144,25 @@ def silence_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def die_with(parent: int) -> None:
+    """End this worker when the engine's process ends, even in the middle of a loop that
+    never reads its socket again (Linux; elsewhere the closed socket ends it at its next
+    read)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the engine is gone already
+        os._exit(0)
+
+
 def main(argv: list[str]) -> None:
-    """`python -m ...isolation FD`: receive the worker function to run and run it."""
+    """`python -m ...isolation FD PARENT_PID`: receive the worker function to run, run it."""
+    if len(argv) > 2:
+        die_with(int(argv[2]))
     connection = multiprocessing.connection.Connection(int(argv[1]))
     try:
         _, module, name, args = connection.recv()
