@@ -4,7 +4,7 @@ One engine (durable, as `vmx engine serve` runs it; simulator off after seeding 
 runs in a subprocess under uvicorn. A manual client on loopback sends place/cancel pairs:
 each place is a limit buy one tick above the best bid and each cancel takes it away, so every
 acknowledged command moves the BINANCE BTC/USDT mid. In the "with" phases a built-in
-market-maker deployment on that instrument requotes on every mid move
+market-maker deployment (another account's) on that instrument requotes on every mid move
 (order_refresh_tolerance_pct 0): its hook runs in its worker process and its cancels and new
 quotes come back through the engine's order entry, interleaved with the manual client's
 requests. Phases alternate (without, with, without, ...) on the same server so a busy machine
@@ -130,18 +130,18 @@ async def manual_client(port: int, headers: dict[str, str], seconds: float) -> f
 
 
 async def with_market_maker(
-    port: int, headers: dict[str, str], seconds: float
+    port: int, headers: dict[str, str], strategist: dict[str, str], seconds: float
 ) -> tuple[float, dict[str, int], str]:
     deployed = await call(
-        port, "POST", "/v1/strategies/market-maker/deploy", headers,
+        port, "POST", "/v1/strategies/market-maker/deploy", strategist,
         {"exchange": "BINANCE", "symbol": "BTC/USDT", "params": MM_PARAMS},
     )  # fmt: skip
     deployment_id = deployed["deployment_id"]
     path = f"/v1/strategies/deployments/{deployment_id}"
-    before = await call(port, "GET", path, headers)
+    before = await call(port, "GET", path, strategist)
     rate = await manual_client(port, headers, seconds)
-    after = await call(port, "GET", path, headers)
-    stopped = await call(port, "POST", f"{path}/stop", headers)
+    after = await call(port, "GET", path, strategist)
+    stopped = await call(port, "POST", f"{path}/stop", strategist)
     if after["state"] != "running":
         raise RuntimeError(f"the market maker is {after['state']}: {after['last_error']}")
     figures = {key: after[key] - before[key] for key in ("orders", "callbacks")}
@@ -156,8 +156,10 @@ def run(quick: bool = False) -> Iterator[dict[str, Any]]:
         data_dir = Path(tmp) / "engine"
         store = KeyStore.open(data_dir)
         key = store.create("bench")
+        owner = store.create("strategist")  # the deployment trades on its own account
         store.close()
         headers = {"X-API-Key": key.api_key, "X-API-Secret": key.api_secret}
+        strategist = {"X-API-Key": owner.api_key, "X-API-Secret": owner.api_secret}
         without: list[float] = []
         with_mm: list[float] = []
         orders: list[float] = []
@@ -166,7 +168,9 @@ def run(quick: bool = False) -> Iterator[dict[str, Any]]:
             asyncio.run(manual_client(port, headers, 0.3))  # warm-up
             for _ in range(rounds):
                 without.append(asyncio.run(manual_client(port, headers, seconds)))
-                rate, figures, state = asyncio.run(with_market_maker(port, headers, seconds))
+                rate, figures, state = asyncio.run(
+                    with_market_maker(port, headers, strategist, seconds)
+                )
                 with_mm.append(rate)
                 orders.append(figures["orders"] / seconds)
                 callbacks.append(figures["callbacks"] / seconds)
