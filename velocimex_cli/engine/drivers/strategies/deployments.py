@@ -153,6 +153,10 @@ class Deployment:
         self.callbacks = 0  # hooks the worker has finished
         self.paused = 0.0  # of the running hook: seconds spent waiting for the node's answers
         self.awaiting: float | None = None  # when the call now waiting for its answer came
+        self._pending_answer: tuple[Any, ...] | None = None
+        self.resume_at = 0.0  # served again from then on (fair share, see charge)
+        self._scheduled: asyncio.TimerHandle | None = None
+        self._resume_actions: set[str] = set()
         self.record: dict[str, Any] = {}  # what a restored (not running) deployment shows
 
     # -- logs ----------------------------------------------------------------------------
@@ -189,6 +193,9 @@ class Deployment:
         host = self.host
         if host is None or self.busy is not None or self.phase != "running":
             return
+        if self._later(self.pump):
+            return
+        started = time.monotonic()
         if not self.outbox and self._stopping is None:
             try:
                 host.step()
@@ -197,6 +204,7 @@ class Deployment:
                 self.crash(f"engine error while serving it: {type(exc).__name__}: {exc}")
                 return
         self.feed()
+        self.charge(time.monotonic() - started)
 
     def feed(self) -> None:
         """Send the worker its next hook if it is idle."""
@@ -239,18 +247,21 @@ class Deployment:
     # -- messages from the worker ---------------------------------------------------------
     def readable(self) -> None:
         """Serve what the worker sent (a bounded number of messages per call)."""
+        started = time.monotonic()
         worker = self.worker
         for _ in range(MAX_CALLS_PER_WAKE):
-            if worker is None or self.worker is not worker:
-                return
+            if worker is None or self.worker is not worker or self._pending_answer is not None:
+                break
             try:
                 if not worker.poll():
-                    return
+                    break
                 message = worker.receive()
             except (EOFError, OSError):
                 self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
                 return
             self.handle(message)
+        self.charge(time.monotonic() - started)
+        self._answer()
 
     def handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
@@ -302,30 +313,59 @@ class Deployment:
             answer: tuple[Any, ...] = ("reply", result)
         except Exception as exc:
             answer = ("raise", error_body(exc))
-        # Fair share of the engine's thread: a call that cost c seconds is answered only
-        # after c x (1 - share) / share more, so strategies together take at most `share`
-        # of the thread that matches everyone's orders. Waiting for an answer does not
-        # count against the strategy's own time budget.
-        loop = self.manager.node.loop
-        share = self.manager.share_each()
-        if loop is not None and share < 1:
-            cost = time.monotonic() - arrived + self.manager.send_cost
-            self.awaiting = arrived
-            loop.call_later(cost * (1 - share) / share, self._answer, answer)
-            return
-        self._answer(answer)
+        self.awaiting = arrived
+        self._pending_answer = answer
+        if self.manager.node.loop is None:  # stepped: no sharing to enforce
+            self._answer()
 
-    def _answer(self, answer: tuple[Any, ...]) -> None:
+    # Fair share of the engine's thread. Every piece of the thread's time a deployment
+    # causes (reading its messages, serving its calls, sending it hooks and answers,
+    # dispatching its events) is charged to it: after costing c seconds it is served again
+    # only c x (1 - share) / share later, so strategies together take at most `share` of the
+    # thread that matches everyone's orders. Waiting for answers does not count against a
+    # strategy's own time budget.
+    def charge(self, cost: float) -> None:
+        share = self.manager.share_each()
+        if share < 1:
+            self.resume_at = max(self.resume_at, time.monotonic()) + cost * (1 - share) / share
+
+    def _later(self, action: Callable[[], None]) -> bool:
+        """Run `action` at resume_at instead of now if the deployment is in debt."""
+        loop = self.manager.node.loop
+        wait = self.resume_at - time.monotonic()
+        if loop is None or wait <= 0:
+            return False
+        if self._scheduled is None or self._scheduled.cancelled():
+            self._scheduled = loop.call_later(wait, self._resume)
+        self._resume_actions.add(action.__name__)
+        return True
+
+    def _resume(self) -> None:
+        self._scheduled = None
+        actions, self._resume_actions = self._resume_actions, set()
+        if "_answer" in actions:
+            self._answer()
+        if "pump" in actions:
+            self.pump()
+
+    def _answer(self) -> None:
+        answer = self._pending_answer
+        if answer is None or self._later(self._answer):
+            return
+        self._pending_answer = None
         if self.awaiting is not None:
             self.paused += time.monotonic() - self.awaiting
             self.awaiting = None
         worker = self.worker
         if worker is None:
             return
+        started = time.monotonic()
         try:
             worker.send(answer)
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
+            return
+        self.charge(time.monotonic() - started)
 
     def own_time(self, now: float) -> float:
         """Seconds the running hook has taken, not counting waits for the node's answers."""
@@ -456,8 +496,6 @@ class Deployments:
         self._next_number = 1
         self._tick_scheduled = False
         self._listening = False
-        # A pipe write that wakes the worker costs about this much beyond the call itself.
-        self.send_cost = 20e-6
 
     def share_each(self) -> float:
         """Each running deployment's share of the engine's thread (loop mode)."""
