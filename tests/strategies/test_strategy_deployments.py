@@ -265,3 +265,22 @@ def test_the_worker_sees_none_of_vmx_s_environment(
     status = deployments.deploy_now("alice", "snoop", "BINANCE", "BTC/USDT", {})
     messages = [line["message"] for line in deployments.logs(status["deployment_id"])["logs"]]
     assert "vmx variables: " in messages
+
+
+def test_only_the_most_recent_ended_deployments_are_kept(
+    node: EngineNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from velocimex_cli.engine.drivers.strategies import deployments as module
+
+    monkeypatch.setattr(module, "KEPT_FINISHED", 2)
+    deployments = node.deployments
+    assert deployments is not None
+    add(node, QUOTER)
+    ids = []
+    for _ in range(3):
+        status = deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+        deployments.stop_now(status["deployment_id"])
+        ids.append(status["deployment_id"])
+    assert [d["deployment_id"] for d in deployments.list("alice")] == ids[1:]
+    with pytest.raises(NotFound):
+        deployments.get(ids[0])

@@ -55,6 +55,7 @@ META_KEY = "deployments"
 MAX_PENDING_TRADES = 1000
 MAX_CALLS_PER_WAKE = 64  # context calls served per readable event before matching goes on
 SAVED_LOG_LINES = 200
+KEPT_FINISHED = 200  # ended deployments kept (records, logs); older ones are forgotten
 STOPPING = "stopping"  # shown while on_stop runs
 RESTARTED = "the engine restarted while it ran; its open orders were canceled (deploy it again)"
 # The StrategyContext methods a worker may call (anything else is refused).
@@ -622,7 +623,7 @@ class Deployments:
 
     def shutdown(self) -> None:
         """The engine stops: every running deployment stops (orders canceled), state saved."""
-        for deployment in self._all.values():
+        for deployment in list(self._all.values()):
             if deployment.phase in ("running", "stopping", "starting"):
                 deployment.outbox.clear()
                 deployment.end(STOPPED, "the engine stopped")
@@ -910,6 +911,9 @@ class Deployments:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self) -> None:
+        finished = [key for key, d in self._all.items() if d.phase == "finished"]
+        for key in finished[: max(0, len(finished) - KEPT_FINISHED)]:
+            del self._all[key]  # the oldest ended deployments beyond the kept number
         records = []
         for deployment in self._all.values():
             if deployment.phase == "starting":
