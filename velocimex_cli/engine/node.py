@@ -57,7 +57,7 @@ class StrategyLimits:
     max_running: int = 16  # deployments running at once (each is a process)
     # At most this share of the engine's thread serves strategies' context calls, all
     # deployments together (1.0: no limit); the rest is everyone else's orders.
-    loop_share: float = 0.15
+    loop_share: float = 0.08
 
 
 @dataclass
