@@ -172,3 +172,15 @@ def test_a_placement_whose_answer_is_lost_is_looked_up_and_never_sent_twice(
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_the_strategy_table_names_parameters_and_json_keeps_them_whole(engine: Engine) -> None:
+    table = engine.vmx("strategy", "list")
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith("sma-cross"))
+    assert "fast, slow, order_amount, allow_short" in row
+    assert '"name"' not in table.stdout and len(row) < 400  # not the parameters' JSON
+    assert "vmx strategy show STRATEGY_ID" in table.stderr
+    listed = json.loads(engine.vmx("strategy", "list", "--json").stdout)["strategies"]
+    sma = next(s for s in listed if s["strategy_id"] == "sma-cross")
+    assert {"name": "fast", "default": 10, "min": 1}.items() <= sma["params"][0].items()
