@@ -184,3 +184,19 @@ def test_the_strategy_table_names_parameters_and_json_keeps_them_whole(engine: E
     listed = json.loads(engine.vmx("strategy", "list", "--json").stdout)["strategies"]
     sma = next(s for s in listed if s["strategy_id"] == "sma-cross")
     assert {"name": "fast", "default": 10, "min": 1}.items() <= sma["params"][0].items()
+
+
+def test_a_deployment_shows_its_parameters_as_name_value(engine: Engine) -> None:
+    deployed = engine.vmx(
+        "strategy", "deploy", "sma-cross", "-e", "BINANCE", "-s", "BTC/USDT", "-p", "fast=5",
+        "--json",
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    deployment_id = json.loads(deployed.stdout)["deployment_id"]
+    try:
+        shown = engine.vmx("strategy", "status", deployment_id)
+        assert shown.returncode == 0, shown.stderr
+        line = next(x for x in shown.stdout.splitlines() if x.startswith("params"))
+        assert "fast=5, slow=30, order_amount=0.001, allow_short=False" in line, line
+    finally:
+        engine.vmx("strategy", "stop", deployment_id)

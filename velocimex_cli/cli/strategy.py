@@ -160,6 +160,8 @@ def deployment_view(record: dict[str, Any]) -> Any:
     from velocimex_cli.render.tables import detail_table, records_table
 
     shown = {k: _flat(record.get(k)) for k in DEPLOYMENT_FIELDS if k in record}
+    if isinstance(record.get("params"), dict):  # name=value, not the "amount asset" of money
+        shown["params"] = ", ".join(f"{k}={v}" for k, v in record["params"].items()) or "-"
     parts: list[Any] = [detail_table(shown)]
     positions = record.get("positions") or []
     if positions:
