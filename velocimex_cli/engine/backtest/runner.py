@@ -1,0 +1,243 @@
+"""One backtest: market data replayed through a fresh in-memory engine, a strategy on top.
+
+The engine is the real one (matching, ledger, fees, risk checks) on a `SimulatedClock` that
+moves to each event's timestamp; the recorded market is mirrored into its book
+(`MarketReplay`); the strategy runs in `BacktestHost`, the live host with delayed order entry.
+Nothing reads the wall clock and nothing is random, so the same inputs give the same report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from velocimex_cli import __version__
+from velocimex_cli.engine.backtest import metrics
+from velocimex_cli.engine.backtest.clock import SimulatedClock
+from velocimex_cli.engine.backtest.data import BOOK, TRADE, MarketData
+from velocimex_cli.engine.backtest.host import BacktestHost
+from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
+from velocimex_cli.engine.core.events import Event, FillEvent
+from velocimex_cli.engine.core.exchange import DEFAULT_SANDBOX_FUNDS, EngineConfig, Exchange
+from velocimex_cli.engine.core.instruments import LEDGER_SCALE
+from velocimex_cli.engine.drivers.strategies.base import Strategy
+from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
+
+ACCOUNT = "backtest"
+DEPLOYMENT = "bt"
+MARKET_MAKERS = {"market-maker"}
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BacktestOptions:
+    exchange: str
+    symbol: str
+    params: dict[str, Any] = field(default_factory=dict)
+    latency_ms: int = 0
+    fill_model: str = "queue"
+    sample_seconds: int = 60
+    extra_events: int = 0  # --lag-check: orders wait this many more events
+    funds: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_SANDBOX_FUNDS))
+
+    def check(self) -> None:
+        if self.fill_model not in FILL_MODELS:
+            raise InvalidParameter(
+                "fill_model", self.fill_model, f"--fill-model must be {' or '.join(FILL_MODELS)}"
+            )
+        if not 0 <= self.latency_ms <= 3_600_000:
+            raise InvalidParameter("latency", self.latency_ms, "--latency is 0 to 3600000 ms")
+        if not 1 <= self.sample_seconds <= 86_400:
+            raise InvalidParameter("sample", self.sample_seconds, "--sample is 1 to 86400 s")
+
+    def describe(self) -> dict[str, Any]:
+        """What the report says about how it was run (and what its cache key covers)."""
+        return {
+            "exchange": self.exchange,
+            "symbol": self.symbol,
+            "params": self.params,
+            "latency_ms": self.latency_ms,
+            "fill_model": self.fill_model,
+            "sample_seconds": self.sample_seconds,
+            "extra_events": self.extra_events,
+            "funds": {k: str(v) for k, v in sorted(self.funds.items())},
+        }
+
+
+@dataclass
+class BacktestResult:
+    report: dict[str, Any]
+    fills: list[dict[str, Any]]
+    equity: list[Decimal]
+    drawdowns: list[Decimal]
+
+
+def run(
+    strategy_cls: type[Strategy],
+    data: MarketData,
+    options: BacktestOptions,
+    *,
+    progress: Progress | None = None,
+    progress_every: int = 50_000,
+) -> BacktestResult:
+    options.check()
+    events = data.events
+    if not events:
+        raise InvalidParameter("data", "", "the data has no events to replay")
+    clock = SimulatedClock(events[0][0])
+    exchange = Exchange(EngineConfig(always_open=True), clock)
+    instrument = exchange.catalogue.find(options.exchange, options.symbol)
+    replay = MarketReplay(exchange, instrument, options.fill_model)
+    exchange.ensure_account(ACCOUNT)
+    account = exchange.ledger.accounts[ACCOUNT]
+    for asset in list(account.balances):  # the default sandbox funding: replace it
+        account.balances[asset] = [0, 0]
+    for asset, amount in sorted(options.funds.items()):
+        exchange.fund(ACCOUNT, asset, amount)
+    fills: list[dict[str, Any]] = []
+    mids: list[Decimal | None] = [None]
+
+    def record_fill(event: Event) -> None:
+        if type(event) is FillEvent and event.account == ACCOUNT:
+            fills.append({**event.fill, "mid": mids[0]})
+
+    exchange.add_listener(record_fill)
+    host = BacktestHost(
+        exchange,
+        strategy_cls,
+        deployment_id=DEPLOYMENT,
+        account=ACCOUNT,
+        exchange_name=options.exchange,
+        symbol=options.symbol,
+        params=options.params,
+        latency_micros=options.latency_ms * 1000,
+        extra_events=options.extra_events,
+    )
+    book = exchange.books[instrument.index]
+    base, quote = instrument.base, instrument.quote
+    tick = instrument.tick_size
+
+    def equity() -> tuple[Decimal, Decimal]:
+        bid, ask = book.best_bid(), book.best_ask()
+        base_units = account.balance(base)[0]
+        quote_units = account.balance(quote)[0]
+        if bid is not None and ask is not None:
+            mark = Decimal(bid + ask) * tick / 2
+        else:
+            mark = last_mark[0]
+        last_mark[0] = mark
+        value = (Decimal(quote_units) + Decimal(base_units) * mark) / LEDGER_SCALE
+        return value, Decimal(base_units) / LEDGER_SCALE
+
+    last_mark = [data.first_price or Decimal(0)]
+    samples: list[metrics.Sample] = []
+    interval = options.sample_seconds * 1_000_000
+    trades_only = not any(e[1] == BOOK for e in events[:1000])
+    started = False
+    next_sample = events[0][0]
+    total = len(events)
+    for index, event in enumerate(events):
+        stamp = event[0]
+        clock.set(stamp)
+        kind = event[1]
+        if kind == TRADE:
+            if trades_only:
+                replay.print_only(event[2], event[3], event[4])
+            else:
+                replay.trade(event[2], event[3], event[4])
+        elif kind == BOOK:
+            replay.book(event[2], event[3], event[4])
+        if not started:
+            if book.best_bid() is None and book.best_ask() is None and not trades_only:
+                continue
+            host.start()
+            started = True
+        bid, ask = book.best_bid(), book.best_ask()
+        mids[0] = None if bid is None or ask is None else Decimal(bid + ask) * tick / 2
+        rested = host.send_due(stamp, index)
+        for side, price in rested:
+            replay.strategy_joined(side, price)
+        host.step()
+        if stamp >= next_sample:
+            value, position = equity()
+            samples.append(metrics.Sample(stamp, value, position))
+            next_sample = stamp - stamp % interval + interval
+        if progress is not None and index % progress_every == 0:
+            progress(index, total)
+    if started:
+        host.stop("end of data")
+    value, position = equity()
+    end = events[-1][0]
+    if not samples or samples[-1].timestamp != end:
+        samples.append(metrics.Sample(end, value, position))
+    if progress is not None:
+        progress(total, total)
+    fill_rows = [_fill_row(f) for f in fills]
+    figures = metrics.compute(
+        samples,
+        [
+            metrics.Fill(
+                to_micros_text(f["timestamp"]),
+                f["side"],
+                f["price"],
+                f["quantity"],
+                f["fee"],
+                f["liquidity"],
+                f["mid"],
+            )
+            for f in fills
+        ],
+        ordered_quantity=host.ordered_quantity,
+        first_price=data.first_price,
+        last_price=data.last_price,
+        market_maker=strategy_cls.id in MARKET_MAKERS,
+    )
+    _worst, _longest, drawdowns = metrics.drawdown(samples)
+    report = {
+        "vmx_version": __version__,
+        "strategy_id": strategy_cls.id,
+        "options": options.describe(),
+        "period": {
+            "start": iso_from_micros(events[0][0]),
+            "end": iso_from_micros(end),
+            "events": total,
+        },
+        "quote_asset": quote,
+        "strategy_state": host.state,
+        "strategy_error": host.last_error,
+        "metrics": figures,
+    }
+    report["report_hash"] = report_hash(report)
+    return BacktestResult(report, fill_rows, [s.equity for s in samples], drawdowns)
+
+
+def to_micros_text(stamp: str) -> int:
+    from velocimex_cli.wire.timefmt import parse_iso
+
+    return to_micros(parse_iso(stamp))
+
+
+def _fill_row(fill: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "timestamp": fill["timestamp"],
+        "order_id": fill["order_id"],
+        "trade_id": fill["trade_id"],
+        "side": fill["side"],
+        "price": fill["price"],
+        "quantity": fill["quantity"],
+        "fee": fill["fee"],
+        "fee_asset": fill.get("fee_asset"),
+        "liquidity": fill["liquidity"],
+    }
+
+
+def report_hash(report: dict[str, Any]) -> str:
+    """SHA-256 of the report's canonical JSON without its own hash."""
+    body = {k: v for k, v in report.items() if k != "report_hash"}
+    return hashlib.sha256(jsonfmt.canonical(body).encode()).hexdigest()
