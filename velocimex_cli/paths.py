@@ -48,3 +48,13 @@ def state_dir() -> Path:
 def engine_data_dir() -> Path:
     """The embedded engine's default data directory (holds engine.db)."""
     return data_dir() / "engine"
+
+
+def cache_dir() -> Path:
+    """Results that can be recomputed (backtest sweeps)."""
+    home = _home()
+    if home is not None:
+        return home / "cache"
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP_NAME)

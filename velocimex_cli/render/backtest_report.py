@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
@@ -57,11 +58,28 @@ PERCENT = {
 }
 
 
+class RateColumn(ProgressColumn):
+    """Events (or runs) per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-/s" if speed is None else f"{speed:,.0f}/s", style="cyan")
+
+
+def _percent(value: Decimal) -> str:
+    scaled = value * 100
+    if scaled.adjusted() > 12:  # e.g. a short run's compounding annualised: say it plainly
+        return f"{scaled:.3E}%"
+    return f"{scaled.quantize(Decimal('0.01'))}%"
+
+
 def _value(key: str, value: Any) -> Text:
     if value is None:
         return Text("-", style="dim")
     if key in PERCENT and isinstance(value, Decimal | int):
-        text = f"{(Decimal(value) * 100).quantize(Decimal('0.01'))}%"
+        text = _percent(Decimal(value))
+    elif isinstance(value, Decimal) and value.adjusted() > 12:
+        text = f"{value:.3E}"
     else:
         text = str(value)
     style = ""
@@ -129,9 +147,7 @@ def equity_chart(
         parts.append(sparkline(equity, chart_width, height=8, style="green"))
     if drawdowns:
         worst = max(drawdowns)
-        parts.append(
-            Text(f"drawdown  0 .. -{(worst * 100).quantize(Decimal('0.01'))}%", style="bold")
-        )
+        parts.append(Text(f"drawdown  0 .. -{_percent(worst)}", style="bold"))
         parts.append(sparkline([-d for d in drawdowns], chart_width, height=4, style="red"))
     return Group(*parts)
 
@@ -154,15 +170,11 @@ def sweep_table(rows: Sequence[dict[str, Any]], names: Sequence[str], metric: st
     return table
 
 
-def heatmap(
-    rows: Sequence[dict[str, Any]], x: str, y: str, metric: str
-) -> RenderableType:
+def heatmap(rows: Sequence[dict[str, Any]], x: str, y: str, metric: str) -> RenderableType:
     """The metric over two swept parameters: one cell per (x, y), shaded low -> high."""
     xs = sorted({r["params"][x] for r in rows}, key=Decimal)
     ys = sorted({r["params"][y] for r in rows}, key=Decimal)
-    values = {
-        (r["params"][x], r["params"][y]): r["metrics"].get(metric) for r in rows
-    }
+    values = {(r["params"][x], r["params"][y]): r["metrics"].get(metric) for r in rows}
     known = [v for v in values.values() if v is not None]
     low = min(known) if known else Decimal(0)
     high = max(known) if known else Decimal(0)

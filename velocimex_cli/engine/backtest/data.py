@@ -94,12 +94,16 @@ def _steps(
     lots = instrument.lots_of(quantity)
     if ticks is None or ticks <= 0:
         raise DataError(
-            path, line, f"price {price} is not a positive multiple of {instrument.key}'s tick "
+            path,
+            line,
+            f"price {price} is not a positive multiple of {instrument.key}'s tick "
             f"{instrument.tick_size}",
         )
     if lots is None or lots < 0:
         raise DataError(
-            path, line, f"quantity {quantity} is not a multiple of {instrument.key}'s lot "
+            path,
+            line,
+            f"quantity {quantity} is not a multiple of {instrument.key}'s lot "
             f"{instrument.lot_size}",
         )
     return ticks, lots
@@ -124,12 +128,16 @@ def read_trades_csv(path: Path, instrument: Instrument) -> MarketData:
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DataError(path, 1, f"not a CSV file ({exc})") from exc
         if header is None:
-            raise DataError(path, 1, "the file is empty; expected a header timestamp,price,quantity,side")
+            raise DataError(
+                path, 1, "the file is empty; expected a header timestamp,price,quantity,side"
+            )
         names = [h.strip().lower() for h in header]
         missing = [c for c in CSV_COLUMNS if c not in names]
         if missing:
             raise DataError(
-                path, 1, f"the header lacks {', '.join(missing)}; expected columns "
+                path,
+                1,
+                f"the header lacks {', '.join(missing)}; expected columns "
                 "timestamp,price,quantity,side",
             )
         at = {c: names.index(c) for c in CSV_COLUMNS}
@@ -144,14 +152,18 @@ def read_trades_csv(path: Path, instrument: Instrument) -> MarketData:
                 stamp = parse_timestamp(row[at["timestamp"]])
                 if stamp is None:
                     raise DataError(
-                        path, line, f"timestamp {row[at['timestamp']]!r} is not ISO-8601 or epoch seconds"
+                        path,
+                        line,
+                        f"timestamp {row[at['timestamp']]!r} is not ISO-8601 or epoch seconds",
                     )
                 if previous is not None and stamp < previous:
                     raise DataError(path, line, "timestamps go backwards; sort the file by time")
                 previous = stamp
                 price = strict_decimal(row[at["price"]])
                 if price is None or price <= 0:
-                    raise DataError(path, line, f"price {row[at['price']]!r} is not a positive number")
+                    raise DataError(
+                        path, line, f"price {row[at['price']]!r} is not a positive number"
+                    )
                 quantity = strict_decimal(row[at["quantity"]])
                 if quantity is None or quantity <= 0:
                     raise DataError(

@@ -14,9 +14,9 @@ price-time priority and fees, so:
 - a recorded trade that finds no liquidity left (because the strategy already took it) trades
   what is there and no more.
 
-A CSV of trades has no book: before each print the mirror offers the print's quantity at its
-price on the passive side (behind any strategy order in `touch` mode, ahead of it in `queue`
-mode) and the tape takes it.
+A CSV of trades has no book: before each print the mirror makes a one-tick market around the
+print's price with the print's size (see `prepare_print`), the strategy's due orders meet it,
+then the tape takes the print.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ _FUNDS = 10**17  # ledger units: far beyond any recorded book, within the ledger
 
 
 class MarketReplay:
-    def __init__(self, exchange: Exchange, instrument: Instrument, fill_model: str = "queue") -> None:
+    def __init__(
+        self, exchange: Exchange, instrument: Instrument, fill_model: str = "queue"
+    ) -> None:
         self.exchange = exchange
         self.instrument = instrument
         self.touch = fill_model == "touch"
@@ -103,25 +105,29 @@ class MarketReplay:
         """A recorded print: the aggressor `side` took `lots` at `ticks`, through the engine."""
         self.exchange.place(self.tape, self.instrument, side, lots, ticks, IOC)
 
-    def print_only(self, side: int, ticks: int, lots: int) -> None:
-        """A print from trades-only data, which has no book.
+    def prepare_print(self, side: int, ticks: int, lots: int) -> None:
+        """Before a print from trades-only data, which has no book: a one-tick market around it.
 
-        The mirror keeps an estimated queue at each printed price: before the tape takes the
-        print, the passive side holds at least the print's size at its price (new liquidity
-        joins the back of the queue, so a strategy order already there keeps its place) and no
-        stale mirror liquidity on either side of the print. With the `queue` model a strategy
-        order at exactly the print's price waits behind that estimate; orders at better prices
-        trade through first, as they would have.
+        The passive side holds at least the print's size at its price and the other side the
+        same size one tick away; every other mirror level is withdrawn. Liquidity the mirror
+        already holds at the print's price stays where it is in the queue (the `queue` model's
+        estimate of the queue ahead: a strategy order that joined later waits behind it), new
+        liquidity joins the back. Orders the strategy sends now meet this book; then
+        `take_print` lets the recorded aggressor trade.
         """
         passive = SELL if side == BUY else BUY
+        away = ticks + 1 if passive == BUY else ticks - 1
         for level_side in (BUY, SELL):
-            for level in list(self._levels[level_side]):
-                stale = level > ticks if level_side == BUY else level < ticks
-                if stale or (level == ticks and level_side == side):
-                    self.set_level(level_side, level, 0)
+            keep = ticks if level_side == passive else away
+            for level in [lv for lv in self._levels[level_side] if lv != keep]:
+                self.set_level(level_side, level, 0)
         held = sum(o.remaining for o in self._live(passive, ticks))
         if held < lots:
             self.set_level(passive, ticks, lots)
+        if away > 0:
+            self.set_level(side, away, lots)
+
+    def take_print(self, side: int, ticks: int, lots: int) -> None:
         self.exchange.place(self.tape, self.instrument, side, lots, ticks, IOC)
 
     def strategy_joined(self, side: int, ticks: int) -> None:

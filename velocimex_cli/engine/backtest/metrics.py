@@ -16,6 +16,7 @@ Conventions (documented in docs/backtests.md):
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,9 +148,7 @@ def compute(
         end = samples[-1].equity if samples else ZERO
         duration = samples[-1].timestamp - samples[0].timestamp if len(samples) > 1 else 0
         returns = [
-            (b.equity - a.equity) / a.equity
-            for a, b in zip(samples, samples[1:], strict=False)
-            if a.equity > 0
+            (b.equity - a.equity) / a.equity for a, b in itertools.pairwise(samples) if a.equity > 0
         ]
         total_return = (end - start) / start if start > 0 else ZERO
         years = Decimal(duration) / YEAR_MICROS if duration else ZERO
@@ -174,7 +173,7 @@ def compute(
         gross_loss = -sum(losses, ZERO)
         positions = [s.position for s in samples]
         exposed = sum(
-            (b.timestamp - a.timestamp for a, b in zip(samples, samples[1:], strict=False) if a.position),
+            (b.timestamp - a.timestamp for a, b in itertools.pairwise(samples) if a.position),
             0,
         )
         fees = sum((f.fee for f in fills), ZERO)
@@ -192,7 +191,9 @@ def compute(
             "annualised_volatility": _quantize(stdev * root_periods),
             "sharpe": _quantize(mean / stdev * root_periods) if stdev > 0 else None,
             "sortino": _quantize(mean / downside * root_periods) if downside > 0 else None,
-            "calmar": _quantize(annualised / max_dd) if annualised is not None and max_dd > 0 else None,
+            "calmar": _quantize(annualised / max_dd)
+            if annualised is not None and max_dd > 0
+            else None,
             "max_drawdown": _quantize(max_dd),
             "max_drawdown_duration_seconds": dd_duration // 1_000_000,
             "fills": len(fills),

@@ -21,14 +21,18 @@ from velocimex_cli.engine.backtest.data import BOOK, TRADE, MarketData
 from velocimex_cli.engine.backtest.host import BacktestHost
 from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
 from velocimex_cli.engine.core.events import Event, FillEvent
-from velocimex_cli.engine.core.exchange import DEFAULT_SANDBOX_FUNDS, EngineConfig, Exchange
-from velocimex_cli.engine.core.instruments import LEDGER_SCALE
+from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
 
 ACCOUNT = "backtest"
+# The account starts with this much of the instrument's quote asset and nothing else (unless
+# --cash says otherwise), so its equity measures the strategy, not the market's move.
+DEFAULT_QUOTE_FUNDS = Decimal(100_000)
+SAMPLES = 1000  # automatic sampling: about this many equity points over the period
 DEPLOYMENT = "bt"
 MARKET_MAKERS = {"market-maker"}
 
@@ -42,9 +46,9 @@ class BacktestOptions:
     params: dict[str, Any] = field(default_factory=dict)
     latency_ms: int = 0
     fill_model: str = "queue"
-    sample_seconds: int = 60
+    sample_seconds: int = 0  # 0: about SAMPLES points over the period
     extra_events: int = 0  # --lag-check: orders wait this many more events
-    funds: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_SANDBOX_FUNDS))
+    funds: dict[str, Decimal] | None = None  # None: DEFAULT_QUOTE_FUNDS of the quote asset
 
     def check(self) -> None:
         if self.fill_model not in FILL_MODELS:
@@ -53,8 +57,10 @@ class BacktestOptions:
             )
         if not 0 <= self.latency_ms <= 3_600_000:
             raise InvalidParameter("latency", self.latency_ms, "--latency is 0 to 3600000 ms")
-        if not 1 <= self.sample_seconds <= 86_400:
-            raise InvalidParameter("sample", self.sample_seconds, "--sample is 1 to 86400 s")
+        if not 0 <= self.sample_seconds <= 86_400:
+            raise InvalidParameter(
+                "sample", self.sample_seconds, "--sample is 1 to 86400 s (0: automatic)"
+            )
 
     def describe(self) -> dict[str, Any]:
         """What the report says about how it was run (and what its cache key covers)."""
@@ -66,7 +72,9 @@ class BacktestOptions:
             "fill_model": self.fill_model,
             "sample_seconds": self.sample_seconds,
             "extra_events": self.extra_events,
-            "funds": {k: str(v) for k, v in sorted(self.funds.items())},
+            "funds": None
+            if self.funds is None
+            else {k: str(v) for k, v in sorted(self.funds.items())},
         }
 
 
@@ -91,15 +99,14 @@ def run(
     if not events:
         raise InvalidParameter("data", "", "the data has no events to replay")
     clock = SimulatedClock(events[0][0])
-    exchange = Exchange(EngineConfig(always_open=True), clock)
-    instrument = exchange.catalogue.find(options.exchange, options.symbol)
+    instrument = Catalogue().find(options.exchange, options.symbol)
+    funds = options.funds
+    if funds is None:
+        funds = {instrument.quote: DEFAULT_QUOTE_FUNDS}
+    exchange = Exchange(EngineConfig(always_open=True, sandbox_funds=dict(funds)), clock)
     replay = MarketReplay(exchange, instrument, options.fill_model)
     exchange.ensure_account(ACCOUNT)
     account = exchange.ledger.accounts[ACCOUNT]
-    for asset in list(account.balances):  # the default sandbox funding: replace it
-        account.balances[asset] = [0, 0]
-    for asset, amount in sorted(options.funds.items()):
-        exchange.fund(ACCOUNT, asset, amount)
     fills: list[dict[str, Any]] = []
     mids: list[Decimal | None] = [None]
 
@@ -137,7 +144,8 @@ def run(
 
     last_mark = [data.first_price or Decimal(0)]
     samples: list[metrics.Sample] = []
-    interval = options.sample_seconds * 1_000_000
+    span = events[-1][0] - events[0][0]
+    interval = options.sample_seconds * 1_000_000 or max(1_000_000, span // SAMPLES)
     trades_only = not any(e[1] == BOOK for e in events[:1000])
     started = False
     next_sample = events[0][0]
@@ -146,23 +154,23 @@ def run(
         stamp = event[0]
         clock.set(stamp)
         kind = event[1]
-        if kind == TRADE:
-            if trades_only:
-                replay.print_only(event[2], event[3], event[4])
-            else:
-                replay.trade(event[2], event[3], event[4])
-        elif kind == BOOK:
+        if kind == BOOK:
             replay.book(event[2], event[3], event[4])
+        elif trades_only:
+            replay.prepare_print(event[2], event[3], event[4])
+        else:
+            replay.trade(event[2], event[3], event[4])
         if not started:
-            if book.best_bid() is None and book.best_ask() is None and not trades_only:
+            if book.best_bid() is None and book.best_ask() is None:
                 continue
             host.start()
             started = True
         bid, ask = book.best_bid(), book.best_ask()
         mids[0] = None if bid is None or ask is None else Decimal(bid + ask) * tick / 2
-        rested = host.send_due(stamp, index)
-        for side, price in rested:
+        for side, price in host.send_due(stamp, index):
             replay.strategy_joined(side, price)
+        if kind == TRADE and trades_only:
+            replay.take_print(event[2], event[3], event[4])
         host.step()
         if stamp >= next_sample:
             value, position = equity()

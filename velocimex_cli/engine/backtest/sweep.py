@@ -25,6 +25,8 @@ from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
 
 MAX_GRID = 10_000
+# Options that say where inputs are, not what they are (their hashes are in the key instead).
+LOCATORS = ("data", "source")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class Axis:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Everything one backtest run depends on. `key` is its cache key."""
+    """Everything one backtest run depends on. `key` is its cache key: the hash of the vmx
+    version, the strategy (id and source hash), the parameters, the options and the data hash."""
 
     strategy_id: str
     strategy_source_hash: str
@@ -84,11 +87,11 @@ def parse_axis(spec: str) -> Axis:
         )
     count = int((stop - start) / step) + 1
     if count > MAX_GRID:
-        raise InvalidParameter("sweep", spec, f"--sweep {spec} has {count} values; at most {MAX_GRID}")
+        raise InvalidParameter(
+            "sweep", spec, f"--sweep {spec} has {count} values; at most {MAX_GRID}"
+        )
     integral = all(v == v.to_integral_value() for v in (start, step))
-    values = tuple(
-        int(start + step * i) if integral else start + step * i for i in range(count)
-    )
+    values = tuple(int(start + step * i) if integral else start + step * i for i in range(count))
     return Axis(name, values)
 
 
@@ -97,9 +100,14 @@ def grid(axes: Sequence[Axis]) -> list[dict[str, Any]]:
     names = [axis.name for axis in axes]
     if len(set(names)) != len(names):
         raise InvalidParameter("sweep", ",".join(names), "each parameter can be swept only once")
-    points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(a.values for a in axes))]
+    points = [
+        dict(zip(names, combo, strict=True))
+        for combo in itertools.product(*(a.values for a in axes))
+    ]
     if len(points) > MAX_GRID:
-        raise InvalidParameter("sweep", len(points), f"the grid has {len(points)} runs; at most {MAX_GRID}")
+        raise InvalidParameter(
+            "sweep", len(points), f"the grid has {len(points)} runs; at most {MAX_GRID}"
+        )
     return points
 
 
@@ -118,7 +126,7 @@ def spec_key(spec: RunSpec) -> str:
             "strategy": spec.strategy_id,
             "source": spec.strategy_source_hash,
             "params": spec.params,
-            "options": spec.options,
+            "options": {k: v for k, v in spec.options.items() if k not in LOCATORS},
             "data": spec.data_hash,
         }
     )
