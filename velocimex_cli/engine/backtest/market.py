@@ -128,7 +128,15 @@ class MarketReplay:
             self.set_level(side, away, lots)
 
     def take_print(self, side: int, ticks: int, lots: int) -> None:
+        """The recorded aggressor trades; with the `queue` model the passive side then holds
+        the print's size again, at the back of the queue: whoever waited behind the liquidity
+        the print took is now ahead of it."""
         self.exchange.place(self.tape, self.instrument, side, lots, ticks, IOC)
+        if not self.touch:
+            passive = SELL if side == BUY else BUY
+            held = sum(o.remaining for o in self._live(passive, ticks))
+            if held < lots:
+                self.set_level(passive, ticks, lots)
 
     def strategy_joined(self, side: int, ticks: int) -> None:
         """`touch` model: the mirror's orders at the level a strategy order joined go behind it."""

@@ -207,6 +207,7 @@ def run(
         market_maker=strategy_cls.id in MARKET_MAKERS,
     )
     _worst, _longest, drawdowns = metrics.drawdown(samples)
+    figures["final_mark"] = last_mark[0]
     report = {
         "vmx_version": __version__,
         "strategy_id": strategy_cls.id,

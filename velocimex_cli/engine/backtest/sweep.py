@@ -198,7 +198,7 @@ def run_dask(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """The same runs on a `dask.distributed` scheduler at `address` (tcp://HOST:8786)."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
         raise InvalidParameter(
             "cluster",
@@ -207,9 +207,8 @@ def run_dask(
         ) from exc
     with Client(address, set_as_default=False) as client:
         futures = client.map(runner, list(specs), pure=False)
-        index_of = {future.key: i for i, future in enumerate(futures)}
-        for future in as_completed(futures):
-            yield index_of[future.key], future.result()
+        for index, future in enumerate(futures):  # in order: progress as the grid completes
+            yield index, future.result()
 
 
 def sweep(
