@@ -87,7 +87,7 @@ class BacktestResult:
 
 
 def run(
-    strategy_cls: type[Strategy],
+    strategy_cls: type[Strategy] | None,
     data: MarketData,
     options: BacktestOptions,
     *,
@@ -107,12 +107,18 @@ def run(
     replay = MarketReplay(exchange, instrument, options.fill_model)
     exchange.ensure_account(ACCOUNT)
     account = exchange.ledger.accounts[ACCOUNT]
+    book = exchange.books[instrument.index]
+    tick = instrument.tick_size
+    if strategy_cls is None:
+        return _bare(exchange, replay, book, data, progress, progress_every)
     fills: list[dict[str, Any]] = []
-    mids: list[Decimal | None] = [None]
+    quotes: list[tuple[int | None, int | None]] = [(None, None)]
 
     def record_fill(event: Event) -> None:
         if type(event) is FillEvent and event.account == ACCOUNT:
-            fills.append({**event.fill, "mid": mids[0]})
+            bid, ask = quotes[0]
+            mid = None if bid is None or ask is None else Decimal(bid + ask) * tick / 2
+            fills.append({**event.fill, "mid": mid})
 
     exchange.add_listener(record_fill)
     host = BacktestHost(
@@ -126,9 +132,7 @@ def run(
         latency_micros=options.latency_ms * 1000,
         extra_events=options.extra_events,
     )
-    book = exchange.books[instrument.index]
     base, quote = instrument.base, instrument.quote
-    tick = instrument.tick_size
 
     def equity() -> tuple[Decimal, Decimal]:
         bid, ask = book.best_bid(), book.best_ask()
@@ -165,8 +169,7 @@ def run(
                 continue
             host.start()
             started = True
-        bid, ask = book.best_bid(), book.best_ask()
-        mids[0] = None if bid is None or ask is None else Decimal(bid + ask) * tick / 2
+        quotes[0] = (book.best_bid(), book.best_ask())
         for side, price in host.send_due(stamp, index):
             replay.strategy_joined(side, price)
         if kind == TRADE and trades_only:
@@ -224,6 +227,34 @@ def run(
     }
     report["report_hash"] = report_hash(report)
     return BacktestResult(report, fill_rows, [s.equity for s in samples], drawdowns)
+
+
+def _bare(
+    exchange: Exchange,
+    replay: MarketReplay,
+    book: Any,
+    data: MarketData,
+    progress: Progress | None,
+    progress_every: int,
+) -> BacktestResult:
+    """The market alone through the engine (no strategy): what a backtest costs without one."""
+    clock = exchange.clock
+    events = data.events
+    trades_only = not any(e[1] == BOOK for e in events[:1000])
+    apply_book, trade = replay.book, replay.trade
+    for index, event in enumerate(events):
+        clock.set(event[0])  # type: ignore[attr-defined]
+        if event[1] == BOOK:
+            apply_book(event[2], event[3], event[4])
+        elif trades_only:
+            replay.prepare_print(event[2], event[3], event[4])
+            replay.take_print(event[2], event[3], event[4])
+        else:
+            trade(event[2], event[3], event[4])
+        if progress is not None and index % progress_every == 0:
+            progress(index, len(events))
+    report = {"events": len(events), "sequence": book.sequence}
+    return BacktestResult(report, [], [], [])
 
 
 def to_micros_text(stamp: str) -> int:
