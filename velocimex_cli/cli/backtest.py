@@ -234,6 +234,10 @@ def _run_single(
         factory.io.write(to_csv([{"metric": k, "value": v} for k, v in report["metrics"].items()]))
     else:
         _print_report(factory, report, result)
+    if report.get("strategy_error"):
+        factory.io.status(
+            f"warning: the strategy failed during the run: {report['strategy_error']}"
+        )
     if lagged is not None and report["lag_check"]["collapsed"]:
         factory.io.status(
             "warning: with one more event of latency the result collapses "
