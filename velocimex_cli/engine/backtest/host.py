@@ -17,10 +17,12 @@ from collections import deque
 from decimal import Decimal
 from typing import Any
 
+from velocimex_cli.engine.core.exchange import Interest
+from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import OrderInfo, client_order_id_for
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.wire.errors import ApiError
-from velocimex_cli.wire.timefmt import to_micros
+from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
 
 
 class BacktestHost(StrategyHost):
@@ -35,6 +37,7 @@ class BacktestHost(StrategyHost):
         self.event_index = 0
         self.ordered_quantity = Decimal(0)
         self._refused: list[OrderInfo] = []
+        self._wants_books = True
 
     # -- the strategy's side -----------------------------------------------------------------
     def place(self, request: dict[str, Any]) -> OrderInfo:
@@ -85,7 +88,27 @@ class BacktestHost(StrategyHost):
         self.pending = kept
         return dropped + super().cancel_all(only)
 
-    # -- the replay's side -------------------------------------------------------------------
+    # -- the replay's side -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start, and have the engine build only what this host reads: its own account's
+        orders and fills, and trades. Book changes come from `book_changed` instead."""
+        super().start()
+        # A strategy without on_book would only pay for building what it never reads.
+        self._wants_books = type(self.strategy).on_book is not Strategy.on_book
+        self.exchange.restrict_listener(
+            self._listen, Interest(accounts=frozenset({self.account}), books=False)
+        )
+
+    def book_changed(self, stamp: int) -> None:
+        """The deployed instrument's book changed at `stamp` (one on_book per step, coalesced,
+        as the live host does from book events)."""
+        if not self._wants_books:
+            return
+        index = self.instrument.index
+        if index not in self._book_pending and self.state == "running":
+            self._book_pending.add(index)
+            self._queue.append(("book", (self.instrument, iso_from_micros(stamp))))
+
     def send_due(self, now: int, event_index: int) -> list[tuple[int, int]]:
         """Hand the engine every pending order placed before event `event_index` (and
         `extra_events` before it) whose latency has passed by `now`. Returns (side, ticks) of

@@ -21,7 +21,7 @@ from velocimex_cli.engine.backtest.data import BOOK, TRADE, MarketData
 from velocimex_cli.engine.backtest.host import BacktestHost
 from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
 from velocimex_cli.engine.core.events import Event, FillEvent
-from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.wire import jsonfmt
@@ -120,7 +120,7 @@ def run(
             mid = None if bid is None or ask is None else Decimal(bid + ask) * tick / 2
             fills.append({**event.fill, "mid": mid})
 
-    exchange.add_listener(record_fill)
+    exchange.add_listener(record_fill, Interest(accounts=frozenset({ACCOUNT}), books=False))
     host = BacktestHost(
         exchange,
         strategy_cls,
@@ -154,6 +154,7 @@ def run(
     started = False
     next_sample = events[0][0]
     total = len(events)
+    sequence = book.sequence
     for index, event in enumerate(events):
         stamp = event[0]
         clock.set(stamp)
@@ -174,6 +175,9 @@ def run(
             replay.strategy_joined(side, price)
         if kind == TRADE and trades_only:
             replay.take_print(event[2], event[3], event[4])
+        if book.sequence != sequence:
+            sequence = book.sequence
+            host.book_changed(stamp)
         host.step()
         if stamp >= next_sample:
             value, position = equity()
