@@ -99,6 +99,26 @@ def test_an_edge_below_the_threshold_is_left_alone(market: Market) -> None:
     assert host.status()["orders"] == 0
 
 
+def test_an_unmatched_leg_is_hedged_on_the_better_venue(market: Market) -> None:
+    host = market.deploy(Arbitrage, {**PARAMS, "min_edge_bps": "500"})
+    ctx = host.context
+    # A first leg whose second never came (as if the book moved away between them).
+    ctx.buy(Decimal("0.003"), exchange="BINANCE", symbol="BTC/USDT")
+    better = max(
+        ("BINANCE", "BTC/USDT", ctx.best_bid("BINANCE", "BTC/USDT")),
+        ("COINBASE", "BTC/USD", ctx.best_bid("COINBASE", "BTC/USD")),
+        key=lambda venue: venue[2],
+    )
+    market.run(host, 3)
+    net = ctx.position("BINANCE", "BTC/USDT").quantity
+    net += ctx.position("COINBASE", "BTC/USD").quantity
+    assert net == 0
+    sells = [f for f in market.exchange.list_fills("trader") if f["side"] == "sell"]
+    assert sum(f["quantity"] for f in sells) == Decimal("0.003")
+    assert {(f["exchange"], f["symbol"]) for f in sells} == {better[:2]}
+    assert any("hedging an unmatched leg: sell 0.003" in r["message"] for r in host.logs)
+
+
 @pytest.mark.parametrize(
     ("params", "named"),
     [

@@ -70,6 +70,14 @@ def test_quotes_are_placed_at_the_spreads_around_the_mid(market: Market) -> None
     assert orders["sell"].price == spec.round_price(mid * Decimal("1.01"), "up")
     assert orders["buy"].quantity == orders["sell"].quantity == Decimal("0.002")
     assert orders["buy"].post_only and orders["sell"].post_only
+    # A refresh at the same mid keeps the quotes that are already right: no cancel, no order.
+    placed = host.status()["orders"]
+    host.strategy.requote()  # type: ignore[union-attr]
+    assert host.status()["orders"] == placed
+    assert {o.order_id for o in host.context.open_orders()} == {
+        orders["buy"].order_id,
+        orders["sell"].order_id,
+    }
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,11 @@ def test_twap_never_trades_beyond_a_limit_the_market_does_not_reach(market: Mark
     assert any("beyond the limit" in r["message"] for r in host.logs)
 
 
+def test_text_choices_match_regardless_of_case(market: Market) -> None:
+    values = Twap.validate({"side": " SELL", "quantity": "0.01", "limit_price": "1"})
+    assert values.side == "sell"
+
+
 @pytest.mark.parametrize(
     ("params", "named"),
     [
@@ -79,3 +84,17 @@ def test_bad_twap_parameters_are_named(market: Market, params: dict, named: str)
         market.deploy(Twap, params)
     assert caught.value.details["parameter"] == named
     assert named in caught.value.message
+
+
+def test_twap_on_a_closed_market_carries_its_slices_and_reports_the_shortfall(
+    market: Market,
+) -> None:
+    market.clock.now = START.replace(hour=22)  # NASDAQ closed (16:00 New York is 21:00 UTC)
+    params = {"quantity": "10", "slices": 2, "duration": 20, "limit_price": "200.00"}
+    host = market.deploy(Twap, params, exchange="NASDAQ", symbol="AAPL")
+    market.run(host, 30)
+    assert host.state == "completed"
+    assert host.stop_reason == "duration ended: filled 0 of 10"
+    closed = [r for r in host.logs if "NASDAQ is closed" in r["message"]]
+    assert len(closed) == 3  # both slices and the final catch-up
+    assert market.exchange.list_orders("trader", status="all") == []

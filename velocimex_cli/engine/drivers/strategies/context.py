@@ -4,7 +4,9 @@ A strategy never touches the engine directly; it gets a context. `EngineContext`
 implements it in-process over an `Exchange` (backtests, tests); the node implements the same
 protocol as a proxy over a pipe for a strategy running in its worker process. So everything
 here is plain data that pickles: Decimal for money, timezone-aware UTC datetimes for time,
-str for ids. Never a float.
+str for ids. Never a float. The values built per event (OrderInfo, FillInfo, TradeTick,
+BookTop) are named tuples: immutable, and several times cheaper to build than a frozen
+dataclass, which matters at hundreds of thousands of events per second in a backtest.
 
 Every order a strategy places goes through the engine's normal order entry (the same
 validation, ledger, fees, risk checks and order stream as a manual order) on the deploying
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 Side = Literal["buy", "sell"]
 TimeInForceName = Literal["gtc", "ioc", "fok"]
@@ -56,8 +58,7 @@ class InstrumentSpec:
         return lots * self.lot_size
 
 
-@dataclass(frozen=True, slots=True)
-class OrderInfo:
+class OrderInfo(NamedTuple):
     """One of the deployment's orders, as of the event or call that returned it."""
 
     order_id: str
@@ -85,8 +86,7 @@ class OrderInfo:
         return self.quantity - self.filled_quantity
 
 
-@dataclass(frozen=True, slots=True)
-class FillInfo:
+class FillInfo(NamedTuple):
     """One fill of one of the deployment's orders."""
 
     trade_id: str
@@ -103,8 +103,7 @@ class FillInfo:
     timestamp: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class TradeTick:
+class TradeTick(NamedTuple):
     """A public trade on a subscribed instrument (`side` is the taker's)."""
 
     exchange: str
@@ -116,8 +115,7 @@ class TradeTick:
     timestamp: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class BookTop:
+class BookTop(NamedTuple):
     """The top of a subscribed book after a change (None where a side is empty)."""
 
     exchange: str

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from velocimex_cli.engine.core.exchange import order_wire
 from velocimex_cli.engine.core.ledger import units_to_decimal
 from velocimex_cli.engine.core.orders import BUY, SELL
 from velocimex_cli.engine.drivers.strategies.context import (
@@ -156,8 +157,6 @@ class EngineContext:
     def open_orders(
         self, exchange: str | None = None, symbol: str | None = None
     ) -> list[OrderInfo]:
-        from velocimex_cli.engine.core.exchange import order_wire
-
         only = None if exchange is None and symbol is None else self._find(exchange, symbol)
         return [
             order_info(order_wire(o))

@@ -12,6 +12,10 @@ Orders go through `Exchange.place_order`, the entry the REST API uses (same vali
 ledger, fees and risk checks), on the deploying account, tagged with the client_order_id
 `<deployment_id>:<n>`.
 
+`place(request)` and `cancel(order_id)` are the host's whole order entry: a backtest that
+models order latency overrides them to hold requests until the simulated clock reaches their
+arrival, as the node's worker host overrides how stops are sequenced.
+
 Reusable for a host in another process: `Timers` (timers.py), `Tally` (tally.py) and the
 converters of event_values.py.
 """
@@ -25,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core.events import BookEvent, Event, FillEvent, OrderEvent, TradeEvent
-from velocimex_cli.engine.drivers.strategies.base import Strategy
+from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
 from velocimex_cli.engine.drivers.strategies.context import (
     LOG_LEVELS,
     OrderInfo,
@@ -93,7 +97,9 @@ class StrategyHost:
             raise NotFound(f"Unknown account {account!r}", {"account": account})
         self.instrument = exchange.catalogue.find(exchange_name, symbol)
         self.params = strategy_cls.validate(params)
-        strategy_cls.check(self.params, instrument_spec(self.instrument))
+        check = getattr(strategy_cls, "check", None)  # a stand-in class may have none
+        if check is not None:  # at deploy time: a bad value is an error, not a failed run
+            check(self.params, instrument_spec(self.instrument))
         self.state = CREATED
         self.stop_reason: str | None = None
         self.last_error: str | None = None
@@ -110,6 +116,10 @@ class StrategyHost:
         self._book_pending: set[int] = set()
         self._queue: deque[tuple[str, Any]] = deque()
         self._stop_requested: str | None = None
+        # The hooks the class overrides: events for the others are not even queued.
+        self._wants = frozenset(
+            hook for hook in HOOKS if getattr(strategy_cls, hook) is not getattr(Strategy, hook)
+        )
         self.subscribe(self.instrument)
         self.context = EngineContext(self)
         self.strategy: Strategy | None = None
@@ -124,7 +134,7 @@ class StrategyHost:
         self.exchange.add_listener(self._listen)
         try:
             self.strategy = self.strategy_cls(self.context, self.params)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._fail("__init__", exc)
             return
         self._call(self.strategy.on_start)
@@ -191,20 +201,27 @@ class StrategyHost:
     def _listen(self, event: Event) -> None:
         """Exchange listener: only queue (see the module's docstring)."""
         kind = type(event)
+        wants = self._wants
         if kind is TradeEvent:
             trade = event.trade  # type: ignore[union-attr]
-            if (trade["exchange"], trade["symbol"]) in self._subscribed:
+            if "on_trade" in wants and (trade["exchange"], trade["symbol"]) in self._subscribed:
                 self._queue.append(("trade", trade))
         elif kind is BookEvent:
-            self._book_changed(event)  # type: ignore[arg-type]
+            if "on_book" in wants:
+                self._book_changed(event)  # type: ignore[arg-type]
         elif kind is OrderEvent:
-            if event.account == self.account and self._mine(event.order):  # type: ignore[union-attr]
+            if (
+                "on_order" in wants
+                and event.account == self.account  # type: ignore[union-attr]
+                and self._mine(event.order)  # type: ignore[union-attr]
+            ):
                 self._queue.append(("order", event))
         elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]
             # Accounted at once, so position() is current even before on_fill runs.
             fill = fill_info(event.fill)  # type: ignore[union-attr]
             self.tally.add_fill(self.exchange.catalogue.find(fill.exchange, fill.symbol), fill)
-            self._queue.append(("fill", fill))
+            if "on_fill" in wants:
+                self._queue.append(("fill", fill))
 
     def _book_changed(self, event: BookEvent) -> None:
         """Queue one on_book per subscribed book until it is dispatched (coalesced: the
@@ -241,7 +258,7 @@ class StrategyHost:
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
         try:
             hook(*args)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a strategy ends only it
             self._fail(hook.__name__, exc)
             return
         if self._stop_requested is not None and not stopping and self.state == RUNNING:
@@ -262,8 +279,9 @@ class StrategyHost:
         self.stopped_at = self.exchange.clock()
         self._queue.clear()
         self._book_pending.clear()
-        try:
-            self.cancel_all(None)
+        try:  # at once, whatever `cancel` a subclass models: the deployment is over
+            for order in self.live_orders():
+                self.exchange.cancel_order(self.account, str(order.id))
         finally:
             self.exchange.remove_listener(self._listen)
             self._queue.clear()
@@ -302,10 +320,11 @@ class StrategyHost:
         return list(orders.values())
 
     def cancel(self, order_id: str) -> OrderInfo:
-        order = self._orders.get(int(order_id)) if order_id.isdigit() else None
-        if order is None:
+        account = self.exchange.ledger.accounts[self.account]
+        order = account.orders.get(int(order_id)) if order_id.isdigit() else None
+        if order is None or not self._mine({"client_order_id": order.client_id}):
             raise NotFound(
-                f"Order {order_id!r} is not an open order of deployment {self.deployment_id}",
+                f"Order {order_id!r} is not an order of deployment {self.deployment_id}",
                 {"order_id": order_id},
             )
         if not order.is_live:
@@ -318,7 +337,7 @@ class StrategyHost:
         count = 0
         for order in self.live_orders():
             if only is None or order.instrument is only:
-                self.exchange.cancel_order(self.account, str(order.id))
+                self.cancel(str(order.id))
                 count += 1
         return count
 

@@ -138,13 +138,17 @@ class Param:
             )
         if self.choices is not None:
             allowed = [_coerce(self.type, c) for c in self.choices]
+            if coerced not in allowed and self.type is str:
+                # "BUY" for "buy": text choices match regardless of case and spaces.
+                folded = {str(c).casefold(): c for c in allowed}
+                coerced = folded.get(coerced.strip().casefold(), coerced)
             if coerced not in allowed:
                 raise InvalidParameter(
                     name,
                     _show(value),
                     f"parameter {name!r} must be one of {', '.join(map(str, allowed))}, "
                     f"not {_show(value)!r}",
-                    choices=[c for c in allowed],
+                    choices=list(allowed),
                 )
         if self.min is not None and coerced < _coerce(self.type, self.min):
             raise InvalidParameter(

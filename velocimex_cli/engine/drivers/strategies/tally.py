@@ -7,7 +7,7 @@ own position mixes manual orders and every deployment; this one is the deploymen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE
@@ -67,10 +67,18 @@ class Tally:
             )  # fmt: skip
         p = held.position
         average = None
-        if p.quantity:
+        if p.quantity:  # as the engine writes average prices: 6 digits beyond the tick
+            ticks = Decimal(abs(p.cost)) / (Decimal(abs(p.quantity)) * instrument.notional_units)
+            exact = (ticks * instrument.tick_size).quantize(
+                instrument.tick_size.scaleb(-6), rounding=ROUND_HALF_EVEN
+            )
+            trimmed = exact.normalize()
+            tick_exponent = instrument.tick_size.as_tuple().exponent
             average = (
-                Decimal(abs(p.cost)) / (Decimal(abs(p.quantity)) * instrument.notional_units)
-            ) * instrument.tick_size
+                exact.quantize(instrument.tick_size)
+                if trimmed.as_tuple().exponent > tick_exponent  # type: ignore[operator]
+                else trimmed
+            )
         return PositionInfo(
             exchange=instrument.venue.name,
             symbol=instrument.symbol,

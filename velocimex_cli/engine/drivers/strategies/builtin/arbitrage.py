@@ -5,17 +5,19 @@ by more than `min_edge_bps` after the taker fee on both legs.
 Prices of the deployed instrument are converted into the other's quote asset at
 `quote_rate` (1 USDT = 1 USD unless configured). On an edge it buys where it is cheap and
 sells where it is dear with IOC limit orders at the quoted prices (never worse), the second
-leg sized to what the first actually filled, so the legs stay matched. `max_position` bounds
-the position on each venue (it stays near zero when both legs fill).
+leg sized to what the first actually filled, so the legs stay matched. Should they not (the
+book moved between the legs, or the venues' lot sizes differ), the next book change first
+hedges the difference at market on the better venue. `max_position` bounds the position on
+each venue (the net over both stays near zero).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import ClassVar
 
 from velocimex_cli.engine.drivers.strategies.base import Strategy
-from velocimex_cli.engine.drivers.strategies.context import BookTop, InstrumentSpec
+from velocimex_cli.engine.drivers.strategies.context import BookSnapshot, BookTop, InstrumentSpec
 from velocimex_cli.engine.drivers.strategies.params import Param, ParamValues
 from velocimex_cli.wire.errors import InvalidParameter
 
@@ -84,6 +86,8 @@ class Arbitrage(Strategy):
         a_book = ctx.book(a.exchange, a.symbol, 1)
         b_book = ctx.book(b.exchange, b.symbol, 1)
         rate = self.config.quote_rate
+        if self._hedge(a_book, b_book):
+            return
         if a_book.asks and b_book.bids:  # buy on A, sell on B
             ask, bid = a_book.asks[0], b_book.bids[0]
             if self._edge_bps(ask.price * rate, bid.price) >= self.config.min_edge_bps:
@@ -93,6 +97,32 @@ class Arbitrage(Strategy):
             ask, bid = b_book.asks[0], a_book.bids[0]
             if self._edge_bps(ask.price, bid.price * rate) >= self.config.min_edge_bps:
                 self._trade(b, ask.price, ask.quantity, a, bid.price, bid.quantity)
+
+    def _hedge(self, a_book: BookSnapshot, b_book: BookSnapshot) -> bool:
+        """Close what one leg did more than the other (a partial fill, lots of different
+        sizes): sell a net long where the bid is better, buy a net short back where the ask
+        is cheaper, at market. True when it traded."""
+        ctx, a, b, rate = self.ctx, self.a, self.b, self.config.quote_rate
+        net = ctx.position(a.exchange, a.symbol).quantity
+        net += ctx.position(b.exchange, b.symbol).quantity
+        if not net:
+            return False
+        if net > 0:
+            venues = [(a, a_book.bids, rate), (b, b_book.bids, Decimal(1))]
+            venues = [v for v in venues if v[1]]
+            venues.sort(key=lambda v: v[1][0].price * v[2], reverse=True)  # best bid first
+        else:
+            venues = [(a, a_book.asks, rate), (b, b_book.asks, Decimal(1))]
+            venues = [v for v in venues if v[1]]
+            venues.sort(key=lambda v: v[1][0].price * v[2])  # cheapest ask first
+        for spec, _levels, _rate in venues:
+            size = spec.round_quantity(abs(net))
+            if size >= spec.min_quantity:
+                side = "sell" if net > 0 else "buy"
+                ctx.log(f"hedging an unmatched leg: {side} {size} {spec.key}", "warning")
+                ctx.place_order(side, size, exchange=spec.exchange, symbol=spec.symbol)
+                return True
+        return False
 
     def _edge_bps(self, buy: Decimal, sell: Decimal) -> Decimal:
         """(sell - buy - taker fees on both legs) / buy, in basis points (same quote)."""
@@ -112,7 +142,7 @@ class Arbitrage(Strategy):
         room_buy = limit - ctx.position(buy_on.exchange, buy_on.symbol).quantity
         room_sell = limit + ctx.position(sell_on.exchange, sell_on.symbol).quantity
         size = min(self.config.order_amount, buy_size, sell_size, room_buy, room_sell)
-        size = (size / self.lot).to_integral_value(rounding="ROUND_FLOOR") * self.lot
+        size = (size / self.lot).to_integral_value(rounding=ROUND_FLOOR) * self.lot
         if size < self.minimum:
             return
         first = ctx.buy(

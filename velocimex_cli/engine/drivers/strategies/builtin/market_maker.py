@@ -5,9 +5,10 @@ the mid moves more than `order_refresh_tolerance_pct` percent, and never hold mo
 `max_inventory` long or short.
 
 The mid is the market's: the deployment's own quotes are left out of it, so quoting never
-moves the price it quotes around. Every refresh cancels the quotes first, then sizes the new
-bids so that the position plus every bid filled stays within max_inventory (and the asks
-likewise on the short side): even if all quotes filled at once the bound would hold.
+moves the price it quotes around. Every refresh sizes the quotes so that the position plus
+every bid filled stays within max_inventory (and the asks likewise on the short side), keeps
+the live quotes that are already right, cancels the others before placing the missing ones:
+even if all quotes filled at once the bound would hold.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import ClassVar
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import BookTop, InstrumentSpec
 from velocimex_cli.engine.drivers.strategies.params import Param, ParamValues
-from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter, MarketClosed
 
 HUNDRED = Decimal(100)
 
@@ -101,19 +102,39 @@ class MarketMaker(Strategy):
         self.requote()
 
     def requote(self, mid: Decimal | None = None) -> None:
-        ctx, spec, config = self.ctx, self.spec, self.config
-        ctx.cancel_all()
+        """Bring the live quotes to what the mid and the position call for: quotes already
+        right are kept, the others cancelled first, the missing ones placed after."""
+        ctx = self.ctx
         mid = ctx.mid(exclude_own=True) if mid is None else mid
         if mid is None:
+            ctx.cancel_all()
             self.quoted_mid = None
             return  # one side of the market is empty: wait for it
         self.quoted_mid = mid
         self.refreshes += 1
+        wanted = self._quotes(mid)
+        for order in ctx.open_orders():
+            key = (order.side, order.price, order.remaining)
+            if key in wanted:
+                wanted.remove(key)  # already quoted
+            else:
+                ctx.cancel(order.order_id)
+        for side, price, size in wanted:
+            try:
+                ctx.place_order(side, size, price, post_only=True)
+            except (InsufficientBalance, MarketClosed) as exc:  # quote what can be quoted
+                ctx.log(f"{side} {size} at {price} not quoted: {exc.message}", "warning")
+
+    def _quotes(self, mid: Decimal) -> list[tuple[str, Decimal, Decimal]]:
+        """(side, price, size) of every quote, sized as if no quote were live: the position
+        plus every bid filled stays <= max_inventory, minus every ask filled >= -max."""
+        ctx, spec, config = self.ctx, self.spec, self.config
         best_bid = ctx.best_bid(exclude_own=True)
         best_ask = ctx.best_ask(exclude_own=True)
         position = ctx.position().quantity
         room_buy = config.max_inventory - position
         room_sell = config.max_inventory + position
+        quotes = []
         for level in range(config.order_levels):
             extra = config.order_level_spread * level
             size = self._size(room_buy)
@@ -122,15 +143,16 @@ class MarketMaker(Strategy):
                 if best_ask is not None:  # stay a maker: below the market's ask
                     price = min(price, best_ask - spec.tick_size)
                 if price > 0:
-                    ctx.buy(size, price, post_only=True)
+                    quotes.append(("buy", price, size))
                     room_buy -= size
             size = self._size(room_sell)
             if size:
                 price = spec.round_price(mid * (1 + (config.ask_spread + extra) / HUNDRED), "up")
                 if best_bid is not None:
                     price = max(price, best_bid + spec.tick_size)
-                ctx.sell(size, price, post_only=True)
+                quotes.append(("sell", price, size))
                 room_sell -= size
+        return quotes
 
     def _size(self, room: Decimal) -> Decimal:
         """order_amount, or what room is left on the lot grid; 0 below the minimum."""

@@ -15,7 +15,7 @@ from typing import ClassVar
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import InstrumentSpec, TradeTick
 from velocimex_cli.engine.drivers.strategies.params import Param, ParamValues
-from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.errors import InvalidParameter, MarketClosed
 
 
 class SmaCross(Strategy):
@@ -96,4 +96,7 @@ class SmaCross(Strategy):
             return
         side = "buy" if delta > 0 else "sell"
         self.ctx.log(f"cross {'up' if trend > 0 else 'down'} at {price}: {side} {abs(delta)}")
-        self.ctx.place_order(side, abs(delta))
+        try:
+            self.ctx.place_order(side, abs(delta))
+        except MarketClosed as exc:  # the next crossing trades to its own target
+            self.ctx.log(f"not traded: {exc.message}", "warning")

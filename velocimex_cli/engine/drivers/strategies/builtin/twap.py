@@ -3,7 +3,8 @@
 Slice k (k = 1..N) runs at (k - 1) x duration / N and brings the executed quantity up to
 k/N of the total with an IOC limit order at `limit_price`: it takes what the book offers at
 that price or better and never rests, so nothing executes beyond the limit. What a slice could
-not fill (the book was beyond the limit) is carried into the next one. At the end of the
+not fill (the book was beyond the limit, or the market was closed) is carried into the next
+one. At the end of the
 duration a last catch-up runs, then the deployment completes, reporting any shortfall.
 """
 
@@ -15,7 +16,7 @@ from typing import ClassVar
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import FillInfo, InstrumentSpec
 from velocimex_cli.engine.drivers.strategies.params import Param, ParamValues
-from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.errors import InvalidParameter, MarketClosed
 
 MAX_DURATION = 30 * 86_400
 
@@ -113,9 +114,13 @@ class Twap(Strategy):
                 quantity = remaining  # a tail below the minimum: the engine will say so
             else:
                 return  # carried into the next slice until it reaches the minimum
-        order = self.ctx.place_order(
-            self.config.side, quantity, self.config.limit_price, time_in_force="ioc"
-        )
+        try:
+            order = self.ctx.place_order(
+                self.config.side, quantity, self.config.limit_price, time_in_force="ioc"
+            )
+        except MarketClosed as exc:  # carried into the next slice
+            self.ctx.log(f"slice {self.slice}: {exc.message}", "warning")
+            return
         if order.filled_quantity < quantity:
             self.ctx.log(
                 f"slice {self.slice}: {order.filled_quantity} of {quantity} within the limit",
