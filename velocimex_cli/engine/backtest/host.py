@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 
 from velocimex_cli.engine.core.exchange import Interest
-from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import OrderInfo, client_order_id_for
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.wire.errors import ApiError
@@ -37,7 +36,6 @@ class BacktestHost(StrategyHost):
         self.event_index = 0
         self.ordered_quantity = Decimal(0)
         self._refused: list[OrderInfo] = []
-        self._wants_books = True
 
     # -- the strategy's side -----------------------------------------------------------------
     def place(self, request: dict[str, Any]) -> OrderInfo:
@@ -93,8 +91,6 @@ class BacktestHost(StrategyHost):
         """Start, and have the engine build only what this host reads: its own account's
         orders and fills, and trades. Book changes come from `book_changed` instead."""
         super().start()
-        # A strategy without on_book would only pay for building what it never reads.
-        self._wants_books = type(self.strategy).on_book is not Strategy.on_book
         self.exchange.restrict_listener(
             self._listen, Interest(accounts=frozenset({self.account}), books=False)
         )
@@ -102,7 +98,7 @@ class BacktestHost(StrategyHost):
     def book_changed(self, stamp: int) -> None:
         """The deployed instrument's book changed at `stamp` (one on_book per step, coalesced,
         as the live host does from book events)."""
-        if not self._wants_books:
+        if "on_book" not in self._wants:
             return
         index = self.instrument.index
         if index not in self._book_pending and self.state == "running":
