@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -163,12 +162,9 @@ class ResultCache:
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, report: dict[str, Any]) -> None:
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = self.root / f".{key}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(jsonfmt.canonical(report))
-        os.replace(tmp, self.root / f"{key}.json")
+        from velocimex_cli.paths import write_private
+
+        write_private(self.root / f"{key}.json", jsonfmt.canonical(report))
 
 
 Runner = Callable[[RunSpec], dict[str, Any]]
