@@ -1,9 +1,9 @@
 """A market made by the engine's seeded simulator, captured as backtest events.
 
-`vmx backtest --simulate 1h --seed 7` needs no file: an in-memory engine on a simulated clock
-runs the same simulator the live engine runs (same seed, same clock: same market), and the
-book changes and trades of the chosen instrument are captured exactly as a recording of the
-live feed would carry them. The backtest then replays them like any recording.
+`vmx backtest --simulate 1h --seed 7` needs no file: an in-memory engine node, stepped on a
+simulated clock, runs the same simulator the live engine runs (same seed, same clock: same
+market), and the book changes and trades of the chosen instrument are captured exactly as a
+recording of the live feed would carry them. The backtest then replays them like any recording.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from collections.abc import Callable
 from velocimex_cli.engine.backtest.clock import SimulatedClock
 from velocimex_cli.engine.backtest.data import BOOK, TRADE, Event, MarketData
 from velocimex_cli.engine.core.events import BookEvent, TradeEvent
-from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.exchange import Exchange
 from velocimex_cli.engine.core.instruments import Instrument
 from velocimex_cli.engine.core.orders import BUY, SELL
+from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.timefmt import parse_iso, to_micros
 
@@ -49,14 +50,12 @@ def simulate(
     on_step: Callable[[int, int], None] | None = None,
 ) -> MarketData:
     """The seeded simulator's market for `seconds` of simulated time, one instrument's events."""
-    from velocimex_cli.engine.simulator import MarketSimulator
-
     start = to_micros(parse_iso(EPOCH))
     clock = SimulatedClock(start)
-    exchange = Exchange(EngineConfig(seed=seed, always_open=True), clock)
+    node = EngineNode(NodeSettings(seed=seed, always_open=True, simulate=False), clock)
+    node.start()  # stepped: the simulator seeds the books and moves only on node.step()
+    exchange = node.exchange
     instrument = exchange.catalogue.find(*instrument_key)
-    simulator = MarketSimulator(exchange, seed=seed)
-    simulator.seed_books()
     events: list[Event] = [_snapshot(exchange, instrument, start)]
     wanted = (instrument.venue.name, instrument.symbol)
     now = [start]
@@ -90,7 +89,7 @@ def simulate(
     for step in range(1, steps + 1):
         now[0] = start + step * STEP_MICROS
         clock.set(now[0])
-        simulator.step()
+        node.step()
         if on_step is not None and step % 5000 == 0:
             on_step(step, steps)
     trades = [e for e in events if e[1] == TRADE]

@@ -1,6 +1,7 @@
-"""One backtest: market data replayed through a fresh in-memory engine, a strategy on top.
+"""One backtest: market data replayed through a fresh in-memory engine node, a strategy on top.
 
-The engine is the real one (matching, ledger, fees, risk checks) on a `SimulatedClock` that
+The node is the one the server runs (`EngineNode`: matching, ledger, fees, risk checks), with no
+store, no simulator and a `SimulatedClock` that
 moves to each event's timestamp; the recorded market is mirrored into its book
 (`MarketReplay`); the strategy runs in `BacktestHost`, the live host with delayed order entry.
 Nothing reads the wall clock and nothing is random, so the same inputs give the same report.
@@ -21,9 +22,10 @@ from velocimex_cli.engine.backtest.data import BOOK, TRADE, MarketData
 from velocimex_cli.engine.backtest.host import BacktestHost
 from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
 from velocimex_cli.engine.core.events import Event, FillEvent
-from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
+from velocimex_cli.engine.core.exchange import Exchange, Interest
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue
 from velocimex_cli.engine.drivers.strategies.base import Strategy
+from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
@@ -103,7 +105,12 @@ def run(
     funds = options.funds
     if funds is None:
         funds = {instrument.quote: DEFAULT_QUOTE_FUNDS}
-    exchange = Exchange(EngineConfig(always_open=True, sandbox_funds=dict(funds)), clock)
+    node = EngineNode(
+        NodeSettings(always_open=True, simulate=False, simulator=False, sandbox_funds=funds),
+        clock,
+    )
+    node.start()
+    exchange = node.exchange
     replay = MarketReplay(exchange, instrument, options.fill_model)
     exchange.ensure_account(ACCOUNT)
     account = exchange.ledger.accounts[ACCOUNT]
