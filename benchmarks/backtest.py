@@ -32,6 +32,7 @@ from velocimex_cli.engine.backtest.session import DataRef, data_ref, run_spec
 from velocimex_cli.engine.backtest.sweep import RunSpec, run_local, with_key
 from velocimex_cli.engine.core.instruments import Catalogue
 from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.decoding import decoder
 from velocimex_cli.wire.recording_format import FORMAT, VERSION
 
 EXCHANGE, SYMBOL = "BINANCE", "BTC/USDT"
@@ -131,7 +132,7 @@ def generate(path: Path, count: int, seed: int = 7) -> None:
 
 
 def _decode(path: Path) -> int:
-    loads = jsonfmt.loads
+    loads = decoder()  # the decoder the recording reader uses
     count = 0
     with path.open(encoding="utf-8") as handle:
         for line in handle:

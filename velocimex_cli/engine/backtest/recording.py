@@ -9,12 +9,15 @@ tape's orders; tickers, order and connection messages carry nothing a replay nee
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from velocimex_cli.engine.backtest.data import BOOK, TRADE, DataError, Event, MarketData
 from velocimex_cli.engine.core.instruments import Instrument
 from velocimex_cli.engine.core.orders import BUY, SELL
 from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.decoding import decoder
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.recording_format import FORMAT, VERSION
 from velocimex_cli.wire.timefmt import parse_iso, to_micros
@@ -44,6 +47,27 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
         return path.open(encoding="utf-8")
     except OSError as exc:
         raise InvalidParameter("data", str(path), f"cannot read {path}: {exc.strerror}") from None
+
+
+class _Steps(dict):
+    """Decimal -> whole ticks (or lots), computed once per distinct number: a market repeats
+    its prices and sizes, and the division is most of a level's cost."""
+
+    def __init__(self, convert: Callable[[Decimal], int | None]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def get(self, number: object) -> int | None:  # type: ignore[override]
+        try:
+            return self[number]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: not a number
+            return None
+        if len(self) > 100_000:
+            self.clear()
+        steps = self[number] = self.convert(Decimal(number))  # type: ignore[arg-type]
+        return steps
 
 
 def recorded_instruments(path: Path) -> list[tuple[str, str]]:
@@ -76,8 +100,8 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
     events: list[Event] = []
     first_price = last_price = None
     exchange, symbol = instrument.venue.name, instrument.symbol
-    ticks_of, lots_of = instrument.ticks_of, instrument.lots_of
-    loads = jsonfmt.loads
+    ticks_of, lots_of = _Steps(instrument.ticks_of).get, _Steps(instrument.lots_of).get
+    loads = decoder()
     with _open(path) as handle:
         try:
             header = _header(path, handle.readline())
