@@ -152,3 +152,13 @@ def test_seconds_and_speeds_are_plain_ascii_numbers(tmp_path: Path, text: str) -
         assert result.returncode == 2, (args, result.stderr)
         assert repr(text) in result.stderr and "number" in result.stderr, result.stderr
         assert "Engine stopped" not in result.stderr and not result.stdout
+
+
+def test_a_backtest_on_a_binary_file_says_it_is_not_a_recording(tmp_path: Path) -> None:
+    data = tmp_path / "market.ndjson"
+    data.write_bytes(b"\xff\xfe\x00binary\n")
+    result = run(tmp_path, "backtest", "sma-cross", "--data", str(data), "--json")
+    assert result.returncode == 2, result.stderr
+    error = json.loads(result.stderr.splitlines()[-1])["error"]
+    assert error["code"] == "INVALID_PARAMETER" and error["details"]["parameter"] == "data"
+    assert "not UTF-8 text" in error["message"] and str(data) in error["message"]
