@@ -200,3 +200,11 @@ def test_a_deployment_shows_its_parameters_as_name_value(engine: Engine) -> None
         assert "fast=5, slow=30, order_amount=0.001, allow_short=False" in line, line
     finally:
         engine.vmx("strategy", "stop", deployment_id)
+
+
+def test_an_unknown_deployment_points_at_the_deployments(engine: Engine) -> None:
+    for args in (("status", "dep-404"), ("stop", "dep-404"), ("logs", "dep-404")):
+        result = engine.vmx("strategy", *args)
+        assert result.returncode == 7, result.stderr
+        assert "`vmx strategy status`" in result.stderr
+        assert "vmx order list" not in result.stderr  # an order hint for a deployment id

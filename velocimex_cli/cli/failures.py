@@ -113,6 +113,8 @@ def hint_for(exc: ApiError) -> str:
             )
         return f"the API refused more requests for now; try again {later}"
     if exc.code == ErrorCode.NOT_FOUND:
+        if "deployment_id" in details:
+            return "see the deployments there are with `vmx strategy status`"
         if "strategy_id" in details:
             return "see the strategies there are with `vmx strategy list`"
         if "path" in details:
