@@ -162,3 +162,13 @@ def test_a_backtest_on_a_binary_file_says_it_is_not_a_recording(tmp_path: Path) 
     error = json.loads(result.stderr.splitlines()[-1])["error"]
     assert error["code"] == "INVALID_PARAMETER" and error["details"]["parameter"] == "data"
     assert "not UTF-8 text" in error["message"] and str(data) in error["message"]
+
+
+def test_a_relative_vmx_home_is_named_as_an_absolute_path(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
+    environ["VMX_HOME"] = "relative-home"
+    result = subprocess.run(
+        [*VMX, "config", "path"], env=environ, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "relative-home" / "config" / "config.toml")
