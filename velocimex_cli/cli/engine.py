@@ -350,9 +350,7 @@ class _KeyAccess:
             perms = [p.strip() for p in permissions.split(",")]
             body = {"account": account, "name": name, "permissions": perms, "ip_allow": ip}
             return launcher.admin_request(self.engine, "POST", launcher.LOCAL_KEYS_PATH, body)
-        from velocimex_cli.engine.keys import KeyStore
-
-        store = KeyStore.open(self.data_dir)
+        store = _key_store(self.data_dir)
         try:
             made = store.create(account, name, permissions, ip)
         finally:
@@ -365,9 +363,7 @@ class _KeyAccess:
 
             keys = launcher.admin_request(self.engine, "GET", launcher.LOCAL_KEYS_PATH)
             return list(keys.get("keys") or [])
-        from velocimex_cli.engine.keys import KeyStore
-
-        store = KeyStore.open(self.data_dir)
+        store = _key_store(self.data_dir)
         try:
             return [info.to_wire() for info in store.list()]
         finally:
@@ -378,16 +374,26 @@ class _KeyAccess:
             from velocimex_cli.engine import launcher
 
             return launcher.revoke_key(self.engine, key)
-        from velocimex_cli.engine.keys import KeyStore
         from velocimex_cli.wire.errors import NotFound
 
-        store = KeyStore.open(self.data_dir)
+        store = _key_store(self.data_dir)
         try:
             if store.get(key) is None:
                 raise NotFound(f"No API key {key}", {"api_key": key})
             return store.revoke(key)
         finally:
             store.close()
+
+
+def _key_store(data_dir: Path) -> Any:
+    """The data directory's key store; a database it cannot use is a clear error, exit 1."""
+    from velocimex_cli.engine.keys import KeyStore
+    from velocimex_cli.engine.store import StoreError
+
+    try:
+        return KeyStore.open(data_dir)
+    except StoreError as exc:
+        raise CommandError(str(exc), exit_code=ENGINE_FAILED, code="STORE_ERROR") from None
 
 
 @dataclass
