@@ -158,17 +158,22 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
     running = launcher.status()
     if running is not None and launcher.healthy(running.url):
         wanted = None if opts.data_dir is None else str(_data_dir(opts.data_dir))
+        where = running.data_dir or "no data directory (in memory)"
         if wanted is not None and running.data_dir != wanted:
             raise CommandError(
-                f"an engine already runs (pid {running.pid} at {running.url}) on "
-                f"{running.data_dir or 'no data directory (in memory)'}; stop it with "
-                "`vmx engine stop` before starting one on " + wanted,
+                f"an engine already runs (pid {running.pid} at {running.url}) on {where}; stop "
+                "it with `vmx engine stop` before starting one on " + wanted,
                 exit_code=ENGINE_FAILED,
                 code="ENGINE_RUNNING",
             )
-        factory.io.status("Engine already running.")
+        # Nothing was started: say which engine runs, and fail so a script notices.
         _emit_status(factory, _status_record(running), opts.output)
-        return None
+        raise CommandError(
+            f"an engine already runs on {where} (pid {running.pid} at {running.url}); "
+            "`vmx engine status` shows it, `vmx engine stop` stops it",
+            exit_code=ENGINE_FAILED,
+            code="ENGINE_RUNNING",
+        )
     extra = ["--seed", str(opts.seed)]
     if opts.always_open:
         extra.append("--always-open")
@@ -197,7 +202,7 @@ def start_command(
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Start the engine in the background (or report the one already running)."""
+    """Start the engine in the background (exit 1, naming it, if one already runs)."""
     fmt = output_format(json, output)
     opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt)
     execute(ctx, run_start, opts, output=fmt)
