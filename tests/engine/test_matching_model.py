@@ -37,6 +37,7 @@ from tests.engine.reference_book import (
     RefOrder,
 )
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.risk import RiskLimits
 from velocimex_cli.wire.errors import InsufficientBalance, OrderNotOpen
 
 # A Tuesday, 10:00 in New York (the engine is always open anyway).
@@ -118,6 +119,7 @@ class MatchingModel(RuleBasedStateMachine):
             taker_fee_bps=TAKER_BPS,
             market_protection_bps=PROTECTION_BPS,
             sandbox_funds=dict(SANDBOX),
+            default_limits=RiskLimits.unlimited(),  # the model has no risk limits
         )
         self.ex = Exchange(config, fixed_clock)
         self.ref = ReferenceExchange(
@@ -431,6 +433,7 @@ TestMatchingModel = MatchingModel.TestCase
 # ---------------------------------------------------------------------- example tests
 def fresh(**config: Any) -> Exchange:
     config.setdefault("sandbox_funds", {"USD": Decimal("100000"), "AAPL": Decimal("100")})
+    config.setdefault("default_limits", RiskLimits.unlimited())
     ex = Exchange(EngineConfig(always_open=True, **config), fixed_clock)
     for account in ACCOUNTS:
         ex.ensure_account(account)
