@@ -26,6 +26,7 @@ log = logging.getLogger("vmx.engine.api")
 
 KEY_CACHE_SECONDS = 1.0
 CHECKPOINT_SECONDS = 0.5  # WAL checkpoints on a background thread (engine/checkpointer.py)
+TIMER_SECONDS = 0.05  # how often the engine's timers (dead-man switches) see the clock
 
 
 class EngineRuntime:
@@ -90,6 +91,7 @@ class EngineRuntime:
             self.exchange.defer_commits(lambda: loop.call_soon(self._flush))
         if settings.simulate:
             self._tasks.append(loop.create_task(self._simulate()))
+        self._tasks.append(loop.create_task(self._run_timers()))
 
     def _start_simulator(self) -> None:
         try:
@@ -110,6 +112,16 @@ class EngineRuntime:
                 self.simulator.step()
             except Exception:
                 log.exception("simulator step failed")
+
+    async def _run_timers(self) -> None:
+        """Let the engine's timers see its clock advance: a dead-man switch fires at the first
+        tick past its trigger time (also the first tick after a restart)."""
+        while True:
+            try:
+                self.exchange.run_timers()
+            except Exception:
+                log.exception("engine timers failed")
+            await asyncio.sleep(TIMER_SECONDS)
 
     # group commit -------------------------------------------------------------------------
     def _flush(self) -> None:

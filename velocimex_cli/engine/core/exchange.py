@@ -1468,10 +1468,12 @@ def _cursor(name: str, raw: str | None, kind: str) -> tuple[int | None, int | No
     if raw is None:
         return None, None
     text = str(raw).strip()
-    if text.isascii() and text.isdigit() and len(text) <= 19:
-        return None, int(text)
     try:
-        if len(text) > 40:
+        if text.isascii() and text.isdigit():
+            if len(text) > 19:
+                raise ValueError(text)
+            return None, int(text)
+        if len(text) > 40 or "-" not in text:
             raise ValueError(text)
         return to_micros(parse_iso(text)), None
     except ValueError:
