@@ -2,7 +2,9 @@
 
 0 ok · 1 unexpected · 2 usage / INVALID_PARAMETER · 3 authentication, permission or missing
 credentials · 4 rate limited after retries · 5 insufficient balance · 6 market closed ·
-7 not found · 8 internal / 5xx · 9 the API cannot be reached.
+7 not found · 8 internal / 5xx · 9 the API cannot be reached · 10 a pre-trade risk limit
+(RISK_LIMIT_EXCEEDED) · 11 the order ended without the fill asked for (not an error: set by
+the order commands from the order's status and reason).
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ def human_message(exc: BaseException) -> str:
             lines.append(f"  the market opens at {exc.details['next_open']}")
         elif exc.code == ErrorCode.INSUFFICIENT_BALANCE:
             lines.append("  check `vmx account balance`; open orders lock funds")
+        elif exc.code == ErrorCode.INVALID_PARAMETER and exc.details.get("order_id") and (
+            exc.details.get("parameter") == "client_order_id"
+        ):
+            lines.append(
+                f"  see it with `vmx order show {exc.details['order_id']}`; for a new order "
+                "use another --client-id (or none: vmx makes one)"
+            )
+        elif exc.code == ErrorCode.RISK_LIMIT_EXCEEDED:
+            lines.append("  `vmx account limits` shows your limits; --yes never skips one")
         elif exc.code == ErrorCode.INVALID_PARAMETER and exc.details.get("parameter"):
             lines.append(f"  fix the value of {exc.details['parameter']} and try again")
         elif exc.code in _HINTS:

@@ -1,7 +1,8 @@
 """The API's error codes, one exception type per code, and how each maps to HTTP and exit codes.
 
-The reference defines six codes; NOT_FOUND and PERMISSION_DENIED are documented extensions
-(see docs/api.md). Client and engine both import this module: it is the contract.
+The reference defines six codes; NOT_FOUND, PERMISSION_DENIED and RISK_LIMIT_EXCEEDED are
+documented extensions (see docs/api.md). Client and engine both import this module: it is the
+contract.
 """
 
 from __future__ import annotations

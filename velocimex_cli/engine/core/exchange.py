@@ -548,7 +548,8 @@ class Exchange:
         now = 0
         limits = account.risk
         if limits is not None:
-            now = to_micros(self.clock())
+            if limits.limits.max_orders_per_second is not None:  # only it needs the time
+                now = to_micros(self.clock())
             risk.check(
                 limits, instrument, book.best_bid(), book.best_ask(), side == BUY, price, lots,
                 tif is GTC, account.open_orders, now,
