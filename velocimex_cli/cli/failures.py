@@ -73,8 +73,10 @@ def human_message(exc: BaseException) -> str:
             lines.append(f"  the market opens at {exc.details['next_open']}")
         elif exc.code == ErrorCode.INSUFFICIENT_BALANCE:
             lines.append("  check `vmx account balance`; open orders lock funds")
-        elif exc.code == ErrorCode.INVALID_PARAMETER and exc.details.get("order_id") and (
-            exc.details.get("parameter") == "client_order_id"
+        elif (
+            exc.code == ErrorCode.INVALID_PARAMETER
+            and exc.details.get("order_id")
+            and (exc.details.get("parameter") == "client_order_id")
         ):
             lines.append(
                 f"  see it with `vmx order show {exc.details['order_id']}`; for a new order "
