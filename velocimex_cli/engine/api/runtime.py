@@ -80,6 +80,9 @@ class EngineRuntime:
         self._instrument_keys = [
             f"{i['exchange']}:{i['symbol']}" for i in self.exchange.instruments()
         ]
+        # A dead-man switch whose time passed while the engine was down fires now, before
+        # the simulator or any request can trade against those orders.
+        self.exchange.run_timers()
         self._start_simulator()
         self._listening = False
         self.started = True
