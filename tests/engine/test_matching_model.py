@@ -345,6 +345,13 @@ class MatchingModel(RuleBasedStateMachine):
         self.fills_checked = len(self.ref.fills)
 
     @invariant()
+    def open_order_counts_are_exact(self) -> None:
+        """The count behind the max_open_orders limit follows every open, fill and cancel."""
+        for name, account in self.ex.ledger.accounts.items():
+            live = sum(1 for order in account.orders.values() if order.is_live)
+            assert account.open_orders == live, name
+
+    @invariant()
     def books_match_reference(self) -> None:
         for market in self.markets:
             exchange, symbol = self.wire_names[market.key]
