@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.simulator import MarketSimulator
-from velocimex_cli.engine.store import DB_NAME
+from velocimex_cli.engine.store import DB_NAME, open_exchange
 
 BTC = {"exchange": "BINANCE", "symbol": "BTC/USDT"}
 
@@ -31,18 +31,18 @@ def tickers(exchange: Exchange) -> list[tuple[object, object]]:
 def test_ticker_volume_and_last_price_survive_a_clean_restart_and_a_crash(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    exchange = Exchange.open(tmp_path, EngineConfig(seed=5), clock)
+    exchange = open_exchange(tmp_path, EngineConfig(seed=5), clock)
     simulate(exchange, clock, 40)
     before = tickers(exchange)
     assert sum(volume for _, volume in before) > 0  # simulated flow traded (no user at all)
     exchange.close()
-    reopened = Exchange.open(tmp_path, EngineConfig(seed=5), clock)
+    reopened = open_exchange(tmp_path, EngineConfig(seed=5), clock)
     assert tickers(reopened) == before
     # A crash: the store is dropped without close(); committed trades are all there.
     simulate(reopened, clock, 15)
     after_more = tickers(reopened)
     # No close(): a second engine opens the file the first one was writing, as after a crash.
-    crashed = Exchange.open(tmp_path, EngineConfig(seed=5), clock)
+    crashed = open_exchange(tmp_path, EngineConfig(seed=5), clock)
     assert [volume for _, volume in tickers(crashed)] == [v for _, v in after_more]
     # A day later the volume has rolled out of the window; the last price stays.
     clock.advance(hours=24, seconds=1)
@@ -52,14 +52,14 @@ def test_ticker_volume_and_last_price_survive_a_clean_restart_and_a_crash(
 
 
 def test_the_open_order_count_is_rebuilt_on_restart(tmp_path: Path, clock: FakeClock) -> None:
-    exchange = Exchange.open(tmp_path, EngineConfig(), clock)
+    exchange = open_exchange(tmp_path, EngineConfig(), clock)
     exchange.ensure_account("alice")
     exchange.set_risk_limits("alice", {"max_open_orders": 2})
     order = {**BTC, "side": "buy", "quantity": "0.01", "price": "1000.00"}
     first, _ = exchange.place_order("alice", order)
     exchange.place_order("alice", order)
     exchange.close()
-    reopened = Exchange.open(tmp_path, EngineConfig(), clock)
+    reopened = open_exchange(tmp_path, EngineConfig(), clock)
     try:
         reopened.place_order("alice", order)
         raise AssertionError("a third open order was accepted after the restart")
@@ -74,7 +74,7 @@ def test_the_open_order_count_is_rebuilt_on_restart(tmp_path: Path, clock: FakeC
 def test_migrating_an_old_database_counts_fees_in_realized_pnl(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    exchange = Exchange.open(tmp_path, EngineConfig(), clock)
+    exchange = open_exchange(tmp_path, EngineConfig(), clock)
     exchange.ensure_account("alice")
     exchange.ensure_account("bob")
     sell = {**BTC, "side": "sell", "quantity": "0.1", "price": "60000.00"}
@@ -93,7 +93,7 @@ def test_migrating_an_old_database_counts_fees_in_realized_pnl(
         db.execute("DROP TABLE trades")
         db.execute("DROP TABLE account_risk")
         db.execute("PRAGMA user_version = 1")
-    migrated = Exchange.open(tmp_path, EngineConfig(), clock)
+    migrated = open_exchange(tmp_path, EngineConfig(), clock)
     (position,) = migrated.positions("alice")
     assert position["realized_pnl"] == current["realized_pnl"]
     assert migrated.ticker("BINANCE", "BTC/USDT")["volume"] == Decimal("0.2")

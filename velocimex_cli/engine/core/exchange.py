@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from velocimex_cli.engine.core import hours, risk
 from velocimex_cli.engine.core.book import OrderBook
+from velocimex_cli.engine.core.entry_rules import outcome, same_order
 from velocimex_cli.engine.core.events import (
     BookEvent,
     Event,
@@ -64,9 +65,9 @@ from velocimex_cli.engine.core.orders import (
     Status,
     TimeInForce,
 )
+from velocimex_cli.engine.core.paging import cursor
 from velocimex_cli.engine.core.risk import AccountRisk, RiskLimits
 from velocimex_cli.wire.errors import (
-    IdempotencyConflict,
     InsufficientBalance,
     InvalidParameter,
     MarketClosed,
@@ -75,7 +76,7 @@ from velocimex_cli.wire.errors import (
 )
 from velocimex_cli.wire.numbers import parse_decimal
 from velocimex_cli.wire.orders import CLIENT_ORDER_ID, CLIENT_ORDER_ID_RULE, ORDER_FIELDS
-from velocimex_cli.wire.timefmt import iso, iso_from_micros, parse_iso, to_micros
+from velocimex_cli.wire.timefmt import iso, iso_from_micros, to_micros
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.store import Store
@@ -499,7 +500,7 @@ class Exchange:
             existing = account.client_ids.get(client_id)
             if existing is not None:
                 original = account.orders[existing]
-                _same_order(original, instrument, side, lots, price, tif, post_only)
+                same_order(original, instrument, side, lots, price, tif, post_only)
                 return original, None, 0, None, 0
         if not self._always_open and instrument.venue.kind is not VenueKind.CRYPTO:
             now_dt = self.clock()
@@ -974,7 +975,7 @@ class Exchange:
         fill_notional = sum(price * take * notional_units for price, take in fills)
         taker_bps = self._taker_bps
         fee = sum(price * take * notional_units * taker_bps // 10_000 for price, take in fills)
-        status, reason = _outcome(order, reject, filled, liquidity_left)
+        status, reason = outcome(order, reject, filled, liquidity_left)
         order.filled = filled
         order.filled_notional = fill_notional
         order.status = status
@@ -1166,8 +1167,8 @@ class Exchange:
             )
         limit = self._limit(limit)
         match = self._instrument_filter(exchange, symbol)
-        since_time, since_id = _cursor("since", since, "order")
-        before_time, before_id = _cursor("before", before, "order")
+        since_time, since_id = cursor("since", since, "order")
+        before_time, before_id = cursor("before", before, "order")
         result: list[dict[str, Any]] = []
         total = 0
         for order in reversed(account.orders.values()):
@@ -1217,8 +1218,8 @@ class Exchange:
         limit = self._limit(limit)
         match = self._instrument_filter(exchange, symbol)
         only = self._find_order(account, order_id) if order_id is not None else None
-        since_time, since_id = _cursor("since", since, "trade")
-        before_time, before_id = _cursor("before", before, "trade")
+        since_time, since_id = cursor("since", since, "trade")
+        before_time, before_id = cursor("before", before, "trade")
         result: list[dict[str, Any]] = []
         total = 0
         for record in reversed(account.fills):
@@ -1421,85 +1422,6 @@ class Exchange:
     def live_orders(self) -> Iterable[Order]:
         for account in self.ledger.accounts.values():
             yield from account.live_orders()
-
-
-# ---------------------------------------------------------------------- idempotency
-def _same_order(
-    original: Order,
-    instrument: Instrument,
-    side: int,
-    lots: int,
-    price: int | None,
-    tif: TimeInForce,
-    post_only: bool,
-) -> None:
-    """Raise IdempotencyConflict unless the request repeats `original` exactly."""
-    type_ = MARKET if price is None else LIMIT
-    if type_ is MARKET and tif is GTC:
-        tif = IOC
-    differs = []
-    if instrument is not original.instrument:
-        same_venue = instrument.venue is original.instrument.venue
-        differs.append("symbol" if same_venue else "exchange")
-    if side != original.side:
-        differs.append("side")
-    if type_ is not original.type:
-        differs.append("type")
-    if lots != original.quantity:
-        differs.append("quantity")
-    if type_ is LIMIT and original.type is LIMIT and price != original.price:
-        differs.append("price")
-    if tif is not original.tif:
-        differs.append("time_in_force")
-    if post_only != original.post_only:
-        differs.append("post_only")
-    if differs:
-        raise IdempotencyConflict(
-            "client_order_id",
-            original.client_id,
-            f"client_order_id {original.client_id!r} was already used for order {original.id} "
-            f"with a different {', '.join(differs)}; use a new client_order_id for a new order",
-            order_id=str(original.id),
-            differs=differs,
-        )
-
-
-def _cursor(name: str, raw: str | None, kind: str) -> tuple[int | None, int | None]:
-    """A paging bound: (time in micros, None) for an ISO-8601 time, (None, id) for an id."""
-    if raw is None:
-        return None, None
-    text = str(raw).strip()
-    try:
-        if text.isascii() and text.isdigit():
-            if len(text) > 19:
-                raise ValueError(text)
-            return None, int(text)
-        if len(text) > 40 or "-" not in text:
-            raise ValueError(text)
-        return to_micros(parse_iso(text)), None
-    except ValueError:
-        raise InvalidParameter(
-            name,
-            raw,
-            f"{name} must be an ISO-8601 UTC time like 2026-11-24T15:00:00Z or a {kind} id",
-        ) from None
-
-
-def _outcome(
-    order: Order, reject: Reason | None, filled: int, opposite_left: bool
-) -> tuple[Status, Reason | None]:
-    """The status and reason an order would end its placement with (mirrors `_execute`)."""
-    if reject is not None:
-        return REJECTED, reject
-    if filled == order.quantity:
-        return FILLED, None
-    if order.tif is FOK:
-        return CANCELED, Reason.FOK_NOT_FILLABLE
-    if order.tif is GTC:
-        return (PARTIALLY_FILLED if filled else Status.OPEN), None
-    if order.type is MARKET:
-        return CANCELED, (Reason.MARKET_PROTECTION if opposite_left else Reason.NO_LIQUIDITY)
-    return CANCELED, Reason.IOC_REMAINDER
 
 
 # ---------------------------------------------------------------------- wire shapes
