@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.simulator import MarketSimulator
-from velocimex_cli.engine.store import DB_NAME, open_exchange
+from velocimex_cli.engine.store import DB_NAME, PRUNE_EVERY, open_exchange
 
 BTC = {"exchange": "BINANCE", "symbol": "BTC/USDT"}
 
@@ -98,3 +98,26 @@ def test_migrating_an_old_database_counts_fees_in_realized_pnl(
     assert position["realized_pnl"] == current["realized_pnl"]
     assert migrated.ticker("BINANCE", "BTC/USDT")["volume"] == Decimal("0.2")
     migrated.close()
+
+
+def test_trades_older_than_a_day_are_pruned_from_the_file(tmp_path: Path, clock: FakeClock) -> None:
+    exchange = open_exchange(tmp_path, EngineConfig(), clock)
+    for name in ("alice", "bob"):
+        exchange.ensure_account(name)
+    sell = {**BTC, "side": "sell", "quantity": "0.001", "price": "60000.00"}
+    buy = {**sell, "side": "buy"}
+
+    def trade(count: int) -> None:
+        for _ in range(count):
+            clock.advance(seconds=0.02)
+            exchange.place_order("bob", sell)
+            exchange.place_order("alice", buy)
+
+    trade(5)
+    clock.advance(hours=25)
+    trade(PRUNE_EVERY)  # one deletion of expired trades happens among these commits
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        rows = db.execute("SELECT count(*) FROM trades").fetchone()[0]
+    assert rows == PRUNE_EVERY  # the five from a day ago are gone, the rest kept
+    assert exchange.ticker("BINANCE", "BTC/USDT")["volume"] == Decimal("0.001") * PRUNE_EVERY
+    exchange.close()

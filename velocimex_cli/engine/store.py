@@ -110,6 +110,11 @@ def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migrate_1_to_2]
 DAY_MICROS = 86_400 * 1_000_000
 PRUNE_EVERY = 256  # commits with trades between two deletions of trades older than a day
+PRUNE_ROWS = 20_000  # the oldest rows looked at by one deletion
+_PRUNE_TRADES = (
+    "DELETE FROM trades WHERE trade_id IN "
+    "(SELECT trade_id FROM trades ORDER BY trade_id LIMIT ?) AND timestamp <= ?"
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -227,8 +232,10 @@ class SqliteStore:
                 )  # fmt: skip
                 self._commits_with_trades += 1
                 if self._commits_with_trades % PRUNE_EVERY == 0:
+                    # Trades are stored in time order: the oldest rows are the expired ones.
+                    # Looking at a bounded number of them keeps this commit short.
                     horizon = changes.trades[-1][4] - DAY_MICROS
-                    c.execute("DELETE FROM trades WHERE timestamp <= ?", (horizon,))
+                    c.execute(_PRUNE_TRADES, (PRUNE_ROWS, horizon))
             if changes.risk:
                 rows = []
                 for name in changes.risk:
