@@ -166,3 +166,18 @@ def test_positions_end_with_the_account_totals(vmx: Harness) -> None:
     assert total["unrealized_pnl"] == position["unrealized_pnl"]
     rows = vmx.run("account", "positions", "-o", "csv").stdout.splitlines()
     assert rows[0].startswith("exchange,symbol") and len(rows) == 2
+
+
+def test_a_batch_dry_run_asks_the_engine_for_every_line(vmx: Harness) -> None:
+    good = jsonfmt.dumps(
+        {"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
+         "quantity": Decimal("0.01"), "price": Decimal("50000")}
+    )  # fmt: skip
+    too_big = good.replace("0.01", "100")  # 5,000,000 USDT: more than the balance
+    result = vmx.run("order", "place", "-f", "-", "--dry-run", input=good + "\n" + too_big)
+    assert result.exit_code == ExitCode.INSUFFICIENT_BALANCE, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("line 1: accepted status=open")
+    assert lines[1].startswith("line 2: error INSUFFICIENT_BALANCE")
+    assert "dry run: 1 accepted by the engine, 1 refused; nothing sent" in result.stderr
+    assert all_orders(vmx) == []

@@ -308,9 +308,13 @@ def run_batch(factory: Factory, opts: PlaceOptions) -> int | None:
             failures.append(exit_code_of(item))
             result = {"line": number, **error_body(item)}
         factory.io.write(_result_line(result, machine))
-    not_filled = f", {unfilled} would end without their fill" if opts.dry_run else ""
-    if not opts.dry_run and unfilled:
-        not_filled = f" ({unfilled} ended without their fill)"
+    not_filled = ""
+    if unfilled:
+        not_filled = (
+            f", {unfilled} would end without their fill"
+            if opts.dry_run
+            else f" ({unfilled} ended without their fill)"
+        )
     again = f"{replayed} already placed (nothing new sent), " if replayed else ""
     factory.io.status(
         f"{placed} placed, {again}{len(failures)} failed{not_filled}"
