@@ -814,7 +814,7 @@ class Exchange:
             maker.updated = now
             position = buyer.positions.get(index) or buyer.positions.setdefault(index, Position())
             position.apply(lots, notional)
-            position.realized -= buyer_fee  # realized PnL includes fees (Position.pay_fee)
+            position.realized -= buyer_fee  # realized PnL includes fees (see Position)
             position = seller.positions.get(index) or seller.positions.setdefault(index, Position())
             position.apply(-lots, notional)
             position.realized -= seller_fee
