@@ -418,3 +418,20 @@ def test_positions_end_with_account_totals_and_realized_pnl_includes_fees(
                 if b["asset"] == "USDT")  # fmt: skip
     assert total["equity"] == usdt["total"] + position["quantity"] * position["market_price"]
     assert total["unrealized_pnl"] == position["unrealized_pnl"]
+
+
+def test_validate_a_market_order_estimates_its_fills_and_locks_its_bound(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    book = data(client, "GET", "/v1/markets/BINANCE/orderbook/BTC/USDT?depth=3", headers)
+    quantity = book["asks"][0]["quantity"] + book["asks"][1]["quantity"]
+    body = order(type="market", price=None, quantity=str(quantity))
+    result = data(client, "POST", "/v1/trading/orders/validate", headers, body)
+    estimate = result["estimate"]
+    assert [f["price"] for f in estimate["fills"]] == [a["price"] for a in book["asks"][:2]]
+    assert result["order"]["status"] == "filled" and estimate["filled_quantity"] == quantity
+    notional = sum(f["price"] * f["quantity"] for f in estimate["fills"])
+    assert estimate["notional"] == notional  # a market order's notional is its fills'
+    assert estimate["locked"] > notional  # locked up to the protection bound, plus the fee
+    placed = data(client, "POST", "/v1/trading/orders", headers, body)
+    assert placed["average_price"] == estimate["average_price"]

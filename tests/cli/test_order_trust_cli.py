@@ -181,3 +181,14 @@ def test_a_batch_dry_run_asks_the_engine_for_every_line(vmx: Harness) -> None:
     assert lines[1].startswith("line 2: error INSUFFICIENT_BALANCE")
     assert "dry run: 1 accepted by the engine, 1 refused; nothing sent" in result.stderr
     assert all_orders(vmx) == []
+
+
+def test_a_batch_whose_orders_end_without_their_fill_exits_11(vmx: Harness) -> None:
+    ioc = jsonfmt.dumps(
+        {"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
+         "quantity": Decimal("0.01"), "price": Decimal("50000"), "time_in_force": "ioc"}
+    )  # fmt: skip
+    resting = ioc.replace(', "time_in_force": "ioc"', "")
+    result = vmx.run("order", "place", "-f", "-", "--yes", input=resting + "\n" + ioc)
+    assert result.exit_code == ExitCode.NOT_FILLED, result.stderr
+    assert "2 placed, 0 failed (1 ended without their fill)" in result.stderr
