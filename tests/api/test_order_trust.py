@@ -112,7 +112,7 @@ def test_validate_estimates_a_marketable_order_without_changing_anything(
     result = data(client, "POST", "/v1/trading/orders/validate", headers, body)
     assert exchange.state_hash() == before
     assert data(client, "GET", "/v1/trading/orders?status=all", headers)["orders"] == []
-    assert result["valid"] is True and result["replay"] is False
+    assert result["accepted"] is True and result["replay"] is False
     estimate = result["estimate"]
     fills = estimate["fills"]
     assert fills and fills[0]["price"] == book["asks"][0]["price"]

@@ -55,7 +55,7 @@ def test_dry_run_asks_the_engine_and_exits_with_the_code_of_the_real_order(
     good = vmx.run(*LIMIT, "--dry-run", "--json")
     assert good.exit_code == 0, good.stderr
     answer = jsonfmt.loads(good.stdout)
-    assert answer["valid"] is True and answer["order"]["status"] == "open"
+    assert answer["accepted"] is True and answer["order"]["status"] == "open"
     assert answer["estimate"]["locked"] > Decimal(500) and "Nothing was sent" in good.stderr
     doomed = [
         (("buy", "BINANCE", "BTC/USDT", "100", "--price", "50000"), ExitCode.INSUFFICIENT_BALANCE),

@@ -951,7 +951,7 @@ class Exchange:
             account, instrument, side, lots, ticks, tif, post_only, client_id
         )
         if asset is None:
-            return {"valid": True, "replay": True, "order": order_wire(order), "estimate": None}
+            return {"accepted": True, "replay": True, "order": order_wire(order), "estimate": None}
         fills: list[tuple[int, int]] = []  # (price, lots) per maker, in matching order
         liquidity_left = False  # makers beyond the order's limit (a market order's bound)
         if reject is None:
@@ -991,7 +991,7 @@ class Exchange:
                 levels.append({"_price": price, "_lots": take})
         notional = order.price * lots * notional_units if order.type is LIMIT else fill_notional
         return {
-            "valid": True,
+            "accepted": True,
             "replay": False,
             "order": preview,
             "estimate": {
