@@ -71,7 +71,7 @@ def outcome(
     order: Order, reject: Reason | None, filled: int, liquidity_left: bool
 ) -> tuple[Status, Reason | None]:
     """The status and reason an order would end its placement with, given what it would fill
-    (mirrors `Exchange._execute`)."""
+    (mirrors `Matching._execute` in matching.py)."""
     if reject is not None:
         return REJECTED, reject
     if filled == order.quantity:

@@ -53,7 +53,7 @@ class Position:
 
     `cost` is the signed cost of the open quantity in quote ledger units (positive long).
     Realized PnL includes fees: every fee paid on the instrument is subtracted from it when the
-    fill happens (in `Exchange._settle`); the cost basis and the unrealized PnL exclude them.
+    fill happens (in settlement.py); the cost basis and the unrealized PnL exclude them.
     """
 
     __slots__ = ("cost", "quantity", "realized")
