@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from starlette.requests import Request
-
-from velocimex_cli.engine.api.auth import authenticate
+from velocimex_cli.engine.api.operations import Call, Operation, Success
+from velocimex_cli.engine.api.payloads import list_of
 from velocimex_cli.engine.api.responses import JsonResponse, ok
 
-router = APIRouter(prefix="/v1/account", tags=["account"])
+
+async def balance(call: Call) -> JsonResponse:
+    return ok({"balances": call.exchange.balances(call.account)})
 
 
-@router.get("/balance")
-async def balance(request: Request) -> JsonResponse:
-    principal = authenticate(request)
-    return ok({"balances": request.app.state.runtime.exchange.balances(principal.account)})
+async def positions(call: Call) -> JsonResponse:
+    return ok({"positions": call.exchange.positions(call.account)})
 
 
-@router.get("/positions")
-async def positions(request: Request) -> JsonResponse:
-    principal = authenticate(request)
-    return ok({"positions": request.app.state.runtime.exchange.positions(principal.account)})
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/v1/account/balance",
+        balance,
+        "Account balances",
+        "account",
+        (Success(200, "Each asset's total, available, locked.", list_of("balances", "Balance")),),
+    ),
+    Operation(
+        "GET",
+        "/v1/account/positions",
+        positions,
+        "Positions",
+        "account",
+        (Success(200, "Open positions and realized PnL.", list_of("positions", "Position")),),
+    ),
+)

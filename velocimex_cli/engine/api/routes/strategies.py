@@ -5,28 +5,49 @@ Until a strategy registry exists the list is empty and deploy answers NOT_FOUND 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from starlette.requests import Request
-
-from velocimex_cli.engine.api.auth import authenticate
-from velocimex_cli.engine.api.request_body import json_object
+from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
+from velocimex_cli.engine.api.payloads import DEPLOY_REQUEST, NAME_MAX, list_of, ref
 from velocimex_cli.engine.api.responses import JsonResponse, ok
 from velocimex_cli.wire.errors import NotFound
 
-router = APIRouter(prefix="/v1/strategies", tags=["strategies"])
+STRATEGY_ID = Param(
+    "strategy_id",
+    {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "example": "market-maker"},
+    "The strategy's id, as listed by GET /v1/strategies.",
+)
 
 
-@router.get("")
-async def list_strategies(request: Request) -> JsonResponse:
-    authenticate(request)
+async def list_strategies(call: Call) -> JsonResponse:
     return ok({"strategies": []})
 
 
-@router.post("/{strategy_id}/deploy")
-async def deploy(request: Request, strategy_id: str) -> JsonResponse:
-    authenticate(request, "trade")
-    await json_object(request, {"exchange": "string", "symbol": "string", "params": "object"})
+async def deploy(call: Call) -> JsonResponse:
+    strategy_id = call.path["strategy_id"]
     raise NotFound(
         f"Unknown strategy {strategy_id!r}; list them with GET /v1/strategies",
         {"strategy_id": strategy_id},
     )
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/v1/strategies",
+        list_strategies,
+        "List strategies",
+        "strategies",
+        (Success(200, "The strategies it can deploy.", list_of("strategies", "Strategy")),),
+    ),
+    Operation(
+        "POST",
+        "/v1/strategies/{strategy_id}/deploy",
+        deploy,
+        "Deploy a strategy",
+        "strategies",
+        (Success(201, "The deployment.", ref("Strategy")),),
+        permission="trade",
+        path_params=(STRATEGY_ID,),
+        body=DEPLOY_REQUEST,
+        errors={404: "Unknown strategy id (NOT_FOUND)."},
+    ),
+)

@@ -2,102 +2,181 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from starlette.requests import Request
-
-from velocimex_cli.engine.api.auth import authenticate
-from velocimex_cli.engine.api.request_body import int_param, json_object, str_param
-from velocimex_cli.engine.api.responses import JsonResponse, ok
-
-router = APIRouter(prefix="/v1/trading", tags=["trading"])
-
-ORDER_FIELDS = {
-    "exchange": "string",
-    "symbol": "string",
-    "side": "string",
-    "type": "string",
-    "quantity": "number",
-    "price": "number",
-    "time_in_force": "string",
-    "post_only": "boolean",
-    "client_order_id": "string",
-}
-ORDER_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["exchange", "symbol", "side", "type", "quantity"],
-    "properties": {
-        "exchange": {"type": "string", "example": "NASDAQ"},
-        "symbol": {"type": "string", "example": "AAPL"},
-        "side": {"type": "string", "enum": ["buy", "sell"]},
-        "type": {"type": "string", "enum": ["limit", "market"]},
-        "quantity": {"type": "number", "example": 100},
-        "price": {"type": "number", "example": 150.50},
-        "time_in_force": {"type": "string", "enum": ["gtc", "ioc", "fok"]},
-        "post_only": {"type": "boolean"},
-        "client_order_id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
-    },
-}
-
-
-@router.post(
-    "/orders",
-    status_code=201,
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": ORDER_SCHEMA}}}
-    },
+from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
+from velocimex_cli.engine.api.payloads import (
+    ORDER_ID_MAX,
+    ORDER_REQUEST,
+    list_of,
+    name_text,
+    ref,
 )
-async def place_order(request: Request) -> JsonResponse:
-    principal = authenticate(request, "trade")
-    body = await json_object(request, ORDER_FIELDS)
-    order, created = request.app.state.runtime.exchange.place_order(principal.account, body)
+from velocimex_cli.engine.api.responses import JsonResponse, ok
+from velocimex_cli.wire.orders import CLIENT_ORDER_ID_RULE
+
+ORDERS = "/v1/trading/orders"
+
+EXCHANGE_FILTER = Param("exchange", name_text("BINANCE"), "Only this exchange (case-insensitive).")
+SYMBOL_FILTER = Param("symbol", name_text("BTC/USDT"), "Only this symbol; needs `exchange` too.")
+LIMIT = Param(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+    "At most this many, newest first.",
+)
+ORDER_ID_RULE = (
+    f"order_id must be an order id (digits) or client_order_id:<id> ({CLIENT_ORDER_ID_RULE})"
+)
+ORDER_ID = Param(
+    "order_id",
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": ORDER_ID_MAX,
+        "pattern": r"^(?:[0-9]{1,19}|client_order_id:[A-Za-z0-9_.:-]{1,64})$",
+        "x-rule": ORDER_ID_RULE,
+        "example": "1000007",
+    },
+    "The order id, or `client_order_id:<id>` to look it up by its client id.",
+)
+
+
+async def place_order(call: Call) -> JsonResponse:
+    order, created = call.exchange.place_order(call.account, call.body)
     return ok(order, 201 if created else 200)
 
 
-@router.get("/orders")
-async def list_orders(request: Request) -> JsonResponse:
-    principal = authenticate(request)
-    orders = request.app.state.runtime.exchange.list_orders(
-        principal.account,
-        status=request.query_params.get("status") or "open",
-        exchange=str_param(request, "exchange"),
-        symbol=str_param(request, "symbol"),
-        limit=int_param(request, "limit", 100, 1, 1000),
+async def list_orders(call: Call) -> JsonResponse:
+    query = call.query
+    orders = call.exchange.list_orders(
+        call.account,
+        status=query["status"],
+        exchange=query["exchange"],
+        symbol=query["symbol"],
+        limit=query["limit"],
     )
     return ok({"orders": orders})
 
 
-@router.delete("/orders")
-async def cancel_all(request: Request) -> JsonResponse:
-    principal = authenticate(request, "trade")
-    orders = request.app.state.runtime.exchange.cancel_all(
-        principal.account,
-        exchange=str_param(request, "exchange"),
-        symbol=str_param(request, "symbol"),
+async def cancel_all(call: Call) -> JsonResponse:
+    orders = call.exchange.cancel_all(
+        call.account, exchange=call.query["exchange"], symbol=call.query["symbol"]
     )
     return ok({"orders": orders})
 
 
-@router.get("/orders/{order_id}")
-async def get_order(request: Request, order_id: str) -> JsonResponse:
-    principal = authenticate(request)
-    return ok(request.app.state.runtime.exchange.get_order(principal.account, order_id))
+async def get_order(call: Call) -> JsonResponse:
+    return ok(call.exchange.get_order(call.account, call.path["order_id"]))
 
 
-@router.delete("/orders/{order_id}")
-async def cancel_order(request: Request, order_id: str) -> JsonResponse:
-    principal = authenticate(request, "trade")
-    return ok(request.app.state.runtime.exchange.cancel_order(principal.account, order_id))
+async def cancel_order(call: Call) -> JsonResponse:
+    return ok(call.exchange.cancel_order(call.account, call.path["order_id"]))
 
 
-@router.get("/fills")
-async def list_fills(request: Request) -> JsonResponse:
-    principal = authenticate(request)
-    fills = request.app.state.runtime.exchange.list_fills(
-        principal.account,
-        exchange=str_param(request, "exchange"),
-        symbol=str_param(request, "symbol"),
-        order_id=str_param(request, "order_id"),
-        limit=int_param(request, "limit", 100, 1, 1000),
+async def list_fills(call: Call) -> JsonResponse:
+    query = call.query
+    fills = call.exchange.list_fills(
+        call.account,
+        exchange=query["exchange"],
+        symbol=query["symbol"],
+        order_id=query["order_id"],
+        limit=query["limit"],
     )
     return ok({"fills": fills})
+
+
+_BUSINESS_400 = "Invalid input (INVALID_PARAMETER) or not enough funds (INSUFFICIENT_BALANCE)."
+_UNKNOWN_ORDER = "No such order in this account (NOT_FOUND)."
+
+OPERATIONS = (
+    Operation(
+        "POST",
+        ORDERS,
+        place_order,
+        "Place an order",
+        "trading",
+        (
+            Success(201, "The order was placed.", ref("Order")),
+            Success(200, "A replay: this client_order_id was already placed.", ref("Order")),
+        ),
+        permission="trade",
+        body=ORDER_REQUEST,
+        errors={
+            400: _BUSINESS_400,
+            409: "The market is closed (MARKET_CLOSED).",
+        },
+    ),
+    Operation(
+        "GET",
+        ORDERS,
+        list_orders,
+        "List orders",
+        "trading",
+        (Success(200, "The account's orders, newest first.", list_of("orders", "Order")),),
+        query=(
+            Param(
+                "status",
+                {
+                    "type": "string",
+                    "enum": ["open", "filled", "canceled", "rejected", "all"],
+                    "default": "open",
+                },
+                "`open` includes partially filled orders.",
+            ),
+            EXCHANGE_FILTER,
+            SYMBOL_FILTER,
+            LIMIT,
+        ),
+        extension=True,
+    ),
+    Operation(
+        "DELETE",
+        ORDERS,
+        cancel_all,
+        "Cancel every open order",
+        "trading",
+        (Success(200, "The orders that were cancelled.", list_of("orders", "Order")),),
+        permission="trade",
+        query=(EXCHANGE_FILTER, SYMBOL_FILTER),
+        extension=True,
+    ),
+    Operation(
+        "GET",
+        ORDERS + "/{order_id}",
+        get_order,
+        "Look up an order",
+        "trading",
+        (Success(200, "The order.", ref("Order")),),
+        path_params=(ORDER_ID,),
+        errors={404: _UNKNOWN_ORDER},
+        extension=True,
+    ),
+    Operation(
+        "DELETE",
+        ORDERS + "/{order_id}",
+        cancel_order,
+        "Cancel an order",
+        "trading",
+        (Success(200, "The order, now canceled.", ref("Order")),),
+        permission="trade",
+        path_params=(ORDER_ID,),
+        errors={
+            404: _UNKNOWN_ORDER,
+            409: "The order is no longer open (INVALID_PARAMETER with details.status).",
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/trading/fills",
+        list_fills,
+        "List fills",
+        "trading",
+        (Success(200, "The account's fills, newest first.", list_of("fills", "Fill")),),
+        query=(
+            EXCHANGE_FILTER,
+            SYMBOL_FILTER,
+            Param("order_id", ORDER_ID.schema, "Only this order's fills."),
+            LIMIT,
+        ),
+        errors={404: "order_id names no order of this account (NOT_FOUND)."},
+        extension=True,
+    ),
+)
