@@ -84,9 +84,8 @@ class Param:
             return raw
         low, high = schema.get("minLength", 1), schema["maxLength"]
         if not low <= len(raw) <= high:
-            raise InvalidParameter(
-                self.name, _shown(raw), f"{self.name} must be {low} to {high} characters long"
-            )
+            rule = schema.get("x-rule", f"{self.name} must be {low} to {high} characters long")
+            raise InvalidParameter(self.name, _shown(raw), rule)
         pattern = _pattern(schema)
         if pattern is not None and pattern.fullmatch(raw) is None:
             raise InvalidParameter(
@@ -159,12 +158,18 @@ class Operation:
                 "The key lacks the permission or the caller's IP is not on its allow-list"
                 " (PERMISSION_DENIED)."
             )
+        if self.path_params:
+            found[404] = (
+                "Nothing at this path (NOT_FOUND): no such resource, or a path parameter that"
+                " no route matches (a control character, a slash where none may be)."
+            )
         if self.body is not None:
             found[413] = "The body is larger than the limit (INVALID_PARAMETER)."
             found[415] = "The body is not sent as application/json (INVALID_PARAMETER)."
         if rate_limited and self.permission is not None:
             found[429] = "Rate limit exceeded (RATE_LIMIT_EXCEEDED); see Retry-After."
-        found.update(self.errors)
+        for status, when in self.errors.items():
+            found[status] = when if status not in found else f"{when} Also: {found[status]}"
         found[500] = "Server fault (INTERNAL_ERROR); the engine log has the details."
         return dict(sorted(found.items()))
 

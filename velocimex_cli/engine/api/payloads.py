@@ -51,8 +51,36 @@ def list_of(key: str, item: str) -> Schema:
     return obj({key: {"type": "array", "items": ref(item)}})
 
 
-def name_text(example: str) -> Schema:
-    return {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "example": example}
+EXCHANGE_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
+SYMBOL_PATTERN = "^[A-Za-z0-9/_.-]{1,64}$"
+ID_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
+
+
+def name_text(example: str, pattern: str, what: str) -> Schema:
+    """A bounded name: `what` is said in the error when the pattern does not match."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": NAME_MAX,
+        "pattern": pattern,
+        "x-rule": f"{what} must be 1 to {NAME_MAX} characters of {_CHARACTERS[pattern]}",
+        "example": example,
+    }
+
+
+_CHARACTERS = {
+    EXCHANGE_PATTERN: "letters, digits and _ . -",
+    SYMBOL_PATTERN: "letters, digits and / _ . -",
+    ID_PATTERN: "letters, digits and _ . : -",
+}
+
+
+def exchange_text(example: str = "BINANCE") -> Schema:
+    return name_text(example, EXCHANGE_PATTERN, "exchange")
+
+
+def symbol_text(example: str = "BTC/USDT") -> Schema:
+    return name_text(example, SYMBOL_PATTERN, "symbol")
 
 
 def _price_level() -> Schema:
@@ -64,8 +92,8 @@ ORDER_REQUEST: Schema = {
     "additionalProperties": False,
     "required": ["exchange", "symbol", "side", "type", "quantity"],
     "properties": {
-        "exchange": name_text("NASDAQ"),
-        "symbol": name_text("AAPL"),
+        "exchange": exchange_text("NASDAQ"),
+        "symbol": symbol_text("AAPL"),
         "side": {"type": "string", "enum": ["buy", "sell"]},
         "type": {"type": "string", "enum": ["limit", "market"]},
         "quantity": {
@@ -107,8 +135,8 @@ DEPLOY_REQUEST: Schema = {
     "additionalProperties": False,
     "required": ["exchange", "symbol"],
     "properties": {
-        "exchange": name_text("BINANCE"),
-        "symbol": name_text("BTC/USDT"),
+        "exchange": exchange_text(),
+        "symbol": symbol_text(),
         "params": {"type": "object", "maxProperties": 100},
     },
 }

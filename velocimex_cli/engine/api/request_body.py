@@ -116,9 +116,8 @@ def _check_value(name: str, value: Any, field: Schema) -> None:
     if isinstance(value, str) and "string" in kinds:
         if not field.get("minLength", 0) <= len(value) <= field.get("maxLength", MAX_TEXT):
             low, high = field.get("minLength", 0), field.get("maxLength", MAX_TEXT)
-            raise InvalidParameter(
-                name, value[:100], f"{name} must be {low} to {high} characters long"
-            )
+            rule = field.get("x-rule", f"{name} must be {low} to {high} characters long")
+            raise InvalidParameter(name, value[:100], rule)
         enum = field.get("enum")
         if enum is not None and value not in enum:
             allowed = ", ".join(str(item) for item in enum if item is not None)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
-from velocimex_cli.engine.api.payloads import list_of, name_text, ref
+from velocimex_cli.engine.api.payloads import exchange_text, list_of, ref, symbol_text
 from velocimex_cli.engine.api.responses import JsonResponse, ok
 
-EXCHANGE = Param("exchange", name_text("BINANCE"), "Exchange, case-insensitive.")
+EXCHANGE = Param("exchange", exchange_text(), "Exchange, case-insensitive.")
 SYMBOL = Param(
     "symbol",
-    name_text("BTC/USDT"),
+    symbol_text(),
     "Symbol, case-insensitive; the slash may be raw, escaped (%2F) or a dash (BTC-USDT).",
 )
 _UNKNOWN = "Unknown exchange or symbol (INVALID_PARAMETER)."
@@ -48,7 +48,7 @@ OPERATIONS = (
         "The instrument catalogue",
         "market data",
         (Success(200, "Every instrument (of one exchange).", list_of("markets", "Instrument")),),
-        query=(Param("exchange", name_text("BINANCE"), "Only this exchange."),),
+        query=(Param("exchange", exchange_text(), "Only this exchange."),),
         extension=True,
     ),
     # `symbol:path` lets a raw slash through (/orderbook/BTC/USDT); %2F arrives decoded the same.

@@ -6,13 +6,13 @@ Until a strategy registry exists the list is empty and deploy answers NOT_FOUND 
 from __future__ import annotations
 
 from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
-from velocimex_cli.engine.api.payloads import DEPLOY_REQUEST, NAME_MAX, list_of, ref
+from velocimex_cli.engine.api.payloads import DEPLOY_REQUEST, ID_PATTERN, list_of, name_text, ref
 from velocimex_cli.engine.api.responses import JsonResponse, ok
 from velocimex_cli.wire.errors import NotFound
 
 STRATEGY_ID = Param(
     "strategy_id",
-    {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "example": "market-maker"},
+    name_text("market-maker", ID_PATTERN, "strategy_id"),
     "The strategy's id, as listed by GET /v1/strategies.",
 )
 

@@ -6,17 +6,18 @@ from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
 from velocimex_cli.engine.api.payloads import (
     ORDER_ID_MAX,
     ORDER_REQUEST,
+    exchange_text,
     list_of,
-    name_text,
     ref,
+    symbol_text,
 )
 from velocimex_cli.engine.api.responses import JsonResponse, ok
 from velocimex_cli.wire.orders import CLIENT_ORDER_ID_RULE
 
 ORDERS = "/v1/trading/orders"
 
-EXCHANGE_FILTER = Param("exchange", name_text("BINANCE"), "Only this exchange (case-insensitive).")
-SYMBOL_FILTER = Param("symbol", name_text("BTC/USDT"), "Only this symbol; needs `exchange` too.")
+EXCHANGE_FILTER = Param("exchange", exchange_text(), "Only this exchange (case-insensitive).")
+SYMBOL_FILTER = Param("symbol", symbol_text(), "Only this symbol; needs `exchange` too.")
 LIMIT = Param(
     "limit",
     {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
