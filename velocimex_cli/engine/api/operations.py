@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from velocimex_cli.engine.api.auth import Principal, authenticate
 from velocimex_cli.engine.api.error_handlers import InvalidRequest
-from velocimex_cli.engine.api.request_body import json_object
+from velocimex_cli.engine.api.request_body import check_declaration, json_object
 from velocimex_cli.engine.api.responses import JsonResponse
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
@@ -70,7 +70,7 @@ class Param:
         schema = self.schema
         if schema["type"] == "integer":
             low, high = schema["minimum"], schema["maximum"]
-            number = parse_int(raw) if len(raw) <= 40 else None
+            number = parse_int(raw, 19) if len(raw) <= 40 else None
             if number is None or not low <= number <= high:
                 rule = f"{self.name} must be a whole number from {low} to {high}"
                 raise InvalidParameter(self.name, _shown(raw), rule)
@@ -147,11 +147,19 @@ class Operation:
     description: str = ""
     extension: bool = False  # not in the Velocimex API reference (documented in docs/api.md)
 
+    def __post_init__(self) -> None:
+        if self.body is not None:
+            check_declaration(self.body)
+        names = set(re.findall(r"\{(\w+)", self.path))
+        if names != {param.name for param in self.path_params}:
+            raise ValueError(f"{self.method} {self.path}: declare exactly the path's parameters")
+
     def statuses(self, rate_limited: bool) -> dict[int, str]:
         """Every error status this operation can send, with when."""
-        found: dict[int, str] = {}
-        if self.query or self.path_params or self.body is not None:
-            found[400] = "A parameter or body field is invalid (INVALID_PARAMETER)."
+        found: dict[int, str] = {
+            400: "A parameter or body field is invalid, or a query parameter is not one this"
+            " route declares (INVALID_PARAMETER)."
+        }
         if self.permission is not None:
             found[401] = "Missing, unknown or revoked key, or wrong secret (AUTHENTICATION_ERROR)."
             found[403] = (
