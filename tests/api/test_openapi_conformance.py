@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from starlette.testclient import TestClient
 
 from tests.api.conftest import LiveServer, auth_headers, settings
 from velocimex_cli.engine.api.app import create_app, rest_operations
@@ -66,3 +67,72 @@ def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
     assert result["errors"] == [], output
     assert result["test_cases"]["generated"] > 20 * declared, output
     assert run.returncode == 0, output
+
+
+def test_the_document_declares_what_the_issue_found_missing(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    paths = spec["paths"]
+    place = paths["/v1/trading/orders"]["post"]
+    assert set(place["responses"]) == {
+        "200", "201", "400", "401", "403", "409", "413", "415", "429", "500"
+    }  # fmt: skip
+    created = place["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created["properties"]["data"] == {"$ref": "#/components/schemas/Order"}
+    assert place["requestBody"]["content"]["application/json"]["schema"]["required"] == [
+        "exchange", "symbol", "side", "type", "quantity"
+    ]  # fmt: skip
+    assert "requestBody" in paths["/v1/strategies/{strategy_id}/deploy"]["post"]
+    listing = {p["name"]: p for p in paths["/v1/trading/orders"]["get"]["parameters"]}
+    assert listing["limit"]["schema"]["minimum"] == 1
+    assert listing["limit"]["schema"]["maximum"] == 1000
+    assert "all" in listing["status"]["schema"]["enum"]
+    assert set(paths["/v1/trading/orders/{order_id}"]["delete"]["responses"]) >= {"404", "409"}
+    for item in paths.values():
+        for operation in item.values():
+            assert "422" not in operation["responses"]
+            for status, response in operation["responses"].items():
+                schema = response["content"]["application/json"]["schema"]
+                assert schema != {"type": "string"}, status
+    assert paths["/v1/health"]["get"]["security"] == []
+    components = spec["components"]["schemas"]
+    assert {"Order", "Fill", "OrderBook", "Ticker", "Balance", "Position", "Error"} <= set(
+        components
+    )
+
+
+def test_every_documented_bound_is_the_one_enforced(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """Read the bounds from /openapi.json and break each one: serving refuses exactly those."""
+    spec = client.get("/openapi.json").json()
+    broken = 0
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for param in operation["parameters"]:
+                if param["in"] != "query":
+                    continue
+                schema = param["schema"]
+                if schema["type"] == "integer":
+                    values = [str(schema["maximum"] + 1), str(schema["minimum"] - 1)]
+                elif "enum" in schema:
+                    values = [schema["enum"][0].upper() + "x"]
+                else:
+                    values = ["x" * (schema["maxLength"] + 1)]
+                for value in values:
+                    url = path.replace("{exchange}", "BINANCE").replace("{symbol}", "BTC-USDT")
+                    response = client.request(
+                        method.upper(), url, params={param["name"]: value}, headers=headers
+                    )
+                    assert response.status_code == 400, (method, path, param["name"], value)
+                    details = response.json()["error"]["details"]
+                    assert details["parameter"] == param["name"]
+                    broken += 1
+                valid = schema.get("default")
+                if valid is not None and method == "get":
+                    url = path.replace("{exchange}", "BINANCE").replace("{symbol}", "BTC-USDT")
+                    response = client.get(url, params={param["name"]: valid}, headers=headers)
+                    assert response.status_code == 200, (path, param["name"], response.text)
+    assert broken >= 15
