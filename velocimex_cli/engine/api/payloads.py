@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from velocimex_cli.engine.core.orders import Reason, Status
+from velocimex_cli.wire.errors import ErrorCode
 from velocimex_cli.wire.orders import CLIENT_ORDER_ID_PATTERN, CLIENT_ORDER_ID_RULE
 
 Schema = dict[str, Any]
@@ -25,16 +27,9 @@ NUMBER: Schema = {"type": "number"}
 NULLABLE_NUMBER: Schema = {"type": ["number", "null"]}
 # What a number field of a request body takes: a JSON number, or the same digits as a string.
 NUMBER_TEXT = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?$"
-ORDER_STATUSES = ["open", "partially_filled", "filled", "canceled", "rejected"]
-ORDER_REASONS = [
-    "canceled_by_user",
-    "ioc_remainder",
-    "fok_not_fillable",
-    "post_only_would_take",
-    "self_trade_prevention",
-    "market_protection",
-    "no_liquidity",
-]
+# From the engine's own enums, so a new status, reason or error code is documented with it.
+ORDER_STATUSES = [status.value for status in Status]
+ORDER_REASONS = [reason.value for reason in Reason]
 
 
 def ref(name: str) -> Schema:
@@ -146,19 +141,7 @@ COMPONENTS: dict[str, Schema] = {
         {
             "error": obj(
                 {
-                    "code": {
-                        "type": "string",
-                        "enum": [
-                            "AUTHENTICATION_ERROR",
-                            "INVALID_PARAMETER",
-                            "RATE_LIMIT_EXCEEDED",
-                            "INSUFFICIENT_BALANCE",
-                            "MARKET_CLOSED",
-                            "INTERNAL_ERROR",
-                            "NOT_FOUND",
-                            "PERMISSION_DENIED",
-                        ],
-                    },
+                    "code": {"type": "string", "enum": [code.value for code in ErrorCode]},
                     "message": {"type": "string"},
                     "details": {"type": "object"},
                 }
