@@ -110,6 +110,9 @@ def test_every_documented_bound_is_the_one_enforced(
     spec = client.get("/openapi.json").json()
     broken = 0
     for path, item in spec["paths"].items():
+        url = path.replace("{exchange}", "BINANCE").replace("{symbol}", "BTC-USDT")
+        if "{" in url:  # an id path: its own checks come first (see test_input_bounds)
+            continue
         for method, operation in item.items():
             for param in operation["parameters"]:
                 if param["in"] != "query":
@@ -122,7 +125,6 @@ def test_every_documented_bound_is_the_one_enforced(
                 else:
                     values = ["x" * (schema["maxLength"] + 1)]
                 for value in values:
-                    url = path.replace("{exchange}", "BINANCE").replace("{symbol}", "BTC-USDT")
                     response = client.request(
                         method.upper(), url, params={param["name"]: value}, headers=headers
                     )
@@ -132,7 +134,6 @@ def test_every_documented_bound_is_the_one_enforced(
                     broken += 1
                 valid = schema.get("default")
                 if valid is not None and method == "get":
-                    url = path.replace("{exchange}", "BINANCE").replace("{symbol}", "BTC-USDT")
                     response = client.get(url, params={param["name"]: valid}, headers=headers)
                     assert response.status_code == 200, (path, param["name"], response.text)
     assert broken >= 15
