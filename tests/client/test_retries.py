@@ -169,3 +169,60 @@ def test_decimal_bodies_are_sent_exactly() -> None:
                                        "price": Decimal("150.50")})  # fmt: skip
     assert b'"price": 150.50' in seen[0].content and b'"quantity": 0.10' in seen[0].content
     assert seen[0].headers["X-API-Key"] == "key"
+
+
+def test_placement_waits_out_429s_only_within_its_bound_and_announces_each() -> None:
+    from velocimex_cli.client.policy import RATE_LIMITED, Sleep
+
+    limited = httpx.Response(429, headers={"Retry-After": "2", "X-RateLimit-Limit": "100"})
+    transport, seen = remote([limited, limited, httpx.Response(201, json=OK)])
+    sleeps: list[float] = []
+    heard: list[Sleep] = []
+    retry = RetryPolicy(base_delay=0.0, order_wait=3.0)
+    api = Client("http://remote", "key", "secret", transport=transport, sleep=sleeps.append,
+                 retry=retry, on_wait=heard.append)  # fmt: skip
+    with pytest.raises(RateLimitExceeded) as caught:
+        api.place_order(ORDER)
+    assert len(seen) == 2 and sleeps == [2.0]  # the second 2 s wait would pass the 3 s bound
+    assert [(h.reason, h.seconds, h.limit) for h in heard] == [(RATE_LIMITED, 2.0, 100)]
+    assert caught.value.details["max_wait"] == 3 and caught.value.details["retry_after"] == 4
+
+
+def test_unbounded_placement_waits_as_long_as_asked() -> None:
+    limited = httpx.Response(429, headers={"Retry-After": "30"})
+    placed = {"status": "ok", "data": {"order_id": "1"}}
+    transport, _ = remote([limited, limited, httpx.Response(201, json=placed)])
+    sleeps: list[float] = []
+    api = Client("http://remote", "key", "secret", transport=transport, sleep=sleeps.append,
+                 retry=RetryPolicy(base_delay=0.0, order_wait=None))  # fmt: skip
+    assert api.place_order(ORDER)["order_id"] == "1" and sleeps == [30.0, 30.0]
+
+
+def test_async_client_paces_from_the_headers_it_last_saw() -> None:
+    import asyncio
+
+    from velocimex_cli.client import AsyncClient
+    from velocimex_cli.client.policy import PACING, Sleep
+
+    headers = {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1010"}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=OK, headers=headers)
+
+    slept: list[float] = []
+    heard: list[Sleep] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def scenario() -> None:
+        async with AsyncClient("http://remote", "key", "secret",
+                               transport=httpx.MockTransport(handler), sleep=sleep,
+                               retry=RetryPolicy(now=lambda: 1000.0),
+                               on_wait=heard.append) as api:  # fmt: skip
+            await api.pace()  # nothing seen yet: no wait
+            await api.markets_status()
+            await api.pace()
+
+    asyncio.run(scenario())
+    assert slept == [10.0] and [(h.reason, h.limit) for h in heard] == [(PACING, 5)]

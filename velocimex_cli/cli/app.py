@@ -59,6 +59,28 @@ class LazyNouns(TyperGroup):
         use_plain_coercion(self)
         return super().parse_args(ctx, args)
 
+    def main(self, args: Any = None, *pos: Any, **kwargs: Any) -> Any:
+        """Command-line mistakes are reported as every other failure is: JSON on stderr
+        when JSON output was asked for (see usage_errors)."""
+        import sys
+
+        from typer._click import exceptions as click
+
+        if os.environ.get("_VMX_COMPLETE") or kwargs.get("standalone_mode") is False:
+            return super().main(args, *pos, **kwargs)
+        argv = list(sys.argv[1:] if args is None else args)
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(argv, *pos, **kwargs)
+        except click.ClickException as exc:
+            from velocimex_cli.cli import usage_errors
+
+            sys.exit(usage_errors.report(exc, argv, _configured_output))
+        except click.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, entry[2]) for name, entry in NOUNS.items()])
@@ -108,13 +130,19 @@ def root(
     factory.verbose = verbose
     if color is not None:
         if color not in ("auto", "always", "never"):
-            raise typer.BadParameter("must be auto, always or never", param_hint="'--color'")
+            raise typer.BadParameter(
+                f"{color!r} is not one of auto, always, never", param_hint="'--color'"
+            )
         factory.io.color_mode = color
+        factory.io.color_setting = None
     else:
-        try:
-            factory.io.color_mode = factory.settings.get("color")
-        except Exception:
-            factory.io.color_mode = "auto"
+        factory.io.color_setting = lambda: factory.settings.get("color")
+
+
+def _configured_output() -> str | None:
+    from velocimex_cli.config import settings
+
+    return settings.load().get("output")
 
 
 def run() -> None:

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
 
 
+DEFAULT_DEPTH = 20  # the API's default
+MAX_DEPTH = 1000  # the API's largest
+
+
 @dataclass
 class BookOptions:
     exchange: str
@@ -31,8 +35,15 @@ class TickerOptions:
 
 def run_book(factory: Factory, opts: BookOptions) -> None:
     from velocimex_cli.output.formats import emit
+    from velocimex_cli.output.truncation import report_cut
 
-    data = factory.client().order_book(opts.exchange, opts.symbol, opts.depth)
+    # Ask for one level more than shown: if a side has it, the book was cut and we say so.
+    depth = opts.depth or DEFAULT_DEPTH
+    probe = depth + 1 if depth < MAX_DEPTH else depth
+    data = factory.client().order_book(opts.exchange, opts.symbol, probe)
+    cut = any(len(data.get(side) or []) > depth for side in ("bids", "asks"))
+    if cut:
+        data = {**data, "bids": data["bids"][:depth], "asks": data["asks"][:depth]}
 
     def table(payload: Any) -> Any:
         from velocimex_cli.render.tables import book_ladder
@@ -45,8 +56,10 @@ def run_book(factory: Factory, opts: BookOptions) -> None:
         rows = [{"side": "ask", **level} for level in data.get("asks", [])]
         rows += [{"side": "bid", **level} for level in data.get("bids", [])]
         emit(factory.io, {"levels": rows}, fmt)
-        return
-    emit(factory.io, data, fmt, table)
+    else:
+        emit(factory.io, data, fmt, table)
+    if cut:
+        report_cut(factory.io, depth, None, "--depth N", "levels per side")
 
 
 def run_ticker(factory: Factory, opts: TickerOptions) -> None:

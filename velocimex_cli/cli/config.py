@@ -1,4 +1,5 @@
-"""`vmx config list|get|set|path`: default profile, output format, colour, confirm threshold."""
+"""`vmx config list|get|set|path`: default profile, output format, colour, confirm threshold,
+how long an order may wait for a rate limit."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.parsing import NumbersAsArguments
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -39,24 +41,43 @@ def run_list(factory: Factory, opts: ConfigOptions) -> None:
     emit(factory.io, data, fmt)
 
 
+def _emit_value(factory: Factory, opts: ConfigOptions, data: dict[str, str], text: str) -> None:
+    """A setting's value (or a path) as text for people, or `{"key": "value"}` in a format."""
+    from velocimex_cli.output.formats import emit
+
+    fmt = opts.output or "table"
+    if fmt == "table":
+        factory.io.write(text + "\n")
+    else:
+        emit(factory.io, data, fmt)
+
+
 def run_get(factory: Factory, opts: ConfigOptions) -> None:
-    factory.io.write(factory.settings.get(opts.key or "") + "\n")
+    key = opts.key or ""
+    value = factory.settings.get(key)
+    _emit_value(factory, opts, {key: value}, value)
 
 
 def run_set(factory: Factory, opts: ConfigOptions) -> None:
     from velocimex_cli.config import settings as settings_mod
 
-    factory.settings.set(opts.key or "", opts.value or "")
+    key = opts.key or ""
+    factory.settings.set(key, opts.value or "")
     path = settings_mod.save(factory.settings)
-    factory.io.status(f"Set {opts.key} = {factory.settings.get(opts.key or '')} in {path}.")
+    value = factory.settings.get(key)
+    factory.io.status(f"Set {key} = {value} in {path}.")
+    if opts.output not in (None, "table"):
+        _emit_value(factory, opts, {key: value}, value)
 
 
 def run_path(factory: Factory, opts: ConfigOptions) -> None:
     from velocimex_cli.config.credentials import credentials_file
     from velocimex_cli.config.settings import config_file
 
-    factory.io.write(f"{config_file()}\n")
-    factory.io.status(f"credentials: {credentials_file()}")
+    paths = {"config": str(config_file()), "credentials": str(credentials_file())}
+    _emit_value(factory, opts, paths, paths["config"])
+    if opts.output in (None, "table"):
+        factory.io.status(f"credentials: {paths['credentials']}")
 
 
 @app.command("list")
@@ -67,20 +88,32 @@ def list_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOptio
 
 
 @app.command("get")
-def get_command(ctx: typer.Context, key: str = typer.Argument(...)) -> None:
-    """One setting's value."""
-    execute(ctx, run_get, ConfigOptions(key=key))
-
-
-@app.command("set")
-def set_command(
-    ctx: typer.Context, key: str = typer.Argument(...), value: str = typer.Argument(...)
+def get_command(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., metavar="KEY"),
+    json: JsonFlag = False,
+    output: OutputOption = None,
 ) -> None:
-    """Change a setting: default_profile, output, color, confirm_notional."""
-    execute(ctx, run_set, ConfigOptions(key=key, value=value))
+    """One setting's value."""
+    fmt = output_format(json, output)
+    execute(ctx, run_get, ConfigOptions(key=key, output=fmt), output=fmt)
+
+
+@app.command("set", cls=NumbersAsArguments)
+def set_command(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., metavar="KEY"),
+    value: str = typer.Argument(..., metavar="VALUE"),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Change a setting: default_profile, output, color, confirm_notional, order_max_wait."""
+    fmt = output_format(json, output)
+    execute(ctx, run_set, ConfigOptions(key=key, value=value, output=fmt), output=fmt)
 
 
 @app.command("path")
-def path_command(ctx: typer.Context) -> None:
+def path_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
     """Where config.toml is (and, on stderr, the credentials file)."""
-    execute(ctx, run_path, ConfigOptions())
+    fmt = output_format(json, output)
+    execute(ctx, run_path, ConfigOptions(output=fmt), output=fmt)

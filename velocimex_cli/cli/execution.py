@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
 
 T = TypeVar("T")
+INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
 
 
 def factory_of(ctx: typer.Context) -> Factory:
@@ -48,8 +49,11 @@ def execute(
             factory.reset_client()
             factory.provision_local_key()
             code = work(factory, options)
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort):
         raise
+    except KeyboardInterrupt:
+        factory.io.status("interrupted")
+        raise typer.Exit(INTERRUPTED) from None
     except Exception as exc:  # every failure becomes a message and an exit code
         from velocimex_cli.cli.failures import exit_code_of
 

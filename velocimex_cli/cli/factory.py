@@ -6,7 +6,8 @@ Nothing heavy is imported until a command asks for it, and tests swap the whole 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.config import settings as settings_mod
@@ -17,6 +18,7 @@ from velocimex_cli.output.iostreams import IOStreams
 if TYPE_CHECKING:
     import httpx
 
+    from velocimex_cli.client.retry import RetryPolicy
     from velocimex_cli.client.synchronous import Client
 
 LOCAL_PERMISSIONS = ("read", "trade")
@@ -31,12 +33,18 @@ class Factory:
         transport: httpx.BaseTransport | None = None,
         retry: Any = None,
         timeout: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.io = io or IOStreams()
         self.env = env
         self.transport = transport
         self.retry = retry
         self.timeout = timeout
+        self.sleep = sleep
+        # How long a placement may wait for rate limits: `order place --max-wait SECONDS`
+        # (None: the `order_max_wait` setting) and `--wait` (as long as the API asks).
+        self.order_max_wait: float | None = None
+        self.order_wait_unbounded = False
         self.flag_profile: str | None = None
         self.flag_api_url: str | None = None
         self.verbose = False
@@ -88,12 +96,41 @@ class Factory:
         self._profile = None
         return self.profile()
 
+    def retry_policy(self) -> RetryPolicy:
+        """The injected retry policy (or the default), with the order wait bound applied."""
+        import dataclasses
+
+        from velocimex_cli.client.retry import RetryPolicy
+
+        policy = self.retry if self.retry is not None else RetryPolicy()
+        if self.order_wait_unbounded:
+            return dataclasses.replace(policy, order_wait=None)
+        if self.order_max_wait is not None:
+            return dataclasses.replace(policy, order_wait=self.order_max_wait)
+        return policy
+
+    def _client_for(self, url: str, api_key: Any, api_secret: Any) -> Client:
+        from velocimex_cli.client.synchronous import Client
+        from velocimex_cli.output.waits import WaitNotices
+
+        notices = WaitNotices(self.io, self.sleep)
+        return Client(
+            url,
+            api_key,
+            api_secret,
+            timeout=self.timeout,
+            retry=self.retry_policy(),
+            transport=self.transport,
+            sleep=notices.sleep,
+            on_wait=notices.announce,
+            log=self.io.status if self.verbose else None,
+        )
+
     def client(self) -> Client:
         """The API client for the chosen profile; starts the embedded engine if it must."""
         if self._client is not None:
             return self._client
         from velocimex_cli.client.errors import MissingCredentials
-        from velocimex_cli.client.synchronous import Client
 
         profile = self.profile()
         url = profile.api_url
@@ -103,30 +140,12 @@ class Factory:
                 profile = self.provision_local_key()
         if not profile.has_credentials:
             raise MissingCredentials(profile.name)
-        self._client = Client(
-            str(url),
-            profile.api_key,
-            profile.api_secret,
-            timeout=self.timeout,
-            retry=self.retry,
-            transport=self.transport,
-            log=self.io.status if self.verbose else None,
-        )
+        self._client = self._client_for(str(url), profile.api_key, profile.api_secret)
         return self._client
 
     def client_for(self, url: str, api_key: str, api_secret: Any) -> Client:
         """A one-off client (auth login verifies a key before saving it)."""
-        from velocimex_cli.client.synchronous import Client
-
-        return Client(
-            url,
-            api_key,
-            api_secret,
-            timeout=self.timeout,
-            retry=self.retry,
-            transport=self.transport,
-            log=self.io.status if self.verbose else None,
-        )
+        return self._client_for(url, api_key, api_secret)
 
     def reset_client(self) -> None:
         self.close()

@@ -12,7 +12,7 @@ from typing import Any
 # Commands import CommandError from velocimex_cli.cli.command_error (light); this module,
 # with the error tables, is imported only when something failed.
 from velocimex_cli.cli.command_error import CommandError
-from velocimex_cli.client.errors import MissingCredentials, Unreachable
+from velocimex_cli.client.errors import MissingCredentials, NotAnApi, Unreachable
 from velocimex_cli.config.credentials import CredentialsError
 from velocimex_cli.config.settings import ConfigError
 from velocimex_cli.wire.errors import ApiError, ErrorCode, ExitCode
@@ -22,8 +22,6 @@ _HINTS: dict[ErrorCode, str] = {
     "`vmx auth login`",
     ErrorCode.PERMISSION_DENIED: "the key lacks the permission or your IP is not allowed; "
     "use a key with the right permissions",
-    ErrorCode.RATE_LIMIT_EXCEEDED: "too many requests even after retrying; wait a minute and "
-    "try again",
     ErrorCode.NOT_FOUND: "check the id, e.g. with `vmx order list --status all`",
     ErrorCode.INTERNAL_ERROR: "the server failed; try again, and report it if it persists",
 }
@@ -47,18 +45,69 @@ def error_body(exc: BaseException) -> dict[str, Any]:
     """The API's error JSON for any failure (client-side ones get a code of their own)."""
     if isinstance(exc, ApiError):
         return exc.to_body()
-    code = {
-        MissingCredentials: "MISSING_CREDENTIALS",
-        CredentialsError: "MISSING_CREDENTIALS",
-        Unreachable: "UNREACHABLE",
-        ConfigError: "CONFIG_ERROR",
-    }.get(type(exc))
+    code = None
+    for kind, name in (
+        (MissingCredentials, "MISSING_CREDENTIALS"),
+        (CredentialsError, "MISSING_CREDENTIALS"),
+        (Unreachable, "UNREACHABLE"),
+        (ConfigError, "CONFIG_ERROR"),
+    ):
+        if isinstance(exc, kind):
+            code = name
+            break
     if isinstance(exc, CommandError):
         code = exc.code
     details: dict[str, Any] = {}
     if isinstance(exc, Unreachable):
         details = {"url": exc.url, "reason": exc.reason}
+        if isinstance(exc, NotAnApi):
+            details["status"] = exc.status
     return {"error": {"code": code or "UNEXPECTED", "message": str(exc), "details": details}}
+
+
+def hint_for(exc: ApiError) -> str:
+    """What to do next, for the situation the error describes (not just its code)."""
+    details = exc.details
+    if exc.code == ErrorCode.INVALID_PARAMETER:
+        status = details.get("status")
+        if details.get("parameter") == "order_id" and status:
+            order = details.get("value") or "the order"
+            return _NOT_OPEN.get(str(status), "it is no longer open: nothing to cancel").format(
+                order=order
+            )
+        if details.get("parameter"):
+            return f"fix the value of {details['parameter']} and try again"
+        return "check the command's arguments with --help"
+    if exc.code == ErrorCode.RATE_LIMIT_EXCEEDED:
+        after = details.get("retry_after")
+        later = f"in {after} s" if after is not None else "in a minute"
+        if "max_wait" in details:
+            return (
+                f"place it again {later}, pass --wait to wait as long as the API asks, or "
+                "raise the bound: --max-wait SECONDS or `vmx config set order_max_wait SECONDS`"
+            )
+        return f"the API refused more requests for now; try again {later}"
+    if exc.code == ErrorCode.NOT_FOUND:
+        if "strategy_id" in details:
+            return "see the strategies there are with `vmx strategy list`"
+        if "path" in details:
+            return (
+                "the API has no such route: check the URL (--api-url) points at a Velocimex "
+                "API, and that vmx and the API are of compatible versions"
+            )
+        if "account" in details:
+            return "check the account name"
+    return _HINTS.get(exc.code, "")
+
+
+# Cancelling an order that already ended: say how it ended, not "fix the value of order_id".
+_NOT_OPEN: dict[str, str] = {
+    "filled": "order {order} is already filled: there is nothing left to cancel "
+    "(see it with `vmx order show {order}`)",
+    "canceled": "order {order} is already canceled: nothing to do",
+    "rejected": "order {order} was rejected and never rested: nothing to cancel "
+    "(see why with `vmx order show {order}`)",
+}
 
 
 def human_message(exc: BaseException) -> str:
@@ -71,10 +120,8 @@ def human_message(exc: BaseException) -> str:
             lines.append(f"  the market opens at {exc.details['next_open']}")
         elif exc.code == ErrorCode.INSUFFICIENT_BALANCE:
             lines.append("  check `vmx account balance`; open orders lock funds")
-        elif exc.code == ErrorCode.INVALID_PARAMETER and exc.details.get("parameter"):
-            lines.append(f"  fix the value of {exc.details['parameter']} and try again")
-        elif exc.code in _HINTS:
-            lines.append(f"  {_HINTS[exc.code]}")
+        elif hint_for(exc):
+            lines.append(f"  {hint_for(exc)}")
         return "\n".join(lines)
     if isinstance(exc, CommandError | MissingCredentials | CredentialsError | ConfigError):
         return f"error: {exc}"

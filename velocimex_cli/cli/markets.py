@@ -1,9 +1,9 @@
-"""`vmx markets status` and `vmx markets list [EXCHANGE]`."""
+"""`vmx markets status [EXCHANGE]` and `vmx markets list [EXCHANGE]`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,6 +19,7 @@ app = sub_app("Markets: session status and the instruments traded.")
 @dataclass
 class StatusOptions:
     output: str | None
+    exchange: str | None = None
 
 
 @dataclass
@@ -28,16 +29,34 @@ class ListOptions:
 
 
 def run_status(factory: Factory, opts: StatusOptions) -> None:
+    from velocimex_cli.output.columns import MARKET_STATUS_FIELDS
     from velocimex_cli.output.formats import emit
 
     data = factory.client().markets_status()
+    if opts.exchange is not None:
+        data = {"markets": _only_exchange(data.get("markets", []), opts.exchange)}
 
     def table(payload: object) -> object:
         from velocimex_cli.render.tables import MARKET_STATUS_COLUMNS, table_for
 
         return table_for("markets", MARKET_STATUS_COLUMNS)(payload)
 
-    emit(factory.io, data, factory.output_format(opts.output), table)
+    fmt = factory.output_format(opts.output)
+    emit(factory.io, data, fmt, table, columns=MARKET_STATUS_FIELDS)
+
+
+def _only_exchange(markets: list[dict[str, Any]], exchange: str) -> list[dict[str, Any]]:
+    """The status of one exchange (named in any case), or INVALID_PARAMETER naming the known."""
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    wanted = exchange.strip().upper()
+    chosen = [m for m in markets if str(m.get("exchange", "")).upper() == wanted]
+    if not chosen:
+        known = ", ".join(str(m.get("exchange")) for m in markets)
+        raise InvalidParameter(
+            "exchange", exchange, f"no exchange {exchange!r} in the market status; known: {known}"
+        )
+    return chosen
 
 
 def run_list(factory: Factory, opts: ListOptions) -> None:
@@ -54,10 +73,15 @@ def run_list(factory: Factory, opts: ListOptions) -> None:
 
 
 @app.command("status")
-def status_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
-    """Whether each exchange is open."""
+def status_command(
+    ctx: typer.Context,
+    exchange: str | None = typer.Argument(None, help="Only this exchange, e.g. NASDAQ."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Whether each exchange (or the one named) is open."""
     fmt = output_format(json, output)
-    execute(ctx, run_status, StatusOptions(fmt), output=fmt)
+    execute(ctx, run_status, StatusOptions(fmt, exchange), output=fmt)
 
 
 @app.command("list")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from velocimex_cli.cli.command_error import CommandError
-from velocimex_cli.cli.execution import execute
+from velocimex_cli.cli.execution import INTERRUPTED, execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 from velocimex_cli.cli.parsing import NumbersAsArguments
 
@@ -36,6 +36,8 @@ class PlaceOptions:
     yes: bool = False
     file: str | None = None
     output: str | None = None
+    max_wait: str | None = None  # seconds a placement may wait for rate limits
+    wait: bool = False  # wait as long as the API asks
 
 
 @dataclass
@@ -108,10 +110,41 @@ def _confirm(factory: Factory, opts: PlaceOptions, summary: Any, notional: Decim
         raise CommandError("not placed: you declined", exit_code=1, code="DECLINED")
 
 
+def _bound_the_wait(factory: Factory, opts: PlaceOptions) -> None:
+    """How long placing may wait for a rate limit: --wait, --max-wait, else the setting."""
+    from velocimex_cli.config.settings import ConfigError, validate_setting
+
+    if opts.wait and opts.max_wait is not None:
+        raise CommandError("give --wait (no bound) or --max-wait SECONDS, not both")
+    if opts.wait:
+        factory.order_wait_unbounded = True
+        return
+    if opts.max_wait is None:
+        factory.order_max_wait = factory.settings.order_max_wait
+        return
+    try:
+        factory.order_max_wait = float(validate_setting("order_max_wait", opts.max_wait))
+    except ConfigError as exc:
+        from velocimex_cli.wire.errors import InvalidParameter
+
+        message = str(exc).replace("order_max_wait", "--max-wait", 1)
+        raise InvalidParameter("max_wait", opts.max_wait, message) from None
+
+
+def _interrupted_placement(cid: str) -> CommandError:
+    return CommandError(
+        f"interrupted while placing the order: it may or may not have been placed; check "
+        f"with `vmx order show client_order_id:{cid}` before placing it again",
+        exit_code=INTERRUPTED,
+        code="INTERRUPTED",
+    )
+
+
 def run_place(factory: Factory, opts: PlaceOptions) -> int | None:
     from velocimex_cli.client.orders import build_order, new_client_order_id, notional
     from velocimex_cli.output.formats import emit
 
+    _bound_the_wait(factory, opts)
     if opts.file is not None:
         return run_batch(factory, opts)
     missing = [
@@ -154,7 +187,11 @@ def run_place(factory: Factory, opts: PlaceOptions) -> int | None:
         estimate = notional(body, reference) if reference is not None else None
     quote = body["symbol"].split("/")[1] if "/" in body["symbol"] else None
     _confirm(factory, opts, order_summary(body, estimate, quote), estimate)
-    order = factory.client().place_order(body)
+    api = factory.client()
+    try:
+        order = api.place_order(body)
+    except KeyboardInterrupt:
+        raise _interrupted_placement(body["client_order_id"]) from None
 
     def table(payload: Any) -> Any:
         from velocimex_cli.render.tables import detail_table
@@ -179,7 +216,6 @@ def _read_lines(source: str, factory: Factory) -> list[str]:
 
 def run_batch(factory: Factory, opts: PlaceOptions) -> int | None:
     """One JSON order per line; one result line per order; exit code says if all succeeded."""
-    from velocimex_cli.cli.failures import error_body, exit_code_of
     from velocimex_cli.client.orders import new_client_order_id, notional, order_from_mapping
     from velocimex_cli.wire import jsonfmt
     from velocimex_cli.wire.errors import InvalidParameter
@@ -187,7 +223,6 @@ def run_batch(factory: Factory, opts: PlaceOptions) -> int | None:
     if any(v is not None for v in (opts.exchange, opts.symbol, opts.side, opts.quantity)):
         raise CommandError("--file takes the orders from the file; drop the positional arguments")
     fmt = factory.output_format(opts.output)
-    machine = fmt in ("json", "ndjson")
     parsed: list[tuple[int, dict[str, Any] | Exception]] = []
     for number, line in enumerate(_read_lines(opts.file or "-", factory), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -221,49 +256,70 @@ def run_batch(factory: Factory, opts: PlaceOptions) -> int | None:
                 )
             if not factory.io.prompt_yes_no(f"Place {len(valid)} orders? ({why})"):
                 raise CommandError("not placed: you declined", exit_code=1, code="DECLINED")
+    return _send_batch(factory, opts, parsed, fmt)
+
+
+def _send_batch(
+    factory: Factory,
+    opts: PlaceOptions,
+    parsed: list[tuple[int, dict[str, Any] | Exception]],
+    fmt: str,
+) -> int | None:
+    """Send the batch's orders one by one, pacing from the rate-limit headers; Ctrl-C stops
+    it between (or during) orders and the summary still says what was and was not sent."""
+    from velocimex_cli.cli.failures import error_body, exit_code_of
+    from velocimex_cli.output.batch_results import BatchResults
+
+    results = BatchResults(factory.io, fmt)
     failures: list[int] = []
     placed = 0
-    for number, item in parsed:
-        if isinstance(item, dict):
-            try:
-                if opts.dry_run:
-                    result: dict[str, Any] = {"line": number, "request": item}
-                else:
-                    order = factory.client().place_order(item)
-                    result = {"line": number, "order": order}
-                    placed += 1
-            except Exception as exc:
-                if exit_code_of(exc) == 1:
+    in_flight: str | None = None
+    done = 0
+    try:  # Ctrl-C (SIGINT, unless the shell had us ignore it) arrives as KeyboardInterrupt
+        for number, item in parsed:
+            if isinstance(item, dict):
+                try:
+                    if opts.dry_run:
+                        result: dict[str, Any] = {"line": number, "request": item}
+                    else:
+                        api = factory.client()
+                        api.pace()  # wait for the window rather than run into a 429
+                        in_flight = item["client_order_id"]
+                        order = api.place_order(item)
+                        in_flight = None
+                        result = {"line": number, "order": order}
+                        placed += 1
+                except KeyboardInterrupt:
                     raise
-                item = exc
-        if isinstance(item, Exception):
-            failures.append(exit_code_of(item))
-            result = {"line": number, **error_body(item)}
-        factory.io.write(_result_line(result, machine))
+                except Exception as exc:
+                    in_flight = None
+                    if exit_code_of(exc) == 1:
+                        raise
+                    item = exc
+            if isinstance(item, Exception):
+                failures.append(exit_code_of(item))
+                result = {"line": number, **error_body(item)}
+            results.write(result)
+            done += 1
+    except KeyboardInterrupt:
+        not_sent = len(parsed) - done - (1 if in_flight else 0)
+        parts = [f"{placed} placed"]
+        if failures:
+            parts.append(f"{len(failures)} failed")
+        if in_flight:
+            parts.append(
+                f"1 unknown (interrupted in flight: check `vmx order show "
+                f"client_order_id:{in_flight}`)"
+            )
+        parts.append(f"{not_sent} not sent")
+        factory.io.status("interrupted: " + ", ".join(parts))
+        return INTERRUPTED
     factory.io.status(
         f"{placed} placed, {len(failures)} failed"
         if not opts.dry_run
         else f"dry run: {len(parsed) - len(failures)} valid, {len(failures)} invalid; nothing sent"
     )
     return failures[0] if failures else None
-
-
-def _result_line(result: dict[str, Any], machine: bool) -> str:
-    from velocimex_cli.wire import jsonfmt
-
-    if machine:
-        return jsonfmt.dumps(result) + "\n"
-    line = result["line"]
-    if "order" in result:
-        order = result["order"]
-        return (
-            f"line {line}: ok order_id={order.get('order_id')} status={order.get('status')} "
-            f"client_order_id={order.get('client_order_id')}\n"
-        )
-    if "request" in result:
-        return f"line {line}: valid {jsonfmt.dumps(result['request'])}\n"
-    error = result["error"]
-    return f"line {line}: error {error['code']}: {error['message']}\n"
 
 
 # ---------------------------------------------------------------- cancel, list, show, fills
@@ -355,6 +411,14 @@ _POST_ONLY = typer.Option(False, "--post-only", help="Only rest on the book, nev
 _CLIENT_ID = typer.Option(None, "--client-id", help="Your id for the order (idempotency key).")
 _DRY_RUN = typer.Option(False, "--dry-run", help="Validate and print the request; send nothing.")
 _YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+_MAX_WAIT = typer.Option(
+    None,
+    "--max-wait",
+    metavar="SECONDS",
+    help="Wait at most this long for a rate limit before giving up (exit 4); "
+    "default: the order_max_wait setting (5).",
+)
+_WAIT = typer.Option(False, "--wait", help="Wait for a rate limit as long as the API asks.")
 
 
 @app.command("place", cls=NumbersAsArguments)
@@ -374,6 +438,8 @@ def place_command(
     file: str | None = typer.Option(
         None, "--file", "-f", help="Place a batch: one JSON order per line ('-' for stdin)."
     ),
+    max_wait: str | None = _MAX_WAIT,
+    wait: bool = _WAIT,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -381,7 +447,7 @@ def place_command(
     fmt = output_format(json, output)
     opts = PlaceOptions(
         exchange, symbol, side, quantity, price, order_type, tif, post_only, client_id,
-        dry_run, yes, file, fmt,
+        dry_run, yes, file, fmt, max_wait, wait,
     )  # fmt: skip
     execute(ctx, run_place, opts, output=fmt)
 
@@ -399,13 +465,15 @@ def _shortcut(side: str) -> Any:
         client_id: str | None = _CLIENT_ID,
         dry_run: bool = _DRY_RUN,
         yes: bool = _YES,
+        max_wait: str | None = _MAX_WAIT,
+        wait: bool = _WAIT,
         json: JsonFlag = False,
         output: OutputOption = None,
     ) -> None:
         fmt = output_format(json, output)
         opts = PlaceOptions(
             exchange, symbol, side, quantity, price, order_type, tif, post_only, client_id,
-            dry_run, yes, None, fmt,
+            dry_run, yes, None, fmt, max_wait, wait,
         )  # fmt: skip
         execute(ctx, run_place, opts, output=fmt)
 

@@ -27,8 +27,9 @@ class AsyncClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         log: Callable[[str], None] | None = None,
+        on_wait: Callable[[policy.Sleep], None] | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, api_secret, timeout, retry, log)
+        super().__init__(base_url, api_key, api_secret, timeout, retry, log, on_wait)
         self._sleep = sleep
         self._http = httpx.AsyncClient(transport=transport, **self._http_options)
 
@@ -40,6 +41,16 @@ class AsyncClient(BaseClient):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def pace(self) -> None:
+        """As `Client.pace`: wait for the rate-limit window when none remain."""
+        step = self._pacing()
+        if step is not None:
+            await self._pause(step)
+
+    async def _pause(self, step: policy.Sleep) -> None:
+        self._announce(step)
+        await self._sleep(step.seconds)
 
     async def _send(self, step: policy.Send) -> httpx.Response:
         started = time.perf_counter()
@@ -54,9 +65,9 @@ class AsyncClient(BaseClient):
         body: dict[str, Any] | None = None,
     ) -> Awaitable[Any]:
         plan = policy.call(self.retry, self.base_url, policy.Send(method, path, params, body))
-        return policy.run_async(plan, self._send, self._sleep)
+        return policy.run_async(plan, self._send, self._pause)
 
     async def place_order(self, request: dict[str, Any]) -> Any:
         """As `Client.place_order`: exactly once, looking the order up after an unknown outcome."""
         plan = policy.place_order(self.retry, self.base_url, request)
-        return await policy.run_async(plan, self._send, self._sleep)
+        return await policy.run_async(plan, self._send, self._pause)

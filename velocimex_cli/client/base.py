@@ -1,5 +1,10 @@
 """What the sync and async clients share: construction options, --verbose logging, rate-limit
-bookkeeping. Each concrete client adds only its httpx transport and its policy driver."""
+bookkeeping, announced waits. Each concrete client adds only its httpx transport and its policy
+driver.
+
+`on_wait(step)` is called before every wait the person should know about (a 429 being waited
+out, a batch pacing itself): the CLI prints "rate limited: retrying in 55 s" there.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import httpx
 from velocimex_cli import __version__
 from velocimex_cli.client.auth import ApiKeyAuth
 from velocimex_cli.client.endpoints import Endpoints
-from velocimex_cli.client.policy import Send
+from velocimex_cli.client.policy import Send, Sleep, pace
 from velocimex_cli.client.responses import RateLimit
 from velocimex_cli.client.retry import RetryPolicy
 from velocimex_cli.config.credentials import Secret
@@ -39,11 +44,13 @@ class BaseClient(Endpoints):
         timeout: float,
         retry: RetryPolicy | None,
         log: Callable[[str], None] | None,
+        on_wait: Callable[[Sleep], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.rate_limit: RateLimit | None = None
         self._log = log
+        self._on_wait = on_wait
         self._http_options: dict[str, Any] = {
             "base_url": self.base_url,
             "auth": ApiKeyAuth(api_key, api_secret) if api_key and api_secret else None,
@@ -68,3 +75,11 @@ class BaseClient(Endpoints):
             self._log(f"< {response.status_code} {response.reason_phrase} ({elapsed:.0f} ms)")
         self.rate_limit = RateLimit.from_headers(response.headers) or self.rate_limit
         return response
+
+    def _announce(self, step: Sleep) -> None:
+        if step.reason is not None and self._on_wait is not None:
+            self._on_wait(step)
+
+    def _pacing(self) -> Sleep | None:
+        """The wait before the next request if the last response said none remain."""
+        return pace(self.rate_limit, self.retry.now(), self.retry.max_rate_limit_wait)

@@ -15,6 +15,20 @@ class Unreachable(Exception):
         super().__init__(f"cannot reach the API at {url}: {reason}; {self.hint}")
 
 
+class NotAnApi(Unreachable):
+    """The server answered, but not as a Velocimex API does (a 404 page, HTML). Exit code 9."""
+
+    def __init__(self, url: str, status: int, method: str, path: str) -> None:
+        self.status = status
+        super().__init__(
+            url,
+            f"the server answered HTTP {status} to {method} {path} without a Velocimex error: "
+            "it is not a Velocimex API",
+            "check the URL (--api-url, VMX_API_URL or the profile's api_url); "
+            "a Velocimex API answers under /v1",
+        )
+
+
 class MissingCredentials(Exception):
     """No API key/secret for the chosen profile. Exit code 3."""
 

@@ -4,10 +4,14 @@ Each policy is a generator that yields `Send` (a request to make) or `Sleep` (a 
 given back the `httpx.Response` or the `httpx.TransportError` of each send. The sync and async
 clients only drive these generators (`run_sync`, `run_async`), so the retry rules and the
 exactly-once placement exist once, whichever client runs them.
+
+A `Sleep` with a `reason` (rate limited, pacing) is one the person should hear about: the
+clients hand it to their `on_wait` hook before sleeping, so no wait is silent.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +21,7 @@ import httpx
 from velocimex_cli.client.endpoints import ORDERS_PATH, order_path
 from velocimex_cli.client.errors import Unreachable
 from velocimex_cli.client.orders import new_client_order_id
-from velocimex_cli.client.responses import to_data
+from velocimex_cli.client.responses import RateLimit, to_data
 from velocimex_cli.client.retry import IDEMPOTENT_METHODS, RETRY_STATUSES, RetryPolicy
 from velocimex_cli.wire.errors import NotFound, RateLimitExceeded
 
@@ -32,9 +36,15 @@ class Send:
     body: Any = None
 
 
+RATE_LIMITED = "rate_limited"  # the server answered 429: waiting as it asked, then retrying
+PACING = "pacing"  # the last response said no requests remain: waiting for the window
+
+
 @dataclass(frozen=True, slots=True)
 class Sleep:
     seconds: float
+    reason: str | None = None  # RATE_LIMITED or PACING: announced; None: a short backoff
+    limit: int | None = None  # the server's X-RateLimit-Limit, when known
 
 
 Outcome = httpx.Response | httpx.TransportError | None
@@ -52,7 +62,37 @@ def _rate_limited(
     if response.status_code != 429 or last:
         return None
     wait = retry.rate_limit_wait(response.headers, attempt)
-    return None if wait is None else Sleep(wait)
+    return None if wait is None else Sleep(wait, RATE_LIMITED, _limit_of(response))
+
+
+def _limit_of(response: httpx.Response) -> int | None:
+    rate_limit = RateLimit.from_headers(response.headers)
+    return rate_limit.limit if rate_limit is not None else None
+
+
+def pace(rate_limit: RateLimit | None, now: float, longest: float) -> Sleep | None:
+    """The pause before the next request when the last response said none remain.
+
+    Waits until X-RateLimit-Reset (at most `longest`: a skewed server clock must not park us
+    for an hour; a 429 after a short pause still says how long to wait).
+    """
+    if rate_limit is None or rate_limit.remaining != 0 or rate_limit.reset is None:
+        return None
+    wait = min(float(rate_limit.reset) - now, longest)
+    return Sleep(wait, PACING, rate_limit.limit) if wait > 0 else None
+
+
+def _order_wait_exceeded(response: httpx.Response, wait: float, bound: float) -> RateLimitExceeded:
+    seconds = max(1, math.ceil(wait))
+    return RateLimitExceeded(
+        f"rate limited: the API asks to wait {seconds} s, longer than the {bound:g} s an order "
+        "may wait; the order was not placed",
+        {
+            "retry_after": seconds,
+            "max_wait": int(bound) if bound == int(bound) else bound,
+            "limit": _limit_of(response),
+        },
+    )
 
 
 def call(retry: RetryPolicy, base_url: str, request: Send) -> Plan:
@@ -86,6 +126,9 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
     The body always carries a client_order_id (generated if absent). If the outcome of a POST
     is unknown (timeout, dropped connection), the order is looked up by that id before anything
     else happens: found means placed, not found means safe to send again.
+
+    A 429 is waited out (announced) while the waits add up to at most `retry.order_wait`
+    (None: as long as the server asks); past it, RateLimitExceeded: nothing was placed.
     """
     body = dict(request)
     if not body.get("client_order_id"):
@@ -93,7 +136,10 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
     cid = body["client_order_id"]
     lookup = Send("GET", order_path(f"client_order_id:{cid}"))
     attempts = retry.attempts
-    for attempt in range(attempts):
+    attempt = 0  # tries spent on transport errors
+    limited = 0  # 429s answered so far
+    waited = 0.0  # seconds spent waiting for 429s
+    while True:
         last = attempt == attempts - 1
         outcome = yield Send("POST", ORDERS_PATH, None, body)
         if isinstance(outcome, httpx.TransportError):
@@ -112,25 +158,29 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
             if last:
                 raise Unreachable(base_url, describe(outcome)) from outcome
             yield Sleep(retry.backoff(attempt))
+            attempt += 1
             continue
         assert isinstance(outcome, httpx.Response)
-        pause = _rate_limited(retry, outcome, attempt, last)
-        if pause is not None:
-            yield pause
+        if outcome.status_code == 429 and limited < retry.rate_limit_retries:
+            wait = retry.server_wait(outcome.headers, limited)
+            limited += 1
+            if retry.order_wait is not None and waited + wait > retry.order_wait:
+                raise _order_wait_exceeded(outcome, waited + wait, retry.order_wait)
+            waited += wait
+            yield Sleep(wait, RATE_LIMITED, _limit_of(outcome))
             continue
         return to_data(outcome)
-    raise RateLimitExceeded("still rate limited after retries")  # pragma: no cover
 
 
 def run_sync(
-    plan: Plan, send: Callable[[Send], httpx.Response], sleep: Callable[[float], None]
+    plan: Plan, send: Callable[[Send], httpx.Response], sleep: Callable[[Sleep], None]
 ) -> Any:
     outcome: Outcome = None
     try:
         while True:
             step = plan.send(outcome)
             if isinstance(step, Sleep):
-                sleep(step.seconds)
+                sleep(step)
                 outcome = None
                 continue
             try:
@@ -144,14 +194,14 @@ def run_sync(
 async def run_async(
     plan: Plan,
     send: Callable[[Send], Awaitable[httpx.Response]],
-    sleep: Callable[[float], Awaitable[None]],
+    sleep: Callable[[Sleep], Awaitable[None]],
 ) -> Any:
     outcome: Outcome = None
     try:
         while True:
             step = plan.send(outcome)
             if isinstance(step, Sleep):
-                await sleep(step.seconds)
+                await sleep(step)
                 outcome = None
                 continue
             try:

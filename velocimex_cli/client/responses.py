@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from velocimex_cli.client.errors import NotAnApi
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import (
     ApiError,
@@ -61,6 +62,24 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+# What a plain web server (not an API) answers for a path or method it does not serve.
+NOT_AN_API_STATUSES = frozenset({404, 405, 501})
+
+
+def _not_an_api(response: httpx.Response) -> NotAnApi:
+    url = response.request.url
+    return NotAnApi(
+        f"{url.scheme}://{url.netloc.decode('ascii')}",
+        response.status_code,
+        response.request.method,
+        url.path,
+    )
+
+
+def _is_api_error(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
+
+
 def to_error(response: httpx.Response) -> ApiError:
     body = _json(response)
     status = response.status_code
@@ -83,12 +102,12 @@ def to_error(response: httpx.Response) -> ApiError:
 def to_data(response: httpx.Response) -> Any:
     """The `data` payload of a success response; raise the typed error otherwise."""
     if response.status_code >= 400:
+        if response.status_code in NOT_AN_API_STATUSES and not _is_api_error(_json(response)):
+            raise _not_an_api(response)
         raise to_error(response)
     body = _json(response)
     if isinstance(body, dict) and "data" in body:
         return body["data"]
     if body is None and response.content:
-        raise InternalError(
-            f"the API answered HTTP {response.status_code} with a body that is not JSON"
-        )
+        raise _not_an_api(response)
     return body

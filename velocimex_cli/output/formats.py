@@ -1,7 +1,9 @@
 """Data formats for stdout: table (Rich, for people), json, ndjson and csv (for pipelines).
 
 `json` prints the API's `data` payload as one JSON document, numbers exactly as the API sent
-them. `ndjson` and `csv` print the rows of a list payload (`{"orders": [...]}` -> the orders).
+them. `ndjson` and `csv` print the rows of a list payload (`{"orders": [...]}` -> the orders);
+a CSV always starts with its header, the record's known fields first (see columns.py), even
+when there are no rows.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ FORMATS = ("table", "json", "ndjson", "csv")
 
 
 def rows_of(data: Any) -> list[Any]:
-    """The records in a payload: the list under its single key, a list itself, or [one record]."""
+    """The records in a payload: its list of records (see columns.list_key), a list itself, or
+    [the one record]."""
+    from velocimex_cli.output.columns import list_key
+
     if isinstance(data, list):
         return data
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(data) == 1 and lists:
-            return lists[0]
-    return [data]
+    key = list_key(data)
+    return data[key] if key is not None else [data]
 
 
 def _cell(value: Any) -> str:
@@ -41,8 +43,15 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def to_csv(rows: list[Any]) -> str:
-    columns: list[str] = []
+def csv_row(values: list[Any]) -> str:
+    """One CSV line (quoted as needed), for writers that stream rows as they come."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_cell(v) for v in values])
+    return buffer.getvalue()
+
+
+def to_csv(rows: list[Any], known: tuple[str, ...] = ()) -> str:
+    columns: list[str] = list(known)
     for row in rows:
         if isinstance(row, dict):
             columns.extend(k for k in row if k not in columns)
@@ -60,14 +69,21 @@ def emit(
     data: Any,
     fmt: str,
     table: Callable[[Any], RenderableType] | None = None,
+    *,
+    columns: tuple[str, ...] | None = None,
 ) -> None:
-    """Write a payload to stdout in the chosen format."""
+    """Write a payload to stdout in the chosen format.
+
+    `columns`: the records' fields for the CSV header (default: known from the list's key).
+    """
     if fmt == "json":
         io_.write(jsonfmt.dumps(data, indent=2) + "\n")
     elif fmt == "ndjson":
         io_.write("".join(jsonfmt.dumps(row) + "\n" for row in rows_of(data)))
     elif fmt == "csv":
-        io_.write(to_csv(rows_of(data)))
+        from velocimex_cli.output.columns import columns_for
+
+        io_.write(to_csv(rows_of(data), columns_for(data) if columns is None else columns))
     else:
         if table is None:
             from velocimex_cli.render.tables import records_table

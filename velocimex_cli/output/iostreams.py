@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -54,6 +54,13 @@ class IOStreams:
     stdin_tty: bool | None = None
     color_mode: str = "auto"
     env: Mapping[str, str] | None = None
+    # Where the mode comes from when no --color was given (the `color` setting), asked only
+    # when colour is decided, so a bad setting fails the command that would have used it.
+    color_setting: Callable[[], str] | None = None
+
+    @property
+    def effective_color_mode(self) -> str:
+        return self.color_setting() if self.color_setting is not None else self.color_mode
 
     @property
     def stdout(self) -> TextIO:
@@ -81,11 +88,11 @@ class IOStreams:
 
     @property
     def color(self) -> bool:
-        return decide_color(self.is_stdout_tty, self.color_mode, self.env)
+        return decide_color(self.is_stdout_tty, self.effective_color_mode, self.env)
 
     @property
     def color_stderr(self) -> bool:
-        return decide_color(self.is_stderr_tty, self.color_mode, self.env)
+        return decide_color(self.is_stderr_tty, self.effective_color_mode, self.env)
 
     @property
     def can_prompt(self) -> bool:

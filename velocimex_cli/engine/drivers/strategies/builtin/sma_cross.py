@@ -1,0 +1,102 @@
+"""SMA crossover on the trade price: long when the fast average crosses above the slow one,
+flat (or short, with allow_short) when it crosses below.
+
+Cheap per trade: both averages are running sums over ring buffers (one add and one subtract
+per window), compared as fast_sum x slow - slow_sum x fast so no division runs per event, and
+an order is only considered when the sign of the difference flips.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+from typing import ClassVar
+
+from velocimex_cli.engine.drivers.strategies.base import Strategy
+from velocimex_cli.engine.drivers.strategies.context import InstrumentSpec, TradeTick
+from velocimex_cli.engine.drivers.strategies.params import Param, ParamValues
+from velocimex_cli.wire.errors import InvalidParameter, MarketClosed
+
+
+class SmaCross(Strategy):
+    id = "sma-cross"
+    name = "SMA crossover"
+    description = (
+        "Moving-average crossover on the trade price: go long order_amount when the fast "
+        "average crosses above the slow one, back to flat (or short) when it crosses below."
+    )
+    params: ClassVar[dict[str, Param]] = {
+        "fast": Param(int, 10, min=1, max=100_000, description="fast window, in trades"),
+        "slow": Param(int, 30, min=2, max=1_000_000, description="slow window, in trades"),
+        "order_amount": Param(
+            Decimal, Decimal("0.001"), min=Decimal("0.00000001"), description="position size"
+        ),
+        "allow_short": Param(bool, False, description="sell short on a cross below"),
+    }
+
+    @classmethod
+    def check(cls, config: ParamValues, instrument: InstrumentSpec) -> None:
+        if config.fast >= config.slow:
+            raise InvalidParameter(
+                "fast",
+                config.fast,
+                f"parameter 'fast' ({config.fast}) must be below 'slow' ({config.slow})",
+            )
+        amount = config.order_amount
+        if amount % instrument.lot_size or amount < instrument.min_quantity:
+            raise InvalidParameter(
+                "order_amount",
+                amount,
+                f"parameter 'order_amount' must be a multiple of {instrument.lot_size} "
+                f"and at least {instrument.min_quantity} on {instrument.key}",
+            )
+
+    def on_start(self) -> None:
+        config = self.config
+        self.fast_n: int = config.fast
+        self.slow_n: int = config.slow
+        self.fast_prices: deque[Decimal] = deque()
+        self.slow_prices: deque[Decimal] = deque()
+        self.fast_sum = Decimal(0)
+        self.slow_sum = Decimal(0)
+        self.trend = 0  # sign of fast - slow once both windows are full
+        self.crossings = 0
+        self.exchange = self.ctx.instrument.exchange
+        self.symbol = self.ctx.instrument.symbol
+
+    def on_trade(self, trade: TradeTick) -> None:
+        price = trade.price
+        fast, slow = self.fast_prices, self.slow_prices
+        fast.append(price)
+        self.fast_sum += price
+        if len(fast) > self.fast_n:
+            self.fast_sum -= fast.popleft()
+        slow.append(price)
+        self.slow_sum += price
+        if len(slow) > self.slow_n:
+            self.slow_sum -= slow.popleft()
+        elif len(slow) < self.slow_n:
+            return
+        diff = self.fast_sum * self.slow_n - self.slow_sum * self.fast_n
+        trend = (diff > 0) - (diff < 0)
+        if trend == 0 or trend == self.trend:
+            return
+        previous, self.trend = self.trend, trend
+        if previous == 0:
+            return  # the first reading is a state, not a crossing
+        self.crossings += 1
+        self._target(trend, price)
+
+    def _target(self, trend: int, price: Decimal) -> None:
+        amount = self.config.order_amount
+        target = amount if trend > 0 else -amount if self.config.allow_short else Decimal(0)
+        held = self.ctx.position().quantity
+        delta = target - held
+        if not delta:
+            return
+        side = "buy" if delta > 0 else "sell"
+        self.ctx.log(f"cross {'up' if trend > 0 else 'down'} at {price}: {side} {abs(delta)}")
+        try:
+            self.ctx.place_order(side, abs(delta))
+        except MarketClosed as exc:  # the next crossing trades to its own target
+            self.ctx.log(f"not traded: {exc.message}", "warning")

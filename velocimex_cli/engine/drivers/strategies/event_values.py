@@ -1,0 +1,108 @@
+"""The strategy's values built from the engine's event payloads and books.
+
+Shared by the in-process host and a host in another process (the node's worker): both turn
+the same wire dicts into the same `OrderInfo`, `FillInfo`, `TradeTick` and `BookTop`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from velocimex_cli.engine.core.orders import BUY, SELL
+from velocimex_cli.engine.drivers.strategies.context import (
+    BookTop,
+    FillInfo,
+    InstrumentSpec,
+    OrderInfo,
+    TradeTick,
+)
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.instruments import Instrument
+
+
+def instrument_spec(instrument: Instrument) -> InstrumentSpec:
+    return InstrumentSpec(
+        exchange=instrument.venue.name,
+        symbol=instrument.symbol,
+        base=instrument.base,
+        quote=instrument.quote,
+        tick_size=instrument.tick_size,
+        lot_size=instrument.lot_size,
+        min_quantity=instrument.min_quantity,
+    )
+
+
+def order_info(order: Mapping[str, Any], event: str = "") -> OrderInfo:
+    """An OrderInfo from the wire's Order dict (as OrderEvent and place_order carry it).
+
+    Positional arguments in field order: a named tuple builds fastest that way."""
+    return OrderInfo(
+        order["order_id"],
+        order["client_order_id"],
+        order["exchange"],
+        order["symbol"],
+        order["side"],
+        order["type"],
+        order["time_in_force"],
+        order["post_only"],
+        order["quantity"],
+        order["price"],
+        order["filled_quantity"],
+        order["average_price"],
+        order["status"],
+        order["reason"],
+        event,
+    )
+
+
+def fill_info(fill: Mapping[str, Any]) -> FillInfo:
+    return FillInfo(
+        fill["trade_id"],
+        fill["order_id"],
+        fill["client_order_id"],
+        fill["exchange"],
+        fill["symbol"],
+        fill["side"],
+        fill["price"],
+        fill["quantity"],
+        fill["fee"],
+        fill["fee_asset"],
+        fill["liquidity"],
+        datetime.fromisoformat(fill["timestamp"]),
+    )
+
+
+def trade_tick(trade: Mapping[str, Any]) -> TradeTick:
+    return TradeTick(
+        trade["exchange"],
+        trade["symbol"],
+        trade["trade_id"],
+        trade["price"],
+        trade["quantity"],
+        trade["side"],
+        datetime.fromisoformat(trade["timestamp"]),
+    )
+
+
+def book_top(exchange: Exchange, instrument: Instrument, timestamp: datetime) -> BookTop:
+    """The book's top as it is now."""
+    book = exchange.books[instrument.index]
+    bid, ask = book.best_bid(), book.best_ask()
+    price_of, quantity_of = instrument.price_of, instrument.quantity_of
+    return BookTop(
+        instrument.venue.name,
+        instrument.symbol,
+        book.sequence,
+        None if bid is None else price_of(bid),
+        None if bid is None else quantity_of(book.level_quantity(BUY, bid)),
+        None if ask is None else price_of(ask),
+        None if ask is None else quantity_of(book.level_quantity(SELL, ask)),
+        timestamp,
+    )
+
+
+__all__ = ["book_top", "fill_info", "instrument_spec", "order_info", "trade_tick"]

@@ -1,0 +1,135 @@
+"""A deployment's own accounting (orders, fills, position, PnL, fees) from its own fills.
+
+Exact: positions are the ledger's integer `Position`, fees and volume Decimals. The account's
+own position mixes manual orders and every deployment; this one is the deployment's alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, Any
+
+from velocimex_cli.engine.core.instruments import LEDGER_SCALE
+from velocimex_cli.engine.core.ledger import Position, units_to_decimal
+from velocimex_cli.engine.drivers.strategies.context import FillInfo, PositionInfo
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.instruments import Instrument
+
+
+@dataclass(slots=True)
+class _Held:
+    instrument: Instrument
+    position: Position
+    fees: int = 0  # quote ledger units
+
+
+class Tally:
+    """A deployment's own accounting from its own fills, exact (integer ledger units)."""
+
+    __slots__ = ("_held", "fees", "fills", "orders", "rejected", "volume")
+
+    def __init__(self) -> None:
+        self.orders = 0
+        self.rejected = 0
+        self.fills = 0
+        self.volume: dict[str, Decimal] = {}  # quote asset -> traded notional
+        self.fees: dict[str, Decimal] = {}  # asset -> fees paid
+        self._held: dict[int, _Held] = {}
+
+    def add_fill(self, instrument: Instrument, fill: FillInfo) -> None:
+        ticks = instrument.ticks_of(fill.price)
+        lots = instrument.lots_of(fill.quantity)
+        if ticks is None or lots is None:  # pragma: no cover - the engine fills on its grid
+            raise ValueError(f"fill off the instrument's grid: {fill}")
+        held = self._held.get(instrument.index)
+        if held is None:
+            held = self._held[instrument.index] = _Held(instrument, Position())
+        held.position.apply(
+            lots if fill.side == "buy" else -lots, ticks * lots * instrument.notional_units
+        )
+        fee_units = int(fill.fee * LEDGER_SCALE)
+        held.fees += fee_units
+        self.fills += 1
+        self.fees[fill.fee_asset] = self.fees.get(fill.fee_asset, Decimal(0)) + fill.fee
+        notional = fill.price * fill.quantity
+        self.volume[instrument.quote] = self.volume.get(instrument.quote, Decimal(0)) + notional
+
+    def position(self, instrument: Instrument) -> PositionInfo:
+        held = self._held.get(instrument.index)
+        if held is None:
+            zero = units_to_decimal(0)
+            return PositionInfo(
+                instrument.venue.name, instrument.symbol, instrument.quantity_of(0), None, zero,
+                zero,
+            )  # fmt: skip
+        p = held.position
+        average = None
+        if p.quantity:  # as the engine writes average prices: 6 digits beyond the tick
+            ticks = Decimal(abs(p.cost)) / (Decimal(abs(p.quantity)) * instrument.notional_units)
+            exact = (ticks * instrument.tick_size).quantize(
+                instrument.tick_size.scaleb(-6), rounding=ROUND_HALF_EVEN
+            )
+            trimmed = exact.normalize()
+            tick_exponent = instrument.tick_size.as_tuple().exponent
+            average = (
+                exact.quantize(instrument.tick_size)
+                if trimmed.as_tuple().exponent > tick_exponent  # type: ignore[operator]
+                else trimmed
+            )
+        return PositionInfo(
+            exchange=instrument.venue.name,
+            symbol=instrument.symbol,
+            quantity=instrument.quantity_of(p.quantity),
+            average_price=average,
+            realized_pnl=units_to_decimal(p.realized),
+            fees=units_to_decimal(held.fees),
+        )
+
+    def summary(self, exchange: Exchange) -> dict[str, Any]:
+        """Orders, fills, fees and per-instrument position with realized and unrealized PnL
+        (at the mid; None when a side of the book is empty), JSON-ready (Decimals)."""
+        positions = []
+        realized: dict[str, Decimal] = {}
+        unrealized: dict[str, Decimal] = {}
+        for index in sorted(self._held):
+            held = self._held[index]
+            instrument = held.instrument
+            info = self.position(instrument)
+            book = exchange.books[index]
+            bid, ask = book.best_bid(), book.best_ask()
+            upnl = None
+            if bid is not None and ask is not None:
+                units = held.position.unrealized((bid + ask) * instrument.notional_units)
+                upnl = units_to_decimal(units)
+                unrealized[instrument.quote] = unrealized.get(instrument.quote, Decimal(0)) + upnl
+            realized[instrument.quote] = (
+                realized.get(instrument.quote, Decimal(0)) + info.realized_pnl
+            )
+            positions.append(
+                {
+                    "exchange": info.exchange,
+                    "symbol": info.symbol,
+                    "quantity": info.quantity,
+                    "average_price": info.average_price,
+                    "realized_pnl": info.realized_pnl,
+                    "unrealized_pnl": upnl,
+                    "fees": info.fees,
+                    "pnl_asset": instrument.quote,
+                }
+            )
+        return {
+            "orders": self.orders,
+            "rejected_orders": self.rejected,
+            "fills": self.fills,
+            "volume": dict(sorted(self.volume.items())),
+            "fees": dict(sorted(self.fees.items())),
+            "realized_pnl": dict(sorted(realized.items())),
+            "unrealized_pnl": dict(sorted(unrealized.items())),
+            "positions": positions,
+        }
+
+
+__all__ = ["Tally"]
