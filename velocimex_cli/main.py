@@ -16,6 +16,9 @@ def main() -> None:
 
         sys.stdout.write(f"vmx {__version__}\n")
         return
+    from velocimex_cli import paths
+
+    paths.restrict_umask()  # everything vmx (and the engine it starts) writes is private
     from velocimex_cli.cli.app import run
 
     run()

@@ -105,3 +105,53 @@ def test_verbose_dumps_requests_with_credentials_masked(vmx: Harness) -> None:
     assert "> GET http://testserver/v1/trading/orders" in result.stderr
     assert "x-api-secret: ****" in result.stderr.lower()
     assert vmx.api_secret not in result.stderr and vmx.api_key not in result.stderr
+
+
+def test_a_wrong_secret_at_login_is_exit_3_and_leaves_other_profiles_alone(vmx: Harness) -> None:
+    from velocimex_cli.config import credentials
+    from velocimex_cli.config.credentials import Credential, Secret
+
+    credentials.store("local", Credential("vmxk_local_key", Secret("local-secret")))
+    login(vmx, vmx.api_secret)  # prod saved with the right key
+    before = credentials.load_all()
+    result = vmx.run(
+        "auth", "login", "--profile", "other", "--api-url", "http://testserver",
+        "--api-key", vmx.api_key, "--api-secret-stdin", input="wrong\n", env=NO_ENV_KEY,
+    )  # fmt: skip
+    assert result.exit_code == 3, result.stderr
+    assert "AUTHENTICATION_ERROR" in result.stderr
+    assert credentials.load_all() == before  # local and prod untouched, nothing for "other"
+
+
+def test_login_prompts_end_cleanly_at_eof(vmx: Harness) -> None:
+    base = ("auth", "login", "--profile", "x", "--api-url", "http://testserver")
+    no_key = vmx.run(*base, tty=True, input="", env=NO_ENV_KEY)
+    assert no_key.exit_code == 2 and "EOF" in no_key.stderr
+    no_secret = vmx.run(*base, "--api-key", "k", "--api-secret-stdin", input="", env=NO_ENV_KEY)
+    assert no_secret.exit_code == 2 and "EOF" in no_secret.stderr
+    assert "Traceback" not in no_key.stderr + no_secret.stderr
+    assert not credentials_file().exists()
+
+
+def test_an_empty_api_key_is_refused_before_anything_is_sent(vmx: Harness) -> None:
+    result = vmx.run(
+        "auth", "login", "--profile", "x", "--api-url", "http://testserver", "--api-key", "  ",
+        "--api-secret-stdin", input="s\n", env=NO_ENV_KEY,
+    )  # fmt: skip
+    assert result.exit_code == 2 and "API key is empty" in result.stderr
+
+
+def test_an_unwritable_home_says_where_and_saves_nothing(vmx: Harness, isolated_home: Path) -> None:
+    # Where the credentials directory must go, a plain file: no write can succeed there, even
+    # as root (file modes would not stop root).
+    blocker = isolated_home / "config" / "credentials"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("")
+    env = NO_ENV_KEY
+    result = vmx.run(
+        "auth", "login", "--profile", "prod", "--api-url", "http://testserver",
+        "--api-key", vmx.api_key, "--api-secret-stdin", input=vmx.api_secret + "\n", env=env,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    assert "cannot save the credentials" in result.stderr and str(blocker) in result.stderr
+    assert "VMX_HOME" in result.stderr and "Traceback" not in result.stderr

@@ -48,6 +48,12 @@ def test_start_status_stop(home: dict[str, str]) -> None:
 
         shown = vmx_engine(home, "status", "--json")
         assert shown.returncode == 0 and json.loads(shown.stdout)["pid"] == status["pid"]
+        assert json.loads(shown.stdout)["healthy"] is True
+
+        elsewhere = vmx_engine(home, "start", "--json", "--data-dir", home["VMX_HOME"] + "/x")
+        assert elsewhere.returncode == 1
+        error = json.loads(elsewhere.stderr)["error"]
+        assert error["code"] == "ENGINE_RUNNING" and str(status["pid"]) in error["message"]
 
         key = json.loads(vmx_engine(home, "keys", "create", "--json", "--account", "dora").stdout)
         assert set(key) == {"api_key", "api_secret", "account", "permissions"}
@@ -204,3 +210,24 @@ def test_serve_on_a_busy_port_says_so(home: dict[str, str]) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_engine_commands_follow_the_common_pattern(home: dict[str, str], tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "d")
+    bad = vmx_engine(home, "keys", "create", "--data-dir", data_dir, "--permissions", "x", "--json")
+    assert bad.returncode == 2
+    error = json.loads(bad.stderr)["error"]  # --json errors are the API's error JSON
+    assert error["code"] == "INVALID_PARAMETER" and error["details"]["parameter"] == "permissions"
+    assert vmx_engine(home, "keys", "create", "--data-dir", data_dir).returncode == 0
+    table = vmx_engine(home, "keys", "list", "--data-dir", data_dir)
+    header = [word for word in table.stdout.splitlines()[0].split() if word.isidentifier()]
+    assert header[:3] == ["api_key", "account", "name"] and "state" in header
+    assert "active" in table.stdout
+    csv = vmx_engine(home, "keys", "list", "--data-dir", data_dir, "-o", "csv")
+    assert csv.stdout.splitlines()[0].startswith("api_key,account,name,permissions")
+    assert vmx_engine(home, "logs", "-n", "-1").returncode == 2
+    assert vmx_engine(home, "stop", "--timeout", "-1").returncode == 2
+    helped = vmx_engine(home, "--help")
+    assert helped.returncode == 0 and "╭" not in helped.stdout and "keys" in helped.stdout
+    down = vmx_engine(home, "status")
+    assert down.returncode == 1 and down.stdout == "" and "not running" in down.stderr

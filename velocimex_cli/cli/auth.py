@@ -36,7 +36,32 @@ class StatusOptions:
     output: str | None
 
 
+def _read_line(factory: Factory, prompt: str | None, what: str) -> str:
+    """One line from stdin (after `prompt` on a terminal); EOF is an error that says so."""
+    io = factory.io
+    if prompt is not None:
+        io.stderr.write(prompt)
+        io.stderr.flush()
+    line = io.stdin.readline()
+    if not line:
+        raise CommandError(f"no {what} given: stdin ended (EOF) before it; nothing was saved")
+    return line.strip()
+
+
+def _save_failed(exc: OSError, path: object) -> CommandError:
+    where = exc.filename or path
+    return CommandError(
+        f"cannot save the credentials in {where}: {exc.strerror or exc}; make that directory"
+        " writable by you (VMX_HOME, or the platform's config directory) or point VMX_HOME at"
+        " one that is. Nothing was saved.",
+        exit_code=ExitCode.USAGE,
+        code="HOME_NOT_WRITABLE",
+    )
+
+
 def run_login(factory: Factory, opts: LoginOptions) -> None:
+    import os
+
     from velocimex_cli.config import credentials
     from velocimex_cli.config import settings as settings_mod
     from velocimex_cli.config.credentials import Credential, Secret, mask_key
@@ -44,31 +69,36 @@ def run_login(factory: Factory, opts: LoginOptions) -> None:
     from velocimex_cli.config.settings import LOCAL_PROFILE
 
     io = factory.io
-    import os
-
     env = factory.env if factory.env is not None else os.environ
     name = opts.profile or profile_name(factory.settings, factory.flag_profile, env)
     url = opts.api_url or factory.flag_api_url or factory.settings.profile_url(name)
     if url is None and name != LOCAL_PROFILE:
         raise CommandError(f"profile {name!r} needs an API URL: pass --api-url URL")
     key = opts.api_key
-    if not key:
+    if key is None:
         if not io.can_prompt:
             raise CommandError("pass --api-key KEY (no terminal to ask on)")
-        io.stderr.write("API key: ")
-        io.stderr.flush()
-        key = io.stdin.readline().strip()
+        key = _read_line(factory, "API key: ", "API key")
+    key = key.strip()
+    if not key:
+        raise CommandError("the API key is empty: pass --api-key KEY (the key id, not the secret)")
     if opts.secret_from_stdin:
-        secret_text = io.stdin.readline().strip()
+        secret_text = _read_line(factory, None, "API secret on stdin")
     elif io.can_prompt:
-        secret_text = io.prompt_secret("API secret (hidden): ").strip()
+        try:
+            secret_text = io.prompt_secret("API secret (hidden): ").strip()
+        except EOFError:
+            raise CommandError(
+                "no API secret given: stdin ended (EOF) at the prompt; nothing was saved"
+            ) from None
     else:
         raise CommandError(
             "pass the secret on stdin with --api-secret-stdin (no terminal to ask on)"
         )
-    if not key or not secret_text:
-        raise CommandError("both an API key and an API secret are needed")
+    if not secret_text:
+        raise CommandError("the API secret is empty; nothing was saved")
     secret = Secret(secret_text)
+    embedded = url is None
     if url is None:
         url = factory._embedded_url()
     api = factory.client_for(url.rstrip("/"), key, secret)
@@ -76,10 +106,14 @@ def run_login(factory: Factory, opts: LoginOptions) -> None:
         api.balance()  # any authenticated call proves the key; nothing is saved before it works
     finally:
         api.close()
-    if opts.api_url or (name != LOCAL_PROFILE and url):
-        factory.settings.profiles.setdefault(name, {})["api_url"] = url.rstrip("/")
-        settings_mod.save(factory.settings)
-    path = credentials.store(name, Credential(key, secret))
+    bound = None if embedded else url.rstrip("/")
+    try:
+        if opts.api_url or (name != LOCAL_PROFILE and url):
+            factory.settings.profiles.setdefault(name, {})["api_url"] = url.rstrip("/")
+            settings_mod.save(factory.settings)
+        path = credentials.store(name, Credential(key, secret, api_url=bound))
+    except OSError as exc:
+        raise _save_failed(exc, credentials.credentials_file()) from None
     io.status(f"Logged in to {url} as {mask_key(key)} (profile {name}); saved in {path}.")
 
 
@@ -88,14 +122,40 @@ def run_logout(factory: Factory, opts: LogoutOptions) -> int | None:
 
     from velocimex_cli.config import credentials
     from velocimex_cli.config.profiles import profile_name
+    from velocimex_cli.config.settings import LOCAL_PROFILE
 
     env = factory.env if factory.env is not None else os.environ
     name = opts.profile or profile_name(factory.settings, factory.flag_profile, env)
-    if credentials.remove(name):
-        factory.io.status(f"Removed the stored credentials of profile {name}.")
+    stored = credentials.load(name)
+    if stored is None:
+        factory.io.status(f"Profile {name} has no stored credentials; nothing to remove.")
         return None
-    factory.io.status(f"Profile {name} has no stored credentials; nothing to remove.")
+    local_key = name == LOCAL_PROFILE and stored.api_url is None
+    if local_key and factory.settings.profile_url(name) is None:
+        _revoke_local_key(factory, stored.api_key)
+    try:
+        credentials.remove(name)
+    except OSError as exc:
+        raise _save_failed(exc, credentials.credentials_file()) from None
+    factory.io.status(f"Removed the stored credentials of profile {name}.")
     return None
+
+
+def _revoke_local_key(factory: Factory, api_key: str) -> None:
+    """Revoke the local profile's provisioned key on the embedded engine (starting it if need
+    be: the key lives in the engine's data), so a copy of the secret is worthless too."""
+    from velocimex_cli.config.credentials import mask_key
+    from velocimex_cli.engine import launcher
+    from velocimex_cli.wire.errors import NotFound
+
+    engine = factory._embedded_engine()
+    try:
+        revoked = launcher.revoke_key(engine, api_key)
+    except NotFound:
+        factory.io.status(f"The local engine does not know the key {mask_key(api_key)}.")
+        return
+    state = "revoked" if revoked else "was already revoked"
+    factory.io.status(f"Key {mask_key(api_key)} {state} on the local engine.")
 
 
 def run_status(factory: Factory, opts: StatusOptions) -> int | None:
@@ -105,6 +165,8 @@ def run_status(factory: Factory, opts: StatusOptions) -> int | None:
 
     profile = factory.profile()
     stored = credentials.load(profile.name) if profile.key_source == "credentials" else None
+    if profile.withheld is not None:
+        factory.io.status(f"error: {profile.withheld}")
     where = {
         "env": "environment (VMX_API_KEY, VMX_API_SECRET)",
         "credentials": str(credentials.credentials_file()),
@@ -129,9 +191,10 @@ def run_status(factory: Factory, opts: StatusOptions) -> int | None:
             api.balance()
             info["accepted"] = True
         except Exception as exc:
-            info["accepted"] = False
+            info["accepted"] = False if exit_code_of(exc) == ExitCode.AUTH else None
             info["problem"] = human_message(exc).removeprefix("error: ").splitlines()[0]
             code = exit_code_of(exc)
+            factory.io.status(human_message(exc))
     else:
         code = ExitCode.AUTH
 

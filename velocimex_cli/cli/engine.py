@@ -1,32 +1,41 @@
 """`vmx engine ...`: run the embedded exchange engine and manage its API keys.
 
+The same pattern as every other noun: each command parses its flags into an options object and
+hands it to a `run_*` function through `execute`, which owns the error path (the exit-code
+table; JSON errors on stderr with `--json`/`-o json`) and the factory's I/O streams.
+
 Module-level imports stay light (typer only): the CLI root imports this at start-up. Heavy
 pieces (uvicorn, fastapi, the engine) are imported inside the commands that need them.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-app = typer.Typer(
-    name="engine",
-    help="Run the embedded Velocimex exchange engine (serve, start, stop, status, logs, keys).",
-    no_args_is_help=True,
-)
-keys_app = typer.Typer(
-    name="keys",
-    help="Manage the engine's API keys (works whether or not the server runs).",
-    no_args_is_help=True,
+from velocimex_cli.cli.command_error import CommandError
+from velocimex_cli.cli.execution import execute
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+
+if TYPE_CHECKING:
+    from velocimex_cli.cli.factory import Factory
+    from velocimex_cli.engine.launcher import EngineStatus
+
+app = sub_app("Run the embedded exchange engine: serve, start, stop, status, logs, keys.")
+keys_app = sub_app(
+    "Manage the engine's API keys (through the running engine, or its data directory)."
 )
 app.add_typer(keys_app, name="keys")
 
 DEFAULT_PORT = 7878
+# Exit codes particular to the engine commands (the rest follow the README's table).
+ENGINE_FAILED = 1  # could not start: port busy, data directory in use, crashed while starting
+NOT_RUNNING = 1  # `status`: no engine runs
+NOT_ANSWERING = 9  # `status`: the engine's process lives but its API does not answer
 
 DataDirOption = Annotated[
     Path | None,
@@ -36,10 +45,7 @@ DataDirOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+KEY_COLUMNS = ("api_key", "account", "name", "permissions", "ip_allow", "created_at", "state")
 
 
 def _data_dir(data_dir: Path | None) -> Path:
@@ -48,8 +54,45 @@ def _data_dir(data_dir: Path | None) -> Path:
     return (data_dir or paths.engine_data_dir()).expanduser().resolve()
 
 
-@app.command()
-def serve(
+# ---------------------------------------------------------------- serve
+
+
+@dataclass
+class ServeOptions:
+    host: str
+    port: int
+    data_dir: Path | None
+    in_memory: bool
+    seed: int
+    always_open: bool
+    rate_limit: bool
+    simulate: bool
+
+
+def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
+    from velocimex_cli import paths
+
+    if not 0 <= opts.port <= 65535:
+        raise CommandError(f"--port must be 0-65535, not {opts.port}")
+    if opts.in_memory and opts.data_dir is not None:
+        raise CommandError("--in-memory keeps nothing on disk: drop --data-dir or --in-memory")
+    paths.restrict_umask()
+    from velocimex_cli.engine.api.server import data_dir_or_none, run
+    from velocimex_cli.engine.api.settings import ServerSettings
+
+    settings = ServerSettings(
+        data_dir=data_dir_or_none(opts.data_dir, opts.in_memory),
+        seed=opts.seed,
+        always_open=opts.always_open,
+        rate_limit=opts.rate_limit,
+        simulate=opts.simulate,
+    )
+    return run(settings, opts.host, opts.port)
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to bind; loopback unless told otherwise.")] = (
         "127.0.0.1"
     ),
@@ -69,136 +112,322 @@ def serve(
         bool, typer.Option("--no-simulate", help="Do not run the market simulator.")
     ] = False,
 ) -> None:
-    """Run the engine's API server in the foreground (Ctrl-C stops it)."""
-    from velocimex_cli.engine.api.server import data_dir_or_none, run
-    from velocimex_cli.engine.api.settings import ServerSettings
+    """Run the engine's API server in the foreground (Ctrl-C stops it).
 
-    if not 0 <= port <= 65535:
-        _err(f"vmx engine serve: --port must be 0-65535, not {port}")
-        raise typer.Exit(2)
-    settings = ServerSettings(
-        data_dir=data_dir_or_none(data_dir, in_memory),
-        seed=seed,
-        always_open=always_open,
-        rate_limit=not no_rate_limit,
-        simulate=not no_simulate,
+    Only one engine may serve a data directory: a second one exits 1 naming the first.
+    """
+    opts = ServeOptions(
+        host, port, data_dir, in_memory, seed, always_open, not no_rate_limit, not no_simulate
     )
-    raise typer.Exit(run(settings, host, port))
+    execute(ctx, run_serve, opts)
 
 
-@app.command()
-def start(
-    data_dir: DataDirOption = None,
-    seed: Annotated[int, typer.Option(help="Seed of the market simulator.")] = 42,
-    always_open: Annotated[bool, typer.Option("--always-open")] = False,
-    no_rate_limit: Annotated[bool, typer.Option("--no-rate-limit")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
-) -> None:
-    """Start the engine in the background (or report the one already running)."""
+# ---------------------------------------------------------------- start / stop / status
+
+
+@dataclass
+class StartOptions:
+    data_dir: Path | None
+    seed: int
+    always_open: bool
+    rate_limit: bool
+    output: str | None
+
+
+def _status_record(status: EngineStatus, healthy: bool = True) -> dict[str, Any]:
+    return {"running": True, "healthy": healthy, **status.to_dict()}
+
+
+def _emit_status(factory: Factory, record: dict[str, Any], output: str | None) -> None:
+    from velocimex_cli.output.formats import emit
+
+    def table(payload: dict[str, Any]) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        shown = dict(payload)
+        if shown.get("running") and shown.get("data_dir") is None:
+            shown["data_dir"] = "(in memory)"
+        return detail_table(shown)
+
+    emit(factory.io, record, factory.output_format(output), table)
+
+
+def run_start(factory: Factory, opts: StartOptions) -> int | None:
     from velocimex_cli.engine import launcher
 
     running = launcher.status()
     if running is not None and launcher.healthy(running.url):
-        _print_status(running, as_json, prefix="Engine already running")
-        return
-    extra = ["--seed", str(seed)]
-    if always_open:
+        wanted = None if opts.data_dir is None else str(_data_dir(opts.data_dir))
+        if wanted is not None and running.data_dir != wanted:
+            raise CommandError(
+                f"an engine already runs (pid {running.pid} at {running.url}) on "
+                f"{running.data_dir or 'no data directory (in memory)'}; stop it with "
+                "`vmx engine stop` before starting one on " + wanted,
+                exit_code=ENGINE_FAILED,
+                code="ENGINE_RUNNING",
+            )
+        factory.io.status("Engine already running.")
+        _emit_status(factory, _status_record(running), opts.output)
+        return None
+    extra = ["--seed", str(opts.seed)]
+    if opts.always_open:
         extra.append("--always-open")
-    if no_rate_limit:
+    if not opts.rate_limit:
         extra.append("--no-rate-limit")
     try:
-        started = launcher.ensure_running(_data_dir(data_dir), extra)
+        started = launcher.ensure_running(_data_dir(opts.data_dir), extra)
     except launcher.EngineStartError as exc:
-        _err(f"vmx engine start: {exc}")
-        raise typer.Exit(1) from None
-    _print_status(started, as_json, prefix="Engine started")
+        raise CommandError(str(exc), exit_code=ENGINE_FAILED, code="ENGINE_START_FAILED") from None
+    factory.io.status("Engine started.")
+    _emit_status(factory, _status_record(started), opts.output)
+    return None
 
 
-@app.command()
-def stop(
+@app.command("start")
+def start_command(
+    ctx: typer.Context,
+    data_dir: DataDirOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the market simulator.")] = 42,
+    always_open: Annotated[
+        bool, typer.Option("--always-open", help="Treat every venue as open (ignore hours).")
+    ] = False,
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Turn REST rate limiting off.")
+    ] = False,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Start the engine in the background (or report the one already running)."""
+    fmt = output_format(json, output)
+    opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt)
+    execute(ctx, run_start, opts, output=fmt)
+
+
+@dataclass
+class StopOptions:
+    timeout: float
+
+
+def run_stop(factory: Factory, opts: StopOptions) -> int | None:
+    from velocimex_cli.engine import launcher
+
+    if opts.timeout < 0:
+        raise CommandError(f"--timeout must be 0 or more seconds, not {opts.timeout:g}")
+    running = launcher.status()
+    if running is None:
+        factory.io.status("Engine is not running.")
+        return None
+    launcher.stop(opts.timeout)
+    factory.io.status(f"Engine stopped (was pid {running.pid} at {running.url}).")
+    return None
+
+
+@app.command("stop")
+def stop_command(
+    ctx: typer.Context,
     timeout: Annotated[float, typer.Option(help="Seconds to wait before killing it.")] = 10.0,
 ) -> None:
     """Stop the background engine gracefully."""
+    execute(ctx, run_stop, StopOptions(timeout))
+
+
+@dataclass
+class StatusOptions:
+    output: str | None
+
+
+def run_status(factory: Factory, opts: StatusOptions) -> int | None:
     from velocimex_cli.engine import launcher
 
+    recorded = launcher.read_state()
     running = launcher.status()
     if running is None:
-        _err("Engine is not running.")
-        return
-    launcher.stop(timeout)
-    _err(f"Engine stopped (was pid {running.pid} at {running.url}).")
+        if recorded is not None:
+            factory.io.status(
+                f"The engine recorded at {recorded.url} (pid {recorded.pid}) is gone: it did"
+                " not stop cleanly (killed or crashed). Its state was cleared; the next command"
+                " starts a fresh one."
+            )
+        factory.io.status("Engine is not running. Start it with `vmx engine start`.")
+        fmt = factory.output_format(opts.output)
+        if fmt != "table":
+            _emit_status(factory, {"running": False}, fmt)
+        return NOT_RUNNING
+    healthy = launcher.healthy(running.url)
+    if healthy:
+        factory.io.status("Engine running.")
+    else:
+        factory.io.status(
+            f"The engine process (pid {running.pid}) lives but does not answer at {running.url};"
+            " see `vmx engine logs`, or restart it: `vmx engine stop && vmx engine start`."
+        )
+    _emit_status(factory, _status_record(running, healthy), opts.output)
+    return None if healthy else NOT_ANSWERING
 
 
-@app.command()
-def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
-) -> None:
-    """Say whether the engine runs, where, since when and with which data directory."""
+@app.command("status")
+def status_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
+    """Whether the engine runs and answers, where, since when, with which data directory.
+
+    Exit 0 running, 1 not running, 9 running but not answering.
+    """
+    fmt = output_format(json, output)
+    execute(ctx, run_status, StatusOptions(fmt), output=fmt)
+
+
+# ---------------------------------------------------------------- logs
+
+
+@dataclass
+class LogsOptions:
+    follow: bool
+    lines: int
+
+
+def run_logs(factory: Factory, opts: LogsOptions) -> int | None:
     from velocimex_cli.engine import launcher
 
-    running = launcher.status()
-    if running is None:
-        if as_json:
-            sys.stdout.write(json.dumps({"running": False}) + "\n")
-        else:
-            _err("Engine is not running. Start it with `vmx engine start`.")
-        raise typer.Exit(1)
-    _print_status(running, as_json, prefix="Engine running")
+    if opts.lines < 0:
+        raise CommandError(f"--lines must be 0 or more, not {opts.lines}")
+    path = launcher.log_file()
+    if not path.exists():
+        raise CommandError(
+            f"no engine log yet ({path}); start the engine with `vmx engine start`",
+            exit_code=NOT_RUNNING,
+            code="NO_LOG",
+        )
+    io = factory.io
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        tail = handle.readlines()[-opts.lines :] if opts.lines > 0 else []
+        io.write("".join(tail))
+        if not opts.follow:
+            return None
+        try:
+            while True:
+                line = handle.readline()
+                if line:
+                    io.write(line)
+                else:
+                    time.sleep(0.2)
+        except KeyboardInterrupt:
+            return None
 
 
-def _print_status(status: object, as_json: bool, prefix: str) -> None:
-    from velocimex_cli.engine.launcher import EngineStatus
-
-    assert isinstance(status, EngineStatus)
-    _err(f"{prefix}.")
-    if as_json:
-        sys.stdout.write(json.dumps({"running": True, **status.to_dict()}) + "\n")
-        return
-    rows = [
-        ("url", status.url),
-        ("pid", str(status.pid)),
-        ("since", status.started_at),
-        ("data dir", status.data_dir or "(in memory)"),
-        ("log", status.log_file),
-    ]
-    for label, value in rows:
-        sys.stdout.write(f"{label + ':':<10} {value}\n")
-
-
-@app.command()
-def logs(
+@app.command("logs")
+def logs_command(
+    ctx: typer.Context,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines to show first.")] = 50,
 ) -> None:
     """Show the background engine's log."""
-    from velocimex_cli.engine import launcher
+    execute(ctx, run_logs, LogsOptions(follow, lines))
 
-    path = launcher.log_file()
-    if not path.exists():
-        _err(f"No engine log yet ({path}). Start the engine with `vmx engine start`.")
-        raise typer.Exit(1)
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        tail = handle.readlines()[-lines:] if lines > 0 else []
-        sys.stdout.writelines(tail)
-        sys.stdout.flush()
-        if not follow:
-            return
+
+# ---------------------------------------------------------------- keys
+
+
+class _KeyAccess:
+    """Keys of one engine: through the running engine's local key endpoint when it is the one
+    asked for (required for an in-memory engine), else in the data directory's database."""
+
+    def __init__(self, data_dir: Path | None) -> None:
+        from velocimex_cli.engine import launcher
+
+        self.engine = None
+        self.data_dir = _data_dir(data_dir)
+        running = launcher.status()
+        if running is not None and running.admin_token:  # (an older engine has no endpoint)
+            serves_default = data_dir is None and running.data_dir in (None, str(self.data_dir))
+            if serves_default or running.data_dir == str(self.data_dir):
+                self.engine = running
+
+    def create(self, account: str, name: str, permissions: str, ip: list[str]) -> dict[str, Any]:
+        if self.engine is not None:
+            from velocimex_cli.engine import launcher
+
+            perms = [p.strip() for p in permissions.split(",")]
+            body = {"account": account, "name": name, "permissions": perms, "ip_allow": ip}
+            return launcher.admin_request(self.engine, "POST", launcher.LOCAL_KEYS_PATH, body)
+        from velocimex_cli.engine.keys import KeyStore
+
+        store = KeyStore.open(self.data_dir)
         try:
-            while True:
-                line = handle.readline()
-                if line:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                else:
-                    time.sleep(0.2)
-        except KeyboardInterrupt:
-            return
+            made = store.create(account, name, permissions, ip)
+        finally:
+            store.close()
+        return {**made.info.to_wire(), "api_secret": made.api_secret}
+
+    def list(self) -> list[dict[str, Any]]:
+        if self.engine is not None:
+            from velocimex_cli.engine import launcher
+
+            keys = launcher.admin_request(self.engine, "GET", launcher.LOCAL_KEYS_PATH)
+            return list(keys.get("keys") or [])
+        from velocimex_cli.engine.keys import KeyStore
+
+        store = KeyStore.open(self.data_dir)
+        try:
+            return [info.to_wire() for info in store.list()]
+        finally:
+            store.close()
+
+    def revoke(self, key: str) -> bool:
+        if self.engine is not None:
+            from velocimex_cli.engine import launcher
+
+            return launcher.revoke_key(self.engine, key)
+        from velocimex_cli.engine.keys import KeyStore
+        from velocimex_cli.wire.errors import NotFound
+
+        store = KeyStore.open(self.data_dir)
+        try:
+            if store.get(key) is None:
+                raise NotFound(f"No API key {key}", {"api_key": key})
+            return store.revoke(key)
+        finally:
+            store.close()
+
+
+@dataclass
+class KeysCreateOptions:
+    data_dir: Path | None
+    account: str
+    name: str
+    permissions: str
+    ip: list[str]
+    output: str | None
+
+
+def run_keys_create(factory: Factory, opts: KeysCreateOptions) -> int | None:
+    from velocimex_cli.output.formats import emit
+
+    created = _KeyAccess(opts.data_dir).create(opts.account, opts.name, opts.permissions, opts.ip)
+    record = {
+        "api_key": created["api_key"],
+        "api_secret": created["api_secret"],
+        "account": created["account"],
+        "permissions": list(created["permissions"]),
+    }
+
+    def table(payload: dict[str, Any]) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        return detail_table({**payload, "permissions": ",".join(payload["permissions"])})
+
+    emit(factory.io, record, factory.output_format(opts.output), table)
+    factory.io.status(
+        f"Key for account {record['account']!r} ({', '.join(record['permissions'])}). The"
+        " secret is shown only now: store it safely (e.g. `vmx auth login`). A new account is"
+        " opened with sandbox funds on the key's first use."
+    )
+    return None
 
 
 @keys_app.command("create")
-def keys_create(
+def keys_create_command(
+    ctx: typer.Context,
     data_dir: DataDirOption = None,
     account: Annotated[str, typer.Option(help="Account the key trades for.")] = "local",
     name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
@@ -207,87 +436,89 @@ def keys_create(
         list[str] | None,
         typer.Option("--ip", help="Allow only this address or CIDR block (repeatable)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the key as JSON.")] = False,
+    json: JsonFlag = False,
+    output: OutputOption = None,
 ) -> None:
     """Create an API key; its secret is shown once, now."""
-    from velocimex_cli.engine.keys import KeyStore
-    from velocimex_cli.wire.errors import ApiError
+    fmt = output_format(json, output)
+    opts = KeysCreateOptions(data_dir, account, name, permissions, list(ip or ()), fmt)
+    execute(ctx, run_keys_create, opts, output=fmt)
 
-    store = KeyStore.open(_data_dir(data_dir))
-    try:
-        created = store.create(account, name, permissions, ip or ())
-    except ApiError as exc:
-        _err(f"vmx engine keys create: {exc.message}")
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
-    info = created.info
-    if as_json:
-        payload = {
-            "api_key": info.api_key,
-            "api_secret": created.api_secret,
-            "account": info.account,
-            "permissions": list(info.permissions),
-        }
-        sys.stdout.write(json.dumps(payload) + "\n")
-        return
-    sys.stdout.write(f"api_key:    {info.api_key}\napi_secret: {created.api_secret}\n")
-    _err(
-        f"Key for account {info.account!r} ({', '.join(info.permissions)}). The secret is shown"
-        " only now: store it safely (e.g. `vmx auth login`). A new account is opened with"
-        " sandbox funds on the key's first use."
-    )
+
+@dataclass
+class KeysListOptions:
+    data_dir: Path | None
+    output: str | None
+
+
+def run_keys_list(factory: Factory, opts: KeysListOptions) -> int | None:
+    from velocimex_cli.output.formats import emit
+
+    keys = _KeyAccess(opts.data_dir).list()
+    fmt = factory.output_format(opts.output)
+    if not keys and fmt == "table":
+        factory.io.status("No API keys. Create one with `vmx engine keys create`.")
+
+    def table(payload: dict[str, Any]) -> Any:
+        from velocimex_cli.render.tables import records_table
+
+        rows = [
+            {
+                **key,
+                "permissions": ",".join(key["permissions"]),
+                "ip_allow": ",".join(key["ip_allow"]) or "any IP",
+                "state": "active" if key["revoked_at"] is None else f"revoked {key['revoked_at']}",
+            }
+            for key in payload["keys"]
+        ]
+        return records_table(rows, KEY_COLUMNS)
+
+    emit(factory.io, {"keys": keys}, fmt, table)
+    return None
 
 
 @keys_app.command("list")
-def keys_list(
-    data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the keys as JSON.")] = False,
-) -> None:
+def keys_list_command(
+    ctx: typer.Context, data_dir: DataDirOption = None, json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:  # fmt: skip
     """List API keys (never their secrets)."""
-    from velocimex_cli.engine.keys import KeyStore
+    fmt = output_format(json, output)
+    execute(ctx, run_keys_list, KeysListOptions(data_dir, fmt), output=fmt)
 
-    store = KeyStore.open(_data_dir(data_dir))
+
+@dataclass
+class KeysRevokeOptions:
+    key: str
+    data_dir: Path | None
+
+
+def run_keys_revoke(factory: Factory, opts: KeysRevokeOptions) -> int | None:
+    from velocimex_cli.wire.errors import ExitCode, NotFound
+
     try:
-        infos = store.list()
-    finally:
-        store.close()
-    if as_json:
-        sys.stdout.write(json.dumps({"keys": [info.to_wire() for info in infos]}) + "\n")
-        return
-    if not infos:
-        _err("No API keys. Create one with `vmx engine keys create`.")
-        return
-    for info in infos:
-        state = "active" if info.active else f"revoked {info.revoked_at}"
-        allow = ",".join(info.ip_allow) or "any IP"
-        sys.stdout.write(
-            f"{info.api_key}  {info.account:<12} {info.name:<12} {','.join(info.permissions):<11}"
-            f" {allow:<16} {info.created_at}  {state}\n"
-        )
+        revoked = _KeyAccess(opts.data_dir).revoke(opts.key)
+    except NotFound:
+        raise CommandError(
+            f"no key {opts.key!r}; see `vmx engine keys list`",
+            exit_code=ExitCode.NOT_FOUND,
+            code="NOT_FOUND",
+        ) from None
+    if revoked:
+        factory.io.status(f"Key {opts.key} revoked.")
+    else:
+        factory.io.status(f"Key {opts.key} was already revoked.")
+    return None
 
 
 @keys_app.command("revoke")
-def keys_revoke(
+def keys_revoke_command(
+    ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="The API key to revoke.")],
     data_dir: DataDirOption = None,
 ) -> None:
     """Revoke an API key; a running server refuses it at once."""
-    from velocimex_cli.engine.keys import KeyStore
-
-    store = KeyStore.open(_data_dir(data_dir))
-    try:
-        existing = store.get(key)
-        revoked = store.revoke(key)
-    finally:
-        store.close()
-    if existing is None:
-        _err(f"vmx engine keys revoke: no key {key!r}; see `vmx engine keys list`")
-        raise typer.Exit(7)
-    if not revoked:
-        _err(f"Key {key} was already revoked.")
-        return
-    _err(f"Key {key} revoked.")
+    execute(ctx, run_keys_revoke, KeysRevokeOptions(key, data_dir))
 
 
 if __name__ == "__main__":

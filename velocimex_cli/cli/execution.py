@@ -43,11 +43,13 @@ def execute(
         except AuthenticationError:
             # The embedded engine's database may have been reset since the local key was
             # provisioned: provision a fresh key once and try again (nothing was done).
-            profile = factory.profile()
-            if not (profile.embedded and profile.key_source == "credentials"):
+            # Only the local key the client used: a key being checked (`auth login`) or any
+            # other profile's key is never replaced.
+            if not factory.local_key_in_use:
                 raise
+            refused = factory.profile()
             factory.reset_client()
-            factory.provision_local_key()
+            factory.provision_local_key(replacing=refused)
             code = work(factory, options)
     except (typer.Exit, typer.Abort):
         raise

@@ -52,6 +52,9 @@ class Factory:
         self._profile: Profile | None = None
         self._client: Client | None = None
         self.reprovisioned = False
+        # Whether the client built uses the local profile's provisioned key: only then may a
+        # refused key be replaced by a fresh one (see execution.execute).
+        self.local_key_in_use = False
 
     @property
     def settings(self) -> Settings:
@@ -72,29 +75,78 @@ class Factory:
             )
         return self._profile
 
-    def _embedded_url(self) -> str:
+    def _embedded_engine(self) -> Any:
+        """The running local engine (launcher.EngineStatus), started in the background if none
+        runs, or if the recorded one is gone (killed, crashed)."""
         from velocimex_cli.engine import launcher
 
+        recorded = launcher.read_state()
         status = launcher.status()
         if status is None:
-            self.io.status("Starting the local engine in the background (vmx engine start)…")
-            status = launcher.ensure_running()
-            self.io.status(f"Local engine running at {status.url} (pid {status.pid}).")
-        return str(status.url)
+            if recorded is not None:
+                self.io.status(
+                    f"The local engine (pid {recorded.pid} at {recorded.url}) is gone; starting"
+                    " a fresh one on the same data."
+                )
+            else:
+                self.io.status("Starting the local engine in the background (vmx engine start)…")
+            try:
+                status = launcher.ensure_running()
+            except launcher.EngineStartError as exc:
+                from velocimex_cli.cli.command_error import CommandError
 
-    def provision_local_key(self) -> Profile:
-        """Create the local profile's API key on the embedded engine and store it."""
+                raise CommandError(
+                    f"the local engine could not start: {exc}", exit_code=1, code="ENGINE_START"
+                ) from None
+            self.io.status(f"Local engine running at {status.url} (pid {status.pid}).")
+        return status
+
+    def _embedded_url(self) -> str:
+        return str(self._embedded_engine().url)
+
+    def provision_local_key(self, replacing: Profile | None = None) -> Profile:
+        """Give the local profile an API key from the embedded engine, and store it.
+
+        Serialised by a lock: commands started together provision one key, the first one;
+        the others find it stored when their turn comes. `replacing` is a profile whose key the
+        engine refused: a different stored key (provisioned meanwhile) is taken as is.
+        """
         from velocimex_cli.config import credentials
         from velocimex_cli.config.credentials import Credential, Secret
         from velocimex_cli.engine import launcher
 
-        key, secret = launcher.provision_key(permissions=LOCAL_PERMISSIONS)
-        path = credentials.store(
-            self.profile().name, Credential(key, Secret(secret), permissions=LOCAL_PERMISSIONS)
-        )
+        name = self.profile().name
+        with launcher.provision_lock():
+            stored = credentials.load(name)
+            refused = replacing.api_key if replacing is not None else None
+            if stored is not None and stored.api_url is None and stored.api_key != refused:
+                self._profile = None
+                return self.profile()
+            engine = self._embedded_engine()
+            try:
+                key, secret = launcher.provision_key(engine, permissions=LOCAL_PERMISSIONS)
+            except launcher.EngineAdminError as exc:
+                from velocimex_cli.cli.command_error import CommandError
+
+                raise CommandError(str(exc), exit_code=1, code="ENGINE_TOO_OLD") from None
+            path = credentials.store(
+                name, Credential(key, Secret(secret), permissions=LOCAL_PERMISSIONS)
+            )
+            if refused is not None:
+                self._revoke_quietly(engine, refused)
         self.io.status(f"Provisioned an API key for the local profile (saved in {path}).")
         self._profile = None
         return self.profile()
+
+    @staticmethod
+    def _revoke_quietly(engine: Any, api_key: str) -> None:
+        """Revoke a key the engine refused (best effort: it usually no longer exists)."""
+        import contextlib
+
+        from velocimex_cli.engine import launcher
+
+        with contextlib.suppress(Exception):
+            launcher.revoke_key(engine, api_key)
 
     def retry_policy(self) -> RetryPolicy:
         """The injected retry policy (or the default), with the order wait bound applied."""
@@ -131,8 +183,11 @@ class Factory:
         if self._client is not None:
             return self._client
         from velocimex_cli.client.errors import MissingCredentials
+        from velocimex_cli.config.credentials import CredentialsError
 
         profile = self.profile()
+        if profile.withheld is not None:
+            raise CredentialsError(profile.withheld)
         url = profile.api_url
         if profile.embedded:
             url = self._embedded_url()
@@ -140,6 +195,7 @@ class Factory:
                 profile = self.provision_local_key()
         if not profile.has_credentials:
             raise MissingCredentials(profile.name)
+        self.local_key_in_use = profile.embedded and profile.key_source == "credentials"
         self._client = self._client_for(str(url), profile.api_key, profile.api_secret)
         return self._client
 
@@ -150,6 +206,7 @@ class Factory:
     def reset_client(self) -> None:
         self.close()
         self._profile = None
+        self.local_key_in_use = False
 
     def close(self) -> None:
         if self._client is not None:

@@ -15,6 +15,7 @@ from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.client.errors import MissingCredentials, NotAnApi, Unreachable
 from velocimex_cli.config.credentials import CredentialsError
 from velocimex_cli.config.settings import ConfigError
+from velocimex_cli.paths import UnsafeFileError
 from velocimex_cli.wire.errors import ApiError, ErrorCode, ExitCode
 
 _HINTS: dict[ErrorCode, str] = {
@@ -30,7 +31,7 @@ _HINTS: dict[ErrorCode, str] = {
 def exit_code_of(exc: BaseException) -> int:
     if isinstance(exc, ApiError):
         return exc.exit_code
-    if isinstance(exc, MissingCredentials | CredentialsError):
+    if isinstance(exc, MissingCredentials | CredentialsError | UnsafeFileError):
         return ExitCode.AUTH
     if isinstance(exc, Unreachable):
         return ExitCode.UNREACHABLE
@@ -51,6 +52,7 @@ def error_body(exc: BaseException) -> dict[str, Any]:
         (CredentialsError, "MISSING_CREDENTIALS"),
         (Unreachable, "UNREACHABLE"),
         (ConfigError, "CONFIG_ERROR"),
+        (UnsafeFileError, "UNSAFE_FILE"),
     ):
         if isinstance(exc, kind):
             code = name
@@ -123,7 +125,9 @@ def human_message(exc: BaseException) -> str:
         elif hint_for(exc):
             lines.append(f"  {hint_for(exc)}")
         return "\n".join(lines)
-    if isinstance(exc, CommandError | MissingCredentials | CredentialsError | ConfigError):
+    if isinstance(
+        exc, CommandError | MissingCredentials | CredentialsError | ConfigError | UnsafeFileError
+    ):
         return f"error: {exc}"
     if isinstance(exc, Unreachable):
         return f"error: {exc}"

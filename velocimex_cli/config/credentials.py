@@ -7,7 +7,6 @@ tracebacks or `--verbose` dumps by accident.
 
 from __future__ import annotations
 
-import os
 import stat
 import tomllib
 from dataclasses import dataclass
@@ -108,18 +107,7 @@ def load(profile: str, path: Path | None = None) -> Credential | None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask; set it outright
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    paths.write_private(path, text)  # 0600 in 0700 directories, whatever the umask
 
 
 def save_all(credentials: dict[str, Credential], path: Path | None = None) -> Path:

@@ -3,6 +3,11 @@
 Precedence, highest first: command-line flag (`--profile`, `--api-url`) > environment
 (`VMX_PROFILE`, `VMX_API_URL`, `VMX_API_KEY`, `VMX_API_SECRET`) > the profile's settings and
 stored credentials > defaults. The `local` profile without a URL means the embedded engine.
+
+A stored secret is bound to the API it was saved for (the URL given to `auth login`, or the
+embedded engine for the local profile's provisioned key): when `--api-url`/`VMX_API_URL` points
+elsewhere, the stored key is not sent, and the command says so. `VMX_API_KEY` and
+`VMX_API_SECRET` go together: one without the other is an error, never silently ignored.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from velocimex_cli.config import credentials
-from velocimex_cli.config.credentials import Secret
+from velocimex_cli.config.credentials import Credential, CredentialsError, Secret
 from velocimex_cli.config.settings import LOCAL_PROFILE, ConfigError, Settings
 
 
@@ -24,6 +30,8 @@ class Profile:
     api_secret: Secret | None
     url_source: str  # flag | env | profile | embedded
     key_source: str  # env | credentials | none
+    # Why the stored key was not used (saved for another API), for the error and `auth status`.
+    withheld: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -63,14 +71,64 @@ def resolve(
         )
 
     env_key, env_secret = env.get("VMX_API_KEY"), env.get("VMX_API_SECRET")
+    if bool(env_key) != bool(env_secret):
+        given, missing = (
+            ("VMX_API_KEY", "VMX_API_SECRET") if env_key else ("VMX_API_SECRET", "VMX_API_KEY")
+        )
+        raise CredentialsError(
+            f"{given} is set but {missing} is not: set both to use a key from the environment,"
+            f" or unset {given} to use the profile's stored key"
+        )
+    withheld = None
     if env_key and env_secret:
         key, secret, key_source = env_key, Secret(env_secret), "env"
     else:
+        key, secret, key_source = None, None, "none"
         stored = credentials.load(name)
         if stored is not None:
-            key, secret, key_source = stored.api_key, stored.api_secret, "credentials"
-        else:
-            key, secret, key_source = None, None, "none"
+            bound = bound_url(stored, settings, name)
+            if same_api(bound, url):
+                key, secret, key_source = stored.api_key, stored.api_secret, "credentials"
+            else:
+                withheld = withheld_message(name, bound, url, url_source)
     if url is not None:
         url = url.rstrip("/")
-    return Profile(name, url, key, secret, url_source, key_source)
+    return Profile(name, url, key, secret, url_source, key_source, withheld)
+
+
+def bound_url(stored: Credential, settings: Settings, name: str) -> str | None:
+    """The API a stored key was saved for (None: the embedded local engine).
+
+    Keys saved before keys were bound carry no URL: they belong to the profile's configured
+    API (the embedded engine for the local profile).
+    """
+    if stored.api_url:
+        return stored.api_url
+    return settings.profile_url(name) if name != LOCAL_PROFILE else None
+
+
+def normal_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def same_api(bound: str | None, url: str | None) -> bool:
+    return normal_url(bound) == normal_url(url)
+
+
+def withheld_message(name: str, bound: str | None, url: str | None, url_source: str) -> str:
+    saved_for = bound or "the embedded local engine"
+    target = url or "the embedded local engine"
+    via = {"flag": " (from --api-url)", "env": " (from VMX_API_URL)"}.get(url_source, "")
+    fix = (
+        f"set VMX_API_KEY and VMX_API_SECRET for it, or run `vmx auth login --profile {name}"
+        f" --api-url {url}`"
+        if url
+        else f"drop --api-url/VMX_API_URL, or run `vmx auth login --profile {name}`"
+    )
+    return (
+        f"not sending the stored key of profile {name!r} to {target}{via}: it was saved for"
+        f" {saved_for}; {fix}"
+    )

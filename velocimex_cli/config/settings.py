@@ -14,7 +14,6 @@ The file is small TOML written with tomli-w and read with the standard library's
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -239,9 +238,8 @@ def load(path: Path | None = None) -> Settings:
 def save(settings: Settings) -> Path:
     import tomli_w
 
+    from velocimex_cli import paths
+
     path = settings.path or config_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(settings.to_toml()), encoding="utf-8")
-    os.replace(tmp, path)
+    paths.write_private(path, tomli_w.dumps(settings.to_toml()))  # 0600 whatever the umask
     return path

@@ -1,8 +1,17 @@
-"""Start, find and stop the background engine; provision a local API key.
+"""Start, find and stop the background engine; provision local API keys through its API.
 
 Light on purpose: the CLI imports this at start-up, so nothing heavy (fastapi, uvicorn, the
-engine) is imported here. State lives under paths.state_dir(): `engine.json` (url, pid, data
-directory, start time, log file), written by the server once it listens, and `engine.log`.
+engine) is imported here. State lives under paths.state_dir(), private to the user:
+
+- `engine.json` (url, pid, data directory, start time, log file, and the admin token of the
+  engine's loopback key endpoint), written by the server once it listens;
+- `engine.run.lock`, locked (flock) by the engine recorded in engine.json for its whole life:
+  a recorded engine whose lock is free is gone (killed, crashed), whatever its pid says now;
+- `engine.lock` (one starter at a time), `provision.lock` (one key provisioning at a time) and
+  `engine.log`.
+
+Each data directory has its own `engine.lock`, held by the engine serving it (see
+engine/api/server.py): a second engine on the same directory refuses to start.
 """
 
 from __future__ import annotations
@@ -17,19 +26,30 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from velocimex_cli import paths
+from velocimex_cli.engine import file_lock
 
 STATE_FILE = "engine.json"
 LOG_FILE = "engine.log"
-LOCK_FILE = "engine.lock"
+LOCK_FILE = "engine.lock"  # in the state dir: one starter at a time
+RUN_LOCK_FILE = "engine.run.lock"  # in the state dir: held by the recorded engine
+PROVISION_LOCK_FILE = "provision.lock"
+DATA_LOCK_FILE = "engine.lock"  # in a data dir: held by the engine serving it
+ADMIN_TOKEN_HEADER = "X-VMX-Admin-Token"
+LOCAL_KEYS_PATH = "/v1/local/keys"
 START_TIMEOUT_SECONDS = 30.0
 
 
 class EngineStartError(RuntimeError):
     """The background engine did not come up; the message quotes the end of its log."""
+
+
+class EngineAdminError(RuntimeError):
+    """The recorded engine has no local key endpoint (an engine from an older vmx)."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +59,17 @@ class EngineStatus:
     data_dir: str | None
     started_at: str
     log_file: str
+    # The token of the engine's loopback-only key endpoint: never printed (not in to_dict).
+    admin_token: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {
+            "url": self.url,
+            "pid": self.pid,
+            "data_dir": self.data_dir,
+            "started_at": self.started_at,
+            "log_file": self.log_file,
+        }
 
 
 def state_file() -> Path:
@@ -50,6 +78,14 @@ def state_file() -> Path:
 
 def log_file() -> Path:
     return paths.state_dir() / LOG_FILE
+
+
+def run_lock_file() -> Path:
+    return paths.state_dir() / RUN_LOCK_FILE
+
+
+def data_lock_file(data_dir: Path) -> Path:
+    return data_dir / DATA_LOCK_FILE
 
 
 def pid_alive(pid: int) -> bool:
@@ -70,26 +106,34 @@ def pid_alive(pid: int) -> bool:
 
 
 def read_state() -> EngineStatus | None:
-    """The recorded engine, without checking that it still runs."""
+    """The recorded engine, without checking that it still runs.
+
+    engine.json decides where the local key is sent, so it is trusted only when it is the
+    user's own and nobody else may write it (paths.UnsafeFileError says what to chmod).
+    """
+    path = state_file()
     try:
-        raw = json.loads(state_file().read_text(encoding="utf-8"))
+        paths.check_owned_and_not_writable(path)
+    except FileNotFoundError:
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        token = raw.get("admin_token")
         return EngineStatus(
             url=str(raw["url"]),
             pid=int(raw["pid"]),
             data_dir=None if raw.get("data_dir") is None else str(raw["data_dir"]),
             started_at=str(raw["started_at"]),
             log_file=str(raw.get("log_file") or log_file()),
+            admin_token=None if token is None else str(token),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def write_state(status: EngineStatus) -> None:
-    path = state_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status.to_dict(), indent=2), encoding="utf-8")
-    tmp.replace(path)
+    body: dict[str, Any] = {**status.to_dict(), "admin_token": status.admin_token}
+    paths.write_private(state_file(), json.dumps(body, indent=2))
 
 
 def clear_state(pid: int | None = None) -> None:
@@ -101,6 +145,30 @@ def clear_state(pid: int | None = None) -> None:
         state_file().unlink()
 
 
+def recorded_engine_alive(current: EngineStatus) -> bool:
+    """Whether the recorded engine still runs: its run lock is held and its pid is alive.
+
+    The lock dies with the process, so a kill -9 (or a reused pid) never passes for a live
+    engine. An engine recorded without a run lock (started by an older vmx) counts as alive
+    only while its own health answer gives its pid.
+    """
+    if not pid_alive(current.pid):
+        return False
+    if file_lock.is_held(run_lock_file()):
+        return True
+    return current.admin_token is None and health_pid(current.url) == current.pid
+
+
+def health_pid(url: str, timeout: float = 0.5) -> int | None:
+    """The pid the engine at `url` reports on /v1/health (None if it does not answer)."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/v1/health", timeout=timeout) as reply:
+            pid = json.loads(reply.read()).get("data", {}).get("pid")
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) else None
+
+
 def status() -> EngineStatus | None:
     """The running background engine, or None; a stale state file is removed."""
     current = read_state()
@@ -108,7 +176,7 @@ def status() -> EngineStatus | None:
         if state_file().exists():
             clear_state()
         return None
-    if not pid_alive(current.pid):
+    if not recorded_engine_alive(current):
         clear_state(current.pid)
         return None
     return current
@@ -125,19 +193,23 @@ def healthy(url: str, timeout: float = 1.0) -> bool:
 @contextlib.contextmanager
 def _start_lock() -> Iterator[None]:
     """One starter at a time, so two `vmx` calls never start two engines."""
-    lock_path = paths.state_dir() / LOCK_FILE
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock.held(paths.state_dir() / LOCK_FILE):
+        yield
+
+
+@contextlib.contextmanager
+def provision_lock() -> Iterator[None]:
+    """One local-key provisioning at a time (commands started together share one key)."""
+    with file_lock.held(paths.state_dir() / PROVISION_LOCK_FILE):
+        yield
+
+
+def data_dir_holder(data_dir: Path) -> dict[str, Any] | None:
+    """What the engine serving `data_dir` says about itself, or None when none serves it."""
+    lock = data_lock_file(data_dir)
+    if not file_lock.is_held(lock):
+        return None
+    return file_lock.read_holder(lock)
 
 
 def serve_command(data_dir: Path | None, extra: Sequence[str] = ()) -> list[str]:
@@ -164,7 +236,7 @@ def ensure_running(
             # A recorded, live engine: give it the start-up time to answer before giving up.
             deadline = time.monotonic() + timeout
             while not healthy(current.url):
-                if not pid_alive(current.pid):
+                if not recorded_engine_alive(current):
                     clear_state(current.pid)
                     break
                 if time.monotonic() > deadline:
@@ -176,9 +248,16 @@ def ensure_running(
             else:
                 return current
         target = Path(data_dir) if data_dir is not None else paths.engine_data_dir()
+        holder = data_dir_holder(target)
+        if holder is not None:
+            raise EngineStartError(
+                f"The data directory {target} is in use by the engine "
+                f"{file_lock.describe(holder)}; only one engine may serve a data directory."
+                " Use that engine, stop it, or pick another --data-dir."
+            )
         log_path = log_file()
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
+        log_fd = paths.open_private(log_path, os.O_WRONLY | os.O_APPEND)
+        with os.fdopen(log_fd, "ab") as log:
             process = subprocess.Popen(
                 serve_command(target, extra_args),
                 stdin=subprocess.DEVNULL,
@@ -212,7 +291,8 @@ def stop(timeout: float = 10) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.kill(current.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while pid_alive(current.pid):
+    # Its run lock goes the moment the process ends, before anyone reaps it.
+    while recorded_engine_alive(current):
         if time.monotonic() > deadline:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(current.pid, signal.SIGKILL)
@@ -223,21 +303,64 @@ def stop(timeout: float = 10) -> bool:
     return True
 
 
+def admin_request(
+    engine: EngineStatus, method: str, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Call the engine's loopback-only key endpoint (see docs/api.md, "Local key endpoint")."""
+    if not engine.admin_token:
+        raise EngineAdminError(
+            f"The engine at {engine.url} (pid {engine.pid}) has no local key endpoint"
+            " (it was started by an older vmx); restart it with `vmx engine stop`."
+        )
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(
+        engine.url.rstrip("/") + path, data=data, method=method,
+        headers={ADMIN_TOKEN_HEADER: engine.admin_token, "Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            payload = json.loads(reply.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        from velocimex_cli.wire.errors import error_from_body
+
+        try:
+            body = json.loads(exc.read() or b"{}")
+        except ValueError:
+            body = {}
+        raise error_from_body(body, exc.code) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        from velocimex_cli.client.errors import Unreachable
+
+        reason = str(getattr(exc, "reason", exc))
+        hint = "see `vmx engine status` and `vmx engine logs`"
+        raise Unreachable(engine.url, reason, hint) from None
+    data_part = payload.get("data") if isinstance(payload, dict) else None
+    return data_part if isinstance(data_part, dict) else {}
+
+
 def provision_key(
+    engine: EngineStatus,
     account: str = "local",
     name: str = "vmx-local",
     permissions: Sequence[str] = ("read", "trade"),
-    data_dir: Path | None = None,
 ) -> tuple[str, str]:
-    """Create an API key in the engine database (the server sees it at once): (key, secret)."""
-    from velocimex_cli.engine.keys import KeyStore
+    """Create an API key through the running engine's own API: (key, secret).
 
-    store = KeyStore.open(Path(data_dir) if data_dir is not None else paths.engine_data_dir())
-    try:
-        created = store.create(account, name, permissions)
-    finally:
-        store.close()
-    return created.api_key, created.api_secret
+    Works the same for an in-memory engine (the key lives where that engine reads keys).
+    """
+    created = admin_request(
+        engine, "POST", LOCAL_KEYS_PATH,
+        {"account": account, "name": name, "permissions": list(permissions)},
+    )  # fmt: skip
+    return str(created["api_key"]), str(created["api_secret"])
+
+
+def revoke_key(engine: EngineStatus, api_key: str) -> bool:
+    """Revoke a key through the engine's API; False if it was already revoked."""
+    from urllib.parse import quote
+
+    answer = admin_request(engine, "DELETE", f"{LOCAL_KEYS_PATH}/{quote(api_key, safe='')}")
+    return bool(answer.get("revoked"))
 
 
 def _log_tail(path: Path, lines: int = 20) -> str:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import operator
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from velocimex_cli import paths
 from velocimex_cli.engine.checkpointer import Checkpointer
 from velocimex_cli.engine.core.exchange import (
     Changes,
@@ -93,7 +95,10 @@ def connect(db_path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection
     synchronous=NORMAL in WAL mode survives a crash of the process (not a power cut); pass
     "FULL" to fsync every commit.
     """
-    db_path.parent.mkdir(parents=True, exist_ok=True)  # ":memory:" has "." as its parent
+    if str(db_path) != ":memory:":
+        # 0600 in a 0700 directory whatever the umask; SQLite gives the -wal and -shm files
+        # the database file's mode, so they are private too.
+        os.close(paths.open_private(db_path, os.O_RDWR))
     connection = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA busy_timeout = 5000")
     connection.execute("PRAGMA journal_mode = WAL")

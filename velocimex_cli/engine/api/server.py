@@ -1,9 +1,15 @@
 """Run the API server with uvicorn in the foreground (`vmx engine serve`).
 
+One engine per data directory: before anything opens engine.db, the server takes an exclusive
+flock on `engine.lock` in the data directory and holds it for its whole life (the kernel drops
+it when the process ends, kill -9 included). A second server on that directory exits at once
+with code 1 (DATA_DIR_IN_USE_EXIT) and a message naming the running engine (pid, URL).
+
 Binds the socket itself so `--port 0` yields a real port before start-up; prints the URL on
-stderr once it listens; records itself in the launcher's state file (unless another live engine
-is recorded there); shuts down gracefully on SIGINT/SIGTERM (the lifespan closes the exchange,
-so everything acknowledged is durable) and removes the state file.
+stderr once it listens; records itself in the launcher's state file, with the admin token of
+its loopback key endpoint (engine/api/local_keys.py), when it can take the state directory's run
+lock (no other recorded engine lives); shuts down gracefully on SIGINT/SIGTERM (the lifespan
+closes the exchange, so everything acknowledged is durable) and removes the state file.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -19,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from velocimex_cli.engine import launcher
+from velocimex_cli import paths
+from velocimex_cli.engine import file_lock, launcher
 from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.wire.timefmt import iso
 
@@ -27,6 +35,8 @@ from velocimex_cli.wire.timefmt import iso
 # frames are streaming (the client times out with 1006), so the older "websockets" protocol is
 # used; its deprecation warning is silenced (see _quiet_ws_deprecation).
 WS_IMPLEMENTATION = "websockets"
+DATA_DIR_IN_USE_EXIT = 1
+LOCK_WAIT_SECONDS = 1.0  # absorbs the instant probes of `launcher.data_dir_holder`
 
 
 def _quiet_ws_deprecation() -> None:
@@ -88,10 +98,42 @@ def uvicorn_config(app: Any) -> Any:
     )
 
 
+def lock_data_dir(data_dir: Path) -> file_lock.ExclusiveLock:
+    """This process's exclusive claim on `data_dir` (file_lock.LockHeld if another has it)."""
+    paths.private_dir(data_dir)
+    lock = file_lock.ExclusiveLock.acquire(
+        launcher.data_lock_file(data_dir), wait=LOCK_WAIT_SECONDS
+    )
+    lock.record(pid=os.getpid())
+    return lock
+
+
 def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int:
     """Serve until SIGINT/SIGTERM; returns the process exit code."""
+    data_lock: file_lock.ExclusiveLock | None = None
+    if settings.data_dir is not None:
+        try:
+            data_lock = lock_data_dir(settings.data_dir)
+        except file_lock.LockHeld as held:
+            sys.stderr.write(
+                f"vmx engine: the data directory {settings.data_dir} is in use by the engine "
+                f"{file_lock.describe(held.holder)}; only one engine may serve a data directory."
+                " Use that engine, stop it (`vmx engine stop`), or pick another --data-dir.\n"
+            )
+            return DATA_DIR_IN_USE_EXIT
+    try:
+        return _serve(settings, host, port, data_lock)
+    finally:
+        if data_lock is not None:
+            data_lock.release()
+
+
+def _serve(
+    settings: ServerSettings, host: str, port: int, data_lock: file_lock.ExclusiveLock | None
+) -> int:
     import uvicorn
 
+    from velocimex_cli.engine.api import local_keys
     from velocimex_cli.engine.api.app import create_app
 
     logging.basicConfig(
@@ -104,29 +146,26 @@ def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int
         return 1
     real_port = sock.getsockname()[1]
     url = url_for(host, real_port)
-    config = uvicorn_config(create_app(settings))
+    admin_token = secrets.token_urlsafe(32)
+    app = create_app(settings)
+    local_keys.install(app, admin_token)
+    config = uvicorn_config(app)
     server = uvicorn.Server(config)
-    recorded = False
+    run_lock: file_lock.ExclusiveLock | None = None
 
     async def main() -> None:
-        nonlocal recorded
+        nonlocal run_lock
         serving = asyncio.ensure_future(server.serve(sockets=[sock]))
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)
         if server.started:
+            started_at = iso(datetime.now(UTC))
+            # Recorded before it is announced: whoever reads the line finds the state written.
+            if data_lock is not None:
+                data_lock.record(pid=os.getpid(), url=url, started_at=started_at)
+            run_lock = _record(settings, url, started_at, admin_token)
             sys.stderr.write(f"vmx engine listening on {url} (pid {os.getpid()})\n")
             sys.stderr.flush()
-            if launcher.status() is None:
-                launcher.write_state(
-                    launcher.EngineStatus(
-                        url=url,
-                        pid=os.getpid(),
-                        data_dir=None if settings.data_dir is None else str(settings.data_dir),
-                        started_at=iso(datetime.now(UTC)),
-                        log_file=str(launcher.log_file()),
-                    )
-                )
-                recorded = True
         await serving
 
     # uvicorn re-raises the signal it caught after its graceful shutdown; with these handlers
@@ -142,17 +181,46 @@ def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if recorded:
+        if run_lock is not None:
             launcher.clear_state(os.getpid())
+            run_lock.release()
         with contextlib.suppress(OSError):
             sock.close()
     sys.stderr.write("vmx engine stopped\n")
     return 0 if server.started else 1
 
 
+def _record(
+    settings: ServerSettings, url: str, started_at: str, admin_token: str
+) -> file_lock.ExclusiveLock | None:
+    """Become the engine the CLI uses (engine.json + the run lock) unless a live one is."""
+    try:
+        run_lock = file_lock.ExclusiveLock.acquire(launcher.run_lock_file(), wait=LOCK_WAIT_SECONDS)
+    except file_lock.LockHeld:
+        return None  # another recorded engine lives: leave it the CLI's engine
+    except OSError as exc:
+        sys.stderr.write(f"vmx engine: not recorded in the state directory: {exc}\n")
+        return None
+    run_lock.record(pid=os.getpid(), url=url)
+    try:
+        launcher.write_state(
+            launcher.EngineStatus(
+                url=url,
+                pid=os.getpid(),
+                data_dir=None if settings.data_dir is None else str(settings.data_dir),
+                started_at=started_at,
+                log_file=str(launcher.log_file()),
+                admin_token=admin_token,
+            )
+        )
+    except OSError as exc:
+        sys.stderr.write(f"vmx engine: cannot write the state file: {exc}\n")
+        run_lock.release()
+        return None
+    return run_lock
+
+
 def data_dir_or_none(data_dir: Path | None, in_memory: bool) -> Path | None:
     if in_memory:
         return None
-    from velocimex_cli import paths
-
     return (data_dir or paths.engine_data_dir()).expanduser().resolve()

@@ -1,0 +1,115 @@
+"""The engine's loopback-only key endpoint: how the vmx on this machine gets and drops keys.
+
+The CLI never opens the engine's database to provision a key (an in-memory engine has none,
+and a file it opened could belong to another engine). Instead `vmx engine serve` draws a random
+admin token at start, writes it into engine.json (0600, in the user's 0700 state directory) and
+serves, with that token only:
+
+    POST   /v1/local/keys  {"account", "name", "permissions"}  -> 201 the key and its secret
+    GET    /v1/local/keys                                      -> 200 {"keys": [...]}
+    DELETE /v1/local/keys/{api_key}                            -> 200 {"api_key", "revoked"}
+
+Only a TCP peer on a loopback address is served (403 PERMISSION_DENIED otherwise, even with the
+token), and the token is compared in constant time (401 AUTHENTICATION_ERROR). The routes exist
+only on a server started with a token; they are not part of the Velocimex API (no OpenAPI).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from velocimex_cli.engine.api.request_body import first_headers, json_object
+from velocimex_cli.engine.api.responses import JsonResponse, ok
+from velocimex_cli.wire.errors import (
+    AuthenticationError,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+)
+
+ADMIN_TOKEN_HEADER = b"x-vmx-admin-token"  # launcher.ADMIN_TOKEN_HEADER, lower-cased
+PATH = "/v1/local/keys"
+MAX_KEY_ID_LENGTH = 64
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guard(request: Request, token: str) -> None:
+    client = request.scope.get("client")
+    if not _is_loopback(client[0] if client else None):
+        raise PermissionDenied("The local key endpoint answers loopback callers only")
+    (given,) = first_headers(request.scope, ADMIN_TOKEN_HEADER)
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        raise AuthenticationError(
+            "Missing or wrong admin token; it is in engine.json of the vmx state directory"
+        )
+
+
+def _strings(body: dict[str, Any], field: str, default: list[str]) -> list[str]:
+    value = body.get(field)
+    if value is None:
+        return default
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidParameter(field, value, f'{field} is a list of strings, like ["read"]')
+    return value
+
+
+def routes(token: str) -> list[Route]:
+    """The endpoint's routes for a server whose admin token is `token`."""
+
+    async def create(request: Request) -> JsonResponse:
+        _guard(request, token)
+        body = await json_object(
+            request,
+            {"account": "string", "name": "string", "permissions": "any", "ip_allow": "any"},
+        )
+        account = body.get("account") or "local"
+        name = body.get("name") or "default"
+        permissions = _strings(body, "permissions", ["read", "trade"])
+        ip_allow = _strings(body, "ip_allow", [])
+        runtime = request.app.state.runtime
+        runtime.ensure_started()
+        created = runtime.keys.create(account, name, permissions, ip_allow)
+        return ok({**created.info.to_wire(), "api_secret": created.api_secret}, 201)
+
+    async def listing(request: Request) -> JsonResponse:
+        _guard(request, token)
+        runtime = request.app.state.runtime
+        runtime.ensure_started()
+        return ok({"keys": [info.to_wire() for info in runtime.keys.list()]})
+
+    async def revoke(request: Request) -> JsonResponse:
+        _guard(request, token)
+        api_key = request.path_params["api_key"]
+        if len(api_key) > MAX_KEY_ID_LENGTH:
+            raise InvalidParameter("api_key", api_key[:MAX_KEY_ID_LENGTH] + "…", "Not an API key")
+        runtime = request.app.state.runtime
+        runtime.ensure_started()
+        keys = runtime.keys
+        if keys.get(api_key) is None:
+            raise NotFound(f"No API key {api_key}", {"api_key": api_key})
+        return ok({"api_key": api_key, "revoked": keys.revoke(api_key)})
+
+    return [
+        Route(PATH, create, methods=["POST"], include_in_schema=False),
+        Route(PATH, listing, methods=["GET"], include_in_schema=False),
+        Route(PATH + "/{api_key}", revoke, methods=["DELETE"], include_in_schema=False),
+    ]
+
+
+def install(app: Any, token: str) -> None:
+    """Serve the endpoint on `app` (ahead of the API's own routes)."""
+    for index, route in enumerate(routes(token)):
+        app.router.routes.insert(index, route)
