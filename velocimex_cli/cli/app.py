@@ -22,6 +22,7 @@ NOUNS: dict[str, tuple[str, str, str]] = {
     "markets": ("velocimex_cli.cli.markets", "app", "Session status and the instruments."),
     "book": ("velocimex_cli.cli.book", "book_app", "A snapshot of an order book."),
     "ticker": ("velocimex_cli.cli.book", "ticker_app", "Last price, best bid/ask, volume."),
+    "watch": ("velocimex_cli.cli.watch", "watch_app", "Live order-book ladder, full screen."),
     "order": ("velocimex_cli.cli.order", "app", "Place, cancel, list and show orders; fills."),
     "buy": ("velocimex_cli.cli.order", "buy_app", "Shortcut: order place ... buy."),
     "sell": ("velocimex_cli.cli.order", "sell_app", "Shortcut: order place ... sell."),
@@ -31,6 +32,13 @@ NOUNS: dict[str, tuple[str, str, str]] = {
     "config": ("velocimex_cli.cli.config", "app", "Settings: list, get, set, path."),
     "engine": ("velocimex_cli.cli.engine", "app", "Run the embedded exchange engine."),
     "completion": ("velocimex_cli.cli.completion", "app", "Print a shell completion script."),
+    "stream": ("velocimex_cli.cli.stream", "app", "Live market data and orders as NDJSON."),
+    "replay": ("velocimex_cli.cli.replay", "app", "Play back a recording made with --record."),
+}
+
+# Commands of a noun that live in another module: noun -> [(module, Typer app attribute)].
+NOUN_EXTRAS: dict[str, list[tuple[str, str]]] = {
+    "order": [("velocimex_cli.cli.stream", "order_watch_app")],  # vmx order watch
 }
 
 
@@ -53,6 +61,10 @@ class LazyNouns(TyperGroup):
             return None
         command = typer.main.get_command(getattr(module, attribute))
         command.name = name
+        for extra_module, extra_attribute in NOUN_EXTRAS.get(name, ()):
+            extra = importlib.import_module(extra_module)
+            extra_command = typer.main.get_command(getattr(extra, extra_attribute))
+            command.add_command(extra_command, extra_command.name)  # type: ignore[attr-defined]
         return use_plain_coercion(command)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:

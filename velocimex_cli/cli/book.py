@@ -77,6 +77,10 @@ def run_ticker(factory: Factory, opts: TickerOptions) -> None:
     emit(factory.io, data, factory.output_format(opts.output), table)
 
 
+def _fail(factory: Factory, problem: Exception) -> None:
+    raise problem
+
+
 book_app = sub_app("A snapshot of an order book.", no_args_is_help=False)
 ticker_app = sub_app("Last price, best bid and ask, 24h volume.", no_args_is_help=False)
 
@@ -91,19 +95,56 @@ if True:  # the commands, each the only one of its app (the root loads them lazi
         depth: int | None = typer.Option(None, "--depth", "-d", min=1, max=1000),
         json: JsonFlag = False,
         output: OutputOption = None,
+        watch: bool = typer.Option(
+            False, "--watch", help="Live: the `vmx watch` ladder (NDJSON off a terminal)."
+        ),
+        fps: float = typer.Option(10.0, "--fps", help="With --watch: frames per second at most."),
     ) -> None:
         """A snapshot of an order book: asks above, bids below, best first."""
         fmt = output_format(json, output)
+        if watch:
+            from velocimex_cli.cli.watch import WatchOptions, run_watch
+
+            live = WatchOptions(exchange, symbol, fps=fps, depth=depth or 10, output=fmt)
+            execute(ctx, run_watch, live, output=fmt)
+            return
         execute(ctx, run_book, BookOptions(exchange, symbol, depth, fmt), output=fmt)
 
     @ticker_app.command("ticker")
     def ticker_command(
         ctx: typer.Context,
-        exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),
-        symbols: list[str] = typer.Argument(..., help="One or more symbols."),
+        exchange: str | None = typer.Argument(None, help="Exchange, e.g. BINANCE."),
+        symbols: list[str] | None = typer.Argument(None, help="One or more symbols."),
         json: JsonFlag = False,
         output: OutputOption = None,
+        watch: bool = typer.Option(
+            False,
+            "--watch",
+            help="A live board, updated in place; then the arguments are EXCHANGE:SYMBOL ... "
+            "(or EXCHANGE [SYMBOL ...]; none: every instrument). NDJSON off a terminal.",
+        ),
+        fps: float = typer.Option(10.0, "--fps", help="With --watch: frames per second at most."),
+        duration: float | None = typer.Option(
+            None, "--duration", help="With --watch: stop after this many seconds."
+        ),
     ) -> None:
         """Last price, best bid and ask, 24h volume."""
+        if watch:
+            from velocimex_cli.cli.watch import TickerWatchOptions, run_ticker_watch
+
+            fmt = output_format(json, output)
+            words = ([exchange] if exchange else []) + list(symbols or [])
+            board = TickerWatchOptions(words, fps=fps, duration=duration, output=fmt)
+            execute(ctx, run_ticker_watch, board, output=fmt)
+            return
+        if exchange is None or not symbols:
+            from velocimex_cli.cli.command_error import CommandError
+
+            problem = CommandError(
+                "give an exchange and one or more symbols: vmx ticker EXCHANGE SYMBOL... "
+                "(or a live board: vmx ticker --watch [EXCHANGE:SYMBOL ...])"
+            )
+            execute(ctx, _fail, problem)
+            return
         fmt = output_format(json, output)
         execute(ctx, run_ticker, TickerOptions(exchange, symbols, fmt), output=fmt)

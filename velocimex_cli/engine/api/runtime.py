@@ -21,6 +21,7 @@ from velocimex_cli.engine.api.ws.slots import ConnectionSlots
 from velocimex_cli.engine.keys import KeyInfo, KeyStore
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.streams import book_snapshot_message
 
 log = logging.getLogger("vmx.engine.api")
 
@@ -243,4 +244,4 @@ class EngineRuntime:
     def book_frame(self, key: str) -> str:
         exchange, _, symbol = key.partition(":")
         book = self.exchange.order_book(exchange, symbol, depth=1000)
-        return jsonfmt.dumps({"type": "book_snapshot", **book})
+        return jsonfmt.dumps(book_snapshot_message(book))

@@ -35,3 +35,7 @@ class ServerSettings:
     ws_auth_timeout_seconds: float = 5.0
     ws_key_check_seconds: float = 5.0  # how often an orders stream re-checks its key
     ws_queue_limit: int = 1000
+    # A WebSocket peer must take each frame within this time, else it is closed (1013) and its
+    # slot freed; after the close frame it gets ws_close_grace_seconds more before a hard abort.
+    ws_send_timeout_seconds: float = 5.0
+    ws_close_grace_seconds: float = 1.0

@@ -36,13 +36,15 @@ class TradeEvent:
 
 @dataclass(frozen=True, slots=True)
 class BookEvent:
-    """Levels changed by one command; `sequence` is the previous sequence + 1 for the instrument."""
+    """Levels changed by one command; `sequence` is the previous sequence + 1 for the instrument.
+    `checksum`: the book's checksum after the command (velocimex_cli.wire.streams)."""
 
     exchange: str
     symbol: str
     sequence: int
     timestamp: str
     changes: list[dict[str, Any]]
+    checksum: int = 0
 
 
 @dataclass(frozen=True, slots=True)

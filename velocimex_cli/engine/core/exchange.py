@@ -9,6 +9,7 @@ The core reads no clock and no randomness of its own: `clock` is injected.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -73,6 +74,7 @@ from velocimex_cli.wire.errors import (
 )
 from velocimex_cli.wire.numbers import parse_decimal
 from velocimex_cli.wire.orders import CLIENT_ORDER_ID, CLIENT_ORDER_ID_RULE, ORDER_FIELDS
+from velocimex_cli.wire.streams import CHECKSUM_DEPTH, book_checksum_scaled, scaled_multiplier
 from velocimex_cli.wire.timefmt import iso, iso_from_micros, to_micros
 
 if TYPE_CHECKING:
@@ -1075,7 +1077,14 @@ class Exchange:
                     "quantity": instrument.quantity_of(book.level_quantity(side, price)),
                 }
             )
-        return BookEvent(instrument.venue.name, instrument.symbol, book.sequence, stamp, changes)
+        checksum = book_checksum_scaled(
+            book.depth(BUY, CHECKSUM_DEPTH),
+            book.depth(SELL, CHECKSUM_DEPTH),
+            *_checksum_scales(instrument.tick_size, instrument.lot_size),
+        )
+        return BookEvent(
+            instrument.venue.name, instrument.symbol, book.sequence, stamp, changes, checksum
+        )
 
     def live_orders(self) -> Iterable[Order]:
         for account in self.ledger.accounts.values():
@@ -1083,6 +1092,11 @@ class Exchange:
 
 
 # ---------------------------------------------------------------------- wire shapes
+@functools.lru_cache(maxsize=256)
+def _checksum_scales(tick_size: Decimal, lot_size: Decimal) -> tuple[int, int]:
+    return scaled_multiplier(tick_size), scaled_multiplier(lot_size)
+
+
 def _average_price(instrument: Instrument, notional: int, lots: int) -> Decimal:
     """notional (ledger units) / lots, as a price with up to 6 digits beyond the tick."""
     ticks = Decimal(notional) / (Decimal(lots) * instrument.notional_units)

@@ -17,16 +17,17 @@ from velocimex_cli.engine.api.ws.hub import (
     Subscriber,
 )
 from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire import streams as wire
 from velocimex_cli.wire.errors import ApiError, InvalidParameter
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.api.runtime import EngineRuntime
 
-CLOSE_POLICY = 1008
+CLOSE_POLICY = wire.CLOSE_POLICY
 
 
 def _error(exc: ApiError) -> dict[str, Any]:
-    return {"type": "error", **exc.to_body()}
+    return wire.error_message(exc.to_body())
 
 
 async def _refuse(ws: WebSocket, reason: str) -> None:
@@ -107,12 +108,17 @@ async def market_stream(ws: WebSocket) -> None:
             return
         settings = runtime.settings
         sub = MarketSubscriber(
-            ws, settings.ws_queue_limit, settings.market_messages_per_second, runtime.book_frame
+            ws,
+            settings.ws_queue_limit,
+            settings.market_messages_per_second,
+            runtime.book_frame,
+            settings.ws_send_timeout_seconds,
+            settings.ws_close_grace_seconds,
         )
         for ticker in runtime.exchange.tickers():
             sub.outbox.put_latest(
                 ("ticker", f"{ticker['exchange']}:{ticker['symbol']}"),
-                jsonfmt.dumps({"type": "ticker", **ticker}),
+                jsonfmt.dumps(wire.ticker_message(ticker)),
             )
         runtime.hub.add_market(sub)
         try:
@@ -125,8 +131,13 @@ def _market_message(runtime: EngineRuntime, sub: MarketSubscriber, text: str) ->
     try:
         message = _parse_message(text)
         action = message.get("action")
+        if action == "ping":
+            sub.send_now(wire.pong_message())
+            return
         if action not in ("subscribe", "unsubscribe"):
-            raise InvalidParameter("action", action, "action must be 'subscribe' or 'unsubscribe'")
+            raise InvalidParameter(
+                "action", action, "action must be 'subscribe', 'unsubscribe' or 'ping'"
+            )
         unknown = set(message) - {"action", "channels", "instruments"}
         if unknown:
             name = sorted(unknown)[0]
@@ -150,13 +161,7 @@ def _market_message(runtime: EngineRuntime, sub: MarketSubscriber, text: str) ->
         else:
             sub.unsubscribe(channels, keys, every)
         sub.forget_unwanted_tickers()
-        sub.send_now(
-            {
-                "type": "subscribed" if action == "subscribe" else "unsubscribed",
-                "channels": channels,
-                "instruments": every if keys is None else keys,
-            }
-        )
+        sub.send_now(wire.subscribed_message(action, channels, every if keys is None else keys))
         for key in every:
             if key not in before and sub.wants("book", key):
                 sub.resnapshot(key)
@@ -171,8 +176,15 @@ async def order_stream(ws: WebSocket) -> None:
         principal = await _authenticate(runtime, ws, client_host(ws))
         if principal is None:
             return
-        sub = OrderSubscriber(ws, max(runtime.settings.ws_queue_limit, 10_000), 0)
-        sub.send_now({"type": "authenticated", "account": principal.account})
+        settings = runtime.settings
+        sub = OrderSubscriber(
+            ws,
+            max(settings.ws_queue_limit, 10_000),
+            0,
+            settings.ws_send_timeout_seconds,
+            settings.ws_close_grace_seconds,
+        )
+        sub.send_now(wire.authenticated_message(principal.account))
         runtime.hub.add_orders(principal.account, sub)
         watchdog = asyncio.ensure_future(_watch_key(runtime, principal.api_key, sub))
         try:
@@ -198,7 +210,7 @@ def _order_message(sub: OrderSubscriber, text: str) -> None:
         message = _parse_message(text)
         action = message.get("action")
         if action == "ping":
-            sub.send_now({"type": "pong"})
+            sub.send_now(wire.pong_message())
             return
         raise InvalidParameter(
             "action", action, "Nothing to do: this stream only sends order updates"

@@ -6,11 +6,17 @@ a per-connection pump sends it, at most `rate` messages per second. Slow consume
 matching: tickers conflate to the latest per instrument, a book whose deltas overflow the queue
 is resent as a fresh snapshot, trades beyond the bound are dropped, and an orders connection that
 cannot keep up is closed with a reason (order updates are never silently dropped).
+
+Every send has a deadline (`send_timeout`): a peer that does not take a frame in time (it stopped
+reading, its socket buffers are full) is closed with 1013, given `close_grace` seconds to take
+the close frame, then its transport is aborted, so its handler returns and its slot is freed.
+The message shapes come from velocimex_cli.wire.streams.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -21,29 +27,79 @@ from starlette.websockets import WebSocket, WebSocketState
 from velocimex_cli.engine.api.ws.outbox import Outbox
 from velocimex_cli.engine.core import events
 from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire import streams as wire
 
 log = logging.getLogger("vmx.engine.api")
 
-CHANNELS = ("ticker", "book", "trades")
+CHANNELS = wire.CHANNELS
 ALL = None  # a channel subscribed for every instrument
 
-CLOSE_TOO_SLOW = 1013
-CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_SLOW = wire.CLOSE_TRY_AGAIN_LATER
+CLOSE_GOING_AWAY = wire.CLOSE_GOING_AWAY
+SEND_TIMEOUT = 5.0
+CLOSE_GRACE = 1.0
+
+
+def abort_transport(ws: WebSocket) -> bool:
+    """Drop the connection at once (unsent data discarded) when the server exposes its
+    transport (uvicorn's websockets protocol does); False when it cannot."""
+    protocol = getattr(getattr(ws, "_send", None), "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        return False
+    transport.abort()
+    return True
 
 
 def instrument_key(exchange: str, symbol: str) -> str:
     return f"{exchange}:{symbol}"
 
 
+class SendWatchdog:
+    """Checks a few times per `send_timeout` whether the subscriber's send in progress is
+    stuck; if so it marks the subscriber timed out and cancels the pumping task."""
+
+    def __init__(self, sub: Subscriber) -> None:
+        self.sub = sub
+        self.task = asyncio.current_task()
+        self.loop = asyncio.get_running_loop()
+        self.interval = max(sub.send_timeout / 4, 0.01)
+        self.handle = self.loop.call_later(self.interval, self.check)
+
+    def check(self) -> None:
+        sub = self.sub
+        started = sub._send_started
+        if started and time.monotonic() - started > sub.send_timeout:
+            sub._timed_out = True
+            if self.task is not None:
+                self.task.cancel()
+            return
+        self.handle = self.loop.call_later(self.interval, self.check)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
 class Subscriber:
     """One WebSocket connection's queue and pump."""
 
-    def __init__(self, ws: WebSocket, limit: int, rate: int) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        limit: int,
+        rate: int,
+        send_timeout: float = SEND_TIMEOUT,
+        close_grace: float = CLOSE_GRACE,
+    ) -> None:
         self.ws = ws
         self.outbox = Outbox(limit)
         self.rate = rate
+        self.send_timeout = send_timeout
+        self.close_grace = close_grace
         self.close_code: int | None = None
         self.close_reason = ""
+        self._send_started = 0.0  # monotonic time the send in progress began; 0: none
+        self._timed_out = False
 
     def send_now(self, payload: dict[str, Any]) -> None:
         """Queue a reply (subscribed, error...); a client that never reads them is closed."""
@@ -56,16 +112,20 @@ class Subscriber:
         self.outbox.close()
 
     async def pump(self) -> None:
-        """Send queued frames until closed; at most `rate` per second."""
+        """Send queued frames until closed; at most `rate` per second. A send that has not
+        completed after `send_timeout` is cancelled by the watchdog and the peer closed."""
         rate = self.rate
         burst = max(1.0, rate / 10)  # at most a tenth of a second's worth at once
         tokens = burst
-        last = time.monotonic()
+        monotonic = time.monotonic
+        last = monotonic()
         outbox, ws = self.outbox, self.ws
+        send = ws.send_text
+        watchdog = SendWatchdog(self)
         try:
             while await outbox.wait():
                 if rate:
-                    now = time.monotonic()
+                    now = monotonic()
                     tokens = min(burst, tokens + (now - last) * rate)
                     last = now
                     if tokens < 1.0:
@@ -75,14 +135,36 @@ class Subscriber:
                 item = outbox.pop()
                 frame = item() if callable(item) else item
                 if frame is not None:
-                    await ws.send_text(frame)
+                    # A time read per frame instead of a wait_for (a task per frame).
+                    self._send_started = monotonic()
+                    await send(frame)
+                    self._send_started = 0.0
+        except asyncio.CancelledError:
+            if not self._timed_out:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            timeout = self.send_timeout
+            self.close(CLOSE_TOO_SLOW, f"consumer too slow: data not taken within {timeout:g} s")
+            log.warning("closing a WebSocket peer that stopped reading (1013)")
         except Exception:  # the peer went away mid-send; the receive loop notices and cleans up
             return
+        finally:
+            watchdog.cancel()
         if self.close_code is not None and ws.application_state == WebSocketState.CONNECTED:
-            try:
-                await ws.close(self.close_code, self.close_reason)
-            except Exception:
-                return
+            await self._close_within_deadline()
+
+    async def _close_within_deadline(self) -> None:
+        """Send the close frame; a peer that does not take it within the grace is aborted."""
+        try:
+            await asyncio.wait_for(
+                self.ws.close(self.close_code or CLOSE_TOO_SLOW, self.close_reason),
+                self.close_grace,
+            )
+        except Exception:  # TimeoutError, or the peer is gone: drop the connection
+            with contextlib.suppress(Exception):
+                abort_transport(self.ws)
 
 
 class MarketSubscriber(Subscriber):
@@ -92,8 +174,10 @@ class MarketSubscriber(Subscriber):
         limit: int,
         rate: int,
         snapshot: Callable[[str], str | None],
+        send_timeout: float = SEND_TIMEOUT,
+        close_grace: float = CLOSE_GRACE,
     ) -> None:
-        super().__init__(ws, limit, rate)
+        super().__init__(ws, limit, rate, send_timeout, close_grace)
         self.default_feed = True
         self.channels: dict[str, set[str] | None] = {"ticker": ALL}
         self.stale_books: set[str] = set()
@@ -227,7 +311,7 @@ class Hub:
         for sub in self.market:
             if sub.wants("ticker", key):
                 if frame is None:
-                    frame = jsonfmt.dumps({"type": "ticker", **ticker})
+                    frame = jsonfmt.dumps(wire.ticker_message(ticker))
                 sub.outbox.put_latest(("ticker", key), frame)
 
     def publish_trade(self, trade: dict[str, Any]) -> None:
@@ -236,7 +320,7 @@ class Hub:
         for sub in self.market:
             if sub.wants("trades", key):
                 if frame is None:
-                    frame = jsonfmt.dumps({"type": "trade", **trade})
+                    frame = jsonfmt.dumps(wire.trade_message(trade))
                 sub.outbox.put(frame)
 
     def publish_book_delta(
@@ -246,6 +330,7 @@ class Hub:
         sequence: int,
         timestamp: str,
         changes: list[dict[str, Any]],
+        checksum: int,
     ) -> None:
         key = instrument_key(exchange, symbol)
         frame: str | None = None
@@ -253,33 +338,23 @@ class Hub:
             if sub.wants("book", key):
                 if frame is None:
                     frame = jsonfmt.dumps(
-                        {
-                            "type": "book_delta",
-                            "exchange": exchange,
-                            "symbol": symbol,
-                            "sequence": sequence,
-                            "timestamp": timestamp,
-                            "changes": changes,
-                        }
+                        wire.book_delta_message(
+                            exchange, symbol, sequence, timestamp, changes, checksum
+                        )
                     )
                 sub.offer_delta(key, frame)
 
     def publish_order(self, account: str, event: str, order: dict[str, Any]) -> None:
         subs = self.orders.get(account)
         if subs:
-            # The Order's own "type" (limit/market) would collide with the message type: it
-            # travels as "order_type" on this stream (docs/api.md).
-            body = {"type": "order", "event": event, **order}
-            body["type"] = "order"
-            body["order_type"] = order.get("type")
-            frame = jsonfmt.dumps(body)
+            frame = jsonfmt.dumps(wire.order_message(event, order))
             for sub in list(subs):
                 sub.offer(frame)
 
     def publish_fill(self, account: str, fill: dict[str, Any]) -> None:
         subs = self.orders.get(account)
         if subs:
-            frame = jsonfmt.dumps({"type": "fill", **fill})
+            frame = jsonfmt.dumps(wire.fill_message(fill))
             for sub in list(subs):
                 sub.offer(frame)
 
@@ -290,7 +365,12 @@ class Hub:
                 self.publish_ticker(event.ticker)
             elif isinstance(event, events.BookEvent):
                 self.publish_book_delta(
-                    event.exchange, event.symbol, event.sequence, event.timestamp, event.changes
+                    event.exchange,
+                    event.symbol,
+                    event.sequence,
+                    event.timestamp,
+                    event.changes,
+                    event.checksum,
                 )
             elif isinstance(event, events.TradeEvent):
                 self.publish_trade(event.trade)

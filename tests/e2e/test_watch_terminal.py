@@ -1,0 +1,412 @@
+"""`vmx watch` on a real pseudo-terminal against a real engine, read back through pyte.
+
+The engine runs as `vmx engine serve` on a loopback port; vmx runs under `pty.fork()` (so the
+pty is its controlling terminal and Ctrl-C is a real SIGINT from the line discipline), and
+everything it writes is fed to a pyte screen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyte
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+_SCRIPT = Path(sys.executable).with_name("vmx")
+VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
+COLUMNS, LINES = 110, 30
+PRICE = re.compile(r"\b\d{5}\.\d{2}\b")
+ENTER_ALT, LEAVE_ALT = b"\x1b[?1049h", b"\x1b[?1049l"
+HIDE_CURSOR, SHOW_CURSOR = b"\x1b[?25l", b"\x1b[?25h"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Engine:
+    data_dir: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [*VMX, "engine", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if "listening on" in line:
+                return
+            if not line and self.process.poll() is not None:
+                break
+        raise AssertionError("the engine did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict[str, str]]]:
+    """One engine for the module (the reconnect test restarts it on the same port and data)."""
+    tmp_path = tmp_path_factory.mktemp("watch")
+    data_dir = tmp_path / "engine"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VMX_", "FORCE_COLOR"))}
+    env["VMX_HOME"] = str(tmp_path / "home")
+    created = subprocess.run(
+        [*VMX, "engine", "keys", "create", "--data-dir", str(data_dir), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    key = json.loads(created.stdout)
+    server = Engine(data_dir, free_port())
+    server.start()
+    env.update(
+        VMX_API_URL=f"http://127.0.0.1:{server.port}",
+        VMX_API_KEY=key["api_key"],
+        VMX_API_SECRET=key["api_secret"],
+        TERM="xterm-256color",
+        COLUMNS=str(COLUMNS),
+        LINES=str(LINES),
+    )
+    env.pop("NO_COLOR", None)
+    try:
+        yield server, env
+    finally:
+        server.stop()
+
+
+@dataclass
+class Terminal:
+    """A child process on a pty, its output fed into a pyte screen."""
+
+    pid: int
+    fd: int
+    screen: pyte.Screen
+    stream: pyte.ByteStream
+    raw: bytearray = field(default_factory=bytearray)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    status: int | None = None
+
+    @classmethod
+    def spawn(cls, argv: list[str], env: dict[str, str]) -> Terminal:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the pty is its controlling terminal
+            try:
+                os.execvpe(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        import fcntl
+        import termios
+
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+        screen = pyte.Screen(COLUMNS, LINES)
+        terminal = cls(pid, fd, screen, pyte.ByteStream(screen))
+        threading.Thread(target=terminal._read, daemon=True).start()
+        return terminal
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            with self.lock:
+                self.raw.extend(data)
+                self.stream.feed(data)
+
+    def text(self) -> str:
+        with self.lock:
+            return "\n".join(self.screen.display)
+
+    def wait_for(self, check: Callable[[str], bool], timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.text()
+            if check(text):
+                return text
+            if self.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{what} not seen within {timeout}s; screen:\n{self.text()}")
+
+    def send(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def poll(self) -> int | None:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return self.status
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.poll()
+            if status is not None:
+                time.sleep(0.1)  # let the reader drain the last output
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        os.kill(self.pid, signal.SIGKILL)
+        raise AssertionError(f"vmx did not exit; screen:\n{self.text()}")
+
+    def close(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def ladder_sides(text: str) -> tuple[list[str], list[str]]:
+    """Prices above and below the spread line (the first price of each row)."""
+    lines = text.splitlines()
+    spread = next((i for i, line in enumerate(lines) if "spread" in line and "─" in line), None)
+    if spread is None:
+        return [], []
+    first = [PRICE.search(line) for line in lines]
+    asks = [m.group(0) for m in first[4:spread] if m]
+    bids = [m.group(0) for m in first[spread + 1 :] if m]
+    return asks, bids
+
+
+def shows_live_ladder(text: str) -> bool:
+    asks, bids = ladder_sides(text)
+    return "● live" in text and len(asks) >= 3 and len(bids) >= 3
+
+
+def assert_restored(raw: bytes) -> None:
+    assert ENTER_ALT in raw, "never entered the alternate screen"
+    assert raw.rfind(LEAVE_ALT) > raw.rfind(ENTER_ALT), "the alternate screen was not left"
+    assert raw.rfind(SHOW_CURSOR) > raw.rfind(HIDE_CURSOR), "the cursor was left hidden"
+
+
+def test_watch_draws_a_live_ladder_and_ctrl_c_restores_the_terminal(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    terminal = Terminal.spawn([*VMX, "watch", "BINANCE", "BTC/USDT"], env)
+    try:
+        first = terminal.wait_for(shows_live_ladder, 30, "a live ladder")
+        asks, bids = ladder_sides(first)
+        assert "BINANCE BTC/USDT" in first
+        # Asks above the spread, bids below, both descending, the spread between them.
+        assert [float(p) for p in asks] == sorted((float(p) for p in asks), reverse=True)
+        assert [float(p) for p in bids] == sorted((float(p) for p in bids), reverse=True)
+        assert float(asks[-1]) > float(bids[0])
+        assert "time" in first  # the tape fits beside the ladder at 110 columns
+        terminal.wait_for(lambda text: text != first and shows_live_ladder(text), 15, "a change")
+        # Keys: + groups levels (2 ticks, then 5), c switches to the depth chart and back.
+        terminal.send(b"+")
+        terminal.wait_for(lambda text: "group 2 ticks" in text, 10, "grouping by 2 ticks")
+        terminal.send(b"+")
+        terminal.wait_for(lambda text: "group 5 ticks" in text, 10, "grouping by 5 ticks")
+        terminal.send(b"c")
+        terminal.wait_for(lambda text: "cumulative depth" in text, 10, "the depth chart")
+        terminal.send(b"c-")
+        terminal.wait_for(
+            lambda text: "group 2 ticks" in text and shows_live_ladder(text), 10, "the ladder"
+        )
+        terminal.send(b"\x03")  # Ctrl-C through the pty: a real SIGINT
+        assert terminal.wait(15) == 0
+        assert_restored(bytes(terminal.raw))
+    finally:
+        terminal.close()
+
+
+def test_watch_recovers_by_itself_when_the_engine_restarts_and_q_quits(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    server, env = engine
+    terminal = Terminal.spawn([*VMX, "watch", "BINANCE", "BTC/USDT", "--fps", "20"], env)
+    try:
+        terminal.wait_for(shows_live_ladder, 30, "a live ladder")
+        server.kill()
+        text = terminal.wait_for(
+            lambda t: re.search(r"reconnecting \(attempt \d+\)", t) is not None, 15, "reconnecting"
+        )
+        assert "● live" not in text  # the stale book is not shown as live
+        server.start()
+        terminal.wait_for(shows_live_ladder, 30, "the ladder live again")
+        terminal.send(b"q")
+        assert terminal.wait(15) == 0
+        assert_restored(bytes(terminal.raw))
+    finally:
+        terminal.close()
+
+
+def vmx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*VMX, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
+def test_watch_off_a_terminal_prints_ndjson_snapshots_of_the_local_book(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    result = vmx(env, "watch", "binance", "btc-usdt", "--count", "4", "--depth", "3", "--fps", "20")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 4
+    sequences = [line["sequence"] for line in lines]
+    assert sequences == sorted(sequences)
+    live = [line for line in lines if line["valid"]]
+    assert live, lines
+    for line in live:
+        assert (line["exchange"], line["symbol"], line["status"]) == ("BINANCE", "BTC/USDT", "live")
+        assert 1 <= len(line["bids"]) <= 3 and 1 <= len(line["asks"]) <= 3
+        assert line["bids"][0]["price"] < line["asks"][0]["price"]
+
+
+def first_line_then_close(env: dict[str, str], *args: str) -> dict:
+    """Read one line of a never-ending command, then go away like `| head -1`; it exits 0."""
+    process = subprocess.Popen(
+        [*VMX, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = json.loads(process.stdout.readline())
+    process.stdout.close()
+    assert process.wait(timeout=15) == 0
+    assert process.stderr.read() == b""
+    return first
+
+
+def test_watch_exits_quietly_when_the_reader_goes_away(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    first = first_line_then_close(env, "watch", "BINANCE", "BTC/USDT", "--fps", "20")
+    assert first["type"] == "book" and first["symbol"] == "BTC/USDT"
+    # The same view through `vmx book --watch`, its --depth the NDJSON depth.
+    book = first_line_then_close(env, "book", "BINANCE", "ETH/USDT", "--watch", "--depth", "1")
+    assert book["symbol"] == "ETH/USDT" and len(book["bids"]) <= 1
+
+
+def test_ticker_watch_off_a_terminal_streams_the_chosen_instruments(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    result = vmx(
+        env, "ticker", "--watch", "BINANCE:ETH/USDT", "kraken:btc-usd", "--duration", "1.5"
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {(r["exchange"], r["symbol"]) for r in rows} == {
+        ("BINANCE", "ETH/USDT"),
+        ("KRAKEN", "BTC/USD"),
+    }
+    assert all(r["type"] == "ticker" and "received_at" not in r for r in rows)
+
+
+def test_watch_records_and_replay_plays_it_into_the_ladder(
+    engine: tuple[Engine, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = engine
+    path = tmp_path / "btc.ndjson"
+    recorded = vmx(env, "watch", "BINANCE", "BTC/USDT", "--record", str(path), "--count", "3")
+    assert recorded.returncode == 0, recorded.stderr
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0]["format"] == "vmx-recording" and lines[0]["instruments"] == ["BINANCE:BTC/USDT"]
+    kinds = {line["msg"]["type"] for line in lines[1:]}
+    assert {"connection", "book_snapshot"} <= kinds and "resync" not in kinds
+    terminal = Terminal.spawn([*VMX, "replay", str(path), "--speed", "max"], env)
+    try:
+        text = terminal.wait_for(lambda t: "end of the recording" in t, 20, "the replayed ladder")
+        asks, bids = ladder_sides(text)
+        assert asks and bids and float(asks[-1]) > float(bids[0])
+        terminal.send(b"q")
+        assert terminal.wait(15) == 0
+        assert_restored(bytes(terminal.raw))
+    finally:
+        terminal.close()
+
+
+def test_order_watch_and_ticker_watch_on_a_terminal(engine: tuple[Engine, dict[str, str]]) -> None:
+    _, env = engine
+    orders = Terminal.spawn([*VMX, "order", "watch"], env)
+    try:
+        orders.wait_for(lambda t: "orders:" in t and "● live" in t, 30, "the order board")
+        placed = vmx(env, "buy", "BINANCE", "ETH/USDT", "0.5", "--price", "1000", "--yes", "--json")
+        assert placed.returncode == 0, placed.stderr
+        order_id = json.loads(placed.stdout)["order_id"]
+        text = orders.wait_for(lambda t: order_id in t, 15, "the new order on the board")
+        row = next(line for line in text.splitlines() if order_id in line)
+        assert "BINANCE:ETH/USDT" in row and "buy" in row and "1000.00" in row and "open" in row
+        orders.send(b"q")
+        assert orders.wait(15) == 0
+        assert_restored(bytes(orders.raw))
+    finally:
+        orders.close()
+    board = Terminal.spawn([*VMX, "ticker", "--watch", "BINANCE:BTC/USDT", "BINANCE:ETH/USDT"], env)
+    try:
+        text = board.wait_for(
+            lambda t: (
+                "BINANCE:BTC/USDT" in t and "BINANCE:ETH/USDT" in t and PRICE.search(t) is not None
+            ),
+            30,
+            "the ticker board",
+        )
+        assert "change" in text and "volume 24h" in text
+        board.send(b"\x03")
+        assert board.wait(15) == 0
+        assert_restored(bytes(board.raw))
+    finally:
+        board.close()
+
+
+def test_json_on_a_terminal_prints_ndjson_instead_of_drawing(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    terminal = Terminal.spawn([*VMX, "watch", "BINANCE", "BTC/USDT", "--json", "--count", "2"], env)
+    try:
+        assert terminal.wait(30) == 0
+        raw = bytes(terminal.raw)
+        assert ENTER_ALT not in raw
+        lines = [json.loads(line) for line in raw.decode().splitlines() if line.startswith("{")]
+        assert len(lines) == 2 and all(line["type"] == "book" for line in lines)
+    finally:
+        terminal.close()

@@ -1,0 +1,502 @@
+"""The order-book ladder: asks above, bids below, around the spread. Data in, Rich Text out.
+
+No I/O and no clock: `LadderView` is everything one frame shows, `LadderRenderer.render(view,
+width, height)` turns it into one `rich.text.Text` that fills exactly `height` lines of
+`width` cells. The renderer keeps two things between frames so the screen stays calm and cheap:
+
+- column widths only ever grow (a longer price never makes the columns jump back and forth);
+- rendered rows are cached by their content, so a frame where three levels changed builds
+  three new rows and reuses the rest.
+
+A book that is not known to be right is never drawn as if it were: while syncing,
+resyncing, reconnecting or when the best bid is not below the best ask, the levels are dimmed
+and the header and the spread line say why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from rich.text import Text
+
+from velocimex_cli.render.tape import TapeRenderer, Trade
+from velocimex_cli.wire.numbers import plain
+
+Level = tuple[Decimal, Decimal]  # (price, size)
+Row = list[tuple[int, Text]]  # a screen row as (column, text) parts, left to right
+
+PARTIAL_BLOCKS = ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")  # 0/8 .. 7/8 of a cell
+FULL_BLOCK = "█"
+HEADER_LINES = 3
+TAPE_GAP = 3
+MIN_BAR = 6
+MAX_BAR = 48
+_SIDE_STYLE = {"ask": "red", "bid": "green"}
+_BPS = Decimal(10_000)
+_CENT = Decimal("0.01")
+
+
+def depth_bar(value: Decimal, scale: Decimal, width: int) -> str:
+    """A bar `width` cells wide at 1/8-cell resolution, `value / scale` of it filled.
+
+    Any positive value shows at least one eighth; the result is always exactly `width` long.
+    """
+    if width <= 0:
+        return ""
+    if value <= 0 or scale <= 0:
+        return " " * width
+    eighths = int(value * (width * 8) / scale)
+    eighths = max(1, min(eighths, width * 8))
+    full, part = divmod(eighths, 8)
+    return (FULL_BLOCK * full + PARTIAL_BLOCKS[part]).ljust(width)
+
+
+def nice_ceiling(value: Decimal) -> Decimal:
+    """The smallest of 1, 2, 5 x 10^n at or above `value`: the bar scale, which then moves
+    only when the depth crosses such a step (the bars do not all jump with every change)."""
+    if value <= 0:
+        return Decimal(1)
+    exponent = value.adjusted()
+    for mantissa in (1, 2, 5, 10):
+        step = Decimal(mantissa).scaleb(exponent)
+        if step >= value:
+            return step.normalize() if step < 1 else step.quantize(Decimal(1))
+    return Decimal(10).scaleb(exponent)  # unreachable: 10 x 10^n >= any value of that order
+
+
+def group_price(price: Decimal, step: Decimal, side: str) -> Decimal:
+    """The bucket a price falls in: bids round down, asks up (a bucket never looks better)."""
+    rounding = ROUND_FLOOR if side == "bid" else ROUND_CEILING
+    return (price / step).to_integral_value(rounding=rounding) * step
+
+
+def group_levels(levels: Sequence[Level], step: Decimal, side: str) -> list[Level]:
+    """Levels (best first) merged into price buckets of `step`; sizes summed, best first."""
+    out: list[Level] = []
+    for price, size in levels:
+        bucket = group_price(price, step, side)
+        if out and out[-1][0] == bucket:
+            out[-1] = (bucket, out[-1][1] + size)
+        else:
+            out.append((bucket, size))
+    return out
+
+
+@dataclass
+class LadderView:
+    """Everything one ladder frame shows. Prices and sizes are Decimals, best level first.
+
+    `own` maps (side "bid"|"ask", price) to the remaining size of the user's resting orders
+    there. `book_status` is the local book's ("syncing", "live", "resyncing"); `connection`
+    the stream's ("connecting", "live", "reconnecting (attempt n)", "closed").
+    `reference_price` is what the change is measured from (the first trade seen).
+    """
+
+    exchange: str
+    symbol: str
+    bids: Sequence[Level] = ()
+    asks: Sequence[Level] = ()
+    sequence: int | None = None
+    book_status: str = "live"
+    connection: str = "live"
+    last_price: Decimal | None = None
+    reference_price: Decimal | None = None
+    own: Mapping[tuple[str, Decimal], Decimal] = field(default_factory=dict)
+    trades: Sequence[Trade] = ()
+    messages_per_second: float | None = None
+    lag_ms: float | None = None
+    frames_per_second: float | None = None
+    group_step: Decimal | None = None
+    group_ticks: int | None = None
+    note: str | None = None
+    hint: str = "q quit"
+
+
+@dataclass(frozen=True)
+class BookFigures:
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    mid: Decimal | None
+    spread: Decimal | None
+    spread_bps: Decimal | None
+    imbalance: Decimal | None  # (bid size - ask size) / both, over the levels shown
+
+    @property
+    def crossed(self) -> bool:
+        return (
+            self.best_bid is not None
+            and self.best_ask is not None
+            and (self.best_bid >= self.best_ask)
+        )
+
+
+def book_figures(bids: Sequence[Level], asks: Sequence[Level]) -> BookFigures:
+    best_bid = bids[0][0] if bids else None
+    best_ask = asks[0][0] if asks else None
+    mid = spread = bps = None
+    if best_bid is not None and best_ask is not None:
+        mid = (best_bid + best_ask) / 2
+        spread = best_ask - best_bid
+        if mid > 0:
+            bps = (spread / mid * _BPS).quantize(_CENT)
+    bid_size = sum((size for _, size in bids), Decimal(0))
+    ask_size = sum((size for _, size in asks), Decimal(0))
+    both = bid_size + ask_size
+    imbalance = ((bid_size - ask_size) / both).quantize(_CENT) if both > 0 else None
+    return BookFigures(best_bid, best_ask, mid, spread, bps, imbalance)
+
+
+@dataclass(frozen=True)
+class BookState:
+    label: str
+    style: str
+    valid: bool
+    reason: str | None = None
+
+
+def book_state(view: LadderView, figures: BookFigures) -> BookState:
+    """What the header says about the book, and whether its levels may be shown as valid."""
+    connection = view.connection
+    if connection != "live":
+        return BookState(connection, "bold black on yellow", False, f"stale: {connection}")
+    if view.book_status == "syncing":
+        return BookState("syncing", "bold black on yellow", False, "waiting for the book")
+    if view.book_status != "live":
+        return BookState(view.book_status, "bold black on yellow", False, "resyncing the book")
+    if figures.crossed:
+        reason = f"book crossed: bid {plain(figures.best_bid)} ≥ ask {plain(figures.best_ask)}"  # type: ignore[arg-type]
+        return BookState("book crossed", "bold white on red", False, reason + ", not valid")
+    return BookState("live", "bold green", True)
+
+
+@dataclass
+class _Columns:
+    own: int
+    price: int
+    size: int
+    cumulative: int
+    bar: int
+
+    @property
+    def fixed(self) -> int:
+        used = [w for w in (self.own, self.price, self.size, self.cumulative) if w]
+        return sum(used) + 2 * len(used)
+
+
+class LadderRenderer:
+    """Turns `LadderView`s into screens; keeps sticky column widths and a row cache."""
+
+    def __init__(self) -> None:
+        self.price_width = 8
+        self.size_width = 8
+        self.cumulative_width = 10
+        self.own_width = 10
+        self.tape = TapeRenderer()
+        self._rows: dict[tuple, Text] = {}
+        self.rows_built = 0  # how many rows were not in the cache (tests and benchmarks read it)
+
+    # ------------------------------------------------------------------ layout
+    def _grow_widths(self, levels: Sequence[Level], cumulative: Decimal, own: Mapping) -> None:
+        grew = False
+        for price, size in levels:
+            if len(plain(price)) > self.price_width:
+                self.price_width, grew = len(plain(price)), True
+            if len(plain(size)) > self.size_width:
+                self.size_width, grew = len(plain(size)), True
+        if len(plain(cumulative)) > self.cumulative_width:
+            self.cumulative_width, grew = len(plain(cumulative)), True
+        for remaining in own.values():
+            if len(plain(remaining)) + 2 > self.own_width:
+                self.own_width, grew = len(plain(remaining)) + 2, True
+        if grew:
+            self._rows.clear()
+
+    def _columns(self, width: int, with_tape: bool) -> _Columns:
+        columns = _Columns(
+            self.own_width, self.price_width, self.size_width, self.cumulative_width, 0
+        )
+        room = width - (self.tape.width + TAPE_GAP if with_tape else 0)
+        # Narrow: the cumulative column goes first, then the own-order column (own orders stay
+        # marked by their price's style), then the bar shrinks to nothing.
+        if room - columns.fixed < MIN_BAR:
+            columns.cumulative = 0
+        if room - columns.fixed < MIN_BAR:
+            columns.own = 0
+        columns.bar = max(0, min(MAX_BAR, room - columns.fixed))
+        return columns
+
+    def ladder_width(self, width: int, with_tape: bool) -> int:
+        columns = self._columns(width, with_tape)
+        return columns.fixed + columns.bar
+
+    def shows_tape(self, width: int) -> bool:
+        """The tape is shown only when the full ladder (with a useful bar) fits beside it."""
+        full = self.own_width + self.price_width + self.size_width + self.cumulative_width + 8
+        return width >= full + MIN_BAR + TAPE_GAP + self.tape.width
+
+    # ------------------------------------------------------------------ rows
+    def _row(
+        self,
+        side: str,
+        level: Level | None,
+        cumulative: Decimal,
+        bar: str,
+        own: Decimal | None,
+        valid: bool,
+        columns: _Columns,
+    ) -> Text:
+        key = (
+            side,
+            level,
+            cumulative,
+            bar,
+            own,
+            valid,
+            columns.own,
+            columns.cumulative,
+            columns.bar,
+        )
+        row = self._rows.get(key)
+        if row is not None:
+            return row
+        self.rows_built += 1
+        if len(self._rows) > 8192:
+            self._rows.clear()
+        style = _SIDE_STYLE[side] if valid else "dim"
+        row = Text(no_wrap=True, overflow="crop")
+        if columns.own:
+            mark = f"▶ {plain(own)}" if own is not None else ""
+            row.append(mark.rjust(columns.own), style="bold yellow" if own is not None else "")
+            row.append("  ")
+        if level is None:
+            blank = columns.price + 2 + columns.size
+            if columns.cumulative:
+                blank += 2 + columns.cumulative
+            row.append(" " * (blank + 2 + columns.bar))
+            self._rows[key] = row
+            return row
+        price, size = level
+        price_style = style + (" reverse bold" if own is not None and valid else "")
+        row.append(plain(price).rjust(columns.price), style=price_style)
+        row.append("  " + plain(size).rjust(columns.size), style="" if valid else "dim")
+        if columns.cumulative:
+            row.append("  " + plain(cumulative).rjust(columns.cumulative), style="dim")
+        row.append("  ")
+        row.append(bar, style=style)
+        self._rows[key] = row
+        return row
+
+    def _side_rows(
+        self,
+        side: str,
+        levels: Sequence[Level],
+        count: int,
+        scale: Decimal,
+        own: Mapping[tuple[str, Decimal], Decimal],
+        valid: bool,
+        columns: _Columns,
+    ) -> list[Text]:
+        """`count` rows for one side, nearest the spread last for asks, first for bids."""
+        rows: list[Text] = []
+        cumulative = Decimal(0)
+        for level in levels[:count]:
+            cumulative += level[1]
+            bar = depth_bar(cumulative, scale, columns.bar)
+            rows.append(
+                self._row(side, level, cumulative, bar, own.get((side, level[0])), valid, columns)
+            )
+        rows.extend(
+            self._row(side, None, Decimal(0), "", None, valid, columns)
+            for _ in range(count - len(rows))
+        )
+        if side == "ask":
+            rows.reverse()
+        return rows
+
+    # ------------------------------------------------------------------ the frame
+    def render(self, view: LadderView, width: int, height: int, chart: bool = False) -> Text:
+        """One frame: `height` lines of at most `width` cells, as one Text."""
+        return join_lines(self.render_lines(view, width, height, chart), width)
+
+    def render_lines(
+        self, view: LadderView, width: int, height: int, chart: bool = False
+    ) -> list[Text]:
+        """One frame as its `height` lines, each at most `width` cells."""
+        lines = []
+        for parts in self.render_rows(view, width, height, chart):
+            if len(parts) == 1:
+                lines.append(parts[0][1])
+                continue
+            line = Text()
+            for column, part in parts:
+                line.append(" " * (column - line.cell_len))
+                line.append_text(part)
+            lines.append(line)
+        return fit_lines(lines, width)
+
+    def render_rows(
+        self, view: LadderView, width: int, height: int, chart: bool = False
+    ) -> list[Row]:
+        """One frame as `height` rows of (column, Text) parts: the ladder at column 0 and, when
+        it fits, the tape to its right. Unchanged rows and tape lines are the same cached
+        objects as last frame, so a painter that remembers what each region shows can skip
+        them (the tape scrolls by whole lines while the ladder mostly stays put)."""
+        width = max(width, 20)
+        per_side = max(1, (height - HEADER_LINES - 2) // 2)
+        bids, asks = list(view.bids), list(view.asks)
+        own = dict(view.own)
+        if view.group_step:
+            bids = group_levels(bids, view.group_step, "bid")
+            asks = group_levels(asks, view.group_step, "ask")
+            grouped: dict[tuple[str, Decimal], Decimal] = {}
+            for (side, price), remaining in own.items():
+                key = (side, group_price(price, view.group_step, side))
+                grouped[key] = grouped.get(key, Decimal(0)) + remaining
+            own = grouped
+        bids, asks = bids[:per_side], asks[:per_side]
+        figures = book_figures(bids, asks)
+        state = book_state(view, figures)
+        bid_total = sum((size for _, size in bids), Decimal(0))
+        ask_total = sum((size for _, size in asks), Decimal(0))
+        self._grow_widths(bids + asks, max(bid_total, ask_total), own)
+
+        with_tape = self.shows_tape(width)
+        columns = self._columns(width, with_tape)
+        ladder_width = columns.fixed + columns.bar
+        if chart:
+            from velocimex_cli.render.depth_chart import depth_chart_lines
+
+            body = depth_chart_lines(bids, asks, ladder_width, height - HEADER_LINES, state.valid)
+        else:
+            scale = nice_ceiling(max(bid_total, ask_total))
+            body = [self._heading(columns, scale)]
+            body += self._side_rows("ask", asks, per_side, scale, own, state.valid, columns)
+            body.append(self._spread_line(figures, state, ladder_width))
+            body += self._side_rows("bid", bids, per_side, scale, own, state.valid, columns)
+        header = self._header(view, figures, state, own, width, bids, asks)
+        rows: list[Row] = [[(0, line)] for line in header]
+        if with_tape:
+            tape = self.tape.lines(view.trades, len(body) - 1)
+            column = ladder_width + TAPE_GAP
+            rows += [
+                [(0, line), (column, tape_line)] for line, tape_line in zip(body, tape, strict=True)
+            ]
+        else:
+            rows += [[(0, line)] for line in body]
+        rows.extend([(0, Text(""))] for _ in range(height - len(rows)))
+        return rows[:height]
+
+    def _heading(self, columns: _Columns, scale: Decimal) -> Text:
+        text = ""
+        if columns.own:
+            text += "mine".rjust(columns.own) + "  "
+        text += "price".rjust(columns.price) + "  " + "size".rjust(columns.size)
+        if columns.cumulative:
+            text += "  " + "cumulative".rjust(columns.cumulative)
+        if columns.bar:
+            label = f"depth (full bar {plain(scale)})"
+            text += "  " + (label if len(label) <= columns.bar else "depth").ljust(columns.bar)
+        return Text(text, style="bold")
+
+    def _spread_line(self, figures: BookFigures, state: BookState, width: int) -> Text:
+        if not state.valid:
+            return Text(f" ⚠ {state.reason} ".center(width, "─")[:width], style=state.style)
+        if figures.spread is not None:
+            text = f" spread {plain(figures.spread)} · {plain(figures.spread_bps)} bps "  # type: ignore[arg-type]
+        elif figures.best_bid is None and figures.best_ask is None:
+            text = " the book is empty "
+        elif figures.best_ask is None:
+            text = " no asks "
+        else:
+            text = " no bids "
+        return Text(text.center(width, "─")[:width], style="dim")
+
+    def _header(
+        self,
+        view: LadderView,
+        figures: BookFigures,
+        state: BookState,
+        own: Mapping[tuple[str, Decimal], Decimal],
+        width: int,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+    ) -> list[Text]:
+        first = Text(no_wrap=True, overflow="crop")
+        first.append(f"{view.exchange} {view.symbol}", style="bold")
+        first.append("  last ")
+        if view.last_price is None:
+            first.append("-", style="dim")
+        else:
+            first.append(plain(view.last_price), style="bold")
+            if view.reference_price is not None and view.reference_price > 0:
+                change = view.last_price - view.reference_price
+                percent = (change / view.reference_price * 100).quantize(_CENT)
+                style = "green" if change > 0 else "red" if change < 0 else "dim"
+                arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+                sign = "+" if change >= 0 else ""
+                first.append(
+                    f" {arrow} {sign}{plain(change)} ({sign}{plain(percent)}%)", style=style
+                )
+        label = Text(f" ● {state.label} ", style=state.style)
+        first.truncate(max(0, width - label.cell_len - 1))
+        pad = width - first.cell_len - label.cell_len
+        first.append(" " * max(1, pad))
+        first.append_text(label)
+
+        second = Text(no_wrap=True, overflow="crop", style="" if state.valid else "dim")
+        second.append(f"mid {_or_dash(figures.mid)}  spread {_or_dash(figures.spread)}")
+        second.append(f" ({_or_dash(figures.spread_bps)} bps)")
+        if figures.imbalance is not None:
+            sign = "+" if figures.imbalance > 0 else ""
+            second.append(f"  imbalance {sign}{plain(figures.imbalance)}")
+        else:
+            second.append("  imbalance -")
+        second.append(f"  seq {view.sequence if view.sequence is not None else '-'}")
+        if view.group_ticks:
+            second.append(f"  group {view.group_ticks} ticks")
+
+        third = Text(no_wrap=True, overflow="crop", style="dim")
+        third.append(f"msgs/s {_figure(view.messages_per_second, 0)}")
+        third.append(f"  lag {_figure(view.lag_ms, 0)} ms")
+        third.append(f"  fps {_figure(view.frames_per_second, 1)}")
+        if view.own:
+            shown = {("bid", p) for p, _ in bids} | {("ask", p) for p, _ in asks}
+            off = sum(1 for key in own if key not in shown)
+            count = len(own)
+            third.append(f"  own orders at {count} level{'' if count == 1 else 's'}")
+            if off:
+                third.append(f" ({off} off screen)", style="yellow")
+        if view.note:
+            third.append(f"  {view.note}", style="yellow")
+        hint = f"  {view.hint}"
+        third.append(" " * max(1, width - third.cell_len - len(hint)) + hint)
+        return [first, second, third]
+
+
+def fit_lines(lines: Sequence[Text], width: int) -> list[Text]:
+    """These lines, each cut to `width` cells (cached lines are copied, never modified)."""
+    fitted = []
+    for line in lines:
+        if line.cell_len > width:
+            line = line.copy()
+            line.truncate(width)
+        fitted.append(line)
+    return fitted
+
+
+def join_lines(lines: Sequence[Text], width: int) -> Text:
+    """One Text of these lines, each cut to `width` cells."""
+    frame = Text("\n").join(fit_lines(lines, width))
+    frame.no_wrap = True
+    frame.overflow = "crop"
+    return frame
+
+
+def _or_dash(value: Decimal | None) -> str:
+    return "-" if value is None else plain(value)
+
+
+def _figure(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
