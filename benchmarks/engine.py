@@ -31,6 +31,7 @@ from pathlib import Path
 from velocimex_cli.engine.core.book import NATIVE, OrderBook
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.orders import BUY, Order, OrderType, TimeInForce
+from velocimex_cli.engine.store import open_exchange
 
 ADD, CANCEL, CROSS, MARKET = 0, 1, 2, 3
 MID = 6_000_000  # ticks: 60,000.00 USDT
@@ -88,7 +89,7 @@ def _exchange(data_dir: Path | None = None) -> Exchange:
         always_open=True,
         sandbox_funds={"USDT": Decimal(10) ** 10, "BTC": Decimal(10) ** 7},
     )
-    exchange = Exchange.open(data_dir, config, _clock) if data_dir else Exchange(config, _clock)
+    exchange = open_exchange(data_dir, config, _clock) if data_dir else Exchange(config, _clock)
     for name in ACCOUNTS:
         exchange.ensure_account(name)
     return exchange

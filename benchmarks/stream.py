@@ -60,7 +60,7 @@ def record_feed(path: Path, deltas: int) -> int:
     from velocimex_cli.client.recording import Recorder
     from velocimex_cli.engine.core import events
     from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
-    from velocimex_cli.engine.simulator import MarketSimulator
+    from velocimex_cli.engine.drivers.simulator import MarketSimulator
     from velocimex_cli.wire import streams as wire
 
     moment = [datetime(2026, 11, 24, 15, 0, tzinfo=UTC)]

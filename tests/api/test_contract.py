@@ -186,7 +186,8 @@ def test_accounts_are_separate(api: Api) -> None:
 def test_strategies_contract(api: Api) -> None:
     headers = api.headers()
     listed = api.client.get("/v1/strategies", headers=headers)
-    assert data(listed) == {"strategies": []}
+    listed_ids = {s["strategy_id"] for s in data(listed)["strategies"]}
+    assert listed_ids == {"twap", "market-maker", "arbitrage", "sma-cross"}
     deploy = api.client.post(
         "/v1/strategies/grid/deploy",
         json={"exchange": "NASDAQ", "symbol": "AAPL", "params": {}},

@@ -104,7 +104,9 @@ def test_csv_and_ndjson_of_a_list(vmx: Harness) -> None:
 
 
 def test_strategy_list_and_deploy_of_an_unknown_id(vmx: Harness) -> None:
-    assert vmx.json("strategy", "list") == {"strategies": []}
+    listed = vmx.json("strategy", "list")["strategies"]
+    assert {s["strategy_id"] for s in listed} == {"twap", "market-maker", "arbitrage", "sma-cross"}
+    assert all(s["kind"] == "builtin" and s["params"] for s in listed)
     result = vmx.run(
         "strategy", "deploy", "nope", "--exchange", "BINANCE", "--symbol", "BTC/USDT",
         "--param", "spread=0.5", "--json",

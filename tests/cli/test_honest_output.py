@@ -13,7 +13,13 @@ import httpx
 import pytest
 
 from tests.cli.conftest import Harness
-from velocimex_cli.output.columns import BATCH_FIELDS, ORDER_FIELDS, POSITION_FIELDS
+from velocimex_cli.output.columns import (
+    BATCH_FIELDS,
+    DEPLOYMENT_FIELDS,
+    ORDER_FIELDS,
+    POSITION_FIELDS,
+    STRATEGY_FIELDS,
+)
 from velocimex_cli.wire import jsonfmt
 
 ORDER_LINE = ('{"exchange":"BINANCE","symbol":"ETH/USDT","side":"buy","type":"limit",'
@@ -40,7 +46,9 @@ def test_csv_of_an_empty_list_still_has_its_header(vmx: Harness) -> None:
     positions = vmx.run("account", "positions", "-o", "csv")
     assert csv_of(positions.stdout)[0] == list(POSITION_FIELDS)
     strategies = vmx.run("strategy", "list", "-o", "csv")
-    assert csv_of(strategies.stdout) == [["strategy_id", "name"]]
+    assert csv_of(strategies.stdout)[0] == list(STRATEGY_FIELDS)
+    deployments = vmx.run("strategy", "status", "-o", "csv")
+    assert deployments.exit_code == 0 and csv_of(deployments.stdout) == [list(DEPLOYMENT_FIELDS)]
     status = csv_of(vmx.run("markets", "status", "BINANCE", "-o", "csv").stdout)
     assert status[0] == ["exchange", "status", "last_update"] and status[1][:2] == [
         "BINANCE",

@@ -45,7 +45,8 @@ NEVER_FOR_REST = (
     "velocimex_cli.engine.api",
     "velocimex_cli.engine.core",
     "velocimex_cli.engine.store",
-    "velocimex_cli.engine.simulator",
+    "velocimex_cli.engine.drivers.simulator",
+    "velocimex_cli.engine.node",
     "rich.live",
     "pydantic",  # Typer would coerce parameters with it; vmx's plain coercion avoids it
 )

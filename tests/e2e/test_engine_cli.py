@@ -133,8 +133,9 @@ def test_keys_create_list_revoke_offline(home: dict[str, str], tmp_path: Path) -
 def test_serve_prints_url_and_stops_gracefully_on_sigterm(
     home: dict[str, str], tmp_path: Path
 ) -> None:
-    from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+    from velocimex_cli.engine.core.exchange import EngineConfig
     from velocimex_cli.engine.keys import KeyStore
+    from velocimex_cli.engine.store import open_exchange
 
     data_dir = tmp_path / "d"
     store = KeyStore.open(data_dir)
@@ -170,7 +171,7 @@ def test_serve_prints_url_and_stops_gracefully_on_sigterm(
             process.kill()
             process.wait()
     # Everything acknowledged is durable: the data directory has the open order.
-    exchange = Exchange.open(data_dir, EngineConfig(always_open=True), lambda: datetime.now(UTC))
+    exchange = open_exchange(data_dir, EngineConfig(always_open=True), lambda: datetime.now(UTC))
     try:
         orders = exchange.list_orders("erin")
     finally:

@@ -15,8 +15,8 @@ import pytest
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.events import Event
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
-from velocimex_cli.engine.simulator import MAKER, MarketSimulator
-from velocimex_cli.engine.store import SCHEMA_VERSION, StoreError, connect
+from velocimex_cli.engine.drivers.simulator import MAKER, MarketSimulator
+from velocimex_cli.engine.store import SCHEMA_VERSION, StoreError, connect, open_exchange
 from velocimex_cli.wire.errors import ApiError
 
 USERS = ("alice", "bob", "carol")
@@ -80,7 +80,7 @@ def snapshot(exchange: Exchange) -> dict[str, object]:
 
 def test_restart_restores_state_exactly(tmp_path: Path, clock: FakeClock) -> None:
     config = EngineConfig(seed=7)
-    exchange = Exchange.open(tmp_path, config, clock)
+    exchange = open_exchange(tmp_path, config, clock)
     simulator = trade_a_while(exchange, clock, seed=7, steps=30, orders_seed=1)
     simulator.save_state()
     before = snapshot(exchange)
@@ -88,7 +88,7 @@ def test_restart_restores_state_exactly(tmp_path: Path, clock: FakeClock) -> Non
     assert any(before["fills"].values())  # type: ignore[attr-defined]
     exchange.close()
 
-    reopened = Exchange.open(tmp_path, config, clock)
+    reopened = open_exchange(tmp_path, config, clock)
     assert snapshot(reopened) == before
     # The restored simulator carries on from where it stopped, as the original would have.
     resumed = MarketSimulator(reopened, seed=7)
@@ -102,14 +102,14 @@ def test_after_a_crash_everything_acknowledged_is_back_and_no_id_repeats(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     config = EngineConfig(seed=3)
-    crashed = Exchange.open(tmp_path, config, clock)
+    crashed = open_exchange(tmp_path, config, clock)
     trade_a_while(crashed, clock, seed=3, steps=20, orders_seed=5)
     before = snapshot(crashed)
     order_ids = {o["order_id"] for orders in before["orders"].values() for o in orders}  # type: ignore[attr-defined]
     trade_ids = {f["trade_id"] for fills in before["fills"].values() for f in fills}  # type: ignore[attr-defined]
     assert trade_ids
     # No close(): a second engine opens the files the first one was writing, as after a crash.
-    restarted = Exchange.open(tmp_path, config, clock)
+    restarted = open_exchange(tmp_path, config, clock)
     after = snapshot(restarted)
     for key in ("orders", "fills", "balances", "positions"):
         assert after[key] == before[key]
@@ -130,7 +130,7 @@ def test_after_a_crash_everything_acknowledged_is_back_and_no_id_repeats(
 def test_acknowledged_order_is_on_disk_before_the_call_returns(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    exchange = Exchange.open(tmp_path, EngineConfig(), clock)
+    exchange = open_exchange(tmp_path, EngineConfig(), clock)
     exchange.ensure_account("alice")
     placed, _ = exchange.place_order(
         "alice",
@@ -215,7 +215,7 @@ def test_simulated_books_stay_deep_and_fill_resting_user_orders(clock: FakeClock
 def test_a_background_checkpointer_moves_the_log_into_the_database(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    exchange = Exchange.open(tmp_path, EngineConfig(), clock, checkpoint_seconds=0.05)
+    exchange = open_exchange(tmp_path, EngineConfig(), clock, checkpoint_seconds=0.05)
     database = tmp_path / "engine.db"
     exchange.ensure_account("alice")
     size_before = database.stat().st_size
@@ -230,6 +230,6 @@ def test_a_background_checkpointer_moves_the_log_into_the_database(
         time.sleep(0.02)
     assert database.stat().st_size > size_before  # commits no longer checkpoint: the thread did
     exchange.close()
-    reopened = Exchange.open(tmp_path, EngineConfig(), clock)
+    reopened = open_exchange(tmp_path, EngineConfig(), clock)
     assert len(reopened.list_orders("alice", limit=1000)) == 300
     reopened.close()

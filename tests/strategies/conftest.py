@@ -11,13 +11,9 @@ from typing import Any
 import pytest
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.drivers.simulator import MarketSimulator
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
-
-try:  # moved by the engine-node work
-    from velocimex_cli.engine.drivers.simulator import MarketSimulator
-except ImportError:  # pragma: no cover - before the move
-    from velocimex_cli.engine.simulator import MarketSimulator  # type: ignore[no-redef]
 
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # a Monday, inside NASDAQ hours
 USER = "trader"

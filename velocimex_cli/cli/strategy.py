@@ -1,8 +1,14 @@
-"""`vmx strategy list` and `vmx strategy deploy STRATEGY_ID --exchange E --symbol S --param k=v`."""
+"""`vmx strategy ...`: list, show, add, remove and deploy strategies; watch and stop deployments.
+
+vmx strategy list | show ID | add FILE [--replace] | remove ID
+vmx strategy deploy ID --exchange E --symbol S --param k=v
+vmx strategy status [DEPLOYMENT_ID] | stop DEPLOYMENT_ID | logs DEPLOYMENT_ID [-f]
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -13,7 +19,57 @@ from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
 
-app = sub_app("Strategies: list them, deploy one on an instrument.")
+app = sub_app("Strategies: list, add and deploy them; watch and stop deployments.")
+
+STRATEGY_COLUMNS = ("strategy_id", "name", "kind", "description")
+PARAM_COLUMNS = ("name", "type", "required", "default", "min", "max", "choices", "description")
+DEPLOYMENT_COLUMNS = (
+    "deployment_id",
+    "strategy_id",
+    "exchange",
+    "symbol",
+    "state",
+    "orders",
+    "fills",
+    "open_orders",
+    "realized_pnl",
+    "unrealized_pnl",
+    "fees",
+    "last_error",
+)
+DEPLOYMENT_FIELDS = (
+    "deployment_id",
+    "strategy_id",
+    "exchange",
+    "symbol",
+    "account",
+    "state",
+    "params",
+    "started_at",
+    "stopped_at",
+    "stop_reason",
+    "last_error",
+    "orders",
+    "rejected_orders",
+    "open_orders",
+    "fills",
+    "volume",
+    "fees",
+    "realized_pnl",
+    "unrealized_pnl",
+)
+POSITION_COLUMNS = (
+    "exchange",
+    "symbol",
+    "quantity",
+    "average_price",
+    "realized_pnl",
+    "unrealized_pnl",
+    "fees",
+    "pnl_asset",
+)
+FINISHED_STATES = ("completed", "stopped", "failed")
+FOLLOW_SECONDS = 0.5
 
 
 @dataclass
@@ -22,11 +78,51 @@ class ListOptions:
 
 
 @dataclass
+class ShowOptions:
+    strategy_id: str
+    output: str | None = None
+
+
+@dataclass
+class AddOptions:
+    path: str
+    replace: bool = False
+    output: str | None = None
+
+
+@dataclass
+class RemoveOptions:
+    strategy_id: str
+    output: str | None = None
+
+
+@dataclass
 class DeployOptions:
     strategy_id: str
     exchange: str
     symbol: str
     params: list[str] = field(default_factory=list)
+    output: str | None = None
+
+
+@dataclass
+class StatusOptions:
+    deployment_id: str | None = None
+    state: str | None = None
+    output: str | None = None
+
+
+@dataclass
+class StopOptions:
+    deployment_id: str
+    output: str | None = None
+
+
+@dataclass
+class LogsOptions:
+    deployment_id: str
+    follow: bool = False
+    since: int = 0
     output: str | None = None
 
 
@@ -47,15 +143,94 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+def _flat(value: Any) -> Any:
+    """{asset: amount} maps as "1.5 USDT" text for a table cell."""
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        return ", ".join(f"{amount} {asset}" for asset, amount in value.items())
+    if isinstance(value, dict) and not value:
+        return ""
+    return value
+
+
+def deployment_view(record: dict[str, Any]) -> Any:
+    """A deployment's fields, then its positions (tables for people)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from velocimex_cli.render.tables import detail_table, records_table
+
+    shown = {k: _flat(record.get(k)) for k in DEPLOYMENT_FIELDS if k in record}
+    parts: list[Any] = [detail_table(shown)]
+    positions = record.get("positions") or []
+    if positions:
+        parts += [Text(""), records_table(positions, POSITION_COLUMNS, title="positions")]
+    return Group(*parts)
+
+
 def run_list(factory: Factory, opts: ListOptions) -> None:
     from velocimex_cli.output.formats import emit
 
     def table(payload: Any) -> Any:
         from velocimex_cli.render.tables import table_for
 
-        return table_for("strategies", ("strategy_id", "name"))(payload)
+        return table_for("strategies", STRATEGY_COLUMNS)(payload)
 
     emit(factory.io, factory.client().strategies(), factory.output_format(opts.output), table)
+
+
+def run_show(factory: Factory, opts: ShowOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    data = factory.client().strategy(opts.strategy_id)
+
+    def table(payload: Any) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        from velocimex_cli.render.tables import detail_table, records_table
+
+        head = {k: v for k, v in payload.items() if k != "params"}
+        params = payload.get("params") or []
+        if not params:
+            return Group(detail_table(head), Text("\nno parameters"))
+        return Group(
+            detail_table(head), Text(""), records_table(params, PARAM_COLUMNS, "parameters")
+        )
+
+    emit(factory.io, data, factory.output_format(opts.output), table)
+
+
+def run_add(factory: Factory, opts: AddOptions) -> None:
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    path = Path(opts.path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidParameter("file", opts.path, f"No such file: {opts.path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidParameter("file", opts.path, f"Cannot read {opts.path}: {exc}") from None
+    data = factory.client().add_strategy(source, path.name, opts.replace)
+    factory.io.status(f"Added strategy {data.get('strategy_id')} from {path.name}")
+    run_show_payload(factory, data, opts.output)
+
+
+def run_show_payload(factory: Factory, data: Any, output: str | None) -> None:
+    from velocimex_cli.output.formats import emit
+    from velocimex_cli.render.tables import detail_table
+
+    emit(
+        factory.io,
+        data,
+        factory.output_format(output),
+        lambda payload: detail_table({k: v for k, v in payload.items() if k != "params"}),
+    )
+
+
+def run_remove(factory: Factory, opts: RemoveOptions) -> None:
+    data = factory.client().remove_strategy(opts.strategy_id)
+    factory.io.status(f"Removed strategy {opts.strategy_id}")
+    run_show_payload(factory, data, opts.output)
 
 
 def run_deploy(factory: Factory, opts: DeployOptions) -> None:
@@ -63,20 +238,122 @@ def run_deploy(factory: Factory, opts: DeployOptions) -> None:
 
     params = parse_params(opts.params)
     data = factory.client().deploy_strategy(opts.strategy_id, opts.exchange, opts.symbol, params)
+    if isinstance(data, dict) and data.get("deployment_id"):
+        factory.io.status(
+            f"Deployed {opts.strategy_id} as {data['deployment_id']}; watch it with "
+            f"`vmx strategy status {data['deployment_id']}`"
+        )
+    emit(factory.io, data, factory.output_format(opts.output), deployment_view)
+
+
+def run_status(factory: Factory, opts: StatusOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    client = factory.client()
+    fmt = factory.output_format(opts.output)
+    if opts.deployment_id:
+        emit(factory.io, client.deployment(opts.deployment_id), fmt, deployment_view)
+        return
 
     def table(payload: Any) -> Any:
-        from velocimex_cli.render.tables import detail_table
+        from velocimex_cli.render.tables import records_table
 
-        return detail_table(payload) if isinstance(payload, dict) else payload
+        rows = [{k: _flat(v) for k, v in row.items()} for row in payload.get("deployments", [])]
+        return records_table(rows, DEPLOYMENT_COLUMNS)
 
-    emit(factory.io, data, factory.output_format(opts.output), table)
+    emit(factory.io, client.deployments(opts.state), fmt, table)
+
+
+def run_stop(factory: Factory, opts: StopOptions) -> None:
+    from velocimex_cli.output.formats import emit
+
+    data = factory.client().stop_deployment(opts.deployment_id)
+    factory.io.status(f"Deployment {opts.deployment_id} is {data.get('state')}")
+    emit(factory.io, data, factory.output_format(opts.output), deployment_view)
+
+
+def _log_line(line: dict[str, Any]) -> str:
+    level = str(line.get("level", "")).upper()
+    return f"{line.get('timestamp', '')} {level:<7} {line.get('message', '')}"
+
+
+def run_logs(factory: Factory, opts: LogsOptions) -> None:
+    import time
+
+    from velocimex_cli.output.columns import LOG_FIELDS
+    from velocimex_cli.output.formats import to_csv
+    from velocimex_cli.wire import jsonfmt
+
+    client = factory.client()
+    fmt = factory.output_format(opts.output)
+    since = opts.since
+    first = True
+    try:
+        while True:
+            page = client.deployment_logs(opts.deployment_id, since=since)
+            lines = page.get("logs", [])
+            if fmt == "csv":
+                text = to_csv(lines, LOG_FIELDS)
+                factory.io.write(text if first else text.partition("\n")[2])
+                first = False
+            for line in lines if fmt != "csv" else ():
+                if fmt in ("json", "ndjson"):
+                    factory.io.write(jsonfmt.dumps(line) + "\n")
+                else:
+                    factory.io.write(_log_line(line) + "\n")
+            since = int(page.get("next_since", since))
+            if not opts.follow:
+                return
+            if page.get("state") in FINISHED_STATES and not page.get("logs"):
+                factory.io.status(f"Deployment {opts.deployment_id} is {page.get('state')}")
+                return
+            time.sleep(FOLLOW_SECONDS)
+    except KeyboardInterrupt:
+        return
 
 
 @app.command("list")
 def list_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
-    """The strategies available to deploy."""
+    """The strategies available to deploy (built-in and added)."""
     fmt = output_format(json, output)
     execute(ctx, run_list, ListOptions(fmt), output=fmt)
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context,
+    strategy_id: str = typer.Argument(..., help="The strategy's id (see `vmx strategy list`)."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """One strategy and its parameters: types, defaults and bounds."""
+    fmt = output_format(json, output)
+    execute(ctx, run_show, ShowOptions(strategy_id, fmt), output=fmt)
+
+
+@app.command("add")
+def add_command(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., metavar="FILE", help="A Python file with one Strategy class."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a user strategy of that id."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Register a user strategy file with the engine (checked first: syntax, class, params)."""
+    fmt = output_format(json, output)
+    execute(ctx, run_add, AddOptions(path, replace, fmt), output=fmt)
+
+
+@app.command("remove")
+def remove_command(
+    ctx: typer.Context,
+    strategy_id: str = typer.Argument(..., help="A user strategy's id."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Remove a user strategy (stop its deployments first)."""
+    fmt = output_format(json, output)
+    execute(ctx, run_remove, RemoveOptions(strategy_id, fmt), output=fmt)
 
 
 @app.command("deploy")
@@ -89,7 +366,48 @@ def deploy_command(
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Deploy a strategy on an instrument."""
+    """Deploy a strategy on an instrument; prints the deployment."""
     fmt = output_format(json, output)
     opts = DeployOptions(strategy_id, exchange, symbol, list(param), fmt)
     execute(ctx, run_deploy, opts, output=fmt)
+
+
+@app.command("status")
+def status_command(
+    ctx: typer.Context,
+    deployment_id: str | None = typer.Argument(None, help="One deployment (default: all)."),
+    state: str | None = typer.Option(
+        None, "--state", help="Only deployments in this state (running, stopped, failed, ...)."
+    ),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Deployments: state, orders, fills, position, PnL, fees and the last error."""
+    fmt = output_format(json, output)
+    execute(ctx, run_status, StatusOptions(deployment_id, state, fmt), output=fmt)
+
+
+@app.command("stop")
+def stop_command(
+    ctx: typer.Context,
+    deployment_id: str = typer.Argument(..., help="The deployment to stop."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Stop a deployment: its on_stop runs, then its open orders are canceled."""
+    fmt = output_format(json, output)
+    execute(ctx, run_stop, StopOptions(deployment_id, fmt), output=fmt)
+
+
+@app.command("logs")
+def logs_command(
+    ctx: typer.Context,
+    deployment_id: str = typer.Argument(..., help="The deployment."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+    since: int = typer.Option(0, "--since", help="Only lines after this sequence number."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """What a deployment logged (its own lines, its errors, starts and stops)."""
+    fmt = output_format(json, output)
+    execute(ctx, run_logs, LogsOptions(deployment_id, follow, since, fmt), output=fmt)

@@ -20,6 +20,7 @@ def _symbol(value: str) -> str:
 
 
 ORDERS_PATH = "/v1/trading/orders"
+DEPLOYMENTS_PATH = "/v1/strategies/deployments"
 
 
 def order_path(order_id: str) -> str:
@@ -101,6 +102,35 @@ class Endpoints:
     # Strategies
     def strategies(self) -> Any:
         return self._call("GET", "/v1/strategies")
+
+    def strategy(self, strategy_id: str) -> Any:
+        return self._call("GET", f"/v1/strategies/{_seg(strategy_id)}")
+
+    def add_strategy(self, source: str, filename: str | None = None, replace: bool = False) -> Any:
+        body: dict[str, Any] = {"source": source}
+        if filename is not None:
+            body["filename"] = filename
+        if replace:
+            body["replace"] = True
+        return self._call("POST", "/v1/strategies", body=body)
+
+    def remove_strategy(self, strategy_id: str) -> Any:
+        return self._call("DELETE", f"/v1/strategies/{_seg(strategy_id)}")
+
+    def deployments(self, state: str | None = None) -> Any:
+        return self._call("GET", DEPLOYMENTS_PATH, params=_params(state=state))
+
+    def deployment(self, deployment_id: str) -> Any:
+        return self._call("GET", f"{DEPLOYMENTS_PATH}/{_seg(deployment_id)}")
+
+    def stop_deployment(self, deployment_id: str) -> Any:
+        return self._call("POST", f"{DEPLOYMENTS_PATH}/{_seg(deployment_id)}/stop")
+
+    def deployment_logs(
+        self, deployment_id: str, since: int | None = None, limit: int | None = None
+    ) -> Any:
+        path = f"{DEPLOYMENTS_PATH}/{_seg(deployment_id)}/logs"
+        return self._call("GET", path, params=_params(since=since, limit=limit))
 
     def deploy_strategy(
         self, strategy_id: str, exchange: str, symbol: str, params: dict[str, Any] | None = None

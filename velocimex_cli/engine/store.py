@@ -1,5 +1,9 @@
 """Durable engine state in SQLite (standard library), WAL mode, in the engine's data directory.
 
+Implements the core's storage port (`engine/core/storage.py`) and imports only the core: the
+engine node (`engine/node.py`) plugs a store into an Exchange. `MemoryStore` is the port without
+a file, for backtests.
+
 Each engine command hands its `Changes` to `SqliteStore.commit`, which writes them (orders,
 fills, balances, positions, counters) in one transaction; the command is acknowledged only
 after that commit. `open_exchange` rebuilds an Exchange from the file: accounts, balances,
@@ -82,6 +86,27 @@ def _migrate_0_to_1(connection: sqlite3.Connection) -> None:
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class MemoryStore:
+    """The storage port without a file: the Exchange's memory is the state, so commits are
+    counted and dropped; named values (simulator state, deployments) are kept in a dict."""
+
+    def __init__(self) -> None:
+        self.meta: dict[str, str] = {}
+        self.commits = 0
+
+    def commit(self, changes: Changes) -> None:
+        self.commits += 1
+
+    def save_meta(self, key: str, value: str) -> None:
+        self.meta[key] = value
+
+    def load_meta(self, key: str) -> str | None:
+        return self.meta.get(key)
+
+    def close(self) -> None:
+        pass
 
 
 class StoreError(RuntimeError):

@@ -28,7 +28,14 @@ POSITION_FIELDS = (
 )  # fmt: skip
 TICKER_FIELDS = ("timestamp", "exchange", "symbol", "price", "volume", "bid", "ask")
 BOOK_LEVEL_FIELDS = ("side", "price", "quantity")
-STRATEGY_FIELDS = ("strategy_id", "name")
+STRATEGY_FIELDS = ("strategy_id", "name", "description", "params", "kind")
+DEPLOYMENT_FIELDS = (
+    "deployment_id", "strategy_id", "exchange", "symbol", "account", "state", "params",
+    "open_orders", "started_at", "stopped_at", "stop_reason", "last_error", "orders",
+    "rejected_orders", "fills", "volume", "fees", "realized_pnl", "unrealized_pnl", "positions",
+    "logs", "callbacks",
+)  # fmt: skip
+LOG_FIELDS = ("sequence", "timestamp", "level", "message")
 # One line of `order place --file`: its number, what happened, the order, or the error.
 BATCH_FIELDS = ("line", "result", *ORDER_FIELDS, "error_code", "error_message")
 
@@ -43,6 +50,8 @@ BY_LIST_KEY: dict[str, tuple[str, ...]] = {
     "tickers": TICKER_FIELDS,
     "levels": BOOK_LEVEL_FIELDS,
     "strategies": STRATEGY_FIELDS,
+    "deployments": DEPLOYMENT_FIELDS,
+    "logs": LOG_FIELDS,
 }
 
 

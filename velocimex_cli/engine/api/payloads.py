@@ -125,17 +125,6 @@ ORDER_REQUEST: Schema = {
     },
 }
 
-DEPLOY_REQUEST: Schema = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["exchange", "symbol"],
-    "properties": {
-        "exchange": exchange_text(),
-        "symbol": symbol_text(),
-        "params": {"type": "object", "maxProperties": 100},
-    },
-}
-
 COMPONENTS: dict[str, Schema] = {
     "Error": obj(
         {
@@ -247,7 +236,33 @@ COMPONENTS: dict[str, Schema] = {
             "pnl_asset": {"type": "string"},
         }
     ),
-    "Strategy": {"type": "object"},
+    "Strategy": {
+        "type": "object",
+        "required": ["strategy_id", "name", "description", "params"],
+        "properties": {
+            "strategy_id": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "params": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Deployment": {
+        "type": "object",
+        "required": ["deployment_id", "strategy_id", "state"],
+        "properties": {
+            "deployment_id": {"type": "string"},
+            "strategy_id": {"type": "string"},
+            "state": {"type": "string"},
+        },
+    },
+    "DeploymentLogs": obj(
+        {
+            "deployment_id": {"type": "string"},
+            "state": {"type": "string"},
+            "logs": {"type": "array", "items": {"type": "object"}},
+            "next_since": {"type": "integer", "minimum": 0},
+        }
+    ),
     "Health": obj(
         {
             "service": {"type": "string", "enum": ["vmx-engine"]},

@@ -1,4 +1,4 @@
-"""What one running server holds: the exchange, the simulator task, the key store, the WS hub.
+"""What one running server holds: an engine node, the key store, the WS hub, the limiter.
 
 Started by the app's lifespan (or lazily on the first request when a test transport runs no
 lifespan), on the event loop thread: every engine command runs on that one thread.
@@ -7,21 +7,24 @@ lifespan), on the event loop thread: every engine command runs on that one threa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.api.rate_limit import SlidingWindowLimiter
 from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.engine.api.ws.hub import Hub
 from velocimex_cli.engine.api.ws.slots import ConnectionSlots
 from velocimex_cli.engine.keys import KeyInfo, KeyStore
+from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.streams import book_snapshot_message
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.drivers.strategies.deployments import Deployments
 
 log = logging.getLogger("vmx.engine.api")
 
@@ -29,7 +32,26 @@ KEY_CACHE_SECONDS = 1.0
 CHECKPOINT_SECONDS = 0.5  # WAL checkpoints on a background thread (engine/checkpointer.py)
 
 
+def node_settings(settings: ServerSettings) -> NodeSettings:
+    """The engine half of a server's settings."""
+    return NodeSettings(
+        data_dir=settings.data_dir,
+        seed=settings.seed,
+        always_open=settings.always_open,
+        simulate=settings.simulate,
+        simulate_interval_seconds=settings.simulate_interval_seconds,
+        checkpoint_seconds=CHECKPOINT_SECONDS if settings.data_dir is not None else None,
+        strategies=settings.strategy_limits,
+    )
+
+
 class EngineRuntime:
+    """HTTP state around one engine node: the key cache, WS slots, the rate limiter, the hub.
+
+    The node (engine/node.py) assembles and runs the engine itself: exchange, store, group
+    commit, the simulator and the strategy deployments.
+    """
+
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.hub = Hub(self._listen)
@@ -43,17 +65,25 @@ class EngineRuntime:
             if settings.rate_limit
             else None
         )
-        self.exchange: Any = None
-        self.simulator: Any = None
+        self.node: EngineNode | None = None
+        self.exchange: Any = None  # the node's, kept as a plain attribute for the hot path
         self._keys: KeyStore | None = None
         self._known_keys: set[str] = set()
         self._verified: dict[str, tuple[float, bytes, KeyInfo]] = {}
         self._revocations_seen = 0
-        self._tasks: list[asyncio.Task[None]] = []
-        self._commit_waiters: list[asyncio.Future[None]] = []
         self._instrument_keys: list[str] = []
         self.started = False
         self._listening = False
+
+    @property
+    def simulator(self) -> Any:
+        return self.node.simulator if self.node is not None else None
+
+    @property
+    def deployments(self) -> Deployments:
+        self.ensure_started()
+        assert self.node is not None and self.node.deployments is not None
+        return self.node.deployments
 
     # lifecycle ----------------------------------------------------------------------------
     def ensure_started(self) -> None:
@@ -63,99 +93,32 @@ class EngineRuntime:
     def start(self) -> None:
         if self.started:
             return
-        from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
-
         settings = self.settings
-        config = EngineConfig(seed=settings.seed, always_open=settings.always_open)
+        self.node = EngineNode(node_settings(settings), settings.clock)
+        self.node.start()
+        self.exchange = self.node.exchange
         if settings.data_dir is not None:
-            data_dir = settings.data_dir
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self.exchange = Exchange.open(
-                data_dir, config, settings.clock, checkpoint_seconds=CHECKPOINT_SECONDS
-            )
-            self._keys = self._keys or KeyStore.open(data_dir, settings.clock)
+            self._keys = self._keys or KeyStore.open(settings.data_dir, settings.clock)
         else:
-            self.exchange = Exchange(config, settings.clock)
             self._keys = self._keys or KeyStore.in_memory(settings.clock)
         self._instrument_keys = [
-            f"{i['exchange']}:{i['symbol']}" for i in self.exchange.instruments()
+            f"{i['exchange']}:{i['symbol']}" for i in self.node.exchange.instruments()
         ]
-        self._start_simulator()
         self._listening = False
         self.started = True
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no running loop: commit each command at once, simulate nothing
-            return
-        if settings.data_dir is not None:
-            self.exchange.defer_commits(lambda: loop.call_soon(self._flush))
-        if settings.simulate:
-            self._tasks.append(loop.create_task(self._simulate()))
-
-    def _start_simulator(self) -> None:
-        try:
-            from velocimex_cli.engine.simulator import MarketSimulator
-        except ImportError:  # pragma: no cover - only before the simulator exists
-            log.warning("no market simulator available; books start empty")
-            return
-        self.simulator = MarketSimulator(self.exchange, seed=self.settings.seed)
-        self.simulator.seed_books()
-
-    async def _simulate(self) -> None:
-        interval = self.settings.simulate_interval_seconds
-        while True:
-            await asyncio.sleep(interval)
-            if self.simulator is None:
-                continue
-            try:
-                self.simulator.step()
-            except Exception:
-                log.exception("simulator step failed")
-
-    # group commit -------------------------------------------------------------------------
-    def _flush(self) -> None:
-        """Write every command run since the last flush in one transaction, then release the
-        requests that wait to acknowledge them (they fail with the error if the write does)."""
-        waiters, self._commit_waiters = self._commit_waiters, []
-        try:
-            self.exchange.flush()
-        except Exception as exc:
-            log.exception("could not commit the engine's changes")
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(exc)
-            return
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
 
     async def committed(self) -> None:
         """Return once every command run so far is durable (at once when nothing is pending)."""
         exchange = self.exchange
-        if exchange is None or not exchange.flush_pending:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._commit_waiters.append(waiter)
-        await waiter
+        if exchange is not None and exchange.flush_pending:
+            await self.node.committed()  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
-        self._tasks.clear()
         self.hub.close_all()
         await asyncio.sleep(0)
-        if self.simulator is not None:
-            try:
-                self.simulator.save_state()
-            except Exception:
-                log.exception("could not save the simulator's state")
-        if self.exchange is not None:
-            self._flush()
-            self._listen(False)
-            self.exchange.close()
+        if self.node is not None:
+            await self.node.stop()
+            self._listening = False
         if self._keys is not None:
             self._keys.close()
             self._keys = None

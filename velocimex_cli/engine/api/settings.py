@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from velocimex_cli.engine.node import StrategyLimits
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -39,3 +41,4 @@ class ServerSettings:
     # slot freed; after the close frame it gets ws_close_grace_seconds more before a hard abort.
     ws_send_timeout_seconds: float = 5.0
     ws_close_grace_seconds: float = 1.0
+    strategy_limits: StrategyLimits = field(default_factory=StrategyLimits)

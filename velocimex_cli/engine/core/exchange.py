@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from velocimex_cli.engine.core import hours
 from velocimex_cli.engine.core.book import OrderBook
@@ -65,6 +65,7 @@ from velocimex_cli.engine.core.orders import (
     Status,
     TimeInForce,
 )
+from velocimex_cli.engine.core.storage import Store
 from velocimex_cli.wire.errors import (
     InsufficientBalance,
     InvalidParameter,
@@ -76,9 +77,6 @@ from velocimex_cli.wire.numbers import parse_decimal
 from velocimex_cli.wire.orders import CLIENT_ORDER_ID, CLIENT_ORDER_ID_RULE, ORDER_FIELDS
 from velocimex_cli.wire.streams import CHECKSUM_DEPTH, book_checksum_scaled, scaled_multiplier
 from velocimex_cli.wire.timefmt import iso, iso_from_micros, to_micros
-
-if TYPE_CHECKING:
-    from velocimex_cli.engine.store import Store
 
 Clock = Callable[[], datetime]
 
@@ -111,16 +109,6 @@ class EngineConfig:
     # A market buy may pay at most best ask x (1 + bps/10000); a sell at least best bid x (1 - ...).
     market_protection_bps: int = 500
     sandbox_funds: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_SANDBOX_FUNDS))
-
-
-class Store(Protocol):  # pragma: no cover - structural type
-    def commit(self, changes: Changes) -> None: ...
-
-    def save_meta(self, key: str, value: str) -> None: ...
-
-    def load_meta(self, key: str) -> str | None: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -214,24 +202,6 @@ class Exchange:
         self._pending_events: list[Event] = []
 
     # ------------------------------------------------------------------ lifecycle
-    @classmethod
-    def open(
-        cls,
-        data_dir: Path,
-        config: EngineConfig,
-        clock: Clock,
-        *,
-        checkpoint_seconds: float | None = None,
-    ) -> Exchange:
-        """An exchange whose state lives in `data_dir/engine.db` (created or restored).
-
-        `checkpoint_seconds`: checkpoint the WAL on a background thread at that interval
-        instead of inside commits (a server's choice: no acknowledgement waits for one).
-        """
-        from velocimex_cli.engine.store import open_exchange
-
-        return open_exchange(Path(data_dir), config, clock, checkpoint_seconds=checkpoint_seconds)
-
     def attach_store(self, store: Store) -> None:
         self._store = store
         self._changes = Changes()

@@ -1,0 +1,181 @@
+"""A strategy in its own worker process: it can raise, loop forever or eat memory, and the
+engine goes on matching.
+
+Each worker is a fresh `python -m` interpreter on a socket pair (see WorkerProcess). The node
+talks to it with at most one message in flight each way:
+- node -> worker: ("hook", name, args): run one hook; ("reply", value) / ("raise", error body):
+  the answer to the context call the worker is blocked on; ("quit",).
+- worker -> node: ("ready", params) once the strategy is built; ("call", method, args, kwargs):
+  a context call (place an order, read the book); ("done",): the hook returned;
+  ("failed", message, traceback, error body): the hook (or the start) raised.
+
+The node never blocks on a worker: it reads when the socket is readable and writes only
+messages the worker is waiting for (one hook, then replies to its calls), so the socket never
+fills. A hook that does not finish within its budget gets its process killed; the worker's
+address space is capped (RLIMIT_AS), so unbounded allocation ends in MemoryError (reported) or
+the worker's death (reported).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing.connection
+import os
+import signal
+import socket
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MAX_TRACEBACK = 4000
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[4])  # the directory holding velocimex_cli
+PACKAGE_DIR = str(Path(__file__).resolve().parents[3])
+
+
+class WorkerProcess:
+    """The node's handle on one worker: a fresh interpreter (not a fork of the engine, whose
+    threads and open database must not be copied; not multiprocessing's spawn, which re-runs
+    the host program's main module) connected by a socket pair. The first message names the
+    worker function to run and its arguments."""
+
+    def __init__(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+        parent, child = socket.socketpair()
+        # Nothing of vmx's own configuration (credentials among it) reaches strategy code.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
+        )
+        command = [sys.executable, "-m", __name__, str(child.fileno()), str(os.getpid())]
+        try:
+            self._process = subprocess.Popen(
+                command,
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # Ctrl-C in the engine's terminal is the node's
+            )
+        finally:
+            child.close()
+        self.connection = multiprocessing.connection.Connection(parent.detach())
+        self.connection.send(("run", target.__module__, target.__name__, args))
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def fileno(self) -> int:
+        return self.connection.fileno()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        self.connection.send(message)
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        return self.connection.poll(timeout)
+
+    def receive(self) -> tuple[Any, ...]:
+        return self.connection.recv()
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    @property
+    def exit_description(self) -> str:
+        code = self._process.poll()
+        if code is None:
+            return "still running"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exited with code {code}"
+
+    def exit_description_after(self, timeout: float) -> str:
+        """How the worker ended, once it has (waiting at most `timeout` seconds)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=timeout)
+        return self.exit_description
+
+    def kill(self) -> None:
+        """End the worker now (SIGKILL) and reap it."""
+        if self._process.poll() is None:
+            with contextlib.suppress(OSError):
+                self._process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=2)
+        with contextlib.suppress(OSError):
+            self.connection.close()
+
+
+def limit_memory(memory_bytes: int) -> None:
+    """Cap this process's address space (Linux, macOS): allocation past it is MemoryError."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows: no RLIMIT_AS
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def format_failure(exc: BaseException) -> tuple[str, str]:
+    """A one-line message and a bounded traceback of a strategy's exception."""
+    message = f"{type(exc).__name__}: {exc}"
+    if len(message) > 500:
+        message = message[:497] + "..."
+    frames = exc.__traceback__
+    while frames is not None and frames.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR):
+        frames = frames.tb_next  # the worker's own frames say nothing about the strategy
+    text = "".join(traceback.format_exception(type(exc), exc, frames or exc.__traceback__))
+    if len(text) > MAX_TRACEBACK:
+        text = "..." + text[-MAX_TRACEBACK:]
+    return message, text
+
+
+WORKER_NICENESS = 5  # on a busy machine, matching everyone's orders comes first
+
+
+def silence_worker() -> None:
+    """A worker ignores Ctrl-C (the node stops it; its output already goes nowhere) and runs
+    at a lower CPU priority than the engine."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+
+
+def die_with(parent: int) -> None:
+    """End this worker when the engine's process ends, even in the middle of a loop that
+    never reads its socket again (Linux; elsewhere the closed socket ends it at its next
+    read)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the engine is gone already
+        os._exit(0)
+
+
+def main(argv: list[str]) -> None:
+    """`python -m ...isolation FD PARENT_PID`: receive the worker function to run, run it."""
+    if len(argv) > 2:
+        die_with(int(argv[2]))
+    connection = multiprocessing.connection.Connection(int(argv[1]))
+    try:
+        _, module, name, args = connection.recv()
+    except (EOFError, OSError):
+        return
+    getattr(importlib.import_module(module), name)(connection, *args)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

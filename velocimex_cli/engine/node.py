@@ -1,0 +1,221 @@
+"""One place that assembles and runs an engine: exchange + store + clock + group commit + drivers.
+
+The API server holds a node (and keeps only HTTP state); a backtest builds the same node with a
+`MemoryStore` and a simulated clock and calls `step()` itself. Nothing here reads a clock: the
+node's clock is injected and handed to everything it builds.
+
+Two ways to run:
+- on an asyncio loop (`start()` inside a running loop): commands are group-committed (one
+  transaction per loop turn, `committed()` waits for it), the simulator steps on a timer and
+  strategy deployments are served as their workers speak;
+- stepped (`start()` with no running loop): every command commits at once, nothing happens until
+  `step()` is called, and `step()` waits for each deployment to finish handling what the step
+  caused, so the same clock and seed give the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.storage import Store
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.drivers.simulator import MarketSimulator
+    from velocimex_cli.engine.drivers.strategies.deployments import Deployments
+
+log = logging.getLogger("vmx.engine.node")
+
+Clock = Callable[[], datetime]
+
+
+class Driver(Protocol):
+    """Anything else the node steps after the simulator: e.g. a backtest's in-process
+    `StrategyHost` (drivers/strategies/host.py), which has exactly these two methods."""
+
+    def step(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class StrategyLimits:
+    """What one deployment may use: each callback's time budget and its worker's memory."""
+
+    callback_seconds: float = 1.0
+    # The worker's start-up (imports, loading the class): under the client's 10 s timeout.
+    start_seconds: float = 5.0
+    memory_bytes: int = 512 * 2**20  # address space of the worker process
+    log_lines: int = 1000  # kept per deployment
+    max_running: int = 16  # deployments running at once (each is a process)
+    # At most this share of the engine's thread serves strategies' context calls, all
+    # deployments together (1.0: no limit); the rest is everyone else's orders.
+    loop_share: float = 0.08
+
+
+@dataclass
+class NodeSettings:
+    """How to build a node. `data_dir=None` and `store=None`: nothing is persisted."""
+
+    data_dir: Path | None = None
+    seed: int = 42
+    always_open: bool = False
+    simulate: bool = True  # step the simulator on a timer (loop mode)
+    simulate_interval_seconds: float = 0.2
+    checkpoint_seconds: float | None = None  # background WAL checkpoints (a server's choice)
+    strategies: StrategyLimits = field(default_factory=StrategyLimits)
+
+
+class EngineNode:
+    def __init__(self, settings: NodeSettings, clock: Clock, *, store: Store | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._store = store
+        self.exchange: Exchange = None  # type: ignore[assignment]  # set by start()
+        self.simulator: MarketSimulator | None = None
+        self.deployments: Deployments | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._commit_waiters: list[asyncio.Future[None]] = []
+        self.drivers: list[Driver] = []
+        self.started = False
+
+    # lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.started:
+            return
+        settings = self.settings
+        config = EngineConfig(seed=settings.seed, always_open=settings.always_open)
+        if self._store is not None:
+            self.exchange = Exchange(config, self.clock, self._store)
+        elif settings.data_dir is not None:
+            from velocimex_cli.engine.store import open_exchange
+
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self.exchange = open_exchange(
+                settings.data_dir,
+                config,
+                self.clock,
+                checkpoint_seconds=settings.checkpoint_seconds,
+            )
+        else:
+            self.exchange = Exchange(config, self.clock)
+        from velocimex_cli.engine.drivers.simulator import MarketSimulator
+
+        self.simulator = MarketSimulator(self.exchange, seed=settings.seed)
+        self.simulator.seed_books()
+        from velocimex_cli.engine.drivers.strategies.deployments import Deployments
+
+        self.deployments = Deployments(self)
+        self.started = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # stepped: commit each command at once, run nothing by itself
+            self.deployments.restore()
+            return
+        self.loop = loop
+        if self.persistent:
+            self.exchange.defer_commits(lambda: loop.call_soon(self.flush))
+        self.deployments.restore()
+        if settings.simulate:
+            self._tasks.append(loop.create_task(self._simulate()))
+        self._tasks.append(loop.create_task(self.deployments.run()))
+
+    @property
+    def persistent(self) -> bool:
+        return self._store is not None or self.settings.data_dir is not None
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self.settings.data_dir
+
+    def add_driver(self, driver: Driver) -> None:
+        """Step `driver` after the simulator on every `step()`; stop it on `close()`."""
+        self.drivers.append(driver)
+
+    def step(self) -> None:
+        """One simulator tick, then the added drivers and every deployment handle what it
+        caused (stepped mode). The caller moves the clock between steps."""
+        if self.simulator is not None:
+            self.simulator.step()
+        for driver in self.drivers:
+            driver.step()
+        if self.deployments is not None:
+            self.deployments.settle()
+
+    async def _simulate(self) -> None:
+        interval = self.settings.simulate_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            if self.simulator is None:
+                continue
+            try:
+                self.simulator.step()
+            except Exception:
+                log.exception("simulator step failed")
+
+    # group commit -------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write every command run since the last flush in one transaction, then release the
+        callers that wait to acknowledge them (they fail with the error if the write does)."""
+        waiters, self._commit_waiters = self._commit_waiters, []
+        try:
+            self.exchange.flush()
+        except Exception as exc:
+            log.exception("could not commit the engine's changes")
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            return
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def committed(self) -> None:
+        """Return once every command run so far is durable (at once when nothing is pending)."""
+        exchange = self.exchange
+        if exchange is None or not exchange.flush_pending:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._commit_waiters.append(waiter)
+        await waiter
+
+    async def stop(self) -> None:
+        """Stop the drivers, save their state, commit, close the store (loop mode)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        self.close()
+
+    def close(self) -> None:
+        """Stop the drivers, save their state, commit and close the store."""
+        if not self.started:
+            return
+        for driver in self.drivers:
+            try:
+                driver.stop()
+            except Exception:
+                log.exception("could not stop a driver cleanly")
+        if self.deployments is not None:
+            try:
+                self.deployments.shutdown()
+            except Exception:
+                log.exception("could not stop the strategy deployments cleanly")
+        if self.simulator is not None:
+            try:
+                self.simulator.save_state()
+            except Exception:
+                log.exception("could not save the simulator's state")
+        self.flush()
+        self.exchange.close()
+        self.started = False
