@@ -50,6 +50,16 @@ def engine_data_dir() -> Path:
     return data_dir() / "engine"
 
 
+def cache_dir() -> Path:
+    """Results that can be recomputed (backtest sweeps)."""
+    home = _home()
+    if home is not None:
+        return home / "cache"
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP_NAME)
+
+
 # ------------------------------------------------------------------ private files
 # Everything vmx writes (settings, credentials, engine state, logs, locks, engine.db and its
 # -wal/-shm) is for its owner only: directories 0700, files 0600, whatever the umask.

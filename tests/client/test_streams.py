@@ -341,7 +341,8 @@ def test_a_ticker_subscription_starts_with_the_current_ticker(server: LiveServer
 def test_decoded_numbers_are_exact_decimals_shared_through_a_bounded_cache() -> None:
     from decimal import Decimal
 
-    from velocimex_cli.client.streams import DecimalCache, decode
+    from velocimex_cli.client.streams import decode
+    from velocimex_cli.wire.decoding import DecimalCache
 
     message = decode(b'{"type": "t", "a": 150.50, "b": 150.5, "c": 0.00100, "d": 1e-8, "e": 7}')
     assert [str(message[k]) for k in "abcd"] == ["150.50", "150.5", "0.00100", "1E-8"]

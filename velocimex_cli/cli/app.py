@@ -28,6 +28,7 @@ NOUNS: dict[str, tuple[str, str, str]] = {
     "sell": ("velocimex_cli.cli.order", "sell_app", "Shortcut: order place ... sell."),
     "account": ("velocimex_cli.cli.account", "app", "Balances and positions."),
     "strategy": ("velocimex_cli.cli.strategy", "app", "List and deploy strategies."),
+    "backtest": ("velocimex_cli.cli.backtest", "app", "Backtest a strategy; sweep its parameters."),
     "auth": ("velocimex_cli.cli.auth", "app", "API keys per profile: login, logout, status."),
     "config": ("velocimex_cli.cli.config", "app", "Settings: list, get, set, path."),
     "engine": ("velocimex_cli.cli.engine", "app", "Run the embedded exchange engine."),

@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.recording_format import FORMAT, VERSION
 from velocimex_cli.wire.timefmt import iso
 
-FORMAT = "vmx-recording"
-VERSION = 1
 FLUSH_EVERY_NS = 200_000_000  # buffered, flushed at least every 0.2 s and on close
 # Rare messages that say what the stream is doing are on disk at once.
 FLUSH_AT_ONCE = frozenset({"connection", "subscribed", "unsubscribed", "authenticated", "error"})

@@ -25,12 +25,12 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from decimal import Decimal
 from typing import Any, Protocol
 
 from velocimex_cli.config.credentials import Secret
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire import streams as wire
+from velocimex_cli.wire.decoding import decoder
 from velocimex_cli.wire.errors import ApiError, ErrorCode, error_from_body
 
 FATAL_CODES = {
@@ -41,36 +41,7 @@ FATAL_CODES = {
 }
 
 
-class DecimalCache(dict[str, Decimal]):
-    """Number text -> Decimal, made once: a stream repeats the same prices and sizes over and
-    over, and a dict hit costs a third of building a Decimal (Decimals are immutable, so
-    sharing them is safe). Cleared when it holds `limit` numbers."""
-
-    def __init__(self, limit: int = 65_536) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def __missing__(self, text: str) -> Decimal:
-        if len(self) >= self.limit:
-            self.clear()
-        value = self[text] = Decimal(text)
-        return value
-
-
-def _decoder() -> Callable[[bytes | str], Any]:
-    """The frame decoder, keeping every non-integer number an exact Decimal. msgspec measured
-    218k messages/s on the benchmark's feed, simplejson (jsonfmt) 111k, the stdlib's json with
-    parse_float=Decimal 83k (and json.loads with lossy floats 97k); simplejson is the fallback
-    when msgspec is not installed. Numbers go through a DecimalCache (0.83 vs 1.17 us a
-    message)."""
-    try:
-        import msgspec
-    except ImportError:
-        return jsonfmt.loads
-    return msgspec.json.Decoder(float_hook=DecimalCache().__getitem__).decode
-
-
-decode: Callable[[bytes | str], Any] = _decoder()
+decode: Callable[[bytes | str], Any] = decoder()
 
 
 class StreamHook(Protocol):

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -68,6 +69,8 @@ class NodeSettings:
     seed: int = 42
     always_open: bool = False
     simulate: bool = True  # step the simulator on a timer (loop mode)
+    simulator: bool = True  # build the market simulator (a backtest replays a market instead)
+    sandbox_funds: dict[str, Decimal] | None = None  # a new account's funds (None: the default)
     simulate_interval_seconds: float = 0.2
     checkpoint_seconds: float | None = None  # background WAL checkpoints (a server's choice)
     strategies: StrategyLimits = field(default_factory=StrategyLimits)
@@ -93,6 +96,8 @@ class EngineNode:
             return
         settings = self.settings
         config = EngineConfig(seed=settings.seed, always_open=settings.always_open)
+        if settings.sandbox_funds is not None:
+            config.sandbox_funds = dict(settings.sandbox_funds)
         if self._store is not None:
             self.exchange = Exchange(config, self.clock, self._store)
         elif settings.data_dir is not None:
@@ -107,10 +112,11 @@ class EngineNode:
             )
         else:
             self.exchange = Exchange(config, self.clock)
-        from velocimex_cli.engine.drivers.simulator import MarketSimulator
+        if settings.simulator:
+            from velocimex_cli.engine.drivers.simulator import MarketSimulator
 
-        self.simulator = MarketSimulator(self.exchange, seed=settings.seed)
-        self.simulator.seed_books()
+            self.simulator = MarketSimulator(self.exchange, seed=settings.seed)
+            self.simulator.seed_books()
         from velocimex_cli.engine.drivers.strategies.deployments import Deployments
 
         self.deployments = Deployments(self)

@@ -61,8 +61,15 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     return _encode(value)
 
 
+def canonical(value: Any) -> str:
+    """One spelling per value (sorted keys, no spaces): what hashes and caches compare."""
+    return simplejson.dumps(
+        value, use_decimal=True, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+
+
 def loads(text: str | bytes) -> Any:
     return _DECODER.decode(text.decode() if isinstance(text, bytes) else text)
 
 
-__all__ = ["Decimal", "dumps", "loads"]
+__all__ = ["Decimal", "canonical", "dumps", "loads"]

@@ -100,6 +100,19 @@ DAY_MICROS = 86_400 * 1_000_000
 USER = AccountKind.USER  # a global is cheaper than an enum attribute in the fill loop
 
 
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """What a listener needs built. Events no listener needs are never built: a backtest's
+    strategy host wants its own account's orders and fills, not a dict for every order of the
+    replayed market."""
+
+    accounts: frozenset[str] | None = None  # order and fill events of these accounts (None: all)
+    books: bool = True  # a BookEvent and a TickerEvent for each book a command changed
+
+
+EVERYTHING = Interest()
+
+
 @dataclass(slots=True)
 class EngineConfig:
     seed: int = 42
@@ -188,6 +201,9 @@ class Exchange:
         self._lock_bps = max(config.maker_fee_bps, config.taker_fee_bps)
         self._always_open = config.always_open
         self._listeners: list[Callable[[Event], None]] = []
+        self._interests: dict[Callable[[Event], None], Interest] = {}
+        self._event_accounts: frozenset[str] | None = None  # union of the listeners' interests
+        self._book_events = True
         self._store = store
         self._changes: Changes | None = Changes() if store is not None else None
         # Per command: the books it touched with their best prices before it.
@@ -249,12 +265,32 @@ class Exchange:
             self._changes = None
 
     # ------------------------------------------------------------------ listeners
-    def add_listener(self, listener: Callable[[Event], None]) -> None:
+    def add_listener(
+        self, listener: Callable[[Event], None], interest: Interest = EVERYTHING
+    ) -> None:
         self._listeners.append(listener)
+        self._interests[listener] = interest
+        self._merge_interests()
+
+    def restrict_listener(self, listener: Callable[[Event], None], interest: Interest) -> None:
+        """Narrow what an added listener needs built (it may still see other listeners' events)."""
+        if listener in self._interests:
+            self._interests[listener] = interest
+            self._merge_interests()
 
     def remove_listener(self, listener: Callable[[Event], None]) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
+            self._interests.pop(listener, None)
+            self._merge_interests()
+
+    def _merge_interests(self) -> None:
+        interests = list(self._interests.values())
+        if any(i.accounts is None for i in interests):
+            self._event_accounts = None
+        else:
+            self._event_accounts = frozenset().union(*(i.accounts or () for i in interests))
+        self._book_events = not interests or any(i.books for i in interests)
 
     # ------------------------------------------------------------------ accounts
     def has_account(self, name: str) -> bool:
@@ -772,7 +808,9 @@ class Exchange:
         if self._changes is not None:
             self._changes.fills.append(record)
         if self._events is not None:
-            self._events.append(FillEvent(account.name, fill_wire(record)))
+            accounts = self._event_accounts
+            if accounts is None or account.name in accounts:
+                self._events.append(FillEvent(account.name, fill_wire(record)))
 
     def _release(
         self, account: Account, order: Order, reason: Reason, status: Status = CANCELED
@@ -992,7 +1030,7 @@ class Exchange:
 
     def _touch_book(self, index: int, book: OrderBook) -> None:
         if index not in self._command_books:
-            if self._events is None:
+            if self._events is None or not self._book_events:
                 self._command_books[index] = None
             else:
                 self._command_books[index] = (book.best_bid(), book.best_ask())
@@ -1000,19 +1038,22 @@ class Exchange:
 
     def _emit_order(self, order: Order, event: str) -> None:
         if self._events is not None:
-            self._events.append(OrderEvent(order.account, event, order_wire(order)))
+            accounts = self._event_accounts
+            if accounts is None or order.account in accounts:
+                self._events.append(OrderEvent(order.account, event, order_wire(order)))
 
     def _finish(self) -> None:
         """End a command: bump the sequence of each book it changed, commit its changes in
         one transaction, then deliver its events (under group commit: leave both to `flush`)."""
         events = self._events
         books = self._command_books
-        if events is None:
+        if events is None or not self._book_events:
             for index in books:
                 book = self.books[index]
                 if book.changed:
                     book.sequence += 1
                     book.changed = False
+            self._traded.clear()
         else:
             stamp = iso_from_micros(self._now)
             for index, before in books.items():

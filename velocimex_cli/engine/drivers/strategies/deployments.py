@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from velocimex_cli.engine.core.exchange import Interest
 from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
 from velocimex_cli.engine.drivers.strategies.event_values import fill_info, instrument_spec
 from velocimex_cli.engine.drivers.strategies.host import (
@@ -735,7 +736,10 @@ class Deployments:
         deployment.phase = "running"
         self._all[deployment.deployment_id] = deployment
         if not self._listening:
-            self.node.exchange.add_listener(self._on_event)
+            # A wake-up call only: it needs nothing built for itself.
+            self.node.exchange.add_listener(
+                self._on_event, Interest(accounts=frozenset(), books=False)
+            )
             self._listening = True
         host.log(f"deployed on {exchange}:{symbol} with {jsonfmt.dumps(params)}", "info")
         host.start()

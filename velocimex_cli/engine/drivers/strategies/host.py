@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core.events import BookEvent, Event, FillEvent, OrderEvent, TradeEvent
+from velocimex_cli.engine.core.exchange import Interest
 from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
 from velocimex_cli.engine.drivers.strategies.context import (
     LOG_LEVELS,
@@ -131,7 +132,12 @@ class StrategyHost:
             raise InvalidParameter("state", self.state, "a deployment starts only once")
         self.state = RUNNING
         self.started_at = self.exchange.clock()
-        self.exchange.add_listener(self._listen)
+        # Only what this host reads is built: its account's orders and fills, trades, and book
+        # events when the strategy has an on_book.
+        self.exchange.add_listener(
+            self._listen,
+            Interest(accounts=frozenset({self.account}), books="on_book" in self._wants),
+        )
         try:
             self.strategy = self.strategy_cls(self.context, self.params)
         except (Exception, SystemExit) as exc:

@@ -1,0 +1,152 @@
+"""Fixtures for backtests: the real `vmx` app in-process, data files written per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from velocimex_cli.cli.app import app as vmx_app
+from velocimex_cli.cli.factory import Factory
+from velocimex_cli.output.iostreams import IOStreams
+from velocimex_cli.wire import jsonfmt
+
+START = 1_767_225_600  # 2026-01-01T00:00:00Z
+BUY_ON_FIRST_TRADE = """
+from decimal import Decimal
+from velocimex_cli.strategy import Strategy
+
+
+class BuyOnFirstTrade(Strategy):
+    id = "buy-on-first-trade"
+    description = "Buys 0.01 at market on the first trade it sees, then holds."
+
+    def on_start(self):
+        self.bought = False
+
+    def on_trade(self, trade):
+        if not self.bought:
+            self.bought = True
+            self.ctx.buy(Decimal("0.01"))
+"""
+
+BID_AT_FIRST_PRINT = """
+from decimal import Decimal
+from velocimex_cli.strategy import Strategy
+
+
+class BidAtFirstPrint(Strategy):
+    id = "bid-at-first-print"
+
+    def on_start(self):
+        self.placed = False
+
+    def on_trade(self, trade):
+        if not self.placed:
+            self.placed = True
+            self.ctx.buy(Decimal("0.01"), trade.price)
+"""
+
+
+@dataclass
+class Vmx:
+    home: Path
+    runner: CliRunner
+
+    def run(self, *args: str, stderr_tty: bool = False) -> Result:
+        io = IOStreams(stdout_tty=False, stderr_tty=stderr_tty, stdin_tty=False)
+        return self.runner.invoke(
+            vmx_app,
+            list(args),
+            env={"VMX_HOME": str(self.home), "NO_COLOR": "1", "FORCE_COLOR": None},
+            obj=Factory(io),
+            prog_name="vmx",
+        )
+
+    def json(self, *args: str) -> Any:
+        result = self.run(*args, "--json")
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        return jsonfmt.loads(result.stdout)
+
+
+@pytest.fixture
+def vmx(tmp_path: Path) -> Vmx:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Vmx(home, CliRunner())
+
+
+def write_trades(path: Path, rows: Iterable[Sequence[object]]) -> Path:
+    """(seconds after START, price, quantity, side) rows as a CSV of trades."""
+    lines = ["timestamp,price,quantity,side"]
+    lines += [f"{START + s},{p},{q},{side}" for s, p, q, side in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_recording(path: Path, messages: Iterable[tuple[int, dict[str, Any]]]) -> Path:
+    """A recording (docs/api.md, "Recordings") of (ms after START, message) pairs."""
+    header = {
+        "format": "vmx-recording",
+        "version": 1,
+        "vmx_version": "test",
+        "started_at": "2026-01-01T00:00:00.000000Z",
+        "stream": "market",
+        "instruments": ["BINANCE:BTC/USDT"],
+        "channels": ["book", "trades"],
+        "api_url": None,
+    }
+    lines = [jsonfmt.dumps(header)]
+    for ms, message in messages:
+        lines.append(jsonfmt.dumps({"t": ms * 1_000_000, "msg": message}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def level(price: str, quantity: str) -> dict[str, Any]:
+    return {"price": jsonfmt.Decimal(price), "quantity": jsonfmt.Decimal(quantity)}
+
+
+def snapshot(bids: list[dict[str, Any]], asks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "book_snapshot",
+        "exchange": "BINANCE",
+        "symbol": "BTC/USDT",
+        "sequence": 1,
+        "timestamp": "2026-01-01T00:00:00.000000Z",
+        "bids": bids,
+        "asks": asks,
+        "checksum": 0,
+    }
+
+
+def delta(sequence: int, *changes: tuple[str, str, str]) -> dict[str, Any]:
+    return {
+        "type": "book_delta",
+        "exchange": "BINANCE",
+        "symbol": "BTC/USDT",
+        "sequence": sequence,
+        "timestamp": "2026-01-01T00:00:00.000000Z",
+        "changes": [
+            {"side": side, "price": jsonfmt.Decimal(p), "quantity": jsonfmt.Decimal(q)}
+            for side, p, q in changes
+        ],
+        "checksum": 0,
+    }
+
+
+def trade(trade_id: int, price: str, quantity: str, side: str) -> dict[str, Any]:
+    return {
+        "type": "trade",
+        "trade_id": str(trade_id),
+        "exchange": "BINANCE",
+        "symbol": "BTC/USDT",
+        "price": jsonfmt.Decimal(price),
+        "quantity": jsonfmt.Decimal(quantity),
+        "side": side,
+        "timestamp": "2026-01-01T00:00:00.000000Z",
+    }

@@ -1,0 +1,99 @@
+"""Parameter sweeps: the same results on one process, several, or a Dask cluster; a cache that
+computes only what is missing; ranking, CSV and the heatmap."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.backtest.conftest import Vmx, write_trades
+from velocimex_cli.wire import jsonfmt
+
+MARKET = ("-e", "BINANCE", "-s", "BTC/USDT", "-p", "order_amount=0.01")
+
+
+def _zigzag(path: Path) -> Path:
+    """Prices that trend up and down in waves, so crossovers of different windows differ."""
+    rng = random.Random(5)
+    rows = []
+    price = 60_000
+    for second in range(600):
+        price += (7 if (second // 40) % 2 == 0 else -6) + rng.randint(-12, 12)
+        rows.append((second, f"{price}.00", "0.05", "buy" if rng.random() < 0.5 else "sell"))
+    return write_trades(path, rows)
+
+
+@pytest.fixture
+def sweep_args(tmp_path: Path) -> tuple[str, ...]:
+    data = _zigzag(tmp_path / "zigzag.csv")
+    return (
+        "backtest", "sma-cross", "--data", str(data), *MARKET,
+        "--sweep", "fast=2:4:2", "--sweep", "slow=6:10:4",
+    )  # fmt: skip
+
+
+def test_sweep_results_do_not_depend_on_the_number_of_workers(
+    vmx: Vmx, sweep_args: tuple[str, ...]
+) -> None:
+    one = vmx.run(*sweep_args, "-j", "1", "--no-cache", "--json")
+    two = vmx.run(*sweep_args, "-j", "2", "--no-cache", "--json")
+    assert one.exit_code == 0, one.stderr
+    assert one.stdout == two.stdout
+    rows = jsonfmt.loads(one.stdout)
+    assert {(r["params"]["fast"], r["params"]["slow"]) for r in rows} == {
+        (2, 6), (2, 10), (4, 6), (4, 10),
+    }  # fmt: skip
+    sharpes = [r["metrics"]["sharpe"] for r in rows if r["metrics"]["sharpe"] is not None]
+    assert sharpes == sorted(sharpes, reverse=True)
+    returns = {r["metrics"]["total_return"] for r in rows}
+    assert len(returns) > 1, "the windows should trade differently"
+
+
+def test_a_rerun_only_computes_what_is_missing(vmx: Vmx, sweep_args: tuple[str, ...]) -> None:
+    first = vmx.run(*sweep_args, "--json")
+    assert first.exit_code == 0, first.stderr
+    assert "from the cache" not in first.stderr
+    again = vmx.run(*sweep_args, "--json")
+    assert "4 of 4 runs from the cache" in again.stderr
+    assert again.stdout == first.stdout
+    wider = vmx.run(*sweep_args[:-1], "slow=6:14:4", "--json")
+    assert "4 of 6 runs from the cache; 2 computed" in wider.stderr
+
+
+def test_csv_and_heatmap(vmx: Vmx, sweep_args: tuple[str, ...]) -> None:
+    result = vmx.run(*sweep_args, "-o", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 4 and {"fast", "slow", "sharpe", "total_return"} <= set(rows[0])
+    table = vmx.run(*sweep_args)
+    assert "sharpe by slow (rows) and fast (columns)" in table.stdout
+
+
+def test_split_reports_in_and_out_of_sample(vmx: Vmx, sweep_args: tuple[str, ...]) -> None:
+    rows = jsonfmt.loads(vmx.run(*sweep_args, "--split", "0.7", "--json").stdout)
+    assert all("out_of_sample" in r and "sharpe" in r["out_of_sample"] for r in rows)
+    single = vmx.json(*sweep_args[:10], "-p", "fast=2", "-p", "slow=6", "--split", "0.7")
+    assert single["split"] == "0.7"
+    assert single["period"]["events"] < 600  # the in-sample part only
+    assert single["metrics"] != single["out_of_sample"]
+    assert single["metrics"] == next(
+        r["metrics"] for r in rows if (r["params"]["fast"], r["params"]["slow"]) == (2, 6)
+    )
+
+
+def test_dask_cluster_gives_the_local_results(vmx: Vmx, sweep_args: tuple[str, ...]) -> None:
+    distributed = pytest.importorskip("distributed")
+    local = vmx.run(*sweep_args, "-j", "1", "--no-cache", "--json")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1",
+    ) as cluster:  # fmt: skip
+        remote = vmx.run(
+            *sweep_args, "--cluster", cluster.scheduler_address, "--no-cache", "--json"
+        )
+    assert remote.exit_code == 0, remote.stderr
+    assert remote.stdout == local.stdout

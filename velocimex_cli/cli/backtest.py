@@ -1,0 +1,463 @@
+"""`vmx backtest STRATEGY (--data FILE | --simulate DURATION) ...`: a strategy on recorded or
+simulated markets, through the engine's own matching and fees; `--sweep` searches parameters.
+
+The run happens in this process (or in worker processes / on a Dask cluster for sweeps) on a
+fresh in-memory engine: no API server is involved, and nothing is sent anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from velocimex_cli.cli.execution import execute
+from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+
+if TYPE_CHECKING:
+    from velocimex_cli.cli.factory import Factory
+    from velocimex_cli.engine.backtest.session import DataRef, StrategyRef
+
+app = sub_app("Backtest a strategy on a recording, a CSV of trades or a simulated market.")
+
+METRICS = (
+    "sharpe",
+    "sortino",
+    "calmar",
+    "total_return",
+    "annualised_return",
+    "profit_factor",
+    "expectancy",
+    "win_rate",
+    "max_drawdown",
+)
+
+
+@dataclass
+class BacktestCommand:
+    strategy: str
+    data: str | None
+    simulate: str | None
+    seed: int
+    exchange: str | None
+    symbol: str | None
+    params: list[str] = field(default_factory=list)
+    latency_ms: int = 0
+    fill_model: str = "queue"
+    sample_seconds: int = 0
+    funds: list[str] = field(default_factory=list)
+    output: str | None = None
+    trades_file: str | None = None
+    lag_check: bool = False
+    sweeps: list[str] = field(default_factory=list)
+    metric: str = "sharpe"
+    jobs: int | None = None
+    split: str | None = None
+    cluster: str | None = None
+    cache: bool = True
+
+
+def _funds(pairs: list[str]) -> dict[str, Decimal] | None:
+    from velocimex_cli.engine.backtest.data import strict_decimal
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    if not pairs:
+        return None
+    funds: dict[str, Decimal] = {}
+    for pair in pairs:
+        asset, sep, amount = pair.partition("=")
+        value = strict_decimal(amount)
+        if not sep or not asset.strip() or value is None or value < 0:
+            raise InvalidParameter(
+                "cash", pair, f"--cash must be ASSET=AMOUNT, e.g. USDT=10000, not {pair!r}"
+            )
+        funds[asset.strip().upper()] = value
+    return funds
+
+
+def _split(text: str | None) -> str | None:
+    from velocimex_cli.engine.backtest.data import strict_decimal
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    if text is None:
+        return None
+    value = strict_decimal(text)
+    if value is None or not Decimal("0") < value < Decimal("1"):
+        raise InvalidParameter(
+            "split", text, "--split is the in-sample share, between 0 and 1 (e.g. 0.7)"
+        )
+    return str(value)
+
+
+def _inputs(opts: BacktestCommand) -> tuple[StrategyRef, DataRef]:
+    from velocimex_cli.engine.backtest.generate import parse_duration
+    from velocimex_cli.engine.backtest.session import data_ref, resolve_strategy
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    if (opts.data is None) == (opts.simulate is None):
+        raise InvalidParameter(
+            "data",
+            opts.data,
+            "give the market: --data FILE (a recording or a CSV of trades) "
+            "or --simulate DURATION (the engine's seeded simulator)",
+        )
+    strategy = resolve_strategy(opts.strategy)
+    seconds = parse_duration(opts.simulate) if opts.simulate is not None else 0
+    return strategy, data_ref(opts.data, seconds, opts.seed, opts.exchange, opts.symbol)
+
+
+def _spec_options(opts: BacktestCommand, strategy: StrategyRef, data: DataRef) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "data": asdict(data),
+        "source": strategy.source,
+        "latency_ms": opts.latency_ms,
+        "fill_model": opts.fill_model,
+        "sample_seconds": opts.sample_seconds,
+        "funds": _funds(opts.funds),
+        "split": _split(opts.split),
+    }
+
+
+def run_backtest(factory: Factory, opts: BacktestCommand) -> int | None:
+    from velocimex_cli.cli.strategy import parse_params
+
+    params = parse_params(opts.params)
+    strategy, data = _inputs(opts)
+    fmt = factory.output_format(opts.output)
+    if opts.sweeps:
+        return _run_sweep(factory, opts, strategy, data, params, fmt)
+    return _run_single(factory, opts, strategy, data, params, fmt)
+
+
+def _progress(factory: Factory, label: str) -> Any:
+    """A Rich progress bar on stderr when it is a terminal (nothing otherwise)."""
+    if not factory.io.is_stderr_tty:
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from velocimex_cli.render.backtest_report import RateColumn
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=factory.io.console(stderr=True),
+        transient=True,
+    )
+
+
+def _run_single(
+    factory: Factory,
+    opts: BacktestCommand,
+    strategy: StrategyRef,
+    data: DataRef,
+    params: dict[str, Any],
+    fmt: str,
+) -> int | None:
+    from velocimex_cli.engine.backtest import runner
+    from velocimex_cli.engine.backtest.session import (
+        collapsed,
+        load_data,
+        split_data,
+        strategy_class,
+    )
+
+    cls = strategy_class(strategy)
+    cls.validate(params)
+    options = runner.BacktestOptions(
+        exchange=data.exchange,
+        symbol=data.symbol,
+        params=params,
+        latency_ms=opts.latency_ms,
+        fill_model=opts.fill_model,
+        sample_seconds=opts.sample_seconds,
+        funds=_funds(opts.funds),
+    )
+    options.check()
+    split = _split(opts.split)
+    bar = _progress(factory, "backtest")
+    with bar if bar is not None else _Null():
+        if data.path is None and bar is not None:
+            factory.io.status(
+                f"Simulating {opts.simulate} of {data.exchange} {data.symbol} (seed {data.seed})…"
+            )
+        market = load_data(data)
+        task = bar.add_task("replay", total=len(market.events)) if bar is not None else None
+
+        def progress(done: int, total: int) -> None:
+            if bar is not None:
+                bar.update(task, completed=done, total=total)
+
+        if split is not None:
+            inside, outside = split_data(market, Decimal(split))
+            result = runner.run(cls, inside, options, progress=progress)
+            out_result = runner.run(cls, outside, options, progress=progress)
+        else:
+            result = runner.run(cls, market, options, progress=progress)
+            out_result = None
+        lagged = None
+        if opts.lag_check:
+            lag_options = runner.BacktestOptions(**{**options.__dict__, "extra_events": 1})
+            lagged = runner.run(cls, market if split is None else inside, lag_options)
+    report = dict(result.report)
+    report["data"] = data.describe()
+    if out_result is not None:
+        report["split"] = split
+        report["out_of_sample"] = out_result.report["metrics"]
+    if lagged is not None:
+        warn = collapsed(result.report["metrics"], lagged.report["metrics"])
+        report["lag_check"] = {"metrics": lagged.report["metrics"], "collapsed": warn}
+    report["report_hash"] = runner.report_hash(report)
+    if opts.trades_file:
+        _write_trades(Path(opts.trades_file), result.fills)
+    if fmt in ("json", "ndjson"):
+        from velocimex_cli.wire import jsonfmt
+
+        factory.io.write(jsonfmt.canonical(report) + "\n")
+    elif fmt == "csv":
+        from velocimex_cli.output.formats import to_csv
+
+        factory.io.write(to_csv([{"metric": k, "value": v} for k, v in report["metrics"].items()]))
+    else:
+        _print_report(factory, report, result)
+    if report.get("strategy_error"):
+        factory.io.status(
+            f"warning: the strategy failed during the run: {report['strategy_error']}"
+        )
+    if lagged is not None and report["lag_check"]["collapsed"]:
+        factory.io.status(
+            "warning: with one more event of latency the result collapses "
+            f"(total return {result.report['metrics']['total_return']} -> "
+            f"{lagged.report['metrics']['total_return']}): the strategy may live on look-ahead "
+            "or on fills a real queue would not give"
+        )
+    return None
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _write_trades(path: Path, fills: list[dict[str, Any]]) -> None:
+    from velocimex_cli.output.formats import to_csv
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    columns = [
+        "timestamp",
+        "order_id",
+        "trade_id",
+        "side",
+        "price",
+        "quantity",
+        "fee",
+        "fee_asset",
+        "liquidity",
+    ]
+    text = to_csv(fills) if fills else ",".join(columns) + "\n"
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidParameter(
+            "trades", str(path), f"cannot write {path}: {exc.strerror}"
+        ) from None
+
+
+def _print_report(factory: Factory, report: dict[str, Any], result: Any) -> None:
+    from rich.text import Text
+
+    from velocimex_cli.render.backtest_report import (
+        comparison_table,
+        equity_chart,
+        metrics_table,
+    )
+
+    console = factory.io.console()
+    period = report["period"]
+    console.print(
+        Text(
+            f"{report['strategy_id']} on {report['options']['exchange']} "
+            f"{report['options']['symbol']}  {period['start']} -> {period['end']}  "
+            f"({period['events']} events)",
+            style="bold",
+        )
+    )
+    if report.get("strategy_error"):
+        console.print(Text(f"strategy failed: {report['strategy_error']}", style="red"))
+    sections = {"result": report["metrics"]}
+    if "out_of_sample" in report:
+        sections = {"in-sample": report["metrics"], "out-of-sample": report["out_of_sample"]}
+    if "lag_check" in report:
+        sections["+1 event latency"] = report["lag_check"]["metrics"]
+    if len(sections) > 1:
+        console.print(comparison_table(sections))
+    else:
+        console.print(metrics_table(report["metrics"]))
+    console.print(equity_chart(result.equity, result.drawdowns, console.width or 80))
+    console.print(Text(f"report hash {report['report_hash']}", style="dim"))
+
+
+def _run_sweep(
+    factory: Factory,
+    opts: BacktestCommand,
+    strategy: StrategyRef,
+    data: DataRef,
+    params: dict[str, Any],
+    fmt: str,
+) -> int | None:
+    from velocimex_cli.engine.backtest.session import run_spec, strategy_class
+    from velocimex_cli.engine.backtest.sweep import ResultCache, RunSpec, grid, parse_axis, sweep
+    from velocimex_cli.paths import cache_dir
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    if opts.metric not in METRICS:
+        raise InvalidParameter("metric", opts.metric, f"--metric is one of {', '.join(METRICS)}")
+    if opts.lag_check:
+        raise InvalidParameter(
+            "lag_check", True, "--lag-check runs with a single backtest, not a sweep"
+        )
+    axes = [parse_axis(text) for text in opts.sweeps]
+    cls = strategy_class(strategy)
+    points = grid(axes)
+    for point in points:
+        cls.validate({**params, **point})
+    options = _spec_options(opts, strategy, data)
+    specs = [
+        RunSpec(
+            strategy.strategy_id, strategy.source_hash, {**params, **point}, options, data.digest
+        )
+        for point in points
+    ]
+    cache = None if not opts.cache else ResultCache(cache_dir() / "backtests")
+    workers = opts.jobs or os.cpu_count() or 1
+    bar = _progress(factory, f"sweep ({len(specs)} runs)")
+    with bar if bar is not None else _Null():
+        task = bar.add_task("runs", total=len(specs)) if bar is not None else None
+        cached_count = [0]
+
+        def progress(done: int, total: int, cached: int) -> None:
+            cached_count[0] = cached
+            if bar is not None:
+                bar.update(task, completed=done, total=total)
+
+        rows = sweep(
+            run_spec, specs, cache, workers=workers, cluster=opts.cluster, progress=progress
+        )
+    names = [axis.name for axis in axes]
+    ranked = sorted(
+        rows,
+        key=lambda r: (
+            r["metrics"].get(opts.metric) is None,
+            -(r["metrics"].get(opts.metric) or 0),
+        ),
+    )
+    if opts.metric == "max_drawdown":
+        ranked = sorted(rows, key=lambda r: r["metrics"].get(opts.metric) or Decimal(0))
+    if cached_count[0]:
+        factory.io.status(
+            f"{cached_count[0]} of {len(specs)} runs from the cache; "
+            f"{len(specs) - cached_count[0]} computed."
+        )
+    if fmt in ("json", "ndjson"):
+        from velocimex_cli.wire import jsonfmt
+
+        lines = [jsonfmt.canonical(r) for r in ranked]
+        if fmt == "json":
+            factory.io.write("[" + ",".join(lines) + "]\n")
+        else:
+            factory.io.write("".join(line + "\n" for line in lines))
+        return None
+    if fmt == "csv":
+        from velocimex_cli.output.formats import to_csv
+
+        flat = []
+        for r in ranked:
+            row = {**r["params"], **r["metrics"]}
+            for key, value in (r.get("out_of_sample") or {}).items():
+                row[f"oos_{key}"] = value
+            flat.append(row)
+        factory.io.write(to_csv(flat))
+        return None
+    from velocimex_cli.render.backtest_report import heatmap, sweep_table
+
+    console = factory.io.console()
+    console.print(sweep_table(ranked, names, opts.metric))
+    if len(names) == 2:
+        console.print(heatmap(ranked, names[0], names[1], opts.metric))
+    return None
+
+
+@app.command()
+def backtest(
+    ctx: typer.Context,
+    strategy: str = typer.Argument(
+        ..., help="A built-in strategy id (`vmx strategy list`) or a strategy .py file."
+    ),
+    data: str | None = typer.Option(
+        None, "--data", "-d", help="A recording (vmx stream --record) or a CSV of trades."
+    ),
+    simulate: str | None = typer.Option(
+        None, "--simulate", help="No file: simulate this long (90s, 15m, 2h, 1d)."
+    ),
+    seed: int = typer.Option(42, "--seed", help="The simulator's seed (with --simulate)."),
+    exchange: str | None = typer.Option(None, "--exchange", "-e"),
+    symbol: str | None = typer.Option(None, "--symbol", "-s"),
+    param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
+    latency: int = typer.Option(0, "--latency", help="Order latency in ms of simulated time."),
+    fill_model: str = typer.Option(
+        "queue", "--fill-model", help="queue (default: waits its turn) or touch."
+    ),
+    sample: int = typer.Option(
+        0, "--sample", help="Equity sampling interval, s (0: ~1000 points)."
+    ),
+    cash: list[str] = typer.Option(
+        [], "--cash", help="Starting balance ASSET=AMOUNT, repeatable (default: 100000 quote)."
+    ),
+    trades: str | None = typer.Option(None, "--trades", help="Write every fill to this CSV file."),
+    lag_check: bool = typer.Option(
+        False,
+        "--lag-check",
+        help="Rerun with one more event of latency; warn if the result collapses.",
+    ),
+    sweep_: list[str] = typer.Option(
+        [], "--sweep", help="NAME=START:STOP:STEP or NAME=A,B,C; repeatable."
+    ),
+    metric: str = typer.Option("sharpe", "--metric", help="Rank a sweep by this metric."),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", help="Local worker processes (default: one per core)."
+    ),
+    split: str | None = typer.Option(
+        None, "--split", help="In-sample share, e.g. 0.7: report both halves."
+    ),
+    cluster: str | None = typer.Option(
+        None, "--cluster", help="Run a sweep on a Dask scheduler, tcp://HOST:8786."
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every sweep run."),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Backtest STRATEGY on recorded or simulated markets; --sweep searches its parameters."""
+    fmt = output_format(json, output)
+    opts = BacktestCommand(
+        strategy, data, simulate, seed, exchange, symbol, list(param), latency, fill_model,
+        sample, list(cash), fmt, trades, lag_check, list(sweep_), metric, jobs, split, cluster,
+        not no_cache,
+    )  # fmt: skip
+    execute(ctx, run_backtest, opts, output=fmt)

@@ -1,0 +1,138 @@
+"""The strategy host of a backtest: the live host, with orders that reach the market later.
+
+A strategy reacts to an event the replay has just applied. If its order entered the book at
+once it would trade against the very state that prompted it, as if it had arrived with zero
+latency; worse, against a print's own liquidity. So a backtest holds every order until the
+first event after it was placed (and at least `latency` of simulated time later) has been
+applied, and only then hands it to the engine's normal order entry. Until then the order is
+`pending`: the strategy gets an OrderInfo with that status, its client_order_id as its id, and
+can cancel it; once sent, its events arrive through on_order/on_fill as they do live. An order
+the engine refuses on arrival is reported through on_order as `rejected` with the reason, as
+an exchange reports an order it refuses after accepting the request.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+from velocimex_cli.engine.core.exchange import Interest
+from velocimex_cli.engine.drivers.strategies.context import OrderInfo, client_order_id_for
+from velocimex_cli.engine.drivers.strategies.host import StrategyHost
+from velocimex_cli.wire.errors import ApiError
+from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
+
+
+class BacktestHost(StrategyHost):
+    def __init__(
+        self, *args: Any, latency_micros: int = 0, extra_events: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.latency = latency_micros
+        self.extra_events = extra_events
+        # (due micros, the replay's event index it was placed at, client id, request)
+        self.pending: deque[tuple[int, int, str, dict[str, Any]]] = deque()
+        self.event_index = 0
+        self.ordered_quantity = Decimal(0)
+        self._refused: list[OrderInfo] = []
+
+    # -- the strategy's side -----------------------------------------------------------------
+    def place(self, request: dict[str, Any]) -> OrderInfo:
+        self._sequence += 1
+        client_id = client_order_id_for(self.deployment_id, self._sequence)
+        request["client_order_id"] = client_id
+        due = to_micros(self.exchange.clock()) + self.latency
+        self.pending.append((due, self.event_index, client_id, request))
+        self.tally.orders += 1
+        self.ordered_quantity += Decimal(request["quantity"])
+        return self._pending_info(request, "pending", "placed")
+
+    def _pending_info(self, request: dict[str, Any], status: str, event: str) -> OrderInfo:
+        price = request.get("price")
+        return OrderInfo(
+            order_id=request["client_order_id"],
+            client_order_id=request["client_order_id"],
+            exchange=request["exchange"],
+            symbol=request["symbol"],
+            side=request["side"],
+            type=request["type"],
+            time_in_force=request.get("time_in_force") or ("gtc" if price is not None else "ioc"),
+            post_only=bool(request.get("post_only")),
+            quantity=Decimal(request["quantity"]),
+            price=None if price is None else Decimal(price),
+            filled_quantity=Decimal(0),
+            average_price=None,
+            status=status,
+            reason=None if status == "pending" else "canceled_by_user",
+            event=event,
+        )
+
+    def cancel(self, order_id: str) -> OrderInfo:
+        for entry in self.pending:
+            if entry[2] == order_id:
+                self.pending.remove(entry)
+                return self._pending_info(entry[3], "canceled", "canceled")
+        return super().cancel(order_id)
+
+    def cancel_all(self, only: Any) -> int:
+        kept = deque(
+            e
+            for e in self.pending
+            if only is not None
+            and (e[3]["exchange"], e[3]["symbol"]) != (only.venue.name, only.symbol)
+        )
+        dropped = len(self.pending) - len(kept)
+        self.pending = kept
+        return dropped + super().cancel_all(only)
+
+    # -- the replay's side -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start, and have the engine build only what this host reads: its own account's
+        orders and fills, and trades. Book changes come from `book_changed` instead."""
+        super().start()
+        self.exchange.restrict_listener(
+            self._listen, Interest(accounts=frozenset({self.account}), books=False)
+        )
+
+    def book_changed(self, stamp: int) -> None:
+        """The deployed instrument's book changed at `stamp` (one on_book per step, coalesced,
+        as the live host does from book events)."""
+        if "on_book" not in self._wants:
+            return
+        index = self.instrument.index
+        if index not in self._book_pending and self.state == "running":
+            self._book_pending.add(index)
+            self._queue.append(("book", (self.instrument, iso_from_micros(stamp))))
+
+    def send_due(self, now: int, event_index: int) -> list[tuple[int, int]]:
+        """Hand the engine every pending order placed before event `event_index` (and
+        `extra_events` before it) whose latency has passed by `now`. Returns (side, ticks) of
+        the orders that came to rest."""
+        self.event_index = event_index
+        rested: list[tuple[int, int]] = []
+        pending = self.pending
+        last = event_index - self.extra_events
+        while pending and pending[0][0] <= now and pending[0][1] < last:
+            _due, _index, client_id, request = pending.popleft()
+            try:
+                wire, _created = self.exchange.place_order(self.account, request)
+            except ApiError as exc:
+                self.tally.rejected += 1
+                info = self._pending_info(request, "rejected", "rejected")
+                self.log(f"order {client_id} rejected on arrival: {exc.message}", "warning")
+                self._refused.append(info)
+                continue
+            order = self.exchange.ledger.accounts[self.account].orders.get(int(wire["order_id"]))
+            if order is not None and order.is_live:
+                self._orders[order.id] = order
+                if order.resting:
+                    rested.append((order.side, order.price))
+        return rested
+
+    def _dispatch(self) -> int:
+        refused, self._refused = self._refused, []
+        for info in refused:
+            if self.state == "running":
+                self._call(self.strategy.on_order, info)  # type: ignore[union-attr]
+        return len(refused) + super()._dispatch()

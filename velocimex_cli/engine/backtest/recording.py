@@ -1,0 +1,234 @@
+"""Recordings of the market feed (`vmx stream market --record`, `vmx watch --record`) read into
+backtest events.
+
+An event's time is the message's receive time (the header's `started_at` plus `t`), so the
+replay sees the market when the recorder did, latency included. Snapshots reset the book
+(after a reconnect the stream starts again with one), deltas set levels, trades become the
+tape's orders; tickers, order and connection messages carry nothing a replay needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+from velocimex_cli.engine.backtest.data import BOOK, TRADE, DataError, Event, MarketData
+from velocimex_cli.engine.core.instruments import Instrument
+from velocimex_cli.engine.core.orders import BUY, SELL
+from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.decoding import decoder
+from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.recording_format import FORMAT, VERSION
+from velocimex_cli.wire.timefmt import parse_iso, to_micros
+
+
+def _header(path: Path, first: str) -> dict:
+    try:
+        value = jsonfmt.loads(first)
+    except (ValueError, RecursionError) as exc:
+        raise DataError(path, 1, f"not a vmx recording header ({exc})") from None
+    if not isinstance(value, dict) or value.get("format") != FORMAT:
+        raise DataError(path, 1, f'not a vmx recording (no "format": "{FORMAT}" header)')
+    if value.get("version") != VERSION:
+        raise DataError(
+            path,
+            1,
+            f"recording format version {value.get('version')!r} is not supported "
+            f"(this vmx reads version {VERSION})",
+        )
+    if value.get("stream", "market") != "market":
+        raise DataError(path, 1, "a recording of the orders stream has no market data to replay")
+    return value
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidParameter("data", str(path), f"cannot read {path}: {exc.strerror}") from None
+
+
+class _Steps(dict):
+    """Decimal -> whole ticks (or lots), computed once per distinct number: a market repeats
+    its prices and sizes, and the division is most of a level's cost."""
+
+    def __init__(self, convert: Callable[[Decimal], int | None]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def get(self, number: object) -> int | None:  # type: ignore[override]
+        try:
+            return self[number]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: not a number
+            return None
+        if len(self) > 100_000:
+            self.clear()
+        steps = self[number] = self.convert(Decimal(number))  # type: ignore[arg-type]
+        return steps
+
+
+def recorded_instruments(path: Path) -> list[tuple[str, str]]:
+    """The instruments a recording's header names (or, when it names none, its first
+    market messages name)."""
+    with _open(path) as handle:
+        header = _header(path, handle.readline())
+        listed = header.get("instruments")
+        if isinstance(listed, list) and listed:
+            found = []
+            for item in listed:
+                exchange, _, symbol = str(item).partition(":")
+                found.append((exchange, symbol))
+            return found
+        seen: dict[tuple[str, str], None] = {}
+        for count, line in enumerate(handle):
+            if count > 10_000:
+                break
+            try:
+                msg = jsonfmt.loads(line).get("msg") or {}
+            except (ValueError, AttributeError):
+                continue
+            if msg.get("type") in ("book_snapshot", "book_delta", "trade"):
+                seen[(msg.get("exchange"), msg.get("symbol"))] = None
+        return list(seen)
+
+
+def read_recording(path: Path, instrument: Instrument) -> MarketData:
+    """The recording's events for `instrument`, in integer ticks and lots."""
+    events: list[Event] = []
+    first_price = last_price = None
+    exchange, symbol = instrument.venue.name, instrument.symbol
+    ticks_of, lots_of = _Steps(instrument.ticks_of).get, _Steps(instrument.lots_of).get
+    loads = decoder()
+    with _open(path) as handle:
+        try:
+            header = _header(path, handle.readline())
+        except UnicodeDecodeError:
+            raise DataError(path, 1, "not UTF-8 text: not a vmx recording") from None
+        started = header.get("started_at")
+        try:
+            origin = to_micros(parse_iso(started))
+        except (TypeError, ValueError):
+            raise DataError(path, 1, f"header started_at {started!r} is not a UTC time") from None
+        line = 1
+        last_t = 0
+        try:
+            for text in handle:
+                line += 1
+                if not text.strip():
+                    continue
+                try:
+                    entry = loads(text)
+                    t = entry["t"]
+                    msg = entry["msg"]
+                    kind = msg["type"]
+                except (ValueError, KeyError, TypeError, RecursionError):
+                    raise DataError(
+                        path, line, 'not a recording entry {"t": ns, "msg": {"type": ...}}'
+                    ) from None
+                if type(t) is not int or t < last_t:
+                    raise DataError(
+                        path, line, '"t" must be a whole number of ns, never decreasing'
+                    )
+                last_t = t
+                if kind == "book_delta" or kind == "book_snapshot":
+                    if msg.get("exchange") != exchange or msg.get("symbol") != symbol:
+                        continue
+                    stamp = origin + t // 1000
+                    if kind == "book_delta":
+                        bids, asks = [], []
+                        for change in msg["changes"]:
+                            level = (ticks_of(change["price"]), lots_of(change["quantity"]))
+                            (bids if change["side"] == "bid" else asks).append(level)
+                        events.append((stamp, BOOK, False, tuple(bids), tuple(asks)))
+                    else:
+                        events.append(
+                            (
+                                stamp,
+                                BOOK,
+                                True,
+                                tuple(
+                                    (ticks_of(v["price"]), lots_of(v["quantity"]))
+                                    for v in msg["bids"]
+                                ),
+                                tuple(
+                                    (ticks_of(v["price"]), lots_of(v["quantity"]))
+                                    for v in msg["asks"]
+                                ),
+                            )
+                        )
+                elif kind == "trade":
+                    if msg.get("exchange") != exchange or msg.get("symbol") != symbol:
+                        continue
+                    price = msg["price"]
+                    events.append(
+                        (
+                            origin + t // 1000,
+                            TRADE,
+                            BUY if msg["side"] == "buy" else SELL,
+                            ticks_of(price),
+                            lots_of(msg["quantity"]),
+                        )
+                    )
+                    if first_price is None:
+                        first_price = price
+                    last_price = price
+        except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
+            raise DataError(
+                path, line, f"a market message lacks a field or a number ({exc!r})"
+            ) from None
+        except UnicodeDecodeError:
+            raise DataError(path, line, "not UTF-8 text") from None
+    for event in events:
+        off_grid = (
+            None in event[3:5]
+            if event[1] == TRADE
+            else any(None in level for level in (*event[3], *event[4]))
+        )
+        if off_grid:
+            raise DataError(
+                path, 0, f"a price or quantity is off {instrument.key}'s tick or lot grid"
+            )
+    if not events:
+        raise DataError(path, line, f"no book or trade messages for {instrument.key}")
+    return MarketData(events, first_price, last_price)
+
+
+def book_state_at(events: list[Event]) -> Event | None:
+    """The book at the end of `events` as one snapshot event (None when there was no book)."""
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
+    seen = False
+    stamp = 0
+    for event in events:
+        if event[1] != BOOK:
+            continue
+        seen = True
+        stamp = event[0]
+        if event[2]:
+            bids.clear()
+            asks.clear()
+        for ticks, lots in event[3]:
+            if lots:
+                bids[ticks] = lots
+            else:
+                bids.pop(ticks, None)
+        for ticks, lots in event[4]:
+            if lots:
+                asks[ticks] = lots
+            else:
+                asks.pop(ticks, None)
+    if not seen:
+        return None
+    return (
+        stamp,
+        BOOK,
+        True,
+        tuple(sorted(bids.items(), reverse=True)),
+        tuple(sorted(asks.items())),
+    )
+
+
+__all__ = ["book_state_at", "read_recording", "recorded_instruments"]

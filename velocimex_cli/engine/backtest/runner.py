@@ -1,0 +1,294 @@
+"""One backtest: market data replayed through a fresh in-memory engine node, a strategy on top.
+
+The node is the one the server runs (`EngineNode`: matching, ledger, fees, risk checks), with no
+store, no simulator and a `SimulatedClock` that
+moves to each event's timestamp; the recorded market is mirrored into its book
+(`MarketReplay`); the strategy runs in `BacktestHost`, the live host with delayed order entry.
+Nothing reads the wall clock and nothing is random, so the same inputs give the same report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from velocimex_cli import __version__
+from velocimex_cli.engine.backtest import metrics
+from velocimex_cli.engine.backtest.clock import SimulatedClock
+from velocimex_cli.engine.backtest.data import BOOK, TRADE, MarketData
+from velocimex_cli.engine.backtest.host import BacktestHost
+from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
+from velocimex_cli.engine.core.events import Event, FillEvent
+from velocimex_cli.engine.core.exchange import Exchange, Interest
+from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue
+from velocimex_cli.engine.drivers.strategies.base import Strategy
+from velocimex_cli.engine.node import EngineNode, NodeSettings
+from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
+
+ACCOUNT = "backtest"
+# The account starts with this much of the instrument's quote asset and nothing else (unless
+# --cash says otherwise), so its equity measures the strategy, not the market's move.
+DEFAULT_QUOTE_FUNDS = Decimal(100_000)
+SAMPLES = 1000  # automatic sampling: about this many equity points over the period
+DEPLOYMENT = "bt"
+MARKET_MAKERS = {"market-maker"}
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BacktestOptions:
+    exchange: str
+    symbol: str
+    params: dict[str, Any] = field(default_factory=dict)
+    latency_ms: int = 0
+    fill_model: str = "queue"
+    sample_seconds: int = 0  # 0: about SAMPLES points over the period
+    extra_events: int = 0  # --lag-check: orders wait this many more events
+    funds: dict[str, Decimal] | None = None  # None: DEFAULT_QUOTE_FUNDS of the quote asset
+
+    def check(self) -> None:
+        if self.fill_model not in FILL_MODELS:
+            raise InvalidParameter(
+                "fill_model", self.fill_model, f"--fill-model must be {' or '.join(FILL_MODELS)}"
+            )
+        if not 0 <= self.latency_ms <= 3_600_000:
+            raise InvalidParameter("latency", self.latency_ms, "--latency is 0 to 3600000 ms")
+        if not 0 <= self.sample_seconds <= 86_400:
+            raise InvalidParameter(
+                "sample", self.sample_seconds, "--sample is 1 to 86400 s (0: automatic)"
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """What the report says about how it was run (and what its cache key covers)."""
+        return {
+            "exchange": self.exchange,
+            "symbol": self.symbol,
+            "params": self.params,
+            "latency_ms": self.latency_ms,
+            "fill_model": self.fill_model,
+            "sample_seconds": self.sample_seconds,
+            "extra_events": self.extra_events,
+            "funds": None
+            if self.funds is None
+            else {k: str(v) for k, v in sorted(self.funds.items())},
+        }
+
+
+@dataclass
+class BacktestResult:
+    report: dict[str, Any]
+    fills: list[dict[str, Any]]
+    equity: list[Decimal]
+    drawdowns: list[Decimal]
+
+
+def run(
+    strategy_cls: type[Strategy] | None,
+    data: MarketData,
+    options: BacktestOptions,
+    *,
+    progress: Progress | None = None,
+    progress_every: int = 50_000,
+) -> BacktestResult:
+    options.check()
+    events = data.events
+    if not events:
+        raise InvalidParameter("data", "", "the data has no events to replay")
+    clock = SimulatedClock(events[0][0])
+    instrument = Catalogue().find(options.exchange, options.symbol)
+    funds = options.funds
+    if funds is None:
+        funds = {instrument.quote: DEFAULT_QUOTE_FUNDS}
+    node = EngineNode(
+        NodeSettings(always_open=True, simulate=False, simulator=False, sandbox_funds=funds),
+        clock,
+    )
+    node.start()
+    exchange = node.exchange
+    replay = MarketReplay(exchange, instrument, options.fill_model)
+    exchange.ensure_account(ACCOUNT)
+    account = exchange.ledger.accounts[ACCOUNT]
+    book = exchange.books[instrument.index]
+    tick = instrument.tick_size
+    if strategy_cls is None:
+        return _bare(exchange, replay, book, data, progress, progress_every)
+    fills: list[dict[str, Any]] = []
+    quotes: list[tuple[int | None, int | None]] = [(None, None)]
+
+    def record_fill(event: Event) -> None:
+        if type(event) is FillEvent and event.account == ACCOUNT:
+            bid, ask = quotes[0]
+            mid = None if bid is None or ask is None else Decimal(bid + ask) * tick / 2
+            fills.append({**event.fill, "mid": mid})
+
+    exchange.add_listener(record_fill, Interest(accounts=frozenset({ACCOUNT}), books=False))
+    host = BacktestHost(
+        exchange,
+        strategy_cls,
+        deployment_id=DEPLOYMENT,
+        account=ACCOUNT,
+        exchange_name=options.exchange,
+        symbol=options.symbol,
+        params=options.params,
+        latency_micros=options.latency_ms * 1000,
+        extra_events=options.extra_events,
+    )
+    base, quote = instrument.base, instrument.quote
+
+    def equity() -> tuple[Decimal, Decimal]:
+        bid, ask = book.best_bid(), book.best_ask()
+        base_units = account.balance(base)[0]
+        quote_units = account.balance(quote)[0]
+        if bid is not None and ask is not None:
+            mark = Decimal(bid + ask) * tick / 2
+        else:
+            mark = last_mark[0]
+        last_mark[0] = mark
+        value = (Decimal(quote_units) + Decimal(base_units) * mark) / LEDGER_SCALE
+        return value, Decimal(base_units) / LEDGER_SCALE
+
+    last_mark = [data.first_price or Decimal(0)]
+    samples: list[metrics.Sample] = []
+    span = events[-1][0] - events[0][0]
+    interval = options.sample_seconds * 1_000_000 or max(1_000_000, span // SAMPLES)
+    trades_only = not any(e[1] == BOOK for e in events[:1000])
+    started = False
+    next_sample = events[0][0]
+    total = len(events)
+    sequence = book.sequence
+    for index, event in enumerate(events):
+        stamp = event[0]
+        clock.set(stamp)
+        kind = event[1]
+        if kind == BOOK:
+            replay.book(event[2], event[3], event[4])
+        elif trades_only:
+            replay.prepare_print(event[2], event[3], event[4])
+        else:
+            replay.trade(event[2], event[3], event[4])
+        if not started:
+            if book.best_bid() is None and book.best_ask() is None:
+                continue
+            host.start()
+            started = True
+        quotes[0] = (book.best_bid(), book.best_ask())
+        for side, price in host.send_due(stamp, index):
+            replay.strategy_joined(side, price)
+        if kind == TRADE and trades_only:
+            replay.take_print(event[2], event[3], event[4])
+        if book.sequence != sequence:
+            sequence = book.sequence
+            host.book_changed(stamp)
+        host.step()
+        if stamp >= next_sample:
+            value, position = equity()
+            samples.append(metrics.Sample(stamp, value, position))
+            next_sample = stamp - stamp % interval + interval
+        if progress is not None and index % progress_every == 0:
+            progress(index, total)
+    if started:
+        host.stop("end of data")
+    value, position = equity()
+    end = events[-1][0]
+    if not samples or samples[-1].timestamp != end:
+        samples.append(metrics.Sample(end, value, position))
+    if progress is not None:
+        progress(total, total)
+    fill_rows = [_fill_row(f) for f in fills]
+    figures = metrics.compute(
+        samples,
+        [
+            metrics.Fill(
+                to_micros_text(f["timestamp"]),
+                f["side"],
+                f["price"],
+                f["quantity"],
+                f["fee"],
+                f["liquidity"],
+                f["mid"],
+            )
+            for f in fills
+        ],
+        ordered_quantity=host.ordered_quantity,
+        first_price=data.first_price,
+        last_price=data.last_price,
+        market_maker=strategy_cls.id in MARKET_MAKERS,
+    )
+    _worst, _longest, drawdowns = metrics.drawdown(samples)
+    figures["final_mark"] = last_mark[0]
+    report = {
+        "vmx_version": __version__,
+        "strategy_id": strategy_cls.id,
+        "options": options.describe(),
+        "period": {
+            "start": iso_from_micros(events[0][0]),
+            "end": iso_from_micros(end),
+            "events": total,
+        },
+        "quote_asset": quote,
+        "strategy_state": host.state,
+        "strategy_error": host.last_error,
+        "metrics": figures,
+    }
+    report["report_hash"] = report_hash(report)
+    return BacktestResult(report, fill_rows, [s.equity for s in samples], drawdowns)
+
+
+def _bare(
+    exchange: Exchange,
+    replay: MarketReplay,
+    book: Any,
+    data: MarketData,
+    progress: Progress | None,
+    progress_every: int,
+) -> BacktestResult:
+    """The market alone through the engine (no strategy): what a backtest costs without one."""
+    clock = exchange.clock
+    events = data.events
+    trades_only = not any(e[1] == BOOK for e in events[:1000])
+    apply_book, trade = replay.book, replay.trade
+    for index, event in enumerate(events):
+        clock.set(event[0])  # type: ignore[attr-defined]
+        if event[1] == BOOK:
+            apply_book(event[2], event[3], event[4])
+        elif trades_only:
+            replay.prepare_print(event[2], event[3], event[4])
+            replay.take_print(event[2], event[3], event[4])
+        else:
+            trade(event[2], event[3], event[4])
+        if progress is not None and index % progress_every == 0:
+            progress(index, len(events))
+    report = {"events": len(events), "sequence": book.sequence}
+    return BacktestResult(report, [], [], [])
+
+
+def to_micros_text(stamp: str) -> int:
+    from velocimex_cli.wire.timefmt import parse_iso
+
+    return to_micros(parse_iso(stamp))
+
+
+def _fill_row(fill: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "timestamp": fill["timestamp"],
+        "order_id": fill["order_id"],
+        "trade_id": fill["trade_id"],
+        "side": fill["side"],
+        "price": fill["price"],
+        "quantity": fill["quantity"],
+        "fee": fill["fee"],
+        "fee_asset": fill.get("fee_asset"),
+        "liquidity": fill["liquidity"],
+    }
+
+
+def report_hash(report: dict[str, Any]) -> str:
+    """SHA-256 of the report's canonical JSON without its own hash."""
+    body = {k: v for k, v in report.items() if k != "report_hash"}
+    return hashlib.sha256(jsonfmt.canonical(body).encode()).hexdigest()

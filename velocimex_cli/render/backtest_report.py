@@ -1,0 +1,197 @@
+"""A backtest's report, its equity and drawdown charts, and a sweep's table and heatmap, as Rich
+renderables. No I/O: data in, renderables out.
+
+Charts are drawn with the eight block heights (▁▂▃▄▅▆▇█) per column: values are bucketed into
+as many columns as the width allows (the last value of each bucket), so a million-sample curve
+draws in a fixed time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.progress import ProgressColumn, Task
+from rich.table import Table
+from rich.text import Text
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+SHADES = " ░▒▓█"
+
+REPORT_ROWS: tuple[tuple[str, str], ...] = (
+    ("total_return", "total return"),
+    ("annualised_return", "annualised return"),
+    ("annualised_volatility", "annualised volatility"),
+    ("sharpe", "Sharpe"),
+    ("sortino", "Sortino"),
+    ("calmar", "Calmar"),
+    ("max_drawdown", "max drawdown"),
+    ("max_drawdown_duration_seconds", "max drawdown duration (s)"),
+    ("trades", "trades (round trips)"),
+    ("fills", "fills"),
+    ("win_rate", "win rate"),
+    ("profit_factor", "profit factor"),
+    ("expectancy", "expectancy"),
+    ("best_trade", "best trade"),
+    ("worst_trade", "worst trade"),
+    ("average_trade", "average trade"),
+    ("fees_paid", "fees paid"),
+    ("exposure", "exposure"),
+    ("fill_ratio", "fill ratio"),
+    ("final_inventory", "final inventory"),
+    ("buy_and_hold_return", "buy and hold (same period)"),
+    ("spread_captured", "spread captured"),
+    ("inventory_min", "inventory min"),
+    ("inventory_max", "inventory max"),
+)
+PERCENT = {
+    "total_return",
+    "annualised_return",
+    "annualised_volatility",
+    "max_drawdown",
+    "win_rate",
+    "exposure",
+    "fill_ratio",
+    "buy_and_hold_return",
+}
+
+
+class RateColumn(ProgressColumn):
+    """Events (or runs) per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-/s" if speed is None else f"{speed:,.0f}/s", style="cyan")
+
+
+def _percent(value: Decimal) -> str:
+    scaled = value * 100
+    if scaled.adjusted() > 12:  # e.g. a short run's compounding annualised: say it plainly
+        return f"{scaled:.3E}%"
+    return f"{scaled.quantize(Decimal('0.01'))}%"
+
+
+def _value(key: str, value: Any) -> Text:
+    if value is None:
+        return Text("-", style="dim")
+    if key in PERCENT and isinstance(value, Decimal | int):
+        text = _percent(Decimal(value))
+    elif isinstance(value, Decimal) and value.adjusted() > 12:
+        text = f"{value:.3E}"
+    else:
+        text = str(value)
+    style = ""
+    if isinstance(value, Decimal | int) and key in {"total_return", "expectancy", "average_trade"}:
+        style = "green" if value > 0 else "red" if value < 0 else ""
+    return Text(text, style=style)
+
+
+def metrics_table(metrics: dict[str, Any], title: str | None = None) -> Table:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, label in REPORT_ROWS:
+        if key in metrics:
+            table.add_row(label, _value(key, metrics[key]))
+    return table
+
+
+def comparison_table(sections: dict[str, dict[str, Any]]) -> Table:
+    """Metrics side by side (in-sample | out-of-sample, or a run and its lag check)."""
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("metric")
+    for name in sections:
+        table.add_column(name, justify="right")
+    for key, label in REPORT_ROWS:
+        if any(key in s for s in sections.values()):
+            table.add_row(label, *(_value(key, s.get(key)) for s in sections.values()))
+    return table
+
+
+def bucket(values: Sequence[Decimal], width: int) -> list[Decimal]:
+    if len(values) <= width:
+        return list(values)
+    out = []
+    for column in range(width):
+        index = (column + 1) * len(values) // width - 1
+        out.append(values[index])
+    return out
+
+
+def sparkline(values: Sequence[Decimal], width: int, height: int = 8, style: str = "cyan") -> Text:
+    """A block chart `height` rows high; the top row first. Values are scaled min..max."""
+    columns = bucket(values, max(1, width))
+    text = Text()
+    if not columns:
+        return text
+    low, high = min(columns), max(columns)
+    span = high - low
+    levels = height * 8
+    scaled = [int((v - low) / span * levels) if span else levels // 2 for v in columns]
+    for row in range(height, 0, -1):
+        floor = (row - 1) * 8
+        line = "".join(BLOCKS[max(0, min(8, s - floor))] for s in scaled)
+        text.append(line + "\n", style=style)
+    return text
+
+
+def equity_chart(
+    equity: Sequence[Decimal], drawdowns: Sequence[Decimal], width: int
+) -> RenderableType:
+    chart_width = max(10, width - 2)
+    parts: list[RenderableType] = []
+    if equity:
+        parts.append(Text(f"equity  {min(equity)} .. {max(equity)}", style="bold"))
+        parts.append(sparkline(equity, chart_width, height=8, style="green"))
+    if drawdowns:
+        worst = max(drawdowns)
+        parts.append(Text(f"drawdown  0 .. -{_percent(worst)}", style="bold"))
+        parts.append(sparkline([-d for d in drawdowns], chart_width, height=4, style="red"))
+    return Group(*parts)
+
+
+def sweep_table(rows: Sequence[dict[str, Any]], names: Sequence[str], metric: str) -> Table:
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("#", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    shown = [m for m in (metric, "total_return", "sharpe", "max_drawdown", "trades") if m]
+    shown = list(dict.fromkeys(shown))
+    for column in shown:
+        table.add_column(column, justify="right")
+    for rank, row in enumerate(rows, 1):
+        table.add_row(
+            str(rank),
+            *(str(row["params"].get(n)) for n in names),
+            *(_value(c, row["metrics"].get(c)) for c in shown),
+        )
+    return table
+
+
+def heatmap(rows: Sequence[dict[str, Any]], x: str, y: str, metric: str) -> RenderableType:
+    """The metric over two swept parameters: one cell per (x, y), shaded low -> high."""
+    xs = sorted({r["params"][x] for r in rows}, key=Decimal)
+    ys = sorted({r["params"][y] for r in rows}, key=Decimal)
+    values = {(r["params"][x], r["params"][y]): r["metrics"].get(metric) for r in rows}
+    known = [v for v in values.values() if v is not None]
+    low = min(known) if known else Decimal(0)
+    high = max(known) if known else Decimal(0)
+    span = high - low
+    table = Table(title=f"{metric} by {y} (rows) and {x} (columns)", show_header=True)
+    table.add_column(f"{y} \\ {x}", justify="right")
+    for value in xs:
+        table.add_column(str(value), justify="center")
+    for yv in ys:
+        cells = []
+        for xv in xs:
+            value = values.get((xv, yv))
+            if value is None:
+                cells.append(Text("  ·  ", style="dim"))
+                continue
+            level = int((value - low) / span * 4) if span else 2
+            style = ("red", "red", "yellow", "green", "bold green")[level]
+            cells.append(Text(SHADES[level] * 2 + f" {value}", style=style))
+        table.add_row(str(yv), *cells)
+    return table
