@@ -14,7 +14,9 @@ APP_NAME = "vmx"
 
 def _home() -> Path | None:
     value = os.environ.get("VMX_HOME")
-    return Path(value).expanduser() if value else None
+    # Absolute from the start: messages name real paths, and a background engine records
+    # paths that mean the same thing from any working directory.
+    return Path(value).expanduser().absolute() if value else None
 
 
 def config_dir() -> Path:

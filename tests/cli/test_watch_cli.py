@@ -12,7 +12,7 @@ from tests.cli.conftest import Harness
     [
         (
             ("watch", "BINANCE", "DOGE/USDT"),
-            7,
+            2,  # INVALID_PARAMETER, as `vmx book BINANCE DOGE/USDT` answers
             "BINANCE has no symbol 'DOGE/USDT'; it lists BTC/USDT, ETH/USDT, SOL/USDT",
         ),
         (
@@ -81,6 +81,7 @@ def test_with_json_a_refusal_is_the_error_json(vmx: Harness) -> None:
     from velocimex_cli.wire import jsonfmt
 
     result = vmx.run("watch", "BINANCE", "DOGE/USDT", "--json")
-    assert result.exit_code == 7
+    assert result.exit_code == 2
     error = jsonfmt.loads(result.stderr.strip().splitlines()[-1])["error"]
-    assert error["code"] == "NOT_FOUND" and "DOGE/USDT" in error["message"]
+    assert error["code"] == "INVALID_PARAMETER" and "DOGE/USDT" in error["message"]
+    assert error["details"] == {"parameter": "symbol", "value": "DOGE/USDT"}

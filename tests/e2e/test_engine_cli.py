@@ -43,8 +43,11 @@ def test_start_status_stop(home: dict[str, str]) -> None:
         assert httpx.get(status["url"] + "/v1/health").status_code == 200
 
         again = vmx_engine(home, "start", "--json")
+        assert again.returncode == 1
         assert json.loads(again.stdout)["pid"] == status["pid"]
-        assert "already running" in again.stderr
+        error = json.loads(again.stderr)["error"]
+        assert error["code"] == "ENGINE_RUNNING"
+        assert str(status["pid"]) in error["message"] and status["url"] in error["message"]
 
         shown = vmx_engine(home, "status", "--json")
         assert shown.returncode == 0 and json.loads(shown.stdout)["pid"] == status["pid"]

@@ -74,6 +74,10 @@ def run_login(factory: Factory, opts: LoginOptions) -> None:
     url = opts.api_url or factory.flag_api_url or factory.settings.profile_url(name)
     if url is None and name != LOCAL_PROFILE:
         raise CommandError(f"profile {name!r} needs an API URL: pass --api-url URL")
+    if url is not None:
+        from velocimex_cli.config.api_url import checked_api_url
+
+        url = checked_api_url(url, "flag" if opts.api_url or factory.flag_api_url else "profile")
     key = opts.api_key
     if key is None:
         if not io.can_prompt:

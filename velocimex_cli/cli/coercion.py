@@ -10,6 +10,8 @@ other annotation to Typer. On a Typer without runtime coercion it does nothing.
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -25,6 +27,20 @@ except ImportError:  # an older Typer on Click: no pydantic coercion to avoid
 _LIST_OF_STR = list[str]
 HELP_NAMES = ["-h", "--help"]
 
+# A float option (seconds, a speed, frames per second) in plain ASCII decimal notation: float()
+# would also take "1_0", " ١ " and "nan", none of which a person means as a number here.
+_FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+def plain_float(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        number = float(value.strip())
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
 
 if RuntimeParam is not None:
 
@@ -32,6 +48,12 @@ if RuntimeParam is not None:
     class PlainParam(RuntimeParam):  # type: ignore[misc,valid-type]
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             annotation = self.annotation
+            if annotation is float:
+                number = plain_float(value)
+                if number is None:
+                    message = f"{value!r} is not a number (ASCII digits, e.g. 2.5; no _)."
+                    raise BadParameter(message, ctx=ctx, param=param)
+                return number
             if annotation is str:
                 return value if isinstance(value, str) else str(value)
             if annotation is bool:
@@ -52,7 +74,7 @@ if RuntimeParam is not None:
             return number
 
 
-_PLAIN = (str, int, bool)
+_PLAIN = (str, int, float, bool)
 
 
 def use_plain_coercion(command: Any) -> Any:

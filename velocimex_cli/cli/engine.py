@@ -158,17 +158,22 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
     running = launcher.status()
     if running is not None and launcher.healthy(running.url):
         wanted = None if opts.data_dir is None else str(_data_dir(opts.data_dir))
+        where = running.data_dir or "no data directory (in memory)"
         if wanted is not None and running.data_dir != wanted:
             raise CommandError(
-                f"an engine already runs (pid {running.pid} at {running.url}) on "
-                f"{running.data_dir or 'no data directory (in memory)'}; stop it with "
-                "`vmx engine stop` before starting one on " + wanted,
+                f"an engine already runs (pid {running.pid} at {running.url}) on {where}; stop "
+                "it with `vmx engine stop` before starting one on " + wanted,
                 exit_code=ENGINE_FAILED,
                 code="ENGINE_RUNNING",
             )
-        factory.io.status("Engine already running.")
+        # Nothing was started: say which engine runs, and fail so a script notices.
         _emit_status(factory, _status_record(running), opts.output)
-        return None
+        raise CommandError(
+            f"an engine already runs on {where} (pid {running.pid} at {running.url}); "
+            "`vmx engine status` shows it, `vmx engine stop` stops it",
+            exit_code=ENGINE_FAILED,
+            code="ENGINE_RUNNING",
+        )
     extra = ["--seed", str(opts.seed)]
     if opts.always_open:
         extra.append("--always-open")
@@ -197,7 +202,7 @@ def start_command(
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Start the engine in the background (or report the one already running)."""
+    """Start the engine in the background (exit 1, naming it, if one already runs)."""
     fmt = output_format(json, output)
     opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt)
     execute(ctx, run_start, opts, output=fmt)
@@ -350,9 +355,7 @@ class _KeyAccess:
             perms = [p.strip() for p in permissions.split(",")]
             body = {"account": account, "name": name, "permissions": perms, "ip_allow": ip}
             return launcher.admin_request(self.engine, "POST", launcher.LOCAL_KEYS_PATH, body)
-        from velocimex_cli.engine.keys import KeyStore
-
-        store = KeyStore.open(self.data_dir)
+        store = _key_store(self.data_dir)
         try:
             made = store.create(account, name, permissions, ip)
         finally:
@@ -365,9 +368,7 @@ class _KeyAccess:
 
             keys = launcher.admin_request(self.engine, "GET", launcher.LOCAL_KEYS_PATH)
             return list(keys.get("keys") or [])
-        from velocimex_cli.engine.keys import KeyStore
-
-        store = KeyStore.open(self.data_dir)
+        store = _key_store(self.data_dir)
         try:
             return [info.to_wire() for info in store.list()]
         finally:
@@ -378,16 +379,26 @@ class _KeyAccess:
             from velocimex_cli.engine import launcher
 
             return launcher.revoke_key(self.engine, key)
-        from velocimex_cli.engine.keys import KeyStore
         from velocimex_cli.wire.errors import NotFound
 
-        store = KeyStore.open(self.data_dir)
+        store = _key_store(self.data_dir)
         try:
             if store.get(key) is None:
                 raise NotFound(f"No API key {key}", {"api_key": key})
             return store.revoke(key)
         finally:
             store.close()
+
+
+def _key_store(data_dir: Path) -> Any:
+    """The data directory's key store; a database it cannot use is a clear error, exit 1."""
+    from velocimex_cli.engine.keys import KeyStore
+    from velocimex_cli.engine.store import StoreError
+
+    try:
+        return KeyStore.open(data_dir)
+    except StoreError as exc:
+        raise CommandError(str(exc), exit_code=ENGINE_FAILED, code="STORE_ERROR") from None
 
 
 @dataclass

@@ -37,9 +37,24 @@ def exit_code_of(exc: BaseException) -> int:
         return ExitCode.UNREACHABLE
     if isinstance(exc, CommandError):
         return exc.exit_code
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, ConfigError) or _file_error(exc):
         return ExitCode.USAGE
     return ExitCode.UNEXPECTED
+
+
+def _file_error(exc: BaseException) -> bool:
+    """An OS error about a named file or directory (vmx's home, a data directory): the
+    place is wrong or not writable, which the user fixes, not a bug in vmx."""
+    return isinstance(exc, OSError) and exc.filename is not None
+
+
+def _file_message(exc: OSError) -> str:
+    path = exc.filename
+    return (
+        f"cannot use {path}: {exc.strerror or exc}; vmx keeps its files (settings, "
+        "credentials, engine data) under VMX_HOME, and an engine's under its --data-dir: "
+        "point them at a directory you can write"
+    )
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:
@@ -60,6 +75,14 @@ def error_body(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, CommandError):
         code = exc.code
     details: dict[str, Any] = {}
+    if isinstance(exc, OSError) and _file_error(exc):
+        return {
+            "error": {
+                "code": "FILE_ERROR",
+                "message": _file_message(exc),
+                "details": {"path": str(exc.filename)},
+            }
+        }
     if isinstance(exc, Unreachable):
         details = {"url": exc.url, "reason": exc.reason}
         if isinstance(exc, NotAnApi):
@@ -90,6 +113,8 @@ def hint_for(exc: ApiError) -> str:
             )
         return f"the API refused more requests for now; try again {later}"
     if exc.code == ErrorCode.NOT_FOUND:
+        if "deployment_id" in details:
+            return "see the deployments there are with `vmx strategy status`"
         if "strategy_id" in details:
             return "see the strategies there are with `vmx strategy list`"
         if "path" in details:
@@ -131,4 +156,6 @@ def human_message(exc: BaseException) -> str:
         return f"error: {exc}"
     if isinstance(exc, Unreachable):
         return f"error: {exc}"
+    if isinstance(exc, OSError) and _file_error(exc):
+        return f"error: {_file_message(exc)}"
     return f"error: unexpected {type(exc).__name__}: {exc}"

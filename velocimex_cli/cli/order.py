@@ -205,19 +205,25 @@ def run_place(factory: Factory, opts: PlaceOptions) -> int | None:
 
 
 def _read_lines(source: str, factory: Factory) -> list[str]:
-    if source == "-":
-        return factory.io.stdin.read().splitlines()
+    name = "standard input" if source == "-" else source
     try:
+        if source == "-":
+            return factory.io.stdin.read().splitlines()
         with open(source, encoding="utf-8") as handle:
             return handle.read().splitlines()
     except OSError as exc:
         raise CommandError(f"cannot read the order file {source}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise CommandError(
+            f"the order file {name} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"offset {exc.start}); give one JSON order per line; nothing was sent"
+        ) from None
 
 
 def run_batch(factory: Factory, opts: PlaceOptions) -> int | None:
     """One JSON order per line; one result line per order; exit code says if all succeeded."""
+    from velocimex_cli.client.order_lines import decode_order_line
     from velocimex_cli.client.orders import new_client_order_id, notional, order_from_mapping
-    from velocimex_cli.wire import jsonfmt
     from velocimex_cli.wire.errors import InvalidParameter
 
     if any(v is not None for v in (opts.exchange, opts.symbol, opts.side, opts.quantity)):
@@ -228,12 +234,9 @@ def run_batch(factory: Factory, opts: PlaceOptions) -> int | None:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            data = jsonfmt.loads(line)
-            parsed.append((number, order_from_mapping(data)))
+            parsed.append((number, order_from_mapping(decode_order_line(line, number))))
         except InvalidParameter as exc:
             parsed.append((number, exc))
-        except ValueError as exc:
-            parsed.append((number, InvalidParameter("line", number, f"not valid JSON: {exc}")))
     valid = [body for _, body in parsed if isinstance(body, dict)]
     total: Decimal | None = Decimal(0)
     for body in valid:

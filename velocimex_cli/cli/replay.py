@@ -34,11 +34,10 @@ class ReplayOptions:
 def parse_speed(text: str) -> float | None:
     if text.strip().lower() == "max":
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
+    from velocimex_cli.cli.coercion import plain_float
+
+    value = plain_float(text)  # float() would take "1_0" and non-ASCII digits
+    if value is None or not value > 0:
         raise CommandError(
             f"--speed must be a number above 0 (2 = twice as fast) or max, not {text!r}"
         )

@@ -160,6 +160,8 @@ def deployment_view(record: dict[str, Any]) -> Any:
     from velocimex_cli.render.tables import detail_table, records_table
 
     shown = {k: _flat(record.get(k)) for k in DEPLOYMENT_FIELDS if k in record}
+    if isinstance(record.get("params"), dict):  # name=value, not the "amount asset" of money
+        shown["params"] = ", ".join(f"{k}={v}" for k, v in record["params"].items()) or "-"
     parts: list[Any] = [detail_table(shown)]
     positions = record.get("positions") or []
     if positions:
@@ -173,9 +175,24 @@ def run_list(factory: Factory, opts: ListOptions) -> None:
     def table(payload: Any) -> Any:
         from velocimex_cli.render.tables import table_for
 
-        return table_for("strategies", STRATEGY_COLUMNS)(payload)
+        # The table names each strategy's parameters; their types, defaults and bounds (a
+        # JSON document thousands of characters wide) are what `vmx strategy show ID` is for.
+        rows = [
+            {**row, "params": _param_names(row.get("params"))} if isinstance(row, dict) else row
+            for row in (payload or {}).get("strategies") or []
+        ]
+        return table_for("strategies", STRATEGY_COLUMNS)({**payload, "strategies": rows})
 
     emit(factory.io, factory.client().strategies(), factory.output_format(opts.output), table)
+    if factory.output_format(opts.output) == "table":
+        factory.io.status("Parameters in full: `vmx strategy show STRATEGY_ID`.")
+
+
+def _param_names(params: Any) -> str:
+    if not isinstance(params, list):
+        return "-" if params is None else str(params)
+    names = [str(p.get("name")) for p in params if isinstance(p, dict)]
+    return ", ".join(names) or "-"
 
 
 def run_show(factory: Factory, opts: ShowOptions) -> None:

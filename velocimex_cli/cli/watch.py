@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 VERIFY_CHOICES = ("every", "frame", "off")
 WATCH_CHANNELS = ("book", "trades", "ticker")
 MAX_FPS = 60.0
-NOT_FOUND = 7
 
 
 @dataclass
@@ -100,7 +99,7 @@ def parse_instrument(text: str) -> tuple[str, str]:
 
 def find_market(factory: Factory, exchange: str, symbol: str) -> dict[str, Any]:
     """The instrument's market entry (tick size); a clear error when there is no such market."""
-    from velocimex_cli.wire.errors import ApiError
+    from velocimex_cli.wire.errors import ApiError, InvalidParameter
 
     exchange, symbol = canonical_instrument(exchange, symbol)
     try:
@@ -112,15 +111,16 @@ def find_market(factory: Factory, exchange: str, symbol: str) -> dict[str, Any]:
     for market in markets:
         if market.get("exchange") == exchange and market.get("symbol") == symbol:
             return market
+    # The same error, exit code (2) and JSON as `vmx book` gets from the API for these names.
     if not markets:
-        raise CommandError(
+        raise InvalidParameter(
+            "exchange",
+            exchange,
             f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
-            NOT_FOUND,
-            "NOT_FOUND",
         )
     known = ", ".join(sorted(str(m.get("symbol")) for m in markets))
-    raise CommandError(
-        f"{exchange} has no symbol {symbol!r}; it lists {known}", NOT_FOUND, "NOT_FOUND"
+    raise InvalidParameter(
+        "symbol", symbol, f"{exchange} has no symbol {symbol!r}; it lists {known}"
     )
 
 
@@ -477,10 +477,12 @@ def board_instruments(factory: Factory, words: list[str]) -> list[tuple[str, str
     exchange = exchange.strip().upper()
     markets = factory.client().markets(exchange).get("markets", [])
     if not markets:
-        raise CommandError(
+        from velocimex_cli.wire.errors import InvalidParameter
+
+        raise InvalidParameter(
+            "exchange",
+            exchange,
             f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
-            NOT_FOUND,
-            "NOT_FOUND",
         )
     return [(m["exchange"], m["symbol"]) for m in markets]
 

@@ -10,13 +10,23 @@ from typing import Any
 from urllib.parse import quote
 
 
+def _quoted(value: object, safe: str) -> str:
+    """`value` percent-encoded for a path, its `.`/`..` segments too: a symbol such as
+    `../../account/balance` must reach the API as that (unknown) symbol, never be resolved by
+    URL normalisation into another route (GET elsewhere, or a DELETE of another order)."""
+    text = quote(str(value).strip(), safe=safe)
+    return "/".join(
+        part.replace(".", "%2E") if part in (".", "..") else part for part in text.split("/")
+    )
+
+
 def _seg(value: str) -> str:
-    return quote(str(value).strip(), safe="")
+    return _quoted(value, "")
 
 
 def _symbol(value: str) -> str:
     # The slash of BTC/USDT may travel raw (the reference's own form); the dash is an alias.
-    return quote(str(value).strip(), safe="/")
+    return _quoted(value, "/")
 
 
 ORDERS_PATH = "/v1/trading/orders"
@@ -25,7 +35,7 @@ DEPLOYMENTS_PATH = "/v1/strategies/deployments"
 
 def order_path(order_id: str) -> str:
     """/v1/trading/orders/{id}; the id may be `client_order_id:<id>`."""
-    return f"{ORDERS_PATH}/{quote(str(order_id).strip(), safe=':')}"
+    return f"{ORDERS_PATH}/{_quoted(order_id, ':')}"
 
 
 def _params(**values: Any) -> dict[str, Any]:

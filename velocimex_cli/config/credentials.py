@@ -88,7 +88,9 @@ def load_all(path: Path | None = None) -> dict[str, Credential]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CredentialsError(
-            f"{path} is not valid TOML; fix it or run `vmx auth logout`"
+            f"{path} is not valid TOML; fix it, or move it away (`mv {path} {path}.broken`)"
+            " and log in again with `vmx auth login` (the local profile's key is provisioned"
+            " again by the next command)"
         ) from exc
     result: dict[str, Credential] = {}
     for name, body in data.items():

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from velocimex_cli.config import credentials
+from velocimex_cli.config.api_url import checked_api_url
 from velocimex_cli.config.credentials import Credential, CredentialsError, Secret
 from velocimex_cli.config.settings import LOCAL_PROFILE, ConfigError, Settings
 
@@ -69,6 +70,8 @@ def resolve(
             f"profile {name!r} has no API URL; set one with "
             f"`vmx auth login --profile {name} --api-url URL` or pass --api-url"
         )
+    if url is not None:
+        url = checked_api_url(url, url_source)
 
     env_key, env_secret = env.get("VMX_API_KEY"), env.get("VMX_API_SECRET")
     if bool(env_key) != bool(env_secret):
@@ -91,8 +94,6 @@ def resolve(
                 key, secret, key_source = stored.api_key, stored.api_secret, "credentials"
             else:
                 withheld = withheld_message(name, bound, url, url_source)
-    if url is not None:
-        url = url.rstrip("/")
     return Profile(name, url, key, secret, url_source, key_source, withheld)
 
 

@@ -212,8 +212,8 @@ def data_dir_holder(data_dir: Path) -> dict[str, Any] | None:
     return file_lock.read_holder(lock)
 
 
-def serve_command(data_dir: Path | None, extra: Sequence[str] = ()) -> list[str]:
-    command = [sys.executable, "-m", "velocimex_cli.cli.engine", "serve", "--port", "0"]
+def serve_command(data_dir: Path | None, extra: Sequence[str] = (), port: int = 0) -> list[str]:
+    command = [sys.executable, "-m", "velocimex_cli.cli.engine", "serve", "--port", str(port)]
     if data_dir is None:
         command.append("--in-memory")
     else:
@@ -256,22 +256,18 @@ def ensure_running(
                 " Use that engine, stop it, or pick another --data-dir."
             )
         log_path = log_file()
-        log_fd = paths.open_private(log_path, os.O_WRONLY | os.O_APPEND)
-        with os.fdopen(log_fd, "ab") as log:
-            process = subprocess.Popen(
-                serve_command(target, extra_args),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                close_fds=True,
-            )
+        port = previous_port(target)
+        process, start_offset = _spawn(serve_command(target, extra_args, port), log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if process.poll() is not None and port:
+                # The old port was taken between the check and the bind: any port will do.
+                port = 0
+                process, start_offset = _spawn(serve_command(target, extra_args), log_path)
             if process.poll() is not None:
                 raise EngineStartError(
                     f"The engine exited with code {process.returncode} while starting.\n"
-                    + _log_tail(log_path)
+                    + _log_tail(log_path, start_offset)
                 )
             recorded = read_state()
             if recorded is not None and recorded.pid == process.pid and healthy(recorded.url):
@@ -279,8 +275,55 @@ def ensure_running(
             time.sleep(0.05)
         process.terminate()
         raise EngineStartError(
-            f"The engine did not answer within {timeout:g} s.\n" + _log_tail(log_path)
+            f"The engine did not answer within {timeout:g} s.\n" + _log_tail(log_path, start_offset)
         )
+
+
+def previous_port(data_dir: Path) -> int:
+    """The port the last engine on `data_dir` listened on, when it is free again (else 0).
+
+    A restarted engine (after a crash, a kill -9 or a stop) comes back at the same URL, so a
+    live stream that is reconnecting, or a script that kept the URL, finds it again.
+    """
+    url = file_lock.read_holder(data_lock_file(data_dir)).get("url")
+    if not isinstance(url, str):
+        return 0
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 0
+    except ValueError:
+        return 0
+    if parts.hostname != "127.0.0.1" or not 1024 <= port <= 65535:
+        return 0
+    import socket
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        probe.bind(("127.0.0.1", port))
+    except OSError:
+        return 0
+    finally:
+        probe.close()
+    return port
+
+
+def _spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """The engine process, detached, logging to `log_path`; and the log offset it starts at."""
+    log_fd = paths.open_private(log_path, os.O_WRONLY | os.O_APPEND)
+    with os.fdopen(log_fd, "ab") as log:
+        start_offset = log.seek(0, os.SEEK_END)  # what this start writes comes after
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return process, start_offset
 
 
 def stop(timeout: float = 10) -> bool:
@@ -363,9 +406,13 @@ def revoke_key(engine: EngineStatus, api_key: str) -> bool:
     return bool(answer.get("revoked"))
 
 
-def _log_tail(path: Path, lines: int = 20) -> str:
+def _log_tail(path: Path, offset: int = 0, lines: int = 20) -> str:
+    """The last lines this start wrote to the log (from `offset`): an earlier run's traceback
+    in the same log must not pass for the reason this start failed."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return "(no log)"
     tail = "\n".join(text.splitlines()[-lines:])

@@ -125,10 +125,17 @@ def connect(db_path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection
         # the database file's mode, so they are private too.
         os.close(paths.open_private(db_path, os.O_RDWR))
     connection = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA busy_timeout = 5000")
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute(f"PRAGMA synchronous = {synchronous}")
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    try:
+        connection.execute("PRAGMA busy_timeout = 5000")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {synchronous}")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:  # not SQLite at all, or damaged beyond opening
+        connection.close()
+        raise StoreError(
+            f"{db_path} is not a usable engine database ({exc}); nothing was changed. Move it "
+            "away (and its -wal/-shm files) to start with fresh data, or use another --data-dir"
+        ) from None
     if version > SCHEMA_VERSION:
         connection.close()
         raise StoreError(

@@ -122,10 +122,25 @@ def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int
             )
             return DATA_DIR_IN_USE_EXIT
     try:
+        if settings.data_dir is not None and not _store_opens(settings.data_dir):
+            return 1
         return _serve(settings, host, port, data_lock)
     finally:
         if data_lock is not None:
             data_lock.release()
+
+
+def _store_opens(data_dir: Path) -> bool:
+    """Open (and migrate) the data directory's database before serving, so a file that cannot
+    be used is one clear line on stderr, not a traceback from the server's start-up hook."""
+    from velocimex_cli.engine import store
+
+    try:
+        store.connect(data_dir / store.DB_NAME).close()
+    except store.StoreError as exc:
+        sys.stderr.write(f"vmx engine: {exc}\n")
+        return False
+    return True
 
 
 def _serve(

@@ -74,7 +74,10 @@ def recorded_instruments(path: Path) -> list[tuple[str, str]]:
     """The instruments a recording's header names (or, when it names none, its first
     market messages name)."""
     with _open(path) as handle:
-        header = _header(path, handle.readline())
+        try:
+            header = _header(path, handle.readline())
+        except UnicodeDecodeError:
+            raise DataError(path, 1, "not UTF-8 text: not a vmx recording") from None
         listed = header.get("instruments")
         if isinstance(listed, list) and listed:
             found = []
