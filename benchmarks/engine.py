@@ -31,6 +31,7 @@ from pathlib import Path
 from velocimex_cli.engine.core.book import NATIVE, OrderBook
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.orders import BUY, Order, OrderType, TimeInForce
+from velocimex_cli.engine.core.risk import RiskLimits
 from velocimex_cli.engine.store import open_exchange
 
 ADD, CANCEL, CROSS, MARKET = 0, 1, 2, 3
@@ -87,6 +88,9 @@ def _clock() -> datetime:
 def _exchange(data_dir: Path | None = None) -> Exchange:
     config = EngineConfig(
         always_open=True,
+        # The stream is 8 accounts' worth of a whole market's flow: far past the per-account
+        # limits (which are still checked on every order; None only makes them never bind).
+        default_limits=RiskLimits.unlimited(),
         sandbox_funds={"USDT": Decimal(10) ** 10, "BTC": Decimal(10) ** 7},
     )
     exchange = open_exchange(data_dir, config, _clock) if data_dir else Exchange(config, _clock)

@@ -59,6 +59,8 @@ def _tape(prices: list[int], with_strategy: bool) -> tuple[float, int]:
     exchange = Exchange(EngineConfig(), clock)
     for name in ("trader", "seller", "buyer"):
         exchange.ensure_account(name)
+    for name in ("seller", "buyer"):  # they print the tape, thousands of orders a second
+        exchange.set_risk_limits(name, {"max_orders_per_second": None})
     exchange.fund("seller", "BTC", Decimal(1000))
     exchange.fund("buyer", "USDT", Decimal(10**9))
     instrument = exchange.catalogue.find("BINANCE", "BTC/USDT")

@@ -94,15 +94,18 @@ def test_market_order_notional_is_estimated_from_the_book(vmx: Harness) -> None:
 def test_dry_run_validates_prints_and_sends_nothing(vmx: Harness) -> None:
     result = vmx.run("buy", "BINANCE", "btc-usdt", "0.5", "--price", "100.50", "--dry-run")
     assert result.exit_code == 0, result.stderr
-    request = jsonfmt.loads(result.stdout)
-    assert request["method"] == "POST" and request["path"] == "/v1/trading/orders"
-    body = request["body"]
-    assert body["symbol"] == "BTC/USDT" and body["type"] == "limit"
-    assert '"price": 100.50' in result.stdout and body["client_order_id"].startswith("vmx-")
-    assert "nothing sent" in result.stderr
+    answer = jsonfmt.loads(vmx.run(*ORDER_ARGS, "--dry-run", "--json").stdout)
+    order = answer["order"]
+    assert order["symbol"] == "BTC/USDT" and order["type"] == "limit"
+    assert order["order_id"] is None and order["client_order_id"].startswith("vmx-")
+    assert str(order["price"]) == "100.50"
+    assert "Nothing was sent" in result.stderr
     assert open_orders(vmx) == []
     bad = vmx.run("buy", "BINANCE", "BTC/USDT", "-2", "--dry-run")
     assert bad.exit_code == 2
+
+
+ORDER_ARGS = ("buy", "BINANCE", "btc-usdt", "0.5", "--price", "100.50")
 
 
 def write_batch(tmp_path: Path, lines: list[str]) -> Path:

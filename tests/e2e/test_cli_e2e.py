@@ -75,7 +75,7 @@ def test_first_command_starts_the_engine_and_provisions_the_local_key(
 ) -> None:
     first = vmx(home, "order", "list", "--json")
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout) == {"orders": []}
+    assert json.loads(first.stdout) == {"orders": [], "total": 0, "next_before": None}
     assert "Starting the local engine" in first.stderr
     assert "Provisioned an API key for the local profile" in first.stderr
     second = vmx(home, "order", "list", "--json")

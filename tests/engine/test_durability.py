@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.events import Event
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.risk import RiskLimits
 from velocimex_cli.engine.drivers.simulator import MAKER, MarketSimulator
 from velocimex_cli.engine.store import SCHEMA_VERSION, StoreError, connect, open_exchange
 from velocimex_cli.wire.errors import ApiError
@@ -215,7 +216,9 @@ def test_simulated_books_stay_deep_and_fill_resting_user_orders(clock: FakeClock
 def test_a_background_checkpointer_moves_the_log_into_the_database(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    exchange = open_exchange(tmp_path, EngineConfig(), clock, checkpoint_seconds=0.05)
+    # 300 orders at one instant: past the default orders-per-second limit, which is not tested here.
+    config = EngineConfig(default_limits=RiskLimits.unlimited())
+    exchange = open_exchange(tmp_path, config, clock, checkpoint_seconds=0.05)
     database = tmp_path / "engine.db"
     exchange.ensure_account("alice")
     size_before = database.stat().st_size

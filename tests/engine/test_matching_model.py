@@ -37,6 +37,7 @@ from tests.engine.reference_book import (
     RefOrder,
 )
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.risk import RiskLimits
 from velocimex_cli.wire.errors import InsufficientBalance, OrderNotOpen
 
 # A Tuesday, 10:00 in New York (the engine is always open anyway).
@@ -118,6 +119,7 @@ class MatchingModel(RuleBasedStateMachine):
             taker_fee_bps=TAKER_BPS,
             market_protection_bps=PROTECTION_BPS,
             sandbox_funds=dict(SANDBOX),
+            default_limits=RiskLimits.unlimited(),  # the model has no risk limits
         )
         self.ex = Exchange(config, fixed_clock)
         self.ref = ReferenceExchange(
@@ -343,6 +345,13 @@ class MatchingModel(RuleBasedStateMachine):
         self.fills_checked = len(self.ref.fills)
 
     @invariant()
+    def open_order_counts_are_exact(self) -> None:
+        """The count behind the max_open_orders limit follows every open, fill and cancel."""
+        for name, account in self.ex.ledger.accounts.items():
+            live = sum(1 for order in account.orders.values() if order.is_live)
+            assert account.open_orders == live, name
+
+    @invariant()
     def books_match_reference(self) -> None:
         for market in self.markets:
             exchange, symbol = self.wire_names[market.key]
@@ -431,6 +440,7 @@ TestMatchingModel = MatchingModel.TestCase
 # ---------------------------------------------------------------------- example tests
 def fresh(**config: Any) -> Exchange:
     config.setdefault("sandbox_funds", {"USD": Decimal("100000"), "AAPL": Decimal("100")})
+    config.setdefault("default_limits", RiskLimits.unlimited())
     ex = Exchange(EngineConfig(always_open=True, **config), fixed_clock)
     for account in ACCOUNTS:
         ex.ensure_account(account)

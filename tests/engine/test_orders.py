@@ -241,6 +241,7 @@ def test_ticker_reports_last_price_volume_and_top_of_book(exchange: Exchange, cl
 
 def test_huge_and_tiny_amounts_stay_exact_and_plain(exchange: Exchange) -> None:
     huge = "9" * 10  # 10^10 BTC: within the largest size, far beyond any balance
+    exchange.set_risk_limits("alice", {"max_order_notional": None})  # the balance is tested
     with pytest.raises(InsufficientBalance) as caught:
         exchange.place_order("alice", order(quantity=huge, price="60000.00"))
     assert caught.value.details["required"] > Decimal(huge)

@@ -2,7 +2,9 @@
 
 0 ok · 1 unexpected · 2 usage / INVALID_PARAMETER · 3 authentication, permission or missing
 credentials · 4 rate limited after retries · 5 insufficient balance · 6 market closed ·
-7 not found · 8 internal / 5xx · 9 the API cannot be reached.
+7 not found · 8 internal / 5xx · 9 the API cannot be reached · 10 a pre-trade risk limit
+(RISK_LIMIT_EXCEEDED) · 11 the order ended without the fill asked for (not an error: set by
+the order commands from the order's status and reason).
 """
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ def hint_for(exc: ApiError) -> str:
     details = exc.details
     if exc.code == ErrorCode.INVALID_PARAMETER:
         status = details.get("status")
+        if details.get("parameter") == "client_order_id" and details.get("order_id"):
+            return (
+                f"see it with `vmx order show {details['order_id']}`; for a new order use "
+                "another --client-id (or none: vmx makes one)"
+            )
         if details.get("parameter") == "order_id" and status:
             order = details.get("value") or "the order"
             return _NOT_OPEN.get(str(status), "it is no longer open: nothing to cancel").format(
@@ -124,6 +131,8 @@ def hint_for(exc: ApiError) -> str:
             )
         if "account" in details:
             return "check the account name"
+    if exc.code == ErrorCode.RISK_LIMIT_EXCEEDED:
+        return "`vmx account limits` shows your limits; --yes never skips one"
     return _HINTS.get(exc.code, "")
 
 

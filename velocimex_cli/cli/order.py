@@ -1,4 +1,5 @@
-"""`vmx order place|cancel|list|show|fills`, and the `vmx buy` / `vmx sell` shortcuts."""
+"""`vmx order place|cancel|cancel-after|list|show|fills`, and the `vmx buy` / `vmx sell`
+shortcuts."""
 
 from __future__ import annotations
 
@@ -56,6 +57,14 @@ class ListOptions:
     symbol: str | None
     limit: int | None
     output: str | None
+    since: str | None = None
+    before: str | None = None
+
+
+@dataclass
+class CancelAfterOptions:
+    seconds: str | None
+    output: str | None
 
 
 @dataclass
@@ -71,6 +80,8 @@ class FillsOptions:
     order_id: str | None
     limit: int | None
     output: str | None
+    since: str | None = None
+    before: str | None = None
 
 
 # ---------------------------------------------------------------- place
@@ -175,10 +186,7 @@ def run_place(factory: Factory, opts: PlaceOptions) -> int | None:
     body.setdefault("client_order_id", new_client_order_id())
     fmt = factory.output_format(opts.output)
     if opts.dry_run:
-        factory.io.status("Dry run: validated, nothing sent. The request would be:")
-        request = {"method": "POST", "path": "/v1/trading/orders", "body": body}
-        emit(factory.io, request, "json" if fmt == "table" else fmt)
-        return None
+        return _dry_run(factory, body, fmt)
     from velocimex_cli.render.tables import order_summary
 
     estimate = notional(body) if body["type"] == "limit" else None
@@ -199,9 +207,57 @@ def run_place(factory: Factory, opts: PlaceOptions) -> int | None:
         return detail_table(payload)
 
     emit(factory.io, order, fmt, table)
+    if api.replayed:
+        factory.io.status(
+            f"already placed as order {order.get('order_id')}: nothing new was sent "
+            f"(client_order_id {order.get('client_order_id')})"
+        )
+    return _ended(factory, order, fmt)
+
+
+def _ended(factory: Factory, order: Any, fmt: str) -> int | None:
+    """Say how the order ended; exit NOT_FILLED when it ended without the fill asked for."""
+    from velocimex_cli.client.orders import shortfall
+    from velocimex_cli.wire.errors import ExitCode
+
+    short = shortfall(order)
+    if short is not None:
+        factory.io.status(short + ".")
+        return ExitCode.NOT_FILLED
     if fmt == "table":
         factory.io.status(f"Order {order.get('order_id')} is {order.get('status')}.")
     return None
+
+
+def _dry_run(factory: Factory, body: dict[str, Any], fmt: str) -> int | None:
+    """Ask the engine what placing `body` would do (POST /v1/trading/orders/validate): its
+    error, exactly as the placement would answer it, or the outcome and the estimates. The
+    exit code is the one the real order would get."""
+    from velocimex_cli.output.formats import emit
+
+    result = factory.client().validate_order(body)
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import validation_table
+
+        return validation_table(payload)
+
+    emit(factory.io, result, fmt, table)
+    order = result.get("order") or {}
+    if result.get("replay"):
+        factory.io.status(
+            f"Dry run: client_order_id {order.get('client_order_id')} is already order "
+            f"{order.get('order_id')}: placing it would send nothing new. Nothing was sent."
+        )
+        return None
+    estimate = result.get("estimate") or {}
+    factory.io.status(
+        f"Dry run: the engine would accept it ({order.get('status')}); "
+        f"notional {estimate.get('notional')}, fee {estimate.get('fee')} "
+        f"{estimate.get('fee_asset')}, locks {estimate.get('locked')} "
+        f"{estimate.get('locked_asset')}. Nothing was sent."
+    )
+    return _ended(factory, order, "json")
 
 
 def _read_lines(source: str, factory: Factory) -> list[str]:
@@ -271,27 +327,37 @@ def _send_batch(
     """Send the batch's orders one by one, pacing from the rate-limit headers; Ctrl-C stops
     it between (or during) orders and the summary still says what was and was not sent."""
     from velocimex_cli.cli.failures import error_body, exit_code_of
+    from velocimex_cli.client.orders import shortfall
     from velocimex_cli.output.batch_results import BatchResults
+    from velocimex_cli.wire.errors import ExitCode
 
     results = BatchResults(factory.io, fmt)
     failures: list[int] = []
-    placed = 0
+    placed = replayed = unfilled = 0
     in_flight: str | None = None
     done = 0
     try:  # Ctrl-C (SIGINT, unless the shell had us ignore it) arrives as KeyboardInterrupt
         for number, item in parsed:
             if isinstance(item, dict):
                 try:
-                    if opts.dry_run:
-                        result: dict[str, Any] = {"line": number, "request": item}
+                    api = factory.client()
+                    if opts.dry_run:  # the engine's verdict on each line, nothing placed
+                        api.pace()
+                        validation = api.validate_order(item)
+                        result: dict[str, Any] = {"line": number, "validation": validation}
+                        unfilled += shortfall(validation.get("order")) is not None
                     else:
-                        api = factory.client()
                         api.pace()  # wait for the window rather than run into a 429
                         in_flight = item["client_order_id"]
                         order = api.place_order(item)
                         in_flight = None
                         result = {"line": number, "order": order}
-                        placed += 1
+                        if api.replayed:
+                            result["replayed"] = True
+                            replayed += 1
+                        else:
+                            placed += 1
+                        unfilled += shortfall(order) is not None
                 except KeyboardInterrupt:
                     raise
                 except Exception as exc:
@@ -307,6 +373,8 @@ def _send_batch(
     except KeyboardInterrupt:
         not_sent = len(parsed) - done - (1 if in_flight else 0)
         parts = [f"{placed} placed"]
+        if replayed:
+            parts.append(f"{replayed} already placed (nothing new sent)")
         if failures:
             parts.append(f"{len(failures)} failed")
         if in_flight:
@@ -317,12 +385,23 @@ def _send_batch(
         parts.append(f"{not_sent} not sent")
         factory.io.status("interrupted: " + ", ".join(parts))
         return INTERRUPTED
+    not_filled = ""
+    if unfilled:
+        not_filled = (
+            f", {unfilled} would end without their fill"
+            if opts.dry_run
+            else f" ({unfilled} ended without their fill)"
+        )
+    again = f"{replayed} already placed (nothing new sent), " if replayed else ""
     factory.io.status(
-        f"{placed} placed, {len(failures)} failed"
+        f"{placed} placed, {again}{len(failures)} failed{not_filled}"
         if not opts.dry_run
-        else f"dry run: {len(parsed) - len(failures)} valid, {len(failures)} invalid; nothing sent"
+        else f"dry run: {len(parsed) - len(failures)} accepted by the engine, "
+        f"{len(failures)} refused{not_filled}; nothing sent"
     )
-    return failures[0] if failures else None
+    if failures:
+        return failures[0]
+    return ExitCode.NOT_FILLED if unfilled else None
 
 
 # ---------------------------------------------------------------- cancel, list, show, fills
@@ -366,18 +445,35 @@ def run_cancel(factory: Factory, opts: CancelOptions) -> int | None:
 
 
 def run_list(factory: Factory, opts: ListOptions) -> None:
-    from velocimex_cli.output.formats import emit
 
     if opts.status not in ORDER_STATUSES:
         raise CommandError(f"--status must be one of {', '.join(ORDER_STATUSES)}")
-    data = factory.client().list_orders(opts.status, opts.exchange, opts.symbol, opts.limit)
+    data = factory.client().list_orders(
+        opts.status, opts.exchange, opts.symbol, opts.limit, opts.since, opts.before
+    )
 
     def table(payload: Any) -> Any:
         from velocimex_cli.render.tables import ORDER_COLUMNS, table_for
 
         return table_for("orders", ORDER_COLUMNS)(payload)
 
-    emit(factory.io, data, factory.output_format(opts.output), table)
+    _emit_page(factory, data, "orders", factory.output_format(opts.output), table)
+
+
+def _emit_page(factory: Factory, data: Any, key: str, fmt: str, table: Any) -> None:
+    """A page of history: the rows (the whole payload with --json), and on stderr how many
+    of how many, with the option that shows the rest."""
+    from velocimex_cli.output.formats import emit
+
+    rows = data.get(key, []) if isinstance(data, dict) else data
+    emit(factory.io, data if fmt == "json" else {key: rows}, fmt, table)
+    total = data.get("total") if isinstance(data, dict) else None
+    if isinstance(total, int) and total > len(rows):
+        cursor = data.get("next_before")
+        factory.io.status(
+            f"{len(rows)} of {total} shown; use --limit"
+            + (f" (up to 1000), or --before {cursor} for the next page" if cursor else "")
+        )
 
 
 def run_show(factory: Factory, opts: ShowOptions) -> None:
@@ -393,16 +489,49 @@ def run_show(factory: Factory, opts: ShowOptions) -> None:
 
 
 def run_fills(factory: Factory, opts: FillsOptions) -> None:
-    from velocimex_cli.output.formats import emit
 
-    data = factory.client().fills(opts.exchange, opts.symbol, opts.order_id, opts.limit)
+    data = factory.client().fills(
+        opts.exchange, opts.symbol, opts.order_id, opts.limit, opts.since, opts.before
+    )
 
     def table(payload: Any) -> Any:
         from velocimex_cli.render.tables import FILL_COLUMNS, table_for
 
         return table_for("fills", FILL_COLUMNS)(payload)
 
-    emit(factory.io, data, factory.output_format(opts.output), table)
+    _emit_page(factory, data, "fills", factory.output_format(opts.output), table)
+
+
+def run_cancel_after(factory: Factory, opts: CancelAfterOptions) -> None:
+    """Arm, refresh or (0) disarm the dead-man switch; without SECONDS show its state."""
+    from velocimex_cli.output.formats import emit
+
+    api = factory.client()
+    if opts.seconds is None:
+        data = api.cancel_after_status()
+    else:
+        text = opts.seconds.strip()
+        if not (text.isascii() and text.isdigit()) or int(text) > 86400:
+            raise CommandError(
+                f"SECONDS must be a whole number from 0 (disarm) to 86400, not {opts.seconds!r}"
+            )
+        data = api.cancel_after(int(text))
+    fmt = factory.output_format(opts.output)
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        return detail_table(payload)
+
+    emit(factory.io, data, fmt, table)
+    if data.get("trigger_time"):
+        factory.io.status(
+            f"Every open order will be cancelled at {data['trigger_time']} unless you run "
+            f"`vmx order cancel-after {data.get('timeout')}` again before then "
+            "(`vmx order cancel-after 0` disarms)."
+        )
+    else:
+        factory.io.status("The dead-man switch is off.")
 
 
 # ---------------------------------------------------------------- commands
@@ -412,7 +541,11 @@ _TYPE = typer.Option(None, "--type", "-t", help="limit or market (default: limit
 _TIF = typer.Option(None, "--tif", help="Time in force: gtc, ioc or fok.")
 _POST_ONLY = typer.Option(False, "--post-only", help="Only rest on the book, never take.")
 _CLIENT_ID = typer.Option(None, "--client-id", help="Your id for the order (idempotency key).")
-_DRY_RUN = typer.Option(False, "--dry-run", help="Validate and print the request; send nothing.")
+_DRY_RUN = typer.Option(
+    False,
+    "--dry-run",
+    help="Ask the engine what would happen (every check, estimates); place nothing.",
+)
 _YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 _MAX_WAIT = typer.Option(
     None,
@@ -506,6 +639,14 @@ def cancel_command(
     execute(ctx, run_cancel, opts, output=fmt)
 
 
+_SINCE = typer.Option(
+    None, "--since", help="From this ISO-8601 UTC time (inclusive), or after this id."
+)
+_BEFORE = typer.Option(
+    None, "--before", help="Before this ISO-8601 UTC time, or before this id (next page)."
+)
+
+
 @app.command("list")
 def list_command(
     ctx: typer.Context,
@@ -513,12 +654,14 @@ def list_command(
     exchange: str | None = typer.Option(None, "--exchange", "-e"),
     symbol: str | None = typer.Option(None, "--symbol", "-s"),
     limit: int | None = typer.Option(None, "--limit", min=1, max=1000),
+    since: str | None = _SINCE,
+    before: str | None = _BEFORE,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Your orders, newest first (open ones by default)."""
+    """Your orders, newest first (open ones by default), a page at a time."""
     fmt = output_format(json, output)
-    opts = ListOptions(status.lower(), exchange, symbol, limit, fmt)
+    opts = ListOptions(status.lower(), exchange, symbol, limit, fmt, since, before)
     execute(ctx, run_list, opts, output=fmt)
 
 
@@ -541,9 +684,26 @@ def fills_command(
     symbol: str | None = typer.Option(None, "--symbol", "-s"),
     order_id: str | None = typer.Option(None, "--order-id"),
     limit: int | None = typer.Option(None, "--limit", min=1, max=1000),
+    since: str | None = _SINCE,
+    before: str | None = _BEFORE,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Your fills (trades), newest first."""
+    """Your fills (trades), newest first, a page at a time."""
     fmt = output_format(json, output)
-    execute(ctx, run_fills, FillsOptions(exchange, symbol, order_id, limit, fmt), output=fmt)
+    opts = FillsOptions(exchange, symbol, order_id, limit, fmt, since, before)
+    execute(ctx, run_fills, opts, output=fmt)
+
+
+@app.command("cancel-after")
+def cancel_after_command(
+    ctx: typer.Context,
+    seconds: str | None = typer.Argument(
+        None, help="Cancel every open order unless called again within SECONDS; 0 disarms."
+    ),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Dead-man switch: cancel all your open orders if not refreshed in time."""
+    fmt = output_format(json, output)
+    execute(ctx, run_cancel_after, CancelAfterOptions(seconds, fmt), output=fmt)

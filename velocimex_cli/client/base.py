@@ -49,6 +49,9 @@ class BaseClient(Endpoints):
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.rate_limit: RateLimit | None = None
+        # (method, HTTP status) of the last answer: a POST of an order answered 200, not 201,
+        # was an idempotent replay (see `replayed`).
+        self.last_answer: tuple[str, int] | None = None
         self._log = log
         self._on_wait = on_wait
         self._http_options: dict[str, Any] = {
@@ -57,6 +60,11 @@ class BaseClient(Endpoints):
             "timeout": httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             "headers": {"User-Agent": f"vmx/{__version__}", "Accept": "application/json"},
         }
+
+    @property
+    def replayed(self) -> bool:
+        """The last order placement returned an existing order (same client_order_id)."""
+        return self.last_answer == ("POST", 200)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
@@ -74,6 +82,7 @@ class BaseClient(Endpoints):
             elapsed = (time.perf_counter() - started) * 1000
             self._log(f"< {response.status_code} {response.reason_phrase} ({elapsed:.0f} ms)")
         self.rate_limit = RateLimit.from_headers(response.headers) or self.rate_limit
+        self.last_answer = (response.request.method, response.status_code)
         return response
 
     def _announce(self, step: Sleep) -> None:

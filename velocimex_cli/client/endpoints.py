@@ -31,6 +31,8 @@ def _symbol(value: str) -> str:
 
 ORDERS_PATH = "/v1/trading/orders"
 DEPLOYMENTS_PATH = "/v1/strategies/deployments"
+CANCEL_AFTER_PATH = "/v1/trading/cancel-after"
+LIMITS_PATH = "/v1/account/limits"
 
 
 def order_path(order_id: str) -> str:
@@ -81,9 +83,25 @@ class Endpoints:
         exchange: str | None = None,
         symbol: str | None = None,
         limit: int | None = None,
+        since: str | None = None,
+        before: str | None = None,
     ) -> Any:
-        params = _params(status=status, exchange=exchange, symbol=symbol, limit=limit)
+        """{"orders", "total", "next_before"}: a page of history, newest first."""
+        params = _params(
+            status=status, exchange=exchange, symbol=symbol, limit=limit, since=since, before=before
+        )
         return self._call("GET", ORDERS_PATH, params=params)
+
+    def validate_order(self, request: dict[str, Any]) -> Any:
+        """The engine's dry run: every pre-trade check, nothing placed (extension)."""
+        return self._call("POST", ORDERS_PATH + "/validate", body=request)
+
+    def cancel_after(self, timeout: int) -> Any:
+        """Arm the dead-man switch for `timeout` seconds (0 disarms); extension."""
+        return self._call("POST", CANCEL_AFTER_PATH, body={"timeout": timeout})
+
+    def cancel_after_status(self) -> Any:
+        return self._call("GET", CANCEL_AFTER_PATH)
 
     def cancel_order(self, order_id: str) -> Any:
         return self._call("DELETE", order_path(order_id))
@@ -98,8 +116,18 @@ class Endpoints:
         symbol: str | None = None,
         order_id: str | None = None,
         limit: int | None = None,
+        since: str | None = None,
+        before: str | None = None,
     ) -> Any:
-        params = _params(exchange=exchange, symbol=symbol, order_id=order_id, limit=limit)
+        """{"fills", "total", "next_before"}: a page of fills, newest first."""
+        params = _params(
+            exchange=exchange,
+            symbol=symbol,
+            order_id=order_id,
+            limit=limit,
+            since=since,
+            before=before,
+        )
         return self._call("GET", "/v1/trading/fills", params=params)
 
     # Account
@@ -108,6 +136,14 @@ class Endpoints:
 
     def positions(self) -> Any:
         return self._call("GET", "/v1/account/positions")
+
+    def limits(self) -> Any:
+        """The account's pre-trade risk limits (extension)."""
+        return self._call("GET", LIMITS_PATH)
+
+    def set_limits(self, changes: dict[str, Any]) -> Any:
+        """Change the named limits (None switches one off); answers all of them."""
+        return self._call("PATCH", LIMITS_PATH, body=changes)
 
     # Strategies
     def strategies(self) -> Any:

@@ -134,3 +134,28 @@ def notional(body: dict[str, Any], reference_price: Decimal | None = None) -> De
     if price is None:
         return None
     return Decimal(price) * Decimal(body["quantity"])
+
+
+# Why an order can end its placement without the fill it asked for (the API's `reason`).
+UNFILLED_REASONS = frozenset(
+    {"post_only_would_take", "fok_not_fillable", "ioc_remainder", "market_protection",
+     "no_liquidity"}
+)  # fmt: skip
+
+
+def shortfall(order: Any) -> str | None:
+    """A sentence when `order` ended without the fill it asked for (post-only rejected, FOK not
+    fillable, IOC or market remainder cancelled), else None."""
+    if not isinstance(order, dict):
+        return None
+    status, reason = order.get("status"), order.get("reason")
+    if status != "rejected" and not (status == "canceled" and reason in UNFILLED_REASONS):
+        return None
+    order_id = order.get("order_id")
+    name = f"Order {order_id}" if order_id is not None else "The order"
+    filled = order.get("filled_quantity")
+    return (
+        f"{name} would be {status} ({reason}): {filled} of {order.get('quantity')} filled"
+        if order_id is None
+        else f"{name} is {status} ({reason}): {filled} of {order.get('quantity')} filled"
+    )

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("vmx.engine.node")
 
+TIMER_SECONDS = 0.05  # how often the engine's timers (dead-man switches) see the clock
+
 Clock = Callable[[], datetime]
 
 
@@ -112,6 +114,9 @@ class EngineNode:
             )
         else:
             self.exchange = Exchange(config, self.clock)
+        # A dead-man switch whose time passed while the engine was down fires now, before the
+        # simulator or any request can trade against those orders.
+        self.exchange.run_timers()
         if settings.simulator:
             from velocimex_cli.engine.drivers.simulator import MarketSimulator
 
@@ -132,6 +137,7 @@ class EngineNode:
         self.deployments.restore()
         if settings.simulate:
             self._tasks.append(loop.create_task(self._simulate()))
+        self._tasks.append(loop.create_task(self._run_timers()))
         self._tasks.append(loop.create_task(self.deployments.run()))
 
     @property
@@ -149,6 +155,7 @@ class EngineNode:
     def step(self) -> None:
         """One simulator tick, then the added drivers and every deployment handle what it
         caused (stepped mode). The caller moves the clock between steps."""
+        self.exchange.run_timers()
         if self.simulator is not None:
             self.simulator.step()
         for driver in self.drivers:
@@ -166,6 +173,16 @@ class EngineNode:
                 self.simulator.step()
             except Exception:
                 log.exception("simulator step failed")
+
+    async def _run_timers(self) -> None:
+        """Let the engine's timers see its clock advance: a dead-man switch fires at the first
+        tick past its trigger time (also the first tick after a restart)."""
+        while True:
+            try:
+                self.exchange.run_timers()
+            except Exception:
+                log.exception("engine timers failed")
+            await asyncio.sleep(TIMER_SECONDS)
 
     # group commit -------------------------------------------------------------------------
     def flush(self) -> None:

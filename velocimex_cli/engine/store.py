@@ -40,6 +40,8 @@ from velocimex_cli.engine.core.orders import (
     Status,
     TimeInForce,
 )
+from velocimex_cli.engine.core.risk import AccountRisk, RiskLimits
+from velocimex_cli.wire.timefmt import to_micros
 
 DB_NAME = "engine.db"
 
@@ -84,7 +86,41 @@ def _migrate_0_to_1(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
+_SCHEMA_V2 = """
+CREATE TABLE trades (
+    trade_id INTEGER PRIMARY KEY, exchange TEXT NOT NULL, symbol TEXT NOT NULL,
+    price INTEGER NOT NULL, lots INTEGER NOT NULL, timestamp INTEGER NOT NULL
+);
+CREATE TABLE account_risk (
+    account TEXT PRIMARY KEY, limits TEXT NOT NULL, cancel_at INTEGER,
+    cancel_timeout INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO trades
+    SELECT f.trade_id, o.exchange, o.symbol, f.price, f.lots, f.timestamp
+    FROM fills f JOIN orders o ON o.id = f.order_id;
+UPDATE positions SET realized = realized - coalesce((
+    SELECT sum(f.fee) FROM fills f JOIN orders o ON o.id = f.order_id
+    WHERE o.account = positions.account AND o.exchange = positions.exchange
+        AND o.symbol = positions.symbol), 0)
+"""
+
+
+def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
+    """Every trade (simulated ones too) for the 24-hour volume after a restart, the accounts'
+    risk limits and dead-man switches; realized PnL now includes the fees already paid."""
+    for statement in _SCHEMA_V2.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migrate_1_to_2]
+DAY_MICROS = 86_400 * 1_000_000
+PRUNE_EVERY = 256  # commits with trades between two deletions of trades older than a day
+PRUNE_ROWS = 20_000  # the oldest rows looked at by one deletion
+_PRUNE_TRADES = (
+    "DELETE FROM trades WHERE trade_id IN "
+    "(SELECT trade_id FROM trades ORDER BY trade_id LIMIT ?) AND timestamp <= ?"
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -190,6 +226,7 @@ class SqliteStore:
         self._reserved: list[int] | None = None  # order id, trade id, then each book's sequence
         self._written_balances: dict[tuple[str, str], tuple[int, int]] = {}
         self._checkpointer: Checkpointer | None = None
+        self._commits_with_trades = 0
 
     def commit(self, changes: Changes) -> None:
         exchange = self.exchange
@@ -219,6 +256,37 @@ class SqliteStore:
                         (f.trade_id, f.order.id, f.price, f.lots, f.fee, f.liquidity, f.timestamp)
                         for f in changes.fills
                     ],
+                )
+            if changes.trades:
+                instruments = exchange.catalogue.instruments
+                c.executemany(
+                    "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (t[0], instruments[t[1]].venue.name, instruments[t[1]].symbol, t[2], t[3],
+                         t[4])
+                        for t in changes.trades
+                    ],
+                )  # fmt: skip
+                self._commits_with_trades += 1
+                if self._commits_with_trades % PRUNE_EVERY == 0:
+                    # Trades are stored in time order: the oldest rows are the expired ones.
+                    # Looking at a bounded number of them keeps this commit short.
+                    horizon = changes.trades[-1][4] - DAY_MICROS
+                    c.execute(_PRUNE_TRADES, (PRUNE_ROWS, horizon))
+            if changes.risk:
+                rows = []
+                for name in changes.risk:
+                    state = accounts[name].risk
+                    if state is not None:
+                        rows.append(
+                            (name, json.dumps(state.limits.to_json()), state.cancel_at,
+                             state.cancel_timeout)
+                        )  # fmt: skip
+                c.executemany(
+                    "INSERT INTO account_risk VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE "
+                    "SET limits = excluded.limits, cancel_at = excluded.cancel_at, "
+                    "cancel_timeout = excluded.cancel_timeout",
+                    rows,
                 )
             written = self._written_balances
             balances = {}
@@ -286,6 +354,10 @@ class SqliteStore:
             self._checkpointer.stop()
         try:
             self.connection.executemany(_META_UPSERT, _counter_rows(self._counters()))
+            self.connection.execute(
+                _META_UPSERT,
+                ("last_prices", json.dumps([s.last_price for s in self.exchange.stats])),
+            )
         finally:
             self.connection.close()
 
@@ -349,7 +421,9 @@ def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
     ledger.funded = {k: int(v) for k, v in json.loads(meta.get("funded", "{}")).items()}
     for name, kind in c.execute("SELECT name, kind FROM accounts ORDER BY rowid"):
         if name not in ledger.accounts:
-            ledger.open(name, AccountKind(kind))
+            account = ledger.open(name, AccountKind(kind))
+            if account.kind is AccountKind.USER:
+                account.risk = AccountRisk(exchange.config.default_limits)
     for name, asset, total, locked in c.execute("SELECT * FROM balances"):
         ledger.accounts[name].balances[asset] = [total, locked]
     for name, exchange_name, symbol, quantity, cost, realized in c.execute(
@@ -380,13 +454,26 @@ def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
             exchange.books[instrument.index].rest(order)
     for book in exchange.books:
         book.changed = False
-    last_trade = 0
+    for account in ledger.accounts.values():
+        account.open_orders = sum(1 for o in account.orders.values() if o.is_live)
+    for name, limits, cancel_at, timeout in c.execute("SELECT * FROM account_risk"):
+        if name in ledger.accounts:
+            stored = RiskLimits.from_json(json.loads(limits))
+            exchange.restore_risk(name, stored, cancel_at, timeout)
     for trade_id, order_id, price, lots, fee, liquidity, timestamp in c.execute(
         "SELECT * FROM fills ORDER BY trade_id, order_id"
     ):
         order = orders[order_id]
         record = FillRecord(trade_id, order, price, lots, fee, liquidity, timestamp)
         ledger.accounts[order.account].fills.append(record)
-        if trade_id != last_trade:  # both sides of a trade between users are stored
-            exchange.stats[order.instrument.index].record(timestamp, price, lots)
-            last_trade = trade_id
+    # The ticker's last price and 24-hour volume: every trade, users' and simulated.
+    stats = exchange.stats
+    for index, price in enumerate(json.loads(meta.get("last_prices", "[]"))[: len(stats)]):
+        stats[index].last_price = price
+    horizon = to_micros(exchange.clock()) - DAY_MICROS
+    for exchange_name, symbol, price, lots, timestamp in c.execute(
+        "SELECT exchange, symbol, price, lots, timestamp FROM trades WHERE timestamp > ? "
+        "ORDER BY trade_id",
+        (horizon,),
+    ):
+        stats[catalogue.find(exchange_name, symbol).index].record(timestamp, price, lots)

@@ -58,6 +58,7 @@ _NUMERIC = {
     "lot_size",
     "min_quantity",
     "sequence",
+    "equity",
 }
 
 
@@ -250,3 +251,34 @@ def order_summary(body: dict[str, Any], notional: Any, quote: str | None = None)
     if notional is not None:
         text.append(f", notional ≈ {notional}{' ' + quote if quote else ''}")
     return text
+
+
+TOTAL_COLUMNS = ("asset", "equity", "realized_pnl", "unrealized_pnl")
+
+
+def positions_view(data: Any) -> Any:
+    """The positions, then the account's totals per quote asset (equity, realized PnL with
+    fees, unrealized PnL)."""
+    from rich.console import Group
+
+    positions = records_table(_listed(data, "positions"), POSITION_COLUMNS)
+    totals = data.get("totals") if isinstance(data, dict) else None
+    if not isinstance(totals, list):
+        return positions
+    return Group(positions, Text(""), records_table(totals, TOTAL_COLUMNS, title="account totals"))
+
+
+def validation_table(result: dict[str, Any]) -> Any:
+    """A dry run's answer: the order as it would end up, the estimates and the fills."""
+    from rich.console import Group
+
+    order = result.get("order") or {}
+    parts: list[Any] = [detail_table(order)]
+    estimate = result.get("estimate")
+    if isinstance(estimate, dict):
+        numbers = {k: v for k, v in estimate.items() if k != "fills"}
+        parts += [Text(""), Text("estimate", style="bold"), detail_table(numbers)]
+        fills = estimate.get("fills") or []
+        if fills:
+            parts += [Text(""), records_table(fills, ("price", "quantity"), "estimated fills")]
+    return Group(*parts)

@@ -1,7 +1,8 @@
 """The API's error codes, one exception type per code, and how each maps to HTTP and exit codes.
 
-The reference defines six codes; NOT_FOUND and PERMISSION_DENIED are documented extensions
-(see docs/api.md). Client and engine both import this module: it is the contract.
+The reference defines six codes; NOT_FOUND, PERMISSION_DENIED and RISK_LIMIT_EXCEEDED are
+documented extensions (see docs/api.md). Client and engine both import this module: it is the
+contract.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class ErrorCode(StrEnum):
     # Extensions (documented in docs/api.md).
     NOT_FOUND = "NOT_FOUND"
     PERMISSION_DENIED = "PERMISSION_DENIED"
+    RISK_LIMIT_EXCEEDED = "RISK_LIMIT_EXCEEDED"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -31,6 +33,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.RISK_LIMIT_EXCEEDED: 400,
 }
 
 
@@ -47,6 +50,11 @@ class ExitCode:
     NOT_FOUND = 7
     SERVER_ERROR = 8
     UNREACHABLE = 9
+    RISK_LIMIT = 10
+    # The order was accepted but ended without the fill asked for: a post-only order that would
+    # have taken (rejected), a FOK that could not fill in full, an IOC or market order with an
+    # unfilled remainder. Not an error of the API: the order exists, with its `reason`.
+    NOT_FILLED = 11
 
 
 EXIT_CODE: dict[ErrorCode, int] = {
@@ -58,6 +66,7 @@ EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.MARKET_CLOSED: ExitCode.MARKET_CLOSED,
     ErrorCode.NOT_FOUND: ExitCode.NOT_FOUND,
     ErrorCode.INTERNAL_ERROR: ExitCode.SERVER_ERROR,
+    ErrorCode.RISK_LIMIT_EXCEEDED: ExitCode.RISK_LIMIT,
 }
 
 
@@ -118,6 +127,22 @@ class OrderNotOpen(InvalidParameter):
         return 409
 
 
+class IdempotencyConflict(InvalidParameter):
+    """A client_order_id already used for an order with other parameters: INVALID_PARAMETER
+    naming client_order_id, answered with 409, the existing order's id in the details."""
+
+    @property
+    def http_status(self) -> int:
+        return 409
+
+
+class RiskLimitExceeded(ApiError):
+    """A pre-trade risk limit of the account refused the order (extension code); details name
+    the limit, its setting and the order's value."""
+
+    code = ErrorCode.RISK_LIMIT_EXCEEDED
+
+
 class RateLimitExceeded(ApiError):
     code = ErrorCode.RATE_LIMIT_EXCEEDED
 
@@ -153,6 +178,7 @@ ERROR_TYPES: dict[ErrorCode, type[ApiError]] = {
         InternalError,
         NotFound,
         PermissionDenied,
+        RiskLimitExceeded,
     )
 }
 

@@ -51,6 +51,17 @@ SYMBOL_PATTERN = "^[A-Za-z0-9/_.-]{1,64}$"
 ID_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
 
 
+def page_of(key: str, item: str) -> Schema:
+    """A page of history: the items, how many match in all, and the cursor of the next page."""
+    return obj(
+        {
+            key: {"type": "array", "items": ref(item)},
+            "total": {"type": "integer", "minimum": 0},
+            "next_before": {"type": ["string", "null"]},
+        }
+    )
+
+
 def name_text(example: str, pattern: str, what: str) -> Schema:
     """A bounded name: `what` is said in the error when the pattern does not match."""
     return {
@@ -236,6 +247,67 @@ COMPONENTS: dict[str, Schema] = {
             "pnl_asset": {"type": "string"},
         }
     ),
+    "PositionsReport": obj(
+        {
+            "positions": {"type": "array", "items": ref("Position")},
+            "totals": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "asset": {"type": "string"},
+                        "equity": NULLABLE_NUMBER,
+                        "realized_pnl": NUMBER,
+                        "unrealized_pnl": NULLABLE_NUMBER,
+                    }
+                ),
+            },
+        }
+    ),
+    "RiskLimits": obj(
+        {
+            "price_band_pct": NULLABLE_NUMBER,
+            "max_order_notional": NULLABLE_NUMBER,
+            "max_open_orders": {"type": ["integer", "null"]},
+            "max_orders_per_second": {"type": ["integer", "null"]},
+        }
+    ),
+    "CancelAfter": obj(
+        {
+            "current_time": TIMESTAMP,
+            "trigger_time": {**TIMESTAMP, "type": ["string", "null"]},
+            "timeout": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "Validation": obj(
+        {
+            "accepted": {"type": "boolean"},
+            "replay": {"type": "boolean"},
+            "order": ref("OrderPreview"),
+            "estimate": {
+                "type": ["object", "null"],
+                "required": [
+                    "notional",
+                    "fee",
+                    "fee_asset",
+                    "locked",
+                    "locked_asset",
+                    "filled_quantity",
+                    "average_price",
+                    "fills",
+                ],
+                "properties": {
+                    "notional": NUMBER,
+                    "fee": NUMBER,
+                    "fee_asset": {"type": "string"},
+                    "locked": NUMBER,
+                    "locked_asset": {"type": "string"},
+                    "filled_quantity": NUMBER,
+                    "average_price": NULLABLE_NUMBER,
+                    "fills": {"type": "array", "items": ref("PriceLevel")},
+                },
+            },
+        }
+    ),
     "Strategy": {
         "type": "object",
         "required": ["strategy_id", "name", "description", "params"],
@@ -271,4 +343,13 @@ COMPONENTS: dict[str, Schema] = {
             "data_dir": {"type": ["string", "null"]},
         }
     ),
+}
+
+# A dry run's order: the Order as it would end up now; its order_id is null (unless a replay).
+COMPONENTS["OrderPreview"] = {
+    **COMPONENTS["Order"],
+    "properties": {
+        **COMPONENTS["Order"]["properties"],
+        "order_id": {"type": ["string", "null"], "pattern": "^[0-9]+$"},
+    },
 }

@@ -19,8 +19,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-from velocimex_cli.engine.core import hours
+from velocimex_cli.engine.core import hours, risk
 from velocimex_cli.engine.core.book import OrderBook
+from velocimex_cli.engine.core.entry_rules import outcome, same_order
 from velocimex_cli.engine.core.events import (
     BookEvent,
     Event,
@@ -65,6 +66,8 @@ from velocimex_cli.engine.core.orders import (
     Status,
     TimeInForce,
 )
+from velocimex_cli.engine.core.paging import cursor
+from velocimex_cli.engine.core.risk import AccountRisk, RiskLimits
 from velocimex_cli.engine.core.storage import Store
 from velocimex_cli.wire.errors import (
     InsufficientBalance,
@@ -96,6 +99,7 @@ LIST_STATUSES = {
     "all": tuple(Status),
 }
 MAX_LIST_LIMIT = 1000
+MAX_CANCEL_AFTER = 86_400  # seconds, as Kraken's cancelAllOrdersAfter
 DAY_MICROS = 86_400 * 1_000_000
 USER = AccountKind.USER  # a global is cheaper than an enum attribute in the fill loop
 
@@ -122,6 +126,8 @@ class EngineConfig:
     # A market buy may pay at most best ask x (1 + bps/10000); a sell at least best bid x (1 - ...).
     market_protection_bps: int = 500
     sandbox_funds: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_SANDBOX_FUNDS))
+    # The pre-trade limits of a user account until it changes them (see core/risk.py).
+    default_limits: RiskLimits = field(default_factory=RiskLimits)
 
 
 @dataclass(slots=True)
@@ -134,9 +140,21 @@ class Changes:
     balances: set[tuple[str, str]] = field(default_factory=set)
     positions: set[tuple[str, int]] = field(default_factory=set)
     funding: dict[str, int] = field(default_factory=dict)
+    # (trade_id, instrument index, price, lots, timestamp) of every trade, for the 24-hour
+    # volume after a restart; accounts whose limits or dead-man switch changed.
+    trades: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    risk: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.accounts or self.orders or self.fills or self.balances or self.funding)
+        return bool(
+            self.accounts
+            or self.orders
+            or self.fills
+            or self.balances
+            or self.funding
+            or self.trades
+            or self.risk
+        )
 
 
 class FillRecord:
@@ -216,6 +234,8 @@ class Exchange:
         self._schedule_flush: Callable[[], None] | None = None
         self._flush_pending = False
         self._pending_events: list[Event] = []
+        # Accounts whose dead-man switch is armed (see `cancel_after`, `run_timers`).
+        self._armed: dict[str, Account] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def attach_store(self, store: Store) -> None:
@@ -304,6 +324,8 @@ class Exchange:
             raise InvalidParameter("account", name, f"{name!r} cannot be used as an account name")
         self._begin()
         account = self.ledger.open(name, kind)
+        if kind is AccountKind.USER:
+            account.risk = AccountRisk(self.config.default_limits)
         if self._changes is not None:
             self._changes.accounts.append(account)
         if kind is AccountKind.USER:
@@ -451,12 +473,43 @@ class Exchange:
         """Typed order entry (simulator, benchmarks): `price` in ticks, None for a market order.
 
         Everything after parsing is the same as `place_order`: idempotency, session hours,
-        balance, matching. The caller guarantees the sizes are valid for the instrument.
+        risk limits, balance, matching. The caller guarantees the sizes are valid for the
+        instrument.
+        """
+        order, asset, required, reject, now = self._check(
+            account, instrument, side, lots, price, tif, post_only, client_id
+        )
+        if asset is None:  # a replay: the original order
+            return order, False
+        if account.risk is not None:
+            risk.record(account.risk, now)
+        return self._execute(account, order, asset, required, reject), True
+
+    def _check(
+        self,
+        account: Account,
+        instrument: Instrument,
+        side: int,
+        lots: int,
+        price: int | None,
+        tif: TimeInForce,
+        post_only: bool,
+        client_id: str | None,
+    ) -> tuple[Order, str | None, int, Reason | None, int]:
+        """Every pre-trade check of a placement, changing nothing (placement and dry run share
+        it, so they cannot drift): idempotency, session, balance, risk limits.
+
+        Returns (order, asset, required, reject, now): the order as it would be created, the
+        asset it locks and how much, a reason it would be rejected at once (post-only or no
+        liquidity are outcomes, not errors) and the engine time of the risk check. For an
+        exact replay of a client_order_id: (the original order, None, 0, None, 0).
         """
         if client_id is not None:
             existing = account.client_ids.get(client_id)
             if existing is not None:
-                return account.orders[existing], False
+                original = account.orders[existing]
+                same_order(original, instrument, side, lots, price, tif, post_only)
+                return original, None, 0, None, 0
         if not self._always_open and instrument.venue.kind is not VenueKind.CRYPTO:
             now_dt = self.clock()
             if not hours.is_open(instrument.venue, now_dt):
@@ -468,10 +521,51 @@ class Exchange:
         type_ = MARKET if price is None else LIMIT
         if type_ is MARKET and tif is GTC:
             tif = IOC
-        order = self._execute(
-            account, instrument, side, type_, tif, post_only, lots, price, client_id
-        )
-        return order, True
+        book = self.books[instrument.index]
+        ticks = price
+        reject: Reason | None = None
+        if ticks is None:  # market order: its price is the protection bound
+            bps = self.config.market_protection_bps
+            if side == BUY:
+                best = book.best_ask()
+                ticks = None if best is None else -(-best * (10_000 + bps) // 10_000)
+            else:
+                best = book.best_bid()
+                ticks = None if best is None else max(1, best * (10_000 - bps) // 10_000)
+            if ticks is None:
+                reject, ticks = Reason.NO_LIQUIDITY, 0
+        order = Order(
+            self.next_order_id, account.name, instrument, side, type_, tif, post_only,
+            ticks, lots, client_id, 0,
+        )  # fmt: skip
+        asset = instrument.quote if side == BUY else instrument.base
+        required = 0
+        if reject is None:
+            required = self._lock_for(order, lots)
+            balance = account.balances.get(asset)
+            available = balance[0] - balance[1] if balance is not None else 0
+            if required > available:
+                raise InsufficientBalance(
+                    f"Not enough {asset}: the order needs {units_to_decimal(required)}, "
+                    f"{units_to_decimal(available)} is available",
+                    {
+                        "asset": asset,
+                        "required": units_to_decimal(required),
+                        "available": units_to_decimal(available),
+                    },
+                )
+        now = 0
+        limits = account.risk
+        if limits is not None:
+            if limits.limits.max_orders_per_second is not None:  # only it needs the time
+                now = to_micros(self.clock())
+            risk.check(
+                limits, instrument, book.best_bid(), book.best_ask(), side == BUY, price, lots,
+                tif is GTC, account.open_orders, now,
+            )  # fmt: skip
+        if reject is None and post_only and book.crosses(side, ticks):
+            reject = Reason.POST_ONLY_WOULD_TAKE
+        return order, asset, required, reject, now
 
     def _parse_order(
         self, request: dict[str, Any]
@@ -596,47 +690,16 @@ class Exchange:
     def _execute(
         self,
         account: Account,
-        instrument: Instrument,
-        side: int,
-        type_: OrderType,
-        tif: TimeInForce,
-        post_only: bool,
-        lots: int,
-        ticks: int | None,
-        client_id: str | None,
+        order: Order,
+        asset: str,
+        required: int,
+        reject: Reason | None,
     ) -> Order:
+        """Create and match an order that passed `_check`."""
+        instrument = order.instrument
         book = self.books[instrument.index]
-        reject: Reason | None = None
-        if ticks is None:  # market order: its price is the protection bound
-            bps = self.config.market_protection_bps
-            if side == BUY:
-                best = book.best_ask()
-                ticks = None if best is None else -(-best * (10_000 + bps) // 10_000)
-            else:
-                best = book.best_bid()
-                ticks = None if best is None else max(1, best * (10_000 - bps) // 10_000)
-            if ticks is None:
-                reject, ticks = Reason.NO_LIQUIDITY, 0
-        order = Order(
-            self.next_order_id, account.name, instrument, side, type_, tif, post_only,
-            ticks, lots, client_id, 0,
-        )  # fmt: skip
-        asset = instrument.quote if side == BUY else instrument.base
-        required = 0
-        if reject is None:
-            required = self._lock_for(order, lots)
-            balance = account.balances.get(asset)
-            available = balance[0] - balance[1] if balance is not None else 0
-            if required > available:
-                raise InsufficientBalance(
-                    f"Not enough {asset}: the order needs {units_to_decimal(required)}, "
-                    f"{units_to_decimal(available)} is available",
-                    {
-                        "asset": asset,
-                        "required": units_to_decimal(required),
-                        "available": units_to_decimal(available),
-                    },
-                )
+        side, type_, tif = order.side, order.type, order.tif
+        lots, ticks, client_id = order.quantity, order.price, order.client_id
         # From here on the command cannot fail: it changes state.
         now = self._begin()
         order.created = order.updated = now
@@ -647,8 +710,6 @@ class Exchange:
         self._touch_book(instrument.index, book)
         changes = self._changes
         emit = self._emit_order if self._events is not None else None
-        if reject is None and post_only and book.crosses(side, ticks):
-            reject = Reason.POST_ONLY_WOULD_TAKE
         if reject is not None:
             order.status = REJECTED
             order.reason = reject
@@ -672,7 +733,9 @@ class Exchange:
         self_trades: list[Order] = []
         fills = book.take(side, account.name, ticks, lots, self_trades)
         for maker in self_trades:
-            self._release(self.ledger.accounts[maker.account], maker, Reason.SELF_TRADE_PREVENTION)
+            owner = self.ledger.accounts[maker.account]
+            owner.open_orders -= 1
+            self._release(owner, maker, Reason.SELF_TRADE_PREVENTION)
             if emit:
                 emit(maker, "canceled")
         if fills:
@@ -684,6 +747,7 @@ class Exchange:
                 emit(order, "filled")
         elif tif is GTC:
             book.rest(order)
+            account.open_orders += 1
             if order.filled:
                 order.status = PARTIALLY_FILLED
                 if emit:
@@ -758,8 +822,10 @@ class Exchange:
             maker.updated = now
             position = buyer.positions.get(index) or buyer.positions.setdefault(index, Position())
             position.apply(lots, notional)
+            position.realized -= buyer_fee  # realized PnL includes fees (see Position)
             position = seller.positions.get(index) or seller.positions.setdefault(index, Position())
             position.apply(-lots, notional)
+            position.realized -= seller_fee
             stats.record(now, price, lots)
             if taker_account.kind is USER:
                 record = FillRecord(trade_id, taker, price, lots, taker_fee, "taker", now)
@@ -774,6 +840,7 @@ class Exchange:
                 )  # fmt: skip
                 changes.positions.update(((buyer.name, index), (seller.name, index)))
                 changes.orders[maker.id] = maker
+                changes.trades.append((trade_id, index, price, lots, now))
             if events is not None:
                 self._traded.add(index)
                 events.append(
@@ -791,6 +858,7 @@ class Exchange:
                 )
             if maker.filled == maker.quantity:
                 maker.status = FILLED
+                maker_account.open_orders -= 1
                 self._order_closed(maker_account, maker)
                 if events is not None:
                     self._emit_order(maker, "filled")
@@ -854,12 +922,15 @@ class Exchange:
         self._cancel(account, order)
         self._finish()
 
-    def _cancel(self, account: Account, order: Order) -> None:
+    def _cancel(
+        self, account: Account, order: Order, reason: Reason = Reason.CANCELED_BY_USER
+    ) -> None:
         book = self.books[order.instrument.index]
         self._touch_book(order.instrument.index, book)
         if order.resting:
             book.remove(order)
-        self._release(account, order, Reason.CANCELED_BY_USER)
+        account.open_orders -= 1
+        self._release(account, order, reason)
         self._emit_order(order, "canceled")
 
     def cancel_all(
@@ -875,6 +946,186 @@ class Exchange:
             self._cancel(account, order)
         self._finish()
         return [order_wire(o) for o in targets]
+
+    # ------------------------------------------------------------------ dry run
+    def validate_order(self, account_name: str, request: dict[str, Any]) -> dict[str, Any]:
+        """What `place_order` would do with `request` now, changing nothing.
+
+        Runs the same parsing and the same `_check` as a placement, so it raises exactly the
+        error the placement would; else answers the order as it would end up against the
+        current book (its id null), and the estimated notional, fee, locked amount and fills.
+        """
+        account = self._account(account_name)
+        instrument, side, _type, tif, post_only, lots, ticks, client_id = self._parse_order(request)
+        order, asset, required, reject, _now = self._check(
+            account, instrument, side, lots, ticks, tif, post_only, client_id
+        )
+        if asset is None:
+            return {"accepted": True, "replay": True, "order": order_wire(order), "estimate": None}
+        fills: list[tuple[int, int]] = []  # (price, lots) per maker, in matching order
+        liquidity_left = False  # makers beyond the order's limit (a market order's bound)
+        if reject is None:
+            remaining = lots
+            limit = order.price
+            for maker in self.books[instrument.index].resting_orders(SELL if side == BUY else BUY):
+                if (maker.price > limit) if side == BUY else (maker.price < limit):
+                    liquidity_left = True
+                    break
+                if maker.account == account.name:  # self-trade prevention: cancelled, skipped
+                    continue
+                take = min(remaining, maker.quantity - maker.filled)
+                fills.append((maker.price, take))
+                remaining -= take
+                if not remaining:
+                    break
+            if tif is FOK and remaining:
+                fills = []
+        filled = sum(take for _, take in fills)
+        notional_units = instrument.notional_units
+        fill_notional = sum(price * take * notional_units for price, take in fills)
+        taker_bps = self._taker_bps
+        fee = sum(price * take * notional_units * taker_bps // 10_000 for price, take in fills)
+        status, reason = outcome(order, reject, filled, liquidity_left)
+        order.filled = filled
+        order.filled_notional = fill_notional
+        order.status = status
+        order.reason = reason
+        order.created = order.updated = to_micros(self.clock())
+        preview = order_wire(order)
+        preview["order_id"] = None
+        levels: list[dict[str, Any]] = []
+        for price, take in fills:
+            if levels and levels[-1]["_price"] == price:
+                levels[-1]["_lots"] += take
+            else:
+                levels.append({"_price": price, "_lots": take})
+        notional = order.price * lots * notional_units if order.type is LIMIT else fill_notional
+        return {
+            "accepted": True,
+            "replay": False,
+            "order": preview,
+            "estimate": {
+                "notional": units_to_decimal(notional),
+                "fee": units_to_decimal(fee),
+                "fee_asset": instrument.quote,
+                "locked": units_to_decimal(required),
+                "locked_asset": asset,
+                "filled_quantity": instrument.quantity_of(filled),
+                "average_price": _average_price(instrument, fill_notional, filled)
+                if filled
+                else None,
+                "fills": [
+                    {
+                        "price": instrument.price_of(level["_price"]),
+                        "quantity": instrument.quantity_of(level["_lots"]),
+                    }
+                    for level in levels
+                ],
+            },
+        }
+
+    # ------------------------------------------------------------------ risk limits
+    def _risk_of(self, account_name: str) -> tuple[Account, AccountRisk]:
+        account = self._account(account_name)
+        if account.risk is None:
+            raise InvalidParameter(
+                "account", account_name, f"{account_name!r} is not a trading account"
+            )
+        return account, account.risk
+
+    def risk_limits(self, account_name: str) -> dict[str, Any]:
+        return self._risk_of(account_name)[1].limits.to_wire()
+
+    def set_risk_limits(self, account_name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change some of an account's limits (null switches one off); answers all of them."""
+        account, state = self._risk_of(account_name)
+        limits = state.limits.updated(changes)
+        self._begin()
+        state.limits = limits
+        if self._changes is not None:
+            self._changes.risk.add(account.name)
+        self._finish()
+        return limits.to_wire()
+
+    # ------------------------------------------------------------------ dead-man switch
+    def cancel_after(self, account_name: str, timeout: object) -> dict[str, Any]:
+        """Arm (or with 0 disarm) the account's dead-man switch: unless called again within
+        `timeout` seconds of engine time, every open order of the account is cancelled."""
+        number = parse_decimal(timeout)
+        if (
+            number is None
+            or number != number.to_integral_value()
+            or not 0 <= number <= MAX_CANCEL_AFTER
+        ):
+            raise InvalidParameter(
+                "timeout",
+                timeout,
+                f"timeout must be a whole number of seconds from 1 to {MAX_CANCEL_AFTER}, "
+                "or 0 to disarm",
+            )
+        seconds = int(number)
+        account, state = self._risk_of(account_name)
+        now = self._begin()
+        if seconds:
+            state.cancel_at = now + seconds * 1_000_000
+            self._armed[account.name] = account
+        else:
+            state.cancel_at = None
+            self._armed.pop(account.name, None)
+        state.cancel_timeout = seconds
+        if self._changes is not None:
+            self._changes.risk.add(account.name)
+        self._finish()
+        return self._timer_wire(state, now)
+
+    def cancel_after_status(self, account_name: str) -> dict[str, Any]:
+        return self._timer_wire(self._risk_of(account_name)[1], to_micros(self.clock()))
+
+    @staticmethod
+    def _timer_wire(state: AccountRisk, now: int) -> dict[str, Any]:
+        return {
+            "current_time": iso_from_micros(now),
+            "trigger_time": None if state.cancel_at is None else iso_from_micros(state.cancel_at),
+            "timeout": state.cancel_timeout if state.cancel_at is not None else 0,
+        }
+
+    def restore_risk(
+        self, account_name: str, limits: RiskLimits, cancel_at: int | None, timeout: int
+    ) -> None:
+        """Put back an account's stored limits and dead-man switch (the store, on open)."""
+        account = self.ledger.accounts[account_name]
+        account.risk = AccountRisk(limits, cancel_at=cancel_at, cancel_timeout=timeout)
+        if cancel_at is not None:
+            self._armed[account_name] = account
+
+    def run_timers(self) -> int:
+        """Fire every dead-man switch whose time has come (by the injected clock): cancel the
+        account's open orders (reason `cancel_after`) and disarm it. The server calls this as
+        its clock advances. Returns how many orders were cancelled."""
+        if not self._armed:
+            return 0
+        now = to_micros(self.clock())
+        due = [
+            account
+            for account in self._armed.values()
+            if account.risk is not None
+            and account.risk.cancel_at is not None
+            and account.risk.cancel_at <= now
+        ]
+        if not due:
+            return 0
+        self._begin()
+        cancelled = 0
+        for account in due:
+            del self._armed[account.name]
+            account.risk.cancel_at = None  # type: ignore[union-attr]
+            if self._changes is not None:
+                self._changes.risk.add(account.name)
+            for order in [o for o in account.orders.values() if o.is_live]:
+                self._cancel(account, order, Reason.CANCEL_AFTER)
+                cancelled += 1
+        self._finish()
+        return cancelled
 
     # ------------------------------------------------------------------ queries
     def _find_order(self, account: Account, order_id: object) -> Order:
@@ -900,6 +1151,24 @@ class Exchange:
         symbol: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
+        return self.order_history(account_name, status, exchange, symbol, limit)["orders"]
+
+    def order_history(
+        self,
+        account_name: str,
+        status: str = "open",
+        exchange: str | None = None,
+        symbol: str | None = None,
+        limit: int = 100,
+        since: str | None = None,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the account's orders, newest first: {"orders", "total", "next_before"}.
+
+        `since`/`before` are each an ISO-8601 time (created at or after / strictly before) or
+        an order id (orders after / before that one). `total` counts every order matching the
+        filters, `next_before` is the `before` of the next page (None on the last page).
+        """
         account = self._account(account_name)
         statuses = LIST_STATUSES.get(status.lower() if isinstance(status, str) else "")
         if statuses is None:
@@ -908,13 +1177,30 @@ class Exchange:
             )
         limit = self._limit(limit)
         match = self._instrument_filter(exchange, symbol)
+        since_time, since_id = cursor("since", since, "order")
+        before_time, before_id = cursor("before", before, "order")
         result: list[dict[str, Any]] = []
+        total = 0
         for order in reversed(account.orders.values()):
-            if order.status in statuses and match(order.instrument):
+            if since_id is not None and order.id <= since_id:
+                break  # ids only fall from here on
+            if (
+                order.status not in statuses
+                or (before_id is not None and order.id >= before_id)
+                or (before_time is not None and order.created >= before_time)
+                or (since_time is not None and order.created < since_time)
+                or not match(order.instrument)
+            ):
+                continue
+            total += 1
+            if len(result) < limit:
                 result.append(order_wire(order))
-                if len(result) >= limit:
-                    break
-        return result
+        more = total > len(result)
+        return {
+            "orders": result,
+            "total": total,
+            "next_before": result[-1]["order_id"] if more else None,
+        }
 
     def list_fills(
         self,
@@ -924,17 +1210,48 @@ class Exchange:
         order_id: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
+        return self.fill_history(account_name, exchange, symbol, order_id, limit)["fills"]
+
+    def fill_history(
+        self,
+        account_name: str,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        limit: int = 100,
+        since: str | None = None,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the account's fills, newest first: {"fills", "total", "next_before"};
+        `since`/`before` as in `order_history`, with trade ids."""
         account = self._account(account_name)
         limit = self._limit(limit)
         match = self._instrument_filter(exchange, symbol)
         only = self._find_order(account, order_id) if order_id is not None else None
+        since_time, since_id = cursor("since", since, "trade")
+        before_time, before_id = cursor("before", before, "trade")
         result: list[dict[str, Any]] = []
+        total = 0
         for record in reversed(account.fills):
-            if (only is None or record.order is only) and match(record.order.instrument):
+            if since_id is not None and record.trade_id <= since_id:
+                break
+            if (
+                (only is not None and record.order is not only)
+                or (before_id is not None and record.trade_id >= before_id)
+                or (before_time is not None and record.timestamp >= before_time)
+                or (since_time is not None and record.timestamp < since_time)
+                or not match(record.order.instrument)
+            ):
+                continue
+            total += 1
+            if len(result) < limit:
                 result.append(fill_wire(record))
-                if len(result) >= limit:
-                    break
-        return result
+        more = total > len(result)
+        return {
+            "fills": result,
+            "total": total,
+            "next_before": result[-1]["trade_id"] if more else None,
+        }
 
     @staticmethod
     def _limit(limit: object) -> int:
@@ -968,8 +1285,17 @@ class Exchange:
         ]
 
     def positions(self, account_name: str) -> list[dict[str, Any]]:
+        return self.positions_report(account_name)["positions"]
+
+    def positions_report(self, account_name: str) -> dict[str, Any]:
+        """{"positions": [...], "totals": [...]}: each position, then per quote asset the
+        account's equity (the asset's total balance plus its positions at the mid), realized
+        PnL (fees included) and unrealized PnL. Equity and unrealized are null while a
+        position of that quote has no mid (an empty book side)."""
         account = self._account(account_name)
         result = []
+        # quote asset -> [position value (units) or None, realized, unrealized or None]
+        sums: dict[str, list[int | None]] = {}
         for index, position in sorted(account.positions.items()):
             if position.quantity == 0 and position.realized == 0:
                 continue
@@ -985,8 +1311,13 @@ class Exchange:
             unrealized = (
                 position.unrealized(mid_x2 * instrument.notional_units)
                 if mid_x2 is not None
-                else None
+                else (0 if position.quantity == 0 else None)
             )
+            value = None if unrealized is None else unrealized + position.cost
+            entry = sums.setdefault(instrument.quote, [0, 0, 0])
+            entry[0] = None if value is None or entry[0] is None else entry[0] + value
+            entry[1] = (entry[1] or 0) + position.realized
+            entry[2] = None if unrealized is None or entry[2] is None else entry[2] + unrealized
             result.append(
                 {
                     "exchange": instrument.venue.name,
@@ -995,11 +1326,22 @@ class Exchange:
                     "average_price": average,
                     "market_price": None if mid_x2 is None else _mid_price(instrument, mid_x2),
                     "realized_pnl": units_to_decimal(position.realized),
-                    "unrealized_pnl": None if unrealized is None else units_to_decimal(unrealized),
+                    "unrealized_pnl": None if mid_x2 is None else units_to_decimal(unrealized or 0),
                     "pnl_asset": instrument.quote,
                 }
             )
-        return result
+        totals = []
+        for asset, (value, realized, unrealized) in sorted(sums.items()):
+            balance = account.balances.get(asset, (0, 0))[0]
+            totals.append(
+                {
+                    "asset": asset,
+                    "equity": None if value is None else units_to_decimal(balance + value),
+                    "realized_pnl": units_to_decimal(realized or 0),
+                    "unrealized_pnl": None if unrealized is None else units_to_decimal(unrealized),
+                }
+            )
+        return {"positions": result, "totals": totals}
 
     # ------------------------------------------------------------------ state
     def state_hash(self) -> str:

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from velocimex_cli.engine.core.instruments import LEDGER_DECIMALS, LEDGER_SCALE
 from velocimex_cli.engine.core.orders import Order
+from velocimex_cli.engine.core.risk import AccountRisk
 
 
 class AccountKind(StrEnum):
@@ -51,7 +52,8 @@ class Position:
     """Net traded quantity of an instrument with its cost basis and realized PnL (units).
 
     `cost` is the signed cost of the open quantity in quote ledger units (positive long).
-    PnL does not include fees; fees are reported on each fill.
+    Realized PnL includes fees: every fee paid on the instrument is subtracted from it when the
+    fill happens (in `Exchange._settle`); the cost basis and the unrealized PnL exclude them.
     """
 
     __slots__ = ("cost", "quantity", "realized")
@@ -94,7 +96,17 @@ def _pro_rata(amount: int, part: int, whole: int) -> int:
 
 
 class Account:
-    __slots__ = ("balances", "client_ids", "fills", "kind", "name", "orders", "positions")
+    __slots__ = (
+        "balances",
+        "client_ids",
+        "fills",
+        "kind",
+        "name",
+        "open_orders",
+        "orders",
+        "positions",
+        "risk",
+    )
 
     def __init__(self, name: str, kind: AccountKind) -> None:
         self.name = name
@@ -107,6 +119,12 @@ class Account:
         self.client_ids: dict[str, int] = {}
         self.fills: list = []
         self.positions: dict[int, Position] = {}
+        # How many of its orders are live (rest in a book), kept by the engine as orders open
+        # and close, for the max_open_orders limit without a scan of the history.
+        self.open_orders = 0
+        # Pre-trade limits and the dead-man switch (risk.AccountRisk); None: no limits
+        # (simulated participants and the fee account).
+        self.risk: AccountRisk | None = None
 
     @property
     def keeps_history(self) -> bool:

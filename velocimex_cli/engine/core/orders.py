@@ -59,6 +59,7 @@ class Reason(StrEnum):
     SELF_TRADE_PREVENTION = "self_trade_prevention"
     MARKET_PROTECTION = "market_protection"
     NO_LIQUIDITY = "no_liquidity"
+    CANCEL_AFTER = "cancel_after"  # the account's dead-man switch fired
 
 
 # Each member's plain string, and None for None: a dict lookup, where `member.value` costs

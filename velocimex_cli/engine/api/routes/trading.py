@@ -1,4 +1,5 @@
-"""Trading routes: place, look up, list and cancel orders; list fills."""
+"""Trading routes: place, validate, look up, list and cancel orders; list fills; the dead-man
+switch (cancel-after)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from velocimex_cli.engine.api.payloads import (
     ORDER_REQUEST,
     exchange_text,
     list_of,
+    page_of,
     ref,
     symbol_text,
 )
@@ -23,6 +25,26 @@ LIMIT = Param(
     {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
     "At most this many, newest first.",
 )
+CURSOR_RULE = "an ISO-8601 UTC time like 2026-11-24T15:00:00Z or an id"
+
+
+def cursor(name: str, what: str) -> Param:
+    return Param(
+        name,
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 40,
+            "pattern": "^[0-9][0-9A-Za-z:.+-]{0,39}$",
+            "x-rule": f"{name} must be {CURSOR_RULE}",
+            "example": "2026-11-24T15:00:00Z",
+        },
+        what,
+    )
+
+
+SINCE = cursor("since", "At or after this time, or after this id.")
+BEFORE = cursor("before", "Before this time or id (`next_before` of the previous page).")
 ORDER_ID_RULE = (
     f"order_id must be an order id (digits) or client_order_id:<id> ({CLIENT_ORDER_ID_RULE})"
 )
@@ -45,16 +67,22 @@ async def place_order(call: Call) -> JsonResponse:
     return ok(order, 201 if created else 200)
 
 
+async def validate_order(call: Call) -> JsonResponse:
+    return ok(call.exchange.validate_order(call.account, call.body))
+
+
 async def list_orders(call: Call) -> JsonResponse:
     query = call.query
-    orders = call.exchange.list_orders(
+    page = call.exchange.order_history(
         call.account,
         status=query["status"],
         exchange=query["exchange"],
         symbol=query["symbol"],
         limit=query["limit"],
+        since=query["since"],
+        before=query["before"],
     )
-    return ok({"orders": orders})
+    return ok(page)
 
 
 async def cancel_all(call: Call) -> JsonResponse:
@@ -74,17 +102,47 @@ async def cancel_order(call: Call) -> JsonResponse:
 
 async def list_fills(call: Call) -> JsonResponse:
     query = call.query
-    fills = call.exchange.list_fills(
+    page = call.exchange.fill_history(
         call.account,
         exchange=query["exchange"],
         symbol=query["symbol"],
         order_id=query["order_id"],
         limit=query["limit"],
+        since=query["since"],
+        before=query["before"],
     )
-    return ok({"fills": fills})
+    return ok(page)
 
 
-_BUSINESS_400 = "Invalid input (INVALID_PARAMETER) or not enough funds (INSUFFICIENT_BALANCE)."
+async def cancel_after(call: Call) -> JsonResponse:
+    return ok(call.exchange.cancel_after(call.account, call.body["timeout"]))
+
+
+async def cancel_after_status(call: Call) -> JsonResponse:
+    return ok(call.exchange.cancel_after_status(call.account))
+
+
+_BUSINESS_400 = (
+    "Invalid input (INVALID_PARAMETER), not enough funds (INSUFFICIENT_BALANCE) or a risk limit"
+    " of the account (RISK_LIMIT_EXCEEDED)."
+)
+_CONFLICT_409 = (
+    "The market is closed (MARKET_CLOSED), or client_order_id was already used with other"
+    " parameters (INVALID_PARAMETER with details.order_id and details.differs)."
+)
+CANCEL_AFTER_REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["timeout"],
+    "properties": {
+        "timeout": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 86400,
+            "description": "Seconds until every open order is cancelled; 0 disarms.",
+        }
+    },
+}
 _UNKNOWN_ORDER = "No such order in this account (NOT_FOUND)."
 
 OPERATIONS = (
@@ -100,10 +158,20 @@ OPERATIONS = (
         ),
         permission="trade",
         body=ORDER_REQUEST,
-        errors={
-            400: _BUSINESS_400,
-            409: "The market is closed (MARKET_CLOSED).",
-        },
+        errors={400: _BUSINESS_400, 409: _CONFLICT_409},
+    ),
+    Operation(
+        "POST",
+        ORDERS + "/validate",
+        validate_order,
+        "Dry run: every pre-trade check of a placement, placing nothing",
+        "trading",
+        (Success(200, "What the placement would do now.", ref("Validation")),),
+        permission="trade",
+        body=ORDER_REQUEST,
+        errors={400: _BUSINESS_400, 409: _CONFLICT_409},
+        description="Refusals are exactly the placement's error, code and status.",
+        extension=True,
     ),
     Operation(
         "GET",
@@ -111,7 +179,11 @@ OPERATIONS = (
         list_orders,
         "List orders",
         "trading",
-        (Success(200, "The account's orders, newest first.", list_of("orders", "Order")),),
+        (
+            Success(
+                200, "A page of the account's orders, newest first.", page_of("orders", "Order")
+            ),
+        ),
         query=(
             Param(
                 "status",
@@ -125,6 +197,8 @@ OPERATIONS = (
             EXCHANGE_FILTER,
             SYMBOL_FILTER,
             LIMIT,
+            SINCE,
+            BEFORE,
         ),
         extension=True,
     ),
@@ -170,14 +244,37 @@ OPERATIONS = (
         list_fills,
         "List fills",
         "trading",
-        (Success(200, "The account's fills, newest first.", list_of("fills", "Fill")),),
+        (Success(200, "A page of the account's fills, newest first.", page_of("fills", "Fill")),),
         query=(
             EXCHANGE_FILTER,
             SYMBOL_FILTER,
             Param("order_id", ORDER_ID.schema, "Only this order's fills."),
             LIMIT,
+            SINCE,
+            BEFORE,
         ),
         errors={404: "order_id names no order of this account (NOT_FOUND)."},
+        extension=True,
+    ),
+    Operation(
+        "POST",
+        "/v1/trading/cancel-after",
+        cancel_after,
+        "Dead-man switch: cancel every open order unless called again in time",
+        "trading",
+        (Success(200, "The switch's state.", ref("CancelAfter")),),
+        permission="trade",
+        body=CANCEL_AFTER_REQUEST,
+        description="In the spirit of Kraken's cancelAllOrdersAfter.",
+        extension=True,
+    ),
+    Operation(
+        "GET",
+        "/v1/trading/cancel-after",
+        cancel_after_status,
+        "The dead-man switch's state",
+        "trading",
+        (Success(200, "The switch's state.", ref("CancelAfter")),),
         extension=True,
     ),
 )
