@@ -74,7 +74,7 @@ class PyOrder:
     """One order: `price` in ticks (a market order's is its protection bound), sizes in lots.
 
     What a live order holds in the ledger is not stored: it is always the lock for its remaining
-    quantity (see `Exchange._lock_for`). `resting` is true while it sits in a book.
+    quantity (see `locks.lock_for`). `resting` is true while it sits in a book.
     """
 
     __slots__ = (

@@ -8,10 +8,41 @@ one transaction; it also keeps small named values (the simulator's state, the de
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Changes
+    from velocimex_cli.engine.core.fills import FillRecord
+    from velocimex_cli.engine.core.ledger import Account
+    from velocimex_cli.engine.core.orders import Order
+
+
+@dataclass(slots=True)
+class Changes:
+    """Everything one command (or one group commit) changed, for the store to write in one
+    transaction."""
+
+    accounts: list[Account] = field(default_factory=list)
+    orders: dict[int, Order] = field(default_factory=dict)
+    fills: list[FillRecord] = field(default_factory=list)
+    balances: set[tuple[str, str]] = field(default_factory=set)
+    positions: set[tuple[str, int]] = field(default_factory=set)
+    funding: dict[str, int] = field(default_factory=dict)
+    # (trade_id, instrument index, price, lots, timestamp) of every trade, for the 24-hour
+    # volume after a restart; accounts whose limits or dead-man switch changed.
+    trades: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    risk: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.accounts
+            or self.orders
+            or self.fills
+            or self.balances
+            or self.funding
+            or self.trades
+            or self.risk
+        )
 
 
 class Store(Protocol):  # pragma: no cover - structural type

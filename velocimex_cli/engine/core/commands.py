@@ -1,0 +1,78 @@
+"""A command's life in the engine: begin (read the injected clock once), note the books it
+touches, collect its events, then finish: bump the changed books' sequences, build the book
+and ticker events, hand the changes to the store in one transaction and deliver the events
+(or, under group commit, leave both to the next `flush`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from velocimex_cli.engine.core.events import OrderEvent, TickerEvent
+from velocimex_cli.engine.core.views import book_event, order_wire, ticker
+from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.core.book import OrderBook
+    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.orders import Order
+
+
+class Commands:
+    """Command plumbing of the Exchange (a mixin over its state)."""
+
+    def _begin(self: Exchange) -> int:
+        now = self._now = to_micros(self.clock())
+        if self._listeners:
+            self._events = []
+        return now
+
+    def _touch_book(self: Exchange, index: int, book: OrderBook) -> None:
+        if index not in self._command_books:
+            if self._events is None or not self._book_events:
+                self._command_books[index] = None
+            else:
+                self._command_books[index] = (book.best_bid(), book.best_ask())
+                book.touched = set()
+
+    def _emit_order(self: Exchange, order: Order, event: str) -> None:
+        if self._events is not None:
+            accounts = self._event_accounts
+            if accounts is None or order.account in accounts:
+                self._events.append(OrderEvent(order.account, event, order_wire(order)))
+
+    def _finish(self: Exchange) -> None:
+        """End a command: bump the sequence of each book it changed, commit its changes in
+        one transaction, then deliver its events (under group commit: leave both to `flush`)."""
+        events = self._events
+        books = self._command_books
+        if events is None or not self._book_events:
+            for index in books:
+                book = self.books[index]
+                if book.changed:
+                    book.sequence += 1
+                    book.changed = False
+            self._traded.clear()
+        else:
+            stamp = iso_from_micros(self._now)
+            instruments = self.catalogue.instruments
+            for index, before in books.items():
+                book = self.books[index]
+                if book.changed:
+                    book.sequence += 1
+                    book.changed = False
+                    events.append(book_event(instruments[index], book, stamp))
+                if before != (book.best_bid(), book.best_ask()) or index in self._traded:
+                    events.append(
+                        TickerEvent(ticker(instruments[index], book, self.stats[index], self._now))
+                    )
+                book.touched = None
+            self._traded.clear()
+        books.clear()
+        self._events = None
+        if events:
+            self._pending_events.extend(events)
+        if self._schedule_flush is None:
+            self.flush()
+        elif not self._flush_pending and (self._pending_events or bool(self._changes)):
+            self._flush_pending = True
+            self._schedule_flush()
