@@ -22,12 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
-def server(kind: str, arg: str = "", greeting: list[str] | None = None) -> Iterator[int]:
-    """Start a server subprocess; yield its port; stop it. Lines before READY go to greeting."""
+def subprocess_server(module: str, *args: str, greeting: list[str] | None = None) -> Iterator[int]:
+    """Run `python -m MODULE ARGS...` (a server that prints `READY <port>` once it listens);
+    yield its port; stop it. `KEY ...` lines before READY go to `greeting`."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks._loopback", kind, arg],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -41,15 +42,20 @@ def server(kind: str, arg: str = "", greeting: list[str] | None = None) -> Itera
                 greeting.append(line.strip())
             line = process.stdout.readline()
         if not line.startswith("READY "):
-            raise RuntimeError(f"{kind} server did not start: {line!r}")
+            raise RuntimeError(f"{module} {' '.join(args)} did not start: {line!r}")
         yield int(line.split()[1])
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def server(kind: str, arg: str = "", greeting: list[str] | None = None) -> Any:
+    """One of this module's servers (see the docstring) in a subprocess; yields its port."""
+    return subprocess_server("benchmarks._loopback", kind, arg, greeting=greeting)
 
 
 def trade(i: int) -> dict[str, Any]:

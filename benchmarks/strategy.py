@@ -15,11 +15,8 @@ the deployment >= 0.8 x without.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from benchmarks._loopback import open_connection, post_bytes, request
+from benchmarks._loopback import open_connection, post_bytes, request, subprocess_server
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = 4
@@ -41,30 +38,8 @@ MM_PARAMS = {
 }
 
 
-@contextlib.contextmanager
-def engine_server(data_dir: Path) -> Iterator[int]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.strategy", "serve", str(data_dir)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"engine did not start: {line!r}")
-        yield int(line.split()[1])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def engine_server(data_dir: Path) -> Any:
+    return subprocess_server("benchmarks.strategy", "serve", str(data_dir))
 
 
 def _serve(data_dir: str) -> None:

@@ -30,8 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from benchmarks._loopback import subprocess_server
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUMENT = "BINANCE:BTC/USDT"
@@ -132,30 +132,8 @@ async def _serve(path: Path) -> None:
         await asyncio.Future()
 
 
-@contextlib.contextmanager
-def feed_server(path: Path) -> Iterator[int]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.stream", "serve", str(path)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"feed server did not start: {line!r}")
-        yield int(line.split()[1])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def feed_server(path: Path) -> Any:
+    return subprocess_server("benchmarks.stream", "serve", str(path))
 
 
 # ---------------------------------------------------------------------------- clients
@@ -295,30 +273,8 @@ async def gap_repairs(port: int, repairs: int) -> list[float]:
     return times
 
 
-@contextlib.contextmanager
-def simulating_engine() -> Iterator[int]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.stream", "engine"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"engine did not start: {line!r}")
-        yield int(line.split()[1])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def simulating_engine() -> Any:
+    return subprocess_server("benchmarks.stream", "engine")
 
 
 def _serve_engine() -> None:

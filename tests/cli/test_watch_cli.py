@@ -43,6 +43,17 @@ from tests.cli.conftest import Harness
         (("watch", "BINANCE", "BTC/USDT", "--count", "0"), 2, "--count must be at least 1"),
         (("book", "BINANCE", "BTC/USDT", "--watch", "--fps", "-2"), 2, "--fps must be more than 0"),
         (
+            ("book", "BINANCE", "BTC/USDT", "--watch", "--verify", "sometimes"),
+            2,
+            "--verify must be every, frame or off",
+        ),
+        (
+            ("book", "BINANCE", "BTC/USDT", "--watch", "--group", "0"),
+            2,
+            "--group must be a whole number of ticks",
+        ),
+        (("book", "BINANCE", "BTC/USDT", "--chart"), 2, "go with --watch"),
+        (
             ("ticker", "--watch", "BINANCE", "KRAKEN:BTC/USD"),
             2,
             "write every instrument as EXCHANGE:SYMBOL",

@@ -73,9 +73,12 @@ def test_a_symbol_or_id_never_walks_to_another_route(engine: Engine) -> None:
         error = json.loads(result.stderr.splitlines()[-1])["error"]
         assert error["code"] == "INVALID_PARAMETER", error
         assert error["details"]["value"] == (args[2] if args[1] != ".." else "..")
+    # `..` cannot be an order id: refused as such (docs/api.md, "Input bounds"), not looked up.
     shown = engine.vmx("order", "show", "..", "--json")
-    assert shown.returncode == 7
-    assert json.loads(shown.stderr.splitlines()[-1])["error"]["details"] == {"order_id": ".."}
+    assert shown.returncode == 2
+    error = json.loads(shown.stderr.splitlines()[-1])["error"]
+    assert error["code"] == "INVALID_PARAMETER"
+    assert error["details"] == {"parameter": "order_id", "value": ".."}
 
 
 def _read_message(sock: socket.socket, buffer: bytearray) -> bytes | None:

@@ -99,13 +99,28 @@ if True:  # the commands, each the only one of its app (the root loads them lazi
             False, "--watch", help="Live: the `vmx watch` ladder (NDJSON off a terminal)."
         ),
         fps: float = typer.Option(10.0, "--fps", help="With --watch: frames per second at most."),
+        chart: bool = typer.Option(False, "--chart", help="With --watch: the depth chart."),
+        group: int | None = typer.Option(
+            None, "--group", help="With --watch: aggregate levels by this many ticks."
+        ),
+        verify: str = typer.Option(
+            "frame", "--verify", help="With --watch: checksum every delta, every frame or off."
+        ),
+        record: str | None = typer.Option(
+            None, "--record", help="With --watch: record every message received to FILE."
+        ),
     ) -> None:
         """A snapshot of an order book: asks above, bids below, best first."""
         fmt = output_format(json, output)
+        if not watch and (chart or group is not None or record is not None or verify != "frame"):
+            raise typer.BadParameter("--chart, --group, --verify and --record go with --watch")
         if watch:
             from velocimex_cli.cli.watch import WatchOptions, run_watch
 
-            live = WatchOptions(exchange, symbol, fps=fps, depth=depth or 10, output=fmt)
+            live = WatchOptions(
+                exchange, symbol, fps=fps, verify=verify, record=record, chart=chart,
+                group=group, depth=depth or 10, output=fmt,
+            )  # fmt: skip
             execute(ctx, run_watch, live, output=fmt)
             return
         execute(ctx, run_book, BookOptions(exchange, symbol, depth, fmt), output=fmt)

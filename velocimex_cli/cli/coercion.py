@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from velocimex_cli.wire.numbers import parse_int
+
 try:
     from typer._click.exceptions import BadParameter
     from typer._coercion import RuntimeParam
@@ -58,11 +60,10 @@ if RuntimeParam is not None:
                 return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
             if annotation == _LIST_OF_STR:
                 return [str(item) for item in value]
-            try:
-                number = int(value)
-            except (TypeError, ValueError):
-                message = f"{value!r} is not a valid integer."
-                raise BadParameter(message, ctx=ctx, param=param) from None
+            number = value if type(value) is int else parse_int(str(value))
+            if number is None:  # int() would take "1_000" and non-ASCII digits
+                message = f"{value!r} is not a valid integer (ASCII digits only, no _)."
+                raise BadParameter(message, ctx=ctx, param=param)
             low = getattr(self.parameter_info, "min", None)
             high = getattr(self.parameter_info, "max", None)
             if (low is not None and number < low) or (high is not None and number > high):

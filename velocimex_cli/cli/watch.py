@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ import typer
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.stream import NdjsonOut, stream_client
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -122,50 +121,6 @@ def find_market(factory: Factory, exchange: str, symbol: str) -> dict[str, Any]:
     raise InvalidParameter(
         "symbol", symbol, f"{exchange} has no symbol {symbol!r}; it lists {known}"
     )
-
-
-def stream_client(factory: Factory) -> StreamClient:
-    """A WebSocket client for the profile's API (the embedded engine started if need be)."""
-    from velocimex_cli.client.streams import StreamClient
-
-    api = factory.client()  # starts the local engine and provisions its key when needed
-    profile = factory.profile()
-    return StreamClient(api.base_url, profile.api_key, profile.api_secret)
-
-
-class NdjsonLines:
-    """Writes one JSON object per line to stdout; False once the reader has gone away."""
-
-    def __init__(self, factory: Factory, count: int | None) -> None:
-        from velocimex_cli.wire import jsonfmt
-
-        self.dumps = jsonfmt.dumps
-        self.out = factory.io.stdout
-        self.left = count
-        self.closed = False
-
-    def write(self, value: Any) -> bool:
-        if self.closed:
-            return False
-        try:
-            self.out.write(self.dumps(value) + "\n")
-            self.out.flush()
-        except BrokenPipeError:
-            self.closed = True
-            _silence_stdout()
-            return False
-        if self.left is not None:
-            self.left -= 1
-            if self.left <= 0:
-                return False
-        return True
-
-
-def _silence_stdout() -> None:
-    """The reader went away: point stdout at /dev/null so exiting does not complain."""
-    with contextlib.suppress(Exception):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 async def run_frames(
@@ -359,7 +314,7 @@ async def _watch(
                     pacer.mark()
 
             else:
-                lines = NdjsonLines(factory, opts.count)
+                lines = NdjsonOut(factory.io.stdout, opts.count)
 
                 def draw() -> bool:
                     if watch.book is None:
@@ -533,7 +488,7 @@ async def _ticker_watch(
                     return True
 
             else:
-                lines = NdjsonLines(factory, opts.count)
+                lines = NdjsonOut(factory.io.stdout, opts.count)
 
                 def draw() -> bool:
                     rows = list(changed.values())

@@ -23,5 +23,8 @@ ORDER_FIELDS = frozenset(
     }
 )
 
-CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+# \A...\Z, not ^...$: `$` also matches before a trailing newline, which would let "id\n" in.
+CLIENT_ORDER_ID = re.compile(r"\A[A-Za-z0-9_.:\-]{1,64}\Z")
+# The same rule as a JSON Schema pattern (ECMA-262: there `$` is the end of the text).
+CLIENT_ORDER_ID_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
 CLIENT_ORDER_ID_RULE = "1-64 characters of letters, digits and _ . : -"

@@ -1,25 +1,25 @@
 """The engine's API server: `create_app(settings)` builds the FastAPI application.
 
-Routes live in `routes/` (one module per noun), the WebSockets in `ws/`. All JSON is written with
-wire.jsonfmt so decimals stay exact; every error has the reference's shape.
+REST routes are declared in `routes/` (one module per noun, each an `OPERATIONS` table, see
+operations.py); the same table serves them and generates /openapi.json. The WebSockets are in
+`ws/`. All JSON is written with wire.jsonfmt so decimals stay exact; every error has the
+reference's shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from velocimex_cli import __version__
-from velocimex_cli.engine.api import error_handlers
+from velocimex_cli.engine.api import error_handlers, openapi, operations
+from velocimex_cli.engine.api.auth import rate_bucket
+from velocimex_cli.engine.api.operations import Operation
 from velocimex_cli.engine.api.rate_limit import EdgeMiddleware
 from velocimex_cli.engine.api.responses import JsonResponse
 from velocimex_cli.engine.api.routes import account, health, markets, strategies, trading
@@ -31,8 +31,8 @@ __all__ = ["ServerSettings", "create_app"]
 
 
 class EngineApi(FastAPI):
-    """FastAPI for the routes' declarations, the OpenAPI document and the docs; Starlette's own
-    request path for serving.
+    """FastAPI for the lifespan and the docs pages; Starlette's own request path for serving
+    (the REST routes are lean endpoints driven by the route table, see operations.py).
 
     FastAPI wraps every request in layers this app does not use: a per-request OpenTelemetry
     check, exception telemetry, a body-size limit (the routes enforce their own, with the
@@ -51,76 +51,13 @@ class EngineApi(FastAPI):
         return Starlette.build_middleware_stack(self)
 
 
-def serve_lean(app: FastAPI, routers: list[APIRouter], runtime: EngineRuntime) -> None:
-    """Serve each REST route through a plain Starlette Route placed ahead of its APIRoute.
-
-    The endpoints take the Request and do their own parsing, so FastAPI's dependency solving
-    adds nothing but time (it was ~40% of an order's in-process cost). The APIRoutes stay,
-    shadowed, so /openapi.json still documents every route. Every answer waits until what it
-    reports is durable (group commit: see `EngineRuntime.committed`).
-    """
-    lean: list[Route] = []
-    for route in (route for router in routers for route in router.routes):
-        if isinstance(route, APIRoute):
-            lean.append(
-                Route(
-                    route.path,
-                    _Durable(route.endpoint, runtime),
-                    methods=sorted(route.methods or ()),
-                    include_in_schema=False,
-                )
-            )
-    for index, route in enumerate(lean):
-        app.router.routes.insert(index, route)
-
-
-class _Durable:
-    """A REST endpoint as a bare ASGI app: the answer is sent once what it reports is durable.
-
-    Starlette would wrap a plain function in a second exception-handling layer and a Response
-    call; the app's ExceptionMiddleware already turns every error into the reference's shape.
-    """
-
-    __slots__ = ("committed", "endpoint")
-
-    def __init__(
-        self, endpoint: Callable[..., Awaitable[Response]], runtime: EngineRuntime
-    ) -> None:
-        self.endpoint = endpoint
-        self.committed = runtime.committed
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        response = await self.endpoint(request, **scope["path_params"])
-        await self.committed()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response.raw_headers,
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
-
-
-def _openapi_with_keys(app: FastAPI) -> dict[str, Any]:
-    """The generated document plus the two API-key headers every non-public route needs."""
-    if app.openapi_schema is None:
-        from fastapi.openapi.utils import get_openapi
-
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-        schemes["ApiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-        schemes["ApiSecret"] = {"type": "apiKey", "in": "header", "name": "X-API-Secret"}
-        schema["security"] = [{"ApiKey": [], "ApiSecret": []}]
-        for path, item in schema.get("paths", {}).items():
-            if path == "/v1/health":
-                for operation in item.values():
-                    operation["security"] = []
-        app.openapi_schema = schema
-    return app.openapi_schema
+def rest_operations() -> tuple[Operation, ...]:
+    """The REST API's route table, hottest first (the router tries paths in order)."""
+    return tuple(
+        operation
+        for module in (trading, markets, account, strategies, health)
+        for operation in module.OPERATIONS
+    )
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -143,25 +80,29 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.openapi = lambda: _openapi_with_keys(app)  # type: ignore[method-assign]
+    table = rest_operations()
+    app.state.operations = table
+
+    def openapi_document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.document(
+                table,
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                rate_limited=runtime.limiter is not None,
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi_document  # type: ignore[method-assign]
     error_handlers.install(app)
-    # Hottest first: the router tries routes in order.
-    routers = [module.router for module in (trading, markets, account, strategies, health)]
-    for router in routers:
-        app.include_router(router)
-    serve_lean(app, routers, runtime)
+    app.router.routes[:0] = operations.routes(table, runtime)
     app.add_api_websocket_route("/v1/ws/market", market_stream)
     app.add_api_websocket_route("/v1/ws/orders", order_stream)
 
     def bucket_of(scope: Scope) -> str:
         runtime.ensure_started()
-        api_key = None
-        for name, value in scope["headers"]:
-            if name == b"x-api-key":
-                api_key = value.decode("latin-1")
-                break
-        client = scope.get("client")
-        return runtime.rate_bucket(api_key, client[0] if client else None)
+        return rate_bucket(runtime, scope)
 
     app.add_middleware(EdgeMiddleware, limiter=runtime.limiter, bucket_of=bucket_of)
     return app

@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from velocimex_cli.engine.api.request_body import first_headers
 from velocimex_cli.wire.errors import AuthenticationError, PermissionDenied
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.api.runtime import EngineRuntime
+    from velocimex_cli.engine.keys import KeyInfo
 
 
 class Principal(NamedTuple):
@@ -24,26 +26,75 @@ def client_host(conn: HTTPConnection) -> str | None:
     return conn.client.host if conn.client else None
 
 
+_VERIFIED = "vmx.verified_key"  # scope key: the edge's verification, reused by the route
+
+# Keys may be at most this long; anything longer is refused without a lookup.
+MAX_KEY_CHARS = 128
+
+
+def verify_once(
+    runtime: EngineRuntime, scope: Scope, api_key: str, api_secret: str
+) -> KeyInfo | None:
+    """`runtime.verify` for this request, done at most once (the rate limiter at the edge and
+    the route both need it)."""
+    done = scope.get(_VERIFIED)
+    if done is not None and done[0] == api_key and done[1] == api_secret:
+        info: KeyInfo | None = done[2]
+        return info
+    if len(api_key) > MAX_KEY_CHARS or len(api_secret) > MAX_KEY_CHARS:
+        info = None
+    else:
+        info = runtime.verify(api_key, api_secret)
+    scope[_VERIFIED] = (api_key, api_secret, info)
+    return info
+
+
+def rate_bucket(runtime: EngineRuntime, scope: Scope) -> str:
+    """Whose rate-limit window a request counts against: its key's only when the secret is
+    right, else the caller's IP.
+
+    Counting a request with a wrong secret against the key it names would let anyone who knows
+    (or guesses) a key id lock its owner out; guessing secrets is limited per IP instead.
+    """
+    key, secret = first_headers(scope, b"x-api-key", b"x-api-secret")
+    if key and secret:
+        info = verify_once(runtime, scope, key, secret)
+        if info is not None and info.active:
+            return "key:" + key
+    client = scope.get("client")
+    return "ip:" + (client[0] if client else "unknown")
+
+
 def check_credentials(
     runtime: EngineRuntime,
     api_key: str | None,
     api_secret: str | None,
     host: str | None,
     permission: str = "read",
+    scope: Scope | None = None,
 ) -> Principal:
+    """The caller behind a key and secret, or AUTHENTICATION_ERROR / PERMISSION_DENIED.
+
+    The details of a 401 never echo the key id: the caller has not shown it owns that key.
+    """
     if not api_key or not api_secret:
         raise AuthenticationError(
             "Missing credentials: send the X-API-Key and X-API-Secret headers"
             " (create a key with `vmx engine keys create`)",
             {},
         )
-    info = runtime.verify(api_key, api_secret)
+    if scope is not None:
+        info = verify_once(runtime, scope, api_key, api_secret)
+    elif len(api_key) > MAX_KEY_CHARS or len(api_secret) > MAX_KEY_CHARS:
+        info = None
+    else:
+        info = runtime.verify(api_key, api_secret)
     if info is None:
-        raise AuthenticationError("Invalid API key or secret", {"api_key": api_key})
+        raise AuthenticationError("Invalid API key or secret; check both (`vmx auth status`)", {})
     if not info.active:
         raise AuthenticationError(
             "This API key has been revoked; create a new one with `vmx engine keys create`",
-            {"api_key": api_key},
+            {},
         )
     if not info.allows_ip(host):
         raise PermissionDenied(
@@ -72,4 +123,5 @@ def authenticate(conn: HTTPConnection, permission: str = "read") -> Principal:
     key, secret = first_headers(scope, b"x-api-key", b"x-api-secret")
     client = scope.get("client")
     runtime: EngineRuntime = scope["app"].state.runtime
-    return check_credentials(runtime, key, secret, client[0] if client else None, permission)
+    host = client[0] if client else None
+    return check_credentials(runtime, key, secret, host, permission, scope)

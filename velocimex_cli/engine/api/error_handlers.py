@@ -72,7 +72,7 @@ async def _http_error(request: Request, exc: Exception) -> JsonResponse:
         error = InvalidRequest(
             405, "method", method, f"Method {method} is not allowed on {request.url.path}"
         )
-        return error_response(error)
+        return error_response(error, exc.headers)  # keeps Starlette's `Allow`
     error = InvalidRequest(exc.status_code, "request", "", str(exc.detail))
     return error_response(error)
 

@@ -68,7 +68,6 @@ class EngineRuntime:
         self.node: EngineNode | None = None
         self.exchange: Any = None  # the node's, kept as a plain attribute for the hot path
         self._keys: KeyStore | None = None
-        self._known_keys: set[str] = set()
         self._verified: dict[str, tuple[float, bytes, KeyInfo]] = {}
         self._revocations_seen = 0
         self._instrument_keys: list[str] = []
@@ -173,16 +172,6 @@ class EngineRuntime:
         self.ensure_started()
         if not self.exchange.has_account(account):
             self.exchange.ensure_account(account)
-
-    def rate_bucket(self, api_key: str | None, host: str | None) -> str:
-        """Per key when the caller names a known key, else per client IP."""
-        if api_key:
-            if api_key in self._known_keys:
-                return "key:" + api_key
-            if self._keys is not None and self._keys.get(api_key) is not None:
-                self._known_keys.add(api_key)
-                return "key:" + api_key
-        return "ip:" + (host or "unknown")
 
     # market data helpers ------------------------------------------------------------------
     def instrument_keys(self) -> list[str]:

@@ -150,7 +150,7 @@ def find_order(account: Account, order_id: object) -> Order:
     if text.startswith(CLIENT_ID_PREFIX):
         found = account.client_ids.get(text[len(CLIENT_ID_PREFIX) :])
         order = account.orders.get(found) if found is not None else None
-    elif text.isdigit():
+    elif text.isascii() and text.isdigit() and len(text) <= 19:  # int() takes "²", "١"
         order = account.orders.get(int(text))
     if order is None:
         raise NotFound(f"No order {text!r} in this account", {"order_id": text})

@@ -2,72 +2,110 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from starlette.requests import Request
-
-from velocimex_cli.engine.api.auth import authenticate
-from velocimex_cli.engine.api.request_body import json_object
+from velocimex_cli.engine.api.operations import Call, Operation, Success
+from velocimex_cli.engine.api.payloads import list_of, ref
 from velocimex_cli.engine.api.responses import JsonResponse, ok
 from velocimex_cli.engine.core.risk import LIMIT_NAMES
-from velocimex_cli.wire.errors import InvalidParameter
 
-router = APIRouter(prefix="/v1/account", tags=["account"])
-
-
-@router.get("/balance")
-async def balance(request: Request) -> JsonResponse:
-    principal = authenticate(request)
-    return ok({"balances": request.app.state.runtime.exchange.balances(principal.account)})
-
-
-@router.get("/positions")
-async def positions(request: Request) -> JsonResponse:
-    principal = authenticate(request)
-    return ok(request.app.state.runtime.exchange.positions_report(principal.account))
-
-
-LIMIT_FIELDS = {name: "any" for name in LIMIT_NAMES}
-LIMITS_SCHEMA = {
+LIMITS_REQUEST = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "price_band_pct": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1000},
-        "max_order_notional": {"type": ["number", "null"], "exclusiveMinimum": 0},
-        "max_open_orders": {"type": ["integer", "null"], "minimum": 1},
-        "max_orders_per_second": {"type": ["integer", "null"], "minimum": 1},
+        "price_band_pct": {
+            "type": ["number", "string", "null"],
+            "exclusiveMinimum": 0,
+            "maximum": 1000,
+            "description": "Percent through the mid a limit order may be priced; null: off.",
+        },
+        "max_order_notional": {
+            "type": ["number", "string", "null"],
+            "exclusiveMinimum": 0,
+            "maximum": 10**12,
+            "description": "In the quote asset; null: off.",
+        },
+        "max_open_orders": {"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000},
+        "max_orders_per_second": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 1_000_000,
+        },
     },
 }
+LIMITS_REPLACEMENT = {**LIMITS_REQUEST, "required": list(LIMIT_NAMES)}
 
 
-@router.get("/limits")
-async def limits(request: Request) -> JsonResponse:
-    """Extension: the account's pre-trade risk limits (null: no limit)."""
-    principal = authenticate(request)
-    return ok(request.app.state.runtime.exchange.risk_limits(principal.account))
+async def balance(call: Call) -> JsonResponse:
+    return ok({"balances": call.exchange.balances(call.account)})
 
 
-def _limits_body(schema: dict[str, object]) -> dict[str, object]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+async def positions(call: Call) -> JsonResponse:
+    return ok(call.exchange.positions_report(call.account))
 
 
-@router.patch("/limits", openapi_extra=_limits_body(LIMITS_SCHEMA))
-async def change_limits(request: Request) -> JsonResponse:
-    """Extension: change the limits named in the body (null switches one off)."""
-    principal = authenticate(request, "trade")
-    body = await json_object(request, LIMIT_FIELDS)
-    exchange = request.app.state.runtime.exchange
-    return ok(exchange.set_risk_limits(principal.account, body))
+async def limits(call: Call) -> JsonResponse:
+    return ok(call.exchange.risk_limits(call.account))
 
 
-@router.put("/limits", openapi_extra=_limits_body({**LIMITS_SCHEMA, "required": list(LIMIT_NAMES)}))
-async def replace_limits(request: Request) -> JsonResponse:
-    """Extension: set every limit at once (each one must be given; null switches it off)."""
-    principal = authenticate(request, "trade")
-    body = await json_object(request, LIMIT_FIELDS)
-    missing = [name for name in LIMIT_NAMES if name not in body]
-    if missing:
-        raise InvalidParameter(
-            missing[0], None, f"PUT sets every limit: add {', '.join(missing)} (or use PATCH)"
-        )
-    exchange = request.app.state.runtime.exchange
-    return ok(exchange.set_risk_limits(principal.account, body))
+async def change_limits(call: Call) -> JsonResponse:
+    return ok(call.exchange.set_risk_limits(call.account, call.body))
+
+
+async def replace_limits(call: Call) -> JsonResponse:
+    return ok(call.exchange.set_risk_limits(call.account, call.body))
+
+
+_LIMITS_400 = "A limit is out of its bounds or unknown, or none is named (INVALID_PARAMETER)."
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/v1/account/balance",
+        balance,
+        "Account balances",
+        "account",
+        (Success(200, "Each asset's total, available, locked.", list_of("balances", "Balance")),),
+    ),
+    Operation(
+        "GET",
+        "/v1/account/positions",
+        positions,
+        "Positions",
+        "account",
+        (Success(200, "Positions and the account's totals.", ref("PositionsReport")),),
+    ),
+    Operation(
+        "GET",
+        "/v1/account/limits",
+        limits,
+        "Pre-trade risk limits",
+        "account",
+        (Success(200, "Every limit (null: no limit).", ref("RiskLimits")),),
+        extension=True,
+    ),
+    Operation(
+        "PATCH",
+        "/v1/account/limits",
+        change_limits,
+        "Change some risk limits",
+        "account",
+        (Success(200, "Every limit, after the change.", ref("RiskLimits")),),
+        permission="trade",
+        body=LIMITS_REQUEST,
+        errors={400: _LIMITS_400},
+        description="Null switches a limit off.",
+        extension=True,
+    ),
+    Operation(
+        "PUT",
+        "/v1/account/limits",
+        replace_limits,
+        "Set every risk limit",
+        "account",
+        (Success(200, "Every limit, as set.", ref("RiskLimits")),),
+        permission="trade",
+        body=LIMITS_REPLACEMENT,
+        errors={400: _LIMITS_400},
+        description="Each limit must be given; null switches it off.",
+        extension=True,
+    ),
+)

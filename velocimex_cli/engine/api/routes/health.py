@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter
-from starlette.requests import Request
-
 from velocimex_cli import __version__
+from velocimex_cli.engine.api.operations import Call, Operation, Success
+from velocimex_cli.engine.api.payloads import ref
 from velocimex_cli.engine.api.responses import JsonResponse, ok
 
-router = APIRouter(tags=["health"])
 
-
-@router.get("/v1/health")
-async def health(request: Request) -> JsonResponse:
-    runtime = request.app.state.runtime
-    data_dir = runtime.settings.data_dir
+async def health(call: Call) -> JsonResponse:
+    data_dir = call.runtime.settings.data_dir
     return ok(
         {
             "service": "vmx-engine",
@@ -25,3 +20,17 @@ async def health(request: Request) -> JsonResponse:
             "data_dir": None if data_dir is None else str(data_dir),
         }
     )
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/v1/health",
+        health,
+        "Health (public, not rate limited)",
+        "health",
+        (Success(200, "The engine is up.", ref("Health")),),
+        permission=None,
+        extension=True,
+    ),
+)

@@ -2,108 +2,259 @@
 
 GET /v1/strategies and POST /v1/strategies/{id}/deploy are the reference's; the rest are
 documented extensions (docs/api.md). A caller sees and controls only the deployments of its
-own account. Fixed paths (`/deployments...`) are declared before `/{strategy_id}`.
+own account. Fixed paths (`/deployments...`) are declared before `/{strategy_id}`: the router
+tries paths in the order they are declared.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from fastapi import APIRouter
-from starlette.requests import Request
-
-from velocimex_cli.engine.api.auth import authenticate
-from velocimex_cli.engine.api.request_body import int_param, json_object, str_param
+from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
+from velocimex_cli.engine.api.payloads import ID_PATTERN, exchange_text, name_text, symbol_text
 from velocimex_cli.engine.api.responses import JsonResponse, ok
-from velocimex_cli.wire.errors import InvalidParameter
 
-router = APIRouter(prefix="/v1/strategies", tags=["strategies"])
-
-DEPLOY_FIELDS = {"exchange": "string", "symbol": "string", "params": "object"}
-ADD_FIELDS = {"source": "string", "filename": "string", "replace": "boolean"}
 DEPLOYMENT_STATES = ("running", "stopping", "completed", "stopped", "failed")
+STRATEGY_ID = Param(
+    "strategy_id",
+    name_text("twap", ID_PATTERN, "strategy_id"),
+    "The strategy's id, as listed by GET /v1/strategies.",
+)
+DEPLOYMENT_ID = Param(
+    "deployment_id",
+    name_text("d-1", ID_PATTERN, "deployment_id"),
+    "The deployment's id, as listed by GET /v1/strategies/deployments.",
+)
+DEPLOY_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["exchange", "symbol"],
+    "properties": {
+        "exchange": exchange_text(),
+        "symbol": symbol_text(),
+        "params": {"type": "object", "maxProperties": 100},
+    },
+}
+ADD_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["source"],
+    "properties": {
+        "source": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 60_000,
+            "description": "The strategy file's text.",
+        },
+        "filename": {"type": ["string", "null"], "maxLength": 255},
+        "replace": {"type": "boolean"},
+    },
+}
+STRATEGY: dict[str, Any] = {"$ref": "#/components/schemas/Strategy"}
+DEPLOYMENT: dict[str, Any] = {"$ref": "#/components/schemas/Deployment"}
 
 
-def _deployments(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.runtime.deployments
+def _deployments(call: Call) -> Any:
+    return call.runtime.deployments
 
 
-@router.get("")
-async def list_strategies(request: Request) -> JsonResponse:
-    authenticate(request)
-    return ok({"strategies": _deployments(request).registry.list()})
+async def list_strategies(call: Call) -> JsonResponse:
+    return ok({"strategies": _deployments(call).registry.list()})
 
 
-@router.post("", status_code=201)
-async def add_strategy(request: Request) -> JsonResponse:
-    """Extension: register a user strategy file (its source text)."""
-    authenticate(request, "trade")
-    body = await json_object(request, ADD_FIELDS)
-    deployments = _deployments(request)
+async def add_strategy(call: Call) -> JsonResponse:
+    body = call.body or {}
+    deployments = _deployments(call)
     source, filename = body.get("source"), body.get("filename")
     described = await asyncio.to_thread(deployments.check_source, source, filename)
     added = deployments.add_strategy(source, described, bool(body.get("replace", False)))
     return ok(added, 201)
 
 
-@router.get("/deployments")
-async def list_deployments(request: Request) -> JsonResponse:
-    """Extension: the caller's deployments (?state= running, completed, stopped, failed)."""
-    principal = authenticate(request)
-    state = str_param(request, "state")
-    if state is not None and state not in DEPLOYMENT_STATES:
-        raise InvalidParameter(
-            "state", state, f"state must be one of {', '.join(DEPLOYMENT_STATES)}"
-        )
-    found = _deployments(request).list(principal.account, state)
+async def list_deployments(call: Call) -> JsonResponse:
+    found = _deployments(call).list(call.account, call.query["state"])
     return ok({"deployments": found})
 
 
-@router.get("/deployments/{deployment_id}")
-async def get_deployment(request: Request, deployment_id: str) -> JsonResponse:
-    principal = authenticate(request)
-    return ok(_deployments(request).get(deployment_id, principal.account))
+async def get_deployment(call: Call) -> JsonResponse:
+    return ok(_deployments(call).get(call.path["deployment_id"], call.account))
 
 
-@router.post("/deployments/{deployment_id}/stop")
-async def stop_deployment(request: Request, deployment_id: str) -> JsonResponse:
-    """Extension: stop a deployment (on_stop, then its open orders are canceled)."""
-    principal = authenticate(request, "trade")
-    return ok(await _deployments(request).stop(deployment_id, principal.account))
+async def stop_deployment(call: Call) -> JsonResponse:
+    return ok(await _deployments(call).stop(call.path["deployment_id"], call.account))
 
 
-@router.get("/deployments/{deployment_id}/logs")
-async def deployment_logs(request: Request, deployment_id: str) -> JsonResponse:
-    """Extension: log lines after ?since= (a sequence number; 0 = from the oldest kept)."""
-    principal = authenticate(request)
-    since = int_param(request, "since", 0, 0, 2**62)
-    limit = int_param(request, "limit", 1000, 1, 1000)
-    return ok(_deployments(request).logs(deployment_id, principal.account, since, limit))
+async def deployment_logs(call: Call) -> JsonResponse:
+    query = call.query
+    found = _deployments(call).logs(
+        call.path["deployment_id"], call.account, query["since"], query["limit"]
+    )
+    return ok(found)
 
 
-@router.get("/{strategy_id}")
-async def get_strategy(request: Request, strategy_id: str) -> JsonResponse:
-    """Extension: one strategy and its parameters."""
-    authenticate(request)
-    return ok(_deployments(request).registry.get(strategy_id))
+async def get_strategy(call: Call) -> JsonResponse:
+    return ok(_deployments(call).registry.get(call.path["strategy_id"]))
 
 
-@router.delete("/{strategy_id}")
-async def remove_strategy(request: Request, strategy_id: str) -> JsonResponse:
-    """Extension: remove a user strategy (not a built-in; none of its deployments running)."""
-    authenticate(request, "trade")
-    return ok(_deployments(request).remove_strategy(strategy_id))
+async def remove_strategy(call: Call) -> JsonResponse:
+    return ok(_deployments(call).remove_strategy(call.path["strategy_id"]))
 
 
-@router.post("/{strategy_id}/deploy", status_code=201)
-async def deploy(request: Request, strategy_id: str) -> JsonResponse:
-    principal = authenticate(request, "trade")
-    body = await json_object(request, DEPLOY_FIELDS)
-    deployment = await _deployments(request).deploy(
-        principal.account,
-        strategy_id,
+async def deploy(call: Call) -> JsonResponse:
+    body = call.body or {}
+    deployment = await _deployments(call).deploy(
+        call.account,
+        call.path["strategy_id"],
         body.get("exchange"),
         body.get("symbol"),
         body.get("params"),
     )
     return ok(deployment, 201)
+
+
+_UNKNOWN_STRATEGY = "Unknown strategy id (NOT_FOUND)."
+_UNKNOWN_DEPLOYMENT = "No such deployment of this account (NOT_FOUND)."
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/v1/strategies",
+        list_strategies,
+        "List strategies",
+        "strategies",
+        (
+            Success(
+                200,
+                "The strategies it can deploy.",
+                {
+                    "type": "object",
+                    "required": ["strategies"],
+                    "properties": {"strategies": {"type": "array", "items": STRATEGY}},
+                },
+            ),
+        ),
+    ),
+    Operation(
+        "POST",
+        "/v1/strategies",
+        add_strategy,
+        "Add a user strategy file",
+        "strategies",
+        (Success(201, "The strategy, as listed.", STRATEGY),),
+        permission="trade",
+        body=ADD_REQUEST,
+        extension=True,
+    ),
+    Operation(
+        "GET",
+        "/v1/strategies/deployments",
+        list_deployments,
+        "The caller's deployments",
+        "strategies",
+        (
+            Success(
+                200,
+                "The deployments of this account.",
+                {
+                    "type": "object",
+                    "required": ["deployments"],
+                    "properties": {"deployments": {"type": "array", "items": DEPLOYMENT}},
+                },
+            ),
+        ),
+        query=(
+            Param(
+                "state",
+                {"type": "string", "enum": list(DEPLOYMENT_STATES)},
+                "Only deployments in this state.",
+            ),
+        ),
+        extension=True,
+    ),
+    Operation(
+        "GET",
+        "/v1/strategies/deployments/{deployment_id}",
+        get_deployment,
+        "One deployment",
+        "strategies",
+        (Success(200, "The deployment.", DEPLOYMENT),),
+        path_params=(DEPLOYMENT_ID,),
+        errors={404: _UNKNOWN_DEPLOYMENT},
+        extension=True,
+    ),
+    Operation(
+        "POST",
+        "/v1/strategies/deployments/{deployment_id}/stop",
+        stop_deployment,
+        "Stop a deployment (on_stop, then its open orders are canceled)",
+        "strategies",
+        (Success(200, "The deployment, stopped.", DEPLOYMENT),),
+        permission="trade",
+        path_params=(DEPLOYMENT_ID,),
+        errors={404: _UNKNOWN_DEPLOYMENT},
+        extension=True,
+    ),
+    Operation(
+        "GET",
+        "/v1/strategies/deployments/{deployment_id}/logs",
+        deployment_logs,
+        "A deployment's log lines",
+        "strategies",
+        (
+            Success(
+                200, "Log lines after `since`.", {"$ref": "#/components/schemas/DeploymentLogs"}
+            ),
+        ),
+        path_params=(DEPLOYMENT_ID,),
+        query=(
+            Param(
+                "since",
+                {"type": "integer", "minimum": 0, "maximum": 2**62, "default": 0},
+                "Lines after this sequence number (0: from the oldest kept).",
+            ),
+            Param(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
+                "At most this many lines.",
+            ),
+        ),
+        errors={404: _UNKNOWN_DEPLOYMENT},
+        extension=True,
+    ),
+    Operation(
+        "GET",
+        "/v1/strategies/{strategy_id}",
+        get_strategy,
+        "One strategy and its parameters",
+        "strategies",
+        (Success(200, "The strategy.", STRATEGY),),
+        path_params=(STRATEGY_ID,),
+        errors={404: _UNKNOWN_STRATEGY},
+        extension=True,
+    ),
+    Operation(
+        "DELETE",
+        "/v1/strategies/{strategy_id}",
+        remove_strategy,
+        "Remove a user strategy (not a built-in; none of its deployments running)",
+        "strategies",
+        (Success(200, "The strategy removed.", {"type": "object"}),),
+        permission="trade",
+        path_params=(STRATEGY_ID,),
+        errors={404: _UNKNOWN_STRATEGY},
+        extension=True,
+    ),
+    Operation(
+        "POST",
+        "/v1/strategies/{strategy_id}/deploy",
+        deploy,
+        "Deploy a strategy",
+        "strategies",
+        (Success(201, "The deployment.", DEPLOYMENT),),
+        permission="trade",
+        path_params=(STRATEGY_ID,),
+        body=DEPLOY_REQUEST,
+        errors={404: _UNKNOWN_STRATEGY},
+    ),
+)
