@@ -24,14 +24,10 @@ from pathlib import Path
 
 from velocimex_cli import paths
 from velocimex_cli.engine.checkpointer import Checkpointer
-from velocimex_cli.engine.core.exchange import (
-    Changes,
-    Clock,
-    EngineConfig,
-    Exchange,
-    FillRecord,
-)
+from velocimex_cli.engine.core.exchange import Clock, EngineConfig, Exchange
+from velocimex_cli.engine.core.fills import FillRecord
 from velocimex_cli.engine.core.ledger import AccountKind, Position
+from velocimex_cli.engine.core.market_stats import DAY_MICROS
 from velocimex_cli.engine.core.orders import (
     WIRE_NAME,
     Order,
@@ -41,6 +37,7 @@ from velocimex_cli.engine.core.orders import (
     TimeInForce,
 )
 from velocimex_cli.engine.core.risk import AccountRisk, RiskLimits
+from velocimex_cli.engine.core.storage import Changes
 from velocimex_cli.wire.timefmt import to_micros
 
 DB_NAME = "engine.db"
@@ -114,7 +111,6 @@ def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migrate_1_to_2]
-DAY_MICROS = 86_400 * 1_000_000
 PRUNE_EVERY = 256  # commits with trades between two deletions of trades older than a day
 PRUNE_ROWS = 20_000  # the oldest rows looked at by one deletion
 _PRUNE_TRADES = (
