@@ -7,6 +7,7 @@ fresh in-memory engine: no API server is involved, and nothing is sent anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -62,15 +63,15 @@ class BacktestCommand:
 
 
 def _funds(pairs: list[str]) -> dict[str, Decimal] | None:
-    from velocimex_cli.engine.backtest.data import strict_decimal
     from velocimex_cli.wire.errors import InvalidParameter
+    from velocimex_cli.wire.numbers import parse_decimal
 
     if not pairs:
         return None
     funds: dict[str, Decimal] = {}
     for pair in pairs:
         asset, sep, amount = pair.partition("=")
-        value = strict_decimal(amount)
+        value = parse_decimal(amount)
         if not sep or not asset.strip() or value is None or value < 0:
             raise InvalidParameter(
                 "cash", pair, f"--cash must be ASSET=AMOUNT, e.g. USDT=10000, not {pair!r}"
@@ -80,12 +81,12 @@ def _funds(pairs: list[str]) -> dict[str, Decimal] | None:
 
 
 def _split(text: str | None) -> str | None:
-    from velocimex_cli.engine.backtest.data import strict_decimal
     from velocimex_cli.wire.errors import InvalidParameter
+    from velocimex_cli.wire.numbers import parse_decimal
 
     if text is None:
         return None
-    value = strict_decimal(text)
+    value = parse_decimal(text)
     if value is None or not Decimal("0") < value < Decimal("1"):
         raise InvalidParameter(
             "split", text, "--split is the in-sample share, between 0 and 1 (e.g. 0.7)"
@@ -190,7 +191,7 @@ def _run_single(
     options.check()
     split = _split(opts.split)
     bar = _progress(factory, "backtest")
-    with bar if bar is not None else _Null():
+    with bar if bar is not None else contextlib.nullcontext():
         if data.path is None and bar is not None:
             factory.io.status(
                 f"Simulating {opts.simulate} of {data.exchange} {data.symbol} (seed {data.seed})…"
@@ -246,14 +247,6 @@ def _run_single(
             "or on fills a real queue would not give"
         )
     return None
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _write_trades(path: Path, fills: list[dict[str, Any]]) -> None:
@@ -348,7 +341,7 @@ def _run_sweep(
     cache = None if not opts.cache else ResultCache(cache_dir() / "backtests")
     workers = opts.jobs or os.cpu_count() or 1
     bar = _progress(factory, f"sweep ({len(specs)} runs)")
-    with bar if bar is not None else _Null():
+    with bar if bar is not None else contextlib.nullcontext():
         task = bar.add_task("runs", total=len(specs)) if bar is not None else None
         cached_count = [0]
 

@@ -14,7 +14,6 @@ before anything runs.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -23,6 +22,7 @@ from pathlib import Path
 from velocimex_cli.engine.core.instruments import Instrument
 from velocimex_cli.engine.core.orders import BUY, SELL
 from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.numbers import parse_decimal
 
 TRADE = 0
 BOOK = 1
@@ -73,18 +73,6 @@ def parse_timestamp(text: str) -> int | None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def strict_decimal(text: str) -> Decimal | None:
-    """A finite decimal written with ASCII digits only (no `1_000`, no other scripts' digits)."""
-    text = text.strip()
-    if not text or not text.isascii() or "_" in text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 def _steps(
@@ -159,12 +147,12 @@ def read_trades_csv(path: Path, instrument: Instrument) -> MarketData:
                 if previous is not None and stamp < previous:
                     raise DataError(path, line, "timestamps go backwards; sort the file by time")
                 previous = stamp
-                price = strict_decimal(row[at["price"]])
+                price = parse_decimal(row[at["price"]])
                 if price is None or price <= 0:
                     raise DataError(
                         path, line, f"price {row[at['price']]!r} is not a positive number"
                     )
-                quantity = strict_decimal(row[at["quantity"]])
+                quantity = parse_decimal(row[at["quantity"]])
                 if quantity is None or quantity <= 0:
                     raise DataError(
                         path, line, f"quantity {row[at['quantity']]!r} is not a positive number"
@@ -184,22 +172,3 @@ def read_trades_csv(path: Path, instrument: Instrument) -> MarketData:
     if not events:
         raise DataError(path, 2, "no trades after the header")
     return MarketData(events, first, last)
-
-
-def iter_levels(
-    path: Path, line: int, instrument: Instrument, levels: object
-) -> Iterator[tuple[int, int]]:
-    if not isinstance(levels, list):
-        raise DataError(path, line, "book levels are not a list")
-    for level in levels:
-        if isinstance(level, dict):
-            price, quantity = level.get("price"), level.get("quantity")
-        elif isinstance(level, list | tuple) and len(level) == 2:
-            price, quantity = level
-        else:
-            raise DataError(path, line, f"book level {level!r} is not {{price, quantity}}")
-        p = price if isinstance(price, Decimal) else strict_decimal(str(price))
-        q = quantity if isinstance(quantity, Decimal) else strict_decimal(str(quantity))
-        if p is None or q is None or p <= 0 or q < 0:
-            raise DataError(path, line, f"book level {level!r} has a bad price or quantity")
-        yield _steps(path, line, instrument, p, q)

@@ -163,7 +163,9 @@ def split_data(data: MarketData, fraction: Decimal) -> tuple[MarketData, MarketD
     # The out-of-sample half starts from the book as it stood: keep the last snapshot state.
     from velocimex_cli.engine.backtest.recording import book_state_at
 
-    second = [book_state_at(first), *second] if book_state_at(first) is not None else second
+    state = book_state_at(first)
+    if state is not None:
+        second = [state, *second]
     return MarketData(first, data.first_price, None), MarketData(second, None, data.last_price)
 
 

@@ -15,13 +15,14 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from velocimex_cli import __version__
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.numbers import parse_decimal
 
 MAX_GRID = 10_000
 # Options that say where inputs are, not what they are (their hashes are in the key instead).
@@ -48,11 +49,8 @@ class RunSpec:
 
 
 def _number(text: str, spec: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, ValueError):
-        value = None
-    if value is None or not value.is_finite() or not text.isascii() or "_" in text:
+    value = parse_decimal(text)
+    if value is None:
         raise InvalidParameter(
             "sweep", spec, f"{text!r} in --sweep {spec} is not a number; write NAME=START:STOP:STEP"
         )
