@@ -47,6 +47,12 @@ class MarketData:
     last_price: Decimal | None
 
     @property
+    def trades_only(self) -> bool:
+        """No book in the data (a CSV of trades): the replay makes a market around each print.
+        A recording starts with a snapshot, so its first events say."""
+        return not any(e[1] == BOOK for e in self.events[:1000])
+
+    @property
     def start(self) -> int:
         return self.events[0][0] if self.events else 0
 

@@ -28,7 +28,7 @@ from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
-from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
+from velocimex_cli.wire.timefmt import iso_from_micros, parse_iso, to_micros
 
 ACCOUNT = "backtest"
 # The account starts with this much of the instrument's quote asset and nothing else (unless
@@ -157,7 +157,7 @@ def run(
     samples: list[metrics.Sample] = []
     span = events[-1][0] - events[0][0]
     interval = options.sample_seconds * 1_000_000 or max(1_000_000, span // SAMPLES)
-    trades_only = not any(e[1] == BOOK for e in events[:1000])
+    trades_only = data.trades_only
     started = False
     next_sample = events[0][0]
     total = len(events)
@@ -205,7 +205,7 @@ def run(
         samples,
         [
             metrics.Fill(
-                to_micros_text(f["timestamp"]),
+                to_micros(parse_iso(f["timestamp"])),
                 f["side"],
                 f["price"],
                 f["quantity"],
@@ -251,7 +251,7 @@ def _bare(
     """The market alone through the engine (no strategy): what a backtest costs without one."""
     clock = exchange.clock
     events = data.events
-    trades_only = not any(e[1] == BOOK for e in events[:1000])
+    trades_only = data.trades_only
     apply_book, trade = replay.book, replay.trade
     for index, event in enumerate(events):
         clock.set(event[0])  # type: ignore[attr-defined]
@@ -266,12 +266,6 @@ def _bare(
             progress(index, len(events))
     report = {"events": len(events), "sequence": book.sequence}
     return BacktestResult(report, [], [], [])
-
-
-def to_micros_text(stamp: str) -> int:
-    from velocimex_cli.wire.timefmt import parse_iso
-
-    return to_micros(parse_iso(stamp))
 
 
 def _fill_row(fill: dict[str, Any]) -> dict[str, Any]:
