@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from velocimex_cli import __version__
@@ -31,15 +32,19 @@ __all__ = ["ServerSettings", "create_app"]
 
 
 class EngineApi(FastAPI):
-    """FastAPI for the lifespan and the docs pages; Starlette's own request path for serving
-    (the REST routes are lean endpoints driven by the route table, see operations.py).
+    """FastAPI for the lifespan and the docs pages; a lean request path for serving.
 
     FastAPI wraps every request in layers this app does not use: a per-request OpenTelemetry
     check, exception telemetry, a body-size limit (the routes enforce their own, with the
     reference's error shape) and an exit stack for dependencies with `yield` (the lean routes
-    have none). Together they were ~10% of an order request. Serving HTTP and WebSocket
-    scopes the way Starlette does drops them; the lifespan stays FastAPI's.
+    have none); Starlette adds a server-error layer, the exception middleware and the router.
+    Here HTTP and WebSocket scopes go to the edge (rate limit, headers, last-resort 500), which
+    serves a route-table path without parameters straight from its endpoint (each endpoint
+    answers its own errors) and everything else through Starlette's exception middleware and
+    router. The lifespan stays FastAPI's.
     """
+
+    edge_options: dict[str, Any]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -48,7 +53,12 @@ class EngineApi(FastAPI):
             await Starlette.__call__(self, scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return Starlette.build_middleware_stack(self)
+        handlers = {
+            key: value for key, value in self.exception_handlers.items() if key is not Exception
+        }
+        routed = ExceptionMiddleware(self.router, handlers=handlers)
+        direct = operations.direct_paths(self.router.routes)
+        return EdgeMiddleware(routed, direct=direct, **self.edge_options)
 
 
 def rest_operations() -> tuple[Operation, ...]:
@@ -104,5 +114,5 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         runtime.ensure_started()
         return rate_bucket(runtime, scope)
 
-    app.add_middleware(EdgeMiddleware, limiter=runtime.limiter, bucket_of=bucket_of)
+    app.edge_options = {"limiter": runtime.limiter, "bucket_of": bucket_of}
     return app

@@ -117,9 +117,8 @@ def credentials_from(headers: Mapping[str, str]) -> tuple[str | None, str | None
     return headers.get("x-api-key"), headers.get("x-api-secret")
 
 
-def authenticate(conn: HTTPConnection, permission: str = "read") -> Principal:
+def authenticate(scope: Scope, permission: str = "read") -> Principal:
     """The caller of a REST request; reads the raw ASGI headers (names are lower case) once."""
-    scope = conn.scope
     key, secret = first_headers(scope, b"x-api-key", b"x-api-secret")
     client = scope.get("client")
     runtime: EngineRuntime = scope["app"].state.runtime

@@ -72,7 +72,8 @@ def routes(token: str) -> list[Route]:
     async def create(request: Request) -> JsonResponse:
         _guard(request, token)
         body = await json_object(
-            request,
+            request.scope,
+            request.receive,
             {"account": "string", "name": "string", "permissions": "any", "ip_allow": "any"},
         )
         account = body.get("account") or "local"

@@ -16,26 +16,29 @@ append an `Operation` to its module's OPERATIONS; serving and the document follo
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from velocimex_cli.engine.api.auth import Principal, authenticate
 from velocimex_cli.engine.api.error_handlers import InvalidRequest
+from velocimex_cli.engine.api.rate_limit import send_internal_error
 from velocimex_cli.engine.api.request_body import check_declaration, json_object
 from velocimex_cli.engine.api.responses import JsonResponse
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.errors import ApiError, InvalidParameter
 from velocimex_cli.wire.numbers import parse_int
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.api.runtime import EngineRuntime
+
+log = logging.getLogger("vmx.engine.api")
 
 MAX_QUERY_BYTES = 4096  # a whole query string; each value has its own declared bound too
 
@@ -185,18 +188,18 @@ class Operation:
 class Call:
     """One request to an operation, with its caller and every input already checked."""
 
-    __slots__ = ("body", "path", "principal", "query", "request", "runtime")
+    __slots__ = ("body", "path", "principal", "query", "runtime", "scope")
 
     def __init__(
         self,
-        request: Request,
+        scope: Scope,
         runtime: EngineRuntime,
         principal: Principal | None,
         path: dict[str, Any],
         query: dict[str, Any],
         body: dict[str, Any] | None,
     ) -> None:
-        self.request = request
+        self.scope = scope
         self.runtime = runtime
         self.principal = principal
         self.path = path
@@ -258,35 +261,56 @@ def _require(declared: tuple[Param, ...], values: dict[str, Any]) -> None:
 
 
 class Endpoint:
-    """Every operation of one path as a bare ASGI app (Starlette's Route would add a layer)."""
+    """Every operation of one path as a bare ASGI app (Starlette's Route would add a layer).
 
-    __slots__ = ("allow", "by_method", "committed", "runtime")
+    It answers every error itself, in the reference's shape: an `ApiError` with its status, a
+    method the path lacks with 405 and `Allow`, anything else with a logged 500. So the edge
+    can call `serve` directly for a path without parameters, with the rate-limit headers to
+    add, and skip the router and the exception middleware (operations.direct_paths).
+    """
+
+    __slots__ = ("allow", "by_method", "runtime")
 
     def __init__(self, operations: Iterable[Operation], runtime: EngineRuntime) -> None:
         self.by_method = {op.method: op for op in operations}
         self.allow = ", ".join(sorted(self.by_method)).encode()
         self.runtime = runtime
-        self.committed = runtime.committed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.serve(scope, receive, send, [])
+
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        try:
+            status, body, headers = await self._answer(scope, receive)
+        except ApiError as exc:
+            status, body, headers = exc.http_status, jsonfmt.dumps(exc.to_body()).encode(), []
+            if status == 405:
+                headers = [(b"allow", self.allow)]
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await send_internal_error(send, extra)
+            return
+        if extra:
+            headers = [*headers, *extra]
+        await _send(send, status, body, headers)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         operation = self.by_method.get(scope["method"])
         if operation is None:
             method = scope["method"]
-            error = InvalidRequest(
+            raise InvalidRequest(
                 405,
                 "method",
                 method,
                 f"Method {method} is not allowed on {scope['path']};"
                 f" allowed: {self.allow.decode()}",
             )
-            body = jsonfmt.dumps(error.to_body()).encode()
-            await _send(send, 405, body, [(b"allow", self.allow)])
-            return
-        request = Request(scope, receive)
         principal = (
-            authenticate(request, operation.permission)
-            if operation.permission is not None
-            else None
+            authenticate(scope, operation.permission) if operation.permission is not None else None
         )
         path: dict[str, Any] = {}
         if operation.path_params:
@@ -298,11 +322,17 @@ class Endpoint:
             if operation.query or scope.get("query_string")
             else {}
         )
-        body = await json_object(request, operation.body) if operation.body is not None else None
-        call = Call(request, self.runtime, principal, path, query, body)
-        response = await operation.handler(call)
-        await self.committed()
-        await _send(send, response.status_code, response.body, response.raw_headers)
+        body = (
+            await json_object(scope, receive, operation.body)
+            if operation.body is not None
+            else None
+        )
+        runtime = self.runtime
+        response = await operation.handler(Call(scope, runtime, principal, path, query, body))
+        exchange = runtime.exchange
+        if exchange is not None and exchange.flush_pending:
+            await runtime.node.committed()  # acknowledged only once durable
+        return response.status_code, response.body, response.raw_headers
 
 
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -314,6 +344,16 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
         ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def direct_paths(routes: Iterable[Any]) -> dict[str, Endpoint]:
+    """The mounted endpoints whose path has no parameters, by path: the edge serves these
+    without the router (see `Endpoint`)."""
+    return {
+        route.path: route.app
+        for route in routes
+        if isinstance(route, Route) and isinstance(route.app, Endpoint) and "{" not in route.path
+    }
 
 
 def routes(operations: Iterable[Operation], runtime: EngineRuntime) -> list[Route]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -96,18 +97,34 @@ class SlidingWindowLimiter:
 BucketOf = Callable[[Scope], str]
 
 
+class DirectApp(Protocol):
+    """An endpoint the edge calls without wrapping `send`: it puts `extra` headers on its answer
+    itself and never lets an exception escape (operations.Endpoint)."""
+
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, extra: list[tuple[bytes, bytes]]
+    ) -> None: ...
+
+
 class EdgeMiddleware:
-    """Outermost HTTP layer: rate limit, rate-limit headers, last-resort error body."""
+    """Outermost HTTP layer: rate limit, rate-limit headers, last-resort error body.
+
+    A request for one of the `direct` paths (the route table's paths without parameters: the
+    hot ones) goes straight to its endpoint; everything else goes to `app` (Starlette's
+    exception middleware and router) with `send` wrapped to add the headers.
+    """
 
     def __init__(
         self,
         app: ASGIApp,
         limiter: SlidingWindowLimiter | None,
         bucket_of: BucketOf,
+        direct: Mapping[str, DirectApp] | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.bucket_of = bucket_of
+        self.direct = direct or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,6 +147,10 @@ class EdgeMiddleware:
                 )
                 await _send_json(send, 429, error.to_body(), extra)
                 return
+        direct = self.direct.get(scope["path"])
+        if direct is not None:
+            await direct.serve(scope, receive, send, extra)
+            return
 
         started = False
 
@@ -147,9 +168,14 @@ class EdgeMiddleware:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            from velocimex_cli.engine.api.error_handlers import internal_error_body
+            await send_internal_error(send, extra)
 
-            await _send_json(send, 500, internal_error_body(), extra)
+
+async def send_internal_error(send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+    """The reference's INTERNAL_ERROR answer (the cause is in the log, never in the body)."""
+    from velocimex_cli.engine.api.error_handlers import internal_error_body
+
+    await _send_json(send, 500, internal_error_body(), extra)
 
 
 async def _send_json(

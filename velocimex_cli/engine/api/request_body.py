@@ -7,8 +7,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from starlette.requests import Request
-from starlette.types import Scope
+from starlette.types import Receive, Scope
 
 from velocimex_cli.engine.api.error_handlers import InvalidRequest
 from velocimex_cli.wire import jsonfmt
@@ -32,7 +31,9 @@ def first_headers(scope: Scope, *names: bytes) -> list[str | None]:
     return found
 
 
-async def json_object(request: Request, schema: Schema | Mapping[str, str]) -> dict[str, Any]:
+async def json_object(
+    scope: Scope, receive: Receive, schema: Schema | Mapping[str, str]
+) -> dict[str, Any]:
     """The body as a JSON object that satisfies the operation's declared `schema`, or an
     INVALID_PARAMETER error naming the first field that does not.
 
@@ -40,7 +41,6 @@ async def json_object(request: Request, schema: Schema | Mapping[str, str]) -> d
     (see `check_fields` for the keywords it may use); the engine then checks values against
     the market (instrument, tick, lot, balance).
     """
-    scope = request.scope
     limit: int = scope["app"].state.runtime.settings.max_body_bytes
     content_type, declared = first_headers(scope, b"content-type", b"content-length")
     content_type = content_type or ""
@@ -59,7 +59,7 @@ async def json_object(request: Request, schema: Schema | Mapping[str, str]) -> d
     raw = b""
     more = True
     while more:
-        message = await request.receive()
+        message = await receive()
         if message["type"] != "http.request":
             break
         raw += message.get("body", b"")
