@@ -47,6 +47,18 @@ def test_body_must_be_an_object(client: TestClient, headers: dict[str, str]) -> 
     assert error["details"]["parameter"] == "body"
 
 
+def test_a_key_given_twice_is_refused_not_guessed(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """{"side": "buy", ..., "side": "sell"}: no order is placed on a guess of which was meant."""
+    body = GOOD[:-1] + ', "side": "sell"}'
+    error = error_of(post(client, headers, body), 400, "INVALID_PARAMETER")
+    assert error["details"]["parameter"] == "side"
+    assert "more than once" in error["message"]
+    orders = client.get("/v1/trading/orders", params={"status": "all"}, headers=headers).json()
+    assert orders["data"]["orders"] == []
+
+
 def test_wrong_content_type_is_415(client: TestClient, headers: dict[str, str]) -> None:
     response = client.post(
         "/v1/trading/orders", content=GOOD, headers={**headers, "Content-Type": "text/plain"}

@@ -21,6 +21,28 @@ _ENCODER = simplejson.JSONEncoder(
 _DECODER = simplejson.JSONDecoder(parse_float=Decimal)
 
 
+class DuplicateKey(ValueError):
+    """An object names the same key twice: which value was meant is unknowable."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {key[:100]!r} appears more than once in an object")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
+_UNIQUE_DECODER = simplejson.JSONDecoder(parse_float=Decimal, object_pairs_hook=_unique_keys)
+
+
 def _prebuilt_encoder() -> Callable[[Any], str] | None:
     """simplejson's C encoder, built once with `_ENCODER`'s options.
 
@@ -72,4 +94,10 @@ def loads(text: str | bytes) -> Any:
     return _DECODER.decode(text.decode() if isinstance(text, bytes) else text)
 
 
-__all__ = ["Decimal", "canonical", "dumps", "loads"]
+def loads_unique(text: str | bytes) -> Any:
+    """`loads` for what a client sends: an object naming a key twice is a DuplicateKey error,
+    not silently its last value."""
+    return _UNIQUE_DECODER.decode(text.decode() if isinstance(text, bytes) else text)
+
+
+__all__ = ["Decimal", "DuplicateKey", "canonical", "dumps", "loads", "loads_unique"]

@@ -69,7 +69,11 @@ async def json_object(
     if not raw.strip():
         raise InvalidParameter("body", "", "The request body is empty; send a JSON object")
     try:
-        body = jsonfmt.loads(raw)
+        body = jsonfmt.loads_unique(raw)
+    except jsonfmt.DuplicateKey as exc:
+        raise InvalidParameter(
+            exc.key[:100], "", f"{exc.key[:100]} is given more than once in the body; send it once"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         shown = raw[:100].decode("utf-8", errors="replace")
         raise InvalidParameter("body", shown, f"The body is not valid JSON: {exc}") from None
