@@ -7,7 +7,8 @@ this process:
 - baseline: a bare Python loop doing one dict insert per operation;
 - book: the order book alone (`OrderBook.rest/remove/take`), i.e. pure matching;
 - engine: the full engine entry point (`Exchange.place` / cancel) with ledger locks, fees,
-  positions and fills, persistence off.
+  positions and fills, persistence off. With the C core, these commands run the engine path in
+  C (core/native_path.py) whenever the Python path would do nothing else.
 
 Every figure of the book and the summary says which `Order`/`OrderBook` ran: "native" (the C
 core, velocimex_cli/engine/core/_native.c) or "python" (the fallback, VMX_PURE_PYTHON=1).

@@ -791,16 +791,13 @@ book_fillable(BookObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLongLong(found);
 }
 
-static PyObject *
-book_rest(BookObject *self, PyObject *arg)
+/* Put an order at the back of its level (book.rest); -1 with an exception set on failure. */
+static int
+book_rest_order(BookObject *self, OrderObject *order)
 {
-    OrderObject *order = arg_order(arg);
-    if (order == NULL) {
-        return NULL;
-    }
     if (order->level != NULL) {
         PyErr_Format(PyExc_ValueError, "order %lld is already resting", order->id);
-        return NULL;
+        return -1;
     }
     int side = order->side == BUY ? 0 : 1;
     long long price = order->price;
@@ -809,12 +806,12 @@ book_rest(BookObject *self, PyObject *arg)
     if (level != NULL && ((remaining > 0 && level->quantity > LLONG_MAX - remaining) ||
                           (remaining < 0 && level->quantity < LLONG_MIN - remaining))) {
         PyErr_SetString(PyExc_OverflowError, "level quantity exceeds a 64-bit integer");
-        return NULL;
+        return -1;
     }
     if (level == NULL) {
         level = side_insert(self, side, price);
         if (level == NULL) {
-            return NULL;
+            return -1;
         }
     }
     Py_INCREF(order);
@@ -831,23 +828,27 @@ book_rest(BookObject *self, PyObject *arg)
     level->quantity += remaining;
     level->count++;
     self->changed = 1;
-    if (book_touch(self, order->side, price) < 0) {
+    return book_touch(self, order->side, price);
+}
+
+static PyObject *
+book_rest(BookObject *self, PyObject *arg)
+{
+    OrderObject *order = arg_order(arg);
+    if (order == NULL || book_rest_order(self, order) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
 }
 
-static PyObject *
-book_remove(BookObject *self, PyObject *arg)
+/* Take a resting order out of this book (book.remove); -1 with an exception set on failure. */
+static int
+book_remove_order(BookObject *self, OrderObject *order)
 {
-    OrderObject *order = arg_order(arg);
-    if (order == NULL) {
-        return NULL;
-    }
     Level *level = order->level;
     if (level == NULL || level->book != self) {
         PyErr_Format(PyExc_ValueError, "order %lld is not resting in this book", order->id);
-        return NULL;
+        return -1;
     }
     int side = order->side == BUY ? 0 : 1;
     level->quantity -= order->quantity - order->filled;
@@ -858,7 +859,14 @@ book_remove(BookObject *self, PyObject *arg)
     self->changed = 1;
     int rc = book_touch(self, order->side, order->price);
     Py_DECREF(order); /* the book's reference; the caller still holds one */
-    if (rc < 0) {
+    return rc;
+}
+
+static PyObject *
+book_remove(BookObject *self, PyObject *arg)
+{
+    OrderObject *order = arg_order(arg);
+    if (order == NULL || book_remove_order(self, order) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -896,16 +904,11 @@ make_fill(OrderObject *maker, long long lots, PyObject *price)
     return fill;
 }
 
+/* book.take: the list of (maker, lots, price) fills, or NULL with an exception set. */
 static PyObject *
-book_take(BookObject *self, PyObject *const *args, Py_ssize_t nargs)
+book_take_fills(BookObject *self, long long side, PyObject *account, long long limit,
+                long long lots, PyObject *self_trades)
 {
-    long long side, limit, lots;
-    if (check_nargs("take", nargs, 5) < 0 || arg_int64(args[0], &side, "side") < 0 ||
-        arg_limit(args[2], &limit) < 0 || arg_int64(args[3], &lots, "lots") < 0) {
-        return NULL;
-    }
-    PyObject *account = args[1];
-    PyObject *self_trades = args[4];
     int buy = side == BUY;
     int maker_side = buy ? 1 : 0;
     Side *s = &self->sides[maker_side];
@@ -971,6 +974,17 @@ book_take(BookObject *self, PyObject *const *args, Py_ssize_t nargs)
 error:
     Py_DECREF(fills);
     return NULL;
+}
+
+static PyObject *
+book_take(BookObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long side, limit, lots;
+    if (check_nargs("take", nargs, 5) < 0 || arg_int64(args[0], &side, "side") < 0 ||
+        arg_limit(args[2], &limit) < 0 || arg_int64(args[3], &lots, "lots") < 0) {
+        return NULL;
+    }
+    return book_take_fills(self, side, args[1], limit, lots, args[4]);
 }
 
 static PyObject *
@@ -1078,6 +1092,1858 @@ static PyTypeObject BookType = {
     .tp_getset = book_getset,
 };
 
+/* ------------------------------------------------------------------------------ FillRecord */
+
+/* One side of a trade (fills.PyFillRecord is the reference): read-only, and like Order not
+ * GC-tracked, since an account keeps every fill it ever had. The integer fields are int64. */
+typedef struct {
+    PyObject_HEAD
+    long long trade_id;
+    long long price;
+    long long lots;
+    long long fee;
+    long long timestamp;
+    PyObject *order;
+    PyObject *liquidity;
+} FillRecordObject;
+
+static PyTypeObject FillRecordType;
+
+static PyObject *
+fill_record_make(long long trade_id, PyObject *order, long long price, long long lots,
+                 long long fee, PyObject *liquidity, long long timestamp)
+{
+    FillRecordObject *self = PyObject_New(FillRecordObject, &FillRecordType);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->trade_id = trade_id;
+    self->price = price;
+    self->lots = lots;
+    self->fee = fee;
+    self->timestamp = timestamp;
+    self->order = Py_NewRef(order);
+    self->liquidity = Py_NewRef(liquidity);
+    return (PyObject *)self;
+}
+
+static PyObject *
+fill_record_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL || nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "FillRecord(trade_id, order, price, lots, fee, "
+                                         "liquidity, timestamp) takes 7 positional arguments");
+        return NULL;
+    }
+    long long trade_id, price, lots, fee, timestamp;
+    if (arg_int64(args[0], &trade_id, "trade_id") < 0 || arg_int64(args[2], &price, "price") < 0 ||
+        arg_int64(args[3], &lots, "lots") < 0 || arg_int64(args[4], &fee, "fee") < 0 ||
+        arg_int64(args[6], &timestamp, "timestamp") < 0) {
+        return NULL;
+    }
+    return fill_record_make(trade_id, args[1], price, lots, fee, args[5], timestamp);
+}
+
+static PyObject *
+fill_record_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "FillRecord takes positional arguments only");
+        return NULL;
+    }
+    return fill_record_vectorcall((PyObject *)type, &PyTuple_GET_ITEM(args, 0),
+                                  (size_t)PyTuple_GET_SIZE(args), NULL);
+}
+
+static void
+fill_record_dealloc(FillRecordObject *self)
+{
+    Py_XDECREF(self->order);
+    Py_XDECREF(self->liquidity);
+    PyObject_Free(self);
+}
+
+static PyMemberDef fill_record_members[] = {
+    {"trade_id", T_LONGLONG, offsetof(FillRecordObject, trade_id), READONLY, NULL},
+    {"price", T_LONGLONG, offsetof(FillRecordObject, price), READONLY, "ticks"},
+    {"lots", T_LONGLONG, offsetof(FillRecordObject, lots), READONLY, NULL},
+    {"fee", T_LONGLONG, offsetof(FillRecordObject, fee), READONLY, "ledger units"},
+    {"timestamp", T_LONGLONG, offsetof(FillRecordObject, timestamp), READONLY, "microseconds"},
+    {"order", T_OBJECT_EX, offsetof(FillRecordObject, order), READONLY, NULL},
+    {"liquidity", T_OBJECT_EX, offsetof(FillRecordObject, liquidity), READONLY,
+     "'maker' or 'taker'"},
+    {NULL},
+};
+
+static PyTypeObject FillRecordType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "velocimex_cli.engine.core._native.FillRecord",
+    .tp_doc = "One side of a trade, as its account sees it (see fills.PyFillRecord).",
+    .tp_basicsize = sizeof(FillRecordObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = fill_record_new,
+    .tp_vectorcall = fill_record_vectorcall,
+    .tp_dealloc = (destructor)fill_record_dealloc,
+    .tp_members = fill_record_members,
+};
+
+/* ------------------------------------------------------------------------------ engine path
+ *
+ * The engine's commonest commands in C, over the same Python state the pure-Python engine
+ * keeps (the Exchange's attributes, accounts' `balances` lists, `Position`s, `MarketStats`,
+ * `FillRecord`s, the store's `Changes`): native_path.py is the Python side, and matching.py /
+ * settlement.py / commands.py are the reference these functions follow step by step.
+ *
+ * - place(exchange, account, instrument, side, lots, price, tif): entry.OrderEntry._check,
+ *   risk.record and matching.Matching._execute for an order without client_order_id or
+ *   post-only that is GTC or IOC, while no listener is attached. Everything that can refuse
+ *   (balance, risk limits, session hours, no liquidity for a market order, a number beyond
+ *   int64) is decided before anything changes: then it returns None and the caller runs the
+ *   Python path, which raises or rejects exactly as before.
+ * - cancel(exchange, account, order): Exchange.cancel_live while no listener is attached
+ *   (False: run the Python path).
+ * - settle(exchange, taker_account, taker, fills): settlement.Settlement._settle_fills while
+ *   no events are collected. Each fill is first computed in 128-bit integers and checked to fit
+ *   64 bits before anything is written; a fill that does not fit (never in practice) and every
+ *   fill after it are handed to the Python loop, which is exact for any size.
+ */
+
+typedef __int128 i128;
+
+#define FAST_OK 0
+#define FAST_FALLBACK 1 /* not handled here: nothing was changed, run the Python path */
+
+/* Set once by _configure_engine() from native_path.py. */
+static struct {
+    PyObject *user, *crypto, *limit, *market, *gtc, *ioc;
+    PyObject *filled, *partially_filled, *canceled;
+    PyObject *canceled_by_user, *ioc_remainder, *market_protection, *no_liquidity, *self_trade;
+    PyObject *position_type, *fill_record_type, *fee_account, *to_micros;
+} E;
+
+/* Interned attribute names. */
+static PyObject *s__listeners, *s__events, *s__always_open, *s_books, *s_config,
+    *s_market_protection_bps, *s__lock_bps, *s__maker_bps, *s__taker_bps, *s_next_order_id,
+    *s_next_trade_id, *s__now, *s_clock, *s__moment, *s__moment_micros, *s__command_books,
+    *s__changes, *s__traded, *s__schedule_flush, *s__pending_events, *s__flush_pending,
+    *s_ledger, *s_stats, *s__commit, *s__settle_fills, *s_index, *s_venue, *s_kind, *s_quote,
+    *s_base, *s_notional_units, *s_lot_units, *s_balances, *s_orders, *s_positions, *s_name,
+    *s_open_orders, *s_risk, *s_fills, *s_accounts, *s_fees, *s_limits, *s_recent,
+    *s_price_band_bps, *s_max_order_notional, *s_max_open_orders, *s_max_orders_per_second,
+    *s_trades, *s_quantity, *s_cost, *s_realized, *s_last_price, *s_volume, *s_append,
+    *s_popleft, *s_taker, *s_maker;
+
+static int
+intern_engine_names(void)
+{
+    struct {
+        PyObject **slot;
+        const char *text;
+    } names[] = {
+        {&s__listeners, "_listeners"}, {&s__events, "_events"},
+        {&s__always_open, "_always_open"}, {&s_books, "books"}, {&s_config, "config"},
+        {&s_market_protection_bps, "market_protection_bps"}, {&s__lock_bps, "_lock_bps"},
+        {&s__maker_bps, "_maker_bps"}, {&s__taker_bps, "_taker_bps"},
+        {&s_next_order_id, "next_order_id"}, {&s_next_trade_id, "next_trade_id"},
+        {&s__now, "_now"}, {&s_clock, "clock"}, {&s__moment, "_moment"},
+        {&s__moment_micros, "_moment_micros"}, {&s__command_books, "_command_books"},
+        {&s__changes, "_changes"}, {&s__traded, "_traded"},
+        {&s__schedule_flush, "_schedule_flush"}, {&s__pending_events, "_pending_events"},
+        {&s__flush_pending, "_flush_pending"}, {&s_ledger, "ledger"}, {&s_stats, "stats"},
+        {&s__commit, "_commit"}, {&s__settle_fills, "_settle_fills"}, {&s_index, "index"},
+        {&s_venue, "venue"}, {&s_kind, "kind"}, {&s_quote, "quote"}, {&s_base, "base"},
+        {&s_notional_units, "notional_units"}, {&s_lot_units, "lot_units"},
+        {&s_balances, "balances"}, {&s_orders, "orders"}, {&s_positions, "positions"},
+        {&s_name, "name"}, {&s_open_orders, "open_orders"}, {&s_risk, "risk"},
+        {&s_fills, "fills"}, {&s_accounts, "accounts"}, {&s_fees, "fees"},
+        {&s_limits, "limits"}, {&s_recent, "recent"}, {&s_price_band_bps, "price_band_bps"},
+        {&s_max_order_notional, "max_order_notional"},
+        {&s_max_open_orders, "max_open_orders"},
+        {&s_max_orders_per_second, "max_orders_per_second"}, {&s_trades, "trades"},
+        {&s_quantity, "quantity"}, {&s_cost, "cost"}, {&s_realized, "realized"},
+        {&s_last_price, "last_price"}, {&s_volume, "volume"}, {&s_append, "append"},
+        {&s_popleft, "popleft"}, {&s_taker, "taker"}, {&s_maker, "maker"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *names[i].slot = PyUnicode_InternFromString(names[i].text);
+        if (*names[i].slot == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static inline int
+fits64(i128 v)
+{
+    return v >= LLONG_MIN && v <= LLONG_MAX;
+}
+
+/* Python's a // b for b > 0. */
+static inline i128
+floordiv(i128 a, long long b)
+{
+    i128 q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* a * b in 128 bits; 0 if it overflows. */
+static inline int
+mul128(i128 a, i128 b, i128 *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* An int as int64: FAST_OK, FAST_FALLBACK (not an int, or beyond int64), or -1 (error). */
+static int
+get_ll(PyObject *value, long long *out)
+{
+    if (!PyLong_Check(value)) {
+        return FAST_FALLBACK;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow) {
+        return FAST_FALLBACK;
+    }
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = v;
+    return FAST_OK;
+}
+
+static int
+attr_ll(PyObject *obj, PyObject *name, long long *out)
+{
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value == NULL) {
+        return -1;
+    }
+    int rc = get_ll(value, out);
+    Py_DECREF(value);
+    return rc;
+}
+
+static int
+set_attr_ll(PyObject *obj, PyObject *name, long long v)
+{
+    PyObject *value = PyLong_FromLongLong(v);
+    if (value == NULL) {
+        return -1;
+    }
+    int rc = PyObject_SetAttr(obj, name, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* The Exchange's attribute from its __dict__ (borrowed), or NULL with AttributeError. */
+static PyObject *
+ex_get(PyObject *exd, PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(exd, name);
+    if (value == NULL && !PyErr_Occurred()) {
+        PyErr_SetObject(PyExc_AttributeError, name);
+    }
+    return value;
+}
+
+static int
+ex_get_ll(PyObject *exd, PyObject *name, long long *out)
+{
+    PyObject *value = ex_get(exd, name);
+    return value == NULL ? -1 : get_ll(value, out);
+}
+
+static int
+ex_set_ll(PyObject *exd, PyObject *name, long long v)
+{
+    PyObject *value = PyLong_FromLongLong(v);
+    if (value == NULL) {
+        return -1;
+    }
+    int rc = PyDict_SetItem(exd, name, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* An exact Python int of a 128-bit value. */
+static PyObject *
+pylong_from_i128(i128 v)
+{
+    if (fits64(v)) {
+        return PyLong_FromLongLong((long long)v);
+    }
+    unsigned char bytes[16];
+    unsigned __int128 u = (unsigned __int128)v;
+    for (int i = 0; i < 16; i++) {
+        bytes[i] = (unsigned char)(u >> (8 * i));
+    }
+    return _PyLong_FromByteArray(bytes, 16, 1, 1);
+}
+
+/* list[i] += delta, exact for any size. */
+static int
+list_add(PyObject *list, Py_ssize_t i, i128 delta)
+{
+    PyObject *item = PyList_GET_ITEM(list, i);
+    long long v;
+    int rc = get_ll(item, &v);
+    if (rc < 0) {
+        return -1;
+    }
+    PyObject *result;
+    if (rc == FAST_OK) {
+        result = pylong_from_i128((i128)v + delta);
+    }
+    else {
+        PyObject *d = pylong_from_i128(delta);
+        if (d == NULL) {
+            return -1;
+        }
+        result = PyNumber_Add(item, d);
+        Py_DECREF(d);
+    }
+    if (result == NULL) {
+        return -1;
+    }
+    PyList_SetItem(list, i, result);
+    return 0;
+}
+
+static int
+list_set_ll(PyObject *list, Py_ssize_t i, long long v)
+{
+    PyObject *value = PyLong_FromLongLong(v);
+    if (value == NULL) {
+        return -1;
+    }
+    PyList_SetItem(list, i, value);
+    return 0;
+}
+
+/* attribute += delta on a Python int attribute, exact for any size. */
+static int
+attr_add(PyObject *obj, PyObject *name, long long delta)
+{
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value == NULL) {
+        return -1;
+    }
+    PyObject *d = PyLong_FromLongLong(delta);
+    PyObject *result = d == NULL ? NULL : PyNumber_Add(value, d);
+    Py_DECREF(value);
+    Py_XDECREF(d);
+    if (result == NULL) {
+        return -1;
+    }
+    int rc = PyObject_SetAttr(obj, name, result);
+    Py_DECREF(result);
+    return rc;
+}
+
+/* A balance entry [total, locked] (borrowed), or NULL: none (no exception) or an error. */
+static PyObject *
+balance_entry(PyObject *balances, PyObject *asset)
+{
+    if (!PyDict_CheckExact(balances)) {
+        return NULL;
+    }
+    PyObject *entry = PyDict_GetItemWithError(balances, asset);
+    if (entry != NULL && (!PyList_CheckExact(entry) || PyList_GET_SIZE(entry) != 2)) {
+        return NULL;
+    }
+    return entry;
+}
+
+/* Account.balance(asset): the entry, created as [0, 0] if missing (borrowed). */
+static PyObject *
+balance_entry_or_new(PyObject *balances, PyObject *asset)
+{
+    PyObject *entry = balance_entry(balances, asset);
+    if (entry != NULL || PyErr_Occurred() || !PyDict_CheckExact(balances)) {
+        return entry;
+    }
+    entry = Py_BuildValue("[ii]", 0, 0);
+    if (entry == NULL) {
+        return NULL;
+    }
+    int rc = PyDict_SetItem(balances, asset, entry);
+    Py_DECREF(entry);
+    return rc < 0 ? NULL : entry;
+}
+
+static void
+order_set_status(OrderObject *order, PyObject *status)
+{
+    Py_SETREF(order->status, Py_NewRef(status));
+}
+
+static void
+order_set_reason(OrderObject *order, PyObject *reason)
+{
+    Py_SETREF(order->reason, Py_NewRef(reason));
+}
+
+static int
+append_item(PyObject *list, PyObject *item)
+{
+    return append_to(list, item);
+}
+
+/* container.add((a, b)) for a set of pairs. */
+static int
+set_add_pair(PyObject *set, PyObject *a, PyObject *b)
+{
+    PyObject *pair = PyTuple_Pack(2, a, b);
+    if (pair == NULL) {
+        return -1;
+    }
+    int rc = PySet_Add(set, pair);
+    Py_DECREF(pair);
+    return rc;
+}
+
+static int
+dict_set_order(PyObject *dict, OrderObject *order)
+{
+    PyObject *id = PyLong_FromLongLong(order->id);
+    if (id == NULL) {
+        return -1;
+    }
+    int rc = PyDict_SetItem(dict, id, (PyObject *)order);
+    Py_DECREF(id);
+    return rc;
+}
+
+/* What one command reads of the Exchange, held for its duration. */
+typedef struct {
+    PyObject *exchange;
+    PyObject *exd;     /* its __dict__ */
+    PyObject *changes; /* None or the store's Changes */
+    PyObject *changes_balances, *changes_orders, *changes_fills, *changes_positions,
+        *changes_trades;
+    long long lock_bps;
+} Command;
+
+static void
+command_clear(Command *c)
+{
+    Py_CLEAR(c->exd);
+    Py_CLEAR(c->changes);
+    Py_CLEAR(c->changes_balances);
+    Py_CLEAR(c->changes_orders);
+    Py_CLEAR(c->changes_fills);
+    Py_CLEAR(c->changes_positions);
+    Py_CLEAR(c->changes_trades);
+}
+
+/* FAST_OK, FAST_FALLBACK (a listener is attached or a number is beyond int64), or -1. */
+static int
+command_open(Command *c, PyObject *exchange)
+{
+    memset(c, 0, sizeof(*c));
+    c->exchange = exchange;
+    c->exd = PyObject_GenericGetDict(exchange, NULL);
+    if (c->exd == NULL) {
+        return -1;
+    }
+    PyObject *listeners = ex_get(c->exd, s__listeners);
+    PyObject *events = listeners == NULL ? NULL : ex_get(c->exd, s__events);
+    if (events == NULL) {
+        return -1;
+    }
+    if (!PyList_CheckExact(listeners) || PyList_GET_SIZE(listeners) != 0 || events != Py_None) {
+        return FAST_FALLBACK;
+    }
+    int rc = ex_get_ll(c->exd, s__lock_bps, &c->lock_bps);
+    if (rc != FAST_OK) {
+        return rc;
+    }
+    PyObject *changes = ex_get(c->exd, s__changes);
+    if (changes == NULL) {
+        return -1;
+    }
+    c->changes = Py_NewRef(changes);
+    if (changes != Py_None) {
+        c->changes_balances = PyObject_GetAttr(changes, s_balances);
+        c->changes_orders = PyObject_GetAttr(changes, s_orders);
+        c->changes_fills = PyObject_GetAttr(changes, s_fills);
+        c->changes_positions = PyObject_GetAttr(changes, s_positions);
+        c->changes_trades = PyObject_GetAttr(changes, s_trades);
+        if (c->changes_balances == NULL || c->changes_orders == NULL ||
+            c->changes_fills == NULL || c->changes_positions == NULL ||
+            c->changes_trades == NULL) {
+            return -1;
+        }
+        if (!PyAnySet_Check(c->changes_balances) || !PyAnySet_Check(c->changes_positions) ||
+            !PyDict_CheckExact(c->changes_orders)) {
+            return FAST_FALLBACK;
+        }
+    }
+    return FAST_OK;
+}
+
+/* Commands._micros: the clock's microseconds, converted once per datetime it returns. */
+static int
+command_micros(Command *c, long long *out)
+{
+    PyObject *clock = ex_get(c->exd, s_clock);
+    if (clock == NULL) {
+        return -1;
+    }
+    PyObject *moment = PyObject_CallNoArgs(clock);
+    if (moment == NULL) {
+        return -1;
+    }
+    PyObject *last = ex_get(c->exd, s__moment);
+    if (last == NULL) {
+        Py_DECREF(moment);
+        return -1;
+    }
+    if (moment != last) {
+        PyObject *micros = PyObject_CallOneArg(E.to_micros, moment);
+        if (micros == NULL || PyDict_SetItem(c->exd, s__moment, moment) < 0 ||
+            PyDict_SetItem(c->exd, s__moment_micros, micros) < 0) {
+            Py_XDECREF(micros);
+            Py_DECREF(moment);
+            return -1;
+        }
+        Py_DECREF(micros);
+    }
+    Py_DECREF(moment);
+    PyObject *micros = ex_get(c->exd, s__moment_micros);
+    if (micros == NULL) {
+        return -1;
+    }
+    int rc = get_ll(micros, out);
+    if (rc == FAST_FALLBACK) {
+        PyErr_SetString(PyExc_OverflowError, "the clock is beyond 64-bit microseconds");
+        return -1;
+    }
+    return rc;
+}
+
+/* Commands._begin (no listener: no events are collected). */
+static int
+command_begin(Command *c, long long *now)
+{
+    if (command_micros(c, now) < 0) {
+        return -1;
+    }
+    return ex_set_ll(c->exd, s__now, *now);
+}
+
+/* Commands._touch_book without listeners: note the book, no best prices needed. */
+static int
+command_touch(Command *c, PyObject *index)
+{
+    PyObject *books = ex_get(c->exd, s__command_books);
+    if (books == NULL) {
+        return -1;
+    }
+    int has = PyDict_Contains(books, index);
+    if (has != 0) {
+        return has < 0 ? -1 : 0;
+    }
+    return PyDict_SetItem(books, index, Py_None);
+}
+
+/* Commands._finish without events: bump the changed books' sequences, then commit. */
+static int
+command_finish(Command *c)
+{
+    PyObject *command_books = ex_get(c->exd, s__command_books);
+    PyObject *books = command_books == NULL ? NULL : ex_get(c->exd, s_books);
+    PyObject *traded = books == NULL ? NULL : ex_get(c->exd, s__traded);
+    if (traded == NULL) {
+        return -1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *index, *unused;
+    while (PyDict_Next(command_books, &pos, &index, &unused)) {
+        PyObject *book = PyObject_GetItem(books, index);
+        if (book == NULL) {
+            return -1;
+        }
+        if (Py_IS_TYPE(book, &BookType)) {
+            BookObject *b = (BookObject *)book;
+            if (b->changed) {
+                b->sequence++;
+                b->changed = 0;
+            }
+        }
+        else {
+            PyErr_SetString(PyExc_TypeError, "the engine's books must be native OrderBooks");
+            Py_DECREF(book);
+            return -1;
+        }
+        Py_DECREF(book);
+    }
+    if (PySet_Clear(traded) < 0) {
+        return -1;
+    }
+    PyDict_Clear(command_books);
+    PyObject *schedule = ex_get(c->exd, s__schedule_flush);
+    PyObject *pending = schedule == NULL ? NULL : ex_get(c->exd, s__pending_events);
+    if (pending == NULL) {
+        return -1;
+    }
+    if (schedule == Py_None && c->changes == Py_None && PyList_CheckExact(pending) &&
+        PyList_GET_SIZE(pending) == 0) {
+        return PyDict_SetItem(c->exd, s__flush_pending, Py_False); /* what flush() does */
+    }
+    PyObject *r = PyObject_CallMethodNoArgs(c->exchange, s__commit);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* locks.lock_for: what `lots` of an order of `side` at `price` lock, in 128 bits (0: it
+ * overflows). */
+static int
+lock_for_lots(long long side, long long price, long long lots, long long notional_units,
+              long long lot_units, long long lock_bps, i128 *out)
+{
+    i128 v;
+    if (side == BUY) {
+        i128 notional, fee;
+        if (!mul128(price, lots, &v) || !mul128(v, notional_units, &notional) ||
+            !mul128(notional, lock_bps, &fee)) {
+            return 0;
+        }
+        *out = notional + floordiv(fee, 10000);
+        return 1;
+    }
+    return mul128(lots, lot_units, out);
+}
+
+/* Matching._order_closed. */
+static int
+order_closed(Command *c, PyObject *account, OrderObject *order)
+{
+    PyObject *kind = PyObject_GetAttr(account, s_kind);
+    if (kind == NULL) {
+        return -1;
+    }
+    Py_DECREF(kind);
+    if (kind != E.user) {
+        PyObject *orders = PyObject_GetAttr(account, s_orders);
+        PyObject *id = orders == NULL ? NULL : PyLong_FromLongLong(order->id);
+        if (id == NULL) {
+            Py_XDECREF(orders);
+            return -1;
+        }
+        int rc = PyDict_Contains(orders, id);
+        if (rc > 0) {
+            rc = PyDict_DelItem(orders, id);
+        }
+        Py_DECREF(id);
+        Py_DECREF(orders);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    if (c->changes_orders != NULL) {
+        return dict_set_order(c->changes_orders, order);
+    }
+    return 0;
+}
+
+/* Matching._release: end a live order, unlocking what it still holds. */
+static int
+order_release(Command *c, PyObject *account, OrderObject *order, PyObject *reason,
+              PyObject *status)
+{
+    PyObject *instrument = order->instrument;
+    PyObject *asset = PyObject_GetAttr(instrument, order->side == BUY ? s_quote : s_base);
+    if (asset == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    long long units;
+    PyObject *balances = NULL, *entry;
+    PyObject *name = NULL;
+    i128 lock;
+    int fit = attr_ll(instrument, order->side == BUY ? s_notional_units : s_lot_units, &units);
+    if (fit < 0) {
+        goto done;
+    }
+    balances = PyObject_GetAttr(account, s_balances);
+    if (balances == NULL) {
+        goto done;
+    }
+    entry = PyObject_GetItem(balances, asset);
+    if (entry == NULL) {
+        goto done;
+    }
+    Py_DECREF(entry); /* the dict keeps it */
+    if (fit == FAST_OK && PyList_CheckExact(entry) && PyList_GET_SIZE(entry) == 2 &&
+        lock_for_lots(order->side, order->price, order->quantity - order->filled, units, units,
+                      c->lock_bps, &lock)) {
+        if (list_add(entry, 1, -lock) < 0) {
+            goto done;
+        }
+    }
+    else { /* beyond 128 bits: Python's ints */
+        PyErr_SetString(PyExc_OverflowError, "a lock beyond 128 bits");
+        goto done;
+    }
+    order_set_status(order, status);
+    order_set_reason(order, reason);
+    long long now;
+    if (ex_get_ll(c->exd, s__now, &now) != FAST_OK) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_OverflowError, "the engine time is beyond 64 bits");
+        }
+        goto done;
+    }
+    order->updated = now;
+    if (order_closed(c, account, order) < 0) {
+        goto done;
+    }
+    if (c->changes_balances != NULL) {
+        name = PyObject_GetAttr(account, s_name);
+        if (name == NULL || set_add_pair(c->changes_balances, name, asset) < 0 ||
+            dict_set_order(c->changes_orders, order) < 0) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(balances);
+    Py_DECREF(asset);
+    return rc;
+}
+
+/* Position.apply(lots, notional) then `realized -= fee`, on int64 values in 128 bits. */
+static void
+position_apply(long long *quantity, long long cost, long long realized, long long lots,
+               long long notional, long long fee, i128 *new_quantity, i128 *new_cost,
+               i128 *new_realized)
+{
+    i128 qty = *quantity;
+    i128 signed_ = lots > 0 ? (i128)notional : -(i128)notional;
+    if (qty == 0 || (qty > 0) == (lots > 0)) {
+        *new_quantity = qty + lots;
+        *new_cost = cost + signed_;
+        *new_realized = (i128)realized - fee;
+        return;
+    }
+    i128 abs_lots = lots < 0 ? -(i128)lots : lots;
+    i128 abs_qty = qty < 0 ? -qty : qty;
+    i128 closing = abs_lots < abs_qty ? abs_lots : abs_qty;
+    /* _pro_rata: amount x part / whole, truncated towards zero (all factors < 2**64). */
+    i128 abs_cost = cost < 0 ? -(i128)cost : cost;
+    i128 closed_cost = abs_cost * closing / abs_qty;
+    if (cost < 0) {
+        closed_cost = -closed_cost;
+    }
+    i128 closed_flow = (signed_ < 0 ? -signed_ : signed_) * closing / abs_lots;
+    if (signed_ < 0) {
+        closed_flow = -closed_flow;
+    }
+    i128 after = qty + lots;
+    *new_realized = (i128)realized - (closed_flow + closed_cost) - fee;
+    *new_quantity = after;
+    if (after == 0) {
+        *new_cost = 0;
+    }
+    else if ((after > 0) == (qty > 0)) {
+        *new_cost = cost - closed_cost;
+    }
+    else {
+        *new_cost = signed_ - closed_flow;
+    }
+}
+
+/* A position's fields as int64 (FAST_FALLBACK if one is not). */
+static int
+position_read(PyObject *position, long long *q, long long *c, long long *r)
+{
+    int rc = attr_ll(position, s_quantity, q);
+    if (rc == FAST_OK) {
+        rc = attr_ll(position, s_cost, c);
+    }
+    if (rc == FAST_OK) {
+        rc = attr_ll(position, s_realized, r);
+    }
+    return rc;
+}
+
+static int
+position_write(PyObject *position, i128 q, i128 c, i128 r)
+{
+    if (set_attr_ll(position, s_quantity, (long long)q) < 0 ||
+        set_attr_ll(position, s_cost, (long long)c) < 0 ||
+        set_attr_ll(position, s_realized, (long long)r) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* positions.get(index) or positions.setdefault(index, Position()) (new reference). */
+static PyObject *
+position_of(PyObject *account, PyObject *index)
+{
+    PyObject *positions = PyObject_GetAttr(account, s_positions);
+    if (positions == NULL) {
+        return NULL;
+    }
+    PyObject *position = PyDict_GetItemWithError(positions, index);
+    if (position != NULL) {
+        Py_INCREF(position);
+    }
+    else if (!PyErr_Occurred()) {
+        position = PyObject_CallNoArgs(E.position_type);
+        if (position != NULL && PyDict_SetItem(positions, index, position) < 0) {
+            Py_CLEAR(position);
+        }
+    }
+    Py_DECREF(positions);
+    return position;
+}
+
+/* MarketStats.record(now, price, lots). */
+static int
+stats_record(PyObject *stats, long long now, PyObject *price, PyObject *lots)
+{
+    int rc = -1;
+    PyObject *trades = NULL, *volume = NULL, *horizon = NULL, *entry = NULL, *r = NULL;
+    if (PyObject_SetAttr(stats, s_last_price, price) < 0) {
+        return -1;
+    }
+    trades = PyObject_GetAttr(stats, s_trades);
+    if (trades == NULL) {
+        return -1;
+    }
+    entry = Py_BuildValue("(LO)", now, lots);
+    if (entry == NULL) {
+        goto done;
+    }
+    r = PyObject_CallMethodOneArg(trades, s_append, entry);
+    Py_CLEAR(entry);
+    if (r == NULL) {
+        goto done;
+    }
+    Py_CLEAR(r);
+    volume = PyObject_GetAttr(stats, s_volume);
+    if (volume == NULL) {
+        goto done;
+    }
+    Py_SETREF(volume, PyNumber_Add(volume, lots));
+    horizon = volume == NULL ? NULL : pylong_from_i128((i128)now - 86400LL * 1000000LL);
+    if (horizon == NULL) {
+        goto done;
+    }
+    for (;;) { /* MarketStats.expire */
+        Py_ssize_t size = PyObject_Length(trades);
+        if (size < 0) {
+            goto done;
+        }
+        if (size == 0) {
+            break;
+        }
+        entry = PySequence_GetItem(trades, 0);
+        PyObject *when = entry == NULL ? NULL : PySequence_GetItem(entry, 0);
+        Py_CLEAR(entry);
+        if (when == NULL) {
+            goto done;
+        }
+        int old = PyObject_RichCompareBool(when, horizon, Py_LE);
+        Py_DECREF(when);
+        if (old < 0) {
+            goto done;
+        }
+        if (!old) {
+            break;
+        }
+        entry = PyObject_CallMethodNoArgs(trades, s_popleft);
+        PyObject *gone = entry == NULL ? NULL : PySequence_GetItem(entry, 1);
+        Py_CLEAR(entry);
+        if (gone == NULL) {
+            goto done;
+        }
+        Py_SETREF(volume, PyNumber_Subtract(volume, gone));
+        Py_DECREF(gone);
+        if (volume == NULL) {
+            goto done;
+        }
+    }
+    rc = PyObject_SetAttr(stats, s_volume, volume);
+done:
+    Py_XDECREF(trades);
+    Py_XDECREF(volume);
+    Py_XDECREF(horizon);
+    return rc;
+}
+
+/* Settlement._record_fill without events. */
+static int
+record_fill(Command *c, PyObject *account, long long trade_id, OrderObject *order,
+            PyObject *price, PyObject *lots, long long fee, PyObject *liquidity, long long now)
+{
+    PyObject *args[7] = {NULL};
+    args[0] = PyLong_FromLongLong(trade_id);
+    args[1] = (PyObject *)order;
+    args[2] = price;
+    args[3] = lots;
+    args[4] = PyLong_FromLongLong(fee);
+    args[5] = liquidity;
+    args[6] = PyLong_FromLongLong(now);
+    PyObject *record = NULL, *fills = NULL;
+    int rc = -1;
+    if (args[0] == NULL || args[4] == NULL || args[6] == NULL) {
+        goto done;
+    }
+    record = E.fill_record_type == (PyObject *)&FillRecordType
+                 ? fill_record_make(trade_id, (PyObject *)order, 0, 0, fee, liquidity, now)
+                 : PyObject_Vectorcall(E.fill_record_type, args, 7, NULL);
+    if (record != NULL && E.fill_record_type == (PyObject *)&FillRecordType) {
+        FillRecordObject *r = (FillRecordObject *)record;
+        if (get_ll(price, &r->price) != FAST_OK || get_ll(lots, &r->lots) != FAST_OK) {
+            Py_CLEAR(record);
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_OverflowError, "a fill beyond 64 bits");
+            }
+        }
+    }
+    if (record == NULL) {
+        goto done;
+    }
+    fills = PyObject_GetAttr(account, s_fills);
+    if (fills == NULL || append_item(fills, record) < 0) {
+        goto done;
+    }
+    if (c->changes_fills != NULL && append_item(c->changes_fills, record) < 0) {
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(args[0]);
+    Py_XDECREF(args[4]);
+    Py_XDECREF(args[6]);
+    Py_XDECREF(record);
+    Py_XDECREF(fills);
+    return rc;
+}
+
+/* One fill, computed before anything is written. */
+typedef struct {
+    PyObject *maker_account; /* borrowed from the ledger */
+    PyObject *buyer, *seller;
+    PyObject *buyer_quote, *buyer_base, *seller_base, *seller_quote; /* balance entries */
+    PyObject *buyer_position, *seller_position;                     /* new references */
+    long long notional, base_units, maker_fee, taker_fee, buyer_fee, seller_fee;
+    long long buyer_quote_total, buyer_quote_locked, buyer_base_total, seller_base_total,
+        seller_base_locked, seller_quote_total;
+    long long maker_notional, taker_notional;
+    i128 buyer_q, buyer_c, buyer_r, seller_q, seller_c, seller_r;
+} FillPlan;
+
+typedef struct {
+    PyObject *taker_account, *taker_balances, *quote, *base, *index, *accounts;
+    OrderObject *taker;
+    long long notional_units, lot_units, maker_bps, taker_bps, lock_bps;
+} SettleContext;
+
+static int
+entry_ll(PyObject *entry, Py_ssize_t i, long long *out)
+{
+    return get_ll(PyList_GET_ITEM(entry, i), out);
+}
+
+/* Plan one fill: FAST_OK (everything fits int64), FAST_FALLBACK, or -1. */
+static int
+plan_fill(SettleContext *x, OrderObject *maker, long long lots, long long price, FillPlan *p)
+{
+    OrderObject *taker = x->taker;
+    int taker_buys = taker->side == BUY;
+    p->maker_account = PyDict_GetItemWithError(x->accounts, maker->account);
+    if (p->maker_account == NULL) {
+        return PyErr_Occurred() ? -1 : FAST_FALLBACK;
+    }
+    if (p->maker_account == x->taker_account) {
+        return FAST_FALLBACK; /* self-trades never fill; leave the impossible to Python */
+    }
+    i128 v, notional, maker_fee, taker_fee, unit, after, before, after_fee, before_fee;
+    if (!mul128(price, lots, &v) || !mul128(v, x->notional_units, &notional) ||
+        !fits64(notional) || !mul128(notional, x->maker_bps, &maker_fee) ||
+        !mul128(notional, x->taker_bps, &taker_fee)) {
+        return FAST_FALLBACK;
+    }
+    p->notional = (long long)notional;
+    maker_fee = floordiv(maker_fee, 10000);
+    taker_fee = floordiv(taker_fee, 10000);
+    v = (i128)lots * x->lot_units;
+    if (!fits64(v) || !fits64(maker_fee) || !fits64(taker_fee)) {
+        return FAST_FALLBACK;
+    }
+    p->base_units = (long long)v;
+    p->maker_fee = (long long)maker_fee;
+    p->taker_fee = (long long)taker_fee;
+    OrderObject *buyer_order;
+    long long buyer_filled;
+    if (taker_buys) {
+        p->buyer = x->taker_account;
+        p->seller = p->maker_account;
+        buyer_order = taker;
+        buyer_filled = taker->filled + lots; /* settlement counts the taker's lots first */
+        p->buyer_fee = p->taker_fee;
+        p->seller_fee = p->maker_fee;
+    }
+    else {
+        p->buyer = p->maker_account;
+        p->seller = x->taker_account;
+        buyer_order = maker;
+        buyer_filled = maker->filled;
+        p->buyer_fee = p->maker_fee;
+        p->seller_fee = p->taker_fee;
+    }
+    /* locks.buy_release_on_fill */
+    if (!mul128(buyer_order->price, x->notional_units, &unit) ||
+        !mul128((i128)buyer_order->quantity - buyer_filled, unit, &after) ||
+        !mul128(lots, unit, &v) || __builtin_add_overflow(after, v, &before) ||
+        !mul128(before, x->lock_bps, &before_fee) || !mul128(after, x->lock_bps, &after_fee)) {
+        return FAST_FALLBACK;
+    }
+    i128 released = before + floordiv(before_fee, 10000) - after - floordiv(after_fee, 10000);
+    PyObject *buyer_balances = PyObject_GetAttr(p->buyer, s_balances);
+    PyObject *seller_balances =
+        buyer_balances == NULL ? NULL : PyObject_GetAttr(p->seller, s_balances);
+    if (seller_balances == NULL) {
+        Py_XDECREF(buyer_balances);
+        return -1;
+    }
+    /* Entries the fill needs (Python raises KeyError where one is missing: fall back). The
+     * ones created here as [0, 0] are the ones the Python loop creates, in the same state. */
+    p->buyer_quote = balance_entry(buyer_balances, x->quote);
+    p->buyer_base = p->buyer_quote == NULL ? NULL : balance_entry_or_new(buyer_balances, x->base);
+    p->seller_base = p->buyer_base == NULL ? NULL : balance_entry(seller_balances, x->base);
+    p->seller_quote =
+        p->seller_base == NULL ? NULL : balance_entry_or_new(seller_balances, x->quote);
+    Py_DECREF(buyer_balances);
+    Py_DECREF(seller_balances);
+    if (p->seller_quote == NULL) {
+        return PyErr_Occurred() ? -1 : FAST_FALLBACK;
+    }
+    long long seller_quote_locked, buyer_base_locked;
+    int rc;
+    if ((rc = entry_ll(p->buyer_quote, 0, &p->buyer_quote_total)) != FAST_OK ||
+        (rc = entry_ll(p->buyer_quote, 1, &p->buyer_quote_locked)) != FAST_OK ||
+        (rc = entry_ll(p->buyer_base, 0, &p->buyer_base_total)) != FAST_OK ||
+        (rc = entry_ll(p->buyer_base, 1, &buyer_base_locked)) != FAST_OK ||
+        (rc = entry_ll(p->seller_base, 0, &p->seller_base_total)) != FAST_OK ||
+        (rc = entry_ll(p->seller_base, 1, &p->seller_base_locked)) != FAST_OK ||
+        (rc = entry_ll(p->seller_quote, 0, &p->seller_quote_total)) != FAST_OK ||
+        (rc = entry_ll(p->seller_quote, 1, &seller_quote_locked)) != FAST_OK ||
+        (rc = get_ll(maker->filled_notional, &p->maker_notional)) != FAST_OK ||
+        (rc = get_ll(taker->filled_notional, &p->taker_notional)) != FAST_OK) {
+        return rc;
+    }
+    i128 checks[8] = {
+        (i128)p->buyer_quote_total - notional - p->buyer_fee,
+        (i128)p->buyer_quote_locked - released,
+        (i128)p->buyer_base_total + p->base_units,
+        (i128)p->seller_base_total - p->base_units,
+        (i128)p->seller_base_locked - p->base_units,
+        (i128)p->seller_quote_total + notional - p->seller_fee,
+        (i128)p->maker_notional + notional,
+        (i128)p->taker_notional + notional,
+    };
+    for (int i = 0; i < 8; i++) {
+        if (!fits64(checks[i])) {
+            return FAST_FALLBACK;
+        }
+    }
+    p->buyer_quote_total = (long long)checks[0];
+    p->buyer_quote_locked = (long long)checks[1];
+    p->buyer_base_total = (long long)checks[2];
+    p->seller_base_total = (long long)checks[3];
+    p->seller_base_locked = (long long)checks[4];
+    p->seller_quote_total = (long long)checks[5];
+    p->maker_notional = (long long)checks[6];
+    p->taker_notional = (long long)checks[7];
+    if (taker->filled > LLONG_MAX - lots) {
+        return FAST_FALLBACK;
+    }
+    p->buyer_position = position_of(p->buyer, x->index);
+    if (p->buyer_position == NULL) {
+        return -1;
+    }
+    p->seller_position = position_of(p->seller, x->index);
+    if (p->seller_position == NULL) {
+        return -1;
+    }
+    long long q, c, r;
+    if ((rc = position_read(p->buyer_position, &q, &c, &r)) != FAST_OK) {
+        return rc;
+    }
+    position_apply(&q, c, r, lots, p->notional, p->buyer_fee, &p->buyer_q, &p->buyer_c,
+                   &p->buyer_r);
+    if ((rc = position_read(p->seller_position, &q, &c, &r)) != FAST_OK) {
+        return rc;
+    }
+    position_apply(&q, c, r, -lots, p->notional, p->seller_fee, &p->seller_q, &p->seller_c,
+                   &p->seller_r);
+    if (!fits64(p->buyer_q) || !fits64(p->buyer_c) || !fits64(p->buyer_r) ||
+        !fits64(p->seller_q) || !fits64(p->seller_c) || !fits64(p->seller_r)) {
+        return FAST_FALLBACK;
+    }
+    return FAST_OK;
+}
+
+static void
+plan_clear(FillPlan *p)
+{
+    Py_CLEAR(p->buyer_position);
+    Py_CLEAR(p->seller_position);
+}
+
+/* Settlement._settle_fills without events, for the fills from `start` on; `stop` is set to
+ * the first fill left to the Python loop (len(fills) when none is). */
+static int
+settle_range(Command *c, SettleContext *x, PyObject *fills, long long now, PyObject *stats,
+             Py_ssize_t *stop, i128 *fee_total)
+{
+    OrderObject *taker = x->taker;
+    Py_ssize_t n = PyList_GET_SIZE(fills);
+    long long trade_id;
+    int rc = ex_get_ll(c->exd, s_next_trade_id, &trade_id);
+    if (rc != FAST_OK) {
+        *stop = 0;
+        return rc < 0 ? -1 : 0;
+    }
+    int taker_is_user;
+    {
+        PyObject *kind = PyObject_GetAttr(x->taker_account, s_kind);
+        if (kind == NULL) {
+            return -1;
+        }
+        taker_is_user = kind == E.user;
+        Py_DECREF(kind);
+    }
+    PyObject *buyer_name = NULL, *seller_name = NULL;
+    Py_ssize_t i = 0;
+    for (; i < n; i++) {
+        PyObject *fill = PyList_GET_ITEM(fills, i);
+        if (!PyTuple_CheckExact(fill) || PyTuple_GET_SIZE(fill) != 3 ||
+            !Order_Check(PyTuple_GET_ITEM(fill, 0))) {
+            break;
+        }
+        OrderObject *maker = (OrderObject *)PyTuple_GET_ITEM(fill, 0);
+        PyObject *lots_obj = PyTuple_GET_ITEM(fill, 1);
+        PyObject *price_obj = PyTuple_GET_ITEM(fill, 2);
+        long long lots, price;
+        if ((rc = get_ll(lots_obj, &lots)) != FAST_OK ||
+            (rc = get_ll(price_obj, &price)) != FAST_OK) {
+            if (rc < 0) {
+                return -1;
+            }
+            break;
+        }
+        FillPlan p;
+        memset(&p, 0, sizeof(p));
+        rc = plan_fill(x, maker, lots, price, &p);
+        if (rc != FAST_OK) {
+            plan_clear(&p);
+            if (rc < 0) {
+                return -1;
+            }
+            break;
+        }
+        /* From here on, this fill is written. */
+        long long this_trade = trade_id++;
+        *fee_total += (i128)p.buyer_fee + p.seller_fee;
+        taker->filled += lots;
+        list_set_ll(p.buyer_quote, 0, p.buyer_quote_total);
+        list_set_ll(p.buyer_quote, 1, p.buyer_quote_locked);
+        list_set_ll(p.buyer_base, 0, p.buyer_base_total);
+        list_set_ll(p.seller_base, 0, p.seller_base_total);
+        list_set_ll(p.seller_base, 1, p.seller_base_locked);
+        list_set_ll(p.seller_quote, 0, p.seller_quote_total);
+        if (PyErr_Occurred()) {
+            plan_clear(&p);
+            return -1;
+        }
+        Py_SETREF(maker->filled_notional, PyLong_FromLongLong(p.maker_notional));
+        Py_SETREF(taker->filled_notional, PyLong_FromLongLong(p.taker_notional));
+        if (maker->filled_notional == NULL || taker->filled_notional == NULL) {
+            plan_clear(&p);
+            return -1;
+        }
+        maker->updated = now;
+        int failed = position_write(p.buyer_position, p.buyer_q, p.buyer_c, p.buyer_r) < 0 ||
+                     position_write(p.seller_position, p.seller_q, p.seller_c, p.seller_r) < 0 ||
+                     stats_record(stats, now, price_obj, lots_obj) < 0;
+        if (!failed && taker_is_user) {
+            failed = record_fill(c, x->taker_account, this_trade, taker, price_obj, lots_obj,
+                                 p.taker_fee, s_taker, now) < 0;
+        }
+        if (!failed) {
+            PyObject *kind = PyObject_GetAttr(p.maker_account, s_kind);
+            failed = kind == NULL;
+            if (!failed && kind == E.user) {
+                failed = record_fill(c, p.maker_account, this_trade, maker, price_obj,
+                                     lots_obj, p.maker_fee, s_maker, now) < 0;
+            }
+            Py_XDECREF(kind);
+        }
+        if (!failed && c->changes_balances != NULL) {
+            buyer_name = PyObject_GetAttr(p.buyer, s_name);
+            seller_name = buyer_name == NULL ? NULL : PyObject_GetAttr(p.seller, s_name);
+            PyObject *trade = seller_name == NULL
+                                  ? NULL
+                                  : Py_BuildValue("(LOOOL)", this_trade, x->index, price_obj,
+                                                  lots_obj, now);
+            failed = trade == NULL ||
+                     set_add_pair(c->changes_balances, buyer_name, x->quote) < 0 ||
+                     set_add_pair(c->changes_balances, buyer_name, x->base) < 0 ||
+                     set_add_pair(c->changes_balances, seller_name, x->quote) < 0 ||
+                     set_add_pair(c->changes_balances, seller_name, x->base) < 0 ||
+                     set_add_pair(c->changes_positions, buyer_name, x->index) < 0 ||
+                     set_add_pair(c->changes_positions, seller_name, x->index) < 0 ||
+                     dict_set_order(c->changes_orders, maker) < 0 ||
+                     append_item(c->changes_trades, trade) < 0;
+            Py_XDECREF(trade);
+            Py_CLEAR(buyer_name);
+            Py_CLEAR(seller_name);
+        }
+        if (!failed) {
+            if (maker->filled == maker->quantity) {
+                order_set_status(maker, E.filled);
+                failed = attr_add(p.maker_account, s_open_orders, -1) < 0 ||
+                         order_closed(c, p.maker_account, maker) < 0;
+            }
+            else {
+                order_set_status(maker, E.partially_filled);
+            }
+        }
+        plan_clear(&p);
+        if (failed) {
+            ex_set_ll(c->exd, s_next_trade_id, trade_id);
+            return -1;
+        }
+    }
+    *stop = i;
+    return ex_set_ll(c->exd, s_next_trade_id, trade_id);
+}
+
+/* Settlement._settle without events (the caller checked): the whole fill loop. */
+static int
+settle_fills(Command *c, PyObject *taker_account, OrderObject *taker, PyObject *fills)
+{
+    int rc = -1;
+    SettleContext x;
+    memset(&x, 0, sizeof(x));
+    x.taker_account = taker_account;
+    x.taker = taker;
+    PyObject *ledger = NULL, *fee_account = NULL, *fee_balances = NULL, *stats = NULL;
+    PyObject *instrument = taker->instrument;
+    PyObject *fee_entry = NULL;
+    Py_ssize_t stop = 0;
+    i128 fee_total = 0;
+    long long now = 0;
+    int fit;
+    x.quote = PyObject_GetAttr(instrument, s_quote);
+    x.base = x.quote == NULL ? NULL : PyObject_GetAttr(instrument, s_base);
+    x.index = x.base == NULL ? NULL : PyObject_GetAttr(instrument, s_index);
+    ledger = x.index == NULL ? NULL : ex_get(c->exd, s_ledger);
+    x.accounts = ledger == NULL ? NULL : PyObject_GetAttr(ledger, s_accounts);
+    fee_account = x.accounts == NULL ? NULL : PyObject_GetAttr(ledger, s_fees);
+    fee_balances = fee_account == NULL ? NULL : PyObject_GetAttr(fee_account, s_balances);
+    if (fee_balances == NULL || !PyList_CheckExact(fills)) {
+        goto done;
+    }
+    /* fee_balance = ledger.fees.balance(quote), before the loop as in Python */
+    fee_entry = balance_entry_or_new(fee_balances, x.quote);
+    if (fee_entry == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "a balance must be a [total, locked] list");
+        }
+        goto done;
+    }
+    Py_INCREF(fee_entry);
+    {
+        PyObject *all_stats = ex_get(c->exd, s_stats);
+        stats = all_stats == NULL ? NULL : PyObject_GetItem(all_stats, x.index);
+        if (stats == NULL) {
+            goto done;
+        }
+    }
+    fit = ex_get_ll(c->exd, s__now, &now);
+    if (fit == FAST_OK) {
+        fit = attr_ll(instrument, s_notional_units, &x.notional_units);
+    }
+    if (fit == FAST_OK) {
+        fit = attr_ll(instrument, s_lot_units, &x.lot_units);
+    }
+    if (fit == FAST_OK) {
+        fit = ex_get_ll(c->exd, s__maker_bps, &x.maker_bps);
+    }
+    if (fit == FAST_OK) {
+        fit = ex_get_ll(c->exd, s__taker_bps, &x.taker_bps);
+    }
+    x.lock_bps = c->lock_bps;
+    if (fit < 0) {
+        goto done;
+    }
+    if (fit == FAST_OK && PyDict_CheckExact(x.accounts)) {
+        int same = PyObject_RichCompareBool(x.quote, x.base, Py_EQ);
+        if (same < 0) {
+            goto done;
+        }
+        if (!same && settle_range(c, &x, fills, now, stats, &stop, &fee_total) < 0) {
+            goto done;
+        }
+    }
+    if (stop > 0 || PyList_GET_SIZE(fills) == 0) { /* after the loop: taker.updated, the fee account's total, its change */
+        taker->updated = now;
+        if (list_add(fee_entry, 0, fee_total) < 0 ||
+            (c->changes_balances != NULL &&
+             set_add_pair(c->changes_balances, E.fee_account, x.quote) < 0)) {
+            goto done;
+        }
+    }
+    Py_ssize_t n = PyList_GET_SIZE(fills);
+    if (stop < n) { /* the rest in the Python loop, which ends the settlement the same way */
+        PyObject *rest = PyList_GetSlice(fills, stop, n);
+        PyObject *r = rest == NULL ? NULL
+                                   : PyObject_CallMethodObjArgs(c->exchange, s__settle_fills,
+                                                                taker_account, taker, rest, NULL);
+        Py_XDECREF(rest);
+        if (r == NULL) {
+            goto done;
+        }
+        Py_DECREF(r);
+    }
+    rc = 0;
+done:
+    Py_XDECREF(x.quote);
+    Py_XDECREF(x.base);
+    Py_XDECREF(x.index);
+    Py_XDECREF(x.accounts);
+    Py_XDECREF(fee_account);
+    Py_XDECREF(fee_balances);
+    Py_XDECREF(stats);
+    Py_XDECREF(fee_entry);
+    return rc;
+}
+
+/* The side's best price, or 0 with `*found` false. */
+static long long
+best_price(BookObject *book, int side, int *found)
+{
+    Side *s = &book->sides[side];
+    *found = s->len != 0;
+    return *found ? s->items[s->len - 1]->price : 0;
+}
+
+/* risk.check on int64 numbers: FAST_OK if the order breaks no limit, FAST_FALLBACK if it
+ * breaks one (the Python check raises the error) or a number is beyond int64, or -1. */
+static int
+risk_passes(Command *c, PyObject *risk, BookObject *book, int buy, PyObject *price,
+            long long ticks, long long lots, long long notional_units, int may_rest,
+            PyObject *account, PyObject **recent_out, long long *now_out)
+{
+    PyObject *limits = PyObject_GetAttr(risk, s_limits);
+    if (limits == NULL) {
+        return -1;
+    }
+    PyObject *names[4] = {s_price_band_bps, s_max_order_notional, s_max_open_orders,
+                          s_max_orders_per_second};
+    long long values[4];
+    int set[4];
+    int rc = FAST_OK;
+    for (int i = 0; i < 4 && rc == FAST_OK; i++) {
+        PyObject *value = PyObject_GetAttr(limits, names[i]);
+        if (value == NULL) {
+            rc = -1;
+            break;
+        }
+        set[i] = value != Py_None;
+        if (set[i]) {
+            rc = get_ll(value, &values[i]);
+        }
+        Py_DECREF(value);
+    }
+    Py_DECREF(limits);
+    if (rc != FAST_OK) {
+        return rc;
+    }
+    int has_bid, has_ask;
+    long long bid = best_price(book, 0, &has_bid), ask = best_price(book, 1, &has_ask);
+    i128 left, right, v;
+    if (set[0] && price != Py_None && has_bid && has_ask) {
+        i128 mid_x2 = (i128)bid + ask;
+        i128 factor = buy ? (i128)10000 + values[0] : (i128)10000 - values[0];
+        if (!mul128(ticks, 20000, &left) || !mul128(mid_x2, factor, &right)) {
+            return FAST_FALLBACK;
+        }
+        if (buy ? left > right : left < right) {
+            return FAST_FALLBACK;
+        }
+    }
+    if (set[1]) {
+        int has_reference = price != Py_None || (buy ? has_ask : has_bid);
+        long long reference = price != Py_None ? ticks : (buy ? ask : bid);
+        if (has_reference) {
+            if (!mul128(reference, lots, &v) || !mul128(v, notional_units, &v) ||
+                v > values[1]) {
+                return FAST_FALLBACK;
+            }
+        }
+    }
+    if (set[2] && may_rest) {
+        long long open_orders;
+        rc = attr_ll(account, s_open_orders, &open_orders);
+        if (rc != FAST_OK) {
+            return rc;
+        }
+        if (open_orders >= values[2]) {
+            return FAST_FALLBACK;
+        }
+    }
+    if (set[3]) {
+        if (command_micros(c, now_out) < 0) {
+            return -1;
+        }
+        PyObject *recent = PyObject_GetAttr(risk, s_recent);
+        if (recent == NULL) {
+            return -1;
+        }
+        PyObject *horizon = pylong_from_i128((i128)*now_out - 1000000);
+        rc = horizon == NULL ? -1 : FAST_OK;
+        while (rc == FAST_OK) {
+            Py_ssize_t size = PyObject_Length(recent);
+            if (size <= 0) {
+                rc = size < 0 ? -1 : FAST_OK;
+                break;
+            }
+            PyObject *first = PySequence_GetItem(recent, 0);
+            int old = first == NULL ? -1 : PyObject_RichCompareBool(first, horizon, Py_LE);
+            Py_XDECREF(first);
+            if (old <= 0) {
+                rc = old;
+                break;
+            }
+            PyObject *gone = PyObject_CallMethodNoArgs(recent, s_popleft);
+            rc = gone == NULL ? -1 : FAST_OK;
+            Py_XDECREF(gone);
+        }
+        Py_XDECREF(horizon);
+        Py_ssize_t size = rc == FAST_OK ? PyObject_Length(recent) : -1;
+        if (size < 0) {
+            Py_DECREF(recent);
+            return -1;
+        }
+        if (size >= values[3]) {
+            Py_DECREF(recent);
+            return FAST_FALLBACK;
+        }
+        *recent_out = recent;
+    }
+    return FAST_OK;
+}
+
+/* protection.market_bound: FAST_FALLBACK when there is no opposite side (the order is
+ * rejected in Python) or the bound is beyond int64. */
+static int
+market_bound(Command *c, BookObject *book, int buy, long long *out)
+{
+    int found;
+    long long best = best_price(book, buy ? 1 : 0, &found);
+    if (!found) {
+        return FAST_FALLBACK;
+    }
+    PyObject *config = ex_get(c->exd, s_config);
+    long long bps;
+    int rc = config == NULL ? -1 : attr_ll(config, s_market_protection_bps, &bps);
+    if (rc != FAST_OK) {
+        return rc;
+    }
+    i128 v;
+    if (!mul128(best, buy ? (i128)10000 + bps : (i128)10000 - bps, &v)) {
+        return FAST_FALLBACK;
+    }
+    v = buy ? -floordiv(-v, 10000) : floordiv(v, 10000);
+    if (!buy && v < 1) {
+        v = 1;
+    }
+    if (!fits64(v)) {
+        return FAST_FALLBACK;
+    }
+    *out = (long long)v;
+    return FAST_OK;
+}
+
+static PyObject *
+engine_not_configured(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "the engine path is not configured: import "
+                                        "velocimex_cli.engine.core.native_path");
+    return NULL;
+}
+
+/* Matching._execute after the checks, from the lock on: the command cannot fail from here. */
+static int
+place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
+              PyObject *index, PyObject *balance, i128 required, PyObject *asset)
+{
+    long long now;
+    int rc = -1;
+    PyObject *name = NULL, *orders = NULL, *self_trades = NULL, *fills = NULL;
+    if (command_begin(c, &now) < 0) {
+        return -1;
+    }
+    order->created = order->updated = now;
+    if (ex_set_ll(c->exd, s_next_order_id, order->id + 1) < 0) {
+        return -1;
+    }
+    orders = PyObject_GetAttr(account, s_orders);
+    if (orders == NULL || dict_set_order(orders, order) < 0 || command_touch(c, index) < 0 ||
+        list_add(balance, 1, required) < 0) {
+        goto done;
+    }
+    name = PyObject_GetAttr(account, s_name);
+    if (name == NULL ||
+        (c->changes_balances != NULL && set_add_pair(c->changes_balances, name, asset) < 0)) {
+        goto done;
+    }
+    int found;
+    long long best = best_price(book, order->side == BUY ? 1 : 0, &found);
+    if (!found || (order->side == BUY ? best > order->price : best < order->price)) {
+        goto matched; /* book.take would stop before its first level, changing nothing */
+    }
+    self_trades = PyList_New(0);
+    fills = self_trades == NULL ? NULL
+                                : book_take_fills(book, order->side, name, order->price,
+                                                  order->quantity, self_trades);
+    if (fills == NULL) {
+        goto done;
+    }
+    if (PyList_GET_SIZE(self_trades) != 0) { /* self_trade.cancel_makers */
+        PyObject *ledger = ex_get(c->exd, s_ledger);
+        PyObject *accounts = ledger == NULL ? NULL : PyObject_GetAttr(ledger, s_accounts);
+        if (accounts == NULL) {
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(self_trades); i++) {
+            OrderObject *maker = (OrderObject *)PyList_GET_ITEM(self_trades, i);
+            PyObject *owner = PyObject_GetItem(accounts, maker->account);
+            int failed = owner == NULL || attr_add(owner, s_open_orders, -1) < 0 ||
+                         order_release(c, owner, maker, E.self_trade, E.canceled) < 0;
+            Py_XDECREF(owner);
+            if (failed) {
+                Py_DECREF(accounts);
+                goto done;
+            }
+        }
+        Py_DECREF(accounts);
+    }
+    if (PyList_GET_SIZE(fills) != 0 && settle_fills(c, account, order, fills) < 0) {
+        goto done;
+    }
+matched:
+    if (order->filled == order->quantity) {
+        order_set_status(order, E.filled);
+        if (order_closed(c, account, order) < 0) {
+            goto done;
+        }
+    }
+    else if (order->tif == E.gtc) {
+        if (book_rest_order(book, order) < 0 || attr_add(account, s_open_orders, 1) < 0) {
+            goto done;
+        }
+        if (order->filled) {
+            order_set_status(order, E.partially_filled);
+        }
+    }
+    else {
+        PyObject *reason = E.ioc_remainder;
+        if (order->type == E.market) {
+            best_price(book, order->side == BUY ? 1 : 0, &found);
+            reason = found ? E.market_protection : E.no_liquidity;
+        }
+        if (order_release(c, account, order, reason, E.canceled) < 0) {
+            goto done;
+        }
+    }
+    if (c->changes_orders != NULL && dict_set_order(c->changes_orders, order) < 0) {
+        goto done;
+    }
+    rc = command_finish(c);
+done:
+    Py_XDECREF(name);
+    Py_XDECREF(orders);
+    Py_XDECREF(self_trades);
+    Py_XDECREF(fills);
+    return rc;
+}
+
+/* place(exchange, account, instrument, side, lots, price, tif) -> Order, or None: run the
+ * Python path (see the top of this section). The caller passes no client_order_id and no
+ * post-only. */
+static PyObject *
+engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (check_nargs("place", nargs, 7) < 0) {
+        return NULL;
+    }
+    if (E.user == NULL) {
+        return engine_not_configured();
+    }
+    PyObject *exchange = args[0], *account = args[1], *instrument = args[2];
+    PyObject *price = args[5], *tif = args[6];
+    PyObject *index = NULL, *book_obj = NULL, *asset = NULL, *balances = NULL, *risk = NULL;
+    PyObject *recent = NULL, *name = NULL, *result = NULL;
+    OrderObject *order = NULL;
+    Command c;
+    long long side, lots, ticks, notional_units, lot_units, order_id, risk_now = 0;
+    int rc = command_open(&c, exchange);
+    if (rc != FAST_OK) {
+        goto out;
+    }
+    if ((rc = get_ll(args[3], &side)) != FAST_OK || (rc = get_ll(args[4], &lots)) != FAST_OK) {
+        goto out;
+    }
+    PyObject *always_open = ex_get(c.exd, s__always_open);
+    int open = always_open == NULL ? -1 : PyObject_IsTrue(always_open);
+    if (open < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (!open) {
+        PyObject *venue = PyObject_GetAttr(instrument, s_venue);
+        PyObject *kind = venue == NULL ? NULL : PyObject_GetAttr(venue, s_kind);
+        Py_XDECREF(venue);
+        if (kind == NULL) {
+            rc = -1;
+            goto out;
+        }
+        Py_DECREF(kind);
+        if (kind != E.crypto) {
+            rc = FAST_FALLBACK; /* session hours */
+            goto out;
+        }
+    }
+    PyObject *type = price == Py_None ? E.market : E.limit;
+    if (type == E.market && tif == E.gtc) {
+        tif = E.ioc;
+    }
+    if (tif != E.gtc && tif != E.ioc) {
+        rc = FAST_FALLBACK;
+        goto out;
+    }
+    int buy = side == BUY;
+    index = PyObject_GetAttr(instrument, s_index);
+    PyObject *books = index == NULL ? NULL : ex_get(c.exd, s_books);
+    book_obj = books == NULL ? NULL : PyObject_GetItem(books, index);
+    if (book_obj == NULL) {
+        rc = -1;
+        goto out;
+    }
+    if (!Py_IS_TYPE(book_obj, &BookType)) {
+        rc = FAST_FALLBACK;
+        goto out;
+    }
+    BookObject *book = (BookObject *)book_obj;
+    rc = price == Py_None ? market_bound(&c, book, buy, &ticks) : get_ll(price, &ticks);
+    if (rc != FAST_OK || (rc = attr_ll(instrument, s_notional_units, &notional_units)) ||
+        (rc = attr_ll(instrument, s_lot_units, &lot_units)) ||
+        (rc = ex_get_ll(c.exd, s_next_order_id, &order_id))) {
+        goto out;
+    }
+    i128 required, available = 0;
+    if (!lock_for_lots(side, ticks, lots, notional_units, lot_units, c.lock_bps, &required)) {
+        rc = FAST_FALLBACK;
+        goto out;
+    }
+    asset = PyObject_GetAttr(instrument, buy ? s_quote : s_base);
+    balances = asset == NULL ? NULL : PyObject_GetAttr(account, s_balances);
+    if (balances == NULL) {
+        rc = -1;
+        goto out;
+    }
+    PyObject *balance = balance_entry(balances, asset);
+    if (balance == NULL) { /* no balance of the asset: Python refuses (or errs) */
+        rc = PyErr_Occurred() ? -1 : FAST_FALLBACK;
+        goto out;
+    }
+    long long total, locked;
+    if ((rc = entry_ll(balance, 0, &total)) || (rc = entry_ll(balance, 1, &locked))) {
+        goto out;
+    }
+    available = (i128)total - locked;
+    if (required > available || !fits64((i128)locked + required)) {
+        rc = FAST_FALLBACK; /* InsufficientBalance */
+        goto out;
+    }
+    risk = PyObject_GetAttr(account, s_risk);
+    if (risk == NULL) {
+        rc = -1;
+        goto out;
+    }
+    if (risk != Py_None) {
+        rc = risk_passes(&c, risk, book, buy, price, ticks, lots, notional_units,
+                         tif == E.gtc, account, &recent, &risk_now);
+        if (rc != FAST_OK) {
+            goto out;
+        }
+    }
+    /* Every check passed: from here on the command changes state. */
+    name = PyObject_GetAttr(account, s_name);
+    if (name == NULL) {
+        rc = -1;
+        goto out;
+    }
+    if (recent != NULL) { /* risk.record */
+        PyObject *when = PyLong_FromLongLong(risk_now);
+        PyObject *r = when == NULL ? NULL : PyObject_CallMethodOneArg(recent, s_append, when);
+        Py_XDECREF(when);
+        if (r == NULL) {
+            rc = -1;
+            goto out;
+        }
+        Py_DECREF(r);
+    }
+    order = (OrderObject *)OrderType.tp_alloc(&OrderType, 0);
+    if (order == NULL || order_init_fields(order, order_id, name, instrument, side, type, tif,
+                                           Py_False, ticks, lots, Py_None, 0) < 0) {
+        rc = -1;
+        goto out;
+    }
+    rc = place_execute(&c, account, order, book, index, balance, required, asset);
+    if (rc == 0) {
+        result = Py_NewRef(order);
+    }
+out:
+    if (rc == FAST_FALLBACK) {
+        result = Py_NewRef(Py_None);
+    }
+    Py_XDECREF(order);
+    Py_XDECREF(index);
+    Py_XDECREF(book_obj);
+    Py_XDECREF(asset);
+    Py_XDECREF(balances);
+    Py_XDECREF(risk);
+    Py_XDECREF(recent);
+    Py_XDECREF(name);
+    command_clear(&c);
+    return result;
+}
+
+/* cancel(exchange, account, order) -> True, or False: run the Python path (a listener). */
+static PyObject *
+engine_cancel(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (check_nargs("cancel", nargs, 3) < 0) {
+        return NULL;
+    }
+    if (E.user == NULL) {
+        return engine_not_configured();
+    }
+    PyObject *account = args[1];
+    Command c;
+    PyObject *index = NULL, *book = NULL, *result = NULL;
+    int rc = command_open(&c, args[0]);
+    if (rc == FAST_OK && !Order_Check(args[2])) {
+        rc = FAST_FALLBACK;
+    }
+    if (rc != FAST_OK) {
+        goto out;
+    }
+    OrderObject *order = (OrderObject *)args[2];
+    PyObject *books = ex_get(c.exd, s_books);
+    index = books == NULL ? NULL : PyObject_GetAttr(order->instrument, s_index);
+    book = index == NULL ? NULL : PyObject_GetItem(books, index);
+    if (book == NULL) {
+        rc = -1;
+        goto out;
+    }
+    if (!Py_IS_TYPE(book, &BookType)) {
+        rc = FAST_FALLBACK;
+        goto out;
+    }
+    long long now;
+    rc = -1;
+    if (command_begin(&c, &now) < 0 || command_touch(&c, index) < 0 ||
+        (order->level != NULL && book_remove_order((BookObject *)book, order) < 0) ||
+        attr_add(account, s_open_orders, -1) < 0 ||
+        order_release(&c, account, order, E.canceled_by_user, E.canceled) < 0 ||
+        command_finish(&c) < 0) {
+        goto out;
+    }
+    rc = FAST_OK;
+    result = Py_NewRef(Py_True);
+out:
+    if (rc == FAST_FALLBACK) {
+        result = Py_NewRef(Py_False);
+    }
+    Py_XDECREF(index);
+    Py_XDECREF(book);
+    command_clear(&c);
+    return result;
+}
+
+/* settle(exchange, taker_account, taker, fills): Settlement._settle. */
+static PyObject *
+engine_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (check_nargs("settle", nargs, 4) < 0) {
+        return NULL;
+    }
+    if (E.user == NULL) {
+        return engine_not_configured();
+    }
+    Command c;
+    int rc = command_open(&c, args[0]);
+    if (rc == FAST_OK && !Order_Check(args[2])) {
+        rc = FAST_FALLBACK;
+    }
+    if (rc == FAST_OK) {
+        rc = settle_fills(&c, args[1], (OrderObject *)args[2], args[3]);
+    }
+    else if (rc == FAST_FALLBACK) {
+        PyObject *r = PyObject_CallMethodObjArgs(args[0], s__settle_fills, args[1], args[2],
+                                                 args[3], NULL);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    }
+    command_clear(&c);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_configure(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"USER", "CRYPTO", "LIMIT", "MARKET", "GTC", "IOC", "FILLED",
+                             "PARTIALLY_FILLED", "CANCELED", "CANCELED_BY_USER",
+                             "IOC_REMAINDER", "MARKET_PROTECTION", "NO_LIQUIDITY",
+                             "SELF_TRADE_PREVENTION", "Position", "FillRecord", "FEE_ACCOUNT",
+                             "to_micros", NULL};
+    PyObject *v[18];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOOOOOOOOO:_configure_engine",
+                                     kwlist, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                                     &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14],
+                                     &v[15], &v[16], &v[17])) {
+        return NULL;
+    }
+    PyObject **slots[18] = {&E.user, &E.crypto, &E.limit, &E.market, &E.gtc, &E.ioc,
+                            &E.filled, &E.partially_filled, &E.canceled, &E.canceled_by_user,
+                            &E.ioc_remainder, &E.market_protection, &E.no_liquidity,
+                            &E.self_trade, &E.position_type, &E.fill_record_type,
+                            &E.fee_account, &E.to_micros};
+    for (int i = 0; i < 18; i++) {
+        Py_XSETREF(*slots[i], Py_NewRef(v[i]));
+    }
+    Py_RETURN_NONE;
+}
+
 /* ------------------------------------------------------------------------------ module */
 
 static PyObject *
@@ -1095,6 +2961,16 @@ native_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef native_methods[] = {
     {"_configure", (PyCFunction)(void (*)(void))native_configure, METH_FASTCALL,
      "_configure(OPEN, PARTIALLY_FILLED, SIDE_NAMES): the enum members and names orders use"},
+    {"_configure_engine", (PyCFunction)(void (*)(void))engine_configure,
+     METH_VARARGS | METH_KEYWORDS,
+     "_configure_engine(**constants): the enum members, classes and names the engine path uses"},
+    {"place", (PyCFunction)(void (*)(void))engine_place, METH_FASTCALL,
+     "place(exchange, account, instrument, side, lots, price, tif) -> Order, or None: not "
+     "handled here"},
+    {"cancel", (PyCFunction)(void (*)(void))engine_cancel, METH_FASTCALL,
+     "cancel(exchange, account, order) -> True, or False: not handled here"},
+    {"settle", (PyCFunction)(void (*)(void))engine_settle, METH_FASTCALL,
+     "settle(exchange, taker_account, taker, fills): settle a match's fills"},
     {NULL},
 };
 
@@ -1110,7 +2986,9 @@ static struct PyModuleDef native_module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
-    if (PyType_Ready(&OrderType) < 0 || PyType_Ready(&BookType) < 0) {
+    if (PyType_Ready(&OrderType) < 0 || PyType_Ready(&BookType) < 0 ||
+        PyType_Ready(&FillRecordType) < 0 ||
+        intern_engine_names() < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&native_module);
@@ -1118,7 +2996,8 @@ PyInit__native(void)
         return NULL;
     }
     if (PyModule_AddObjectRef(module, "Order", (PyObject *)&OrderType) < 0 ||
-        PyModule_AddObjectRef(module, "OrderBook", (PyObject *)&BookType) < 0) {
+        PyModule_AddObjectRef(module, "OrderBook", (PyObject *)&BookType) < 0 ||
+        PyModule_AddObjectRef(module, "FillRecord", (PyObject *)&FillRecordType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -20,8 +20,18 @@ if TYPE_CHECKING:
 class Commands:
     """Command plumbing of the Exchange (a mixin over its state)."""
 
+    def _micros(self: Exchange) -> int:
+        """The injected clock's time in microseconds. A datetime is immutable and the cache
+        keeps the one it converted alive, so the same object again is the same time: a clock
+        that returns one datetime per tick (a backtest's) is converted once per tick."""
+        moment = self.clock()
+        if moment is not self._moment:
+            self._moment = moment
+            self._moment_micros = to_micros(moment)
+        return self._moment_micros
+
     def _begin(self: Exchange) -> int:
-        now = self._now = to_micros(self.clock())
+        now = self._now = self._micros()
         if self._listeners:
             self._events = []
         return now
@@ -71,6 +81,11 @@ class Commands:
         self._events = None
         if events:
             self._pending_events.extend(events)
+        self._commit()
+
+    def _commit(self: Exchange) -> None:
+        """Hand a finished command's changes and events on: at once, or under group commit to
+        the scheduled flush."""
         if self._schedule_flush is None:
             self.flush()
         elif not self._flush_pending and (self._pending_events or bool(self._changes)):

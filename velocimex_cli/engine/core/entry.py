@@ -33,7 +33,7 @@ from velocimex_cli.engine.core.protection import market_bound
 from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter, MarketClosed
 from velocimex_cli.wire.numbers import parse_decimal
 from velocimex_cli.wire.orders import CLIENT_ORDER_ID, CLIENT_ORDER_ID_RULE, ORDER_FIELDS
-from velocimex_cli.wire.timefmt import iso, to_micros
+from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
@@ -234,7 +234,7 @@ class OrderEntry:
         limits = account.risk
         if limits is not None:
             if limits.limits.max_orders_per_second is not None:  # only it needs the time
-                now = to_micros(self.clock())
+                now = self._micros()
             risk.check(
                 limits, instrument, book.best_bid(), book.best_ask(), side == BUY, price, lots,
                 tif is GTC, account.open_orders, now,

@@ -52,6 +52,8 @@ from velocimex_cli.engine.core.ledger import (
 )
 from velocimex_cli.engine.core.market_stats import MarketStats
 from velocimex_cli.engine.core.matching import Matching
+from velocimex_cli.engine.core.native_path import cancel as native_cancel
+from velocimex_cli.engine.core.native_path import place as native_place
 from velocimex_cli.engine.core.orders import BUY, GTC, SELL, Order, TimeInForce
 from velocimex_cli.engine.core.risk import AccountRisk, RiskLimits
 from velocimex_cli.engine.core.risk_settings import RiskSettings
@@ -122,6 +124,9 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self._events: list[Event] | None = None
         self._traded: set[int] = set()
         self._now = 0
+        # The last datetime the clock returned and its microseconds (see `_micros`).
+        self._moment: datetime | None = None
+        self._moment_micros = 0
         self.db_path: Path | None = None
         # Group commit (see `defer_commits`): None commits each command at once.
         self._schedule_flush: Callable[[], None] | None = None
@@ -316,6 +321,10 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         risk limits, balance, matching. The caller guarantees the sizes are valid for the
         instrument.
         """
+        if native_place is not None and client_id is None and not post_only:
+            placed = native_place(self, account, instrument, side, lots, price, tif)
+            if placed is not None:
+                return placed, True
         order, asset, required, reject, now = self._check(
             account, instrument, side, lots, price, tif, post_only, client_id
         )
@@ -347,6 +356,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
 
     def cancel_live(self, account: Account, order: Order) -> None:
         """Cancel for in-process drivers (simulator): no lookup, no wire dict."""
+        if native_cancel is not None and native_cancel(self, account, order):
+            return
         self._begin()
         self._cancel(account, order)
         self._finish()

@@ -15,6 +15,7 @@ from velocimex_cli.engine.core.fees import fee
 from velocimex_cli.engine.core.fills import FillRecord
 from velocimex_cli.engine.core.ledger import FEE_ACCOUNT, AccountKind, Position
 from velocimex_cli.engine.core.locks import buy_release_on_fill
+from velocimex_cli.engine.core.native_path import settle as native_settle
 from velocimex_cli.engine.core.orders import BUY, FILLED, PARTIALLY_FILLED, SIDE_NAMES, Order
 from velocimex_cli.engine.core.views import fill_wire
 from velocimex_cli.wire.timefmt import iso_from_micros
@@ -30,6 +31,16 @@ class Settlement:
     """Fill settlement of the Exchange (a mixin over its state)."""
 
     def _settle(
+        self: Exchange, taker_account: Account, taker: Order, fills: list[tuple[Order, int, int]]
+    ) -> None:
+        """Settle a match's fills: in C when the C core is active and no events are collected
+        (native_path.py), else `_settle_fills`."""
+        if native_settle is not None and self._events is None:
+            native_settle(self, taker_account, taker, fills)
+        else:
+            self._settle_fills(taker_account, taker, fills)
+
+    def _settle_fills(
         self: Exchange, taker_account: Account, taker: Order, fills: list[tuple[Order, int, int]]
     ) -> None:
         """Move assets for each (maker, lots, price) fill: quote from buyer to seller, base the

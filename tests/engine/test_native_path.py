@@ -1,0 +1,184 @@
+"""The C engine path (native_path.py, the "engine path" of _native.c) against the Python engine.
+
+A seeded random stream goes through the engine's public functions twice, in subprocesses: once
+with the C core (where `place`, `cancel_live` and settlement take the C path whenever they can)
+and once with VMX_PURE_PYTHON=1 (the Python engine, the reference). The stream mixes resting
+limit orders, crossing limits, market orders, IOC, FOK, post-only, client_order_id replays,
+cancels (in-process and wire), self-trades, partial fills, rejections for balance and for risk
+limits, a simulated participant, an account whose orders' locks can pass 64 bits, a listener
+for part of the run and a clock that moves (the per-second limit and the 24-hour volume). One
+run persists to SQLite and is reopened at the end, so the changes the C path hands the store
+are checked too. Every outcome, balance, position, order, fill, the ticker and the state hash
+must be the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from velocimex_cli.engine.core import native_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RUN = r"""
+import json, random, sys, tempfile
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from tests.conftest import FakeClock
+from velocimex_cli.engine.core import native_path
+from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.ledger import MAX_UNITS, AccountKind
+from velocimex_cli.engine.core.orders import BUY, FOK, GTC, IOC, SELL
+from velocimex_cli.engine.core.risk import RiskLimits
+from velocimex_cli.engine.store import open_exchange
+from velocimex_cli.wire.errors import ApiError
+
+seed, steps, durable = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+rng = random.Random(seed)
+clock = FakeClock()
+config = EngineConfig(
+    always_open=rng.random() < 0.5,  # else the crypto venue's orders still take the C path
+    sandbox_funds={"USDT": Decimal(600_000), "BTC": Decimal(9), "ETH": Decimal(90)},
+    default_limits=RiskLimits(
+        price_band_bps=300, max_order_notional=400_000 * 10**8, max_open_orders=25,
+        max_orders_per_second=40,
+    ),
+)
+tmp = tempfile.TemporaryDirectory()
+exchange = open_exchange(Path(tmp.name), config, clock) if durable else Exchange(config, clock)
+users = ["alice", "bob", "carol", "dave"]
+for name in users:
+    exchange.ensure_account(name)
+exchange.set_risk_limits("dave", {"price_band_pct": None, "max_order_notional": None,
+                                  "max_open_orders": None, "max_orders_per_second": None})
+exchange.ensure_account("maker-sim", AccountKind.SIMULATED)
+exchange.fund("maker-sim", "USDT", Decimal(50_000_000))
+exchange.fund("maker-sim", "BTC", Decimal(900))
+exchange.ensure_account("whale")
+exchange.fund("whale", "USDT", Decimal(MAX_UNITS // 2) / 10**8)
+names = users + ["maker-sim", "whale"]
+accounts = {name: exchange.ledger.accounts[name] for name in names}
+instrument = exchange.instrument("BINANCE", "BTC/USDT")
+mid = 6_000_000
+events = []
+out = [str(native_path.place is not None)]
+
+def outcome(order):
+    return [order.id, order.status.value, order.filled, order.filled_notional,
+            order.reason and order.reason.value, order.resting, order.price, order.updated]
+
+for step in range(steps):
+    if rng.random() < 0.05:
+        clock.advance(microseconds=rng.choice([1, 500_000, 1_000_001, 86_400_000_000]))
+    if step == steps // 3:
+        exchange.add_listener(events.append)
+    if step == 2 * steps // 3:
+        exchange.remove_listener(events.append)
+    name = rng.choice(names)
+    account = accounts[name]
+    roll = rng.random()
+    try:
+        if roll < 0.22:
+            live = [o for o in account.orders.values() if o.is_live]
+            if live:
+                order = rng.choice(live)
+                if rng.random() < 0.7:
+                    exchange.cancel_live(account, order)
+                    out.append(["cancel", outcome(order)])
+                else:
+                    out.append(["cancel_order", exchange.cancel_order(name, str(order.id))])
+            continue
+        side = rng.choice([BUY, SELL])
+        lots = rng.choice([1, 3, 10, 50, 200, 1000, 5000, 40000])
+        kind = rng.random()
+        if kind < 0.12:
+            price = None
+        elif kind < 0.15:
+            price = rng.choice([1, 10**15])
+        else:
+            offset = rng.randint(-150, 150)
+            price = mid + offset if side == BUY else mid - offset
+        tif = rng.choice([GTC, GTC, GTC, IOC, IOC, FOK])
+        post_only = price is not None and tif is GTC and rng.random() < 0.1
+        # (Not for the simulated participant: it keeps no closed orders to replay.)
+        replayable = name != "maker-sim" and rng.random() < 0.15
+        client_id = f"c{rng.randint(0, 30)}" if replayable else None
+        order, created = exchange.place(account, instrument, side, lots, price, tif, post_only,
+                                        client_id)
+        out.append(["place", created, outcome(order)])
+    except ApiError as error:
+        out.append(["error", type(error).__name__, str(error)])
+
+def fill(record):
+    return [record.trade_id, record.order.id, record.price, record.lots, record.fee,
+            record.liquidity, record.timestamp]
+
+state = {
+    "hash": exchange.state_hash(),
+    "ids": [exchange.next_order_id, exchange.next_trade_id],
+    "sequence": exchange.books[instrument.index].sequence,
+    "events": len(events),
+    "ticker": json.loads(json.dumps(exchange.ticker("BINANCE", "BTC/USDT"), default=str)),
+    "accounts": {
+        name: [sorted(a.balances.items()),
+               sorted((i, p.quantity, p.cost, p.realized) for i, p in a.positions.items()),
+               a.open_orders, [outcome(o) for o in a.orders.values()], [fill(f) for f in a.fills]]
+        for name, a in exchange.ledger.accounts.items()
+    },
+}
+out.append(state)
+if durable:
+    exchange.close()
+    reopened = open_exchange(Path(tmp.name), config, clock)
+    out.append(["reopened", reopened.state_hash() == state["hash"]])
+    reopened.close()
+print(json.dumps(out, default=str))
+"""
+
+
+def _run(pure: bool, seed: int, steps: int, durable: bool) -> list:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.pop("VMX_PURE_PYTHON", None)
+    if pure:
+        env["VMX_PURE_PYTHON"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-c", RUN, str(seed), str(steps), "1" if durable else "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout)
+
+
+@pytest.mark.skipif(native_path.place is None, reason="the C engine path is not active")
+@pytest.mark.parametrize(("seed", "durable"), [(1, False), (2, True), (3, False)])
+def test_the_c_engine_path_ends_every_step_like_the_python_engine(seed: int, durable: bool) -> None:
+    native = _run(pure=False, seed=seed, steps=2500, durable=durable)
+    python = _run(pure=True, seed=seed, steps=2500, durable=durable)
+    assert native[0] == "True" and python[0] == "False"  # which engine path each run took
+    steps = [step for step in python[1:] if isinstance(step, list) and step[0] != "reopened"]
+    kinds = {step[0] if step[0] != "error" else step[1] for step in steps}
+    # The stream reaches the outcomes it is meant to compare.
+    assert {"place", "cancel", "cancel_order", "InsufficientBalance"} <= kinds, kinds
+    assert {step[2][1] for step in steps if step[0] == "place"} >= {
+        "open",
+        "partially_filled",
+        "filled",
+        "canceled",
+        "rejected",
+    }
+    for index, (a, b) in enumerate(zip(native[1:], python[1:], strict=True)):
+        assert a == b, f"step {index}: C {a!r} != Python {b!r}"
+    if durable:
+        assert native[-1] == ["reopened", True]

@@ -1,0 +1,73 @@
+"""The engine's commonest commands in C (the "engine path" section of `_native.c`).
+
+`place`, `cancel` and `settle` are the C functions when the C core is active (orders.NATIVE),
+else None. They follow the Python code step by step over the same state (matching.py,
+settlement.py, commands.py are the reference) and run only where that code would do nothing
+else: `place` takes no client_order_id or post-only, and both `place` and `cancel` hand a
+command back to the Python path (None / False), before changing anything, whenever a listener
+is attached, the order is FOK, the venue keeps session hours, a check would refuse the order,
+or a number does not fit 64 bits. `settle` hands fills it cannot compute in 64 bits to
+`Settlement._settle_fills`. tests/engine/test_native_path.py runs seeded markets through both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from velocimex_cli.engine.core.fills import FillRecord
+from velocimex_cli.engine.core.instruments import VenueKind
+from velocimex_cli.engine.core.ledger import FEE_ACCOUNT, AccountKind, Position
+from velocimex_cli.engine.core.orders import (
+    CANCELED,
+    FILLED,
+    GTC,
+    IOC,
+    LIMIT,
+    MARKET,
+    NATIVE,
+    PARTIALLY_FILLED,
+    Reason,
+)
+from velocimex_cli.wire.timefmt import to_micros
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.instruments import Instrument
+    from velocimex_cli.engine.core.ledger import Account
+    from velocimex_cli.engine.core.orders import Order, TimeInForce
+
+Place = Callable[
+    ["Exchange", "Account", "Instrument", int, int, "int | None", "TimeInForce"], "Order | None"
+]
+Cancel = Callable[["Exchange", "Account", "Order"], bool]
+Settle = Callable[["Exchange", "Account", "Order", "list[tuple[Order, int, int]]"], None]
+
+place: Place | None = None
+cancel: Cancel | None = None
+settle: Settle | None = None
+
+if NATIVE:
+    from velocimex_cli.engine.core import _native
+
+    _native._configure_engine(
+        USER=AccountKind.USER,
+        CRYPTO=VenueKind.CRYPTO,
+        LIMIT=LIMIT,
+        MARKET=MARKET,
+        GTC=GTC,
+        IOC=IOC,
+        FILLED=FILLED,
+        PARTIALLY_FILLED=PARTIALLY_FILLED,
+        CANCELED=CANCELED,
+        CANCELED_BY_USER=Reason.CANCELED_BY_USER,
+        IOC_REMAINDER=Reason.IOC_REMAINDER,
+        MARKET_PROTECTION=Reason.MARKET_PROTECTION,
+        NO_LIQUIDITY=Reason.NO_LIQUIDITY,
+        SELF_TRADE_PREVENTION=Reason.SELF_TRADE_PREVENTION,
+        Position=Position,
+        FillRecord=FillRecord,
+        FEE_ACCOUNT=FEE_ACCOUNT,
+        to_micros=to_micros,
+    )
+    place, cancel, settle = _native.place, _native.cancel, _native.settle
