@@ -153,6 +153,25 @@ def test_client_order_id_is_idempotent(exchange: Exchange) -> None:
     assert created_other and other["order_id"] != first["order_id"]
 
 
+def test_a_simulated_participant_may_reuse_the_client_id_of_a_closed_order(
+    exchange: Exchange,
+) -> None:
+    """Simulated participants keep only live orders: once one closes, its client id is free."""
+    from velocimex_cli.engine.core.ledger import AccountKind
+
+    exchange.ensure_account("sim", AccountKind.SIMULATED)
+    exchange.fund("sim", "USDT", Decimal(10_000))
+    ioc = order(client_order_id="q-1", price="1000.00", time_in_force="ioc")
+    first, created = exchange.place_order("sim", ioc)
+    assert created and first["status"] == "canceled"
+    second, created_again = exchange.place_order("sim", ioc)
+    assert created_again and second["order_id"] != first["order_id"]
+    resting = order(client_order_id="q-2", price="1000.00")
+    live, _ = exchange.place_order("sim", resting)
+    replay, created_replay = exchange.place_order("sim", resting)
+    assert not created_replay and replay["order_id"] == live["order_id"]
+
+
 def test_orders_of_other_accounts_are_not_found(exchange: Exchange) -> None:
     placed, _ = exchange.place_order("alice", order())
     with pytest.raises(NotFound):

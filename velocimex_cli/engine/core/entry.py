@@ -188,8 +188,10 @@ class OrderEntry:
         """
         if client_id is not None:
             existing = account.client_ids.get(client_id)
-            if existing is not None:
-                original = account.orders[existing]
+            # A simulated participant keeps only its live orders: once the original has
+            # closed, its client id is free again (`get`, not a lookup that would fail).
+            original = account.orders.get(existing) if existing is not None else None
+            if original is not None:
                 same_order(original, instrument, side, lots, price, tif, post_only)
                 return original, None, 0, None, 0
         if not self._always_open and instrument.venue.kind is not VenueKind.CRYPTO:
