@@ -79,15 +79,28 @@ class MarketReplay:
 
     def set_level(self, side: int, ticks: int, lots: int) -> None:
         """Make the mirror's resting quantity at (side, ticks) equal the recorded `lots`."""
-        orders = self._live(side, ticks)
-        held = sum(o.quantity - o.filled for o in orders)
+        levels = self._levels[side]
+        orders = levels.get(ticks)
+        if orders is None:
+            if lots:
+                order = self.liquidity.add(side, ticks, lots, self.clock.micros)
+                if order.resting:
+                    levels[ticks] = [order]
+            return
+        held = 0
+        for order in orders:
+            if not order.resting:  # traded away since: drop what no longer rests
+                orders = self._live(side, ticks)
+                held = sum(o.remaining for o in orders)
+                break
+            held += order.remaining
         if held == lots:
             return
         liquidity = self.liquidity
         now = self.clock.micros
         while held > lots:  # the newest liquidity goes first
             newest = orders[-1]
-            left = newest.quantity - newest.filled
+            left = newest.remaining
             if held - left < lots:
                 liquidity.resize(newest, lots - held + left, now)
                 held = lots
@@ -98,7 +111,7 @@ class MarketReplay:
         if lots > held:
             newest = orders[-1] if orders else None
             grown = newest is not None and liquidity.resize(
-                newest, newest.quantity - newest.filled + lots - held, now
+                newest, newest.remaining + lots - held, now
             )
             if not grown:
                 order = liquidity.add(side, ticks, lots - held, now)
@@ -117,10 +130,11 @@ class MarketReplay:
                 self.set_level(BUY, ticks, 0)
             for ticks in [t for t in self._levels[SELL] if t not in keep_asks]:
                 self.set_level(SELL, ticks, 0)
+        set_level = self.set_level
         for ticks, lots in bids:
-            self.set_level(BUY, ticks, lots)
+            set_level(BUY, ticks, lots)
         for ticks, lots in asks:
-            self.set_level(SELL, ticks, lots)
+            set_level(SELL, ticks, lots)
         self.liquidity.publish()
 
     # -------------------------------------------------------------- recorded trades

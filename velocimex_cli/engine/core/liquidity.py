@@ -87,9 +87,7 @@ class Liquidity:
         following exactly. Growing is refused (False) unless it is the last of its level."""
         self._check_quiet()
         bps = self.exchange._lock_bps
-        units = lock_for(order, remaining, bps) - lock_for(
-            order, order.quantity - order.filled, bps
-        )
+        units = lock_for(order, remaining, bps) - lock_for(order, order.remaining, bps)
         balance = self._balance(order.side, units)
         if not self.book.resize(order, remaining):
             return False
@@ -102,8 +100,8 @@ class Liquidity:
         self._check_quiet()
         account = self.account
         self.book.remove(order)
-        units = lock_for(order, order.quantity - order.filled, self.exchange._lock_bps)
-        self._balance(order.side, 0)[1] -= units
+        units = lock_for(order, order.remaining, self.exchange._lock_bps)
+        (self._quote if order.side == BUY else self._base)[1] -= units
         order.status = CANCELED
         order.reason = Reason.CANCELED_BY_USER
         order.updated = now
