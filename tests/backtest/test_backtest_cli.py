@@ -105,6 +105,33 @@ def test_queue_position_is_respected_unlike_touch(vmx: Vmx, tmp_path: Path) -> N
     assert touch["metrics"]["final_inventory"] == Decimal("0.01")
 
 
+def test_a_shrinking_level_keeps_the_rest_of_its_queue_ahead(vmx: Vmx, tmp_path: Path) -> None:
+    """A bid joins 100 behind 0.99 of recorded liquidity; the level then shrinks to 0.6. The
+    newest liquidity leaves, the 0.6 that stays is still ahead: a print of 0.6 takes it, and
+    only the next print reaches the strategy's bid."""
+    strategy = tmp_path / "bid.py"
+    strategy.write_text(BID_AT_FIRST_PRINT)
+    data = write_recording(
+        tmp_path / "rec.ndjson",
+        [
+            (0, snapshot([level("100.00", "1")], [level("101.00", "1")])),
+            (10, trade(1, "100.00", "0.01", "sell")),
+            (20, delta(2, ("ask", "101.00", "2"))),
+            (30, delta(3, ("bid", "100.00", "0.6"))),
+            (40, trade(2, "100.00", "0.6", "sell")),
+            (50, trade(3, "100.00", "0.01", "sell")),
+        ],
+    )
+    fills_file = tmp_path / "fills.csv"
+    report = vmx.json("backtest", str(strategy), "--data", str(data), "--trades", str(fills_file))
+    with fills_file.open() as handle:
+        fills = list(csv.DictReader(handle))
+    assert [(f["timestamp"], f["side"], Decimal(f["quantity"])) for f in fills] == [
+        ("2026-01-01T00:00:00.050000Z", "buy", Decimal("0.01"))
+    ]
+    assert report["metrics"]["final_inventory"] == Decimal("0.01")
+
+
 def test_lag_check_warns_when_one_more_event_wipes_out_the_result(vmx: Vmx, tmp_path: Path) -> None:
     strategy = tmp_path / "buy_once.py"
     strategy.write_text(BUY_ON_FIRST_TRADE)

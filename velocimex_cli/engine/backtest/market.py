@@ -9,8 +9,10 @@ price-time priority and fees, so:
   there and fills only after the recorded trades have consumed it (the default `queue` fill
   model). With `touch`, the mirror's orders at a level a strategy joins are re-queued behind the
   strategy's order, so it fills as soon as the price trades there (optimistic).
-- a level the recording shrinks loses the mirror's newest orders first; a level it grows gets a
-  new mirror order at the back of the queue.
+- a level the recording shrinks loses the mirror's newest liquidity first: its newest orders
+  go, and the newest that keeps some shrinks in place, keeping its queue position; a level it
+  grows gets the new liquidity at the back of the queue (the mirror's last order grows when it
+  is the last of its level, else a new mirror order joins behind).
 - a recorded trade that finds no liquidity left (because the strategy already took it) trades
   what is there and no more.
 
@@ -23,9 +25,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from velocimex_cli.engine.backtest.clock import SimulatedClock
 from velocimex_cli.engine.core.exchange import Exchange
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument
 from velocimex_cli.engine.core.ledger import Account, AccountKind
+from velocimex_cli.engine.core.liquidity import Liquidity
 from velocimex_cli.engine.core.orders import BUY, IOC, SELL, Order
 
 MIRROR = "bt-market"
@@ -36,13 +40,19 @@ _FUNDS = 10**17  # ledger units: far beyond any recorded book, within the ledger
 
 class MarketReplay:
     def __init__(
-        self, exchange: Exchange, instrument: Instrument, fill_model: str = "queue"
+        self,
+        exchange: Exchange,
+        clock: SimulatedClock,
+        instrument: Instrument,
+        fill_model: str = "queue",
     ) -> None:
         self.exchange = exchange
+        self.clock = clock
         self.instrument = instrument
         self.touch = fill_model == "touch"
         self.mirror = self._account(MIRROR)
         self.tape = self._account(TAPE)
+        self.liquidity = Liquidity(exchange, self.mirror, instrument)
         # side -> price ticks -> the mirror's live orders at that level, oldest first
         self._levels: dict[int, dict[int, list[Order]]] = {BUY: {}, SELL: {}}
 
@@ -69,19 +79,44 @@ class MarketReplay:
 
     def set_level(self, side: int, ticks: int, lots: int) -> None:
         """Make the mirror's resting quantity at (side, ticks) equal the recorded `lots`."""
-        orders = self._live(side, ticks)
-        held = sum(o.remaining for o in orders)
+        levels = self._levels[side]
+        orders = levels.get(ticks)
+        if orders is None:
+            if lots:
+                order = self.liquidity.add(side, ticks, lots, self.clock.micros)
+                if order.resting:
+                    levels[ticks] = [order]
+            return
+        held = 0
+        for order in orders:
+            if not order.resting:  # traded away since: drop what no longer rests
+                orders = self._live(side, ticks)
+                held = sum(o.remaining for o in orders)
+                break
+            held += order.remaining
         if held == lots:
             return
-        exchange = self.exchange
-        while orders and held > lots:
-            newest = orders.pop()
-            held -= newest.remaining
-            exchange.cancel_live(self.mirror, newest)
+        liquidity = self.liquidity
+        now = self.clock.micros
+        while held > lots:  # the newest liquidity goes first
+            newest = orders[-1]
+            left = newest.remaining
+            if held - left < lots:
+                liquidity.resize(newest, lots - held + left, now)
+                held = lots
+            else:
+                orders.pop()
+                liquidity.remove(newest, now)
+                held -= left
         if lots > held:
-            order, _ = exchange.place(self.mirror, self.instrument, side, lots - held, ticks)
-            if order.resting:
-                orders.append(order)
+            newest = orders[-1] if orders else None
+            grown = newest is not None and liquidity.resize(
+                newest, newest.remaining + lots - held, now
+            )
+            if not grown:
+                order = liquidity.add(side, ticks, lots - held, now)
+                if order.resting:
+                    orders.append(order)
         if orders:
             self._levels[side][ticks] = orders
         else:
@@ -95,10 +130,12 @@ class MarketReplay:
                 self.set_level(BUY, ticks, 0)
             for ticks in [t for t in self._levels[SELL] if t not in keep_asks]:
                 self.set_level(SELL, ticks, 0)
+        set_level = self.set_level
         for ticks, lots in bids:
-            self.set_level(BUY, ticks, lots)
+            set_level(BUY, ticks, lots)
         for ticks, lots in asks:
-            self.set_level(SELL, ticks, lots)
+            set_level(SELL, ticks, lots)
+        self.liquidity.publish()
 
     # -------------------------------------------------------------- recorded trades
     def trade(self, side: int, ticks: int, lots: int) -> None:
@@ -126,6 +163,7 @@ class MarketReplay:
             self.set_level(passive, ticks, lots)
         if away > 0:
             self.set_level(side, away, lots)
+        self.liquidity.publish()
 
     def take_print(self, side: int, ticks: int, lots: int) -> None:
         """The recorded aggressor trades; with the `queue` model the passive side then holds
@@ -137,6 +175,7 @@ class MarketReplay:
             held = sum(o.remaining for o in self._live(passive, ticks))
             if held < lots:
                 self.set_level(passive, ticks, lots)
+                self.liquidity.publish()
 
     def strategy_joined(self, side: int, ticks: int) -> None:
         """`touch` model: the mirror's orders at the level a strategy order joined go behind it."""
@@ -145,7 +184,9 @@ class MarketReplay:
         orders = self._live(side, ticks)
         if orders:
             lots = sum(o.remaining for o in orders)
+            now = self.clock.micros
             for order in orders:
-                self.exchange.cancel_live(self.mirror, order)
+                self.liquidity.remove(order, now)
             self._levels[side].pop(ticks, None)
             self.set_level(side, ticks, lots)
+            self.liquidity.publish()

@@ -9,11 +9,14 @@ tape's orders; tickers, order and connection messages carry nothing a replay nee
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 from velocimex_cli.engine.backtest.data import BOOK, TRADE, DataError, Event, MarketData
+from velocimex_cli.engine.backtest.market_messages import BOOK_DELTA, PRINT, SKIPPED, typed_decoder
 from velocimex_cli.engine.core.instruments import Instrument
 from velocimex_cli.engine.core.orders import BUY, SELL
 from velocimex_cli.wire import jsonfmt
@@ -50,24 +53,29 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 
 
 class _Steps(dict):
-    """Decimal -> whole ticks (or lots), computed once per distinct number: a market repeats
-    its prices and sizes, and the division is most of a level's cost."""
+    """A number (its JSON text, an int, or a Decimal) -> whole ticks (or lots), computed once
+    per distinct number: a market repeats its prices and sizes, and the division is most of a
+    level's cost. `off_grid` says whether any number was not a whole count of steps."""
 
     def __init__(self, convert: Callable[[Decimal], int | None]) -> None:
         super().__init__()
         self.convert = convert
+        self.off_grid = False
+
+    def __missing__(self, number: object) -> int | None:
+        if len(self) > 100_000:
+            self.clear()
+        steps = self[number] = self.convert(Decimal(number))  # type: ignore[arg-type]
+        if steps is None:
+            self.off_grid = True
+        return steps
 
     def get(self, number: object) -> int | None:  # type: ignore[override]
         try:
             return self[number]
-        except KeyError:
-            pass
         except TypeError:  # an unhashable value: not a number
+            self.off_grid = True
             return None
-        if len(self) > 100_000:
-            self.clear()
-        steps = self[number] = self.convert(Decimal(number))  # type: ignore[arg-type]
-        return steps
 
 
 def recorded_instruments(path: Path) -> list[tuple[str, str]]:
@@ -98,14 +106,34 @@ def recorded_instruments(path: Path) -> list[tuple[str, str]]:
         return list(seen)
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused (and restored): a read allocates millions of
+    tuples that hold no cycles, and each collection would only walk the growing list of them
+    again (a quarter of a read's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_recording(path: Path, instrument: Instrument) -> MarketData:
-    """The recording's events for `instrument`, in integer ticks and lots."""
+    """The recording's events for `instrument`, in integer ticks and lots.
+
+    Each line is first decoded into the typed market messages (market_messages.py); a line
+    that does not fit them is read again with the generic decoder (`_GenericLines`), which
+    skips what a replay ignores and says what is wrong with the rest.
+    """
     events: list[Event] = []
+    append = events.append
     first_price = last_price = None
     exchange, symbol = instrument.venue.name, instrument.symbol
-    ticks_of, lots_of = _Steps(instrument.ticks_of).get, _Steps(instrument.lots_of).get
-    loads = decoder()
-    with _open(path) as handle:
+    ticks, lots = _Steps(instrument.ticks_of), _Steps(instrument.lots_of)
+    typed = typed_decoder()
+    with _open(path) as handle, _no_cycle_collection():
         try:
             header = _header(path, handle.readline())
         except UnicodeDecodeError:
@@ -115,88 +143,137 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
             origin = to_micros(parse_iso(started))
         except (TypeError, ValueError):
             raise DataError(path, 1, f"header started_at {started!r} is not a UTC time") from None
+        generic = _GenericLines(path, origin, exchange, symbol, ticks.get, lots.get)
         line = 1
-        last_t = 0
         try:
             for text in handle:
                 line += 1
-                if not text.strip():
-                    continue
                 try:
-                    entry = loads(text)
-                    t = entry["t"]
-                    msg = entry["msg"]
-                    kind = msg["type"]
-                except (ValueError, KeyError, TypeError, RecursionError):
-                    raise DataError(
-                        path, line, 'not a recording entry {"t": ns, "msg": {"type": ...}}'
-                    ) from None
-                if type(t) is not int or t < last_t:
-                    raise DataError(
-                        path, line, '"t" must be a whole number of ns, never decreasing'
-                    )
-                last_t = t
-                if kind == "book_delta" or kind == "book_snapshot":
-                    if msg.get("exchange") != exchange or msg.get("symbol") != symbol:
-                        continue
-                    stamp = origin + t // 1000
-                    if kind == "book_delta":
+                    if typed is None:
+                        raise ValueError("no typed decoder")
+                    entry = typed(text)
+                    t = entry.t
+                    if t < generic.last_t:
+                        raise ValueError("time goes backwards")
+                    msg = entry.msg
+                    kind = msg.kind
+                    if kind == SKIPPED or msg.exchange != exchange or msg.symbol != symbol:
+                        event = None
+                    elif kind == BOOK_DELTA:
                         bids, asks = [], []
-                        for change in msg["changes"]:
-                            level = (ticks_of(change["price"]), lots_of(change["quantity"]))
-                            (bids if change["side"] == "bid" else asks).append(level)
-                        events.append((stamp, BOOK, False, tuple(bids), tuple(asks)))
-                    else:
-                        events.append(
-                            (
-                                stamp,
-                                BOOK,
-                                True,
-                                tuple(
-                                    (ticks_of(v["price"]), lots_of(v["quantity"]))
-                                    for v in msg["bids"]
-                                ),
-                                tuple(
-                                    (ticks_of(v["price"]), lots_of(v["quantity"]))
-                                    for v in msg["asks"]
-                                ),
+                        for change in msg.changes:
+                            (bids if change.side == "bid" else asks).append(
+                                (ticks[change.price], lots[change.quantity])
                             )
-                        )
-                elif kind == "trade":
-                    if msg.get("exchange") != exchange or msg.get("symbol") != symbol:
-                        continue
-                    price = msg["price"]
-                    events.append(
-                        (
+                        event = (origin + t // 1000, BOOK, False, tuple(bids), tuple(asks))
+                    elif kind == PRINT:
+                        price = msg.price
+                        event = (
                             origin + t // 1000,
                             TRADE,
-                            BUY if msg["side"] == "buy" else SELL,
-                            ticks_of(price),
-                            lots_of(msg["quantity"]),
+                            BUY if msg.side == "buy" else SELL,
+                            ticks[price],
+                            lots[msg.quantity],
                         )
-                    )
-                    if first_price is None:
-                        first_price = price
-                    last_price = price
+                        if first_price is None:
+                            first_price = price
+                        last_price = price
+                    else:
+                        event = (
+                            origin + t // 1000,
+                            BOOK,
+                            True,
+                            tuple((ticks[v.price], lots[v.quantity]) for v in msg.bids),
+                            tuple((ticks[v.price], lots[v.quantity]) for v in msg.asks),
+                        )
+                except (ValueError, TypeError, ArithmeticError):
+                    read = generic.read(text, line)
+                    if read is None:
+                        continue
+                    t, event, price = read
+                    if price is not None:
+                        if first_price is None:
+                            first_price = price
+                        last_price = price
+                generic.last_t = t
+                if event is not None:
+                    append(event)
         except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
             raise DataError(
                 path, line, f"a market message lacks a field or a number ({exc!r})"
             ) from None
         except UnicodeDecodeError:
             raise DataError(path, line, "not UTF-8 text") from None
-    for event in events:
-        off_grid = (
-            None in event[3:5]
-            if event[1] == TRADE
-            else any(None in level for level in (*event[3], *event[4]))
-        )
-        if off_grid:
-            raise DataError(
-                path, 0, f"a price or quantity is off {instrument.key}'s tick or lot grid"
-            )
+    if ticks.off_grid or lots.off_grid:
+        raise DataError(path, 0, f"a price or quantity is off {instrument.key}'s tick or lot grid")
     if not events:
         raise DataError(path, line, f"no book or trade messages for {instrument.key}")
-    return MarketData(events, first_price, last_price)
+    return MarketData(events, _number(first_price), _number(last_price))
+
+
+def _number(value: object) -> Decimal | None:
+    """A recorded price as a Decimal (the typed decoder leaves a float literal as its text)."""
+    return None if value is None else Decimal(value)  # type: ignore[arg-type]
+
+
+class _GenericLines:
+    """Lines read with the generic decoder: what the typed one could not take."""
+
+    def __init__(
+        self,
+        path: Path,
+        origin: int,
+        exchange: str,
+        symbol: str,
+        ticks_of: Callable[[object], int | None],
+        lots_of: Callable[[object], int | None],
+    ) -> None:
+        self.path = path
+        self.origin = origin
+        self.exchange = exchange
+        self.symbol = symbol
+        self.ticks_of = ticks_of
+        self.lots_of = lots_of
+        self.loads = decoder()
+        self.last_t = 0
+
+    def read(self, text: str, line: int) -> tuple[int, Event | None, object] | None:
+        """(t, the line's event or None when the replay ignores it, a trade's price or None);
+        None for a blank line. Raises DataError for a line that is not a recording entry, and
+        KeyError, TypeError... for a market message without its fields."""
+        if not text.strip():
+            return None
+        path = self.path
+        try:
+            entry = self.loads(text)
+            t = entry["t"]
+            msg = entry["msg"]
+            kind = msg["type"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            raise DataError(
+                path, line, 'not a recording entry {"t": ns, "msg": {"type": ...}}'
+            ) from None
+        if type(t) is not int or t < self.last_t:
+            raise DataError(path, line, '"t" must be a whole number of ns, never decreasing')
+        if kind not in ("book_delta", "book_snapshot", "trade"):
+            return t, None, None
+        if msg.get("exchange") != self.exchange or msg.get("symbol") != self.symbol:
+            return t, None, None
+        ticks_of, lots_of = self.ticks_of, self.lots_of
+        stamp = self.origin + t // 1000
+        if kind == "book_delta":
+            bids, asks = [], []
+            for change in msg["changes"]:
+                level = (ticks_of(change["price"]), lots_of(change["quantity"]))
+                (bids if change["side"] == "bid" else asks).append(level)
+            return t, (stamp, BOOK, False, tuple(bids), tuple(asks)), None
+        if kind == "book_snapshot":
+            bids = [(ticks_of(v["price"]), lots_of(v["quantity"])) for v in msg["bids"]]
+            asks = [(ticks_of(v["price"]), lots_of(v["quantity"])) for v in msg["asks"]]
+            return t, (stamp, BOOK, True, tuple(bids), tuple(asks)), None
+        price = msg["price"]
+        side = BUY if msg["side"] == "buy" else SELL
+        return t, (stamp, TRADE, side, ticks_of(price), lots_of(msg["quantity"])), price
 
 
 def book_state_at(events: list[Event]) -> Event | None:

@@ -111,7 +111,7 @@ def run(
     )
     node.start()
     exchange = node.exchange
-    replay = MarketReplay(exchange, instrument, options.fill_model)
+    replay = MarketReplay(exchange, clock, instrument, options.fill_model)
     exchange.ensure_account(ACCOUNT)
     account = exchange.ledger.accounts[ACCOUNT]
     book = exchange.books[instrument.index]

@@ -872,6 +872,49 @@ book_remove(BookObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* resize(order, remaining): a resting order's remaining lots set in place, keeping its place in
+ * the queue. Shrinking is always allowed; growing only for the last order of its level (nothing
+ * behind it loses priority), else False and nothing changes. */
+static PyObject *
+book_resize(BookObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long remaining;
+    if (check_nargs("resize", nargs, 2) < 0) {
+        return NULL;
+    }
+    OrderObject *order = arg_order(args[0]);
+    if (order == NULL || arg_int64(args[1], &remaining, "remaining") < 0) {
+        return NULL;
+    }
+    Level *level = order->level;
+    if (level == NULL || level->book != self) {
+        PyErr_Format(PyExc_ValueError, "order %lld is not resting in this book", order->id);
+        return NULL;
+    }
+    if (remaining <= 0) {
+        PyErr_SetString(PyExc_ValueError, "remaining must be positive (remove the order instead)");
+        return NULL;
+    }
+    long long delta = remaining - (order->quantity - order->filled);
+    if (delta > 0 && order != level->tail) {
+        Py_RETURN_FALSE;
+    }
+    if (order->filled > LLONG_MAX - remaining ||
+        (delta > 0 && level->quantity > LLONG_MAX - delta)) {
+        PyErr_SetString(PyExc_OverflowError, "quantity exceeds a 64-bit integer");
+        return NULL;
+    }
+    if (delta != 0) {
+        order->quantity = order->filled + remaining;
+        level->quantity += delta;
+        self->changed = 1;
+        if (book_touch(self, order->side, order->price) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_TRUE;
+}
+
 static int
 append_to(PyObject *list, PyObject *item)
 {
@@ -1072,6 +1115,9 @@ static PyMethodDef book_methods[] = {
     {"rest", (PyCFunction)book_rest, METH_O,
      "rest(order): put its remaining quantity at the back of its price level"},
     {"remove", (PyCFunction)book_remove, METH_O, "remove(order): take a resting order out"},
+    {"resize", (PyCFunction)(void (*)(void))book_resize, METH_FASTCALL,
+     "resize(order, remaining) -> set a resting order's remaining lots in place (growing only "
+     "the last order of its level); False if a growth was refused"},
     {"take", (PyCFunction)(void (*)(void))book_take, METH_FASTCALL,
      "take(side, account, limit, lots, self_trades) -> [(maker, lots, price)]"},
     {NULL},

@@ -148,6 +148,26 @@ class PyOrderBook:
         if self.touched is not None:
             self.touched.add((side, price))
 
+    def resize(self, order: Order, remaining: int) -> bool:
+        """Set a resting order's remaining lots in place, keeping its place in the queue.
+        Shrinking is always allowed; growing only for the last order of its level (nothing
+        behind it loses priority), else False and nothing changes."""
+        if not order.resting:
+            raise ValueError(f"order {order.id} is not resting in this book")
+        if remaining <= 0:
+            raise ValueError("remaining must be positive (remove the order instead)")
+        level = (self.bids if order.side == BUY else self.asks)[order.price]
+        delta = remaining - (order.quantity - order.filled)
+        if delta > 0 and next(o for o in reversed(level.orders) if o.resting) is not order:
+            return False
+        if delta:
+            order.quantity = order.filled + remaining
+            level.quantity += delta
+            self.changed = True
+            if self.touched is not None:
+                self.touched.add((order.side, order.price))
+        return True
+
     def _drop_level(self, side: int, price: int) -> None:
         if side == BUY:
             del self.bids[price]
