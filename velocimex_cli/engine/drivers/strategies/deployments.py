@@ -54,7 +54,6 @@ log = logging.getLogger("vmx.engine.strategies")
 
 META_KEY = "deployments"
 MAX_PENDING_TRADES = 1000
-MAX_CALLS_PER_WAKE = 64  # context calls served per readable event before matching goes on
 SAVED_LOG_LINES = 200
 KEPT_FINISHED = 200  # ended deployments kept (records, logs); older ones are forgotten
 STOPPING = "stopping"  # shown while on_stop runs
@@ -242,34 +241,34 @@ class Deployment:
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
 
-    @property
-    def idle(self) -> bool:
-        return self.busy is None and not self.outbox and self._stopping is None
-
     # -- messages from the worker ---------------------------------------------------------
     def readable(self) -> None:
-        """Serve what the worker sent (a bounded number of messages per call)."""
-        started = time.monotonic()
+        """Serve what the worker sent: what one read brought (the worker has at most one
+        message in flight), then the answer and, once its hook is done, the next hook."""
         worker = self.worker
-        for _ in range(MAX_CALLS_PER_WAKE):
-            if worker is None or self.worker is not worker or self._pending_answer is not None:
-                break
-            try:
-                if not worker.poll():
-                    break
-                message = worker.receive()
-            except (EOFError, OSError):
-                self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
-                return
-            self.handle(message)
+        if worker is None:
+            return
+        started = time.monotonic()
+        channel = worker.channel
+        try:
+            channel.fill()
+        except OSError:
+            self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
+            return
+        while self.worker is worker and self._pending_answer is None and channel.pending:
+            self.handle(channel.receive())
+        if self.worker is worker and channel.ended:
+            self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
+            return
         self.charge(time.monotonic() - started)
         self._answer()
+        self.pump()  # charges itself
 
     def handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "call":
             self._serve_call(message[1], message[2], message[3])
-        elif kind == "done":
+        elif kind == "done":  # readable then pumps the next hook
             hook, self.busy = self.busy, None
             self.callbacks += 1
             if hook == "on_stop":
@@ -278,7 +277,6 @@ class Deployment:
             if self.stop_requested is not None and self._stopping is None:
                 reason, self.stop_requested = self.stop_requested, None
                 self.begin_stop(COMPLETED, reason)
-            self.pump()
         elif kind == "ready":
             self.busy = None
             self.validated = message[1]
