@@ -48,6 +48,9 @@ from velocimex_cli.wire.errors import ApiError, InternalError, InvalidParameter,
 from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.events import BookEvent
+    from velocimex_cli.engine.core.instruments import Instrument
+    from velocimex_cli.engine.drivers.strategies.context import BookTop
     from velocimex_cli.engine.node import EngineNode, StrategyLimits
 
 log = logging.getLogger("vmx.engine.strategies")
@@ -99,9 +102,49 @@ def remote_strategy(deployment: Deployment, hooks: list[str]) -> type[Strategy]:
 
 
 class RemoteHost(StrategyHost):
-    """StrategyHost whose stop requests and endings are sequenced by the Deployment."""
+    """StrategyHost whose stop requests and endings are sequenced by the Deployment, and which
+    has the exchange build book events for it only while its worker waits for one.
+
+    While a hook runs in the worker (or the deployment waits for its fair share), the book
+    changes it misses would only be coalesced into its next on_book: the host then stops
+    asking for book events (building them costs every command that touches a book), and before
+    the next hook compares each subscribed book's sequence with the one it last delivered."""
 
     deployment: Deployment
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._told: dict[tuple[str, str], int] = {}  # book -> sequence of the last on_book
+        super().__init__(*args, **kwargs)
+        self._hearing_books = "on_book" in self._wants  # as StrategyHost.start listens
+
+    def subscribe(self, instrument: Instrument) -> None:
+        super().subscribe(instrument)
+        key = (instrument.venue.name, instrument.symbol)
+        self._told.setdefault(key, self.exchange.books[instrument.index].sequence)
+
+    def told(self, top: BookTop) -> None:
+        """The worker is sent this book (a later one may replace it before it is sent)."""
+        self._told[(top.exchange, top.symbol)] = top.sequence
+
+    def hear_books(self, on: bool) -> None:
+        """Have the exchange build book events for this host, or not (see the class)."""
+        on = on and "on_book" in self._wants
+        if on != self._hearing_books and self.state == RUNNING:
+            self._hearing_books = on
+            self.exchange.restrict_listener(self._listen, self._interest(on))
+
+    def _book_changed(self, event: BookEvent) -> None:
+        if event.sequence > self._told.get((event.exchange, event.symbol), -1):
+            super()._book_changed(event)  # not a change the worker was sent already
+
+    def step(self) -> int:
+        if not self._hearing_books and self.state == RUNNING:
+            books, stamp = self.exchange.books, ""
+            for key, instrument in self._subscribed.items():
+                if books[instrument.index].sequence != self._told[key]:
+                    stamp = stamp or iso(self.exchange.clock())
+                    self._queue_book(instrument, stamp)
+        return super().step()
 
     def request_stop(self, reason: str) -> None:
         self.deployment.stop_requested = reason or "completed"
@@ -171,6 +214,7 @@ class Deployment:
             return
         if hook == "on_book":
             key = (args[0].exchange, args[0].symbol)
+            self.host.told(args[0])  # type: ignore[union-attr]
             pending = self._pending_books.get(key)
             if pending is not None:
                 pending[1] = args  # conflate: the worker sees the newest top only
@@ -195,6 +239,7 @@ class Deployment:
         if host is None or self.busy is not None or self.phase != "running":
             return
         if self._later(self.pump):
+            host.hear_books(False)  # the books are read when its turn comes
             return
         started = time.monotonic()
         if not self.outbox and self._stopping is None:
@@ -205,6 +250,8 @@ class Deployment:
                 self.crash(f"engine error while serving it: {type(exc).__name__}: {exc}")
                 return
         self.feed()
+        if self.busy is None and not self.outbox and self._stopping is None:
+            host.hear_books(True)  # nothing to do: wake on the next book change
         self.charge(time.monotonic() - started)
 
     def feed(self) -> None:
@@ -236,6 +283,7 @@ class Deployment:
         self.busy_since = time.monotonic()
         self.paused = 0.0
         self.budget = self.limits.callback_seconds
+        self.host.hear_books(False)  # type: ignore[union-attr]  # caught up on when it is done
         try:
             self.worker.send(("hook", hook, args))  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:
