@@ -43,6 +43,7 @@ from velocimex_cli.engine.drivers.strategies.host import (
 from velocimex_cli.engine.drivers.strategies.isolation import WorkerProcess
 from velocimex_cli.engine.drivers.strategies.params import ParamValues
 from velocimex_cli.engine.drivers.strategies.registry import StrategyRegistry
+from velocimex_cli.engine.drivers.strategies.worker import KNOWN_READS, MAX_KNOWN
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import ApiError, InternalError, InvalidParameter, NotFound
 from velocimex_cli.wire.timefmt import iso
@@ -195,6 +196,7 @@ class Deployment:
         self.validated: dict[str, Any] | None = None
         self.hooks: list[str] = []
         self.callbacks = 0  # hooks the worker has finished
+        self.reads: dict[str, set[tuple[Any, ...]]] = {}  # hook -> reads sent with it
         self.paused = 0.0  # of the running hook: seconds spent waiting for the node's answers
         self.awaiting: float | None = None  # when the call now waiting for its answer came
         self._pending_answer: tuple[Any, ...] | None = None
@@ -285,9 +287,46 @@ class Deployment:
         self.budget = self.limits.callback_seconds
         self.host.hear_books(False)  # type: ignore[union-attr]  # caught up on when it is done
         try:
-            self.worker.send(("hook", hook, args))  # type: ignore[union-attr]
+            message = ("hook", hook, args, self._known_reads(hook))
+            self.worker.send(message)  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
+
+    def _known_reads(self, hook: str) -> dict[tuple[Any, ...], Any] | None:
+        """The answers, as of now, to the reads the worker made in this hook before its first
+        order or cancel last time (see worker.KNOWN_READS)."""
+        reads = self.reads.get(hook)
+        if not reads:
+            return None
+        context = self.host.context  # type: ignore[union-attr]
+        known = {}
+        for read in reads:
+            method, args, kwargs = read
+            try:
+                known[read] = getattr(context, method)(*args, **dict(kwargs))
+            except Exception:  # left to the worker, which then gets the error
+                continue
+        return known
+
+    def learn(self, hook: str | None, asked: object) -> None:
+        """Remember the reads the worker reports for a hook (it may report anything: only
+        well-formed reads of KNOWN_READS are kept, at most MAX_KNOWN per hook)."""
+        if hook is None or not isinstance(asked, list):
+            return
+        reads = self.reads.setdefault(hook, set())
+        for read in asked:
+            if len(reads) >= MAX_KNOWN:
+                return
+            if (
+                isinstance(read, tuple)
+                and len(read) == 3
+                and read[0] in KNOWN_READS
+                and isinstance(read[1], tuple)
+                and isinstance(read[2], tuple)
+                and all(isinstance(pair, tuple) and len(pair) == 2 for pair in read[2])
+            ):
+                with contextlib.suppress(TypeError):  # unhashable
+                    reads.add(read)
 
     # -- messages from the worker ---------------------------------------------------------
     def readable(self) -> None:
@@ -319,6 +358,7 @@ class Deployment:
         elif kind == "done":  # readable then pumps the next hook
             hook, self.busy = self.busy, None
             self.callbacks += 1
+            self.learn(hook, message[1])
             if hook == "on_stop":
                 self.end(*(self._stopping or (STOPPED, "stopped")))
                 return

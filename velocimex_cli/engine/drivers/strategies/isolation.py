@@ -3,11 +3,13 @@ engine goes on matching.
 
 Each worker is a fresh `python -m` interpreter on a socket pair (see WorkerProcess). The node
 talks to it with at most one message in flight each way:
-- node -> worker: ("hook", name, args): run one hook; ("reply", value) / ("raise", error body):
-  the answer to the context call the worker is blocked on; ("quit",).
+- node -> worker: ("hook", name, args, known): run one hook, `known` answering the reads the
+  worker reported for that hook (see worker.KNOWN_READS); ("reply", value) / ("raise", error
+  body): the answer to the context call the worker is blocked on; ("quit",).
 - worker -> node: ("ready", params) once the strategy is built; ("call", method, args, kwargs):
-  a context call (place an order, read the book); ("done",): the hook returned;
-  ("failed", message, traceback, error body): the hook (or the start) raised.
+  a context call (place an order, read the book); ("done", reads): the hook returned, having
+  made these reads before its first order or cancel; ("failed", message, traceback, error
+  body): the hook (or the start) raised.
 
 Each message is a pickle behind its 4-byte length (`Channel`). The node never blocks on a
 worker: it reads what has arrived when the socket is readable, in one system call, and writes

@@ -20,6 +20,16 @@ from velocimex_cli.engine.drivers.strategies.isolation import (
 )
 
 MAX_LOG_MESSAGE = 2000
+# Context reads a hook gets answered as of its start, until its first order or cancel (as in a
+# backtest, where nothing else moves while a hook runs): once the worker has reported them for
+# a hook, the node sends their answers with each call of that hook, saving a round trip each.
+KNOWN_READS = frozenset(
+    {"mid", "best_bid", "best_ask", "book", "position", "open_orders", "balances", "balance",
+     "fee_rates"}
+)  # fmt: skip
+WRITES = frozenset({"place_order", "cancel", "cancel_all"})
+MAX_KNOWN = 16  # reads reported per hook
+_UNKNOWN = object()
 
 
 class NodeGone(Exception):
@@ -33,8 +43,23 @@ class RemoteContext:
         self._channel = channel
         self._deployment_id = deployment_id
         self._instrument: Any = None
+        self._known: dict[Any, Any] = {}  # read -> its answer as of the hook's start
+        self._reading = True  # the hook has not placed or cancelled yet
+        self.asked: list[Any] = []  # the reads the hook made until then
+
+    def begin_hook(self, known: dict[Any, Any] | None) -> None:
+        self._known = known or {}
+        self._reading = True
+        self.asked = []
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method in WRITES:
+            self._known = {}
+            self._reading = False
+        elif self._reading and method in KNOWN_READS:
+            answer = self._known_answer((method, args, tuple(sorted(kwargs.items()))))
+            if answer is not _UNKNOWN:
+                return answer
         try:
             self._channel.send(("call", method, args, kwargs))
             answer = self._channel.receive()
@@ -45,6 +70,17 @@ class RemoteContext:
         from velocimex_cli.wire.errors import error_from_body
 
         raise error_from_body(answer[1])
+
+    def _known_answer(self, read: tuple[Any, ...]) -> Any:
+        try:
+            answer = self._known.get(read, _UNKNOWN)
+        except TypeError:  # an unhashable argument: asked of the node, not reported
+            return _UNKNOWN
+        if read not in self.asked and len(self.asked) < MAX_KNOWN:
+            self.asked.append(read)
+        if isinstance(answer, list | dict):
+            return answer.copy()  # the strategy may change what it got
+        return answer
 
     @property
     def deployment_id(self) -> str:
@@ -160,8 +196,9 @@ def run_worker(channel: Channel, spec: dict[str, Any], memory_bytes: int) -> Non
     silence_worker()
     limit_memory(memory_bytes)
     out_of_memory = False
+    context = RemoteContext(channel, spec["deployment_id"])
     try:
-        strategy = _build(channel, spec)
+        strategy = _build(context, spec)
     except NodeGone:
         return
     except MemoryError:
@@ -180,7 +217,8 @@ def run_worker(channel: Channel, spec: dict[str, Any], memory_bytes: int) -> Non
             return
         if message[0] != "hook":
             return  # "quit"
-        _, name, args = message
+        _, name, args, known = message
+        context.begin_hook(known)
         try:
             getattr(strategy, name)(*args)
         except NodeGone:
@@ -193,7 +231,7 @@ def run_worker(channel: Channel, spec: dict[str, Any], memory_bytes: int) -> Non
         if out_of_memory:
             _send(channel, ("failed", *_out_of_memory(memory_bytes)))
             return
-        if not _send(channel, ("done",)):
+        if not _send(channel, ("done", context.asked)):
             return
 
 
@@ -221,13 +259,12 @@ def _out_of_memory(memory_bytes: int) -> tuple[str, str, None]:
     return f"MemoryError: the strategy went past its memory limit ({limit} MiB)", "", None
 
 
-def _build(channel: Channel, spec: dict[str, Any]) -> Any:
+def _build(context: RemoteContext, spec: dict[str, Any]) -> Any:
     from velocimex_cli.engine.drivers.strategies.registry import load_class
 
     cls = load_class(spec["strategy_id"], spec.get("source"))
     config = cls.validate(spec["params"])
     cls.check(config, spec["instrument"])
-    context = RemoteContext(channel, spec["deployment_id"])
     return cls(context, config)
 
 
