@@ -7,9 +7,10 @@ acknowledged command moves the BINANCE BTC/USDT mid. In the "with" phases a buil
 market-maker deployment (another account's) on that instrument requotes on every mid move
 (order_refresh_tolerance_pct 0): its hook runs in its worker process and its cancels and new
 quotes come back through the engine's order entry, interleaved with the manual client's
-requests. Phases alternate (without, with, without, ...) on the same server so a busy machine
-hurts both alike; medians are compared. Target (issue 10): acknowledgements per second with
-the deployment >= 0.8 x without.
+requests; the strategist account keeps its default limit of 100 orders a second (a quote it
+refuses is retried at the next book change). Phases alternate (without, with, without, ...) on
+the same server so a busy machine hurts both alike; medians are compared. Target (issue 10):
+acknowledgements per second with the deployment >= 0.8 x without.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ the market moves, and its position never leaves +-max_inventory, checked after e
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -95,3 +96,30 @@ def test_bad_market_maker_parameters_are_named(market: Market, params: dict, nam
     with pytest.raises(InvalidParameter) as caught:
         market.deploy(MarketMaker, params)
     assert caught.value.details["parameter"] == named
+
+
+def test_a_quote_a_risk_limit_refuses_is_skipped_then_placed_at_the_next_book(
+    market: Market,
+) -> None:
+    exchange = market.exchange
+    exchange.ensure_account("trader")
+    exchange.set_risk_limits("trader", {"max_orders_per_second": 3})
+    host = market.deploy(MarketMaker, PARAMS)  # wants 2 bids and 2 asks: the 4th is refused
+    assert host.state == "running", host.last_error
+    assert len(host.context.open_orders()) == 3
+    warnings = [line["message"] for line in host.logs if line["level"] == "warning"]
+    assert len(warnings) == 1 and "more than 3 orders in one second" in warnings[0]
+
+    # A second later, a book change that leaves the mid where it was: the missing quote goes out.
+    market.clock.advance(timedelta(seconds=1))
+    mid = host.context.mid(exclude_own=True)
+    exchange.ensure_account("other")
+    far = (mid * Decimal("0.9")).quantize(Decimal(1))
+    far_bid = {"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
+               "quantity": Decimal("0.001"), "price": far}  # fmt: skip
+    exchange.place_order("other", far_bid)
+    host.step()
+    assert host.context.mid(exclude_own=True) == mid
+    assert host.state == "running", host.last_error
+    assert len(host.context.open_orders()) == 4
+    assert len([line for line in host.logs if line["level"] == "warning"]) == 1

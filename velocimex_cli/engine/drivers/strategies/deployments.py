@@ -43,18 +43,21 @@ from velocimex_cli.engine.drivers.strategies.host import (
 from velocimex_cli.engine.drivers.strategies.isolation import WorkerProcess
 from velocimex_cli.engine.drivers.strategies.params import ParamValues
 from velocimex_cli.engine.drivers.strategies.registry import StrategyRegistry
+from velocimex_cli.engine.drivers.strategies.worker import KNOWN_READS, MAX_KNOWN
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import ApiError, InternalError, InvalidParameter, NotFound
 from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.events import BookEvent
+    from velocimex_cli.engine.core.instruments import Instrument
+    from velocimex_cli.engine.drivers.strategies.context import BookTop
     from velocimex_cli.engine.node import EngineNode, StrategyLimits
 
 log = logging.getLogger("vmx.engine.strategies")
 
 META_KEY = "deployments"
 MAX_PENDING_TRADES = 1000
-MAX_CALLS_PER_WAKE = 64  # context calls served per readable event before matching goes on
 SAVED_LOG_LINES = 200
 KEPT_FINISHED = 200  # ended deployments kept (records, logs); older ones are forgotten
 STOPPING = "stopping"  # shown while on_stop runs
@@ -100,9 +103,49 @@ def remote_strategy(deployment: Deployment, hooks: list[str]) -> type[Strategy]:
 
 
 class RemoteHost(StrategyHost):
-    """StrategyHost whose stop requests and endings are sequenced by the Deployment."""
+    """StrategyHost whose stop requests and endings are sequenced by the Deployment, and which
+    has the exchange build book events for it only while its worker waits for one.
+
+    While a hook runs in the worker (or the deployment waits for its fair share), the book
+    changes it misses would only be coalesced into its next on_book: the host then stops
+    asking for book events (building them costs every command that touches a book), and before
+    the next hook compares each subscribed book's sequence with the one it last delivered."""
 
     deployment: Deployment
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._told: dict[tuple[str, str], int] = {}  # book -> sequence of the last on_book
+        super().__init__(*args, **kwargs)
+        self._hearing_books = "on_book" in self._wants  # as StrategyHost.start listens
+
+    def subscribe(self, instrument: Instrument) -> None:
+        super().subscribe(instrument)
+        key = (instrument.venue.name, instrument.symbol)
+        self._told.setdefault(key, self.exchange.books[instrument.index].sequence)
+
+    def told(self, top: BookTop) -> None:
+        """The worker is sent this book (a later one may replace it before it is sent)."""
+        self._told[(top.exchange, top.symbol)] = top.sequence
+
+    def hear_books(self, on: bool) -> None:
+        """Have the exchange build book events for this host, or not (see the class)."""
+        on = on and "on_book" in self._wants
+        if on != self._hearing_books and self.state == RUNNING:
+            self._hearing_books = on
+            self.exchange.restrict_listener(self._listen, self._interest(on))
+
+    def _book_changed(self, event: BookEvent) -> None:
+        if event.sequence > self._told.get((event.exchange, event.symbol), -1):
+            super()._book_changed(event)  # not a change the worker was sent already
+
+    def step(self) -> int:
+        if not self._hearing_books and self.state == RUNNING:
+            books, stamp = self.exchange.books, ""
+            for key, instrument in self._subscribed.items():
+                if books[instrument.index].sequence != self._told[key]:
+                    stamp = stamp or iso(self.exchange.clock())
+                    self._queue_book(instrument, stamp)
+        return super().step()
 
     def request_stop(self, reason: str) -> None:
         self.deployment.stop_requested = reason or "completed"
@@ -153,6 +196,7 @@ class Deployment:
         self.validated: dict[str, Any] | None = None
         self.hooks: list[str] = []
         self.callbacks = 0  # hooks the worker has finished
+        self.reads: dict[str, set[tuple[Any, ...]]] = {}  # hook -> reads sent with it
         self.paused = 0.0  # of the running hook: seconds spent waiting for the node's answers
         self.awaiting: float | None = None  # when the call now waiting for its answer came
         self._pending_answer: tuple[Any, ...] | None = None
@@ -172,6 +216,7 @@ class Deployment:
             return
         if hook == "on_book":
             key = (args[0].exchange, args[0].symbol)
+            self.host.told(args[0])  # type: ignore[union-attr]
             pending = self._pending_books.get(key)
             if pending is not None:
                 pending[1] = args  # conflate: the worker sees the newest top only
@@ -196,6 +241,7 @@ class Deployment:
         if host is None or self.busy is not None or self.phase != "running":
             return
         if self._later(self.pump):
+            host.hear_books(False)  # the books are read when its turn comes
             return
         started = time.monotonic()
         if not self.outbox and self._stopping is None:
@@ -206,6 +252,8 @@ class Deployment:
                 self.crash(f"engine error while serving it: {type(exc).__name__}: {exc}")
                 return
         self.feed()
+        if self.busy is None and not self.outbox and self._stopping is None:
+            host.hear_books(True)  # nothing to do: wake on the next book change
         self.charge(time.monotonic() - started)
 
     def feed(self) -> None:
@@ -237,48 +285,86 @@ class Deployment:
         self.busy_since = time.monotonic()
         self.paused = 0.0
         self.budget = self.limits.callback_seconds
+        self.host.hear_books(False)  # type: ignore[union-attr]  # caught up on when it is done
         try:
-            self.worker.send(("hook", hook, args))  # type: ignore[union-attr]
+            message = ("hook", hook, args, self._known_reads(hook))
+            self.worker.send(message)  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
 
-    @property
-    def idle(self) -> bool:
-        return self.busy is None and not self.outbox and self._stopping is None
+    def _known_reads(self, hook: str) -> dict[tuple[Any, ...], Any] | None:
+        """The answers, as of now, to the reads the worker made in this hook before its first
+        order or cancel last time (see worker.KNOWN_READS)."""
+        reads = self.reads.get(hook)
+        if not reads:
+            return None
+        context = self.host.context  # type: ignore[union-attr]
+        known = {}
+        for read in reads:
+            method, args, kwargs = read
+            try:
+                known[read] = getattr(context, method)(*args, **dict(kwargs))
+            except Exception:  # left to the worker, which then gets the error
+                continue
+        return known
+
+    def learn(self, hook: str | None, asked: object) -> None:
+        """Remember the reads the worker reports for a hook (it may report anything: only
+        well-formed reads of KNOWN_READS are kept, at most MAX_KNOWN per hook)."""
+        if hook is None or not isinstance(asked, list):
+            return
+        reads = self.reads.setdefault(hook, set())
+        for read in asked:
+            if len(reads) >= MAX_KNOWN:
+                return
+            if (
+                isinstance(read, tuple)
+                and len(read) == 3
+                and read[0] in KNOWN_READS
+                and isinstance(read[1], tuple)
+                and isinstance(read[2], tuple)
+                and all(isinstance(pair, tuple) and len(pair) == 2 for pair in read[2])
+            ):
+                with contextlib.suppress(TypeError):  # unhashable
+                    reads.add(read)
 
     # -- messages from the worker ---------------------------------------------------------
     def readable(self) -> None:
-        """Serve what the worker sent (a bounded number of messages per call)."""
-        started = time.monotonic()
+        """Serve what the worker sent: what one read brought (the worker has at most one
+        message in flight), then the answer and, once its hook is done, the next hook."""
         worker = self.worker
-        for _ in range(MAX_CALLS_PER_WAKE):
-            if worker is None or self.worker is not worker or self._pending_answer is not None:
-                break
-            try:
-                if not worker.poll():
-                    break
-                message = worker.receive()
-            except (EOFError, OSError):
-                self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
-                return
-            self.handle(message)
+        if worker is None:
+            return
+        started = time.monotonic()
+        channel = worker.channel
+        try:
+            channel.fill()
+        except OSError:
+            self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
+            return
+        while self.worker is worker and self._pending_answer is None and channel.pending:
+            self.handle(channel.receive())
+        if self.worker is worker and channel.ended:
+            self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
+            return
         self.charge(time.monotonic() - started)
         self._answer()
+        self.pump()  # charges itself
 
     def handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "call":
             self._serve_call(message[1], message[2], message[3])
-        elif kind == "done":
+        elif kind == "done":  # readable then pumps the next hook
             hook, self.busy = self.busy, None
             self.callbacks += 1
+            self.learn(hook, message[1])
             if hook == "on_stop":
                 self.end(*(self._stopping or (STOPPED, "stopped")))
                 return
             if self.stop_requested is not None and self._stopping is None:
                 reason, self.stop_requested = self.stop_requested, None
                 self.begin_stop(COMPLETED, reason)
-            self.pump()
         elif kind == "ready":
             self.busy = None
             self.validated = message[1]

@@ -134,10 +134,7 @@ class StrategyHost:
         self.started_at = self.exchange.clock()
         # Only what this host reads is built: its account's orders and fills, trades, and book
         # events when the strategy has an on_book.
-        self.exchange.add_listener(
-            self._listen,
-            Interest(accounts=frozenset({self.account}), books="on_book" in self._wants),
-        )
+        self.exchange.add_listener(self._listen, self._interest("on_book" in self._wants))
         try:
             self.strategy = self.strategy_cls(self.context, self.params)
         except (Exception, SystemExit) as exc:
@@ -204,6 +201,9 @@ class StrategyHost:
     def subscribe(self, instrument: Instrument) -> None:
         self._subscribed[(instrument.venue.name, instrument.symbol)] = instrument
 
+    def _interest(self, books: bool) -> Interest:
+        return Interest(accounts=frozenset({self.account}), books=books)
+
     def _listen(self, event: Event) -> None:
         """Exchange listener: only queue (see the module's docstring)."""
         kind = type(event)
@@ -233,9 +233,13 @@ class StrategyHost:
         """Queue one on_book per subscribed book until it is dispatched (coalesced: the
         strategy sees the book as it is when the hook runs)."""
         instrument = self._subscribed.get((event.exchange, event.symbol))
-        if instrument is not None and instrument.index not in self._book_pending:
+        if instrument is not None:
+            self._queue_book(instrument, event.timestamp)
+
+    def _queue_book(self, instrument: Instrument, stamp: str) -> None:
+        if instrument.index not in self._book_pending:
             self._book_pending.add(instrument.index)
-            self._queue.append(("book", (instrument, event.timestamp)))
+            self._queue.append(("book", (instrument, stamp)))
 
     def _mine(self, payload: Mapping[str, Any]) -> bool:
         client_id = payload.get("client_order_id")

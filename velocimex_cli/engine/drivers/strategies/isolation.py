@@ -3,15 +3,18 @@ engine goes on matching.
 
 Each worker is a fresh `python -m` interpreter on a socket pair (see WorkerProcess). The node
 talks to it with at most one message in flight each way:
-- node -> worker: ("hook", name, args): run one hook; ("reply", value) / ("raise", error body):
-  the answer to the context call the worker is blocked on; ("quit",).
+- node -> worker: ("hook", name, args, known): run one hook, `known` answering the reads the
+  worker reported for that hook (see worker.KNOWN_READS); ("reply", value) / ("raise", error
+  body): the answer to the context call the worker is blocked on; ("quit",).
 - worker -> node: ("ready", params) once the strategy is built; ("call", method, args, kwargs):
-  a context call (place an order, read the book); ("done",): the hook returned;
-  ("failed", message, traceback, error body): the hook (or the start) raised.
+  a context call (place an order, read the book); ("done", reads): the hook returned, having
+  made these reads before its first order or cancel; ("failed", message, traceback, error
+  body): the hook (or the start) raised.
 
-The node never blocks on a worker: it reads when the socket is readable and writes only
-messages the worker is waiting for (one hook, then replies to its calls), so the socket never
-fills. A hook that does not finish within its budget gets its process killed; the worker's
+Each message is a pickle behind its 4-byte length (`Channel`). The node never blocks on a
+worker: it reads what has arrived when the socket is readable, in one system call, and writes
+only messages the worker is waiting for (one hook, then replies to its calls), so the socket
+never fills. A hook that does not finish within its budget gets its process killed; the worker's
 address space is capped (RLIMIT_AS), so unbounded allocation ends in MemoryError (reported) or
 the worker's death (reported).
 """
@@ -20,20 +23,107 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import multiprocessing.connection
 import os
+import pickle
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 MAX_TRACEBACK = 4000
+HEADER = struct.Struct("!I")  # a message's length, before its pickle
+CHUNK = 1 << 16  # bytes read per system call
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[4])  # the directory holding velocimex_cli
 PACKAGE_DIR = str(Path(__file__).resolve().parents[3])
+
+
+class Channel:
+    """One end of a worker's socket: messages (any picklable value) each sent as a pickle behind
+    its length. Reads take whatever has arrived in one system call and keep it until a whole
+    message is there; `fill` and `poll` never block, `receive` waits for a whole message."""
+
+    __slots__ = ("_buffer", "_ended", "_poller", "_socket")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._socket = sock
+        self._buffer = bytearray()
+        self._ended = False  # the other end closed its side
+        self._poller: Any = None  # select.poll, made on the first wait
+
+    def fileno(self) -> int:
+        return self._socket.fileno()
+
+    def send(self, message: Any) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        self._socket.sendall(HEADER.pack(len(data)) + data)
+
+    @property
+    def pending(self) -> bool:
+        """A whole message has arrived and waits for `receive`."""
+        buffer = self._buffer
+        return (
+            len(buffer) >= HEADER.size
+            and len(buffer) - HEADER.size >= HEADER.unpack_from(buffer)[0]
+        )
+
+    @property
+    def ended(self) -> bool:
+        """The other end closed and every whole message it sent has been received."""
+        return self._ended and not self.pending
+
+    def _read(self, flags: int) -> None:
+        try:
+            chunk = self._socket.recv(CHUNK, flags)
+        except BlockingIOError:
+            return
+        if chunk:
+            self._buffer += chunk
+        else:
+            self._ended = True
+
+    def fill(self) -> None:
+        """Take what has arrived, without waiting (OSError if the socket fails)."""
+        if not self._ended:
+            self._read(socket.MSG_DONTWAIT)
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        """Whether `receive` can return (a message, or EOFError) without blocking, waiting up to
+        `timeout` seconds for it."""
+        if not (self.pending or self._ended):
+            self.fill()
+        deadline = time.monotonic() + timeout
+        while not (self.pending or self._ended):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._poller is None:
+                self._poller = select.poll()
+                self._poller.register(self._socket.fileno(), select.POLLIN)
+            if self._poller.poll(max(1, int(remaining * 1000))):
+                self.fill()
+        return True
+
+    def receive(self) -> Any:
+        """The next message, waiting for it; EOFError once the other end closed."""
+        while not self.pending:
+            if self._ended:
+                raise EOFError("the other end of the channel closed")
+            self._read(0)
+        size = HEADER.unpack_from(self._buffer)[0]
+        end = HEADER.size + size
+        message = pickle.loads(self._buffer[HEADER.size : end])
+        del self._buffer[:end]
+        return message
+
+    def close(self) -> None:
+        self._socket.close()
 
 
 class WorkerProcess:
@@ -62,24 +152,24 @@ class WorkerProcess:
             )
         finally:
             child.close()
-        self.connection = multiprocessing.connection.Connection(parent.detach())
-        self.connection.send(("run", target.__module__, target.__name__, args))
+        self.channel = Channel(parent)
+        self.channel.send(("run", target.__module__, target.__name__, args))
 
     @property
     def pid(self) -> int | None:
         return self._process.pid
 
     def fileno(self) -> int:
-        return self.connection.fileno()
+        return self.channel.fileno()
 
     def send(self, message: tuple[Any, ...]) -> None:
-        self.connection.send(message)
+        self.channel.send(message)
 
     def poll(self, timeout: float = 0.0) -> bool:
-        return self.connection.poll(timeout)
+        return self.channel.poll(timeout)
 
     def receive(self) -> tuple[Any, ...]:
-        return self.connection.recv()
+        return self.channel.receive()
 
     @property
     def alive(self) -> bool:
@@ -111,7 +201,7 @@ class WorkerProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=2)
         with contextlib.suppress(OSError):
-            self.connection.close()
+            self.channel.close()
 
 
 def limit_memory(memory_bytes: int) -> None:
@@ -169,12 +259,12 @@ def main(argv: list[str]) -> None:
     """`python -m ...isolation FD PARENT_PID`: receive the worker function to run, run it."""
     if len(argv) > 2:
         die_with(int(argv[2]))
-    connection = multiprocessing.connection.Connection(int(argv[1]))
+    channel = Channel(socket.socket(fileno=int(argv[1])))
     try:
-        _, module, name, args = connection.recv()
+        _, module, name, args = channel.receive()
     except (EOFError, OSError):
         return
-    getattr(importlib.import_module(module), name)(connection, *args)
+    getattr(importlib.import_module(module), name)(channel, *args)
 
 
 if __name__ == "__main__":

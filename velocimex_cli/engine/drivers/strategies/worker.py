@@ -8,18 +8,28 @@ protocol.
 
 from __future__ import annotations
 
-import multiprocessing.connection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from velocimex_cli.engine.drivers.strategies.isolation import (
+    Channel,
     format_failure,
     limit_memory,
     silence_worker,
 )
 
 MAX_LOG_MESSAGE = 2000
+# Context reads a hook gets answered as of its start, until its first order or cancel (as in a
+# backtest, where nothing else moves while a hook runs): once the worker has reported them for
+# a hook, the node sends their answers with each call of that hook, saving a round trip each.
+KNOWN_READS = frozenset(
+    {"mid", "best_bid", "best_ask", "book", "position", "open_orders", "balances", "balance",
+     "fee_rates"}
+)  # fmt: skip
+WRITES = frozenset({"place_order", "cancel", "cancel_all"})
+MAX_KNOWN = 16  # reads reported per hook
+_UNKNOWN = object()
 
 
 class NodeGone(Exception):
@@ -29,17 +39,30 @@ class NodeGone(Exception):
 class RemoteContext:
     """The StrategyContext protocol over the worker's pipe."""
 
-    def __init__(
-        self, connection: multiprocessing.connection.Connection, deployment_id: str
-    ) -> None:
-        self._connection = connection
+    def __init__(self, channel: Channel, deployment_id: str) -> None:
+        self._channel = channel
         self._deployment_id = deployment_id
         self._instrument: Any = None
+        self._known: dict[Any, Any] = {}  # read -> its answer as of the hook's start
+        self._reading = True  # the hook has not placed or cancelled yet
+        self.asked: list[Any] = []  # the reads the hook made until then
+
+    def begin_hook(self, known: dict[Any, Any] | None) -> None:
+        self._known = known or {}
+        self._reading = True
+        self.asked = []
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method in WRITES:
+            self._known = {}
+            self._reading = False
+        elif self._reading and method in KNOWN_READS:
+            answer = self._known_answer((method, args, tuple(sorted(kwargs.items()))))
+            if answer is not _UNKNOWN:
+                return answer
         try:
-            self._connection.send(("call", method, args, kwargs))
-            answer = self._connection.recv()
+            self._channel.send(("call", method, args, kwargs))
+            answer = self._channel.receive()
         except (EOFError, OSError) as exc:
             raise NodeGone(str(exc)) from None
         if answer[0] == "reply":
@@ -47,6 +70,17 @@ class RemoteContext:
         from velocimex_cli.wire.errors import error_from_body
 
         raise error_from_body(answer[1])
+
+    def _known_answer(self, read: tuple[Any, ...]) -> Any:
+        try:
+            answer = self._known.get(read, _UNKNOWN)
+        except TypeError:  # an unhashable argument: asked of the node, not reported
+            return _UNKNOWN
+        if read not in self.asked and len(self.asked) < MAX_KNOWN:
+            self.asked.append(read)
+        if isinstance(answer, list | dict):
+            return answer.copy()  # the strategy may change what it got
+        return answer
 
     @property
     def deployment_id(self) -> str:
@@ -157,34 +191,34 @@ class RemoteContext:
         self._call("stop", str(reason)[:500])
 
 
-def run_worker(
-    connection: multiprocessing.connection.Connection, spec: dict[str, Any], memory_bytes: int
-) -> None:
+def run_worker(channel: Channel, spec: dict[str, Any], memory_bytes: int) -> None:
     """The worker's main: build the strategy, then run hooks until told to quit."""
     silence_worker()
     limit_memory(memory_bytes)
     out_of_memory = False
+    context = RemoteContext(channel, spec["deployment_id"])
     try:
-        strategy = _build(connection, spec)
+        strategy = _build(context, spec)
     except NodeGone:
         return
     except MemoryError:
         out_of_memory = True
     except BaseException as exc:  # the class, its parameters or its __init__ failed
-        _send(connection, ("failed", *_describe(exc)))
+        _send(channel, ("failed", *_describe(exc)))
         return
     if out_of_memory:  # reported outside the handler: the traceback held the memory
-        _send(connection, ("failed", *_out_of_memory(memory_bytes)))
+        _send(channel, ("failed", *_out_of_memory(memory_bytes)))
         return
-    _send(connection, ("ready", strategy.config.to_json(), _overridden(type(strategy))))
+    _send(channel, ("ready", strategy.config.to_json(), _overridden(type(strategy))))
     while True:
         try:
-            message = connection.recv()
+            message = channel.receive()
         except (EOFError, OSError):
             return
         if message[0] != "hook":
             return  # "quit"
-        _, name, args = message
+        _, name, args, known = message
+        context.begin_hook(known)
         try:
             getattr(strategy, name)(*args)
         except NodeGone:
@@ -192,17 +226,17 @@ def run_worker(
         except MemoryError:
             out_of_memory = True
         except BaseException as exc:
-            _send(connection, ("failed", *_describe(exc)))
+            _send(channel, ("failed", *_describe(exc)))
             return
         if out_of_memory:
-            _send(connection, ("failed", *_out_of_memory(memory_bytes)))
+            _send(channel, ("failed", *_out_of_memory(memory_bytes)))
             return
-        if not _send(connection, ("done",)):
+        if not _send(channel, ("done", context.asked)):
             return
 
 
 def run_check(
-    connection: multiprocessing.connection.Connection,
+    channel: Channel,
     source: str,
     filename: str,
     memory_bytes: int,
@@ -215,9 +249,9 @@ def run_check(
     try:
         described = describe_source(source, filename)
     except BaseException as exc:
-        _send(connection, ("failed", *_describe(exc)))
+        _send(channel, ("failed", *_describe(exc)))
         return
-    _send(connection, ("described", described))
+    _send(channel, ("described", described))
 
 
 def _out_of_memory(memory_bytes: int) -> tuple[str, str, None]:
@@ -225,13 +259,12 @@ def _out_of_memory(memory_bytes: int) -> tuple[str, str, None]:
     return f"MemoryError: the strategy went past its memory limit ({limit} MiB)", "", None
 
 
-def _build(connection: multiprocessing.connection.Connection, spec: dict[str, Any]) -> Any:
+def _build(context: RemoteContext, spec: dict[str, Any]) -> Any:
     from velocimex_cli.engine.drivers.strategies.registry import load_class
 
     cls = load_class(spec["strategy_id"], spec.get("source"))
     config = cls.validate(spec["params"])
     cls.check(config, spec["instrument"])
-    context = RemoteContext(connection, spec["deployment_id"])
     return cls(context, config)
 
 
@@ -252,9 +285,9 @@ def _describe(exc: BaseException) -> tuple[str, str, dict[str, Any] | None]:
     return message, text, body
 
 
-def _send(connection: multiprocessing.connection.Connection, message: tuple[Any, ...]) -> bool:
+def _send(channel: Channel, message: tuple[Any, ...]) -> bool:
     try:
-        connection.send(message)
+        channel.send(message)
     except (OSError, ValueError):
         return False
     return True

@@ -8,7 +8,9 @@ The mid is the market's: the deployment's own quotes are left out of it, so quot
 moves the price it quotes around. Every refresh sizes the quotes so that the position plus
 every bid filled stays within max_inventory (and the asks likewise on the short side), keeps
 the live quotes that are already right, cancels the others before placing the missing ones:
-even if all quotes filled at once the bound would hold.
+even if all quotes filled at once the bound would hold. A quote the engine refuses (the account
+cannot fund it, the market is closed, a pre-trade risk limit such as the account's order rate)
+is skipped with a warning, once per run of refusals, and tried again at the next book change.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from typing import ClassVar
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import BookTop, InstrumentSpec
 from velocimex_cli.engine.drivers.strategies.params import Param, ParamValues
-from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter, MarketClosed
+from velocimex_cli.wire.errors import (
+    InsufficientBalance,
+    InvalidParameter,
+    MarketClosed,
+    RiskLimitExceeded,
+)
 
 HUNDRED = Decimal(100)
 
@@ -85,6 +92,7 @@ class MarketMaker(Strategy):
         self.spec = self.ctx.instrument
         self.quoted_mid: Decimal | None = None
         self.refreshes = 0
+        self.refusing = False  # the last requote had a quote refused (logged once)
         self.ctx.set_timer("refresh", self.config.order_refresh_time)
         self.requote()
 
@@ -119,11 +127,17 @@ class MarketMaker(Strategy):
                 wanted.remove(key)  # already quoted
             else:
                 ctx.cancel(order.order_id)
+        refused = ""
         for side, price, size in wanted:
             try:
                 ctx.place_order(side, size, price, post_only=True)
-            except (InsufficientBalance, MarketClosed) as exc:  # quote what can be quoted
-                ctx.log(f"{side} {size} at {price} not quoted: {exc.message}", "warning")
+            except (InsufficientBalance, MarketClosed, RiskLimitExceeded) as exc:
+                refused = refused or f"{side} {size} at {price} not quoted: {exc.message}"
+        if refused:  # quote what can be quoted; the rest at the next book change
+            self.quoted_mid = None
+            if not self.refusing:
+                ctx.log(refused, "warning")
+        self.refusing = bool(refused)
 
     def _quotes(self, mid: Decimal) -> list[tuple[str, Decimal, Decimal]]:
         """(side, price, size) of every quote, sized as if no quote were live: the position
