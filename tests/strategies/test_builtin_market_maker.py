@@ -123,3 +123,29 @@ def test_a_quote_a_risk_limit_refuses_is_skipped_then_placed_at_the_next_book(
     assert host.state == "running", host.last_error
     assert len(host.context.open_orders()) == 4
     assert len([line for line in host.logs if line["level"] == "warning"]) == 1
+
+
+def test_a_quote_filled_before_its_cancel_does_not_stop_the_market_maker(market: Market) -> None:
+    """A worker reads its open orders as of the hook's start: a quote that fills meanwhile is
+    no longer open when the requote cancels it. That is the market, not a fault."""
+    exchange = market.exchange
+    host = market.deploy(MarketMaker, PARAMS)
+    stale = host.context.open_orders()
+    asks = [order for order in stale if order.side == "sell"]
+    best = min(asks, key=lambda order: order.price)
+    exchange.ensure_account("taker")
+    lift = {"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
+            "quantity": best.remaining, "price": best.price, "time_in_force": "ioc"}  # fmt: skip
+    exchange.place_order("taker", lift)
+    assert exchange.get_order("trader", best.order_id)["status"] == "filled"
+    # The market moves too, so the requote wants other prices and cancels the stale quotes.
+    ask = host.context.best_ask(exclude_own=True)
+    tick = Decimal("0.01")
+    exchange.place_order("taker", {**lift, "price": ask - tick, "quantity": Decimal("0.001"),
+                                   "time_in_force": "gtc"})  # fmt: skip
+    position = host.context.position().quantity
+    host.strategy.ctx.open_orders = lambda *args, **kwargs: stale  # type: ignore[method-assign]
+    host.strategy.requote()
+    assert host.state == "running", host.last_error
+    assert position < 0  # the fill is seen: the next quotes are sized from it
+    assert abs(host.context.position().quantity) <= Decimal(PARAMS["max_inventory"])

@@ -25,6 +25,7 @@ from velocimex_cli.wire.errors import (
     InsufficientBalance,
     InvalidParameter,
     MarketClosed,
+    OrderNotOpen,
     RiskLimitExceeded,
 )
 
@@ -126,7 +127,12 @@ class MarketMaker(Strategy):
             if key in wanted:
                 wanted.remove(key)  # already quoted
             else:
-                ctx.cancel(order.order_id)
+                try:
+                    ctx.cancel(order.order_id)
+                except OrderNotOpen:
+                    # It filled after the read: quote again from a fresh position instead.
+                    self.quoted_mid = None
+                    return
         refused = ""
         for side, price, size in wanted:
             try:
