@@ -113,6 +113,10 @@ def test_sys_exit_at_import_is_an_error_not_an_exit() -> None:
             "A.id must be",
         ),
         (
+            "from velocimex_cli.strategy import Strategy\nclass MeanRevert(Strategy):\n    pass\n",
+            "MeanRevert has no id: give the class one, e.g. id = 'meanrevert'",
+        ),
+        (
             "from velocimex_cli.strategy import Strategy\nclass A(Strategy):\n    id = 'twap'\n",
             "strategy id 'twap' is taken by a built-in strategy",
         ),

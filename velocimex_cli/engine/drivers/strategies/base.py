@@ -128,6 +128,12 @@ def check_strategy_class(cls: object) -> type[Strategy]:
     if not isinstance(cls, type) or not issubclass(cls, Strategy) or cls is Strategy:
         raise StrategyDefinitionError(f"{cls!r} is not a subclass of Strategy")
     label = cls.__name__
+    if not cls.id:
+        suggested = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "my-strategy"
+        raise StrategyDefinitionError(
+            f"{label} has no id: give the class one, e.g. id = {suggested!r}"
+            f" ({STRATEGY_ID_RULE}); it is how `vmx strategy deploy` names it"
+        )
     if not isinstance(cls.id, str) or not STRATEGY_ID.match(cls.id):
         raise StrategyDefinitionError(f"{label}.id must be {STRATEGY_ID_RULE} (got {cls.id!r})")
     for attribute in ("name", "description"):
