@@ -1316,7 +1316,8 @@ static PyObject *s__listeners, *s__events, *s__always_open, *s_books, *s_config,
     *s_open_orders, *s_risk, *s_fills, *s_accounts, *s_fees, *s_limits, *s_recent,
     *s_price_band_bps, *s_max_order_notional, *s_max_open_orders, *s_max_orders_per_second,
     *s_trades, *s_quantity, *s_cost, *s_realized, *s_last_price, *s_volume, *s_append,
-    *s_popleft, *s_taker, *s_maker, *s__book_events, *s__event_accounts;
+    *s_popleft, *s_taker, *s_maker, *s__book_events, *s__event_accounts, *s__micros_clock,
+    *s_micros;
 
 static int
 intern_engine_names(void)
@@ -1349,6 +1350,7 @@ intern_engine_names(void)
         {&s_last_price, "last_price"}, {&s_volume, "volume"}, {&s_append, "append"},
         {&s_popleft, "popleft"}, {&s_taker, "taker"}, {&s_maker, "maker"},
         {&s__book_events, "_book_events"}, {&s__event_accounts, "_event_accounts"},
+        {&s__micros_clock, "_micros_clock"}, {&s_micros, "micros"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
@@ -1707,10 +1709,23 @@ command_open(Command *c, PyObject *exchange, PyObject *account)
     return FAST_OK;
 }
 
-/* Commands._micros: the clock's microseconds, converted once per datetime it returns. */
+/* Commands._micros: a MicrosClock's `micros`, else the clock's microseconds, converted once
+ * per datetime it returns. */
 static int
 command_micros(Command *c, long long *out)
 {
+    PyObject *source = ex_get(c->exd, s__micros_clock);
+    if (source == NULL) {
+        return -1;
+    }
+    if (source != Py_None) {
+        int rc = attr_ll(source, s_micros, out);
+        if (rc == FAST_FALLBACK) {
+            PyErr_SetString(PyExc_OverflowError, "the clock is beyond 64-bit microseconds");
+            return -1;
+        }
+        return rc;
+    }
     PyObject *clock = ex_get(c->exd, s_clock);
     if (clock == NULL) {
         return -1;
