@@ -5,11 +5,13 @@ with the C core (where `place`, `cancel_live` and settlement take the C path whe
 and once with VMX_PURE_PYTHON=1 (the Python engine, the reference). The stream mixes resting
 limit orders, crossing limits, market orders, IOC, FOK, post-only, client_order_id replays,
 cancels (in-process and wire), self-trades, partial fills, rejections for balance and for risk
-limits, a simulated participant, an account whose orders' locks can pass 64 bits, a listener
-for part of the run and a clock that moves (the per-second limit and the 24-hour volume). One
-run persists to SQLite and is reopened at the end, so the changes the C path hands the store
-are checked too. Every outcome, balance, position, order, fill, the ticker and the state hash
-must be the same.
+limits, a simulated participant, an account whose orders' locks can pass 64 bits, listeners
+with various interests coming and going (all events; some accounts' orders and fills, with or
+without book events; trades only: the C path runs under those that want none of its command's
+events but its trades) and a clock that moves (the per-second limit and the 24-hour volume).
+One run persists to SQLite and is reopened at the end, so the changes the C path hands the
+store are checked too. Every outcome, balance, position, order, fill, the ticker, the state
+hash and every event each listener received must be the same.
 """
 
 from __future__ import annotations
@@ -22,19 +24,23 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FakeClock
 from velocimex_cli.engine.core import native_path
+from velocimex_cli.engine.core.events import Event, TradeEvent
+from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
+from velocimex_cli.engine.core.orders import BUY, IOC, SELL
 
 ROOT = Path(__file__).resolve().parents[2]
 
 RUN = r"""
-import json, random, sys, tempfile
+import dataclasses, json, random, sys, tempfile
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core import native_path
-from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.exchange import EVERYTHING, EngineConfig, Exchange, Interest
 from velocimex_cli.engine.core.ledger import MAX_UNITS, AccountKind
 from velocimex_cli.engine.core.orders import BUY, FOK, GTC, IOC, SELL
 from velocimex_cli.engine.core.risk import RiskLimits
@@ -68,8 +74,26 @@ names = users + ["maker-sim", "whale"]
 accounts = {name: exchange.ledger.accounts[name] for name in names}
 instrument = exchange.instrument("BINANCE", "BTC/USDT")
 mid = 6_000_000
-events = []
 out = [str(native_path.place is not None)]
+# step -> (listener name, Interest to add it with, or None to remove it)
+interests = {
+    "all": EVERYTHING,
+    "alice": Interest(accounts=frozenset({"alice"}), books=False),
+    "bob+books": Interest(accounts=frozenset({"bob"}), books=True),
+    "sim+whale": Interest(accounts=frozenset({"maker-sim", "whale"}), books=False),
+    "trades": Interest(accounts=frozenset(), books=False),
+}
+schedule = {
+    steps // 8: [("alice", True)],
+    steps // 6: [("bob+books", True)],
+    steps // 4: [("bob+books", False)],
+    steps // 3: [("all", True)],
+    steps // 2: [("all", False), ("sim+whale", True)],
+    2 * steps // 3: [("trades", True)],
+    5 * steps // 6: [("alice", False), ("sim+whale", False)],
+}
+received = {name: [] for name in interests}
+listeners = {name: received[name].append for name in interests}
 
 def outcome(order):
     return [order.id, order.status.value, order.filled, order.filled_notional,
@@ -78,10 +102,11 @@ def outcome(order):
 for step in range(steps):
     if rng.random() < 0.05:
         clock.advance(microseconds=rng.choice([1, 500_000, 1_000_001, 86_400_000_000]))
-    if step == steps // 3:
-        exchange.add_listener(events.append)
-    if step == 2 * steps // 3:
-        exchange.remove_listener(events.append)
+    for listener, attach in schedule.get(step, []):
+        if attach:
+            exchange.add_listener(listeners[listener], interests[listener])
+        else:
+            exchange.remove_listener(listeners[listener])
     name = rng.choice(names)
     account = accounts[name]
     roll = rng.random()
@@ -125,7 +150,10 @@ state = {
     "hash": exchange.state_hash(),
     "ids": [exchange.next_order_id, exchange.next_trade_id],
     "sequence": exchange.books[instrument.index].sequence,
-    "events": len(events),
+    "events": {
+        name: [[type(e).__name__, dataclasses.asdict(e)] for e in events]
+        for name, events in received.items()
+    },
     "ticker": json.loads(json.dumps(exchange.ticker("BINANCE", "BTC/USDT"), default=str)),
     "accounts": {
         name: [sorted(a.balances.items()),
@@ -178,7 +206,46 @@ def test_the_c_engine_path_ends_every_step_like_the_python_engine(seed: int, dur
         "canceled",
         "rejected",
     }
+    # Each listener heard the stream: its accounts' orders and fills, trades, books as asked.
+    received = python[-2 if durable else -1]["events"]
+    kinds = {name: {event[0] for event in events} for name, events in received.items()}
+    assert kinds["all"] == {"OrderEvent", "FillEvent", "TradeEvent", "BookEvent", "TickerEvent"}
+    assert kinds["bob+books"] >= {"OrderEvent", "TradeEvent", "BookEvent", "TickerEvent"}
+    assert kinds["trades"] >= {"TradeEvent"}
+    assert all(kinds[name] >= {"OrderEvent", "TradeEvent"} for name in ("alice", "sim+whale"))
     for index, (a, b) in enumerate(zip(native[1:], python[1:], strict=True)):
+        if isinstance(a, dict):
+            for name in a["events"]:
+                assert a["events"][name] == b["events"][name], f"listener {name}"
         assert a == b, f"step {index}: C {a!r} != Python {b!r}"
     if durable:
         assert native[-1] == ["reopened", True]
+
+
+@pytest.mark.skipif(native_path.place is None, reason="the C engine path is not active")
+def test_the_c_path_runs_under_listeners_that_want_only_its_trades(clock: FakeClock) -> None:
+    """A taker whose account no listener follows, meeting makers no listener follows, takes the
+    C path and its listeners get its trade; a listener that follows the taker or a maker, or
+    wants book events, sends the command to the Python path (None)."""
+    exchange = Exchange(EngineConfig(always_open=True), clock)
+    for name in ("maker", "taker", "watched"):
+        exchange.ensure_account(name)
+    instrument = exchange.instrument("BINANCE", "BTC/USDT")
+    accounts = exchange.ledger.accounts
+    exchange.place(accounts["maker"], instrument, SELL, 10, 6_000_000)
+    exchange.place(accounts["watched"], instrument, SELL, 10, 6_000_100)
+    heard: list[Event] = []
+    exchange.add_listener(heard.append, Interest(accounts=frozenset({"watched"}), books=False))
+    taker = accounts["taker"]
+    assert native_path.place is not None
+    order = native_path.place(exchange, taker, instrument, BUY, 4, 6_000_000, IOC)
+    assert order is not None and order.filled == 4
+    assert len(heard) == 1 and isinstance(heard[0], TradeEvent)
+    assert heard[0].trade["quantity"] == instrument.quantity_of(4)
+    # The order would reach the watched account's ask: the Python path builds its events.
+    assert native_path.place(exchange, taker, instrument, BUY, 8, 6_000_100, IOC) is None
+    exchange.restrict_listener(heard.append, Interest(accounts=frozenset({"taker"}), books=False))
+    assert native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC) is None
+    exchange.restrict_listener(heard.append, Interest(accounts=frozenset(), books=True))
+    assert native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC) is None
+    assert len(heard) == 1

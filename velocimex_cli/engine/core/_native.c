@@ -791,6 +791,39 @@ book_fillable(BookObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLongLong(found);
 }
 
+/* Would book.take(side, account, limit, lots) meet a maker of one of `accounts` (a set of
+ * names)? 1, 0 or -1. It walks what take would: the account's own orders are skipped (take
+ * cancels them), the others are consumed until `lots` are. */
+static int
+book_meets_maker_of(BookObject *self, long long side, PyObject *account, long long limit,
+                    long long lots, PyObject *accounts)
+{
+    int buy = side == BUY;
+    Side *s = &self->sides[buy ? 1 : 0];
+    for (Py_ssize_t i = s->len - 1; i >= 0 && lots > 0; i--) {
+        Level *level = s->items[i];
+        if (buy ? level->price > limit : level->price < limit) {
+            break;
+        }
+        for (OrderObject *maker = level->head; maker != NULL && lots > 0; maker = maker->next) {
+            int own = same_account(maker, account);
+            if (own != 0) {
+                if (own < 0) {
+                    return -1;
+                }
+                continue;
+            }
+            int wanted = PySet_Contains(accounts, maker->account);
+            if (wanted != 0) {
+                return wanted;
+            }
+            long long available = maker->quantity - maker->filled;
+            lots -= available < lots ? available : lots;
+        }
+    }
+    return 0;
+}
+
 /* Put an order at the back of its level (book.rest); -1 with an exception set on failure. */
 static int
 book_rest_order(BookObject *self, OrderObject *order)
@@ -1243,12 +1276,17 @@ static PyTypeObject FillRecordType = {
  *
  * - place(exchange, account, instrument, side, lots, price, tif): entry.OrderEntry._check,
  *   risk.record and matching.Matching._execute for an order without client_order_id or
- *   post-only that is GTC or IOC, while no listener is attached. Everything that can refuse
- *   (balance, risk limits, session hours, no liquidity for a market order, a number beyond
- *   int64) is decided before anything changes: then it returns None and the caller runs the
- *   Python path, which raises or rejects exactly as before.
- * - cancel(exchange, account, order): Exchange.cancel_live while no listener is attached
- *   (False: run the Python path).
+ *   post-only that is GTC or IOC. Everything that can refuse (balance, risk limits, session
+ *   hours, no liquidity for a market order, a number beyond int64) is decided before anything
+ *   changes: then it returns None and the caller runs the Python path, which raises or rejects
+ *   exactly as before.
+ * - cancel(exchange, account, order): Exchange.cancel_live (False: run the Python path).
+ *
+ * Both run while listeners are attached as long as the only events the command would build
+ * are its public trades: no listener wants book events, the listeners' accounts
+ * (`_event_accounts`) are named and include neither the command's account nor, for place,
+ * the account of any maker the order would meet. The trades' TradeEvents are then built as
+ * settlement.py builds them (`trade_event`, in fill order) and delivered by `_commit`.
  * - settle(exchange, taker_account, taker, fills): settlement.Settlement._settle_fills while
  *   no events are collected. Each fill is first computed in 128-bit integers and checked to fit
  *   64 bits before anything is written; a fill that does not fit (never in practice) and every
@@ -1265,7 +1303,7 @@ static struct {
     PyObject *user, *crypto, *limit, *market, *gtc, *ioc;
     PyObject *filled, *partially_filled, *canceled;
     PyObject *canceled_by_user, *ioc_remainder, *market_protection, *no_liquidity, *self_trade;
-    PyObject *position_type, *fill_record_type, *fee_account, *to_micros;
+    PyObject *position_type, *fill_record_type, *fee_account, *to_micros, *trade_event;
 } E;
 
 /* Interned attribute names. */
@@ -1278,7 +1316,8 @@ static PyObject *s__listeners, *s__events, *s__always_open, *s_books, *s_config,
     *s_open_orders, *s_risk, *s_fills, *s_accounts, *s_fees, *s_limits, *s_recent,
     *s_price_band_bps, *s_max_order_notional, *s_max_open_orders, *s_max_orders_per_second,
     *s_trades, *s_quantity, *s_cost, *s_realized, *s_last_price, *s_volume, *s_append,
-    *s_popleft, *s_taker, *s_maker;
+    *s_popleft, *s_taker, *s_maker, *s__book_events, *s__event_accounts, *s__micros_clock,
+    *s_micros;
 
 static int
 intern_engine_names(void)
@@ -1310,6 +1349,8 @@ intern_engine_names(void)
         {&s_quantity, "quantity"}, {&s_cost, "cost"}, {&s_realized, "realized"},
         {&s_last_price, "last_price"}, {&s_volume, "volume"}, {&s_append, "append"},
         {&s_popleft, "popleft"}, {&s_taker, "taker"}, {&s_maker, "maker"},
+        {&s__book_events, "_book_events"}, {&s__event_accounts, "_event_accounts"},
+        {&s__micros_clock, "_micros_clock"}, {&s_micros, "micros"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
@@ -1570,6 +1611,8 @@ typedef struct {
     PyObject *changes; /* None or the store's Changes */
     PyObject *changes_balances, *changes_orders, *changes_fills, *changes_positions,
         *changes_trades;
+    PyObject *events;     /* with listeners: the command's events (its trades), else NULL */
+    PyObject *interested; /* with listeners: the frozenset of accounts they want, else NULL */
     long long lock_bps;
 } Command;
 
@@ -1583,11 +1626,40 @@ command_clear(Command *c)
     Py_CLEAR(c->changes_fills);
     Py_CLEAR(c->changes_positions);
     Py_CLEAR(c->changes_trades);
+    Py_CLEAR(c->events);
+    Py_CLEAR(c->interested);
 }
 
-/* FAST_OK, FAST_FALLBACK (a listener is attached or a number is beyond int64), or -1. */
+/* With listeners attached: FAST_OK when the command of `account` (a name; NULL: a command
+ * that must not run with listeners) would build no event but its trades (see the top of this
+ * section), then `c->events` collects them; else FAST_FALLBACK, or -1. */
 static int
-command_open(Command *c, PyObject *exchange)
+command_open_listened(Command *c, PyObject *account)
+{
+    if (account == NULL) {
+        return FAST_FALLBACK;
+    }
+    PyObject *book_events = ex_get(c->exd, s__book_events);
+    PyObject *accounts = book_events == NULL ? NULL : ex_get(c->exd, s__event_accounts);
+    if (accounts == NULL) {
+        return -1;
+    }
+    if (book_events != Py_False || !PyFrozenSet_CheckExact(accounts)) {
+        return FAST_FALLBACK;
+    }
+    int wanted = PySet_Contains(accounts, account);
+    if (wanted != 0) {
+        return wanted < 0 ? -1 : FAST_FALLBACK;
+    }
+    c->interested = Py_NewRef(accounts);
+    c->events = PyList_New(0);
+    return c->events == NULL ? -1 : FAST_OK;
+}
+
+/* FAST_OK, FAST_FALLBACK (a listener needs events this command of `account` would build, or
+ * a number is beyond int64), or -1. */
+static int
+command_open(Command *c, PyObject *exchange, PyObject *account)
 {
     memset(c, 0, sizeof(*c));
     c->exchange = exchange;
@@ -1600,8 +1672,14 @@ command_open(Command *c, PyObject *exchange)
     if (events == NULL) {
         return -1;
     }
-    if (!PyList_CheckExact(listeners) || PyList_GET_SIZE(listeners) != 0 || events != Py_None) {
+    if (!PyList_CheckExact(listeners) || events != Py_None) {
         return FAST_FALLBACK;
+    }
+    if (PyList_GET_SIZE(listeners) != 0) {
+        int rc = command_open_listened(c, account);
+        if (rc != FAST_OK) {
+            return rc;
+        }
     }
     int rc = ex_get_ll(c->exd, s__lock_bps, &c->lock_bps);
     if (rc != FAST_OK) {
@@ -1631,10 +1709,23 @@ command_open(Command *c, PyObject *exchange)
     return FAST_OK;
 }
 
-/* Commands._micros: the clock's microseconds, converted once per datetime it returns. */
+/* Commands._micros: a MicrosClock's `micros`, else the clock's microseconds, converted once
+ * per datetime it returns. */
 static int
 command_micros(Command *c, long long *out)
 {
+    PyObject *source = ex_get(c->exd, s__micros_clock);
+    if (source == NULL) {
+        return -1;
+    }
+    if (source != Py_None) {
+        int rc = attr_ll(source, s_micros, out);
+        if (rc == FAST_FALLBACK) {
+            PyErr_SetString(PyExc_OverflowError, "the clock is beyond 64-bit microseconds");
+            return -1;
+        }
+        return rc;
+    }
     PyObject *clock = ex_get(c->exd, s_clock);
     if (clock == NULL) {
         return -1;
@@ -1671,11 +1762,15 @@ command_micros(Command *c, long long *out)
     return rc;
 }
 
-/* Commands._begin (no listener: no events are collected). */
+/* Commands._begin: with listeners, the command's events are collected in `c->events` (also
+ * the Exchange's `_events`, for the Python fill loop `settle_fills` may hand fills to). */
 static int
 command_begin(Command *c, long long *now)
 {
     if (command_micros(c, now) < 0) {
+        return -1;
+    }
+    if (c->events != NULL && PyDict_SetItem(c->exd, s__events, c->events) < 0) {
         return -1;
     }
     return ex_set_ll(c->exd, s__now, *now);
@@ -1696,7 +1791,8 @@ command_touch(Command *c, PyObject *index)
     return PyDict_SetItem(books, index, Py_None);
 }
 
-/* Commands._finish without events: bump the changed books' sequences, then commit. */
+/* Commands._finish without book events: bump the changed books' sequences, hand the
+ * command's events (its trades) on, then commit. */
 static int
 command_finish(Command *c)
 {
@@ -1735,6 +1831,22 @@ command_finish(Command *c)
     PyObject *pending = schedule == NULL ? NULL : ex_get(c->exd, s__pending_events);
     if (pending == NULL) {
         return -1;
+    }
+    if (c->events != NULL) {
+        if (PyDict_SetItem(c->exd, s__events, Py_None) < 0) {
+            return -1;
+        }
+        Py_ssize_t count = PyList_GET_SIZE(c->events);
+        if (count != 0) {
+            if (!PyList_CheckExact(pending)) {
+                PyErr_SetString(PyExc_TypeError, "the pending events must be a list");
+                return -1;
+            }
+            Py_ssize_t end = PyList_GET_SIZE(pending);
+            if (PyList_SetSlice(pending, end, end, c->events) < 0) {
+                return -1;
+            }
+        }
     }
     if (schedule == Py_None && c->changes == Py_None && PyList_CheckExact(pending) &&
         PyList_GET_SIZE(pending) == 0) {
@@ -2356,6 +2468,13 @@ settle_range(Command *c, SettleContext *x, PyObject *fills, long long now, PyObj
             Py_CLEAR(buyer_name);
             Py_CLEAR(seller_name);
         }
+        if (!failed && c->events != NULL) {
+            PyObject *event = PyObject_CallFunction(E.trade_event, "OLOOLL", taker->instrument,
+                                                    this_trade, price_obj, lots_obj,
+                                                    taker->side, now);
+            failed = event == NULL || PyList_Append(c->events, event) < 0;
+            Py_XDECREF(event);
+        }
         if (!failed) {
             if (maker->filled == maker->quantity) {
                 order_set_status(maker, E.filled);
@@ -2746,8 +2865,10 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *recent = NULL, *name = NULL, *result = NULL;
     OrderObject *order = NULL;
     Command c;
+    memset(&c, 0, sizeof(c));
     long long side, lots, ticks, notional_units, lot_units, order_id, risk_now = 0;
-    int rc = command_open(&c, exchange);
+    name = PyObject_GetAttr(account, s_name);
+    int rc = name == NULL ? -1 : command_open(&c, exchange, name);
     if (rc != FAST_OK) {
         goto out;
     }
@@ -2838,12 +2959,14 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto out;
         }
     }
-    /* Every check passed: from here on the command changes state. */
-    name = PyObject_GetAttr(account, s_name);
-    if (name == NULL) {
-        rc = -1;
-        goto out;
+    if (c.interested != NULL) { /* a listener wants a maker's events: the Python path */
+        int wanted = book_meets_maker_of(book, side, name, ticks, lots, c.interested);
+        if (wanted != 0) {
+            rc = wanted < 0 ? -1 : FAST_FALLBACK;
+            goto out;
+        }
     }
+    /* Every check passed: from here on the command changes state. */
     if (recent != NULL) { /* risk.record */
         PyObject *when = PyLong_FromLongLong(risk_now);
         PyObject *r = when == NULL ? NULL : PyObject_CallMethodOneArg(recent, s_append, when);
@@ -2880,7 +3003,8 @@ out:
     return result;
 }
 
-/* cancel(exchange, account, order) -> True, or False: run the Python path (a listener). */
+/* cancel(exchange, account, order) -> True, or False: run the Python path (a listener wants
+ * the order's event). */
 static PyObject *
 engine_cancel(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -2893,10 +3017,10 @@ engine_cancel(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *account = args[1];
     Command c;
     PyObject *index = NULL, *book = NULL, *result = NULL;
-    int rc = command_open(&c, args[0]);
-    if (rc == FAST_OK && !Order_Check(args[2])) {
-        rc = FAST_FALLBACK;
-    }
+    memset(&c, 0, sizeof(c));
+    int rc = Order_Check(args[2])
+                 ? command_open(&c, args[0], ((OrderObject *)args[2])->account)
+                 : FAST_FALLBACK;
     if (rc != FAST_OK) {
         goto out;
     }
@@ -2944,7 +3068,7 @@ engine_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return engine_not_configured();
     }
     Command c;
-    int rc = command_open(&c, args[0]);
+    int rc = command_open(&c, args[0], NULL);
     if (rc == FAST_OK && !Order_Check(args[2])) {
         rc = FAST_FALLBACK;
     }
@@ -2971,20 +3095,20 @@ engine_configure(PyObject *module, PyObject *args, PyObject *kwargs)
                              "PARTIALLY_FILLED", "CANCELED", "CANCELED_BY_USER",
                              "IOC_REMAINDER", "MARKET_PROTECTION", "NO_LIQUIDITY",
                              "SELF_TRADE_PREVENTION", "Position", "FillRecord", "FEE_ACCOUNT",
-                             "to_micros", NULL};
-    PyObject *v[18];
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOOOOOOOOO:_configure_engine",
+                             "to_micros", "trade_event", NULL};
+    PyObject *v[19];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOOOOOOOOOO:_configure_engine",
                                      kwlist, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
                                      &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14],
-                                     &v[15], &v[16], &v[17])) {
+                                     &v[15], &v[16], &v[17], &v[18])) {
         return NULL;
     }
-    PyObject **slots[18] = {&E.user, &E.crypto, &E.limit, &E.market, &E.gtc, &E.ioc,
+    PyObject **slots[19] = {&E.user, &E.crypto, &E.limit, &E.market, &E.gtc, &E.ioc,
                             &E.filled, &E.partially_filled, &E.canceled, &E.canceled_by_user,
                             &E.ioc_remainder, &E.market_protection, &E.no_liquidity,
                             &E.self_trade, &E.position_type, &E.fill_record_type,
-                            &E.fee_account, &E.to_micros};
-    for (int i = 0; i < 18; i++) {
+                            &E.fee_account, &E.to_micros, &E.trade_event};
+    for (int i = 0; i < 19; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(v[i]));
     }
     Py_RETURN_NONE;

@@ -5,7 +5,8 @@ and ticker events, hand the changes to the store in one transaction and deliver 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from velocimex_cli.engine.core.events import OrderEvent, TickerEvent
 from velocimex_cli.engine.core.views import book_event, order_wire, ticker
@@ -17,13 +18,27 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.core.orders import Order
 
 
+@runtime_checkable
+class MicrosClock(Protocol):
+    """A clock that also keeps its time as UTC microseconds in `micros` (a backtest's
+    SimulatedClock): the engine reads that instead of converting the datetime it returns."""
+
+    micros: int
+
+    def __call__(self) -> datetime: ...
+
+
 class Commands:
     """Command plumbing of the Exchange (a mixin over its state)."""
 
     def _micros(self: Exchange) -> int:
         """The injected clock's time in microseconds. A datetime is immutable and the cache
         keeps the one it converted alive, so the same object again is the same time: a clock
-        that returns one datetime per tick (a backtest's) is converted once per tick."""
+        that returns one datetime per tick is converted once per tick; a `MicrosClock` is not
+        converted at all."""
+        source = self._micros_clock
+        if source is not None:
+            return source.micros
         moment = self.clock()
         if moment is not self._moment:
             self._moment = moment

@@ -35,7 +35,7 @@ from typing import Any
 
 from velocimex_cli.engine.core import risk, views
 from velocimex_cli.engine.core.book import OrderBook
-from velocimex_cli.engine.core.commands import Commands
+from velocimex_cli.engine.core.commands import Commands, MicrosClock
 from velocimex_cli.engine.core.dry_run import dry_run
 from velocimex_cli.engine.core.entry import OrderEntry, parse_order
 from velocimex_cli.engine.core.events import Event
@@ -127,6 +127,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         # The last datetime the clock returned and its microseconds (see `_micros`).
         self._moment: datetime | None = None
         self._moment_micros = 0
+        self._micros_clock = clock if isinstance(clock, MicrosClock) else None
         self.db_path: Path | None = None
         # Group commit (see `defer_commits`): None commits each command at once.
         self._schedule_flush: Callable[[], None] | None = None

@@ -5,9 +5,12 @@ else None. They follow the Python code step by step over the same state (matchin
 settlement.py, commands.py are the reference) and run only where that code would do nothing
 else: `place` takes no client_order_id or post-only, and both `place` and `cancel` hand a
 command back to the Python path (None / False), before changing anything, whenever a listener
-is attached, the order is FOK, the venue keeps session hours, a check would refuse the order,
-or a number does not fit 64 bits. `settle` hands fills it cannot compute in 64 bits to
-`Settlement._settle_fills`. tests/engine/test_native_path.py runs seeded markets through both.
+needs an event the command would build other than its public trades (a book event, or an
+order or fill event of the command's account or of a maker the order would meet), the order
+is FOK, the venue keeps session hours, a check would refuse the order, or a number does not
+fit 64 bits. The trades' events are built by `_trade_event`, as settlement.py builds them.
+`settle` hands fills it cannot compute in 64 bits to `Settlement._settle_fills`.
+tests/engine/test_native_path.py runs seeded markets through both.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from velocimex_cli.engine.core.events import TradeEvent
 from velocimex_cli.engine.core.fills import FillRecord
 from velocimex_cli.engine.core.instruments import VenueKind
 from velocimex_cli.engine.core.ledger import FEE_ACCOUNT, AccountKind, Position
@@ -29,6 +33,7 @@ from velocimex_cli.engine.core.orders import (
     PARTIALLY_FILLED,
     Reason,
 )
+from velocimex_cli.engine.core.views import trade_wire
 from velocimex_cli.wire.timefmt import to_micros
 
 if TYPE_CHECKING:
@@ -42,6 +47,13 @@ Place = Callable[
 ]
 Cancel = Callable[["Exchange", "Account", "Order"], bool]
 Settle = Callable[["Exchange", "Account", "Order", "list[tuple[Order, int, int]]"], None]
+
+
+def _trade_event(
+    instrument: Instrument, trade_id: int, price: int, lots: int, side: int, now: int
+) -> TradeEvent:
+    return TradeEvent(trade_wire(instrument, trade_id, price, lots, side, now))
+
 
 place: Place | None = None
 cancel: Cancel | None = None
@@ -69,5 +81,6 @@ if NATIVE:
         FillRecord=FillRecord,
         FEE_ACCOUNT=FEE_ACCOUNT,
         to_micros=to_micros,
+        trade_event=_trade_event,
     )
     place, cancel, settle = _native.place, _native.cancel, _native.settle

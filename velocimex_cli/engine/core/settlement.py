@@ -16,9 +16,8 @@ from velocimex_cli.engine.core.fills import FillRecord
 from velocimex_cli.engine.core.ledger import FEE_ACCOUNT, AccountKind, Position
 from velocimex_cli.engine.core.locks import buy_release_on_fill
 from velocimex_cli.engine.core.native_path import settle as native_settle
-from velocimex_cli.engine.core.orders import BUY, FILLED, PARTIALLY_FILLED, SIDE_NAMES, Order
-from velocimex_cli.engine.core.views import fill_wire
-from velocimex_cli.wire.timefmt import iso_from_micros
+from velocimex_cli.engine.core.orders import BUY, FILLED, PARTIALLY_FILLED, Order
+from velocimex_cli.engine.core.views import fill_wire, trade_wire
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
@@ -117,17 +116,7 @@ class Settlement:
             if events is not None:
                 self._traded.add(index)
                 events.append(
-                    TradeEvent(
-                        {
-                            "trade_id": str(trade_id),
-                            "exchange": instrument.venue.name,
-                            "symbol": instrument.symbol,
-                            "price": instrument.price_of(price),
-                            "quantity": instrument.quantity_of(lots),
-                            "side": SIDE_NAMES[taker.side],
-                            "timestamp": iso_from_micros(now),
-                        }
-                    )
+                    TradeEvent(trade_wire(instrument, trade_id, price, lots, taker.side, now))
                 )
             if maker.filled == maker.quantity:
                 maker.status = FILLED
