@@ -4,8 +4,9 @@ A tape of trade prints on BINANCE BTC/USDT (a resting sell, then a crossing buy:
 book changes and four order events per print), run twice through the same engine entry point,
 measured in this process:
 
-- baseline: the tape with one no-op listener on the exchange (so the engine builds its events,
-  as it does whenever anything listens);
+- baseline: the tape with one no-op listener that wants what a strategy's host is sent besides
+  its own account's events: the public trades (Interest: no accounts, no book events), so the
+  engine builds the same trade events and the difference is the strategy layer;
 - value: the tape with a `StrategyHost` running the built-in `sma-cross` (fast 10, slow 30),
   stepped after every print, the way a backtest drives it.
 
@@ -25,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
 from velocimex_cli.engine.core.orders import BUY, SELL
 from velocimex_cli.engine.drivers.strategies.builtin.sma_cross import SmaCross
 from velocimex_cli.engine.drivers.strategies.context import InstrumentSpec
@@ -74,7 +75,7 @@ def _tape(prices: list[int], with_strategy: bool) -> tuple[float, int]:
         )  # fmt: skip
         host.start()
     else:
-        exchange.add_listener(lambda event: None)
+        exchange.add_listener(lambda event: None, Interest(accounts=frozenset(), books=False))
     place = exchange.place
     second = timedelta(milliseconds=1)
     started = time.process_time()
