@@ -236,6 +236,9 @@ def test_commands_started_together_provision_one_key_and_logout_revokes_it(
     assert len(keys) == 1 and keys[0]["revoked_at"] is None
     provisioned = [err for (_, err), _ in results if "Provisioned an API key" in err]
     assert len(provisioned) == 1
+    # One engine was started, and only the command that started it says so.
+    starting = [err for (_, err), _ in results if "Starting the local engine" in err]
+    assert len(starting) == 1, [err for (_, err), _ in results]
 
     logout = vmx(home, "auth", "logout")
     assert logout.returncode == 0, logout.stderr

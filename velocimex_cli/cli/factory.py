@@ -83,15 +83,20 @@ class Factory:
         recorded = launcher.read_state()
         status = launcher.status()
         if status is None:
-            if recorded is not None:
-                self.io.status(
-                    f"The local engine (pid {recorded.pid} at {recorded.url}) is gone; starting"
-                    " a fresh one on the same data."
-                )
-            else:
-                self.io.status("Starting the local engine in the background (vmx engine start)…")
+
+            def announce() -> None:
+                if recorded is not None:
+                    self.io.status(
+                        f"The local engine (pid {recorded.pid} at {recorded.url}) is gone;"
+                        " starting a fresh one on the same data."
+                    )
+                else:
+                    self.io.status(
+                        "Starting the local engine in the background (vmx engine start)…"
+                    )
+
             try:
-                status = launcher.ensure_running()
+                status = launcher.ensure_running(on_start=announce)
             except launcher.EngineStartError as exc:
                 from velocimex_cli.cli.command_error import CommandError
 

@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,10 +225,13 @@ def ensure_running(
     data_dir: Path | None = None,
     extra_args: Sequence[str] = (),
     timeout: float = START_TIMEOUT_SECONDS,
+    on_start: Callable[[], None] | None = None,
 ) -> EngineStatus:
     """The running engine, starting one detached in the background if none runs.
 
     `data_dir=None` means the default engine data directory (paths.engine_data_dir()).
+    `on_start` is called only when this call is the one that starts it (commands started
+    together wait for the first one's engine; only that one says it is starting one).
     """
     with _start_lock():
         current = status()
@@ -257,6 +260,8 @@ def ensure_running(
             )
         log_path = log_file()
         port = previous_port(target)
+        if on_start is not None:
+            on_start()
         process, start_offset = _spawn(serve_command(target, extra_args, port), log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
