@@ -122,9 +122,19 @@ def test_a_method_a_path_lacks_is_405_with_allow(
     response = client.request("PATCH", "/v1/trading/orders", headers=headers)
     error = error_of(response, 405)
     assert error["details"] == {"parameter": "method", "value": "PATCH"}
-    assert response.headers["allow"] == "DELETE, GET, POST"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, POST"
     put = client.put("/v1/account/balance", headers=headers)
-    assert put.status_code == 405 and put.headers["allow"] == "GET"
+    assert put.status_code == 405 and put.headers["allow"] == "GET, HEAD"
+
+
+def test_head_answers_like_get_without_a_body(client: TestClient, headers: dict[str, str]) -> None:
+    """RFC 9110: a general-purpose server supports HEAD wherever it supports GET."""
+    get = client.get("/v1/account/balance", headers=headers)
+    head = client.head("/v1/account/balance", headers=headers)
+    assert head.status_code == get.status_code == 200
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.content == b""
+    assert client.head("/v1/account/balance").status_code == 401  # the same checks run
 
 
 # Arbitrary text, surrogates excluded (they cannot be sent as UTF-8 at all), plus what breaks

@@ -273,6 +273,8 @@ class Endpoint:
 
     def __init__(self, operations: Iterable[Operation], runtime: EngineRuntime) -> None:
         self.by_method = {op.method: op for op in operations}
+        if "GET" in self.by_method:  # HEAD is GET without the body (the server drops it)
+            self.by_method["HEAD"] = self.by_method["GET"]
         self.allow = ", ".join(sorted(self.by_method)).encode()
         self.runtime = runtime
 
