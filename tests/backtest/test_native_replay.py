@@ -1,6 +1,6 @@
 """The C core and the pure-Python engine (VMX_PURE_PYTHON=1) replay a recording identically.
 
-The recorded book is mirrored into the engine's book in C (`_native.mirror_levels`) when the C
+The recorded book is mirrored into the engine's book in C (`_native.mirror_book`) when the C
 core is active and by `Liquidity.set_level` otherwise: the bare replay's end state and the
 reports of strategies that rest orders in the mirrored queues (both fill models) must be equal.
 The recording moves its book up and down, so new levels also cross the mirror's stale ones.

@@ -72,15 +72,14 @@ class MarketReplay:
 
     def book(self, reset: bool, bids: tuple, asks: tuple) -> None:
         liquidity = self.liquidity
-        now = self.clock.micros
-        if reset:
-            for side, levels in ((BUY, bids), (SELL, asks)):
-                keep = {t for t, _ in levels}
-                gone = [(t, 0) for t in liquidity.prices(side) if t not in keep]
-                liquidity.set_levels(side, gone, now)
-        liquidity.set_levels(BUY, bids, now)
-        liquidity.set_levels(SELL, asks, now)
-        liquidity.publish()
+        if reset:  # first the mirror's levels the snapshot no longer has go
+            bids = (*self._gone(BUY, bids), *bids)
+            asks = (*self._gone(SELL, asks), *asks)
+        liquidity.set_book(bids, asks, self.clock.micros)
+
+    def _gone(self, side: int, levels: tuple) -> list[tuple[int, int]]:
+        keep = {t for t, _ in levels}
+        return [(t, 0) for t in self.liquidity.prices(side) if t not in keep]
 
     # -------------------------------------------------------------- recorded trades
     def trade(self, side: int, ticks: int, lots: int) -> None:

@@ -3139,17 +3139,18 @@ engine_configure(PyObject *module, PyObject *args, PyObject *kwargs)
 
 /* ------------------------------------------------------------------------------ mirrored liquidity
  *
- * - mirror_levels(exchange, account, instrument, book, balance, side, levels, start, now):
- *   liquidity.Liquidity.set_level (the reference) for levels[start:], a sequence of
- *   (price, lots), on one side, in one call: the account's resting quantity at each price made
+ * - mirror_book(exchange, account, instrument, book, quote_balance, base_balance, bids, asks,
+ *   start, now): liquidity.Liquidity.set_level (the reference) for (bids + asks)[start:],
+ *   sequences of (price, lots), in one call: the account's resting quantity at each price made
  *   equal to `lots`, its newest orders going first as a level shrinks (the newest that keeps
  *   some shrinks in place), its last order growing as a level grows when nothing rests behind
- *   it, else a new order joining the back. Locks follow exactly (`balance` is the account's
- *   [total, locked] of the asset that side locks). The account's orders at a level are read
- *   from the level's own FIFO. Returns the index of the first level it hands back to the
- *   Python path, with nothing of that level changed (a new order that would cross the book, a
- *   lock the balance cannot take, a number beyond 64 bits), or len(levels) when all are done.
- *   The caller has checked that nobody needs these changes as events.
+ *   it, else a new order joining the back. Locks follow exactly (the balances are the
+ *   account's [total, locked] of each asset). The account's orders at a level are read from
+ *   the level's own FIFO. Returns the index of the first level it hands back to the Python
+ *   path, with nothing of that level changed (a new order that would cross the book, a lock
+ *   the balance cannot take, a number beyond 64 bits); or, when all are done, their count,
+ *   having published the book (Liquidity.publish). The caller has checked that nobody needs
+ *   these changes as events.
  */
 
 typedef struct {
@@ -3397,74 +3398,102 @@ mirror_level(Mirror *m, long long price, long long lots)
     return mirror_grow(m, level, price, newest, held, lots, available);
 }
 
-static PyObject *
-mirror_levels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The levels in[start:] of one side: the index of the first handed back, or -1 (an error). */
+static Py_ssize_t
+mirror_side(Mirror *m, PyObject *levels, Py_ssize_t start)
 {
-    if (check_nargs("mirror_levels", nargs, 9) < 0) {
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(levels), index = start;
+    for (; index < count; index++) {
+        PyObject *level = PySequence_Fast_GET_ITEM(levels, index);
+        long long price, lots;
+        if (!PyTuple_CheckExact(level) || PyTuple_GET_SIZE(level) != 2 ||
+            get_ll(PyTuple_GET_ITEM(level, 0), &price) != FAST_OK ||
+            get_ll(PyTuple_GET_ITEM(level, 1), &lots) != FAST_OK) {
+            return PyErr_Occurred() ? -1 : index;
+        }
+        int rc = mirror_level(m, price, lots);
+        if (rc != FAST_OK) {
+            return rc < 0 ? -1 : index;
+        }
+    }
+    return index;
+}
+
+static PyObject *
+mirror_book(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (check_nargs("mirror_book", nargs, 10) < 0) {
         return NULL;
     }
-    Mirror m = {.account = args[1], .instrument = args[2], .balance = args[4]};
-    long long start;
+    Mirror m = {.account = args[1], .instrument = args[2]};
+    long long start, units[2];
     if (!PyObject_TypeCheck(args[3], &BookType)) {
         PyErr_SetString(PyExc_TypeError, "expected a native OrderBook");
         return NULL;
     }
     m.book = (BookObject *)args[3];
-    if (arg_int64(args[5], &m.side, "side") < 0 || arg_int64(args[7], &start, "start") < 0 ||
-        arg_int64(args[8], &m.now, "now") < 0) {
+    if (arg_int64(args[8], &start, "start") < 0 || arg_int64(args[9], &m.now, "now") < 0) {
         return NULL;
     }
-    PyObject *levels = PySequence_Fast(args[6], "levels must be a sequence");
-    if (levels == NULL) {
+    PyObject *sides[2] = {NULL, NULL}, *result = NULL;
+    sides[0] = PySequence_Fast(args[6], "bids must be a sequence");
+    sides[1] = sides[0] == NULL ? NULL : PySequence_Fast(args[7], "asks must be a sequence");
+    if (sides[1] == NULL) {
+        Py_XDECREF(sides[0]);
         return NULL;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(levels), index = start < 0 ? 0 : start;
-    PyObject *result = NULL;
-    if (index >= count) {
-        result = PyLong_FromSsize_t(count);
-        goto done;
-    }
+    Py_ssize_t bids = PySequence_Fast_GET_SIZE(sides[0]);
+    Py_ssize_t count = bids + PySequence_Fast_GET_SIZE(sides[1]);
+    Py_ssize_t index = start < 0 ? 0 : start > count ? count : (Py_ssize_t)start;
     m.exd = PyObject_GenericGetDict(args[0], NULL);
     m.name = PyObject_GetAttr(m.account, s_name);
     m.orders = PyObject_GetAttr(m.account, s_orders);
     if (m.exd == NULL || m.name == NULL || m.orders == NULL) {
         goto done;
     }
-    int rc = attr_ll(m.instrument, m.side == BUY ? s_notional_units : s_lot_units, &m.unit);
+    int rc = attr_ll(m.instrument, s_notional_units, &units[0]);
+    if (rc == FAST_OK) {
+        rc = attr_ll(m.instrument, s_lot_units, &units[1]);
+    }
     if (rc == FAST_OK) {
         rc = ex_get_ll(m.exd, s__lock_bps, &m.lock_bps);
     }
     if (rc < 0) {
         goto done;
     }
-    if (rc == FAST_OK && E.limit != NULL && PyDict_CheckExact(m.orders) &&
-        PyList_CheckExact(m.balance) && PyList_GET_SIZE(m.balance) == 2) {
-        for (; index < count; index++) {
-            PyObject *level = PySequence_Fast_GET_ITEM(levels, index);
-            long long price, lots;
-            if (!PyTuple_CheckExact(level) || PyTuple_GET_SIZE(level) != 2 ||
-                get_ll(PyTuple_GET_ITEM(level, 0), &price) != FAST_OK ||
-                get_ll(PyTuple_GET_ITEM(level, 1), &lots) != FAST_OK) {
-                if (PyErr_Occurred()) {
-                    goto done;
-                }
+    if (rc == FAST_OK && E.limit != NULL && PyDict_CheckExact(m.orders)) {
+        for (int side = 0; side < 2 && index < count; side++) {
+            Py_ssize_t offset = side == 0 ? 0 : bids;
+            if (index >= offset + PySequence_Fast_GET_SIZE(sides[side])) {
+                continue;
+            }
+            m.side = side == 0 ? BUY : 1;
+            m.unit = units[side];
+            m.balance = args[4 + side];
+            if (!PyList_CheckExact(m.balance) || PyList_GET_SIZE(m.balance) != 2) {
                 break;
             }
-            rc = mirror_level(&m, price, lots);
-            if (rc < 0) {
+            Py_ssize_t done = mirror_side(&m, sides[side], index - offset);
+            if (done < 0) {
                 goto done;
             }
-            if (rc == FAST_FALLBACK) {
-                break;
+            index = offset + done;
+            if (index < offset + PySequence_Fast_GET_SIZE(sides[side])) {
+                break; /* handed back */
             }
         }
+    }
+    if (index == count && m.book->changed) { /* Liquidity.publish */
+        m.book->sequence++;
+        m.book->changed = 0;
     }
     result = PyLong_FromSsize_t(index);
 done:
     Py_XDECREF(m.exd);
     Py_XDECREF(m.name);
     Py_XDECREF(m.orders);
-    Py_DECREF(levels);
+    Py_DECREF(sides[0]);
+    Py_DECREF(sides[1]);
     return result;
 }
 
@@ -3495,9 +3524,10 @@ static PyMethodDef native_methods[] = {
      "cancel(exchange, account, order) -> True, or False: not handled here"},
     {"settle", (PyCFunction)(void (*)(void))engine_settle, METH_FASTCALL,
      "settle(exchange, taker_account, taker, fills): settle a match's fills"},
-    {"mirror_levels", (PyCFunction)(void (*)(void))mirror_levels, METH_FASTCALL,
-     "mirror_levels(exchange, account, instrument, book, balance, side, levels, start, now) "
-     "-> index of the first level handed back to Liquidity.set_level (len(levels): none)"},
+    {"mirror_book", (PyCFunction)(void (*)(void))mirror_book, METH_FASTCALL,
+     "mirror_book(exchange, account, instrument, book, quote_balance, base_balance, bids, "
+     "asks, start, now) -> index into bids + asks of the first level handed back to "
+     "Liquidity.set_level (len(bids) + len(asks): none, and the book published)"},
     {NULL},
 };
 

@@ -12,8 +12,8 @@ order events or book events.
 An order that would cross the book is placed through `Exchange.place` (it matches first).
 
 `set_level` makes the account's resting quantity at a level a given size (a recorded book's
-level change); `set_levels` does a batch of them in one C call (`_native.mirror_levels`) when
-the C core is active, reading the account's orders at a level from the book's own queue.
+level change); `set_book` does a batch of them in one C call (`_native.mirror_book`) when the
+C core is active, reading the account's orders at a level from the book's own queue.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 from velocimex_cli.engine.core import native_path
 from velocimex_cli.engine.core.ledger import AccountKind
 from velocimex_cli.engine.core.locks import lock_for
-from velocimex_cli.engine.core.orders import BUY, CANCELED, GTC, LIMIT, NATIVE, Order, Reason
+from velocimex_cli.engine.core.orders import BUY, CANCELED, GTC, LIMIT, NATIVE, SELL, Order, Reason
 from velocimex_cli.wire.errors import InsufficientBalance
 
 if NATIVE and native_path.place is not None:  # the C core, configured for the engine path
-    from velocimex_cli.engine.core._native import mirror_levels
+    from velocimex_cli.engine.core._native import mirror_book
 else:
-    mirror_levels = None
+    mirror_book = None
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
@@ -151,23 +151,28 @@ class Liquidity:
             if newest is None or not self.resize(newest, newest.remaining + lots - held, now):
                 self.add(side, ticks, lots - held, now)
 
-    def set_levels(self, side: int, levels: Sequence[tuple[int, int]], now: int) -> None:
-        """`set_level` for each (ticks, lots) of `levels` in turn: in C when the C core is
-        active (`mirror_levels`), which hands back to `set_level` what it does not do."""
-        if mirror_levels is None:
-            for ticks, lots in levels:
-                self.set_level(side, ticks, lots, now)
-            return
-        if not levels:
+    def set_book(
+        self, bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]], now: int
+    ) -> None:
+        """`set_level` for each (ticks, lots) of `bids`, then of `asks`, then `publish`: in C
+        when the C core is active (`mirror_book`), which hands back to `set_level` what it
+        does not do."""
+        if mirror_book is None:
+            for side, levels in ((BUY, bids), (SELL, asks)):
+                for ticks, lots in levels:
+                    self.set_level(side, ticks, lots, now)
+            self.publish()
             return
         self._check_quiet()
-        balance = self._quote if side == BUY else self._base
-        index, count = 0, len(levels)
-        args = (self.exchange, self.account, self.instrument, self.book, balance, side, levels)
-        while (index := mirror_levels(*args, index, now)) < count:
-            ticks, lots = levels[index]
+        args = (self.exchange, self.account, self.instrument, self.book, self._quote, self._base)
+        count, split = len(bids) + len(asks), len(bids)
+        index = mirror_book(*args, bids, asks, 0, now)
+        while index < count:  # handed back: this level through Python, then on in C
+            side, (ticks, lots) = (
+                (BUY, bids[index]) if index < split else (SELL, asks[index - split])
+            )
             self.set_level(side, ticks, lots, now)
-            index += 1
+            index = mirror_book(*args, bids, asks, index + 1, now)
 
     def publish(self) -> None:
         """End a batch of changes: the book's sequence moves on if it changed (as a command's
