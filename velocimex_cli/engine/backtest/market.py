@@ -30,7 +30,7 @@ from velocimex_cli.engine.core.exchange import Exchange
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument
 from velocimex_cli.engine.core.ledger import Account, AccountKind
 from velocimex_cli.engine.core.liquidity import Liquidity
-from velocimex_cli.engine.core.orders import BUY, IOC, SELL, Order
+from velocimex_cli.engine.core.orders import BUY, IOC, SELL
 
 MIRROR = "bt-market"
 TAPE = "bt-tape"
@@ -53,8 +53,6 @@ class MarketReplay:
         self.mirror = self._account(MIRROR)
         self.tape = self._account(TAPE)
         self.liquidity = Liquidity(exchange, self.mirror, instrument)
-        # side -> price ticks -> the mirror's live orders at that level, oldest first
-        self._levels: dict[int, dict[int, list[Order]]] = {BUY: {}, SELL: {}}
 
     def _account(self, name: str) -> Account:
         exchange = self.exchange
@@ -65,77 +63,23 @@ class MarketReplay:
         return account
 
     # -------------------------------------------------------------- the recorded book
-    def _live(self, side: int, ticks: int) -> list[Order]:
-        orders = self._levels[side].get(ticks)
-        if not orders:
-            return []
-        alive = [o for o in orders if o.resting]
-        if len(alive) != len(orders):
-            if alive:
-                self._levels[side][ticks] = alive
-            else:
-                del self._levels[side][ticks]
-        return alive
-
     def set_level(self, side: int, ticks: int, lots: int) -> None:
         """Make the mirror's resting quantity at (side, ticks) equal the recorded `lots`."""
-        levels = self._levels[side]
-        orders = levels.get(ticks)
-        if orders is None:
-            if lots:
-                order = self.liquidity.add(side, ticks, lots, self.clock.micros)
-                if order.resting:
-                    levels[ticks] = [order]
-            return
-        held = 0
-        for order in orders:
-            if not order.resting:  # traded away since: drop what no longer rests
-                orders = self._live(side, ticks)
-                held = sum(o.remaining for o in orders)
-                break
-            held += order.remaining
-        if held == lots:
-            return
-        liquidity = self.liquidity
-        now = self.clock.micros
-        while held > lots:  # the newest liquidity goes first
-            newest = orders[-1]
-            left = newest.remaining
-            if held - left < lots:
-                liquidity.resize(newest, lots - held + left, now)
-                held = lots
-            else:
-                orders.pop()
-                liquidity.remove(newest, now)
-                held -= left
-        if lots > held:
-            newest = orders[-1] if orders else None
-            grown = newest is not None and liquidity.resize(
-                newest, newest.remaining + lots - held, now
-            )
-            if not grown:
-                order = liquidity.add(side, ticks, lots - held, now)
-                if order.resting:
-                    orders.append(order)
-        if orders:
-            self._levels[side][ticks] = orders
-        else:
-            self._levels[side].pop(ticks, None)
+        self.liquidity.set_level(side, ticks, lots, self.clock.micros)
+
+    def _held(self, side: int, ticks: int) -> int:
+        return sum(o.remaining for o in self.liquidity.orders_at(side, ticks))
 
     def book(self, reset: bool, bids: tuple, asks: tuple) -> None:
-        if reset:
-            keep_bids = {t for t, _ in bids}
-            keep_asks = {t for t, _ in asks}
-            for ticks in [t for t in self._levels[BUY] if t not in keep_bids]:
-                self.set_level(BUY, ticks, 0)
-            for ticks in [t for t in self._levels[SELL] if t not in keep_asks]:
-                self.set_level(SELL, ticks, 0)
-        set_level = self.set_level
-        for ticks, lots in bids:
-            set_level(BUY, ticks, lots)
-        for ticks, lots in asks:
-            set_level(SELL, ticks, lots)
-        self.liquidity.publish()
+        liquidity = self.liquidity
+        if reset:  # first the mirror's levels the snapshot no longer has go
+            bids = (*self._gone(BUY, bids), *bids)
+            asks = (*self._gone(SELL, asks), *asks)
+        liquidity.set_book(bids, asks, self.clock.micros)
+
+    def _gone(self, side: int, levels: tuple) -> list[tuple[int, int]]:
+        keep = {t for t, _ in levels}
+        return [(t, 0) for t in self.liquidity.prices(side) if t not in keep]
 
     # -------------------------------------------------------------- recorded trades
     def trade(self, side: int, ticks: int, lots: int) -> None:
@@ -156,10 +100,10 @@ class MarketReplay:
         away = ticks + 1 if passive == BUY else ticks - 1
         for level_side in (BUY, SELL):
             keep = ticks if level_side == passive else away
-            for level in [lv for lv in self._levels[level_side] if lv != keep]:
-                self.set_level(level_side, level, 0)
-        held = sum(o.remaining for o in self._live(passive, ticks))
-        if held < lots:
+            for level in self.liquidity.prices(level_side):
+                if level != keep:
+                    self.set_level(level_side, level, 0)
+        if self._held(passive, ticks) < lots:
             self.set_level(passive, ticks, lots)
         if away > 0:
             self.set_level(side, away, lots)
@@ -172,8 +116,7 @@ class MarketReplay:
         self.exchange.place(self.tape, self.instrument, side, lots, ticks, IOC)
         if not self.touch:
             passive = SELL if side == BUY else BUY
-            held = sum(o.remaining for o in self._live(passive, ticks))
-            if held < lots:
+            if self._held(passive, ticks) < lots:
                 self.set_level(passive, ticks, lots)
                 self.liquidity.publish()
 
@@ -181,12 +124,11 @@ class MarketReplay:
         """`touch` model: the mirror's orders at the level a strategy order joined go behind it."""
         if not self.touch:
             return
-        orders = self._live(side, ticks)
+        orders = self.liquidity.orders_at(side, ticks)
         if orders:
             lots = sum(o.remaining for o in orders)
             now = self.clock.micros
             for order in orders:
                 self.liquidity.remove(order, now)
-            self._levels[side].pop(ticks, None)
             self.set_level(side, ticks, lots)
             self.liquidity.publish()

@@ -264,7 +264,7 @@ def _bare(
             trade(event[2], event[3], event[4])
         if progress is not None and index % progress_every == 0:
             progress(index, len(events))
-    report = {"events": len(events), "sequence": book.sequence}
+    report = {"events": len(events), "sequence": book.sequence, "state": exchange.state_hash()}
     return BacktestResult(report, [], [], [])
 
 

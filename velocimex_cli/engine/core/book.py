@@ -74,6 +74,11 @@ class PyOrderBook:
             levels = [self.asks[-k] for k in reversed(self.ask_keys)]
         return [o for level in levels for o in level.orders if o.resting]
 
+    def level_orders(self, side: int, price: int) -> list[Order]:
+        """The orders resting at one level, oldest first."""
+        level = (self.bids if side == BUY else self.asks).get(price)
+        return [o for o in level.orders if o.resting] if level is not None else []
+
     def resting_count(self) -> int:
         """How many orders rest in the book, both sides."""
         return sum(level.count for level in self.bids.values()) + sum(

@@ -10,16 +10,27 @@ changes, so it refuses an engine with a store or with a listener that wants the 
 order events or book events.
 
 An order that would cross the book is placed through `Exchange.place` (it matches first).
+
+`set_level` makes the account's resting quantity at a level a given size (a recorded book's
+level change); `set_book` does a batch of them in one C call (`_native.mirror_book`) when the
+C core is active, reading the account's orders at a level from the book's own queue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from velocimex_cli.engine.core import native_path
 from velocimex_cli.engine.core.ledger import AccountKind
 from velocimex_cli.engine.core.locks import lock_for
-from velocimex_cli.engine.core.orders import BUY, CANCELED, GTC, LIMIT, Order, Reason
+from velocimex_cli.engine.core.orders import BUY, CANCELED, GTC, LIMIT, NATIVE, SELL, Order, Reason
 from velocimex_cli.wire.errors import InsufficientBalance
+
+if NATIVE and native_path.place is not None:  # the C core, configured for the engine path
+    from velocimex_cli.engine.core._native import mirror_book
+else:
+    mirror_book = None
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
@@ -107,6 +118,61 @@ class Liquidity:
         order.updated = now
         account.open_orders -= 1
         account.orders.pop(order.id, None)
+
+    def orders_at(self, side: int, ticks: int) -> list[Order]:
+        """The account's resting orders at a level, oldest first."""
+        name = self.account.name
+        return [o for o in self.book.level_orders(side, ticks) if o.account == name]
+
+    def prices(self, side: int) -> list[int]:
+        """The prices where the account has orders resting on `side`."""
+        name = self.account.name
+        return sorted({o.price for o in self.book.resting_orders(side) if o.account == name})
+
+    def set_level(self, side: int, ticks: int, lots: int, now: int) -> None:
+        """Make the account's resting quantity at (side, ticks) equal `lots`: the newest
+        liquidity goes first (its newest orders go, and the newest that keeps some shrinks in
+        place, keeping its queue position); growth joins the back of the queue (the last order
+        grows when nothing rests behind it, else a new order joins)."""
+        orders = self.orders_at(side, ticks)
+        held = sum(o.remaining for o in orders)
+        while held > lots:
+            newest = orders[-1]
+            left = newest.remaining
+            if held - left < lots:
+                self.resize(newest, lots - held + left, now)
+                held = lots
+            else:
+                orders.pop()
+                self.remove(newest, now)
+                held -= left
+        if lots > held:
+            newest = orders[-1] if orders else None
+            if newest is None or not self.resize(newest, newest.remaining + lots - held, now):
+                self.add(side, ticks, lots - held, now)
+
+    def set_book(
+        self, bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]], now: int
+    ) -> None:
+        """`set_level` for each (ticks, lots) of `bids`, then of `asks`, then `publish`: in C
+        when the C core is active (`mirror_book`), which hands back to `set_level` what it
+        does not do."""
+        if mirror_book is None:
+            for side, levels in ((BUY, bids), (SELL, asks)):
+                for ticks, lots in levels:
+                    self.set_level(side, ticks, lots, now)
+            self.publish()
+            return
+        self._check_quiet()
+        args = (self.exchange, self.account, self.instrument, self.book, self._quote, self._base)
+        count, split = len(bids) + len(asks), len(bids)
+        index = mirror_book(*args, bids, asks, 0, now)
+        while index < count:  # handed back: this level through Python, then on in C
+            side, (ticks, lots) = (
+                (BUY, bids[index]) if index < split else (SELL, asks[index - split])
+            )
+            self.set_level(side, ticks, lots, now)
+            index = mirror_book(*args, bids, asks, index + 1, now)
 
     def publish(self) -> None:
         """End a batch of changes: the book's sequence moves on if it changed (as a command's
