@@ -148,14 +148,15 @@ class StrategyHost:
         they caused. Returns how many events and timers were handled."""
         if self.state != RUNNING:
             return 0
-        handled = self._dispatch()
+        handled = self._dispatch() if self._queue else 0  # most steps of a backtest: nothing
         if self.timers.next_due is not None and self.state == RUNNING:
             for name in self.timers.pop_due(to_micros(self.exchange.clock())):
                 if self.state != RUNNING:
                     break
                 handled += 1
                 self._call(self.strategy.on_timer, name)  # type: ignore[union-attr]
-            handled += self._dispatch()
+            if self._queue:
+                handled += self._dispatch()
         return handled
 
     def stop(self, reason: str = "stopped by user") -> None:
@@ -223,9 +224,12 @@ class StrategyHost:
             ):
                 self._queue.append(("order", event))
         elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]
-            # Accounted at once, so position() is current even before on_fill runs.
-            fill = fill_info(event.fill)  # type: ignore[union-attr]
-            self.tally.add_fill(self.exchange.catalogue.find(fill.exchange, fill.symbol), fill)
+            # Accounted at once, so position() is current even before on_fill runs; the
+            # FillInfo is only built for an on_fill, when it is dispatched.
+            fill = event.fill  # type: ignore[union-attr]
+            self.tally.add_fill(
+                self.exchange.catalogue.find(fill["exchange"], fill["symbol"]), fill
+            )
             if "on_fill" in wants:
                 self._queue.append(("fill", fill))
 
@@ -262,7 +266,7 @@ class StrategyHost:
             elif kind == "order":
                 self._call(strategy.on_order, order_info(payload.order, payload.event))  # type: ignore[union-attr]
             else:
-                self._call(strategy.on_fill, payload)  # type: ignore[union-attr]
+                self._call(strategy.on_fill, fill_info(payload))  # type: ignore[union-attr]
         return handled
 
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
