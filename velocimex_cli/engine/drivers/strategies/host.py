@@ -256,8 +256,15 @@ class StrategyHost:
         while queue and self.state == RUNNING and handled < MAX_EVENTS_PER_STEP:
             kind, payload = queue.popleft()
             handled += 1
-            if kind == "trade":
-                self._call(strategy.on_trade, trade_tick(payload))  # type: ignore[union-attr]
+            if kind == "trade":  # the commonest by far: `_call` inlined
+                tick = trade_tick(payload)
+                try:
+                    strategy.on_trade(tick)  # type: ignore[union-attr]
+                except (Exception, SystemExit) as exc:
+                    self._fail("on_trade", exc)
+                    continue
+                if self._stop_requested is not None:
+                    self._stop_as_requested(self._stop_requested)
             elif kind == "book":
                 instrument, stamp = payload
                 self._book_pending.discard(instrument.index)
@@ -275,8 +282,13 @@ class StrategyHost:
         except (Exception, SystemExit) as exc:  # sys.exit() in a strategy ends only it
             self._fail(hook.__name__, exc)
             return
-        if self._stop_requested is not None and not stopping and self.state == RUNNING:
-            reason, self._stop_requested = self._stop_requested, None
+        if self._stop_requested is not None and not stopping:
+            self._stop_as_requested(self._stop_requested)
+
+    def _stop_as_requested(self, reason: str) -> None:
+        """After a hook that called ctx.stop(reason): on_stop, then the deployment completes."""
+        if self.state == RUNNING:
+            self._stop_requested = None
             self._call(self.strategy.on_stop, stopping=True)  # type: ignore[union-attr]
             if self.state == RUNNING:
                 self._finish(COMPLETED, reason)
