@@ -14,6 +14,7 @@ an exchange reports an order it refuses after accepting the request.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -105,34 +106,40 @@ class BacktestHost(StrategyHost):
             self._book_pending.add(index)
             self._queue.append(("book", (self.instrument, iso_from_micros(stamp))))
 
-    def send_due(self, now: int, event_index: int) -> list[tuple[int, int]]:
+    def send_due(self, now: int, event_index: int) -> Sequence[tuple[int, int]]:
         """Hand the engine every pending order placed before event `event_index` (and
         `extra_events` before it) whose latency has passed by `now`. Returns (side, ticks) of
         the orders that came to rest."""
         self.event_index = event_index
-        rested: list[tuple[int, int]] = []
         pending = self.pending
+        if not pending:  # called for every replayed event: most have nothing to send
+            return ()
+        rested: list[tuple[int, int]] = []
         last = event_index - self.extra_events
+        account = self.exchange.ledger.accounts[self.account]
         while pending and pending[0][0] <= now and pending[0][1] < last:
             _due, _index, client_id, request = pending.popleft()
-            try:
-                wire, _created = self.exchange.place_order(self.account, request)
+            try:  # `place_order` without the wire dict it would build for its answer
+                order, _created = self.exchange.submit(account, request)
             except ApiError as exc:
                 self.tally.rejected += 1
                 info = self._pending_info(request, "rejected", "rejected")
                 self.log(f"order {client_id} rejected on arrival: {exc.message}", "warning")
                 self._refused.append(info)
                 continue
-            order = self.exchange.ledger.accounts[self.account].orders.get(int(wire["order_id"]))
-            if order is not None and order.is_live:
+            if order.is_live:
                 self._orders[order.id] = order
                 if order.resting:
                     rested.append((order.side, order.price))
         return rested
 
-    def _dispatch(self) -> int:
+    def step(self) -> int:
+        """Report the orders refused on arrival through on_order, before the queued events,
+        then step as the live host does."""
+        if not self._refused or self.state != "running":
+            return super().step()
         refused, self._refused = self._refused, []
         for info in refused:
             if self.state == "running":
                 self._call(self.strategy.on_order, info)  # type: ignore[union-attr]
-        return len(refused) + super()._dispatch()
+        return len(refused) + super().step()

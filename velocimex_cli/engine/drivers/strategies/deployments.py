@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core.exchange import Interest
 from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
-from velocimex_cli.engine.drivers.strategies.event_values import fill_info, instrument_spec
+from velocimex_cli.engine.drivers.strategies.event_values import instrument_spec
 from velocimex_cli.engine.drivers.strategies.host import (
     COMPLETED,
     CREATED,
@@ -660,7 +660,7 @@ class Deployments:
             )
             for record in account.fills:
                 if (record.order.client_id or "").startswith(prefix):
-                    tally.add_fill(record.order.instrument, fill_info(fill_wire(record)))
+                    tally.add_fill(record.order.instrument, fill_wire(record))
         return _wire(tally.summary(exchange))
 
     async def run(self) -> None:

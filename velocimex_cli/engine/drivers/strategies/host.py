@@ -148,14 +148,15 @@ class StrategyHost:
         they caused. Returns how many events and timers were handled."""
         if self.state != RUNNING:
             return 0
-        handled = self._dispatch()
+        handled = self._dispatch() if self._queue else 0  # most steps of a backtest: nothing
         if self.timers.next_due is not None and self.state == RUNNING:
             for name in self.timers.pop_due(to_micros(self.exchange.clock())):
                 if self.state != RUNNING:
                     break
                 handled += 1
                 self._call(self.strategy.on_timer, name)  # type: ignore[union-attr]
-            handled += self._dispatch()
+            if self._queue:
+                handled += self._dispatch()
         return handled
 
     def stop(self, reason: str = "stopped by user") -> None:
@@ -223,9 +224,12 @@ class StrategyHost:
             ):
                 self._queue.append(("order", event))
         elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]
-            # Accounted at once, so position() is current even before on_fill runs.
-            fill = fill_info(event.fill)  # type: ignore[union-attr]
-            self.tally.add_fill(self.exchange.catalogue.find(fill.exchange, fill.symbol), fill)
+            # Accounted at once, so position() is current even before on_fill runs; the
+            # FillInfo is only built for an on_fill, when it is dispatched.
+            fill = event.fill  # type: ignore[union-attr]
+            self.tally.add_fill(
+                self.exchange.catalogue.find(fill["exchange"], fill["symbol"]), fill
+            )
             if "on_fill" in wants:
                 self._queue.append(("fill", fill))
 
@@ -252,8 +256,15 @@ class StrategyHost:
         while queue and self.state == RUNNING and handled < MAX_EVENTS_PER_STEP:
             kind, payload = queue.popleft()
             handled += 1
-            if kind == "trade":
-                self._call(strategy.on_trade, trade_tick(payload))  # type: ignore[union-attr]
+            if kind == "trade":  # the commonest by far: `_call` inlined
+                tick = trade_tick(payload)
+                try:
+                    strategy.on_trade(tick)  # type: ignore[union-attr]
+                except (Exception, SystemExit) as exc:
+                    self._fail("on_trade", exc)
+                    continue
+                if self._stop_requested is not None:
+                    self._stop_as_requested(self._stop_requested)
             elif kind == "book":
                 instrument, stamp = payload
                 self._book_pending.discard(instrument.index)
@@ -262,7 +273,7 @@ class StrategyHost:
             elif kind == "order":
                 self._call(strategy.on_order, order_info(payload.order, payload.event))  # type: ignore[union-attr]
             else:
-                self._call(strategy.on_fill, payload)  # type: ignore[union-attr]
+                self._call(strategy.on_fill, fill_info(payload))  # type: ignore[union-attr]
         return handled
 
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
@@ -271,8 +282,13 @@ class StrategyHost:
         except (Exception, SystemExit) as exc:  # sys.exit() in a strategy ends only it
             self._fail(hook.__name__, exc)
             return
-        if self._stop_requested is not None and not stopping and self.state == RUNNING:
-            reason, self._stop_requested = self._stop_requested, None
+        if self._stop_requested is not None and not stopping:
+            self._stop_as_requested(self._stop_requested)
+
+    def _stop_as_requested(self, reason: str) -> None:
+        """After a hook that called ctx.stop(reason): on_stop, then the deployment completes."""
+        if self.state == RUNNING:
+            self._stop_requested = None
             self._call(self.strategy.on_stop, stopping=True)  # type: ignore[union-attr]
             if self.state == RUNNING:
                 self._finish(COMPLETED, reason)

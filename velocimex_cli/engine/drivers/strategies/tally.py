@@ -6,17 +6,20 @@ own position mixes manual orders and every deployment; this one is the deploymen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE
 from velocimex_cli.engine.core.ledger import Position, units_to_decimal
-from velocimex_cli.engine.drivers.strategies.context import FillInfo, PositionInfo
+from velocimex_cli.engine.drivers.strategies.context import PositionInfo
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.core.instruments import Instrument
+
+ZERO = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -39,23 +42,26 @@ class Tally:
         self.fees: dict[str, Decimal] = {}  # asset -> fees paid
         self._held: dict[int, _Held] = {}
 
-    def add_fill(self, instrument: Instrument, fill: FillInfo) -> None:
-        ticks = instrument.ticks_of(fill.price)
-        lots = instrument.lots_of(fill.quantity)
+    def add_fill(self, instrument: Instrument, fill: Mapping[str, Any]) -> None:
+        """Account one of the deployment's fills, given as the wire's Fill dict (what a
+        FillEvent carries and `fill_wire` builds)."""
+        price, quantity, fee = fill["price"], fill["quantity"], fill["fee"]
+        ticks = instrument.ticks_of(price)
+        lots = instrument.lots_of(quantity)
         if ticks is None or lots is None:  # pragma: no cover - the engine fills on its grid
             raise ValueError(f"fill off the instrument's grid: {fill}")
         held = self._held.get(instrument.index)
         if held is None:
             held = self._held[instrument.index] = _Held(instrument, Position())
         held.position.apply(
-            lots if fill.side == "buy" else -lots, ticks * lots * instrument.notional_units
+            lots if fill["side"] == "buy" else -lots, ticks * lots * instrument.notional_units
         )
-        fee_units = int(fill.fee * LEDGER_SCALE)
-        held.fees += fee_units
+        held.fees += int(fee * LEDGER_SCALE)
         self.fills += 1
-        self.fees[fill.fee_asset] = self.fees.get(fill.fee_asset, Decimal(0)) + fill.fee
-        notional = fill.price * fill.quantity
-        self.volume[instrument.quote] = self.volume.get(instrument.quote, Decimal(0)) + notional
+        fees, asset = self.fees, fill["fee_asset"]
+        fees[asset] = fees.get(asset, ZERO) + fee
+        volume, quote = self.volume, instrument.quote
+        volume[quote] = volume.get(quote, ZERO) + price * quantity
 
     def position(self, instrument: Instrument) -> PositionInfo:
         held = self._held.get(instrument.index)
