@@ -65,6 +65,11 @@ if msgspec is not None:
         t: int
         msg: BookDelta | BookSnapshot | Trade | Ticker
 
+    # The message structs in the order of their `kind` (for the C reader, _native.c).
+    MESSAGE_TYPES: tuple[type, ...] = (BookDelta, BookSnapshot, Trade, Ticker)
+else:
+    MESSAGE_TYPES = ()
+
 
 def typed_decoder() -> Callable[[str], Any] | None:
     """A decoder of one recording line into an `Entry` (None without msgspec)."""
@@ -73,4 +78,4 @@ def typed_decoder() -> Callable[[str], Any] | None:
     return msgspec.json.Decoder(Entry, float_hook=str).decode
 
 
-__all__ = ["BOOK_DELTA", "BOOK_SNAPSHOT", "PRINT", "SKIPPED", "typed_decoder"]
+__all__ = ["BOOK_DELTA", "BOOK_SNAPSHOT", "MESSAGE_TYPES", "PRINT", "SKIPPED", "typed_decoder"]

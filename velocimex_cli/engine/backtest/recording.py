@@ -16,14 +16,25 @@ from decimal import Decimal
 from pathlib import Path
 
 from velocimex_cli.engine.backtest.data import BOOK, TRADE, DataError, Event, MarketData
-from velocimex_cli.engine.backtest.market_messages import BOOK_DELTA, PRINT, SKIPPED, typed_decoder
+from velocimex_cli.engine.backtest.market_messages import (
+    BOOK_DELTA,
+    MESSAGE_TYPES,
+    PRINT,
+    SKIPPED,
+    typed_decoder,
+)
 from velocimex_cli.engine.core.instruments import Instrument
-from velocimex_cli.engine.core.orders import BUY, SELL
+from velocimex_cli.engine.core.orders import BUY, NATIVE, SELL
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.decoding import decoder
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.recording_format import FORMAT, VERSION
 from velocimex_cli.wire.timefmt import parse_iso, to_micros
+
+if NATIVE:  # the C core reads the typed lines
+    from velocimex_cli.engine.core._native import recording_events
+else:
+    recording_events = None
 
 
 def _header(path: Path, first: str) -> dict:
@@ -125,14 +136,17 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
 
     Each line is first decoded into the typed market messages (market_messages.py); a line
     that does not fit them is read again with the generic decoder (`_GenericLines`), which
-    skips what a replay ignores and says what is wrong with the rest.
+    skips what a replay ignores and says what is wrong with the rest. With the C core, the
+    typed lines are read in C (`_native.recording_events`, which this loop is the reference
+    of): it hands back to this loop each line it does not take.
     """
     events: list[Event] = []
     append = events.append
-    first_price = last_price = None
     exchange, symbol = instrument.venue.name, instrument.symbol
     ticks, lots = _Steps(instrument.ticks_of), _Steps(instrument.lots_of)
     typed = typed_decoder()
+    fast = recording_events if typed is not None else None
+    state: list = [1, 0, None, None]  # the last line read, its t, the first and last trade price
     with _open(path) as handle, _no_cycle_collection():
         try:
             header = _header(path, handle.readline())
@@ -144,16 +158,26 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
         except (TypeError, ValueError):
             raise DataError(path, 1, f"header started_at {started!r} is not a UTC time") from None
         generic = _GenericLines(path, origin, exchange, symbol, ticks.get, lots.get)
-        line = 1
         try:
-            for text in handle:
-                line += 1
+            while True:
+                if fast is not None:
+                    text = fast(
+                        handle, typed, MESSAGE_TYPES, exchange, symbol, origin, ticks, lots,
+                        events, state,
+                    )  # fmt: skip
+                else:
+                    text = next(handle, None)
+                    state[0] += 1
+                if text is None:
+                    break
+                last_t = state[1]
+                price = None
                 try:
                     if typed is None:
                         raise ValueError("no typed decoder")
                     entry = typed(text)
                     t = entry.t
-                    if t < generic.last_t:
+                    if t < last_t:
                         raise ValueError("time goes backwards")
                     msg = entry.msg
                     kind = msg.kind
@@ -175,9 +199,6 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
                             ticks[price],
                             lots[msg.quantity],
                         )
-                        if first_price is None:
-                            first_price = price
-                        last_price = price
                     else:
                         event = (
                             origin + t // 1000,
@@ -187,28 +208,28 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
                             tuple((ticks[v.price], lots[v.quantity]) for v in msg.asks),
                         )
                 except (ValueError, TypeError, ArithmeticError):
-                    read = generic.read(text, line)
+                    read = generic.read(text, state[0], last_t)
                     if read is None:
                         continue
                     t, event, price = read
-                    if price is not None:
-                        if first_price is None:
-                            first_price = price
-                        last_price = price
-                generic.last_t = t
+                if price is not None:
+                    if state[2] is None:
+                        state[2] = price
+                    state[3] = price
+                state[1] = t
                 if event is not None:
                     append(event)
         except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
             raise DataError(
-                path, line, f"a market message lacks a field or a number ({exc!r})"
+                path, state[0], f"a market message lacks a field or a number ({exc!r})"
             ) from None
         except UnicodeDecodeError:
-            raise DataError(path, line, "not UTF-8 text") from None
+            raise DataError(path, state[0], "not UTF-8 text") from None
     if ticks.off_grid or lots.off_grid:
         raise DataError(path, 0, f"a price or quantity is off {instrument.key}'s tick or lot grid")
     if not events:
-        raise DataError(path, line, f"no book or trade messages for {instrument.key}")
-    return MarketData(events, _number(first_price), _number(last_price))
+        raise DataError(path, state[0], f"no book or trade messages for {instrument.key}")
+    return MarketData(events, _number(state[2]), _number(state[3]))
 
 
 def _number(value: object) -> Decimal | None:
@@ -235,12 +256,12 @@ class _GenericLines:
         self.ticks_of = ticks_of
         self.lots_of = lots_of
         self.loads = decoder()
-        self.last_t = 0
 
-    def read(self, text: str, line: int) -> tuple[int, Event | None, object] | None:
+    def read(self, text: str, line: int, last_t: int) -> tuple[int, Event | None, object] | None:
         """(t, the line's event or None when the replay ignores it, a trade's price or None);
-        None for a blank line. Raises DataError for a line that is not a recording entry, and
-        KeyError, TypeError... for a market message without its fields."""
+        None for a blank line. Raises DataError for a line that is not a recording entry (or
+        one whose t is before `last_t`), and KeyError, TypeError... for a market message
+        without its fields."""
         if not text.strip():
             return None
         path = self.path
@@ -253,7 +274,7 @@ class _GenericLines:
             raise DataError(
                 path, line, 'not a recording entry {"t": ns, "msg": {"type": ...}}'
             ) from None
-        if type(t) is not int or t < self.last_t:
+        if type(t) is not int or t < last_t:
             raise DataError(path, line, '"t" must be a whole number of ns, never decreasing')
         if kind not in ("book_delta", "book_snapshot", "trade"):
             return t, None, None
