@@ -77,6 +77,7 @@ class LazyNouns(TyperGroup):
         when JSON output was asked for (see usage_errors)."""
         import sys
 
+        from typer import Abort
         from typer._click import exceptions as click
 
         if os.environ.get("_VMX_COMPLETE") or kwargs.get("standalone_mode") is False:
@@ -89,8 +90,13 @@ class LazyNouns(TyperGroup):
             from velocimex_cli.cli import usage_errors
 
             sys.exit(usage_errors.report(exc, argv, _configured_output))
-        except click.Abort:
+        except Abort:
             sys.stderr.write("Aborted!\n")
+            sys.exit(1)
+        except BrokenPipeError:  # the reader of our output went away (`vmx ... | head -1`)
+            from velocimex_cli.output.iostreams import silence_stdout
+
+            silence_stdout()
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
 

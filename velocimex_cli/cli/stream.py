@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +19,7 @@ import typer
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.output.iostreams import silence_stdout
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -89,13 +88,6 @@ class NdjsonOut:
             if self.left <= 0:
                 return False
         return True
-
-
-def silence_stdout() -> None:
-    """The reader went away: point stdout at /dev/null so exiting does not complain."""
-    with contextlib.suppress(Exception):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 class ConnectionReporter:

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+def silence_stdout() -> None:
+    """The reader went away: point stdout at /dev/null so exiting does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
