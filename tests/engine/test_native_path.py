@@ -28,7 +28,7 @@ from tests.conftest import FakeClock
 from velocimex_cli.engine.core import native_path
 from velocimex_cli.engine.core.events import Event, FillEvent, OrderEvent, TradeEvent
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
-from velocimex_cli.engine.core.orders import BUY, IOC, SELL
+from velocimex_cli.engine.core.orders import BUY, GTC, IOC, SELL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -260,14 +260,14 @@ def test_the_c_path_runs_under_listeners_that_want_only_its_trades(clock: FakeCl
     exchange.add_listener(heard.append, Interest(accounts=frozenset({"watched"}), books=False))
     taker = accounts["taker"]
     assert native_path.place is not None
-    order = native_path.place(exchange, taker, instrument, BUY, 4, 6_000_000, IOC)
+    order = native_path.place(exchange, taker, instrument, BUY, 4, 6_000_000, IOC, None)
     assert order is not None and order.filled == 4
     assert len(heard) == 1 and isinstance(heard[0], TradeEvent)
     assert heard[0].trade["quantity"] == instrument.quantity_of(4)
     # The order would reach the watched account's ask: the Python path builds its events.
-    assert native_path.place(exchange, taker, instrument, BUY, 8, 6_000_100, IOC) is None
+    assert native_path.place(exchange, taker, instrument, BUY, 8, 6_000_100, IOC, None) is None
     exchange.restrict_listener(heard.append, Interest(accounts=frozenset({"taker"}), books=False))
-    order = native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC)
+    order = native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC, "s-1")
     assert order is not None and order.filled == 1
     assert [type(e).__name__ for e in heard[1:]] == [
         "OrderEvent",
@@ -289,6 +289,17 @@ def test_the_c_path_runs_under_listeners_that_want_only_its_trades(clock: FakeCl
         "taker",
         str(order.id),
     )
+    assert fill.fill["client_order_id"] == filled.order["client_order_id"] == "s-1"
+    assert taker.client_ids["s-1"] == order.id
+    # A client_order_id of a live order is a replay: the Python path returns the original.
+    resting = native_path.place(exchange, taker, instrument, BUY, 1, 5_000_000, GTC, "s-2")
+    assert resting is not None and resting.is_live
+    assert native_path.place(exchange, taker, instrument, BUY, 1, 5_000_000, GTC, "s-2") is None
+    assert exchange.place(taker, instrument, BUY, 1, 5_000_000, GTC, False, "s-2") == (
+        resting,
+        False,
+    )
+    del heard[5:]
     exchange.restrict_listener(heard.append, Interest(accounts=frozenset(), books=True))
-    assert native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC) is None
+    assert native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC, None) is None
     assert len(heard) == 5

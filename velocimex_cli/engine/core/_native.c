@@ -1297,9 +1297,10 @@ static PyTypeObject FillRecordType = {
  * `FillRecord`s, the store's `Changes`): native_path.py is the Python side, and matching.py /
  * settlement.py / commands.py are the reference these functions follow step by step.
  *
- * - place(exchange, account, instrument, side, lots, price, tif): entry.OrderEntry._check,
- *   risk.record and matching.Matching._execute for an order without client_order_id or
- *   post-only that is GTC or IOC. Everything that can refuse (balance, risk limits, session
+ * - place(exchange, account, instrument, side, lots, price, tif, client_id):
+ *   entry.OrderEntry._check, risk.record and matching.Matching._execute for an order without
+ *   post-only that is GTC or IOC and whose client_order_id (if any) is not a replay of a live
+ *   order (the Python path returns that original). Everything that can refuse (balance, risk limits, session
  *   hours, no liquidity for a market order, a number beyond int64) is decided before anything
  *   changes: then it returns None and the caller runs the Python path, which raises or rejects
  *   exactly as before.
@@ -1343,7 +1344,7 @@ static PyObject *s__listeners, *s__events, *s__always_open, *s_books, *s_config,
     *s_price_band_bps, *s_max_order_notional, *s_max_open_orders, *s_max_orders_per_second,
     *s_trades, *s_quantity, *s_cost, *s_realized, *s_last_price, *s_volume, *s_append,
     *s_popleft, *s_taker, *s_maker, *s__book_events, *s__event_accounts, *s__micros_clock,
-    *s_micros, *s_accepted, *s_filled_event, *s_partially_filled_event, *s_canceled_event;
+    *s_micros, *s_client_ids, *s_accepted, *s_filled_event, *s_partially_filled_event, *s_canceled_event;
 
 static int
 intern_engine_names(void)
@@ -1377,7 +1378,7 @@ intern_engine_names(void)
         {&s_popleft, "popleft"}, {&s_taker, "taker"}, {&s_maker, "maker"},
         {&s__book_events, "_book_events"}, {&s__event_accounts, "_event_accounts"},
         {&s__micros_clock, "_micros_clock"}, {&s_micros, "micros"},
-        {&s_accepted, "accepted"}, {&s_filled_event, "filled"},
+        {&s_client_ids, "client_ids"}, {&s_accepted, "accepted"}, {&s_filled_event, "filled"},
         {&s_partially_filled_event, "partially_filled"}, {&s_canceled_event, "canceled"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -2821,8 +2822,20 @@ place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *boo
         return -1;
     }
     orders = PyObject_GetAttr(account, s_orders);
-    if (orders == NULL || dict_set_order(orders, order) < 0 || command_touch(c, index) < 0 ||
-        list_add(balance, 1, required) < 0) {
+    if (orders == NULL || dict_set_order(orders, order) < 0) {
+        goto done;
+    }
+    if (order->client_id != Py_None) {
+        PyObject *client_ids = PyObject_GetAttr(account, s_client_ids);
+        PyObject *id = client_ids == NULL ? NULL : PyLong_FromLongLong(order->id);
+        int failed = id == NULL || PyObject_SetItem(client_ids, order->client_id, id) < 0;
+        Py_XDECREF(id);
+        Py_XDECREF(client_ids);
+        if (failed) {
+            goto done;
+        }
+    }
+    if (command_touch(c, index) < 0 || list_add(balance, 1, required) < 0) {
         goto done;
     }
     name = PyObject_GetAttr(account, s_name);
@@ -2910,20 +2923,44 @@ done:
     return rc;
 }
 
-/* place(exchange, account, instrument, side, lots, price, tif) -> Order, or None: run the
- * Python path (see the top of this section). The caller passes no client_order_id and no
- * post-only. */
+/* FAST_FALLBACK when `client_id` names a live order of `account` (OrderEntry._check then
+ * returns that order), FAST_OK when it does not, or -1. */
+static int
+client_id_is_live(PyObject *account, PyObject *client_id)
+{
+    PyObject *client_ids = PyObject_GetAttr(account, s_client_ids);
+    if (client_ids == NULL) {
+        return -1;
+    }
+    PyObject *existing = PyObject_GetItem(client_ids, client_id);
+    Py_DECREF(client_ids);
+    if (existing == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return FAST_OK;
+    }
+    PyObject *orders = PyObject_GetAttr(account, s_orders);
+    int live = orders == NULL ? -1 : PyDict_Contains(orders, existing);
+    Py_XDECREF(orders);
+    Py_DECREF(existing);
+    return live < 0 ? -1 : live ? FAST_FALLBACK : FAST_OK;
+}
+
+/* place(exchange, account, instrument, side, lots, price, tif, client_id) -> Order, or None:
+ * run the Python path (see the top of this section). The caller passes no post-only. */
 static PyObject *
 engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (check_nargs("place", nargs, 7) < 0) {
+    if (check_nargs("place", nargs, 8) < 0) {
         return NULL;
     }
     if (E.user == NULL) {
         return engine_not_configured();
     }
     PyObject *exchange = args[0], *account = args[1], *instrument = args[2];
-    PyObject *price = args[5], *tif = args[6];
+    PyObject *price = args[5], *tif = args[6], *client_id = args[7];
     PyObject *index = NULL, *book_obj = NULL, *asset = NULL, *balances = NULL, *risk = NULL;
     PyObject *recent = NULL, *name = NULL, *result = NULL;
     OrderObject *order = NULL;
@@ -2937,6 +2974,12 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if ((rc = get_ll(args[3], &side)) != FAST_OK || (rc = get_ll(args[4], &lots)) != FAST_OK) {
         goto out;
+    }
+    if (client_id != Py_None) { /* a replay of a live order: the Python path returns it */
+        rc = client_id_is_live(account, client_id);
+        if (rc != FAST_OK) {
+            goto out;
+        }
     }
     PyObject *always_open = ex_get(c.exd, s__always_open);
     int open = always_open == NULL ? -1 : PyObject_IsTrue(always_open);
@@ -3042,7 +3085,7 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     order = (OrderObject *)OrderType.tp_alloc(&OrderType, 0);
     if (order == NULL || order_init_fields(order, order_id, name, instrument, side, type, tif,
-                                           Py_False, ticks, lots, Py_None, 0) < 0) {
+                                           Py_False, ticks, lots, client_id, 0) < 0) {
         rc = -1;
         goto out;
     }

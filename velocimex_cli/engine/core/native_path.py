@@ -3,15 +3,15 @@
 `place`, `cancel` and `settle` are the C functions when the C core is active (orders.NATIVE),
 else None. They follow the Python code step by step over the same state (matching.py,
 settlement.py, commands.py are the reference) and run only where that code would do nothing
-else: `place` takes no client_order_id or post-only, and both `place` and `cancel` hand a
-command back to the Python path (None / False), before changing anything, whenever a listener
-needs an event the command would build other than its public trades and its own account's
-order and fill events (a book event, or an order or fill event of another account whose
-maker the order would meet), the order is FOK, the venue keeps session hours, a check would
-refuse the order, or a number does not fit 64 bits. The events are built by `_trade_event`,
-`_order_event` and `_fill_event`, as settlement.py and commands.py build them, at the same
-points of the command. `settle` hands fills it cannot compute in 64 bits to
-`Settlement._settle_fills`.
+else: `place` takes no post-only nor a client_order_id that replays a live order, and both
+`place` and `cancel` hand a command back to the Python path (None / False), before changing
+anything, whenever a listener needs an event the command would build other than its public
+trades and its own account's order and fill events (a book event, or an order or fill event
+of another account whose maker the order would meet), the order is FOK, the venue keeps
+session hours, a check would refuse the order, or a number does not fit 64 bits. The events
+are built by `_trade_event`, `_order_event` and `_fill_event`, as settlement.py and
+commands.py build them, at the same points of the command. `settle` hands fills it cannot
+compute in 64 bits to `Settlement._settle_fills`.
 tests/engine/test_native_path.py runs seeded markets through both.
 """
 
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.core.orders import Order, TimeInForce
 
 Place = Callable[
-    ["Exchange", "Account", "Instrument", int, int, "int | None", "TimeInForce"], "Order | None"
+    ["Exchange", "Account", "Instrument", int, int, "int | None", "TimeInForce", "str | None"],
+    "Order | None",
 ]
 Cancel = Callable[["Exchange", "Account", "Order"], bool]
 Settle = Callable[["Exchange", "Account", "Order", "list[tuple[Order, int, int]]"], None]
