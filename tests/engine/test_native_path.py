@@ -26,9 +26,9 @@ import pytest
 
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core import native_path
-from velocimex_cli.engine.core.events import Event, TradeEvent
+from velocimex_cli.engine.core.events import Event, FillEvent, OrderEvent, TradeEvent
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
-from velocimex_cli.engine.core.orders import BUY, IOC, SELL
+from velocimex_cli.engine.core.orders import BUY, GTC, IOC, SELL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +75,22 @@ accounts = {name: exchange.ledger.accounts[name] for name in names}
 instrument = exchange.instrument("BINANCE", "BTC/USDT")
 mid = 6_000_000
 out = [str(native_path.place is not None)]
+attached = set()  # the listeners attached now
+# How many placements of an account a listener follows the C path took (0 on the Python path).
+followed_in_c = [0]
+if native_path.place is not None:
+    import velocimex_cli.engine.core.exchange as exchange_module
+
+    def counted_place(exchange, account, *args):
+        order = native_path.place(exchange, account, *args)
+        followed = any(
+            interests[name].accounts is None or account.name in interests[name].accounts
+            for name in attached
+        )
+        followed_in_c[0] += order is not None and followed
+        return order
+
+    exchange_module.native_place = counted_place
 # step -> (listener name, Interest to add it with, or None to remove it)
 interests = {
     "all": EVERYTHING,
@@ -105,8 +121,10 @@ for step in range(steps):
     for listener, attach in schedule.get(step, []):
         if attach:
             exchange.add_listener(listeners[listener], interests[listener])
+            attached.add(listener)
         else:
             exchange.remove_listener(listeners[listener])
+            attached.discard(listener)
     name = rng.choice(names)
     account = accounts[name]
     roll = rng.random()
@@ -163,6 +181,7 @@ state = {
     },
 }
 out.append(state)
+out[0] = [out[0], followed_in_c[0]]
 if durable:
     exchange.close()
     reopened = open_exchange(Path(tmp.name), config, clock)
@@ -194,7 +213,9 @@ def _run(pure: bool, seed: int, steps: int, durable: bool) -> list:
 def test_the_c_engine_path_ends_every_step_like_the_python_engine(seed: int, durable: bool) -> None:
     native = _run(pure=False, seed=seed, steps=2500, durable=durable)
     python = _run(pure=True, seed=seed, steps=2500, durable=durable)
-    assert native[0] == "True" and python[0] == "False"  # which engine path each run took
+    assert native[0][0] == "True" and python[0][0] == "False"  # which engine path each run took
+    # The C path placed orders of an account a listener follows, building its events.
+    assert native[0][1] > 0 and python[0][1] == 0
     steps = [step for step in python[1:] if isinstance(step, list) and step[0] != "reopened"]
     kinds = {step[0] if step[0] != "error" else step[1] for step in steps}
     # The stream reaches the outcomes it is meant to compare.
@@ -224,9 +245,10 @@ def test_the_c_engine_path_ends_every_step_like_the_python_engine(seed: int, dur
 
 @pytest.mark.skipif(native_path.place is None, reason="the C engine path is not active")
 def test_the_c_path_runs_under_listeners_that_want_only_its_trades(clock: FakeClock) -> None:
-    """A taker whose account no listener follows, meeting makers no listener follows, takes the
-    C path and its listeners get its trade; a listener that follows the taker or a maker, or
-    wants book events, sends the command to the Python path (None)."""
+    """A taker meeting makers no listener follows takes the C path: its listeners get its trade
+    and, if they follow the taker, its order and fill events in the Python path's order; a
+    listener that follows a maker it would meet, or wants book events, sends the command to the
+    Python path (None)."""
     exchange = Exchange(EngineConfig(always_open=True), clock)
     for name in ("maker", "taker", "watched"):
         exchange.ensure_account(name)
@@ -238,14 +260,46 @@ def test_the_c_path_runs_under_listeners_that_want_only_its_trades(clock: FakeCl
     exchange.add_listener(heard.append, Interest(accounts=frozenset({"watched"}), books=False))
     taker = accounts["taker"]
     assert native_path.place is not None
-    order = native_path.place(exchange, taker, instrument, BUY, 4, 6_000_000, IOC)
+    order = native_path.place(exchange, taker, instrument, BUY, 4, 6_000_000, IOC, None)
     assert order is not None and order.filled == 4
     assert len(heard) == 1 and isinstance(heard[0], TradeEvent)
     assert heard[0].trade["quantity"] == instrument.quantity_of(4)
     # The order would reach the watched account's ask: the Python path builds its events.
-    assert native_path.place(exchange, taker, instrument, BUY, 8, 6_000_100, IOC) is None
+    assert native_path.place(exchange, taker, instrument, BUY, 8, 6_000_100, IOC, None) is None
     exchange.restrict_listener(heard.append, Interest(accounts=frozenset({"taker"}), books=False))
-    assert native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC) is None
+    order = native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC, "s-1")
+    assert order is not None and order.filled == 1
+    assert [type(e).__name__ for e in heard[1:]] == [
+        "OrderEvent",
+        "FillEvent",
+        "TradeEvent",
+        "OrderEvent",
+    ]
+    accepted, fill, _trade, filled = heard[1:]
+    assert isinstance(accepted, OrderEvent) and isinstance(filled, OrderEvent)
+    assert (accepted.account, accepted.event, accepted.order["status"]) == (
+        "taker",
+        "accepted",
+        "open",
+    )
+    assert (filled.event, filled.order["status"]) == ("filled", "filled")
+    assert isinstance(fill, FillEvent)
+    assert (fill.account, fill.fill["liquidity"], fill.fill["order_id"]) == (
+        "taker",
+        "taker",
+        str(order.id),
+    )
+    assert fill.fill["client_order_id"] == filled.order["client_order_id"] == "s-1"
+    assert taker.client_ids["s-1"] == order.id
+    # A client_order_id of a live order is a replay: the Python path returns the original.
+    resting = native_path.place(exchange, taker, instrument, BUY, 1, 5_000_000, GTC, "s-2")
+    assert resting is not None and resting.is_live
+    assert native_path.place(exchange, taker, instrument, BUY, 1, 5_000_000, GTC, "s-2") is None
+    assert exchange.place(taker, instrument, BUY, 1, 5_000_000, GTC, False, "s-2") == (
+        resting,
+        False,
+    )
+    del heard[5:]
     exchange.restrict_listener(heard.append, Interest(accounts=frozenset(), books=True))
-    assert native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC) is None
-    assert len(heard) == 1
+    assert native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC, None) is None
+    assert len(heard) == 5

@@ -1297,19 +1297,22 @@ static PyTypeObject FillRecordType = {
  * `FillRecord`s, the store's `Changes`): native_path.py is the Python side, and matching.py /
  * settlement.py / commands.py are the reference these functions follow step by step.
  *
- * - place(exchange, account, instrument, side, lots, price, tif): entry.OrderEntry._check,
- *   risk.record and matching.Matching._execute for an order without client_order_id or
- *   post-only that is GTC or IOC. Everything that can refuse (balance, risk limits, session
+ * - place(exchange, account, instrument, side, lots, price, tif, client_id):
+ *   entry.OrderEntry._check, risk.record and matching.Matching._execute for an order without
+ *   post-only that is GTC or IOC and whose client_order_id (if any) is not a replay of a live
+ *   order (the Python path returns that original). Everything that can refuse (balance, risk limits, session
  *   hours, no liquidity for a market order, a number beyond int64) is decided before anything
  *   changes: then it returns None and the caller runs the Python path, which raises or rejects
  *   exactly as before.
  * - cancel(exchange, account, order): Exchange.cancel_live (False: run the Python path).
  *
  * Both run while listeners are attached as long as the only events the command would build
- * are its public trades: no listener wants book events, the listeners' accounts
- * (`_event_accounts`) are named and include neither the command's account nor, for place,
- * the account of any maker the order would meet. The trades' TradeEvents are then built as
- * settlement.py builds them (`trade_event`, in fill order) and delivered by `_commit`.
+ * are its public trades and its own account's order and fill events: no listener wants book
+ * events, the listeners' accounts (`_event_accounts`) are named and, for place, include no
+ * account of a maker the order would meet (other than its own, whose makers are cancelled as
+ * self-trades). The events are then built by Python callbacks at the points, and in the
+ * order, where matching.py / settlement.py append them (`trade_event`, `order_event`,
+ * `fill_event`) and delivered by `_commit`.
  * - settle(exchange, taker_account, taker, fills): settlement.Settlement._settle_fills while
  *   no events are collected. Each fill is first computed in 128-bit integers and checked to fit
  *   64 bits before anything is written; a fill that does not fit (never in practice) and every
@@ -1327,6 +1330,7 @@ static struct {
     PyObject *filled, *partially_filled, *canceled;
     PyObject *canceled_by_user, *ioc_remainder, *market_protection, *no_liquidity, *self_trade;
     PyObject *position_type, *fill_record_type, *fee_account, *to_micros, *trade_event;
+    PyObject *order_event, *fill_event;
 } E;
 
 /* Interned attribute names. */
@@ -1340,7 +1344,7 @@ static PyObject *s__listeners, *s__events, *s__always_open, *s_books, *s_config,
     *s_price_band_bps, *s_max_order_notional, *s_max_open_orders, *s_max_orders_per_second,
     *s_trades, *s_quantity, *s_cost, *s_realized, *s_last_price, *s_volume, *s_append,
     *s_popleft, *s_taker, *s_maker, *s__book_events, *s__event_accounts, *s__micros_clock,
-    *s_micros;
+    *s_micros, *s_client_ids, *s_accepted, *s_filled_event, *s_partially_filled_event, *s_canceled_event;
 
 static int
 intern_engine_names(void)
@@ -1374,6 +1378,8 @@ intern_engine_names(void)
         {&s_popleft, "popleft"}, {&s_taker, "taker"}, {&s_maker, "maker"},
         {&s__book_events, "_book_events"}, {&s__event_accounts, "_event_accounts"},
         {&s__micros_clock, "_micros_clock"}, {&s_micros, "micros"},
+        {&s_client_ids, "client_ids"}, {&s_accepted, "accepted"}, {&s_filled_event, "filled"},
+        {&s_partially_filled_event, "partially_filled"}, {&s_canceled_event, "canceled"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
@@ -1636,6 +1642,7 @@ typedef struct {
         *changes_trades;
     PyObject *events;     /* with listeners: the command's events (its trades), else NULL */
     PyObject *interested; /* with listeners: the frozenset of accounts they want, else NULL */
+    int own;              /* a listener wants the command's account's order and fill events */
     long long lock_bps;
 } Command;
 
@@ -1653,9 +1660,23 @@ command_clear(Command *c)
     Py_CLEAR(c->interested);
 }
 
+/* Commands._emit_order for an order of the command's account: built only if wanted. */
+static int
+emit_order(Command *c, OrderObject *order, PyObject *event)
+{
+    if (!c->own) {
+        return 0;
+    }
+    PyObject *built = PyObject_CallFunctionObjArgs(E.order_event, (PyObject *)order, event, NULL);
+    int rc = built == NULL ? -1 : PyList_Append(c->events, built);
+    Py_XDECREF(built);
+    return rc;
+}
+
 /* With listeners attached: FAST_OK when the command of `account` (a name; NULL: a command
- * that must not run with listeners) would build no event but its trades (see the top of this
- * section), then `c->events` collects them; else FAST_FALLBACK, or -1. */
+ * that must not run with listeners) would build no event but its trades and its account's
+ * order and fill events (see the top of this section), then `c->events` collects them and
+ * `c->own` says whether the account's are wanted; else FAST_FALLBACK, or -1. */
 static int
 command_open_listened(Command *c, PyObject *account)
 {
@@ -1671,9 +1692,10 @@ command_open_listened(Command *c, PyObject *account)
         return FAST_FALLBACK;
     }
     int wanted = PySet_Contains(accounts, account);
-    if (wanted != 0) {
-        return wanted < 0 ? -1 : FAST_FALLBACK;
+    if (wanted < 0) {
+        return -1;
     }
+    c->own = wanted;
     c->interested = Py_NewRef(accounts);
     c->events = PyList_New(0);
     return c->events == NULL ? -1 : FAST_OK;
@@ -2160,10 +2182,12 @@ done:
     return rc;
 }
 
-/* Settlement._record_fill without events. */
+/* Settlement._record_fill; `own`: the fill is of the command's account (its FillEvent is
+ * built if wanted), else of an account no listener wants. */
 static int
 record_fill(Command *c, PyObject *account, long long trade_id, OrderObject *order,
-            PyObject *price, PyObject *lots, long long fee, PyObject *liquidity, long long now)
+            PyObject *price, PyObject *lots, long long fee, PyObject *liquidity, long long now,
+            int own)
 {
     PyObject *args[7] = {NULL};
     args[0] = PyLong_FromLongLong(trade_id);
@@ -2199,6 +2223,14 @@ record_fill(Command *c, PyObject *account, long long trade_id, OrderObject *orde
     }
     if (c->changes_fills != NULL && append_item(c->changes_fills, record) < 0) {
         goto done;
+    }
+    if (own && c->own) {
+        PyObject *event = PyObject_CallFunctionObjArgs(E.fill_event, account, record, NULL);
+        if (event == NULL || PyList_Append(c->events, event) < 0) {
+            Py_XDECREF(event);
+            goto done;
+        }
+        Py_DECREF(event);
     }
     rc = 0;
 done:
@@ -2460,14 +2492,14 @@ settle_range(Command *c, SettleContext *x, PyObject *fills, long long now, PyObj
                      stats_record(stats, now, price_obj, lots_obj) < 0;
         if (!failed && taker_is_user) {
             failed = record_fill(c, x->taker_account, this_trade, taker, price_obj, lots_obj,
-                                 p.taker_fee, s_taker, now) < 0;
+                                 p.taker_fee, s_taker, now, 1) < 0;
         }
         if (!failed) {
             PyObject *kind = PyObject_GetAttr(p.maker_account, s_kind);
             failed = kind == NULL;
             if (!failed && kind == E.user) {
                 failed = record_fill(c, p.maker_account, this_trade, maker, price_obj,
-                                     lots_obj, p.maker_fee, s_maker, now) < 0;
+                                     lots_obj, p.maker_fee, s_maker, now, 0) < 0;
             }
             Py_XDECREF(kind);
         }
@@ -2790,13 +2822,26 @@ place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *boo
         return -1;
     }
     orders = PyObject_GetAttr(account, s_orders);
-    if (orders == NULL || dict_set_order(orders, order) < 0 || command_touch(c, index) < 0 ||
-        list_add(balance, 1, required) < 0) {
+    if (orders == NULL || dict_set_order(orders, order) < 0) {
+        goto done;
+    }
+    if (order->client_id != Py_None) {
+        PyObject *client_ids = PyObject_GetAttr(account, s_client_ids);
+        PyObject *id = client_ids == NULL ? NULL : PyLong_FromLongLong(order->id);
+        int failed = id == NULL || PyObject_SetItem(client_ids, order->client_id, id) < 0;
+        Py_XDECREF(id);
+        Py_XDECREF(client_ids);
+        if (failed) {
+            goto done;
+        }
+    }
+    if (command_touch(c, index) < 0 || list_add(balance, 1, required) < 0) {
         goto done;
     }
     name = PyObject_GetAttr(account, s_name);
     if (name == NULL ||
-        (c->changes_balances != NULL && set_add_pair(c->changes_balances, name, asset) < 0)) {
+        (c->changes_balances != NULL && set_add_pair(c->changes_balances, name, asset) < 0) ||
+        emit_order(c, order, s_accepted) < 0) {
         goto done;
     }
     int found;
@@ -2821,7 +2866,8 @@ place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *boo
             OrderObject *maker = (OrderObject *)PyList_GET_ITEM(self_trades, i);
             PyObject *owner = PyObject_GetItem(accounts, maker->account);
             int failed = owner == NULL || attr_add(owner, s_open_orders, -1) < 0 ||
-                         order_release(c, owner, maker, E.self_trade, E.canceled) < 0;
+                         order_release(c, owner, maker, E.self_trade, E.canceled) < 0 ||
+                         emit_order(c, maker, s_canceled_event) < 0;
             Py_XDECREF(owner);
             if (failed) {
                 Py_DECREF(accounts);
@@ -2836,7 +2882,7 @@ place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *boo
 matched:
     if (order->filled == order->quantity) {
         order_set_status(order, E.filled);
-        if (order_closed(c, account, order) < 0) {
+        if (order_closed(c, account, order) < 0 || emit_order(c, order, s_filled_event) < 0) {
             goto done;
         }
     }
@@ -2846,15 +2892,22 @@ matched:
         }
         if (order->filled) {
             order_set_status(order, E.partially_filled);
+            if (emit_order(c, order, s_partially_filled_event) < 0) {
+                goto done;
+            }
         }
     }
     else {
+        if (order->filled && emit_order(c, order, s_partially_filled_event) < 0) {
+            goto done;
+        }
         PyObject *reason = E.ioc_remainder;
         if (order->type == E.market) {
             best_price(book, order->side == BUY ? 1 : 0, &found);
             reason = found ? E.market_protection : E.no_liquidity;
         }
-        if (order_release(c, account, order, reason, E.canceled) < 0) {
+        if (order_release(c, account, order, reason, E.canceled) < 0 ||
+            emit_order(c, order, s_canceled_event) < 0) {
             goto done;
         }
     }
@@ -2870,20 +2923,44 @@ done:
     return rc;
 }
 
-/* place(exchange, account, instrument, side, lots, price, tif) -> Order, or None: run the
- * Python path (see the top of this section). The caller passes no client_order_id and no
- * post-only. */
+/* FAST_FALLBACK when `client_id` names a live order of `account` (OrderEntry._check then
+ * returns that order), FAST_OK when it does not, or -1. */
+static int
+client_id_is_live(PyObject *account, PyObject *client_id)
+{
+    PyObject *client_ids = PyObject_GetAttr(account, s_client_ids);
+    if (client_ids == NULL) {
+        return -1;
+    }
+    PyObject *existing = PyObject_GetItem(client_ids, client_id);
+    Py_DECREF(client_ids);
+    if (existing == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return FAST_OK;
+    }
+    PyObject *orders = PyObject_GetAttr(account, s_orders);
+    int live = orders == NULL ? -1 : PyDict_Contains(orders, existing);
+    Py_XDECREF(orders);
+    Py_DECREF(existing);
+    return live < 0 ? -1 : live ? FAST_FALLBACK : FAST_OK;
+}
+
+/* place(exchange, account, instrument, side, lots, price, tif, client_id) -> Order, or None:
+ * run the Python path (see the top of this section). The caller passes no post-only. */
 static PyObject *
 engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (check_nargs("place", nargs, 7) < 0) {
+    if (check_nargs("place", nargs, 8) < 0) {
         return NULL;
     }
     if (E.user == NULL) {
         return engine_not_configured();
     }
     PyObject *exchange = args[0], *account = args[1], *instrument = args[2];
-    PyObject *price = args[5], *tif = args[6];
+    PyObject *price = args[5], *tif = args[6], *client_id = args[7];
     PyObject *index = NULL, *book_obj = NULL, *asset = NULL, *balances = NULL, *risk = NULL;
     PyObject *recent = NULL, *name = NULL, *result = NULL;
     OrderObject *order = NULL;
@@ -2897,6 +2974,12 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if ((rc = get_ll(args[3], &side)) != FAST_OK || (rc = get_ll(args[4], &lots)) != FAST_OK) {
         goto out;
+    }
+    if (client_id != Py_None) { /* a replay of a live order: the Python path returns it */
+        rc = client_id_is_live(account, client_id);
+        if (rc != FAST_OK) {
+            goto out;
+        }
     }
     PyObject *always_open = ex_get(c.exd, s__always_open);
     int open = always_open == NULL ? -1 : PyObject_IsTrue(always_open);
@@ -3002,7 +3085,7 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     order = (OrderObject *)OrderType.tp_alloc(&OrderType, 0);
     if (order == NULL || order_init_fields(order, order_id, name, instrument, side, type, tif,
-                                           Py_False, ticks, lots, Py_None, 0) < 0) {
+                                           Py_False, ticks, lots, client_id, 0) < 0) {
         rc = -1;
         goto out;
     }
@@ -3027,7 +3110,7 @@ out:
 }
 
 /* cancel(exchange, account, order) -> True, or False: run the Python path (a listener wants
- * the order's event). */
+ * book events). */
 static PyObject *
 engine_cancel(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -3065,7 +3148,7 @@ engine_cancel(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         (order->level != NULL && book_remove_order((BookObject *)book, order) < 0) ||
         attr_add(account, s_open_orders, -1) < 0 ||
         order_release(&c, account, order, E.canceled_by_user, E.canceled) < 0 ||
-        command_finish(&c) < 0) {
+        emit_order(&c, order, s_canceled_event) < 0 || command_finish(&c) < 0) {
         goto out;
     }
     rc = FAST_OK;
@@ -3118,20 +3201,21 @@ engine_configure(PyObject *module, PyObject *args, PyObject *kwargs)
                              "PARTIALLY_FILLED", "CANCELED", "CANCELED_BY_USER",
                              "IOC_REMAINDER", "MARKET_PROTECTION", "NO_LIQUIDITY",
                              "SELF_TRADE_PREVENTION", "Position", "FillRecord", "FEE_ACCOUNT",
-                             "to_micros", "trade_event", NULL};
-    PyObject *v[19];
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOOOOOOOOOO:_configure_engine",
+                             "to_micros", "trade_event", "order_event", "fill_event", NULL};
+    PyObject *v[21];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOOOOOOOOOOOO:_configure_engine",
                                      kwlist, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
                                      &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14],
-                                     &v[15], &v[16], &v[17], &v[18])) {
+                                     &v[15], &v[16], &v[17], &v[18], &v[19], &v[20])) {
         return NULL;
     }
-    PyObject **slots[19] = {&E.user, &E.crypto, &E.limit, &E.market, &E.gtc, &E.ioc,
+    PyObject **slots[21] = {&E.user, &E.crypto, &E.limit, &E.market, &E.gtc, &E.ioc,
                             &E.filled, &E.partially_filled, &E.canceled, &E.canceled_by_user,
                             &E.ioc_remainder, &E.market_protection, &E.no_liquidity,
                             &E.self_trade, &E.position_type, &E.fill_record_type,
-                            &E.fee_account, &E.to_micros, &E.trade_event};
-    for (int i = 0; i < 19; i++) {
+                            &E.fee_account, &E.to_micros, &E.trade_event, &E.order_event,
+                            &E.fill_event};
+    for (int i = 0; i < 21; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(v[i]));
     }
     Py_RETURN_NONE;

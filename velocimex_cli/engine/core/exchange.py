@@ -322,8 +322,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         risk limits, balance, matching. The caller guarantees the sizes are valid for the
         instrument.
         """
-        if native_place is not None and client_id is None and not post_only:
-            placed = native_place(self, account, instrument, side, lots, price, tif)
+        if native_place is not None and not post_only:
+            placed = native_place(self, account, instrument, side, lots, price, tif, client_id)
             if placed is not None:
                 return placed, True
         order, asset, required, reject, now = self._check(

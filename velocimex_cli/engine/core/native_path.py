@@ -3,13 +3,15 @@
 `place`, `cancel` and `settle` are the C functions when the C core is active (orders.NATIVE),
 else None. They follow the Python code step by step over the same state (matching.py,
 settlement.py, commands.py are the reference) and run only where that code would do nothing
-else: `place` takes no client_order_id or post-only, and both `place` and `cancel` hand a
-command back to the Python path (None / False), before changing anything, whenever a listener
-needs an event the command would build other than its public trades (a book event, or an
-order or fill event of the command's account or of a maker the order would meet), the order
-is FOK, the venue keeps session hours, a check would refuse the order, or a number does not
-fit 64 bits. The trades' events are built by `_trade_event`, as settlement.py builds them.
-`settle` hands fills it cannot compute in 64 bits to `Settlement._settle_fills`.
+else: `place` takes no post-only nor a client_order_id that replays a live order, and both
+`place` and `cancel` hand a command back to the Python path (None / False), before changing
+anything, whenever a listener needs an event the command would build other than its public
+trades and its own account's order and fill events (a book event, or an order or fill event
+of another account whose maker the order would meet), the order is FOK, the venue keeps
+session hours, a check would refuse the order, or a number does not fit 64 bits. The events
+are built by `_trade_event`, `_order_event` and `_fill_event`, as settlement.py and
+commands.py build them, at the same points of the command. `settle` hands fills it cannot
+compute in 64 bits to `Settlement._settle_fills`.
 tests/engine/test_native_path.py runs seeded markets through both.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from velocimex_cli.engine.core.events import TradeEvent
+from velocimex_cli.engine.core.events import FillEvent, OrderEvent, TradeEvent
 from velocimex_cli.engine.core.fills import FillRecord
 from velocimex_cli.engine.core.instruments import VenueKind
 from velocimex_cli.engine.core.ledger import FEE_ACCOUNT, AccountKind, Position
@@ -33,7 +35,7 @@ from velocimex_cli.engine.core.orders import (
     PARTIALLY_FILLED,
     Reason,
 )
-from velocimex_cli.engine.core.views import trade_wire
+from velocimex_cli.engine.core.views import fill_wire, order_wire, trade_wire
 from velocimex_cli.wire.timefmt import to_micros
 
 if TYPE_CHECKING:
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.core.orders import Order, TimeInForce
 
 Place = Callable[
-    ["Exchange", "Account", "Instrument", int, int, "int | None", "TimeInForce"], "Order | None"
+    ["Exchange", "Account", "Instrument", int, int, "int | None", "TimeInForce", "str | None"],
+    "Order | None",
 ]
 Cancel = Callable[["Exchange", "Account", "Order"], bool]
 Settle = Callable[["Exchange", "Account", "Order", "list[tuple[Order, int, int]]"], None]
@@ -53,6 +56,14 @@ def _trade_event(
     instrument: Instrument, trade_id: int, price: int, lots: int, side: int, now: int
 ) -> TradeEvent:
     return TradeEvent(trade_wire(instrument, trade_id, price, lots, side, now))
+
+
+def _order_event(order: Order, event: str) -> OrderEvent:
+    return OrderEvent(order.account, event, order_wire(order))
+
+
+def _fill_event(account: Account, record: FillRecord) -> FillEvent:
+    return FillEvent(account.name, fill_wire(record))
 
 
 place: Place | None = None
@@ -82,5 +93,7 @@ if NATIVE:
         FEE_ACCOUNT=FEE_ACCOUNT,
         to_micros=to_micros,
         trade_event=_trade_event,
+        order_event=_order_event,
+        fill_event=_fill_event,
     )
     place, cancel, settle = _native.place, _native.cancel, _native.settle
