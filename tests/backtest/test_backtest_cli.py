@@ -203,3 +203,20 @@ def test_bad_inputs_are_clear_errors(vmx: Vmx, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "line 2" in result.stderr
+
+
+def test_orders_the_engine_refuses_are_counted_and_said(vmx: Vmx) -> None:
+    """A TWAP whose limit is far through the mid meets the 10% price band: no fills, and the
+    report and stderr say why instead of leaving a silent zero."""
+    twap = ("backtest", "twap", "--simulate", "2m", "--seed", "3", "-e", "BINANCE",
+            "-s", "BTC/USDT", "-p", "side=buy", "-p", "quantity=0.05", "-p", "slices=5",
+            "-p", "duration=60")  # fmt: skip
+    far = vmx.run(*twap, "-p", "limit_price=90000", "--json")
+    assert far.exit_code == 0, far.stderr
+    report = jsonfmt.loads(far.stdout)
+    assert report["metrics"]["fills"] == 0
+    assert report["orders_rejected"] == 6  # five slices and the catch-up at the end
+    assert "price band" in report["first_rejection"]
+    assert "6 of the strategy's orders were rejected" in far.stderr
+    near = jsonfmt.loads(vmx.run(*twap, "-p", "limit_price=61000", "--json").stdout)
+    assert near["metrics"]["fills"] == 5 and near["orders_rejected"] == 0

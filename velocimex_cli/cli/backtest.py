@@ -239,6 +239,12 @@ def _run_single(
         factory.io.status(
             f"warning: the strategy failed during the run: {report['strategy_error']}"
         )
+    if report.get("orders_rejected"):
+        why = f"; the first on arrival: {report['first_rejection']}"
+        factory.io.status(
+            f"warning: {report['orders_rejected']} of the strategy's orders were rejected by the"
+            f" engine{why if report.get('first_rejection') else ''} (the strategy's log has each)"
+        )
     if lagged is not None and report["lag_check"]["collapsed"]:
         factory.io.status(
             "warning: with one more event of latency the result collapses "

@@ -37,6 +37,7 @@ class BacktestHost(StrategyHost):
         self.event_index = 0
         self.ordered_quantity = Decimal(0)
         self._refused: list[OrderInfo] = []
+        self.first_rejection: str | None = None  # why the first order refused on arrival was
 
     # -- the strategy's side -----------------------------------------------------------------
     def place(self, request: dict[str, Any]) -> OrderInfo:
@@ -77,14 +78,15 @@ class BacktestHost(StrategyHost):
         return super().cancel(order_id)
 
     def cancel_all(self, only: Any) -> int:
-        kept = deque(
+        kept = [
             e
             for e in self.pending
             if only is not None
             and (e[3]["exchange"], e[3]["symbol"]) != (only.venue.name, only.symbol)
-        )
+        ]
         dropped = len(self.pending) - len(kept)
-        self.pending = kept
+        self.pending.clear()  # in place: the replay loop holds this deque
+        self.pending.extend(kept)
         return dropped + super().cancel_all(only)
 
     # -- the replay's side -----------------------------------------------------------------
@@ -95,6 +97,11 @@ class BacktestHost(StrategyHost):
         self.exchange.restrict_listener(
             self._listen, Interest(accounts=frozenset({self.account}), books=False)
         )
+
+    @property
+    def wants_books(self) -> bool:
+        """Does the strategy have an on_book hook (else `book_changed` need not be called)?"""
+        return "on_book" in self._wants
 
     def book_changed(self, stamp: int) -> None:
         """The deployed instrument's book changed at `stamp` (one on_book per step, coalesced,
@@ -125,6 +132,8 @@ class BacktestHost(StrategyHost):
                 self.tally.rejected += 1
                 info = self._pending_info(request, "rejected", "rejected")
                 self.log(f"order {client_id} rejected on arrival: {exc.message}", "warning")
+                if self.first_rejection is None:
+                    self.first_rejection = exc.message
                 self._refused.append(info)
                 continue
             if order.is_live:
@@ -137,6 +146,8 @@ class BacktestHost(StrategyHost):
         """Report the orders refused on arrival through on_order, before the queued events,
         then step as the live host does."""
         if not self._refused or self.state != "running":
+            if not self._queue and self.timers.next_due is None:
+                return 0  # most replayed events: nothing queued, no timer set
             return super().step()
         refused, self._refused = self._refused, []
         for info in refused:

@@ -162,30 +162,38 @@ def run(
     next_sample = events[0][0]
     total = len(events)
     sequence = book.sequence
+    # Bound once: this loop runs for every replayed event.
+    set_clock, apply_book, trade = clock.set, replay.book, replay.trade
+    best_bid, best_ask = book.best_bid, book.best_ask
+    pending, send_due, step = host.pending, host.send_due, host.step
+    wants_books = host.wants_books
     for index, event in enumerate(events):
         stamp = event[0]
-        clock.set(stamp)
+        set_clock(stamp)
         kind = event[1]
         if kind == BOOK:
-            replay.book(event[2], event[3], event[4])
+            apply_book(event[2], event[3], event[4])
         elif trades_only:
             replay.prepare_print(event[2], event[3], event[4])
         else:
-            replay.trade(event[2], event[3], event[4])
+            trade(event[2], event[3], event[4])
         if not started:
-            if book.best_bid() is None and book.best_ask() is None:
+            if best_bid() is None and best_ask() is None:
                 continue
             host.start()
             started = True
-        quotes[0] = (book.best_bid(), book.best_ask())
-        for side, price in host.send_due(stamp, index):
-            replay.strategy_joined(side, price)
+        quotes[0] = (best_bid(), best_ask())
+        if pending:
+            for side, price in send_due(stamp, index):
+                replay.strategy_joined(side, price)
+        else:
+            host.event_index = index  # what send_due records: orders placed now wait for it
         if kind == TRADE and trades_only:
             replay.take_print(event[2], event[3], event[4])
-        if book.sequence != sequence:
+        if wants_books and book.sequence != sequence:
             sequence = book.sequence
             host.book_changed(stamp)
-        host.step()
+        step()
         if stamp >= next_sample:
             value, position = equity()
             samples.append(metrics.Sample(stamp, value, position))
@@ -234,6 +242,8 @@ def run(
         "quote_asset": quote,
         "strategy_state": host.state,
         "strategy_error": host.last_error,
+        "orders_rejected": host.tally.rejected,
+        "first_rejection": host.first_rejection,
         "metrics": figures,
     }
     report["report_hash"] = report_hash(report)
