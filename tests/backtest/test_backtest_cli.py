@@ -165,6 +165,12 @@ def test_table_report_has_the_figures_and_a_chart(vmx: Vmx) -> None:
     for label in ("Sharpe", "Sortino", "Calmar", "max drawdown", "win rate", "fees paid",
                   "buy and hold", "equity", "drawdown", "report hash"):  # fmt: skip
         assert label in result.stdout
+    # Off a terminal tables never wrap, but the charts keep a readable width (three minutes
+    # are 180 one-second samples: more columns than that width).
+    longer = vmx.run("backtest", "sma-cross", "--simulate", "3m", *SMA)
+    assert longer.exit_code == 0, longer.stderr
+    chart_rows = [line for line in longer.stdout.splitlines() if "█" in line]
+    assert chart_rows and all(len(line.rstrip()) <= 80 for line in chart_rows)
 
 
 def test_bad_inputs_are_clear_errors(vmx: Vmx, tmp_path: Path) -> None:

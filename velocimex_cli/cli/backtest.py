@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 app = sub_app("Backtest a strategy on a recording, a CSV of trades or a simulated market.")
 
+CHART_COLUMNS_OFF_TERMINAL = 80
 METRICS = (
     "sharpe",
     "sortino",
@@ -309,7 +310,9 @@ def _print_report(factory: Factory, report: dict[str, Any], result: Any) -> None
         console.print(comparison_table(sections))
     else:
         console.print(metrics_table(report["metrics"]))
-    console.print(equity_chart(result.equity, result.drawdowns, console.width or 80))
+    # Off a terminal the console is unbounded (tables never wrap in a pipe); a chart is not.
+    width = console.width if factory.io.is_stdout_tty else CHART_COLUMNS_OFF_TERMINAL
+    console.print(equity_chart(result.equity, result.drawdowns, width))
     console.print(Text(f"report hash {report['report_hash']}", style="dim"))
 
 
