@@ -16,20 +16,27 @@ def iso(moment: datetime) -> str:
 
 
 _last_second: list[tuple[int, str]] = [(-1, "")]
+_last_stamp: list[tuple[int, str]] = [(-1, "")]
 
 
 def iso_from_micros(micros: int) -> str:
     """2024-04-15T14:30:00.123456Z from microseconds since the epoch.
 
-    The date-and-time part is formatted once per second (strftime is most of the cost) and
-    reused: a server stamps many messages within the same second.
+    The last answer is kept (one command stamps all its events with the same time), and the
+    date-and-time part is formatted once per second (strftime is most of the cost) and reused:
+    a server stamps many messages within the same second.
     """
+    last, text = _last_stamp[0]
+    if last == micros:
+        return text
     seconds, fraction = divmod(micros, 1_000_000)
     second, prefix = _last_second[0]
     if second != seconds:
         prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         _last_second[0] = (seconds, prefix)
-    return f"{prefix}{fraction:06d}Z"
+    text = f"{prefix}{fraction:06d}Z"
+    _last_stamp[0] = (micros, text)
+    return text
 
 
 def to_micros(moment: datetime) -> int:

@@ -1,7 +1,9 @@
 """Typed events the core emits after each command commits. The core itself does no I/O.
 
 Payloads are wire-ready dicts (Decimal numbers, ISO-8601 strings) in the shapes of docs/api.md,
-so the API layer only serialises them.
+so the API layer only serialises them. Listeners must not change an event (several may receive
+the same one); the classes are not frozen only because a frozen dataclass's __init__ costs two
+to three times as much, and a backtest builds one per replayed print.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderEvent:
     """An order was accepted, partially filled, filled, canceled or rejected."""
 
@@ -19,7 +21,7 @@ class OrderEvent:
     order: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FillEvent:
     """One side of a trade, for the account that owns the order."""
 
@@ -27,14 +29,14 @@ class FillEvent:
     fill: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TradeEvent:
     """A public trade (side is the taker's)."""
 
     trade: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BookEvent:
     """Levels changed by one command; `sequence` is the previous sequence + 1 for the instrument.
     `checksum`: the book's checksum after the command (velocimex_cli.wire.streams)."""
@@ -47,7 +49,7 @@ class BookEvent:
     checksum: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TickerEvent:
     """The instrument's Market Data after a trade or a change of its best prices."""
 
