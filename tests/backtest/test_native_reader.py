@@ -9,13 +9,10 @@ hashable, numbers as JSON integers; and recordings that are wrong at a given lin
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.core_variants import run_script
+
 READ = """
 import json, sys
 from pathlib import Path
@@ -95,20 +92,7 @@ def _write(path: Path, messages: list[str], times: list[int] | None = None) -> P
 
 
 def _read(paths: list[Path], pure: bool) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.pop("VMX_PURE_PYTHON", None)
-    if pure:
-        env["VMX_PURE_PYTHON"] = "1"
-    result = subprocess.run(
-        [sys.executable, "-c", READ, *map(str, paths)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout)
+    return run_script(READ, [str(p) for p in paths], pure, timeout=120)
 
 
 def test_the_c_reader_and_the_python_loop_read_the_same(tmp_path: Path) -> None:

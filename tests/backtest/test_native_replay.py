@@ -8,13 +8,10 @@ The recording moves its book up and down, so new levels also cross the mirror's 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.core_variants import run_script
+
 RUNS = """
 import json, sys
 from decimal import Decimal
@@ -54,20 +51,7 @@ print(json.dumps(out, sort_keys=True))
 
 
 def _runs(path: Path, pure: bool) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.pop("VMX_PURE_PYTHON", None)
-    if pure:
-        env["VMX_PURE_PYTHON"] = "1"
-    result = subprocess.run(
-        [sys.executable, "-c", RUNS, str(path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout)
+    return run_script(RUNS, [str(path)], pure, timeout=300)
 
 
 def test_the_c_core_and_pure_python_replay_a_recording_identically(tmp_path: Path) -> None:

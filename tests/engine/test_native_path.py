@@ -16,21 +16,14 @@ hash and every event each listener received must be the same.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import FakeClock
+from tests.core_variants import run_script
 from velocimex_cli.engine.core import native_path
 from velocimex_cli.engine.core.events import Event, FillEvent, OrderEvent, TradeEvent
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
 from velocimex_cli.engine.core.orders import BUY, GTC, IOC, SELL
-
-ROOT = Path(__file__).resolve().parents[2]
 
 RUN = r"""
 import dataclasses, json, random, sys, tempfile
@@ -192,20 +185,7 @@ print(json.dumps(out, default=str))
 
 
 def _run(pure: bool, seed: int, steps: int, durable: bool) -> list:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.pop("VMX_PURE_PYTHON", None)
-    if pure:
-        env["VMX_PURE_PYTHON"] = "1"
-    result = subprocess.run(
-        [sys.executable, "-c", RUN, str(seed), str(steps), "1" if durable else "0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout)
+    return run_script(RUN, [str(seed), str(steps), "1" if durable else "0"], pure, timeout=300)
 
 
 @pytest.mark.skipif(native_path.place is None, reason="the C engine path is not active")

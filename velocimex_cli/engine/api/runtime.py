@@ -106,12 +106,6 @@ class EngineRuntime:
         self._listening = False
         self.started = True
 
-    async def committed(self) -> None:
-        """Return once every command run so far is durable (at once when nothing is pending)."""
-        exchange = self.exchange
-        if exchange is not None and exchange.flush_pending:
-            await self.node.committed()  # type: ignore[union-attr]
-
     async def stop(self) -> None:
         self.hub.close_all()
         await asyncio.sleep(0)
