@@ -172,10 +172,6 @@ class WorkerProcess:
         return self.channel.receive()
 
     @property
-    def alive(self) -> bool:
-        return self._process.poll() is None
-
-    @property
     def exit_description(self) -> str:
         code = self._process.poll()
         if code is None:
