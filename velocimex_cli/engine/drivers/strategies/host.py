@@ -256,15 +256,8 @@ class StrategyHost:
         while queue and self.state == RUNNING and handled < MAX_EVENTS_PER_STEP:
             kind, payload = queue.popleft()
             handled += 1
-            if kind == "trade":  # the commonest by far: `_call` inlined
-                tick = trade_tick(payload)
-                try:
-                    strategy.on_trade(tick)  # type: ignore[union-attr]
-                except (Exception, SystemExit) as exc:
-                    self._fail("on_trade", exc)
-                    continue
-                if self._stop_requested is not None:
-                    self._stop_as_requested(self._stop_requested)
+            if kind == "trade":  # the commonest by far
+                self._call(strategy.on_trade, trade_tick(payload))  # type: ignore[union-attr]
             elif kind == "book":
                 instrument, stamp = payload
                 self._book_pending.discard(instrument.index)
