@@ -53,10 +53,7 @@ class EngineApi(FastAPI):
             await Starlette.__call__(self, scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
-        handlers = {
-            key: value for key, value in self.exception_handlers.items() if key is not Exception
-        }
-        routed = ExceptionMiddleware(self.router, handlers=handlers)
+        routed = ExceptionMiddleware(self.router, handlers=self.exception_handlers)
         direct = operations.direct_paths(self.router.routes)
         return EdgeMiddleware(routed, direct=direct, **self.edge_options)
 

@@ -7,7 +7,6 @@ engine's `OrderNotOpen`). Each exception carries its own `http_status`.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,8 +21,6 @@ from velocimex_cli.wire.errors import (
     InvalidParameter,
     NotFound,
 )
-
-log = logging.getLogger("vmx.engine.api")
 
 
 class InvalidRequest(InvalidParameter):
@@ -77,13 +74,7 @@ async def _http_error(request: Request, exc: Exception) -> JsonResponse:
     return error_response(error)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JsonResponse(internal_error_body(), status_code=500)
-
-
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

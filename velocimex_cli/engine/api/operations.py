@@ -16,7 +16,6 @@ append an `Operation` to its module's OPERATIONS; serving and the document follo
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,8 +36,6 @@ from velocimex_cli.wire.numbers import parse_int
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.api.runtime import EngineRuntime
-
-log = logging.getLogger("vmx.engine.api")
 
 MAX_QUERY_BYTES = 4096  # a whole query string; each value has its own declared bound too
 
@@ -291,8 +288,7 @@ class Endpoint:
             if status == 405:
                 headers = [(b"allow", self.allow)]
         except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            await send_internal_error(send, extra)
+            await send_internal_error(scope, send, extra)
             return
         if extra:
             headers = [*headers, *extra]

@@ -165,16 +165,18 @@ class EdgeMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
                 raise
-            await send_internal_error(send, extra)
+            await send_internal_error(scope, send, extra)
 
 
-async def send_internal_error(send: Send, extra: list[tuple[bytes, bytes]]) -> None:
-    """The reference's INTERNAL_ERROR answer (the cause is in the log, never in the body)."""
+async def send_internal_error(scope: Scope, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+    """Log the exception being handled, and answer the reference's INTERNAL_ERROR (the cause
+    is in the log, never in the body)."""
     from velocimex_cli.engine.api.error_handlers import internal_error_body
 
+    log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
     await _send_json(send, 500, internal_error_body(), extra)
 
 
