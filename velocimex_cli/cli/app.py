@@ -135,6 +135,13 @@ def root(
     api_url: str | None = typer.Option(
         None, "--api-url", help="API base URL (env VMX_API_URL); overrides the profile's."
     ),
+    ca_cert: str | None = typer.Option(
+        None,
+        "--ca-cert",
+        help="PEM file of the CA that https servers are verified against instead of the "
+        "system's CAs (env VMX_CA_CERT); overrides the profile's.",
+        show_default=False,
+    ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Log requests to stderr (credentials masked)."
     ),
@@ -146,6 +153,7 @@ def root(
     factory = factory_of(ctx)
     factory.flag_profile = profile
     factory.flag_api_url = api_url
+    factory.flag_ca_cert = ca_cert
     factory.verbose = verbose
     if color is not None:
         if color not in ("auto", "always", "never"):

@@ -24,6 +24,7 @@ class LoginOptions:
     api_url: str | None
     api_key: str | None
     secret_from_stdin: bool
+    ca_cert: str | None = None
 
 
 @dataclass
@@ -105,7 +106,8 @@ def run_login(factory: Factory, opts: LoginOptions) -> None:
     embedded = url is None
     if url is None:
         url = factory._embedded_url()
-    api = factory.client_for(url.rstrip("/"), key, secret)
+    ca_cert, ca_origin = _login_ca_cert(factory, opts, name)
+    api = factory.client_for(url.rstrip("/"), key, secret, ca_cert, ca_origin, embedded)
     try:
         api.balance()  # any authenticated call proves the key; nothing is saved before it works
     finally:
@@ -115,10 +117,29 @@ def run_login(factory: Factory, opts: LoginOptions) -> None:
         if opts.api_url or (name != LOCAL_PROFILE and url):
             factory.settings.profiles.setdefault(name, {})["api_url"] = url.rstrip("/")
             settings_mod.save(factory.settings)
+        if (opts.ca_cert or factory.flag_ca_cert) and ca_cert is not None:
+            factory.settings.profiles.setdefault(name, {})["ca_cert"] = ca_cert  # given here
+            settings_mod.save(factory.settings)
         path = credentials.store(name, Credential(key, secret, api_url=bound))
     except OSError as exc:
         raise _save_failed(exc, credentials.credentials_file()) from None
     io.status(f"Logged in to {url} as {mask_key(key)} (profile {name}); saved in {path}.")
+
+
+def _login_ca_cert(factory: Factory, opts: LoginOptions, name: str) -> tuple[str | None, str]:
+    """The CA file the key is checked over (and, when given here, stored with the profile, as
+    an absolute path): login's --ca-cert, the global --ca-cert, VMX_CA_CERT, the profile's."""
+    import os
+    from pathlib import Path
+
+    env = factory.env if factory.env is not None else os.environ
+    given = opts.ca_cert or factory.flag_ca_cert
+    if given:
+        return str(Path(given).expanduser().resolve()), "--ca-cert"
+    if env.get("VMX_CA_CERT"):
+        return env["VMX_CA_CERT"], "VMX_CA_CERT"
+    stored = factory.settings.profiles.get(name, {}).get("ca_cert")
+    return stored, f"the ca_cert of profile {name!r} in config.toml"
 
 
 def run_logout(factory: Factory, opts: LogoutOptions) -> int | None:
@@ -226,9 +247,16 @@ def login_command(
     api_secret_stdin: bool = typer.Option(
         False, "--api-secret-stdin", help="Read the secret from stdin instead of a hidden prompt."
     ),
+    ca_cert: str | None = typer.Option(
+        None,
+        "--ca-cert",
+        help="PEM file of the CA that issued the API's certificate (a private CA); checked, "
+        "then stored in the profile.",
+        show_default=False,
+    ),
 ) -> None:
     """Save an API key for a profile, after checking the API accepts it."""
-    execute(ctx, run_login, LoginOptions(profile, api_url, api_key, api_secret_stdin))
+    execute(ctx, run_login, LoginOptions(profile, api_url, api_key, api_secret_stdin, ca_cert))
 
 
 @app.command("logout")

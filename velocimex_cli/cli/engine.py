@@ -23,6 +23,7 @@ from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
+    from velocimex_cli.engine.api.exposure import TlsFiles
     from velocimex_cli.engine.launcher import EngineStatus
 
 app = sub_app("Run the embedded exchange engine: serve, start, stop, status, logs, keys.")
@@ -67,6 +68,50 @@ class ServeOptions:
     always_open: bool
     rate_limit: bool
     simulate: bool
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure_http: bool = False
+
+
+def _serving_tls(factory: Factory, opts: ServeOptions) -> TlsFiles | None:
+    """The certificate and key to serve, checked; refuses plain HTTP beyond loopback unless
+    --insecure-http says so. All before anything binds or opens (exit 2 on a mistake)."""
+    from velocimex_cli.engine.api import exposure
+    from velocimex_cli.wire.errors import ExitCode
+
+    if (opts.tls_cert is None) != (opts.tls_key is None):
+        pair = ("--tls-cert", "--tls-key")
+        given, missing = pair if opts.tls_cert else pair[::-1]
+        raise CommandError(
+            f"{given} needs {missing} too: TLS takes the certificate and its private key",
+            exit_code=ExitCode.USAGE,
+        )
+    if opts.tls_cert is not None and opts.insecure_http:
+        raise CommandError(
+            "--insecure-http and --tls-cert contradict each other: drop --insecure-http to"
+            " serve TLS, or the TLS options to serve plain HTTP",
+            exit_code=ExitCode.USAGE,
+        )
+    if opts.tls_cert is None:
+        if not opts.insecure_http and not exposure.is_loopback_host(opts.host):
+            raise CommandError(
+                f"--host {opts.host} is reachable from the network, and every request carries"
+                " an API key and its secret: serve it over TLS with --tls-cert FILE --tls-key"
+                " FILE, or pass --insecure-http to serve plain HTTP anyway (anyone on the path"
+                " can read and replay the keys)",
+                exit_code=ExitCode.USAGE,
+                code="TLS_REQUIRED",
+            )
+        return None
+    assert opts.tls_key is not None
+    try:
+        tls = exposure.check_tls_files(opts.tls_cert, opts.tls_key)
+    except exposure.TlsFileError as exc:
+        raise CommandError(str(exc), exit_code=ExitCode.USAGE, code="TLS_FILE") from None
+    warning = exposure.key_file_warning(tls.key)
+    if warning is not None:
+        factory.io.status(f"vmx engine: {warning}")
+    return tls
 
 
 def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
@@ -76,6 +121,10 @@ def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
         raise CommandError(f"--port must be 0-65535, not {opts.port}")
     if opts.in_memory and opts.data_dir is not None:
         raise CommandError("--in-memory keeps nothing on disk: drop --data-dir or --in-memory")
+    tls = _serving_tls(factory, opts)
+    from velocimex_cli.engine.secret_env import scrub_secret_env
+
+    scrub_secret_env()  # nothing the engine runs or starts later sees them (secret_env.py)
     paths.restrict_umask()
     from velocimex_cli.engine.api.server import data_dir_or_none, run
     from velocimex_cli.engine.api.settings import ServerSettings
@@ -87,7 +136,7 @@ def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
         rate_limit=opts.rate_limit,
         simulate=opts.simulate,
     )
-    return run(settings, opts.host, opts.port)
+    return run(settings, opts.host, opts.port, tls)
 
 
 @app.command("serve")
@@ -111,14 +160,40 @@ def serve_command(
     no_simulate: Annotated[
         bool, typer.Option("--no-simulate", help="Do not run the market simulator.")
     ] = False,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            help="Serve https/wss with this PEM certificate (and chain). Required, with "
+            "--tls-key, on a --host beyond loopback.",
+            show_default=False,
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-key", help="The certificate's unencrypted PEM private key.", show_default=False
+        ),
+    ] = None,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="Serve plain HTTP on a --host beyond loopback (keys and secrets in clear).",
+        ),
+    ] = False,
 ) -> None:
     """Run the engine's API server in the foreground (Ctrl-C stops it).
 
-    Only one engine may serve a data directory: a second one exits 1 naming the first.
+    Only one engine may serve a data directory: a second one exits 1 naming the first. Beyond
+    loopback it serves TLS (--tls-cert, --tls-key) unless --insecure-http is given; at start
+    it says on stderr who can reach it, over what, and with how many keys. It removes
+    VMX_API_KEY, VMX_API_SECRET and other VMX_* secrets from its environment.
     """
     opts = ServeOptions(
         host, port, data_dir, in_memory, seed, always_open, not no_rate_limit, not no_simulate
     )
+    opts.tls_cert, opts.tls_key, opts.insecure_http = tls_cert, tls_key, insecure_http
     execute(ctx, run_serve, opts)
 
 
@@ -156,7 +231,7 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
     from velocimex_cli.engine import launcher
 
     running = launcher.status()
-    if running is not None and launcher.healthy(running.url):
+    if running is not None and launcher.healthy(running.url, tls_cert=running.tls_cert):
         wanted = None if opts.data_dir is None else str(_data_dir(opts.data_dir))
         where = running.data_dir or "no data directory (in memory)"
         if wanted is not None and running.data_dir != wanted:
@@ -258,7 +333,7 @@ def run_status(factory: Factory, opts: StatusOptions) -> int | None:
         if fmt != "table":
             _emit_status(factory, {"running": False}, fmt)
         return NOT_RUNNING
-    healthy = launcher.healthy(running.url)
+    healthy = launcher.healthy(running.url, tls_cert=running.tls_cert)
     if healthy:
         factory.io.status("Engine running.")
     else:

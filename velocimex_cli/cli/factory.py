@@ -16,6 +16,8 @@ from velocimex_cli.config.settings import Settings
 from velocimex_cli.output.iostreams import IOStreams
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from velocimex_cli.client.retry import RetryPolicy
@@ -47,6 +49,7 @@ class Factory:
         self.order_wait_unbounded = False
         self.flag_profile: str | None = None
         self.flag_api_url: str | None = None
+        self.flag_ca_cert: str | None = None
         self.verbose = False
         self._settings: Settings | None = None
         self._profile: Profile | None = None
@@ -71,6 +74,7 @@ class Factory:
                 self.settings,
                 flag_profile=self.flag_profile,
                 flag_api_url=self.flag_api_url,
+                flag_ca_cert=self.flag_ca_cert,
                 env=self.env,
             )
         return self._profile
@@ -166,7 +170,35 @@ class Factory:
             return dataclasses.replace(policy, order_wait=self.order_max_wait)
         return policy
 
-    def _client_for(self, url: str, api_key: Any, api_secret: Any) -> Client:
+    def tls_context(
+        self,
+        url: str,
+        ca_cert: str | None = None,
+        origin: str = "--ca-cert",
+        embedded: bool = False,
+    ) -> ssl.SSLContext | None:
+        """What an https `url` is verified against (None: the system's CAs): the CA file
+        `ca_cert` (from `origin`, for messages), else, for the embedded engine (the one this
+        machine recorded in its state directory), the certificate it serves (client/tls.py).
+        An --api-url is verified like any other server's, even when it names that engine."""
+        if not url.lower().startswith("https://"):
+            return None
+        from velocimex_cli.client import tls
+
+        if ca_cert is not None:
+            return tls.verified_context(ca_cert, origin)
+        if not embedded:
+            return None
+        from velocimex_cli.engine import launcher
+
+        engine = launcher.read_state()
+        if engine is not None and engine.url == url and engine.tls_cert:
+            return tls.pinned_context(engine.tls_cert)
+        return None
+
+    def _client_for(
+        self, url: str, api_key: Any, api_secret: Any, verify: ssl.SSLContext | None
+    ) -> Client:
         from velocimex_cli.client.synchronous import Client
         from velocimex_cli.output.waits import WaitNotices
 
@@ -181,6 +213,7 @@ class Factory:
             sleep=notices.sleep,
             on_wait=notices.announce,
             log=self.io.status if self.verbose else None,
+            verify=verify,
         )
 
     def client(self) -> Client:
@@ -201,12 +234,26 @@ class Factory:
         if not profile.has_credentials:
             raise MissingCredentials(profile.name)
         self.local_key_in_use = profile.embedded and profile.key_source == "credentials"
-        self._client = self._client_for(str(url), profile.api_key, profile.api_secret)
+        from velocimex_cli.config.profiles import ca_cert_origin
+
+        verify = self.tls_context(
+            str(url), profile.ca_cert, ca_cert_origin(profile), profile.embedded
+        )
+        self._client = self._client_for(str(url), profile.api_key, profile.api_secret, verify)
         return self._client
 
-    def client_for(self, url: str, api_key: str, api_secret: Any) -> Client:
+    def client_for(
+        self,
+        url: str,
+        api_key: str,
+        api_secret: Any,
+        ca_cert: str | None = None,
+        origin: str = "--ca-cert",
+        embedded: bool = False,
+    ) -> Client:
         """A one-off client (auth login verifies a key before saving it)."""
-        return self._client_for(url, api_key, api_secret)
+        verify = self.tls_context(url, ca_cert, origin, embedded)
+        return self._client_for(url, api_key, api_secret, verify)
 
     def reset_client(self) -> None:
         self.close()

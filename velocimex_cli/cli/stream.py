@@ -58,7 +58,8 @@ def stream_client(factory: Factory) -> StreamClient:
 
     api = factory.client()  # starts the local engine and provisions its key when needed
     profile = factory.profile()
-    return StreamClient(api.base_url, profile.api_key, profile.api_secret)
+    # The REST client's TLS context: a stream trusts exactly the certificates REST does.
+    return StreamClient(api.base_url, profile.api_key, profile.api_secret, verify=api.verify)
 
 
 class NdjsonOut:

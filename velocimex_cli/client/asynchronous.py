@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,8 +29,9 @@ class AsyncClient(BaseClient):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         log: Callable[[str], None] | None = None,
         on_wait: Callable[[policy.Sleep], None] | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, api_secret, timeout, retry, log, on_wait)
+        super().__init__(base_url, api_key, api_secret, timeout, retry, log, on_wait, verify)
         self._sleep = sleep
         self._http = httpx.AsyncClient(transport=transport, **self._http_options)
 

@@ -8,6 +8,7 @@ out, a batch pacing itself): the CLI prints "rate limited: retrying in 55 s" the
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,7 @@ class BaseClient(Endpoints):
         retry: RetryPolicy | None,
         log: Callable[[str], None] | None,
         on_wait: Callable[[Sleep], None] | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
@@ -60,6 +62,15 @@ class BaseClient(Endpoints):
             "timeout": httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             "headers": {"User-Agent": f"vmx/{__version__}", "Accept": "application/json"},
         }
+        # https is verified against the system CAs unless told which CA to trust (client/tls.py);
+        # the same context goes to the stream client.
+        if verify is None and self.base_url.lower().startswith("https://"):
+            from velocimex_cli.client.tls import verified_context
+
+            verify = verified_context()
+        self.verify = verify
+        if verify is not None:
+            self._http_options["verify"] = verify
 
     @property
     def replayed(self) -> bool:

@@ -38,3 +38,25 @@ class MissingCredentials(Exception):
             f"no API credentials for profile {profile!r}; run `vmx auth login --profile {profile}` "
             "or set VMX_API_KEY and VMX_API_SECRET"
         )
+
+
+class CertificateError(Unreachable):
+    """The server's TLS certificate was refused (unknown CA, expired, name mismatch): nothing
+    was sent to it, and nothing is retried over plain HTTP. Exit code 9."""
+
+    def __init__(self, url: str, problem: str, hint: str) -> None:
+        super().__init__(url, problem, hint)
+
+
+def certificate_error(url: str, exc: BaseException) -> CertificateError | None:
+    """A CertificateError for `url` if a certificate verification failure is behind `exc`."""
+    from urllib.parse import urlsplit
+
+    from velocimex_cli.client.tls import certificate_failure, explain_certificate
+
+    failure = certificate_failure(exc)
+    if failure is None:
+        return None
+    host = urlsplit(url).hostname or url
+    problem, hint = explain_certificate(host, failure)
+    return CertificateError(url, problem, hint)

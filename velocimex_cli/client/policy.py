@@ -55,6 +55,15 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _refuse_certificate(base_url: str, outcome: httpx.TransportError) -> None:
+    """A refused certificate is final: retrying cannot fix it (and nothing was sent)."""
+    from velocimex_cli.client.errors import certificate_error
+
+    refused = certificate_error(base_url, outcome)
+    if refused is not None:
+        raise refused from None
+
+
 def _rate_limited(
     retry: RetryPolicy, response: httpx.Response, attempt: int, last: bool
 ) -> Sleep | None:
@@ -104,6 +113,7 @@ def call(retry: RetryPolicy, base_url: str, request: Send) -> Plan:
         last = attempt == attempts - 1
         outcome = yield request
         if isinstance(outcome, httpx.TransportError):
+            _refuse_certificate(base_url, outcome)
             if last or not (idempotent or isinstance(outcome, NOT_SENT)):
                 raise Unreachable(base_url, describe(outcome)) from outcome
             yield Sleep(retry.backoff(attempt))
@@ -143,6 +153,7 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
         last = attempt == attempts - 1
         outcome = yield Send("POST", ORDERS_PATH, None, body)
         if isinstance(outcome, httpx.TransportError):
+            _refuse_certificate(base_url, outcome)
             if not isinstance(outcome, NOT_SENT):
                 try:
                     return (yield from call(retry, base_url, lookup))

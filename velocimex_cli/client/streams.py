@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
@@ -192,6 +193,7 @@ class _Stream:
 
         client = self.client
         url = websocket_url(client.api_url, self.path)
+        tls = {"ssl": client.tls_context()} if url.startswith("wss://") else {}
         self.attempt = 0
         yield connection_message("connecting", 0)
         while True:
@@ -209,6 +211,7 @@ class _Stream:
                     max_queue=client.max_queue,
                     user_agent_header=client.user_agent,
                     proxy=None,
+                    **tls,
                 ) as ws:
                     self._ws = ws
                     async for message in self._on_open(ws):
@@ -240,6 +243,11 @@ class _Stream:
                                 yield item
             except InvalidURI as exc:
                 raise StreamUnavailable(f"invalid stream URL {url!r}: {exc}") from None
+            except ssl.SSLCertVerificationError as exc:
+                # Final, like REST: retrying cannot make the certificate trusted.
+                from velocimex_cli.client.errors import certificate_error
+
+                raise certificate_error(client.api_url, exc) or exc from None
             except MalformedMessage as exc:
                 error = f"malformed message from the server ({exc})"
             except (OSError, TimeoutError, InvalidHandshake, EOFError) as exc:
@@ -400,6 +408,7 @@ class StreamClient:
         max_size: int | None = 16 * 1024 * 1024,
         max_queue: int | None = 1024,
         rng: random.Random | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         if auth not in ("headers", "message"):
             raise ValueError("auth must be 'headers' or 'message'")
@@ -420,12 +429,21 @@ class StreamClient:
         self.ping_timeout = ping_timeout
         self.max_size = max_size
         self.max_queue = max_queue
+        self.verify = verify  # None: the system CAs (client/tls.py), for wss:// only
         from velocimex_cli import __version__
 
         self.user_agent = f"vmx/{__version__}"
 
     def __repr__(self) -> str:
         return f"StreamClient({self.api_url!r}, api_key=..., api_secret='****')"
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The certificates a wss:// stream trusts (the same as the REST client's)."""
+        if self.verify is None:
+            from velocimex_cli.client.tls import verified_context
+
+            self.verify = verified_context()
+        return self.verify
 
     def _credentials(self) -> tuple[str, str]:
         if self.api_key is None or self._secret is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +28,9 @@ class Client(BaseClient):
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] | None = None,
         on_wait: Callable[[policy.Sleep], None] | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, api_secret, timeout, retry, log, on_wait)
+        super().__init__(base_url, api_key, api_secret, timeout, retry, log, on_wait, verify)
         self._sleep = sleep
         self._http = httpx.Client(transport=transport, **self._http_options)
 

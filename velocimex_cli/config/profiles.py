@@ -1,8 +1,9 @@
 """Which API and which credentials a command uses.
 
-Precedence, highest first: command-line flag (`--profile`, `--api-url`) > environment
-(`VMX_PROFILE`, `VMX_API_URL`, `VMX_API_KEY`, `VMX_API_SECRET`) > the profile's settings and
-stored credentials > defaults. The `local` profile without a URL means the embedded engine.
+Precedence, highest first: command-line flag (`--profile`, `--api-url`, `--ca-cert`) >
+environment (`VMX_PROFILE`, `VMX_API_URL`, `VMX_API_KEY`, `VMX_API_SECRET`, `VMX_CA_CERT`) > the
+profile's settings and stored credentials > defaults. The `local` profile without a URL means
+the embedded engine.
 
 A stored secret is bound to the API it was saved for (the URL given to `auth login`, or the
 embedded engine for the local profile's provisioned key): when `--api-url`/`VMX_API_URL` points
@@ -33,6 +34,10 @@ class Profile:
     key_source: str  # env | credentials | none
     # Why the stored key was not used (saved for another API), for the error and `auth status`.
     withheld: str | None = None
+    # The CA certificate (PEM file) that https URLs are verified against instead of the
+    # system's CAs: --ca-cert > VMX_CA_CERT > the profile's ca_cert; None: the system's.
+    ca_cert: str | None = None
+    ca_source: str | None = None  # flag | env | profile
 
     @property
     def embedded(self) -> bool:
@@ -52,6 +57,7 @@ def resolve(
     *,
     flag_profile: str | None = None,
     flag_api_url: str | None = None,
+    flag_ca_cert: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Profile:
     env = os.environ if env is None else env
@@ -94,7 +100,30 @@ def resolve(
                 key, secret, key_source = stored.api_key, stored.api_secret, "credentials"
             else:
                 withheld = withheld_message(name, bound, url, url_source)
-    return Profile(name, url, key, secret, url_source, key_source, withheld)
+    ca_cert, ca_source = _ca_cert(settings, name, flag_ca_cert, env)
+    return Profile(name, url, key, secret, url_source, key_source, withheld, ca_cert, ca_source)
+
+
+def _ca_cert(
+    settings: Settings, name: str, flag: str | None, env: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    if flag:
+        return flag, "flag"
+    if env.get("VMX_CA_CERT"):
+        return env["VMX_CA_CERT"], "env"
+    stored = settings.profiles.get(name, {}).get("ca_cert")
+    if stored:
+        return stored, "profile"
+    return None, None
+
+
+def ca_cert_origin(profile: Profile) -> str:
+    """Where the profile's CA certificate was given, for error messages."""
+    return {
+        "flag": "--ca-cert",
+        "env": "VMX_CA_CERT",
+        "profile": f"the ca_cert of profile {profile.name!r} in config.toml",
+    }.get(profile.ca_source or "", "--ca-cert")
 
 
 def bound_url(stored: Credential, settings: Settings, name: str) -> str | None:

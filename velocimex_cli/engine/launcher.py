@@ -61,15 +61,21 @@ class EngineStatus:
     log_file: str
     # The token of the engine's loopback-only key endpoint: never printed (not in to_dict).
     admin_token: str | None = field(default=None, repr=False)
+    # The certificate an https engine serves (--tls-cert): what this machine's vmx trusts
+    # for it (client/tls.py pinned_context). None: plain HTTP.
+    tls_cert: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        shown: dict[str, object] = {
             "url": self.url,
             "pid": self.pid,
             "data_dir": self.data_dir,
             "started_at": self.started_at,
             "log_file": self.log_file,
         }
+        if self.tls_cert is not None:
+            shown["tls_cert"] = self.tls_cert
+        return shown
 
 
 def state_file() -> Path:
@@ -119,6 +125,7 @@ def read_state() -> EngineStatus | None:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         token = raw.get("admin_token")
+        cert = raw.get("tls_cert")
         return EngineStatus(
             url=str(raw["url"]),
             pid=int(raw["pid"]),
@@ -126,6 +133,7 @@ def read_state() -> EngineStatus | None:
             started_at=str(raw["started_at"]),
             log_file=str(raw.get("log_file") or log_file()),
             admin_token=None if token is None else str(token),
+            tls_cert=None if cert is None else str(cert),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -159,6 +167,15 @@ def recorded_engine_alive(current: EngineStatus) -> bool:
     return current.admin_token is None and health_pid(current.url) == current.pid
 
 
+def _tls(tls_cert: str | None) -> Any:
+    """The SSL context for a recorded https engine: its own certificate, nothing else."""
+    if tls_cert is None:
+        return None
+    from velocimex_cli.client.tls import pinned_context
+
+    return pinned_context(tls_cert)
+
+
 def health_pid(url: str, timeout: float = 0.5) -> int | None:
     """The pid the engine at `url` reports on /v1/health (None if it does not answer)."""
     try:
@@ -182,9 +199,19 @@ def status() -> EngineStatus | None:
     return current
 
 
-def healthy(url: str, timeout: float = 1.0) -> bool:
+def healthy(url: str, timeout: float = 1.0, tls_cert: str | None = None) -> bool:
+    """Whether the engine at `url` answers /v1/health (an https one verified against the
+    certificate it was recorded with, `tls_cert`; a certificate file gone is "not answering")."""
+    from velocimex_cli.config.settings import ConfigError
+
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/v1/health", timeout=timeout) as reply:
+        context = _tls(tls_cert)
+    except ConfigError:
+        return False
+    try:
+        with urllib.request.urlopen(
+            url.rstrip("/") + "/v1/health", timeout=timeout, context=context
+        ) as reply:
             return reply.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -238,7 +265,7 @@ def ensure_running(
         if current is not None:
             # A recorded, live engine: give it the start-up time to answer before giving up.
             deadline = time.monotonic() + timeout
-            while not healthy(current.url):
+            while not healthy(current.url, tls_cert=current.tls_cert):
                 if not recorded_engine_alive(current):
                     clear_state(current.pid)
                     break
@@ -320,8 +347,11 @@ def _spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes],
     log_fd = paths.open_private(log_path, os.O_WRONLY | os.O_APPEND)
     with os.fdopen(log_fd, "ab") as log:
         start_offset = log.seek(0, os.SEEK_END)  # what this start writes comes after
+        from velocimex_cli.engine.secret_env import without_secrets
+
         process = subprocess.Popen(
             command,
+            env=without_secrets(os.environ),  # the engine needs no key or secret of ours
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -366,7 +396,8 @@ def admin_request(
         headers={ADMIN_TOKEN_HEADER: engine.admin_token, "Content-Type": "application/json"},
     )  # fmt: skip
     try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
+        context = _tls(engine.tls_cert)
+        with urllib.request.urlopen(request, timeout=10, context=context) as reply:
             payload = json.loads(reply.read() or b"{}")
     except urllib.error.HTTPError as exc:
         from velocimex_cli.wire.errors import error_from_body

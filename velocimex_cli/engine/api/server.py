@@ -28,6 +28,8 @@ from typing import Any
 
 from velocimex_cli import paths
 from velocimex_cli.engine import file_lock, launcher
+from velocimex_cli.engine.api import exposure
+from velocimex_cli.engine.api.exposure import TlsFiles
 from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.wire.timefmt import iso
 
@@ -68,16 +70,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_for(host: str, port: int) -> str:
+def url_for(host: str, port: int, tls: bool = False) -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
-def uvicorn_config(app: Any) -> Any:
-    """How the engine is served (also used by the benchmarks' baselines, to serve them alike)."""
+def uvicorn_config(app: Any, tls: TlsFiles | None = None) -> Any:
+    """How the engine is served (also used by the benchmarks' baselines, to serve them alike).
+
+    With `tls`, uvicorn's own TLS options serve https and wss on the same socket (the files
+    were checked by exposure.check_tls_files before anything was bound)."""
     import uvicorn
 
     _quiet_ws_deprecation()
+    tls_options: dict[str, Any] = {}
+    if tls is not None:
+        tls_options = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
 
     return uvicorn.Config(
         app,
@@ -95,6 +103,7 @@ def uvicorn_config(app: Any) -> Any:
         # Not a proxy's backend: trusting X-Forwarded-For from loopback (uvicorn's default)
         # would let any local client claim an address on a key's IP allow-list.
         proxy_headers=False,
+        **tls_options,
     )
 
 
@@ -108,8 +117,13 @@ def lock_data_dir(data_dir: Path) -> file_lock.ExclusiveLock:
     return lock
 
 
-def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int:
-    """Serve until SIGINT/SIGTERM; returns the process exit code."""
+def run(
+    settings: ServerSettings,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: TlsFiles | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM (https/wss with `tls`); returns the process exit code."""
     data_lock: file_lock.ExclusiveLock | None = None
     if settings.data_dir is not None:
         try:
@@ -124,7 +138,7 @@ def run(settings: ServerSettings, host: str = "127.0.0.1", port: int = 0) -> int
     try:
         if settings.data_dir is not None and not _store_opens(settings.data_dir):
             return 1
-        return _serve(settings, host, port, data_lock)
+        return _serve(settings, host, port, data_lock, tls)
     finally:
         if data_lock is not None:
             data_lock.release()
@@ -144,7 +158,11 @@ def _store_opens(data_dir: Path) -> bool:
 
 
 def _serve(
-    settings: ServerSettings, host: str, port: int, data_lock: file_lock.ExclusiveLock | None
+    settings: ServerSettings,
+    host: str,
+    port: int,
+    data_lock: file_lock.ExclusiveLock | None,
+    tls: TlsFiles | None = None,
 ) -> int:
     import uvicorn
 
@@ -160,11 +178,11 @@ def _serve(
         sys.stderr.write(f"vmx engine: cannot listen on {host}:{port}: {exc.strerror}\n")
         return 1
     real_port = sock.getsockname()[1]
-    url = url_for(host, real_port)
+    url = url_for(host, real_port, tls is not None)
     admin_token = secrets.token_urlsafe(32)
     app = create_app(settings)
     local_keys.install(app, admin_token)
-    config = uvicorn_config(app)
+    config = uvicorn_config(app, tls)
     server = uvicorn.Server(config)
     run_lock: file_lock.ExclusiveLock | None = None
 
@@ -178,8 +196,9 @@ def _serve(
             # Recorded before it is announced: whoever reads the line finds the state written.
             if data_lock is not None:
                 data_lock.record(pid=os.getpid(), url=url, started_at=started_at)
-            run_lock = _record(settings, url, started_at, admin_token)
+            run_lock = _record(settings, url, started_at, admin_token, tls)
             sys.stderr.write(f"vmx engine listening on {url} (pid {os.getpid()})\n")
+            _say_who_can_reach(app, host, url, tls)
             sys.stderr.flush()
         await serving
 
@@ -205,8 +224,23 @@ def _serve(
     return 0 if server.started else 1
 
 
+def _say_who_can_reach(app: Any, host: str, url: str, tls: TlsFiles | None) -> None:
+    """Where it answers, to whom, over what, with how many keys of which kind (stderr)."""
+    try:
+        keys = app.state.runtime.keys.list(include_revoked=False)
+    except Exception as exc:  # a report, not a reason to stop serving
+        logging.getLogger(__name__).warning("cannot count the API keys: %s", exc)
+        keys = []
+    for line in exposure.reach_report(host, url, tls, keys):
+        sys.stderr.write(line + "\n")
+
+
 def _record(
-    settings: ServerSettings, url: str, started_at: str, admin_token: str
+    settings: ServerSettings,
+    url: str,
+    started_at: str,
+    admin_token: str,
+    tls: TlsFiles | None = None,
 ) -> file_lock.ExclusiveLock | None:
     """Become the engine the CLI uses (engine.json + the run lock) unless a live one is."""
     try:
@@ -226,6 +260,7 @@ def _record(
                 started_at=started_at,
                 log_file=str(launcher.log_file()),
                 admin_token=admin_token,
+                tls_cert=None if tls is None else str(tls.cert),
             )
         )
     except OSError as exc:
