@@ -106,16 +106,23 @@ class Served:
             found = LISTENING.search(line)
             if found:
                 self.url, self.pid = found.group(1), int(found.group(2))
-                # The report follows the listening line; the rest is drained in the background.
-                for _ in range(4):
-                    self.lines.append(self.process.stderr.readline())
-                threading.Thread(target=self.process.stderr.read, daemon=True).start()
+                # The report follows the listening line: collected in the background.
+                threading.Thread(target=self._drain, daemon=True).start()
                 return
         self.stop()
         raise AssertionError("the engine did not start:\n" + "".join(self.lines))
 
+    def _drain(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
     @property
     def report(self) -> str:
+        """What it said at start: up to its last report line (or what came within 10 s)."""
+        deadline = time.monotonic() + 10
+        while "without a key:" not in "".join(self.lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
         return "".join(self.lines)
 
     def stop(self) -> int:
