@@ -502,3 +502,31 @@ def test_scrubbed_secrets_reach_no_child(tmp_path: Path) -> None:
                           text=True, timeout=30)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['VMX_API_KEY', 'VMX_API_SECRET'] False False True"
+
+
+def test_a_ca_file_that_cannot_be_used_is_a_usage_error(tmp_path: Path, certs: Certs) -> None:
+    env = clean_env(tmp_path / "home", VMX_API_KEY="vmxk_x", VMX_API_SECRET="s")
+    missing = tmp_path / "missing-ca.pem"
+    url = "https://127.0.0.1:9"  # never contacted: the CA is read first
+    done = vmx(env, "--api-url", url, "--ca-cert", str(missing), "account", "balance")
+    assert done.returncode == 2, done.stderr
+    assert f"cannot read the CA certificate {missing} (--ca-cert)" in done.stderr
+    from_env = vmx(dict(env, VMX_CA_CERT=str(certs.key)), "--api-url", url, "account", "balance")
+    assert from_env.returncode == 2, from_env.stderr
+    assert f"the CA certificate {certs.key} (VMX_CA_CERT) holds no PEM certificate" in (
+        from_env.stderr
+    )
+
+
+def test_engine_start_passes_no_secret_to_the_engine(tmp_path: Path) -> None:
+    secret = "secret-from-the-shell-0123456789"
+    env = clean_env(tmp_path / "home", VMX_API_KEY="vmxk_shell", VMX_API_SECRET=secret)
+    started = vmx(env, "engine", "start", "--json")
+    try:
+        assert started.returncode == 0, started.stderr
+        pid = json.loads(started.stdout)["pid"]
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    finally:
+        vmx(env, "engine", "stop")
+    assert b"VMX_API_SECRET" not in environ and secret.encode() not in environ
+    assert b"VMX_API_KEY" not in environ and b"VMX_HOME=" in environ
