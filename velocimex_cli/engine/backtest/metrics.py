@@ -266,8 +266,10 @@ def compute(
             "period_seconds": period_seconds,
             "mean_return_per_period": _quantize(mean, PERIOD_PLACES),
             "volatility_per_period": _quantize(stdev, PERIOD_PLACES),
-            "sharpe_per_period": _quantize(mean / stdev) if stdev > 0 else None,
-            "sortino_per_period": _quantize(mean / downside) if downside > 0 else None,
+            "sharpe_per_period": _quantize(mean / stdev, FRACTION_PLACES) if stdev > 0 else None,
+            "sortino_per_period": _quantize(mean / downside, FRACTION_PLACES)
+            if downside > 0
+            else None,
             "annualised_return": _quantize(annualised, FRACTION_PLACES),
             "annualised_volatility": _quantize(stdev * root_periods, FRACTION_PLACES),
             "sharpe": _quantize(mean / stdev * root_periods) if stdev > 0 else None,
