@@ -29,7 +29,9 @@ def deployments_api(request: httpx.Request) -> httpx.Response:
 
 
 def screen(vmx: Harness, width: int, *args: str, transport: Any = None) -> str:
-    result = vmx.run(*args, tty=True, env={"COLUMNS": str(width), "NO_COLOR": "1"}, transport=transport)
+    result = vmx.run(
+        *args, tty=True, env={"COLUMNS": str(width), "NO_COLOR": "1"}, transport=transport
+    )
     assert result.exit_code == 0, (args, result.stdout, result.stderr)
     lines = result.stdout.splitlines()
     assert lines, args

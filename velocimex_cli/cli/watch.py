@@ -96,31 +96,42 @@ def parse_instrument(text: str) -> tuple[str, str]:
     return canonical_instrument(exchange, symbol)
 
 
-def find_market(factory: Factory, exchange: str, symbol: str) -> dict[str, Any]:
-    """The instrument's market entry (tick size); a clear error when there is no such market."""
-    from velocimex_cli.wire.errors import ApiError, InvalidParameter
+def exchange_markets(factory: Factory, exchange: str) -> list[dict[str, Any]]:
+    """The markets the engine lists for `exchange`; NOT_FOUND when it lists none."""
+    from velocimex_cli.wire.errors import ApiError, NotFound
 
-    exchange, symbol = canonical_instrument(exchange, symbol)
     try:
         markets = factory.client().markets(exchange).get("markets", [])
     except ApiError as exc:
         if exc.details.get("parameter") != "exchange":
             raise
         markets = []
+    if not markets:
+        raise NotFound(
+            f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
+            {"parameter": "exchange", "value": exchange},
+        )
+    return markets
+
+
+def market_in(markets: list[dict[str, Any]], exchange: str, symbol: str) -> dict[str, Any]:
+    """The instrument's entry among its exchange's markets; NOT_FOUND naming the ones listed."""
+    from velocimex_cli.wire.errors import NotFound
+
     for market in markets:
         if market.get("exchange") == exchange and market.get("symbol") == symbol:
             return market
-    # The same error, exit code (2) and JSON as `vmx book` gets from the API for these names.
-    if not markets:
-        raise InvalidParameter(
-            "exchange",
-            exchange,
-            f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
-        )
     known = ", ".join(sorted(str(m.get("symbol")) for m in markets))
-    raise InvalidParameter(
-        "symbol", symbol, f"{exchange} has no symbol {symbol!r}; it lists {known}"
+    raise NotFound(
+        f"{exchange} has no symbol {symbol!r}; it lists {known}",
+        {"parameter": "symbol", "value": symbol},
     )
+
+
+def find_market(factory: Factory, exchange: str, symbol: str) -> dict[str, Any]:
+    """The instrument's market entry (tick size); NOT_FOUND when there is no such market."""
+    exchange, symbol = canonical_instrument(exchange, symbol)
+    return market_in(exchange_markets(factory, exchange), exchange, symbol)
 
 
 async def run_frames(
@@ -419,27 +430,25 @@ def run_ticker_watch(factory: Factory, opts: TickerWatchOptions) -> int:
 
 def board_instruments(factory: Factory, words: list[str]) -> list[tuple[str, str]]:
     """EXCHANGE:SYMBOL ..., or EXCHANGE SYMBOL ..., or EXCHANGE alone (all its instruments),
-    or nothing (every instrument: an empty list)."""
+    or nothing (every instrument: an empty list). Each named instrument must be listed by the
+    engine (NOT_FOUND otherwise), checked before anything is drawn."""
     if all(":" in word for word in words):
-        return [parse_instrument(word) for word in words]
-    if any(":" in word for word in words):
+        named = [parse_instrument(word) for word in words]
+    elif any(":" in word for word in words):
         raise CommandError(
             "write every instrument as EXCHANGE:SYMBOL, or give one EXCHANGE and its symbols"
         )
-    exchange, symbols = words[0], words[1:]
-    if symbols:
-        return [canonical_instrument(exchange, symbol) for symbol in symbols]
-    exchange = exchange.strip().upper()
-    markets = factory.client().markets(exchange).get("markets", [])
-    if not markets:
-        from velocimex_cli.wire.errors import InvalidParameter
-
-        raise InvalidParameter(
-            "exchange",
-            exchange,
-            f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
-        )
-    return [(m["exchange"], m["symbol"]) for m in markets]
+    elif words[1:]:
+        named = [canonical_instrument(words[0], symbol) for symbol in words[1:]]
+    else:
+        markets = exchange_markets(factory, words[0].strip().upper())
+        return [(m["exchange"], m["symbol"]) for m in markets]
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for exchange, symbol in named:
+        if exchange not in listed:
+            listed[exchange] = exchange_markets(factory, exchange)
+        market_in(listed[exchange], exchange, symbol)
+    return named
 
 
 async def _ticker_watch(

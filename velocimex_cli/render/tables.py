@@ -28,6 +28,8 @@ def cell(value: Any, column: str = "") -> Text:
         return Text("-", style="dim")
     if isinstance(value, bool):
         return Text("yes" if value else "no")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return Text(", ".join(value) if value else "-")  # permissions, ip_allow: words
     if isinstance(value, dict | list):
         from velocimex_cli.wire import jsonfmt
 
@@ -296,7 +298,9 @@ def table_for(key: str, columns: Sequence[str], fit: Fit = PLAIN_FIT) -> Any:
 def book_ladder(book: dict[str, Any]) -> Table:
     """The order book as a ladder: asks above (best lowest, nearest the spread), bids below."""
     title = f"{book.get('exchange')} {book.get('symbol')}  seq {book.get('sequence')}"
-    table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
+    table = Table(  # at least as wide as its title, which stays on one line
+        title=title, show_edge=False, header_style="bold", pad_edge=False, min_width=len(title)
+    )
     table.add_column("side")
     table.add_column("price", justify="right")
     table.add_column("quantity", justify="right")
