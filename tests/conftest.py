@@ -10,6 +10,7 @@ import pytest
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 
+
 @pytest.fixture(autouse=True, scope="session")
 def private_vmx_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """No test reads or writes the caller's VMX_HOME (their settings, keys, engine): every

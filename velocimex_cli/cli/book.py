@@ -120,7 +120,7 @@ if True:  # the commands, each the only one of its app (the root loads them lazi
 
             live = WatchOptions(
                 exchange, symbol, fps=fps, verify=verify, record=record, chart=chart,
-                group=group, depth=depth or 10, output=fmt,
+                group=group, depth=depth, output=fmt,
             )  # fmt: skip
             execute(ctx, run_watch, live, output=fmt)
             return
