@@ -54,3 +54,28 @@ def test_a_list_of_words_reads_as_words_in_a_table(vmx: Harness) -> None:
     console.print(detail_table({"permissions": ["read", "trade"], "ip_allow": []}))
     shown = console.export_text()
     assert "read, trade" in shown and "[" not in shown
+
+
+def test_numbers_print_as_plain_decimals_in_every_format(vmx: Harness) -> None:
+    """A JSON number 0.00000001 is Decimal('1E-8') once parsed: every format prints it as
+    written, never with an exponent."""
+    import httpx
+
+    from velocimex_cli.wire import jsonfmt
+
+    ticker = {
+        "exchange": "BINANCE", "symbol": "SHIB/USDT", "price": jsonfmt.loads("0.00000001"),
+        "bid": jsonfmt.loads("0.00000001"), "ask": jsonfmt.loads("0.00000002"),
+        "volume": jsonfmt.loads("1E+15"), "timestamp": "2026-11-24T15:00:00.000000Z",
+    }  # fmt: skip
+
+    def api(request: httpx.Request) -> httpx.Response:
+        body = {"status": "ok", "data": ticker}
+        return httpx.Response(200, text=jsonfmt.dumps(body), headers={"content-type": "json"})
+
+    mock = httpx.MockTransport(api)
+    for args in ((), ("--json",), ("-o", "csv"), ("-o", "ndjson")):
+        result = vmx.run("ticker", "BINANCE", "SHIB/USDT", *args, transport=mock)
+        assert result.exit_code == 0, result.stderr
+        assert "0.00000001" in result.stdout and "1000000000000000" in result.stdout, args
+        assert "E-" not in result.stdout and "E+" not in result.stdout, (args, result.stdout)

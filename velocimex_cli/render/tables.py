@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
+
+from velocimex_cli.wire.numbers import plain
 
 _SIDE_STYLE = {"buy": "green", "sell": "red", "bid": "green", "ask": "red"}
 _STATUS_STYLE = {
@@ -34,7 +37,7 @@ def cell(value: Any, column: str = "") -> Text:
         from velocimex_cli.wire import jsonfmt
 
         return Text(jsonfmt.dumps(value))
-    text = str(value)
+    text = plain(value) if isinstance(value, Decimal) else str(value)  # never 1E-8
     if column == "side":
         return Text(text, style=_SIDE_STYLE.get(text, ""))
     if column == "status":

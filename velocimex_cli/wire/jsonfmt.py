@@ -93,17 +93,18 @@ class _Plain(Decimal):
         return format(self, "f")
 
 
-def _plain(value: Any) -> Any:
-    """`value` with every Decimal whose str() has an exponent made a _Plain."""
+def plain_decimals(value: Any) -> Any:
+    """`value` with every Decimal whose str() has an exponent made one that writes without
+    (what people and scripts read: 0.00000001, not 1E-8; the API's hot path skips this)."""
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and (exponent > 0 or value.adjusted() < -6):
             return _Plain(value)
         return value
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain_decimals(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain_decimals(item) for item in value]
     return value
 
 
@@ -111,7 +112,11 @@ def canonical(value: Any) -> str:
     """One spelling per value (sorted keys, no spaces, numbers as plain decimals, never with an
     exponent): what hashes, caches and reports use."""
     return simplejson.dumps(
-        _plain(value), use_decimal=True, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        plain_decimals(value),
+        use_decimal=True,
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
     )
 
 
@@ -125,4 +130,6 @@ def loads_unique(text: str | bytes) -> Any:
     return _UNIQUE_DECODER.decode(text.decode() if isinstance(text, bytes) else text)
 
 
-__all__ = ["Decimal", "DuplicateKey", "canonical", "dumps", "loads", "loads_unique"]
+__all__ = [
+    "Decimal", "DuplicateKey", "canonical", "dumps", "loads", "loads_unique", "plain_decimals"
+]  # fmt: skip
