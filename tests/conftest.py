@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_vmx_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the caller's VMX_HOME (their settings, keys, engine): every
+    test session gets its own, and tests that need a home of their own set it themselves."""
+    saved = os.environ.get("VMX_HOME")
+    os.environ["VMX_HOME"] = str(tmp_path_factory.mktemp("vmx-home"))
+    yield
+    if saved is None:
+        os.environ.pop("VMX_HOME", None)
+    else:
+        os.environ["VMX_HOME"] = saved
+
 
 # A Tuesday, 10:00 in New York: every venue is open.
 MARKET_OPEN = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)

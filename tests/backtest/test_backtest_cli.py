@@ -58,9 +58,15 @@ def test_fees_and_pnl_reconcile_with_the_fills_exactly(vmx: Vmx, tmp_path: Path)
         cash -= sign * notional
         inventory += sign * Decimal(fill["quantity"])
         cash -= Decimal(fill["fee"])
-    assert inventory == metrics["final_inventory"]
-    expected_end = metrics["start_equity"] + cash + inventory * metrics["final_mark"]
-    assert expected_end == metrics["end_equity"]
+    assert inventory == metrics["final_inventory"]  # the strategy's own, beyond the start's
+    # The account's result splits exactly: the strategy's trades (cash and what it holds at
+    # the last mark) and the starting inventory marked from the first to the last mark.
+    trading = cash + inventory * metrics["final_mark"]
+    assert trading == metrics["trading_pnl"]
+    assert metrics["start_equity"] + trading + metrics["inventory_pnl"] == metrics["end_equity"]
+    assert metrics["inventory_pnl"] == metrics["starting_inventory"] * (
+        metrics["final_mark"] - metrics["first_mark"]
+    )
 
 
 def test_a_recording_is_replayed_without_look_ahead(vmx: Vmx, tmp_path: Path) -> None:
@@ -146,7 +152,7 @@ def test_lag_check_warns_when_one_more_event_wipes_out_the_result(vmx: Vmx, tmp_
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     report = jsonfmt.loads(result.stdout)
-    assert report["metrics"]["total_return"] > 0
+    assert report["metrics"]["trading_return"] > 0
     assert report["lag_check"]["collapsed"] is True
     assert "collapses" in result.stderr
 

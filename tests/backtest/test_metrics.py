@@ -61,6 +61,7 @@ def test_report_figures() -> None:
         first_price=D("100"),
         last_price=D("125"),
         market_maker=True,
+        annualize=True,
     )
     assert report["total_return"] == D("0.200000")
     assert report["max_drawdown"] == D("0.100000")

@@ -70,7 +70,9 @@ def test_csv_and_heatmap(vmx: Vmx, sweep_args: tuple[str, ...]) -> None:
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 4 and {"fast", "slow", "sharpe", "total_return"} <= set(rows[0])
     table = vmx.run(*sweep_args)
-    assert "sharpe by slow (rows) and fast (columns)" in table.stdout
+    # Minutes of data: no annualised Sharpe, so the sweep ranks by the per-period one.
+    title = "sharpe_per_period by slow (rows) and fast (columns)"
+    assert title in " ".join(table.stdout.split())  # the title wraps over the narrow heatmap
 
 
 def test_split_reports_in_and_out_of_sample(vmx: Vmx, sweep_args: tuple[str, ...]) -> None:
@@ -97,3 +99,83 @@ def test_dask_cluster_gives_the_local_results(vmx: Vmx, sweep_args: tuple[str, .
         )
     assert remote.exit_code == 0, remote.stderr
     assert remote.stdout == local.stdout
+
+
+def test_invalid_combinations_are_skipped_and_listed_not_fatal(vmx: Vmx, tmp_path: Path) -> None:
+    """fast >= slow is refused by sma-cross: those runs are listed as skipped, the others run,
+    on one worker and on two (a pool used to die on the first refusal)."""
+    data = _zigzag(tmp_path / "zigzag.csv")
+    args = ("backtest", "sma-cross", "--data", str(data), *MARKET,
+            "--sweep", "fast=2:10:4", "--sweep", "slow=6:10:4", "--no-cache")  # fmt: skip
+    for jobs in ("1", "2"):
+        result = vmx.run(*args, "-j", jobs, "--json")
+        assert result.exit_code == 0, result.stderr
+        rows = jsonfmt.loads(result.stdout)
+        skipped = [r for r in rows if "skipped" in r]
+        assert sorted((r["params"]["fast"], r["params"]["slow"]) for r in skipped) == [
+            (6, 6), (10, 6), (10, 10)
+        ]  # fmt: skip
+        assert all("below" in r["skipped"] for r in skipped)
+        assert len([r for r in rows if "metrics" in r]) == 3
+    table = vmx.run(*args, "-j", "2")
+    assert table.exit_code == 0, table.stderr
+    assert table.stdout.count("skipped:") == 3
+    assert "3 of 6 runs gave no result" in table.stderr
+
+
+KILLER = """
+import os, signal
+from velocimex_cli.strategy import Strategy, Param
+
+
+class Killer(Strategy):
+    id = "killer"
+    params = {"n": Param(int, 1, min=1, max=10)}
+
+    def on_start(self):
+        if self.config.n == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_worker_that_dies_is_reported_with_its_parameters(vmx: Vmx, tmp_path: Path) -> None:
+    strategy = tmp_path / "killer.py"
+    strategy.write_text(KILLER)
+    data = _zigzag(tmp_path / "zigzag.csv")
+    result = vmx.run(
+        "backtest", str(strategy), "--data", str(data), *MARKET[:4],
+        "--sweep", "n=1:4:1", "-j", "2", "--no-cache", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = jsonfmt.loads(result.stdout)
+    failed = [r for r in rows if "failed" in r]
+    assert [r["params"]["n"] for r in failed] == [2]
+    assert "worker process died" in failed[0]["failed"]
+    assert sorted(r["params"]["n"] for r in rows if "metrics" in r) == [1, 3, 4]
+
+
+def test_rank_by_any_metric(vmx: Vmx, sweep_args: tuple[str, ...]) -> None:
+    rows = jsonfmt.loads(vmx.run(*sweep_args, "--rank", "max_drawdown", "--json").stdout)
+    drawdowns = [r["metrics"]["max_drawdown"] for r in rows]
+    assert drawdowns == sorted(drawdowns)  # less is better: smallest first
+    rows = jsonfmt.loads(vmx.run(*sweep_args, "--rank", "trades", "--json").stdout)
+    trades = [r["metrics"]["trades"] for r in rows]
+    assert trades == sorted(trades, reverse=True)
+    bad = vmx.run(*sweep_args, "--rank", "luck")
+    assert bad.exit_code == 2 and "--rank is one of" in bad.stderr and "sharpe" in bad.stderr
+
+
+def test_an_unreachable_cluster_is_exit_9_within_seconds(
+    vmx: Vmx, sweep_args: tuple[str, ...]
+) -> None:
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = vmx.run(*sweep_args, "--no-cache", "--cluster", f"tcp://127.0.0.1:{port}")
+    assert time.monotonic() - started < 15
+    assert result.exit_code == 9, result.stderr
+    assert "Dask scheduler" in result.stderr

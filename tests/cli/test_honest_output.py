@@ -71,11 +71,19 @@ def test_a_batch_in_csv_is_csv(vmx: Harness) -> None:
     assert nothing.exit_code == 0 and csv_of(nothing.stdout) == [list(BATCH_FIELDS)]
 
 
-def test_a_book_cut_at_its_depth_says_so(vmx: Harness) -> None:
-    cut = vmx.run("book", "BINANCE", "BTC/USDT", "--depth", "3", "-o", "csv")
+def test_a_book_cut_at_the_default_depth_says_so_and_an_asked_depth_is_silent(
+    vmx: Harness,
+) -> None:
+    cut = vmx.run("book", "BINANCE", "BTC/USDT", "-o", "csv")
     assert cut.exit_code == 0
-    assert len(csv_of(cut.stdout)) == 1 + 6  # header, 3 asks, 3 bids
-    assert "3 levels per side shown, more exist; use --depth N" in cut.stderr
+    assert len(csv_of(cut.stdout)) == 1 + 40  # header, 20 asks, 20 bids
+    assert "20 levels per side shown, more exist; use --depth N" in cut.stderr
+    asked = vmx.run("book", "BINANCE", "BTC/USDT", "--depth", "3", "-o", "csv")
+    assert asked.exit_code == 0 and len(csv_of(asked.stdout)) == 1 + 6
+    assert asked.stderr == ""  # the depth asked for is what is shown: no hint
+    title = vmx.run("book", "BINANCE", "BTC/USDT", "--depth", "3", tty=True,
+                    env={"NO_COLOR": "1", "COLUMNS": "80"}).stdout.splitlines()[0]  # fmt: skip
+    assert title.strip().startswith("BINANCE BTC/USDT  seq ")  # the title on one line
     whole = vmx.run("book", "BINANCE", "BTC/USDT", "--depth", "1000", "--json")
     deepest = max(len(jsonfmt.loads(whole.stdout)[side]) for side in ("bids", "asks"))
     full = vmx.run("book", "BINANCE", "BTC/USDT", "--depth", str(deepest), "--json")

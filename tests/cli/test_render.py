@@ -43,3 +43,13 @@ def test_book_ladder_puts_asks_above_bids_with_exact_digits() -> None:
     prices = [line for line in lines if "600" in line or "599" in line]
     assert "60019.80" in prices[0] and "60013.81" in prices[1] and "59977.80" in prices[2]
     assert "0.10000" in prices[2]
+
+
+def test_a_shallow_book_keeps_its_title_on_one_line() -> None:
+    book = {
+        "exchange": "BINANCE", "symbol": "BTC/USDT", "sequence": 123456789,
+        "asks": [{"price": Decimal("1.00"), "quantity": Decimal("1")}],
+        "bids": [{"price": Decimal("0.99"), "quantity": Decimal("1")}],
+    }  # fmt: skip
+    first = text(book_ladder(book), 80).splitlines()[0]
+    assert first.strip() == "BINANCE BTC/USDT  seq 123456789"

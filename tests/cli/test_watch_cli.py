@@ -12,8 +12,18 @@ from tests.cli.conftest import Harness
     [
         (
             ("watch", "BINANCE", "DOGE/USDT"),
-            2,  # INVALID_PARAMETER, as `vmx book BINANCE DOGE/USDT` answers
+            7,  # NOT_FOUND: the README's exit code for an unknown instrument on a live board
             "BINANCE has no symbol 'DOGE/USDT'; it lists BTC/USDT, ETH/USDT, SOL/USDT",
+        ),
+        (
+            ("ticker", "--watch", "BINANCE:XRP/USDT"),
+            7,
+            "XRP/USDT",
+        ),
+        (
+            ("ticker", "--watch", "BINANCE", "XRP/USDT"),
+            7,
+            "XRP/USDT",
         ),
         (
             ("watch", "BINANCE", "BTC/USDT", "--fps", "0"),
@@ -77,7 +87,7 @@ def test_bad_input_is_refused_with_a_clear_message(
 
 def test_an_unknown_exchange_is_named(vmx: Harness) -> None:
     result = vmx.run("watch", "NOPE", "BTC/USDT")
-    assert result.exit_code in (2, 7)
+    assert result.exit_code == 7
     assert "NOPE" in result.stderr and result.stdout == ""
 
 
@@ -92,7 +102,7 @@ def test_with_json_a_refusal_is_the_error_json(vmx: Harness) -> None:
     from velocimex_cli.wire import jsonfmt
 
     result = vmx.run("watch", "BINANCE", "DOGE/USDT", "--json")
-    assert result.exit_code == 2
+    assert result.exit_code == 7
     error = jsonfmt.loads(result.stderr.strip().splitlines()[-1])["error"]
-    assert error["code"] == "INVALID_PARAMETER" and "DOGE/USDT" in error["message"]
+    assert error["code"] == "NOT_FOUND" and "DOGE/USDT" in error["message"]
     assert error["details"] == {"parameter": "symbol", "value": "DOGE/USDT"}

@@ -179,19 +179,28 @@ def test_a_stream_never_live_gives_up_as_unreachable_one_that_was_live_never_doe
         assert was_live({"type": "connection", "state": "reconnecting", "attempt": attempt})
 
 
-def test_plus_and_minus_step_the_grouping() -> None:
+def test_plus_and_minus_step_the_grouping_at_the_books_own_spacing() -> None:
+    """A BTC book with levels 5.98 apart (tick 0.01): the first `+` groups by 10 (merging
+    about two levels), then 20, 50, 100; `-` walks back to no grouping. Grouping by ticks
+    (2, 5, 10 ticks = 0.02 .. 0.10) merged nothing on such a book."""
+    from decimal import Decimal as D
+
     from velocimex_cli.cli.watch import next_group
 
-    steps = [None]
+    tick = D("0.01")
+    prices = [D("60000.00") - D("5.98") * i for i in range(20)]
+    steps: list[D | None] = [None]
     for _ in range(4):
-        steps.append(next_group(steps[-1], coarser=True))
-    assert steps == [None, 2, 5, 10, 20]
-    assert next_group(1000, coarser=True) == 1000
-    back = [20]
+        steps.append(next_group(steps[-1], True, tick, prices))
+    assert steps == [None, D(10), D(20), D(50), D(100)]
+    back = [steps[-1]]
     for _ in range(4):
-        back.append(next_group(back[-1], coarser=False))
-    assert back == [20, 10, 5, 2, None]
-    assert next_group(None, coarser=False) is None
+        back.append(next_group(back[-1], False, tick, prices))
+    assert back == [D(100), D(50), D(20), D(10), None]
+    assert next_group(None, False, tick, prices) is None
+    # A penny stock's book, levels one tick apart: the steps start at two ticks.
+    fine = [D("1.00") - D("0.01") * i for i in range(20)]
+    assert next_group(None, True, tick, fine) == D("0.02")
 
 
 def order_message(order_id: str, status: str, price: str = "99.00") -> dict:

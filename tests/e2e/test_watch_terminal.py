@@ -234,20 +234,49 @@ def test_watch_draws_a_live_ladder_and_ctrl_c_restores_the_terminal(
         assert float(asks[-1]) > float(bids[0])
         assert "time" in first  # the tape fits beside the ladder at 110 columns
         terminal.wait_for(lambda text: text != first and shows_live_ladder(text), 15, "a change")
-        # Keys: + groups levels (2 ticks, then 5), c switches to the depth chart and back.
+        # Keys: + groups levels at the book's own spacing (the first step merges levels: a
+        # wider step than the median gap), + again a wider one; c switches to the depth
+        # chart and back; - returns to the first step.
+        group = re.compile(r"group (\d+(?:\.\d+)?) \((\d+) ticks\)")
         terminal.send(b"+")
-        terminal.wait_for(lambda text: "group 2 ticks" in text, 10, "grouping by 2 ticks")
+        first_step = group.search(terminal.wait_for(group.search, 10, "a grouping"))
+        assert first_step is not None
+        gap = float(asks[-2]) - float(asks[-1]) if len(asks) > 1 else 0.0
+        assert float(first_step.group(1)) > gap  # levels merge
         terminal.send(b"+")
-        terminal.wait_for(lambda text: "group 5 ticks" in text, 10, "grouping by 5 ticks")
+        second = terminal.wait_for(
+            lambda text: (m := group.search(text)) is not None and m.group(1) != first_step[1],
+            10,
+            "a coarser grouping",
+        )
+        second_step = group.search(second)
+        assert second_step is not None and float(second_step[1]) > float(first_step[1])
         terminal.send(b"c")
         terminal.wait_for(lambda text: "cumulative depth" in text, 10, "the depth chart")
         terminal.send(b"c-")
         terminal.wait_for(
-            lambda text: "group 2 ticks" in text and shows_live_ladder(text), 10, "the ladder"
+            lambda text: f"group {first_step[1]} (" in text and shows_live_ladder(text),
+            10,
+            "the ladder",
         )
         terminal.send(b"\x03")  # Ctrl-C through the pty: a real SIGINT
         assert terminal.wait(15) == 0
         assert_restored(bytes(terminal.raw))
+    finally:
+        terminal.close()
+
+
+def test_book_watch_with_a_depth_draws_that_many_levels(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    terminal = Terminal.spawn([*VMX, "book", "BINANCE", "BTC/USDT", "--watch", "--depth", "5"], env)
+    try:
+        text = terminal.wait_for(shows_live_ladder, 30, "a live ladder")
+        asks, bids = ladder_sides(text)
+        assert (len(asks), len(bids)) == (5, 5), text
+        terminal.send(b"q")
+        assert terminal.wait(15) == 0
     finally:
         terminal.close()
 
@@ -357,6 +386,8 @@ def test_watch_records_and_replay_plays_it_into_the_ladder(
         text = terminal.wait_for(lambda t: "end of the recording" in t, 20, "the replayed ladder")
         asks, bids = ladder_sides(text)
         assert asks and bids and float(asks[-1]) > float(bids[0])
+        # A recording, not a feed: the header says so, and shows no lag.
+        assert "● replay max" in text and "● live" not in text and " lag " not in text
         terminal.send(b"q")
         assert terminal.wait(15) == 0
         assert_restored(bytes(terminal.raw))

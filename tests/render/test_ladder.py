@@ -226,7 +226,9 @@ def test_grouping_aggregates_levels_into_buckets() -> None:
         view(bids=bids, asks=asks, group_step=step, group_ticks=5, own=own), 120, 16
     )
     lines = screen(frame, 120, 16)
-    assert "group 5 ticks" in lines[1]
+    assert "group 0.05 (5 ticks)" in lines[1]
+    # The header's spread is the book's (100.11 - 100.07), not the buckets' (100.15 - 100.05).
+    assert "spread 0.04" in lines[1] and "mid 100.09" in lines[1]
     text = "\n".join(lines)
     assert "100.15" in text and "100.14" not in text
     assert re.search(r"▶ 1\s+100\.00", text)
@@ -284,3 +286,13 @@ def test_the_bar_scale_moves_in_1_2_5_steps() -> None:
     cases = {"7": "10", "7.5": "10", "10": "10", "10.01": "20", "0.31663": "0.5", "123": "200"}
     assert {k: str(nice_ceiling(D(k))) for k in cases} == cases
     assert nice_ceiling(D(0)) == 1
+
+
+def test_a_replay_says_replay_at_its_speed_instead_of_live() -> None:
+    bids = [(D("100.00"), D(1))]
+    asks = [(D("100.10"), D(1))]
+    lines = screen(
+        LadderRenderer().render(view(bids=bids, asks=asks, replay="replay ×10"), 100, 12), 100, 12
+    )
+    assert "● replay ×10" in lines[0] and "live" not in lines[0]
+    assert "lag" not in lines[2] and "msgs/s" in lines[2]

@@ -68,6 +68,18 @@ class LazyNouns(TyperGroup):
             command.add_command(extra_command, extra_command.name)  # type: ignore[attr-defined]
         return use_plain_coercion(command)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """An unknown noun is a usage error that suggests the nearest one (`vmx orders`:
+        did you mean `order`?)."""
+        name = args[0] if args else ""
+        if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            near = difflib.get_close_matches(name, list(NOUNS), n=1, cutoff=0.6)
+            hint = f" Did you mean `vmx {near[0]}`?" if near else " `vmx --help` lists them."
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         use_plain_coercion(self)
         return super().parse_args(ctx, args)

@@ -26,17 +26,16 @@ if TYPE_CHECKING:
 app = sub_app("Backtest a strategy on a recording, a CSV of trades or a simulated market.")
 
 CHART_COLUMNS_OFF_TERMINAL = 80
-METRICS = (
-    "sharpe",
-    "sortino",
-    "calmar",
-    "total_return",
-    "annualised_return",
-    "profit_factor",
-    "expectancy",
-    "win_rate",
-    "max_drawdown",
-)
+# Metrics where less is better: a sweep ranked by one of them lists the smallest first.
+LOWER_IS_BETTER = frozenset(
+    {"max_drawdown", "max_drawdown_duration_seconds", "fees_paid", "annualised_volatility",
+     "volatility_per_period"}
+)  # fmt: skip
+# An annualised metric a short run does not have ranks by its per-period twin (same order:
+# the annualisation factor is the same for every run of a sweep).
+PER_PERIOD = {"sharpe": "sharpe_per_period", "sortino": "sortino_per_period",
+              "annualised_return": "trading_return",
+              "annualised_volatility": "volatility_per_period"}  # fmt: skip
 
 
 @dataclass
@@ -61,6 +60,7 @@ class BacktestCommand:
     split: str | None = None
     cluster: str | None = None
     cache: bool = True
+    annualize: bool = False
 
 
 def _funds(pairs: list[str]) -> dict[str, Decimal] | None:
@@ -123,6 +123,7 @@ def _spec_options(opts: BacktestCommand, strategy: StrategyRef, data: DataRef) -
         "sample_seconds": opts.sample_seconds,
         "funds": _funds(opts.funds),
         "split": _split(opts.split),
+        "annualize": opts.annualize,
     }
 
 
@@ -188,6 +189,7 @@ def _run_single(
         fill_model=opts.fill_model,
         sample_seconds=opts.sample_seconds,
         funds=_funds(opts.funds),
+        annualize=opts.annualize,
     )
     options.check()
     split = _split(opts.split)
@@ -249,8 +251,8 @@ def _run_single(
     if lagged is not None and report["lag_check"]["collapsed"]:
         factory.io.status(
             "warning: with one more event of latency the result collapses "
-            f"(total return {result.report['metrics']['total_return']} -> "
-            f"{lagged.report['metrics']['total_return']}): the strategy may live on look-ahead "
+            f"(trading return {result.report['metrics']['trading_return']} -> "
+            f"{lagged.report['metrics']['trading_return']}): the strategy may live on look-ahead "
             "or on fills a real queue would not give"
         )
     return None
@@ -326,11 +328,11 @@ def _run_sweep(
 ) -> int | None:
     from velocimex_cli.engine.backtest.session import run_spec, strategy_class
     from velocimex_cli.engine.backtest.sweep import ResultCache, RunSpec, grid, parse_axis, sweep
+    from velocimex_cli.engine.core.instruments import Catalogue
+    from velocimex_cli.engine.drivers.strategies.event_values import instrument_spec
     from velocimex_cli.paths import cache_dir
-    from velocimex_cli.wire.errors import InvalidParameter
+    from velocimex_cli.wire.errors import ApiError, InvalidParameter
 
-    if opts.metric not in METRICS:
-        raise InvalidParameter("metric", opts.metric, f"--metric is one of {', '.join(METRICS)}")
     if opts.lag_check:
         raise InvalidParameter(
             "lag_check", True, "--lag-check runs with a single backtest, not a sweep"
@@ -338,14 +340,22 @@ def _run_sweep(
     axes = [parse_axis(text) for text in opts.sweeps]
     cls = strategy_class(strategy)
     points = grid(axes)
+    instrument = instrument_spec(Catalogue().find(data.exchange, data.symbol))
+    skipped: list[dict[str, Any]] = []
+    runnable = []
     for point in points:
-        cls.validate({**params, **point})
+        try:
+            cls.check(cls.validate({**params, **point}), instrument)
+        except ApiError as exc:  # this combination only: the others still run
+            skipped.append({"params": {**params, **point}, "skipped": exc.message})
+        else:
+            runnable.append(point)
     options = _spec_options(opts, strategy, data)
     specs = [
         RunSpec(
             strategy.strategy_id, strategy.source_hash, {**params, **point}, options, data.digest
         )
-        for point in points
+        for point in runnable
     ]
     cache = None if not opts.cache else ResultCache(cache_dir() / "backtests")
     workers = opts.jobs or os.cpu_count() or 1
@@ -363,15 +373,9 @@ def _run_sweep(
             run_spec, specs, cache, workers=workers, cluster=opts.cluster, progress=progress
         )
     names = [axis.name for axis in axes]
-    ranked = sorted(
-        rows,
-        key=lambda r: (
-            r["metrics"].get(opts.metric) is None,
-            -(r["metrics"].get(opts.metric) or 0),
-        ),
-    )
-    if opts.metric == "max_drawdown":
-        ranked = sorted(rows, key=lambda r: r["metrics"].get(opts.metric) or Decimal(0))
+    rows = [*rows, *skipped]
+    metric = _rank_metric(opts.metric, rows)
+    ranked = rank(rows, metric)
     if cached_count[0]:
         factory.io.status(
             f"{cached_count[0]} of {len(specs)} runs from the cache; "
@@ -400,10 +404,47 @@ def _run_sweep(
     from velocimex_cli.render.backtest_report import heatmap, sweep_table
 
     console = factory.io.console()
-    console.print(sweep_table(ranked, names, opts.metric))
+    console.print(sweep_table(ranked, names, metric))
     if len(names) == 2:
-        console.print(heatmap(ranked, names[0], names[1], opts.metric))
+        console.print(heatmap(ranked, names[0], names[1], metric))
+    left_out = [r for r in ranked if "metrics" not in r]
+    if left_out:
+        factory.io.status(
+            f"{len(left_out)} of {len(ranked)} runs gave no result (listed as skipped or failed)"
+        )
     return None
+
+
+def _rank_metric(name: str, rows: list[dict[str, Any]]) -> str:
+    """The metric to rank by: `name`, or its per-period twin when no run has the annualised
+    one (runs shorter than 30 days without --annualize)."""
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    reports = [r["metrics"] for r in rows if "metrics" in r]
+    known = sorted({k for m in reports for k, v in m.items() if isinstance(v, Decimal | int)})
+    if reports and name not in reports[0]:
+        raise InvalidParameter(
+            "rank", name, f"--rank is one of the report's metrics: {', '.join(known)}"
+        )
+    if reports and all(m.get(name) is None for m in reports) and name in PER_PERIOD:
+        return PER_PERIOD[name]
+    return name
+
+
+def rank(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Best first by `metric` (smallest first where less is better); runs without the figure
+    after those with it, and skipped or failed runs last, each in grid order."""
+    lower = metric in LOWER_IS_BETTER
+
+    def key(row: dict[str, Any]) -> tuple[int, Decimal]:
+        if "metrics" not in row:
+            return (2, Decimal(0))
+        value = row["metrics"].get(metric)
+        if not isinstance(value, Decimal | int) or isinstance(value, bool):
+            return (1, Decimal(0))
+        return (0, Decimal(value) if lower else -Decimal(value))
+
+    return sorted(rows, key=key)
 
 
 @app.command()
@@ -441,7 +482,17 @@ def backtest(
     sweep_: list[str] = typer.Option(
         [], "--sweep", help="NAME=START:STOP:STEP or NAME=A,B,C; repeatable."
     ),
-    metric: str = typer.Option("sharpe", "--metric", help="Rank a sweep by this metric."),
+    metric: str = typer.Option(
+        "sharpe",
+        "--rank",
+        "--metric",
+        help="Rank a sweep by any metric of the report (sharpe, trading_return, max_drawdown…).",
+    ),
+    annualize: bool = typer.Option(
+        False,
+        "--annualize",
+        help="Annualised return, volatility, Sharpe, Sortino, Calmar even for a run under 30 days.",
+    ),
     jobs: int | None = typer.Option(
         None, "--jobs", "-j", help="Local worker processes (default: one per core)."
     ),
@@ -460,6 +511,6 @@ def backtest(
     opts = BacktestCommand(
         strategy, data, simulate, seed, exchange, symbol, list(param), latency, fill_model,
         sample, list(cash), fmt, trades, lag_check, list(sweep_), metric, jobs, split, cluster,
-        not no_cache,
+        not no_cache, annualize,
     )  # fmt: skip
     execute(ctx, run_backtest, opts, output=fmt)

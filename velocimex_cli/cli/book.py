@@ -37,9 +37,10 @@ def run_book(factory: Factory, opts: BookOptions) -> None:
     from velocimex_cli.output.formats import emit
     from velocimex_cli.output.truncation import report_cut
 
-    # Ask for one level more than shown: if a side has it, the book was cut and we say so.
+    # Without --depth, ask for one level more than shown: if a side has it, the book was cut
+    # and we say how to see more. A depth asked for is what is shown, and nothing is said.
     depth = opts.depth or DEFAULT_DEPTH
-    probe = depth + 1 if depth < MAX_DEPTH else depth
+    probe = depth + 1 if opts.depth is None and depth < MAX_DEPTH else depth
     data = factory.client().order_book(opts.exchange, opts.symbol, probe)
     cut = any(len(data.get(side) or []) > depth for side in ("bids", "asks"))
     if cut:
@@ -119,7 +120,7 @@ if True:  # the commands, each the only one of its app (the root loads them lazi
 
             live = WatchOptions(
                 exchange, symbol, fps=fps, verify=verify, record=record, chart=chart,
-                group=group, depth=depth or 10, output=fmt,
+                group=group, depth=depth, output=fmt,
             )  # fmt: skip
             execute(ctx, run_watch, live, output=fmt)
             return

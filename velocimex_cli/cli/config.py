@@ -4,7 +4,7 @@ how long an order may wait for a rate limit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -34,11 +34,23 @@ def run_list(factory: Factory, opts: ConfigOptions) -> None:
     if settings.profiles:
         data["profiles"] = settings.profiles  # type: ignore[assignment]
     fmt = opts.output or "table"
-    if fmt == "table":
-        for key, value in data.items():
-            factory.io.write(f"{key} = {value}\n")
+    if fmt == "table":  # for people: the settings as TOML, as the settings file holds them
+        import tomli_w
+
+        factory.io.write(tomli_w.dumps(_toml_ready(data)))
         return
     emit(factory.io, data, fmt)
+
+
+def _toml_ready(value: Any) -> Any:
+    """`value` with what TOML cannot hold made text (a Decimal) and unset entries left out."""
+    if isinstance(value, dict):
+        return {str(k): _toml_ready(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_toml_ready(v) for v in value]
+    if isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 def _emit_value(factory: Factory, opts: ConfigOptions, data: dict[str, str], text: str) -> None:

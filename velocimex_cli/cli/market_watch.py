@@ -112,6 +112,7 @@ class MarketWatch:
         self.own_orders = False
         self.group_step = group_step
         self.group_ticks = group_ticks
+        self.replay: str | None = None  # what the header says instead of live, for a replay
         self.stats = stats or FrameStats()
         self.note: str | None = None
         self.hint = "q quit"
@@ -193,6 +194,7 @@ class MarketWatch:
             group_ticks=self.group_ticks,
             note=self.note,
             hint=self.hint,
+            replay=self.replay,
         )
 
     def snapshot(self, depth: int) -> dict[str, Any]:

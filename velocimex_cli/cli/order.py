@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperCommand
 
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import INTERRUPTED, execute
@@ -410,6 +411,7 @@ def _send_batch(
 def run_cancel(factory: Factory, opts: CancelOptions) -> int | None:
     from velocimex_cli.output.formats import emit
     from velocimex_cli.render.tables import ORDER_COLUMNS, table_for
+    from velocimex_cli.wire.errors import ApiError
 
     if opts.all == bool(opts.order_ids):
         raise CommandError("give ORDER_ID... or --all (with optional --exchange/--symbol)")
@@ -428,6 +430,17 @@ def run_cancel(factory: Factory, opts: CancelOptions) -> int | None:
     for order_id in opts.order_ids:
         try:
             orders.append(api.cancel_order(order_id))
+        except ApiError as exc:
+            if exc.details.get("status") != "canceled":
+                from velocimex_cli.cli.execution import report
+
+                if first_failure is None:
+                    first_failure = exc
+                report(factory, exc, json_errors=fmt in ("json", "ndjson"))
+                continue
+            # Canceling is idempotent: an order canceled already is what was asked for.
+            orders.append(api.get_order(order_id))
+            factory.io.status(f"Order {order_id} was already canceled.")
         except Exception as exc:
             from velocimex_cli.cli.execution import report
 
@@ -695,7 +708,20 @@ def fills_command(
     execute(ctx, run_fills, opts, output=fmt)
 
 
-@app.command("cancel-after")
+class _TakesNegativeSeconds(TyperCommand):
+    """`cancel-after -5` is SECONDS out of range, not an unknown option `-5`: a bare negative
+    whole number is passed as the argument (after `--`); real unknown options still fail."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if "--" not in args:
+            for index, arg in enumerate(args):
+                if arg[:1] == "-" and arg[1:].isdigit():
+                    args = [*args[:index], "--", *args[index:]]
+                    break
+        return super().parse_args(ctx, args)
+
+
+@app.command("cancel-after", cls=_TakesNegativeSeconds)
 def cancel_after_command(
     ctx: typer.Context,
     seconds: str | None = typer.Argument(

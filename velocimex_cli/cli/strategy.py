@@ -157,7 +157,7 @@ def deployment_view(record: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.text import Text
 
-    from velocimex_cli.render.tables import detail_table, records_table
+    from velocimex_cli.render.tables import POSITION_FIT, detail_table, records_table
 
     shown = {k: _flat(record.get(k)) for k in DEPLOYMENT_FIELDS if k in record}
     if isinstance(record.get("params"), dict):  # name=value, not the "amount asset" of money
@@ -165,7 +165,10 @@ def deployment_view(record: dict[str, Any]) -> Any:
     parts: list[Any] = [detail_table(shown)]
     positions = record.get("positions") or []
     if positions:
-        parts += [Text(""), records_table(positions, POSITION_COLUMNS, title="positions")]
+        parts += [
+            Text(""),
+            records_table(positions, POSITION_COLUMNS, title="positions", fit=POSITION_FIT),
+        ]
     return Group(*parts)
 
 
@@ -173,7 +176,7 @@ def run_list(factory: Factory, opts: ListOptions) -> None:
     from velocimex_cli.output.formats import emit
 
     def table(payload: Any) -> Any:
-        from velocimex_cli.render.tables import table_for
+        from velocimex_cli.render.tables import STRATEGY_FIT, table_for
 
         # The table names each strategy's parameters; their types, defaults and bounds (a
         # JSON document thousands of characters wide) are what `vmx strategy show ID` is for.
@@ -181,7 +184,9 @@ def run_list(factory: Factory, opts: ListOptions) -> None:
             {**row, "params": _param_names(row.get("params"))} if isinstance(row, dict) else row
             for row in (payload or {}).get("strategies") or []
         ]
-        return table_for("strategies", STRATEGY_COLUMNS)({**payload, "strategies": rows})
+        return table_for("strategies", STRATEGY_COLUMNS, STRATEGY_FIT)(
+            {**payload, "strategies": rows}
+        )
 
     emit(factory.io, factory.client().strategies(), factory.output_format(opts.output), table)
     if factory.output_format(opts.output) == "table":
@@ -273,10 +278,10 @@ def run_status(factory: Factory, opts: StatusOptions) -> None:
         return
 
     def table(payload: Any) -> Any:
-        from velocimex_cli.render.tables import records_table
+        from velocimex_cli.render.tables import DEPLOYMENT_FIT, records_table
 
         rows = [{k: _flat(v) for k, v in row.items()} for row in payload.get("deployments", [])]
-        return records_table(rows, DEPLOYMENT_COLUMNS)
+        return records_table(rows, DEPLOYMENT_COLUMNS, fit=DEPLOYMENT_FIT)
 
     emit(factory.io, client.deployments(opts.state), fmt, table)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ class WatchOptions:
     record: str | None = None
     chart: bool = False
     group: int | None = None
-    depth: int = 10
+    depth: int | None = None  # levels per side: None fills the screen (NDJSON: NDJSON_DEPTH)
     duration: float | None = None
     count: int | None = None
     output: str | None = None  # json/ndjson: NDJSON even on a terminal; table: the live view
@@ -96,31 +97,42 @@ def parse_instrument(text: str) -> tuple[str, str]:
     return canonical_instrument(exchange, symbol)
 
 
-def find_market(factory: Factory, exchange: str, symbol: str) -> dict[str, Any]:
-    """The instrument's market entry (tick size); a clear error when there is no such market."""
-    from velocimex_cli.wire.errors import ApiError, InvalidParameter
+def exchange_markets(factory: Factory, exchange: str) -> list[dict[str, Any]]:
+    """The markets the engine lists for `exchange`; NOT_FOUND when it lists none."""
+    from velocimex_cli.wire.errors import ApiError, NotFound
 
-    exchange, symbol = canonical_instrument(exchange, symbol)
     try:
         markets = factory.client().markets(exchange).get("markets", [])
     except ApiError as exc:
         if exc.details.get("parameter") != "exchange":
             raise
         markets = []
+    if not markets:
+        raise NotFound(
+            f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
+            {"parameter": "exchange", "value": exchange},
+        )
+    return markets
+
+
+def market_in(markets: list[dict[str, Any]], exchange: str, symbol: str) -> dict[str, Any]:
+    """The instrument's entry among its exchange's markets; NOT_FOUND naming the ones listed."""
+    from velocimex_cli.wire.errors import NotFound
+
     for market in markets:
         if market.get("exchange") == exchange and market.get("symbol") == symbol:
             return market
-    # The same error, exit code (2) and JSON as `vmx book` gets from the API for these names.
-    if not markets:
-        raise InvalidParameter(
-            "exchange",
-            exchange,
-            f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
-        )
     known = ", ".join(sorted(str(m.get("symbol")) for m in markets))
-    raise InvalidParameter(
-        "symbol", symbol, f"{exchange} has no symbol {symbol!r}; it lists {known}"
+    raise NotFound(
+        f"{exchange} has no symbol {symbol!r}; it lists {known}",
+        {"parameter": "symbol", "value": symbol},
     )
+
+
+def find_market(factory: Factory, exchange: str, symbol: str) -> dict[str, Any]:
+    """The instrument's market entry (tick size); NOT_FOUND when there is no such market."""
+    exchange, symbol = canonical_instrument(exchange, symbol)
+    return market_in(exchange_markets(factory, exchange), exchange, symbol)
 
 
 async def run_frames(
@@ -189,16 +201,38 @@ async def feed(stream: Any, apply: Callable[[dict], bool], pacer: FramePacer, re
             await asyncio.sleep(0)
 
 
-GROUP_STEPS = (2, 5, 10, 20, 50, 100, 200, 500, 1000)
+NDJSON_DEPTH = 10  # levels per side in an NDJSON snapshot without --depth
+GROUP_MULTIPLES = 10  # how many steps `+` offers, from the first that merges levels
 KEYS_HINT = "q quit · c chart · +/- group"
 
 
-def next_group(current: int | None, coarser: bool) -> int | None:
-    """The grouping after `+` (coarser) or `-` (finer): none, 2, 5, 10, 20 ... ticks."""
-    now = current or 1
+def group_steps(tick: Decimal, prices: Sequence[Decimal]) -> list[Decimal]:
+    """The price steps `+` walks through: 1, 2, 5 x 10^n in price units, starting at the first
+    one wider than the book's typical gap between levels (the median of `prices`' gaps), so the
+    first `+` already merges levels; each a whole number of ticks."""
+    from velocimex_cli.render.ladder import nice_ceiling
+
+    gaps = sorted(abs(a - b) for a, b in itertools.pairwise(prices) if a != b)
+    spacing = gaps[len(gaps) // 2] if gaps else tick
+    step = nice_ceiling(max(spacing, tick) * Decimal("1.000001"))  # strictly wider
+    steps: list[Decimal] = []
+    while len(steps) < GROUP_MULTIPLES:
+        if step % tick == 0:
+            steps.append(step)
+        step = nice_ceiling(step * Decimal("1.000001"))
+    return steps
+
+
+def next_group(
+    current: Decimal | None, coarser: bool, tick: Decimal, prices: Sequence[Decimal]
+) -> Decimal | None:
+    """The grouping step after `+` (coarser) or `-` (finer); None is no grouping."""
+    steps = group_steps(tick, prices)
     if coarser:
-        return next((g for g in GROUP_STEPS if g > now), GROUP_STEPS[-1])
-    finer = [g for g in GROUP_STEPS if g < now]
+        if current is None:
+            return steps[0]
+        return next((s for s in steps if s > current), max(current, steps[-1]))
+    finer = [s for s in steps if current is not None and s < current]
     return finer[-1] if finer else None
 
 
@@ -209,7 +243,7 @@ def run_watch(factory: Factory, opts: WatchOptions) -> int:
         raise CommandError(f"--verify must be every, frame or off, not {opts.verify!r}")
     if opts.group is not None and opts.group < 1:
         raise CommandError(f"--group must be a whole number of ticks, at least 1, not {opts.group}")
-    if not 1 <= opts.depth <= 1000:
+    if opts.depth is not None and not 1 <= opts.depth <= 1000:
         raise CommandError(f"--depth must be 1-1000, not {opts.depth}")
     draws_on_terminal(factory, opts.output)  # refuse a form it has not before connecting
     market = find_market(factory, opts.exchange, opts.symbol)
@@ -298,8 +332,12 @@ async def _watch(
 
                 def draw() -> bool:
                     width, height = screen.size
-                    depth = max(1, (height - 5) // 2)
-                    rows = renderer.render_rows(watch.view(depth), width, height, shown["chart"])
+                    depth = max(1, (height - 5) // 2)  # what the screen holds ...
+                    if opts.depth is not None:
+                        depth = min(depth, opts.depth)  # ... or fewer, when asked
+                    rows = renderer.render_rows(
+                        watch.view(depth), width, height, shown["chart"], opts.depth
+                    )
                     screen.draw(rows)
                     return True
 
@@ -307,8 +345,11 @@ async def _watch(
                     if key in "cC":
                         shown["chart"] = not shown["chart"]
                     elif key in "+=-_" and tick is not None:
-                        watch.group_ticks = next_group(watch.group_ticks, key in "+=")
-                        watch.group_step = tick * watch.group_ticks if watch.group_ticks else None
+                        book = watch.book
+                        prices = [price for price, _ in book.bids(50)] if book else []
+                        step = next_group(watch.group_step, key in "+=", tick, prices)
+                        watch.group_step = step
+                        watch.group_ticks = int(step / tick) if step is not None else None
                     else:
                         return
                     pacer.mark()
@@ -319,7 +360,7 @@ async def _watch(
                 def draw() -> bool:
                     if watch.book is None:
                         return True  # nothing to say before the first snapshot
-                    return lines.write(watch.snapshot(opts.depth))
+                    return lines.write(watch.snapshot(opts.depth or NDJSON_DEPTH))
 
                 on_key = None  # type: ignore[assignment]
 
@@ -419,27 +460,25 @@ def run_ticker_watch(factory: Factory, opts: TickerWatchOptions) -> int:
 
 def board_instruments(factory: Factory, words: list[str]) -> list[tuple[str, str]]:
     """EXCHANGE:SYMBOL ..., or EXCHANGE SYMBOL ..., or EXCHANGE alone (all its instruments),
-    or nothing (every instrument: an empty list)."""
+    or nothing (every instrument: an empty list). Each named instrument must be listed by the
+    engine (NOT_FOUND otherwise), checked before anything is drawn."""
     if all(":" in word for word in words):
-        return [parse_instrument(word) for word in words]
-    if any(":" in word for word in words):
+        named = [parse_instrument(word) for word in words]
+    elif any(":" in word for word in words):
         raise CommandError(
             "write every instrument as EXCHANGE:SYMBOL, or give one EXCHANGE and its symbols"
         )
-    exchange, symbols = words[0], words[1:]
-    if symbols:
-        return [canonical_instrument(exchange, symbol) for symbol in symbols]
-    exchange = exchange.strip().upper()
-    markets = factory.client().markets(exchange).get("markets", [])
-    if not markets:
-        from velocimex_cli.wire.errors import InvalidParameter
-
-        raise InvalidParameter(
-            "exchange",
-            exchange,
-            f"unknown exchange {exchange!r}; `vmx markets list` shows the exchanges",
-        )
-    return [(m["exchange"], m["symbol"]) for m in markets]
+    elif words[1:]:
+        named = [canonical_instrument(words[0], symbol) for symbol in words[1:]]
+    else:
+        markets = exchange_markets(factory, words[0].strip().upper())
+        return [(m["exchange"], m["symbol"]) for m in markets]
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for exchange, symbol in named:
+        if exchange not in listed:
+            listed[exchange] = exchange_markets(factory, exchange)
+        market_in(listed[exchange], exchange, symbol)
+    return named
 
 
 async def _ticker_watch(
@@ -589,6 +628,7 @@ async def _replay(factory: Factory, recording: Any, speed: float | None, fps: fl
         *(chosen or ("", "")), lambda: books.get(f"{watch.exchange}:{watch.symbol}")
     )
     watch.connection = "live"
+    watch.replay = "replay max" if speed is None else f"replay ×{speed:g}"
     pacer = FramePacer(fps)
 
     def apply(message: dict) -> bool:
@@ -652,7 +692,12 @@ if True:  # the command, the only one of its app (the root loads it lazily)
         group: int | None = typer.Option(
             None, "--group", help="Aggregate price levels into buckets of this many ticks."
         ),
-        depth: int = typer.Option(10, "--depth", "-d", help="Levels per side in NDJSON output."),
+        depth: int | None = typer.Option(
+            None,
+            "--depth",
+            "-d",
+            help="Levels per side (default: what the screen holds; NDJSON: 10).",
+        ),
         duration: float | None = typer.Option(
             None, "--duration", help="Stop after this many seconds."
         ),

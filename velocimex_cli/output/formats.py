@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.output.iostreams import IOStreams
 from velocimex_cli.wire import jsonfmt
+from velocimex_cli.wire.numbers import plain
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -39,7 +41,9 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return jsonfmt.dumps(value)
+        return jsonfmt.dumps(jsonfmt.plain_decimals(value))
+    if isinstance(value, Decimal):
+        return plain(value)  # 0.00000001, never 1E-8
     return str(value)
 
 
@@ -76,6 +80,8 @@ def emit(
 
     `columns`: the records' fields for the CSV header (default: known from the list's key).
     """
+    if fmt in ("json", "ndjson"):
+        data = jsonfmt.plain_decimals(data)  # numbers as people write them: never 1E-8
     if fmt == "json":
         io_.write(jsonfmt.dumps(data, indent=2) + "\n")
     elif fmt == "ndjson":

@@ -17,11 +17,21 @@ from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
+from velocimex_cli.engine.backtest.metrics import ANNUALISED
+
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SHADES = " ░▒▓█"
 
 REPORT_ROWS: tuple[tuple[str, str], ...] = (
+    ("trading_return", "trading return (strategy)"),
+    ("trading_pnl", "trading PnL"),
+    ("inventory_pnl", "starting inventory, marked"),
     ("total_return", "total return"),
+    ("buy_and_hold_return", "buy and hold (same period)"),
+    ("mean_return_per_period", "mean return per period"),
+    ("volatility_per_period", "volatility per period"),
+    ("sharpe_per_period", "Sharpe per period"),
+    ("sortino_per_period", "Sortino per period"),
     ("annualised_return", "annualised return"),
     ("annualised_volatility", "annualised volatility"),
     ("sharpe", "Sharpe"),
@@ -41,12 +51,14 @@ REPORT_ROWS: tuple[tuple[str, str], ...] = (
     ("exposure", "exposure"),
     ("fill_ratio", "fill ratio"),
     ("final_inventory", "final inventory"),
-    ("buy_and_hold_return", "buy and hold (same period)"),
     ("spread_captured", "spread captured"),
     ("inventory_min", "inventory min"),
     ("inventory_max", "inventory max"),
 )
 PERCENT = {
+    "trading_return",
+    "mean_return_per_period",
+    "volatility_per_period",
     "total_return",
     "annualised_return",
     "annualised_volatility",
@@ -66,26 +78,56 @@ class RateColumn(ProgressColumn):
         return Text("-/s" if speed is None else f"{speed:,.0f}/s", style="cyan")
 
 
+SIGNED = {"trading_return", "trading_pnl", "total_return", "expectancy", "average_trade"}
+SIGNIFICANT = 4  # digits a small figure keeps in a table: enough to rank runs
+
+
+def _rankable(value: Decimal) -> Decimal:
+    """At least two decimals, and SIGNIFICANT digits of a figure below 1 (0.0001234, not 0.00)."""
+    if not value:
+        return value.quantize(Decimal("0.01"))
+    exponent = min(-2, value.adjusted() - SIGNIFICANT + 1)
+    return value.quantize(Decimal(1).scaleb(exponent))
+
+
 def _percent(value: Decimal) -> str:
-    scaled = value * 100
-    if scaled.adjusted() > 12:  # e.g. a short run's compounding annualised: say it plainly
-        return f"{scaled:.3E}%"
-    return f"{scaled.quantize(Decimal('0.01'))}%"
+    return f"{_rankable(value * 100):f}%"
 
 
-def _value(key: str, value: Any) -> Text:
+def duration_text(seconds: int) -> str:
+    """3600 -> 1h, 5400 -> 1h30m, 90 -> 1m30s, 864000 -> 10d."""
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts[:2])
+
+
+def _value(key: str, value: Any, metrics: dict[str, Any] | None = None) -> Text:
     if value is None:
+        if key in ANNUALISED and metrics is not None and metrics.get("annualised") is False:
+            run = duration_text(int(metrics.get("run_seconds") or 0))
+            return Text(f"n/a (run of {run})", style="dim")
         return Text("-", style="dim")
     if key in PERCENT and isinstance(value, Decimal | int):
         text = _percent(Decimal(value))
-    elif isinstance(value, Decimal) and value.adjusted() > 12:
-        text = f"{value:.3E}"
+    elif isinstance(value, Decimal) and key in RATIOS:
+        text = f"{_rankable(value):f}"
+    elif isinstance(value, Decimal):
+        text = f"{value:f}"
     else:
         text = str(value)
     style = ""
-    if isinstance(value, Decimal | int) and key in {"total_return", "expectancy", "average_trade"}:
+    if isinstance(value, Decimal | int) and key in SIGNED:
         style = "green" if value > 0 else "red" if value < 0 else ""
     return Text(text, style=style)
+
+
+RATIOS = {
+    "sharpe", "sortino", "calmar", "sharpe_per_period", "sortino_per_period", "profit_factor",
+    "expectancy", "average_trade",
+}  # fmt: skip
 
 
 def metrics_table(metrics: dict[str, Any], title: str | None = None) -> Table:
@@ -94,7 +136,7 @@ def metrics_table(metrics: dict[str, Any], title: str | None = None) -> Table:
     table.add_column("value", justify="right")
     for key, label in REPORT_ROWS:
         if key in metrics:
-            table.add_row(label, _value(key, metrics[key]))
+            table.add_row(label, _value(key, metrics[key], metrics))
     return table
 
 
@@ -106,7 +148,7 @@ def comparison_table(sections: dict[str, dict[str, Any]]) -> Table:
         table.add_column(name, justify="right")
     for key, label in REPORT_ROWS:
         if any(key in s for s in sections.values()):
-            table.add_row(label, *(_value(key, s.get(key)) for s in sections.values()))
+            table.add_row(label, *(_value(key, s.get(key), s) for s in sections.values()))
     return table
 
 
@@ -143,7 +185,7 @@ def equity_chart(
     chart_width = max(10, width - 2)
     parts: list[RenderableType] = []
     if equity:
-        parts.append(Text(f"equity  {min(equity)} .. {max(equity)}", style="bold"))
+        parts.append(Text(f"strategy equity  {min(equity):f} .. {max(equity):f}", style="bold"))
         parts.append(sparkline(equity, chart_width, height=8, style="green"))
     if drawdowns:
         worst = max(drawdowns)
@@ -153,20 +195,38 @@ def equity_chart(
 
 
 def sweep_table(rows: Sequence[dict[str, Any]], names: Sequence[str], metric: str) -> Table:
+    """One row per run, in the order given (ranked by `metric`), with the in-sample and, after
+    --split, the out-of-sample figures; a skipped or failed run says why."""
     table = Table(show_header=True, header_style="bold")
     table.add_column("#", justify="right")
     for name in names:
         table.add_column(name, justify="right")
-    shown = [m for m in (metric, "total_return", "sharpe", "max_drawdown", "trades") if m]
+    shown = [metric, "trading_return", "total_return", "sharpe", "max_drawdown", "trades"]
+    if all(not r.get("metrics") or r["metrics"].get("annualised") is False for r in rows):
+        shown[3] = "sharpe_per_period"  # a short run: the annualised Sharpe is n/a everywhere
     shown = list(dict.fromkeys(shown))
+    split = any(r.get("out_of_sample") for r in rows)
     for column in shown:
         table.add_column(column, justify="right")
+    if split:
+        for column in (metric, "trading_return"):
+            table.add_column(f"oos {column}", justify="right")
     for rank, row in enumerate(rows, 1):
-        table.add_row(
-            str(rank),
-            *(str(row["params"].get(n)) for n in names),
-            *(_value(c, row["metrics"].get(c)) for c in shown),
-        )
+        params = [str(row["params"].get(n)) for n in names]
+        if row.get("skipped") or row.get("failed"):
+            why = row.get("skipped") or row.get("failed")
+            label = "skipped" if row.get("skipped") else "failed"
+            cells = [Text(f"{label}: {why}", style="yellow")] + [Text("")] * (len(shown) - 1)
+            if split:
+                cells += [Text(""), Text("")]
+            table.add_row("-", *params, *cells)
+            continue
+        metrics = row["metrics"]
+        cells = [_value(c, metrics.get(c), metrics) for c in shown]
+        if split:
+            outside = row.get("out_of_sample") or {}
+            cells += [_value(c, outside.get(c), outside) for c in (metric, "trading_return")]
+        table.add_row(str(rank), *params, *cells)
     return table
 
 
@@ -174,7 +234,9 @@ def heatmap(rows: Sequence[dict[str, Any]], x: str, y: str, metric: str) -> Rend
     """The metric over two swept parameters: one cell per (x, y), shaded low -> high."""
     xs = sorted({r["params"][x] for r in rows}, key=Decimal)
     ys = sorted({r["params"][y] for r in rows}, key=Decimal)
-    values = {(r["params"][x], r["params"][y]): r["metrics"].get(metric) for r in rows}
+    values = {
+        (r["params"][x], r["params"][y]): r["metrics"].get(metric) for r in rows if "metrics" in r
+    }
     known = [v for v in values.values() if v is not None]
     low = min(known) if known else Decimal(0)
     high = max(known) if known else Decimal(0)
@@ -192,6 +254,6 @@ def heatmap(rows: Sequence[dict[str, Any]], x: str, y: str, metric: str) -> Rend
                 continue
             level = int((value - low) / span * 4) if span else 2
             style = ("red", "red", "yellow", "green", "bold green")[level]
-            cells.append(Text(SHADES[level] * 2 + f" {value}", style=style))
+            cells.append(Text(SHADES[level] * 2 + f" {_value(metric, value).plain}", style=style))
         table.add_row(str(yv), *cells)
     return table

@@ -112,6 +112,7 @@ class LadderView:
     group_ticks: int | None = None
     note: str | None = None
     hint: str = "q quit"
+    replay: str | None = None  # "replay ×10": a recording, not a live feed (no lag to show)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,8 @@ def book_state(view: LadderView, figures: BookFigures) -> BookState:
     if figures.crossed:
         reason = f"book crossed: bid {plain(figures.best_bid)} ≥ ask {plain(figures.best_ask)}"  # type: ignore[arg-type]
         return BookState("book crossed", "bold white on red", False, reason + ", not valid")
+    if view.replay:
+        return BookState(view.replay, "bold cyan", True)
     return BookState("live", "bold green", True)
 
 
@@ -337,7 +340,12 @@ class LadderRenderer:
         return fit_lines(lines, width)
 
     def render_rows(
-        self, view: LadderView, width: int, height: int, chart: bool = False
+        self,
+        view: LadderView,
+        width: int,
+        height: int,
+        chart: bool = False,
+        depth: int | None = None,
     ) -> list[Row]:
         """One frame as `height` rows of (column, Text) parts: the ladder at column 0 and, when
         it fits, the tape to its right. Unchanged rows and tape lines are the same cached
@@ -345,7 +353,11 @@ class LadderRenderer:
         them (the tape scrolls by whole lines while the ladder mostly stays put)."""
         width = max(width, 20)
         per_side = max(1, (height - HEADER_LINES - 2) // 2)
+        if depth is not None:
+            per_side = min(per_side, depth)
         bids, asks = list(view.bids), list(view.asks)
+        # The header's figures are the book's own: a grouped bucket's price is not a quote.
+        true_figures = book_figures(bids[:per_side], asks[:per_side])
         own = dict(view.own)
         if view.group_step:
             bids = group_levels(bids, view.group_step, "bid")
@@ -356,7 +368,7 @@ class LadderRenderer:
                 grouped[key] = grouped.get(key, Decimal(0)) + remaining
             own = grouped
         bids, asks = bids[:per_side], asks[:per_side]
-        figures = book_figures(bids, asks)
+        figures = true_figures
         state = book_state(view, figures)
         bid_total = sum((size for _, size in bids), Decimal(0))
         ask_total = sum((size for _, size in asks), Decimal(0))
@@ -454,12 +466,14 @@ class LadderRenderer:
         else:
             second.append("  imbalance -")
         second.append(f"  seq {view.sequence if view.sequence is not None else '-'}")
-        if view.group_ticks:
-            second.append(f"  group {view.group_ticks} ticks")
+        if view.group_step:
+            ticks = f" ({view.group_ticks} ticks)" if view.group_ticks else ""
+            second.append(f"  group {plain(view.group_step)}{ticks}")
 
         third = Text(no_wrap=True, overflow="crop", style="dim")
         third.append(f"msgs/s {_figure(view.messages_per_second, 0)}")
-        third.append(f"  lag {_figure(view.lag_ms, 0)} ms")
+        if not view.replay:  # a recording's age is not a lag
+            third.append(f"  lag {_figure(view.lag_ms, 0)} ms")
         third.append(f"  fps {_figure(view.frames_per_second, 1)}")
         if view.own:
             shown = {("bid", p) for p, _ in bids} | {("ask", p) for p, _ in asks}

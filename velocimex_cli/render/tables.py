@@ -6,10 +6,14 @@ Numbers are printed exactly as the API sent them (str of the Decimal), never ref
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
+
+from velocimex_cli.wire.numbers import plain
 
 _SIDE_STYLE = {"buy": "green", "sell": "red", "bid": "green", "ask": "red"}
 _STATUS_STYLE = {
@@ -27,11 +31,13 @@ def cell(value: Any, column: str = "") -> Text:
         return Text("-", style="dim")
     if isinstance(value, bool):
         return Text("yes" if value else "no")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return Text(", ".join(value) if value else "-")  # permissions, ip_allow: words
     if isinstance(value, dict | list):
         from velocimex_cli.wire import jsonfmt
 
         return Text(jsonfmt.dumps(value))
-    text = str(value)
+    text = plain(value) if isinstance(value, Decimal) else str(value)  # never 1E-8
     if column == "side":
         return Text(text, style=_SIDE_STYLE.get(text, ""))
     if column == "status":
@@ -80,13 +86,32 @@ _LEAST_NEEDED = (
 )
 
 
-class FittedTable:
-    """A records table that fits the console: least-needed columns go first, nothing is cut."""
+@dataclass(frozen=True)
+class Fit:
+    """How one table gives way on a narrow screen: `drop` goes first, in that order, then the
+    `wrap` columns wrap (down to their minimum width) instead of widening the table, then the
+    general least-needed columns go; `keep` never goes."""
 
-    def __init__(self, rows: Sequence[Any], columns: Sequence[str], title: str | None) -> None:
+    drop: tuple[str, ...] = ()
+    wrap: dict[str, int] = field(default_factory=dict)  # column -> minimum width
+    keep: frozenset[str] = frozenset()
+
+
+PLAIN_FIT = Fit()
+SEPARATOR = 3  # " │ " between columns
+
+
+class FittedTable:
+    """A records table that fits the console: columns go in the table's order (`Fit`), long
+    text wraps where the table allows it, ids and numbers are never cut."""
+
+    def __init__(
+        self, rows: Sequence[Any], columns: Sequence[str], title: str | None, fit: Fit = PLAIN_FIT
+    ) -> None:
         self.rows = [row for row in rows if isinstance(row, dict)]
         self.columns = list(columns)
         self.title = title
+        self.fit = fit
 
     def _cells(self) -> list[list[Text]]:
         return [[cell(row.get(c), c) for c in self.columns] for row in self.rows]
@@ -95,18 +120,49 @@ class FittedTable:
         index = {c: i for i, c in enumerate(self.columns)}
         return [max([len(c), *(len(r[index[c]]) for r in cells)]) for c in columns]
 
+    def _width(self, columns: list[str], cells: list[list[Text]], wrapping: bool) -> int:
+        widths = self._widths(columns, cells)
+        if wrapping:
+            wrap = self.fit.wrap
+            widths = [
+                min(w, max(wrap[c], len(c))) if c in wrap else w
+                for c, w in zip(columns, widths, strict=True)
+            ]
+        return sum(widths) + SEPARATOR * (len(columns) - 1)
+
+    def _choose(self, cells: list[list[Text]], max_width: int | None) -> tuple[list[str], bool]:
+        """The columns shown and whether the wrap columns wrap."""
+        columns = list(self.columns)
+        if max_width is None:
+            return columns, False
+        fit = self.fit
+
+        def drop(victims: Sequence[str], wrapping: bool) -> bool:
+            for victim in victims:
+                if self._width(columns, cells, wrapping) <= max_width:
+                    return True
+                if victim in columns and victim not in fit.keep and len(columns) > 2:
+                    columns.remove(victim)
+            return self._width(columns, cells, wrapping) <= max_width
+
+        if drop(fit.drop, False):
+            return columns, False
+        wrapping = bool(fit.wrap)
+        if drop(_LEAST_NEEDED, wrapping):
+            return columns, wrapping
+        drop(tuple(fit.wrap), wrapping)  # the wrapped text goes last
+        return columns, wrapping
+
     def build(self, max_width: int | None = None) -> Table:
         cells = self._cells()
-        columns = list(self.columns)
-        if max_width is not None:
-            for victim in _LEAST_NEEDED:
-                if sum(self._widths(columns, cells)) + 3 * (len(columns) - 1) <= max_width:
-                    break
-                if victim in columns and len(columns) > 2:
-                    columns.remove(victim)
+        columns, wrapping = self._choose(cells, max_width)
         index = {c: i for i, c in enumerate(self.columns)}
         table = Table(title=self.title, show_edge=False, header_style="bold", pad_edge=False)
         for column, width in zip(columns, self._widths(columns, cells), strict=True):
+            if wrapping and column in self.fit.wrap:
+                least = max(self.fit.wrap[column], len(column))
+                table.add_column(column, min_width=min(width, least), overflow="fold")
+                continue
             table.add_column(
                 column,
                 justify="right" if column in _NUMERIC else "left",
@@ -124,7 +180,10 @@ class FittedTable:
 
 
 def records_table(
-    rows: Sequence[Any], columns: Sequence[str] | None = None, title: str | None = None
+    rows: Sequence[Any],
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    fit: Fit = PLAIN_FIT,
 ) -> FittedTable:
     if columns is None:
         seen: list[str] = []
@@ -132,7 +191,7 @@ def records_table(
             if isinstance(row, dict):
                 seen.extend(k for k in row if k not in seen)
         columns = seen
-    return FittedTable(rows, columns, title)
+    return FittedTable(rows, columns, title, fit)
 
 
 def detail_table(record: dict[str, Any]) -> Table:
@@ -194,7 +253,28 @@ POSITION_COLUMNS = (
     "unrealized_pnl",
     "pnl_asset",
 )
+# A position's average price is what it is about: the PnL columns give way first.
+POSITION_FIT = Fit(
+    drop=("pnl_asset", "realized_pnl", "market_price"),
+    keep=frozenset({"exchange", "symbol", "quantity", "average_price", "unrealized_pnl"}),
+)
 TICKER_COLUMNS = ("exchange", "symbol", "price", "bid", "ask", "volume", "timestamp")
+# `strategy list`: ids, names and kinds stay; the parameter names go first (`strategy show`
+# has them in full), then the description wraps.
+STRATEGY_FIT = Fit(
+    drop=("params",),
+    wrap={"description": 20},
+    keep=frozenset({"strategy_id", "name", "kind"}),
+)
+# `strategy status`: where each runs, how it is doing and why it stopped stay; the money columns
+# (`strategy status ID` has them) give way first, then the error wraps.
+DEPLOYMENT_FIT = Fit(
+    drop=("unrealized_pnl", "realized_pnl", "fees", "open_orders", "strategy_id"),
+    wrap={"last_error": 16},
+    keep=frozenset(
+        {"deployment_id", "exchange", "symbol", "state", "orders", "fills", "last_error"}
+    ),
+)
 
 
 def _listed(data: Any, key: str) -> list[Any]:
@@ -203,7 +283,7 @@ def _listed(data: Any, key: str) -> list[Any]:
     return data if isinstance(data, list) else [data]
 
 
-def table_for(key: str, columns: Sequence[str]) -> Any:
+def table_for(key: str, columns: Sequence[str], fit: Fit = PLAIN_FIT) -> Any:
     """A renderer for a payload wrapped as {key: [...]}, with known columns first."""
 
     def render(data: Any) -> FittedTable:
@@ -212,7 +292,8 @@ def table_for(key: str, columns: Sequence[str]) -> Any:
         for row in rows:
             if isinstance(row, dict):
                 extra.extend(k for k in row if k not in columns and k not in extra)
-        return records_table(rows, [*columns, *extra] if key == "strategies" else columns)
+        shown = [*columns, *extra] if key == "strategies" else columns
+        return records_table(rows, shown, fit=fit)
 
     return render
 
@@ -220,7 +301,9 @@ def table_for(key: str, columns: Sequence[str]) -> Any:
 def book_ladder(book: dict[str, Any]) -> Table:
     """The order book as a ladder: asks above (best lowest, nearest the spread), bids below."""
     title = f"{book.get('exchange')} {book.get('symbol')}  seq {book.get('sequence')}"
-    table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
+    table = Table(  # at least as wide as its title, which stays on one line
+        title=title, show_edge=False, header_style="bold", pad_edge=False, min_width=len(title)
+    )
     table.add_column("side")
     table.add_column("price", justify="right")
     table.add_column("quantity", justify="right")
@@ -261,7 +344,7 @@ def positions_view(data: Any) -> Any:
     fees, unrealized PnL)."""
     from rich.console import Group
 
-    positions = records_table(_listed(data, "positions"), POSITION_COLUMNS)
+    positions = records_table(_listed(data, "positions"), POSITION_COLUMNS, fit=POSITION_FIT)
     totals = data.get("totals") if isinstance(data, dict) else None
     if not isinstance(totals, list):
         return positions

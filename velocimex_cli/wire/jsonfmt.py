@@ -83,10 +83,40 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     return _encode(value)
 
 
+class _Plain(Decimal):
+    """A Decimal that simplejson writes without an exponent (0.00000001, not 1E-8): the
+    encoder writes a Decimal as its str()."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return format(self, "f")
+
+
+def plain_decimals(value: Any) -> Any:
+    """`value` with every Decimal whose str() has an exponent made one that writes without
+    (what people and scripts read: 0.00000001, not 1E-8; the API's hot path skips this)."""
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and (exponent > 0 or value.adjusted() < -6):
+            return _Plain(value)
+        return value
+    if isinstance(value, dict):
+        return {key: plain_decimals(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_decimals(item) for item in value]
+    return value
+
+
 def canonical(value: Any) -> str:
-    """One spelling per value (sorted keys, no spaces): what hashes and caches compare."""
+    """One spelling per value (sorted keys, no spaces, numbers as plain decimals, never with an
+    exponent): what hashes, caches and reports use."""
     return simplejson.dumps(
-        value, use_decimal=True, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        plain_decimals(value),
+        use_decimal=True,
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
     )
 
 
@@ -100,4 +130,6 @@ def loads_unique(text: str | bytes) -> Any:
     return _UNIQUE_DECODER.decode(text.decode() if isinstance(text, bytes) else text)
 
 
-__all__ = ["Decimal", "DuplicateKey", "canonical", "dumps", "loads", "loads_unique"]
+__all__ = [
+    "Decimal", "DuplicateKey", "canonical", "dumps", "loads", "loads_unique", "plain_decimals"
+]  # fmt: skip

@@ -6,10 +6,20 @@ byte. Ratios that need a root or a fractional power (volatility, Sharpe, annuali
 Decimal's correctly rounded `sqrt` and `**`, never floats.
 
 Conventions (documented in docs/backtests.md):
-- Returns are simple returns of equity between consecutive samples of a fixed time grid; they are
-  annualised with the number of grid intervals in a 365-day year (crypto trades every day).
-- The risk-free rate is 0. Sharpe = mean / stdev x sqrt(periods per year); Sortino uses the
-  downside deviation (root mean square of the negative returns over all periods).
+- Returns are simple returns of equity between consecutive samples of a fixed time grid. Every
+  run reports them per period (mean, sample standard deviation, Sharpe and Sortino per period).
+- They are annualised with the number of grid intervals in a 365-day year (crypto trades every
+  day) only for a run of at least MIN_ANNUALISED_DAYS of data, or when asked (`--annualize`):
+  a year extrapolated from an hour is noise (an hour's -0.01% compounds to -60% a year).
+- The risk-free rate is 0. Sharpe = mean / stdev x sqrt(periods per year) (Sharpe 1994, "The
+  Sharpe Ratio", with a zero benchmark); Sortino = mean / downside deviation x sqrt(periods per
+  year), the downside deviation being the root mean square of min(r, 0) over all periods (Sortino
+  and Price 1994, target 0); Calmar = annualised return / max drawdown (Young 1991). These are
+  the formulas of empyrical's `sharpe_ratio`, `sortino_ratio` and `calmar_ratio`, and the test
+  suite checks them against an independent float computation on the same curve.
+- PnL splits into the mark-to-market of the starting inventory (what holding the starting base
+  asset gained or lost at the mark) and the strategy's trading PnL (everything else: its trades,
+  their fees, and the mark of what it bought or sold).
 - A trade is a round trip: fills are matched first in, first out; a trade's PnL is its price
   difference times its quantity minus the fees of the fills that opened and closed it, pro rata.
 """
@@ -24,9 +34,18 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
 YEAR_MICROS = 365 * 86_400 * 1_000_000
+DAY_MICROS = 86_400 * 1_000_000
+MIN_ANNUALISED_DAYS = 30  # shorter runs report per-period figures only, unless asked
+# The figures that extrapolate to a year: undefined for a short run unless asked.
+ANNUALISED = ("annualised_return", "annualised_volatility", "sharpe", "sortino", "calmar")
 ZERO = Decimal(0)
 ONE = Decimal(1)
 RATIO_PLACES = Decimal("0.000001")
+# Fractions (returns, drawdown, shares) keep 12 decimals in the JSON (tables round them to 4
+# significant digits); a period's mean return or volatility keeps 15: a minute's is often a
+# few billionths.
+FRACTION_PLACES = Decimal("1E-12")
+PERIOD_PLACES = Decimal("1E-15")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +68,7 @@ class Sample:
     timestamp: int
     equity: Decimal
     position: Decimal
+    mark: Decimal | None = None  # the mid (or last mark) equity was valued at
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +153,25 @@ def drawdown(samples: Sequence[Sample]) -> tuple[Decimal, int, list[Decimal]]:
         return worst, longest, series
 
 
+def strategy_curve(
+    samples: Sequence[Sample], start_inventory: Decimal | None = None
+) -> list[Sample]:
+    """The samples' equity less the mark-to-market of the starting inventory (the base asset
+    held at the start, valued at each sample's mark instead of the first one): the curve of
+    what the strategy's own trading made. Samples without marks are returned as they are."""
+    if not samples or samples[0].mark is None:
+        return list(samples)
+    held = samples[0].position if start_inventory is None else start_inventory
+    first = samples[0].mark
+    if not held:
+        return list(samples)
+    with localcontext(CONTEXT):
+        return [
+            Sample(s.timestamp, s.equity - held * ((s.mark or first) - first), s.position, s.mark)
+            for s in samples
+        ]
+
+
 def compute(
     samples: Sequence[Sample],
     fills: Sequence[Fill],
@@ -141,20 +180,34 @@ def compute(
     first_price: Decimal | None,
     last_price: Decimal | None,
     market_maker: bool = False,
+    annualize: bool = False,
+    start_inventory: Decimal | None = None,
 ) -> dict[str, object]:
-    """Every figure of the report as exact decimals (None where a figure is undefined)."""
+    """Every figure of the report as exact decimals (None where a figure is undefined).
+
+    Returns, ratios, drawdown and exposure are those of the strategy's curve (`strategy_curve`:
+    equity less the mark-to-market of the starting inventory); total return and PnL are the
+    account's, split into trading and inventory PnL. Annualised figures are None for a run
+    shorter than MIN_ANNUALISED_DAYS unless `annualize` (the report says so: `annualised`
+    false and `run_seconds`); the per-period ones are always there. Buy and hold is the move of
+    the mark between the first and the last sample (the first and last trade prices where the
+    samples carry no mark). `start_inventory` is the base asset the account started with
+    (default: the first sample's position)."""
     with localcontext(CONTEXT):
         start = samples[0].equity if samples else ZERO
         end = samples[-1].equity if samples else ZERO
         duration = samples[-1].timestamp - samples[0].timestamp if len(samples) > 1 else 0
+        curve = strategy_curve(samples, start_inventory)
         returns = [
-            (b.equity - a.equity) / a.equity for a, b in itertools.pairwise(samples) if a.equity > 0
+            (b.equity - a.equity) / a.equity for a, b in itertools.pairwise(curve) if a.equity > 0
         ]
         total_return = (end - start) / start if start > 0 else ZERO
         years = Decimal(duration) / YEAR_MICROS if duration else ZERO
+        annualised_run = annualize or duration >= MIN_ANNUALISED_DAYS * DAY_MICROS
         annualised = None
-        if years > 0 and end > 0 and start > 0:
-            annualised = (end / start) ** (ONE / years) - ONE
+        curve_end = curve[-1].equity if curve else ZERO
+        if years > 0 and curve_end > 0 and start > 0:
+            annualised = (curve_end / start) ** (ONE / years) - ONE
         periods_per_year = (
             Decimal(YEAR_MICROS) * (len(samples) - 1) / duration if duration else ZERO
         )
@@ -166,50 +219,90 @@ def compute(
             if returns
             else ZERO
         )
-        max_dd, dd_duration, _series = drawdown(samples)
+        max_dd, dd_duration, _series = drawdown(curve)
+        start_mark = samples[0].mark if samples else None
+        end_mark = samples[-1].mark if samples else None
+        if start_mark is None or end_mark is None:
+            start_mark, end_mark = first_price, last_price
+        trading_pnl = curve_end - start
+        inventory_pnl = end - curve_end
         trades = round_trips(fills)
         wins = [t.pnl for t in trades if t.pnl > 0]
         losses = [t.pnl for t in trades if t.pnl <= 0]
         gross_loss = -sum(losses, ZERO)
-        positions = [s.position for s in samples]
+        held = ZERO
+        if samples:
+            held = samples[0].position if start_inventory is None else start_inventory
+        # The strategy's own position: what it holds beyond the starting inventory.
+        positions = [s.position - held for s in samples]
         exposed = sum(
-            (b.timestamp - a.timestamp for a, b in itertools.pairwise(samples) if a.position),
+            (
+                b.timestamp - a.timestamp
+                for a, b in itertools.pairwise(samples)
+                if a.position != held
+            ),
             0,
         )
         fees = sum((f.fee for f in fills), ZERO)
         filled = sum((f.quantity for f in fills), ZERO)
         buy_and_hold = (
-            (last_price - first_price) / first_price
-            if first_price and last_price is not None and first_price > 0
+            (end_mark - start_mark) / start_mark
+            if start_mark and end_mark is not None and start_mark > 0
             else None
         )
+        period_seconds = duration // (len(samples) - 1) // 1_000_000 if duration else 0
         report: dict[str, object] = {
             "start_equity": start,
             "end_equity": end,
-            "total_return": _quantize(total_return),
-            "annualised_return": _quantize(annualised),
-            "annualised_volatility": _quantize(stdev * root_periods),
+            "total_return": _quantize(total_return, FRACTION_PLACES),
+            "pnl": end - start,
+            "trading_pnl": trading_pnl,
+            "trading_return": _quantize(trading_pnl / start, FRACTION_PLACES)
+            if start > 0
+            else ZERO,
+            "inventory_pnl": inventory_pnl,
+            "run_seconds": duration // 1_000_000,
+            "annualised": annualised_run,
+            "period_seconds": period_seconds,
+            "mean_return_per_period": _quantize(mean, PERIOD_PLACES),
+            "volatility_per_period": _quantize(stdev, PERIOD_PLACES),
+            "sharpe_per_period": _quantize(mean / stdev, FRACTION_PLACES) if stdev > 0 else None,
+            "sortino_per_period": _quantize(mean / downside, FRACTION_PLACES)
+            if downside > 0
+            else None,
+            "annualised_return": _quantize(annualised, FRACTION_PLACES),
+            "annualised_volatility": _quantize(stdev * root_periods, FRACTION_PLACES),
             "sharpe": _quantize(mean / stdev * root_periods) if stdev > 0 else None,
             "sortino": _quantize(mean / downside * root_periods) if downside > 0 else None,
             "calmar": _quantize(annualised / max_dd)
             if annualised is not None and max_dd > 0
             else None,
-            "max_drawdown": _quantize(max_dd),
+            "max_drawdown": _quantize(max_dd, FRACTION_PLACES),
             "max_drawdown_duration_seconds": dd_duration // 1_000_000,
             "fills": len(fills),
             "trades": len(trades),
-            "win_rate": _quantize(Decimal(len(wins)) / len(trades)) if trades else None,
+            "win_rate": _quantize(Decimal(len(wins)) / len(trades), FRACTION_PLACES)
+            if trades
+            else None,
             "profit_factor": _quantize(sum(wins, ZERO) / gross_loss) if gross_loss > 0 else None,
             "expectancy": _quantize(_mean([t.pnl for t in trades])) if trades else None,
             "best_trade": max((t.pnl for t in trades), default=None),
             "worst_trade": min((t.pnl for t in trades), default=None),
             "average_trade": _quantize(_mean([t.pnl for t in trades])) if trades else None,
             "fees_paid": fees,
-            "exposure": _quantize(Decimal(exposed) / duration) if duration else ZERO,
-            "fill_ratio": _quantize(filled / ordered_quantity) if ordered_quantity > 0 else None,
+            "exposure": _quantize(Decimal(exposed) / duration, FRACTION_PLACES)
+            if duration
+            else ZERO,
+            "fill_ratio": _quantize(filled / ordered_quantity, FRACTION_PLACES)
+            if ordered_quantity > 0
+            else None,
+            "starting_inventory": held,
             "final_inventory": positions[-1] if positions else ZERO,
-            "buy_and_hold_return": _quantize(buy_and_hold),
+            "buy_and_hold_return": _quantize(buy_and_hold, FRACTION_PLACES),
         }
+        if not annualised_run:
+            for key in ANNUALISED:
+                report[key] = None
         if market_maker:
             captured = ZERO
             for fill in fills:

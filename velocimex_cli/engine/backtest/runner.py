@@ -23,7 +23,7 @@ from velocimex_cli.engine.backtest.host import BacktestHost
 from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
 from velocimex_cli.engine.core.events import Event, FillEvent
 from velocimex_cli.engine.core.exchange import Exchange, Interest
-from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue
+from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instrument
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire import jsonfmt
@@ -31,8 +31,10 @@ from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.timefmt import iso_from_micros, parse_iso, to_micros
 
 ACCOUNT = "backtest"
-# The account starts with this much of the instrument's quote asset and nothing else (unless
-# --cash says otherwise), so its equity measures the strategy, not the market's move.
+# Unless --cash says otherwise, the account starts with this much of the instrument's quote
+# asset and as much of its base asset as it buys at the first price (rounded down to the lot):
+# a strategy that sells first (a market maker, a TWAP sell) has something to sell. The report
+# splits the result into the strategy's trading PnL and the mark-to-market of that inventory.
 DEFAULT_QUOTE_FUNDS = Decimal(100_000)
 SAMPLES = 1000  # automatic sampling: about this many equity points over the period
 DEPLOYMENT = "bt"
@@ -50,7 +52,8 @@ class BacktestOptions:
     fill_model: str = "queue"
     sample_seconds: int = 0  # 0: about SAMPLES points over the period
     extra_events: int = 0  # --lag-check: orders wait this many more events
-    funds: dict[str, Decimal] | None = None  # None: DEFAULT_QUOTE_FUNDS of the quote asset
+    funds: dict[str, Decimal] | None = None  # None: default_funds()
+    annualize: bool = False  # annualised figures even for a run shorter than 30 days
 
     def check(self) -> None:
         if self.fill_model not in FILL_MODELS:
@@ -74,6 +77,7 @@ class BacktestOptions:
             "fill_model": self.fill_model,
             "sample_seconds": self.sample_seconds,
             "extra_events": self.extra_events,
+            "annualize": self.annualize,
             "funds": None
             if self.funds is None
             else {k: str(v) for k, v in sorted(self.funds.items())},
@@ -104,7 +108,7 @@ def run(
     instrument = Catalogue().find(options.exchange, options.symbol)
     funds = options.funds
     if funds is None:
-        funds = {instrument.quote: DEFAULT_QUOTE_FUNDS}
+        funds = default_funds(instrument, data)
     node = EngineNode(
         NodeSettings(always_open=True, simulate=False, simulator=False, sandbox_funds=funds),
         clock,
@@ -141,7 +145,7 @@ def run(
     )
     base, quote = instrument.base, instrument.quote
 
-    def equity() -> tuple[Decimal, Decimal]:
+    def sample(stamp: int) -> metrics.Sample:
         bid, ask = book.best_bid(), book.best_ask()
         base_units = account.balance(base)[0]
         quote_units = account.balance(quote)[0]
@@ -151,7 +155,7 @@ def run(
             mark = last_mark[0]
         last_mark[0] = mark
         value = (Decimal(quote_units) + Decimal(base_units) * mark) / LEDGER_SCALE
-        return value, Decimal(base_units) / LEDGER_SCALE
+        return metrics.Sample(stamp, value, Decimal(base_units) / LEDGER_SCALE, mark)
 
     last_mark = [data.first_price or Decimal(0)]
     samples: list[metrics.Sample] = []
@@ -195,17 +199,18 @@ def run(
             host.book_changed(stamp)
         step()
         if stamp >= next_sample:
-            value, position = equity()
-            samples.append(metrics.Sample(stamp, value, position))
+            samples.append(sample(stamp))
             next_sample = stamp - stamp % interval + interval
         if progress is not None and index % progress_every == 0:
             progress(index, total)
     if started:
         host.stop("end of data")
-    value, position = equity()
     end = events[-1][0]
-    if not samples or samples[-1].timestamp != end:
-        samples.append(metrics.Sample(end, value, position))
+    last = sample(end)  # after the strategy stopped: the account as it ends
+    if samples and samples[-1].timestamp == end:
+        samples[-1] = last
+    else:
+        samples.append(last)
     if progress is not None:
         progress(total, total)
     fill_rows = [_fill_row(f) for f in fills]
@@ -227,8 +232,12 @@ def run(
         first_price=data.first_price,
         last_price=data.last_price,
         market_maker=strategy_cls.id in MARKET_MAKERS,
+        annualize=options.annualize,
+        start_inventory=funds.get(base, Decimal(0)),
     )
-    _worst, _longest, drawdowns = metrics.drawdown(samples)
+    curve = metrics.strategy_curve(samples, funds.get(base, Decimal(0)))
+    _worst, _longest, drawdowns = metrics.drawdown(curve)
+    figures["first_mark"] = samples[0].mark if samples else None
     figures["final_mark"] = last_mark[0]
     report = {
         "vmx_version": __version__,
@@ -247,7 +256,29 @@ def run(
         "metrics": figures,
     }
     report["report_hash"] = report_hash(report)
-    return BacktestResult(report, fill_rows, [s.equity for s in samples], drawdowns)
+    return BacktestResult(report, fill_rows, [s.equity for s in curve], drawdowns)
+
+
+def default_funds(instrument: Instrument, data: MarketData) -> dict[str, Decimal]:
+    """DEFAULT_QUOTE_FUNDS of the quote asset and the base asset they buy at the data's first
+    price (its first trade, else its first book's mid), rounded down to the lot size."""
+    funds = {instrument.quote: DEFAULT_QUOTE_FUNDS}
+    price = data.first_price or _first_mid(data, instrument)
+    if price is not None and price > 0:
+        lot = instrument.lot_size
+        base = (DEFAULT_QUOTE_FUNDS / price // lot) * lot
+        if base > 0:
+            funds[instrument.base] = base
+    return funds
+
+
+def _first_mid(data: MarketData, instrument: Instrument) -> Decimal | None:
+    for event in data.events[:1000]:
+        if event[1] == BOOK and event[3] and event[4]:
+            bid = max(ticks for ticks, lots in event[3] if lots)
+            ask = min(ticks for ticks, lots in event[4] if lots)
+            return Decimal(bid + ask) * instrument.tick_size / 2
+    return None
 
 
 def _bare(

@@ -183,6 +183,7 @@ def run_spec(spec: RunSpec) -> dict[str, Any]:
         fill_model=opts["fill_model"],
         sample_seconds=opts["sample_seconds"],
         funds=None if opts["funds"] is None else {k: Decimal(v) for k, v in opts["funds"].items()},
+        annualize=opts.get("annualize", False),
     )
     split = opts.get("split")
     if split is None:
@@ -197,9 +198,11 @@ def run_spec(spec: RunSpec) -> dict[str, Any]:
 
 
 def collapsed(base: dict[str, Any], lagged: dict[str, Any]) -> bool:
-    """Did one more event of latency wipe out the result?"""
-    before = base.get("total_return") or Decimal(0)
-    after = lagged.get("total_return") or Decimal(0)
+    """Did one more event of latency wipe out the strategy's result (its trading return: the
+    starting inventory's move is the same in both runs)?"""
+    key = "trading_return" if "trading_return" in base else "total_return"
+    before = base.get(key) or Decimal(0)
+    after = lagged.get(key) or Decimal(0)
     if before <= 0:
         return False
     return after <= 0 or after < before * (1 - COLLAPSE_SHARE)

@@ -5,6 +5,10 @@ function of its spec, so the results do not depend on where or in which order th
 process, N processes or a Dask cluster give the same reports. Results are cached on disk by the
 hash of everything a run depends on (data, strategy source, parameters, seed, options, vmx
 version): rerunning a sweep computes only what is missing.
+
+A sweep always finishes: a run whose parameters the strategy refuses (`fast >= slow`) is a
+`skipped` row with the strategy's message, a run that raises or whose worker process dies is a
+`failed` row with the reason, and the other runs go on. Neither is cached.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,10 +26,11 @@ from typing import Any
 
 from velocimex_cli import __version__
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.errors import ApiError, InvalidParameter
 from velocimex_cli.wire.numbers import parse_decimal
 
 MAX_GRID = 10_000
+CLUSTER_CONNECT_SECONDS = 5  # --cluster that does not answer within this is unreachable
 # Options that say where inputs are, not what they are (their hashes are in the key instead).
 LOCATORS = ("data", "source")
 
@@ -168,14 +174,36 @@ class ResultCache:
 Runner = Callable[[RunSpec], dict[str, Any]]
 
 
+def outcome(spec: RunSpec, exc: BaseException) -> dict[str, Any]:
+    """The row of a run that did not give a report: the strategy refused its parameters
+    (skipped), or it failed (the reason, never a traceback)."""
+    if isinstance(exc, ApiError):
+        return {"params": spec.params, "skipped": exc.message}
+    if isinstance(exc, BrokenProcessPool):
+        reason = "its worker process died (killed, or out of memory)"
+    else:
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+    return {"params": spec.params, "failed": reason}
+
+
+def _guarded(runner: Runner, spec: RunSpec) -> dict[str, Any]:
+    try:
+        return runner(spec)
+    except Exception as exc:
+        return outcome(spec, exc)
+
+
 def run_local(
     runner: Runner, specs: Sequence[RunSpec], workers: int
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(index, report) as each run finishes, on `workers` processes (in this process for 1)."""
+    """(index, report or outcome row) as each run finishes, on `workers` processes (in this
+    process for 1). A worker that dies breaks its pool: the runs it took down are run again one
+    at a time in a fresh process, so only the run that kills its worker is reported failed."""
     if workers <= 1 or len(specs) <= 1:
         for index, spec in enumerate(specs):
-            yield index, runner(spec)
+            yield index, _guarded(runner, spec)
         return
+    suspects: list[int] = []
     with ProcessPoolExecutor(max_workers=min(workers, len(specs))) as pool:
         pending: dict[Future[dict[str, Any]], int] = {
             pool.submit(runner, spec): index for index, spec in enumerate(specs)
@@ -184,7 +212,18 @@ def run_local(
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 index = pending.pop(future)
-                yield index, future.result()
+                try:
+                    yield index, future.result()
+                except BrokenProcessPool:
+                    suspects.append(index)
+                except Exception as exc:
+                    yield index, outcome(specs[index], exc)
+    for index in sorted(suspects):
+        with ProcessPoolExecutor(max_workers=1) as alone:
+            try:
+                yield index, alone.submit(runner, specs[index]).result()
+            except Exception as exc:
+                yield index, outcome(specs[index], exc)
 
 
 def run_dask(
@@ -199,10 +238,24 @@ def run_dask(
             address,
             "--cluster needs dask.distributed: pip install 'velocimex-cli[cluster]'",
         ) from exc
-    with Client(address, set_as_default=False) as client:
+    try:
+        client = Client(address, set_as_default=False, timeout=CLUSTER_CONNECT_SECONDS)
+    except (OSError, TimeoutError) as exc:
+        from velocimex_cli.client.errors import Unreachable
+
+        raise Unreachable(
+            address,
+            f"no Dask scheduler answered within {CLUSTER_CONNECT_SECONDS} s ({exc})",
+            "check the address (tcp://HOST:8786) and that `dask scheduler` runs there, "
+            "or drop --cluster to run on this machine",
+        ) from None
+    with client:
         futures = client.map(runner, list(specs), pure=False)
         for index, future in enumerate(futures):  # in order: progress as the grid completes
-            yield index, future.result()
+            try:
+                yield index, future.result()
+            except Exception as exc:
+                yield index, outcome(specs[index], exc)
 
 
 def sweep(
@@ -236,7 +289,7 @@ def sweep(
     for position, report in stream:
         index = missing[position]
         results[index] = report
-        if cache is not None:
+        if cache is not None and "metrics" in report:
             cache.put(keyed[index].key, report)
         done += 1
         if progress is not None:
