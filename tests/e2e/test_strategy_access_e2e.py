@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,9 @@ def test_an_old_local_key_is_replaced_by_one_that_may_add_strategies(
     keys = json.loads(vmx(home, "engine", "keys", "list", "--json").stdout)["keys"]
     (was,) = [k for k in keys if k["api_key"] == old["api_key"]]
     assert was["revoked_at"] is not None  # the old secret is worth nothing now
+    stored = tomllib.loads(credentials_file(home).read_text())["local"]["api_key"]
+    (now,) = [k for k in keys if k["api_key"] == stored]  # as the local key endpoint lists it
+    assert now["permissions"] == ["read", "trade", "strategies"] and now["revoked_at"] is None
     # The strategy belongs to the local account, whichever of its keys added it.
     listed = json.loads(vmx(home, "strategy", "list", "--json").stdout)["strategies"]
     assert "upgraded" in [s["strategy_id"] for s in listed]

@@ -4,7 +4,7 @@ Checking an upload runs the file in a worker process for up to the start budget 
 default): a handful of uploads that spin at import would otherwise take the machine's cores
 and the thread pool from every other client. At most `limit` checks run at once, engine-wide;
 one more is refused at once with 429 RATE_LIMIT_EXCEEDED and `Retry-After` (nothing is queued:
-the refused upload did nothing, and vmx's client waits and sends it again on its own).
+the refused upload did nothing; vmx's client waits as asked and sends it again, a few times).
 """
 
 from __future__ import annotations
