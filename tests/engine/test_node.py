@@ -137,7 +137,7 @@ def run_with_a_deployment(isolated: bool) -> tuple[str, dict[str, object]]:
     assert node.deployments is not None
     if isolated:
         described = node.deployments.check_source(SOURCE, "chaser.py")
-        node.deployments.add_strategy(SOURCE, described, replace=False)
+        node.deployments.add_strategy(SOURCE, described, replace=False, account="alice")
         status = node.deployments.deploy_now("alice", "chaser", "BINANCE", "BTC/USDT", {})
     else:
         host = StrategyHost(

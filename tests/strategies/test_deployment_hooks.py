@@ -56,7 +56,10 @@ BOOK = "/v1/markets/NASDAQ/orderbook/MSFT"
 def engine() -> Iterator[tuple[TestClient, dict[str, str]]]:
     app = create_app(settings())
     with TestClient(app) as client:
-        yield client, auth_headers(app.state.runtime.keys, "alice")
+        yield (
+            client,
+            auth_headers(app.state.runtime.keys, "alice", permissions="read,trade,strategies"),
+        )
 
 
 def bid_at(client: TestClient, headers: dict[str, str], price: Decimal) -> None:

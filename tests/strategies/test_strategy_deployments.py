@@ -88,7 +88,8 @@ def node(tmp_path: Path, clock: FakeClock) -> Iterator[EngineNode]:
 def add(node: EngineNode, source: str, filename: str = "s.py") -> dict[str, object]:
     deployments = node.deployments
     assert deployments is not None
-    return deployments.add_strategy(source, deployments.check_source(source, filename), False)
+    described = deployments.check_source(source, filename)
+    return deployments.add_strategy(source, described, False, account="alice")
 
 
 def run(node: EngineNode, clock: FakeClock, steps: int) -> None:
@@ -126,7 +127,7 @@ def test_a_bad_user_file_is_a_clear_error_at_add_time(
         node.deployments.check_source(source, "mine.py")
     assert message in caught.value.message
     assert caught.value.message.startswith("mine.py")
-    assert all(s["kind"] == "builtin" for s in node.deployments.registry.list())  # none kept
+    assert all(s["kind"] == "builtin" for s in node.deployments.registry.list("alice"))
 
 
 def test_user_strategies_are_kept_in_the_data_dir(tmp_path: Path, clock: FakeClock) -> None:
@@ -139,12 +140,12 @@ def test_user_strategies_are_kept_in_the_data_dir(tmp_path: Path, clock: FakeClo
     node.close()
     again = make_node(tmp_path / "engine", clock)
     assert again.deployments is not None
-    assert again.deployments.registry.get("quoter")["params"] == described["params"]
-    again.deployments.remove_strategy("quoter")
+    assert again.deployments.registry.get("alice", "quoter")["params"] == described["params"]
+    again.deployments.remove_strategy("quoter", account="alice")
     with pytest.raises(NotFound):
-        again.deployments.registry.get("quoter")
+        again.deployments.registry.get("alice", "quoter")
     again.close()
-    assert not list((tmp_path / "engine" / "strategies").glob("quoter.*"))
+    assert not list((tmp_path / "engine" / "strategies").rglob("quoter.*"))
 
 
 def test_deploy_checks_the_strategy_the_instrument_and_each_parameter(

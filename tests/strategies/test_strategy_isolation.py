@@ -77,7 +77,10 @@ def engine() -> Iterator[tuple[TestClient, dict[str, str]]]:
     limits = StrategyLimits(callback_seconds=BUDGET, start_seconds=10, memory_bytes=MEMORY)
     app = create_app(settings(strategy_limits=limits))
     with TestClient(app) as client:
-        yield client, auth_headers(app.state.runtime.keys, "alice")
+        yield (
+            client,
+            auth_headers(app.state.runtime.keys, "alice", permissions="read,trade,strategies"),
+        )
 
 
 def add_and_deploy(client: TestClient, headers: dict[str, str], source: str) -> str:

@@ -517,7 +517,13 @@ def keys_create_command(
     data_dir: DataDirOption = None,
     account: Annotated[str, typer.Option(help="Account the key trades for.")] = "local",
     name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
-    permissions: Annotated[str, typer.Option(help="Comma-separated: read, trade.")] = "read,trade",
+    permissions: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: read, trade, strategies (strategies: may add, replace and"
+            " remove strategy code; not given unless asked for)."
+        ),
+    ] = "read,trade",
     ip: Annotated[
         list[str] | None,
         typer.Option("--ip", help="Allow only this address or CIDR block (repeatable)."),

@@ -34,7 +34,7 @@ def execute(
 
     With json/ndjson output, a failure is written to stderr as the API's error JSON.
     """
-    from velocimex_cli.wire.errors import AuthenticationError
+    from velocimex_cli.wire.errors import AuthenticationError, PermissionDenied
 
     factory = factory_of(ctx)
     try:
@@ -46,6 +46,15 @@ def execute(
             # Only the local key the client used: a key being checked (`auth login`) or any
             # other profile's key is never replaced.
             if not factory.local_key_in_use:
+                raise
+            refused = factory.profile()
+            factory.reset_client()
+            factory.provision_local_key(replacing=refused)
+            code = work(factory, options)
+        except PermissionDenied as exc:
+            # A local key provisioned by an older vmx lacks a permission the local profile's
+            # key has now (`strategies`): replace it once and try again (nothing was done).
+            if not factory.local_key_predates(exc.details.get("permission")):
                 raise
             refused = factory.profile()
             factory.reset_client()

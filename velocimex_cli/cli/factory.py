@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from velocimex_cli.client.retry import RetryPolicy
     from velocimex_cli.client.synchronous import Client
 
-LOCAL_PERMISSIONS = ("read", "trade")
+# The local profile's key: the person who owns VMX_HOME may do everything on their own engine,
+# adding strategy code included. A key provisioned by an older vmx without one of these is
+# provisioned again the first time the engine refuses it that permission (execution.execute).
+LOCAL_PERMISSIONS = ("read", "trade", "strategies")
 
 
 class Factory:
@@ -146,6 +149,16 @@ class Factory:
         self.io.status(f"Provisioned an API key for the local profile (saved in {path}).")
         self._profile = None
         return self.profile()
+
+    def local_key_predates(self, permission: object) -> bool:
+        """Whether the engine refused the local profile's provisioned key a permission that
+        key gets now but did not get when it was provisioned (by an older vmx)."""
+        if not self.local_key_in_use or permission not in LOCAL_PERMISSIONS:
+            return False
+        from velocimex_cli.config import credentials
+
+        stored = credentials.load(self.profile().name)
+        return stored is not None and permission not in (stored.permissions or ())
 
     @staticmethod
     def _revoke_quietly(engine: Any, api_key: str) -> None:

@@ -357,11 +357,18 @@ def show_command(
 def add_command(
     ctx: typer.Context,
     path: str = typer.Argument(..., metavar="FILE", help="A Python file with one Strategy class."),
-    replace: bool = typer.Option(False, "--replace", help="Replace a user strategy of that id."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace your account's user strategy of that id (it must exist)."
+    ),
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Register a user strategy file with the engine (checked first: syntax, class, params)."""
+    """Register a user strategy file with the engine (checked first: syntax, class, params).
+
+    It belongs to your key's account: no other account sees, deploys or replaces it. Needs a
+    key with the `strategies` permission (`vmx engine keys create --permissions
+    read,trade,strategies`; the local profile's key has it).
+    """
     fmt = output_format(json, output)
     execute(ctx, run_add, AddOptions(path, replace, fmt), output=fmt)
 
@@ -373,7 +380,8 @@ def remove_command(
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Remove a user strategy (stop its deployments first)."""
+    """Remove one of your account's user strategies (stop its deployments first; needs the
+    `strategies` permission)."""
     fmt = output_format(json, output)
     execute(ctx, run_remove, RemoveOptions(strategy_id, fmt), output=fmt)
 

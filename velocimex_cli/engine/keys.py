@@ -23,7 +23,9 @@ from velocimex_cli.engine.store import DB_NAME, connect
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.timefmt import iso
 
-PERMISSIONS = ("read", "trade")
+# `strategies`: may add, replace and remove user strategy code (deploying needs `trade`).
+PERMISSIONS = ("read", "trade", "strategies")
+DEFAULT_PERMISSIONS = ("read", "trade")  # a key made without saying which
 KEY_PREFIX = "vmxk_"
 
 _DUMMY_SALT = secrets.token_bytes(16)
@@ -88,11 +90,15 @@ def parse_permissions(value: str | Iterable[str]) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else list(value)
     cleaned = tuple(dict.fromkeys(item.strip().lower() for item in items if item.strip()))
     if not cleaned:
-        raise InvalidParameter("permissions", value, "Give at least one permission: read, trade")
+        raise InvalidParameter(
+            "permissions", value, f"Give at least one permission: {', '.join(PERMISSIONS)}"
+        )
     for item in cleaned:
         if item not in PERMISSIONS:
             raise InvalidParameter(
-                "permissions", item, f"Unknown permission {item!r}; use read and/or trade"
+                "permissions",
+                item,
+                f"Unknown permission {item!r}; use any of {', '.join(PERMISSIONS)}",
             )
     return cleaned
 
@@ -133,7 +139,7 @@ class KeyStore:
         self,
         account: str,
         name: str = "default",
-        permissions: str | Iterable[str] = PERMISSIONS,
+        permissions: str | Iterable[str] = DEFAULT_PERMISSIONS,
         ip_allow: Sequence[str] = (),
     ) -> NewKey:
         account = account.strip()

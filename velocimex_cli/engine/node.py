@@ -61,6 +61,9 @@ class StrategyLimits:
     # At most this share of the engine's thread serves strategies' context calls, all
     # deployments together (1.0: no limit); the rest is everyone else's orders.
     loop_share: float = 0.08
+    # Strategy uploads checked at once (each check is a worker process for up to start_seconds);
+    # one more is refused with RATE_LIMIT_EXCEEDED (engine/api/upload_checks.py).
+    max_checks: int = 2
 
 
 @dataclass

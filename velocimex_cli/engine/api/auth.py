@@ -103,10 +103,11 @@ def check_credentials(
             {"ip": host or "", "allowed": list(info.ip_allow)},
         )
     if permission not in info.permissions:
+        wanted = ",".join(dict.fromkeys(("read", "trade", permission)))
         raise PermissionDenied(
             f"This API key lacks the {permission!r} permission"
             f" (it has: {', '.join(info.permissions)}); use a key created with"
-            f" `vmx engine keys create --permissions read,trade`",
+            f" `vmx engine keys create --permissions {wanted}`",
             {"permission": permission, "permissions": list(info.permissions)},
         )
     runtime.ensure_account(info.account)

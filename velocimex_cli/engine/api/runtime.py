@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.api.rate_limit import SlidingWindowLimiter
 from velocimex_cli.engine.api.settings import ServerSettings
+from velocimex_cli.engine.api.upload_checks import UploadChecks
 from velocimex_cli.engine.api.ws.hub import Hub
 from velocimex_cli.engine.api.ws.slots import ConnectionSlots
 from velocimex_cli.engine.keys import KeyInfo, KeyStore
@@ -65,6 +66,7 @@ class EngineRuntime:
             if settings.rate_limit
             else None
         )
+        self.upload_checks = UploadChecks(settings.strategy_limits.max_checks)
         self.node: EngineNode | None = None
         self.exchange: Any = None  # the node's, kept as a plain attribute for the hot path
         self._keys: KeyStore | None = None

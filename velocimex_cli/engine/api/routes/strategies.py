@@ -1,9 +1,11 @@
 """Strategy routes: the strategies an engine can deploy, user files, deployments.
 
 GET /v1/strategies and POST /v1/strategies/{id}/deploy are the reference's; the rest are
-documented extensions (docs/api.md). A caller sees and controls only the deployments of its
-own account. Fixed paths (`/deployments...`) are declared before `/{strategy_id}`: the router
-tries paths in the order they are declared.
+documented extensions (docs/api.md). A caller sees and controls only the deployments and the
+user strategies of its own account (built-ins are everyone's); adding, replacing and removing
+strategy code needs a key with the `strategies` permission, not just `trade`. Fixed paths
+(`/deployments...`) are declared before `/{strategy_id}`: the router tries paths in the order
+they are declared.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
 from velocimex_cli.engine.api.payloads import ID_PATTERN, exchange_text, name_text, symbol_text
 from velocimex_cli.engine.api.responses import JsonResponse, ok
+from velocimex_cli.wire.errors import RateLimitExceeded
 
 DEPLOYMENT_STATES = ("running", "stopping", "completed", "stopped", "failed")
 STRATEGY_ID = Param(
@@ -60,15 +63,21 @@ def _deployments(call: Call) -> Any:
 
 
 async def list_strategies(call: Call) -> JsonResponse:
-    return ok({"strategies": _deployments(call).registry.list()})
+    return ok({"strategies": _deployments(call).registry.list(call.account)})
 
 
 async def add_strategy(call: Call) -> JsonResponse:
     body = call.body or {}
     deployments = _deployments(call)
     source, filename = body.get("source"), body.get("filename")
-    described = await asyncio.to_thread(deployments.check_source, source, filename)
-    added = deployments.add_strategy(source, described, bool(body.get("replace", False)))
+    try:
+        with call.runtime.upload_checks.slot():
+            described = await asyncio.to_thread(deployments.check_source, source, filename)
+    except RateLimitExceeded as exc:
+        retry_after = str(exc.details["retry_after"])
+        return JsonResponse(exc.to_body(), 429, headers={"Retry-After": retry_after})
+    replace = bool(body.get("replace", False))
+    added = deployments.add_strategy(source, described, replace, account=call.account)
     return ok(added, 201)
 
 
@@ -94,11 +103,11 @@ async def deployment_logs(call: Call) -> JsonResponse:
 
 
 async def get_strategy(call: Call) -> JsonResponse:
-    return ok(_deployments(call).registry.get(call.path["strategy_id"]))
+    return ok(_deployments(call).registry.get(call.account, call.path["strategy_id"]))
 
 
 async def remove_strategy(call: Call) -> JsonResponse:
-    return ok(_deployments(call).remove_strategy(call.path["strategy_id"]))
+    return ok(_deployments(call).remove_strategy(call.path["strategy_id"], account=call.account))
 
 
 async def deploy(call: Call) -> JsonResponse:
@@ -113,7 +122,7 @@ async def deploy(call: Call) -> JsonResponse:
     return ok(deployment, 201)
 
 
-_UNKNOWN_STRATEGY = "Unknown strategy id (NOT_FOUND)."
+_UNKNOWN_STRATEGY = "No built-in and no user strategy of this account has this id (NOT_FOUND)."
 _UNKNOWN_DEPLOYMENT = "No such deployment of this account (NOT_FOUND)."
 
 OPERATIONS = (
@@ -142,8 +151,15 @@ OPERATIONS = (
         "Add a user strategy file",
         "strategies",
         (Success(201, "The strategy, as listed.", STRATEGY),),
-        permission="trade",
+        permission="strategies",
         body=ADD_REQUEST,
+        errors={
+            404: "`replace` is true and this account has no user strategy of that id (NOT_FOUND).",
+            429: "As many uploads as the engine checks at once are being checked"
+            " (RATE_LIMIT_EXCEEDED); see Retry-After.",
+        },
+        description="The strategy belongs to the key's account: no other account sees,"
+        " deploys, replaces or removes it.",
         extension=True,
     ),
     Operation(
@@ -240,7 +256,7 @@ OPERATIONS = (
         "Remove a user strategy (not a built-in; none of its deployments running)",
         "strategies",
         (Success(200, "The strategy removed.", {"type": "object"}),),
-        permission="trade",
+        permission="strategies",
         path_params=(STRATEGY_ID,),
         errors={404: _UNKNOWN_STRATEGY},
         extension=True,

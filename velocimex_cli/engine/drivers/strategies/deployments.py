@@ -765,7 +765,7 @@ class Deployments:
             "instrument": instrument_spec(self.node.exchange.catalogue.find(exchange, symbol)),
             "deployment_id": deployment.deployment_id,
             "strategy_id": deployment.strategy_id,
-            "source": self.registry.source_of(deployment.strategy_id),
+            "source": self.registry.source_of(deployment.account, deployment.strategy_id),
             "params": dict(params),
         }
         deployment.worker = WorkerProcess(run_worker, (spec, self.limits.memory_bytes))
@@ -774,9 +774,9 @@ class Deployments:
         deployment.budget = self.limits.start_seconds
 
     def _check_request(
-        self, strategy_id: str, exchange: object, symbol: object, params: object
+        self, account: str, strategy_id: str, exchange: object, symbol: object, params: object
     ) -> None:
-        self.registry.get(strategy_id)
+        self.registry.get(account, strategy_id)  # a built-in or the account's own
         active = sum(1 for d in self._all.values() if d.phase != "finished")
         if active >= self.limits.max_running:
             raise InvalidParameter(
@@ -837,7 +837,7 @@ class Deployments:
         self, account: str, strategy_id: str, exchange: object, symbol: object, params: object
     ) -> dict[str, Any]:
         """Loop mode: start a worker, wait (without blocking matching) until it is ready."""
-        self._check_request(strategy_id, exchange, symbol, params)
+        self._check_request(account, strategy_id, exchange, symbol, params)
         deployment = self._new(strategy_id, account)
         loop = asyncio.get_running_loop()
         deployment.ready = loop.create_future()
@@ -855,7 +855,7 @@ class Deployments:
         self, account: str, strategy_id: str, exchange: object, symbol: object, params: object
     ) -> dict[str, Any]:
         """Stepped mode: the same, waiting for the worker synchronously."""
-        self._check_request(strategy_id, exchange, symbol, params)
+        self._check_request(account, strategy_id, exchange, symbol, params)
         deployment = self._new(strategy_id, account)
         self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]
         self._wait_sync(
@@ -973,30 +973,36 @@ class Deployments:
             raise _error_from(body) if body else InvalidParameter("source", name, text)
         return answer[1]
 
-    def add_strategy(self, source: str, described: dict[str, Any], replace: bool) -> dict[str, Any]:
+    def add_strategy(
+        self, source: str, described: dict[str, Any], replace: bool, *, account: str
+    ) -> dict[str, Any]:
+        """Keep `account`'s checked user strategy (see StrategyRegistry.add)."""
         strategy_id = described.get("strategy_id")
-        running = self.running_of(strategy_id) if isinstance(strategy_id, str) else []
+        running = self.running_of(strategy_id, account) if isinstance(strategy_id, str) else []
         if replace and running:
             raise InvalidParameter(
                 "strategy_id", strategy_id,
                 f"{strategy_id!r} has running deployments ({', '.join(running)}); stop them first",
             )  # fmt: skip
-        return self.registry.add(source, described, replace=replace)
+        return self.registry.add(account, source, described, replace=replace)
 
-    def remove_strategy(self, strategy_id: str) -> dict[str, Any]:
-        running = self.running_of(strategy_id)
+    def remove_strategy(self, strategy_id: str, *, account: str) -> dict[str, Any]:
+        running = self.running_of(strategy_id, account)
         if running and not self.registry.is_builtin(strategy_id):
             raise InvalidParameter(
                 "strategy_id", strategy_id,
                 f"{strategy_id!r} has running deployments ({', '.join(running)}); stop them first",
             )  # fmt: skip
-        return self.registry.remove(strategy_id)
+        return self.registry.remove(account, strategy_id)
 
-    def running_of(self, strategy_id: str) -> list[str]:
+    def running_of(self, strategy_id: str, account: str) -> list[str]:
+        """`account`'s deployments of its strategy `strategy_id` that have not ended."""
         return [
             d.deployment_id
             for d in self._all.values()
-            if d.strategy_id == strategy_id and d.phase in ("starting", "running", "stopping")
+            if d.strategy_id == strategy_id
+            and d.account == account
+            and d.phase in ("starting", "running", "stopping")
         ]
 
     # -- persistence ---------------------------------------------------------------------
