@@ -79,3 +79,13 @@ def test_numbers_print_as_plain_decimals_in_every_format(vmx: Harness) -> None:
         assert result.exit_code == 0, result.stderr
         assert "0.00000001" in result.stdout and "1000000000000000" in result.stdout, args
         assert "E-" not in result.stdout and "E+" not in result.stdout, (args, result.stdout)
+
+
+def test_hints_name_commands_not_routes(vmx: Harness) -> None:
+    for args, command in (
+        (("strategy", "show", "nope"), "`vmx strategy list`"),
+        (("strategy", "status", "nope"), "`vmx strategy status`"),
+    ):
+        result = vmx.run(*args)
+        assert result.exit_code == 7, result.stderr
+        assert command in result.stderr and "/v1/" not in result.stderr, result.stderr

@@ -71,3 +71,47 @@ def test_a_killed_engine_restarts_at_its_url_and_a_live_stream_resumes(
     finally:
         stream.terminate()
         stream.wait(timeout=15)
+
+
+def test_a_stopped_engine_comes_back_at_its_port_and_a_profile_on_its_url_still_works(
+    env: dict[str, str],
+) -> None:
+    """`auth login --api-url <the local engine's URL>` is a profile like any other: after a
+    clean stop and start the engine listens where it did, so the profile keeps working."""
+    started = vmx(env, "engine", "start", "--json")
+    assert started.returncode == 0, started.stderr
+    url = str(json.loads(started.stdout)["url"])
+    created = vmx(env, "engine", "keys", "create", "--account", "desk", "--json")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+    login = subprocess.run(
+        [*VMX, "auth", "login", "--profile", "desk", "--api-url", url,
+         "--api-key", key["api_key"], "--api-secret-stdin"],
+        env=env, input=key["api_secret"] + "\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    assert vmx(env, "engine", "stop").returncode == 0
+    again = vmx(env, "engine", "start", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["url"] == url
+    listed = vmx(env, "--profile", "desk", "order", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+
+
+def test_engine_start_on_a_chosen_port_and_a_taken_one(env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    started = vmx(env, "engine", "start", "--port", str(free), "--json")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["url"] == f"http://127.0.0.1:{free}"
+    assert vmx(env, "engine", "stop").returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        refused = vmx(env, "engine", "start", "--port", str(busy))
+    assert refused.returncode == 1
+    assert f"Port {busy} on 127.0.0.1 is in use" in refused.stderr

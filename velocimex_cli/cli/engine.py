@@ -207,6 +207,7 @@ class StartOptions:
     always_open: bool
     rate_limit: bool
     output: str | None
+    port: int = 0
 
 
 def _status_record(status: EngineStatus, healthy: bool = True) -> dict[str, Any]:
@@ -255,7 +256,7 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
     if not opts.rate_limit:
         extra.append("--no-rate-limit")
     try:
-        started = launcher.ensure_running(_data_dir(opts.data_dir), extra)
+        started = launcher.ensure_running(_data_dir(opts.data_dir), extra, port=opts.port)
     except launcher.EngineStartError as exc:
         raise CommandError(str(exc), exit_code=ENGINE_FAILED, code="ENGINE_START_FAILED") from None
     factory.io.status("Engine started.")
@@ -274,12 +275,20 @@ def start_command(
     no_rate_limit: Annotated[
         bool, typer.Option("--no-rate-limit", help="Turn REST rate limiting off.")
     ] = False,
+    port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Loopback port (default: the engine's last port when free, else any).",
+        ),
+    ] = 0,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Start the engine in the background (exit 1, naming it, if one already runs)."""
     fmt = output_format(json, output)
-    opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt)
+    opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt, port)
     execute(ctx, run_start, opts, output=fmt)
 
 

@@ -146,9 +146,26 @@ _NOT_OPEN: dict[str, str] = {
 }
 
 
+# Routes the engine's messages name for API callers, and the command a vmx user types instead.
+ROUTE_COMMANDS = (
+    ("GET /v1/strategies/deployments", "`vmx strategy status`"),
+    ("GET /v1/strategies", "`vmx strategy list`"),
+    ("GET /v1/trading/orders", "`vmx order list`"),
+    ("GET /v1/account/limits", "`vmx account limits`"),
+)
+
+
+def for_the_cli(message: str) -> str:
+    """An API message as a vmx user reads it: routes named as the commands that call them."""
+    if "/v1/" in message:
+        for route, command in ROUTE_COMMANDS:
+            message = message.replace(route, command)
+    return message
+
+
 def human_message(exc: BaseException) -> str:
     if isinstance(exc, ApiError):
-        lines = [f"error: {exc.message} ({exc.code.value})"]
+        lines = [f"error: {for_the_cli(exc.message)} ({exc.code.value})"]
         detail = ", ".join(f"{k}={v}" for k, v in exc.details.items() if k != "body")
         if detail:
             lines.append(f"  details: {detail}")

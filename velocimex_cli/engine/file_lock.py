@@ -92,10 +92,18 @@ class ExclusiveLock:
         os.pwrite(self._fd, data, 0)
 
     def release(self) -> None:
+        """Drop the lock. The note keeps only where the holder served (`last_url`), so the
+        next engine on the same data can come back at the same address; it names no holder
+        (a lock that is not taken has none, whatever its file says)."""
         if self._fd is None:
             return
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
+            size = os.fstat(self._fd).st_size
+            note = json.loads(os.pread(self._fd, min(size, 4096), 0) or b"{}")
+            url = note.get("url") or note.get("last_url") if isinstance(note, dict) else None
             os.ftruncate(self._fd, 0)
+            if isinstance(url, str):
+                os.pwrite(self._fd, json.dumps({"last_url": url}).encode("utf-8"), 0)
         os.close(self._fd)  # closing the descriptor drops the flock
         self._fd = None
 

@@ -253,10 +253,13 @@ def ensure_running(
     extra_args: Sequence[str] = (),
     timeout: float = START_TIMEOUT_SECONDS,
     on_start: Callable[[], None] | None = None,
+    port: int = 0,
 ) -> EngineStatus:
     """The running engine, starting one detached in the background if none runs.
 
     `data_dir=None` means the default engine data directory (paths.engine_data_dir()).
+    `port` 0: the port the last engine on that data used when it is free, else any; another
+    port: that one (EngineStartError when it is taken).
     `on_start` is called only when this call is the one that starts it (commands started
     together wait for the first one's engine; only that one says it is starting one).
     """
@@ -286,13 +289,19 @@ def ensure_running(
                 " Use that engine, stop it, or pick another --data-dir."
             )
         log_path = log_file()
-        port = previous_port(target)
+        asked = port
+        if asked and not port_free(asked):
+            raise EngineStartError(
+                f"Port {asked} on 127.0.0.1 is in use by another program; pick another --port"
+                " (or none: the engine takes its last port when free, else any)."
+            )
+        port = asked or previous_port(target)
         if on_start is not None:
             on_start()
         process, start_offset = _spawn(serve_command(target, extra_args, port), log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if process.poll() is not None and port:
+            if process.poll() is not None and port and not asked:
                 # The old port was taken between the check and the bind: any port will do.
                 port = 0
                 process, start_offset = _spawn(serve_command(target, extra_args), log_path)
@@ -317,7 +326,8 @@ def previous_port(data_dir: Path) -> int:
     A restarted engine (after a crash, a kill -9 or a stop) comes back at the same URL, so a
     live stream that is reconnecting, or a script that kept the URL, finds it again.
     """
-    url = file_lock.read_holder(data_lock_file(data_dir)).get("url")
+    note = file_lock.read_holder(data_lock_file(data_dir))
+    url = note.get("url") or note.get("last_url")  # a crashed holder's, or a stopped one's
     if not isinstance(url, str):
         return 0
     from urllib.parse import urlsplit
@@ -329,6 +339,11 @@ def previous_port(data_dir: Path) -> int:
         return 0
     if parts.hostname != "127.0.0.1" or not 1024 <= port <= 65535:
         return 0
+    return port if port_free(port) else 0
+
+
+def port_free(port: int) -> bool:
+    """Whether an engine could bind 127.0.0.1:`port` now."""
     import socket
 
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -336,10 +351,10 @@ def previous_port(data_dir: Path) -> int:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
         probe.bind(("127.0.0.1", port))
     except OSError:
-        return 0
+        return False
     finally:
         probe.close()
-    return port
+    return True
 
 
 def _spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
