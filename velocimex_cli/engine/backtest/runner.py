@@ -204,7 +204,11 @@ def run(
         host.stop("end of data")
     value, position = equity()
     end = events[-1][0]
-    if not samples or samples[-1].timestamp != end:
+    # The last stamp's sample may have been taken at its first event, before its later events
+    # (a generated market has several per stamp) filled the strategy: the final one stands.
+    if samples and samples[-1].timestamp == end:
+        samples[-1] = metrics.Sample(end, value, position)
+    else:
         samples.append(metrics.Sample(end, value, position))
     if progress is not None:
         progress(total, total)
