@@ -5,9 +5,11 @@ duration."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 
+from tests.backtest.conftest import Vmx
 from velocimex_cli.engine.backtest.clock import SimulatedClock
 from velocimex_cli.engine.backtest.data import BOOK, TRADE, Event
 from velocimex_cli.engine.backtest.generate import EPOCH, STEP_MICROS, simulate
@@ -94,3 +96,21 @@ def test_progress_is_told_in_steps_up_to_the_end() -> None:
         ("BINANCE", "BTC/USDT"), 450, 1, on_step=lambda done, total: heard.append((done, total))
     )
     assert heard == [(1000, 2250), (2000, 2250), (2250, 2250)]
+
+
+SMA = ("-e", "BINANCE", "-s", "BTC/USDT", "-p", "fast=3", "-p", "slow=8", "-p", "order_amount=0.01")
+
+
+def test_generation_has_a_progress_bar_with_rate_and_eta_on_a_terminal(vmx: Vmx) -> None:
+    result = vmx.run("backtest", "sma-cross", "--simulate", "20m", *SMA, "--json", stderr_tty=True)
+    assert result.exit_code == 0, result.stderr
+    assert jsonfmt.loads(result.stdout)["data"] == {"simulate_seconds": 1200, "seed": 42}
+    frames = [f for f in result.stderr.split("\r") if "simulating 20m of BINANCE BTC/USDT" in f]
+    # Simulated seconds done of the total, a rate and a time left, up to the last step.
+    assert any(re.search(r" 200/1200 ", f) for f in frames), frames
+    assert re.search(r" 1200/1200 [\d,]+/s 0:00:00", frames[-1]), frames[-1]
+    # Then the replay's own bar; off a terminal, neither.
+    assert "backtest" in result.stderr.split("1200/1200")[-1]
+    quiet = vmx.run("backtest", "sma-cross", "--simulate", "20m", *SMA, "--json")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert quiet.stdout == result.stdout

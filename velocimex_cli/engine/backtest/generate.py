@@ -38,6 +38,7 @@ from velocimex_cli.engine.drivers.simulator import (
     ladder,
     next_fair,
     order_lots,
+    reference_ticks,
 )
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.timefmt import parse_iso, to_micros
@@ -82,6 +83,7 @@ def simulate(
     rng = random.Random(seed)
     chance = rng.random
     fair = initial_fair(instrument)
+    reference = reference_ticks(instrument)
     # The maker's resting orders, (side, price) -> lots left, in the order it placed them (the
     # order it goes through them when it re-quotes: a cancel's event comes in that order).
     held: dict[tuple[int, int], int] = {}
@@ -97,7 +99,7 @@ def simulate(
     last_trade: int | None = None
     for step in range(1, steps + 1):
         now = start + step * STEP_MICROS
-        fair = next_fair(rng, fair, instrument)
+        fair = next_fair(rng, fair, reference)
         wanted = ladder(fair, DEPTH)
         for key in [key for key in held if key not in wanted]:
             del held[key]

@@ -12,6 +12,7 @@ so the same seed and the same clock give the same sequence of events.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Sequence
@@ -46,9 +47,14 @@ def initial_fair(instrument: Instrument) -> int:
     return instrument.ticks_of(instrument.reference_price) or 1
 
 
-def next_fair(rng: random.Random, fair: int, instrument: Instrument) -> int:
+def reference_ticks(instrument: Instrument) -> int | None:
+    """The price the fair walk reverts towards (None: off the tick grid, no reversion)."""
+    return instrument.ticks_of(instrument.reference_price)
+
+
+def next_fair(rng: random.Random, fair: int, reference: int | None) -> int:
     """One step of the fair-price walk (one draw from `rng`)."""
-    reference = instrument.ticks_of(instrument.reference_price) or fair
+    reference = reference or fair
     spread = max(1, fair * VOLATILITY_BPS // 10_000)
     move = rng.randint(-spread, spread)
     # Mean reversion keeps prices at a realistic scale over long runs.
@@ -59,16 +65,23 @@ def next_fair(rng: random.Random, fair: int, instrument: Instrument) -> int:
     return max(10, fair + move)
 
 
-def ladder(fair: int, depth: int) -> set[tuple[int, int]]:
+def ladder(fair: int, depth: int) -> frozenset[tuple[int, int]]:
     """The maker's wanted (side, price) levels around `fair`, on a fixed price grid: `depth`
     per side from the best grid price at least half a spread away from fair."""
     step = max(1, fair * LEVEL_STEP_BPS // 10_000)
     half = max(1, fair * HALF_SPREAD_BPS // 10_000)
     top_bid = (fair - half) // step * step
     top_ask = -(-(fair + half) // step) * step
-    return {(BUY, top_bid - step * level) for level in range(depth) if top_bid > step * level} | {
-        (SELL, top_ask + step * level) for level in range(depth)
-    }
+    return _grid(top_bid, top_ask, step, depth)
+
+
+@functools.lru_cache(maxsize=4096)
+def _grid(top_bid: int, top_ask: int, step: int, depth: int) -> frozenset[tuple[int, int]]:
+    # A walk comes back to the same few hundred grids: built once each.
+    return frozenset(
+        [(BUY, top_bid - step * level) for level in range(depth) if top_bid > step * level]
+        + [(SELL, top_ask + step * level) for level in range(depth)]
+    )
 
 
 def order_lots(rng: random.Random, fair: int, instrument: Instrument, low: int, high: int) -> int:
@@ -94,6 +107,7 @@ class MarketSimulator:
         catalogue = exchange.catalogue.instruments
         self.instruments = list(catalogue if instruments is None else instruments)
         self.fair: list[int] = [initial_fair(i) for i in catalogue]
+        self._reference = [reference_ticks(i) for i in catalogue]
         self.steps = 0
         self.maker = self._participant(MAKER)
         self.taker = self._participant(TAKER)
@@ -157,7 +171,7 @@ class MarketSimulator:
 
     def _move_fair(self, instrument: Instrument) -> None:
         index = instrument.index
-        self.fair[index] = next_fair(self.rng, self.fair[index], instrument)
+        self.fair[index] = next_fair(self.rng, self.fair[index], self._reference[index])
 
     def _quote(self, instrument: Instrument) -> None:
         """Keep the maker's ladder on a fixed price grid: `depth` levels per side from the
