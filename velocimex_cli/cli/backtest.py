@@ -21,6 +21,7 @@ from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
+    from velocimex_cli.engine.backtest.data import MarketData
     from velocimex_cli.engine.backtest.session import DataRef, StrategyRef
 
 app = sub_app("Backtest a strategy on a recording, a CSV of trades or a simulated market.")
@@ -152,15 +153,41 @@ def _progress(factory: Factory, label: str) -> Any:
 
     from velocimex_cli.render.backtest_report import RateColumn
 
+    console = factory.io.console(stderr=True)
+    if not console.is_terminal:  # NO_COLOR: a terminal still, with a bar but no colour
+        from rich.console import Console
+
+        console = Console(
+            file=factory.io.stderr, force_terminal=True, no_color=True, color_system=None
+        )
     return Progress(
         TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         RateColumn(),
         TimeRemainingColumn(),
-        console=factory.io.console(stderr=True),
+        console=console,
         transient=True,
     )
+
+
+def _simulated(factory: Factory, opts: BacktestCommand, data: DataRef) -> MarketData:
+    """The generated market, with a bar of simulated seconds (rate, ETA) on a terminal."""
+    from velocimex_cli.engine.backtest.generate import STEP_MICROS, simulate
+
+    label = f"simulating {opts.simulate} of {data.exchange} {data.symbol}, seconds"
+    bar = _progress(factory, label)
+    if bar is None:
+        return simulate((data.exchange, data.symbol), data.simulate_seconds, data.seed)
+    with bar:
+        task = bar.add_task("simulate", total=data.simulate_seconds)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done * STEP_MICROS // 1_000_000)
+
+        return simulate(
+            (data.exchange, data.symbol), data.simulate_seconds, data.seed, on_step=progress
+        )
 
 
 def _run_single(
@@ -193,13 +220,9 @@ def _run_single(
     )
     options.check()
     split = _split(opts.split)
+    market = load_data(data) if data.path is not None else _simulated(factory, opts, data)
     bar = _progress(factory, "backtest")
     with bar if bar is not None else contextlib.nullcontext():
-        if data.path is None and bar is not None:
-            factory.io.status(
-                f"Simulating {opts.simulate} of {data.exchange} {data.symbol} (seed {data.seed})…"
-            )
-        market = load_data(data)
         task = bar.add_task("replay", total=len(market.events)) if bar is not None else None
 
         def progress(done: int, total: int) -> None:

@@ -206,7 +206,10 @@ def run(
     if started:
         host.stop("end of data")
     end = events[-1][0]
-    last = sample(end)  # after the strategy stopped: the account as it ends
+    # The account as it ends, after the strategy stopped. The last stamp's sample may have
+    # been taken at its first event, before later events of that stamp (a generated market
+    # has several) filled the strategy: the final one stands.
+    last = sample(end)
     if samples and samples[-1].timestamp == end:
         samples[-1] = last
     else:

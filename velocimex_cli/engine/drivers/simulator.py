@@ -12,8 +12,10 @@ so the same seed and the same clock give the same sequence of events.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+from collections.abc import Sequence
 from decimal import Decimal
 
 from velocimex_cli.engine.core import hours
@@ -34,15 +36,79 @@ VOLATILITY_BPS = 2  # typical fair-price move per step, in basis points
 HALF_SPREAD_BPS = 2
 LEVEL_STEP_BPS = 1
 TAKER_PROBABILITY = 0.35
+DEPTH = 25  # the maker's levels per side
+QUOTE_SIZE = (2, 20)  # a maker level is worth 2..20 thousand units of the quote asset
+TAKE_SIZE = (1, 8)  # a taker's order, likewise
+
+
+# The participants' rules, shared with the backtest's generator (backtest/generate.py), which
+# replays them for one instrument without the exchange around them.
+def initial_fair(instrument: Instrument) -> int:
+    return instrument.ticks_of(instrument.reference_price) or 1
+
+
+def reference_ticks(instrument: Instrument) -> int | None:
+    """The price the fair walk reverts towards (None: off the tick grid, no reversion)."""
+    return instrument.ticks_of(instrument.reference_price)
+
+
+def next_fair(rng: random.Random, fair: int, reference: int | None) -> int:
+    """One step of the fair-price walk (one draw from `rng`)."""
+    reference = reference or fair
+    spread = max(1, fair * VOLATILITY_BPS // 10_000)
+    move = rng.randint(-spread, spread)
+    # Mean reversion keeps prices at a realistic scale over long runs.
+    if fair > reference * 12 // 10:
+        move -= spread // 2 + 1
+    elif fair < reference * 8 // 10:
+        move += spread // 2 + 1
+    return max(10, fair + move)
+
+
+def ladder(fair: int, depth: int) -> frozenset[tuple[int, int]]:
+    """The maker's wanted (side, price) levels around `fair`, on a fixed price grid: `depth`
+    per side from the best grid price at least half a spread away from fair."""
+    step = max(1, fair * LEVEL_STEP_BPS // 10_000)
+    half = max(1, fair * HALF_SPREAD_BPS // 10_000)
+    top_bid = (fair - half) // step * step
+    top_ask = -(-(fair + half) // step) * step
+    return _grid(top_bid, top_ask, step, depth)
+
+
+@functools.lru_cache(maxsize=512)
+def _grid(top_bid: int, top_ask: int, step: int, depth: int) -> frozenset[tuple[int, int]]:
+    # A walk keeps coming back to the grids it has just left: the last 512 (~5 kB each) are
+    # kept, 99% of a simulated day's steps find theirs there.
+    return frozenset(
+        [(BUY, top_bid - step * level) for level in range(depth) if top_bid > step * level]
+        + [(SELL, top_ask + step * level) for level in range(depth)]
+    )
+
+
+def order_lots(rng: random.Random, fair: int, instrument: Instrument, low: int, high: int) -> int:
+    """Lots worth roughly `low`..`high` thousand units of the quote asset (one draw)."""
+    notional = rng.randint(low, high) * 1000 * LEDGER_SCALE
+    return max(instrument.min_lots, notional // (fair * instrument.notional_units))
 
 
 class MarketSimulator:
-    def __init__(self, exchange: Exchange, seed: int = 42, depth: int = 25) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        seed: int = 42,
+        depth: int = DEPTH,
+        instruments: Sequence[Instrument] | None = None,
+    ) -> None:
+        """`instruments`: the markets to make (default: every instrument of the catalogue).
+        One random stream serves them in catalogue order, so a market depends on which
+        others are made: `vmx backtest --simulate` makes one alone (backtest/generate.py)."""
         self.exchange = exchange
         self.depth = depth
         self.rng = random.Random(seed)
-        instruments = exchange.catalogue.instruments
-        self.fair: list[int] = [i.ticks_of(i.reference_price) or 1 for i in instruments]
+        catalogue = exchange.catalogue.instruments
+        self.instruments = list(catalogue if instruments is None else instruments)
+        self.fair: list[int] = [initial_fair(i) for i in catalogue]
+        self._reference = [reference_ticks(i) for i in catalogue]
         self.steps = 0
         self.maker = self._participant(MAKER)
         self.taker = self._participant(TAKER)
@@ -81,14 +147,14 @@ class MarketSimulator:
     # ------------------------------------------------------------------ driving
     def seed_books(self) -> None:
         """Fill every open book to `depth` levels per side (idempotent)."""
-        for instrument in self.exchange.catalogue.instruments:
+        for instrument in self.instruments:
             if self._is_open(instrument):
                 self._quote(instrument)
 
     def step(self) -> None:
         """One tick: move each fair price, re-quote, and let takers trade."""
         self.steps += 1
-        for instrument in self.exchange.catalogue.instruments:
+        for instrument in self.instruments:
             self._move_fair(instrument)
             if not self._is_open(instrument):
                 continue
@@ -106,29 +172,13 @@ class MarketSimulator:
 
     def _move_fair(self, instrument: Instrument) -> None:
         index = instrument.index
-        fair = self.fair[index]
-        reference = instrument.ticks_of(instrument.reference_price) or fair
-        spread = max(1, fair * VOLATILITY_BPS // 10_000)
-        move = self.rng.randint(-spread, spread)
-        # Mean reversion keeps prices at a realistic scale over long runs.
-        if fair > reference * 12 // 10:
-            move -= spread // 2 + 1
-        elif fair < reference * 8 // 10:
-            move += spread // 2 + 1
-        self.fair[index] = max(10, fair + move)
+        self.fair[index] = next_fair(self.rng, self.fair[index], self._reference[index])
 
     def _quote(self, instrument: Instrument) -> None:
         """Keep the maker's ladder on a fixed price grid: `depth` levels per side from the
         best grid price at least half a spread away from fair. Quotes now on the wrong side
         of fair, or too deep, are cancelled; missing levels are added."""
-        fair = self.fair[instrument.index]
-        step = max(1, fair * LEVEL_STEP_BPS // 10_000)
-        half = max(1, fair * HALF_SPREAD_BPS // 10_000)
-        top_bid = (fair - half) // step * step
-        top_ask = -(-(fair + half) // step) * step
-        wanted = {
-            (BUY, top_bid - step * level) for level in range(self.depth) if top_bid > step * level
-        } | {(SELL, top_ask + step * level) for level in range(self.depth)}
+        wanted = ladder(self.fair[instrument.index], self.depth)
         held: set[tuple[int, int]] = set()
         for order in list(self.maker.orders.values()):
             if order.instrument is not instrument or not order.resting:
@@ -139,17 +189,14 @@ class MarketSimulator:
             else:
                 self.exchange.cancel_live(self.maker, order)
         for side, price in sorted(wanted - held):
-            self._order(self.maker, instrument, side, price, self._size(instrument, 2, 20))
+            self._order(self.maker, instrument, side, price, self._size(instrument, *QUOTE_SIZE))
 
     def _take(self, instrument: Instrument) -> None:
         side = BUY if self.rng.random() < 0.5 else SELL
-        self._order(self.taker, instrument, side, None, self._size(instrument, 1, 8))
+        self._order(self.taker, instrument, side, None, self._size(instrument, *TAKE_SIZE))
 
     def _size(self, instrument: Instrument, low: int, high: int) -> int:
-        """Lots worth roughly `low`..`high` thousand units of the quote asset."""
-        notional = self.rng.randint(low, high) * 1000 * LEDGER_SCALE
-        per_lot = self.fair[instrument.index] * instrument.notional_units
-        return max(instrument.min_lots, notional // per_lot)
+        return order_lots(self.rng, self.fair[instrument.index], instrument, low, high)
 
     def _order(
         self, account: Account, instrument: Instrument, side: int, price: int | None, lots: int
