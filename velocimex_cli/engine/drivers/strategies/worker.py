@@ -26,6 +26,7 @@ from velocimex_cli.engine.drivers.strategies.isolation import (
 from velocimex_cli.engine.drivers.strategies.protocol import (
     FROM_CHECK,
     FROM_DEPLOYMENT,
+    MAX_DECIMAL_DIGITS,
     MAX_FAILURE,
     MAX_FROM_WORKER,
     MAX_KNOWN,
@@ -273,6 +274,10 @@ def _number(name: str, value: object) -> Decimal:
     number = parse_decimal(value)
     if number is None:
         raise InvalidParameter(name, _shown(value), f"{name} must be a number")
+    if len(number.as_tuple().digits) > MAX_DECIMAL_DIGITS:
+        raise InvalidParameter(
+            name, _shown(value), f"{name} has more than {MAX_DECIMAL_DIGITS} digits"
+        )
     return number
 
 
