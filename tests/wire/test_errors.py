@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from velocimex_cli.wire import errors
-from velocimex_cli.wire.errors import ERROR_CLASSES, ApiError, InvalidParameter
+from velocimex_cli.wire.errors import ApiError, InvalidParameter
 
 CLASSES = [
     cls
@@ -41,5 +41,7 @@ def test_every_api_error_pickles_intact(cls: type[ApiError]) -> None:
 
 
 def test_every_error_class_is_known_by_name() -> None:
+    from velocimex_cli.wire.errors import ERROR_CLASSES
+
     assert set(ERROR_CLASSES) == {cls.__name__ for cls in CLASSES}
     assert all(ERROR_CLASSES[cls.__name__] is cls for cls in CLASSES)
