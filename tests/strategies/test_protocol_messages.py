@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from velocimex_cli.engine.core.ledger import units_to_decimal
 from velocimex_cli.engine.drivers.strategies import protocol
 from velocimex_cli.engine.drivers.strategies.context import (
     BalanceInfo,
@@ -177,6 +178,19 @@ def test_a_strategy_s_own_error_class_crosses_as_its_nearest_engine_class() -> N
 
     body = protocol.ErrorBody.of(Mine("x", "1", "mine"))
     assert type(body.exception()) is InvalidParameter and body.exception().message == "mine"
+
+
+def test_a_ledger_amount_crosses_as_a_decimal_of_the_same_value(
+    pair: tuple[Channel, Channel],
+) -> None:
+    node, worker = pair
+    amount = units_to_decimal(12_345_678)  # the ledger's PlainDecimal subclass
+    assert type(amount) is not Decimal
+    node.send(protocol.Reply(BalanceInfo("BTC", amount, amount, units_to_decimal(0))))
+    reply = worker.receive(protocol.answer_decoder(protocol.Balance))
+    assert type(reply) is protocol.Reply
+    assert type(reply.value.total) is Decimal and reply.value.total == amount
+    assert str(reply.value.total) == str(amount) and reply.value.locked == 0
 
 
 def test_ready_parameters_keep_their_types(pair: tuple[Channel, Channel]) -> None:

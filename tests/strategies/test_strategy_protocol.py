@@ -263,6 +263,9 @@ class Typed(Strategy):
             self.ctx.cancel("999999")
         except NotFound as exc:
             self.ctx.log(f"{type(exc).__name__} {exc.code} {exc.details}")
+        balance, position = self.ctx.balance("USDT"), self.ctx.position()
+        self.ctx.log(f"balance {balance.total!r} {balance.available == balance.total}")
+        self.ctx.log(f"position {position.quantity!r} {position.fees!r}")
 """
 
 
@@ -289,6 +292,12 @@ def test_an_api_error_reaches_the_strategy_as_its_own_class(node: EngineNode) ->
     assert "('asset', 'str')" in balance
     assert "('required', 'Decimal')" in balance and "('available', 'Decimal')" in balance
     assert any(m.startswith("NotFound NOT_FOUND {'order_id': '999999'}") for m in messages)
+    # The ledger's values (PlainDecimal inside the engine) arrive as Decimals of equal value.
+    usdt = node.exchange.balances("alice")
+    total = next(row["total"] for row in usdt if row["asset"] == "USDT")
+    assert f"balance Decimal('{total}') True" in messages
+    position = next(m for m in messages if m.startswith("position "))
+    assert position.startswith("position Decimal('0") and position.endswith(" Decimal('0')")
 
 
 ODD_ARGUMENTS = """

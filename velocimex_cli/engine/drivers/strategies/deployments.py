@@ -302,6 +302,8 @@ class Deployment:
             self.worker.send(message)  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
+        except TypeError as exc:  # a value the protocol cannot carry: the engine's fault
+            self._unsendable(hook, exc)
 
     def _known_reads(self, hook: str) -> list[Known]:
         """The answers, as of now, to the reads the worker made in this hook before its first
@@ -507,7 +509,15 @@ class Deployment:
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
             return
+        except TypeError as exc:  # a value the protocol cannot carry: the engine's fault
+            self._unsendable("the answer to its call", exc)
+            return
         self.charge(time.monotonic() - started)
+
+    def _unsendable(self, what: str, exc: TypeError) -> None:
+        log.error("strategy deployment %s: %s could not be encoded", self.deployment_id, what,
+                  exc_info=exc)  # fmt: skip
+        self.crash(f"engine error while serving it: {what} could not be sent ({exc})")
 
     def own_time(self, now: float) -> float:
         """Seconds the running hook has taken, not counting waits for the node's answers."""

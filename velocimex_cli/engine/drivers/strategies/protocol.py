@@ -25,7 +25,8 @@ worker -> node (upload check)
     Described (what GET /v1/strategies shows of the file), Failed.
 
 Money stays Decimal and time timezone-aware UTC across: typed Decimal fields travel as their
-exact text, datetimes as MessagePack timestamps (decoded as UTC). Where a value has no fixed
+exact text (a Decimal subclass such as the ledger's PlainDecimal arrives as a plain Decimal of
+the same value), datetimes as MessagePack timestamps (decoded as UTC). Where a value has no fixed
 type (parameters, error details, parameter descriptions: a `Value`), a Decimal travels as an
 extension of its own (DECIMAL_EXT) so that it does not come back as a str.
 """
@@ -656,7 +657,15 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-_encoder = msgspec.msgpack.Encoder()
+def _encode_other(value: Any) -> Any:
+    """What msgspec does not encode itself: a Decimal subclass (the ledger's PlainDecimal)
+    travels as the Decimal it is."""
+    if isinstance(value, Decimal):
+        return Decimal(value)
+    raise NotImplementedError(f"a {type(value).__name__} has no place in the protocol")
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_other)
 encode = _encoder.encode
 encode_into = _encoder.encode_into
 
