@@ -7,7 +7,9 @@ it. The worker runs the real class; every context call it makes comes back over 
 is served by the host's `EngineContext`, so a strategy order takes the same path as a manual
 one. What the worker may cost is bounded (see isolation.py): a hook that raises, runs past its
 budget, loops forever or exhausts its memory stops that deployment (state `failed`, the reason
-in `last_error` and the log) and nothing else.
+in `last_error` and the log) and nothing else. So does a worker that breaks the protocol
+(protocol.py: a frame that does not decode into its declared messages, an oversized one, a
+message out of turn): nothing it sent is acted on.
 
 Hooks reach the worker one at a time; while it is busy, book changes are conflated (only the
 latest top is delivered) and public trades beyond MAX_PENDING_TRADES are dropped (the drop is
