@@ -357,7 +357,7 @@ class Deployment:
             except ProtocolViolation as exc:
                 self.violation(str(exc))
                 return
-            if channel.buffered:
+            if channel.buffered or channel.broken:
                 self.violation(
                     f"it sent more after its {type(message).__name__.lower()} message "
                     "without waiting for the engine"
@@ -1034,7 +1034,7 @@ class Deployments:
                 ) from None
             except ProtocolViolation as exc:
                 raise _check_violation(name, str(exc)) from None
-            if worker.channel.buffered:
+            if worker.channel.buffered or worker.channel.broken:
                 raise _check_violation(name, "it sent more than its one answer")
         finally:
             worker.kill()
