@@ -195,7 +195,7 @@ def test_a_ledger_amount_crosses_as_a_decimal_of_the_same_value(
 
 def test_ready_parameters_keep_their_types(pair: tuple[Channel, Channel]) -> None:
     node, worker = pair
-    params = {"amount": Decimal("0.0020"), "levels": 2, "side": "buy", "post": True}
+    params = {"amount": Decimal("0.0020"), "levels": 2, "side": "buy", "post": True, "r": 0.5}
     worker.send(protocol.Ready(protocol.pack_value(params), ["on_book", "on_timer"]))
     ready = node.receive(protocol.FROM_DEPLOYMENT)
     assert type(ready) is protocol.Ready and same(ready.params, params)

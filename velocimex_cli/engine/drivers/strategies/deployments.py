@@ -304,7 +304,7 @@ class Deployment:
             self.worker.send(message)  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
-        except TypeError as exc:  # a value the protocol cannot carry: the engine's fault
+        except (TypeError, OverflowError) as exc:  # a value the protocol cannot carry
             self._unsendable(hook, exc)
 
     def _known_reads(self, hook: str) -> list[Known]:
@@ -511,12 +511,14 @@ class Deployment:
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
             return
-        except TypeError as exc:  # a value the protocol cannot carry: the engine's fault
+        except (TypeError, OverflowError) as exc:  # a value the protocol cannot carry
             self._unsendable("the answer to its call", exc)
             return
         self.charge(time.monotonic() - started)
 
-    def _unsendable(self, what: str, exc: TypeError) -> None:
+    def _unsendable(self, what: str, exc: Exception) -> None:
+        """A value the engine gave could not be encoded: the engine's fault, this deployment's
+        end."""
         log.error("strategy deployment %s: %s could not be encoded", self.deployment_id, what,
                   exc_info=exc)  # fmt: skip
         self.crash(f"engine error while serving it: {what} could not be sent ({exc})")

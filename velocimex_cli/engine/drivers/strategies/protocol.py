@@ -90,7 +90,8 @@ ErrorName = Literal[
     "InternalError", "NotFound", "PermissionDenied",
 ]  # fmt: skip
 UtcTime = Annotated[datetime, Meta(tz=True)]
-# A Value: None, bool, int, str, Decimal, an aware datetime, or a list / str-keyed dict of
+# A Value: None, bool, int, float (passed through as given, e.g. a parameter from a Python
+# caller: never computed with), str, Decimal, an aware datetime, or a list / str-keyed dict of
 # Values, at most MAX_VALUE_DEPTH deep (checked by check_value on decoding).
 Value = Any
 
@@ -103,7 +104,9 @@ class ProtocolViolation(Exception):
 def pack_value(value: Any, depth: int = 0) -> Any:
     """`value` ready for a Value field: Decimals as DECIMAL_EXT, tuples as lists, dict keys as
     str; anything else that is not plain data becomes its str()."""
-    if value is None or isinstance(value, bool | int | str):
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return str(value)  # beyond what MessagePack carries as a number
+    if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Decimal):
         return msgspec.msgpack.Ext(DECIMAL_EXT, str(value).encode("ascii"))
@@ -119,7 +122,7 @@ def pack_value(value: Any, depth: int = 0) -> Any:
 
 def check_value(value: Any, depth: int = 0) -> None:
     """Raise ValueError unless `value` is a Value (decoded, or packed for sending)."""
-    if value is None or isinstance(value, bool | int | str | Decimal | datetime):
+    if value is None or isinstance(value, bool | int | float | str | Decimal | datetime):
         return
     if isinstance(value, msgspec.msgpack.Ext) and value.code == DECIMAL_EXT:
         return
