@@ -71,7 +71,11 @@ EXIT_CODE: dict[ErrorCode, int] = {
 
 
 class ApiError(Exception):
-    """An error in the API's terms: a code, a message for people and machine-readable details."""
+    """An error in the API's terms: a code, a message for people and machine-readable details.
+
+    Every class pickles intact (class, message, details and any other attribute): a subclass's
+    own __init__ takes other arguments than (message, details), so unpickling rebuilds it with
+    `rebuild_error` instead of calling the class."""
 
     code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
 
@@ -96,6 +100,9 @@ class ApiError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, details={self.details!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (rebuild_error, (type(self), self.message, self.details), self.__dict__)
 
 
 class AuthenticationError(ApiError):
@@ -167,6 +174,36 @@ class PermissionDenied(ApiError):
     code = ErrorCode.PERMISSION_DENIED
 
 
+def rebuild_error(
+    cls: type[ApiError], message: str, details: dict[str, Any] | None = None
+) -> ApiError:
+    """An instance of `cls` (any ApiError class) with this message and these details, whatever
+    arguments the class's own __init__ takes."""
+    exc = ApiError.__new__(cls)
+    ApiError.__init__(exc, message, details)
+    return exc
+
+
+# Every error class by name: the strategy worker protocol names the class it raises, so that an
+# OrderNotOpen stays an OrderNotOpen (its code alone would make it an InvalidParameter).
+ERROR_CLASSES: dict[str, type[ApiError]] = {
+    cls.__name__: cls
+    for cls in (
+        ApiError,
+        AuthenticationError,
+        InvalidParameter,
+        OrderNotOpen,
+        IdempotencyConflict,
+        RiskLimitExceeded,
+        RateLimitExceeded,
+        InsufficientBalance,
+        MarketClosed,
+        InternalError,
+        NotFound,
+        PermissionDenied,
+    )
+}
+
 ERROR_TYPES: dict[ErrorCode, type[ApiError]] = {
     cls.code: cls
     for cls in (
@@ -193,7 +230,6 @@ def error_from_body(body: dict[str, Any], http_status: int | None = None) -> Api
         code = ErrorCode(error.get("code"))
     except ValueError:
         code = ErrorCode.INTERNAL_ERROR
-    cls = ERROR_TYPES[code]
-    exc = ApiError.__new__(cls)
-    ApiError.__init__(exc, str(error.get("message", "")), dict(error.get("details") or {}))
-    return exc
+    return rebuild_error(
+        ERROR_TYPES[code], str(error.get("message", "")), dict(error.get("details") or {})
+    )

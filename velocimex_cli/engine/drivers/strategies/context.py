@@ -3,10 +3,11 @@
 A strategy never touches the engine directly; it gets a context. `EngineContext` (host.py)
 implements it in-process over an `Exchange` (backtests, tests); the node implements the same
 protocol as a proxy over a pipe for a strategy running in its worker process. So everything
-here is plain data that pickles: Decimal for money, timezone-aware UTC datetimes for time,
-str for ids. Never a float. The values built per event (OrderInfo, FillInfo, TradeTick,
-BookTop) are named tuples: immutable, and several times cheaper to build than a frozen
-dataclass, which matters at hundreds of thousands of events per second in a backtest.
+here is plain data the worker protocol (protocol.py) declares and carries: Decimal for money,
+timezone-aware UTC datetimes for time, str for ids. Never a float. The values built per
+event (OrderInfo, FillInfo, TradeTick, BookTop) are named tuples: immutable, and several times
+cheaper to build than a frozen dataclass, which matters at hundreds of thousands of events per
+second in a backtest.
 
 Every order a strategy places goes through the engine's normal order entry (the same
 validation, ledger, fees, risk checks and order stream as a manual order) on the deploying

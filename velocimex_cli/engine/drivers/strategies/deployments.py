@@ -7,7 +7,9 @@ it. The worker runs the real class; every context call it makes comes back over 
 is served by the host's `EngineContext`, so a strategy order takes the same path as a manual
 one. What the worker may cost is bounded (see isolation.py): a hook that raises, runs past its
 budget, loops forever or exhausts its memory stops that deployment (state `failed`, the reason
-in `last_error` and the log) and nothing else.
+in `last_error` and the log) and nothing else. So does a worker that breaks the protocol
+(protocol.py: a frame that does not decode into its declared messages, an oversized one, a
+message out of turn): nothing it sent is acted on.
 
 Hooks reach the worker one at a time; while it is busy, book changes are conflated (only the
 latest top is delivered) and public trades beyond MAX_PENDING_TRADES are dropped (the drop is
@@ -42,8 +44,27 @@ from velocimex_cli.engine.drivers.strategies.host import (
 )
 from velocimex_cli.engine.drivers.strategies.isolation import WorkerProcess
 from velocimex_cli.engine.drivers.strategies.params import ParamValues
+from velocimex_cli.engine.drivers.strategies.protocol import (
+    FROM_CHECK,
+    FROM_DEPLOYMENT,
+    HOOK_MESSAGES,
+    MAX_KNOWN,
+    Call,
+    DeploySpec,
+    Described,
+    Done,
+    ErrorBody,
+    Failed,
+    Known,
+    ProtocolViolation,
+    Raise,
+    Ready,
+    Reply,
+    Request,
+    known,
+    pack_value,
+)
 from velocimex_cli.engine.drivers.strategies.registry import StrategyRegistry
-from velocimex_cli.engine.drivers.strategies.worker import KNOWN_READS, MAX_KNOWN
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import ApiError, InternalError, InvalidParameter, NotFound
 from velocimex_cli.wire.timefmt import iso
@@ -62,14 +83,6 @@ SAVED_LOG_LINES = 200
 KEPT_FINISHED = 200  # ended deployments kept (records, logs); older ones are forgotten
 STOPPING = "stopping"  # shown while on_stop runs
 RESTARTED = "the engine restarted while it ran; its open orders were canceled (deploy it again)"
-# The StrategyContext methods a worker may call (anything else is refused).
-CONTEXT_CALLS = frozenset(
-    {
-        "instrument", "instrument_for", "subscribe", "now", "set_timer", "cancel_timer",
-        "place_order", "cancel", "cancel_all", "open_orders", "position", "balances", "balance",
-        "fee_rates", "best_bid", "best_ask", "mid", "book", "log", "stop",
-    }
-)  # fmt: skip
 
 
 def error_body(exc: BaseException) -> dict[str, Any]:
@@ -196,10 +209,10 @@ class Deployment:
         self.validated: dict[str, Any] | None = None
         self.hooks: list[str] = []
         self.callbacks = 0  # hooks the worker has finished
-        self.reads: dict[str, set[tuple[Any, ...]]] = {}  # hook -> reads sent with it
+        self.reads: dict[str, set[Request]] = {}  # hook -> reads sent with it
         self.paused = 0.0  # of the running hook: seconds spent waiting for the node's answers
         self.awaiting: float | None = None  # when the call now waiting for its answer came
-        self._pending_answer: tuple[Any, ...] | None = None
+        self._pending_answer: Reply[Any] | Raise | None = None
         self.resume_at = 0.0  # served again from then on (fair share, see charge)
         self._scheduled: asyncio.TimerHandle | None = None
         self._resume_actions: set[str] = set()
@@ -287,51 +300,44 @@ class Deployment:
         self.budget = self.limits.callback_seconds
         self.host.hear_books(False)  # type: ignore[union-attr]  # caught up on when it is done
         try:
-            message = ("hook", hook, args, self._known_reads(hook))
+            message = HOOK_MESSAGES[hook](self._known_reads(hook), *args)
             self.worker.send(message)  # type: ignore[union-attr]
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
+        except (TypeError, OverflowError) as exc:  # a value the protocol cannot carry
+            self._unsendable(hook, exc)
 
-    def _known_reads(self, hook: str) -> dict[tuple[Any, ...], Any] | None:
+    def _known_reads(self, hook: str) -> list[Known]:
         """The answers, as of now, to the reads the worker made in this hook before its first
         order or cancel last time (see worker.KNOWN_READS)."""
         reads = self.reads.get(hook)
         if not reads:
-            return None
+            return []
         context = self.host.context  # type: ignore[union-attr]
-        known = {}
+        answers = []
         for read in reads:
-            method, args, kwargs = read
             try:
-                known[read] = getattr(context, method)(*args, **dict(kwargs))
+                answers.append(known(read, read.apply(context)))
             except Exception:  # left to the worker, which then gets the error
                 continue
-        return known
+        return answers
 
-    def learn(self, hook: str | None, asked: object) -> None:
-        """Remember the reads the worker reports for a hook (it may report anything: only
-        well-formed reads of KNOWN_READS are kept, at most MAX_KNOWN per hook)."""
-        if hook is None or not isinstance(asked, list):
+    def learn(self, hook: str | None, asked: list[Request]) -> None:
+        """Remember the reads the worker reports for a hook (the protocol lets only reads
+        through, MAX_KNOWN at most; at most MAX_KNOWN are kept per hook)."""
+        if hook is None:
             return
         reads = self.reads.setdefault(hook, set())
         for read in asked:
             if len(reads) >= MAX_KNOWN:
                 return
-            if (
-                isinstance(read, tuple)
-                and len(read) == 3
-                and read[0] in KNOWN_READS
-                and isinstance(read[1], tuple)
-                and isinstance(read[2], tuple)
-                and all(isinstance(pair, tuple) and len(pair) == 2 for pair in read[2])
-            ):
-                with contextlib.suppress(TypeError):  # unhashable
-                    reads.add(read)
+            reads.add(read)
 
     # -- messages from the worker ---------------------------------------------------------
     def readable(self) -> None:
-        """Serve what the worker sent: what one read brought (the worker has at most one
-        message in flight), then the answer and, once its hook is done, the next hook."""
+        """Serve what the worker sent: what one read brought, then the answer and, once its
+        hook is done, the next hook. The worker sends one message, then waits for the node:
+        a message when none is awaited (or a second one behind the first) is out of turn."""
         worker = self.worker
         if worker is None:
             return
@@ -342,8 +348,25 @@ class Deployment:
         except OSError:
             self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
             return
-        while self.worker is worker and self._pending_answer is None and channel.pending:
-            self.handle(channel.receive())
+        if channel.pending or channel.broken:
+            if not self.awaits_worker:
+                self.violation("it sent a message while none was awaited")
+                return
+            try:
+                message = channel.receive(FROM_DEPLOYMENT)
+            except ProtocolViolation as exc:
+                self.violation(str(exc))
+                return
+            if channel.buffered or channel.broken:
+                self.violation(
+                    f"it sent more after its {type(message).__name__.lower()} message "
+                    "without waiting for the engine"
+                )
+                return
+            self.handle(message)
+        elif channel.buffered and not self.awaits_worker:
+            self.violation("it sent bytes while no message was awaited")
+            return
         if self.worker is worker and channel.ended:
             self.worker_lost(f"its worker process {worker.exit_description_after(1.0)}")
             return
@@ -351,56 +374,91 @@ class Deployment:
         self._answer()
         self.pump()  # charges itself
 
-    def handle(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "call":
-            self._serve_call(message[1], message[2], message[3])
-        elif kind == "done":  # readable then pumps the next hook
-            hook, self.busy = self.busy, None
+    @property
+    def awaits_worker(self) -> bool:
+        """The worker may send now: it is starting or running a hook, and no call of its own
+        is waiting for the node's answer."""
+        return self.busy is not None and self._pending_answer is None
+
+    def handle(self, message: Ready | Call | Done | Failed) -> None:
+        kind = type(message)
+        starting = self.phase == "starting"
+        if kind is Call:
+            self._serve_call(message.request)  # type: ignore[union-attr]
+        elif kind is Done:
+            if starting:
+                self.violation("it reported a hook done before the strategy was ready")
+                return
+            hook, self.busy = self.busy, None  # readable then pumps the next hook
             self.callbacks += 1
-            self.learn(hook, message[1])
+            self.learn(hook, message.reads)  # type: ignore[union-attr]
             if hook == "on_stop":
                 self.end(*(self._stopping or (STOPPED, "stopped")))
                 return
             if self.stop_requested is not None and self._stopping is None:
                 reason, self.stop_requested = self.stop_requested, None
                 self.begin_stop(COMPLETED, reason)
-        elif kind == "ready":
+        elif kind is Ready:
+            if not starting:
+                self.violation("it reported ready while the strategy was running")
+                return
             self.busy = None
-            self.validated = message[1]
-            self.hooks = list(message[2])
+            self.validated = message.params  # type: ignore[union-attr]
+            self.hooks = list(message.hooks)  # type: ignore[union-attr]
             if self.ready is not None and not self.ready.done():
-                self.ready.set_result(message[1])
-        elif kind == "failed":
-            _, text, trace, body = message
+                self.ready.set_result(self.validated)
+        else:  # Failed
+            failed: Failed = message  # type: ignore[assignment]
             hook, self.busy = self.busy, None
-            if self.phase == "starting":
-                self.start_error = body or {
-                    "error": {"code": "INVALID_PARAMETER", "message": text, "details": {}}
-                }
+            if starting:
+                self.start_error = failed.error.body() if failed.error is not None else None
+                if self.start_error is None:
+                    error = {"code": "INVALID_PARAMETER", "message": failed.message, "details": {}}
+                    self.start_error = {"error": error}
                 self.stop_worker()
                 if self.ready is not None and not self.ready.done():
                     self.ready.set_result({})
                 return
-            if trace:
-                self.add_log_text(trace, "error")
-            self.crash(f"{hook}: {text}")
+            if failed.traceback:
+                self.add_log_text(failed.traceback, "error")
+            self.crash(f"{hook}: {failed.message}")
 
-    def _serve_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def violation(self, why: str) -> None:
+        """The worker broke the protocol: kill it and fail the deployment (or its start),
+        saying what it sent; nothing it sent is acted on."""
+        if self.phase == "finished":
+            return
+        message = f"protocol violation: {why}; the worker was killed"
+        log.warning("strategy deployment %s: %s", self.deployment_id, message)
+        if self.phase == "starting":
+            self.stop_worker()
+            self.busy = None
+            self.start_error = error_body(
+                InvalidParameter(
+                    "strategy_id",
+                    self.strategy_id,
+                    f"strategy {self.strategy_id!r} could not start: {message}",
+                )
+            )
+            if self.ready is not None and not self.ready.done():
+                self.ready.set_result({})
+            return
+        hook = self.busy
+        self.crash(f"{hook}: {message}" if hook else message)
+
+    def _serve_call(self, request: Request) -> None:
         arrived = time.monotonic()
         host = self.host
+        answer: Reply[Any] | Raise
         try:
             if host is None:
+                method = type(request).__struct_config__.tag
                 raise InvalidParameter(
                     "context", method, "the context is usable from on_start on, not in __init__"
                 )
-            if method not in CONTEXT_CALLS:
-                raise InvalidParameter("method", method, f"the context has no method {method!r}")
-            target = getattr(host.context, method)
-            result = target if method == "instrument" else target(*args, **kwargs)
-            answer: tuple[Any, ...] = ("reply", result)
+            answer = Reply(request.apply(host.context))
         except Exception as exc:
-            answer = ("raise", error_body(exc))
+            answer = Raise(ErrorBody.of_exception(exc))
         self.awaiting = arrived
         self._pending_answer = answer
         if self.manager.node.loop is None:  # stepped: no sharing to enforce
@@ -453,7 +511,17 @@ class Deployment:
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
             return
+        except (TypeError, OverflowError) as exc:  # a value the protocol cannot carry
+            self._unsendable("the answer to its call", exc)
+            return
         self.charge(time.monotonic() - started)
+
+    def _unsendable(self, what: str, exc: Exception) -> None:
+        """A value the engine gave could not be encoded: the engine's fault, this deployment's
+        end."""
+        log.error("strategy deployment %s: %s could not be encoded", self.deployment_id, what,
+                  exc_info=exc)  # fmt: skip
+        self.crash(f"engine error while serving it: {what} could not be sent ({exc})")
 
     def own_time(self, now: float) -> float:
         """Seconds the running hook has taken, not counting waits for the node's answers."""
@@ -761,13 +829,13 @@ class Deployments:
     ) -> None:
         from velocimex_cli.engine.drivers.strategies.worker import run_worker
 
-        spec = {
-            "instrument": instrument_spec(self.node.exchange.catalogue.find(exchange, symbol)),
-            "deployment_id": deployment.deployment_id,
-            "strategy_id": deployment.strategy_id,
-            "source": self.registry.source_of(deployment.account, deployment.strategy_id),
-            "params": dict(params),
-        }
+        spec = DeploySpec(
+            deployment_id=deployment.deployment_id,
+            strategy_id=deployment.strategy_id,
+            source=self.registry.source_of(deployment.account, deployment.strategy_id),
+            params=pack_value(dict(params)),
+            instrument=instrument_spec(self.node.exchange.catalogue.find(exchange, symbol)),
+        )
         deployment.worker = WorkerProcess(run_worker, (spec, self.limits.memory_bytes))
         deployment.busy = "__init__"
         deployment.busy_since = time.monotonic()
@@ -958,7 +1026,7 @@ class Deployments:
                     f"{name}: loading the file took longer than {self.limits.start_seconds:g} s",
                 )
             try:
-                answer = worker.receive()
+                answer = worker.receive(FROM_CHECK)
             except (EOFError, OSError):
                 raise InvalidParameter(
                     "source",
@@ -966,12 +1034,18 @@ class Deployments:
                     f"{name}: loading the file ended its process "
                     f"({worker.exit_description_after(1.0)}); is it allocating without bound?",
                 ) from None
+            except ProtocolViolation as exc:
+                raise _check_violation(name, str(exc)) from None
+            if worker.channel.buffered or worker.channel.broken:
+                raise _check_violation(name, "it sent more than its one answer")
         finally:
             worker.kill()
-        if answer[0] == "failed":
-            _, text, _trace, body = answer
-            raise _error_from(body) if body else InvalidParameter("source", name, text)
-        return answer[1]
+        if isinstance(answer, Failed):
+            if answer.error is not None:
+                raise answer.error.exception()
+            raise InvalidParameter("source", name, answer.message)
+        described: Described = answer
+        return described.strategy.to_dict()
 
     def add_strategy(
         self, source: str, described: dict[str, Any], replace: bool, *, account: str
@@ -1024,6 +1098,16 @@ class Deployments:
             self.node.exchange.save_meta(META_KEY, jsonfmt.dumps(state))
         except Exception:
             log.exception("could not save the strategy deployments")
+
+
+def _check_violation(name: str, why: str) -> InvalidParameter:
+    log.warning("the upload check of %s broke the worker protocol: %s", name, why)
+    return InvalidParameter(
+        "source",
+        name,
+        f"{name}: refused: loading the file broke the worker protocol ({why}); a strategy "
+        "must not write to its worker's socket",
+    )
 
 
 def _error_from(body: dict[str, Any]) -> ApiError:

@@ -2,21 +2,20 @@
 engine goes on matching.
 
 Each worker is a fresh `python -m` interpreter on a socket pair (see WorkerProcess). The node
-talks to it with at most one message in flight each way:
-- node -> worker: ("hook", name, args, known): run one hook, `known` answering the reads the
-  worker reported for that hook (see worker.KNOWN_READS); ("reply", value) / ("raise", error
-  body): the answer to the context call the worker is blocked on; ("quit",).
-- worker -> node: ("ready", params) once the strategy is built; ("call", method, args, kwargs):
-  a context call (place an order, read the book); ("done", reads): the hook returned, having
-  made these reads before its first order or cancel; ("failed", message, traceback, error
-  body): the hook (or the start) raised.
+talks to it with at most one message in flight each way: it sends a hook, and the worker
+answers with context calls (each answered with a reply or an API error to raise) until it says
+the hook is done or failed. The messages are declared in protocol.py: msgspec Structs encoded
+with MessagePack behind their 4-byte length (`Channel`). The strategy shares the worker's
+socket and may write anything to it, so the node decodes what arrives only into those declared
+types, in bounded frames, and never unpickles or evaluates it: a frame that does not decode,
+a length header above the bound, or a message out of turn is a protocol violation that ends
+the deployment (or refuses the upload being checked), never an exception in the engine.
 
-Each message is a pickle behind its 4-byte length (`Channel`). The node never blocks on a
-worker: it reads what has arrived when the socket is readable, in one system call, and writes
-only messages the worker is waiting for (one hook, then replies to its calls), so the socket
-never fills. A hook that does not finish within its budget gets its process killed; the worker's
-address space is capped (RLIMIT_AS), so unbounded allocation ends in MemoryError (reported) or
-the worker's death (reported).
+The node never blocks on a worker: it reads what has arrived when the socket is readable, in
+one system call, and writes only messages the worker is waiting for (one hook, then replies to
+its calls), so the socket never fills. A hook that does not finish within its budget gets its
+process killed; the worker's address space is capped (RLIMIT_AS), so unbounded allocation ends
+in MemoryError (reported) or the worker's death (reported).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import pickle
 import select
 import signal
 import socket
@@ -35,34 +33,58 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-MAX_TRACEBACK = 4000
-HEADER = struct.Struct("!I")  # a message's length, before its pickle
+from velocimex_cli.engine.drivers.strategies.protocol import (
+    MAX_FROM_WORKER,
+    MAX_TO_WORKER,
+    MAX_TRACEBACK,
+    RUN,
+    Decoder,
+    ProtocolViolation,
+    Run,
+    encode_into,
+)
+
+HEADER = struct.Struct("!I")  # a message's length, before its MessagePack
 CHUNK = 1 << 16  # bytes read per system call
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[4])  # the directory holding velocimex_cli
 PACKAGE_DIR = str(Path(__file__).resolve().parents[3])
+T = TypeVar("T")
 
 
 class Channel:
-    """One end of a worker's socket: messages (any picklable value) each sent as a pickle behind
-    its length. Reads take whatever has arrived in one system call and keep it until a whole
-    message is there; `fill` and `poll` never block, `receive` waits for a whole message."""
+    """One end of a worker's socket: protocol messages (see protocol.py), each MessagePack
+    behind its 4-byte length. Reads take whatever has arrived in one system call and keep it
+    until a whole message is there; `fill` and `poll` never block, `receive` waits for a whole
+    message. A length header above `max_frame` breaks the channel at once, before any of that
+    message is kept: `receive` then raises ProtocolViolation, as it does for a frame that does
+    not decode into the types asked for."""
 
-    __slots__ = ("_buffer", "_ended", "_poller", "_socket")
+    __slots__ = ("_broken", "_buffer", "_ended", "_max_frame", "_out", "_poller", "_socket")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, max_frame: int = MAX_FROM_WORKER) -> None:
         self._socket = sock
         self._buffer = bytearray()
+        self._out = bytearray()  # reused for each message sent
         self._ended = False  # the other end closed its side
+        self._broken: str | None = None  # why the other end's bytes are no protocol
+        self._max_frame = max_frame
         self._poller: Any = None  # select.poll, made on the first wait
 
     def fileno(self) -> int:
         return self._socket.fileno()
 
     def send(self, message: Any) -> None:
-        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        self._socket.sendall(HEADER.pack(len(data)) + data)
+        """Send one protocol message (a protocol.Message)."""
+        out = self._out
+        encode_into(message, out, HEADER.size)
+        HEADER.pack_into(out, 0, len(out) - HEADER.size)
+        self._socket.sendall(out)
+
+    def send_frame(self, frame: bytes) -> None:
+        """Send one message already encoded (protocol.encode)."""
+        self._socket.sendall(HEADER.pack(len(frame)) + frame)
 
     @property
     def pending(self) -> bool:
@@ -72,6 +94,16 @@ class Channel:
             len(buffer) >= HEADER.size
             and len(buffer) - HEADER.size >= HEADER.unpack_from(buffer)[0]
         )
+
+    @property
+    def buffered(self) -> bool:
+        """Some bytes of the other end's next message have arrived."""
+        return bool(self._buffer)
+
+    @property
+    def broken(self) -> bool:
+        """The other end announced a message longer than this channel takes."""
+        return self._broken is not None
 
     @property
     def ended(self) -> bool:
@@ -85,21 +117,32 @@ class Channel:
             return
         if chunk:
             self._buffer += chunk
+            self._check_length()
         else:
             self._ended = True
 
+    def _check_length(self) -> None:
+        buffer = self._buffer
+        if len(buffer) >= HEADER.size:
+            size = HEADER.unpack_from(buffer)[0]
+            if size > self._max_frame:
+                self._broken = (
+                    f"a message of {size} bytes announced (at most {self._max_frame} are taken)"
+                )
+                self._buffer = bytearray()  # nothing of it is kept, nor read any more
+
     def fill(self) -> None:
         """Take what has arrived, without waiting (OSError if the socket fails)."""
-        if not self._ended:
+        if not (self._ended or self._broken):
             self._read(socket.MSG_DONTWAIT)
 
     def poll(self, timeout: float = 0.0) -> bool:
-        """Whether `receive` can return (a message, or EOFError) without blocking, waiting up to
-        `timeout` seconds for it."""
-        if not (self.pending or self._ended):
+        """Whether `receive` can return (a message, EOFError or ProtocolViolation) without
+        blocking, waiting up to `timeout` seconds for it."""
+        if not (self.pending or self._ended or self._broken):
             self.fill()
         deadline = time.monotonic() + timeout
-        while not (self.pending or self._ended):
+        while not (self.pending or self._ended or self._broken):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
@@ -110,17 +153,26 @@ class Channel:
                 self.fill()
         return True
 
-    def receive(self) -> Any:
-        """The next message, waiting for it; EOFError once the other end closed."""
+    def receive(self, decoder: Decoder[T]) -> T:
+        """The next message decoded by `decoder` (one of protocol.py's), waiting for it;
+        EOFError once the other end closed, ProtocolViolation if what came is not such a
+        message."""
         while not self.pending:
+            if self._broken is not None:
+                raise ProtocolViolation(self._broken)
             if self._ended:
                 raise EOFError("the other end of the channel closed")
             self._read(0)
-        size = HEADER.unpack_from(self._buffer)[0]
-        end = HEADER.size + size
-        message = pickle.loads(self._buffer[HEADER.size : end])
-        del self._buffer[:end]
-        return message
+        buffer = self._buffer
+        end = HEADER.size + HEADER.unpack_from(buffer)[0]
+        if end == len(buffer):  # the common case: one message, nothing after it
+            self._buffer = bytearray()
+            frame = memoryview(buffer)[HEADER.size :]
+        else:
+            frame = buffer[HEADER.size : end]  # type: ignore[assignment]
+            del buffer[:end]
+            self._check_length()
+        return decoder.decode(frame)
 
     def close(self) -> None:
         self._socket.close()
@@ -152,8 +204,8 @@ class WorkerProcess:
             )
         finally:
             child.close()
-        self.channel = Channel(parent)
-        self.channel.send(("run", target.__module__, target.__name__, args))
+        self.channel = Channel(parent, MAX_FROM_WORKER)
+        self.channel.send(Run.of(target, args))
 
     @property
     def pid(self) -> int | None:
@@ -162,14 +214,14 @@ class WorkerProcess:
     def fileno(self) -> int:
         return self.channel.fileno()
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: Any) -> None:
         self.channel.send(message)
 
     def poll(self, timeout: float = 0.0) -> bool:
         return self.channel.poll(timeout)
 
-    def receive(self) -> tuple[Any, ...]:
-        return self.channel.receive()
+    def receive(self, decoder: Decoder[T]) -> T:
+        return self.channel.receive(decoder)
 
     @property
     def exit_description(self) -> str:
@@ -255,12 +307,12 @@ def main(argv: list[str]) -> None:
     """`python -m ...isolation FD PARENT_PID`: receive the worker function to run, run it."""
     if len(argv) > 2:
         die_with(int(argv[2]))
-    channel = Channel(socket.socket(fileno=int(argv[1])))
+    channel = Channel(socket.socket(fileno=int(argv[1])), MAX_TO_WORKER)
     try:
-        _, module, name, args = channel.receive()
-    except (EOFError, OSError):
+        run = channel.receive(RUN)
+    except (EOFError, OSError, ProtocolViolation):
         return
-    getattr(importlib.import_module(module), name)(channel, *args)
+    getattr(importlib.import_module(run.module), run.function)(channel, *run.arguments.positional())
 
 
 if __name__ == "__main__":
