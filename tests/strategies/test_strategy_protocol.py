@@ -114,7 +114,10 @@ def engine() -> Iterator[tuple[TestClient, dict[str, str]]]:
     limits = StrategyLimits(callback_seconds=2.0, start_seconds=10, memory_bytes=256 * 2**20)
     app = create_app(settings(strategy_limits=limits))
     with TestClient(app) as client:
-        yield client, auth_headers(app.state.runtime.keys, "alice")
+        yield (
+            client,
+            auth_headers(app.state.runtime.keys, "alice", permissions="read,trade,strategies"),
+        )
 
 
 def attacker(marker: Path, when: str, kind: str, refused: bool = False) -> str:
@@ -125,7 +128,7 @@ def attacker(marker: Path, when: str, kind: str, refused: bool = False) -> str:
 
 
 def deploy(client: TestClient, headers: dict[str, str], source: str) -> str:
-    body = {"source": source, "replace": True}
+    body = {"source": source}
     added = client.post("/v1/strategies", json=body, headers=headers)
     assert added.status_code == 201, added.text
     strategy_id = added.json()["data"]["strategy_id"]
