@@ -26,8 +26,8 @@ from velocimex_cli.engine.api.responses import JsonResponse
 from velocimex_cli.engine.api.routes import (
     account,
     health,
-    key_rotation,
     markets,
+    own_key,
     strategies,
     trading,
 )
@@ -69,7 +69,7 @@ def rest_operations() -> tuple[Operation, ...]:
     """The REST API's route table, hottest first (the router tries paths in order)."""
     return tuple(
         operation
-        for module in (trading, markets, account, strategies, key_rotation, health)
+        for module in (trading, markets, account, strategies, own_key, health)
         for operation in module.OPERATIONS
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from velocimex_cli.engine import audit
 from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
 from velocimex_cli.engine.api.payloads import ID_PATTERN, exchange_text, name_text, symbol_text
 from velocimex_cli.engine.api.responses import JsonResponse, ok
@@ -69,6 +70,9 @@ async def add_strategy(call: Call) -> JsonResponse:
     source, filename = body.get("source"), body.get("filename")
     described = await asyncio.to_thread(deployments.check_source, source, filename)
     added = deployments.add_strategy(source, described, bool(body.get("replace", False)))
+    audit.record_call(
+        call, f"strategy.{'replace' if body.get('replace') else 'add'}", added["strategy_id"]
+    )
     return ok(added, 201)
 
 
@@ -98,7 +102,9 @@ async def get_strategy(call: Call) -> JsonResponse:
 
 
 async def remove_strategy(call: Call) -> JsonResponse:
-    return ok(_deployments(call).remove_strategy(call.path["strategy_id"]))
+    removed = _deployments(call).remove_strategy(call.path["strategy_id"])
+    audit.record_call(call, "strategy.remove", removed["strategy_id"])
+    return ok(removed)
 
 
 async def deploy(call: Call) -> JsonResponse:
