@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from tests.api.conftest import Clock, settings
 from velocimex_cli.engine.api import local_keys
@@ -228,3 +229,20 @@ def test_every_kind_of_change_is_audited_without_a_secret(engine: Engine) -> Non
     for word in ("secret", "salt", "hash"):
         assert word not in text
     assert stat.S_IMODE((engine.data_dir / AUDIT_FILE).stat().st_mode) == 0o600
+
+
+def test_an_orders_stream_closes_when_its_key_expires_and_an_expired_key_cannot_connect() -> None:
+    clock = Clock()
+    app = create_app(settings(ws_key_check_seconds=0.05, clock=clock))
+    with TestClient(app) as client:
+        created = app.state.runtime.keys.create("alice", expires_in=60)
+        headers = {"X-API-Key": created.api_key, "X-API-Secret": created.api_secret}
+        with client.websocket_connect("/v1/ws/orders", headers=headers) as ws:
+            assert json.loads(ws.receive_text())["type"] == "authenticated"
+            clock.advance(60)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert (closed.value.code, closed.value.reason) == (1008, "API key expired")
+        with client.websocket_connect("/v1/ws/orders", headers=headers) as ws:
+            refused = json.loads(ws.receive_text())
+            assert refused["type"] == "error" and "expired" in refused["error"]["message"]
