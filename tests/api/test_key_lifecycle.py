@@ -201,6 +201,12 @@ def test_every_kind_of_change_is_audited_without_a_secret(engine: Engine) -> Non
     assert again.status_code == 201, again.text
     assert engine.client.delete("/v1/strategies/idle", headers=headers).status_code == 200
     engine.client.post(f"/v1/local/keys/{key}/rotate", json={"grace_seconds": 0}, headers=ADMIN)
+    changed = engine.client.patch(
+        f"/v1/local/keys/{key}", json={"permissions": ["read"], "expires_in": None}, headers=ADMIN
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["data"]["permissions"] == ["read"]
+    assert changed.json()["data"]["expires_at"] is None
     engine.client.delete(f"/v1/local/keys/{key}", headers=ADMIN)
 
     records = engine.audit()
@@ -213,16 +219,20 @@ def test_every_kind_of_change_is_audited_without_a_secret(engine: Engine) -> Non
         ("strategy.replace", "idle"),
         ("strategy.remove", "idle"),
         ("key.rotate", key),
+        ("key.permissions", key),
+        ("key.expiry", key),
         ("key.revoke", key),
     ]
     by_key = {"who": key, "account": "alice", "address": "127.0.0.1"}
     admin = {"who": "local admin", "account": None, "address": "127.0.0.1"}
-    for record, who in zip(records, [admin, by_key, by_key, by_key, by_key, by_key, by_key,
-                                     admin, admin], strict=True):  # fmt: skip
+    whos = [admin, by_key, by_key, by_key, by_key, by_key, by_key, admin, admin, admin, admin]
+    for record, who in zip(records, whos, strict=True):
         assert {k: record[k] for k in who} == who
         assert record["time"].startswith("2026-11-24T15:00:00")
     assert records[0]["details"]["expires_at"] == "2026-11-24T16:00:00.000000Z"
     assert records[2]["details"]["max_open_orders"] == 7
+    assert records[8]["details"] == {"permissions": ["read"], "before": ["read", "trade"]}
+    assert records[9]["details"] == {"expires_at": None}
     text = (engine.data_dir / AUDIT_FILE).read_text()
     for secret in (made["api_secret"], rotated["api_secret"], TOKEN):
         assert secret not in text
@@ -246,3 +256,23 @@ def test_an_orders_stream_closes_when_its_key_expires_and_an_expired_key_cannot_
         with client.websocket_connect("/v1/ws/orders", headers=headers) as ws:
             refused = json.loads(ws.receive_text())
             assert refused["type"] == "error" and "expired" in refused["error"]["message"]
+
+
+def test_a_permission_or_expiry_change_applies_at_once(engine: Engine) -> None:
+    headers = engine.key()
+    order = {"exchange": "NASDAQ", "symbol": "AAPL", "side": "buy", "type": "limit",
+             "quantity": 1, "price": "150.50"}  # fmt: skip
+    placed = engine.client.post("/v1/trading/orders", json=order, headers=headers)
+    assert placed.status_code == 201, placed.text
+    key = headers["X-API-Key"]
+    engine.client.patch(f"/v1/local/keys/{key}", json={"permissions": ["read"]}, headers=ADMIN)
+    refused = engine.client.post("/v1/trading/orders", json=order, headers=headers)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "PERMISSION_DENIED"
+    engine.client.patch(f"/v1/local/keys/{key}", json={"expires_in": 1}, headers=ADMIN)
+    assert balance(engine, headers) == 200
+    engine.clock.advance(1)
+    assert balance(engine, headers) == 401
+    bad = engine.client.patch(f"/v1/local/keys/{key}", json={}, headers=ADMIN)
+    assert bad.status_code == 400
+    unknown = engine.client.patch("/v1/local/keys/vmxk_no", json={"expires_in": 5}, headers=ADMIN)
+    assert unknown.status_code == 404

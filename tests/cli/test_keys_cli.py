@@ -190,3 +190,46 @@ def test_auth_rotate_stores_the_new_secret_and_the_old_one_lasts_the_grace(
     from_env = vmx.run("auth", "rotate")
     assert from_env.exit_code == 2 and "VMX_API_KEY" in from_env.stderr
     assert vmx.run("auth", "rotate", "--grace", "1y", env=NO_ENV_KEY).exit_code == 2
+
+
+def test_update_changes_permissions_and_expiry_and_audits_both(
+    vmx: Harness, data_dir: Path
+) -> None:
+    made = jsonfmt.loads(keys(vmx, data_dir, "create", "--json").stdout)
+    changed = keys(
+        vmx, data_dir, "update", made["api_key"], "--permissions", "read", "--expires-in", "2h",
+        "--json",
+    )  # fmt: skip
+    assert changed.exit_code == 0, changed.stderr
+    shown = jsonfmt.loads(changed.stdout)
+    assert shown["permissions"] == ["read"] and shown["expires_at"] is not None
+    store = KeyStore.open(data_dir)
+    try:
+        info = store.verify(made["api_key"], made["api_secret"])
+        assert info is not None and info.permissions == ("read",)
+        assert info.expires is not None
+        assert 7100 < (info.expires - datetime.now(UTC)).total_seconds() <= 7200
+    finally:
+        store.close()
+    never = keys(vmx, data_dir, "update", made["api_key"], "--no-expiry", "--json")
+    assert jsonfmt.loads(never.stdout)["expires_at"] is None
+
+    for args, said in (
+        ((), "nothing to change"),
+        (("--expires-in", "1d", "--no-expiry"), "contradict"),
+        (("--permissions", "admin"), "Unknown permission"),
+        (("--expires-in", "1w"), "not a duration"),
+    ):
+        refused = keys(vmx, data_dir, "update", made["api_key"], *args)
+        assert refused.exit_code == 2, (args, refused.stderr)
+        assert said in refused.stderr
+    assert keys(vmx, data_dir, "update", "vmxk_nope", "--no-expiry").exit_code == 7
+
+    entries = jsonfmt.loads(
+        vmx.run("engine", "audit", "--data-dir", str(data_dir), "--json").stdout
+    )["entries"]
+    assert [(e["action"], e["details"]) for e in entries[1:]] == [
+        ("key.permissions", {"permissions": ["read"], "before": ["read", "trade"]}),
+        ("key.expiry", {"expires_at": shown["expires_at"]}),
+        ("key.expiry", {"expires_at": None}),
+    ]

@@ -414,6 +414,42 @@ class _KeyAccess:
         finally:
             store.close()
 
+    def update(
+        self, key: str, permissions: str | None, expiry: tuple[bool, int | None]
+    ) -> dict[str, Any]:
+        """Change a key's permissions and/or expiry (`expiry`: (change it?, lifetime))."""
+        change_expiry, lifetime = expiry
+        if self.engine is not None:
+            from urllib.parse import quote
+
+            from velocimex_cli.engine import launcher
+
+            body: dict[str, Any] = {}
+            if permissions is not None:
+                body["permissions"] = [p.strip() for p in permissions.split(",")]
+            if change_expiry:
+                body["expires_in"] = lifetime
+            path = f"{launcher.LOCAL_KEYS_PATH}/{quote(key, safe='')}"
+            return launcher.admin_request(self.engine, "PATCH", path, body)
+        store = _key_store(self.data_dir)
+        try:
+            info = store.get(key)
+            if info is None or not info.active:
+                from velocimex_cli.wire.errors import NotFound
+
+                raise NotFound(f"No active API key {key}", {"api_key": key})
+            if permissions is not None:
+                before = list(info.permissions)
+                info = store.set_permissions(key, permissions)
+                details = {"permissions": list(info.permissions), "before": before}
+                self._audit(store, "key.permissions", key, details)
+            if change_expiry:
+                info = store.set_expiry(key, lifetime)
+                self._audit(store, "key.expiry", key, {"expires_at": info.expires_at})
+            return dict(info.to_wire())
+        finally:
+            store.close()
+
     def rotate(self, key: str, grace: int) -> dict[str, Any]:
         if self.engine is not None:
             from velocimex_cli.engine import launcher
@@ -618,6 +654,87 @@ def keys_revoke_command(
 ) -> None:
     """Revoke an API key; a running server refuses it at once."""
     execute(ctx, run_keys_revoke, KeysRevokeOptions(key, data_dir))
+
+
+@dataclass
+class KeysUpdateOptions:
+    key: str
+    permissions: str | None
+    expires_in: str | None
+    no_expiry: bool
+    data_dir: Path | None
+    output: str | None
+
+
+def run_keys_update(factory: Factory, opts: KeysUpdateOptions) -> int | None:
+    from velocimex_cli.cli.durations import parse_duration
+    from velocimex_cli.engine.keys import MAX_LIFETIME_SECONDS
+    from velocimex_cli.output.formats import emit
+    from velocimex_cli.wire.errors import ExitCode, NotFound
+
+    if opts.expires_in is not None and opts.no_expiry:
+        raise CommandError("--expires-in and --no-expiry contradict each other: give one")
+    if opts.permissions is None and opts.expires_in is None and not opts.no_expiry:
+        raise CommandError("nothing to change: give --permissions, --expires-in or --no-expiry")
+    lifetime = None
+    if opts.expires_in is not None:
+        lifetime = parse_duration(
+            opts.expires_in, "--expires-in", maximum=MAX_LIFETIME_SECONDS, bare_seconds=False,
+            minimum=1,
+        )  # fmt: skip
+    change_expiry = opts.expires_in is not None or opts.no_expiry
+    try:
+        key = _KeyAccess(opts.data_dir).update(
+            opts.key, opts.permissions, (change_expiry, lifetime)
+        )
+    except NotFound:
+        raise CommandError(
+            f"no active key {opts.key!r} (unknown or revoked); see `vmx engine keys list`",
+            exit_code=ExitCode.NOT_FOUND,
+            code="NOT_FOUND",
+        ) from None
+    record = {
+        "api_key": key["api_key"],
+        "account": key["account"],
+        "permissions": list(key["permissions"]),
+        "expires_at": key.get("expires_at"),
+    }
+
+    def table(payload: dict[str, Any]) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        shown = {**payload, "permissions": ",".join(payload["permissions"])}
+        shown["expires_at"] = shown["expires_at"] or "never"
+        return detail_table(shown)
+
+    emit(factory.io, record, factory.output_format(opts.output), table)
+    factory.io.status(f"Key {record['api_key']} changed; a running engine applies it at once.")
+    return None
+
+
+@keys_app.command("update")
+def keys_update_command(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The API key to change.")],
+    permissions: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: read, trade (replaces the key's).", show_default=False),
+    ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in", help="New lifetime from now, e.g. 90d, 12h.", show_default=False
+        ),
+    ] = None,
+    no_expiry: Annotated[bool, typer.Option("--no-expiry", help="The key never expires.")] = False,
+    data_dir: DataDirOption = None,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Change a key's permissions or expiry (its secret stays)."""
+    fmt = output_format(json, output)
+    opts = KeysUpdateOptions(key, permissions, expires_in, no_expiry, data_dir, fmt)
+    execute(ctx, run_keys_update, opts, output=fmt)
 
 
 @dataclass

@@ -312,6 +312,36 @@ class KeyStore:
         self.revocations += 1
         return cur.rowcount == 1
 
+    def set_permissions(self, api_key: str, permissions: str | Iterable[str]) -> KeyInfo:
+        """Give an active key these permissions; NotFound if there is no such active key."""
+        perms = parse_permissions(permissions)
+        return self._update(api_key, "permissions = ?", (",".join(perms),))
+
+    def set_expiry(self, api_key: str, expires_in: int | None) -> KeyInfo:
+        """Give an active key a lifetime from now (None: it never expires)."""
+        if expires_in is None:
+            return self._update(api_key, "expires_at = NULL, lifetime_seconds = NULL", ())
+        expires_in = check_seconds("expires_in", expires_in, MAX_LIFETIME_SECONDS, "expires_in")
+        if expires_in == 0:
+            raise InvalidParameter("expires_in", 0, "A key's lifetime must be at least 1 second")
+        expires = iso(self._clock() + timedelta(seconds=expires_in))
+        return self._update(api_key, "expires_at = ?, lifetime_seconds = ?", (expires, expires_in))
+
+    def _update(self, api_key: str, assignments: str, values: tuple[object, ...]) -> KeyInfo:
+        from velocimex_cli.wire.errors import NotFound
+
+        with self._conn:
+            cur = self._conn.execute(
+                f"UPDATE api_keys SET {assignments} WHERE key_id = ? AND revoked_at IS NULL",
+                (*values, api_key),
+            )
+        if cur.rowcount != 1:
+            raise NotFound(f"No active API key {api_key}", {"api_key": api_key})
+        self.revocations += 1  # a server's cached checks must see the change at once
+        info = self.get(api_key)
+        assert info is not None
+        return info
+
     def verify(self, api_key: str, api_secret: str) -> KeyInfo | None:
         """The key (active or revoked) when the secret matches, else None (same work either way)."""
         row = self._conn.execute(

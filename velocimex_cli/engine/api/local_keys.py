@@ -10,6 +10,7 @@ serves, with that token only:
     GET    /v1/local/keys                                      -> 200 {"keys": [...]}
     DELETE /v1/local/keys/{api_key}                            -> 200 {"api_key", "revoked"}
     POST   /v1/local/keys/{api_key}/rotate {"grace_seconds"}   -> 200 the key and its new secret
+    PATCH  /v1/local/keys/{api_key} {"permissions", "expires_in"} -> 200 the key as changed
 
 `"local_profile": true` marks the key as the local profile's (name LOCAL_PROFILE_KEY_NAME) and
 revokes every other active key so marked: the CLI provisions one when it has none stored (its
@@ -178,8 +179,33 @@ def routes(token: str) -> list[Route]:
             _audit(request, "key.revoke", api_key, {})
         return ok({"api_key": api_key, "revoked": revoked})
 
+    async def update(request: Request) -> JsonResponse:
+        _guard(request, token)
+        api_key = _key_id(request)
+        body = await json_object(
+            request.scope, request.receive, {"permissions": "any", "expires_in": "any"}
+        )
+        if not body:
+            raise InvalidParameter("body", "{}", "Name what to change: permissions, expires_in")
+        runtime = request.app.state.runtime
+        runtime.ensure_started()
+        keys = runtime.keys
+        info = keys.get(api_key)
+        if info is None:
+            raise NotFound(f"No API key {api_key}", {"api_key": api_key})
+        if "permissions" in body:
+            before = list(info.permissions)
+            info = keys.set_permissions(api_key, _strings(body, "permissions", []))
+            details = {"permissions": list(info.permissions), "before": before}
+            _audit(request, "key.permissions", api_key, details)
+        if "expires_in" in body:
+            info = keys.set_expiry(api_key, body["expires_in"])
+            _audit(request, "key.expiry", api_key, {"expires_at": info.expires_at})
+        return ok(info.to_wire())
+
     return [
         Route(PATH, create, methods=["POST"], include_in_schema=False),
+        Route(PATH + "/{api_key}", update, methods=["PATCH"], include_in_schema=False),
         Route(PATH, listing, methods=["GET"], include_in_schema=False),
         Route(PATH + "/{api_key}", revoke, methods=["DELETE"], include_in_schema=False),
         Route(PATH + "/{api_key}/rotate", rotate, methods=["POST"], include_in_schema=False),
