@@ -276,3 +276,18 @@ def test_a_permission_or_expiry_change_applies_at_once(engine: Engine) -> None:
     assert bad.status_code == 400
     unknown = engine.client.patch("/v1/local/keys/vmxk_no", json={"expires_in": 5}, headers=ADMIN)
     assert unknown.status_code == 404
+
+
+def test_a_retired_secret_or_an_expired_key_cannot_use_up_the_keys_rate_limit() -> None:
+    clock = Clock()
+    app = create_app(settings(rest_limit_per_minute=5, clock=clock))
+    with TestClient(app) as client:
+        made = app.state.runtime.keys.create("alice")
+        old = {"X-API-Key": made.api_key, "X-API-Secret": made.api_secret}
+        rotated = client.post("/v1/auth/rotate", json={"grace_seconds": 1}, headers=old)
+        new = {**old, "X-API-Secret": rotated.json()["data"]["api_secret"]}
+        clock.advance(1)
+        answers = [client.get("/v1/markets/status", headers=old).status_code for _ in range(6)]
+        assert answers == [401] * 5 + [429]  # counted against the caller's address
+        fresh = client.get("/v1/markets/status", headers=new)
+        assert fresh.status_code == 200 and fresh.headers["X-RateLimit-Remaining"] == "3"

@@ -61,7 +61,11 @@ def rate_bucket(runtime: EngineRuntime, scope: Scope) -> str:
     if key and secret:
         info = verify_once(runtime, scope, key, secret)
         if info is not None and info.active:
-            return "key:" + key
+            if info.expires is None and info.secret_until is None:
+                return "key:" + key
+            now = runtime.settings.clock()  # an expired key or a retired secret: as a stranger
+            if not info.expired(now) and not info.secret_retired(now):
+                return "key:" + key
     client = scope.get("client")
     return "ip:" + (client[0] if client else "unknown")
 
