@@ -233,3 +233,23 @@ def test_update_changes_permissions_and_expiry_and_audits_both(
         ("key.expiry", {"expires_at": shown["expires_at"]}),
         ("key.expiry", {"expires_at": None}),
     ]
+
+
+def test_a_rotation_answer_without_a_secret_changes_nothing_stored(vmx: Harness) -> None:
+    import httpx
+
+    from velocimex_cli.config.credentials import Credential, Secret
+
+    credentials.store("prod", Credential("vmxk_k", Secret("s3cret"), api_url="http://testserver"))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "ok", "data": {"api_key": "vmxk_k"}})
+
+    result = vmx.run(
+        "--profile", "prod", "--api-url", "http://testserver", "auth", "rotate",
+        env=NO_ENV_KEY, transport=httpx.MockTransport(answer),
+    )  # fmt: skip
+    assert result.exit_code == 1 and "without a new secret" in result.stderr
+    assert "Traceback" not in result.stderr
+    kept = credentials.load("prod")
+    assert kept is not None and kept.api_secret.reveal() == "s3cret"

@@ -304,7 +304,14 @@ def run_rotate(factory: Factory, opts: RotateOptions) -> int | None:
             f" `vmx auth login --profile {profile.name}` first"
         )
     answer = api.rotate_key(grace)
-    new_secret = Secret(str(answer["api_secret"]))
+    if not isinstance(answer, dict) or not isinstance(answer.get("api_secret"), str):
+        raise CommandError(
+            f"the API at {api.base_url} answered the rotation without a new secret; the stored"
+            " key is unchanged (`vmx auth status` checks it still works)",
+            exit_code=1,
+            code="BAD_ANSWER",
+        )
+    new_secret = Secret(answer["api_secret"])
     until = answer.get("previous_until")
     updated = Credential(stored.api_key, new_secret, stored.api_url, stored.permissions)
     try:
