@@ -291,3 +291,35 @@ def test_a_retired_secret_or_an_expired_key_cannot_use_up_the_keys_rate_limit() 
         assert answers == [401] * 5 + [429]  # counted against the caller's address
         fresh = client.get("/v1/markets/status", headers=new)
         assert fresh.status_code == 200 and fresh.headers["X-RateLimit-Remaining"] == "3"
+
+
+def test_provisioning_falls_back_for_an_engine_from_before_the_marker() -> None:
+    """An engine started by an older vmx refuses the unknown `local_profile` field, as its
+    body check refused any unknown field; the key is then asked for the old way."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    from tests.api.conftest import LiveServer
+    from velocimex_cli.engine import launcher
+
+    bodies: list[dict[str, object]] = []
+
+    async def old_create(request: Request) -> JSONResponse:
+        body = await request.json()
+        bodies.append(body)
+        if "local_profile" in body:
+            error = {"code": "INVALID_PARAMETER", "message": "Unknown field local_profile",
+                     "details": {"parameter": "local_profile", "value": "True"}}  # fmt: skip
+            return JSONResponse({"error": error}, status_code=400)
+        key = {"api_key": "vmxk_old", "api_secret": "s", "name": body.get("name")}
+        return JSONResponse({"status": "ok", "data": key}, status_code=201)
+
+    app = FastAPI()
+    app.add_route("/v1/local/keys", old_create, methods=["POST"])
+    with LiveServer(app) as server:
+        engine = launcher.EngineStatus(server.url, 1, None, "", "", admin_token=TOKEN)
+        assert launcher.provision_key(engine) == ("vmxk_old", "s")
+    assert bodies == [
+        {"account": "local", "permissions": ["read", "trade"], "local_profile": True},
+        {"account": "local", "permissions": ["read", "trade"], "name": "vmx-local"},
+    ]

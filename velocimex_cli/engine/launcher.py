@@ -398,10 +398,18 @@ def provision_key(
     credentials file moved away, unreadable, or the key refused) and must not stay valid.
     Works the same for an in-memory engine (the key lives where that engine reads keys).
     """
-    created = admin_request(
-        engine, "POST", LOCAL_KEYS_PATH,
-        {"account": account, "permissions": list(permissions), "local_profile": True},
-    )  # fmt: skip
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    body = {"account": account, "permissions": list(permissions), "local_profile": True}
+    try:
+        created = admin_request(engine, "POST", LOCAL_KEYS_PATH, body)
+    except InvalidParameter as exc:
+        if exc.details.get("parameter") != "local_profile":
+            raise
+        # An engine started by an older vmx (still running across an upgrade) has no marker:
+        # it gets the key the old way, and revokes nothing.
+        del body["local_profile"]
+        created = admin_request(engine, "POST", LOCAL_KEYS_PATH, {**body, "name": "vmx-local"})
     return str(created["api_key"]), str(created["api_secret"])
 
 
