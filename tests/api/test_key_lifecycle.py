@@ -274,6 +274,11 @@ def test_a_permission_or_expiry_change_applies_at_once(engine: Engine) -> None:
     assert balance(engine, headers) == 401
     bad = engine.client.patch(f"/v1/local/keys/{key}", json={}, headers=ADMIN)
     assert bad.status_code == 400
+    half_bad = {"permissions": ["read", "trade"], "expires_in": -1}
+    refused = engine.client.patch(f"/v1/local/keys/{key}", json=half_bad, headers=ADMIN)
+    assert refused.status_code == 400  # and nothing of it applied:
+    listed = engine.client.get("/v1/local/keys", headers=ADMIN).json()["data"]["keys"]
+    assert [k["permissions"] for k in listed if k["api_key"] == key] == [["read"]]
     unknown = engine.client.patch("/v1/local/keys/vmxk_no", json={"expires_in": 5}, headers=ADMIN)
     assert unknown.status_code == 404
 

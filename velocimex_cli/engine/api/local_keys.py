@@ -34,7 +34,14 @@ from starlette.routing import Route
 from velocimex_cli.engine import audit
 from velocimex_cli.engine.api.request_body import first_headers, json_object
 from velocimex_cli.engine.api.responses import JsonResponse, ok
-from velocimex_cli.engine.keys import DEFAULT_GRACE_SECONDS, LOCAL_PROFILE_KEY_NAME
+from velocimex_cli.engine.keys import (
+    DEFAULT_GRACE_SECONDS,
+    LOCAL_PROFILE_KEY_NAME,
+    MAX_LIFETIME_SECONDS,
+    KeyInfo,
+    check_seconds,
+    parse_permissions,
+)
 from velocimex_cli.wire.errors import (
     AuthenticationError,
     InvalidParameter,
@@ -95,7 +102,7 @@ def _key_id(request: Request) -> str:
     return api_key
 
 
-def created_details(info: Any) -> dict[str, Any]:
+def created_details(info: KeyInfo) -> dict[str, Any]:
     """What the audit log keeps of a new key (never its secret)."""
     return {
         "account": info.account,
@@ -193,9 +200,15 @@ def routes(token: str) -> list[Route]:
         info = keys.get(api_key)
         if info is None:
             raise NotFound(f"No API key {api_key}", {"api_key": api_key})
+        # Both checked before either is applied: a bad field changes nothing.
+        permissions = None
         if "permissions" in body:
+            permissions = parse_permissions(_strings(body, "permissions", []))
+        if body.get("expires_in") is not None:
+            check_seconds("expires_in", body["expires_in"], MAX_LIFETIME_SECONDS, "expires_in")
+        if permissions is not None:
             before = list(info.permissions)
-            info = keys.set_permissions(api_key, _strings(body, "permissions", []))
+            info = keys.set_permissions(api_key, permissions)
             details = {"permissions": list(info.permissions), "before": before}
             _audit(request, "key.permissions", api_key, details)
         if "expires_in" in body:
