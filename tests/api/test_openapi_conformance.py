@@ -35,12 +35,23 @@ checks.use_after_free.enabled = false
 """
 
 
+ROTATE_CONFIG = """
+[[operations]]
+include-path = "/v1/auth/rotate"
+include-method = "POST"
+headers = {{ "X-API-Key" = "{X-API-Key}", "X-API-Secret" = "{X-API-Secret}" }}
+"""
+
+
 def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
     app = create_app(settings(data_dir=tmp_path / "engine", rest_limit_per_minute=100_000))
     with LiveServer(app) as server:
         headers = auth_headers(app.state.runtime.keys)
+        # POST /v1/auth/rotate (with a grace of 0) would retire the secret every other
+        # operation is sent with: it rotates a key of its own.
+        rotated = auth_headers(app.state.runtime.keys)
         spec = httpx.get(server.url + "/openapi.json").json()
-        (tmp_path / "schemathesis.toml").write_text(CONFIG)
+        (tmp_path / "schemathesis.toml").write_text(CONFIG + ROTATE_CONFIG.format(**rotated))
         report = tmp_path / "report.json"
         command = [
             str(Path(sys.executable).parent / "schemathesis"),

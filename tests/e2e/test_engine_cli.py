@@ -59,7 +59,7 @@ def test_start_status_stop(home: dict[str, str]) -> None:
         assert error["code"] == "ENGINE_RUNNING" and str(status["pid"]) in error["message"]
 
         key = json.loads(vmx_engine(home, "keys", "create", "--json", "--account", "dora").stdout)
-        assert set(key) == {"api_key", "api_secret", "account", "permissions"}
+        assert set(key) == {"api_key", "api_secret", "account", "permissions", "expires_at"}
         headers = {"X-API-Key": key["api_key"], "X-API-Secret": key["api_secret"]}
         balance = httpx.get(status["url"] + "/v1/account/balance", headers=headers)
         assert balance.status_code == 200, balance.text

@@ -1,4 +1,8 @@
-"""`vmx auth login|logout|status`: API keys per profile, verified before they are saved."""
+"""`vmx auth login|logout|status|rotate`: API keys per profile, verified before they are saved.
+
+`auth status` warns (stderr) when the key expires within EXPIRY_WARNING_DAYS; `auth rotate`
+gives the profile's key a new secret through the API and stores it atomically.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ if TYPE_CHECKING:
 
 app = sub_app("API credentials per profile.")
 
+EXPIRY_WARNING_DAYS = 14
+
 
 @dataclass
 class LoginOptions:
@@ -34,6 +40,13 @@ class LogoutOptions:
 
 @dataclass
 class StatusOptions:
+    output: str | None
+
+
+@dataclass
+class RotateOptions:
+    profile: str | None
+    grace: str | None
     output: str | None
 
 
@@ -215,6 +228,7 @@ def run_status(factory: Factory, opts: StatusOptions) -> int | None:
             info["api_url"] = api.base_url
             api.balance()
             info["accepted"] = True
+            _expiry_notes(factory, api, info)
         except Exception as exc:
             info["accepted"] = False if exit_code_of(exc) == ExitCode.AUTH else None
             info["problem"] = human_message(exc).removeprefix("error: ").splitlines()[0]
@@ -236,6 +250,127 @@ def run_status(factory: Factory, opts: StatusOptions) -> int | None:
             + (" (or any command: the local key is provisioned)" if profile.embedded else "")
         )
     return code
+
+
+def _expiry_notes(factory: Factory, api: Any, info: dict[str, Any]) -> None:
+    """Add the key's expiry to `info`; warn on stderr when it is near, or when the secret in
+    use was rotated out. An API without the key route (not a vmx engine) is skipped."""
+    from datetime import UTC, datetime, timedelta
+
+    from velocimex_cli.wire.errors import ApiError
+    from velocimex_cli.wire.timefmt import parse_iso
+
+    try:
+        key = api.key_info()
+    except ApiError:
+        return
+    if not isinstance(key, dict):
+        return
+    expires_at = key.get("expires_at")
+    info["expires_at"] = expires_at
+    profile = info["profile"]
+    now = datetime.now(UTC)
+    if isinstance(expires_at, str):
+        left = parse_iso(expires_at) - now
+        if left <= timedelta(days=EXPIRY_WARNING_DAYS):
+            days = max(0, left.days)
+            factory.io.status(
+                f"warning: this key expires at {expires_at} (in {days} day(s)); renew it with"
+                f" `vmx auth rotate --profile {profile}` (a new secret, and a new lifetime)."
+            )
+    secret_until = key.get("secret_until")
+    if isinstance(secret_until, str):
+        info["secret_until"] = secret_until
+        factory.io.status(
+            f"warning: the stored secret was replaced by a key rotation and stops working at"
+            f" {secret_until}; store the new one (`vmx auth login --profile {profile}`) or"
+            f" run `vmx auth rotate --profile {profile}` now."
+        )
+
+
+def run_rotate(factory: Factory, opts: RotateOptions) -> int | None:
+    """A new secret for the profile's own key, through the API, stored atomically.
+
+    Crash-safe order: the API answers with the new secret while the secret we sent keeps
+    working for the grace period; only then is the new one written (temp file, fsync, rename).
+    Killed before the answer: the old secret is untouched. Killed after it: the old secret
+    works for the grace period, and `vmx auth rotate` run again with it gets a fresh secret.
+    """
+    from velocimex_cli.config import credentials
+    from velocimex_cli.config.credentials import Credential, Secret, mask_key
+    from velocimex_cli.engine.keys import MAX_GRACE_SECONDS
+    from velocimex_cli.output.formats import emit
+
+    if opts.profile is not None:
+        factory.flag_profile = opts.profile
+        factory.reset_client()
+    grace = None
+    if opts.grace is not None:
+        from velocimex_cli.cli.durations import parse_duration
+
+        grace = parse_duration(opts.grace, "--grace", maximum=MAX_GRACE_SECONDS, bare_seconds=True)
+    profile = factory.profile()
+    if profile.key_source == "env":
+        raise CommandError(
+            "the key in use comes from VMX_API_KEY and VMX_API_SECRET, which vmx cannot update:"
+            " unset them to rotate the profile's stored key, or have the key rotated with"
+            " `vmx engine keys rotate KEY_ID` and set the new secret yourself"
+        )
+    api = factory.client()  # provisions the local profile's key if it has none yet
+    profile = factory.profile()
+    stored = credentials.load(profile.name)
+    if stored is None or profile.key_source != "credentials":
+        raise CommandError(
+            f"profile {profile.name} has no stored key to rotate: run"
+            f" `vmx auth login --profile {profile.name}` first"
+        )
+    answer = api.rotate_key(grace)
+    if not isinstance(answer, dict) or not isinstance(answer.get("api_secret"), str):
+        raise CommandError(
+            f"the API at {api.base_url} answered the rotation without a new secret; the stored"
+            " key is unchanged (`vmx auth status` checks it still works)",
+            exit_code=1,
+            code="BAD_ANSWER",
+        )
+    new_secret = Secret(answer["api_secret"])
+    until = answer.get("previous_until")
+    updated = Credential(stored.api_key, new_secret, stored.api_url, stored.permissions)
+    try:
+        path = credentials.store(profile.name, updated)
+    except OSError as exc:
+        keep = f" the old secret still works until {until}:" if until else ""
+        raise CommandError(
+            f"the key was rotated but its new secret could not be saved in"
+            f" {exc.filename or credentials.credentials_file()} ({exc.strerror or exc});{keep}"
+            f" make the file writable and run `vmx auth rotate --profile {profile.name}` again"
+            + (" before then." if until else "."),
+            exit_code=ExitCode.USAGE,
+            code="HOME_NOT_WRITABLE",
+        ) from None
+    record = {
+        "profile": profile.name,
+        "api_key": mask_key(stored.api_key),
+        "rotated_at": answer.get("rotated_at"),
+        "previous_until": until,
+        "expires_at": answer.get("expires_at"),
+        "stored_in": str(path),
+    }
+
+    def table(payload: Any) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        shown = dict(payload)
+        shown["previous_until"] = shown["previous_until"] or "(stopped at once)"
+        shown["expires_at"] = shown["expires_at"] or "never"
+        return detail_table(shown)
+
+    emit(factory.io, record, factory.output_format(opts.output), table)
+    factory.io.status(
+        f"Rotated key {mask_key(stored.api_key)} of profile {profile.name}; the new secret is"
+        f" saved in {path}."
+        + (f" The old secret works until {until}." if until else " The old secret is dead.")
+    )
+    return None
 
 
 @app.command("login")
@@ -266,6 +401,25 @@ def logout_command(
 ) -> None:
     """Forget the stored API key of a profile."""
     execute(ctx, run_logout, LogoutOptions(profile))
+
+
+@app.command("rotate")
+def rotate_command(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Profile whose key."),
+    grace: str | None = typer.Option(
+        None,
+        "--grace",
+        help="How long the old secret keeps working: seconds, or 30m, 12h, 2d"
+        " (default: the engine's, 3600 seconds).",
+        show_default=False,
+    ),
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Give the profile's key a new secret (through the API) and store it."""
+    fmt = output_format(json, output)
+    execute(ctx, run_rotate, RotateOptions(profile, grace, fmt), output=fmt)
 
 
 @app.command("status")

@@ -46,7 +46,10 @@ DataDirOption = Annotated[
         show_default=False,
     ),
 ]
-KEY_COLUMNS = ("api_key", "account", "name", "permissions", "ip_allow", "created_at", "state")
+KEY_COLUMNS = (
+    "api_key", "account", "name", "permissions", "ip_allow", "created_at", "expires_at", "state",
+)  # fmt: skip
+AUDIT_COLUMNS = ("time", "who", "account", "address", "action", "target", "details")
 
 
 def _data_dir(data_dir: Path | None) -> Path:
@@ -419,7 +422,11 @@ def logs_command(
 
 class _KeyAccess:
     """Keys of one engine: through the running engine's local key endpoint when it is the one
-    asked for (required for an in-memory engine), else in the data directory's database."""
+    asked for (required for an in-memory engine), else in the data directory's database.
+
+    Changes made on the database directly are written to the data directory's audit log as
+    made by "cli"; the engine writes those made through its endpoint ("local admin").
+    """
 
     def __init__(self, data_dir: Path | None) -> None:
         from velocimex_cli.engine import launcher
@@ -432,16 +439,31 @@ class _KeyAccess:
             if serves_default or running.data_dir == str(self.data_dir):
                 self.engine = running
 
-    def create(self, account: str, name: str, permissions: str, ip: list[str]) -> dict[str, Any]:
+    def _audit(self, store: Any, action: str, target: str, details: dict[str, Any]) -> None:
+        from velocimex_cli.engine import audit
+
+        actor = audit.Actor(audit.CLI)
+        audit.record(self.data_dir, actor, action, target, store.now(), details)
+
+    def create(
+        self, account: str, name: str, permissions: str, ip: list[str], expires_in: int | None
+    ) -> dict[str, Any]:
         if self.engine is not None:
             from velocimex_cli.engine import launcher
 
             perms = [p.strip() for p in permissions.split(",")]
-            body = {"account": account, "name": name, "permissions": perms, "ip_allow": ip}
+            body: dict[str, Any] = {
+                "account": account, "name": name, "permissions": perms, "ip_allow": ip,
+            }  # fmt: skip
+            if expires_in is not None:
+                body["expires_in"] = expires_in
             return launcher.admin_request(self.engine, "POST", launcher.LOCAL_KEYS_PATH, body)
+        from velocimex_cli.engine.api.local_keys import created_details
+
         store = _key_store(self.data_dir)
         try:
-            made = store.create(account, name, permissions, ip)
+            made = store.create(account, name, permissions, ip, expires_in)
+            self._audit(store, "key.create", made.api_key, created_details(made.info))
         finally:
             store.close()
         return {**made.info.to_wire(), "api_secret": made.api_secret}
@@ -469,9 +491,64 @@ class _KeyAccess:
         try:
             if store.get(key) is None:
                 raise NotFound(f"No API key {key}", {"api_key": key})
-            return store.revoke(key)
+            revoked = bool(store.revoke(key))
+            if revoked:
+                self._audit(store, "key.revoke", key, {})
+            return revoked
         finally:
             store.close()
+
+    def update(
+        self, key: str, permissions: str | None, expiry: tuple[bool, int | None]
+    ) -> dict[str, Any]:
+        """Change a key's permissions and/or expiry (`expiry`: (change it?, lifetime))."""
+        change_expiry, lifetime = expiry
+        if self.engine is not None:
+            from urllib.parse import quote
+
+            from velocimex_cli.engine import launcher
+
+            body: dict[str, Any] = {}
+            if permissions is not None:
+                body["permissions"] = [p.strip() for p in permissions.split(",")]
+            if change_expiry:
+                body["expires_in"] = lifetime
+            path = f"{launcher.LOCAL_KEYS_PATH}/{quote(key, safe='')}"
+            return launcher.admin_request(self.engine, "PATCH", path, body)
+        store = _key_store(self.data_dir)
+        try:
+            info = store.get(key)
+            if info is None or not info.active:
+                from velocimex_cli.wire.errors import NotFound
+
+                raise NotFound(f"No active API key {key}", {"api_key": key})
+            if permissions is not None:
+                before = list(info.permissions)
+                info = store.set_permissions(key, permissions)
+                details = {"permissions": list(info.permissions), "before": before}
+                self._audit(store, "key.permissions", key, details)
+            if change_expiry:
+                info = store.set_expiry(key, lifetime)
+                self._audit(store, "key.expiry", key, {"expires_at": info.expires_at})
+            return dict(info.to_wire())
+        finally:
+            store.close()
+
+    def rotate(self, key: str, grace: int) -> dict[str, Any]:
+        if self.engine is not None:
+            from velocimex_cli.engine import launcher
+
+            return launcher.rotate_key(self.engine, key, grace)
+        store = _key_store(self.data_dir)
+        try:
+            rotated = store.rotate(key, grace)
+            info = rotated.info
+            details = {"grace_seconds": grace, "previous_until": info.previous_until,
+                       "expires_at": info.expires_at}  # fmt: skip
+            self._audit(store, "key.rotate", key, details)
+        finally:
+            store.close()
+        return {**info.to_wire(), "api_secret": rotated.api_secret}
 
 
 def _key_store(data_dir: Path) -> Any:
@@ -493,23 +570,40 @@ class KeysCreateOptions:
     permissions: str
     ip: list[str]
     output: str | None
+    expires_in: str | None = None
 
 
 def run_keys_create(factory: Factory, opts: KeysCreateOptions) -> int | None:
+    from velocimex_cli.cli.durations import parse_duration
+    from velocimex_cli.engine.keys import LOCAL_PROFILE_KEY_NAME, MAX_LIFETIME_SECONDS
     from velocimex_cli.output.formats import emit
 
-    created = _KeyAccess(opts.data_dir).create(opts.account, opts.name, opts.permissions, opts.ip)
+    lifetime = None
+    if opts.expires_in is not None:
+        lifetime = parse_duration(
+            opts.expires_in, "--expires-in", maximum=MAX_LIFETIME_SECONDS, bare_seconds=False,
+            minimum=1,
+        )  # fmt: skip
+    if opts.name.strip() == LOCAL_PROFILE_KEY_NAME:
+        from velocimex_cli.engine.api.local_keys import RESERVED_NAME
+
+        raise CommandError(f"--name: {RESERVED_NAME}")
+    access = _KeyAccess(opts.data_dir)
+    created = access.create(opts.account, opts.name, opts.permissions, opts.ip, lifetime)
     record = {
         "api_key": created["api_key"],
         "api_secret": created["api_secret"],
         "account": created["account"],
         "permissions": list(created["permissions"]),
+        "expires_at": created.get("expires_at"),
     }
 
     def table(payload: dict[str, Any]) -> Any:
         from velocimex_cli.render.tables import detail_table
 
-        return detail_table({**payload, "permissions": ",".join(payload["permissions"])})
+        shown = {**payload, "permissions": ",".join(payload["permissions"])}
+        shown["expires_at"] = shown["expires_at"] or "never"
+        return detail_table(shown)
 
     emit(factory.io, record, factory.output_format(opts.output), table)
     factory.io.status(
@@ -517,6 +611,11 @@ def run_keys_create(factory: Factory, opts: KeysCreateOptions) -> int | None:
         " secret is shown only now: store it safely (e.g. `vmx auth login`). A new account is"
         " opened with sandbox funds on the key's first use."
     )
+    if record["expires_at"]:
+        factory.io.status(
+            f"It expires at {record['expires_at']}; renew it before then with"
+            f" `vmx engine keys rotate {record['api_key']}` (or `vmx auth rotate`)."
+        )
     return None
 
 
@@ -537,12 +636,20 @@ def keys_create_command(
         list[str] | None,
         typer.Option("--ip", help="Allow only this address or CIDR block (repeatable)."),
     ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in",
+            help="Lifetime, e.g. 90d, 12h, 30m, 45s (default: never expires).",
+            show_default=False,
+        ),
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Create an API key; its secret is shown once, now."""
     fmt = output_format(json, output)
-    opts = KeysCreateOptions(data_dir, account, name, permissions, list(ip or ()), fmt)
+    opts = KeysCreateOptions(data_dir, account, name, permissions, list(ip or ()), fmt, expires_in)
     execute(ctx, run_keys_create, opts, output=fmt)
 
 
@@ -552,8 +659,24 @@ class KeysListOptions:
     output: str | None
 
 
+def _key_state(key: dict[str, Any], now: Any) -> str:
+    from velocimex_cli.wire.timefmt import parse_iso
+
+    if key["revoked_at"] is not None:
+        return f"revoked {key['revoked_at']}"
+    if key.get("expires_at") and parse_iso(key["expires_at"]) <= now:
+        return "expired"
+    if key.get("previous_until") and parse_iso(key["previous_until"]) > now:
+        return f"active (old secret until {key['previous_until']})"
+    return "active"
+
+
 def run_keys_list(factory: Factory, opts: KeysListOptions) -> int | None:
+    from datetime import UTC, datetime
+
     from velocimex_cli.output.formats import emit
+
+    now = datetime.now(UTC)
 
     keys = _KeyAccess(opts.data_dir).list()
     fmt = factory.output_format(opts.output)
@@ -568,7 +691,8 @@ def run_keys_list(factory: Factory, opts: KeysListOptions) -> int | None:
                 **key,
                 "permissions": ",".join(key["permissions"]),
                 "ip_allow": ",".join(key["ip_allow"]) or "any IP",
-                "state": "active" if key["revoked_at"] is None else f"revoked {key['revoked_at']}",
+                "expires_at": key.get("expires_at") or "never",
+                "state": _key_state(key, now),
             }
             for key in payload["keys"]
         ]
@@ -620,6 +744,239 @@ def keys_revoke_command(
 ) -> None:
     """Revoke an API key; a running server refuses it at once."""
     execute(ctx, run_keys_revoke, KeysRevokeOptions(key, data_dir))
+
+
+@dataclass
+class KeysUpdateOptions:
+    key: str
+    permissions: str | None
+    expires_in: str | None
+    no_expiry: bool
+    data_dir: Path | None
+    output: str | None
+
+
+def run_keys_update(factory: Factory, opts: KeysUpdateOptions) -> int | None:
+    from velocimex_cli.cli.durations import parse_duration
+    from velocimex_cli.engine.keys import MAX_LIFETIME_SECONDS
+    from velocimex_cli.output.formats import emit
+    from velocimex_cli.wire.errors import ExitCode, NotFound
+
+    if opts.expires_in is not None and opts.no_expiry:
+        raise CommandError("--expires-in and --no-expiry contradict each other: give one")
+    if opts.permissions is None and opts.expires_in is None and not opts.no_expiry:
+        raise CommandError("nothing to change: give --permissions, --expires-in or --no-expiry")
+    lifetime = None
+    if opts.expires_in is not None:
+        lifetime = parse_duration(
+            opts.expires_in, "--expires-in", maximum=MAX_LIFETIME_SECONDS, bare_seconds=False,
+            minimum=1,
+        )  # fmt: skip
+    change_expiry = opts.expires_in is not None or opts.no_expiry
+    try:
+        key = _KeyAccess(opts.data_dir).update(
+            opts.key, opts.permissions, (change_expiry, lifetime)
+        )
+    except NotFound:
+        raise CommandError(
+            f"no active key {opts.key!r} (unknown or revoked); see `vmx engine keys list`",
+            exit_code=ExitCode.NOT_FOUND,
+            code="NOT_FOUND",
+        ) from None
+    record = {
+        "api_key": key["api_key"],
+        "account": key["account"],
+        "permissions": list(key["permissions"]),
+        "expires_at": key.get("expires_at"),
+    }
+
+    def table(payload: dict[str, Any]) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        shown = {**payload, "permissions": ",".join(payload["permissions"])}
+        shown["expires_at"] = shown["expires_at"] or "never"
+        return detail_table(shown)
+
+    emit(factory.io, record, factory.output_format(opts.output), table)
+    factory.io.status(f"Key {record['api_key']} changed; a running engine applies it at once.")
+    return None
+
+
+@keys_app.command("update")
+def keys_update_command(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The API key to change.")],
+    permissions: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated: read, trade (replaces the key's).", show_default=False),
+    ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in", help="New lifetime from now, e.g. 90d, 12h.", show_default=False
+        ),
+    ] = None,
+    no_expiry: Annotated[bool, typer.Option("--no-expiry", help="The key never expires.")] = False,
+    data_dir: DataDirOption = None,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Change a key's permissions or expiry (its secret stays)."""
+    fmt = output_format(json, output)
+    opts = KeysUpdateOptions(key, permissions, expires_in, no_expiry, data_dir, fmt)
+    execute(ctx, run_keys_update, opts, output=fmt)
+
+
+@dataclass
+class KeysRotateOptions:
+    key: str
+    grace: str | None
+    data_dir: Path | None
+    output: str | None
+
+
+def run_keys_rotate(factory: Factory, opts: KeysRotateOptions) -> int | None:
+    from velocimex_cli.cli.durations import parse_duration
+    from velocimex_cli.engine.keys import DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS
+    from velocimex_cli.output.formats import emit
+    from velocimex_cli.wire.errors import ExitCode, NotFound
+
+    grace = DEFAULT_GRACE_SECONDS
+    if opts.grace is not None:
+        grace = parse_duration(opts.grace, "--grace", maximum=MAX_GRACE_SECONDS, bare_seconds=True)
+    try:
+        rotated = _KeyAccess(opts.data_dir).rotate(opts.key, grace)
+    except NotFound:
+        raise CommandError(
+            f"no active key {opts.key!r} (unknown or revoked); see `vmx engine keys list`",
+            exit_code=ExitCode.NOT_FOUND,
+            code="NOT_FOUND",
+        ) from None
+    record = {
+        "api_key": rotated["api_key"],
+        "api_secret": rotated["api_secret"],
+        "account": rotated["account"],
+        "previous_until": rotated.get("previous_until"),
+        "expires_at": rotated.get("expires_at"),
+    }
+
+    def table(payload: dict[str, Any]) -> Any:
+        from velocimex_cli.render.tables import detail_table
+
+        shown = dict(payload)
+        shown["previous_until"] = shown["previous_until"] or "(stopped at once)"
+        shown["expires_at"] = shown["expires_at"] or "never"
+        return detail_table(shown)
+
+    emit(factory.io, record, factory.output_format(opts.output), table)
+    until = record["previous_until"]
+    factory.io.status(
+        f"Key {record['api_key']} has a new secret, shown only now."
+        + (
+            f" The old one works until {until}: put the new one in place before then"
+            " (e.g. `vmx auth login`)."
+            if until
+            else " The old one no longer works."
+        )
+    )
+    return None
+
+
+@keys_app.command("rotate")
+def keys_rotate_command(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The API key to give a new secret.")],
+    grace: Annotated[
+        str | None,
+        typer.Option(
+            "--grace",
+            help="How long the old secret keeps working: seconds, or 30m, 12h, 2d"
+            " (default 3600 seconds; 0 stops it at once).",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Give a key a new secret (same key id); the old one works for the grace period.
+
+    A key with a lifetime is renewed: it then expires that lifetime after the rotation.
+    """
+    fmt = output_format(json, output)
+    execute(ctx, run_keys_rotate, KeysRotateOptions(key, grace, data_dir, fmt), output=fmt)
+
+
+# ---------------------------------------------------------------- audit
+
+
+@dataclass
+class AuditOptions:
+    data_dir: Path | None
+    limit: int
+    output: str | None
+
+
+def run_audit(factory: Factory, opts: AuditOptions) -> int | None:
+    from velocimex_cli.engine import audit
+    from velocimex_cli.output.formats import emit
+
+    if opts.limit < 1:
+        raise CommandError(f"--limit must be 1 or more, not {opts.limit}")
+    data_dir = _data_dir(opts.data_dir)
+    try:
+        found = audit.read(data_dir, opts.limit)
+    except OSError as exc:
+        raise CommandError(
+            f"cannot read {audit.audit_file(data_dir)}: {exc.strerror or exc}",
+            exit_code=ENGINE_FAILED,
+            code="AUDIT_UNREADABLE",
+        ) from None
+    entries: list[dict[str, Any]] = []
+    damaged = 0
+    for number, entry in found:
+        if isinstance(entry, audit.Damaged):
+            damaged += 1
+            entries.append({"line": number, "damaged": entry.problem})
+        else:
+            entries.append({"line": number, **entry})
+    fmt = factory.output_format(opts.output)
+    if not entries and fmt == "table":
+        factory.io.status(f"No audit records in {audit.audit_file(data_dir)}.")
+
+    def table(payload: dict[str, Any]) -> Any:
+        from velocimex_cli.render.tables import records_table
+        from velocimex_cli.wire import jsonfmt
+
+        rows = []
+        for entry in payload["entries"]:
+            if "damaged" in entry:
+                rows.append({"time": f"line {entry['line']}", "action": "(damaged line)",
+                             "details": entry["damaged"]})  # fmt: skip
+            else:
+                rows.append({**entry, "details": jsonfmt.dumps(entry.get("details") or {})})
+        return records_table(rows, AUDIT_COLUMNS)
+
+    emit(factory.io, {"entries": entries}, fmt, table)
+    if damaged:
+        factory.io.status(
+            f"{damaged} damaged line(s) in {audit.audit_file(data_dir)} (shown as such); the"
+            " other records are intact."
+        )
+    return None
+
+
+@app.command("audit")
+def audit_command(
+    ctx: typer.Context,
+    data_dir: DataDirOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="The last N records.")] = 50,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Show the audit log: changes of keys, strategies and account limits, newest last."""
+    fmt = output_format(json, output)
+    execute(ctx, run_audit, AuditOptions(data_dir, limit, fmt), output=fmt)
 
 
 if __name__ == "__main__":

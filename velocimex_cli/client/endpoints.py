@@ -131,6 +131,14 @@ class Endpoints:
         return self._call("GET", "/v1/trading/fills", params=params)
 
     # Account
+    def rotate_key(self, grace_seconds: int | None = None) -> Any:
+        """A new secret for the key in use (extension); the old one works for the grace."""
+        return self._call("POST", "/v1/auth/rotate", body=_params(grace_seconds=grace_seconds))
+
+    def key_info(self) -> Any:
+        """The key in use, as `vmx engine keys list` shows it (extension)."""
+        return self._call("GET", "/v1/auth/key")
+
     def balance(self) -> Any:
         return self._call("GET", "/v1/account/balance")
 

@@ -3,12 +3,21 @@
 A credentials file that the group or others can read is refused, with the chmod that fixes it.
 The secret is held in a `Secret` whose repr and str are masked, so it cannot leak into logs,
 tracebacks or `--verbose` dumps by accident.
+
+Writes are atomic and serialised: `store` and `remove` read, change and rewrite the file under
+an exclusive lock (`credentials.lock` in the state directory: two commands never lose each
+other's change), and the new text goes to a temporary 0600 file that is fsync'd, renamed over
+the old one, and the directory fsync'd. A crash at any point leaves the old file or the new
+one, whole.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import stat
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,8 +117,32 @@ def load(profile: str, path: Path | None = None) -> Credential | None:
     return load_all(path).get(profile)
 
 
+LOCK_NAME = "credentials.lock"
+
+
+@contextlib.contextmanager
+def _changing(path: Path) -> Iterator[None]:
+    """One change of the credentials file at a time (across processes); the lock file lives
+    in the state directory with vmx's other locks."""
+    from velocimex_cli.engine import file_lock
+
+    with file_lock.held(paths.state_dir() / LOCK_NAME):
+        yield
+
+
 def _write_private(path: Path, text: str) -> None:
-    paths.write_private(path, text)  # 0600 in 0700 directories, whatever the umask
+    # Temp file (0600, fsync'd) renamed over the old one: readers see the old or the new file.
+    paths.write_private(path, text)
+    # The rename is durable only once the directory is: fsync it too.
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # A temporary file left by a writer that was killed before its rename holds secrets: drop it.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 def save_all(credentials: dict[str, Credential], path: Path | None = None) -> Path:
@@ -130,16 +163,21 @@ def save_all(credentials: dict[str, Credential], path: Path | None = None) -> Pa
 
 def store(profile: str, credential: Credential, path: Path | None = None) -> Path:
     path = path or credentials_file()
-    existing = load_all(path)
-    existing[profile] = credential
-    return save_all(existing, path)
+    paths.private_dir(path.parent)
+    with _changing(path):
+        existing = load_all(path)
+        existing[profile] = credential
+        return save_all(existing, path)
 
 
 def remove(profile: str, path: Path | None = None) -> bool:
     path = path or credentials_file()
-    existing = load_all(path)
-    if profile not in existing:
+    if not path.exists():
         return False
-    del existing[profile]
-    save_all(existing, path)
+    with _changing(path):
+        existing = load_all(path)
+        if profile not in existing:
+            return False
+        del existing[profile]
+        save_all(existing, path)
     return True

@@ -435,18 +435,37 @@ def admin_request(
 def provision_key(
     engine: EngineStatus,
     account: str = "local",
-    name: str = "vmx-local",
     permissions: Sequence[str] = ("read", "trade"),
 ) -> tuple[str, str]:
-    """Create an API key through the running engine's own API: (key, secret).
+    """Create the local profile's API key through the running engine's own API: (key, secret).
 
+    The engine marks it as the local profile's key and revokes any other key so marked: the
+    CLI provisions only when it has no usable key stored, so an earlier one was lost (its
+    credentials file moved away, unreadable, or the key refused) and must not stay valid.
     Works the same for an in-memory engine (the key lives where that engine reads keys).
     """
-    created = admin_request(
-        engine, "POST", LOCAL_KEYS_PATH,
-        {"account": account, "name": name, "permissions": list(permissions)},
-    )  # fmt: skip
+    from velocimex_cli.wire.errors import InvalidParameter
+
+    body = {"account": account, "permissions": list(permissions), "local_profile": True}
+    try:
+        created = admin_request(engine, "POST", LOCAL_KEYS_PATH, body)
+    except InvalidParameter as exc:
+        if exc.details.get("parameter") != "local_profile":
+            raise
+        # An engine started by an older vmx (still running across an upgrade) has no marker:
+        # it gets the key the old way, and revokes nothing.
+        del body["local_profile"]
+        created = admin_request(engine, "POST", LOCAL_KEYS_PATH, {**body, "name": "vmx-local"})
     return str(created["api_key"]), str(created["api_secret"])
+
+
+def rotate_key(engine: EngineStatus, api_key: str, grace_seconds: int) -> dict[str, Any]:
+    """A new secret for `api_key` through the engine's API: the key as listed, plus
+    `api_secret`; the old secret works for `grace_seconds` more."""
+    from urllib.parse import quote
+
+    path = f"{LOCAL_KEYS_PATH}/{quote(api_key, safe='')}/rotate"
+    return admin_request(engine, "POST", path, {"grace_seconds": grace_seconds})
 
 
 def revoke_key(engine: EngineStatus, api_key: str) -> bool:

@@ -110,7 +110,31 @@ def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migrate_1_to_2]
+_KEY_COLUMNS_V3 = (
+    ("expires_at", "TEXT"),
+    ("lifetime_seconds", "INTEGER"),
+    ("rotated_at", "TEXT"),
+    ("previous_salt", "BLOB"),
+    ("previous_hash", "BLOB"),
+    ("previous_until", "TEXT"),
+)
+
+
+def _migrate_2_to_3(connection: sqlite3.Connection) -> None:
+    """Key expiry and rotation (engine/keys.py): every existing key keeps working as it did,
+    with no expiry and no rotated-out secret. Columns already there are kept (a file whose
+    version number was set back)."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(api_keys)")}
+    for name, kind in _KEY_COLUMNS_V3:
+        if name not in present:
+            connection.execute(f"ALTER TABLE api_keys ADD COLUMN {name} {kind}")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migrate_0_to_1,
+    _migrate_1_to_2,
+    _migrate_2_to_3,
+]
 PRUNE_EVERY = 256  # commits with trades between two deletions of trades older than a day
 PRUNE_ROWS = 20_000  # the oldest rows looked at by one deletion
 _PRUNE_TRADES = (

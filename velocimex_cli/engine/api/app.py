@@ -23,7 +23,14 @@ from velocimex_cli.engine.api.auth import rate_bucket
 from velocimex_cli.engine.api.operations import Operation
 from velocimex_cli.engine.api.rate_limit import EdgeMiddleware
 from velocimex_cli.engine.api.responses import JsonResponse
-from velocimex_cli.engine.api.routes import account, health, markets, strategies, trading
+from velocimex_cli.engine.api.routes import (
+    account,
+    health,
+    markets,
+    own_key,
+    strategies,
+    trading,
+)
 from velocimex_cli.engine.api.runtime import EngineRuntime
 from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.engine.api.ws.endpoints import market_stream, order_stream
@@ -62,7 +69,7 @@ def rest_operations() -> tuple[Operation, ...]:
     """The REST API's route table, hottest first (the router tries paths in order)."""
     return tuple(
         operation
-        for module in (trading, markets, account, strategies, health)
+        for module in (trading, markets, account, strategies, own_key, health)
         for operation in module.OPERATIONS
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.requests import HTTPConnection
@@ -60,7 +61,11 @@ def rate_bucket(runtime: EngineRuntime, scope: Scope) -> str:
     if key and secret:
         info = verify_once(runtime, scope, key, secret)
         if info is not None and info.active:
-            return "key:" + key
+            if info.expires is None and info.secret_until is None:
+                return "key:" + key
+            now = runtime.settings.clock()  # an expired key or a retired secret: as a stranger
+            if not info.expired(now) and not info.secret_retired(now):
+                return "key:" + key
     client = scope.get("client")
     return "ip:" + (client[0] if client else "unknown")
 
@@ -96,6 +101,8 @@ def check_credentials(
             "This API key has been revoked; create a new one with `vmx engine keys create`",
             {},
         )
+    if info.expires is not None or info.secret_until is not None:
+        refuse_expired(info, runtime.settings.clock())
     if not info.allows_ip(host):
         raise PermissionDenied(
             f"This API key may not be used from {host}; it is limited to"
@@ -112,6 +119,25 @@ def check_credentials(
         )
     runtime.ensure_account(info.account)
     return Principal(info.api_key, info.account, info.permissions)
+
+
+def refuse_expired(info: KeyInfo, now: datetime) -> None:
+    """AUTHENTICATION_ERROR for a key past its expiry, or a rotated-out secret past its grace."""
+    if info.expired(now):
+        raise AuthenticationError(
+            f"This API key expired at {info.expires_at}; ask the engine's owner for a new one"
+            " (`vmx engine keys create`, or `vmx engine keys rotate KEY_ID` to renew it), then"
+            " `vmx auth login` with it. For the local profile, `vmx auth logout` and the next"
+            " command provisions a new key.",
+            {"expired_at": info.expires_at},
+        )
+    if info.secret_retired(now):
+        raise AuthenticationError(
+            f"This secret was replaced by a key rotation; it stopped working at"
+            f" {info.previous_until}. Use the new secret (`vmx auth login`), or ask the"
+            " engine's owner to rotate the key again (`vmx engine keys rotate KEY_ID`).",
+            {},
+        )
 
 
 def credentials_from(headers: Mapping[str, str]) -> tuple[str | None, str | None]:

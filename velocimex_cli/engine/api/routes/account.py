@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from velocimex_cli.engine import audit
 from velocimex_cli.engine.api.operations import Call, Operation, Success
 from velocimex_cli.engine.api.payloads import list_of, ref
 from velocimex_cli.engine.api.responses import JsonResponse, ok
@@ -47,11 +48,18 @@ async def limits(call: Call) -> JsonResponse:
 
 
 async def change_limits(call: Call) -> JsonResponse:
-    return ok(call.exchange.set_risk_limits(call.account, call.body))
+    return await _set_limits(call, "limits.change")
 
 
 async def replace_limits(call: Call) -> JsonResponse:
-    return ok(call.exchange.set_risk_limits(call.account, call.body))
+    return await _set_limits(call, "limits.replace")
+
+
+async def _set_limits(call: Call, action: str) -> JsonResponse:
+    limits = call.exchange.set_risk_limits(call.account, call.body)
+    await call.runtime.node.committed()  # audited once the change is durable
+    audit.record_call(call, action, call.account, limits)
+    return ok(limits)
 
 
 _LIMITS_400 = "A limit is out of its bounds or unknown, or none is named (INVALID_PARAMETER)."

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from velocimex_cli.engine import audit
 from velocimex_cli.engine.api.operations import Call, Operation, Param, Success
 from velocimex_cli.engine.api.payloads import ID_PATTERN, exchange_text, name_text, symbol_text
 from velocimex_cli.engine.api.responses import JsonResponse, ok
@@ -78,6 +79,8 @@ async def add_strategy(call: Call) -> JsonResponse:
         return JsonResponse(exc.to_body(), 429, headers={"Retry-After": retry_after})
     replace = bool(body.get("replace", False))
     added = deployments.add_strategy(source, described, replace, account=call.account)
+    # Replacing needs a strategy of that id in the caller's account (else NOT_FOUND above).
+    audit.record_call(call, f"strategy.{'replace' if replace else 'add'}", added["strategy_id"])
     return ok(added, 201)
 
 
@@ -107,7 +110,9 @@ async def get_strategy(call: Call) -> JsonResponse:
 
 
 async def remove_strategy(call: Call) -> JsonResponse:
-    return ok(_deployments(call).remove_strategy(call.path["strategy_id"], account=call.account))
+    removed = _deployments(call).remove_strategy(call.path["strategy_id"], account=call.account)
+    audit.record_call(call, "strategy.remove", removed["strategy_id"])
+    return ok(removed)
 
 
 async def deploy(call: Call) -> JsonResponse:

@@ -195,13 +195,16 @@ async def order_stream(ws: WebSocket) -> None:
 
 
 async def _watch_key(runtime: EngineRuntime, api_key: str, sub: OrderSubscriber) -> None:
-    """Close an orders stream whose key gets revoked while it is connected."""
+    """Close an orders stream whose key gets revoked, or expires, while it is connected."""
     interval = runtime.settings.ws_key_check_seconds
     while True:
         await asyncio.sleep(interval)
         info = runtime.keys.get(api_key)
         if info is None or not info.active:
             sub.close(CLOSE_POLICY, "API key revoked")
+            return
+        if info.expired(runtime.settings.clock()):
+            sub.close(CLOSE_POLICY, "API key expired")
             return
 
 
