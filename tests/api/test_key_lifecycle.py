@@ -175,7 +175,11 @@ def test_a_local_profile_key_revokes_the_earlier_ones(engine: Engine) -> None:
 def test_every_kind_of_change_is_audited_without_a_secret(engine: Engine) -> None:
     made = engine.client.post(
         "/v1/local/keys",
-        json={"account": "alice", "permissions": ["read", "trade"], "expires_in": 3600},
+        json={
+            "account": "alice",
+            "permissions": ["read", "trade", "strategies"],
+            "expires_in": 3600,
+        },
         headers=ADMIN,
     ).json()["data"]
     headers = {"X-API-Key": made["api_key"], "X-API-Secret": made["api_secret"]}
@@ -231,7 +235,10 @@ def test_every_kind_of_change_is_audited_without_a_secret(engine: Engine) -> Non
         assert record["time"].startswith("2026-11-24T15:00:00")
     assert records[0]["details"]["expires_at"] == "2026-11-24T16:00:00.000000Z"
     assert records[2]["details"]["max_open_orders"] == 7
-    assert records[8]["details"] == {"permissions": ["read"], "before": ["read", "trade"]}
+    assert records[8]["details"] == {
+        "permissions": ["read"],
+        "before": ["read", "trade", "strategies"],
+    }
     assert records[9]["details"] == {"expires_at": None}
     text = (engine.data_dir / AUDIT_FILE).read_text()
     for secret in (made["api_secret"], rotated["api_secret"], TOKEN):
