@@ -119,7 +119,7 @@ def test_the_c_reader_and_the_python_loop_read_the_same(tmp_path: Path) -> None:
     assert events[5] == [start + 9000, 1, False, [], []]
     assert events[6] == [start + 10000, 1, False, [], [[10000, 100000]]]
     assert "line 10:" in pure["backwards.ndjson"]
-    assert "line 5:" in pure["no-json.ndjson"]
+    assert "line 5, column 24: not valid JSON" in pure["no-json.ndjson"]
     assert "line 5: a market message lacks a field" in pure["no-field.ndjson"]
     for name in ("unhashable.ndjson", "off-grid.ndjson"):
         assert "off BINANCE:BTC/USDT's tick or lot grid" in pure[name]
