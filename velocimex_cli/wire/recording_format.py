@@ -23,7 +23,7 @@ from velocimex_cli.wire.numbers import MAX_NUMBER_TEXT
 FORMAT = "vmx-recording"
 VERSION = 1
 
-MAX_LINE_BYTES = 1 << 20  # 1 MiB before the newline: a book snapshot of 10,000 levels is ~0.7 MiB
+MAX_LINE_BYTES = 1 << 20  # 1 MiB before the newline: a book snapshot of 10,000 levels is ~0.4 MiB
 # The latest "t": about ten years after the header's started_at (and well within 64 bits).
 MAX_T_NS = 10 * 366 * 86_400 * 1_000_000_000
 MAX_NUMBER_EXPONENT = 30  # a number is 0 or between 1e-30 and 1e30 in magnitude
