@@ -119,7 +119,43 @@ def test_the_c_reader_and_the_python_loop_read_the_same(tmp_path: Path) -> None:
     assert events[5] == [start + 9000, 1, False, [], []]
     assert events[6] == [start + 10000, 1, False, [], [[10000, 100000]]]
     assert "line 10:" in pure["backwards.ndjson"]
-    assert "line 5:" in pure["no-json.ndjson"]
+    assert "line 5, column 24: not valid JSON" in pure["no-json.ndjson"]
     assert "line 5: a market message lacks a field" in pure["no-field.ndjson"]
     for name in ("unhashable.ndjson", "off-grid.ndjson"):
         assert "off BINANCE:BTC/USDT's tick or lot grid" in pure[name]
+
+
+def test_the_c_reader_hands_back_what_only_the_python_loop_judges(tmp_path: Path) -> None:
+    """Lines at and past 1 MiB, text beyond ASCII (valid and not), times past ten years and
+    going back, numbers out of range: the C reader hands each back, and both read the same
+    events or the same error at the same line."""
+    most = 1 << 20
+    fits = f'{{"t": 3000000, "msg": {trade("100.01", "0.25", "buy")}}}'
+    fits = fits[:-1] + " " * (most - len(fits)) + "}"
+    accent = '{"type": "ticker", "exchange": "BINANCE", "symbol": "BTC/USDT", "note": "é"}'
+    paths = [
+        _write(tmp_path / "accent.ndjson", [*MIXED[:3], accent, *MIXED[3:]]),
+        _write(tmp_path / "far.ndjson", MIXED[:3], [0, 1, 316_224_000_001]),
+        _write(tmp_path / "nan.ndjson", [*MIXED[:3], trade("NaN", "0.5", "buy")]),
+        _write(tmp_path / "huge.ndjson", [*MIXED[:3], trade("1e400", "0.5", "buy")]),
+    ]
+    at_most = _write(tmp_path / "at-most.ndjson", MIXED[:3])
+    at_most.write_text(at_most.read_text() + fits + "\n")
+    past = _write(tmp_path / "past.ndjson", MIXED[:3])
+    past.write_text(past.read_text() + fits[:-1] + " }\n")
+    latin = _write(tmp_path / "latin.ndjson", MIXED[:3])
+    latin.write_bytes(latin.read_bytes() + accent.replace("é", "\xe9").encode("latin-1") + b"\n")
+    paths += [at_most, past, latin]
+    pure = _read(paths, pure=True)
+    native = _read(paths, pure=False)
+    assert pure.pop("native") is False
+    assert native.pop("native") is True
+    assert native == pure
+    assert len(pure["accent.ndjson"][0]) == 11  # the ticker skipped, the rest read
+    assert len(pure["at-most.ndjson"][0]) == 4 and pure["at-most.ndjson"][2] == "100.01"
+    assert ", line 5, column 1048577: the line is longer than 1048576" in pure["past.ndjson"]
+    column = accent.index("é") + 1
+    assert f", line 5, column {column}: byte 0xe9 is not UTF-8" in pure["latin.ndjson"]
+    assert ', line 4: "t" 316224000001000000 is more than ten years' in pure["far.ndjson"]
+    assert ", line 5: msg.price NaN is out of range" in pure["nan.ndjson"]
+    assert ", line 5: price 1e400 is out of range" in pure["huge.ndjson"]

@@ -57,7 +57,7 @@ BAD = [
     ("", "line 1: empty file"),
     ('{"t": 1, "msg": {"type": "ticker"}}\n', "line 1: the first line is not a vmx recording"),
     ('{"format": "vmx-recording", "version": 99}\n', "version 99 is not supported"),
-    ('{"format": "vmx-recording", "version": 1}\nnot json\n', "line 2: not valid JSON"),
+    ('{"format": "vmx-recording", "version": 1}\nnot json\n', "line 2 column 1: not valid JSON"),
     (
         '{"format": "vmx-recording", "version": 1}\n{"t": 5, "msg": {"type": "ticker"}}\n'
         '{"t": 4, "msg": {"type": "ticker"}}\n',

@@ -17,10 +17,17 @@ book snapshots and deltas with checksums, trades, orders, fills, subscribed, err
 client's own `connection` messages (so a gap in the data is visible as a reconnect). Numbers
 keep their exact wire digits. Readers must ignore header keys they do not know; a new version
 number means an incompatible change.
+
+The reader holds a file to the format's bounds (wire/recording_format.py): a line of at most
+1 MiB, read without ever holding more; UTF-8 checked line by line; "t" never decreasing and at
+most about ten years; every number finite and within 1e+-30. A replay at a finite speed waits
+at most MAX_REPLAY_WAIT_NS between two messages: a longer silence in the recording is an error
+that names its line and the speed that would play it (or --speed max).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
@@ -28,22 +35,36 @@ from pathlib import Path
 from typing import IO, Any
 
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.recording_format import FORMAT, VERSION
+from velocimex_cli.wire.recording_format import (
+    FORMAT,
+    MAX_T_NS,
+    VERSION,
+    CheckedJson,
+    LineProblem,
+    line_text,
+    read_line,
+)
 from velocimex_cli.wire.timefmt import iso
 
 FLUSH_EVERY_NS = 200_000_000  # buffered, flushed at least every 0.2 s and on close
 # Rare messages that say what the stream is doing are on disk at once.
 FLUSH_AT_ONCE = frozenset({"connection", "subscribed", "unsubscribed", "authenticated", "error"})
+# At a finite --speed, the longest a replay waits for the next message (real time): a longer
+# silence in the recording asks for a faster speed instead of sleeping for hours or years.
+MAX_REPLAY_WAIT_NS = 3600 * 1_000_000_000
 
 
 class RecordingError(Exception):
-    """A recording that cannot be read: says which line and what is wrong."""
+    """A recording that cannot be read: says which line (and column) and what is wrong."""
 
-    def __init__(self, path: str, line: int, problem: str) -> None:
+    def __init__(self, path: str, line: int, problem: str, column: int = 0) -> None:
         where = f"{path} line {line}" if line else path
+        if line and column:
+            where += f" column {column}"
         super().__init__(f"{where}: {problem}")
         self.path = path
         self.line = line
+        self.column = column
         self.problem = problem
 
 
@@ -134,18 +155,35 @@ class Recording:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self.line = 0  # the line read last
+        self._json = CheckedJson()
         try:
-            self._file = open(path, encoding="utf-8")  # noqa: SIM115 - closed by close()
+            self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise RecordingError(self.path, 0, f"cannot read: {exc.strerror}") from None
-        self.header = self._read_header()
+        try:
+            self.header = self._read_header()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _next_line(self) -> str | None:
+        """The next line's text (None at the end of the file), at most MAX_LINE_BYTES of it."""
+        try:
+            raw = read_line(self._file)
+        except OSError as exc:
+            raise RecordingError(self.path, self.line + 1, f"cannot read: {exc}") from None
+        if not raw:
+            return None
+        self.line += 1
+        try:
+            return line_text(raw)
+        except LineProblem as exc:
+            raise RecordingError(self.path, self.line, exc.problem, exc.column) from None
 
     def _read_header(self) -> dict[str, Any]:
-        try:
-            first = self._file.readline()
-        except UnicodeDecodeError:
-            raise RecordingError(self.path, 1, "not UTF-8 text: not a vmx recording") from None
-        if not first:
+        first = self._next_line()
+        if first is None:
             raise RecordingError(self.path, 1, "empty file: not a vmx recording")
         value = self._parse(first, 1)
         if value.get("format") != FORMAT:
@@ -164,34 +202,43 @@ class Recording:
 
     def _parse(self, text: str, line: int) -> dict[str, Any]:
         try:
-            value = jsonfmt.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise RecordingError(self.path, line, f"not valid JSON ({exc})") from None
+            value = self._json.loads(text)
+        except LineProblem as exc:
+            raise RecordingError(self.path, line, exc.problem, exc.column) from None
         if not isinstance(value, dict):
             raise RecordingError(self.path, line, "each line must be a JSON object")
         return value
 
     def entries(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Every recorded message with its receive time; RecordingError on a malformed line."""
+        """Every recorded message with its receive time; RecordingError on a malformed line.
+        `line` is the line of the message yielded last."""
         last = 0
-        line = 1
-        try:
-            for text in self._file:
-                line += 1
-                if not text.strip():
-                    continue
-                entry = self._parse(text, line)
-                t, msg = entry.get("t"), entry.get("msg")
-                if isinstance(t, bool) or not isinstance(t, int) or t < 0:
-                    raise RecordingError(self.path, line, '"t" must be a whole number of ns >= 0')
-                if t < last:
-                    raise RecordingError(self.path, line, f'"t" goes back in time ({t} < {last})')
-                if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-                    raise RecordingError(self.path, line, '"msg" must be an object with a "type"')
-                last = t
-                yield t, msg
-        except UnicodeDecodeError:
-            raise RecordingError(self.path, line + 1, "not UTF-8 text") from None
+        while (text := self._next_line()) is not None:
+            line = self.line
+            if not text.strip():
+                continue
+            entry = self._parse(text, line)
+            t, msg = entry.get("t"), entry.get("msg")
+            if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+                raise RecordingError(self.path, line, '"t" must be a whole number of ns >= 0')
+            if t > MAX_T_NS:
+                raise RecordingError(
+                    self.path,
+                    line,
+                    f'"t" {t} is more than ten years ({MAX_T_NS} ns) after the header\'s '
+                    "started_at: not a receive time",
+                )
+            if t < last:
+                raise RecordingError(
+                    self.path,
+                    line,
+                    f'"t" goes back in time ({t} < {last}): a recording never does (vmx writes '
+                    "receive times that never decrease); was the file edited or joined?",
+                )
+            if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+                raise RecordingError(self.path, line, '"msg" must be an object with a "type"')
+            last = t
+            yield t, msg
 
     def close(self) -> None:
         self._file.close()
@@ -209,8 +256,12 @@ async def replay(recording: Recording, speed: float | None = 1.0) -> AsyncIterat
     import asyncio
 
     start = time.monotonic_ns()
+    previous = 0
     for t, msg in recording.entries():
         if speed is not None:
+            if (t - previous) / speed > MAX_REPLAY_WAIT_NS:
+                raise RecordingError(recording.path, recording.line, _silence(t, previous, speed))
+            previous = t
             due = start + int(t / speed)
             wait = due - time.monotonic_ns()
             if wait > 0:
@@ -219,3 +270,27 @@ async def replay(recording: Recording, speed: float | None = 1.0) -> AsyncIterat
             await asyncio.sleep(0)
         msg["received_at"] = time.monotonic_ns()
         yield msg
+
+
+def _silence(t: int, previous: int, speed: float) -> str:
+    """What a replay says of a silence longer than it waits."""
+    faster = math.ceil((t - previous) / MAX_REPLAY_WAIT_NS)
+    return (
+        f'{_span(t - previous)} pass before this message ("t" {previous} -> {t}); at '
+        f"--speed {speed:g} the replay would wait {_span(int((t - previous) / speed))}, and it "
+        f"waits at most {_span(MAX_REPLAY_WAIT_NS)}: replay with --speed {faster} or more, or "
+        "--speed max"
+    )
+
+
+def _span(ns: int) -> str:
+    """A duration for a person: 3d 4h, 2h 5m, 7m 3s."""
+    seconds = ns // 1_000_000_000
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s"

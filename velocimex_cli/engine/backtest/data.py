@@ -14,15 +14,18 @@ before anything runs.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import IO
 
-from velocimex_cli.engine.core.instruments import Instrument
+from velocimex_cli.engine.core.instruments import MAX_STEPS, Instrument
 from velocimex_cli.engine.core.orders import BUY, SELL
 from velocimex_cli.wire.errors import InvalidParameter
-from velocimex_cli.wire.numbers import parse_decimal
+from velocimex_cli.wire.numbers import MAX_NUMBER_TEXT, parse_decimal
+from velocimex_cli.wire.recording_format import LineProblem, line_text, read_line
 
 TRADE = 0
 BOOK = 1
@@ -34,8 +37,11 @@ SIDES = {"buy": BUY, "sell": SELL, "b": BUY, "s": SELL}
 
 
 class DataError(InvalidParameter):
-    def __init__(self, path: Path, line: int, problem: str) -> None:
-        super().__init__("data", str(path), f"{path}, line {line}: {problem}")
+    """A data file's problem at a line (and a column, in bytes from 1, when one is known)."""
+
+    def __init__(self, path: Path, line: int, problem: str, column: int = 0) -> None:
+        where = f"{path}, line {line}, column {column}" if column else f"{path}, line {line}"
+        super().__init__("data", str(path), f"{where}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +67,22 @@ class MarketData:
         return self.events[-1][0] if self.events else 0
 
 
+_YEAR_10000 = 253_402_300_800 * 1_000_000  # microseconds: later is no date
+
+
 def parse_timestamp(text: str) -> int | None:
     """ISO-8601 (Z or an offset; naive means UTC) or epoch seconds, to UTC microseconds."""
     text = text.strip()
     if not text or not text.isascii():
         return None
     if text.replace(".", "", 1).isdigit():
+        if len(text) > MAX_NUMBER_TEXT:
+            return None
         try:
-            return int(Decimal(text) * 1_000_000)
+            micros = int(Decimal(text) * 1_000_000)
         except InvalidOperation:
             return None
+        return micros if micros < _YEAR_10000 else None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -86,6 +98,16 @@ def _steps(
 ) -> tuple[int, int]:
     ticks = instrument.ticks_of(price)
     lots = instrument.lots_of(quantity)
+    if ticks is not None and ticks > MAX_STEPS:
+        raise DataError(
+            path, line, f"price {price} is out of range: at most {instrument.price_of(MAX_STEPS)}"
+        )
+    if lots is not None and lots > MAX_STEPS:
+        raise DataError(
+            path,
+            line,
+            f"quantity {quantity} is out of range: at most {instrument.quantity_of(MAX_STEPS)}",
+        )
     if ticks is None or ticks <= 0:
         raise DataError(
             path,
@@ -103,6 +125,28 @@ def _steps(
     return ticks, lots
 
 
+def _text_lines(path: Path, handle: IO[bytes]) -> Iterator[str]:
+    """A data file's lines as text, each at most MAX_LINE_BYTES and checked to be UTF-8 (a
+    DataError names the line otherwise): what the csv reader reads."""
+    line = 0
+    while raw := read_line(handle):
+        line += 1
+        try:
+            yield line_text(raw)
+        except LineProblem as exc:
+            raise DataError(path, line, exc.problem, exc.column) from None
+
+
+def check_first_line(path: Path) -> None:
+    """The first line held to the bounds (at most MAX_LINE_BYTES, UTF-8) before anything reads
+    the whole file (its hash): a file of one endless line is refused at once."""
+    try:
+        with path.open("rb") as handle:
+            next(_text_lines(path, handle), None)
+    except OSError as exc:
+        raise InvalidParameter("data", str(path), f"cannot read {path}: {exc.strerror}") from None
+
+
 def read_trades_csv(path: Path, instrument: Instrument) -> MarketData:
     """A CSV of trades: timestamp, price, quantity, side (the aggressor's: buy or sell).
 
@@ -112,11 +156,11 @@ def read_trades_csv(path: Path, instrument: Instrument) -> MarketData:
     events: list[Event] = []
     first = last = None
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise InvalidParameter("data", str(path), f"cannot read {path}: {exc.strerror}") from exc
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(_text_lines(path, handle))
         try:
             header = next(reader, None)
         except (csv.Error, UnicodeDecodeError) as exc:
@@ -148,7 +192,8 @@ def read_trades_csv(path: Path, instrument: Instrument) -> MarketData:
                     raise DataError(
                         path,
                         line,
-                        f"timestamp {row[at['timestamp']]!r} is not ISO-8601 or epoch seconds",
+                        f"timestamp {row[at['timestamp']]!r} is not ISO-8601 or epoch seconds "
+                        "before the year 10000",
                     )
                 if previous is not None and stamp < previous:
                     raise DataError(path, line, "timestamps go backwards; sort the file by time")

@@ -19,6 +19,13 @@ price-time priority and fees, so:
 A CSV of trades has no book: before each print the mirror makes a one-tick market around the
 print's price with the print's size (see `prepare_print`), the strategy's due orders meet it,
 then the tape takes the print.
+
+The mirror and the tape are the backtest's counterparty: the rest of the market. Each starts
+with COUNTERPARTY_FUNDS of both assets, a quarter of the most a ledger balance holds (so the
+two, and whatever flows between them and the strategy, stay within 64 bits): 2.3e10 units of an
+asset, beyond any real book or day of trades. A recording that needs more (its book or a
+trade, or its trades' running one-way flow, is larger) stops with `CounterpartyExhausted`,
+which says what ran out at which event, instead of an INSUFFICIENT_BALANCE from deep down.
 """
 
 from __future__ import annotations
@@ -26,16 +33,30 @@ from __future__ import annotations
 from decimal import Decimal
 
 from velocimex_cli.engine.backtest.clock import SimulatedClock
+from velocimex_cli.engine.backtest.data import BOOK, Event
 from velocimex_cli.engine.core.exchange import Exchange
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument
-from velocimex_cli.engine.core.ledger import Account, AccountKind
+from velocimex_cli.engine.core.ledger import MAX_UNITS, Account, AccountKind, units_to_decimal
 from velocimex_cli.engine.core.liquidity import Liquidity
 from velocimex_cli.engine.core.orders import BUY, IOC, SELL
+from velocimex_cli.wire.errors import ApiError, ErrorCode, InsufficientBalance
+from velocimex_cli.wire.timefmt import iso_from_micros
 
 MIRROR = "bt-market"
 TAPE = "bt-tape"
 FILL_MODELS = ("queue", "touch")
-_FUNDS = 10**17  # ledger units: far beyond any recorded book, within the ledger's int64
+COUNTERPARTY_FUNDS = MAX_UNITS // 4  # ledger units of each asset, for the mirror and the tape
+ROLES = {
+    MIRROR: "the account that holds the recorded book",
+    TAPE: "the account that takes the other side of the recorded trades",
+}
+
+
+class CounterpartyExhausted(ApiError):
+    """The recorded market needs more than the backtest's counterparty can hold: bad input
+    (INVALID_PARAMETER, exit 2) in the data, not the strategy's balance."""
+
+    code = ErrorCode.INVALID_PARAMETER
 
 
 class MarketReplay:
@@ -59,8 +80,43 @@ class MarketReplay:
         exchange.ensure_account(name, AccountKind.SIMULATED)
         account = exchange.ledger.accounts[name]
         for asset in (self.instrument.base, self.instrument.quote):
-            exchange.fund(name, asset, Decimal(_FUNDS) / LEDGER_SCALE)
+            exchange.fund(name, asset, Decimal(COUNTERPARTY_FUNDS) / LEDGER_SCALE)
         return account
+
+    def ran_out(
+        self, exc: InsufficientBalance, index: int, event: Event, trades_only: bool
+    ) -> CounterpartyExhausted:
+        """What to say when replaying `event` (the index-th, from 0) found the mirror or the
+        tape without enough of an asset: which, where, and what to do."""
+        instrument = self.instrument
+        asset = str(exc.details.get("asset") or "")
+        if event[1] == BOOK:
+            name = MIRROR
+            what = "book snapshot" if event[2] else "book change"
+        else:
+            name = str(exc.details.get("account") or (MIRROR if trades_only else TAPE))
+            side = "buy" if event[2] == BUY else "sell"
+            what = (
+                f"{side} trade of {instrument.quantity_of(event[4])} at "
+                f"{instrument.price_of(event[3])}"
+            )
+        most = units_to_decimal(COUNTERPARTY_FUNDS)
+        message = (
+            f"the recorded market is larger than the backtest can replay: at event {index + 1} "
+            f"({iso_from_micros(event[0])}), the recorded {what} needs more {asset or 'funds'} "
+            f"than {name} ({ROLES[name]}) holds; it starts with {most} of each asset, a "
+            "quarter of the most the engine's ledger holds. Check the data's prices and "
+            "quantities (a scale or unit off?), or backtest the data before that event"
+        )
+        details = {
+            "parameter": "data",
+            "event": index + 1,
+            "timestamp": iso_from_micros(event[0]),
+            "account": name,
+        }
+        if asset:
+            details["asset"] = asset
+        return CounterpartyExhausted(message, details)
 
     # -------------------------------------------------------------- the recorded book
     def set_level(self, side: int, ticks: int, lots: int) -> None:

@@ -5,11 +5,17 @@ An event's time is the message's receive time (the header's `started_at` plus `t
 replay sees the market when the recorder did, latency included. Snapshots reset the book
 (after a reconnect the stream starts again with one), deltas set levels, trades become the
 tape's orders; tickers, order and connection messages carry nothing a replay needs.
+
+The file is held to the format's bounds (wire/recording_format.py, docs/backtests.md): lines
+of at most 1 MiB read without holding more, UTF-8 checked a line at a time, "t" never
+decreasing and at most MAX_T_NS, prices and quantities within the engine's MAX_STEPS ticks
+and lots. Each is an error naming the file, the line and what is wrong.
 """
 
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -23,18 +29,58 @@ from velocimex_cli.engine.backtest.market_messages import (
     SKIPPED,
     typed_decoder,
 )
-from velocimex_cli.engine.core.instruments import Instrument
+from velocimex_cli.engine.core.instruments import MAX_STEPS, Instrument
 from velocimex_cli.engine.core.orders import BUY, NATIVE, SELL
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.decoding import decoder
 from velocimex_cli.wire.errors import InvalidParameter
-from velocimex_cli.wire.recording_format import FORMAT, VERSION
+from velocimex_cli.wire.recording_format import (
+    FORMAT,
+    MAX_LINE_BYTES,
+    MAX_NUMBER_TEXT,
+    MAX_T_NS,
+    VERSION,
+    CheckedJson,
+    LineProblem,
+    line_text,
+    long_line,
+    not_utf8,
+    number_in_range,
+    out_of_range,
+    read_line,
+)
 from velocimex_cli.wire.timefmt import parse_iso, to_micros
 
 if NATIVE:  # the C core reads the typed lines
     from velocimex_cli.engine.core._native import recording_events
 else:
     recording_events = None
+
+
+# The latest started_at: "t" can add MAX_T_NS and stay a date (year 9999 at the most).
+_LATEST_ORIGIN = 7_000 * 366 * 86_400 * 1_000_000
+_TIME_PROBLEMS = {
+    "back": '"t" goes back in time ({t} < {last}): a recording never does (vmx writes receive '
+    "times that never decrease); was the file edited or joined?",
+    "far": '"t" {t} is more than ten years ({most} ns) after the header\'s started_at: not a '
+    "receive time",
+}
+
+
+class NumberOutOfRange(Exception):
+    """A price or quantity the backtest cannot take (see _Steps)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def _first_line(path: Path, handle) -> str:  # type: ignore[no-untyped-def]
+    """The header line's text; DataError when it is too long or not UTF-8."""
+    try:
+        return line_text(read_line(handle))
+    except LineProblem as exc:
+        raise DataError(path, 1, f"{exc.problem}: not a vmx recording", exc.column) from None
 
 
 def _header(path: Path, first: str) -> dict:
@@ -58,7 +104,7 @@ def _header(path: Path, first: str) -> dict:
 
 def _open(path: Path):  # type: ignore[no-untyped-def]
     try:
-        return path.open(encoding="utf-8")
+        return path.open("rb")
     except OSError as exc:
         raise InvalidParameter("data", str(path), f"cannot read {path}: {exc.strerror}") from None
 
@@ -66,19 +112,47 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
 class _Steps(dict):
     """A number (its JSON text, an int, or a Decimal) -> whole ticks (or lots), computed once
     per distinct number: a market repeats its prices and sizes, and the division is most of a
-    level's cost. `off_grid` says whether any number was not a whole count of steps."""
+    level's cost. `off_grid` says whether any number was not a whole count of steps.
 
-    def __init__(self, convert: Callable[[Decimal], int | None]) -> None:
+    A number out of range (NaN, an infinity, more than MAX_NUMBER_TEXT characters, beyond
+    1e+-30, or more than MAX_STEPS steps; below `least` steps) raises NumberOutOfRange naming
+    `field`: it is checked here, once per distinct number, so neither reader pays per line."""
+
+    def __init__(
+        self, convert: Callable[[Decimal], int | None], field: str, least: int, most: Decimal
+    ) -> None:
         super().__init__()
         self.convert = convert
+        self.field = field
+        self.least = least
+        self.most = most
         self.off_grid = False
 
     def __missing__(self, number: object) -> int | None:
         if len(self) > 100_000:
             self.clear()
-        steps = self[number] = self.convert(Decimal(number))  # type: ignore[arg-type]
+        steps = self[number] = self._steps(number)
         if steps is None:
             self.off_grid = True
+        return steps
+
+    def _steps(self, number: object) -> int | None:
+        text = str(number)
+        if len(text) > MAX_NUMBER_TEXT:
+            raise NumberOutOfRange(out_of_range(self.field, text))
+        try:
+            value = Decimal(number)  # type: ignore[arg-type]
+        except ArithmeticError:  # text no JSON number has
+            raise NumberOutOfRange(out_of_range(self.field, text)) from None
+        if not number_in_range(value):
+            raise NumberOutOfRange(out_of_range(self.field, text))
+        steps = self.convert(value)
+        if steps is not None and not self.least <= steps <= MAX_STEPS:
+            least = "above 0" if self.least else "0 or more"
+            raise NumberOutOfRange(
+                f"{self.field} {text} is out of range: the backtest takes a {self.field} "
+                f"{least} and at most {self.most}"
+            )
         return steps
 
     def get(self, number: object) -> int | None:  # type: ignore[override]
@@ -93,10 +167,7 @@ def recorded_instruments(path: Path) -> list[tuple[str, str]]:
     """The instruments a recording's header names (or, when it names none, its first
     market messages name)."""
     with _open(path) as handle:
-        try:
-            header = _header(path, handle.readline())
-        except UnicodeDecodeError:
-            raise DataError(path, 1, "not UTF-8 text: not a vmx recording") from None
+        header = _header(path, _first_line(path, handle))
         listed = header.get("instruments")
         if isinstance(listed, list) and listed:
             found = []
@@ -105,12 +176,16 @@ def recorded_instruments(path: Path) -> list[tuple[str, str]]:
                 found.append((exchange, symbol))
             return found
         seen: dict[tuple[str, str], None] = {}
-        for count, line in enumerate(handle):
-            if count > 10_000:
+        for _ in range(10_000):
+            try:
+                line = line_text(read_line(handle))
+            except LineProblem:  # the read says what is wrong with it
+                break
+            if not line:
                 break
             try:
                 msg = jsonfmt.loads(line).get("msg") or {}
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 continue
             if msg.get("type") in ("book_snapshot", "book_delta", "trade"):
                 seen[(msg.get("exchange"), msg.get("symbol"))] = None
@@ -143,33 +218,46 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
     events: list[Event] = []
     append = events.append
     exchange, symbol = instrument.venue.name, instrument.symbol
-    ticks, lots = _Steps(instrument.ticks_of), _Steps(instrument.lots_of)
+    most_price, most_quantity = instrument.price_of(MAX_STEPS), instrument.quantity_of(MAX_STEPS)
+    ticks = _Steps(instrument.ticks_of, "price", 1, most_price)
+    lots = _Steps(instrument.lots_of, "quantity", 0, most_quantity)
     typed = typed_decoder()
     fast = recording_events if typed is not None else None
     state: list = [1, 0, None, None]  # the last line read, its t, the first and last trade price
+    limit = MAX_LINE_BYTES + 1  # what a read asks for: one byte more says the line is too long
     with _open(path) as handle, _no_cycle_collection():
-        try:
-            header = _header(path, handle.readline())
-        except UnicodeDecodeError:
-            raise DataError(path, 1, "not UTF-8 text: not a vmx recording") from None
+        header = _header(path, _first_line(path, handle))
         started = header.get("started_at")
         try:
             origin = to_micros(parse_iso(started))
         except (TypeError, ValueError):
             raise DataError(path, 1, f"header started_at {started!r} is not a UTC time") from None
+        if origin > _LATEST_ORIGIN:
+            raise DataError(path, 1, f"header started_at {started!r} is too far in the future")
         generic = _GenericLines(path, origin, exchange, symbol, ticks.get, lots.get)
+        readline = handle.readline
         try:
             while True:
                 if fast is not None:
-                    text = fast(
-                        handle, typed, MESSAGE_TYPES, exchange, symbol, origin, ticks, lots,
-                        events, state,
+                    raw = fast(
+                        readline, limit, MAX_T_NS, typed, MESSAGE_TYPES, exchange, symbol,
+                        origin, ticks, lots, events, state,
                     )  # fmt: skip
+                    if raw is None:
+                        break
                 else:
-                    text = next(handle, None)
+                    raw = readline(limit)
+                    if not raw:
+                        break
                     state[0] += 1
-                if text is None:
-                    break
+                if len(raw) > MAX_LINE_BYTES and raw[-1:] != b"\n":
+                    problem = long_line()
+                    raise DataError(path, state[0], problem.problem, problem.column)
+                try:
+                    text = raw.decode()
+                except UnicodeDecodeError as exc:
+                    problem = not_utf8(raw, exc)
+                    raise DataError(path, state[0], problem.problem, problem.column) from None
                 last_t = state[1]
                 price = None
                 try:
@@ -177,8 +265,8 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
                         raise ValueError("no typed decoder")
                     entry = typed(text)
                     t = entry.t
-                    if t < last_t:
-                        raise ValueError("time goes backwards")
+                    if t < last_t or t > MAX_T_NS:
+                        raise ValueError("time goes backwards or too far")
                     msg = entry.msg
                     kind = msg.kind
                     if kind == SKIPPED or msg.exchange != exchange or msg.symbol != symbol:
@@ -219,12 +307,12 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
                 state[1] = t
                 if event is not None:
                     append(event)
+        except NumberOutOfRange as exc:
+            raise DataError(path, state[0], exc.problem) from None
         except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
             raise DataError(
                 path, state[0], f"a market message lacks a field or a number ({exc!r})"
             ) from None
-        except UnicodeDecodeError:
-            raise DataError(path, state[0], "not UTF-8 text") from None
     if ticks.off_grid or lots.off_grid:
         raise DataError(path, 0, f"a price or quantity is off {instrument.key}'s tick or lot grid")
     if not events:
@@ -267,15 +355,27 @@ class _GenericLines:
         path = self.path
         try:
             entry = self.loads(text)
+        except (ValueError, RecursionError) as exc:
+            try:  # the checked decoder names a number out of range, and NaN
+                CheckedJson().loads(text)
+            except LineProblem as problem:
+                raise DataError(path, line, problem.problem, problem.column) from None
+            column = _column(str(exc))
+            raise DataError(path, line, f"not valid JSON ({exc})", column) from None
+        try:
             t = entry["t"]
             msg = entry["msg"]
             kind = msg["type"]
-        except (ValueError, KeyError, TypeError, RecursionError):
+        except (KeyError, TypeError):
             raise DataError(
                 path, line, 'not a recording entry {"t": ns, "msg": {"type": ...}}'
             ) from None
-        if type(t) is not int or t < last_t:
-            raise DataError(path, line, '"t" must be a whole number of ns, never decreasing')
+        if type(t) is not int or t < 0:
+            raise DataError(path, line, '"t" must be a whole number of ns >= 0')
+        if t < last_t:
+            raise DataError(path, line, _TIME_PROBLEMS["back"].format(t=t, last=last_t))
+        if t > MAX_T_NS:
+            raise DataError(path, line, _TIME_PROBLEMS["far"].format(t=t, most=MAX_T_NS))
         if kind not in ("book_delta", "book_snapshot", "trade"):
             return t, None, None
         if msg.get("exchange") != self.exchange or msg.get("symbol") != self.symbol:
@@ -295,6 +395,12 @@ class _GenericLines:
         price = msg["price"]
         side = BUY if msg["side"] == "buy" else SELL
         return t, (stamp, TRADE, side, ticks_of(price), lots_of(msg["quantity"])), price
+
+
+def _column(problem: str) -> int:
+    """The column a decoder's message gives ("... (byte 36)": column 37), else 0."""
+    found = re.search(r"\(byte (\d+)\)", problem)
+    return int(found.group(1)) + 1 if found else 0
 
 
 def book_state_at(events: list[Event]) -> Event | None:

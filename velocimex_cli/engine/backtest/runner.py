@@ -27,7 +27,7 @@ from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instr
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter
 from velocimex_cli.wire.timefmt import iso_from_micros, parse_iso, to_micros
 
 ACCOUNT = "backtest"
@@ -171,38 +171,42 @@ def run(
     best_bid, best_ask = book.best_bid, book.best_ask
     pending, send_due, step = host.pending, host.send_due, host.step
     wants_books = host.wants_books
-    for index, event in enumerate(events):
-        stamp = event[0]
-        set_clock(stamp)
-        kind = event[1]
-        if kind == BOOK:
-            apply_book(event[2], event[3], event[4])
-        elif trades_only:
-            replay.prepare_print(event[2], event[3], event[4])
-        else:
-            trade(event[2], event[3], event[4])
-        if not started:
-            if best_bid() is None and best_ask() is None:
-                continue
-            host.start()
-            started = True
-        quotes[0] = (best_bid(), best_ask())
-        if pending:
-            for side, price in send_due(stamp, index):
-                replay.strategy_joined(side, price)
-        else:
-            host.event_index = index  # what send_due records: orders placed now wait for it
-        if kind == TRADE and trades_only:
-            replay.take_print(event[2], event[3], event[4])
-        if wants_books and book.sequence != sequence:
-            sequence = book.sequence
-            host.book_changed(stamp)
-        step()
-        if stamp >= next_sample:
-            samples.append(sample(stamp))
-            next_sample = stamp - stamp % interval + interval
-        if progress is not None and index % progress_every == 0:
-            progress(index, total)
+    index, event = 0, events[0]
+    try:  # free until something raises: the counterparty's limits are said, not raised
+        for index, event in enumerate(events):
+            stamp = event[0]
+            set_clock(stamp)
+            kind = event[1]
+            if kind == BOOK:
+                apply_book(event[2], event[3], event[4])
+            elif trades_only:
+                replay.prepare_print(event[2], event[3], event[4])
+            else:
+                trade(event[2], event[3], event[4])
+            if not started:
+                if best_bid() is None and best_ask() is None:
+                    continue
+                host.start()
+                started = True
+            quotes[0] = (best_bid(), best_ask())
+            if pending:
+                for side, price in send_due(stamp, index):
+                    replay.strategy_joined(side, price)
+            else:
+                host.event_index = index  # what send_due records: orders placed now wait for it
+            if kind == TRADE and trades_only:
+                replay.take_print(event[2], event[3], event[4])
+            if wants_books and book.sequence != sequence:
+                sequence = book.sequence
+                host.book_changed(stamp)
+            step()
+            if stamp >= next_sample:
+                samples.append(sample(stamp))
+                next_sample = stamp - stamp % interval + interval
+            if progress is not None and index % progress_every == 0:
+                progress(index, total)
+    except InsufficientBalance as exc:
+        raise replay.ran_out(exc, index, event, trades_only) from None
     if started:
         host.stop("end of data")
     end = events[-1][0]
@@ -297,17 +301,21 @@ def _bare(
     events = data.events
     trades_only = data.trades_only
     apply_book, trade = replay.book, replay.trade
-    for index, event in enumerate(events):
-        clock.set(event[0])  # type: ignore[attr-defined]
-        if event[1] == BOOK:
-            apply_book(event[2], event[3], event[4])
-        elif trades_only:
-            replay.prepare_print(event[2], event[3], event[4])
-            replay.take_print(event[2], event[3], event[4])
-        else:
-            trade(event[2], event[3], event[4])
-        if progress is not None and index % progress_every == 0:
-            progress(index, len(events))
+    index, event = 0, events[0]
+    try:
+        for index, event in enumerate(events):
+            clock.set(event[0])  # type: ignore[attr-defined]
+            if event[1] == BOOK:
+                apply_book(event[2], event[3], event[4])
+            elif trades_only:
+                replay.prepare_print(event[2], event[3], event[4])
+                replay.take_print(event[2], event[3], event[4])
+            else:
+                trade(event[2], event[3], event[4])
+            if progress is not None and index % progress_every == 0:
+                progress(index, len(events))
+    except InsufficientBalance as exc:
+        raise replay.ran_out(exc, index, event, trades_only) from None
     report = {"events": len(events), "sequence": book.sequence, "state": exchange.state_hash()}
     return BacktestResult(report, [], [], [])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from velocimex_cli.engine.backtest import runner
-from velocimex_cli.engine.backtest.data import MarketData, read_trades_csv
+from velocimex_cli.engine.backtest.data import MarketData, check_first_line, read_trades_csv
 from velocimex_cli.engine.backtest.generate import simulate
 from velocimex_cli.engine.backtest.recording import read_recording
 from velocimex_cli.engine.backtest.sweep import RunSpec, file_hash
@@ -104,8 +104,16 @@ def data_ref(
     """Check the data source and fill in the instrument (from a recording's header if needed)."""
     if path is not None:
         file = Path(path)
+        if not file.exists():
+            raise InvalidParameter("data", path, f"{path} does not exist")
         if not file.is_file():
-            raise InvalidParameter("data", path, f"{path} is not a readable file")
+            raise InvalidParameter(
+                "data",
+                path,
+                f"{path} is not a regular file: --data reads a file (twice: for its hash, then "
+                "its data), not a pipe or a device; save the data to a file first",
+            )
+        check_first_line(file)
         if exchange is None or symbol is None:
             from velocimex_cli.engine.backtest.recording import recorded_instruments
 

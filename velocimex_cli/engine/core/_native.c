@@ -3583,17 +3583,19 @@ done:
 
 /* ------------------------------------------------------------------------------ recorded events
  *
- * - recording_events(lines, decode, types, exchange, symbol, origin, ticks, lots, events,
- *   state): backtest/recording.py read_recording's typed path (the reference) for the lines
- *   of `lines` (an iterator of str) in one call. Each line is decoded with `decode` into a
- *   market_messages.Entry; `types` is (BookDelta, BookSnapshot, Trade, Ticker). A book or
- *   trade message of (exchange, symbol) becomes its event, appended to `events`, its numbers
- *   read from the `ticks` and `lots` caches (dicts: number -> steps). `state` is the list
- *   [line, last t, first trade price, last trade price], read at the start and written back
- *   at every return, errors included (the line then is the last one read). Returns None when
- *   `lines` is exhausted, or the first line it hands back to the Python path, with nothing of
- *   it done and `state[0]` its number: a line the decoder refuses, a time going backwards or
- *   beyond 64 bits, a number not in its cache yet (or not hashable).
+ * - recording_events(readline, limit, max_t, decode, types, exchange, symbol, origin, ticks,
+ *   lots, events, state): backtest/recording.py read_recording's typed path (the reference)
+ *   for the lines `readline(limit)` reads (a binary file's readline: bytes, b"" at the end) in
+ *   one call. Each line is decoded with `decode` into a market_messages.Entry; `types` is
+ *   (BookDelta, BookSnapshot, Trade, Ticker). A book or trade message of (exchange, symbol)
+ *   becomes its event, appended to `events`, its numbers read from the `ticks` and `lots`
+ *   caches (dicts: number -> steps). `state` is the list [line, last t, first trade price, last
+ *   trade price], read at the start and written back at every return, errors included (the
+ *   line then is the last one read). Returns None at the end of the file, or the first line
+ *   (bytes) it hands back to the Python path, with nothing of it done and `state[0]` its
+ *   number: a line of `limit` bytes or more (maybe longer than a line may be), one with a byte
+ *   beyond ASCII (the Python path checks its UTF-8), one the decoder refuses, a time going
+ *   backwards or beyond `max_t`, a number not in its cache yet (or not hashable).
  *
  * The events' tuples hold only ints, bools, None and such tuples, so they can take no part in
  * a reference cycle: they are untracked by the cyclic GC at once (what its first collection
@@ -3790,7 +3792,7 @@ recording_changes(PyObject *changes, PyObject *ticks, PyObject *lots, PyObject *
 /* One decoded entry's event (or NULL in *out: nothing to replay) and its time. */
 static int
 recording_event(PyObject *entry, PyObject *const *args, long long origin, long long last_t,
-                long long *t, PyObject **out, PyObject **price)
+                long long max_t, long long *t, PyObject **out, PyObject **price)
 {
     PyObject *value = PyObject_GetAttr(entry, r_t);
     if (value == NULL) {
@@ -3802,7 +3804,7 @@ recording_event(PyObject *entry, PyObject *const *args, long long origin, long l
     if (*t == -1 && PyErr_Occurred()) {
         return -1;
     }
-    if (overflow || *t < last_t) {
+    if (overflow || *t < last_t || *t > max_t) {
         return R_HAND_BACK;
     }
     PyObject *msg = PyObject_GetAttr(entry, r_msg);
@@ -3908,35 +3910,68 @@ recording_event(PyObject *entry, PyObject *const *args, long long origin, long l
     return 0;
 }
 
+/* Whether the n bytes at p are all ASCII (a word at a time). */
+static int
+recording_ascii(const char *p, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    unsigned long long any = 0;
+    for (; i + 8 <= n; i += 8) {
+        unsigned long long word;
+        memcpy(&word, p + i, 8);
+        any |= word;
+    }
+    for (; i < n; i++) {
+        any |= (unsigned char)p[i];
+    }
+    return (any & 0x8080808080808080ULL) == 0;
+}
+
 static PyObject *
 recording_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (check_nargs("recording_events", nargs, 10) < 0 || recording_names() < 0) {
+    if (check_nargs("recording_events", nargs, 12) < 0 || recording_names() < 0) {
         return NULL;
     }
-    PyObject *lines = args[0], *decode = args[1], *events = args[8], *state = args[9];
-    long long origin, line, last_t;
-    if (!PyTuple_Check(args[2]) || PyTuple_GET_SIZE(args[2]) != 4 || !PyDict_Check(args[6]) ||
-        !PyDict_Check(args[7]) || !PyList_Check(events) || !PyList_Check(state) ||
+    /* The arguments from decode on sit at rest[1..9], where recording_event reads them. */
+    PyObject *const *rest = args + 2;
+    PyObject *readline = args[0], *limit = args[1], *decode = rest[1], *events = rest[8],
+             *state = rest[9];
+    long long origin, line, last_t, max_t, most;
+    if (!PyTuple_Check(rest[2]) || PyTuple_GET_SIZE(rest[2]) != 4 || !PyDict_Check(rest[6]) ||
+        !PyDict_Check(rest[7]) || !PyList_Check(events) || !PyList_Check(state) ||
         PyList_GET_SIZE(state) != 4) {
         PyErr_SetString(PyExc_TypeError, "recording_events: arguments of the wrong types");
         return NULL;
     }
-    if (arg_int64(args[5], &origin, "origin") < 0 ||
+    if (arg_int64(limit, &most, "limit") < 0 || arg_int64(args[2], &max_t, "max_t") < 0 ||
+        arg_int64(rest[5], &origin, "origin") < 0 ||
         arg_int64(PyList_GET_ITEM(state, 0), &line, "line") < 0 ||
         arg_int64(PyList_GET_ITEM(state, 1), &last_t, "t") < 0) {
         return NULL;
     }
     PyObject *result = NULL, *price = NULL;
     for (;;) {
-        PyObject *text = PyIter_Next(lines);
+        PyObject *text = PyObject_Vectorcall(readline, &limit, 1, NULL);
         if (text == NULL) {
-            if (!PyErr_Occurred()) {
-                result = Py_NewRef(Py_None);
-            }
+            break;
+        }
+        if (!PyBytes_Check(text)) {
+            Py_DECREF(text);
+            PyErr_SetString(PyExc_TypeError, "recording_events: readline must give bytes");
+            break;
+        }
+        Py_ssize_t size = PyBytes_GET_SIZE(text);
+        if (size == 0) {
+            Py_DECREF(text);
+            result = Py_NewRef(Py_None);
             break;
         }
         line++;
+        if (size >= most || !recording_ascii(PyBytes_AS_STRING(text), size)) {
+            result = text; /* handed back: the Python path checks its length and its UTF-8 */
+            break;
+        }
         PyObject *entry = PyObject_Vectorcall(decode, &text, 1, NULL);
         if (entry == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_Exception)) {
@@ -3949,7 +3984,7 @@ recording_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         long long t;
         PyObject *event = NULL;
-        int rc = recording_event(entry, args, origin, last_t, &t, &event, &price);
+        int rc = recording_event(entry, rest, origin, last_t, max_t, &t, &event, &price);
         Py_DECREF(entry);
         if (rc == 0 && event != NULL) {
             rc = PyList_Append(events, event);
@@ -4024,8 +4059,9 @@ static PyMethodDef native_methods[] = {
      "asks, start, now) -> index into bids + asks of the first level handed back to "
      "Liquidity.set_level (len(bids) + len(asks): none, and the book published)"},
     {"recording_events", (PyCFunction)(void (*)(void))recording_events, METH_FASTCALL,
-     "recording_events(lines, decode, types, exchange, symbol, origin, ticks, lots, events, "
-     "state) -> None (lines exhausted), or the first line handed back to the Python path"},
+     "recording_events(readline, limit, max_t, decode, types, exchange, symbol, origin, ticks, "
+     "lots, events, state) -> None (end of file), or the first line handed back to the Python "
+     "path"},
     {NULL},
 };
 
