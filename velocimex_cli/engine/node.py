@@ -61,6 +61,13 @@ class StrategyLimits:
     # At most this share of the engine's thread serves strategies' context calls, all
     # deployments together (1.0: no limit); the rest is everyone else's orders.
     loop_share: float = 0.08
+    # CPU time a worker may use in all (every thread; RLIMIT_CPU): past it, it is killed and its
+    # deployment fails. Hooks that wait on the node cost none of it.
+    cpu_seconds: float = 3600.0
+    # Refuse user strategies where their workers cannot be confined (sandbox.py): set for an
+    # engine serving beyond loopback. A loopback engine runs them unconfined, with a warning,
+    # for keys with the `strategies` permission.
+    confinement_required: bool = False
 
 
 @dataclass

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import ipaddress
 import logging
 import os
 import secrets
@@ -66,6 +68,16 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` serves this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def url_for(host: str, port: int) -> str:
@@ -162,6 +174,12 @@ def _serve(
     real_port = sock.getsockname()[1]
     url = url_for(host, real_port)
     admin_token = secrets.token_urlsafe(32)
+    if not is_loopback(
+        host
+    ):  # strangers' code: only confined (engine/drivers/strategies/sandbox.py)
+        settings.strategy_limits = dataclasses.replace(
+            settings.strategy_limits, confinement_required=True
+        )
     app = create_app(settings)
     local_keys.install(app, admin_token)
     config = uvicorn_config(app)

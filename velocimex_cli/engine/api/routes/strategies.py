@@ -67,6 +67,8 @@ async def add_strategy(call: Call) -> JsonResponse:
     body = call.body or {}
     deployments = _deployments(call)
     source, filename = body.get("source"), body.get("filename")
+    # Refused where strategy code cannot be confined (the first call probes: off the loop).
+    await asyncio.to_thread(deployments.admit_user_code, _permissions(call))
     described = await asyncio.to_thread(deployments.check_source, source, filename)
     added = deployments.add_strategy(source, described, bool(body.get("replace", False)))
     return ok(added, 201)
@@ -109,8 +111,14 @@ async def deploy(call: Call) -> JsonResponse:
         body.get("exchange"),
         body.get("symbol"),
         body.get("params"),
+        _permissions(call),
     )
     return ok(deployment, 201)
+
+
+def _permissions(call: Call) -> tuple[str, ...]:
+    """The caller's key's permissions (decides whether unconfined user code may run)."""
+    return tuple(call.principal.permissions) if call.principal is not None else ()
 
 
 _UNKNOWN_STRATEGY = "Unknown strategy id (NOT_FOUND)."
