@@ -482,16 +482,19 @@ def _write(path: str, text: str) -> None:
         raise ConfinementError(f"writing {path}: {exc.strerror}") from None
 
 
-def _supervise(child: int, keep_fd: int) -> None:
+def _supervise(child: int, keep_fd: int, cpu_seconds: int) -> None:
     """The process the engine started, once the confined worker is forked: it holds nothing of
-    the channel, waits, and ends as the worker ended (so the engine reads the same status)."""
+    the channel, waits, and ends as the worker ended (so the engine reads the same status).
+    The worker, its namespace's init, ignores SIGXCPU (the kernel spares an init the signals it
+    has no handler for) and is killed at the hard CPU limit: a SIGKILL after using up its CPU
+    time is passed on as SIGXCPU, so the engine can say why."""
     with contextlib.suppress(OSError):
         os.close(keep_fd)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     while True:
         try:
-            _, status = os.waitpid(child, 0)
+            _, status, usage = os.wait4(child, 0)
             break
         except InterruptedError:
             continue
@@ -499,10 +502,13 @@ def _supervise(child: int, keep_fd: int) -> None:
             os._exit(1)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
+        if sig == signal.SIGKILL and usage.ru_utime + usage.ru_stime >= cpu_seconds:
+            sig = signal.SIGXCPU
         with contextlib.suppress(Exception):
             import resource
 
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        with contextlib.suppress(Exception):
             signal.signal(sig, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
         os.kill(os.getpid(), sig)
@@ -539,7 +545,7 @@ def confine(
         os._exit(0)
     child = os.fork()
     if child:
-        _supervise(child, channel_fd)
+        _supervise(child, channel_fd, cpu_seconds)
     try:
         # PID 1 of the new namespace: dies with the supervisor, which dies with the engine.
         _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "PR_SET_PDEATHSIG")
