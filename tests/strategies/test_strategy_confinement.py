@@ -29,7 +29,7 @@ from velocimex_cli.engine.node import StrategyLimits
 CPU_SECONDS = 3
 SECRET = "sk-confinement-test-9f1c"  # in the engine's environment, the files, the engine.db path
 
-ATTACK = '''
+ATTACK = """
 import os, socket, subprocess, resource, threading, time
 from decimal import Decimal
 from velocimex_cli.strategy import Strategy
@@ -65,7 +65,7 @@ class Attack(Strategy):
     def on_start(self):
         self.ctx.log("at load: " + RESULT)
         self.ctx.log("in on_start: " + attempt())
-'''
+"""
 
 
 def indent(body: str) -> str:
@@ -105,9 +105,7 @@ ATTACKS = {
     ),
     "subprocess-run": "return subprocess.run(['/bin/echo', 'hi'], capture_output=True).stdout",
     "execv": "os.execv('/bin/true', ['true'])",
-    "fork": (
-        "pid = os.fork()\nif pid == 0:\n    time.sleep(30)\n    os._exit(0)\nreturn pid"
-    ),
+    "fork": ("pid = os.fork()\nif pid == 0:\n    time.sleep(30)\n    os._exit(0)\nreturn pid"),
     "posix-spawn": "return os.posix_spawn('/bin/sleep', ['sleep', '30'], {})",
     "raise-memory-soft-limit": (
         "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
