@@ -438,13 +438,11 @@ def build_root(libc: ctypes.CDLL) -> None:
             os.makedirs(os.path.dirname(place), exist_ok=True)
             os.symlink(target, place)
     os.chdir(root)
-    _check(libc.syscall(SYSCALL_PIVOT_ROOT[architecture() or ""], b".", b"."), "pivot_root")
+    pivot_root = SYSCALLS[architecture() or ""]["pivot_root"]
+    _check(libc.syscall(pivot_root, b".", b"."), "pivot_root")
     _check(libc.umount2(b".", MNT_DETACH), "detaching the old root")
     os.chdir("/")
     mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "")
-
-
-SYSCALL_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 
 
 # -- limits and the process tree ---------------------------------------------------------------
