@@ -143,7 +143,7 @@ class WorkerProcess:
         args: tuple[Any, ...],
         *,
         memory_bytes: int = DEFAULT_MEMORY_BYTES,
-        cpu_seconds: int = DEFAULT_CPU_SECONDS,
+        cpu_seconds: float = DEFAULT_CPU_SECONDS,
         confined: bool | None = None,
     ) -> None:
         """`confined`: the worker confines itself (sandbox.py) before it reads anything; None:
