@@ -260,6 +260,9 @@ def run_deploy(factory: Factory, opts: DeployOptions) -> None:
 
     params = parse_params(opts.params)
     data = factory.client().deploy_strategy(opts.strategy_id, opts.exchange, opts.symbol, params)
+    if isinstance(data, dict):
+        for warning in data.get("warnings") or ():  # e.g. the engine cannot confine the code
+            factory.io.status(f"Warning: {warning}")
     if isinstance(data, dict) and data.get("deployment_id"):
         factory.io.status(
             f"Deployed {opts.strategy_id} as {data['deployment_id']}; watch it with "

@@ -64,6 +64,13 @@ class StrategyLimits:
     # Strategy uploads checked at once (each check is a worker process for up to start_seconds);
     # one more is refused with RATE_LIMIT_EXCEEDED (engine/api/upload_checks.py).
     max_checks: int = 2
+    # CPU time a worker may use in all (every thread; RLIMIT_CPU): past it, it is killed and its
+    # deployment fails. Hooks that wait on the node cost none of it.
+    cpu_seconds: float = 3600.0
+    # Refuse user strategies where their workers cannot be confined (sandbox.py): set for an
+    # engine serving beyond loopback. A loopback engine runs them unconfined, with a warning,
+    # for keys with the `strategies` permission.
+    confinement_required: bool = False
 
 
 @dataclass

@@ -325,6 +325,12 @@ COMPONENTS: dict[str, Schema] = {
             "deployment_id": {"type": "string"},
             "strategy_id": {"type": "string"},
             "state": {"type": "string"},
+            "warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "In a deploy's answer only: e.g. that the engine could not "
+                "confine the strategy's code (docs/strategies.md, Confinement).",
+            },
         },
     },
     "DeploymentLogs": obj(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -180,6 +181,11 @@ def _serve(
     real_port = sock.getsockname()[1]
     url = url_for(host, real_port, tls is not None)
     admin_token = secrets.token_urlsafe(32)
+    if not exposure.is_loopback_host(host):
+        # Strangers' code runs only confined (engine/drivers/strategies/sandbox.py).
+        settings.strategy_limits = dataclasses.replace(
+            settings.strategy_limits, confinement_required=True
+        )
     app = create_app(settings)
     local_keys.install(app, admin_token)
     config = uvicorn_config(app, tls)

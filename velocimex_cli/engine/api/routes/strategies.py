@@ -71,6 +71,8 @@ async def add_strategy(call: Call) -> JsonResponse:
     body = call.body or {}
     deployments = _deployments(call)
     source, filename = body.get("source"), body.get("filename")
+    # Refused where strategy code cannot be confined (the first call probes: off the loop).
+    await asyncio.to_thread(deployments.admit_user_code, _permissions(call))
     try:
         with call.runtime.upload_checks.slot():
             described = await asyncio.to_thread(deployments.check_source, source, filename)
@@ -123,8 +125,14 @@ async def deploy(call: Call) -> JsonResponse:
         body.get("exchange"),
         body.get("symbol"),
         body.get("params"),
+        _permissions(call),
     )
     return ok(deployment, 201)
+
+
+def _permissions(call: Call) -> tuple[str, ...]:
+    """The caller's key's permissions (decides whether unconfined user code may run)."""
+    return tuple(call.principal.permissions) if call.principal is not None else ()
 
 
 _UNKNOWN_STRATEGY = "No built-in and no user strategy of this account has this id (NOT_FOUND)."

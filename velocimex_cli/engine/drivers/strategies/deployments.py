@@ -25,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core.exchange import Interest
+from velocimex_cli.engine.drivers.strategies import sandbox
 from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
 from velocimex_cli.engine.drivers.strategies.event_values import instrument_spec
 from velocimex_cli.engine.drivers.strategies.host import (
@@ -66,7 +68,13 @@ from velocimex_cli.engine.drivers.strategies.protocol import (
 )
 from velocimex_cli.engine.drivers.strategies.registry import StrategyRegistry
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.errors import ApiError, InternalError, InvalidParameter, NotFound
+from velocimex_cli.wire.errors import (
+    ApiError,
+    InternalError,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+)
 from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
@@ -575,7 +583,10 @@ class Deployment:
             self.end(*self._stopping)
             return
         where = f"{hook}: " if hook else ""
-        self.crash(f"{where}{why} (memory limit {self.limits.memory_bytes // 2**20} MiB)")
+        limits = f"memory limit {self.limits.memory_bytes // 2**20} MiB"
+        if "CPU time" in why:
+            limits = f"CPU time limit {self.limits.cpu_seconds:g} s"
+        self.crash(f"{where}{why} ({limits})")
 
     def crash(self, message: str) -> None:
         self.stop_worker()
@@ -652,6 +663,44 @@ class Deployments:
         self._next_number = 1
         self._tick_scheduled = False
         self._listening = False
+        # Test-only switch (sandbox.FORCE_UNCONFINED_ENV), read once as the engine starts.
+        self._force_unconfined = bool(os.environ.get(sandbox.FORCE_UNCONFINED_ENV))
+
+    # -- confinement of strategy code (sandbox.py) ------------------------------------------
+    def confinement_problem(self) -> str | None:
+        """Why this engine's workers run unconfined, or None when they are confined."""
+        if self._force_unconfined:
+            return f"confinement is turned off ({sandbox.FORCE_UNCONFINED_ENV} is set, for tests)"
+        return sandbox.confinement_problem()
+
+    def admit_user_code(self, permissions: Collection[str] | None) -> str | None:
+        """May a user strategy (uploaded code) be checked or deployed here? None: yes, confined.
+        A warning to give: yes, unconfined (a loopback engine, a key with the `strategies`
+        permission, or the engine's own caller: `permissions` None). PermissionDenied: no."""
+        problem = self.confinement_problem()
+        if problem is None:
+            return None
+        if self.limits.confinement_required:
+            raise PermissionDenied(
+                "This engine serves beyond loopback and cannot confine strategy code here "
+                f"({problem}), so it runs no user strategies; built-in ones still deploy. "
+                "Serve on 127.0.0.1 or run the engine where confinement works (Linux with "
+                "user namespaces and seccomp)."
+            )
+        if permissions is not None and "strategies" not in permissions:
+            raise PermissionDenied(
+                f"This engine cannot confine strategy code ({problem}): user strategies run "
+                "unconfined here, only for keys with the `strategies` permission."
+            )
+        return f"this strategy's code is NOT confined: it runs with the engine's rights ({problem})"
+
+    def worker_options(self, cpu_seconds: float) -> dict[str, Any]:
+        """How a worker is started: its hard limits, and whether it confines itself."""
+        return {
+            "memory_bytes": self.limits.memory_bytes,
+            "cpu_seconds": cpu_seconds,
+            "confined": self.confinement_problem() is None,
+        }
 
     def share_each(self) -> float:
         """Each running deployment's share of the engine's thread (loop mode)."""
@@ -836,7 +885,11 @@ class Deployments:
             params=pack_value(dict(params)),
             instrument=instrument_spec(self.node.exchange.catalogue.find(exchange, symbol)),
         )
-        deployment.worker = WorkerProcess(run_worker, (spec, self.limits.memory_bytes))
+        deployment.worker = WorkerProcess(
+            run_worker,
+            (spec, self.limits.memory_bytes),
+            **self.worker_options(self.limits.cpu_seconds),
+        )
         deployment.busy = "__init__"
         deployment.busy_since = time.monotonic()
         deployment.budget = self.limits.start_seconds
@@ -902,10 +955,19 @@ class Deployments:
         return deployment.status()
 
     async def deploy(
-        self, account: str, strategy_id: str, exchange: object, symbol: object, params: object
+        self,
+        account: str,
+        strategy_id: str,
+        exchange: object,
+        symbol: object,
+        params: object,
+        permissions: Collection[str] | None = None,
     ) -> dict[str, Any]:
-        """Loop mode: start a worker, wait (without blocking matching) until it is ready."""
+        """Loop mode: start a worker, wait (without blocking matching) until it is ready.
+        `permissions`: the caller's key's (None: the engine's own caller)."""
         self._check_request(account, strategy_id, exchange, symbol, params)
+        await asyncio.to_thread(self.confinement_problem)  # the first call probes: off the loop
+        warning = self._unconfined_warning(strategy_id, permissions)
         deployment = self._new(strategy_id, account)
         loop = asyncio.get_running_loop()
         deployment.ready = loop.create_future()
@@ -917,13 +979,35 @@ class Deployments:
         finally:
             if deployment.phase == "starting":
                 self._all.pop(starting.deployment_id, None)
-        return self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]
+        launched = self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]
+        return self._warn(deployment, warning) if warning else launched
+
+    def _unconfined_warning(
+        self, strategy_id: str, permissions: Collection[str] | None
+    ) -> str | None:
+        if self.registry.is_builtin(strategy_id):
+            return None  # code shipped with vmx
+        return self.admit_user_code(permissions)
+
+    def _warn(self, deployment: Deployment, warning: str) -> dict[str, Any]:
+        """Every deploy of unconfined user code says so: in its log and in the answer."""
+        deployment.add_log_text(warning, "warning")
+        status = deployment.status()
+        status["warnings"] = [warning]
+        return status
 
     def deploy_now(
-        self, account: str, strategy_id: str, exchange: object, symbol: object, params: object
+        self,
+        account: str,
+        strategy_id: str,
+        exchange: object,
+        symbol: object,
+        params: object,
+        permissions: Collection[str] | None = None,
     ) -> dict[str, Any]:
         """Stepped mode: the same, waiting for the worker synchronously."""
         self._check_request(account, strategy_id, exchange, symbol, params)
+        warning = self._unconfined_warning(strategy_id, permissions)
         deployment = self._new(strategy_id, account)
         self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]
         self._wait_sync(
@@ -933,6 +1017,8 @@ class Deployments:
             deployment.start_error = error_body(InternalError("the strategy did not start"))
         self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]
         self.settle()
+        if warning:
+            return self._warn(deployment, warning)
         return self.get(deployment.deployment_id)
 
     # -- views and control ---------------------------------------------------------------
@@ -1017,7 +1103,8 @@ class Deployments:
             )  # fmt: skip
         name = filename if isinstance(filename, str) and filename else "strategy.py"
         name = name.replace("\\", "/").rsplit("/", 1)[-1][:100]
-        worker = WorkerProcess(run_check, (source, name, self.limits.memory_bytes))
+        options = self.worker_options(self.limits.start_seconds + 1)
+        worker = WorkerProcess(run_check, (source, name, self.limits.memory_bytes), **options)
         try:
             if not worker.poll(self.limits.start_seconds):
                 raise InvalidParameter(

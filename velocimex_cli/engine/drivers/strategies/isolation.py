@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import os
 import select
 import signal
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from velocimex_cli.engine.drivers.strategies import sandbox
 from velocimex_cli.engine.drivers.strategies.protocol import (
     MAX_FROM_WORKER,
     MAX_TO_WORKER,
@@ -48,9 +50,11 @@ from velocimex_cli.engine.drivers.strategies.protocol import (
 
 HEADER = struct.Struct("!I")  # a message's length, before its MessagePack
 CHUNK = 1 << 16  # bytes read per system call
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[4])  # the directory holding velocimex_cli
 PACKAGE_DIR = str(Path(__file__).resolve().parents[3])
 T = TypeVar("T")
+CONFINED, UNCONFINED = "confined", "unconfined"  # the worker's last argument
+DEFAULT_MEMORY_BYTES = 512 * 2**20
+DEFAULT_CPU_SECONDS = 3600
 
 
 class Channel:
@@ -184,14 +188,32 @@ class WorkerProcess:
     the host program's main module) connected by a socket pair. The first message names the
     worker function to run and its arguments."""
 
-    def __init__(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        target: Callable[..., None],
+        args: tuple[Any, ...],
+        *,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        cpu_seconds: float = DEFAULT_CPU_SECONDS,
+        confined: bool | None = None,
+    ) -> None:
+        """`confined`: the worker confines itself (sandbox.py) before it reads anything; None:
+        wherever this machine can. Unconfined, it still gets hard memory and CPU limits. Its
+        environment is sandbox.worker_environment() either way: nothing of the engine's."""
+        if confined is None:
+            confined = sandbox.confinement_available()
+        self.confined = confined
         parent, child = socket.socketpair()
-        # Nothing of vmx's own configuration (credentials among it) reaches strategy code.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p
-        )
-        command = [sys.executable, "-m", __name__, str(child.fileno()), str(os.getpid())]
+        command = [
+            sys.executable,
+            "-m",
+            __name__,
+            str(child.fileno()),
+            str(os.getpid()),
+            str(int(memory_bytes)),
+            str(max(1, math.ceil(cpu_seconds))),
+            CONFINED if confined else UNCONFINED,
+        ]
         try:
             self._process = subprocess.Popen(
                 command,
@@ -199,7 +221,8 @@ class WorkerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env=env,
+                env=sandbox.worker_environment(),
+                cwd="/",
                 start_new_session=True,  # Ctrl-C in the engine's terminal is the node's
             )
         finally:
@@ -228,6 +251,10 @@ class WorkerProcess:
         code = self._process.poll()
         if code is None:
             return "still running"
+        if code == sandbox.CONFINE_FAILED_EXIT:
+            return "it could not confine itself, so it ran nothing"
+        if code == -signal.SIGXCPU:
+            return "killed by SIGXCPU: it used up its CPU time limit"
         if code < 0:
             try:
                 return f"killed by {signal.Signals(-code).name}"
@@ -242,8 +269,12 @@ class WorkerProcess:
         return self.exit_description
 
     def kill(self) -> None:
-        """End the worker now (SIGKILL) and reap it."""
+        """End the worker now (SIGKILL) and reap it. Its whole process group goes, while its
+        leader is not reaped yet (so the group's id is still its own); a confined worker's
+        PID namespace ends with it as well."""
         if self._process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self._process.pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
                 self._process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -253,14 +284,18 @@ class WorkerProcess:
 
 
 def limit_memory(memory_bytes: int) -> None:
-    """Cap this process's address space (Linux, macOS): allocation past it is MemoryError."""
+    """Cap this process's address space (Linux, macOS), hard, so it cannot be raised again:
+    allocation past it is MemoryError. A worker already capped at start (see main) is left as
+    it is (a confined one may not call setrlimit at all)."""
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows: no RLIMIT_AS
         return
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    if hard != resource.RLIM_INFINITY and hard <= memory_bytes:
+        return
+    with contextlib.suppress(ValueError, OSError):  # refused: the limit set at start stands
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
 def format_failure(exc: BaseException) -> tuple[str, str]:
@@ -304,10 +339,22 @@ def die_with(parent: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """`python -m ...isolation FD PARENT_PID`: receive the worker function to run, run it."""
+    """`python -m ...isolation FD PARENT_PID [MEMORY CPU confined|unconfined]`: confine this
+    worker (or, unconfined, cap its memory and CPU time), then receive the worker function to
+    run and run it. Confinement comes first: nothing of the strategy is read before it."""
+    fd = int(argv[1])
     if len(argv) > 2:
         die_with(int(argv[2]))
-    channel = Channel(socket.socket(fileno=int(argv[1])), MAX_TO_WORKER)
+    if len(argv) > 5:
+        memory_bytes, cpu_seconds, mode = int(argv[3]), int(argv[4]), argv[5]
+        if mode == CONFINED:
+            try:
+                sandbox.confine(fd, memory_bytes, cpu_seconds, int(argv[2]))
+            except sandbox.ConfinementError:
+                os._exit(sandbox.CONFINE_FAILED_EXIT)
+        else:
+            sandbox.hard_limits(memory_bytes, cpu_seconds, confined=False)
+    channel = Channel(socket.socket(fileno=fd), MAX_TO_WORKER)
     try:
         run = channel.receive(RUN)
     except (EOFError, OSError, ProtocolViolation):
