@@ -103,12 +103,14 @@ class Harness:
         return jsonfmt.loads(result.stdout)
 
 
-def make_harness(tmp_path: Path, **overrides: Any) -> Iterator[Harness]:
+def make_harness(
+    tmp_path: Path, permissions: tuple[str, ...] = ("read", "trade"), **overrides: Any
+) -> Iterator[Harness]:
     home = tmp_path / "vmx-home"
     home.mkdir(exist_ok=True)
     app = create_app(engine_settings(**overrides))
     with TestClient(app) as client:
-        created = app.state.runtime.keys.create("alice", "test", ("read", "trade"))
+        created = app.state.runtime.keys.create("alice", "test", permissions)
         yield Harness(client, created.api_key, created.api_secret, home, CliRunner())
 
 

@@ -189,7 +189,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         limits = StrategyLimits(callback_seconds=5, start_seconds=10, cpu_seconds=CPU_SECONDS)
         app = create_app(settings(data_dir=data, strategy_limits=limits))
         with LiveServer(app) as server:
-            headers = auth_headers(app.state.runtime.keys, "mallory")
+            headers = auth_headers(
+                app.state.runtime.keys, "mallory", permissions="read,trade,strategies"
+            )
             yield Engine(server, headers, home, data, listener, unix_socket)
     finally:
         for name, value in saved.items():

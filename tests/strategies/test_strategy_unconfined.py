@@ -39,15 +39,8 @@ def unconfined(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def strategies_key(app: FastAPI, account: str = "alice") -> dict[str, str]:
-    """A key with the `strategies` permission, granted in the key store's own table."""
-    headers = auth_headers(app.state.runtime.keys, account)
-    store = app.state.runtime.keys
-    with store._conn:
-        store._conn.execute(
-            "UPDATE api_keys SET permissions = 'read,trade,strategies' WHERE key_id = ?",
-            (headers["X-API-Key"],),
-        )
-    return headers
+    """A key with the `strategies` permission."""
+    return auth_headers(app.state.runtime.keys, account, permissions="read,trade,strategies")
 
 
 @pytest.fixture
@@ -61,10 +54,18 @@ def test_without_confinement_a_loopback_engine_refuses_user_code_to_an_ordinary_
     loopback: tuple[TestClient, FastAPI],
 ) -> None:
     client, app = loopback
-    headers = auth_headers(app.state.runtime.keys, "alice")
-    added = client.post("/v1/strategies", json={"source": USER_STRATEGY}, headers=headers)
+    ordinary = auth_headers(app.state.runtime.keys, "alice")  # read, trade
+    added = client.post("/v1/strategies", json={"source": USER_STRATEGY}, headers=ordinary)
     assert added.status_code == 403, added.text
-    error = added.json()["error"]
+    assert added.json()["error"]["code"] == "PERMISSION_DENIED"
+    # Added with the permission, the account's own trade key may still not run it unconfined.
+    added = client.post(
+        "/v1/strategies", json={"source": USER_STRATEGY}, headers=strategies_key(app)
+    )
+    assert added.status_code == 201, added.text
+    refused = client.post("/v1/strategies/quiet/deploy", json=DEPLOY, headers=ordinary)
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
     assert error["code"] == "PERMISSION_DENIED"
     assert "cannot confine" in error["message"] and "`strategies` permission" in error["message"]
     assert sandbox.FORCE_UNCONFINED_ENV in error["message"]  # says why it cannot
@@ -87,9 +88,9 @@ def test_without_confinement_a_loopback_engine_warns_on_every_deploy_of_user_cod
         logs = client.get(path, headers=headers).json()["data"]["logs"]
         warned = [line for line in logs if "NOT confined" in line["message"]]
         assert warned and warned[0]["level"] == "warning"
-        # An ordinary key may not deploy it either.
-        other = auth_headers(app.state.runtime.keys, "bob")
-        refused = client.post("/v1/strategies/quiet/deploy", json=DEPLOY, headers=other)
+        # An ordinary key of the same account may not deploy it.
+        ordinary = auth_headers(app.state.runtime.keys, "alice")
+        refused = client.post("/v1/strategies/quiet/deploy", json=DEPLOY, headers=ordinary)
         assert refused.status_code == 403, refused.text
 
 
@@ -117,7 +118,8 @@ def test_without_confinement_an_engine_beyond_loopback_refuses_user_strategies(
     limits = StrategyLimits(confinement_required=True)
     app = create_app(settings(data_dir=data_dir, strategy_limits=limits))
     with TestClient(app) as client:
-        headers = strategies_key(app)  # even with the permission
+        # Even with the permission; a legacy flat file belongs to the local account.
+        headers = strategies_key(app, "local")
         added = client.post("/v1/strategies", json={"source": USER_STRATEGY}, headers=headers)
         assert added.status_code == 403, added.text
         assert "beyond loopback" in added.json()["error"]["message"]
@@ -139,15 +141,9 @@ def test_an_engine_bound_beyond_loopback_requires_confinement(host: str, loopbac
 
 
 def test_vmx_strategy_deploy_shows_the_warning_on_stderr(unconfined: None, tmp_path: Path) -> None:
-    harness_iter = make_harness(tmp_path)
+    harness_iter = make_harness(tmp_path, ("read", "trade", "strategies"))
     vmx: Harness = next(harness_iter)
     try:
-        store = vmx.client.app.state.runtime.keys  # type: ignore[attr-defined]
-        with store._conn:
-            store._conn.execute(
-                "UPDATE api_keys SET permissions = 'read,trade,strategies' WHERE key_id = ?",
-                (vmx.api_key,),
-            )
         source = tmp_path / "quiet.py"
         source.write_text(USER_STRATEGY)
         added = vmx.run("strategy", "add", str(source))
