@@ -45,6 +45,12 @@ DataDirOption = Annotated[
         show_default=False,
     ),
 ]
+AcceptDataLossOption = typer.Option(
+    "--accept-data-loss",
+    help="Start even though engine.db lacks commits this data directory had stored (its "
+    "write-ahead log or the file itself was lost, truncated or replaced): trade on from what "
+    "is there. Without it such an engine refuses to start.",
+)
 KEY_COLUMNS = ("api_key", "account", "name", "permissions", "ip_allow", "created_at", "state")
 
 
@@ -67,6 +73,7 @@ class ServeOptions:
     always_open: bool
     rate_limit: bool
     simulate: bool
+    accept_data_loss: bool = False
 
 
 def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
@@ -86,6 +93,7 @@ def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
         always_open=opts.always_open,
         rate_limit=opts.rate_limit,
         simulate=opts.simulate,
+        accept_data_loss=opts.accept_data_loss,
     )
     return run(settings, opts.host, opts.port)
 
@@ -111,6 +119,7 @@ def serve_command(
     no_simulate: Annotated[
         bool, typer.Option("--no-simulate", help="Do not run the market simulator.")
     ] = False,
+    accept_data_loss: Annotated[bool, AcceptDataLossOption] = False,
 ) -> None:
     """Run the engine's API server in the foreground (Ctrl-C stops it).
 
@@ -119,6 +128,7 @@ def serve_command(
     opts = ServeOptions(
         host, port, data_dir, in_memory, seed, always_open, not no_rate_limit, not no_simulate
     )
+    opts.accept_data_loss = accept_data_loss
     execute(ctx, run_serve, opts)
 
 
@@ -132,6 +142,7 @@ class StartOptions:
     always_open: bool
     rate_limit: bool
     output: str | None
+    accept_data_loss: bool = False
 
 
 def _status_record(status: EngineStatus, healthy: bool = True) -> dict[str, Any]:
@@ -179,6 +190,8 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
         extra.append("--always-open")
     if not opts.rate_limit:
         extra.append("--no-rate-limit")
+    if opts.accept_data_loss:
+        extra.append("--accept-data-loss")
     try:
         started = launcher.ensure_running(_data_dir(opts.data_dir), extra)
     except launcher.EngineStartError as exc:
@@ -201,10 +214,11 @@ def start_command(
     ] = False,
     json: JsonFlag = False,
     output: OutputOption = None,
+    accept_data_loss: Annotated[bool, AcceptDataLossOption] = False,
 ) -> None:
     """Start the engine in the background (exit 1, naming it, if one already runs)."""
     fmt = output_format(json, output)
-    opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt)
+    opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt, accept_data_loss)
     execute(ctx, run_start, opts, output=fmt)
 
 

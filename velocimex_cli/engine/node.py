@@ -11,6 +11,13 @@ Two ways to run:
 - stepped (`start()` with no running loop): every command commits at once, nothing happens until
   `step()` is called, and `step()` waits for each deployment to finish handling what the step
   caused, so the same clock and seed give the same run.
+
+When a group commit cannot be written (disk full, I/O error), the exchange has rolled its memory
+back to the stored state and refuses state changes (engine/core/exchange.py); the node answers
+the waiting callers STORAGE_UNAVAILABLE, logs the episode once, stops the strategy deployments
+(what their workers were told may not have happened), pauses the simulator and the timers, and
+tries a small write every STORAGE_RETRY_SECONDS until one works: then it logs that once and
+trades again, without a restart.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.storage import Store
+from velocimex_cli.wire.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.drivers.simulator import MarketSimulator
@@ -35,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vmx.engine.node")
 
 TIMER_SECONDS = 0.05  # how often the engine's timers (dead-man switches) see the clock
+STORAGE_RETRY_SECONDS = 0.5  # while the store cannot write: how often it is tried again
 
 Clock = Callable[[], datetime]
 
@@ -75,6 +85,9 @@ class NodeSettings:
     sandbox_funds: dict[str, Decimal] | None = None  # a new account's funds (None: the default)
     simulate_interval_seconds: float = 0.2
     checkpoint_seconds: float | None = None  # background WAL checkpoints (a server's choice)
+    # Start even when the database lacks commits the data directory had stored (see
+    # engine/commit_record.py); the loss is logged.
+    accept_data_loss: bool = False
     strategies: StrategyLimits = field(default_factory=StrategyLimits)
 
 
@@ -91,6 +104,7 @@ class EngineNode:
         self._commit_waiters: list[asyncio.Future[None]] = []
         self.drivers: list[Driver] = []
         self.started = False
+        self._storage_failed_at: float | None = None  # monotonic start of a failure episode
 
     # lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -111,6 +125,7 @@ class EngineNode:
                 config,
                 self.clock,
                 checkpoint_seconds=settings.checkpoint_seconds,
+                accept_data_loss=settings.accept_data_loss,
             )
         else:
             self.exchange = Exchange(config, self.clock)
@@ -167,7 +182,7 @@ class EngineNode:
         interval = self.settings.simulate_interval_seconds
         while True:
             await asyncio.sleep(interval)
-            if self.simulator is None:
+            if self.simulator is None or self.exchange.storage_refusal is not None:
                 continue
             try:
                 self.simulator.step()
@@ -192,7 +207,10 @@ class EngineNode:
         try:
             self.exchange.flush()
         except Exception as exc:
-            log.exception("could not commit the engine's changes")
+            if isinstance(exc, StorageUnavailable):
+                self._storage_failed()
+            else:
+                log.exception("could not commit the engine's changes")
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(exc)
@@ -200,6 +218,59 @@ class EngineNode:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    # storage failures -------------------------------------------------------------------
+    def _storage_failed(self) -> None:
+        """A batch could not be stored and the exchange rolled back to the stored state: no
+        driver may go on from what it was told of that batch."""
+        exchange = self.exchange
+        reason = exchange.storage_refusal or "unknown"
+        if self._storage_failed_at is None:
+            self._storage_failed_at = time.monotonic()
+            log.error(
+                "cannot store the engine's changes (%s): the changes not stored were rolled "
+                "back and answered as not done; refusing every change until the store works "
+                "again (tried every %g s)%s",
+                reason,
+                STORAGE_RETRY_SECONDS,
+                ""
+                if not exchange.state_unstored
+                else "; the store cannot be read either, so every request is refused",
+            )
+            if self.loop is not None:
+                self._tasks.append(self.loop.create_task(self._retry_storage()))
+        if self.simulator is not None:
+            self.simulator.rebind()
+        if self.deployments is not None:
+            self.deployments.stop_after_rollback(
+                f"stopped: the engine could not store its changes ({reason}) and rolled back "
+                "what it had not stored, which this deployment may have been told of; its "
+                "open orders stay as stored (deploy it again once the engine stores again)"
+            )
+
+    async def _retry_storage(self) -> None:
+        while not self.try_resume_storage():
+            await asyncio.sleep(STORAGE_RETRY_SECONDS)
+
+    def try_resume_storage(self) -> bool:
+        """After a storage failure: put memory back to the stored state if that failed too,
+        then try a small write; if it works, trade again. True once storing works."""
+        exchange = self.exchange
+        if self._storage_failed_at is None or exchange.storage_refusal is None:
+            return True
+        if exchange.state_unstored and not exchange.reload_stored():
+            return False
+        if not exchange.storage_works():
+            return False
+        if self.simulator is not None:
+            self.simulator.rebind()
+        exchange.resume_storing()
+        log.warning(
+            "the engine stores its changes again: accepting changes (refused for %.1f s)",
+            time.monotonic() - self._storage_failed_at,
+        )
+        self._storage_failed_at = None
+        return True
 
     async def committed(self) -> None:
         """Return once every command run so far is durable (at once when nothing is pending)."""

@@ -42,6 +42,7 @@ def node_settings(settings: ServerSettings) -> NodeSettings:
         simulate_interval_seconds=settings.simulate_interval_seconds,
         checkpoint_seconds=CHECKPOINT_SECONDS if settings.data_dir is not None else None,
         strategies=settings.strategy_limits,
+        accept_data_loss=settings.accept_data_loss,
     )
 
 
