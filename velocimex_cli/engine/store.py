@@ -647,7 +647,8 @@ def check_database(db_path: Path) -> None:
         except sqlite3.DatabaseError as exc:
             problems = [str(exc)]
         if problems != ["ok"]:
-            raise _unusable(db_path, f"is damaged ({'; '.join(problems)})")
+            said = "; ".join(" ".join(problem.split()) for problem in problems)
+            raise _unusable(db_path, f"is damaged ({said})")
         expected = connect(Path(":memory:"))
         try:
             for (table,) in expected.execute("SELECT name FROM sqlite_master WHERE type='table'"):
