@@ -239,8 +239,6 @@ class EngineNode:
             )
             if self.loop is not None:
                 self._tasks.append(self.loop.create_task(self._retry_storage()))
-        if self.simulator is not None:
-            self.simulator.rebind()
         if self.deployments is not None:
             self.deployments.stop_after_rollback(
                 f"stopped: the engine could not store its changes ({reason}) and rolled back "
@@ -262,8 +260,6 @@ class EngineNode:
             return False
         if not exchange.storage_works():
             return False
-        if self.simulator is not None:
-            self.simulator.rebind()
         exchange.resume_storing()
         log.warning(
             "the engine stores its changes again: accepting changes (refused for %.1f s)",
@@ -308,6 +304,8 @@ class EngineNode:
         if self.simulator is not None:
             try:
                 self.simulator.save_state()
+            except StorageUnavailable as exc:
+                log.warning("could not save the simulator's state (%s)", exc.details["reason"])
             except Exception:
                 log.exception("could not save the simulator's state")
         self.flush()

@@ -63,6 +63,7 @@ log = logging.getLogger("vmx.engine.store")
 
 DB_NAME = "engine.db"
 RESUME_FREE_BYTES = 1 << 20  # free space the disk needs before the engine stores again
+PROBE_BYTES = 64 * 1024  # what a storage probe writes (and frees again in the same commit)
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -415,8 +416,8 @@ class SqliteStore:
         self._epoch_due = 0.0
 
     def probe(self) -> bool:
-        """Whether writes work again: the disk has RESUME_FREE_BYTES free and a small
-        transaction (the epoch row, unchanged) commits."""
+        """Whether writes work again: the disk has RESUME_FREE_BYTES free and PROBE_BYTES
+        can be committed to the database (and are freed again by the next commit)."""
         if self.db_path is not None:
             try:
                 disk = os.statvfs(self.db_path.parent)
@@ -426,9 +427,8 @@ class SqliteStore:
                 return False
         c = self.connection
         try:
-            c.execute("BEGIN IMMEDIATE")
-            c.execute(_META_UPSERT, ("epoch", str(self.epoch)))
-            c.execute("COMMIT")
+            c.execute(_META_UPSERT, ("probe", b"\0" * PROBE_BYTES))  # written, then freed
+            c.execute("DELETE FROM meta WHERE key = 'probe'")
         except sqlite3.Error:
             _roll_back(c)
             return False

@@ -231,17 +231,31 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         return True
 
     def replace_state(self, stored: Exchange) -> None:
-        """Take the books, ledger, statistics and dead-man switches of `stored` (an exchange
-        the store rebuilt over this one's catalogue). Ids and book sequences never go back:
-        those the rolled-back batch used are not handed out again."""
+        """Take the books, balances, orders, fills, positions, statistics and dead-man
+        switches of `stored` (an exchange the store rebuilt over this one's catalogue).
+
+        The Account objects stay the same ones (the simulator and in-process drivers hold
+        them), their contents replaced; an account the rolled-back batch opened goes. Ids and
+        book sequences never go back: those the batch used are not handed out again."""
         for book, fresh in zip(self.books, stored.books, strict=True):
             fresh.sequence = max(book.sequence, fresh.sequence)
         self.books = stored.books
         self.stats = stored.stats
-        self.ledger = stored.ledger
+        accounts = self.ledger.accounts
+        kept = stored.ledger.accounts
+        for name in [name for name in accounts if name not in kept]:
+            del accounts[name]
+        for name, fresh in kept.items():
+            current = accounts.get(name)
+            if current is None:
+                accounts[name] = fresh
+                continue
+            for slot in Account.__slots__:
+                setattr(current, slot, getattr(fresh, slot))
+        self.ledger.funded = stored.ledger.funded
         self.next_order_id = max(self.next_order_id, stored.next_order_id)
         self.next_trade_id = max(self.next_trade_id, stored.next_trade_id)
-        self._armed = stored._armed
+        self._armed = {name: accounts[name] for name in stored._armed}
         self._changes = Changes() if self._store is not None else None
         self._pending_events = []
         self._flush_pending = False

@@ -63,13 +63,6 @@ class MarketSimulator:
         if available < target // 4:
             self.exchange.fund(account.name, asset, Decimal(target - available) / LEDGER_SCALE)
 
-    def rebind(self) -> None:
-        """Take the participants' accounts again after the exchange replaced its ledger (a
-        rollback to the stored state)."""
-        accounts = self.exchange.ledger.accounts
-        self.maker = accounts.get(MAKER, self.maker)
-        self.taker = accounts.get(TAKER, self.taker)
-
     # ------------------------------------------------------------------ persistence
     def _load_state(self) -> None:
         saved = self.exchange.load_meta(STATE_KEY)
