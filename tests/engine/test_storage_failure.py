@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FakeClock
 from tests.core_variants import run_script
+from tests.strategies.test_strategy_deployments import QUOTER, add, make_node, run
 
 SCRIPT = r"""
 import json, sys
@@ -109,3 +111,47 @@ def test_a_commit_that_cannot_be_written_is_rolled_back(tmp_path: Path, pure: bo
     assert result["again"] == "not placed: the engine could not store it; nothing was executed"
     assert result["works"] and result["later_filled"] > 0
     assert result["reopened_equal"]
+
+
+def test_deployments_stop_and_the_node_resumes_by_itself(tmp_path: Path, clock: FakeClock) -> None:
+    """A stepped node: the failed commit stops the running deployment (what its worker was told
+    may have been rolled back), the simulator does not trade meanwhile, and once the store
+    writes again the node steps on and deploys again."""
+    node = make_node(tmp_path / "engine", clock)
+    try:
+        deployments = node.deployments
+        assert deployments is not None
+        add(node, QUOTER)
+        status = deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+        run(node, clock, 3)
+        resting = node.exchange.list_orders("alice", status="open")
+        assert len(resting) == 1
+
+        connection = node.exchange._store.connection  # type: ignore[attr-defined]
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {pages}")
+        book = node.exchange.order_book("BINANCE", "BTC/USDT", depth=1000)
+        for _ in range(200):
+            run(node, clock, 1)
+            if node.exchange.storage_refusal is not None:
+                break
+        assert node.exchange.storage_refusal is not None, "the store never refused a commit"
+        stopped = deployments.get(status["deployment_id"], "alice")
+        assert stopped["state"] == "failed" and "could not store" in stopped["stop_reason"]
+        assert node.exchange.list_orders("alice", status="open") == resting  # as stored
+        shown = node.exchange.order_book("BINANCE", "BTC/USDT", depth=1000)
+        run(node, clock, 3)  # refused: nothing trades
+        later = node.exchange.order_book("BINANCE", "BTC/USDT", depth=1000)
+        assert (later["sequence"], later["bids"], later["asks"]) == (
+            shown["sequence"], shown["bids"], shown["asks"],
+        )  # fmt: skip
+        assert shown["sequence"] >= book["sequence"]
+
+        connection.execute("PRAGMA max_page_count = 1000000")
+        run(node, clock, 1)
+        assert node.exchange.storage_refusal is None
+        again = deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+        run(node, clock, 3)
+        assert deployments.get(again["deployment_id"], "alice")["state"] == "running"
+    finally:
+        node.close()

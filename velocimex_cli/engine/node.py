@@ -140,6 +140,7 @@ class EngineNode:
         from velocimex_cli.engine.drivers.strategies.deployments import Deployments
 
         self.deployments = Deployments(self)
+        self.exchange.on_rollback = self._storage_failed
         self.started = True
         try:
             loop = asyncio.get_running_loop()
@@ -169,12 +170,18 @@ class EngineNode:
 
     def step(self) -> None:
         """One simulator tick, then the added drivers and every deployment handle what it
-        caused (stepped mode). The caller moves the clock between steps."""
-        self.exchange.run_timers()
-        if self.simulator is not None:
-            self.simulator.step()
-        for driver in self.drivers:
-            driver.step()
+        caused (stepped mode). The caller moves the clock between steps. While the store
+        cannot write, a step only tries it again (see `try_resume_storage`)."""
+        if not self.try_resume_storage():
+            return
+        try:
+            self.exchange.run_timers()
+            if self.simulator is not None:
+                self.simulator.step()
+            for driver in self.drivers:
+                driver.step()
+        except StorageUnavailable:
+            return  # rolled back; the drivers were told (_storage_failed)
         if self.deployments is not None:
             self.deployments.settle()
 
@@ -207,9 +214,7 @@ class EngineNode:
         try:
             self.exchange.flush()
         except Exception as exc:
-            if isinstance(exc, StorageUnavailable):
-                self._storage_failed()
-            else:
+            if not isinstance(exc, StorageUnavailable):  # (that one: see _storage_failed)
                 log.exception("could not commit the engine's changes")
             for waiter in waiters:
                 if not waiter.done():
@@ -222,7 +227,7 @@ class EngineNode:
     # storage failures -------------------------------------------------------------------
     def _storage_failed(self) -> None:
         """A batch could not be stored and the exchange rolled back to the stored state: no
-        driver may go on from what it was told of that batch."""
+        driver may go on from what it was told of that batch (the exchange calls this)."""
         exchange = self.exchange
         reason = exchange.storage_refusal or "unknown"
         if self._storage_failed_at is None:
@@ -247,7 +252,12 @@ class EngineNode:
             )
 
     async def _retry_storage(self) -> None:
-        while not self.try_resume_storage():
+        while True:
+            try:
+                if self.try_resume_storage():
+                    return
+            except Exception:  # never give up: the engine would refuse changes for good
+                log.exception("trying the store again failed")
             await asyncio.sleep(STORAGE_RETRY_SECONDS)
 
     def try_resume_storage(self) -> bool:

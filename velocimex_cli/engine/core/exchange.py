@@ -149,6 +149,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         # Memory could not be put back to the stored state (the store could not be read
         # either): nothing of it may be shown until `reload_stored` succeeds.
         self.state_unstored = False
+        # Called once memory was rolled back (the node stops what ran on the lost batch).
+        self.on_rollback: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def attach_store(self, store: Store) -> None:
@@ -217,6 +219,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self._traded.clear()
         self.storage_refusal = str(exc) or type(exc).__name__
         self.reload_stored()
+        if self.on_rollback is not None:
+            self.on_rollback()
         raise self.unstored("not done") from exc
 
     def reload_stored(self) -> bool:
