@@ -178,15 +178,10 @@ class DataLoss(StoreError):
     """Commits the data directory had stored are missing from its database."""
 
 
-_FRESH_DATA = (
-    "move engine.db and its -wal/-shm files away and start with --accept-data-loss to begin "
-    "with fresh data"
-)
-
-
 def _unusable(db_path: Path, what: str) -> StoreError:
     return StoreError(
-        f"{db_path} {what}; nothing was changed. Restore it from a backup, or {_FRESH_DATA} "
+        f"{db_path} {what}; nothing was changed. Restore it from a backup, or: Move it away "
+        "(and its -wal/-shm files) and start with --accept-data-loss to begin with fresh data "
         "(or use another --data-dir)"
     )
 
