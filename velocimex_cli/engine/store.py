@@ -30,6 +30,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from velocimex_cli import paths
 from velocimex_cli.engine.checkpointer import Checkpointer
@@ -552,7 +553,7 @@ def _stored_position(db_path: Path) -> CommitRecord | None:
     except FileNotFoundError:
         return None
     try:
-        connection = sqlite3.connect(f"file:{db_path}?mode=rw", uri=True)
+        connection = sqlite3.connect(f"file:{quote(str(db_path))}?mode=rw", uri=True)
     except sqlite3.Error as exc:
         raise _unusable(db_path, f"cannot be opened ({exc})") from None
     try:
