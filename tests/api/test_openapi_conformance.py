@@ -97,7 +97,7 @@ def test_the_document_declares_what_the_issue_found_missing(
     paths = spec["paths"]
     place = paths["/v1/trading/orders"]["post"]
     assert set(place["responses"]) == {
-        "200", "201", "400", "401", "403", "409", "413", "415", "429", "500"
+        "200", "201", "400", "401", "403", "409", "413", "415", "429", "500", "503"
     }  # fmt: skip
     created = place["responses"]["201"]["content"]["application/json"]["schema"]
     assert created["properties"]["data"] == {"$ref": "#/components/schemas/Order"}

@@ -16,7 +16,12 @@ from tests.client.conftest import Engine
 from velocimex_cli.client import Client, Unreachable
 from velocimex_cli.client.retry import RetryPolicy
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.errors import InternalError, RateLimitExceeded
+from velocimex_cli.wire.errors import (
+    ExitCode,
+    InternalError,
+    RateLimitExceeded,
+    StorageUnavailable,
+)
 
 OK = {"status": "ok", "data": {"markets": []}}
 ORDER = {"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
@@ -159,6 +164,44 @@ def test_placement_whose_fate_cannot_be_checked_says_how_to_check() -> None:
     with pytest.raises(Unreachable) as caught:
         client(transport, []).place_order({**ORDER, "client_order_id": "abc"})
     assert "vmx order show client_order_id:abc" in str(caught.value)
+
+
+def test_placement_refused_as_not_stored_is_raised_as_it_is_and_not_looked_up() -> None:
+    not_stored = {
+        "error": {
+            "code": "STORAGE_UNAVAILABLE",
+            "message": "not placed: the engine could not store it; nothing was executed",
+            "details": {"executed": False},
+        }
+    }
+    transport, seen = remote([httpx.Response(503, json=not_stored)])
+    with pytest.raises(StorageUnavailable) as caught:
+        client(transport, []).place_order({**ORDER, "client_order_id": "abc"})
+    assert caught.value.exit_code == ExitCode.NOT_STORED
+    assert [r.method for r in seen] == ["POST"]
+
+
+def test_placement_answered_500_is_looked_up_before_anyone_places_it_again() -> None:
+    failed = {"error": {"code": "INTERNAL_ERROR", "message": "boom", "details": {}}}
+    placed = {
+        "status": "ok",
+        "data": {"order_id": "7", "client_order_id": "abc", "status": "filled"},
+    }
+    transport, seen = remote([httpx.Response(500, json=failed), httpx.Response(200, json=placed)])
+    order = client(transport, []).place_order({**ORDER, "client_order_id": "abc"})
+    assert order["order_id"] == "7" and order["status"] == "filled"
+    assert [(r.method, r.url.path) for r in seen] == [
+        ("POST", "/v1/trading/orders"),
+        ("GET", "/v1/trading/orders/client_order_id:abc"),
+    ]
+
+    not_found = {"error": {"code": "NOT_FOUND", "message": "no such order", "details": {}}}
+    transport, seen = remote(
+        [httpx.Response(500, json=failed), httpx.Response(404, json=not_found)]
+    )
+    with pytest.raises(InternalError):
+        client(transport, []).place_order({**ORDER, "client_order_id": "abc"})
+    assert [r.method for r in seen] == ["POST", "GET"]
 
 
 def test_decimal_bodies_are_sent_exactly() -> None:

@@ -46,6 +46,12 @@ DataDirOption = Annotated[
         show_default=False,
     ),
 ]
+AcceptDataLossOption = typer.Option(
+    "--accept-data-loss",
+    help="Start even though engine.db lacks commits this data directory had stored (its "
+    "write-ahead log or the file itself was lost, truncated or replaced): trade on from what "
+    "is there. Without it such an engine refuses to start.",
+)
 KEY_COLUMNS = (
     "api_key", "account", "name", "permissions", "ip_allow", "created_at", "expires_at", "state",
 )  # fmt: skip
@@ -74,6 +80,7 @@ class ServeOptions:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     insecure_http: bool = False
+    accept_data_loss: bool = False
 
 
 def _serving_tls(factory: Factory, opts: ServeOptions) -> TlsFiles | None:
@@ -138,6 +145,7 @@ def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
         always_open=opts.always_open,
         rate_limit=opts.rate_limit,
         simulate=opts.simulate,
+        accept_data_loss=opts.accept_data_loss,
     )
     return run(settings, opts.host, opts.port, tls)
 
@@ -185,6 +193,7 @@ def serve_command(
             help="Serve plain HTTP on a --host beyond loopback (keys and secrets in clear).",
         ),
     ] = False,
+    accept_data_loss: Annotated[bool, AcceptDataLossOption] = False,
 ) -> None:
     """Run the engine's API server in the foreground (Ctrl-C stops it).
 
@@ -197,6 +206,7 @@ def serve_command(
         host, port, data_dir, in_memory, seed, always_open, not no_rate_limit, not no_simulate
     )
     opts.tls_cert, opts.tls_key, opts.insecure_http = tls_cert, tls_key, insecure_http
+    opts.accept_data_loss = accept_data_loss
     execute(ctx, run_serve, opts)
 
 
@@ -211,6 +221,7 @@ class StartOptions:
     rate_limit: bool
     output: str | None
     port: int = 0
+    accept_data_loss: bool = False
 
 
 def _status_record(status: EngineStatus, healthy: bool = True) -> dict[str, Any]:
@@ -258,6 +269,8 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
         extra.append("--always-open")
     if not opts.rate_limit:
         extra.append("--no-rate-limit")
+    if opts.accept_data_loss:
+        extra.append("--accept-data-loss")
     try:
         started = launcher.ensure_running(_data_dir(opts.data_dir), extra, port=opts.port)
     except launcher.EngineStartError as exc:
@@ -288,10 +301,11 @@ def start_command(
     ] = 0,
     json: JsonFlag = False,
     output: OutputOption = None,
+    accept_data_loss: Annotated[bool, AcceptDataLossOption] = False,
 ) -> None:
     """Start the engine in the background (exit 1, naming it, if one already runs)."""
     fmt = output_format(json, output)
-    opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt, port)
+    opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt, port, accept_data_loss)
     execute(ctx, run_start, opts, output=fmt)
 
 

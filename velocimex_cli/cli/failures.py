@@ -4,7 +4,8 @@
 credentials · 4 rate limited after retries · 5 insufficient balance · 6 market closed ·
 7 not found · 8 internal / 5xx · 9 the API cannot be reached · 10 a pre-trade risk limit
 (RISK_LIMIT_EXCEEDED) · 11 the order ended without the fill asked for (not an error: set by
-the order commands from the order's status and reason).
+the order commands from the order's status and reason) · 12 the engine could not store the
+change (STORAGE_UNAVAILABLE): nothing was executed, and sending it again later is safe.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ _HINTS: dict[ErrorCode, str] = {
     ErrorCode.PERMISSION_DENIED: "the key lacks the permission or your IP is not allowed; "
     "use a key with the right permissions",
     ErrorCode.NOT_FOUND: "check the id, e.g. with `vmx order list --status all`",
-    ErrorCode.INTERNAL_ERROR: "the server failed; try again, and report it if it persists",
+    ErrorCode.INTERNAL_ERROR: "the server failed; before sending a change again, check whether "
+    "it was done (e.g. `vmx order list --status all`), and report it if it persists",
+    ErrorCode.STORAGE_UNAVAILABLE: "the engine stores again by itself once its storage works "
+    "(a full disk: free some space; `vmx engine logs` says why); sending it again then is safe",
 }
 
 

@@ -21,9 +21,9 @@ import httpx
 from velocimex_cli.client.endpoints import ORDERS_PATH, order_path
 from velocimex_cli.client.errors import Unreachable
 from velocimex_cli.client.orders import new_client_order_id
-from velocimex_cli.client.responses import RateLimit, to_data
+from velocimex_cli.client.responses import RateLimit, to_data, to_error
 from velocimex_cli.client.retry import IDEMPOTENT_METHODS, RETRY_STATUSES, RetryPolicy
-from velocimex_cli.wire.errors import NotFound, RateLimitExceeded
+from velocimex_cli.wire.errors import ErrorCode, NotFound, RateLimitExceeded
 
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)  # the request never left
 
@@ -104,6 +104,16 @@ def _order_wait_exceeded(response: httpx.Response, wait: float, bound: float) ->
     )
 
 
+def _fate_unknown(response: httpx.Response) -> bool:
+    """A 5xx that does not say the request was not executed: only STORAGE_UNAVAILABLE does."""
+    if response.status_code < 500:
+        return False
+    try:
+        return to_error(response).code != ErrorCode.STORAGE_UNAVAILABLE
+    except Exception:
+        return True
+
+
 def call(retry: RetryPolicy, base_url: str, request: Send) -> Plan:
     """One API call: idempotent requests are retried on transport errors and 502/503/504, any
     request on a 429 (waiting as the server says) or when it never left this machine."""
@@ -139,6 +149,10 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
 
     A 429 is waited out (announced) while the waits add up to at most `retry.order_wait`
     (None: as long as the server asks); past it, RateLimitExceeded: nothing was placed.
+
+    A 5xx is never sent again: STORAGE_UNAVAILABLE says the order was not executed and is
+    raised as it is; any other 5xx leaves its fate unknown, so the order is looked up by its
+    client_order_id: found, it is returned (it was placed); not found, the error is raised.
     """
     body = dict(request)
     if not body.get("client_order_id"):
@@ -180,6 +194,18 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
             waited += wait
             yield Sleep(wait, RATE_LIMITED, _limit_of(outcome))
             continue
+        if _fate_unknown(outcome):
+            try:
+                return (yield from call(retry, base_url, lookup))
+            except NotFound:
+                pass
+            except Unreachable as lookup_failed:
+                raise Unreachable(
+                    base_url,
+                    f"HTTP {outcome.status_code} to the order, then {lookup_failed.reason}",
+                    f"the order's fate is unknown: check with "
+                    f"`vmx order show client_order_id:{cid}` before placing it again",
+                ) from lookup_failed
         return to_data(outcome)
 
 

@@ -33,11 +33,18 @@ class Checkpointer:
         connection = sqlite3.connect(self._db_path, isolation_level=None)
         try:
             connection.execute("PRAGMA busy_timeout = 1000")
+            failing = False
             while not self._stop.wait(self._interval):
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error:
-                    log.exception("background WAL checkpoint failed; retrying")
+                except sqlite3.Error as exc:  # one line per episode (a full disk lasts)
+                    if not failing:
+                        log.warning("background WAL checkpoints fail (%s); retrying", exc)
+                        failing = True
+                    continue
+                if failing:
+                    log.warning("background WAL checkpoints work again")
+                    failing = False
         finally:
             connection.close()
 

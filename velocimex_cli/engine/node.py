@@ -11,6 +11,13 @@ Two ways to run:
 - stepped (`start()` with no running loop): every command commits at once, nothing happens until
   `step()` is called, and `step()` waits for each deployment to finish handling what the step
   caused, so the same clock and seed give the same run.
+
+When a group commit cannot be written (disk full, I/O error), the exchange has rolled its memory
+back to the stored state and refuses state changes (engine/core/exchange.py); the node answers
+the waiting callers STORAGE_UNAVAILABLE, logs the episode once, stops the strategy deployments
+(what their workers were told may not have happened), pauses the simulator and the timers, and
+tries a small write every STORAGE_RETRY_SECONDS until one works: then it logs that once and
+trades again, without a restart.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.storage import Store
+from velocimex_cli.wire.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.drivers.simulator import MarketSimulator
@@ -35,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("vmx.engine.node")
 
 TIMER_SECONDS = 0.05  # how often the engine's timers (dead-man switches) see the clock
+STORAGE_RETRY_SECONDS = 0.5  # while the store cannot write: how often it is tried again
 
 Clock = Callable[[], datetime]
 
@@ -85,6 +95,9 @@ class NodeSettings:
     sandbox_funds: dict[str, Decimal] | None = None  # a new account's funds (None: the default)
     simulate_interval_seconds: float = 0.2
     checkpoint_seconds: float | None = None  # background WAL checkpoints (a server's choice)
+    # Start even when the database lacks commits the data directory had stored (see
+    # engine/commit_record.py); the loss is logged.
+    accept_data_loss: bool = False
     strategies: StrategyLimits = field(default_factory=StrategyLimits)
 
 
@@ -101,6 +114,7 @@ class EngineNode:
         self._commit_waiters: list[asyncio.Future[None]] = []
         self.drivers: list[Driver] = []
         self.started = False
+        self._storage_failed_at: float | None = None  # monotonic start of a failure episode
 
     # lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -121,6 +135,7 @@ class EngineNode:
                 config,
                 self.clock,
                 checkpoint_seconds=settings.checkpoint_seconds,
+                accept_data_loss=settings.accept_data_loss,
             )
         else:
             self.exchange = Exchange(config, self.clock)
@@ -135,6 +150,7 @@ class EngineNode:
         from velocimex_cli.engine.drivers.strategies.deployments import Deployments
 
         self.deployments = Deployments(self)
+        self.exchange.on_rollback = self._storage_failed
         self.started = True
         try:
             loop = asyncio.get_running_loop()
@@ -164,12 +180,18 @@ class EngineNode:
 
     def step(self) -> None:
         """One simulator tick, then the added drivers and every deployment handle what it
-        caused (stepped mode). The caller moves the clock between steps."""
-        self.exchange.run_timers()
-        if self.simulator is not None:
-            self.simulator.step()
-        for driver in self.drivers:
-            driver.step()
+        caused (stepped mode). The caller moves the clock between steps. While the store
+        cannot write, a step only tries it again (see `try_resume_storage`)."""
+        if not self.try_resume_storage():
+            return
+        try:
+            self.exchange.run_timers()
+            if self.simulator is not None:
+                self.simulator.step()
+            for driver in self.drivers:
+                driver.step()
+        except StorageUnavailable:
+            return  # rolled back; the drivers were told (_storage_failed)
         if self.deployments is not None:
             self.deployments.settle()
 
@@ -177,7 +199,7 @@ class EngineNode:
         interval = self.settings.simulate_interval_seconds
         while True:
             await asyncio.sleep(interval)
-            if self.simulator is None:
+            if self.simulator is None or self.exchange.storage_refusal is not None:
                 continue
             try:
                 self.simulator.step()
@@ -202,7 +224,8 @@ class EngineNode:
         try:
             self.exchange.flush()
         except Exception as exc:
-            log.exception("could not commit the engine's changes")
+            if not isinstance(exc, StorageUnavailable):  # (that one: see _storage_failed)
+                log.exception("could not commit the engine's changes")
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(exc)
@@ -210,6 +233,60 @@ class EngineNode:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    # storage failures -------------------------------------------------------------------
+    def _storage_failed(self) -> None:
+        """A batch could not be stored and the exchange rolled back to the stored state: no
+        driver may go on from what it was told of that batch (the exchange calls this)."""
+        exchange = self.exchange
+        reason = exchange.storage_refusal or "unknown"
+        if self._storage_failed_at is None:
+            self._storage_failed_at = time.monotonic()
+            log.error(
+                "cannot store the engine's changes (%s): the changes not stored were rolled "
+                "back and answered as not done; refusing every change until the store works "
+                "again (tried every %g s)%s",
+                reason,
+                STORAGE_RETRY_SECONDS,
+                ""
+                if not exchange.state_unstored
+                else "; the store cannot be read either, so every request is refused",
+            )
+            if self.loop is not None:
+                self._tasks.append(self.loop.create_task(self._retry_storage()))
+        if self.deployments is not None:
+            self.deployments.stop_after_rollback(
+                f"stopped: the engine could not store its changes ({reason}) and rolled back "
+                "what it had not stored, which this deployment may have been told of; its "
+                "open orders stay as stored (deploy it again once the engine stores again)"
+            )
+
+    async def _retry_storage(self) -> None:
+        while True:
+            try:
+                if self.try_resume_storage():
+                    return
+            except Exception:  # never give up: the engine would refuse changes for good
+                log.exception("trying the store again failed")
+            await asyncio.sleep(STORAGE_RETRY_SECONDS)
+
+    def try_resume_storage(self) -> bool:
+        """After a storage failure: put memory back to the stored state if that failed too,
+        then try a small write; if it works, trade again. True once storing works."""
+        exchange = self.exchange
+        if self._storage_failed_at is None or exchange.storage_refusal is None:
+            return True
+        if exchange.state_unstored and not exchange.reload_stored():
+            return False
+        if not exchange.storage_works():
+            return False
+        exchange.resume_storing()
+        log.warning(
+            "the engine stores its changes again: accepting changes (refused for %.1f s)",
+            time.monotonic() - self._storage_failed_at,
+        )
+        self._storage_failed_at = None
+        return True
 
     async def committed(self) -> None:
         """Return once every command run so far is durable (at once when nothing is pending)."""
@@ -247,6 +324,8 @@ class EngineNode:
         if self.simulator is not None:
             try:
                 self.simulator.save_state()
+            except StorageUnavailable as exc:
+                log.warning("could not save the simulator's state (%s)", exc.details["reason"])
             except Exception:
                 log.exception("could not save the simulator's state")
         self.flush()

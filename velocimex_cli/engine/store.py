@@ -11,19 +11,38 @@ positions, fills, and open orders put back in their books in the same priority.
 
 The schema version is SQLite's `user_version`; `MIGRATIONS[n]` takes a database from version
 n to n + 1, so an older file is upgraded in place on open and a newer one is refused.
+
+A commit that cannot be written (disk full, I/O error) is rolled back and the Exchange puts its
+memory back to the stored state with `SqliteStore.reload`. At open, `check_start` compares the
+database with the commit record kept beside it (engine/commit_record.py) and `check_database`
+looks for damaged pages and a wrong schema, so a lost log or a replaced, emptied or damaged
+file stops the engine with one clear message instead of trading on an older state.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import operator
 import os
+import secrets
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from velocimex_cli import paths
 from velocimex_cli.engine.checkpointer import Checkpointer
+from velocimex_cli.engine.commit_record import (
+    EPOCH_SECONDS,
+    RECORD_NAME,
+    CommitRecord,
+    DamagedRecord,
+    RecordWriter,
+    read_record,
+    write_record,
+)
 from velocimex_cli.engine.core.exchange import Clock, EngineConfig, Exchange
 from velocimex_cli.engine.core.fills import FillRecord
 from velocimex_cli.engine.core.ledger import AccountKind, Position
@@ -38,9 +57,14 @@ from velocimex_cli.engine.core.orders import (
 )
 from velocimex_cli.engine.core.risk import AccountRisk, RiskLimits
 from velocimex_cli.engine.core.storage import Changes
+from velocimex_cli.wire.errors import StorageUnavailable
 from velocimex_cli.wire.timefmt import to_micros
 
+log = logging.getLogger("vmx.engine.store")
+
 DB_NAME = "engine.db"
+RESUME_FREE_BYTES = 1 << 20  # free space the disk needs before the engine stores again
+PROBE_BYTES = 64 * 1024  # what a storage probe writes (and frees again in the same commit)
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -161,12 +185,30 @@ class MemoryStore:
     def load_meta(self, key: str) -> str | None:
         return self.meta.get(key)
 
+    def reload(self, exchange: Exchange) -> None:
+        raise StoreError("an in-memory store keeps no state apart from the exchange")
+
+    def probe(self) -> bool:
+        return True
+
     def close(self) -> None:
         pass
 
 
 class StoreError(RuntimeError):
     """The data directory cannot be used (newer schema, unreadable file)."""
+
+
+class DataLoss(StoreError):
+    """Commits the data directory had stored are missing from its database."""
+
+
+def _unusable(db_path: Path, what: str) -> StoreError:
+    return StoreError(
+        f"{db_path} {what}; nothing was changed. Restore it from a backup, or: Move it away "
+        "(and its -wal/-shm files) and start with --accept-data-loss to begin with fresh data "
+        "(or use another --data-dir)"
+    )
 
 
 def connect(db_path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
@@ -188,29 +230,42 @@ def connect(db_path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection
         version = connection.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:  # not SQLite at all, or damaged beyond opening
         connection.close()
-        raise StoreError(
-            f"{db_path} is not a usable engine database ({exc}); nothing was changed. Move it "
-            "away (and its -wal/-shm files) to start with fresh data, or use another --data-dir"
-        ) from None
+        raise _unusable(db_path, f"is not a usable engine database ({exc})") from None
     if version > SCHEMA_VERSION:
         connection.close()
         raise StoreError(
             f"{db_path} has schema version {version}, newer than this vmx understands "
             f"({SCHEMA_VERSION}); upgrade vmx or use another --data-dir"
         )
-    while version < SCHEMA_VERSION:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            current = connection.execute("PRAGMA user_version").fetchone()[0]
-            if current == version:  # another process may have migrated meanwhile
-                MIGRATIONS[version](connection)
-                connection.execute(f"PRAGMA user_version = {version + 1}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    try:
+        while version < SCHEMA_VERSION:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                current = connection.execute("PRAGMA user_version").fetchone()[0]
+                if current == version:  # another process may have migrated meanwhile
+                    MIGRATIONS[version](connection)
+                    connection.execute(f"PRAGMA user_version = {version + 1}")
+                connection.execute("COMMIT")
+            except BaseException:
+                _roll_back(connection)
+                raise
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        connection.close()
+        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            raise StoreError(f"cannot write {db_path}: {exc}; free some space") from None
+        raise _unusable(db_path, f"cannot be upgraded ({exc})") from None
     return connection
+
+
+def _roll_back(connection: sqlite3.Connection) -> None:
+    """End the open transaction; SQLite may already have rolled it back itself (SQLITE_FULL
+    and I/O errors do), which is no second error."""
+    if connection.in_transaction:
+        try:
+            connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.warning("could not roll back a failed transaction", exc_info=True)
 
 
 _ORDER_UPSERT = """
@@ -240,18 +295,33 @@ class SqliteStore:
     (ids and sequences skip ahead, never repeat); `close()` writes the exact values.
     """
 
-    def __init__(self, connection: sqlite3.Connection, exchange: Exchange) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        exchange: Exchange,
+        db_path: Path | None = None,
+        record: RecordWriter | None = None,
+        epoch: int = 0,
+    ) -> None:
         self.connection = connection
         self.exchange = exchange
+        self.db_path = db_path
         self._reserved: list[int] | None = None  # order id, trade id, then each book's sequence
         self._written_balances: dict[tuple[str, str], tuple[int, int]] = {}
         self._checkpointer: Checkpointer | None = None
         self._commits_with_trades = 0
+        # The commit epoch (see engine/commit_record.py): the stored one, when the next
+        # commit moves it on, and who records it beside the database.
+        self._record = record
+        self.epoch = epoch
+        self._epoch_due = 0.0
 
     def commit(self, changes: Changes) -> None:
         exchange = self.exchange
         accounts = exchange.ledger.accounts
         c = self.connection
+        now = time.monotonic()
+        epoch = self.epoch + 1 if now >= self._epoch_due else 0
         c.execute("BEGIN")
         try:
             if changes.accounts:
@@ -341,12 +411,48 @@ class SqliteStore:
                 c.executemany(_META_UPSERT, _counter_rows(reserved))
             if changes.funding:
                 c.execute(_META_UPSERT, ("funded", json.dumps(exchange.ledger.funded)))
+            if epoch:
+                c.execute(_META_UPSERT, ("epoch", str(epoch)))
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _roll_back(c)
             raise
         self._reserved = reserved
         written.update(balances)
+        if epoch:
+            self.epoch = epoch
+            self._epoch_due = now + EPOCH_SECONDS
+            if self._record is not None:
+                self._record.stored(epoch)
+
+    def reload(self, exchange: Exchange) -> None:
+        """Rebuild `exchange`'s state from the database (after a batch failed to commit)."""
+        stored = Exchange(exchange.config, exchange.clock)
+        stored.catalogue = exchange.catalogue  # the same instruments (the drivers hold them)
+        _restore(self.connection, stored)
+        exchange.replace_state(stored)
+        self._reserved = None  # the next commit writes the counters' bounds again
+        self._written_balances = {}
+        self._epoch_due = 0.0
+
+    def probe(self) -> bool:
+        """Whether writes work again: the disk has RESUME_FREE_BYTES free and PROBE_BYTES
+        can be committed to the database (and are freed again by the next commit)."""
+        if self.db_path is not None:
+            try:
+                disk = os.statvfs(self.db_path.parent)
+            except OSError:
+                return False
+            if disk.f_bavail * disk.f_frsize < RESUME_FREE_BYTES:
+                return False
+        c = self.connection
+        try:
+            c.execute(_META_UPSERT, ("probe", b"\0" * PROBE_BYTES))  # written, then freed
+            c.execute("DELETE FROM meta WHERE key = 'probe'")
+        except sqlite3.Error:
+            _roll_back(c)
+            return False
+        return True
 
     def _counters(self) -> list[int]:
         exchange = self.exchange
@@ -357,7 +463,10 @@ class SqliteStore:
         ]
 
     def save_meta(self, key: str, value: str) -> None:
-        self.connection.execute(_META_UPSERT, (key, value))
+        try:
+            self.connection.execute(_META_UPSERT, (key, value))
+        except sqlite3.Error as exc:
+            raise StorageUnavailable.not_done(f"{key} not saved", str(exc)) from None
 
     def load_meta(self, key: str) -> str | None:
         row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -378,8 +487,12 @@ class SqliteStore:
                 _META_UPSERT,
                 ("last_prices", json.dumps([s.last_price for s in self.exchange.stats])),
             )
+        except sqlite3.Error as exc:  # e.g. a full disk: the next start skips ahead instead
+            log.warning("could not write the exact counters on close (%s)", exc)
         finally:
             self.connection.close()
+            if self._record is not None:
+                self._record.stop()
 
 
 def _counter_rows(counters: list[int]) -> list[tuple[str, str]]:
@@ -406,26 +519,168 @@ def open_exchange(
     *,
     synchronous: str = "NORMAL",
     checkpoint_seconds: float | None = None,
+    accept_data_loss: bool = False,
 ) -> Exchange:
     """An Exchange restored from `data_dir/engine.db` (created when missing), persisting to it.
 
     `checkpoint_seconds` moves WAL checkpoints to a background thread at that interval (for
-    a long-running server); None leaves them to SQLite, inside commits.
+    a long-running server); None leaves them to SQLite, inside commits. Refuses (DataLoss) a
+    database that lacks commits the data directory had stored, unless `accept_data_loss`.
     """
     db_path = data_dir / DB_NAME
+    check_start(data_dir, accept_data_loss)
     connection = connect(db_path, synchronous=synchronous)
     exchange = Exchange(config, clock)
     try:
         _restore(connection, exchange)
+        record = _own_record(connection)
+    except sqlite3.DatabaseError as exc:
+        connection.close()
+        raise _unusable(db_path, f"cannot be read ({exc})") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        connection.close()
+        raise _unusable(db_path, f"holds data this vmx cannot read ({exc!r})") from None
     except BaseException:
         connection.close()
         raise
-    store = SqliteStore(connection, exchange)
+    try:
+        write_record(data_dir, record)
+    except OSError as exc:  # the previous record stays: it never names more than is stored
+        log.warning(
+            "cannot write %s (%s); it is written again after the next commits", RECORD_NAME, exc
+        )
+    store = SqliteStore(connection, exchange, db_path, RecordWriter(data_dir, record), record.epoch)
     if checkpoint_seconds is not None:
         store.checkpoint_in_background(db_path, checkpoint_seconds)
     exchange.attach_store(store)
     exchange.db_path = db_path
     return exchange
+
+
+def _own_record(connection: sqlite3.Connection) -> CommitRecord:
+    """The database's id and epoch, giving it an id first if it has none (a new database)."""
+    meta = dict(connection.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                   ("database_id", "epoch")).fetchall())  # fmt: skip
+    database_id = meta.get("database_id")
+    if database_id is None:
+        database_id = secrets.token_hex(8)
+        connection.execute(_META_UPSERT, ("database_id", database_id))
+    return CommitRecord(database_id, int(meta.get("epoch", 0)))
+
+
+def _stored_position(db_path: Path) -> CommitRecord | None:
+    """The id and epoch engine.db holds; None if it is missing, empty or holds no engine data.
+    Reads only (SQLite may replay the log into its index, which changes no data)."""
+    try:
+        if db_path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    try:
+        connection = sqlite3.connect(f"file:{quote(str(db_path))}?mode=rw", uri=True)
+    except sqlite3.Error as exc:
+        raise _unusable(db_path, f"cannot be opened ({exc})") from None
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:
+            return None
+        meta = dict(connection.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                       ("database_id", "epoch")).fetchall())  # fmt: skip
+    except sqlite3.DatabaseError as exc:
+        raise _unusable(db_path, f"is not a usable engine database ({exc})") from None
+    finally:
+        connection.close()
+    if "database_id" not in meta:
+        return None
+    return CommitRecord(meta["database_id"], int(meta.get("epoch", 0)))
+
+
+def check_start(data_dir: Path, accept_data_loss: bool = False) -> None:
+    """Refuse (DataLoss) a database that lacks commits its data directory had stored: the
+    write-ahead log deleted, truncated or damaged; engine.db deleted, emptied or replaced.
+    With `accept_data_loss` the loss is logged and the engine starts from what is there.
+    A brand-new data directory, and one from before the record existed, pass."""
+    db_path = data_dir / DB_NAME
+    try:
+        record = read_record(data_dir)
+    except DamagedRecord as exc:
+        problem = f"{exc}, so lost commits cannot be ruled out"
+        record = None
+    else:
+        if record is None:
+            return
+        problem = _missing(db_path, record)
+    if problem is None:
+        return
+    if accept_data_loss:
+        log.warning("starting with data loss accepted (--accept-data-loss): %s", problem)
+        _set_aside_orphaned_log(db_path)
+        return
+    raise DataLoss(
+        f"{problem}. The engine refuses to trade on an older state; nothing was changed. "
+        f"Restore {data_dir} from a backup, or start from what is there with "
+        "`vmx engine serve --accept-data-loss` (or `vmx engine start --accept-data-loss`)"
+    )
+
+
+def _missing(db_path: Path, record: CommitRecord) -> str | None:
+    """What the database lacks of `record`, in words (None: nothing)."""
+    stored = _stored_position(db_path)
+    wal = f"{db_path.name}-wal"
+    if stored is None:
+        state = "missing" if not db_path.exists() else "empty (it holds no engine data)"
+        return (
+            f"{db_path} is {state}, but this data directory had stored commits up to "
+            f"epoch {record.epoch}: every order, fill and balance stored there is missing"
+        )
+    if stored.database_id != record.database_id:
+        return (
+            f"{db_path} is not the database this data directory stored to (its id is "
+            f"{stored.database_id}, the record's {record.database_id}): it was replaced"
+        )
+    if stored.epoch < record.epoch:
+        return (
+            f"{db_path} ends at commit epoch {stored.epoch}, but commits up to epoch "
+            f"{record.epoch} had been stored: its write-ahead log ({wal}) is missing, "
+            "truncated or damaged, and acknowledged orders, fills or balances are lost"
+        )
+    return None
+
+
+def _set_aside_orphaned_log(db_path: Path) -> None:
+    """A log without its database must not be replayed into a new one: rename it."""
+    if db_path.exists() and db_path.stat().st_size > 0:
+        return
+    for suffix in ("-wal", "-shm"):
+        orphan = db_path.with_name(db_path.name + suffix)
+        if orphan.exists():
+            orphan.replace(orphan.with_name(orphan.name + ".orphaned"))
+
+
+def check_database(db_path: Path) -> None:
+    """One clear StoreError for a damaged database (a page that fails SQLite's checks) or a
+    schema this vmx cannot use (a table or column missing), before anything trusts it."""
+    connection = connect(db_path)
+    try:
+        try:
+            problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems != ["ok"]:
+            said = "; ".join(" ".join(problem.split()) for problem in problems)
+            raise _unusable(db_path, f"is damaged ({said})")
+        expected = connect(Path(":memory:"))
+        try:
+            for (table,) in expected.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+                wanted = {row[1] for row in expected.execute(f"PRAGMA table_info({table})")}
+                have = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+                if not wanted <= have:
+                    lacking = ", ".join(sorted(wanted - have))
+                    raise _unusable(db_path, f"has a wrong schema (table {table} lacks {lacking})")
+        finally:
+            expected.close()
+    finally:
+        connection.close()
 
 
 def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:

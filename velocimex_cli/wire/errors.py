@@ -1,8 +1,8 @@
 """The API's error codes, one exception type per code, and how each maps to HTTP and exit codes.
 
-The reference defines six codes; NOT_FOUND, PERMISSION_DENIED and RISK_LIMIT_EXCEEDED are
-documented extensions (see docs/api.md). Client and engine both import this module: it is the
-contract.
+The reference defines six codes; NOT_FOUND, PERMISSION_DENIED, RISK_LIMIT_EXCEEDED and
+STORAGE_UNAVAILABLE are documented extensions (see docs/api.md). Client and engine both import
+this module: it is the contract.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     RISK_LIMIT_EXCEEDED = "RISK_LIMIT_EXCEEDED"
+    STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -34,6 +35,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.PERMISSION_DENIED: 403,
     ErrorCode.RISK_LIMIT_EXCEEDED: 400,
+    ErrorCode.STORAGE_UNAVAILABLE: 503,
 }
 
 
@@ -55,6 +57,9 @@ class ExitCode:
     # have taken (rejected), a FOK that could not fill in full, an IOC or market order with an
     # unfilled remainder. Not an error of the API: the order exists, with its `reason`.
     NOT_FILLED = 11
+    # The engine could not store the change (STORAGE_UNAVAILABLE): nothing of it was executed,
+    # nor will be; sending it again is safe once the engine stores again.
+    NOT_STORED = 12
 
 
 EXIT_CODE: dict[ErrorCode, int] = {
@@ -67,6 +72,7 @@ EXIT_CODE: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: ExitCode.NOT_FOUND,
     ErrorCode.INTERNAL_ERROR: ExitCode.SERVER_ERROR,
     ErrorCode.RISK_LIMIT_EXCEEDED: ExitCode.RISK_LIMIT,
+    ErrorCode.STORAGE_UNAVAILABLE: ExitCode.NOT_STORED,
 }
 
 
@@ -166,6 +172,22 @@ class InternalError(ApiError):
     code = ErrorCode.INTERNAL_ERROR
 
 
+class StorageUnavailable(ApiError):
+    """The engine could not store a change (disk full, I/O error, a lost file): the change was
+    not done and never will be (the engine rolled its memory back to what it had stored), so
+    it is safe to send again once the engine stores again (extension code, HTTP 503)."""
+
+    code = ErrorCode.STORAGE_UNAVAILABLE
+
+    @classmethod
+    def not_done(cls, not_done: str, reason: str) -> StorageUnavailable:
+        """`not_done` ("not placed", "not canceled"): what did not happen."""
+        return cls(
+            f"{not_done}: the engine could not store it; nothing was executed",
+            {"executed": False, "reason": reason},
+        )
+
+
 class NotFound(ApiError):
     code = ErrorCode.NOT_FOUND
 
@@ -216,6 +238,7 @@ ERROR_TYPES: dict[ErrorCode, type[ApiError]] = {
         NotFound,
         PermissionDenied,
         RiskLimitExceeded,
+        StorageUnavailable,
     )
 }
 

@@ -31,7 +31,7 @@ from velocimex_cli.engine.api.rate_limit import send_internal_error
 from velocimex_cli.engine.api.request_body import check_declaration, json_object
 from velocimex_cli.engine.api.responses import JsonResponse
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.errors import ApiError, InvalidParameter
+from velocimex_cli.wire.errors import ApiError, InvalidParameter, StorageUnavailable
 from velocimex_cli.wire.numbers import parse_int
 
 if TYPE_CHECKING:
@@ -146,6 +146,9 @@ class Operation:
     errors: Mapping[int, str] = field(default_factory=dict)
     description: str = ""
     extension: bool = False  # not in the Velocimex API reference (documented in docs/api.md)
+    # What a STORAGE_UNAVAILABLE answer says did not happen ("not placed"); None: "not done"
+    # for a change, "not answered" for a read.
+    not_done: str | None = None
 
     def __post_init__(self) -> None:
         if self.body is not None:
@@ -179,6 +182,11 @@ class Operation:
         for status, when in self.errors.items():
             found[status] = when if status not in found else f"{when} Also: {found[status]}"
         found[500] = "Server fault (INTERNAL_ERROR); the engine log has the details."
+        found[503] = (
+            "The engine could not store a change (STORAGE_UNAVAILABLE, extension): nothing of"
+            " it was executed, nor will be; or the answer would have shown changes it could"
+            " not store. It stores again by itself once its storage works."
+        )
         return dict(sorted(found.items()))
 
 
@@ -284,6 +292,8 @@ class Endpoint:
         try:
             status, body, headers = await self._answer(scope, receive)
         except ApiError as exc:
+            if isinstance(exc, StorageUnavailable):
+                exc = self._not_done(scope, exc)
             status, body, headers = exc.http_status, jsonfmt.dumps(exc.to_body()).encode(), []
             if status == 405:
                 headers = [(b"allow", self.allow)]
@@ -293,6 +303,19 @@ class Endpoint:
         if extra:
             headers = [*headers, *extra]
         await _send(send, status, body, headers)
+
+    def _not_done(self, scope: Scope, exc: StorageUnavailable) -> StorageUnavailable:
+        """Say what did not happen, in this operation's words."""
+        operation = self.by_method.get(scope["method"])
+        if operation is None:
+            return exc
+        if operation.not_done is not None:
+            what = operation.not_done
+        elif operation.method in ("GET", "HEAD"):
+            what = "not answered (it would have shown changes the engine rolled back)"
+        else:
+            return exc
+        return StorageUnavailable.not_done(what, str(exc.details.get("reason", "unknown")))
 
     async def _answer(
         self, scope: Scope, receive: Receive
@@ -326,6 +349,8 @@ class Endpoint:
             else None
         )
         runtime = self.runtime
+        if runtime.exchange is not None and runtime.exchange.state_unstored:
+            raise runtime.exchange.unstored("not answered")
         response = await operation.handler(Call(scope, runtime, principal, path, query, body))
         exchange = runtime.exchange
         if exchange is not None and exchange.flush_pending:

@@ -43,6 +43,7 @@ def node_settings(settings: ServerSettings) -> NodeSettings:
         simulate_interval_seconds=settings.simulate_interval_seconds,
         checkpoint_seconds=CHECKPOINT_SECONDS if settings.data_dir is not None else None,
         strategies=settings.strategy_limits,
+        accept_data_loss=settings.accept_data_loss,
     )
 
 
@@ -189,7 +190,15 @@ class EngineRuntime:
             keys.append(instrument.key)
         return list(dict.fromkeys(keys))
 
+    def commit_pending(self) -> None:
+        """Commit the pending batch now (group commit would a moment later), so that what is
+        read next is stored: a WebSocket snapshot is not answered through `committed()`. If
+        the commit fails, memory is the stored state again (see engine/node.py)."""
+        if self.exchange is not None and self.exchange.flush_pending and self.node is not None:
+            self.node.flush()
+
     def book_frame(self, key: str) -> str:
+        self.commit_pending()
         exchange, _, symbol = key.partition(":")
         book = self.exchange.order_book(exchange, symbol, depth=1000)
         return jsonfmt.dumps(book_snapshot_message(book))

@@ -137,7 +137,9 @@ def run(
             )
             return DATA_DIR_IN_USE_EXIT
     try:
-        if settings.data_dir is not None and not _store_opens(settings.data_dir):
+        if settings.data_dir is not None and not _store_opens(
+            settings.data_dir, settings.accept_data_loss
+        ):
             return 1
         return _serve(settings, host, port, data_lock, tls)
     finally:
@@ -145,13 +147,18 @@ def run(
             data_lock.release()
 
 
-def _store_opens(data_dir: Path) -> bool:
-    """Open (and migrate) the data directory's database before serving, so a file that cannot
-    be used is one clear line on stderr, not a traceback from the server's start-up hook."""
+def _store_opens(data_dir: Path, accept_data_loss: bool) -> bool:
+    """Check and open (and migrate) the data directory's database before serving, so a file
+    that cannot be used (lost commits, a damaged page, a wrong schema, not a database) is one
+    clear message on stderr and exit 1, not a traceback from the server's start-up hook."""
     from velocimex_cli.engine import store
 
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
-        store.connect(data_dir / store.DB_NAME).close()
+        store.check_start(data_dir, accept_data_loss)
+        store.check_database(data_dir / store.DB_NAME)
     except store.StoreError as exc:
         sys.stderr.write(f"vmx engine: {exc}\n")
         return False

@@ -42,3 +42,5 @@ class ServerSettings:
     ws_send_timeout_seconds: float = 5.0
     ws_close_grace_seconds: float = 1.0
     strategy_limits: StrategyLimits = field(default_factory=StrategyLimits)
+    # Start even when engine.db lacks commits the data directory had stored (logged).
+    accept_data_loss: bool = False

@@ -17,6 +17,10 @@ methods every caller uses:
 - settlement.py: moving balances, positions and fees (fees.py) on each fill;
 - risk_settings.py: risk limits and the dead-man switch as commands;
 - commands.py: a command's begin/finish, its events, its commit (the port: storage.py);
+- a batch the store could not write is rolled back: memory is put back to what the store
+  holds, its events are dropped undelivered, and every state change is refused
+  (STORAGE_UNAVAILABLE, nothing executed) until the node sees the store work again
+  (`resume_storing`);
 - views.py: the read-only queries and the order/fill wire shapes.
 
 The internals are mixins over one state, not objects calling objects: this is the engine's
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from velocimex_cli.engine.core import risk, views
 from velocimex_cli.engine.core.book import OrderBook
@@ -60,7 +64,12 @@ from velocimex_cli.engine.core.risk_settings import RiskSettings
 from velocimex_cli.engine.core.settlement import Settlement
 from velocimex_cli.engine.core.storage import Changes, Store
 from velocimex_cli.engine.core.views import fill_wire, order_wire
-from velocimex_cli.wire.errors import InvalidParameter, NotFound, OrderNotOpen
+from velocimex_cli.wire.errors import (
+    InvalidParameter,
+    NotFound,
+    OrderNotOpen,
+    StorageUnavailable,
+)
 from velocimex_cli.wire.timefmt import to_micros
 
 Clock = Callable[[], datetime]
@@ -135,6 +144,13 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self._pending_events: list[Event] = []
         # Accounts whose dead-man switch is armed (see `cancel_after`, `run_timers`).
         self._armed: dict[str, Account] = {}
+        # Why the store last failed, while state changes are refused (None: they run).
+        self.storage_refusal: str | None = None
+        # Memory could not be put back to the stored state (the store could not be read
+        # either): nothing of it may be shown until `reload_stored` succeeds.
+        self.state_unstored = False
+        # Called once memory was rolled back (the node stops what ran on the lost batch).
+        self.on_rollback: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def attach_store(self, store: Store) -> None:
@@ -164,11 +180,17 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         return self._flush_pending
 
     def flush(self) -> None:
-        """Commit the pending batch in one transaction, then deliver its events."""
+        """Commit the pending batch in one transaction, then deliver its events.
+
+        If the store cannot write it, the batch is rolled back (see `_roll_back`) and
+        StorageUnavailable is raised: nothing of it was done, nor ever will be."""
         self._flush_pending = False
         changes = self._changes
         if changes is not None and changes:
-            self._store.commit(changes)  # type: ignore[union-attr]  # on failure: kept, retried
+            try:
+                self._store.commit(changes)  # type: ignore[union-attr]
+            except Exception as exc:
+                self._roll_back(exc)
             self._changes = Changes()
         if self._pending_events:
             events, self._pending_events = self._pending_events, []
@@ -177,11 +199,82 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
                     listener(event)
 
     def close(self) -> None:
-        self.flush()
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-            self._changes = None
+        try:
+            self.flush()
+        finally:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+                self._changes = None
+
+    # ------------------------------------------------------------------ storage failures
+    def _roll_back(self, exc: Exception) -> NoReturn:
+        """The store could not write the pending batch: drop it and its events (none was
+        delivered), put memory back to what the store holds, and refuse every state change
+        until `resume_storing`. Raises StorageUnavailable."""
+        self._pending_events = []
+        self._changes = Changes()
+        self._command_books.clear()
+        self._events = None
+        self._traded.clear()
+        self.storage_refusal = str(exc) or type(exc).__name__
+        self.reload_stored()
+        if self.on_rollback is not None:
+            self.on_rollback()
+        raise self.unstored("not done") from exc
+
+    def reload_stored(self) -> bool:
+        """Put memory back to the state the store holds (books, ledger, orders, fills,
+        counters). False if the store cannot be read: `state_unstored` then stays set."""
+        try:
+            self._store.reload(self)  # type: ignore[union-attr]
+        except Exception:
+            self.state_unstored = True
+            return False
+        self.state_unstored = False
+        return True
+
+    def replace_state(self, stored: Exchange) -> None:
+        """Take the books, balances, orders, fills, positions, statistics and dead-man
+        switches of `stored` (an exchange the store rebuilt over this one's catalogue).
+
+        The Account objects stay the same ones (the simulator and in-process drivers hold
+        them), their contents replaced; an account the rolled-back batch opened goes. Ids and
+        book sequences never go back: those the batch used are not handed out again."""
+        for book, fresh in zip(self.books, stored.books, strict=True):
+            fresh.sequence = max(book.sequence, fresh.sequence)
+        self.books = stored.books
+        self.stats = stored.stats
+        accounts = self.ledger.accounts
+        kept = stored.ledger.accounts
+        for name in [name for name in accounts if name not in kept]:
+            del accounts[name]
+        for name, fresh in kept.items():
+            current = accounts.get(name)
+            if current is None:
+                accounts[name] = fresh
+                continue
+            for slot in Account.__slots__:
+                setattr(current, slot, getattr(fresh, slot))
+        self.ledger.funded = stored.ledger.funded
+        self.next_order_id = max(self.next_order_id, stored.next_order_id)
+        self.next_trade_id = max(self.next_trade_id, stored.next_trade_id)
+        self._armed = {name: accounts[name] for name in stored._armed}
+        self._changes = Changes() if self._store is not None else None
+        self._pending_events = []
+        self._flush_pending = False
+
+    def storage_works(self) -> bool:
+        """Whether the store can write again (it tries a small write)."""
+        return self._store is not None and bool(self._store.probe())
+
+    def resume_storing(self) -> None:
+        """The store works again: state changes run again."""
+        self.storage_refusal = None
+
+    def unstored(self, not_done: str) -> StorageUnavailable:
+        """The error for a change the engine could not store (`not_done`: "not placed")."""
+        return StorageUnavailable.not_done(not_done, self.storage_refusal or "unknown")
 
     # ------------------------------------------------------------------ listeners
     def add_listener(
@@ -219,6 +312,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         """Open `name` with the sandbox funds if it does not exist yet. True if it was created."""
         if name in self.ledger.accounts:
             return False
+        if self.storage_refusal is not None:
+            raise self.unstored("account not opened")
         if not name or name == FEE_ACCOUNT:
             raise InvalidParameter("account", name, f"{name!r} cannot be used as an account name")
         self._begin()
@@ -235,6 +330,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
 
     def fund(self, name: str, asset: str, amount: Decimal) -> None:
         """Explicit funding (sandbox top-up, simulated participants)."""
+        if self.storage_refusal is not None:
+            raise self.unstored("not funded")
         account = self._account(name)
         units = amount * LEDGER_SCALE
         if units != units.to_integral_value():
@@ -322,6 +419,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         risk limits, balance, matching. The caller guarantees the sizes are valid for the
         instrument.
         """
+        if self.storage_refusal is not None:
+            raise self.unstored("not placed")
         if native_place is not None and not post_only:
             placed = native_place(self, account, instrument, side, lots, price, tif, client_id)
             if placed is not None:
@@ -341,6 +440,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         return dry_run(self, self._account(account_name), request)
 
     def cancel_order(self, account_name: str, order_id: str) -> dict[str, Any]:
+        if self.storage_refusal is not None:
+            raise self.unstored("not canceled")
         account = self._account(account_name)
         order = views.find_order(account, order_id)
         if not order.is_live:
@@ -357,6 +458,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
 
     def cancel_live(self, account: Account, order: Order) -> None:
         """Cancel for in-process drivers (simulator): no lookup, no wire dict."""
+        if self.storage_refusal is not None:
+            raise self.unstored("not canceled")
         if native_cancel is not None and native_cancel(self, account, order):
             return
         self._begin()
@@ -366,6 +469,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
     def cancel_all(
         self, account_name: str, exchange: str | None = None, symbol: str | None = None
     ) -> list[dict[str, Any]]:
+        if self.storage_refusal is not None:
+            raise self.unstored("nothing canceled")
         account = self._account(account_name)
         wanted = views.instrument_filter(self.catalogue, exchange, symbol)
         targets = [o for o in account.live_orders() if wanted(o.instrument)]

@@ -44,6 +44,8 @@ class RiskSettings:
         self: Exchange, account_name: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
         """Change some of an account's limits (null switches one off); answers all of them."""
+        if self.storage_refusal is not None:
+            raise self.unstored("limits not changed")
         account, state = self._risk_of(account_name)
         limits = state.limits.updated(changes)
         self._begin()
@@ -68,6 +70,8 @@ class RiskSettings:
                 f"timeout must be a whole number of seconds from 1 to {MAX_CANCEL_AFTER}, "
                 "or 0 to disarm",
             )
+        if self.storage_refusal is not None:
+            raise self.unstored("dead-man switch not changed")
         seconds = int(number)
         account, state = self._risk_of(account_name)
         now = self._begin()
@@ -98,8 +102,9 @@ class RiskSettings:
     def run_timers(self: Exchange) -> int:
         """Fire every dead-man switch whose time has come (by the injected clock): cancel the
         account's open orders (reason `cancel_after`) and disarm it. The server calls this as
-        its clock advances. Returns how many orders were cancelled."""
-        if not self._armed:
+        its clock advances. Returns how many orders were cancelled. While the store cannot
+        write, nothing fires: a switch due then fires at the first tick after it can."""
+        if not self._armed or self.storage_refusal is not None:
             return 0
         now = to_micros(self.clock())
         due = [

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.core.fills import FillRecord
     from velocimex_cli.engine.core.ledger import Account
     from velocimex_cli.engine.core.orders import Order
@@ -55,5 +56,14 @@ class Store(Protocol):  # pragma: no cover - structural type
         ...
 
     def load_meta(self, key: str) -> str | None: ...
+
+    def reload(self, exchange: Exchange) -> None:
+        """Put the stored state back into `exchange` (`Exchange.replace_state`) after a
+        batch could not be written (raise: the store cannot be read either)."""
+        ...
+
+    def probe(self) -> bool:
+        """Whether a write would work now (a small real write; never raises)."""
+        ...
 
     def close(self) -> None: ...

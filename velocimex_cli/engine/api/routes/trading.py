@@ -159,6 +159,7 @@ OPERATIONS = (
         permission="trade",
         body=ORDER_REQUEST,
         errors={400: _BUSINESS_400, 409: _CONFLICT_409},
+        not_done="not placed",
     ),
     Operation(
         "POST",
@@ -212,6 +213,7 @@ OPERATIONS = (
         permission="trade",
         query=(EXCHANGE_FILTER, SYMBOL_FILTER),
         extension=True,
+        not_done="nothing canceled",
     ),
     Operation(
         "GET",
@@ -237,6 +239,7 @@ OPERATIONS = (
             404: _UNKNOWN_ORDER,
             409: "The order is no longer open (INVALID_PARAMETER with details.status).",
         },
+        not_done="not canceled",
     ),
     Operation(
         "GET",

@@ -115,6 +115,7 @@ async def market_stream(ws: WebSocket) -> None:
             settings.ws_send_timeout_seconds,
             settings.ws_close_grace_seconds,
         )
+        runtime.commit_pending()  # the first tickers show stored state only
         for ticker in runtime.exchange.tickers():
             sub.outbox.put_latest(
                 ("ticker", f"{ticker['exchange']}:{ticker['symbol']}"),

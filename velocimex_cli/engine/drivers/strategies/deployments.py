@@ -833,6 +833,23 @@ class Deployments:
                 deployment.end(STOPPED, "the engine stopped")
         self.save()
 
+    def stop_after_rollback(self, reason: str) -> None:
+        """The engine rolled its memory back to what it had stored (engine/node.py): what the
+        running deployments were told may not have happened, so each stops at once (failed,
+        with `reason`). Canceling their orders would need the storage that failed: they stay
+        as stored."""
+        stopped = [d for d in self._all.values() if d.phase != "finished"]
+        for deployment in stopped:
+            if deployment.phase == "starting":
+                deployment.worker_lost(reason)
+                continue
+            with contextlib.suppress(ApiError):  # its orders' cancels are refused
+                deployment.crash(reason)
+            if deployment.finished is not None and not deployment.finished.done():
+                deployment.finished.set_result(None)
+        if stopped:
+            self.save()
+
     # -- engine events -------------------------------------------------------------------
     def _on_event(self, event: object) -> None:
         """Wake idle deployments (in a later turn, never inside the exchange's delivery). A
