@@ -51,9 +51,9 @@ def test_an_old_local_key_is_replaced_by_one_that_may_add_strategies(
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["permissions"] == ["read", "trade", "strategies"]
 
-    # What an older vmx provisioned and stored: a read,trade key of the local account, made
-    # through the engine's local key endpoint, with its permissions in credentials.toml.
-    made = vmx(home, "engine", "keys", "create", "--account", "local", "--name", "vmx-local",
+    # What an older vmx provisioned and stored: a read,trade key of the local account (the
+    # name vmx-local is kept for the provisioned key now), with its permissions in credentials.toml.
+    made = vmx(home, "engine", "keys", "create", "--account", "local", "--name", "older-vmx",
                "--permissions", "read,trade", "--json")  # fmt: skip
     assert made.returncode == 0, made.stderr
     old = json.loads(made.stdout)

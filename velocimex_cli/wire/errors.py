@@ -208,23 +208,18 @@ def rebuild_error(
 
 # Every error class by name: the strategy worker protocol names the class it raises, so that an
 # OrderNotOpen stays an OrderNotOpen (its code alone would make it an InvalidParameter).
-ERROR_CLASSES: dict[str, type[ApiError]] = {
-    cls.__name__: cls
-    for cls in (
-        ApiError,
-        AuthenticationError,
-        InvalidParameter,
-        OrderNotOpen,
-        IdempotencyConflict,
-        RiskLimitExceeded,
-        RateLimitExceeded,
-        InsufficientBalance,
-        MarketClosed,
-        InternalError,
-        NotFound,
-        PermissionDenied,
-    )
-}
+def _family(root: type[ApiError]) -> list[type[ApiError]]:
+    """`root` and every class derived from it in this module, parents first."""
+    found = [root]
+    for sub in root.__subclasses__():
+        if sub.__module__ == __name__:
+            found.extend(_family(sub))
+    return found
+
+
+# Every error class by name (what a worker's `raise` and a pickle name): derived, so a new
+# class cannot be left out.
+ERROR_CLASSES: dict[str, type[ApiError]] = {cls.__name__: cls for cls in _family(ApiError)}
 
 ERROR_TYPES: dict[ErrorCode, type[ApiError]] = {
     cls.code: cls
