@@ -7,7 +7,7 @@ means, not to hide a fault:
 - a schema-valid request may also be refused with 400, as the reference does for business rules
   a schema cannot express (unknown symbol, tick size, INSUFFICIENT_BALANCE);
 - `use_after_free` is off for GET /v1/trading/orders/{order_id} only: DELETE on an order
-  cancels it (the reference's "Cancel Order"), and a cancelled order stays readable with status
+  cancels it (the reference's "Cancel Order"), and a canceled order stays readable with status
   `canceled`, as on every exchange.
 """
 

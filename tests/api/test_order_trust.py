@@ -321,7 +321,7 @@ def test_cancel_after_cancels_every_open_order_unless_refreshed(
         found = wait_for_status(client, headers, order_placed["order_id"], "canceled")
         assert (found["status"], found["reason"]) == ("canceled", "cancel_after")
     assert data(client, "GET", "/v1/trading/cancel-after", headers)["trigger_time"] is None
-    # Disarmed by 0: nothing is cancelled however long the clock runs.
+    # Disarmed by 0: nothing is canceled however long the clock runs.
     kept = data(client, "POST", "/v1/trading/orders", headers, order())
     data(client, "POST", "/v1/trading/cancel-after", headers, {"timeout": 5})
     off = data(client, "POST", "/v1/trading/cancel-after", headers, {"timeout": 0})

@@ -23,7 +23,7 @@ from velocimex_cli.wire.timefmt import parse_iso, to_micros
 
 def engine_market(exchange_name: str, symbol: str, seconds: int, seed: int) -> list[Event]:
     """The same market made by the real exchange: the simulator's maker and taker placing and
-    cancelling orders through its order entry and matching, its book and trade events captured."""
+    canceling orders through its order entry and matching, its book and trade events captured."""
     start = to_micros(parse_iso(EPOCH))
     clock = SimulatedClock(start)
     exchange = Exchange(EngineConfig(seed=seed, always_open=True), clock)

@@ -90,7 +90,7 @@ def test_a_book_cut_at_the_default_depth_says_so_and_an_asked_depth_is_silent(
     assert full.exit_code == 0 and "shown" not in full.stderr  # nothing was left out
 
 
-def test_cancelling_a_filled_order_says_it_is_filled(vmx: Harness) -> None:
+def test_canceling_a_filled_order_says_it_is_filled(vmx: Harness) -> None:
     order = vmx.json("buy", "BINANCE", "BTC/USDT", "0.01", "--yes")
     assert order["status"] == "filled"
     result = vmx.run("order", "cancel", order["order_id"])

@@ -151,7 +151,7 @@ def test_checksum_policies_every_frame_off() -> None:
 
 
 class Consumer:
-    """Reads a BookSync in a task (never cancelled mid-message); tests poll its state."""
+    """Reads a BookSync in a task (never canceled mid-message); tests poll its state."""
 
     def __init__(self, sync: BookSync) -> None:
         self.sync = sync

@@ -197,7 +197,7 @@ class MatchingModel(RuleBasedStateMachine):
         self._assert_order(order, expected)
         event(f"{type_} {tif}: {order['status']} {order['reason']}")
         if self._self_trade_cancels() > stp_before:
-            event("self-trade prevention cancelled a resting order")
+            event("self-trade prevention canceled a resting order")
 
     @rule(
         account=st.sampled_from(ACCOUNTS),
@@ -649,7 +649,7 @@ def test_post_only_is_rejected_when_it_would_cross() -> None:
 
 
 def test_priority_survives_many_cancels_at_one_level() -> None:
-    """Cancelled orders linger in a level's queue until it compacts: matching must skip them
+    """Canceled orders linger in a level's queue until it compacts: matching must skip them
     and keep arrival order for the rest."""
     ex = fresh()
     asks = [ex.place_order("bob", aapl("sell", 1, "100.00"))[0]["order_id"] for _ in range(40)]

@@ -148,8 +148,8 @@ def test_timers_fire_on_the_injected_clock() -> None:
             self.calls = []
             self.ctx.set_timer("beat", 10)
             self.ctx.set_timer("once", timedelta(seconds=25), repeat=False)
-            self.ctx.set_timer("cancelled", 5)
-            self.ctx.cancel_timer("cancelled")
+            self.ctx.set_timer("canceled", 5)
+            self.ctx.cancel_timer("canceled")
 
     host = StrategyHost(
         exchange, Ticker, deployment_id="t", account="trader",
@@ -177,7 +177,7 @@ def test_an_exception_stops_the_deployment_and_matching_goes_on(market: Market) 
     assert host.state == "failed"
     assert host.last_error == "on_trade: ZeroDivisionError: boom"
     assert host.logs[-1]["level"] == "error" and "Traceback" in host.logs[-1]["message"]
-    assert market.exchange.list_orders("trader", status="open") == []  # its bid was cancelled
+    assert market.exchange.list_orders("trader", status="open") == []  # its bid was canceled
     assert host.step() == 0  # nothing more is dispatched
     order, created = market.exchange.place_order(
         "trader", {**BTC, "side": "buy", "price": "50000", "quantity": "0.001"}

@@ -140,7 +140,7 @@ def hint_for(exc: ApiError) -> str:
     return _HINTS.get(exc.code, "")
 
 
-# Cancelling an order that already ended: say how it ended, not "fix the value of order_id".
+# Canceling an order that already ended: say how it ended, not "fix the value of order_id".
 _NOT_OPEN: dict[str, str] = {
     "filled": "order {order} is already filled: there is nothing left to cancel "
     "(see it with `vmx order show {order}`)",

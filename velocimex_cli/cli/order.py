@@ -539,7 +539,7 @@ def run_cancel_after(factory: Factory, opts: CancelAfterOptions) -> None:
     emit(factory.io, data, fmt, table)
     if data.get("trigger_time"):
         factory.io.status(
-            f"Every open order will be cancelled at {data['trigger_time']} unless you run "
+            f"Every open order will be canceled at {data['trigger_time']} unless you run "
             f"`vmx order cancel-after {data.get('timeout')}` again before then "
             "(`vmx order cancel-after 0` disarms)."
         )

@@ -143,7 +143,7 @@ async def run_frames(
     on_frame: Callable[[int], None] | None = None,
 ) -> None:
     """Draw frames until stopped (or a draw says enough, or a source ends); re-raise a
-    source's failure after cancelling the rest."""
+    source's failure after canceling the rest."""
     for task in sources:
         task.add_done_callback(lambda _: pacer.stop())
     try:

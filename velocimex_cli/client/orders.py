@@ -145,7 +145,7 @@ UNFILLED_REASONS = frozenset(
 
 def shortfall(order: Any) -> str | None:
     """A sentence when `order` ended without the fill it asked for (post-only rejected, FOK not
-    fillable, IOC or market remainder cancelled), else None."""
+    fillable, IOC or market remainder canceled), else None."""
     if not isinstance(order, dict):
         return None
     status, reason = order.get("status"), order.get("reason")

@@ -133,7 +133,7 @@ class InvalidParameter(ApiError):
 
 
 class OrderNotOpen(InvalidParameter):
-    """Cancelling an order that is no longer open: INVALID_PARAMETER, answered with 409."""
+    """Canceling an order that is no longer open: INVALID_PARAMETER, answered with 409."""
 
     @property
     def http_status(self) -> int:

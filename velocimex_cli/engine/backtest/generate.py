@@ -6,7 +6,7 @@ instrument's market alone - `MarketSimulator(exchange, seed, instruments=[that o
 always-open engine with no other account - stepped every 200 ms of simulated time from
 2026-01-05T00:00:00Z, and every book change and trade of that market captured as a recording of
 the live feed would carry them: the snapshot the maker's first quotes make, then one book delta
-per order placed or cancelled and, for each taker order, its trades and then its book delta.
+per order placed or canceled and, for each taker order, its trades and then its book delta.
 Same seed, instrument and duration: same events, byte for byte.
 
 The live engine makes all instruments from one random stream, so its market for an instrument

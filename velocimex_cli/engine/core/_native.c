@@ -1309,7 +1309,7 @@ static PyTypeObject FillRecordType = {
  * Both run while listeners are attached as long as the only events the command would build
  * are its public trades and its own account's order and fill events: no listener wants book
  * events, the listeners' accounts (`_event_accounts`) are named and, for place, include no
- * account of a maker the order would meet (other than its own, whose makers are cancelled as
+ * account of a maker the order would meet (other than its own, whose makers are canceled as
  * self-trades). The events are then built by Python callbacks at the points, and in the
  * order, where matching.py / settlement.py append them (`trade_event`, `order_event`,
  * `fill_event`) and delivered by `_commit`.
@@ -3275,7 +3275,7 @@ mirror_prev(Mirror *m, OrderObject *order, OrderObject **out)
     return 0;
 }
 
-/* Liquidity.remove: out of the book, its lock (`lock`) released, cancelled. */
+/* Liquidity.remove: out of the book, its lock (`lock`) released, canceled. */
 static int
 mirror_remove(Mirror *m, OrderObject *order, i128 lock)
 {

@@ -2,7 +2,7 @@
 
 Each side is a dict price -> Level plus a sorted list of keys whose best entry is last (bids
 by price, asks by negated price), so the best level is found in O(1) and levels are added and
-removed with a binary search. A level keeps its orders in a deque in arrival order. Cancelling
+removed with a binary search. A level keeps its orders in a deque in arrival order. Canceling
 is O(1): the order is unlinked from the level's totals and marked not resting, and the matcher
 drops such entries when it reaches them (a level compacts itself when they pile up).
 

@@ -44,7 +44,7 @@ def dry_run(exchange: Exchange, account: Account, request: dict[str, Any]) -> di
             if (maker.price > limit) if side == BUY else (maker.price < limit):
                 liquidity_left = True
                 break
-            if trades_with_self(maker, account.name):  # cancelled, skipped
+            if trades_with_self(maker, account.name):  # canceled, skipped
                 continue
             take = min(remaining, maker.quantity - maker.filled)
             fills.append((maker.price, take))

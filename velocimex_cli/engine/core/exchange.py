@@ -12,7 +12,7 @@ methods every caller uses:
 - entry.py: parsing an order request, the pre-trade checks (with entry_rules.py for
   client_order_id replays, risk.py for limits, protection.py for the market bound,
   locks.py for what an order locks); dry_run.py: the same checks, changing nothing;
-- matching.py: executing an order against the book (book.py / the C core), cancelling;
+- matching.py: executing an order against the book (book.py / the C core), canceling;
   self_trade.py: self-trade prevention;
 - settlement.py: moving balances, positions and fees (fees.py) on each fill;
 - risk_settings.py: risk limits and the dead-man switch as commands;

@@ -3,7 +3,7 @@
 A buy locks quote: its remaining notional at its limit price plus the fee on it at the lock
 rate (`fees.lock_bps`). A sell locks base: its remaining quantity. The lock of a live order is
 always exactly `lock_for(order, remaining)`; a fill shrinks it to what the rest needs, and an
-order that ends (filled, cancelled, rejected after locking) releases what is left.
+order that ends (filled, canceled, rejected after locking) releases what is left.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Matching: create an order that passed the pre-trade checks, lock what it may spend, match
-it against the book and decide how it ends (rests, fills, or is cancelled with a reason);
-cancelling a live order and releasing its lock.
+it against the book and decide how it ends (rests, fills, or is canceled with a reason);
+canceling a live order and releasing its lock.
 
 The book itself (price-time priority) is book.py / the C core; settlement of each fill is
 settlement.py; self-trades are self_trade.py.

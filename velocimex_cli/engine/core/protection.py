@@ -2,7 +2,7 @@
 
 A market buy may pay at most best ask x (1 + bps/10000) (rounded up to the tick), a sell
 receives at least best bid x (1 - bps/10000) (rounded down, never below one tick). The bound
-is the order's price: it locks at it and the remainder past it is cancelled with reason
+is the order's price: it locks at it and the remainder past it is canceled with reason
 `market_protection`. With no opposite side there is no bound: the order is rejected with
 `no_liquidity`.
 """

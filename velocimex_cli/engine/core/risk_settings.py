@@ -57,7 +57,7 @@ class RiskSettings:
 
     def cancel_after(self: Exchange, account_name: str, timeout: object) -> dict[str, Any]:
         """Arm (or with 0 disarm) the account's dead-man switch: unless called again within
-        `timeout` seconds of engine time, every open order of the account is cancelled."""
+        `timeout` seconds of engine time, every open order of the account is canceled."""
         number = parse_decimal(timeout)
         if (
             number is None
@@ -102,7 +102,7 @@ class RiskSettings:
     def run_timers(self: Exchange) -> int:
         """Fire every dead-man switch whose time has come (by the injected clock): cancel the
         account's open orders (reason `cancel_after`) and disarm it. The server calls this as
-        its clock advances. Returns how many orders were cancelled. While the store cannot
+        its clock advances. Returns how many orders were canceled. While the store cannot
         write, nothing fires: a switch due then fires at the first tick after it can."""
         if not self._armed or self.storage_refusal is not None:
             return 0
@@ -117,7 +117,7 @@ class RiskSettings:
         if not due:
             return 0
         self._begin()
-        cancelled = 0
+        canceled = 0
         for account in due:
             del self._armed[account.name]
             account.risk.cancel_at = None  # type: ignore[union-attr]
@@ -125,6 +125,6 @@ class RiskSettings:
                 self._changes.risk.add(account.name)
             for order in [o for o in account.orders.values() if o.is_live]:
                 self._cancel(account, order, Reason.CANCEL_AFTER)
-                cancelled += 1
+                canceled += 1
         self._finish()
-        return cancelled
+        return canceled

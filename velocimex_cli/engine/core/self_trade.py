@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def trades_with_self(maker: Order, account_name: str) -> bool:
-    """Would `account_name`'s order meet its own resting `maker`? (Then the maker is cancelled,
+    """Would `account_name`'s order meet its own resting `maker`? (Then the maker is canceled,
     not traded.)"""
     return maker.account == account_name
 
@@ -26,7 +26,7 @@ def cancel_makers(
     exchange: Exchange, makers: list[Order], emit: Callable[[Order, str], None] | None
 ) -> None:
     """Cancel the resting orders a match skipped as self-trades (the book already took them
-    off): release their locks, record why, and announce each as cancelled."""
+    off): release their locks, record why, and announce each as canceled."""
     accounts = exchange.ledger.accounts
     for maker in makers:
         owner = accounts[maker.account]

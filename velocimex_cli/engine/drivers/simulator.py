@@ -177,7 +177,7 @@ class MarketSimulator:
     def _quote(self, instrument: Instrument) -> None:
         """Keep the maker's ladder on a fixed price grid: `depth` levels per side from the
         best grid price at least half a spread away from fair. Quotes now on the wrong side
-        of fair, or too deep, are cancelled; missing levels are added."""
+        of fair, or too deep, are canceled; missing levels are added."""
         wanted = ladder(self.fair[instrument.index], self.depth)
         held: set[tuple[int, int]] = set()
         for order in list(self.maker.orders.values()):

@@ -139,7 +139,7 @@ CANCEL_AFTER_REQUEST = {
             "type": "integer",
             "minimum": 0,
             "maximum": 86400,
-            "description": "Seconds until every open order is cancelled; 0 disarms.",
+            "description": "Seconds until every open order is canceled; 0 disarms.",
         }
     },
 }
@@ -209,7 +209,7 @@ OPERATIONS = (
         cancel_all,
         "Cancel every open order",
         "trading",
-        (Success(200, "The orders that were cancelled.", list_of("orders", "Order")),),
+        (Success(200, "The orders that were canceled.", list_of("orders", "Order")),),
         permission="trade",
         query=(EXCHANGE_FILTER, SYMBOL_FILTER),
         extension=True,

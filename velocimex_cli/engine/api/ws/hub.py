@@ -113,7 +113,7 @@ class Subscriber:
 
     async def pump(self) -> None:
         """Send queued frames until closed; at most `rate` per second. A send that has not
-        completed after `send_timeout` is cancelled by the watchdog and the peer closed."""
+        completed after `send_timeout` is canceled by the watchdog and the peer closed."""
         rate = self.rate
         burst = max(1.0, rate / 10)  # at most a tenth of a second's worth at once
         tokens = burst

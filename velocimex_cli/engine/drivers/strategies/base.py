@@ -10,7 +10,7 @@ context.py) and the deployment's validated parameters (`self.config`), then call
 - on_order(order): one of this deployment's orders changed (OrderInfo, `order.event` says how).
 - on_fill(fill): one of this deployment's orders filled (FillInfo).
 - on_timer(name): a timer set with ctx.set_timer came due on the engine's clock.
-- on_stop(): once, when the deployment stops (its open orders are cancelled after it).
+- on_stop(): once, when the deployment stops (its open orders are canceled after it).
 
 The same class runs live (in a worker process the node manages, its context a proxy over a
 pipe) and in a backtest (in-process, on a simulated clock): a strategy must read time only
@@ -93,7 +93,7 @@ class Strategy:
         """A timer set with ctx.set_timer came due."""
 
     def on_stop(self) -> None:
-        """Called once when the deployment stops; its open orders are cancelled after."""
+        """Called once when the deployment stops; its open orders are canceled after."""
 
     # -- class-level helpers ------------------------------------------------------------
     @classmethod

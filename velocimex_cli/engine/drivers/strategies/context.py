@@ -310,7 +310,7 @@ class StrategyContext(Protocol):
 
     def stop(self, reason: str = "completed") -> None:
         """End the deployment after this callback: on_stop runs, its open orders are
-        cancelled, and its state becomes `completed` with this reason."""
+        canceled, and its state becomes `completed` with this reason."""
         ...
 
 

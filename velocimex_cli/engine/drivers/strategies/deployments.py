@@ -16,7 +16,7 @@ latest top is delivered) and public trades beyond MAX_PENDING_TRADES are dropped
 logged). Orders and fills of the deployment are never dropped.
 
 On an engine restart, deployments come back stopped (reason: the restart) with their open
-orders cancelled; nothing trades again until deployed again. Their records, logs and accounting
+orders canceled; nothing trades again until deployed again. Their records, logs and accounting
 (rebuilt from the account's fills) stay visible.
 """
 
@@ -716,7 +716,7 @@ class Deployments:
             return
         state = jsonfmt.loads(saved)
         self._next_number = int(state.get("next", 1))
-        cancelled_any = False
+        canceled_any = False
         for record in state.get("deployments", []):
             deployment = Deployment(
                 self, record["deployment_id"], record["strategy_id"], record["account"],
@@ -731,7 +731,7 @@ class Deployments:
                 record["state"] = STOPPED
                 record["stop_reason"] = RESTARTED
                 record["stopped_at"] = iso(exchange.clock())
-                cancelled_any |= self._cancel_orders_of(deployment) > 0
+                canceled_any |= self._cancel_orders_of(deployment) > 0
                 deployment.logs.append(
                     {
                         "sequence": deployment.log_sequence + 1,
@@ -747,7 +747,7 @@ class Deployments:
             deployment.record = record
             self._all[deployment.deployment_id] = deployment
         self.save()
-        if cancelled_any:
+        if canceled_any:
             log.warning("strategy deployments were stopped by the restart; open orders canceled")
 
     def _cancel_orders_of(self, deployment: Deployment) -> int:

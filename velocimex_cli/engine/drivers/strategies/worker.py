@@ -97,7 +97,7 @@ class RemoteContext:
         self._deployment_id = deployment_id
         self._instrument: Any = None
         self._known: dict[Request, Any] = {}  # read -> its answer as of the hook's start
-        self._reading = True  # the hook has not placed or cancelled yet
+        self._reading = True  # the hook has not placed or canceled yet
         self.asked: list[Request] = []  # the reads the hook made until then
 
     def begin_hook(self, known: list[Known]) -> None:

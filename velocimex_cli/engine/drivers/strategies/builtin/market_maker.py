@@ -112,7 +112,7 @@ class MarketMaker(Strategy):
 
     def requote(self, mid: Decimal | None = None) -> None:
         """Bring the live quotes to what the mid and the position call for: quotes already
-        right are kept, the others cancelled first, the missing ones placed after."""
+        right are kept, the others canceled first, the missing ones placed after."""
         ctx = self.ctx
         mid = ctx.mid(exclude_own=True) if mid is None else mid
         if mid is None:
