@@ -94,3 +94,20 @@ def test_no_rate_limit() -> None:
             response = client.get("/v1/markets/status", headers=headers)
             assert response.status_code == 200
             assert "X-RateLimit-Limit" not in response.headers
+
+
+def test_the_owners_key_has_the_larger_local_limit(clock: Clock) -> None:
+    """The local profile's provisioned key (`vmx-local`) is the owner's: a 110-line order file
+    goes through without a pause; any other key keeps the API's 100 a minute."""
+    app = create_app(settings(clock=clock, rest_limit_per_minute=100))  # the engine's default
+    with TestClient(app) as client:
+        keys = app.state.runtime.keys
+        owner = auth_headers(keys, "local", name="vmx-local")
+        other = auth_headers(keys, "desk")
+        for _ in range(110):
+            response = client.get("/v1/account/balance", headers=owner)
+            assert response.status_code == 200, response.text
+        assert response.headers["X-RateLimit-Limit"] == "1200"
+        answers = [client.get("/v1/account/balance", headers=other) for _ in range(101)]
+        assert [r.status_code for r in answers[:100]] == [200] * 100
+        assert answers[-1].status_code == 429 and answers[-1].headers["X-RateLimit-Limit"] == "100"

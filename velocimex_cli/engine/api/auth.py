@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from velocimex_cli.engine.api.rate_limit import OWNER
 from velocimex_cli.engine.api.request_body import first_headers
+from velocimex_cli.engine.keys import LOCAL_PROFILE_KEY_NAME
 from velocimex_cli.wire.errors import AuthenticationError, PermissionDenied
 
 if TYPE_CHECKING:
@@ -55,17 +57,20 @@ def rate_bucket(runtime: EngineRuntime, scope: Scope) -> str:
     right, else the caller's IP.
 
     Counting a request with a wrong secret against the key it names would let anyone who knows
-    (or guesses) a key id lock its owner out; guessing secrets is limited per IP instead.
+    (or guesses) a key id lock its owner out; guessing secrets is limited per IP instead. The
+    local profile's provisioned key (the owner's own, made over loopback with the admin token)
+    counts against the owner's larger limit.
     """
     key, secret = first_headers(scope, b"x-api-key", b"x-api-secret")
     if key and secret:
         info = verify_once(runtime, scope, key, secret)
         if info is not None and info.active:
+            kind = OWNER if info.name == LOCAL_PROFILE_KEY_NAME else "key:"
             if info.expires is None and info.secret_until is None:
-                return "key:" + key
+                return kind + key
             now = runtime.settings.clock()  # an expired key or a retired secret: as a stranger
             if not info.expired(now) and not info.secret_retired(now):
-                return "key:" + key
+                return kind + key
     client = scope.get("client")
     return "ip:" + (client[0] if client else "unknown")
 

@@ -45,11 +45,23 @@ class Decision:
         return out
 
 
+OWNER = "owner:"  # the bucket prefix of the owner's key (auth.rate_bucket)
+
+
 class SlidingWindowLimiter:
-    def __init__(self, limit: int, window_seconds: float, now: Callable[[], float]) -> None:
-        if limit < 1:
+    """`limit` requests per window for every bucket, `owner_limit` for the owner's key's."""
+
+    def __init__(
+        self,
+        limit: int,
+        window_seconds: float,
+        now: Callable[[], float],
+        owner_limit: int | None = None,
+    ) -> None:
+        if limit < 1 or (owner_limit is not None and owner_limit < 1):
             raise ValueError("rate limit must be at least 1 request per window")
         self.limit = limit
+        self.owner_limit = owner_limit or limit
         self.window = window_seconds
         self._now = now
         self._hits: dict[str, deque[float]] = {}
@@ -71,22 +83,20 @@ class SlidingWindowLimiter:
         if self._calls % 4096 == 0:
             self._prune(now)
         hits = self._window(bucket, now)
-        if len(hits) >= self.limit:
+        limit = self.owner_limit if bucket.startswith(OWNER) else self.limit
+        if len(hits) >= limit:
             free_at = hits[0] + self.window
-            return Decision(
-                False, self.limit, 0, math.ceil(free_at), max(1, math.ceil(free_at - now))
-            )
+            return Decision(False, limit, 0, math.ceil(free_at), max(1, math.ceil(free_at - now)))
         hits.append(now)
-        return Decision(
-            True, self.limit, self.limit - len(hits), math.ceil(hits[0] + self.window), 0
-        )
+        return Decision(True, limit, limit - len(hits), math.ceil(hits[0] + self.window), 0)
 
     def peek(self, bucket: str) -> Decision:
         """The state of `bucket` without counting a request (for public routes)."""
         now = self._now()
         hits = self._window(bucket, now)
+        limit = self.owner_limit if bucket.startswith(OWNER) else self.limit
         reset = math.ceil((hits[0] if hits else now) + self.window)
-        return Decision(True, self.limit, max(0, self.limit - len(hits)), reset, 0)
+        return Decision(True, limit, max(0, limit - len(hits)), reset, 0)
 
     def _prune(self, now: float) -> None:
         cutoff = now - self.window

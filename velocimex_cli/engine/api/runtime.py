@@ -63,6 +63,7 @@ class EngineRuntime:
                 settings.rest_limit_per_minute,
                 settings.rest_window_seconds,
                 lambda: settings.clock().timestamp(),
+                settings.owner_rest_limit_per_minute,
             )
             if settings.rate_limit
             else None

@@ -27,6 +27,9 @@ class ServerSettings:
     always_open: bool = False
     rate_limit: bool = True
     rest_limit_per_minute: int = 100
+    # The owner's key (the local profile's provisioned key, `vmx-local`): a person's own
+    # scripts on their own machine; a 110-line order file goes through without a pause.
+    owner_rest_limit_per_minute: int = 1200
     rest_window_seconds: float = 60.0
     ws_connections_per_ip: int = 10
     market_messages_per_second: int = 1000
