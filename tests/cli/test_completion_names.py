@@ -31,10 +31,10 @@ SHORT_TTL = 0.5  # orders and deployments are cached this long in these tests
 @pytest.fixture(autouse=True)
 def _short_ttls(monkeypatch: pytest.MonkeyPatch) -> None:
     """Orders and deployments cached for half a second, so a test can watch one expire."""
-    from velocimex_cli.cli import completers
+    from velocimex_cli.cli import completion_answers
 
-    monkeypatch.setitem(completers.TTL, "orders", SHORT_TTL)
-    monkeypatch.setitem(completers.TTL, "deployments", SHORT_TTL)
+    monkeypatch.setitem(completion_answers.TTL, "orders", SHORT_TTL)
+    monkeypatch.setitem(completion_answers.TTL, "deployments", SHORT_TTL)
 
 
 def complete(vmx: Harness, line: str, *, transport: Any = None, **env: str | None) -> list[str]:
@@ -260,7 +260,7 @@ def vmx_complete(home: Path, line: str, **env: str) -> tuple[list[str], str, flo
 
 
 def test_a_silent_or_unreachable_engine_gives_nothing_within_the_timeout(tmp_path: Path) -> None:
-    from velocimex_cli.cli.completers import TIMEOUT
+    from velocimex_cli.cli.completion_answers import TIMEOUT
 
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))

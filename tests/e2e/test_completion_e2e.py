@@ -67,12 +67,13 @@ def test_completion_asks_the_running_local_engine_and_never_starts_one(
     assert complete(home, "vmx book ")[::2] == (exchanges, "")
     assert complete(home, "vmx book BINANCE BTC")[0] == ["BTC/USDT"]
 
-    # Answered from the cache: neither the HTTP client nor Rich nor the engine is imported.
+    # Answered from the cache: no HTTP client, Rich, hash library or engine launcher imported.
     probe = [sys.executable, "-c", IMPORT_PROBE]
     candidates, _, stderr = complete(home, "vmx book B", *probe)
     assert candidates == ["BINANCE"]
     modules = json.loads(stderr.rsplit("MODULES ", 1)[1])
-    assert not {"httpx", "rich", "velocimex_cli.client.synchronous"} & set(modules)
+    unneeded = {"httpx", "rich", "hashlib", "velocimex_cli.engine.launcher"}
+    assert not unneeded & set(modules)
 
     assert vmx(home, "engine", "stop").returncode == 0
     assert not engine_recorded(home)
