@@ -280,3 +280,21 @@ def test_a_silent_or_unreachable_engine_gives_nothing_within_the_timeout(tmp_pat
     candidates, stderr, elapsed = vmx_complete(tmp_path, "vmx order cancel ", **env)
     assert candidates == [] and stderr == ""
     assert elapsed < baseline + TIMEOUT + 2.0
+
+
+def test_zsh_and_fish_get_each_candidate_with_its_description(vmx: Harness) -> None:
+    order = vmx.json("buy", "BINANCE", "BTC/USDT", "0.01", "--price", "1000", "--yes")
+    count = sum(1 for m in vmx.json("markets", "list")["markets"] if m["exchange"] == "BINANCE")
+    zsh = vmx.run(env={"_VMX_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "vmx book BI"})
+    assert zsh.exit_code == 0 and f'("BINANCE":"{count} symbols")' in zsh.stdout
+    fish = vmx.run(
+        env={
+            "_VMX_COMPLETE": "complete_fish",
+            "_TYPER_COMPLETE_ARGS": "vmx order cancel ",
+            "_TYPER_COMPLETE_FISH_ACTION": "get-args",
+        }
+    )
+    assert fish.exit_code == 0
+    assert fish.stdout.splitlines() == [
+        f"{order['order_id']}\tbuy {order['quantity']} BTC/USDT open @ {order['price']}"
+    ]

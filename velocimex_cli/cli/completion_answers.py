@@ -16,6 +16,8 @@ checksums name the files: they only need to tell a user's few profiles apart).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,6 +40,20 @@ Candidates = list[tuple[str, str]]  # (value, help)
 # ------------------------------------------------------------------ the completers
 
 
+def _quiet(completer: Callable[[typer.Context, str], Candidates]) -> Callable[..., Candidates]:
+    """A completion that fails offers nothing; it never prints or raises."""
+
+    @functools.wraps(completer)
+    def quiet(ctx: typer.Context, incomplete: str) -> Candidates:
+        try:
+            return completer(ctx, incomplete)
+        except Exception:
+            return []
+
+    return quiet
+
+
+@_quiet
 def exchanges(ctx: typer.Context, incomplete: str) -> Candidates:
     """Exchange names (book/ticker/watch/order place EXCHANGE, --exchange/-e)."""
     seen: dict[str, int] = {}
@@ -48,6 +64,7 @@ def exchanges(ctx: typer.Context, incomplete: str) -> Candidates:
     )
 
 
+@_quiet
 def symbols(ctx: typer.Context, incomplete: str) -> Candidates:
     """Symbols of the exchange already typed (its `exchange` parameter), else of every one."""
     exchange = _typed(ctx, "exchange")
@@ -59,6 +76,7 @@ def symbols(ctx: typer.Context, incomplete: str) -> Candidates:
     return _matching(sorted(found.items()), incomplete, symbol_like=True)
 
 
+@_quiet
 def instruments(ctx: typer.Context, incomplete: str) -> Candidates:
     """EXCHANGE:SYMBOL (vmx stream market). Bash splits a word at ':' (COMP_WORDBREAKS), so
     it asks for 'BT' after the words 'BINANCE' ':' and replaces only that part: it gets the
@@ -77,6 +95,7 @@ def instruments(ctx: typer.Context, incomplete: str) -> Candidates:
     return [(lead + value, help) for value, help in _matching(symbols, prefix, symbol_like=True)]
 
 
+@_quiet
 def order_ids(ctx: typer.Context, incomplete: str) -> Candidates:
     """Recent order ids, newest first (vmx order show)."""
     return _matching(
@@ -84,6 +103,7 @@ def order_ids(ctx: typer.Context, incomplete: str) -> Candidates:
     )
 
 
+@_quiet
 def open_order_ids(ctx: typer.Context, incomplete: str) -> Candidates:
     """Ids of orders still open (vmx order cancel)."""
     items = _items(ctx, "orders")
@@ -93,27 +113,32 @@ def open_order_ids(ctx: typer.Context, incomplete: str) -> Candidates:
     )
 
 
+@_quiet
 def strategy_ids(ctx: typer.Context, incomplete: str) -> Candidates:
     """Strategy ids (vmx strategy show|deploy)."""
     return _matching([(sid, name) for sid, name, _kind in _items(ctx, "strategies")], incomplete)
 
 
+@_quiet
 def user_strategy_ids(ctx: typer.Context, incomplete: str) -> Candidates:
     """Ids of strategies added with `vmx strategy add`, the ones that can be removed."""
     items = _items(ctx, "strategies")
     return _matching([(sid, name) for sid, name, kind in items if kind == "user"], incomplete)
 
 
+@_quiet
 def strategies_and_files(ctx: typer.Context, incomplete: str) -> Candidates:
     """Strategy ids and .py files, with directories to descend into (vmx backtest)."""
     return strategy_ids(ctx, incomplete) + _python_files(incomplete)
 
 
+@_quiet
 def deployment_ids(ctx: typer.Context, incomplete: str) -> Candidates:
     """Deployment ids (vmx strategy status|logs)."""
     return _matching([(did, what) for did, what, _state in _items(ctx, "deployments")], incomplete)
 
 
+@_quiet
 def live_deployment_ids(ctx: typer.Context, incomplete: str) -> Candidates:
     """Ids of deployments that can still be stopped (vmx strategy stop)."""
     items = _items(ctx, "deployments")
