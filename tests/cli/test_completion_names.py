@@ -269,8 +269,10 @@ def test_a_silent_or_unreachable_engine_gives_nothing_within_the_timeout(tmp_pat
         env = {"VMX_API_URL": f"http://127.0.0.1:{port}", "VMX_API_KEY": "k", "VMX_API_SECRET": "s"}
         _, _, baseline = vmx_complete(tmp_path, "vmx ord")  # start-up alone, no engine asked
         candidates, stderr, elapsed = vmx_complete(tmp_path, "vmx book ", **env)
+        silent.settimeout(1.0)
+        asked, _ = silent.accept()  # the completer did connect (and then gave up)
+        asked.close()
     assert candidates == [] and stderr == ""
-    assert elapsed >= TIMEOUT  # it did ask, and waited for the answer no longer than that
     assert elapsed < baseline + TIMEOUT + 2.0  # one request, abandoned at the timeout
     assert not (tmp_path / "cache" / "completion").exists()  # nothing cached from nothing
     with socket.socket() as closed:
