@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
@@ -474,7 +475,9 @@ def rank(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
 def backtest(
     ctx: typer.Context,
     strategy: str = typer.Argument(
-        ..., help="A built-in strategy id (`vmx strategy list`) or a strategy .py file."
+        ...,
+        help="A built-in strategy id (`vmx strategy list`) or a strategy .py file.",
+        autocompletion=completers.strategies_and_files,
     ),
     data: str | None = typer.Option(
         None, "--data", "-d", help="A recording (vmx stream --record) or a CSV of trades."
@@ -483,8 +486,10 @@ def backtest(
         None, "--simulate", help="No file: simulate this long (90s, 15m, 2h, 1d)."
     ),
     seed: int = typer.Option(42, "--seed", help="The simulator's seed (with --simulate)."),
-    exchange: str | None = typer.Option(None, "--exchange", "-e"),
-    symbol: str | None = typer.Option(None, "--symbol", "-s"),
+    exchange: str | None = typer.Option(
+        None, "--exchange", "-e", autocompletion=completers.exchanges
+    ),
+    symbol: str | None = typer.Option(None, "--symbol", "-s", autocompletion=completers.symbols),
     param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
     latency: int = typer.Option(0, "--latency", help="Order latency in ms of simulated time."),
     fill_model: str = typer.Option(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
@@ -91,8 +92,12 @@ if True:  # the commands, each the only one of its app (the root loads them lazi
     @book_app.command("book")
     def book_command(
         ctx: typer.Context,
-        exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),
-        symbol: str = typer.Argument(..., help="Symbol, e.g. BTC/USDT."),
+        exchange: str = typer.Argument(
+            ..., help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
+        ),
+        symbol: str = typer.Argument(
+            ..., help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols
+        ),
         depth: int | None = typer.Option(None, "--depth", "-d", min=1, max=1000),
         json: JsonFlag = False,
         output: OutputOption = None,
@@ -129,8 +134,12 @@ if True:  # the commands, each the only one of its app (the root loads them lazi
     @ticker_app.command("ticker")
     def ticker_command(
         ctx: typer.Context,
-        exchange: str | None = typer.Argument(None, help="Exchange, e.g. BINANCE."),
-        symbols: list[str] | None = typer.Argument(None, help="One or more symbols."),
+        exchange: str | None = typer.Argument(
+            None, help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
+        ),
+        symbols: list[str] | None = typer.Argument(
+            None, help="One or more symbols.", autocompletion=completers.symbols
+        ),
         json: JsonFlag = False,
         output: OutputOption = None,
         watch: bool = typer.Option(

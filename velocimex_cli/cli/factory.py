@@ -255,6 +255,50 @@ class Factory:
         self._client = self._client_for(str(url), profile.api_key, profile.api_secret, verify)
         return self._client
 
+    def lookup_profile(self) -> Profile | None:
+        """The profile a side-effect-free look-up is for (shell completion); None when it has
+        no credentials (the local key is provisioned by a command, never by a look-up) or
+        its key is withheld from the URL."""
+        profile = self.profile()
+        if profile.withheld is not None or not profile.has_credentials:
+            return None
+        return profile
+
+    def lookup_client(self, timeout: float) -> Client | None:
+        """A client for look-ups that must have no side effects (shell completion): unlike
+        `client()` it never starts the local engine or provisions a key, never prints, never
+        retries or waits out a rate limit, and gives up on a request after `timeout` seconds.
+        None when there is nothing to ask: no `lookup_profile()`, or the local profile's
+        engine is not running."""
+        profile = self.lookup_profile()
+        if profile is None:
+            return None
+        url = profile.api_url
+        if profile.embedded:
+            from velocimex_cli.engine import launcher
+
+            engine = launcher.read_state()
+            if engine is None:
+                return None
+            url = engine.url
+        from velocimex_cli.client.retry import RetryPolicy
+        from velocimex_cli.client.synchronous import Client
+        from velocimex_cli.config.profiles import ca_cert_origin
+
+        verify = self.tls_context(
+            str(url), profile.ca_cert, ca_cert_origin(profile), profile.embedded
+        )
+        once = RetryPolicy(attempts=1, max_rate_limit_wait=0.0, rate_limit_retries=0)
+        return Client(
+            str(url),
+            profile.api_key,
+            profile.api_secret,
+            timeout=timeout,
+            retry=once,
+            transport=self.transport,
+            verify=verify,
+        )
+
     def client_for(
         self,
         url: str,

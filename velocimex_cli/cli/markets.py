@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
@@ -75,7 +76,9 @@ def run_list(factory: Factory, opts: ListOptions) -> None:
 @app.command("status")
 def status_command(
     ctx: typer.Context,
-    exchange: str | None = typer.Argument(None, help="Only this exchange, e.g. NASDAQ."),
+    exchange: str | None = typer.Argument(
+        None, help="Only this exchange, e.g. NASDAQ.", autocompletion=completers.exchanges
+    ),
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -87,7 +90,9 @@ def status_command(
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    exchange: str | None = typer.Argument(None, help="Only this exchange, e.g. BINANCE."),
+    exchange: str | None = typer.Argument(
+        None, help="Only this exchange, e.g. BINANCE.", autocompletion=completers.exchanges
+    ),
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperCommand
 
+from velocimex_cli.cli import completers
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import INTERRUPTED, execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
@@ -573,8 +574,12 @@ _WAIT = typer.Option(False, "--wait", help="Wait for a rate limit as long as the
 @app.command("place", cls=NumbersAsArguments)
 def place_command(
     ctx: typer.Context,
-    exchange: str | None = typer.Argument(None, help="Exchange, e.g. BINANCE."),
-    symbol: str | None = typer.Argument(None, help="Symbol, e.g. BTC/USDT."),
+    exchange: str | None = typer.Argument(
+        None, help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
+    ),
+    symbol: str | None = typer.Argument(
+        None, help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols
+    ),
     side: str | None = typer.Argument(None, help="buy or sell."),
     quantity: str | None = typer.Argument(None, help="Quantity, e.g. 0.010."),
     price: str | None = _PRICE,
@@ -604,8 +609,12 @@ def place_command(
 def _shortcut(side: str) -> Any:
     def command(
         ctx: typer.Context,
-        exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),
-        symbol: str = typer.Argument(..., help="Symbol, e.g. BTC/USDT."),
+        exchange: str = typer.Argument(
+            ..., help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
+        ),
+        symbol: str = typer.Argument(
+            ..., help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols
+        ),
         quantity: str = typer.Argument(..., help="Quantity, e.g. 0.010."),
         price: str | None = _PRICE,
         order_type: str | None = _TYPE,
@@ -639,10 +648,14 @@ sell_app.command("sell", cls=NumbersAsArguments)(_shortcut("sell"))
 @app.command("cancel")
 def cancel_command(
     ctx: typer.Context,
-    order_ids: list[str] | None = typer.Argument(None, help="Order ids (or client_order_id:ID)."),
+    order_ids: list[str] | None = typer.Argument(
+        None, help="Order ids (or client_order_id:ID).", autocompletion=completers.open_order_ids
+    ),
     all_: bool = typer.Option(False, "--all", help="Cancel every open order (filtered below)."),
-    exchange: str | None = typer.Option(None, "--exchange", "-e"),
-    symbol: str | None = typer.Option(None, "--symbol", "-s"),
+    exchange: str | None = typer.Option(
+        None, "--exchange", "-e", autocompletion=completers.exchanges
+    ),
+    symbol: str | None = typer.Option(None, "--symbol", "-s", autocompletion=completers.symbols),
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -664,8 +677,10 @@ _BEFORE = typer.Option(
 def list_command(
     ctx: typer.Context,
     status: str = typer.Option("open", "--status", help="open, filled, canceled, rejected, all."),
-    exchange: str | None = typer.Option(None, "--exchange", "-e"),
-    symbol: str | None = typer.Option(None, "--symbol", "-s"),
+    exchange: str | None = typer.Option(
+        None, "--exchange", "-e", autocompletion=completers.exchanges
+    ),
+    symbol: str | None = typer.Option(None, "--symbol", "-s", autocompletion=completers.symbols),
     limit: int | None = typer.Option(None, "--limit", min=1, max=1000),
     since: str | None = _SINCE,
     before: str | None = _BEFORE,
@@ -681,7 +696,9 @@ def list_command(
 @app.command("show")
 def show_command(
     ctx: typer.Context,
-    order_id: str = typer.Argument(..., help="Order id, or client_order_id:ID."),
+    order_id: str = typer.Argument(
+        ..., help="Order id, or client_order_id:ID.", autocompletion=completers.order_ids
+    ),
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -693,9 +710,11 @@ def show_command(
 @app.command("fills")
 def fills_command(
     ctx: typer.Context,
-    exchange: str | None = typer.Option(None, "--exchange", "-e"),
-    symbol: str | None = typer.Option(None, "--symbol", "-s"),
-    order_id: str | None = typer.Option(None, "--order-id"),
+    exchange: str | None = typer.Option(
+        None, "--exchange", "-e", autocompletion=completers.exchanges
+    ),
+    symbol: str | None = typer.Option(None, "--symbol", "-s", autocompletion=completers.symbols),
+    order_id: str | None = typer.Option(None, "--order-id", autocompletion=completers.order_ids),
     limit: int | None = typer.Option(None, "--limit", min=1, max=1000),
     since: str | None = _SINCE,
     before: str | None = _BEFORE,

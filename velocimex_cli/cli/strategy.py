@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
@@ -347,7 +348,11 @@ def list_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOptio
 @app.command("show")
 def show_command(
     ctx: typer.Context,
-    strategy_id: str = typer.Argument(..., help="The strategy's id (see `vmx strategy list`)."),
+    strategy_id: str = typer.Argument(
+        ...,
+        help="The strategy's id (see `vmx strategy list`).",
+        autocompletion=completers.strategy_ids,
+    ),
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -379,7 +384,9 @@ def add_command(
 @app.command("remove")
 def remove_command(
     ctx: typer.Context,
-    strategy_id: str = typer.Argument(..., help="A user strategy's id."),
+    strategy_id: str = typer.Argument(
+        ..., help="A user strategy's id.", autocompletion=completers.user_strategy_ids
+    ),
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -392,9 +399,13 @@ def remove_command(
 @app.command("deploy")
 def deploy_command(
     ctx: typer.Context,
-    strategy_id: str = typer.Argument(..., help="The strategy's id (see `vmx strategy list`)."),
-    exchange: str = typer.Option(..., "--exchange", "-e"),
-    symbol: str = typer.Option(..., "--symbol", "-s"),
+    strategy_id: str = typer.Argument(
+        ...,
+        help="The strategy's id (see `vmx strategy list`).",
+        autocompletion=completers.strategy_ids,
+    ),
+    exchange: str = typer.Option(..., "--exchange", "-e", autocompletion=completers.exchanges),
+    symbol: str = typer.Option(..., "--symbol", "-s", autocompletion=completers.symbols),
     param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
     json: JsonFlag = False,
     output: OutputOption = None,
@@ -408,7 +419,9 @@ def deploy_command(
 @app.command("status")
 def status_command(
     ctx: typer.Context,
-    deployment_id: str | None = typer.Argument(None, help="One deployment (default: all)."),
+    deployment_id: str | None = typer.Argument(
+        None, help="One deployment (default: all).", autocompletion=completers.deployment_ids
+    ),
     state: str | None = typer.Option(
         None, "--state", help="Only deployments in this state (running, stopped, failed, ...)."
     ),
@@ -423,7 +436,9 @@ def status_command(
 @app.command("stop")
 def stop_command(
     ctx: typer.Context,
-    deployment_id: str = typer.Argument(..., help="The deployment to stop."),
+    deployment_id: str = typer.Argument(
+        ..., help="The deployment to stop.", autocompletion=completers.live_deployment_ids
+    ),
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -435,7 +450,9 @@ def stop_command(
 @app.command("logs")
 def logs_command(
     ctx: typer.Context,
-    deployment_id: str = typer.Argument(..., help="The deployment."),
+    deployment_id: str = typer.Argument(
+        ..., help="The deployment.", autocompletion=completers.deployment_ids
+    ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     since: int = typer.Option(0, "--since", help="Only lines after this sequence number."),
     json: JsonFlag = False,

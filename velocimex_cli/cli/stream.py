@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from velocimex_cli.cli import completers
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
@@ -289,7 +290,9 @@ RecordOption = typer.Option(
 def market_command(
     ctx: typer.Context,
     instruments: list[str] = typer.Argument(
-        None, help="EXCHANGE:SYMBOL ... (none: the default feed, every ticker)."
+        None,
+        help="EXCHANGE:SYMBOL ... (none: the default feed, every ticker).",
+        autocompletion=completers.instruments,
     ),
     channel: list[str] = typer.Option(None, "--channel", "-c", help=CHANNEL_HELP),
     count: int | None = CountOption,

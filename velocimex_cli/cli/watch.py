@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from velocimex_cli.cli import completers
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
@@ -679,8 +680,12 @@ if True:  # the command, the only one of its app (the root loads it lazily)
     @watch_app.command("watch")
     def watch_command(
         ctx: typer.Context,
-        exchange: str = typer.Argument(..., help="Exchange, e.g. BINANCE."),
-        symbol: str = typer.Argument(..., help="Symbol, e.g. BTC/USDT."),
+        exchange: str = typer.Argument(
+            ..., help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
+        ),
+        symbol: str = typer.Argument(
+            ..., help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols
+        ),
         fps: float = typer.Option(10.0, "--fps", help="At most this many frames a second."),
         verify: str = typer.Option(
             "frame", "--verify", help="Book checksum: every message, once per frame, or off."
