@@ -213,6 +213,15 @@ def serve_command(
 # ---------------------------------------------------------------- start / stop / status
 
 
+def _key_detail(key: dict[str, Any]) -> Any:
+    """A key as `keys create|rotate|update` print it (no secret unless the record has one)."""
+    from velocimex_cli.render.tables import detail_table
+
+    shown = {**key, "permissions": ",".join(key["permissions"])}
+    shown["expires_at"] = shown["expires_at"] or "never"
+    return detail_table(shown)
+
+
 @dataclass
 class StartOptions:
     data_dir: Path | None
@@ -612,14 +621,7 @@ def run_keys_create(factory: Factory, opts: KeysCreateOptions) -> int | None:
         "expires_at": created.get("expires_at"),
     }
 
-    def table(payload: dict[str, Any]) -> Any:
-        from velocimex_cli.render.tables import detail_table
-
-        shown = {**payload, "permissions": ",".join(payload["permissions"])}
-        shown["expires_at"] = shown["expires_at"] or "never"
-        return detail_table(shown)
-
-    emit(factory.io, record, factory.output_format(opts.output), table)
+    emit(factory.io, record, factory.output_format(opts.output), _key_detail)
     factory.io.status(
         f"Key for account {record['account']!r} ({', '.join(record['permissions'])}). The"
         " secret is shown only now: store it safely (e.g. `vmx auth login`). A new account is"
@@ -804,14 +806,7 @@ def run_keys_update(factory: Factory, opts: KeysUpdateOptions) -> int | None:
         "expires_at": key.get("expires_at"),
     }
 
-    def table(payload: dict[str, Any]) -> Any:
-        from velocimex_cli.render.tables import detail_table
-
-        shown = {**payload, "permissions": ",".join(payload["permissions"])}
-        shown["expires_at"] = shown["expires_at"] or "never"
-        return detail_table(shown)
-
-    emit(factory.io, record, factory.output_format(opts.output), table)
+    emit(factory.io, record, factory.output_format(opts.output), _key_detail)
     factory.io.status(f"Key {record['api_key']} changed; a running engine applies it at once.")
     return None
 
