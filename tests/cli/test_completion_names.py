@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from typer._completion_classes import completion_init
 
-from tests.cli.conftest import Harness
+from tests.cli.conftest import Harness, make_harness
 
 completion_init()  # what `vmx` (app.run) does before it answers a completion request
 
@@ -151,9 +152,16 @@ class Idle(Strategy):
 '''
 
 
+@pytest.fixture
+def author(tmp_path: Path) -> Iterator[Harness]:
+    """The harness with a key that may add strategy files (the `strategies` permission)."""
+    yield from make_harness(tmp_path, ("read", "trade", "strategies"))
+
+
 def test_strategy_ids_complete_and_backtest_adds_python_files(
-    vmx: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    author: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    vmx = author
     (tmp_path / "idle.py").write_text(USER_STRATEGY)
     assert vmx.run("strategy", "add", str(tmp_path / "idle.py")).exit_code == 0
     listed = sorted(s["strategy_id"] for s in vmx.json("strategy", "list")["strategies"])

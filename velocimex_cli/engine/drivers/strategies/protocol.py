@@ -87,7 +87,7 @@ HookName = Literal["on_start", "on_book", "on_trade", "on_order", "on_fill", "on
 ErrorName = Literal[
     "ApiError", "AuthenticationError", "InvalidParameter", "OrderNotOpen", "IdempotencyConflict",
     "RiskLimitExceeded", "RateLimitExceeded", "InsufficientBalance", "MarketClosed",
-    "InternalError", "NotFound", "PermissionDenied",
+    "InternalError", "NotFound", "PermissionDenied", "StorageUnavailable",
 ]  # fmt: skip
 UtcTime = Annotated[datetime, Meta(tz=True)]
 # A Value: None, bool, int, float (passed through as given, e.g. a parameter from a Python
