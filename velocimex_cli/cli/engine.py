@@ -213,6 +213,17 @@ def serve_command(
 # ---------------------------------------------------------------- start / stop / status
 
 
+def _no_active_key(key: str) -> CommandError:
+    """What `keys rotate|update` say of a key that is unknown or revoked (exit 7)."""
+    from velocimex_cli.wire.errors import ExitCode
+
+    return CommandError(
+        f"no active key {key!r} (unknown or revoked); see `vmx engine keys list`",
+        exit_code=ExitCode.NOT_FOUND,
+        code="NOT_FOUND",
+    )
+
+
 def _key_detail(key: dict[str, Any]) -> Any:
     """A key as `keys create|rotate|update` print it (no secret unless the record has one)."""
     from velocimex_cli.render.tables import detail_table
@@ -776,7 +787,7 @@ def run_keys_update(factory: Factory, opts: KeysUpdateOptions) -> int | None:
     from velocimex_cli.cli.durations import parse_duration
     from velocimex_cli.engine.keys import MAX_LIFETIME_SECONDS
     from velocimex_cli.output.formats import emit
-    from velocimex_cli.wire.errors import ExitCode, NotFound
+    from velocimex_cli.wire.errors import NotFound
 
     if opts.expires_in is not None and opts.no_expiry:
         raise CommandError("--expires-in and --no-expiry contradict each other: give one")
@@ -794,11 +805,7 @@ def run_keys_update(factory: Factory, opts: KeysUpdateOptions) -> int | None:
             opts.key, opts.permissions, (change_expiry, lifetime)
         )
     except NotFound:
-        raise CommandError(
-            f"no active key {opts.key!r} (unknown or revoked); see `vmx engine keys list`",
-            exit_code=ExitCode.NOT_FOUND,
-            code="NOT_FOUND",
-        ) from None
+        raise _no_active_key(opts.key) from None
     record = {
         "api_key": key["api_key"],
         "account": key["account"],
@@ -848,7 +855,7 @@ def run_keys_rotate(factory: Factory, opts: KeysRotateOptions) -> int | None:
     from velocimex_cli.cli.durations import parse_duration
     from velocimex_cli.engine.keys import DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS
     from velocimex_cli.output.formats import emit
-    from velocimex_cli.wire.errors import ExitCode, NotFound
+    from velocimex_cli.wire.errors import NotFound
 
     grace = DEFAULT_GRACE_SECONDS
     if opts.grace is not None:
@@ -856,11 +863,7 @@ def run_keys_rotate(factory: Factory, opts: KeysRotateOptions) -> int | None:
     try:
         rotated = _KeyAccess(opts.data_dir).rotate(opts.key, grace)
     except NotFound:
-        raise CommandError(
-            f"no active key {opts.key!r} (unknown or revoked); see `vmx engine keys list`",
-            exit_code=ExitCode.NOT_FOUND,
-            code="NOT_FOUND",
-        ) from None
+        raise _no_active_key(opts.key) from None
     record = {
         "api_key": rotated["api_key"],
         "api_secret": rotated["api_secret"],
