@@ -121,6 +121,13 @@ def test_invalid_combinations_are_skipped_and_listed_not_fatal(vmx: Vmx, tmp_pat
     assert table.exit_code == 0, table.stderr
     assert table.stdout.count("skipped:") == 3
     assert "3 of 6 runs gave no result" in table.stderr
+    as_csv = vmx.run(*args, "-o", "csv")  # a row each, the skipped ones saying why
+    assert as_csv.exit_code == 0, as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert len(rows) == 6 and len([r for r in rows if r["total_return"]]) == 3
+    assert sorted((r["fast"], r["slow"]) for r in rows if "below" in r["skipped"]) == [
+        ("10", "10"), ("10", "6"), ("6", "6")
+    ]  # fmt: skip
 
 
 KILLER = """

@@ -419,9 +419,12 @@ def _run_sweep(
 
         flat = []
         for r in ranked:
-            row = {**r["params"], **r["metrics"]}
+            row = {**r["params"], **r.get("metrics", {})}
             for key, value in (r.get("out_of_sample") or {}).items():
                 row[f"oos_{key}"] = value
+            # A combination the strategy refused, or a run that failed, has no metrics: its
+            # row says why (it used to end the command in a KeyError).
+            row.update({key: r[key] for key in ("skipped", "failed") if key in r})
             flat.append(row)
         factory.io.write(to_csv(flat))
         return None
