@@ -290,6 +290,7 @@ def page_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     cwd = tmp_path / "work"
     cwd.mkdir()
     scripts = str(Path(sys.executable).parent)
+    assert (Path(scripts) / "vmx").exists(), f"no vmx in {scripts}: pip install -e '.[test]' there"
     env = {
         key: value
         for key, value in os.environ.items()
@@ -305,7 +306,8 @@ def page_env(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     )
     (tmp_path / "home").mkdir()
     yield cwd, env
-    subprocess.run(["vmx", "engine", "stop"], env=env, capture_output=True, timeout=60)
+    if (tmp_path / "vmx-home").exists():  # the page's commands may have started an engine
+        subprocess.run(["vmx", "engine", "stop"], env=env, capture_output=True, timeout=60)
 
 
 def _failure(block: Block, outcome: Outcome, why: str) -> str:
@@ -369,3 +371,14 @@ def test_blocks_not_run(block: Block) -> None:
     assert block.not_run, f"{block.where}: a `not run` marker must say why"
     commands = "; ".join(command.text.splitlines()[0] for command in block.commands)
     pytest.skip(f"{block.where} not run ({block.not_run}): {commands}")
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    """The README's set-up command for the test suite installs and runs what `.ci/run` does."""
+    blocks = [block for block in ALL_BLOCKS if block.page.name == "README.md" and block.not_run]
+    setup = next(b for b in blocks if "pytest" in b.commands[0].text).commands[0].text
+    steps = [step.strip() for step in setup.split("&&")]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    for step in steps:
+        if step.startswith(("pip install", "python -m pytest")):
+            assert any(line.strip().endswith(step) for line in ci), f"{step!r} is not in .ci/run"
