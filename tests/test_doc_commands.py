@@ -382,3 +382,33 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     for step in steps:
         if step.startswith(("pip install", "python -m pytest")):
             assert any(line.strip().endswith(step) for line in ci), f"{step!r} is not in .ci/run"
+
+
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces to -."""
+    anchors = set()
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_links_between_pages_resolve(page: Path) -> None:
+    """Every relative link of a page names a file that exists, and a heading there."""
+    broken = []
+    for match in LINK.finditer(page.read_text(encoding="utf-8")):
+        target = match["target"]
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if not linked.exists():
+            broken.append(f"{target}: no file {linked}")
+        elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+            broken.append(f"{target}: no heading #{anchor} in {linked.name}")
+    assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
