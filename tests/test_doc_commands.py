@@ -12,8 +12,9 @@ An HTML comment right before a block says how to treat it (a reader of the page 
 
 - `<!-- not run: REASON -->`: it cannot run here (an install, a remote server, the internet).
   Those blocks are listed by `test_blocks_not_run`, each skipped with its page, line and reason.
-- `<!-- live: Ctrl-C after N s -->`: a view or server that runs until stopped; its one command
-  runs on a pseudo-terminal, must still run after N seconds, and must exit 0 on Ctrl-C.
+- `<!-- live: Ctrl-C once it shows "TEXT" -->`: a view or server that runs until stopped; its one
+  command runs on a pseudo-terminal (100x30), must show TEXT within a minute while it runs, and
+  must exit 0 on the Ctrl-C typed a second later.
 - `<!-- save as: NAME -->` before any block: the page tells the reader to save it as NAME (a
   strategy file, an order file); the test writes it to the working directory at that point.
 - `<!-- files: NAME ... -->`: the block uses example files the page does not make itself; the
@@ -25,12 +26,15 @@ would never be run.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,7 +50,9 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL = {"bash", "sh", "shell", "console"}
 FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
 MARKER = re.compile(r"^<!--\s*(?P<kind>not run|live|files|save as):\s*(?P<value>.*?)\s*-->$")
-LIVE = re.compile(r"^Ctrl-C after (?P<seconds>\d+(?:\.\d+)?) s$")
+LIVE = re.compile(r'^Ctrl-C once it shows "(?P<text>[^"]+)"$')
+LIVE_TIMEOUT = 60.0
+ESCAPE = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Z0-9]|[=>])")
 SHOWN_EXIT = re.compile(r"^exit=(\d+)$")
 BLOCK_TIMEOUT = 90.0
 
@@ -90,7 +96,7 @@ class Block:
     lang: str
     commands: list[Command] = field(default_factory=list)
     not_run: str | None = None
-    live_seconds: float | None = None
+    live_until: str | None = None
     files: list[str] = field(default_factory=list)
     save_as: str | None = None
     content: str = ""
@@ -136,8 +142,8 @@ def parse(page: Path) -> list[Block]:
                     block.files = value.replace(",", " ").split()
                 else:
                     live = LIVE.match(value)
-                    assert live, f"{block.where}: a live marker reads `Ctrl-C after N s`"
-                    block.live_seconds = float(live["seconds"])
+                    assert live, f'{block.where}: a live marker reads `Ctrl-C once it shows "X"`'
+                    block.live_until = live["text"]
             blocks.append(block)
         elif save_as := dict(markers).get("save as"):
             content = "\n".join(body) + "\n"
@@ -233,9 +239,10 @@ def _read(path: Path) -> str:
 
 
 def run_live(block: Block, cwd: Path, env: dict[str, str]) -> Outcome:
-    """The block's one command on a pseudo-terminal, stopped with Ctrl-C after its seconds."""
+    """The block's one command on a pseudo-terminal, stopped with Ctrl-C a second after it shows
+    its marker's text (a view that is up and drawing, a server that listens)."""
     assert len(block.commands) == 1, f"{block.where}: a live block holds one command"
-    assert block.live_seconds is not None
+    assert block.live_until is not None
     command = block.commands[0]
     pid, fd = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal
@@ -244,6 +251,7 @@ def run_live(block: Block, cwd: Path, env: dict[str, str]) -> Outcome:
             os.execvpe("bash", ["bash", "-c", command.text], env)
         finally:
             os._exit(127)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # 100x30
     seen = bytearray()
 
     def drain() -> None:
@@ -259,12 +267,17 @@ def run_live(block: Block, cwd: Path, env: dict[str, str]) -> Outcome:
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
-        deadline = time.monotonic() + block.live_seconds
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + LIVE_TIMEOUT
+        while block.live_until not in ESCAPE.sub("", seen.decode(errors="replace")):
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:  # it stopped by itself: not a live view
                 return Outcome(command, os.waitstatus_to_exitcode(status), "", _text(seen))
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return Outcome(command, None, "", _text(seen))
             time.sleep(0.1)
+        time.sleep(1)  # a frame or two more
         os.write(fd, b"\x03")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -320,6 +333,8 @@ def _failure(block: Block, outcome: Outcome, why: str) -> str:
 
 def check(block: Block, outcome: Outcome) -> str | None:
     """What is wrong with a command's outcome, or None."""
+    if outcome.status is None and block.live_until is not None:
+        return _failure(block, outcome, f"did not show {block.live_until!r} and stop on Ctrl-C")
     if outcome.status is None:
         return _failure(block, outcome, f"did not finish within {BLOCK_TIMEOUT:.0f} s")
     if outcome.status != 0:
@@ -350,7 +365,7 @@ def test_page_commands_run_as_written(
         for name in block.files:
             assert name in FILES, f"{block.where}: the test does not know how to make {name}"
             (cwd / name).write_text(FILES[name](), encoding="utf-8")
-        if block.live_seconds is not None:
+        if block.live_until is not None:
             outcomes = [run_live(block, cwd, env)]
         else:
             outcomes = run_block(block, cwd, env)
