@@ -47,12 +47,13 @@ MAX_LOG_MESSAGE = 2000
 MAX_REASON = 500
 MAX_DECIMAL_DIGITS = 100
 MAX_DEPTH = 1000
+MAX_INTERVAL_MICROS = 10 * 366 * 86_400 * 1_000_000  # ten years: no real timer is longer
 
 # The bounded types the worker protocol carries the checked values as.
 Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 LogText = Annotated[str, Meta(max_length=MAX_LOG_MESSAGE)]
 ReasonText = Annotated[str, Meta(max_length=MAX_REASON)]
-Micros = Annotated[int, Meta(gt=0)]
+Micros = Annotated[int, Meta(gt=0, le=MAX_INTERVAL_MICROS)]
 Depth = Annotated[int, Meta(ge=1, le=MAX_DEPTH)]
 UtcTime = Annotated[datetime, Meta(tz=True)]
 
@@ -104,7 +105,10 @@ def flag(name: str, value: object) -> bool:
 
 
 def interval(name: str, value: object) -> int:
-    return interval_micros(value, name)
+    micros = interval_micros(value, name)
+    if micros > MAX_INTERVAL_MICROS:
+        raise InvalidParameter(name, _shown(value), f"{name} is at most ten years")
+    return micros
 
 
 def depth(name: str, value: object) -> int:
