@@ -151,3 +151,89 @@ def test_each_declared_operation_is_a_documented_context_method() -> None:
         assert [(p.name, p.kind, p.default) for p in declared.parameters.values()] == [
             (p.name, p.kind, p.default) for p in expected.parameters.values()
         ], op.name
+
+
+KEEPS_ITS_IDS = """
+from decimal import Decimal
+from velocimex_cli.strategy import Strategy
+from velocimex_cli.wire.errors import ApiError
+
+
+class KeepsItsIds(Strategy):
+    id = "keeps-its-ids"
+
+    def on_start(self):
+        self.beat = 0
+        self.kept = self.ctx.buy(Decimal("0.001"), self.ctx.best_bid() - 50)
+        self.ctx.buy(Decimal("0.002"))  # fills at once, when it arrives
+
+    def seen(self, what, order):
+        self.ctx.log(f"{what} {order.side} {order.type} {order.quantity} {order.status}"
+                     f" {getattr(order, 'event', '')}")
+
+    def on_order(self, order):
+        self.seen("on_order", order)
+
+    def on_fill(self, fill):
+        self.ctx.log(f"on_fill {fill.side} {fill.quantity} {fill.liquidity}")
+
+    def on_timer(self, name):
+        pass
+
+    def on_trade(self, trade):
+        self.beat += 1
+        if self.beat in (3, 4):  # the id place_order gave, once the order has arrived
+            try:
+                self.seen("canceled", self.ctx.cancel(self.kept.order_id))
+            except ApiError as exc:
+                self.ctx.log(f"cancel: {type(exc).__name__} {exc.message.split()[-3:]}")
+"""
+
+
+def test_with_order_latency_a_backtest_shows_the_live_events_in_the_live_order() -> None:
+    """The backtest's host holds orders for its latency; once they arrive the strategy sees
+    what it sees live, in the same order, and the id place_order gave still cancels."""
+    from velocimex_cli.engine.backtest.host import BacktestHost
+    from velocimex_cli.wire.timefmt import to_micros
+
+    clock = FakeClock(SATURDAY)
+    node = make_node(clock)
+    try:
+        deployments = node.deployments
+        assert deployments is not None
+        add(node, KEEPS_ITS_IDS)
+        status = deployments.deploy_now("alice", "keeps-its-ids", "BINANCE", "BTC/USDT", {})
+        for _ in range(STEPS):
+            clock.advance(seconds=1)
+            node.step()
+        live_seen = [
+            line["message"]
+            for line in deployments.logs(status["deployment_id"])["logs"]
+            if not line["message"].startswith(ENGINE_RECORDS)
+        ]
+    finally:
+        node.close()
+    clock = FakeClock(SATURDAY)
+    node = make_node(clock)
+    try:
+        host = BacktestHost(
+            node.exchange,
+            load_source(KEEPS_ITS_IDS),
+            latency_micros=200_000,
+            deployment_id=status["deployment_id"],
+            account="alice",
+            exchange_name="BINANCE",
+            symbol="BTC/USDT",
+        )
+        host.start()
+        for index in range(STEPS):
+            clock.advance(seconds=1)
+            node.step()
+            host.send_due(to_micros(clock()), index + 1)
+            host.step()
+        backtest_seen = [line["message"] for line in host.logs]
+    finally:
+        node.close()
+    assert any(line.startswith("on_fill") for line in live_seen), live_seen
+    assert any(line.startswith("canceled") for line in live_seen), live_seen
+    assert backtest_seen == live_seen
