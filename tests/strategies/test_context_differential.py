@@ -237,3 +237,18 @@ def test_with_order_latency_a_backtest_shows_the_live_events_in_the_live_order()
     assert any(line.startswith("on_fill") for line in live_seen), live_seen
     assert any(line.startswith("canceled") for line in live_seen), live_seen
     assert backtest_seen == live_seen
+
+
+def test_the_engine_side_of_the_context_does_not_import_the_host() -> None:
+    """host.py builds the context; engine_context.py knows the host only as a Protocol (the
+    two no longer import each other, not even for types)."""
+    import ast
+
+    from velocimex_cli.engine.drivers.strategies import engine_context
+
+    tree = ast.parse(Path(engine_context.__file__).read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "velocimex_cli.engine.drivers.strategies.host" not in imported
+    assert "velocimex_cli.engine.drivers.strategies.operations" in imported

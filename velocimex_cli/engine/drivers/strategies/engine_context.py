@@ -158,7 +158,7 @@ class EngineContext:
         return self._host.cancel_all(self._only(exchange, symbol))
 
     def open_orders(self, exchange: str | None, symbol: str | None) -> list[OrderInfo]:
-        only = self._only(exchange, symbol)
+        only = None if exchange is None and symbol is None else self._find(exchange, symbol)
         return [
             order_info(order_wire(o))
             for o in self._host.live_orders()
