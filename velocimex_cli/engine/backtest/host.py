@@ -6,7 +6,9 @@ latency; worse, against a print's own liquidity. So a backtest holds every order
 first event after it was placed (and at least `latency` of simulated time later) has been
 applied, and only then hands it to the engine's normal order entry. Until then the order is
 `pending`: the strategy gets an OrderInfo with that status, its client_order_id as its id, and
-can cancel it; once sent, its events arrive through on_order/on_fill as they do live. An order
+can cancel it by that id, before and after it arrives (as live, where the id a strategy kept
+from place_order cancels its order); once sent, its events arrive through on_order/on_fill as
+they do live. An order
 the engine refuses on arrival is reported through on_order as `rejected` with the reason, as
 an exchange reports an order it refuses after accepting the request.
 """
@@ -75,6 +77,10 @@ class BacktestHost(StrategyHost):
             if entry[2] == order_id:
                 self.pending.remove(entry)
                 return self._pending_info(entry[3], "canceled", "canceled")
+        if order_id.startswith(self._prefix):  # the id it had while pending: it has arrived
+            arrived = self.exchange.ledger.accounts[self.account].client_ids.get(order_id)
+            if arrived is not None:
+                order_id = str(arrived)
         return super().cancel(order_id)
 
     def cancel_all(self, only: Any) -> int:

@@ -1,10 +1,18 @@
-"""`StrategyContext` implemented in-process over an `Exchange` (for `StrategyHost`)."""
+"""The strategy context's operations performed on an in-process `Exchange`.
+
+`EngineContext` is the engine side: one method per operation of operations.OPERATIONS, taking
+the checked values in declared order. It serves both a backtest's strategy, through
+`LocalContext` (the strategy-facing calls of operations.ContextCalls performed here directly),
+and a live strategy's worker, whose protocol messages the node applies to it
+(protocol.Request.apply). It knows its host only as a `ContextHost`: host.py builds it, this
+module never imports host.py.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from velocimex_cli.engine.core.exchange import order_wire
 from velocimex_cli.engine.core.ledger import units_to_decimal
@@ -15,38 +23,65 @@ from velocimex_cli.engine.drivers.strategies.context import (
     BookSnapshot,
     FeeRates,
     InstrumentSpec,
-    LogLevel,
     OrderInfo,
     PositionInfo,
-    Side,
-    TimeInForceName,
 )
 from velocimex_cli.engine.drivers.strategies.event_values import instrument_spec, order_info
-from velocimex_cli.engine.drivers.strategies.timers import interval_micros
-from velocimex_cli.wire.errors import InvalidParameter
+from velocimex_cli.engine.drivers.strategies.operations import (
+    OPERATIONS,
+    ContextCalls,
+    Operation,
+    api_error_of,
+)
+from velocimex_cli.wire.errors import ApiError, InvalidParameter
 from velocimex_cli.wire.timefmt import to_micros
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.core.instruments import Instrument
-    from velocimex_cli.engine.drivers.strategies.host import StrategyHost
+    from velocimex_cli.engine.core.orders import Order
+    from velocimex_cli.engine.drivers.strategies.tally import Tally
+    from velocimex_cli.engine.drivers.strategies.timers import Timers
 
-RUNNING = "running"  # host.RUNNING (host imports this module)
+
+class ContextHost(Protocol):
+    """What the context needs of the host running the strategy (host.StrategyHost)."""
+
+    exchange: Exchange
+    deployment_id: str
+    account: str
+    instrument: Instrument
+    state: str
+    timers: Timers
+    tally: Tally
+
+    @property
+    def running(self) -> bool: ...
+
+    def subscribe(self, instrument: Instrument) -> None: ...
+
+    def place(self, request: dict[str, Any]) -> OrderInfo: ...
+
+    def cancel(self, order_id: str) -> OrderInfo: ...
+
+    def cancel_all(self, only: Instrument | None) -> int: ...
+
+    def live_orders(self) -> list[Order]: ...
+
+    def log(self, message: str, level: str = "info") -> None: ...
+
+    def request_stop(self, reason: str) -> None: ...
 
 
 class EngineContext:
-    """`StrategyContext` over an in-process `Exchange` (see context.py for each method)."""
+    """Each operation on the engine (see context.StrategyContext for what each does)."""
 
-    def __init__(self, host: StrategyHost) -> None:
+    def __init__(self, host: ContextHost) -> None:
         self._host = host
         self._exchange = host.exchange
         self._spec = instrument_spec(host.instrument)
 
     # -- identity and instruments ----------------------------------------------------------
-    @property
-    def deployment_id(self) -> str:
-        return self._host.deployment_id
-
-    @property
     def instrument(self) -> InstrumentSpec:
         return self._spec
 
@@ -73,11 +108,8 @@ class EngineContext:
     def now(self) -> datetime:
         return self._exchange.clock()
 
-    def set_timer(
-        self, name: str, interval: timedelta | int | Decimal, *, repeat: bool = True
-    ) -> None:
-        micros = interval_micros(interval)
-        self._host.timers.set(name, to_micros(self._exchange.clock()), micros, repeat)
+    def set_timer(self, name: str, interval_micros: int, repeat: bool) -> None:
+        self._host.timers.set(name, to_micros(self._exchange.clock()), interval_micros, repeat)
 
     def cancel_timer(self, name: str) -> None:
         self._host.timers.cancel(name)
@@ -85,17 +117,16 @@ class EngineContext:
     # -- orders ----------------------------------------------------------------------------
     def place_order(
         self,
-        side: Side,
+        side: str,
         quantity: Decimal,
-        price: Decimal | None = None,
-        *,
-        time_in_force: TimeInForceName | None = None,
-        post_only: bool = False,
-        exchange: str | None = None,
-        symbol: str | None = None,
+        price: Decimal | None,
+        time_in_force: str | None,
+        post_only: bool,
+        exchange: str | None,
+        symbol: str | None,
     ) -> OrderInfo:
         host = self._host
-        if host.state != RUNNING:
+        if not host.running:
             raise InvalidParameter(
                 "state", host.state, f"deployment {host.deployment_id} is {host.state}"
             )
@@ -117,46 +148,16 @@ class EngineContext:
             request["post_only"] = True
         return host.place(request)
 
-    def buy(
-        self,
-        quantity: Decimal,
-        price: Decimal | None = None,
-        *,
-        time_in_force: TimeInForceName | None = None,
-        post_only: bool = False,
-        exchange: str | None = None,
-        symbol: str | None = None,
-    ) -> OrderInfo:
-        return self.place_order(
-            "buy", quantity, price, time_in_force=time_in_force, post_only=post_only,
-            exchange=exchange, symbol=symbol,
-        )  # fmt: skip
-
-    def sell(
-        self,
-        quantity: Decimal,
-        price: Decimal | None = None,
-        *,
-        time_in_force: TimeInForceName | None = None,
-        post_only: bool = False,
-        exchange: str | None = None,
-        symbol: str | None = None,
-    ) -> OrderInfo:
-        return self.place_order(
-            "sell", quantity, price, time_in_force=time_in_force, post_only=post_only,
-            exchange=exchange, symbol=symbol,
-        )  # fmt: skip
-
     def cancel(self, order_id: str) -> OrderInfo:
-        return self._host.cancel(str(order_id))
+        return self._host.cancel(order_id)
 
-    def cancel_all(self, exchange: str | None = None, symbol: str | None = None) -> int:
-        only = None if exchange is None and symbol is None else self._find(exchange, symbol)
-        return self._host.cancel_all(only)
+    def _only(self, exchange: str | None, symbol: str | None) -> Instrument | None:
+        return None if exchange is None and symbol is None else self._find(exchange, symbol)
 
-    def open_orders(
-        self, exchange: str | None = None, symbol: str | None = None
-    ) -> list[OrderInfo]:
+    def cancel_all(self, exchange: str | None, symbol: str | None) -> int:
+        return self._host.cancel_all(self._only(exchange, symbol))
+
+    def open_orders(self, exchange: str | None, symbol: str | None) -> list[OrderInfo]:
         only = None if exchange is None and symbol is None else self._find(exchange, symbol)
         return [
             order_info(order_wire(o))
@@ -165,7 +166,7 @@ class EngineContext:
         ]
 
     # -- portfolio -------------------------------------------------------------------------
-    def position(self, exchange: str | None = None, symbol: str | None = None) -> PositionInfo:
+    def position(self, exchange: str | None, symbol: str | None) -> PositionInfo:
         return self._host.tally.position(self._find(exchange, symbol))
 
     def balances(self) -> dict[str, BalanceInfo]:
@@ -175,10 +176,10 @@ class EngineContext:
         }
 
     def balance(self, asset: str) -> BalanceInfo:
-        found = self.balances().get(str(asset).upper())
+        found = self.balances().get(asset.upper())
         if found is None:
             zero = units_to_decimal(0)
-            return BalanceInfo(str(asset).upper(), zero, zero, zero)
+            return BalanceInfo(asset.upper(), zero, zero, zero)
         return found
 
     def fee_rates(self) -> FeeRates:
@@ -211,33 +212,20 @@ class EngineContext:
         levels = self._levels(instrument, side, 1, exclude)
         return instrument.price_of(levels[0][0]) if levels else None
 
-    def best_bid(
-        self, exchange: str | None = None, symbol: str | None = None, *, exclude_own: bool = False
-    ) -> Decimal | None:
+    def best_bid(self, exchange: str | None, symbol: str | None, exclude_own: bool) -> Any:
         return self._best(BUY, exchange, symbol, exclude_own)
 
-    def best_ask(
-        self, exchange: str | None = None, symbol: str | None = None, *, exclude_own: bool = False
-    ) -> Decimal | None:
+    def best_ask(self, exchange: str | None, symbol: str | None, exclude_own: bool) -> Any:
         return self._best(SELL, exchange, symbol, exclude_own)
 
-    def mid(
-        self, exchange: str | None = None, symbol: str | None = None, *, exclude_own: bool = False
-    ) -> Decimal | None:
-        bid = self.best_bid(exchange, symbol, exclude_own=exclude_own)
-        ask = self.best_ask(exchange, symbol, exclude_own=exclude_own)
+    def mid(self, exchange: str | None, symbol: str | None, exclude_own: bool) -> Any:
+        bid = self.best_bid(exchange, symbol, exclude_own)
+        ask = self.best_ask(exchange, symbol, exclude_own)
         return None if bid is None or ask is None else (bid + ask) / 2
 
     def book(
-        self,
-        exchange: str | None = None,
-        symbol: str | None = None,
-        depth: int = 10,
-        *,
-        exclude_own: bool = False,
+        self, exchange: str | None, symbol: str | None, depth: int, exclude_own: bool
     ) -> BookSnapshot:
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
-            raise InvalidParameter("depth", depth, "depth must be a whole number from 1 to 1000")
         instrument = self._find(exchange, symbol)
         price_of, quantity_of = instrument.price_of, instrument.quantity_of
         return BookSnapshot(
@@ -255,11 +243,35 @@ class EngineContext:
         )
 
     # -- reporting -------------------------------------------------------------------------
-    def log(self, message: str, level: LogLevel = "info") -> None:
-        self._host.log(str(message), level)
+    def log(self, message: str, level: str) -> None:
+        self._host.log(message, level)
 
-    def stop(self, reason: str = "completed") -> None:
-        self._host.request_stop(str(reason))
+    def stop(self, reason: str) -> None:
+        self._host.request_stop(reason)
 
 
-__all__ = ["EngineContext"]
+class LocalContext(ContextCalls):
+    """The StrategyContext of a strategy running in the engine's own process (a backtest, a
+    test): each operation, checked as the worker checks it, performed on `engine`. An
+    unexpected exception reaches the strategy as the API error a live strategy gets."""
+
+    def __init__(self, deployment_id: str, engine: EngineContext) -> None:
+        self._deployment_id = deployment_id
+        self._attributes = {}
+        self.engine = engine
+        self._serve = {op.name: getattr(engine, op.name) for op in OPERATIONS}
+
+    @property
+    def deployment_id(self) -> str:
+        return self._deployment_id
+
+    def _perform(self, operation: Operation, values: tuple[Any, ...]) -> Any:
+        try:
+            return self._serve[operation.name](*values)
+        except ApiError:
+            raise
+        except Exception as exc:
+            raise api_error_of(exc) from exc
+
+
+__all__ = ["ContextHost", "EngineContext", "LocalContext"]

@@ -36,7 +36,7 @@ from velocimex_cli.engine.drivers.strategies.context import (
     OrderInfo,
     client_order_id_for,
 )
-from velocimex_cli.engine.drivers.strategies.engine_context import EngineContext
+from velocimex_cli.engine.drivers.strategies.engine_context import EngineContext, LocalContext
 from velocimex_cli.engine.drivers.strategies.event_values import (
     book_top,
     fill_info,
@@ -122,7 +122,7 @@ class StrategyHost:
             hook for hook in HOOKS if getattr(strategy_cls, hook) is not getattr(Strategy, hook)
         )
         self.subscribe(self.instrument)
-        self.context = EngineContext(self)
+        self.context = LocalContext(deployment_id, EngineContext(self))
         self.strategy: Strategy | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ node -> worker
     Quit.
 worker -> node (deployment)
     Ready (the strategy is built: its validated parameters and the hooks it overrides),
-    Call (one context call, each a `Request` with its own typed arguments),
+    Call (one context call: a `Request`, one per operation of operations.py, typed arguments),
     Done (the hook returned, with the reads it made before its first order or cancel),
     Failed (the start or a hook raised: message, traceback, and the API error if it was one).
 worker -> node (upload check)
@@ -34,42 +34,39 @@ extension of its own (DECIMAL_EXT) so that it does not come back as a str.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
 import msgspec
 from msgspec import Meta, Raw, Struct
 
 from velocimex_cli.engine.drivers.strategies.base import STRATEGY_ID
 from velocimex_cli.engine.drivers.strategies.context import (
-    BalanceInfo,
-    BookSnapshot,
     BookTop,
-    FeeRates,
     FillInfo,
     InstrumentSpec,
     OrderInfo,
-    PositionInfo,
-    StrategyContext,
     TradeTick,
 )
-from velocimex_cli.engine.drivers.strategies.params import PARAM_NAME
-from velocimex_cli.wire.errors import (
-    ERROR_CLASSES,
-    ApiError,
-    InternalError,
-    InvalidParameter,
-    rebuild_error,
+from velocimex_cli.engine.drivers.strategies.operations import (
+    MAX_DECIMAL_DIGITS,
+    MAX_TEXT,
+    OPERATIONS,
+    Operation,
+    Text,
+    api_error_of,
 )
+from velocimex_cli.engine.drivers.strategies.params import PARAM_NAME
+from velocimex_cli.wire.errors import ERROR_CLASSES, ApiError, rebuild_error
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.drivers.strategies.engine_context import LocalContext
 
 # Frames: the engine reads at most this much of one message from a worker (checked on the
 # length header, before any of the body is kept); a worker at most MAX_TO_WORKER from the node.
 MAX_FROM_WORKER = 1 << 20
 MAX_TO_WORKER = 64 << 20
-MAX_TEXT = 1000  # a name, an id, a symbol, a side: far more than any real one
-MAX_LOG_MESSAGE = 2000
-MAX_REASON = 500
 MAX_FAILURE = 600  # a failure's one-line message
 MAX_TRACEBACK = 4000
 MAX_ERROR_MESSAGE = 2000
@@ -77,19 +74,15 @@ MAX_DESCRIPTION = 10_000
 MAX_PARAMS = 100
 MAX_CHOICES = 1000
 MAX_KNOWN = 16  # reads reported per hook
-MAX_DECIMAL_DIGITS = 100
 MAX_VALUE_DEPTH = 6
 DECIMAL_EXT = 1  # MessagePack extension code of a Decimal inside a Value: its ASCII text
 
-Text = Annotated[str, Meta(max_length=MAX_TEXT)]
-LogText = Annotated[str, Meta(max_length=MAX_LOG_MESSAGE)]
 HookName = Literal["on_start", "on_book", "on_trade", "on_order", "on_fill", "on_timer", "on_stop"]
 ErrorName = Literal[
     "ApiError", "AuthenticationError", "InvalidParameter", "OrderNotOpen", "IdempotencyConflict",
     "RiskLimitExceeded", "RateLimitExceeded", "InsufficientBalance", "MarketClosed",
     "InternalError", "NotFound", "PermissionDenied", "StorageUnavailable",
 ]  # fmt: skip
-UtcTime = Annotated[datetime, Meta(tz=True)]
 # A Value: None, bool, int, float (passed through as given, e.g. a parameter from a Python
 # caller: never computed with), str, Decimal, an aware datetime, or a list / str-keyed dict of
 # Values, at most MAX_VALUE_DEPTH deep (checked by check_value on decoding).
@@ -177,10 +170,7 @@ class ErrorBody(Struct, array_like=True):
     def of_exception(cls, exc: BaseException) -> ErrorBody:
         """Any exception as an API error: TypeError and ValueError are the caller's
         INVALID_PARAMETER, anything else unexpected an INTERNAL_ERROR."""
-        if isinstance(exc, ApiError):
-            return cls.of(exc)
-        kind = InvalidParameter if isinstance(exc, TypeError | ValueError) else InternalError
-        return cls.of(rebuild_error(kind, f"{type(exc).__name__}: {exc}"))
+        return cls.of(api_error_of(exc))
 
     def exception(self) -> ApiError:
         return rebuild_error(ERROR_CLASSES[self.type], self.message, self.details)
@@ -192,226 +182,52 @@ class ErrorBody(Struct, array_like=True):
 
 # ------------------------------------------------------------------------------ context calls
 class Request(Struct, frozen=True, array_like=True, tag_field="method"):
-    """One context call (see context.StrategyContext) and its arguments. Each subclass names
-    the method it calls (its tag), the type of its answer, and serves itself with `apply`."""
-
-    result: ClassVar[Any] = None
-    writes: ClassVar[bool] = False  # places or cancels: ends the hook's known reads
-    read: ClassVar[bool] = False  # may be answered ahead (see worker.RemoteContext)
-
-    def apply(self, context: StrategyContext) -> Any:
-        raise NotImplementedError
-
-
-class GetInstrument(Request, frozen=True, tag="instrument"):
-    result = InstrumentSpec
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.instrument
-
-
-class InstrumentFor(Request, frozen=True, tag="instrument_for"):
-    result = InstrumentSpec
-    exchange: Text
-    symbol: Text
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.instrument_for(self.exchange, self.symbol)
-
-
-class Subscribe(Request, frozen=True, tag="subscribe"):
-    result = InstrumentSpec
-    exchange: Text
-    symbol: Text
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.subscribe(self.exchange, self.symbol)
-
-
-class Now(Request, frozen=True, tag="now"):
-    result = UtcTime
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.now()
-
-
-class SetTimer(Request, frozen=True, tag="set_timer"):
-    name: Text
-    interval_micros: Annotated[int, Meta(gt=0)]
-    repeat: bool
-
-    def apply(self, context: StrategyContext) -> Any:
-        interval = timedelta(microseconds=self.interval_micros)
-        return context.set_timer(self.name, interval, repeat=self.repeat)
-
-
-class CancelTimer(Request, frozen=True, tag="cancel_timer"):
-    name: Text
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.cancel_timer(self.name)
-
-
-class PlaceOrder(Request, frozen=True, tag="place_order"):
-    result = OrderInfo
-    writes = True
-    side: Text
-    quantity: Decimal
-    price: Decimal | None
-    time_in_force: Text | None
-    post_only: bool
-    exchange: Text | None
-    symbol: Text | None
-
-    def __post_init__(self) -> None:
-        _check_decimal("quantity", self.quantity)
-        _check_decimal("price", self.price)
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.place_order(
-            self.side,  # type: ignore[arg-type]  # the engine checks it
-            self.quantity,
-            self.price,
-            time_in_force=self.time_in_force,  # type: ignore[arg-type]
-            post_only=self.post_only,
-            exchange=self.exchange,
-            symbol=self.symbol,
-        )
-
-
-class Cancel(Request, frozen=True, tag="cancel"):
-    result = OrderInfo
-    writes = True
-    order_id: Text
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.cancel(self.order_id)
-
-
-class CancelAll(Request, frozen=True, tag="cancel_all"):
-    result = int
-    writes = True
-    exchange: Text | None
-    symbol: Text | None
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.cancel_all(self.exchange, self.symbol)
-
-
-class OpenOrders(Request, frozen=True, tag="open_orders"):
-    result = list[OrderInfo]
-    read = True
-    exchange: Text | None
-    symbol: Text | None
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.open_orders(self.exchange, self.symbol)
-
-
-class Position(Request, frozen=True, tag="position"):
-    result = PositionInfo
-    read = True
-    exchange: Text | None
-    symbol: Text | None
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.position(self.exchange, self.symbol)
-
-
-class Balances(Request, frozen=True, tag="balances"):
-    result = dict[str, BalanceInfo]
-    read = True
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.balances()
-
-
-class Balance(Request, frozen=True, tag="balance"):
-    result = BalanceInfo
-    read = True
-    asset: Text
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.balance(self.asset)
-
-
-class GetFeeRates(Request, frozen=True, tag="fee_rates"):
-    result = FeeRates
-    read = True
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.fee_rates()
-
-
-class BestBid(Request, frozen=True, tag="best_bid"):
-    result = Decimal | None
-    read = True
-    exchange: Text | None
-    symbol: Text | None
-    exclude_own: bool
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.best_bid(self.exchange, self.symbol, exclude_own=self.exclude_own)
-
-
-class BestAsk(Request, frozen=True, tag="best_ask"):
-    result = Decimal | None
-    read = True
-    exchange: Text | None
-    symbol: Text | None
-    exclude_own: bool
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.best_ask(self.exchange, self.symbol, exclude_own=self.exclude_own)
-
-
-class Mid(Request, frozen=True, tag="mid"):
-    result = Decimal | None
-    read = True
-    exchange: Text | None
-    symbol: Text | None
-    exclude_own: bool
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.mid(self.exchange, self.symbol, exclude_own=self.exclude_own)
-
-
-class Book(Request, frozen=True, tag="book"):
-    result = BookSnapshot
-    read = True
-    exchange: Text | None
-    symbol: Text | None
-    depth: Annotated[int, Meta(ge=1, le=1000)]
-    exclude_own: bool
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.book(self.exchange, self.symbol, self.depth, exclude_own=self.exclude_own)
-
-
-class Log(Request, frozen=True, tag="log"):
-    message: LogText
-    level: Text
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.log(self.message, self.level)  # type: ignore[arg-type]  # checked there
-
-
-class Stop(Request, frozen=True, tag="stop"):
-    reason: Annotated[str, Meta(max_length=MAX_REASON)]
-
-    def apply(self, context: StrategyContext) -> Any:
-        return context.stop(self.reason)
-
-
-ReadRequest = Union[  # noqa: UP007  (a runtime union of classes for msgspec)
-    OpenOrders, Position, Balances, Balance, GetFeeRates, BestBid, BestAsk, Mid, Book
-]
-AnyRequest = Union[  # noqa: UP007
-    GetInstrument, InstrumentFor, Subscribe, Now, SetTimer, CancelTimer, PlaceOrder, Cancel,
-    CancelAll, OpenOrders, Position, Balances, Balance, GetFeeRates, BestBid, BestAsk, Mid, Book,
-    Log, Stop,
-]  # fmt: skip
-REQUESTS: tuple[type[Request], ...] = AnyRequest.__args__  # type: ignore[attr-defined]
+    """One context call and its arguments: one subclass per operation of
+    operations.OPERATIONS (its tag the operation's name, its fields the operation's arguments
+    in their wire types), built below, never written by hand."""
+
+    operation: ClassVar[Operation]
+    result: ClassVar[Any] = None  # the type the answer decodes as
+
+    def apply(self, context: LocalContext) -> Any:
+        """Serve this call with the engine side of `context` (the host's LocalContext)."""
+        return getattr(context.engine, self.operation.name)(*msgspec.structs.astuple(self))
+
+
+def _check_decimals(self: Request) -> None:
+    for name in self.operation_decimals:  # type: ignore[attr-defined]
+        _check_decimal(name, getattr(self, name))
+
+
+def _request_class(operation: Operation) -> type[Request]:
+    namespace: dict[str, Any] = {
+        "operation": operation,
+        "result": operation.result,
+        "__doc__": f"ctx.{operation.name}: {operation.kind}.",
+    }
+    decimals = tuple(
+        arg.field_name for arg in operation.args if arg.wire in (Decimal, Decimal | None)
+    )
+    if decimals:  # at most MAX_DECIMAL_DIGITS digits, checked on decoding
+        namespace["operation_decimals"] = decimals
+        namespace["__post_init__"] = _check_decimals
+    return msgspec.defstruct(
+        operation.message_name,
+        [(arg.field_name, arg.wire) for arg in operation.args],
+        bases=(Request,),
+        tag=operation.name,
+        frozen=True,
+        array_like=True,
+        namespace=namespace,
+        module=__name__,
+    )
+
+
+REQUESTS: tuple[type[Request], ...] = tuple(_request_class(op) for op in OPERATIONS)
+REQUEST_OF: dict[str, type[Request]] = {cls.operation.name: cls for cls in REQUESTS}
+globals().update({cls.__name__: cls for cls in REQUESTS})  # protocol.PlaceOrder, ...
+AnyRequest = Union[REQUESTS]  # type: ignore[valid-type]  # noqa: UP007
+ReadRequest = Union[tuple(cls for cls in REQUESTS if cls.operation.ahead)]  # type: ignore[valid-type]  # noqa: UP007
 
 
 # ------------------------------------------------------------------------------ node -> worker

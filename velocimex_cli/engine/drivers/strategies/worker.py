@@ -5,14 +5,13 @@ The worker imports no engine: its `RemoteContext` turns every context call into 
 and answers with the result or the API error, raised here into the strategy as its own class
 (OrderNotOpen, InsufficientBalance, ...). An argument the protocol cannot carry (text where a
 number goes, an object of no known kind, a name longer than any real one) is refused here with
-INVALID_PARAMETER before anything is sent, so an honest worker never sends what the node would
-refuse as a protocol violation. See isolation.py for the protocol.
+INVALID_PARAMETER before anything is sent (the checks of operations.py, the same a backtest's
+context makes), so an honest worker never sends what the node would refuse as a protocol
+violation. See isolation.py for the protocol.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -23,65 +22,40 @@ from velocimex_cli.engine.drivers.strategies.isolation import (
     limit_memory,
     silence_worker,
 )
+from velocimex_cli.engine.drivers.strategies.operations import ContextCalls, Operation
 from velocimex_cli.engine.drivers.strategies.protocol import (
     FROM_CHECK,
     FROM_DEPLOYMENT,
-    MAX_DECIMAL_DIGITS,
     MAX_FAILURE,
     MAX_FROM_WORKER,
     MAX_KNOWN,
-    MAX_LOG_MESSAGE,
-    MAX_REASON,
-    MAX_TEXT,
-    REQUESTS,
+    REQUEST_OF,
     TO_WORKER,
-    Balance,
-    Balances,
-    BestAsk,
-    BestBid,
-    Book,
     Call,
-    Cancel,
-    CancelAll,
-    CancelTimer,
     Decoder,
     DeploySpec,
     Described,
     Done,
     ErrorBody,
     Failed,
-    GetFeeRates,
-    GetInstrument,
-    InstrumentFor,
     Known,
-    Log,
-    Mid,
-    Now,
-    OpenOrders,
-    PlaceOrder,
-    Position,
     ProtocolViolation,
     Quit,
     Raise,
     Ready,
     Request,
-    SetTimer,
-    Stop,
     StrategyDescription,
-    Subscribe,
     answer_decoder,
     encode,
     known_answer,
     pack_value,
 )
-from velocimex_cli.engine.drivers.strategies.timers import interval_micros
 from velocimex_cli.wire.errors import InvalidParameter
-from velocimex_cli.wire.numbers import parse_decimal
 
 # Context reads a hook gets answered as of its start, until its first order or cancel (as in a
 # backtest, where nothing else moves while a hook runs): once the worker has reported them for
 # a hook, the node sends their answers with each call of that hook, saving a round trip each.
-KNOWN_READS = frozenset(cls.__struct_config__.tag for cls in REQUESTS if cls.read)
+KNOWN_READS = frozenset(cls.operation.name for cls in REQUEST_OF.values() if cls.operation.ahead)
 _UNKNOWN: Any = object()
 
 
@@ -89,28 +63,34 @@ class NodeGone(Exception):
     """The node closed the pipe: the worker exits."""
 
 
-class RemoteContext:
-    """The StrategyContext protocol over the worker's pipe."""
+class RemoteContext(ContextCalls):
+    """The StrategyContext over the worker's pipe: each operation (operations.py), checked,
+    sent to the node as its protocol message; the answer returned, or its API error raised."""
 
     def __init__(self, channel: Channel, deployment_id: str) -> None:
         self._channel = channel
         self._deployment_id = deployment_id
-        self._instrument: Any = None
+        self._attributes = {}
         self._known: dict[Request, Any] = {}  # read -> its answer as of the hook's start
         self._reading = True  # the hook has not placed or canceled yet
         self.asked: list[Request] = []  # the reads the hook made until then
+
+    @property
+    def deployment_id(self) -> str:
+        return self._deployment_id
 
     def begin_hook(self, known: list[Known]) -> None:
         self._known = {entry.request: entry.answer for entry in known} if known else {}
         self._reading = True
         self.asked = []
 
-    def _call(self, request: Request) -> Any:
-        kind = type(request)
-        if kind.writes:
+    def _perform(self, operation: Operation, values: tuple[Any, ...]) -> Any:
+        kind = REQUEST_OF[operation.name]
+        request = kind(*values)
+        if operation.trades:
             self._known = {}
             self._reading = False
-        elif self._reading and kind.read:
+        elif self._reading and operation.ahead:
             if len(self.asked) < MAX_KNOWN and request not in self.asked:
                 self.asked.append(request)
             answer = self._known.get(request, _UNKNOWN)
@@ -119,7 +99,7 @@ class RemoteContext:
         try:
             frame = checked_frame(Call(request), FROM_DEPLOYMENT)
         except ValueError as exc:
-            method = kind.__struct_config__.tag
+            method = operation.name
             raise InvalidParameter(
                 method, None, f"ctx.{method}: the engine cannot take these arguments ({exc})"
             ) from None
@@ -131,154 +111,6 @@ class RemoteContext:
         if type(answer) is Raise:
             raise answer.error.exception()
         return answer.value
-
-    @property
-    def deployment_id(self) -> str:
-        return self._deployment_id
-
-    @property
-    def instrument(self) -> Any:
-        if self._instrument is None:
-            self._instrument = self._call(GetInstrument())
-        return self._instrument
-
-    def instrument_for(self, exchange: str, symbol: str) -> Any:
-        return self._call(InstrumentFor(_text("exchange", exchange), _text("symbol", symbol)))
-
-    def subscribe(self, exchange: str, symbol: str) -> Any:
-        return self._call(Subscribe(_text("exchange", exchange), _text("symbol", symbol)))
-
-    def now(self) -> datetime:
-        return self._call(Now())
-
-    def set_timer(self, name: str, interval: Any, *, repeat: bool = True) -> None:
-        self._call(SetTimer(_text("name", name), interval_micros(interval), bool(repeat)))
-
-    def cancel_timer(self, name: str) -> None:
-        self._call(CancelTimer(_text("name", name)))
-
-    def place_order(
-        self,
-        side: str,
-        quantity: Decimal,
-        price: Decimal | None = None,
-        *,
-        time_in_force: str | None = None,
-        post_only: bool = False,
-        exchange: str | None = None,
-        symbol: str | None = None,
-    ) -> Any:
-        return self._call(
-            PlaceOrder(
-                _text("side", side),
-                _number("quantity", quantity),
-                None if price is None else _number("price", price),
-                _optional_text("time_in_force", time_in_force),
-                bool(post_only),
-                _optional_text("exchange", exchange),
-                _optional_text("symbol", symbol),
-            )
-        )
-
-    def buy(self, quantity: Decimal, price: Decimal | None = None, **options: Any) -> Any:
-        return self.place_order("buy", quantity, price, **options)
-
-    def sell(self, quantity: Decimal, price: Decimal | None = None, **options: Any) -> Any:
-        return self.place_order("sell", quantity, price, **options)
-
-    def cancel(self, order_id: str) -> Any:
-        return self._call(Cancel(_text("order_id", str(order_id))))
-
-    def cancel_all(self, exchange: str | None = None, symbol: str | None = None) -> int:
-        return self._call(CancelAll(*_place(exchange, symbol)))
-
-    def open_orders(self, exchange: str | None = None, symbol: str | None = None) -> list[Any]:
-        return self._call(OpenOrders(*_place(exchange, symbol)))
-
-    def position(self, exchange: str | None = None, symbol: str | None = None) -> Any:
-        return self._call(Position(*_place(exchange, symbol)))
-
-    def balances(self) -> dict[str, Any]:
-        return self._call(Balances())
-
-    def balance(self, asset: str) -> Any:
-        return self._call(Balance(_text("asset", str(asset))))
-
-    def fee_rates(self) -> Any:
-        return self._call(GetFeeRates())
-
-    def best_bid(
-        self, exchange: str | None = None, symbol: str | None = None, *, exclude_own: bool = False
-    ) -> Decimal | None:
-        return self._call(BestBid(*_place(exchange, symbol), bool(exclude_own)))
-
-    def best_ask(
-        self, exchange: str | None = None, symbol: str | None = None, *, exclude_own: bool = False
-    ) -> Decimal | None:
-        return self._call(BestAsk(*_place(exchange, symbol), bool(exclude_own)))
-
-    def mid(
-        self, exchange: str | None = None, symbol: str | None = None, *, exclude_own: bool = False
-    ) -> Decimal | None:
-        return self._call(Mid(*_place(exchange, symbol), bool(exclude_own)))
-
-    def book(
-        self,
-        exchange: str | None = None,
-        symbol: str | None = None,
-        depth: int = 10,
-        *,
-        exclude_own: bool = False,
-    ) -> Any:
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
-            raise InvalidParameter("depth", depth, "depth must be a whole number from 1 to 1000")
-        return self._call(Book(*_place(exchange, symbol), depth, bool(exclude_own)))
-
-    def log(self, message: str, level: str = "info") -> None:
-        text = str(message)
-        if len(text) > MAX_LOG_MESSAGE:
-            text = text[: MAX_LOG_MESSAGE - 3] + "..."
-        self._call(Log(text, _text("level", level)))
-
-    def stop(self, reason: str = "completed") -> None:
-        self._call(Stop(str(reason)[:MAX_REASON]))
-
-
-# -- the arguments a strategy passes, made what the protocol carries ----------------------------
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _text(name: str, value: object) -> str:
-    if isinstance(value, str) and len(value) <= MAX_TEXT:
-        return value
-    if isinstance(value, str):
-        rule = f"{name} is at most {MAX_TEXT} characters"
-    else:
-        rule = f"{name} must be text, not {type(value).__name__} {_shown(value)}"
-    raise InvalidParameter(name, _shown(value), rule)
-
-
-def _optional_text(name: str, value: object) -> str | None:
-    return None if value is None else _text(name, value)
-
-
-def _place(exchange: object, symbol: object) -> tuple[str | None, str | None]:
-    return _optional_text("exchange", exchange), _optional_text("symbol", symbol)
-
-
-def _number(name: str, value: object) -> Decimal:
-    """A quantity or price as the engine's order entry reads it (an int, a Decimal, decimal
-    text, a float through its repr)."""
-    number = parse_decimal(value)
-    if number is None:
-        raise InvalidParameter(name, _shown(value), f"{name} must be a number")
-    if len(number.as_tuple().digits) > MAX_DECIMAL_DIGITS:
-        raise InvalidParameter(
-            name, _shown(value), f"{name} has more than {MAX_DECIMAL_DIGITS} digits"
-        )
-    return number
 
 
 # -- the worker's own messages ---------------------------------------------------------------
