@@ -120,8 +120,10 @@ def engine() -> Iterator[tuple[TestClient, dict[str, str]]]:
         )
 
 
-def attacker(marker: Path, when: str, kind: str, refused: bool = False) -> str:
-    strategy_id = f"attack-{when}-{kind}".replace("_", "-")
+def attacker(
+    marker: Path, when: str, kind: str, refused: bool = False, strategy_id: str | None = None
+) -> str:
+    strategy_id = strategy_id or f"attack-{when}-{kind}".replace("_", "-")
     return ATTACKER.format(
         marker=str(marker), when=when, kind=kind, strategy_id=strategy_id, refused=refused
     )
@@ -233,7 +235,9 @@ def test_after_every_attack_the_engine_still_serves(
 ) -> None:
     client, headers = engine
     marker = tmp_path / "executed-by-the-engine"
-    first = deploy(client, headers, attacker(marker, "on_book", "huge"))
+    # Its own id: the module's engine is shared, and the parametrized test above may already
+    # have added "attack-on-book-huge" to it (a second add of one id is refused).
+    first = deploy(client, headers, attacker(marker, "on_book", "huge", strategy_id="attack-again"))
     move_the_book(client, headers)
     assert wait_for_state(client, headers, first, "failed")["state"] == "failed"
     assert_still_serving(client, headers)
