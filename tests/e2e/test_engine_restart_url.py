@@ -41,19 +41,26 @@ def engine_status(env: dict[str, str]) -> dict[str, object]:
 
 
 def test_a_killed_engine_restarts_at_its_url_and_a_live_stream_resumes(
-    env: dict[str, str],
+    env: dict[str, str], tmp_path: Path
 ) -> None:
     assert vmx(env, "order", "list", "--json").returncode == 0  # starts it, provisions a key
     before = engine_status(env)
-    stream = subprocess.Popen(
-        [*VMX, "stream", "market", "BINANCE:BTC/USDT", "--channel", "book", "--duration", "30"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    received = tmp_path / "stream.ndjson"
+    for_a_minute = ("--duration", "60")
+    with received.open("w") as out:
+        stream = subprocess.Popen(
+            [*VMX, "stream", "market", "BINANCE:BTC/USDT", "--channel", "book", *for_a_minute],
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
-        time.sleep(1.0)  # subscribed
+        # Live before the kill: a stream that never connected gives up (exit 9) instead.
+        deadline = time.monotonic() + 30
+        while not received.stat().st_size:
+            assert time.monotonic() < deadline and stream.poll() is None, "no stream message"
+            time.sleep(0.05)
         os.kill(int(str(before["pid"])), signal.SIGKILL)
         restarted = vmx(env, "order", "list", "--json")
         assert restarted.returncode == 0, restarted.stderr
