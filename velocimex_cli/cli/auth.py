@@ -183,12 +183,12 @@ def _revoke_local_key(factory: Factory, api_key: str) -> None:
     """Revoke the local profile's provisioned key on the embedded engine (starting it if need
     be: the key lives in the engine's data), so a copy of the secret is worthless too."""
     from velocimex_cli.config.credentials import mask_key
-    from velocimex_cli.engine import launcher
+    from velocimex_cli.local import keys as local_keys
     from velocimex_cli.wire.errors import NotFound
 
     engine = factory._embedded_engine()
     try:
-        revoked = launcher.revoke_key(engine, api_key)
+        revoked = local_keys.revoke_key(engine, api_key)
     except NotFound:
         factory.io.status(f"The local engine does not know the key {mask_key(api_key)}.")
         return

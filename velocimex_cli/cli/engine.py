@@ -24,7 +24,7 @@ from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
     from velocimex_cli.engine.api.exposure import TlsFiles
-    from velocimex_cli.engine.launcher import EngineStatus
+    from velocimex_cli.engine_record import EngineStatus
 
 app = sub_app("Run the embedded exchange engine: serve, start, stop, status, logs, keys.")
 keys_app = sub_app(
@@ -132,7 +132,7 @@ def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
     if opts.in_memory and opts.data_dir is not None:
         raise CommandError("--in-memory keeps nothing on disk: drop --data-dir or --in-memory")
     tls = _serving_tls(factory, opts)
-    from velocimex_cli.engine.secret_env import scrub_secret_env
+    from velocimex_cli.secret_env import scrub_secret_env
 
     scrub_secret_env()  # nothing the engine runs or starts later sees them (secret_env.py)
     paths.restrict_umask()
@@ -263,7 +263,7 @@ def _emit_status(factory: Factory, record: dict[str, Any], output: str | None) -
 
 
 def run_start(factory: Factory, opts: StartOptions) -> int | None:
-    from velocimex_cli.engine import launcher
+    from velocimex_cli.local import launcher
 
     running = launcher.status()
     if running is not None and launcher.healthy(running.url, tls_cert=running.tls_cert):
@@ -335,7 +335,7 @@ class StopOptions:
 
 
 def run_stop(factory: Factory, opts: StopOptions) -> int | None:
-    from velocimex_cli.engine import launcher
+    from velocimex_cli.local import launcher
 
     if opts.timeout < 0:
         raise CommandError(f"--timeout must be 0 or more seconds, not {opts.timeout:g}")
@@ -363,9 +363,10 @@ class StatusOptions:
 
 
 def run_status(factory: Factory, opts: StatusOptions) -> int | None:
-    from velocimex_cli.engine import launcher
+    from velocimex_cli import engine_record
+    from velocimex_cli.local import launcher
 
-    recorded = launcher.read_state()
+    recorded = engine_record.read_state()
     running = launcher.status()
     if running is None:
         if recorded is not None:
@@ -411,11 +412,11 @@ class LogsOptions:
 
 
 def run_logs(factory: Factory, opts: LogsOptions) -> int | None:
-    from velocimex_cli.engine import launcher
+    from velocimex_cli import engine_record
 
     if opts.lines < 0:
         raise CommandError(f"--lines must be 0 or more, not {opts.lines}")
-    path = launcher.log_file()
+    path = engine_record.log_file()
     if not path.exists():
         raise CommandError(
             f"no engine log yet ({path}); start the engine with `vmx engine start`",
@@ -463,7 +464,7 @@ class _KeyAccess:
     """
 
     def __init__(self, data_dir: Path | None) -> None:
-        from velocimex_cli.engine import launcher
+        from velocimex_cli.local import launcher
 
         self.engine = None
         self.data_dir = _data_dir(data_dir)
@@ -483,7 +484,7 @@ class _KeyAccess:
         self, account: str, name: str, permissions: str, ip: list[str], expires_in: int | None
     ) -> dict[str, Any]:
         if self.engine is not None:
-            from velocimex_cli.engine import launcher
+            from velocimex_cli.local import keys as local_keys
 
             perms = [p.strip() for p in permissions.split(",")]
             body: dict[str, Any] = {
@@ -491,7 +492,7 @@ class _KeyAccess:
             }  # fmt: skip
             if expires_in is not None:
                 body["expires_in"] = expires_in
-            return launcher.admin_request(self.engine, "POST", launcher.LOCAL_KEYS_PATH, body)
+            return local_keys.admin_request(self.engine, "POST", local_keys.LOCAL_KEYS_PATH, body)
         from velocimex_cli.engine.api.local_keys import created_details
 
         store = _key_store(self.data_dir)
@@ -504,9 +505,9 @@ class _KeyAccess:
 
     def list(self) -> list[dict[str, Any]]:
         if self.engine is not None:
-            from velocimex_cli.engine import launcher
+            from velocimex_cli.local import keys as local_keys
 
-            keys = launcher.admin_request(self.engine, "GET", launcher.LOCAL_KEYS_PATH)
+            keys = local_keys.admin_request(self.engine, "GET", local_keys.LOCAL_KEYS_PATH)
             return list(keys.get("keys") or [])
         store = _key_store(self.data_dir)
         try:
@@ -516,9 +517,9 @@ class _KeyAccess:
 
     def revoke(self, key: str) -> bool:
         if self.engine is not None:
-            from velocimex_cli.engine import launcher
+            from velocimex_cli.local import keys as local_keys
 
-            return launcher.revoke_key(self.engine, key)
+            return local_keys.revoke_key(self.engine, key)
         from velocimex_cli.wire.errors import NotFound
 
         store = _key_store(self.data_dir)
@@ -540,15 +541,15 @@ class _KeyAccess:
         if self.engine is not None:
             from urllib.parse import quote
 
-            from velocimex_cli.engine import launcher
+            from velocimex_cli.local import keys as local_keys
 
             body: dict[str, Any] = {}
             if permissions is not None:
                 body["permissions"] = [p.strip() for p in permissions.split(",")]
             if change_expiry:
                 body["expires_in"] = lifetime
-            path = f"{launcher.LOCAL_KEYS_PATH}/{quote(key, safe='')}"
-            return launcher.admin_request(self.engine, "PATCH", path, body)
+            path = f"{local_keys.LOCAL_KEYS_PATH}/{quote(key, safe='')}"
+            return local_keys.admin_request(self.engine, "PATCH", path, body)
         store = _key_store(self.data_dir)
         try:
             info = store.get(key)
@@ -570,9 +571,9 @@ class _KeyAccess:
 
     def rotate(self, key: str, grace: int) -> dict[str, Any]:
         if self.engine is not None:
-            from velocimex_cli.engine import launcher
+            from velocimex_cli.local import keys as local_keys
 
-            return launcher.rotate_key(self.engine, key, grace)
+            return local_keys.rotate_key(self.engine, key, grace)
         store = _key_store(self.data_dir)
         try:
             rotated = store.rotate(key, grace)
