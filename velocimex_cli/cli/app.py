@@ -39,7 +39,7 @@ NOUNS: dict[str, tuple[str, str, str]] = {
 
 # Commands of a noun that live in another module: noun -> [(module, Typer app attribute)].
 NOUN_EXTRAS: dict[str, list[tuple[str, str]]] = {
-    "order": [("velocimex_cli.cli.stream", "order_watch_app")],  # vmx order watch
+    "order": [("velocimex_cli.cli.order_watch", "order_watch_app")],  # vmx order watch
 }
 
 
