@@ -20,6 +20,7 @@ import typer
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.wire.errors import ExitCode
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -33,10 +34,9 @@ keys_app = sub_app(
 app.add_typer(keys_app, name="keys")
 
 DEFAULT_PORT = 7878
-# Exit codes particular to the engine commands (the rest follow the README's table).
-ENGINE_FAILED = 1  # could not start: port busy, data directory in use, crashed while starting
-NOT_RUNNING = 1  # `status`: no engine runs
-NOT_ANSWERING = 9  # `status`: the engine's process lives but its API does not answer
+# Exit codes (wire/errors.ExitCode, the README's table): an engine that could not start (port
+# busy, data directory in use, crashed while starting) or, for `status`, that does not run is
+# UNEXPECTED (1); one whose process lives but whose API does not answer is UNREACHABLE (9).
 
 DataDirOption = Annotated[
     Path | None,
@@ -87,7 +87,6 @@ def _serving_tls(factory: Factory, opts: ServeOptions) -> TlsFiles | None:
     """The certificate and key to serve, checked; refuses plain HTTP beyond loopback unless
     --insecure-http says so. All before anything binds or opens (exit 2 on a mistake)."""
     from velocimex_cli.engine.api import exposure
-    from velocimex_cli.wire.errors import ExitCode
 
     if (opts.tls_cert is None) != (opts.tls_key is None):
         pair = ("--tls-cert", "--tls-key")
@@ -203,7 +202,14 @@ def serve_command(
     VMX_API_KEY, VMX_API_SECRET and other VMX_* secrets from its environment.
     """
     opts = ServeOptions(
-        host, port, data_dir, in_memory, seed, always_open, not no_rate_limit, not no_simulate
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        in_memory=in_memory,
+        seed=seed,
+        always_open=always_open,
+        rate_limit=not no_rate_limit,
+        simulate=not no_simulate,
     )
     opts.tls_cert, opts.tls_key, opts.insecure_http = tls_cert, tls_key, insecure_http
     opts.accept_data_loss = accept_data_loss
@@ -215,7 +221,6 @@ def serve_command(
 
 def _no_active_key(key: str) -> CommandError:
     """What `keys rotate|update` say of a key that is unknown or revoked (exit 7)."""
-    from velocimex_cli.wire.errors import ExitCode
 
     return CommandError(
         f"no active key {key!r} (unknown or revoked); see `vmx engine keys list`",
@@ -273,7 +278,7 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
             raise CommandError(
                 f"an engine already runs (pid {running.pid} at {running.url}) on {where}; stop "
                 "it with `vmx engine stop` before starting one on " + wanted,
-                exit_code=ENGINE_FAILED,
+                exit_code=ExitCode.UNEXPECTED,
                 code="ENGINE_RUNNING",
             )
         # Nothing was started: say which engine runs, and fail so a script notices.
@@ -281,7 +286,7 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
         raise CommandError(
             f"an engine already runs on {where} (pid {running.pid} at {running.url}); "
             "`vmx engine status` shows it, `vmx engine stop` stops it",
-            exit_code=ENGINE_FAILED,
+            exit_code=ExitCode.UNEXPECTED,
             code="ENGINE_RUNNING",
         )
     extra = ["--seed", str(opts.seed)]
@@ -294,7 +299,9 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
     try:
         started = launcher.ensure_running(_data_dir(opts.data_dir), extra, port=opts.port)
     except launcher.EngineStartError as exc:
-        raise CommandError(str(exc), exit_code=ENGINE_FAILED, code="ENGINE_START_FAILED") from None
+        raise CommandError(
+            str(exc), exit_code=ExitCode.UNEXPECTED, code="ENGINE_START_FAILED"
+        ) from None
     factory.io.status("Engine started.")
     _emit_status(factory, _status_record(started), opts.output)
     return None
@@ -325,7 +332,15 @@ def start_command(
 ) -> None:
     """Start the engine in the background (exit 1, naming it, if one already runs)."""
     fmt = output_format(json, output)
-    opts = StartOptions(data_dir, seed, always_open, not no_rate_limit, fmt, port, accept_data_loss)
+    opts = StartOptions(
+        data_dir=data_dir,
+        seed=seed,
+        always_open=always_open,
+        rate_limit=not no_rate_limit,
+        output=fmt,
+        port=port,
+        accept_data_loss=accept_data_loss,
+    )
     execute(ctx, run_start, opts, output=fmt)
 
 
@@ -354,7 +369,7 @@ def stop_command(
     timeout: Annotated[float, typer.Option(help="Seconds to wait before killing it.")] = 10.0,
 ) -> None:
     """Stop the background engine gracefully."""
-    execute(ctx, run_stop, StopOptions(timeout))
+    execute(ctx, run_stop, StopOptions(timeout=timeout))
 
 
 @dataclass
@@ -379,7 +394,7 @@ def run_status(factory: Factory, opts: StatusOptions) -> int | None:
         fmt = factory.output_format(opts.output)
         if fmt != "table":
             _emit_status(factory, {"running": False}, fmt)
-        return NOT_RUNNING
+        return ExitCode.UNEXPECTED
     healthy = launcher.healthy(running.url, tls_cert=running.tls_cert)
     if healthy:
         factory.io.status("Engine running.")
@@ -389,7 +404,7 @@ def run_status(factory: Factory, opts: StatusOptions) -> int | None:
             " see `vmx engine logs`, or restart it: `vmx engine stop && vmx engine start`."
         )
     _emit_status(factory, _status_record(running, healthy), opts.output)
-    return None if healthy else NOT_ANSWERING
+    return None if healthy else ExitCode.UNREACHABLE
 
 
 @app.command("status")
@@ -399,7 +414,7 @@ def status_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOpt
     Exit 0 running, 1 not running, 9 running but not answering.
     """
     fmt = output_format(json, output)
-    execute(ctx, run_status, StatusOptions(fmt), output=fmt)
+    execute(ctx, run_status, StatusOptions(output=fmt), output=fmt)
 
 
 # ---------------------------------------------------------------- logs
@@ -420,7 +435,7 @@ def run_logs(factory: Factory, opts: LogsOptions) -> int | None:
     if not path.exists():
         raise CommandError(
             f"no engine log yet ({path}); start the engine with `vmx engine start`",
-            exit_code=NOT_RUNNING,
+            exit_code=ExitCode.UNEXPECTED,
             code="NO_LOG",
         )
     io = factory.io
@@ -449,7 +464,7 @@ def logs_command(
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines to show first.")] = 50,
 ) -> None:
     """Show the background engine's log."""
-    execute(ctx, run_logs, LogsOptions(follow, lines))
+    execute(ctx, run_logs, LogsOptions(follow=follow, lines=lines))
 
 
 # ---------------------------------------------------------------- keys
@@ -594,7 +609,7 @@ def _key_store(data_dir: Path) -> Any:
     try:
         return KeyStore.open(data_dir)
     except StoreError as exc:
-        raise CommandError(str(exc), exit_code=ENGINE_FAILED, code="STORE_ERROR") from None
+        raise CommandError(str(exc), exit_code=ExitCode.UNEXPECTED, code="STORE_ERROR") from None
 
 
 @dataclass
@@ -677,7 +692,15 @@ def keys_create_command(
 ) -> None:
     """Create an API key; its secret is shown once, now."""
     fmt = output_format(json, output)
-    opts = KeysCreateOptions(data_dir, account, name, permissions, list(ip or ()), fmt, expires_in)
+    opts = KeysCreateOptions(
+        data_dir=data_dir,
+        account=account,
+        name=name,
+        permissions=permissions,
+        ip=list(ip or ()),
+        output=fmt,
+        expires_in=expires_in,
+    )
     execute(ctx, run_keys_create, opts, output=fmt)
 
 
@@ -737,7 +760,7 @@ def keys_list_command(
 ) -> None:  # fmt: skip
     """List API keys (never their secrets)."""
     fmt = output_format(json, output)
-    execute(ctx, run_keys_list, KeysListOptions(data_dir, fmt), output=fmt)
+    execute(ctx, run_keys_list, KeysListOptions(data_dir=data_dir, output=fmt), output=fmt)
 
 
 @dataclass
@@ -747,7 +770,7 @@ class KeysRevokeOptions:
 
 
 def run_keys_revoke(factory: Factory, opts: KeysRevokeOptions) -> int | None:
-    from velocimex_cli.wire.errors import ExitCode, NotFound
+    from velocimex_cli.wire.errors import NotFound
 
     try:
         revoked = _KeyAccess(opts.data_dir).revoke(opts.key)
@@ -771,7 +794,7 @@ def keys_revoke_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Revoke an API key; a running server refuses it at once."""
-    execute(ctx, run_keys_revoke, KeysRevokeOptions(key, data_dir))
+    execute(ctx, run_keys_revoke, KeysRevokeOptions(key=key, data_dir=data_dir))
 
 
 @dataclass
@@ -840,7 +863,14 @@ def keys_update_command(
 ) -> None:
     """Change a key's permissions or expiry (its secret stays)."""
     fmt = output_format(json, output)
-    opts = KeysUpdateOptions(key, permissions, expires_in, no_expiry, data_dir, fmt)
+    opts = KeysUpdateOptions(
+        key=key,
+        permissions=permissions,
+        expires_in=expires_in,
+        no_expiry=no_expiry,
+        data_dir=data_dir,
+        output=fmt,
+    )
     execute(ctx, run_keys_update, opts, output=fmt)
 
 
@@ -917,7 +947,12 @@ def keys_rotate_command(
     A key with a lifetime is renewed: it then expires that lifetime after the rotation.
     """
     fmt = output_format(json, output)
-    execute(ctx, run_keys_rotate, KeysRotateOptions(key, grace, data_dir, fmt), output=fmt)
+    execute(
+        ctx,
+        run_keys_rotate,
+        KeysRotateOptions(key=key, grace=grace, data_dir=data_dir, output=fmt),
+        output=fmt,
+    )
 
 
 # ---------------------------------------------------------------- audit
@@ -942,7 +977,7 @@ def run_audit(factory: Factory, opts: AuditOptions) -> int | None:
     except OSError as exc:
         raise CommandError(
             f"cannot read {audit.audit_file(data_dir)}: {exc.strerror or exc}",
-            exit_code=ENGINE_FAILED,
+            exit_code=ExitCode.UNEXPECTED,
             code="AUDIT_UNREADABLE",
         ) from None
     entries: list[dict[str, Any]] = []
@@ -989,7 +1024,7 @@ def audit_command(
 ) -> None:
     """Show the audit log: changes of keys, strategies and account limits, newest last."""
     fmt = output_format(json, output)
-    execute(ctx, run_audit, AuditOptions(data_dir, limit, fmt), output=fmt)
+    execute(ctx, run_audit, AuditOptions(data_dir=data_dir, limit=limit, output=fmt), output=fmt)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from velocimex_cli.config import settings as settings_mod
 from velocimex_cli.config.profiles import Profile, resolve
 from velocimex_cli.config.settings import Settings
 from velocimex_cli.output.iostreams import IOStreams
+from velocimex_cli.wire.errors import ExitCode
 
 if TYPE_CHECKING:
     import ssl
@@ -109,7 +110,9 @@ class Factory:
                 from velocimex_cli.cli.command_error import CommandError
 
                 raise CommandError(
-                    f"the local engine could not start: {exc}", exit_code=1, code="ENGINE_START"
+                    f"the local engine could not start: {exc}",
+                    exit_code=ExitCode.UNEXPECTED,
+                    code="ENGINE_START",
                 ) from None
             self.io.status(f"Local engine running at {status.url} (pid {status.pid}).")
         return status
@@ -142,7 +145,9 @@ class Factory:
             except local_keys.EngineAdminError as exc:
                 from velocimex_cli.cli.command_error import CommandError
 
-                raise CommandError(str(exc), exit_code=1, code="ENGINE_TOO_OLD") from None
+                raise CommandError(
+                    str(exc), exit_code=ExitCode.UNEXPECTED, code="ENGINE_TOO_OLD"
+                ) from None
             path = credentials.store(
                 name, Credential(key, Secret(secret), permissions=LOCAL_PERMISSIONS)
             )
