@@ -58,7 +58,6 @@ class Factory:
         self._settings: Settings | None = None
         self._profile: Profile | None = None
         self._client: Client | None = None
-        self.reprovisioned = False
         # Whether the client built uses the local profile's provisioned key: only then may a
         # refused key be replaced by a fresh one (see execution.execute).
         self.local_key_in_use = False

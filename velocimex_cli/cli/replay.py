@@ -56,12 +56,9 @@ def run_replay(factory: Factory, opts: ReplayOptions) -> int:
         raise CommandError(str(exc)) from None
     with recording:
         if factory.io.is_stdout_tty and not opts.ndjson:
-            try:
-                from velocimex_cli.cli.watch import replay_on_terminal  # type: ignore[attr-defined]
-            except ImportError:
-                pass
-            else:
-                return int(replay_on_terminal(factory, recording, speed) or 0)
+            from velocimex_cli.cli.watch import replay_on_terminal
+
+            return replay_on_terminal(factory, recording, speed)
         try:
             return _print(factory, recording, speed, opts.count)
         except RecordingError as exc:

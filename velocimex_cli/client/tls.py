@@ -120,17 +120,6 @@ def certificate_failure(exc: BaseException | None) -> ssl.SSLCertVerificationErr
     return None
 
 
-def tls_failure(exc: BaseException | None) -> ssl.SSLError | None:
-    """Any TLS error behind `exc` (a handshake that failed for another reason than trust)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, ssl.SSLError):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
 def explain_certificate(host: str, error: ssl.SSLCertVerificationError) -> tuple[str, str]:
     """(why the certificate of `host` was refused, what to do), for people."""
     code = getattr(error, "verify_code", None)
