@@ -85,7 +85,8 @@ class LazyNouns(TyperGroup):
         import sys
 
         from typer import Abort
-        from typer._click import exceptions as click
+
+        from velocimex_cli.cli import typer_internals as click
 
         if os.environ.get("_VMX_COMPLETE") or kwargs.get("standalone_mode") is False:
             return super().main(args, *pos, **kwargs)
@@ -194,7 +195,7 @@ def _configured_output() -> str | None:
 def run() -> None:
     if os.environ.get("_VMX_COMPLETE"):
         # Typer registers its shell completion classes lazily; the scripts need them.
-        from typer._completion_classes import completion_init
+        from typer.completion import completion_init
 
         completion_init()
     app(prog_name="vmx")
