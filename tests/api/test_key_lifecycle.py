@@ -312,7 +312,8 @@ def test_provisioning_falls_back_for_an_engine_from_before_the_marker() -> None:
     from starlette.responses import JSONResponse
 
     from tests.api.conftest import LiveServer
-    from velocimex_cli.engine import launcher
+    from velocimex_cli import engine_record
+    from velocimex_cli.local import keys as local_keys
 
     bodies: list[dict[str, object]] = []
 
@@ -329,8 +330,8 @@ def test_provisioning_falls_back_for_an_engine_from_before_the_marker() -> None:
     app = FastAPI()
     app.add_route("/v1/local/keys", old_create, methods=["POST"])
     with LiveServer(app) as server:
-        engine = launcher.EngineStatus(server.url, 1, None, "", "", admin_token=TOKEN)
-        assert launcher.provision_key(engine) == ("vmxk_old", "s")
+        engine = engine_record.EngineStatus(server.url, 1, None, "", "", admin_token=TOKEN)
+        assert local_keys.provision_key(engine) == ("vmxk_old", "s")
     assert bodies == [
         {"account": "local", "permissions": ["read", "trade"], "local_profile": True},
         {"account": "local", "permissions": ["read", "trade"], "name": "vmx-local"},

@@ -72,7 +72,7 @@ def test_completion_asks_the_running_local_engine_and_never_starts_one(
     candidates, _, stderr = complete(home, "vmx book B", *probe)
     assert candidates == ["BINANCE"]
     modules = json.loads(stderr.rsplit("MODULES ", 1)[1])
-    unneeded = {"httpx", "rich", "hashlib", "velocimex_cli.engine.launcher"}
+    unneeded = {"httpx", "rich", "hashlib", "velocimex_cli.local.launcher"}
     assert not unneeded & set(modules)
 
     assert vmx(home, "engine", "stop").returncode == 0

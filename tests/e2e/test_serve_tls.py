@@ -491,7 +491,7 @@ def test_scrubbed_secrets_reach_no_child(tmp_path: Path) -> None:
     """What a process started after the scrub inherits, and what Python code still reads."""
     script = (
         "import os, subprocess, sys\n"
-        "from velocimex_cli.engine.secret_env import scrub_secret_env\n"
+        "from velocimex_cli.secret_env import scrub_secret_env\n"
         "removed = scrub_secret_env()\n"
         "child = subprocess.run(['env'], capture_output=True, text=True).stdout\n"
         "print(removed, 'VMX_API_SECRET' in os.environ, 'the-secret' in child,"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.wire.errors import ExitCode
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -107,7 +108,9 @@ def run_set_limit(factory: Factory, opts: LimitOptions) -> None:
             )
         was = "off" if current is None else current
         if not io.prompt_yes_no(f"Change {name} from {was} to {shown}?"):
-            raise CommandError("not changed: you declined", exit_code=1, code="DECLINED")
+            raise CommandError(
+                "not changed: you declined", exit_code=ExitCode.UNEXPECTED, code="DECLINED"
+            )
     data = api.set_limits({name: value})
     emit(factory.io, data, factory.output_format(opts.output), _limits_table)
     factory.io.status(f"{name} is now {'off' if data.get(name) is None else data.get(name)}.")
@@ -131,21 +134,23 @@ def limits_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOpt
     if ctx.invoked_subcommand is not None:
         return
     fmt = output_format(json, output)
-    execute(ctx, run_limits, AccountOptions(fmt), output=fmt)
+    execute(ctx, run_limits, AccountOptions(output=fmt), output=fmt)
 
 
 @limits_app.command("set")
 def set_limit_command(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help=f"One of {', '.join(LIMIT_NAMES)}."),
-    value: str = typer.Argument(..., help="The new value, or `none` to switch the limit off."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    name: Annotated[str, typer.Argument(help=f"One of {', '.join(LIMIT_NAMES)}.")],
+    value: Annotated[str, typer.Argument(help="The new value, or `none` to switch the limit off.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Change one limit (asks for confirmation on a terminal)."""
     fmt = output_format(json, output)
-    execute(ctx, run_set_limit, LimitOptions(name, value, yes, fmt), output=fmt)
+    execute(
+        ctx, run_set_limit, LimitOptions(name=name, value=value, yes=yes, output=fmt), output=fmt
+    )
 
 
 @app.command("balance")
@@ -154,7 +159,7 @@ def balance_command(
 ) -> None:
     """Balances per asset: total, available, locked by open orders."""
     fmt = output_format(json, output)
-    execute(ctx, run_balance, AccountOptions(fmt), output=fmt)
+    execute(ctx, run_balance, AccountOptions(output=fmt), output=fmt)
 
 
 @app.command("positions")
@@ -163,4 +168,4 @@ def positions_command(
 ) -> None:
     """Positions per instrument with realized and unrealized PnL."""
     fmt = output_format(json, output)
-    execute(ctx, run_positions, AccountOptions(fmt), output=fmt)
+    execute(ctx, run_positions, AccountOptions(output=fmt), output=fmt)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -39,7 +39,7 @@ NOUNS: dict[str, tuple[str, str, str]] = {
 
 # Commands of a noun that live in another module: noun -> [(module, Typer app attribute)].
 NOUN_EXTRAS: dict[str, list[tuple[str, str]]] = {
-    "order": [("velocimex_cli.cli.stream", "order_watch_app")],  # vmx order watch
+    "order": [("velocimex_cli.cli.order_watch", "order_watch_app")],  # vmx order watch
 }
 
 
@@ -54,12 +54,7 @@ class LazyNouns(TyperGroup):
         if entry is None:
             return None
         module_name, attribute, _ = entry
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as missing:  # `vmx engine` before its module exists
-            if missing.name != module_name:
-                raise
-            return None
+        module = importlib.import_module(module_name)
         command = typer.main.get_command(getattr(module, attribute))
         command.name = name
         for extra_module, extra_attribute in NOUN_EXTRAS.get(name, ()):
@@ -90,7 +85,8 @@ class LazyNouns(TyperGroup):
         import sys
 
         from typer import Abort
-        from typer._click import exceptions as click
+
+        from velocimex_cli.cli import typer_internals as click
 
         if os.environ.get("_VMX_COMPLETE") or kwargs.get("standalone_mode") is False:
             return super().main(args, *pos, **kwargs)
@@ -103,13 +99,16 @@ class LazyNouns(TyperGroup):
 
             sys.exit(usage_errors.report(exc, argv, _configured_output))
         except Abort:
+            from velocimex_cli.wire.errors import ExitCode
+
             sys.stderr.write("Aborted!\n")
-            sys.exit(1)
+            sys.exit(ExitCode.UNEXPECTED)
         except BrokenPipeError:  # the reader of our output went away (`vmx ... | head -1`)
             from velocimex_cli.output.iostreams import silence_stdout
+            from velocimex_cli.wire.errors import ExitCode
 
             silence_stdout()
-            sys.exit(1)
+            sys.exit(ExitCode.UNEXPECTED)
         sys.exit(result if isinstance(result, int) else 0)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
@@ -141,26 +140,35 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    profile: str | None = typer.Option(
-        None, "--profile", "-P", help="Profile to use (env VMX_PROFILE).", show_default=False
-    ),
-    api_url: str | None = typer.Option(
-        None, "--api-url", help="API base URL (env VMX_API_URL); overrides the profile's."
-    ),
-    ca_cert: str | None = typer.Option(
-        None,
-        "--ca-cert",
-        help="PEM file of the CA that https servers are verified against instead of the "
-        "system's CAs (env VMX_CA_CERT); overrides the profile's.",
-        show_default=False,
-    ),
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Log requests to stderr (credentials masked)."
-    ),
-    color: str | None = typer.Option(None, "--color", help="auto, always or never."),
-    version: bool = typer.Option(
-        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
-    ),
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", "-P", help="Profile to use (env VMX_PROFILE).", show_default=False
+        ),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option("--api-url", help="API base URL (env VMX_API_URL); overrides the profile's."),
+    ] = None,
+    ca_cert: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-cert",
+            help="PEM file of the CA that https servers are verified against instead of the "
+            "system's CAs (env VMX_CA_CERT); overrides the profile's.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log requests to stderr (credentials masked).")
+    ] = False,
+    color: Annotated[str | None, typer.Option("--color", help="auto, always or never.")] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
 ) -> None:
     factory = factory_of(ctx)
     factory.flag_profile = profile
@@ -187,7 +195,7 @@ def _configured_output() -> str | None:
 def run() -> None:
     if os.environ.get("_VMX_COMPLETE"):
         # Typer registers its shell completion classes lazily; the scripts need them.
-        from typer._completion_classes import completion_init
+        from typer.completion import completion_init
 
         completion_init()
     app(prog_name="vmx")

@@ -7,7 +7,7 @@ gives the profile's key a new secret through the API and stores it atomically.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -183,12 +183,12 @@ def _revoke_local_key(factory: Factory, api_key: str) -> None:
     """Revoke the local profile's provisioned key on the embedded engine (starting it if need
     be: the key lives in the engine's data), so a copy of the secret is worthless too."""
     from velocimex_cli.config.credentials import mask_key
-    from velocimex_cli.engine import launcher
+    from velocimex_cli.local import keys as local_keys
     from velocimex_cli.wire.errors import NotFound
 
     engine = factory._embedded_engine()
     try:
-        revoked = launcher.revoke_key(engine, api_key)
+        revoked = local_keys.revoke_key(engine, api_key)
     except NotFound:
         factory.io.status(f"The local engine does not know the key {mask_key(api_key)}.")
         return
@@ -329,7 +329,7 @@ def run_rotate(factory: Factory, opts: RotateOptions) -> int | None:
         raise CommandError(
             f"the API at {api.base_url} answered the rotation without a new secret; the stored"
             " key is unchanged (`vmx auth status` checks it still works)",
-            exit_code=1,
+            exit_code=ExitCode.UNEXPECTED,
             code="BAD_ANSWER",
         )
     new_secret = Secret(answer["api_secret"])
@@ -376,54 +376,77 @@ def run_rotate(factory: Factory, opts: RotateOptions) -> int | None:
 @app.command("login")
 def login_command(
     ctx: typer.Context,
-    profile: str | None = typer.Option(None, "--profile", "-p", help="Profile to store it in."),
-    api_url: str | None = typer.Option(None, "--api-url", help="The API's base URL."),
-    api_key: str | None = typer.Option(None, "--api-key", help="The key id (not secret)."),
-    api_secret_stdin: bool = typer.Option(
-        False, "--api-secret-stdin", help="Read the secret from stdin instead of a hidden prompt."
-    ),
-    ca_cert: str | None = typer.Option(
-        None,
-        "--ca-cert",
-        help="PEM file of the CA that issued the API's certificate (a private CA); checked, "
-        "then stored in the profile.",
-        show_default=False,
-    ),
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Profile to store it in.")
+    ] = None,
+    api_url: Annotated[str | None, typer.Option("--api-url", help="The API's base URL.")] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="The key id (not secret).")
+    ] = None,
+    api_secret_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--api-secret-stdin", help="Read the secret from stdin instead of a hidden prompt."
+        ),
+    ] = False,
+    ca_cert: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-cert",
+            help="PEM file of the CA that issued the API's certificate (a private CA); checked, "
+            "then stored in the profile.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Save an API key for a profile, after checking the API accepts it."""
-    execute(ctx, run_login, LoginOptions(profile, api_url, api_key, api_secret_stdin, ca_cert))
+    execute(
+        ctx,
+        run_login,
+        LoginOptions(
+            profile=profile,
+            api_url=api_url,
+            api_key=api_key,
+            secret_from_stdin=api_secret_stdin,
+            ca_cert=ca_cert,
+        ),
+    )
 
 
 @app.command("logout")
 def logout_command(
     ctx: typer.Context,
-    profile: str | None = typer.Option(None, "--profile", "-p"),
+    profile: Annotated[str | None, typer.Option("--profile", "-p")] = None,
 ) -> None:
     """Forget the stored API key of a profile."""
-    execute(ctx, run_logout, LogoutOptions(profile))
+    execute(ctx, run_logout, LogoutOptions(profile=profile))
 
 
 @app.command("rotate")
 def rotate_command(
     ctx: typer.Context,
-    profile: str | None = typer.Option(None, "--profile", "-p", help="Profile whose key."),
-    grace: str | None = typer.Option(
-        None,
-        "--grace",
-        help="How long the old secret keeps working: seconds, or 30m, 12h, 2d"
-        " (default: the engine's, 3600 seconds).",
-        show_default=False,
-    ),
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Profile whose key.")
+    ] = None,
+    grace: Annotated[
+        str | None,
+        typer.Option(
+            "--grace",
+            help="How long the old secret keeps working: seconds, or 30m, 12h, 2d"
+            " (default: the engine's, 3600 seconds).",
+            show_default=False,
+        ),
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Give the profile's key a new secret (through the API) and store it."""
     fmt = output_format(json, output)
-    execute(ctx, run_rotate, RotateOptions(profile, grace, fmt), output=fmt)
+    execute(ctx, run_rotate, RotateOptions(profile=profile, grace=grace, output=fmt), output=fmt)
 
 
 @app.command("status")
 def status_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
     """Which key is in use (masked), where it is stored, and whether the API accepts it."""
     fmt = output_format(json, output)
-    execute(ctx, run_status, StatusOptions(fmt), output=fmt)
+    execute(ctx, run_status, StatusOptions(output=fmt), output=fmt)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -477,71 +477,119 @@ def rank(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
 @app.command()
 def backtest(
     ctx: typer.Context,
-    strategy: str = typer.Argument(
-        ...,
-        help="A built-in strategy id (`vmx strategy list`) or a strategy .py file.",
-        autocompletion=completers.strategies_and_files,
-    ),
-    data: str | None = typer.Option(
-        None, "--data", "-d", help="A recording (vmx stream --record) or a CSV of trades."
-    ),
-    simulate: str | None = typer.Option(
-        None, "--simulate", help="No file: simulate this long (90s, 15m, 2h, 1d)."
-    ),
-    seed: int = typer.Option(42, "--seed", help="The simulator's seed (with --simulate)."),
-    exchange: str | None = typer.Option(
-        None, "--exchange", "-e", autocompletion=completers.exchanges
-    ),
-    symbol: str | None = typer.Option(None, "--symbol", "-s", autocompletion=completers.symbols),
-    param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
-    latency: int = typer.Option(0, "--latency", help="Order latency in ms of simulated time."),
-    fill_model: str = typer.Option(
-        "queue", "--fill-model", help="queue (default: waits its turn) or touch."
-    ),
-    sample: int = typer.Option(
-        0, "--sample", help="Equity sampling interval, s (0: ~1000 points)."
-    ),
-    cash: list[str] = typer.Option(
-        [], "--cash", help="Starting balance ASSET=AMOUNT, repeatable (default: 100000 quote)."
-    ),
-    trades: str | None = typer.Option(None, "--trades", help="Write every fill to this CSV file."),
-    lag_check: bool = typer.Option(
-        False,
-        "--lag-check",
-        help="Rerun with one more event of latency; warn if the result collapses.",
-    ),
-    sweep_: list[str] = typer.Option(
-        [], "--sweep", help="NAME=START:STOP:STEP or NAME=A,B,C; repeatable."
-    ),
-    metric: str = typer.Option(
-        "sharpe",
-        "--rank",
-        "--metric",
-        help="Rank a sweep by any metric of the report (sharpe, trading_return, max_drawdown…).",
-    ),
-    annualize: bool = typer.Option(
-        False,
-        "--annualize",
-        help="Annualised return, volatility, Sharpe, Sortino, Calmar even for a run under 30 days.",
-    ),
-    jobs: int | None = typer.Option(
-        None, "--jobs", "-j", help="Local worker processes (default: one per core)."
-    ),
-    split: str | None = typer.Option(
-        None, "--split", help="In-sample share, e.g. 0.7: report both halves."
-    ),
-    cluster: str | None = typer.Option(
-        None, "--cluster", help="Run a sweep on a Dask scheduler, tcp://HOST:8786."
-    ),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every sweep run."),
+    strategy: Annotated[
+        str,
+        typer.Argument(
+            help="A built-in strategy id (`vmx strategy list`) or a strategy .py file.",
+            autocompletion=completers.strategies_and_files,
+        ),
+    ],
+    data: Annotated[
+        str | None,
+        typer.Option("--data", "-d", help="A recording (vmx stream --record) or a CSV of trades."),
+    ] = None,
+    simulate: Annotated[
+        str | None,
+        typer.Option("--simulate", help="No file: simulate this long (90s, 15m, 2h, 1d)."),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="The simulator's seed (with --simulate).")
+    ] = 42,
+    exchange: Annotated[
+        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")
+    ] = None,
+    latency: Annotated[
+        int, typer.Option("--latency", help="Order latency in ms of simulated time.")
+    ] = 0,
+    fill_model: Annotated[
+        str, typer.Option("--fill-model", help="queue (default: waits its turn) or touch.")
+    ] = "queue",
+    sample: Annotated[
+        int, typer.Option("--sample", help="Equity sampling interval, s (0: ~1000 points).")
+    ] = 0,
+    cash: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cash", help="Starting balance ASSET=AMOUNT, repeatable (default: 100000 quote)."
+        ),
+    ] = None,
+    trades: Annotated[
+        str | None, typer.Option("--trades", help="Write every fill to this CSV file.")
+    ] = None,
+    lag_check: Annotated[
+        bool,
+        typer.Option(
+            "--lag-check",
+            help="Rerun with one more event of latency; warn if the result collapses.",
+        ),
+    ] = False,
+    sweep_: Annotated[
+        list[str] | None,
+        typer.Option("--sweep", help="NAME=START:STOP:STEP or NAME=A,B,C; repeatable."),
+    ] = None,
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--rank",
+            "--metric",
+            help="Rank a sweep by any metric of the report"
+            " (sharpe, trading_return, max_drawdown…).",
+        ),
+    ] = "sharpe",
+    annualize: Annotated[
+        bool,
+        typer.Option(
+            "--annualize",
+            help="Annualised return, volatility, Sharpe, Sortino, Calmar"
+            " even for a run under 30 days.",
+        ),
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", help="Local worker processes (default: one per core)."),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="In-sample share, e.g. 0.7: report both halves.")
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="Run a sweep on a Dask scheduler, tcp://HOST:8786."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Recompute every sweep run.")
+    ] = False,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Backtest STRATEGY on recorded or simulated markets; --sweep searches its parameters."""
     fmt = output_format(json, output)
     opts = BacktestCommand(
-        strategy, data, simulate, seed, exchange, symbol, list(param), latency, fill_model,
-        sample, list(cash), fmt, trades, lag_check, list(sweep_), metric, jobs, split, cluster,
-        not no_cache, annualize,
-    )  # fmt: skip
+        strategy=strategy,
+        data=data,
+        simulate=simulate,
+        seed=seed,
+        exchange=exchange,
+        symbol=symbol,
+        params=list(param or []),
+        latency_ms=latency,
+        fill_model=fill_model,
+        sample_seconds=sample,
+        funds=list(cash or []),
+        output=fmt,
+        trades_file=trades,
+        lag_check=lag_check,
+        sweeps=list(sweep_ or []),
+        metric=metric,
+        jobs=jobs,
+        split=split,
+        cluster=cluster,
+        cache=not no_cache,
+        annualize=annualize,
+    )
     execute(ctx, run_backtest, opts, output=fmt)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -87,89 +87,109 @@ book_app = sub_app("A snapshot of an order book.", no_args_is_help=False)
 ticker_app = sub_app("Last price, best bid and ask, 24h volume.", no_args_is_help=False)
 
 
-if True:  # the commands, each the only one of its app (the root loads them lazily)
+# The commands, each the only one of its app (the root loads them lazily).
+@book_app.command("book")
+def book_command(
+    ctx: typer.Context,
+    exchange: Annotated[
+        str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
+    ],
+    symbol: Annotated[
+        str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
+    ],
+    depth: Annotated[int | None, typer.Option("--depth", "-d", min=1, max=1000)] = None,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Live: the `vmx watch` ladder (NDJSON off a terminal)."),
+    ] = False,
+    fps: Annotated[
+        float, typer.Option("--fps", help="With --watch: frames per second at most.")
+    ] = 10.0,
+    chart: Annotated[bool, typer.Option("--chart", help="With --watch: the depth chart.")] = False,
+    group: Annotated[
+        int | None,
+        typer.Option("--group", help="With --watch: aggregate levels by this many ticks."),
+    ] = None,
+    verify: Annotated[
+        str,
+        typer.Option("--verify", help="With --watch: checksum every delta, every frame or off."),
+    ] = "frame",
+    record: Annotated[
+        str | None,
+        typer.Option("--record", help="With --watch: record every message received to FILE."),
+    ] = None,
+) -> None:
+    """A snapshot of an order book: asks above, bids below, best first."""
+    fmt = output_format(json, output)
+    if not watch and (chart or group is not None or record is not None or verify != "frame"):
+        raise typer.BadParameter("--chart, --group, --verify and --record go with --watch")
+    if watch:
+        from velocimex_cli.cli.watch import WatchOptions, run_watch
 
-    @book_app.command("book")
-    def book_command(
-        ctx: typer.Context,
-        exchange: str = typer.Argument(
-            ..., help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
-        ),
-        symbol: str = typer.Argument(
-            ..., help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols
-        ),
-        depth: int | None = typer.Option(None, "--depth", "-d", min=1, max=1000),
-        json: JsonFlag = False,
-        output: OutputOption = None,
-        watch: bool = typer.Option(
-            False, "--watch", help="Live: the `vmx watch` ladder (NDJSON off a terminal)."
-        ),
-        fps: float = typer.Option(10.0, "--fps", help="With --watch: frames per second at most."),
-        chart: bool = typer.Option(False, "--chart", help="With --watch: the depth chart."),
-        group: int | None = typer.Option(
-            None, "--group", help="With --watch: aggregate levels by this many ticks."
-        ),
-        verify: str = typer.Option(
-            "frame", "--verify", help="With --watch: checksum every delta, every frame or off."
-        ),
-        record: str | None = typer.Option(
-            None, "--record", help="With --watch: record every message received to FILE."
-        ),
-    ) -> None:
-        """A snapshot of an order book: asks above, bids below, best first."""
-        fmt = output_format(json, output)
-        if not watch and (chart or group is not None or record is not None or verify != "frame"):
-            raise typer.BadParameter("--chart, --group, --verify and --record go with --watch")
-        if watch:
-            from velocimex_cli.cli.watch import WatchOptions, run_watch
+        live = WatchOptions(
+            exchange=exchange, symbol=symbol, fps=fps, verify=verify, record=record, chart=chart,
+            group=group, depth=depth, output=fmt,
+        )  # fmt: skip
+        execute(ctx, run_watch, live, output=fmt)
+        return
+    execute(
+        ctx,
+        run_book,
+        BookOptions(exchange=exchange, symbol=symbol, depth=depth, output=fmt),
+        output=fmt,
+    )
 
-            live = WatchOptions(
-                exchange, symbol, fps=fps, verify=verify, record=record, chart=chart,
-                group=group, depth=depth, output=fmt,
-            )  # fmt: skip
-            execute(ctx, run_watch, live, output=fmt)
-            return
-        execute(ctx, run_book, BookOptions(exchange, symbol, depth, fmt), output=fmt)
 
-    @ticker_app.command("ticker")
-    def ticker_command(
-        ctx: typer.Context,
-        exchange: str | None = typer.Argument(
-            None, help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
-        ),
-        symbols: list[str] | None = typer.Argument(
-            None, help="One or more symbols.", autocompletion=completers.symbols
-        ),
-        json: JsonFlag = False,
-        output: OutputOption = None,
-        watch: bool = typer.Option(
-            False,
+@ticker_app.command("ticker")
+def ticker_command(
+    ctx: typer.Context,
+    exchange: Annotated[
+        str | None,
+        typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges),
+    ] = None,
+    symbols: Annotated[
+        list[str] | None,
+        typer.Argument(help="One or more symbols.", autocompletion=completers.symbols),
+    ] = None,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
             "--watch",
             help="A live board, updated in place; then the arguments are EXCHANGE:SYMBOL ... "
             "(or EXCHANGE [SYMBOL ...]; none: every instrument). NDJSON off a terminal.",
         ),
-        fps: float = typer.Option(10.0, "--fps", help="With --watch: frames per second at most."),
-        duration: float | None = typer.Option(
-            None, "--duration", help="With --watch: stop after this many seconds."
-        ),
-    ) -> None:
-        """Last price, best bid and ask, 24h volume."""
-        if watch:
-            from velocimex_cli.cli.watch import TickerWatchOptions, run_ticker_watch
+    ] = False,
+    fps: Annotated[
+        float, typer.Option("--fps", help="With --watch: frames per second at most.")
+    ] = 10.0,
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", help="With --watch: stop after this many seconds."),
+    ] = None,
+) -> None:
+    """Last price, best bid and ask, 24h volume."""
+    if watch:
+        from velocimex_cli.cli.watch import TickerWatchOptions, run_ticker_watch
 
-            fmt = output_format(json, output)
-            words = ([exchange] if exchange else []) + list(symbols or [])
-            board = TickerWatchOptions(words, fps=fps, duration=duration, output=fmt)
-            execute(ctx, run_ticker_watch, board, output=fmt)
-            return
-        if exchange is None or not symbols:
-            from velocimex_cli.cli.command_error import CommandError
-
-            problem = CommandError(
-                "give an exchange and one or more symbols: vmx ticker EXCHANGE SYMBOL... "
-                "(or a live board: vmx ticker --watch [EXCHANGE:SYMBOL ...])"
-            )
-            execute(ctx, _fail, problem)
-            return
         fmt = output_format(json, output)
-        execute(ctx, run_ticker, TickerOptions(exchange, symbols, fmt), output=fmt)
+        words = ([exchange] if exchange else []) + list(symbols or [])
+        board = TickerWatchOptions(instruments=words, fps=fps, duration=duration, output=fmt)
+        execute(ctx, run_ticker_watch, board, output=fmt)
+        return
+    if exchange is None or not symbols:
+        from velocimex_cli.cli.command_error import CommandError
+
+        problem = CommandError(
+            "give an exchange and one or more symbols: vmx ticker EXCHANGE SYMBOL... "
+            "(or a live board: vmx ticker --watch [EXCHANGE:SYMBOL ...])"
+        )
+        execute(ctx, _fail, problem)
+        return
+    fmt = output_format(json, output)
+    execute(
+        ctx, run_ticker, TickerOptions(exchange=exchange, symbols=symbols, output=fmt), output=fmt
+    )

@@ -2,27 +2,26 @@
 
 Typer (0.29+) coerces every non-flag parameter through a pydantic TypeAdapter; importing
 pydantic and building the adapters costs more than the rest of a REST command together.
-vmx's parameters are all `str`, `int` (with optional bounds), `bool` or `list[str]`, which
-need no pydantic: this module fills in a plain coercion for exactly those and leaves any
-other annotation to Typer. On a Typer without runtime coercion it does nothing.
+vmx's parameters are all `str`, `int` (with optional bounds), `float`, `bool` or `list[str]`,
+which need no pydantic: this module fills in a plain coercion for exactly those and leaves any
+other annotation to Typer. The Typer internals it uses are typer_internals'.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
+from velocimex_cli.cli.typer_internals import (
+    BadParameter,
+    RuntimeParam,
+    has_runtime_param,
+    set_runtime_param,
+    unmade_help_option,
+)
 from velocimex_cli.wire.numbers import parse_int
-
-try:
-    from typer._click.exceptions import BadParameter
-    from typer._coercion import RuntimeParam
-except ImportError:  # an older Typer on Click: no pydantic coercion to avoid
-    RuntimeParam = None  # type: ignore[assignment,misc]
 
 _LIST_OF_STR = list[str]
 HELP_NAMES = ["-h", "--help"]
@@ -42,71 +41,58 @@ def plain_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-if RuntimeParam is not None:
-
-    @dataclass(frozen=True)
-    class PlainParam(RuntimeParam):  # type: ignore[misc,valid-type]
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            annotation = self.annotation
-            if annotation is float:
-                number = plain_float(value)
-                if number is None:
-                    message = f"{value!r} is not a number (ASCII digits, e.g. 2.5; no _)."
-                    raise BadParameter(message, ctx=ctx, param=param)
-                return number
-            if annotation is str:
-                return value if isinstance(value, str) else str(value)
-            if annotation is bool:
-                return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
-            if annotation == _LIST_OF_STR:
-                return [str(item) for item in value]
-            number = value if type(value) is int else parse_int(str(value))
-            if number is None:  # int() would take "1_000" and non-ASCII digits
-                message = f"{value!r} is not a valid integer (ASCII digits only, no _)."
+@dataclass(frozen=True)
+class PlainParam(RuntimeParam):
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        annotation = self.annotation
+        if annotation is float:
+            number = plain_float(value)
+            if number is None:
+                message = f"{value!r} is not a number (ASCII digits, e.g. 2.5; no _)."
                 raise BadParameter(message, ctx=ctx, param=param)
-            low = getattr(self.parameter_info, "min", None)
-            high = getattr(self.parameter_info, "max", None)
-            if (low is not None and number < low) or (high is not None and number > high):
-                bounds = (
-                    f"{'' if low is None else f'{low}<='}x{'' if high is None else f'<={high}'}"
-                )
-                raise BadParameter(f"{number} is not in the range {bounds}.", ctx=ctx, param=param)
             return number
+        if annotation is str:
+            return value if isinstance(value, str) else str(value)
+        if annotation is bool:
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
+        if annotation == _LIST_OF_STR:
+            return [str(item) for item in value]
+        number = value if type(value) is int else parse_int(str(value))
+        if number is None:  # int() would take "1_000" and non-ASCII digits
+            message = f"{value!r} is not a valid integer (ASCII digits only, no _)."
+            raise BadParameter(message, ctx=ctx, param=param)
+        low = getattr(self.parameter_info, "min", None)
+        high = getattr(self.parameter_info, "max", None)
+        if (low is not None and number < low) or (high is not None and number > high):
+            bounds = f"{'' if low is None else f'{low}<='}x{'' if high is None else f'<={high}'}"
+            raise BadParameter(f"{number} is not in the range {bounds}.", ctx=ctx, param=param)
+        return number
 
 
 _PLAIN = (str, int, float, bool)
 
 
 def use_plain_coercion(command: Any) -> Any:
-    """Give every simple parameter of `command` (and its subcommands) plain coercion.
-
-    This leans on Typer internals (pinned in pyproject.toml); if they ever differ, the command
-    keeps Typer's own coercion: slower to start, never wrong.
-    """
-    if RuntimeParam is None:
-        return command
-    with contextlib.suppress(AttributeError, TypeError):
-        _install(command)
+    """Give every simple parameter of `command` (and its subcommands) plain coercion."""
+    _install(command)
     return command
 
 
 def _install(command: Any) -> None:
     params = list(getattr(command, "params", ()))
-    if getattr(command, "_help_option", "absent") is None:
-        # The help option is made on first use; make it now (vmx's names) to cover it too.
-        help_option = command.get_help_option(SimpleNamespace(help_option_names=HELP_NAMES))
-        if help_option is not None:
-            params.append(help_option)
+    help_option = unmade_help_option(command, HELP_NAMES)
+    if help_option is not None:
+        params.append(help_option)
     for param in params:
         descriptor = getattr(param, "type_descriptor", None)
-        if descriptor is None or getattr(param, "_runtime_param", "absent") is not None:
+        if descriptor is None or has_runtime_param(param):
             continue
         if descriptor.file_annotation is not None:
             continue
         annotation = descriptor.annotation
         if annotation in _PLAIN or annotation == _LIST_OF_STR:
-            param._runtime_param = PlainParam(
-                annotation=annotation, parameter_info=descriptor.parameter_info
+            set_runtime_param(
+                param, PlainParam(annotation=annotation, parameter_info=descriptor.parameter_info)
             )
     for sub in getattr(command, "commands", {}).values():
         _install(sub)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-USAGE = 2
+from velocimex_cli.wire.errors import ExitCode
 
 
 class CommandError(Exception):
     """A failure the CLI itself detects (bad combination of flags, declined confirmation)."""
 
-    def __init__(self, message: str, exit_code: int = USAGE, code: str = "USAGE") -> None:
+    def __init__(self, message: str, exit_code: int = ExitCode.USAGE, code: str = "USAGE") -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code

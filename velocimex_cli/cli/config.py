@@ -4,7 +4,7 @@ how long an order may wait for a rate limit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -102,7 +102,7 @@ def list_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOptio
 @app.command("get")
 def get_command(
     ctx: typer.Context,
-    key: str = typer.Argument(..., metavar="KEY"),
+    key: Annotated[str, typer.Argument(metavar="KEY")],
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -114,8 +114,8 @@ def get_command(
 @app.command("set", cls=NumbersAsArguments)
 def set_command(
     ctx: typer.Context,
-    key: str = typer.Argument(..., metavar="KEY"),
-    value: str = typer.Argument(..., metavar="VALUE"),
+    key: Annotated[str, typer.Argument(metavar="KEY")],
+    value: Annotated[str, typer.Argument(metavar="VALUE")],
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:

@@ -10,8 +10,9 @@ import typer
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
 
+from velocimex_cli.wire.errors import ExitCode
+
 T = TypeVar("T")
-INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
 
 
 def factory_of(ctx: typer.Context) -> Factory:
@@ -64,7 +65,7 @@ def execute(
         raise
     except KeyboardInterrupt:
         factory.io.status("interrupted")
-        raise typer.Exit(INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     except Exception as exc:  # every failure becomes a message and an exit code
         from velocimex_cli.cli.failures import exit_code_of
 
@@ -93,7 +94,7 @@ def report(factory: Factory, exc: BaseException, *, json_errors: bool) -> None:
         factory.io.status(jsonfmt.dumps(error_body(exc)))
     else:
         factory.io.status(human_message(exc))
-    if factory.verbose and exit_code_of(exc) == 1:
+    if factory.verbose and exit_code_of(exc) == ExitCode.UNEXPECTED:
         import traceback
 
         factory.io.status("".join(traceback.format_exception(exc)))

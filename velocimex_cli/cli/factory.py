@@ -14,6 +14,7 @@ from velocimex_cli.config import settings as settings_mod
 from velocimex_cli.config.profiles import Profile, resolve
 from velocimex_cli.config.settings import Settings
 from velocimex_cli.output.iostreams import IOStreams
+from velocimex_cli.wire.errors import ExitCode
 
 if TYPE_CHECKING:
     import ssl
@@ -57,7 +58,6 @@ class Factory:
         self._settings: Settings | None = None
         self._profile: Profile | None = None
         self._client: Client | None = None
-        self.reprovisioned = False
         # Whether the client built uses the local profile's provisioned key: only then may a
         # refused key be replaced by a fresh one (see execution.execute).
         self.local_key_in_use = False
@@ -83,11 +83,12 @@ class Factory:
         return self._profile
 
     def _embedded_engine(self) -> Any:
-        """The running local engine (launcher.EngineStatus), started in the background if none
+        """The running local engine (engine_record.EngineStatus), started in the background if none
         runs, or if the recorded one is gone (killed, crashed)."""
-        from velocimex_cli.engine import launcher
+        from velocimex_cli import engine_record
+        from velocimex_cli.local import launcher
 
-        recorded = launcher.read_state()
+        recorded = engine_record.read_state()
         status = launcher.status()
         if status is None:
 
@@ -108,7 +109,9 @@ class Factory:
                 from velocimex_cli.cli.command_error import CommandError
 
                 raise CommandError(
-                    f"the local engine could not start: {exc}", exit_code=1, code="ENGINE_START"
+                    f"the local engine could not start: {exc}",
+                    exit_code=ExitCode.UNEXPECTED,
+                    code="ENGINE_START",
                 ) from None
             self.io.status(f"Local engine running at {status.url} (pid {status.pid}).")
         return status
@@ -125,7 +128,8 @@ class Factory:
         """
         from velocimex_cli.config import credentials
         from velocimex_cli.config.credentials import Credential, Secret
-        from velocimex_cli.engine import launcher
+        from velocimex_cli.local import keys as local_keys
+        from velocimex_cli.local import launcher
 
         name = self.profile().name
         with launcher.provision_lock():
@@ -136,11 +140,13 @@ class Factory:
                 return self.profile()
             engine = self._embedded_engine()
             try:
-                key, secret = launcher.provision_key(engine, permissions=LOCAL_PERMISSIONS)
-            except launcher.EngineAdminError as exc:
+                key, secret = local_keys.provision_key(engine, permissions=LOCAL_PERMISSIONS)
+            except local_keys.EngineAdminError as exc:
                 from velocimex_cli.cli.command_error import CommandError
 
-                raise CommandError(str(exc), exit_code=1, code="ENGINE_TOO_OLD") from None
+                raise CommandError(
+                    str(exc), exit_code=ExitCode.UNEXPECTED, code="ENGINE_TOO_OLD"
+                ) from None
             path = credentials.store(
                 name, Credential(key, Secret(secret), permissions=LOCAL_PERMISSIONS)
             )
@@ -165,10 +171,10 @@ class Factory:
         """Revoke a key the engine refused (best effort: it usually no longer exists)."""
         import contextlib
 
-        from velocimex_cli.engine import launcher
+        from velocimex_cli.local import keys as local_keys
 
         with contextlib.suppress(Exception):
-            launcher.revoke_key(engine, api_key)
+            local_keys.revoke_key(engine, api_key)
 
     def retry_policy(self) -> RetryPolicy:
         """The injected retry policy (or the default), with the order wait bound applied."""
@@ -202,9 +208,9 @@ class Factory:
             return tls.verified_context(ca_cert, origin)
         if not embedded:
             return None
-        from velocimex_cli.engine import launcher
+        from velocimex_cli import engine_record
 
-        engine = launcher.read_state()
+        engine = engine_record.read_state()
         if engine is not None and engine.url == url and engine.tls_cert:
             return tls.pinned_context(engine.tls_cert)
         return None
@@ -275,9 +281,9 @@ class Factory:
             return None
         url = profile.api_url
         if profile.embedded:
-            from velocimex_cli.engine import launcher
+            from velocimex_cli import engine_record
 
-            engine = launcher.read_state()
+            engine = engine_record.read_state()
             if engine is None:
                 return None
             url = engine.url

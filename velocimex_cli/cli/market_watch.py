@@ -109,7 +109,6 @@ class MarketWatch:
         self.last_price: Decimal | None = None
         self.reference_price: Decimal | None = None
         self.orders = OrderBoard()
-        self.own_orders = False
         self.group_step = group_step
         self.group_ticks = group_ticks
         self.replay: str | None = None  # what the header says instead of live, for a replay

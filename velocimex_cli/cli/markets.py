@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -76,26 +76,32 @@ def run_list(factory: Factory, opts: ListOptions) -> None:
 @app.command("status")
 def status_command(
     ctx: typer.Context,
-    exchange: str | None = typer.Argument(
-        None, help="Only this exchange, e.g. NASDAQ.", autocompletion=completers.exchanges
-    ),
+    exchange: Annotated[
+        str | None,
+        typer.Argument(
+            help="Only this exchange, e.g. NASDAQ.", autocompletion=completers.exchanges
+        ),
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Whether each exchange (or the one named) is open."""
     fmt = output_format(json, output)
-    execute(ctx, run_status, StatusOptions(fmt, exchange), output=fmt)
+    execute(ctx, run_status, StatusOptions(output=fmt, exchange=exchange), output=fmt)
 
 
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    exchange: str | None = typer.Argument(
-        None, help="Only this exchange, e.g. BINANCE.", autocompletion=completers.exchanges
-    ),
+    exchange: Annotated[
+        str | None,
+        typer.Argument(
+            help="Only this exchange, e.g. BINANCE.", autocompletion=completers.exchanges
+        ),
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """The instruments: symbol, tick size, lot size, minimum quantity."""
     fmt = output_format(json, output)
-    execute(ctx, run_list, ListOptions(exchange, fmt), output=fmt)
+    execute(ctx, run_list, ListOptions(exchange=exchange, output=fmt), output=fmt)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.command_error import CommandError
-from velocimex_cli.cli.execution import INTERRUPTED, execute
+from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 from velocimex_cli.cli.parsing import NumbersAsArguments
+from velocimex_cli.wire.errors import ExitCode
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -120,7 +121,9 @@ def _confirm(factory: Factory, opts: PlaceOptions, summary: Any, notional: Decim
             code="CONFIRMATION_REQUIRED",
         )
     if not io.prompt_yes_no(f"Place it? ({why})"):
-        raise CommandError("not placed: you declined", exit_code=1, code="DECLINED")
+        raise CommandError(
+            "not placed: you declined", exit_code=ExitCode.UNEXPECTED, code="DECLINED"
+        )
 
 
 def _bound_the_wait(factory: Factory, opts: PlaceOptions) -> None:
@@ -148,7 +151,7 @@ def _interrupted_placement(cid: str) -> CommandError:
     return CommandError(
         f"interrupted while placing the order: it may or may not have been placed; check "
         f"with `vmx order show client_order_id:{cid}` before placing it again",
-        exit_code=INTERRUPTED,
+        exit_code=ExitCode.INTERRUPTED,
         code="INTERRUPTED",
     )
 
@@ -316,7 +319,9 @@ def run_batch(factory: Factory, opts: PlaceOptions) -> int | None:
                     code="CONFIRMATION_REQUIRED",
                 )
             if not factory.io.prompt_yes_no(f"Place {len(valid)} orders? ({why})"):
-                raise CommandError("not placed: you declined", exit_code=1, code="DECLINED")
+                raise CommandError(
+                    "not placed: you declined", exit_code=ExitCode.UNEXPECTED, code="DECLINED"
+                )
     return _send_batch(factory, opts, parsed, fmt)
 
 
@@ -364,7 +369,7 @@ def _send_batch(
                     raise
                 except Exception as exc:
                     in_flight = None
-                    if exit_code_of(exc) == 1:
+                    if exit_code_of(exc) == ExitCode.UNEXPECTED:
                         raise
                     item = exc
             if isinstance(item, Exception):
@@ -386,7 +391,7 @@ def _send_batch(
             )
         parts.append(f"{not_sent} not sent")
         factory.io.status("interrupted: " + ", ".join(parts))
-        return INTERRUPTED
+        return ExitCode.INTERRUPTED
     not_filled = ""
     if unfilled:
         not_filled = (
@@ -550,89 +555,129 @@ def run_cancel_after(factory: Factory, opts: CancelAfterOptions) -> None:
 
 # ---------------------------------------------------------------- commands
 
-_PRICE = typer.Option(None, "--price", help="Limit price; implies --type limit.")
-_TYPE = typer.Option(None, "--type", "-t", help="limit or market (default: limit with --price).")
-_TIF = typer.Option(None, "--tif", help="Time in force: gtc, ioc or fok.")
-_POST_ONLY = typer.Option(False, "--post-only", help="Only rest on the book, never take.")
-_CLIENT_ID = typer.Option(None, "--client-id", help="Your id for the order (idempotency key).")
-_DRY_RUN = typer.Option(
-    False,
-    "--dry-run",
-    help="Ask the engine what would happen (every check, estimates); place nothing.",
-)
-_YES = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
-_MAX_WAIT = typer.Option(
-    None,
-    "--max-wait",
-    metavar="SECONDS",
-    help="Wait at most this long for a rate limit before giving up (exit 4); "
-    "default: the order_max_wait setting (5).",
-)
-_WAIT = typer.Option(False, "--wait", help="Wait for a rate limit as long as the API asks.")
+_PRICE = Annotated[str | None, typer.Option("--price", help="Limit price; implies --type limit.")]
+_TYPE = Annotated[
+    str | None, typer.Option("--type", "-t", help="limit or market (default: limit with --price).")
+]
+_TIF = Annotated[str | None, typer.Option("--tif", help="Time in force: gtc, ioc or fok.")]
+_POST_ONLY = Annotated[bool, typer.Option("--post-only", help="Only rest on the book, never take.")]
+_CLIENT_ID = Annotated[
+    str | None, typer.Option("--client-id", help="Your id for the order (idempotency key).")
+]
+_DRY_RUN = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Ask the engine what would happen (every check, estimates); place nothing.",
+    ),
+]
+_YES = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+_MAX_WAIT = Annotated[
+    str | None,
+    typer.Option(
+        "--max-wait",
+        metavar="SECONDS",
+        help="Wait at most this long for a rate limit before giving up (exit 4); "
+        "default: the order_max_wait setting (5).",
+    ),
+]
+_WAIT = Annotated[
+    bool, typer.Option("--wait", help="Wait for a rate limit as long as the API asks.")
+]
 
 
 @app.command("place", cls=NumbersAsArguments)
 def place_command(
     ctx: typer.Context,
-    exchange: str | None = typer.Argument(
-        None, help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
-    ),
-    symbol: str | None = typer.Argument(
-        None, help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols
-    ),
-    side: str | None = typer.Argument(None, help="buy or sell."),
-    quantity: str | None = typer.Argument(None, help="Quantity, e.g. 0.010."),
-    price: str | None = _PRICE,
-    order_type: str | None = _TYPE,
-    tif: str | None = _TIF,
-    post_only: bool = _POST_ONLY,
-    client_id: str | None = _CLIENT_ID,
-    dry_run: bool = _DRY_RUN,
-    yes: bool = _YES,
-    file: str | None = typer.Option(
-        None, "--file", "-f", help="Place a batch: one JSON order per line ('-' for stdin)."
-    ),
-    max_wait: str | None = _MAX_WAIT,
-    wait: bool = _WAIT,
+    exchange: Annotated[
+        str | None,
+        typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges),
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
+    ] = None,
+    side: Annotated[str | None, typer.Argument(help="buy or sell.")] = None,
+    quantity: Annotated[str | None, typer.Argument(help="Quantity, e.g. 0.010.")] = None,
+    price: _PRICE = None,
+    order_type: _TYPE = None,
+    tif: _TIF = None,
+    post_only: _POST_ONLY = False,
+    client_id: _CLIENT_ID = None,
+    dry_run: _DRY_RUN = False,
+    yes: _YES = False,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file", "-f", help="Place a batch: one JSON order per line ('-' for stdin)."
+        ),
+    ] = None,
+    max_wait: _MAX_WAIT = None,
+    wait: _WAIT = False,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Place an order (or a batch with --file)."""
     fmt = output_format(json, output)
     opts = PlaceOptions(
-        exchange, symbol, side, quantity, price, order_type, tif, post_only, client_id,
-        dry_run, yes, file, fmt, max_wait, wait,
-    )  # fmt: skip
+        exchange=exchange,
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        price=price,
+        order_type=order_type,
+        tif=tif,
+        post_only=post_only,
+        client_id=client_id,
+        dry_run=dry_run,
+        yes=yes,
+        file=file,
+        output=fmt,
+        max_wait=max_wait,
+        wait=wait,
+    )
     execute(ctx, run_place, opts, output=fmt)
 
 
 def _shortcut(side: str) -> Any:
     def command(
         ctx: typer.Context,
-        exchange: str = typer.Argument(
-            ..., help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
-        ),
-        symbol: str = typer.Argument(
-            ..., help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols
-        ),
-        quantity: str = typer.Argument(..., help="Quantity, e.g. 0.010."),
-        price: str | None = _PRICE,
-        order_type: str | None = _TYPE,
-        tif: str | None = _TIF,
-        post_only: bool = _POST_ONLY,
-        client_id: str | None = _CLIENT_ID,
-        dry_run: bool = _DRY_RUN,
-        yes: bool = _YES,
-        max_wait: str | None = _MAX_WAIT,
-        wait: bool = _WAIT,
+        exchange: Annotated[
+            str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
+        ],
+        symbol: Annotated[
+            str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
+        ],
+        quantity: Annotated[str, typer.Argument(help="Quantity, e.g. 0.010.")],
+        price: _PRICE = None,
+        order_type: _TYPE = None,
+        tif: _TIF = None,
+        post_only: _POST_ONLY = False,
+        client_id: _CLIENT_ID = None,
+        dry_run: _DRY_RUN = False,
+        yes: _YES = False,
+        max_wait: _MAX_WAIT = None,
+        wait: _WAIT = False,
         json: JsonFlag = False,
         output: OutputOption = None,
     ) -> None:
         fmt = output_format(json, output)
         opts = PlaceOptions(
-            exchange, symbol, side, quantity, price, order_type, tif, post_only, client_id,
-            dry_run, yes, None, fmt, max_wait, wait,
-        )  # fmt: skip
+            exchange=exchange,
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            price=price,
+            order_type=order_type,
+            tif=tif,
+            post_only=post_only,
+            client_id=client_id,
+            dry_run=dry_run,
+            yes=yes,
+            file=None,
+            output=fmt,
+            max_wait=max_wait,
+            wait=wait,
+        )
         execute(ctx, run_place, opts, output=fmt)
 
     command.__doc__ = f"Shortcut for `vmx order place EXCHANGE SYMBOL {side} QUANTITY`."
@@ -648,82 +693,120 @@ sell_app.command("sell", cls=NumbersAsArguments)(_shortcut("sell"))
 @app.command("cancel")
 def cancel_command(
     ctx: typer.Context,
-    order_ids: list[str] | None = typer.Argument(
-        None, help="Order ids (or client_order_id:ID).", autocompletion=completers.open_order_ids
-    ),
-    all_: bool = typer.Option(False, "--all", help="Cancel every open order (filtered below)."),
-    exchange: str | None = typer.Option(
-        None, "--exchange", "-e", autocompletion=completers.exchanges
-    ),
-    symbol: str | None = typer.Option(None, "--symbol", "-s", autocompletion=completers.symbols),
+    order_ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Order ids (or client_order_id:ID).", autocompletion=completers.open_order_ids
+        ),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Cancel every open order (filtered below).")
+    ] = False,
+    exchange: Annotated[
+        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Cancel orders by id, or all open orders with --all."""
     fmt = output_format(json, output)
-    opts = CancelOptions(list(order_ids or []), all_, exchange, symbol, fmt)
+    opts = CancelOptions(
+        order_ids=list(order_ids or []), all=all_, exchange=exchange, symbol=symbol, output=fmt
+    )
     execute(ctx, run_cancel, opts, output=fmt)
 
 
-_SINCE = typer.Option(
-    None, "--since", help="From this ISO-8601 UTC time (inclusive), or after this id."
-)
-_BEFORE = typer.Option(
-    None, "--before", help="Before this ISO-8601 UTC time, or before this id (next page)."
-)
+_SINCE = Annotated[
+    str | None,
+    typer.Option("--since", help="From this ISO-8601 UTC time (inclusive), or after this id."),
+]
+_BEFORE = Annotated[
+    str | None,
+    typer.Option("--before", help="Before this ISO-8601 UTC time, or before this id (next page)."),
+]
 
 
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    status: str = typer.Option("open", "--status", help="open, filled, canceled, rejected, all."),
-    exchange: str | None = typer.Option(
-        None, "--exchange", "-e", autocompletion=completers.exchanges
-    ),
-    symbol: str | None = typer.Option(None, "--symbol", "-s", autocompletion=completers.symbols),
-    limit: int | None = typer.Option(None, "--limit", min=1, max=1000),
-    since: str | None = _SINCE,
-    before: str | None = _BEFORE,
+    status: Annotated[
+        str, typer.Option("--status", help="open, filled, canceled, rejected, all.")
+    ] = "open",
+    exchange: Annotated[
+        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, max=1000)] = None,
+    since: _SINCE = None,
+    before: _BEFORE = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Your orders, newest first (open ones by default), a page at a time."""
     fmt = output_format(json, output)
-    opts = ListOptions(status.lower(), exchange, symbol, limit, fmt, since, before)
+    opts = ListOptions(
+        status=status.lower(),
+        exchange=exchange,
+        symbol=symbol,
+        limit=limit,
+        output=fmt,
+        since=since,
+        before=before,
+    )
     execute(ctx, run_list, opts, output=fmt)
 
 
 @app.command("show")
 def show_command(
     ctx: typer.Context,
-    order_id: str = typer.Argument(
-        ..., help="Order id, or client_order_id:ID.", autocompletion=completers.order_ids
-    ),
+    order_id: Annotated[
+        str,
+        typer.Argument(
+            help="Order id, or client_order_id:ID.", autocompletion=completers.order_ids
+        ),
+    ],
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """One order in full."""
     fmt = output_format(json, output)
-    execute(ctx, run_show, ShowOptions(order_id, fmt), output=fmt)
+    execute(ctx, run_show, ShowOptions(order_id=order_id, output=fmt), output=fmt)
 
 
 @app.command("fills")
 def fills_command(
     ctx: typer.Context,
-    exchange: str | None = typer.Option(
-        None, "--exchange", "-e", autocompletion=completers.exchanges
-    ),
-    symbol: str | None = typer.Option(None, "--symbol", "-s", autocompletion=completers.symbols),
-    order_id: str | None = typer.Option(None, "--order-id", autocompletion=completers.order_ids),
-    limit: int | None = typer.Option(None, "--limit", min=1, max=1000),
-    since: str | None = _SINCE,
-    before: str | None = _BEFORE,
+    exchange: Annotated[
+        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
+    ] = None,
+    order_id: Annotated[
+        str | None, typer.Option("--order-id", autocompletion=completers.order_ids)
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, max=1000)] = None,
+    since: _SINCE = None,
+    before: _BEFORE = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Your fills (trades), newest first, a page at a time."""
     fmt = output_format(json, output)
-    opts = FillsOptions(exchange, symbol, order_id, limit, fmt, since, before)
+    opts = FillsOptions(
+        exchange=exchange,
+        symbol=symbol,
+        order_id=order_id,
+        limit=limit,
+        output=fmt,
+        since=since,
+        before=before,
+    )
     execute(ctx, run_fills, opts, output=fmt)
 
 
@@ -743,12 +826,15 @@ class _TakesNegativeSeconds(TyperCommand):
 @app.command("cancel-after", cls=_TakesNegativeSeconds)
 def cancel_after_command(
     ctx: typer.Context,
-    seconds: str | None = typer.Argument(
-        None, help="Cancel every open order unless called again within SECONDS; 0 disarms."
-    ),
+    seconds: Annotated[
+        str | None,
+        typer.Argument(
+            help="Cancel every open order unless called again within SECONDS; 0 disarms."
+        ),
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Dead-man switch: cancel all your open orders if not refreshed in time."""
     fmt = output_format(json, output)
-    execute(ctx, run_cancel_after, CancelAfterOptions(seconds, fmt), output=fmt)
+    execute(ctx, run_cancel_after, CancelAfterOptions(seconds=seconds, output=fmt), output=fmt)

@@ -11,6 +11,8 @@ from typing import Any
 
 from typer.core import TyperCommand
 
+from velocimex_cli.cli.typer_internals import positional_when
+
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -18,14 +20,4 @@ class NumbersAsArguments(TyperCommand):
     """A command whose parser treats `-1`, `-0.5`, `-.5` as positional arguments."""
 
     def make_parser(self, ctx: Any) -> Any:
-        parser = super().make_parser(ctx)
-        process = parser._process_opts
-
-        def process_opts(arg: str, state: Any) -> None:
-            if NEGATIVE_NUMBER.match(arg):
-                state.largs.append(arg)
-                return
-            process(arg, state)
-
-        parser._process_opts = process_opts
-        return parser
+        return positional_when(super().make_parser(ctx), NEGATIVE_NUMBER.match)

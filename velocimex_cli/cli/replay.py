@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -56,12 +56,9 @@ def run_replay(factory: Factory, opts: ReplayOptions) -> int:
         raise CommandError(str(exc)) from None
     with recording:
         if factory.io.is_stdout_tty and not opts.ndjson:
-            try:
-                from velocimex_cli.cli.watch import replay_on_terminal  # type: ignore[attr-defined]
-            except ImportError:
-                pass
-            else:
-                return int(replay_on_terminal(factory, recording, speed) or 0)
+            from velocimex_cli.cli.watch import replay_on_terminal
+
+            return replay_on_terminal(factory, recording, speed)
         try:
             return _print(factory, recording, speed, opts.count)
         except RecordingError as exc:
@@ -96,23 +93,25 @@ def _print(factory: Factory, recording: Recording, speed: float | None, count: i
 app = sub_app("Play back a recording made with --record.", no_args_is_help=True)
 
 
-if True:  # the command, the only one of its app (the root loads it lazily)
+# The command, the only one of its app (the root loads it lazily).
+@app.command("replay")
+def replay_command(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="A recording (vmx stream ... --record FILE).")],
+    speed: Annotated[
+        str,
+        typer.Option("--speed", help="Playback speed: 1 as recorded, 10 ten times faster, max."),
+    ] = "1",
+    count: Annotated[
+        int | None, typer.Option("--count", "-n", help="Stop after N messages.")
+    ] = None,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Play a recording: NDJSON off a terminal (and with --json), the ladder on one."""
+    from velocimex_cli.cli.stream import stream_output
 
-    @app.command("replay")
-    def replay_command(
-        ctx: typer.Context,
-        path: str = typer.Argument(..., help="A recording (vmx stream ... --record FILE)."),
-        speed: str = typer.Option(
-            "1", "--speed", help="Playback speed: 1 as recorded, 10 ten times faster, max."
-        ),
-        count: int | None = typer.Option(None, "--count", "-n", help="Stop after N messages."),
-        json: JsonFlag = False,
-        output: OutputOption = None,
-    ) -> None:
-        """Play a recording: NDJSON off a terminal (and with --json), the ladder on one."""
-        from velocimex_cli.cli.stream import stream_output
-
-        fmt = stream_output(json, output)
-        explicit = json or output is not None
-        opts = ReplayOptions(path, speed, count, ndjson=explicit)
-        execute(ctx, run_replay, opts, output=fmt if explicit else None)
+    fmt = stream_output(json, output)
+    explicit = json or output is not None
+    opts = ReplayOptions(path=path, speed=speed, count=count, ndjson=explicit)
+    execute(ctx, run_replay, opts, output=fmt if explicit else None)

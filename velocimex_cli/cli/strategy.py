@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -342,32 +342,39 @@ def run_logs(factory: Factory, opts: LogsOptions) -> None:
 def list_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOption = None) -> None:
     """The strategies available to deploy (built-in and added)."""
     fmt = output_format(json, output)
-    execute(ctx, run_list, ListOptions(fmt), output=fmt)
+    execute(ctx, run_list, ListOptions(output=fmt), output=fmt)
 
 
 @app.command("show")
 def show_command(
     ctx: typer.Context,
-    strategy_id: str = typer.Argument(
-        ...,
-        help="The strategy's id (see `vmx strategy list`).",
-        autocompletion=completers.strategy_ids,
-    ),
+    strategy_id: Annotated[
+        str,
+        typer.Argument(
+            help="The strategy's id (see `vmx strategy list`).",
+            autocompletion=completers.strategy_ids,
+        ),
+    ],
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """One strategy and its parameters: types, defaults and bounds."""
     fmt = output_format(json, output)
-    execute(ctx, run_show, ShowOptions(strategy_id, fmt), output=fmt)
+    execute(ctx, run_show, ShowOptions(strategy_id=strategy_id, output=fmt), output=fmt)
 
 
 @app.command("add")
 def add_command(
     ctx: typer.Context,
-    path: str = typer.Argument(..., metavar="FILE", help="A Python file with one Strategy class."),
-    replace: bool = typer.Option(
-        False, "--replace", help="Replace your account's user strategy of that id (it must exist)."
-    ),
+    path: Annotated[
+        str, typer.Argument(metavar="FILE", help="A Python file with one Strategy class.")
+    ],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Replace your account's user strategy of that id (it must exist)."
+        ),
+    ] = False,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -378,86 +385,120 @@ def add_command(
     read,trade,strategies`; the local profile's key has it).
     """
     fmt = output_format(json, output)
-    execute(ctx, run_add, AddOptions(path, replace, fmt), output=fmt)
+    execute(ctx, run_add, AddOptions(path=path, replace=replace, output=fmt), output=fmt)
 
 
 @app.command("remove")
 def remove_command(
     ctx: typer.Context,
-    strategy_id: str = typer.Argument(
-        ..., help="A user strategy's id.", autocompletion=completers.user_strategy_ids
-    ),
+    strategy_id: Annotated[
+        str,
+        typer.Argument(help="A user strategy's id.", autocompletion=completers.user_strategy_ids),
+    ],
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Remove one of your account's user strategies (stop its deployments first; needs the
     `strategies` permission)."""
     fmt = output_format(json, output)
-    execute(ctx, run_remove, RemoveOptions(strategy_id, fmt), output=fmt)
+    execute(ctx, run_remove, RemoveOptions(strategy_id=strategy_id, output=fmt), output=fmt)
 
 
 @app.command("deploy")
 def deploy_command(
     ctx: typer.Context,
-    strategy_id: str = typer.Argument(
-        ...,
-        help="The strategy's id (see `vmx strategy list`).",
-        autocompletion=completers.strategy_ids,
-    ),
-    exchange: str = typer.Option(..., "--exchange", "-e", autocompletion=completers.exchanges),
-    symbol: str = typer.Option(..., "--symbol", "-s", autocompletion=completers.symbols),
-    param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable."),
+    strategy_id: Annotated[
+        str,
+        typer.Argument(
+            help="The strategy's id (see `vmx strategy list`).",
+            autocompletion=completers.strategy_ids,
+        ),
+    ],
+    exchange: Annotated[str, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)],
+    symbol: Annotated[str, typer.Option("--symbol", "-s", autocompletion=completers.symbols)],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Deploy a strategy on an instrument; prints the deployment."""
     fmt = output_format(json, output)
-    opts = DeployOptions(strategy_id, exchange, symbol, list(param), fmt)
+    opts = DeployOptions(
+        strategy_id=strategy_id,
+        exchange=exchange,
+        symbol=symbol,
+        params=list(param or []),
+        output=fmt,
+    )
     execute(ctx, run_deploy, opts, output=fmt)
 
 
 @app.command("status")
 def status_command(
     ctx: typer.Context,
-    deployment_id: str | None = typer.Argument(
-        None, help="One deployment (default: all).", autocompletion=completers.deployment_ids
-    ),
-    state: str | None = typer.Option(
-        None, "--state", help="Only deployments in this state (running, stopped, failed, ...)."
-    ),
+    deployment_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="One deployment (default: all).", autocompletion=completers.deployment_ids
+        ),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state", help="Only deployments in this state (running, stopped, failed, ...)."
+        ),
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Deployments: state, orders, fills, position, PnL, fees and the last error."""
     fmt = output_format(json, output)
-    execute(ctx, run_status, StatusOptions(deployment_id, state, fmt), output=fmt)
+    execute(
+        ctx,
+        run_status,
+        StatusOptions(deployment_id=deployment_id, state=state, output=fmt),
+        output=fmt,
+    )
 
 
 @app.command("stop")
 def stop_command(
     ctx: typer.Context,
-    deployment_id: str = typer.Argument(
-        ..., help="The deployment to stop.", autocompletion=completers.live_deployment_ids
-    ),
+    deployment_id: Annotated[
+        str,
+        typer.Argument(
+            help="The deployment to stop.", autocompletion=completers.live_deployment_ids
+        ),
+    ],
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Stop a deployment: its on_stop runs, then its open orders are canceled."""
     fmt = output_format(json, output)
-    execute(ctx, run_stop, StopOptions(deployment_id, fmt), output=fmt)
+    execute(ctx, run_stop, StopOptions(deployment_id=deployment_id, output=fmt), output=fmt)
 
 
 @app.command("logs")
 def logs_command(
     ctx: typer.Context,
-    deployment_id: str = typer.Argument(
-        ..., help="The deployment.", autocompletion=completers.deployment_ids
-    ),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
-    since: int = typer.Option(0, "--since", help="Only lines after this sequence number."),
+    deployment_id: Annotated[
+        str, typer.Argument(help="The deployment.", autocompletion=completers.deployment_ids)
+    ],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
+    since: Annotated[
+        int, typer.Option("--since", help="Only lines after this sequence number.")
+    ] = 0,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """What a deployment logged (its own lines, its errors, starts and stops)."""
     fmt = output_format(json, output)
-    execute(ctx, run_logs, LogsOptions(deployment_id, follow, since, fmt), output=fmt)
+    execute(
+        ctx,
+        run_logs,
+        LogsOptions(deployment_id=deployment_id, follow=follow, since=since, output=fmt),
+        output=fmt,
+    )

@@ -1,4 +1,4 @@
-"""`vmx stream market|orders` and `vmx order watch`: live messages as NDJSON for pipelines.
+"""`vmx stream market|orders`: live messages as NDJSON for pipelines (`vmx order watch` too).
 
 stdout gets one JSON object per line, flushed per line: the data messages exactly as the server
 sent them (ticker, book_snapshot, book_delta, trade, order, fill). The connection's state goes to
@@ -9,10 +9,8 @@ received, with its receive time, to a recording (velocimex_cli.client.recording)
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -185,6 +183,9 @@ def run_stream(
     duration: float | None,
     recorder: Recorder | None,
 ) -> int:
+    import asyncio
+    import contextlib
+
     out = NdjsonOut(factory.io.stdout, count)
     report = ConnectionReporter(factory, what, ORDERS_OUTAGE if what == ORDERS else "")
 
@@ -230,23 +231,9 @@ def run_orders(factory: Factory, opts: OrdersOptions) -> int:
     return run_stream(factory, client.stream_orders, ORDERS, opts.count, opts.duration, recorder)
 
 
-def run_order_watch(factory: Factory, opts: OrdersOptions) -> int:
-    """`vmx order watch`: the live table on a terminal (the ladder's order board, when this
-    build has it), NDJSON otherwise."""
-    if factory.io.is_stdout_tty and not (opts.ndjson or opts.count or opts.record):
-        try:
-            from velocimex_cli.cli.watch import watch_orders_on_terminal  # type: ignore[attr-defined]
-        except ImportError:
-            pass
-        else:
-            return int(watch_orders_on_terminal(factory) or 0)
-    return run_orders(factory, opts)
-
-
 CHANNEL_HELP = "ticker, book or trades; repeat for several (default: all three)."
 
 app = sub_app("Live streams as NDJSON: market data and your orders.")
-order_watch_app = sub_app("Your orders and fills as they happen.", no_args_is_help=False)
 
 
 def _channels(values: list[str] | None) -> list[str] | None:
@@ -279,67 +266,62 @@ def _instruments(values: list[str]) -> list[str]:
     return values
 
 
-CountOption = typer.Option(None, "--count", "-n", help="Stop after N data messages.")
-DurationOption = typer.Option(None, "--duration", help="Stop after S seconds.")
-RecordOption = typer.Option(
-    None, "--record", help="Also record every message received to FILE (NDJSON, versioned)."
-)
+CountOption = Annotated[
+    int | None, typer.Option("--count", "-n", help="Stop after N data messages.")
+]
+DurationOption = Annotated[float | None, typer.Option("--duration", help="Stop after S seconds.")]
+RecordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--record", help="Also record every message received to FILE (NDJSON, versioned)."
+    ),
+]
 
 
 @app.command("market")
 def market_command(
     ctx: typer.Context,
-    instruments: list[str] = typer.Argument(
-        None,
-        help="EXCHANGE:SYMBOL ... (none: the default feed, every ticker).",
-        autocompletion=completers.instruments,
-    ),
-    channel: list[str] = typer.Option(None, "--channel", "-c", help=CHANNEL_HELP),
-    count: int | None = CountOption,
-    duration: float | None = DurationOption,
-    record: str | None = RecordOption,
+    instruments: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="EXCHANGE:SYMBOL ... (none: the default feed, every ticker).",
+            autocompletion=completers.instruments,
+        ),
+    ] = None,
+    channel: Annotated[list[str] | None, typer.Option("--channel", "-c", help=CHANNEL_HELP)] = None,
+    count: CountOption = None,
+    duration: DurationOption = None,
+    record: RecordOption = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Market data as NDJSON: tickers, book snapshots and deltas, trades."""
     fmt = stream_output(json, output)
     opts = MarketOptions(
-        _instruments(instruments or []), _channels(channel), count, duration, record
+        instruments=_instruments(instruments or []),
+        channels=_channels(channel),
+        count=count,
+        duration=duration,
+        record=record,
     )
-    execute(ctx, run_market, opts, output=_errors_as(fmt, json, output))
+    execute(ctx, run_market, opts, output=errors_as(fmt, json, output))
 
 
 @app.command("orders")
 def orders_command(
     ctx: typer.Context,
-    count: int | None = CountOption,
-    duration: float | None = DurationOption,
-    record: str | None = RecordOption,
+    count: CountOption = None,
+    duration: DurationOption = None,
+    record: RecordOption = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
     """Your account's order updates and fills as NDJSON."""
     fmt = stream_output(json, output)
-    opts = OrdersOptions(count, duration, record)
-    execute(ctx, run_orders, opts, output=_errors_as(fmt, json, output))
+    opts = OrdersOptions(count=count, duration=duration, record=record)
+    execute(ctx, run_orders, opts, output=errors_as(fmt, json, output))
 
 
-@order_watch_app.command("watch")
-def order_watch_command(
-    ctx: typer.Context,
-    count: int | None = CountOption,
-    duration: float | None = DurationOption,
-    record: str | None = RecordOption,
-    json: JsonFlag = False,
-    output: OutputOption = None,
-) -> None:
-    """Your orders and fills as they happen: a live table on a terminal, NDJSON otherwise
-    (and with --json)."""
-    fmt = stream_output(json, output)
-    opts = OrdersOptions(count, duration, record, ndjson=json or output is not None)
-    execute(ctx, run_order_watch, opts, output=_errors_as(fmt, json, output))
-
-
-def _errors_as(fmt: str, json_flag: bool, output: str | None) -> str | None:
+def errors_as(fmt: str, json_flag: bool, output: str | None) -> str | None:
     """Errors as JSON only when JSON was asked for; else as the configured output says."""
     return fmt if json_flag or output is not None else None

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from typer._click import exceptions as click  # Typer's own copy of click's
+from velocimex_cli.cli import typer_internals as click  # Typer's own copy of click's
 
 JSON_FORMATS = ("json", "ndjson")
 

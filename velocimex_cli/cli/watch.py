@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -675,50 +675,64 @@ async def _replay(factory: Factory, recording: Any, speed: float | None, fps: fl
 watch_app = sub_app("The live order-book ladder of one instrument.", no_args_is_help=True)
 
 
-if True:  # the command, the only one of its app (the root loads it lazily)
-
-    @watch_app.command("watch")
-    def watch_command(
-        ctx: typer.Context,
-        exchange: str = typer.Argument(
-            ..., help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges
-        ),
-        symbol: str = typer.Argument(
-            ..., help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols
-        ),
-        fps: float = typer.Option(10.0, "--fps", help="At most this many frames a second."),
-        verify: str = typer.Option(
-            "frame", "--verify", help="Book checksum: every message, once per frame, or off."
-        ),
-        record: str | None = typer.Option(
-            None, "--record", help="Record every message received to this NDJSON file."
-        ),
-        chart: bool = typer.Option(False, "--chart", help="Cumulative depth as a chart."),
-        group: int | None = typer.Option(
-            None, "--group", help="Aggregate price levels into buckets of this many ticks."
-        ),
-        depth: int | None = typer.Option(
-            None,
+# The command, the only one of its app (the root loads it lazily).
+@watch_app.command("watch")
+def watch_command(
+    ctx: typer.Context,
+    exchange: Annotated[
+        str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
+    ],
+    symbol: Annotated[
+        str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
+    ],
+    fps: Annotated[float, typer.Option("--fps", help="At most this many frames a second.")] = 10.0,
+    verify: Annotated[
+        str,
+        typer.Option("--verify", help="Book checksum: every message, once per frame, or off."),
+    ] = "frame",
+    record: Annotated[
+        str | None,
+        typer.Option("--record", help="Record every message received to this NDJSON file."),
+    ] = None,
+    chart: Annotated[bool, typer.Option("--chart", help="Cumulative depth as a chart.")] = False,
+    group: Annotated[
+        int | None,
+        typer.Option("--group", help="Aggregate price levels into buckets of this many ticks."),
+    ] = None,
+    depth: Annotated[
+        int | None,
+        typer.Option(
             "--depth",
             "-d",
             help="Levels per side (default: what the screen holds; NDJSON: 10).",
         ),
-        duration: float | None = typer.Option(
-            None, "--duration", help="Stop after this many seconds."
-        ),
-        count: int | None = typer.Option(
-            None, "--count", help="NDJSON: stop after this many snapshots."
-        ),
-        json: JsonFlag = False,
-        output: OutputOption = None,
-    ) -> None:
-        """A live ladder (asks above, bids below, trade tape, your orders); q or Ctrl-C quits.
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", help="NDJSON: stop after this many snapshots.")
+    ] = None,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """A live ladder (asks above, bids below, trade tape, your orders); q or Ctrl-C quits.
 
-        Off a terminal, or with --json / -o ndjson: NDJSON snapshots of the local book at the
-        frame rate.
-        """
-        fmt = output_format(json, output)
-        options = WatchOptions(
-            exchange, symbol, fps, verify, record, chart, group, depth, duration, count, fmt
-        )
-        execute(ctx, run_watch, options, output=fmt)
+    Off a terminal, or with --json / -o ndjson: NDJSON snapshots of the local book at the
+    frame rate.
+    """
+    fmt = output_format(json, output)
+    options = WatchOptions(
+        exchange=exchange,
+        symbol=symbol,
+        fps=fps,
+        verify=verify,
+        record=record,
+        chart=chart,
+        group=group,
+        depth=depth,
+        duration=duration,
+        count=count,
+        output=fmt,
+    )
+    execute(ctx, run_watch, options, output=fmt)

@@ -12,37 +12,12 @@ be reached raises `Unreachable`.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
+from velocimex_cli.client import httpx_cli
 from velocimex_cli.client.errors import MissingCredentials, Unreachable
 
-
-def _defer_httpx_command_line() -> None:
-    """Keep `import httpx` from importing httpx's own command-line tool.
-
-    httpx's __init__ imports `httpx._main` (its `httpx` CLI) whenever click, rich and pygments
-    are installed, which drags rich.console, rich.progress and rich.live into every REST
-    command (tens of milliseconds, and rich.live is on the list of things a plain REST
-    command must not import). vmx never uses that tool: a stand-in module that loads the
-    real one on first call takes its place.
-    """
-    if "httpx" in sys.modules or "httpx._main" in sys.modules:
-        return
-    stand_in = types.ModuleType("httpx._main")
-
-    def main(*args: Any, **kwargs: Any) -> Any:
-        del sys.modules["httpx._main"]
-        import importlib
-
-        return importlib.import_module("httpx._main").main(*args, **kwargs)
-
-    stand_in.main = main  # type: ignore[attr-defined]
-    sys.modules["httpx._main"] = stand_in
-
-
-_defer_httpx_command_line()
+httpx_cli.defer()  # before anything imports httpx
 
 if TYPE_CHECKING:
     from velocimex_cli.client.asynchronous import AsyncClient

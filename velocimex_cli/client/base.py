@@ -71,6 +71,11 @@ class BaseClient(Endpoints):
         self.verify = verify
         if verify is not None:
             self._http_options["verify"] = verify
+        else:
+            # Plain http: no CA bundle to load (see client/tls.py trusting_nothing).
+            from velocimex_cli.client.tls import trusting_nothing
+
+            self._http_options["verify"] = trusting_nothing()
 
     @property
     def replayed(self) -> bool:

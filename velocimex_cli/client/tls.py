@@ -5,6 +5,9 @@
   (websockets) use the same context, so both trust the same servers.
 - `verified_context(FILE)`: only the CAs in FILE (a private CA: `--ca-cert`, VMX_CA_CERT or the
   profile's `ca_cert`), host name still checked.
+- `trusting_nothing()`: for a client of a plain-http API, which never opens TLS (it talks only to
+  its base URL and follows no redirects); should it ever, no certificate passes. httpx would
+  otherwise load a CA bundle for it at construction, which costs a REST command ~100 ms.
 - `pinned_context(CERT)`: only the first certificate of CERT itself, for the engine this machine
   recorded in its state directory (the launcher and the local profile reach it on a loopback
   address, which the certificate may not name, so the host name is not checked; trusting that one
@@ -72,6 +75,13 @@ def verified_context(ca_file: str | Path | None = None, where: str = "--ca-cert"
     return context
 
 
+def trusting_nothing() -> ssl.SSLContext:
+    """A client context with verification on and no trust anchor: every handshake fails."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, host name checked
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 def first_certificate(text: str) -> str | None:
     start = text.find(PEM_BEGIN)
     end = text.find(PEM_END, start)
@@ -104,17 +114,6 @@ def certificate_failure(exc: BaseException | None) -> ssl.SSLCertVerificationErr
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, ssl.SSLCertVerificationError):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-def tls_failure(exc: BaseException | None) -> ssl.SSLError | None:
-    """Any TLS error behind `exc` (a handshake that failed for another reason than trust)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, ssl.SSLError):
             return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__

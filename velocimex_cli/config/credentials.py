@@ -124,7 +124,7 @@ LOCK_NAME = "credentials.lock"
 def _changing(path: Path) -> Iterator[None]:
     """One change of the credentials file at a time (across processes); the lock file lives
     in the state directory with vmx's other locks."""
-    from velocimex_cli.engine import file_lock
+    from velocimex_cli import file_lock
 
     with file_lock.held(paths.state_dir() / LOCK_NAME):
         yield

@@ -43,7 +43,7 @@ class ExitCode:
     """Process exit codes of `vmx` (documented in the README)."""
 
     OK = 0
-    UNEXPECTED = 1
+    UNEXPECTED = 1  # also: a confirmation declined; `vmx engine` could not start, or none runs
     USAGE = 2
     AUTH = 3
     RATE_LIMITED = 4
@@ -60,6 +60,7 @@ class ExitCode:
     # The engine could not store the change (STORAGE_UNAVAILABLE): nothing of it was executed,
     # nor will be; sending it again is safe once the engine stores again.
     NOT_STORED = 12
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
 
 
 EXIT_CODE: dict[ErrorCode, int] = {

@@ -67,10 +67,3 @@ def plain(number: Decimal) -> str:
     """A Decimal written out in plain notation, never with an exponent ("1E+5" -> "100000")."""
     text = format(number, "f")
     return text
-
-
-def trim(number: Decimal) -> Decimal:
-    """Drop trailing fractional zeros without going to exponent notation."""
-    if number == number.to_integral_value():
-        return number.quantize(Decimal(1))
-    return number.normalize()

@@ -1,7 +1,7 @@
 """The WebSocket messages of /v1/ws/market and /v1/ws/orders, written once for engine and client.
 
 Every server message is a JSON object with a `type`; every client message has an `action`.
-The shapes are TypedDicts (for readers and type checkers) built by plain functions: nothing
+Each shape (the API reference's, docs/api.md) is built by one plain function below: nothing
 here validates at run time, so the engine's fan-out and the client's per-message path stay
 free of pydantic.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal
 
 CHANNELS = ("ticker", "book", "trades")
 CHECKSUM_DEPTH = 10
@@ -33,113 +33,6 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
-
-
-# ---------------------------------------------------------------------------- shapes
-class BookLevel(TypedDict):
-    price: Decimal
-    quantity: Decimal
-
-
-class BookChange(TypedDict):
-    side: Literal["bid", "ask"]
-    price: Decimal
-    quantity: Decimal  # 0 removes the level
-
-
-class TickerMessage(TypedDict):
-    type: Literal["ticker"]
-    timestamp: str
-    exchange: str
-    symbol: str
-    price: Decimal | None
-    volume: Decimal
-    bid: Decimal | None
-    ask: Decimal | None
-
-
-class BookSnapshotMessage(TypedDict):
-    type: Literal["book_snapshot"]
-    exchange: str
-    symbol: str
-    sequence: int
-    timestamp: str
-    bids: list[BookLevel]
-    asks: list[BookLevel]
-    checksum: int
-
-
-class BookDeltaMessage(TypedDict):
-    type: Literal["book_delta"]
-    exchange: str
-    symbol: str
-    sequence: int
-    timestamp: str
-    changes: list[BookChange]
-    checksum: int
-
-
-class TradeMessage(TypedDict):
-    type: Literal["trade"]
-    trade_id: str
-    exchange: str
-    symbol: str
-    price: Decimal
-    quantity: Decimal
-    side: Literal["buy", "sell"]
-    timestamp: str
-
-
-class OrderMessage(TypedDict, total=False):
-    """An Order (docs/api.md) with `type` "order", `event`, and the Order's type as `order_type`."""
-
-    type: Literal["order"]
-    event: str
-    order_type: str
-    order_id: str
-    status: str
-
-
-class FillMessage(TypedDict, total=False):
-    type: Literal["fill"]
-    trade_id: str
-    order_id: str
-
-
-class SubscribedMessage(TypedDict):
-    type: Literal["subscribed", "unsubscribed"]
-    channels: list[str]
-    instruments: list[str]
-
-
-class AuthenticatedMessage(TypedDict):
-    type: Literal["authenticated"]
-    account: str
-
-
-class PongMessage(TypedDict):
-    type: Literal["pong"]
-
-
-class ErrorMessage(TypedDict):
-    type: Literal["error"]
-    error: dict[str, Any]
-
-
-class SubscribeAction(TypedDict):
-    action: Literal["subscribe", "unsubscribe"]
-    channels: NotRequired[list[str]]
-    instruments: NotRequired[list[str]]
-
-
-class AuthAction(TypedDict):
-    action: Literal["auth"]
-    api_key: str
-    api_secret: str
-
-
-class PingAction(TypedDict):
-    action: Literal["ping"]
 
 
 # ---------------------------------------------------------------------------- server messages

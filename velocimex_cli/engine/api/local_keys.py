@@ -31,6 +31,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from velocimex_cli import engine_record
 from velocimex_cli.engine import audit
 from velocimex_cli.engine.api.request_body import first_headers, json_object
 from velocimex_cli.engine.api.responses import JsonResponse, ok
@@ -49,7 +50,7 @@ from velocimex_cli.wire.errors import (
     PermissionDenied,
 )
 
-ADMIN_TOKEN_HEADER = b"x-vmx-admin-token"  # launcher.ADMIN_TOKEN_HEADER, lower-cased
+ADMIN_TOKEN_HEADER = engine_record.ADMIN_TOKEN_HEADER.lower().encode("ascii")  # as ASGI gives it
 PATH = "/v1/local/keys"
 MAX_KEY_ID_LENGTH = 64
 RESERVED_NAME = (

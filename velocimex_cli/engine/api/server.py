@@ -6,7 +6,7 @@ it when the process ends, kill -9 included). A second server on that directory e
 with code 1 (DATA_DIR_IN_USE_EXIT) and a message naming the running engine (pid, URL).
 
 Binds the socket itself so `--port 0` yields a real port before start-up; prints the URL on
-stderr once it listens; records itself in the launcher's state file, with the admin token of
+stderr once it listens; records itself in the engine record (engine.json), with the admin token of
 its loopback key endpoint (engine/api/local_keys.py), when it can take the state directory's run
 lock (no other recorded engine lives); shuts down gracefully on SIGINT/SIGTERM (the lifespan
 closes the exchange, so everything acknowledged is durable) and removes the state file.
@@ -27,8 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from velocimex_cli import paths
-from velocimex_cli.engine import file_lock, launcher
+from velocimex_cli import engine_record, file_lock, paths
 from velocimex_cli.engine.api import exposure
 from velocimex_cli.engine.api.exposure import TlsFiles
 from velocimex_cli.engine.api.settings import ServerSettings
@@ -39,7 +38,7 @@ from velocimex_cli.wire.timefmt import iso
 # used; its deprecation warning is silenced (see _quiet_ws_deprecation).
 WS_IMPLEMENTATION = "websockets"
 DATA_DIR_IN_USE_EXIT = 1
-LOCK_WAIT_SECONDS = 1.0  # absorbs the instant probes of `launcher.data_dir_holder`
+LOCK_WAIT_SECONDS = 1.0  # absorbs the instant probes of `local.launcher.data_dir_holder`
 
 
 def _quiet_ws_deprecation() -> None:
@@ -112,7 +111,7 @@ def lock_data_dir(data_dir: Path) -> file_lock.ExclusiveLock:
     """This process's exclusive claim on `data_dir` (file_lock.LockHeld if another has it)."""
     paths.private_dir(data_dir)
     lock = file_lock.ExclusiveLock.acquire(
-        launcher.data_lock_file(data_dir), wait=LOCK_WAIT_SECONDS
+        engine_record.data_lock_file(data_dir), wait=LOCK_WAIT_SECONDS
     )
     lock.record(pid=os.getpid())
     return lock
@@ -229,7 +228,7 @@ def _serve(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if run_lock is not None:
-            launcher.clear_state(os.getpid())
+            engine_record.clear_state(os.getpid())
             run_lock.release()
         with contextlib.suppress(OSError):
             sock.close()
@@ -257,7 +256,9 @@ def _record(
 ) -> file_lock.ExclusiveLock | None:
     """Become the engine the CLI uses (engine.json + the run lock) unless a live one is."""
     try:
-        run_lock = file_lock.ExclusiveLock.acquire(launcher.run_lock_file(), wait=LOCK_WAIT_SECONDS)
+        run_lock = file_lock.ExclusiveLock.acquire(
+            engine_record.run_lock_file(), wait=LOCK_WAIT_SECONDS
+        )
     except file_lock.LockHeld:
         return None  # another recorded engine lives: leave it the CLI's engine
     except OSError as exc:
@@ -265,13 +266,13 @@ def _record(
         return None
     run_lock.record(pid=os.getpid(), url=url)
     try:
-        launcher.write_state(
-            launcher.EngineStatus(
+        engine_record.write_state(
+            engine_record.EngineStatus(
                 url=url,
                 pid=os.getpid(),
                 data_dir=None if settings.data_dir is None else str(settings.data_dir),
                 started_at=started_at,
-                log_file=str(launcher.log_file()),
+                log_file=str(engine_record.log_file()),
                 admin_token=admin_token,
                 tls_cert=None if tls is None else str(tls.cert),
             )

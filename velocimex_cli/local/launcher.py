@@ -1,17 +1,10 @@
-"""Start, find and stop the background engine; provision local API keys through its API.
+"""Start, find and stop the background engine (the client side of the house).
 
 Light on purpose: the CLI imports this at start-up, so nothing heavy (fastapi, uvicorn, the
-engine) is imported here. State lives under paths.state_dir(), private to the user:
-
-- `engine.json` (url, pid, data directory, start time, log file, and the admin token of the
-  engine's loopback key endpoint), written by the server once it listens;
-- `engine.run.lock`, locked (flock) by the engine recorded in engine.json for its whole life:
-  a recorded engine whose lock is free is gone (killed, crashed), whatever its pid says now;
-- `engine.lock` (one starter at a time), `provision.lock` (one key provisioning at a time) and
-  `engine.log`.
-
-Each data directory has its own `engine.lock`, held by the engine serving it (see
-engine/api/server.py): a second engine on the same directory refuses to start.
+engine, urllib) is imported before it is needed. The engine's record (engine.json, its run lock,
+the data directory's lock) is engine_record's; this module adds, in the state directory,
+`engine.lock` (one starter at a time) and `provision.lock` (one key provisioning at a time).
+Keys for the local profile are asked of the engine's own API (local/keys.py).
 """
 
 from __future__ import annotations
@@ -20,78 +13,33 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from velocimex_cli import paths
-from velocimex_cli.engine import file_lock
+from velocimex_cli import file_lock, paths
+from velocimex_cli.engine_record import (
+    EngineStatus,
+    clear_state,
+    data_lock_file,
+    log_file,
+    read_state,
+    run_lock_file,
+    state_file,
+)
 
-STATE_FILE = "engine.json"
-LOG_FILE = "engine.log"
+if TYPE_CHECKING:
+    import subprocess
+
 LOCK_FILE = "engine.lock"  # in the state dir: one starter at a time
-RUN_LOCK_FILE = "engine.run.lock"  # in the state dir: held by the recorded engine
 PROVISION_LOCK_FILE = "provision.lock"
-DATA_LOCK_FILE = "engine.lock"  # in a data dir: held by the engine serving it
-ADMIN_TOKEN_HEADER = "X-VMX-Admin-Token"
-LOCAL_KEYS_PATH = "/v1/local/keys"
 START_TIMEOUT_SECONDS = 30.0
 
 
 class EngineStartError(RuntimeError):
     """The background engine did not come up; the message quotes the end of its log."""
-
-
-class EngineAdminError(RuntimeError):
-    """The recorded engine has no local key endpoint (an engine from an older vmx)."""
-
-
-@dataclass(frozen=True)
-class EngineStatus:
-    url: str
-    pid: int
-    data_dir: str | None
-    started_at: str
-    log_file: str
-    # The token of the engine's loopback-only key endpoint: never printed (not in to_dict).
-    admin_token: str | None = field(default=None, repr=False)
-    # The certificate an https engine serves (--tls-cert): what this machine's vmx trusts
-    # for it (client/tls.py pinned_context). None: plain HTTP.
-    tls_cert: str | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        shown: dict[str, object] = {
-            "url": self.url,
-            "pid": self.pid,
-            "data_dir": self.data_dir,
-            "started_at": self.started_at,
-            "log_file": self.log_file,
-        }
-        if self.tls_cert is not None:
-            shown["tls_cert"] = self.tls_cert
-        return shown
-
-
-def state_file() -> Path:
-    return paths.state_dir() / STATE_FILE
-
-
-def log_file() -> Path:
-    return paths.state_dir() / LOG_FILE
-
-
-def run_lock_file() -> Path:
-    return paths.state_dir() / RUN_LOCK_FILE
-
-
-def data_lock_file(data_dir: Path) -> Path:
-    return data_dir / DATA_LOCK_FILE
 
 
 def pid_alive(pid: int) -> bool:
@@ -111,48 +59,6 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def read_state() -> EngineStatus | None:
-    """The recorded engine, without checking that it still runs.
-
-    engine.json decides where the local key is sent, so it is trusted only when it is the
-    user's own and nobody else may write it (paths.UnsafeFileError says what to chmod).
-    """
-    path = state_file()
-    try:
-        paths.check_owned_and_not_writable(path)
-    except FileNotFoundError:
-        return None
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        token = raw.get("admin_token")
-        cert = raw.get("tls_cert")
-        return EngineStatus(
-            url=str(raw["url"]),
-            pid=int(raw["pid"]),
-            data_dir=None if raw.get("data_dir") is None else str(raw["data_dir"]),
-            started_at=str(raw["started_at"]),
-            log_file=str(raw.get("log_file") or log_file()),
-            admin_token=None if token is None else str(token),
-            tls_cert=None if cert is None else str(cert),
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def write_state(status: EngineStatus) -> None:
-    body: dict[str, Any] = {**status.to_dict(), "admin_token": status.admin_token}
-    paths.write_private(state_file(), json.dumps(body, indent=2))
-
-
-def clear_state(pid: int | None = None) -> None:
-    """Remove the state file (only if it still names `pid`, when given)."""
-    current = read_state()
-    if pid is not None and current is not None and current.pid != pid:
-        return
-    with contextlib.suppress(FileNotFoundError):
-        state_file().unlink()
-
-
 def recorded_engine_alive(current: EngineStatus) -> bool:
     """Whether the recorded engine still runs: its run lock is held and its pid is alive.
 
@@ -167,7 +73,7 @@ def recorded_engine_alive(current: EngineStatus) -> bool:
     return current.admin_token is None and health_pid(current.url) == current.pid
 
 
-def _tls(tls_cert: str | None) -> Any:
+def tls_context(tls_cert: str | None) -> Any:
     """The SSL context for a recorded https engine: its own certificate, nothing else."""
     if tls_cert is None:
         return None
@@ -178,6 +84,9 @@ def _tls(tls_cert: str | None) -> Any:
 
 def health_pid(url: str, timeout: float = 0.5) -> int | None:
     """The pid the engine at `url` reports on /v1/health (None if it does not answer)."""
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/v1/health", timeout=timeout) as reply:
             pid = json.loads(reply.read()).get("data", {}).get("pid")
@@ -202,10 +111,13 @@ def status() -> EngineStatus | None:
 def healthy(url: str, timeout: float = 1.0, tls_cert: str | None = None) -> bool:
     """Whether the engine at `url` answers /v1/health (an https one verified against the
     certificate it was recorded with, `tls_cert`; a certificate file gone is "not answering")."""
+    import urllib.error
+    import urllib.request
+
     from velocimex_cli.config.settings import ConfigError
 
     try:
-        context = _tls(tls_cert)
+        context = tls_context(tls_cert)
     except ConfigError:
         return False
     try:
@@ -359,10 +271,12 @@ def port_free(port: int) -> bool:
 
 def _spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     """The engine process, detached, logging to `log_path`; and the log offset it starts at."""
+    import subprocess
+
     log_fd = paths.open_private(log_path, os.O_WRONLY | os.O_APPEND)
     with os.fdopen(log_fd, "ab") as log:
         start_offset = log.seek(0, os.SEEK_END)  # what this start writes comes after
-        from velocimex_cli.engine.secret_env import without_secrets
+        from velocimex_cli.secret_env import without_secrets
 
         process = subprocess.Popen(
             command,
@@ -394,86 +308,6 @@ def stop(timeout: float = 10) -> bool:
         time.sleep(0.05)
     clear_state(current.pid)
     return True
-
-
-def admin_request(
-    engine: EngineStatus, method: str, path: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Call the engine's loopback-only key endpoint (see docs/api.md, "Local key endpoint")."""
-    if not engine.admin_token:
-        raise EngineAdminError(
-            f"The engine at {engine.url} (pid {engine.pid}) has no local key endpoint"
-            " (it was started by an older vmx); restart it with `vmx engine stop`."
-        )
-    data = None if body is None else json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(
-        engine.url.rstrip("/") + path, data=data, method=method,
-        headers={ADMIN_TOKEN_HEADER: engine.admin_token, "Content-Type": "application/json"},
-    )  # fmt: skip
-    try:
-        context = _tls(engine.tls_cert)
-        with urllib.request.urlopen(request, timeout=10, context=context) as reply:
-            payload = json.loads(reply.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        from velocimex_cli.wire.errors import error_from_body
-
-        try:
-            body = json.loads(exc.read() or b"{}")
-        except ValueError:
-            body = {}
-        raise error_from_body(body, exc.code) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        from velocimex_cli.client.errors import Unreachable
-
-        reason = str(getattr(exc, "reason", exc))
-        hint = "see `vmx engine status` and `vmx engine logs`"
-        raise Unreachable(engine.url, reason, hint) from None
-    data_part = payload.get("data") if isinstance(payload, dict) else None
-    return data_part if isinstance(data_part, dict) else {}
-
-
-def provision_key(
-    engine: EngineStatus,
-    account: str = "local",
-    permissions: Sequence[str] = ("read", "trade"),
-) -> tuple[str, str]:
-    """Create the local profile's API key through the running engine's own API: (key, secret).
-
-    The engine marks it as the local profile's key and revokes any other key so marked: the
-    CLI provisions only when it has no usable key stored, so an earlier one was lost (its
-    credentials file moved away, unreadable, or the key refused) and must not stay valid.
-    Works the same for an in-memory engine (the key lives where that engine reads keys).
-    """
-    from velocimex_cli.wire.errors import InvalidParameter
-
-    body = {"account": account, "permissions": list(permissions), "local_profile": True}
-    try:
-        created = admin_request(engine, "POST", LOCAL_KEYS_PATH, body)
-    except InvalidParameter as exc:
-        if exc.details.get("parameter") != "local_profile":
-            raise
-        # An engine started by an older vmx (still running across an upgrade) has no marker:
-        # it gets the key the old way, and revokes nothing.
-        del body["local_profile"]
-        created = admin_request(engine, "POST", LOCAL_KEYS_PATH, {**body, "name": "vmx-local"})
-    return str(created["api_key"]), str(created["api_secret"])
-
-
-def rotate_key(engine: EngineStatus, api_key: str, grace_seconds: int) -> dict[str, Any]:
-    """A new secret for `api_key` through the engine's API: the key as listed, plus
-    `api_secret`; the old secret works for `grace_seconds` more."""
-    from urllib.parse import quote
-
-    path = f"{LOCAL_KEYS_PATH}/{quote(api_key, safe='')}/rotate"
-    return admin_request(engine, "POST", path, {"grace_seconds": grace_seconds})
-
-
-def revoke_key(engine: EngineStatus, api_key: str) -> bool:
-    """Revoke a key through the engine's API; False if it was already revoked."""
-    from urllib.parse import quote
-
-    answer = admin_request(engine, "DELETE", f"{LOCAL_KEYS_PATH}/{quote(api_key, safe='')}")
-    return bool(answer.get("revoked"))
 
 
 def _log_tail(path: Path, offset: int = 0, lines: int = 20) -> str:
