@@ -32,7 +32,7 @@ from velocimex_cli.engine.core.orders import (
 )
 from velocimex_cli.engine.core.protection import market_bound
 from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter, MarketClosed
-from velocimex_cli.wire.orders import check_order
+from velocimex_cli.wire.orders import checked_fields
 from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
@@ -51,18 +51,25 @@ def parse_order(catalogue: Catalogue, request: dict[str, Any]) -> ParsedOrder:
     order, client_order_id) of a wire order request; InvalidParameter naming what is wrong.
 
     The request's own rules (fields, kinds, bounds, the rules between fields) are the wire's
-    declaration (wire/orders.check_order, the same check the client makes before sending); what
+    declaration (wire/orders.checked_fields, the same check the client makes before sending); what
     needs the market (instrument, tick and lot sizes, minimum quantity) is checked here.
     """
-    order = check_order(request)
-    instrument = catalogue.find(order.exchange, order.symbol)
-    side = BUY if order.side == "buy" else SELL
-    type_ = _ORDER_TYPES[order.type]
-    lots = _parse_lots(instrument, order.quantity)
-    price = order.price
+    exchange, symbol, side, type_, quantity, price, tif, post_only, client_id = checked_fields(
+        request
+    )
+    instrument = catalogue.find(exchange, symbol)
+    lots = _parse_lots(instrument, quantity)
     ticks = None if price is None else _parse_ticks(instrument, price)
-    tif = _TIMES_IN_FORCE[order.time_in_force]
-    return instrument, side, type_, tif, order.post_only, lots, ticks, order.client_order_id
+    return (
+        instrument,
+        BUY if side == "buy" else SELL,
+        _ORDER_TYPES[type_],
+        _TIMES_IN_FORCE[tif],
+        post_only,
+        lots,
+        ticks,
+        client_id,
+    )
 
 
 def _parse_lots(instrument: Instrument, quantity: Decimal) -> int:
