@@ -17,7 +17,7 @@ WIRE_VALUES = [
     {"status": "ok", "data": {"order_id": "7", "price": Decimal("150.50"), "reason": None}},
     {"bids": [[Decimal("60000.00"), Decimal("0.00001")]], "sequence": 2**40, "ok": True},
     {"error": {"code": "INVALID_PARAMETER", "message": 'bad "q"\n', "details": {"v": "é"}}},
-    [1.5, -0, Decimal("1E-8"), Decimal("-0"), (1, 2), {}, [], ""],
+    [1.5, -0, Decimal("1E-8"), Decimal("-0"), (1, 2), {}, [], "", Decimal("Infinity")],
 ]
 
 
@@ -28,7 +28,8 @@ def test_the_installed_simplejson_is_the_tested_series_and_builds_the_encoder() 
     assert encode is not None
     assert jsonfmt.FAST_ENCODER
     for value in WIRE_VALUES:
-        assert encode(value) == simplejson.dumps(value, use_decimal=True, ensure_ascii=False)
+        public = simplejson.dumps(value, use_decimal=True, ensure_ascii=False, allow_nan=True)
+        assert encode(value) == public
         assert jsonfmt.dumps(value) == encode(value)
 
 

@@ -17,8 +17,14 @@ from velocimex_cli.wire.simplejson_speedups import prebuilt
 # Built once: simplejson.dumps/loads with options build a new encoder/decoder on every call.
 # namedtuple_as_object=False skips an `_asdict` probe of every value (40% of an encode); vmx
 # writes no named tuples. check_circular=False: wire values are trees built per message.
+# allow_nan=True: what the prebuilt encoder always wrote (an infinite Decimal as Infinity,
+# which the decoder reads back); simplejson 4's default would raise instead.
 _ENCODER = simplejson.JSONEncoder(
-    use_decimal=True, ensure_ascii=False, namedtuple_as_object=False, check_circular=False
+    use_decimal=True,
+    ensure_ascii=False,
+    namedtuple_as_object=False,
+    check_circular=False,
+    allow_nan=True,
 )
 _DECODER = simplejson.JSONDecoder(parse_float=Decimal)
 

@@ -29,7 +29,7 @@ SERIES = (4, 3)  # the simplejson minor series this module was checked against
 # What a wire value can hold: every kind the prebuilt encoder must write as the public one does.
 PROBE: Any = {
     "a": [1, Decimal("150.50"), Decimal("1E-8"), None, True, False, 'é\n"\u2028', {"b": 1.5}],
-    "c": (2, -0, 10**20),
+    "c": (2, -0, 10**20, Decimal("Infinity")),
     "": {},
 }
 
