@@ -153,6 +153,11 @@ def test_the_published_schema_refuses_every_mistake_and_takes_the_valid_order(
         market = {**as_json, "type": "market", "time_in_force": "fok"}
         del market["price"]
         assert validator.is_valid(market)
+        untyped = {key: value for key, value in as_json.items() if key != "type"}
+        assert validator.is_valid(untyped)  # a limit order: it has a price
+        del untyped["price"]
+        assert validator.is_valid(untyped)  # a market order ...
+        assert not validator.is_valid({**untyped, "time_in_force": "gtc"})  # ... cannot rest
         for mistake in MISTAKES:
             assert not validator.is_valid(json.loads(jsonfmt.dumps(mistake.request))), mistake.what
 

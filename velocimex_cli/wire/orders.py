@@ -138,8 +138,8 @@ FIELDS: tuple[OrderField, ...] = (
         "side", "choice", _choice_rule("side", SIDES), "hold", required=True, choices=SIDES
     ),
     OrderField(
-        "type", "choice", _choice_rule("type", ORDER_TYPES), "stop", required=True,
-        choices=ORDER_TYPES,
+        "type", "choice", _choice_rule("type", ORDER_TYPES), "stop", choices=ORDER_TYPES,
+        description="Default: limit with a price, market without.",
     ),
     OrderField(
         "quantity", "amount", "quantity must be a number", "ten", required=True, example=100
@@ -198,10 +198,25 @@ class CrossRule(NamedTuple):
     drop: tuple[str, ...] = ()
 
 
+# How the schema says "a limit order" and "a market order": a type given, or none and the price
+# given (limit) or not (market), as check_order decides.
+_NO_PRICE: dict[str, Any] = {
+    "anyOf": [
+        {"not": {"required": ["price"]}},
+        {"properties": {"price": {"type": "null"}}},
+    ]
+}
+_IS_LIMIT: dict[str, Any] = {"required": ["type"], "properties": {"type": {"const": "limit"}}}
+_IS_MARKET: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["type"], "properties": {"type": {"const": "market"}}},
+        {"allOf": [{"not": {"required": ["type"]}}, _NO_PRICE]},
+    ]
+}
 LIMIT_NEEDS_PRICE = CrossRule(
     "price",
     "a limit order needs a price",
-    {"properties": {"type": {"const": "limit"}}},
+    _IS_LIMIT,
     {"required": ["price"], "properties": {"price": {"not": {"type": "null"}}}},
     {"type": "limit"},
     drop=("price",),
@@ -209,14 +224,14 @@ LIMIT_NEEDS_PRICE = CrossRule(
 MARKET_TAKES_NO_PRICE = CrossRule(
     "price",
     "a market order takes no price",
-    {"properties": {"type": {"const": "market"}}},
+    {"required": ["type"], "properties": {"type": {"const": "market"}}},
     {"properties": {"price": {"type": "null"}}},
     {"type": "market", "price": Decimal(150)},
 )
 MARKET_CANNOT_REST = CrossRule(
     "time_in_force",
     "a market order cannot rest: use ioc or fok",
-    {"properties": {"type": {"const": "market"}}},
+    _IS_MARKET,
     {"properties": {"time_in_force": {"not": {"const": "gtc"}}}},
     {"type": "market", "time_in_force": "gtc"},
     drop=("price",),
@@ -225,7 +240,13 @@ POST_ONLY_RESTS = CrossRule(
     "post_only",
     "post_only applies to resting (gtc) limit orders only",
     {"required": ["post_only"], "properties": {"post_only": {"const": True}}},
-    {"properties": {"type": {"const": "limit"}, "time_in_force": {"enum": ["gtc", None]}}},
+    {  # a limit order is one with a price (a market order with one is refused on its own)
+        "required": ["price"],
+        "properties": {
+            "price": {"not": {"type": "null"}},
+            "time_in_force": {"enum": ["gtc", None]},
+        },
+    },
     {"time_in_force": "ioc", "post_only": True},
 )
 CROSS_RULES = (LIMIT_NEEDS_PRICE, MARKET_TAKES_NO_PRICE, MARKET_CANNOT_REST, POST_ONLY_RESTS)
@@ -323,9 +344,8 @@ def checked_fields(request: Any) -> tuple[Any, ...]:
         raise InvalidParameter("side", "", required("side"))
     side = _choice(_SIDE, side)
     type_ = get("type")
-    if type_ is None:
-        raise InvalidParameter("type", "", required("type"))
-    type_ = _choice(_TYPE, type_)
+    if type_ is not None:
+        type_ = _choice(_TYPE, type_)
     quantity = get("quantity")
     if quantity is None:
         raise InvalidParameter("quantity", "", required("quantity"))
@@ -342,6 +362,8 @@ def checked_fields(request: Any) -> tuple[Any, ...]:
     client_id = get("client_order_id")
     if client_id is not None:
         client_id = _name(_CLIENT_ID, client_id)
+    if type_ is None:
+        type_ = "market" if price is None else "limit"
     if type_ == "limit":
         if price is None:
             raise InvalidParameter("price", None, LIMIT_NEEDS_PRICE.message)
