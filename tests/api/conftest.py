@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from velocimex_cli.engine.api.app import ServerSettings, create_app
@@ -69,7 +69,7 @@ class Api:
     """One way of reaching the server (in-process or over loopback) plus a way to mint keys."""
 
     client: httpx.Client
-    app: FastAPI
+    app: Starlette
     mint: Callable[..., dict[str, str]]
     base_url: str
     extra: dict[str, object] = field(default_factory=dict)
@@ -84,25 +84,25 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def app() -> FastAPI:
+def app() -> Starlette:
     return create_app(settings())
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client(app: Starlette) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def headers(app: FastAPI, client: TestClient) -> dict[str, str]:
+def headers(app: Starlette, client: TestClient) -> dict[str, str]:
     return auth_headers(app.state.runtime.keys)
 
 
 class LiveServer:
     """The real app under a real uvicorn in a thread, on an ephemeral 127.0.0.1 port."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: Starlette) -> None:
         self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.api.conftest import ORDER, LiveServer, settings
@@ -26,7 +26,7 @@ def test_missing_headers(client: TestClient) -> None:
     assert "X-API-Key" in response.json()["error"]["message"]
 
 
-def test_wrong_key_and_wrong_secret(app: FastAPI, client: TestClient) -> None:
+def test_wrong_key_and_wrong_secret(app: Starlette, client: TestClient) -> None:
     created = app.state.runtime.keys.create("alice")
     wrong_key = {"X-API-Key": "vmxk_nope", "X-API-Secret": created.api_secret}
     wrong_secret = {"X-API-Key": created.api_key, "X-API-Secret": "not-the-secret"}
@@ -36,7 +36,7 @@ def test_wrong_key_and_wrong_secret(app: FastAPI, client: TestClient) -> None:
         assert created.api_secret not in response.text
 
 
-def test_revoked_key_is_refused_at_once(app: FastAPI, client: TestClient) -> None:
+def test_revoked_key_is_refused_at_once(app: Starlette, client: TestClient) -> None:
     created = app.state.runtime.keys.create("alice")
     headers = {"X-API-Key": created.api_key, "X-API-Secret": created.api_secret}
     assert client.get("/v1/account/balance", headers=headers).status_code == 200
@@ -45,7 +45,7 @@ def test_revoked_key_is_refused_at_once(app: FastAPI, client: TestClient) -> Non
     assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
 
 
-def test_read_only_key_cannot_trade(app: FastAPI, client: TestClient) -> None:
+def test_read_only_key_cannot_trade(app: Starlette, client: TestClient) -> None:
     created = app.state.runtime.keys.create("alice", permissions="read")
     headers = {"X-API-Key": created.api_key, "X-API-Secret": created.api_secret}
     assert client.get("/v1/trading/orders", headers=headers).status_code == 200
@@ -59,7 +59,7 @@ def test_read_only_key_cannot_trade(app: FastAPI, client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("caller", "status"), [("10.1.2.3", 403), ("192.168.7.9", 200)])
-def test_ip_allow_list(app: FastAPI, caller: str, status: int) -> None:
+def test_ip_allow_list(app: Starlette, caller: str, status: int) -> None:
     with TestClient(app, client=(caller, 50000)) as client:
         created = app.state.runtime.keys.create("alice", ip_allow=["192.168.0.0/16"])
         headers = {"X-API-Key": created.api_key, "X-API-Secret": created.api_secret}
@@ -85,7 +85,7 @@ def test_a_forwarded_for_header_cannot_borrow_an_allowed_address(live: LiveServe
 
 
 @pytest.mark.anyio
-async def test_asgi_transport_works_without_lifespan(app: FastAPI) -> None:
+async def test_asgi_transport_works_without_lifespan(app: Starlette) -> None:
     """httpx.ASGITransport runs no lifespan: the engine starts on the first request."""
     created = app.state.runtime.keys.create("alice")
     headers = {"X-API-Key": created.api_key, "X-API-Secret": created.api_secret}

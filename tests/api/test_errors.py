@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.api.conftest import Clock, auth_headers, settings
@@ -141,7 +141,7 @@ def test_market_closed() -> None:
         assert {m["exchange"]: m["status"] for m in status}["NASDAQ"] == "closed"
 
 
-def test_internal_error_has_no_traceback(app: FastAPI, headers: dict[str, str]) -> None:
+def test_internal_error_has_no_traceback(app: Starlette, headers: dict[str, str]) -> None:
     runtime = app.state.runtime
 
     def broken(account: str) -> list[dict]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.api.conftest import ORDER
@@ -155,7 +155,7 @@ def shared() -> tuple[TestClient, dict[str, str]]:
     from tests.api.conftest import settings as server_settings
     from velocimex_cli.engine.api.app import create_app
 
-    app: FastAPI = create_app(server_settings())
+    app: Starlette = create_app(server_settings())
     with TestClient(app) as test_client:
         yield test_client, auth_headers(app.state.runtime.keys)  # type: ignore[misc]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -32,7 +32,7 @@ class Idle(Strategy):
 @dataclass
 class Engine:
     client: TestClient
-    app: FastAPI
+    app: Starlette
     clock: Clock
     data_dir: Path
 
@@ -310,6 +310,7 @@ def test_provisioning_falls_back_for_an_engine_from_before_the_marker() -> None:
     body check refused any unknown field; the key is then asked for the old way."""
     from starlette.requests import Request
     from starlette.responses import JSONResponse
+    from starlette.routing import Route
 
     from tests.api.conftest import LiveServer
     from velocimex_cli import engine_record
@@ -327,8 +328,7 @@ def test_provisioning_falls_back_for_an_engine_from_before_the_marker() -> None:
         key = {"api_key": "vmxk_old", "api_secret": "s", "name": body.get("name")}
         return JSONResponse({"status": "ok", "data": key}, status_code=201)
 
-    app = FastAPI()
-    app.add_route("/v1/local/keys", old_create, methods=["POST"])
+    app = Starlette(routes=[Route("/v1/local/keys", old_create, methods=["POST"])])
     with LiveServer(app) as server:
         engine = engine_record.EngineStatus(server.url, 1, None, "", "", admin_token=TOKEN)
         assert local_keys.provision_key(engine) == ("vmxk_old", "s")

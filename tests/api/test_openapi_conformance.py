@@ -102,8 +102,11 @@ def test_the_document_declares_what_the_issue_found_missing(
     created = place["responses"]["201"]["content"]["application/json"]["schema"]
     assert created["properties"]["data"] == {"$ref": "#/components/schemas/Order"}
     assert place["requestBody"]["content"]["application/json"]["schema"]["required"] == [
-        "exchange", "symbol", "side", "type", "quantity"
-    ]  # fmt: skip
+        "exchange",
+        "symbol",
+        "side",
+        "quantity",
+    ]  # fmt: skip (type: limit with a price, market without, as the engine always read it)
     assert "requestBody" in paths["/v1/strategies/{strategy_id}/deploy"]["post"]
     listing = {p["name"]: p for p in paths["/v1/trading/orders"]["get"]["parameters"]}
     assert listing["limit"]["schema"]["minimum"] == 1

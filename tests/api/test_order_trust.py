@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.api.conftest import Clock, auth_headers, settings
@@ -50,18 +50,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(clock: Clock) -> FastAPI:
+def app(clock: Clock) -> Starlette:
     return create_app(settings(clock=clock))
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client(app: Starlette) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def headers(app: FastAPI, client: TestClient) -> dict[str, str]:
+def headers(app: Starlette, client: TestClient) -> dict[str, str]:
     return auth_headers(app.state.runtime.keys)
 
 
@@ -103,7 +103,7 @@ def test_a_reused_client_order_id_with_other_parameters_is_a_409_conflict(
 
 # ---------------------------------------------------------------------- dry run
 def test_validate_estimates_a_marketable_order_without_changing_anything(
-    app: FastAPI, client: TestClient, headers: dict[str, str]
+    app: Starlette, client: TestClient, headers: dict[str, str]
 ) -> None:
     exchange = app.state.runtime.exchange
     book = data(client, "GET", "/v1/markets/BINANCE/orderbook/BTC/USDT?depth=5", headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.api.conftest import Clock, auth_headers, settings
@@ -18,13 +18,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def limited(clock: Clock) -> Iterator[tuple[FastAPI, TestClient]]:
+def limited(clock: Clock) -> Iterator[tuple[Starlette, TestClient]]:
     app = create_app(settings(rest_limit_per_minute=5, clock=clock))
     with TestClient(app) as client:
         yield app, client
 
 
-def test_headers_count_down_then_429(limited: tuple[FastAPI, TestClient], clock: Clock) -> None:
+def test_headers_count_down_then_429(limited: tuple[Starlette, TestClient], clock: Clock) -> None:
     app, client = limited
     headers = auth_headers(app.state.runtime.keys)
     remaining = []
@@ -42,7 +42,7 @@ def test_headers_count_down_then_429(limited: tuple[FastAPI, TestClient], clock:
     assert refused.headers["X-RateLimit-Remaining"] == "0"
 
 
-def test_every_response_carries_the_headers(limited: tuple[FastAPI, TestClient]) -> None:
+def test_every_response_carries_the_headers(limited: tuple[Starlette, TestClient]) -> None:
     _, client = limited
     for response in (client.get("/v1/nowhere"), client.get("/v1/account/balance")):
         assert response.status_code in (401, 404)
@@ -50,7 +50,7 @@ def test_every_response_carries_the_headers(limited: tuple[FastAPI, TestClient])
 
 
 def test_window_slides_rather_than_resetting_on_the_minute(
-    limited: tuple[FastAPI, TestClient], clock: Clock
+    limited: tuple[Starlette, TestClient], clock: Clock
 ) -> None:
     app, client = limited
     headers = auth_headers(app.state.runtime.keys)
@@ -65,7 +65,7 @@ def test_window_slides_rather_than_resetting_on_the_minute(
 
 
 def test_keys_have_their_own_budget_and_anonymous_calls_count_per_ip(
-    limited: tuple[FastAPI, TestClient],
+    limited: tuple[Starlette, TestClient],
 ) -> None:
     app, client = limited
     first, second = auth_headers(app.state.runtime.keys), auth_headers(app.state.runtime.keys)
@@ -80,7 +80,7 @@ def test_keys_have_their_own_budget_and_anonymous_calls_count_per_ip(
     assert client.get("/v1/markets/status", headers=bogus).status_code == 429  # same IP bucket
 
 
-def test_health_is_not_counted(limited: tuple[FastAPI, TestClient]) -> None:
+def test_health_is_not_counted(limited: tuple[Starlette, TestClient]) -> None:
     _, client = limited
     for _ in range(10):
         assert client.get("/v1/health").status_code == 200

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -120,7 +120,7 @@ def test_orders_stream_with_header_auth(client: TestClient, headers: dict[str, s
 
 
 def test_orders_stream_with_first_message_auth_and_isolation(
-    app: FastAPI, client: TestClient, headers: dict[str, str]
+    app: Starlette, client: TestClient, headers: dict[str, str]
 ) -> None:
     other = app.state.runtime.keys.create("bob")
     with client.websocket_connect("/v1/ws/orders") as ws:
@@ -164,14 +164,16 @@ def test_orders_stream_auth_times_out() -> None:
         assert closed.value.reason == "authentication timed out"
 
 
-def wait_for_slots(app: FastAPI, host: str, count: int) -> None:
+def wait_for_slots(app: Starlette, host: str, count: int) -> None:
     deadline = time.monotonic() + 2
     while app.state.runtime.slots.in_use(host) != count:
         assert time.monotonic() < deadline, "slot was not freed"
         time.sleep(0.01)
 
 
-def test_connection_limit_per_ip(app: FastAPI, client: TestClient, headers: dict[str, str]) -> None:
+def test_connection_limit_per_ip(
+    app: Starlette, client: TestClient, headers: dict[str, str]
+) -> None:
     with contextlib.ExitStack() as stack:
         sockets = [stack.enter_context(client.websocket_connect("/v1/ws/market")) for _ in range(9)]
         stack.enter_context(client.websocket_connect("/v1/ws/orders", headers=dict(headers)))

@@ -38,7 +38,6 @@ sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
 sys.exit(code or 0)
 """
 NEVER_FOR_REST = (
-    "fastapi",
     "uvicorn",
     "websockets",
     "starlette",

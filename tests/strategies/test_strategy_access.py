@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from tests.api.conftest import LiveServer, auth_headers, settings
 from velocimex_cli.engine.api.app import create_app
@@ -47,17 +47,17 @@ class Marked(Strategy):
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
+def app(tmp_path: Path) -> Starlette:
     return create_app(settings(data_dir=tmp_path / "engine"))
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client(app: Starlette) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
 
 
-def keys(app: FastAPI, account: str, permissions: str = UPLOAD) -> dict[str, str]:
+def keys(app: Starlette, account: str, permissions: str = UPLOAD) -> dict[str, str]:
     return auth_headers(app.state.runtime.keys, account, permissions=permissions)
 
 
@@ -96,7 +96,7 @@ def user_ids(client: TestClient, headers: dict[str, str]) -> list[str]:
 
 
 def test_a_trade_key_cannot_add_replace_or_remove_strategy_code(
-    app: FastAPI, client: TestClient
+    app: Starlette, client: TestClient
 ) -> None:
     owner = keys(app, "alice")
     assert add(client, owner, marked("mine", "alice")).status_code == 201
@@ -122,7 +122,7 @@ def test_a_trade_key_cannot_add_replace_or_remove_strategy_code(
 
 
 def test_another_account_can_neither_see_deploy_replace_nor_remove_a_strategy(
-    app: FastAPI, client: TestClient
+    app: Starlette, client: TestClient
 ) -> None:
     alice, bob = keys(app, "alice"), keys(app, "bob")
     assert add(client, alice, marked("secret-sauce", "alice")).status_code == 201
@@ -153,7 +153,7 @@ def test_another_account_can_neither_see_deploy_replace_nor_remove_a_strategy(
 
 
 def test_two_accounts_may_each_have_a_strategy_of_the_same_id(
-    app: FastAPI, client: TestClient, tmp_path: Path
+    app: Starlette, client: TestClient, tmp_path: Path
 ) -> None:
     alice, bob = keys(app, "alice"), keys(app, "bob")
     assert add(client, alice, marked("twin", "alice")).status_code == 201
@@ -175,7 +175,7 @@ def test_two_accounts_may_each_have_a_strategy_of_the_same_id(
 
 
 def test_a_read_only_key_lists_only_its_own_account_s_user_strategies(
-    app: FastAPI, client: TestClient
+    app: Starlette, client: TestClient
 ) -> None:
     assert add(client, keys(app, "alice"), marked("alpha", "alice")).status_code == 201
     assert add(client, keys(app, "bob"), marked("beta", "bob")).status_code == 201
@@ -204,7 +204,7 @@ def test_ownership_is_kept_across_a_restart(tmp_path: Path) -> None:
         assert client.get("/v1/strategies/keeper", headers=carol).status_code == 404
 
 
-def test_odd_account_names_get_their_own_directory(app: FastAPI, client: TestClient) -> None:
+def test_odd_account_names_get_their_own_directory(app: Starlette, client: TestClient) -> None:
     names = ["Alice", "alice", "../alice", "a/b", "a%2Fb", "ä", "x" * 300, "x" * 301]
     for name in names:
         assert add(client, keys(app, name), marked("same", name[:20])).status_code == 201

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from tests.api.conftest import auth_headers, settings
 from tests.cli.conftest import Harness, make_harness
@@ -38,20 +38,20 @@ def unconfined(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(sandbox.FORCE_UNCONFINED_ENV, "1")
 
 
-def strategies_key(app: FastAPI, account: str = "alice") -> dict[str, str]:
+def strategies_key(app: Starlette, account: str = "alice") -> dict[str, str]:
     """A key with the `strategies` permission."""
     return auth_headers(app.state.runtime.keys, account, permissions="read,trade,strategies")
 
 
 @pytest.fixture
-def loopback(unconfined: None, tmp_path: Path) -> Iterator[tuple[TestClient, FastAPI]]:
+def loopback(unconfined: None, tmp_path: Path) -> Iterator[tuple[TestClient, Starlette]]:
     app = create_app(settings(data_dir=tmp_path / "engine"))
     with TestClient(app) as client:
         yield client, app
 
 
 def test_without_confinement_a_loopback_engine_refuses_user_code_to_an_ordinary_key(
-    loopback: tuple[TestClient, FastAPI],
+    loopback: tuple[TestClient, Starlette],
 ) -> None:
     client, app = loopback
     ordinary = auth_headers(app.state.runtime.keys, "alice")  # read, trade
@@ -72,7 +72,7 @@ def test_without_confinement_a_loopback_engine_refuses_user_code_to_an_ordinary_
 
 
 def test_without_confinement_a_loopback_engine_warns_on_every_deploy_of_user_code(
-    loopback: tuple[TestClient, FastAPI],
+    loopback: tuple[TestClient, Starlette],
 ) -> None:
     client, app = loopback
     headers = strategies_key(app)
@@ -95,7 +95,7 @@ def test_without_confinement_a_loopback_engine_warns_on_every_deploy_of_user_cod
 
 
 def test_without_confinement_built_in_strategies_deploy_without_a_warning(
-    loopback: tuple[TestClient, FastAPI],
+    loopback: tuple[TestClient, Starlette],
 ) -> None:
     client, app = loopback
     headers = auth_headers(app.state.runtime.keys, "alice")

@@ -7,33 +7,12 @@ stack on deeply nested input; both are refused here as the line's INVALID_PARAME
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-import simplejson
-
+from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
 
 MAX_LINE = 64 * 1024  # an order is a few hundred bytes
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str, value: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.value = value
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key, value)
-        result[key] = value
-    return result
-
-
-_DECODER = simplejson.JSONDecoder(parse_float=Decimal, object_pairs_hook=_unique)
 
 
 def decode_order_line(line: str, number: int) -> Any:
@@ -44,10 +23,11 @@ def decode_order_line(line: str, number: int) -> Any:
             f"one JSON object of at most {MAX_LINE}"
         )  # fmt: skip
     try:
-        return _DECODER.decode(line)
-    except _DuplicateKey as exc:
+        return jsonfmt.loads_unique(line)
+    except jsonfmt.DuplicateKey as exc:
+        key = exc.key[:100]
         raise InvalidParameter(
-            exc.key, exc.value, f"field {exc.key!r} appears twice on the line; give it once"
+            key, "", f"field {key!r} appears twice on the line; give it once"
         ) from None
     except RecursionError:
         raise InvalidParameter("line", number, "not valid JSON: nested too deeply") from None

@@ -1,55 +1,50 @@
 """Order requests checked on the client before anything is sent, and client order ids.
 
-Validation names the parameter at fault with an `InvalidParameter`, exactly as the API would:
-a quantity of -1 is rejected here, never sent.
+The checks are the wire's declaration of an order (wire/orders.check_order), the same the engine
+makes, so a mistake gets the same `InvalidParameter` here as from the API: a quantity of -1 is
+refused here with the engine's sentence, never sent. What the person types is first put in the
+wire's spelling (case, BTC-USDT for BTC/USDT); on the command line a price implies a limit order.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from velocimex_cli.wire.errors import InvalidParameter
-from velocimex_cli.wire.numbers import parse_decimal
-from velocimex_cli.wire.orders import (
-    CLIENT_ORDER_ID,
-    CLIENT_ORDER_ID_RULE,
-    ORDER_FIELDS,
-    ORDER_TYPES,
-    SIDES,
-    TIME_IN_FORCE,
-)
+from velocimex_cli.wire.orders import NOT_AN_OBJECT, check_order
 
 
 def new_client_order_id() -> str:
     return "vmx-" + secrets.token_hex(10)
 
 
-def _positive(parameter: str, value: Any) -> Decimal:
-    number = parse_decimal(value)
-    if number is None:
-        raise InvalidParameter(parameter, value, f"{parameter} must be a number, not {value!r}")
-    if number <= 0:
-        raise InvalidParameter(
-            parameter, value, f"{parameter} must be greater than zero, not {value}"
-        )
-    return number
+# What the person types, put in the wire's spelling: trimmed, one case, BTC-USDT for BTC/USDT.
+_SPELLING: dict[str, Callable[[str], str]] = {
+    "exchange": lambda text: text.strip().upper(),
+    "symbol": lambda text: text.strip().upper().replace("-", "/"),
+    "side": lambda text: text.strip().lower(),
+    "type": lambda text: text.strip().lower(),
+    "time_in_force": lambda text: text.strip().lower(),
+}
 
 
-def _choice(parameter: str, value: Any, choices: tuple[str, ...]) -> str:
-    text = str(value).strip().lower() if isinstance(value, str) else value
-    if text not in choices:
-        raise InvalidParameter(
-            parameter, value, f"{parameter} must be one of {', '.join(choices)}, not {value!r}"
-        )
-    return text
-
-
-def _name(parameter: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidParameter(parameter, value, f"{parameter} is required")
-    return value.strip()
+def checked_order(request: Any) -> dict[str, Any]:
+    """`request` in the wire's spelling, checked as the engine checks it (InvalidParameter with
+    the engine's sentence for the first mistake); prices and quantities become Decimal."""
+    if not isinstance(request, dict):
+        raise InvalidParameter("body", type(request).__name__, NOT_AN_OBJECT)
+    body = {
+        key: _SPELLING[key](value) if key in _SPELLING and isinstance(value, str) else value
+        for key, value in request.items()
+    }
+    order = check_order(body)
+    body["quantity"] = order.quantity
+    if order.price is not None:
+        body["price"] = order.price
+    return body
 
 
 def build_order(
@@ -64,66 +59,29 @@ def build_order(
     post_only: bool = False,
     client_order_id: str | None = None,
 ) -> dict[str, Any]:
-    """The POST /v1/trading/orders body. `price` implies limit, its absence market."""
+    """The POST /v1/trading/orders body of `vmx order place`'s arguments: `--price` implies a
+    limit order, its absence a market order, unless `--type` says otherwise."""
     body: dict[str, Any] = {
-        "exchange": _name("exchange", exchange).upper(),
-        "symbol": _name("symbol", symbol).upper().replace("-", "/"),
-        "side": _choice("side", side, SIDES),
+        "exchange": exchange,
+        "symbol": symbol,
+        "side": side,
+        "type": order_type or ("limit" if price is not None else "market"),
+        "quantity": quantity,
     }
-    kind = _choice("type", order_type, ORDER_TYPES) if order_type else None
-    if kind is None:
-        kind = "limit" if price is not None else "market"
-    body["type"] = kind
-    body["quantity"] = _positive("quantity", quantity)
-    if kind == "limit":
-        if price is None:
-            raise InvalidParameter("price", "", "a limit order needs --price")
-        body["price"] = _positive("price", price)
-    elif price is not None:
-        raise InvalidParameter("price", price, "a market order takes no price; drop --price")
+    if price is not None:
+        body["price"] = price
     if time_in_force is not None:
-        tif = _choice("time_in_force", time_in_force, TIME_IN_FORCE)
-        if kind == "market" and tif == "gtc":
-            raise InvalidParameter(
-                "time_in_force", time_in_force, "a market order cannot rest: use ioc or fok"
-            )
-        body["time_in_force"] = tif
+        body["time_in_force"] = time_in_force
     if post_only:
-        if kind != "limit":
-            raise InvalidParameter("post_only", "true", "post_only applies to limit orders only")
         body["post_only"] = True
     if client_order_id is not None:
-        if not CLIENT_ORDER_ID.match(client_order_id):
-            raise InvalidParameter(
-                "client_order_id",
-                client_order_id,
-                f"client_order_id must be {CLIENT_ORDER_ID_RULE}",
-            )
         body["client_order_id"] = client_order_id
-    return body
+    return checked_order(body)
 
 
 def order_from_mapping(data: Any) -> dict[str, Any]:
-    """Validate a POST body given as a mapping (one line of a batch file)."""
-    if not isinstance(data, dict):
-        raise InvalidParameter("order", str(data)[:40], "each line must be a JSON object")
-    unknown = sorted(set(data) - ORDER_FIELDS)
-    if unknown:
-        raise InvalidParameter(unknown[0], data[unknown[0]], f"unknown field {unknown[0]!r}")
-    post_only = data.get("post_only", False)
-    if not isinstance(post_only, bool):
-        raise InvalidParameter("post_only", post_only, "post_only must be true or false")
-    return build_order(
-        data.get("exchange"),
-        data.get("symbol"),
-        data.get("side"),
-        data.get("quantity"),
-        data.get("price"),
-        order_type=data.get("type"),
-        time_in_force=data.get("time_in_force"),
-        post_only=post_only,
-        client_order_id=data.get("client_order_id"),
-    )
+    """One line of a batch file: a POST body, checked as the engine checks it."""
+    return checked_order(data)
 
 
 def notional(body: dict[str, Any], reference_price: Decimal | None = None) -> Decimal | None:

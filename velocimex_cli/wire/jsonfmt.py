@@ -12,11 +12,19 @@ from typing import Any
 
 import simplejson
 
+from velocimex_cli.wire.simplejson_speedups import prebuilt
+
 # Built once: simplejson.dumps/loads with options build a new encoder/decoder on every call.
 # namedtuple_as_object=False skips an `_asdict` probe of every value (40% of an encode); vmx
 # writes no named tuples. check_circular=False: wire values are trees built per message.
+# allow_nan=True: what the prebuilt encoder always wrote (an infinite Decimal as Infinity,
+# which the decoder reads back); simplejson 4's default would raise instead.
 _ENCODER = simplejson.JSONEncoder(
-    use_decimal=True, ensure_ascii=False, namedtuple_as_object=False, check_circular=False
+    use_decimal=True,
+    ensure_ascii=False,
+    namedtuple_as_object=False,
+    check_circular=False,
+    allow_nan=True,
 )
 _DECODER = simplejson.JSONDecoder(parse_float=Decimal)
 
@@ -43,38 +51,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _UNIQUE_DECODER = simplejson.JSONDecoder(parse_float=Decimal, object_pairs_hook=_unique_keys)
 
 
-def _prebuilt_encoder() -> Callable[[Any], str] | None:
-    """simplejson's C encoder, built once with `_ENCODER`'s options.
-
-    `JSONEncoder.encode` builds a new C encoder on every call, about half the cost of encoding
-    an order. This uses simplejson's private `make_encoder`, so it is checked against the public
-    encoder at import and left unused (None) if it is missing or disagrees.
-    """
-    try:
-        from simplejson._speedups import encode_basestring, make_encoder
-
-        e = _ENCODER
-        key_memo: dict[str, str] = {}
-        encoder = make_encoder(
-            None, e.default, encode_basestring, None, e.key_separator, e.item_separator,
-            False, False, True, key_memo, True, False, True, None, None, "utf-8", False, False,
-            Decimal, False,
-        )  # fmt: skip
-
-        def encode(value: Any) -> str:
-            if len(key_memo) > 4096:  # the memo of encoded keys grows with distinct keys
-                key_memo.clear()
-            return "".join(encoder(value, 0))
-
-        probe = {"a": [1, Decimal("150.50"), None, True, 'é\n"', {"b": 1.5}], "c": (2,)}
-        if encode(probe) != e.encode(probe):
-            return None
-        return encode
-    except Exception:  # any trouble means: use the public encoder
-        return None
-
-
-_encode: Callable[[Any], str] = _prebuilt_encoder() or _ENCODER.encode
+# simplejson's C encoder built once (its one private API, adapted in simplejson_speedups.py).
+_PREBUILT = prebuilt(_ENCODER)
+_encode: Callable[[Any], str] = _PREBUILT or _ENCODER.encode
+FAST_ENCODER = _PREBUILT is not None  # False: simplejson changed (a warning said so at import)
 
 
 def dumps(value: Any, *, indent: int | None = None) -> str:

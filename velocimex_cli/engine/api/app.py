@@ -1,4 +1,4 @@
-"""The engine's API server: `create_app(settings)` builds the FastAPI application.
+"""The engine's API server: `create_app(settings)` builds the Starlette application.
 
 REST routes are declared in `routes/` (one module per noun, each an `OPERATIONS` table, see
 operations.py); the same table serves them and generates /openapi.json. The WebSockets are in
@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
 from starlette.applications import Starlette
-from starlette.middleware.exceptions import ExceptionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Scope
 
 from velocimex_cli import __version__
 from velocimex_cli.engine.api import error_handlers, openapi, operations
@@ -37,32 +38,8 @@ from velocimex_cli.engine.api.ws.endpoints import market_stream, order_stream
 
 __all__ = ["ServerSettings", "create_app"]
 
-
-class EngineApi(FastAPI):
-    """FastAPI for the lifespan and the docs pages; a lean request path for serving.
-
-    FastAPI wraps every request in layers this app does not use: a per-request OpenTelemetry
-    check, exception telemetry, a body-size limit (the routes enforce their own, with the
-    reference's error shape) and an exit stack for dependencies with `yield` (the lean routes
-    have none); Starlette adds a server-error layer, the exception middleware and the router.
-    Here HTTP and WebSocket scopes go to the edge (rate limit, headers, last-resort 500), which
-    serves a route-table path without parameters straight from its endpoint (each endpoint
-    answers its own errors) and everything else through Starlette's exception middleware and
-    router. The lifespan stays FastAPI's.
-    """
-
-    edge_options: dict[str, Any]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await super().__call__(scope, receive, send)
-        else:
-            await Starlette.__call__(self, scope, receive, send)
-
-    def build_middleware_stack(self) -> ASGIApp:
-        routed = ExceptionMiddleware(self.router, handlers=self.exception_handlers)
-        direct = operations.direct_paths(self.router.routes)
-        return EdgeMiddleware(routed, direct=direct, **self.edge_options)
+TITLE = "Velocimex API (vmx embedded engine)"
+DESCRIPTION = "The Velocimex API as served by `vmx engine serve`. See docs/api.md."
 
 
 def rest_operations() -> tuple[Operation, ...]:
@@ -74,49 +51,64 @@ def rest_operations() -> tuple[Operation, ...]:
     )
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
+def create_app(settings: ServerSettings | None = None) -> Starlette:
+    """The engine's ASGI app: Starlette, served as its documentation describes.
+
+    The stack, outermost first: Starlette's server-error layer, the edge (rate limit, its
+    headers, the last-resort 500 in the reference's shape; it serves a route-table path
+    without parameters straight from its endpoint, which answers its own errors), then
+    Starlette's exception middleware (the reference's error shape) and router. Every route is
+    the route table's (operations.py), the two WebSockets, and /openapi.json generated from the
+    same table.
+    """
     settings = settings or ServerSettings()
     runtime = EngineRuntime(settings)
+    table = rest_operations()
+    document: dict[str, Any] = {}
+
+    async def openapi_json(request: Request) -> JsonResponse:
+        if not document:
+            document.update(
+                openapi.document(
+                    table,
+                    title=TITLE,
+                    version=__version__,
+                    description=DESCRIPTION,
+                    rate_limited=runtime.limiter is not None,
+                )
+            )
+        return JsonResponse(document)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.start()
         try:
             yield
         finally:
             await runtime.stop()
 
-    app = EngineApi(
-        title="Velocimex API (vmx embedded engine)",
-        version=__version__,
-        description="The Velocimex API as served by `vmx engine serve`. See docs/api.md.",
-        default_response_class=JsonResponse,
-        lifespan=lifespan,
-    )
-    app.state.runtime = runtime
-    table = rest_operations()
-    app.state.operations = table
-
-    def openapi_document() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = openapi.document(
-                table,
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                rate_limited=runtime.limiter is not None,
-            )
-        return app.openapi_schema
-
-    app.openapi = openapi_document  # type: ignore[method-assign]
-    error_handlers.install(app)
-    app.router.routes[:0] = operations.routes(table, runtime)
-    app.add_api_websocket_route("/v1/ws/market", market_stream)
-    app.add_api_websocket_route("/v1/ws/orders", order_stream)
-
     def bucket_of(scope: Scope) -> str:
         runtime.ensure_started()
         return rate_bucket(runtime, scope)
 
-    app.edge_options = {"limiter": runtime.limiter, "bucket_of": bucket_of}
+    routes: list[BaseRoute] = [
+        *operations.routes(table, runtime),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        WebSocketRoute("/v1/ws/market", market_stream),
+        WebSocketRoute("/v1/ws/orders", order_stream),
+    ]
+    edge = Middleware(
+        EdgeMiddleware,
+        limiter=runtime.limiter,
+        bucket_of=bucket_of,
+        direct=operations.direct_paths(routes),
+    )
+    app = Starlette(
+        routes=routes,
+        middleware=[edge],
+        exception_handlers=error_handlers.HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.operations = table
     return app

@@ -1,16 +1,14 @@
 """Every failure leaves in the reference's error shape: {"error": {code, message, details}}.
 
-Never FastAPI's 422 shape, never a traceback. INVALID_PARAMETER is 400 except: 413 (body too
-large), 415 (wrong content type), 405 (method not allowed) and 409 (order no longer open: the
-engine's `OrderNotOpen`). Each exception carries its own `http_status`.
+Never a framework's own shape, never a traceback. INVALID_PARAMETER is 400 except: 413 (body
+too large), 415 (wrong content type), 405 (method not allowed) and 409 (order no longer open:
+the engine's `OrderNotOpen`). Each exception carries its own `http_status`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
@@ -48,17 +46,6 @@ async def _api_error(request: Request, exc: Exception) -> JsonResponse:
     return error_response(exc)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JsonResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    first = errors[0] if errors else {}
-    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
-    parameter = ".".join(loc) or "body"
-    value = first.get("input")
-    message = f"Invalid value for {parameter}: {first.get('msg', 'invalid')}"
-    return error_response(InvalidParameter(parameter, value, message))
-
-
 async def _http_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
@@ -74,7 +61,6 @@ async def _http_error(request: Request, exc: Exception) -> JsonResponse:
     return error_response(error)
 
 
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+# The app's exception handlers (Starlette's `exception_handlers`): an ApiError from a routed
+# endpoint, and the router's own 404 and 405.
+HANDLERS: dict[Any, Any] = {ApiError: _api_error, StarletteHTTPException: _http_error}

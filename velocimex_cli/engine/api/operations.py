@@ -141,6 +141,11 @@ class Operation:
     query: tuple[Param, ...] = ()
     path_params: tuple[Param, ...] = ()
     body: Schema | None = None
+    # The body's rules are a wire declaration that the engine's entry enforces itself (the order:
+    # wire/orders.py, checked by core/entry.parse_order with the same sentence for each mistake
+    # as the client's pre-check): serving reads a JSON object and leaves the rest to the entry,
+    # so nothing is checked twice. Otherwise serving checks the body against `body`.
+    body_checked_by_entry: bool = False
     # Statuses beyond those every operation of its kind can send (see `statuses`), each with
     # when it is sent.
     errors: Mapping[int, str] = field(default_factory=dict)
@@ -151,7 +156,7 @@ class Operation:
     not_done: str | None = None
 
     def __post_init__(self) -> None:
-        if self.body is not None:
+        if self.body is not None and not self.body_checked_by_entry:
             check_declaration(self.body)
         names = set(re.findall(r"\{(\w+)", self.path))
         if names != {param.name for param in self.path_params}:
@@ -344,7 +349,9 @@ class Endpoint:
             else {}
         )
         body = (
-            await json_object(scope, receive, operation.body)
+            await json_object(
+                scope, receive, None if operation.body_checked_by_entry else operation.body
+            )
             if operation.body is not None
             else None
         )

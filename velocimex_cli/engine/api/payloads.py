@@ -12,11 +12,11 @@ from typing import Any
 
 from velocimex_cli.engine.core.orders import Reason, Status
 from velocimex_cli.wire.errors import ErrorCode
-from velocimex_cli.wire.orders import CLIENT_ORDER_ID_PATTERN, CLIENT_ORDER_ID_RULE
+from velocimex_cli.wire.orders import EXCHANGE_PATTERN, NAME_MAX, SYMBOL_PATTERN
+from velocimex_cli.wire.orders import json_schema as order_request_schema
 
 Schema = dict[str, Any]
 
-NAME_MAX = 64  # characters of an exchange, a symbol, a strategy id
 ORDER_ID_MAX = 80  # "client_order_id:" + 64
 TIMESTAMP: Schema = {
     "type": "string",
@@ -25,8 +25,6 @@ TIMESTAMP: Schema = {
 }
 NUMBER: Schema = {"type": "number"}
 NULLABLE_NUMBER: Schema = {"type": ["number", "null"]}
-# What a number field of a request body takes: a JSON number, or the same digits as a string.
-NUMBER_TEXT = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?$"
 # From the engine's own enums, so a new status, reason or error code is documented with it.
 ORDER_STATUSES = [status.value for status in Status]
 ORDER_REASONS = [reason.value for reason in Reason]
@@ -46,8 +44,6 @@ def list_of(key: str, item: str) -> Schema:
     return obj({key: {"type": "array", "items": ref(item)}})
 
 
-EXCHANGE_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
-SYMBOL_PATTERN = "^[A-Za-z0-9/_.-]{1,64}$"
 ID_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
 
 
@@ -93,48 +89,9 @@ def _price_level() -> Schema:
     return obj({"price": NUMBER, "quantity": NUMBER})
 
 
-ORDER_REQUEST: Schema = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["exchange", "symbol", "side", "type", "quantity"],
-    "properties": {
-        "exchange": exchange_text("NASDAQ"),
-        "symbol": symbol_text("AAPL"),
-        "side": {"type": "string", "enum": ["buy", "sell"]},
-        "type": {"type": "string", "enum": ["limit", "market"]},
-        "quantity": {
-            "type": ["number", "string"],
-            "pattern": NUMBER_TEXT,
-            "maxLength": 100,
-            "exclusiveMinimum": 0,
-            "exclusiveMaximum": 10**15,
-            "example": 100,
-        },
-        "price": {
-            "type": ["number", "string", "null"],
-            "pattern": NUMBER_TEXT,
-            "maxLength": 100,
-            "exclusiveMinimum": 0,
-            "exclusiveMaximum": 10**15,
-            "description": "Required for a limit order; a market order takes none.",
-            "example": 150.50,
-        },
-        "time_in_force": {
-            "type": ["string", "null"],
-            "enum": ["gtc", "ioc", "fok", None],
-            "description": "Default gtc for a limit order, ioc for a market order.",
-        },
-        "post_only": {"type": "boolean", "description": "Limit gtc orders only."},
-        "client_order_id": {
-            "type": ["string", "null"],
-            "pattern": CLIENT_ORDER_ID_PATTERN,
-            "maxLength": 64,
-            "x-rule": f"client_order_id must be {CLIENT_ORDER_ID_RULE}",
-            "description": "Idempotency key: the same id from the same account returns the"
-            " original order (200) and places nothing.",
-        },
-    },
-}
+# The order request, derived from its one declaration (wire/orders.py), which the engine's
+# entry and the client's pre-check enforce with the same sentence for each mistake.
+ORDER_REQUEST: Schema = order_request_schema()
 
 COMPONENTS: dict[str, Schema] = {
     "Error": obj(

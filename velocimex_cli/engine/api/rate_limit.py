@@ -21,9 +21,7 @@ from velocimex_cli.wire.errors import RateLimitExceeded
 
 log = logging.getLogger("vmx.engine.api")
 
-PUBLIC_PATHS = frozenset(
-    {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-)
+PUBLIC_PATHS = frozenset({"/v1/health", "/openapi.json"})
 
 
 @dataclass(frozen=True)

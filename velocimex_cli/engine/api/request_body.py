@@ -32,10 +32,11 @@ def first_headers(scope: Scope, *names: bytes) -> list[str | None]:
 
 
 async def json_object(
-    scope: Scope, receive: Receive, schema: Schema | Mapping[str, str]
+    scope: Scope, receive: Receive, schema: Schema | Mapping[str, str] | None
 ) -> dict[str, Any]:
     """The body as a JSON object that satisfies the operation's declared `schema`, or an
-    INVALID_PARAMETER error naming the first field that does not.
+    INVALID_PARAMETER error naming the first field that does not. With no `schema`, any JSON
+    object (its handler's entry checks it).
 
     Numbers come back as Decimal (never float). The schema is the one /openapi.json publishes
     (see `check_fields` for the keywords it may use); the engine then checks values against
@@ -82,6 +83,8 @@ async def json_object(
         raise InvalidParameter("body", shown, "The body's JSON is nested too deeply") from None
     if not isinstance(body, dict):
         raise InvalidParameter("body", type(body).__name__, "The body must be a JSON object")
+    if schema is None:
+        return body
     if "properties" not in schema:  # an older {field: kind} declaration
         schema = schema_from_kinds(schema)  # type: ignore[arg-type]
     check_fields(body, schema)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ locks.py.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core import hours, risk
@@ -31,8 +32,7 @@ from velocimex_cli.engine.core.orders import (
 )
 from velocimex_cli.engine.core.protection import market_bound
 from velocimex_cli.wire.errors import InsufficientBalance, InvalidParameter, MarketClosed
-from velocimex_cli.wire.numbers import parse_decimal
-from velocimex_cli.wire.orders import CLIENT_ORDER_ID, CLIENT_ORDER_ID_RULE, ORDER_FIELDS
+from velocimex_cli.wire.orders import checked_fields
 from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
@@ -48,75 +48,32 @@ _TIMES_IN_FORCE = {member.value: member for member in TimeInForce}
 
 def parse_order(catalogue: Catalogue, request: dict[str, Any]) -> ParsedOrder:
     """(instrument, side, type, time_in_force, post_only, lots, ticks or None for a market
-    order, client_order_id) of a wire order request; InvalidParameter naming what is wrong."""
-    if not isinstance(request, dict):
-        raise InvalidParameter("body", type(request).__name__, "the order must be a JSON object")
-    for key in request:
-        if key not in ORDER_FIELDS:
-            raise InvalidParameter(
-                str(key),
-                request[key],
-                f"Unknown field {key!r}; allowed: {', '.join(sorted(ORDER_FIELDS))}",
-            )
-    instrument = catalogue.find(request.get("exchange"), request.get("symbol"))
-    side_text = request.get("side")
-    side_name = side_text.strip().lower() if isinstance(side_text, str) else None
-    if side_name not in ("buy", "sell"):
-        raise InvalidParameter("side", side_text, "side must be 'buy' or 'sell'")
-    side = BUY if side_name == "buy" else SELL
-    raw_price = request.get("price")
-    type_text = request.get("type")
-    if type_text is None:
-        type_ = LIMIT if raw_price is not None else MARKET
-    else:
-        type_ = _ORDER_TYPES.get(type_text.strip().lower()) if isinstance(type_text, str) else None
-        if type_ is None:
-            raise InvalidParameter("type", type_text, "type must be 'limit' or 'market'")
-    tif_text = request.get("time_in_force")
-    if tif_text is None:
-        tif = GTC if type_ is LIMIT else IOC
-    else:
-        tif = _TIMES_IN_FORCE.get(tif_text.strip().lower()) if isinstance(tif_text, str) else None
-        if tif is None:
-            raise InvalidParameter(
-                "time_in_force", tif_text, "time_in_force must be 'gtc', 'ioc' or 'fok'"
-            )
-        if type_ is MARKET and tif is GTC:
-            raise InvalidParameter(
-                "time_in_force", tif_text, "a market order cannot rest: use 'ioc' or 'fok'"
-            )
-    post_only = request.get("post_only", False)
-    if not isinstance(post_only, bool):
-        raise InvalidParameter("post_only", post_only, "post_only must be true or false")
-    if post_only and (type_ is MARKET or tif is not GTC):
-        raise InvalidParameter(
-            "post_only", post_only, "post_only applies to resting (gtc) limit orders only"
-        )
-    lots = _parse_lots(instrument, request.get("quantity"))
-    ticks: int | None = None
-    if type_ is MARKET:
-        if raw_price is not None:
-            raise InvalidParameter("price", raw_price, "a market order takes no price")
-    else:
-        ticks = _parse_ticks(instrument, raw_price)
-    client_id = request.get("client_order_id")
-    if client_id is not None and (
-        not isinstance(client_id, str) or not CLIENT_ORDER_ID.match(client_id)
-    ):
-        raise InvalidParameter(
-            "client_order_id",
-            client_id,
-            f"client_order_id must be {CLIENT_ORDER_ID_RULE}",
-        )
-    return instrument, side, type_, tif, post_only, lots, ticks, client_id
+    order, client_order_id) of a wire order request; InvalidParameter naming what is wrong.
+
+    The request's own rules (fields, kinds, bounds, the rules between fields) are the wire's
+    declaration (wire/orders.checked_fields, the same check the client makes before sending); what
+    needs the market (instrument, tick and lot sizes, minimum quantity) is checked here.
+    """
+    exchange, symbol, side, type_, quantity, price, tif, post_only, client_id = checked_fields(
+        request
+    )
+    instrument = catalogue.find(exchange, symbol)
+    lots = _parse_lots(instrument, quantity)
+    ticks = None if price is None else _parse_ticks(instrument, price)
+    return (
+        instrument,
+        BUY if side == "buy" else SELL,
+        _ORDER_TYPES[type_],
+        _TIMES_IN_FORCE[tif],
+        post_only,
+        lots,
+        ticks,
+        client_id,
+    )
 
 
-def _parse_lots(instrument: Instrument, raw_quantity: object) -> int:
-    quantity = parse_decimal(raw_quantity)
-    if quantity is None:
-        raise InvalidParameter("quantity", raw_quantity, "quantity must be a number")
-    if quantity <= 0:
-        raise InvalidParameter("quantity", raw_quantity, "quantity must be greater than zero")
+def _parse_lots(instrument: Instrument, quantity: Decimal) -> int:
+    raw_quantity = quantity
     lots = instrument.lots_of(quantity)
     if lots is None:
         raise InvalidParameter(
@@ -141,14 +98,8 @@ def _parse_lots(instrument: Instrument, raw_quantity: object) -> int:
     return lots
 
 
-def _parse_ticks(instrument: Instrument, raw_price: object) -> int:
-    if raw_price is None:
-        raise InvalidParameter("price", None, "a limit order needs a price")
-    price = parse_decimal(raw_price)
-    if price is None:
-        raise InvalidParameter("price", raw_price, "price must be a number")
-    if price <= 0:
-        raise InvalidParameter("price", raw_price, "price must be greater than zero")
+def _parse_ticks(instrument: Instrument, price: Decimal) -> int:
+    raw_price = price
     ticks = instrument.ticks_of(price)
     if ticks is not None and ticks > MAX_STEPS:
         raise InvalidParameter(
