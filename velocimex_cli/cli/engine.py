@@ -6,7 +6,7 @@ hands it to a `run_*` function through `execute`, which owns the error path (the
 table; JSON errors on stderr with `--json`/`-o json`) and the factory's I/O streams.
 
 Module-level imports stay light (typer only): the CLI root imports this at start-up. Heavy
-pieces (uvicorn, fastapi, the engine) are imported inside the commands that need them.
+pieces (uvicorn, starlette, the engine) are imported inside the commands that need them.
 """
 
 from __future__ import annotations

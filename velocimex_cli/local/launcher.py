@@ -1,6 +1,6 @@
 """Start, find and stop the background engine (the client side of the house).
 
-Light on purpose: the CLI imports this at start-up, so nothing heavy (fastapi, uvicorn, the
+Light on purpose: the CLI imports this at start-up, so nothing heavy (starlette, uvicorn, the
 engine, urllib) is imported before it is needed. The engine's record (engine.json, its run lock,
 the data directory's lock) is engine_record's; this module adds, in the state directory,
 `engine.lock` (one starter at a time) and `provision.lock` (one key provisioning at a time).
