@@ -71,6 +71,12 @@ COLUMNS = {
         ("isbestmatch",),
     ),
 }
+# The names the publisher's docs give the columns (error messages name a column so).
+NAMES = {
+    "trades": ("id", "price", "qty", "quoteQty", "time", "isBuyerMaker", "isBestMatch"),
+    "aggTrades": ("aggTradeId", "price", "qty", "firstTradeId", "lastTradeId", "time",
+                  "isBuyerMaker", "isBestMatch"),
+}  # fmt: skip
 TIME_COLUMN = {"trades": 4, "aggTrades": 5}  # 0-based
 _BOOL = "true|false|True|False|TRUE|FALSE"
 # One row a line (MULTILINE: ^ and $ at each line; no class matches a newline), so that the
@@ -243,7 +249,7 @@ class BinanceTrades(BatchReader):
             n in columns[i] for i, n in enumerate(names)
         ):
             return
-        expected = ",".join(c[0] for c in columns)
+        expected = ",".join(NAMES[self.kind])
         raise ImportProblem(
             self.name,
             1,
@@ -261,9 +267,9 @@ class BinanceTrades(BatchReader):
                 self.name,
                 line,
                 f"{len(row)} columns; a Binance {self.kind} row has {len(columns)} (spot) or "
-                f"{len(columns) - 1} (futures): {','.join(c[0] for c in columns)}",
+                f"{len(columns) - 1} (futures): {','.join(NAMES[self.kind])}",
             )
-        names = [c[0] for c in columns]
+        names = NAMES[self.kind]
         if not row[0].isascii() or not row[0].isdigit() or len(row[0]) > 20:
             raise bad_field(self.name, line, 1, names[0], row[0], "a trade id (digits)")
         numbers = []
