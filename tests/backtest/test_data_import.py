@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.backtest.conftest import BID_AT_FIRST_PRINT, Vmx
+from tests.backtest.conftest import BID_AT_FIRST_PRINT, BUY_ON_FIRST_TRADE, Vmx
 from velocimex_cli.wire import jsonfmt
 
 # 2026-09-01T00:00:00Z in milliseconds since the epoch
@@ -217,6 +217,9 @@ def test_an_existing_recording_is_replaced_only_with_force(vmx: Vmx, tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == sorted(
         [data.name, out.name]
     )
+    other = tmp_path / "other.ndjson"
+    other.write_text("")
+    assert out.stat().st_mode & 0o777 == other.stat().st_mode & 0o777  # not a private file
 
 
 def test_several_files_are_merged_in_time_order(vmx: Vmx, tmp_path: Path) -> None:
@@ -246,10 +249,10 @@ def test_several_files_are_merged_in_time_order(vmx: Vmx, tmp_path: Path) -> Non
 
 TARDIS_TRADES = [
     "exchange,symbol,timestamp,local_timestamp,id,side,price,amount",
-    "binance,BTCUSDT,1788220800100000,1788220800105000,9001,buy,60000.01,0.01",
-    "binance,BTCUSDT,1788220800200000,1788220800204000,9002,sell,60000,0.02",
+    "binance,BTCUSDT,1788220800100000,1788220800105000,9001,buy,60000.02,0.01",
+    "binance,BTCUSDT,1788220800200000,1788220800204000,9002,sell,59999.99,0.02",
     "binance,BTCUSDT,1788220800300000,1788220800306000,9003,unknown,60000.00,0.02",
-    "binance,BTCUSDT,1788220800400000,1788220800406000,9004,buy,60000.02,1e-5",
+    "binance,BTCUSDT,1788220800400000,1788220800406000,9004,buy,60001,1e-5",
 ]
 TARDIS_BOOK = [
     "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount",
@@ -375,3 +378,40 @@ def test_an_imported_recording_backtests_with_fills(vmx: Vmx, tmp_path: Path) ->
     market = vmx.json("backtest", "sma-cross", "--data", str(recording), "-p", "fast=3",
                       "-p", "slow=8")  # fmt: skip
     assert market["strategy_state"] != "failed", market.get("strategy_error")
+
+
+def test_a_long_snapshot_is_cut_into_bounded_messages(vmx: Vmx, tmp_path: Path) -> None:
+    rows = [TARDIS_BOOK[0]]
+    stamp = "1788220800000000,1788220800001000"
+    for i in range(3500):  # 7,000 levels: a snapshot and then deltas at the same time
+        rows.append(f"coinbase,BTC-USD,{stamp},true,bid,{50000 - i}.00,0.5")
+        rows.append(f"coinbase,BTC-USD,{stamp},true,ask,{60000 + i}.00,0.5")
+    rows.append("coinbase,BTC-USD,1788220800100000,1788220800101000,false,bid,49999.00,2")
+    data = write_csv(tmp_path / "coinbase_book.csv", rows)
+    header, entries = imported(vmx, "-f", "tardis-book", str(data), "-o", str(tmp_path / "o"))
+    assert header["instruments"] == ["COINBASE:BTC/USD"]
+    kinds = [e["msg"]["type"] for e in entries]
+    assert kinds == ["book_snapshot", "book_delta", "book_delta"]
+    assert entries[0]["t"] == entries[1]["t"] == 0
+    snapshot, rest = entries[0]["msg"], entries[1]["msg"]
+    assert len(snapshot["bids"]) + len(snapshot["asks"]) == 5000
+    assert len(rest["changes"]) == 2000
+    assert max(len(line) for line in (tmp_path / "o").read_text().splitlines()) < 1 << 20
+    bids = [v["price"] for v in snapshot["bids"]]
+    assert bids == sorted(bids, reverse=True)
+
+
+def test_an_imported_book_and_its_trades_backtest(vmx: Vmx, tmp_path: Path) -> None:
+    book = write_csv(tmp_path / "book.csv.gz", TARDIS_BOOK, gz=True)
+    trades = write_csv(tmp_path / "trades.csv", TARDIS_TRADES)
+    recording = tmp_path / "l2.ndjson"
+    made = vmx.run(
+        "data", "import", "-f", "tardis-book", "-f", "tardis-trades", str(book), str(trades),
+        "-o", str(recording),
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    strategy = tmp_path / "buy.py"
+    strategy.write_text(BUY_ON_FIRST_TRADE)
+    report = vmx.json("backtest", str(strategy), "--data", str(recording))
+    assert report["period"]["events"] == 7
+    assert report["metrics"]["fills"] >= 1

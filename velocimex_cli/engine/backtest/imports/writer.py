@@ -147,6 +147,10 @@ def write_recording(
     temporary = Path(handle.name)
     done = False
     try:
+        # a recording as `open(path, "w")` makes it (the temporary file is private)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(handle.fileno(), 0o666 & ~mask)
         with handle:
             summary = _write(handle, readers, output, source, progress)
             handle.flush()
