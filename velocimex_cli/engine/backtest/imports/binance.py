@@ -96,6 +96,8 @@ _ROWS = {
 # The aggressor's side: isBuyerMaker true means the seller took the buyer's resting order.
 AGGRESSOR = {"true": "sell", "True": "sell", "TRUE": "sell",
              "false": "buy", "False": "buy", "FALSE": "buy"}  # fmt: skip
+# The message's text from its side to its timestamp's opening quote, per isBuyerMaker text.
+SIDE_THEN_TIME = {maker: f'"side":"{side}","timestamp":"' for maker, side in AGGRESSOR.items()}
 # A time's unit, told by its value: (microseconds per unit, least, most) of each.
 MILLISECONDS = (1000, 10**11, 10**14)  # 1973-03-03 .. 5138-11-16
 MICROSECONDS = (1, 10**14, 10**17)
@@ -169,8 +171,8 @@ class BinanceTrades(BatchReader):
         pad = "000" if cut == 3 else ""
         return [
             f'{{"t":{(micros - origin) * 1000},"msg":{prefix}{trade_id}","price":{price},'
-            f'"quantity":{quantity},"side":"{AGGRESSOR[maker]}","timestamp":"'
-            f'{stamps[when[:-cut]]}{when[-cut:]}{pad}Z"}}}}\n'
+            f'"quantity":{quantity},{SIDE_THEN_TIME[maker]}{stamps[when[:-cut]]}{when[-cut:]}'
+            f'{pad}Z"}}}}\n'
             for (trade_id, price, quantity, when, maker), micros in zip(items, times)  # noqa: B905
         ]
 
