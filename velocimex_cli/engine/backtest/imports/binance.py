@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ AGGRESSOR = {"true": "sell", "True": "sell", "TRUE": "sell",
              "false": "buy", "False": "buy", "FALSE": "buy"}  # fmt: skip
 # The message's text from its side to its timestamp's opening quote, per isBuyerMaker text.
 SIDE_THEN_TIME = {maker: f'"side":"{side}","timestamp":"' for maker, side in AGGRESSOR.items()}
+_TIME_FIELD = itemgetter(3)  # of a row's fields as the patterns capture them
 # A time's unit, told by its value: (microseconds per unit, least, most) of each.
 MILLISECONDS = (1000, 10**11, 10**14)  # 1973-03-03 .. 5138-11-16
 MICROSECONDS = (1, 10**14, 10**17)
@@ -193,7 +195,7 @@ class BinanceTrades(BatchReader):
                 rows = self._rows(first, text)
                 if not rows:
                     continue
-            values = [int(row[3]) for row in rows]
+            values = list(map(int, map(_TIME_FIELD, rows)))
             unit = self.unit
             if (
                 unit is None
@@ -205,7 +207,7 @@ class BinanceTrades(BatchReader):
                 unit = self.unit
                 assert unit is not None
             scale = unit[0]
-            times = values if scale == 1 else [value * scale for value in values]
+            times = values if scale == 1 else list(map(scale.__mul__, values))
             last = times[-1]
             self.rows += len(rows)
             yield times, rows
