@@ -35,6 +35,7 @@ NOUNS: dict[str, tuple[str, str, str]] = {
     "completion": ("velocimex_cli.cli.completion", "app", "Print a shell completion script."),
     "stream": ("velocimex_cli.cli.stream", "app", "Live market data and orders as NDJSON."),
     "replay": ("velocimex_cli.cli.replay", "app", "Play back a recording made with --record."),
+    "data": ("velocimex_cli.cli.data", "app", "Import public market data into recordings."),
 }
 
 # Commands of a noun that live in another module: noun -> [(module, Typer app attribute)].
