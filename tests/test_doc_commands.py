@@ -75,10 +75,27 @@ def _trades_csv() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _binance_trades_csv() -> str:
+    """The .csv inside data.binance.vision's BTCUSDT-trades-2026-09-01.zip: no header; id,
+    price, qty, quoteQty, time (microseconds, as spot files from 2025 on), isBuyerMaker,
+    isBestMatch. Ten minutes of a market that rises, dips and recovers."""
+    rows = []
+    start = 1_788_220_800_000_000  # 2026-09-01T00:00:00Z in microseconds
+    for second in range(600):
+        cents = 6_000_000 + 400 * ((second * 7) % 50) - (60_000 if 200 <= second < 260 else 0)
+        price = f"{cents // 100}.{cents % 100:02d}"
+        quote = f"{cents * 10 // 100_000}.{cents * 10 % 100_000:05d}"  # price * 0.01000
+        maker = "True" if second % 3 else "False"
+        at = start + second * 1_000_000
+        rows.append(f"{4_000_000 + second},{price},0.01000,{quote},{at},{maker},True")
+    return "\n".join(rows) + "\n"
+
+
 # The example files pages may name in `<!-- files: ... -->`, and what the test writes for them.
 FILES: dict[str, Callable[[], str]] = {
     "my_strategy.py": lambda: _python_block_after("docs/strategies.md", "## A complete user"),
     "trades.csv": _trades_csv,
+    "BTCUSDT-trades-2026-09-01.csv": _binance_trades_csv,
 }
 
 
