@@ -9,6 +9,8 @@ from pathlib import Path
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.drivers.simulator import MarketSimulator
+from velocimex_cli.engine.drivers.strategies.host import StrategyHost
+from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.engine.store import MemoryStore
 
@@ -124,27 +126,37 @@ class Chaser(Strategy):
 """
 
 
+class InProcess:
+    """A strategy host as one of the node's drivers: stepped with it, stopped as it closes."""
+
+    def __init__(self, host: StrategyHost) -> None:
+        self.host = host
+
+    def step(self) -> int:
+        return self.host.step()
+
+    def close(self) -> None:
+        self.host.stop("the engine stopped")
+
+
 def run_with_a_deployment(isolated: bool) -> tuple[str, dict[str, object]]:
     """A stepped node on a memory store with one strategy: in a worker process (as the
     server runs it) or in-process (a StrategyHost added as a driver)."""
-    from velocimex_cli.engine.drivers.strategies.host import StrategyHost
-    from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
-
     clock = FakeClock()
     node = EngineNode(NodeSettings(seed=3, simulate=False), clock, store=MemoryStore())
     node.start()
     node.exchange.ensure_account("alice")
     assert node.deployments is not None
     if isolated:
-        described = node.deployments.check_source(SOURCE, "chaser.py")
+        described = node.deployments.uploads.check_source(SOURCE, "chaser.py")
         node.deployments.add_strategy(SOURCE, described, replace=False, account="alice")
-        status = node.deployments.deploy_now("alice", "chaser", "BINANCE", "BTC/USDT", {})
+        status = asyncio.run(node.deployments.deploy("alice", "chaser", "BINANCE", "BTC/USDT", {}))
     else:
         host = StrategyHost(
             node.exchange, load_strategy_source(SOURCE, "chaser.py"), deployment_id="dep-1",
             account="alice", exchange_name="BINANCE", symbol="BTC/USDT",
         )  # fmt: skip
-        node.add_driver(host)
+        node.add_driver(InProcess(host))
         host.start()
     for _ in range(25):
         clock.advance(seconds=0.25)
