@@ -171,7 +171,7 @@ class EngineNode:
         every deployment handling what it caused, a backtest's next event...). The caller
         moves the clock between steps, or a driver does (a backtest's replay). While the store
         cannot write, a step only tries it again (see `try_resume_storage`)."""
-        if not self.try_resume_storage():
+        if self._storage_failed_at is not None and not self.try_resume_storage():
             return
         try:
             self.exchange.run_timers()
