@@ -101,6 +101,52 @@ def test_the_core_imports_no_store() -> None:
         assert "engine.store" not in text and "engine.node" not in text, module.name
 
 
+def test_the_drivers_import_no_node() -> None:
+    """The node builds and drives the simulator and the deployments, handing them what they
+    need: none of them reaches back for the node."""
+    drivers = Path(__file__).parents[2] / "velocimex_cli" / "engine" / "drivers"
+    for module in drivers.rglob("*.py"):
+        text = module.read_text()
+        assert "engine.node import" not in text and "EngineNode" not in text, module.name
+
+
+class Recorder:
+    """A driver that notes when it is stepped and closed, and the simulator's steps by then."""
+
+    def __init__(self, name: str, node: EngineNode, seen: list[tuple[str, str, int]]) -> None:
+        self.name, self.node, self.seen = name, node, seen
+
+    def step(self) -> None:
+        assert self.node.simulator is not None
+        self.seen.append(("step", self.name, self.node.simulator.steps))
+
+    def close(self) -> None:
+        self.seen.append(("close", self.name, 0))
+
+
+def test_a_stepped_node_steps_its_drivers_in_order_and_closes_them_in_reverse() -> None:
+    clock = FakeClock()
+    store = MemoryStore()
+    node = EngineNode(NodeSettings(seed=5, simulate=False), clock, store=store)
+    node.start()
+    assert node.drivers == [node.simulator, node.deployments]  # what start() adds
+    seen: list[tuple[str, str, int]] = []
+    node.add_driver(Recorder("first", node, seen))
+    node.add_driver(Recorder("second", node, seen))
+    for _ in range(3):
+        clock.advance(seconds=0.25)
+        node.step()
+    node.close()
+    steps = [(kind, name) for kind, name, _ in seen]
+    assert steps == [("step", "first"), ("step", "second")] * 3 + [
+        ("close", "second"),
+        ("close", "first"),
+    ]
+    ticks = [ticks for kind, _, ticks in seen if kind == "step"]
+    assert ticks == [1, 1, 2, 2, 3, 3]  # each step: the simulator's tick, then the others
+    assert "simulator" in store.meta  # closed: its state saved
+
+
 SOURCE = """
 from decimal import Decimal
 from velocimex_cli.strategy import Strategy

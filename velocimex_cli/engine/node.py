@@ -1,16 +1,23 @@
 """One place that assembles and runs an engine: exchange + store + clock + group commit + drivers.
 
-The API server holds a node (and keeps only HTTP state); a backtest builds the same node with a
-`MemoryStore` and a simulated clock and calls `step()` itself. Nothing here reads a clock: the
-node's clock is injected and handed to everything it builds.
+Who builds one: the API server (engine/api/runtime.py) holds a node on its loop and keeps only
+HTTP state; a backtest (engine/backtest/runner.py) builds one with nothing persisted, no
+simulator and no deployments, on a `SimulatedClock`, adds its market feed and its strategy as
+drivers and calls `step()` once per market event (the feed moves the clock). Nothing here reads
+a clock: the node's clock is injected and handed to everything it builds.
+
+Its drivers (the `Driver` protocol) are what drives the engine besides its users: the market
+simulator and the strategy deployments, which `start()` adds as the settings say, then whatever
+the caller adds with `add_driver` (a backtest's feed and strategy).
 
 Two ways to run:
 - on an asyncio loop (`start()` inside a running loop): commands are group-committed (one
   transaction per loop turn, `committed()` waits for it), the simulator steps on a timer and
   strategy deployments are served as their workers speak;
 - stepped (`start()` with no running loop): every command commits at once, nothing happens until
-  `step()` is called, and `step()` waits for each deployment to finish handling what the step
-  caused, so the same clock and seed give the same run.
+  `step()` is called, and `step()` runs the engine's timers and then each driver in the order
+  added: one simulator tick, then each deployment handles what it caused (waiting for its
+  worker), so the same clock and seed give the same run.
 
 When a group commit cannot be written (disk full, I/O error), the exchange has rolled its memory
 back to the stored state and refuses state changes (engine/core/exchange.py); the node answers
@@ -166,19 +173,23 @@ class EngineNode:
         the deployments, are added by `start()`); close it on `close()`."""
         self.drivers.append(driver)
 
-    def step(self) -> None:
-        """One step of the clock (stepped mode): every driver in turn (one simulator tick,
-        every deployment handling what it caused, a backtest's next event...). The caller
-        moves the clock between steps, or a driver does (a backtest's replay). While the store
-        cannot write, a step only tries it again (see `try_resume_storage`)."""
-        if self._storage_failed_at is not None and not self.try_resume_storage():
-            return
-        try:
-            self.exchange.run_timers()
-            for driver in self.drivers:
-                driver.step()
-        except StorageUnavailable:
-            return  # rolled back; the drivers were told (_storage_failed)
+    def step(self, count: int = 1) -> None:
+        """`count` steps of the clock (stepped mode). In each, the engine's timers see the
+        clock, then every driver steps in turn (one simulator tick, every deployment handling
+        what it caused, a backtest's next event...). The caller moves the clock between steps,
+        or a driver does (a backtest's feed). While the store cannot write, a step only tries
+        it again (see `try_resume_storage`)."""
+        run_timers = self.exchange.run_timers
+        steps = [driver.step for driver in self.drivers]  # bound once: a backtest steps a lot
+        for _ in range(count):
+            if self._storage_failed_at is not None and not self.try_resume_storage():
+                continue
+            try:
+                run_timers()
+                for step in steps:
+                    step()
+            except StorageUnavailable:
+                continue  # rolled back; the drivers were told (_storage_failed)
 
     async def _simulate(self) -> None:
         interval = self.settings.simulate_interval_seconds

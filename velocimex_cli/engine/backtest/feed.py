@@ -15,7 +15,9 @@ from velocimex_cli.wire.errors import InsufficientBalance
 
 
 class MarketFeed:
-    """Steps through `data`'s events, one per node step (`remaining` says how many are left)."""
+    """Steps through `data`'s events, one per node step, for a strategy to follow each."""
+
+    per_step = 1  # events a step replays
 
     def __init__(self, data: MarketData, clock: SimulatedClock, replay: MarketReplay) -> None:
         self.events = data.events
@@ -29,8 +31,8 @@ class MarketFeed:
         self._book, self._trade = replay.book, replay.trade
 
     @property
-    def remaining(self) -> int:
-        return len(self.events) - 1 - self.index
+    def steps_left(self) -> int:
+        return -(-(len(self.events) - 1 - self.index) // self.per_step)
 
     def step(self) -> None:
         self.index = index = self.index + 1
@@ -56,3 +58,31 @@ class MarketFeed:
 
     def close(self) -> None:
         """Nothing to save: the data is the caller's."""
+
+
+class MarketAlone(MarketFeed):
+    """The market with no strategy to follow it: nothing steps between its events, so each
+    node step replays up to `per_step` of them (what the replay costs without a strategy)."""
+
+    per_step = 1000
+
+    def step(self) -> None:
+        events, index = self.events, self.index
+        last = min(len(events) - 1, index + self.per_step)
+        set_clock, apply_book, trade = self._set_clock, self._book, self._trade
+        prepare_print, take_print = self.replay.prepare_print, self.replay.take_print
+        trades_only = self.trades_only
+        try:
+            while index < last:
+                index += 1
+                event = events[index]
+                set_clock(event[0])
+                if event[1] == BOOK:
+                    apply_book(event[2], event[3], event[4])
+                elif trades_only:
+                    prepare_print(event[2], event[3], event[4])
+                    take_print(event[2], event[3], event[4])
+                else:
+                    trade(event[2], event[3], event[4])
+        finally:
+            self.index, self.event = index, events[max(index, 0)]

@@ -21,7 +21,7 @@ from velocimex_cli import __version__
 from velocimex_cli.engine.backtest import metrics
 from velocimex_cli.engine.backtest.clock import SimulatedClock
 from velocimex_cli.engine.backtest.data import BOOK, MarketData
-from velocimex_cli.engine.backtest.feed import MarketFeed
+from velocimex_cli.engine.backtest.feed import MarketAlone, MarketFeed
 from velocimex_cli.engine.backtest.host import BacktestHost
 from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
 from velocimex_cli.engine.backtest.strategy_driver import StrategyDriver
@@ -123,7 +123,8 @@ def run(
     )
     node.start()
     exchange = node.exchange
-    feed = MarketFeed(data, clock, MarketReplay(exchange, clock, instrument, options.fill_model))
+    replay = MarketReplay(exchange, clock, instrument, options.fill_model)
+    feed = (MarketAlone if strategy_cls is None else MarketFeed)(data, clock, replay)
     exchange.ensure_account(ACCOUNT)
     node.add_driver(feed)
     if strategy_cls is None:
@@ -229,18 +230,14 @@ def _first_mid(data: MarketData, instrument: Instrument) -> Decimal | None:
 def _replay(
     node: EngineNode, feed: MarketFeed, progress: Progress | None, progress_every: int
 ) -> None:
-    """Step the node through every event of `feed` (each step moves the simulated clock)."""
-    step, total = node.step, feed.remaining
+    """Step the node until `feed` has no event left (its steps move the simulated clock)."""
+    total = len(feed.events)
+    chunk = feed.steps_left if progress is None else max(1, progress_every // feed.per_step)
     try:  # free until something raises: the counterparty's limits are said, not raised
-        if progress is None:
-            for _ in range(total):
-                step()
-        else:
-            for index in range(total):
-                step()
-                if index % progress_every == 0:
-                    progress(index, total)
-            progress(total, total)
+        while feed.steps_left:
+            node.step(min(chunk, feed.steps_left))
+            if progress is not None:
+                progress(feed.index + 1, total)
     except InsufficientBalance as exc:
         raise feed.ran_out(exc) from None
 
