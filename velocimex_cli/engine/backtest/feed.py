@@ -67,15 +67,14 @@ class MarketAlone(MarketFeed):
     per_step = 1000
 
     def step(self) -> None:
-        events, index = self.events, self.index
-        last = min(len(events) - 1, index + self.per_step)
+        events, start = self.events, self.index + 1
         set_clock, apply_book, trade = self._set_clock, self._book, self._trade
         prepare_print, take_print = self.replay.prepare_print, self.replay.take_print
         trades_only = self.trades_only
+        index, event = self.index, self.event
         try:
-            while index < last:
-                index += 1
-                event = events[index]
+            # (index: read in `finally`, to say which event ran the counterparty out)
+            for index, event in enumerate(events[start : start + self.per_step], start):  # noqa: B007
                 set_clock(event[0])
                 if event[1] == BOOK:
                     apply_book(event[2], event[3], event[4])
@@ -85,4 +84,4 @@ class MarketAlone(MarketFeed):
                 else:
                     trade(event[2], event[3], event[4])
         finally:
-            self.index, self.event = index, events[max(index, 0)]
+            self.index, self.event = index, event
