@@ -49,7 +49,7 @@ def _engine(confined: bool) -> tuple[Any, dict[str, str]]:
 
     from velocimex_cli.engine.api.app import ServerSettings, create_app
     from velocimex_cli.engine.drivers.strategies import sandbox
-    from velocimex_cli.engine.node import StrategyLimits
+    from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
 
     limits = StrategyLimits(loop_share=1.0, callback_seconds=30, start_seconds=30)
     settings = ServerSettings(rate_limit=False, simulate=False, strategy_limits=limits)

@@ -32,7 +32,7 @@ BOUND = 2
 def _serve(data_dir: str, max_checks: str, start_seconds: str) -> None:
     from benchmarks._loopback import _serve_uvicorn
     from velocimex_cli.engine.api.app import ServerSettings, create_app
-    from velocimex_cli.engine.node import StrategyLimits
+    from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
 
     limits = StrategyLimits(start_seconds=float(start_seconds), max_checks=int(max_checks))
     settings = ServerSettings(

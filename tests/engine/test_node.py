@@ -9,6 +9,8 @@ from pathlib import Path
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.drivers.simulator import MarketSimulator
+from velocimex_cli.engine.drivers.strategies.host import StrategyHost
+from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.engine.store import MemoryStore
 
@@ -99,6 +101,52 @@ def test_the_core_imports_no_store() -> None:
         assert "engine.store" not in text and "engine.node" not in text, module.name
 
 
+def test_the_drivers_import_no_node() -> None:
+    """The node builds and drives the simulator and the deployments, handing them what they
+    need: none of them reaches back for the node."""
+    drivers = Path(__file__).parents[2] / "velocimex_cli" / "engine" / "drivers"
+    for module in drivers.rglob("*.py"):
+        text = module.read_text()
+        assert "engine.node import" not in text and "EngineNode" not in text, module.name
+
+
+class Recorder:
+    """A driver that notes when it is stepped and closed, and the simulator's steps by then."""
+
+    def __init__(self, name: str, node: EngineNode, seen: list[tuple[str, str, int]]) -> None:
+        self.name, self.node, self.seen = name, node, seen
+
+    def step(self) -> None:
+        assert self.node.simulator is not None
+        self.seen.append(("step", self.name, self.node.simulator.steps))
+
+    def close(self) -> None:
+        self.seen.append(("close", self.name, 0))
+
+
+def test_a_stepped_node_steps_its_drivers_in_order_and_closes_them_in_reverse() -> None:
+    clock = FakeClock()
+    store = MemoryStore()
+    node = EngineNode(NodeSettings(seed=5, simulate=False), clock, store=store)
+    node.start()
+    assert node.drivers == [node.simulator, node.deployments]  # what start() adds
+    seen: list[tuple[str, str, int]] = []
+    node.add_driver(Recorder("first", node, seen))
+    node.add_driver(Recorder("second", node, seen))
+    for _ in range(3):
+        clock.advance(seconds=0.25)
+        node.step()
+    node.close()
+    steps = [(kind, name) for kind, name, _ in seen]
+    assert steps == [("step", "first"), ("step", "second")] * 3 + [
+        ("close", "second"),
+        ("close", "first"),
+    ]
+    ticks = [ticks for kind, _, ticks in seen if kind == "step"]
+    assert ticks == [1, 1, 2, 2, 3, 3]  # each step: the simulator's tick, then the others
+    assert "simulator" in store.meta  # closed: its state saved
+
+
 SOURCE = """
 from decimal import Decimal
 from velocimex_cli.strategy import Strategy
@@ -124,27 +172,37 @@ class Chaser(Strategy):
 """
 
 
+class InProcess:
+    """A strategy host as one of the node's drivers: stepped with it, stopped as it closes."""
+
+    def __init__(self, host: StrategyHost) -> None:
+        self.host = host
+
+    def step(self) -> int:
+        return self.host.step()
+
+    def close(self) -> None:
+        self.host.stop("the engine stopped")
+
+
 def run_with_a_deployment(isolated: bool) -> tuple[str, dict[str, object]]:
     """A stepped node on a memory store with one strategy: in a worker process (as the
     server runs it) or in-process (a StrategyHost added as a driver)."""
-    from velocimex_cli.engine.drivers.strategies.host import StrategyHost
-    from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
-
     clock = FakeClock()
     node = EngineNode(NodeSettings(seed=3, simulate=False), clock, store=MemoryStore())
     node.start()
     node.exchange.ensure_account("alice")
     assert node.deployments is not None
     if isolated:
-        described = node.deployments.check_source(SOURCE, "chaser.py")
+        described = node.deployments.uploads.check_source(SOURCE, "chaser.py")
         node.deployments.add_strategy(SOURCE, described, replace=False, account="alice")
-        status = node.deployments.deploy_now("alice", "chaser", "BINANCE", "BTC/USDT", {})
+        status = asyncio.run(node.deployments.deploy("alice", "chaser", "BINANCE", "BTC/USDT", {}))
     else:
         host = StrategyHost(
             node.exchange, load_strategy_source(SOURCE, "chaser.py"), deployment_id="dep-1",
             account="alice", exchange_name="BINANCE", symbol="BTC/USDT",
         )  # fmt: skip
-        node.add_driver(host)
+        node.add_driver(InProcess(host))
         host.start()
     for _ in range(25):
         clock.advance(seconds=0.25)

@@ -10,6 +10,7 @@ of the file shows; later changes are refused at entry until the store works agai
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,7 @@ def test_deployments_stop_and_the_node_resumes_by_itself(tmp_path: Path, clock: 
         deployments = node.deployments
         assert deployments is not None
         add(node, QUOTER)
-        status = deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+        status = asyncio.run(deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {}))
         run(node, clock, 3)
         resting = node.exchange.list_orders("alice", status="open")
         assert len(resting) == 1
@@ -150,7 +151,7 @@ def test_deployments_stop_and_the_node_resumes_by_itself(tmp_path: Path, clock: 
         connection.execute("PRAGMA max_page_count = 1000000")
         run(node, clock, 1)
         assert node.exchange.storage_refusal is None
-        again = deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+        again = asyncio.run(deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {}))
         run(node, clock, 3)
         assert deployments.get(again["deployment_id"], "alice")["state"] == "running"
     finally:

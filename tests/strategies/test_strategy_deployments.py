@@ -3,6 +3,7 @@ deploy, stop and completion, logs, strategy orders on the manual path, and resta
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -88,7 +89,7 @@ def node(tmp_path: Path, clock: FakeClock) -> Iterator[EngineNode]:
 def add(node: EngineNode, source: str, filename: str = "s.py") -> dict[str, object]:
     deployments = node.deployments
     assert deployments is not None
-    described = deployments.check_source(source, filename)
+    described = deployments.uploads.check_source(source, filename)
     return deployments.add_strategy(source, described, False, account="alice")
 
 
@@ -124,7 +125,7 @@ def test_a_bad_user_file_is_a_clear_error_at_add_time(
     if "longer" in message:
         node.deployments.limits.start_seconds = 1.5  # keeps the looping file's case short
     with pytest.raises(InvalidParameter) as caught:
-        node.deployments.check_source(source, "mine.py")
+        node.deployments.uploads.check_source(source, "mine.py")
     assert message in caught.value.message
     assert caught.value.message.startswith("mine.py")
     assert all(s["kind"] == "builtin" for s in node.deployments.registry.list("alice"))
@@ -155,20 +156,20 @@ def test_deploy_checks_the_strategy_the_instrument_and_each_parameter(
     assert deployments is not None
     add(node, QUOTER)
     with pytest.raises(NotFound):
-        deployments.deploy_now("alice", "nope", "BINANCE", "BTC/USDT", {})
+        asyncio.run(deployments.deploy("alice", "nope", "BINANCE", "BTC/USDT", {}))
     with pytest.raises(InvalidParameter):
-        deployments.deploy_now("alice", "quoter", "BINANCE", "DOGE/USDT", {})
+        asyncio.run(deployments.deploy("alice", "quoter", "BINANCE", "DOGE/USDT", {}))
     with pytest.raises(InvalidParameter) as caught:
-        deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {"amount": "5"})
+        asyncio.run(deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {"amount": "5"}))
     assert caught.value.details["parameter"] == "amount" and "at most 1" in caught.value.message
     with pytest.raises(InvalidParameter) as unknown:
-        deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {"amout": "0.01"})
+        asyncio.run(deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {"amout": "0.01"}))
     assert "unknown parameter 'amout'" in unknown.value.message
     assert deployments.list("alice") == []
     deployments.limits.max_running = 1
-    deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+    asyncio.run(deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {}))
     with pytest.raises(InvalidParameter, match="at most 1 deployments run at once"):
-        deployments.deploy_now("alice", "quoter", "BINANCE", "ETH/USDT", {})
+        asyncio.run(deployments.deploy("alice", "quoter", "BINANCE", "ETH/USDT", {}))
     with pytest.raises(InvalidParameter, match="reserved"):
         add(node, QUOTER.replace('id = "quoter"', 'id = "deployments"'))
 
@@ -179,7 +180,9 @@ def test_strategy_orders_take_the_manual_path_and_stop_cancels_them(
     deployments = node.deployments
     assert deployments is not None
     add(node, QUOTER)
-    status = deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {"amount": "0.002"})
+    status = asyncio.run(
+        deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {"amount": "0.002"})
+    )
     deployment_id = status["deployment_id"]
     assert status["state"] == "running" and status["params"] == {
         "amount": Decimal("0.002"),
@@ -194,7 +197,7 @@ def test_strategy_orders_take_the_manual_path_and_stop_cancels_them(
     with pytest.raises(NotFound):
         deployments.get(deployment_id, "bob")  # another account does not see it
 
-    final = deployments.stop_now(deployment_id, "alice")
+    final = asyncio.run(deployments.stop(deployment_id, "alice"))
     assert final["state"] == "stopped" and final["stop_reason"] == "stopped by user"
     assert final["open_orders"] == 0 and final["orders"] == 1
     assert node.exchange.list_orders("alice", status="open") == []
@@ -211,7 +214,9 @@ def test_a_strategy_that_calls_stop_completes(node: EngineNode, clock: FakeClock
     deployments = node.deployments
     assert deployments is not None
     add(node, QUOTER)
-    status = deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {"stop_after": 2})
+    status = asyncio.run(
+        deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {"stop_after": 2})
+    )
     run(node, clock, 6)
     final = deployments.get(status["deployment_id"])
     assert final["state"] == "completed" and final["stop_reason"] == "enough books"
@@ -224,7 +229,7 @@ def test_a_refused_strategy_order_is_the_api_error_inside_the_strategy(
     deployments = node.deployments
     assert deployments is not None
     add(node, GREEDY)
-    status = deployments.deploy_now("alice", "greedy", "BINANCE", "BTC/USDT", {})
+    status = asyncio.run(deployments.deploy("alice", "greedy", "BINANCE", "BTC/USDT", {}))
     assert status["state"] == "running" and status["rejected_orders"] == 1
     messages = [line["message"] for line in deployments.logs(status["deployment_id"])["logs"]]
     assert any(m.startswith("refused: ") for m in messages)
@@ -236,11 +241,11 @@ def test_after_a_crash_a_running_deployment_comes_back_stopped_with_orders_cance
     crashed = make_node(tmp_path / "engine", clock)
     assert crashed.deployments is not None
     add(crashed, QUOTER)
-    status = crashed.deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+    status = asyncio.run(crashed.deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {}))
     run(crashed, clock, 3)
     assert len(crashed.exchange.list_orders("alice", status="open")) == 1
-    # No close(): the process "dies" with the deployment running and its order resting.
-    crashed.deployments.kill_workers()
+    # No close() yet: the engine "dies" with the deployment running and its order resting (its
+    # worker lives on, which the restarted engine must not depend on).
 
     restarted = make_node(tmp_path / "engine", clock)
     assert restarted.deployments is not None
@@ -251,9 +256,10 @@ def test_after_a_crash_a_running_deployment_comes_back_stopped_with_orders_cance
     logs = restarted.deployments.logs(status["deployment_id"])["logs"]
     assert logs[0]["message"].startswith("deployed on") and "restarted" in logs[-1]["message"]
     # New deployments do not reuse its id.
-    again = restarted.deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
+    again = asyncio.run(restarted.deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {}))
     assert again["deployment_id"] != status["deployment_id"]
     restarted.close()
+    crashed.close()  # only to end its worker
 
 
 def test_the_worker_sees_none_of_vmx_s_environment(
@@ -263,7 +269,7 @@ def test_the_worker_sees_none_of_vmx_s_environment(
     deployments = node.deployments
     assert deployments is not None
     add(node, SNOOP)
-    status = deployments.deploy_now("alice", "snoop", "BINANCE", "BTC/USDT", {})
+    status = asyncio.run(deployments.deploy("alice", "snoop", "BINANCE", "BTC/USDT", {}))
     messages = [line["message"] for line in deployments.logs(status["deployment_id"])["logs"]]
     assert "vmx variables: " in messages
 
@@ -271,7 +277,7 @@ def test_the_worker_sees_none_of_vmx_s_environment(
 def test_only_the_most_recent_ended_deployments_are_kept(
     node: EngineNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from velocimex_cli.engine.drivers.strategies import deployments as module
+    from velocimex_cli.engine.drivers.strategies import deployment_records as module
 
     monkeypatch.setattr(module, "KEPT_FINISHED", 2)
     deployments = node.deployments
@@ -279,8 +285,8 @@ def test_only_the_most_recent_ended_deployments_are_kept(
     add(node, QUOTER)
     ids = []
     for _ in range(3):
-        status = deployments.deploy_now("alice", "quoter", "BINANCE", "BTC/USDT", {})
-        deployments.stop_now(status["deployment_id"])
+        status = asyncio.run(deployments.deploy("alice", "quoter", "BINANCE", "BTC/USDT", {}))
+        asyncio.run(deployments.stop(status["deployment_id"]))
         ids.append(status["deployment_id"])
     assert [d["deployment_id"] for d in deployments.list("alice")] == ids[1:]
     with pytest.raises(NotFound):

@@ -14,6 +14,7 @@ its own class (OrderNotOpen, not just INVALID_PARAMETER), with its message and d
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -287,7 +288,7 @@ def test_an_api_error_reaches_the_strategy_as_its_own_class(node: EngineNode) ->
     deployments = node.deployments
     assert deployments is not None
     add(node, TYPED)
-    status = deployments.deploy_now("alice", "typed", "BINANCE", "BTC/USDT", {})
+    status = asyncio.run(deployments.deploy("alice", "typed", "BINANCE", "BTC/USDT", {}))
     assert status["state"] == "running", status
     messages = [line["message"] for line in deployments.logs(status["deployment_id"])["logs"]]
     refused_cancel = next(m for m in messages if m.startswith("OrderNotOpen "))
@@ -342,7 +343,7 @@ def test_arguments_the_protocol_cannot_carry_are_the_strategy_s_error(node: Engi
     deployments = node.deployments
     assert deployments is not None
     add(node, ODD_ARGUMENTS)
-    status = deployments.deploy_now("alice", "odd", "BINANCE", "BTC/USDT", {})
+    status = asyncio.run(deployments.deploy("alice", "odd", "BINANCE", "BTC/USDT", {}))
     assert status["state"] == "running", status  # no protocol violation: the worker refused
     messages = "\n".join(
         line["message"] for line in deployments.logs(status["deployment_id"])["logs"]

@@ -1,16 +1,23 @@
 """One place that assembles and runs an engine: exchange + store + clock + group commit + drivers.
 
-The API server holds a node (and keeps only HTTP state); a backtest builds the same node with a
-`MemoryStore` and a simulated clock and calls `step()` itself. Nothing here reads a clock: the
-node's clock is injected and handed to everything it builds.
+Who builds one: the API server (engine/api/runtime.py) holds a node on its loop and keeps only
+HTTP state; a backtest (engine/backtest/runner.py) builds one with nothing persisted, no
+simulator and no deployments, on a `SimulatedClock`, adds its market feed and its strategy as
+drivers and calls `step()` once per market event (the feed moves the clock). Nothing here reads
+a clock: the node's clock is injected and handed to everything it builds.
+
+Its drivers (the `Driver` protocol) are what drives the engine besides its users: the market
+simulator and the strategy deployments, which `start()` adds as the settings say, then whatever
+the caller adds with `add_driver` (a backtest's feed and strategy).
 
 Two ways to run:
 - on an asyncio loop (`start()` inside a running loop): commands are group-committed (one
   transaction per loop turn, `committed()` waits for it), the simulator steps on a timer and
   strategy deployments are served as their workers speak;
 - stepped (`start()` with no running loop): every command commits at once, nothing happens until
-  `step()` is called, and `step()` waits for each deployment to finish handling what the step
-  caused, so the same clock and seed give the same run.
+  `step()` is called, and `step()` runs the engine's timers and then each driver in the order
+  added: one simulator tick, then each deployment handles what it caused (waiting for its
+  worker), so the same clock and seed give the same run.
 
 When a group commit cannot be written (disk full, I/O error), the exchange has rolled its memory
 back to the stored state and refuses state changes (engine/core/exchange.py); the node answers
@@ -35,6 +42,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.storage import Store
+from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
 from velocimex_cli.wire.errors import StorageUnavailable
 
 if TYPE_CHECKING:
@@ -50,37 +58,13 @@ Clock = Callable[[], datetime]
 
 
 class Driver(Protocol):
-    """Anything else the node steps after the simulator: e.g. a backtest's in-process
-    `StrategyHost` (drivers/strategies/host.py), which has exactly these two methods."""
+    """What drives the engine besides its users: the market simulator, the strategy
+    deployments, a backtest's market replay and strategy. A stepped node steps its drivers in
+    the order they were added (`step()`); `close()` closes them in the reverse order."""
 
     def step(self) -> object: ...
 
-    def stop(self) -> None: ...
-
-
-@dataclass
-class StrategyLimits:
-    """What one deployment may use: each callback's time budget and its worker's memory."""
-
-    callback_seconds: float = 1.0
-    # The worker's start-up (imports, loading the class): under the client's 10 s timeout.
-    start_seconds: float = 5.0
-    memory_bytes: int = 512 * 2**20  # address space of the worker process
-    log_lines: int = 1000  # kept per deployment
-    max_running: int = 16  # deployments running at once (each is a process)
-    # At most this share of the engine's thread serves strategies' context calls, all
-    # deployments together (1.0: no limit); the rest is everyone else's orders.
-    loop_share: float = 0.08
-    # Strategy uploads checked at once (each check is a worker process for up to start_seconds);
-    # one more is refused with RATE_LIMIT_EXCEEDED (engine/api/upload_checks.py).
-    max_checks: int = 2
-    # CPU time a worker may use in all (every thread; RLIMIT_CPU): past it, it is killed and its
-    # deployment fails. Hooks that wait on the node cost none of it.
-    cpu_seconds: float = 3600.0
-    # Refuse user strategies where their workers cannot be confined (sandbox.py): set for an
-    # engine serving beyond loopback. A loopback engine runs them unconfined, with a warning,
-    # for keys with the `strategies` permission.
-    confinement_required: bool = False
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -92,6 +76,7 @@ class NodeSettings:
     always_open: bool = False
     simulate: bool = True  # step the simulator on a timer (loop mode)
     simulator: bool = True  # build the market simulator (a backtest replays a market instead)
+    deployments: bool = True  # serve strategy deployments (a backtest runs its one in-process)
     sandbox_funds: dict[str, Decimal] | None = None  # a new account's funds (None: the default)
     simulate_interval_seconds: float = 0.2
     checkpoint_seconds: float | None = None  # background WAL checkpoints (a server's choice)
@@ -142,29 +127,38 @@ class EngineNode:
         # A dead-man switch whose time passed while the engine was down fires now, before the
         # simulator or any request can trade against those orders.
         self.exchange.run_timers()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # stepped: commit each command at once, run nothing by itself
+            loop = None
         if settings.simulator:
             from velocimex_cli.engine.drivers.simulator import MarketSimulator
 
             self.simulator = MarketSimulator(self.exchange, seed=settings.seed)
             self.simulator.seed_books()
-        from velocimex_cli.engine.drivers.strategies.deployments import Deployments
+            self.add_driver(self.simulator)
+        if settings.deployments:
+            from velocimex_cli.engine.drivers.strategies.deployments import Deployments
 
-        self.deployments = Deployments(self)
+            self.deployments = Deployments(
+                self.exchange, settings.strategies, data_dir=settings.data_dir, loop=loop
+            )
+            self.add_driver(self.deployments)
         self.exchange.on_rollback = self._storage_failed
         self.started = True
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # stepped: commit each command at once, run nothing by itself
-            self.deployments.restore()
+        if loop is None:
+            if self.deployments is not None:
+                self.deployments.restore()
             return
         self.loop = loop
         if self.persistent:
             self.exchange.defer_commits(lambda: loop.call_soon(self.flush))
-        self.deployments.restore()
+        if self.deployments is not None:
+            self.deployments.restore()
+            self._tasks.append(loop.create_task(self.deployments.run()))
         if settings.simulate:
             self._tasks.append(loop.create_task(self._simulate()))
         self._tasks.append(loop.create_task(self._run_timers()))
-        self._tasks.append(loop.create_task(self.deployments.run()))
 
     @property
     def persistent(self) -> bool:
@@ -175,25 +169,27 @@ class EngineNode:
         return self.settings.data_dir
 
     def add_driver(self, driver: Driver) -> None:
-        """Step `driver` after the simulator on every `step()`; stop it on `close()`."""
+        """Step `driver` after those added before it on every `step()` (the simulator, then
+        the deployments, are added by `start()`); close it on `close()`."""
         self.drivers.append(driver)
 
-    def step(self) -> None:
-        """One simulator tick, then the added drivers and every deployment handle what it
-        caused (stepped mode). The caller moves the clock between steps. While the store
-        cannot write, a step only tries it again (see `try_resume_storage`)."""
-        if not self.try_resume_storage():
-            return
-        try:
-            self.exchange.run_timers()
-            if self.simulator is not None:
-                self.simulator.step()
-            for driver in self.drivers:
-                driver.step()
-        except StorageUnavailable:
-            return  # rolled back; the drivers were told (_storage_failed)
-        if self.deployments is not None:
-            self.deployments.settle()
+    def step(self, count: int = 1) -> None:
+        """`count` steps of the clock (stepped mode). In each, the engine's timers see the
+        clock, then every driver steps in turn (one simulator tick, every deployment handling
+        what it caused, a backtest's next event...). The caller moves the clock between steps,
+        or a driver does (a backtest's feed). While the store cannot write, a step only tries
+        it again (see `try_resume_storage`)."""
+        run_timers = self.exchange.run_timers
+        steps = [driver.step for driver in self.drivers]  # bound once: a backtest steps a lot
+        for _ in range(count):
+            if self._storage_failed_at is not None and not self.try_resume_storage():
+                continue
+            try:
+                run_timers()
+                for step in steps:
+                    step()
+            except StorageUnavailable:
+                continue  # rolled back; the drivers were told (_storage_failed)
 
     async def _simulate(self) -> None:
         interval = self.settings.simulate_interval_seconds
@@ -311,23 +307,20 @@ class EngineNode:
         """Stop the drivers, save their state, commit and close the store."""
         if not self.started:
             return
-        for driver in self.drivers:
+        for driver in reversed(self.drivers):
             try:
-                driver.stop()
-            except Exception:
-                log.exception("could not stop a driver cleanly")
-        if self.deployments is not None:
-            try:
-                self.deployments.shutdown()
-            except Exception:
-                log.exception("could not stop the strategy deployments cleanly")
-        if self.simulator is not None:
-            try:
-                self.simulator.save_state()
+                driver.close()
             except StorageUnavailable as exc:
-                log.warning("could not save the simulator's state (%s)", exc.details["reason"])
+                log.warning("could not save %s's state (%s)", _named(driver), exc.details["reason"])
             except Exception:
-                log.exception("could not save the simulator's state")
+                log.exception("could not close %s cleanly", _named(driver))
         self.flush()
         self.exchange.close()
         self.started = False
+
+
+def _named(driver: Driver) -> str:
+    """How the log names a driver."""
+    return {"MarketSimulator": "the simulator", "Deployments": "the strategy deployments"}.get(
+        type(driver).__name__, type(driver).__name__
+    )

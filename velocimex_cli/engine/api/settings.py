@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from velocimex_cli.engine.node import StrategyLimits
+from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
 
 
 def utc_now() -> datetime:

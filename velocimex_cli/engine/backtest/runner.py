@@ -1,10 +1,12 @@
-"""One backtest: market data replayed through a fresh in-memory engine node, a strategy on top.
+"""One backtest: a fresh in-memory engine node stepped by a simulated clock, a strategy on top.
 
 The node is the one the server runs (`EngineNode`: matching, ledger, fees, risk checks), with no
-store, no simulator and a `SimulatedClock` that
-moves to each event's timestamp; the recorded market is mirrored into its book
-(`MarketReplay`); the strategy runs in `BacktestHost`, the live host with delayed order entry.
-Nothing reads the wall clock and nothing is random, so the same inputs give the same report.
+store, no simulator, no deployments and a `SimulatedClock`. Its drivers are the market feed
+(feed.py: each step moves the clock to the next event's timestamp and mirrors the recorded
+market into the book through `MarketReplay`) and the strategy (strategy_driver.py: the strategy
+runs in `BacktestHost`, the live host with delayed order entry, and the account is sampled).
+The runner steps the node once per event and reads the result. Nothing reads the wall clock and
+nothing is random, so the same inputs give the same report.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from typing import Any
 from velocimex_cli import __version__
 from velocimex_cli.engine.backtest import metrics
 from velocimex_cli.engine.backtest.clock import SimulatedClock
-from velocimex_cli.engine.backtest.data import BOOK, TRADE, MarketData
+from velocimex_cli.engine.backtest.data import BOOK, MarketData
+from velocimex_cli.engine.backtest.feed import MarketAlone, MarketFeed
 from velocimex_cli.engine.backtest.host import BacktestHost
 from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
-from velocimex_cli.engine.core.events import Event, FillEvent
-from velocimex_cli.engine.core.exchange import Exchange, Interest
-from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instrument
+from velocimex_cli.engine.backtest.strategy_driver import StrategyDriver
+from velocimex_cli.engine.core.instruments import Catalogue, Instrument
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire import jsonfmt
@@ -110,28 +112,27 @@ def run(
     if funds is None:
         funds = default_funds(instrument, data)
     node = EngineNode(
-        NodeSettings(always_open=True, simulate=False, simulator=False, sandbox_funds=funds),
+        NodeSettings(
+            always_open=True,
+            simulate=False,
+            simulator=False,
+            deployments=False,
+            sandbox_funds=funds,
+        ),
         clock,
     )
     node.start()
     exchange = node.exchange
     replay = MarketReplay(exchange, clock, instrument, options.fill_model)
+    feed = (MarketAlone if strategy_cls is None else MarketFeed)(data, clock, replay)
     exchange.ensure_account(ACCOUNT)
-    account = exchange.ledger.accounts[ACCOUNT]
-    book = exchange.books[instrument.index]
-    tick = instrument.tick_size
+    node.add_driver(feed)
     if strategy_cls is None:
-        return _bare(exchange, replay, book, data, progress, progress_every)
-    fills: list[dict[str, Any]] = []
-    quotes: list[tuple[int | None, int | None]] = [(None, None)]
-
-    def record_fill(event: Event) -> None:
-        if type(event) is FillEvent and event.account == ACCOUNT:
-            bid, ask = quotes[0]
-            mid = None if bid is None or ask is None else Decimal(bid + ask) * tick / 2
-            fills.append({**event.fill, "mid": mid})
-
-    exchange.add_listener(record_fill, Interest(accounts=frozenset({ACCOUNT}), books=False))
+        _replay(node, feed, progress, progress_every)
+        book = exchange.book(instrument)
+        report = {"events": len(events), "sequence": book.sequence, "state": exchange.state_hash()}
+        node.close()
+        return BacktestResult(report, [], [], [])
     host = BacktestHost(
         exchange,
         strategy_cls,
@@ -143,83 +144,21 @@ def run(
         latency_micros=options.latency_ms * 1000,
         extra_events=options.extra_events,
     )
-    base, quote = instrument.base, instrument.quote
-
-    def sample(stamp: int) -> metrics.Sample:
-        bid, ask = book.best_bid(), book.best_ask()
-        base_units = account.balance(base)[0]
-        quote_units = account.balance(quote)[0]
-        if bid is not None and ask is not None:
-            mark = Decimal(bid + ask) * tick / 2
-        else:
-            mark = last_mark[0]
-        last_mark[0] = mark
-        value = (Decimal(quote_units) + Decimal(base_units) * mark) / LEDGER_SCALE
-        return metrics.Sample(stamp, value, Decimal(base_units) / LEDGER_SCALE, mark)
-
-    last_mark = [data.first_price or Decimal(0)]
-    samples: list[metrics.Sample] = []
     span = events[-1][0] - events[0][0]
-    interval = options.sample_seconds * 1_000_000 or max(1_000_000, span // SAMPLES)
-    trades_only = data.trades_only
-    started = False
-    next_sample = events[0][0]
-    total = len(events)
-    sequence = book.sequence
-    # Bound once: this loop runs for every replayed event.
-    set_clock, apply_book, trade = clock.set, replay.book, replay.trade
-    best_bid, best_ask = book.best_bid, book.best_ask
-    pending, send_due, step = host.pending, host.send_due, host.step
-    wants_books = host.wants_books
-    index, event = 0, events[0]
-    try:  # free until something raises: the counterparty's limits are said, not raised
-        for index, event in enumerate(events):
-            stamp = event[0]
-            set_clock(stamp)
-            kind = event[1]
-            if kind == BOOK:
-                apply_book(event[2], event[3], event[4])
-            elif trades_only:
-                replay.prepare_print(event[2], event[3], event[4])
-            else:
-                trade(event[2], event[3], event[4])
-            if not started:
-                if best_bid() is None and best_ask() is None:
-                    continue
-                host.start()
-                started = True
-            quotes[0] = (best_bid(), best_ask())
-            if pending:
-                for side, price in send_due(stamp, index):
-                    replay.strategy_joined(side, price)
-            else:
-                host.event_index = index  # what send_due records: orders placed now wait for it
-            if kind == TRADE and trades_only:
-                replay.take_print(event[2], event[3], event[4])
-            if wants_books and book.sequence != sequence:
-                sequence = book.sequence
-                host.book_changed(stamp)
-            step()
-            if stamp >= next_sample:
-                samples.append(sample(stamp))
-                next_sample = stamp - stamp % interval + interval
-            if progress is not None and index % progress_every == 0:
-                progress(index, total)
-    except InsufficientBalance as exc:
-        raise replay.ran_out(exc, index, event, trades_only) from None
-    if started:
-        host.stop("end of data")
-    end = events[-1][0]
-    # The account as it ends, after the strategy stopped. The last stamp's sample may have
-    # been taken at its first event, before later events of that stamp (a generated market
-    # has several) filled the strategy: the final one stands.
-    last = sample(end)
-    if samples and samples[-1].timestamp == end:
-        samples[-1] = last
-    else:
-        samples.append(last)
-    if progress is not None:
-        progress(total, total)
+    strategy = StrategyDriver(
+        exchange,
+        feed,
+        host,
+        instrument,
+        first_mark=data.first_price or Decimal(0),
+        interval=options.sample_seconds * 1_000_000 or max(1_000_000, span // SAMPLES),
+    )
+    node.add_driver(strategy)
+    _replay(node, feed, progress, progress_every)
+    node.close()  # the strategy stops at the end of the data; its last sample (strategy_driver)
+    total, end = len(events), events[-1][0]
+    fills, samples = strategy.fills, strategy.samples
+    base, quote = instrument.base, instrument.quote
     fill_rows = [_fill_row(f) for f in fills]
     figures = metrics.compute(
         samples,
@@ -245,7 +184,7 @@ def run(
     curve = metrics.strategy_curve(samples, funds.get(base, Decimal(0)))
     _worst, _longest, drawdowns = metrics.drawdown(curve)
     figures["first_mark"] = samples[0].mark if samples else None
-    figures["final_mark"] = last_mark[0]
+    figures["final_mark"] = strategy.last_mark
     report = {
         "vmx_version": __version__,
         "strategy_id": strategy_cls.id,
@@ -288,36 +227,19 @@ def _first_mid(data: MarketData, instrument: Instrument) -> Decimal | None:
     return None
 
 
-def _bare(
-    exchange: Exchange,
-    replay: MarketReplay,
-    book: Any,
-    data: MarketData,
-    progress: Progress | None,
-    progress_every: int,
-) -> BacktestResult:
-    """The market alone through the engine (no strategy): what a backtest costs without one."""
-    clock = exchange.clock
-    events = data.events
-    trades_only = data.trades_only
-    apply_book, trade = replay.book, replay.trade
-    index, event = 0, events[0]
-    try:
-        for index, event in enumerate(events):
-            clock.set(event[0])  # type: ignore[attr-defined]
-            if event[1] == BOOK:
-                apply_book(event[2], event[3], event[4])
-            elif trades_only:
-                replay.prepare_print(event[2], event[3], event[4])
-                replay.take_print(event[2], event[3], event[4])
-            else:
-                trade(event[2], event[3], event[4])
-            if progress is not None and index % progress_every == 0:
-                progress(index, len(events))
+def _replay(
+    node: EngineNode, feed: MarketFeed, progress: Progress | None, progress_every: int
+) -> None:
+    """Step the node until `feed` has no event left (its steps move the simulated clock)."""
+    total = len(feed.events)
+    chunk = feed.steps_left if progress is None else max(1, progress_every // feed.per_step)
+    try:  # free until something raises: the counterparty's limits are said, not raised
+        while feed.steps_left:
+            node.step(min(chunk, feed.steps_left))
+            if progress is not None:
+                progress(feed.index + 1, total)
     except InsufficientBalance as exc:
-        raise replay.ran_out(exc, index, event, trades_only) from None
-    report = {"events": len(events), "sequence": book.sequence, "state": exchange.state_hash()}
-    return BacktestResult(report, [], [], [])
+        raise feed.ran_out(exc) from None
 
 
 def _fill_row(fill: dict[str, Any]) -> dict[str, Any]:

@@ -352,6 +352,11 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
             self._changes.balances.add((account.name, asset))
             self._changes.funding[asset] = self._changes.funding.get(asset, 0) + units
 
+    def account(self, name: str) -> Account:
+        """Account `name`, to read (its balances, orders and fills); NOT_FOUND if it does not
+        exist. Every change goes through the entry points above and below."""
+        return self._account(name)
+
     def _account(self, name: str) -> Account:
         account = self.ledger.accounts.get(name)
         if account is None:
@@ -367,6 +372,10 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
 
     def instrument(self, exchange: object, symbol: object) -> Instrument:
         return self.catalogue.find(exchange, symbol)
+
+    def book(self, instrument: Instrument) -> OrderBook:
+        """`instrument`'s live book, to read (best prices, its sequence); orders change it."""
+        return self.books[instrument.index]
 
     def order_book(self, exchange: object, symbol: object, depth: int = 20) -> dict[str, Any]:
         instrument = self.catalogue.find(exchange, symbol)

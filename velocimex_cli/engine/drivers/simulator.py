@@ -144,6 +144,10 @@ class MarketSimulator:
         state = {"fair": self.fair, "steps": self.steps, "rng": self.rng.getstate()}
         self.exchange.save_meta(STATE_KEY, json.dumps(state))
 
+    def close(self) -> None:
+        """The node closes: keep the state a restart carries on from."""
+        self.save_state()
+
     # ------------------------------------------------------------------ driving
     def seed_books(self) -> None:
         """Fill every open book to `depth` levels per side (idempotent)."""

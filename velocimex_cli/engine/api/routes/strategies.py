@@ -72,10 +72,10 @@ async def add_strategy(call: Call) -> JsonResponse:
     deployments = _deployments(call)
     source, filename = body.get("source"), body.get("filename")
     # Refused where strategy code cannot be confined (the first call probes: off the loop).
-    await asyncio.to_thread(deployments.admit_user_code, _permissions(call))
+    await asyncio.to_thread(deployments.uploads.admit_user_code, _permissions(call))
     try:
         with call.runtime.upload_checks.slot():
-            described = await asyncio.to_thread(deployments.check_source, source, filename)
+            described = await asyncio.to_thread(deployments.uploads.check_source, source, filename)
     except RateLimitExceeded as exc:
         retry_after = str(exc.details["retry_after"])
         return JsonResponse(exc.to_body(), 429, headers={"Retry-After": retry_after})
