@@ -20,6 +20,7 @@ order arrives.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -72,7 +73,9 @@ def live() -> Iterator[tuple[list[Any], dict[str, Any]]]:
         deployments = node.deployments
         assert deployments is not None
         add(node, PROBE, "context_probe.py")
-        status = deployments.deploy_now("alice", "context-probe", "BINANCE", "BTC/USDT", {})
+        status = asyncio.run(
+            deployments.deploy("alice", "context-probe", "BINANCE", "BTC/USDT", {})
+        )
         assert status["state"] == "running", status
         for _ in range(STEPS):
             clock.advance(seconds=1)
@@ -202,7 +205,9 @@ def test_with_order_latency_a_backtest_shows_the_live_events_in_the_live_order()
         deployments = node.deployments
         assert deployments is not None
         add(node, KEEPS_ITS_IDS)
-        status = deployments.deploy_now("alice", "keeps-its-ids", "BINANCE", "BTC/USDT", {})
+        status = asyncio.run(
+            deployments.deploy("alice", "keeps-its-ids", "BINANCE", "BTC/USDT", {})
+        )
         for _ in range(STEPS):
             clock.advance(seconds=1)
             node.step()
