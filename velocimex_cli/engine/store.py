@@ -185,7 +185,7 @@ class MemoryStore:
     def load_meta(self, key: str) -> str | None:
         return self.meta.get(key)
 
-    def reload(self, exchange: Exchange) -> None:
+    def reload(self) -> None:
         raise StoreError("an in-memory store keeps no state apart from the exchange")
 
     def probe(self) -> bool:
@@ -425,8 +425,9 @@ class SqliteStore:
             if self._record is not None:
                 self._record.stored(epoch)
 
-    def reload(self, exchange: Exchange) -> None:
-        """Rebuild `exchange`'s state from the database (after a batch failed to commit)."""
+    def reload(self) -> None:
+        """Rebuild the exchange's state from the database (after a batch failed to commit)."""
+        exchange = self.exchange
         stored = Exchange(exchange.config, exchange.clock)
         stored.catalogue = exchange.catalogue  # the same instruments (the drivers hold them)
         _restore(self.connection, stored)

@@ -36,7 +36,7 @@ from velocimex_cli.wire.orders import CLIENT_ORDER_ID, CLIENT_ORDER_ID_RULE, ORD
 from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
     from velocimex_cli.engine.core.ledger import Account
 
 ParsedOrder = tuple[Instrument, int, OrderType, TimeInForce, bool, int, int | None, str | None]
@@ -66,6 +66,7 @@ def parse_order(catalogue: Catalogue, request: dict[str, Any]) -> ParsedOrder:
     side = BUY if side_name == "buy" else SELL
     raw_price = request.get("price")
     type_text = request.get("type")
+    type_: OrderType | None
     if type_text is None:
         type_ = LIMIT if raw_price is not None else MARKET
     else:
@@ -73,6 +74,7 @@ def parse_order(catalogue: Catalogue, request: dict[str, Any]) -> ParsedOrder:
         if type_ is None:
             raise InvalidParameter("type", type_text, "type must be 'limit' or 'market'")
     tif_text = request.get("time_in_force")
+    tif: TimeInForce | None
     if tif_text is None:
         tif = GTC if type_ is LIMIT else IOC
     else:
@@ -168,7 +170,7 @@ class OrderEntry:
     """The pre-trade checks of the Exchange (a mixin over its state)."""
 
     def _check(
-        self: Exchange,
+        self: ExchangeState,
         account: Account,
         instrument: Instrument,
         side: int,
