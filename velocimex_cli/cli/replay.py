@@ -57,7 +57,7 @@ def run_replay(factory: Factory, opts: ReplayOptions) -> int:
     with recording:
         if factory.io.is_stdout_tty and not opts.ndjson:
             try:
-                from velocimex_cli.cli.watch import replay_on_terminal  # type: ignore[attr-defined]
+                from velocimex_cli.cli.watch import replay_on_terminal
             except ImportError:
                 pass
             else:

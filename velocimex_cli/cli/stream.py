@@ -235,7 +235,7 @@ def run_order_watch(factory: Factory, opts: OrdersOptions) -> int:
     build has it), NDJSON otherwise."""
     if factory.io.is_stdout_tty and not (opts.ndjson or opts.count or opts.record):
         try:
-            from velocimex_cli.cli.watch import watch_orders_on_terminal  # type: ignore[attr-defined]
+            from velocimex_cli.cli.watch import watch_orders_on_terminal
         except ImportError:
             pass
         else:

@@ -193,7 +193,8 @@ class _Stream:
 
         client = self.client
         url = websocket_url(client.api_url, self.path)
-        tls = {"ssl": client.tls_context()} if url.startswith("wss://") else {}
+        # connect()'s TLS keyword rides in its **kwargs (typed Any there).
+        tls: dict[str, Any] = {"ssl": client.tls_context()} if url.startswith("wss://") else {}
         self.attempt = 0
         yield connection_message("connecting", 0)
         while True:

@@ -124,7 +124,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self._micros_clock = clock if isinstance(clock, MicrosClock) else None
         self.db_path: Path | None = None
         # Group commit (see `defer_commits`): None commits each command at once.
-        self._schedule_flush: Callable[[], None] | None = None
+        self._schedule_flush: Callable[[], object] | None = None
         self._flush_pending = False
         self._pending_events: list[Event] = []
         # Accounts whose dead-man switch is armed (see `cancel_after`, `run_timers`).
@@ -150,7 +150,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
     def load_meta(self, key: str) -> str | None:
         return self._store.load_meta(key) if self._store is not None else None
 
-    def defer_commits(self, schedule_flush: Callable[[], None] | None) -> None:
+    def defer_commits(self, schedule_flush: Callable[[], object] | None) -> None:
         """Group commit: from now on a command leaves its changes and events pending, and the
         first command of a batch calls `schedule_flush()`, whose owner must soon call `flush()`.
         That writes the whole batch in one transaction, then delivers its events. Nothing of a

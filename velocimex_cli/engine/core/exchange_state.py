@@ -64,7 +64,7 @@ class ExchangeState(Protocol):
     _moment: datetime | None
     _moment_micros: int
     _micros_clock: MicrosClock | None
-    _schedule_flush: Callable[[], None] | None
+    _schedule_flush: Callable[[], object] | None  # its result is not used
     _flush_pending: bool
     _pending_events: list[Event]
     _armed: dict[str, Account]  # accounts whose dead-man switch is armed
