@@ -22,7 +22,7 @@ try:
     from typer._click.exceptions import BadParameter
     from typer._coercion import RuntimeParam
 except ImportError:  # an older Typer on Click: no pydantic coercion to avoid
-    RuntimeParam = None  # type: ignore[assignment,misc]
+    RuntimeParam = None  # type: ignore[assignment,misc]  # older Typer: no class to adapt
 
 _LIST_OF_STR = list[str]
 HELP_NAMES = ["-h", "--help"]

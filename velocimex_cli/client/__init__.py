@@ -38,7 +38,7 @@ def _defer_httpx_command_line() -> None:
 
         return importlib.import_module("httpx._main").main(*args, **kwargs)
 
-    stand_in.main = main  # type: ignore[attr-defined]
+    stand_in.main = main  # type: ignore[attr-defined]  # a bare module stands in
     sys.modules["httpx._main"] = stand_in
 
 

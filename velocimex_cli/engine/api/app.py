@@ -108,7 +108,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             )
         return app.openapi_schema
 
-    app.openapi = openapi_document  # type: ignore[method-assign]
+    app.openapi = openapi_document  # type: ignore[method-assign]  # FastAPI's documented hook
     error_handlers.install(app)
     app.router.routes[:0] = operations.routes(table, runtime)
     app.add_api_websocket_route("/v1/ws/market", market_stream)

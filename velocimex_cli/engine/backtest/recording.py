@@ -144,7 +144,7 @@ class _Steps(dict):
         if len(text) > MAX_NUMBER_TEXT:
             raise NumberOutOfRange(out_of_range(self.field, text))
         try:
-            value = Decimal(number)  # type: ignore[arg-type]
+            value = Decimal(number)  # type: ignore[arg-type]  # JSON number text, int or Decimal
         except ArithmeticError:  # text no JSON number has
             raise NumberOutOfRange(out_of_range(self.field, text)) from None
         if not number_in_range(value):
@@ -158,7 +158,7 @@ class _Steps(dict):
             )
         return steps
 
-    def get(self, number: object) -> int | None:  # type: ignore[override]
+    def get(self, number: object) -> int | None:  # type: ignore[override]  # no default: a cache
         try:
             return self[number]
         except TypeError:  # an unhashable value: not a number
@@ -327,7 +327,7 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
 
 def _number(value: object) -> Decimal | None:
     """A recorded price as a Decimal (the typed decoder leaves a float literal as its text)."""
-    return None if value is None else Decimal(value)  # type: ignore[arg-type]
+    return None if value is None else Decimal(value)  # type: ignore[arg-type]  # text or number
 
 
 class _GenericLines:

@@ -304,7 +304,7 @@ def _bare(
     index, event = 0, events[0]
     try:
         for index, event in enumerate(events):
-            clock.set(event[0])  # type: ignore[attr-defined]
+            clock.set(event[0])  # type: ignore[attr-defined]  # a SimulatedClock
             if event[1] == BOOK:
                 apply_book(event[2], event[3], event[4])
             elif trades_only:

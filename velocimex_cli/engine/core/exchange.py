@@ -170,10 +170,10 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         If the store cannot write it, the batch is rolled back (see `_roll_back`) and
         StorageUnavailable is raised: nothing of it was done, nor ever will be."""
         self._flush_pending = False
-        changes = self._changes
-        if changes is not None and changes:
+        changes, store = self._changes, self._store
+        if changes is not None and changes and store is not None:  # (changes: only with a store)
             try:
-                self._store.commit(changes)  # type: ignore[union-attr]
+                store.commit(changes)
             except Exception as exc:
                 self._roll_back(exc)
             self._changes = Changes()
@@ -212,7 +212,9 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         """Put memory back to the state the store holds (books, ledger, orders, fills,
         counters). False if the store cannot be read: `state_unstored` then stays set."""
         try:
-            self._store.reload()  # type: ignore[union-attr]
+            if self._store is None:
+                raise RuntimeError("no store to reload from")
+            self._store.reload()
         except Exception:
             self.state_unstored = True
             return False

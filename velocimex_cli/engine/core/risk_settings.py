@@ -124,7 +124,8 @@ class RiskSettings:
         canceled = 0
         for account in due:
             del self._armed[account.name]
-            account.risk.cancel_at = None  # type: ignore[union-attr]
+            if account.risk is not None:  # (it is: only trading accounts are armed)
+                account.risk.cancel_at = None
             if self._changes is not None:
                 self._changes.risk.add(account.name)
             for order in [o for o in account.orders.values() if o.is_live]:

@@ -237,7 +237,7 @@ class Deployment:
             return
         if hook == "on_book":
             key = (args[0].exchange, args[0].symbol)
-            self.host.told(args[0])  # type: ignore[union-attr]
+            self.host.told(args[0])  # type: ignore[union-attr]  # running: a host
             pending = self._pending_books.get(key)
             if pending is not None:
                 pending[1] = args  # conflate: the worker sees the newest top only
@@ -289,7 +289,7 @@ class Deployment:
             return
         if self.dropped_trades:
             dropped, self.dropped_trades = self.dropped_trades, 0
-            self.host.log(  # type: ignore[union-attr]
+            self.host.log(  # type: ignore[union-attr]  # running: a host
                 f"{dropped} public trades were dropped: the strategy fell behind", "warning"
             )
         if not self.outbox:
@@ -309,7 +309,7 @@ class Deployment:
         self.host.hear_books(False)  # type: ignore[union-attr]  # caught up on when it is done
         try:
             message = HOOK_MESSAGES[hook](self._known_reads(hook), *args)
-            self.worker.send(message)  # type: ignore[union-attr]
+            self.worker.send(message)  # type: ignore[union-attr]  # running: a worker
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
         except (TypeError, OverflowError) as exc:  # a value the protocol cannot carry
@@ -321,7 +321,7 @@ class Deployment:
         reads = self.reads.get(hook)
         if not reads:
             return []
-        context = self.host.context  # type: ignore[union-attr]
+        context = self.host.context  # type: ignore[union-attr]  # running: a host
         answers = []
         for read in reads:
             try:
@@ -392,14 +392,14 @@ class Deployment:
         kind = type(message)
         starting = self.phase == "starting"
         if kind is Call:
-            self._serve_call(message.request)  # type: ignore[union-attr]
+            self._serve_call(message.request)  # type: ignore[union-attr]  # kind is Call
         elif kind is Done:
             if starting:
                 self.violation("it reported a hook done before the strategy was ready")
                 return
             hook, self.busy = self.busy, None  # readable then pumps the next hook
             self.callbacks += 1
-            self.learn(hook, message.reads)  # type: ignore[union-attr]
+            self.learn(hook, message.reads)  # type: ignore[union-attr]  # kind is Done
             if hook == "on_stop":
                 self.end(*(self._stopping or (STOPPED, "stopped")))
                 return
@@ -411,12 +411,12 @@ class Deployment:
                 self.violation("it reported ready while the strategy was running")
                 return
             self.busy = None
-            self.validated = message.params  # type: ignore[union-attr]
-            self.hooks = list(message.hooks)  # type: ignore[union-attr]
+            self.validated = message.params  # type: ignore[union-attr]  # kind is Ready
+            self.hooks = list(message.hooks)  # type: ignore[union-attr]  # kind is Ready
             if self.ready is not None and not self.ready.done():
                 self.ready.set_result(self.validated)
         else:  # Failed
-            failed: Failed = message  # type: ignore[assignment]
+            failed: Failed = message  # type: ignore[assignment]  # the one kind left
             hook, self.busy = self.busy, None
             if starting:
                 self.start_error = failed.error.body() if failed.error is not None else None
@@ -988,7 +988,7 @@ class Deployments:
         deployment = self._new(strategy_id, account)
         loop = asyncio.get_running_loop()
         deployment.ready = loop.create_future()
-        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]
+        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]  # checked: both given
         self.watch(deployment)
         starting = self._all.setdefault(deployment.deployment_id, deployment)
         try:
@@ -996,7 +996,7 @@ class Deployments:
         finally:
             if deployment.phase == "starting":
                 self._all.pop(starting.deployment_id, None)
-        launched = self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]
+        launched = self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]  # checked: both given
         return self._warn(deployment, warning) if warning else launched
 
     def _unconfined_warning(
@@ -1026,13 +1026,13 @@ class Deployments:
         self._check_request(account, strategy_id, exchange, symbol, params)
         warning = self._unconfined_warning(strategy_id, permissions)
         deployment = self._new(strategy_id, account)
-        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]
+        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]  # checked: both given
         self._wait_sync(
             deployment, lambda: deployment.validated is not None or deployment.worker is None
         )
         if deployment.start_error is None and deployment.validated is None:
             deployment.start_error = error_body(InternalError("the strategy did not start"))
-        self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]
+        self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]  # checked: both given
         self.settle()
         if warning:
             return self._warn(deployment, warning)

@@ -171,7 +171,7 @@ class ErrorBody(Struct, array_like=True):
         if len(message) > MAX_ERROR_MESSAGE:
             message = message[: MAX_ERROR_MESSAGE - 3] + "..."
         details = exc.details if isinstance(exc.details, dict) else {}
-        return cls(name, message, pack_value(details))  # type: ignore[arg-type]
+        return cls(name, message, pack_value(details))  # type: ignore[arg-type]  # packed: a wire value
 
     @classmethod
     def of_exception(cls, exc: BaseException) -> ErrorBody:
@@ -272,7 +272,7 @@ class PlaceOrder(Request, frozen=True, tag="place_order"):
             self.side,  # type: ignore[arg-type]  # the engine checks it
             self.quantity,
             self.price,
-            time_in_force=self.time_in_force,  # type: ignore[arg-type]
+            time_in_force=self.time_in_force,  # type: ignore[arg-type]  # the engine checks it
             post_only=self.post_only,
             exchange=self.exchange,
             symbol=self.symbol,
@@ -411,7 +411,7 @@ AnyRequest = Union[  # noqa: UP007
     CancelAll, OpenOrders, Position, Balances, Balance, GetFeeRates, BestBid, BestAsk, Mid, Book,
     Log, Stop,
 ]  # fmt: skip
-REQUESTS: tuple[type[Request], ...] = AnyRequest.__args__  # type: ignore[attr-defined]
+REQUESTS: tuple[type[Request], ...] = AnyRequest.__args__  # type: ignore[attr-defined]  # a Union's members
 
 
 # ------------------------------------------------------------------------------ node -> worker
@@ -483,7 +483,7 @@ class OnStop(Hook, tag="on_stop"):
 
 # hook name -> its message, built as HOOK_MESSAGES[name](known, *the hook's arguments)
 HOOK_MESSAGES: dict[str, type[Hook]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    cls.__struct_config__.tag: cls  # type: ignore[misc]  # each hook has a str tag
     for cls in (OnStart, OnBook, OnTrade, OnOrder, OnFill, OnTimer, OnStop)
 }
 
