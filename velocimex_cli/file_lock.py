@@ -21,7 +21,7 @@ from velocimex_cli import paths
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows has no flock; vmx's engine is POSIX-only
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no module on Windows
 
 POLL_SECONDS = 0.01
 

@@ -48,7 +48,7 @@ def scrub_secret_env() -> list[str]:
 
     for name in names:
         os.environ.pop(name, None)  # also unsetenv(): the C environment children inherit
-        posix.environ.pop(name.encode(), None)  # type: ignore[call-overload]  # os.environ's source
+        posix.environ.pop(name.encode(), None)  # os.environ's source
     return names
 
 

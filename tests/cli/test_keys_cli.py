@@ -136,6 +136,19 @@ def test_audit_shows_the_key_changes_and_damaged_lines_as_such(
     assert vmx.run("engine", "audit", "--data-dir", str(data_dir), "-n", "0").exit_code == 2
 
 
+def test_audit_reports_a_number_too_long_to_read_as_a_damaged_line(
+    vmx: Harness, data_dir: Path
+) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Valid JSON syntax, but Python refuses to convert an integer of more than 4300 digits.
+    (data_dir / AUDIT_FILE).write_bytes(b'{"action": "key.create", "n": ' + b"7" * 5000 + b"}\n")
+    shown = vmx.run("engine", "audit", "--data-dir", str(data_dir), "--json")
+    assert shown.exit_code == 0, shown.stderr
+    [entry] = jsonfmt.loads(shown.stdout)["entries"]
+    assert entry["line"] == 1 and entry["damaged"].startswith("not readable JSON")
+    assert "Traceback" not in shown.stderr
+
+
 @pytest.fixture
 def vmx_now(tmp_path: Path) -> Iterator[Harness]:
     """The engine's clock at the real time: `auth status` counts days to the wall clock."""

@@ -61,7 +61,7 @@ class LazyNouns(TyperGroup):
         for extra_module, extra_attribute in NOUN_EXTRAS.get(name, ()):
             extra = importlib.import_module(extra_module)
             extra_command = typer.main.get_command(getattr(extra, extra_attribute))
-            command.add_command(extra_command, extra_command.name)  # type: ignore[attr-defined]
+            command.add_command(extra_command, extra_command.name)  # type: ignore[attr-defined]  # a Group
         return use_plain_coercion(command)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:

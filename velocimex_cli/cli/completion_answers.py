@@ -316,7 +316,7 @@ def _read_cache(path: Path, ttl: float) -> list[tuple[str, str, str]] | None:
         return None
     if not all(len(item) == 3 and all(isinstance(x, str) for x in item) for item in items):
         return None
-    return items  # type: ignore[return-value]
+    return items
 
 
 def _write_cache(path: Path, items: list[tuple[str, str, str]]) -> None:

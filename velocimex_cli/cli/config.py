@@ -32,7 +32,7 @@ def run_list(factory: Factory, opts: ConfigOptions) -> None:
     settings = factory.settings
     data = {key: settings.get(key) for key in DEFAULTS}
     if settings.profiles:
-        data["profiles"] = settings.profiles  # type: ignore[assignment]
+        data["profiles"] = settings.profiles  # type: ignore[assignment]  # a table beside values
     fmt = opts.output or "table"
     if fmt == "table":  # for people: the settings as TOML, as the settings file holds them
         import tomli_w

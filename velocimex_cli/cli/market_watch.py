@@ -140,7 +140,7 @@ class MarketWatch:
                 price = parse_decimal(message.get("price"))
                 changed = price is not None and price != self.last_price
                 if changed:
-                    self._last(price)  # type: ignore[arg-type]
+                    self._last(price)  # type: ignore[arg-type]  # changed: not None
         elif kind == "connection":
             self.connection = connection_label(message)
             error = message.get("error")

@@ -363,7 +363,7 @@ async def _watch(
                         return True  # nothing to say before the first snapshot
                     return lines.write(watch.snapshot(opts.depth or NDJSON_DEPTH))
 
-                on_key = None  # type: ignore[assignment]
+                on_key = None  # type: ignore[assignment]  # no keys for a pipe
 
             stack.enter_context(interactive(loop, pacer.stop, pacer.mark, on_key))
             await run_frames(

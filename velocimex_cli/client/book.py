@@ -176,7 +176,7 @@ class LocalBook:
         if self.status != LIVE:
             return None  # waiting for a snapshot: deltas until then are of no use
         sequence = msg["sequence"]
-        expected = self.sequence + 1  # type: ignore[operator]
+        expected = self.sequence + 1  # type: ignore[operator]  # LIVE: a snapshot set it
         if sequence != expected:
             if sequence < expected:
                 if self._in_flight:

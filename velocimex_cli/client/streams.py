@@ -25,7 +25,7 @@ import contextlib
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from velocimex_cli.config.credentials import Secret
@@ -143,7 +143,7 @@ class _Stream:
     def __init__(self, client: StreamClient) -> None:
         self.client = client
         self._ws: Any = None
-        self._iterator: AsyncIterator[dict[str, Any]] | None = None
+        self._iterator: AsyncGenerator[dict[str, Any], None] | None = None
         # A consumer that folds every message in as it is decoded (BookSync): one async
         # generator less per message than wrapping this stream in another.
         self.hook: StreamHook | None = None
@@ -167,7 +167,7 @@ class _Stream:
 
     async def aclose(self) -> None:
         if self._iterator is not None:
-            await self._iterator.aclose()  # type: ignore[attr-defined]
+            await self._iterator.aclose()
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()
@@ -187,13 +187,14 @@ class _Stream:
         return
         yield  # an async generator
 
-    async def _run(self) -> AsyncIterator[dict[str, Any]]:
+    async def _run(self) -> AsyncGenerator[dict[str, Any], None]:
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidURI
 
         client = self.client
         url = websocket_url(client.api_url, self.path)
-        tls = {"ssl": client.tls_context()} if url.startswith("wss://") else {}
+        # connect()'s TLS keyword rides in its **kwargs (typed Any there).
+        tls: dict[str, Any] = {"ssl": client.tls_context()} if url.startswith("wss://") else {}
         self.attempt = 0
         yield connection_message("connecting", 0)
         while True:
@@ -239,7 +240,7 @@ class _Stream:
                         yield message
                         if extra:
                             for item in extra:
-                                await hook.on_extra(item)  # type: ignore[union-attr]
+                                await hook.on_extra(item)  # type: ignore[union-attr]  # extra: hook is set
                                 yield item
             except InvalidURI as exc:
                 raise StreamUnavailable(f"invalid stream URL {url!r}: {exc}") from None

@@ -67,8 +67,8 @@ def resolve(
         url, url_source = flag_api_url, "flag"
     elif env.get("VMX_API_URL"):
         url, url_source = env["VMX_API_URL"], "env"
-    elif settings.profile_url(name):
-        url, url_source = settings.profile_url(name), "profile"
+    elif profile_url := settings.profile_url(name):
+        url, url_source = profile_url, "profile"
     elif name == LOCAL_PROFILE:
         url, url_source = None, "embedded"
     else:

@@ -128,8 +128,10 @@ def _parse(number: int, raw: bytes) -> dict[str, Any] | Damaged:
         entry = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return Damaged(number, "not UTF-8 text")
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return Damaged(number, f"not JSON ({exc.msg} at column {exc.colno})")
+    except ValueError as exc:  # not a JSON syntax error: an integer too long to convert
+        return Damaged(number, f"not readable JSON ({exc})")
     if not isinstance(entry, dict) or not isinstance(entry.get("action"), str):
         return Damaged(number, "JSON, but not an audit record (no action)")
     return entry

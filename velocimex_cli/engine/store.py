@@ -185,7 +185,7 @@ class MemoryStore:
     def load_meta(self, key: str) -> str | None:
         return self.meta.get(key)
 
-    def reload(self, exchange: Exchange) -> None:
+    def reload(self) -> None:
         raise StoreError("an in-memory store keeps no state apart from the exchange")
 
     def probe(self) -> bool:
@@ -379,30 +379,32 @@ class SqliteStore:
                     rows,
                 )
             written = self._written_balances
-            balances = {}
+            balances: dict[tuple[str, str], tuple[int, int]] = {}
             for key in changes.balances:
-                figures = tuple(accounts[key[0]].balances[key[1]])
-                if written.get(key) != figures:
-                    balances[key] = figures
+                total, locked = accounts[key[0]].balances[key[1]]
+                if written.get(key) != (total, locked):
+                    balances[key] = (total, locked)
             if balances:
-                rows = [(*key, *figures) for key, figures in balances.items()]
+                balance_rows = [(*key, *figures) for key, figures in balances.items()]
                 c.executemany(
                     "INSERT INTO balances VALUES (?, ?, ?, ?) ON CONFLICT (account, asset) "
                     "DO UPDATE SET total = excluded.total, locked = excluded.locked",
-                    rows,
+                    balance_rows,
                 )
             if changes.positions:
-                rows = []
+                position_rows = []
                 instruments = exchange.catalogue.instruments
                 for name, index in changes.positions:
                     p = accounts[name].positions[index]
                     i = instruments[index]
-                    rows.append((name, i.venue.name, i.symbol, p.quantity, p.cost, p.realized))
+                    position_rows.append(
+                        (name, i.venue.name, i.symbol, p.quantity, p.cost, p.realized)
+                    )
                 c.executemany(
                     "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
                     "(account, exchange, symbol) DO UPDATE SET quantity = excluded.quantity, "
                     "cost = excluded.cost, realized = excluded.realized",
-                    rows,
+                    position_rows,
                 )
             counters = self._counters()
             reserved = self._reserved
@@ -425,8 +427,9 @@ class SqliteStore:
             if self._record is not None:
                 self._record.stored(epoch)
 
-    def reload(self, exchange: Exchange) -> None:
-        """Rebuild `exchange`'s state from the database (after a batch failed to commit)."""
+    def reload(self) -> None:
+        """Rebuild the exchange's state from the database (after a batch failed to commit)."""
+        exchange = self.exchange
         stored = Exchange(exchange.config, exchange.clock)
         stored.catalogue = exchange.catalogue  # the same instruments (the drivers hold them)
         _restore(self.connection, stored)
@@ -604,7 +607,7 @@ def check_start(data_dir: Path, accept_data_loss: bool = False) -> None:
     try:
         record = read_record(data_dir)
     except DamagedRecord as exc:
-        problem = f"{exc}, so lost commits cannot be ruled out"
+        problem: str | None = f"{exc}, so lost commits cannot be ruled out"
         record = None
     else:
         if record is None:

@@ -94,7 +94,6 @@ def emit(
         if table is None:
             from velocimex_cli.render.tables import records_table
 
-            renderable = records_table(rows_of(data))
+            io_.console().print(records_table(rows_of(data)))
         else:
-            renderable = table(data)
-        io_.console().print(renderable)
+            io_.console().print(table(data))

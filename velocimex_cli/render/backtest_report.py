@@ -96,7 +96,7 @@ def _percent(value: Decimal) -> str:
 
 def duration_text(seconds: int) -> str:
     """3600 -> 1h, 5400 -> 1h30m, 90 -> 1m30s, 864000 -> 10d."""
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size}{unit}")

@@ -55,8 +55,8 @@ def depth_chart_lines(
     height = max(height, 3)
     rows = height - 2
     if not bids and not asks:
-        title = Text("cumulative depth: the book is empty".ljust(width)[:width], style="dim")
-        return [title] + [Text(" " * width) for _ in range(height - 1)]
+        empty = Text("cumulative depth: the book is empty".ljust(width)[:width], style="dim")
+        return [empty] + [Text(" " * width) for _ in range(height - 1)]
     depths, bid_columns, ask_columns, low, high = column_depths(bids, asks, width)
     scale = max(depths) or Decimal(1)
     eighths = [int(d * rows * 8 / scale) if d > 0 else 0 for d in depths]

@@ -167,7 +167,7 @@ def book_state(view: LadderView, figures: BookFigures) -> BookState:
     if view.book_status != "live":
         return BookState(view.book_status, "bold black on yellow", False, "resyncing the book")
     if figures.crossed:
-        reason = f"book crossed: bid {plain(figures.best_bid)} ≥ ask {plain(figures.best_ask)}"  # type: ignore[arg-type]
+        reason = f"book crossed: bid {plain(figures.best_bid)} ≥ ask {plain(figures.best_ask)}"  # type: ignore[arg-type]  # crossed: both sides
         return BookState("book crossed", "bold white on red", False, reason + ", not valid")
     if view.replay:
         return BookState(view.replay, "bold cyan", True)
@@ -416,7 +416,7 @@ class LadderRenderer:
         if not state.valid:
             return Text(f" ⚠ {state.reason} ".center(width, "─")[:width], style=state.style)
         if figures.spread is not None:
-            text = f" spread {plain(figures.spread)} · {plain(figures.spread_bps)} bps "  # type: ignore[arg-type]
+            text = f" spread {plain(figures.spread)} · {plain(figures.spread_bps)} bps "  # type: ignore[arg-type]  # a spread: both
         elif figures.best_bid is None and figures.best_ask is None:
             text = " the book is empty "
         elif figures.best_ask is None:

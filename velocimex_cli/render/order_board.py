@@ -234,9 +234,9 @@ class OrderBoardRenderer:
             self.order_widths = [
                 max(w, len(v)) for w, v in zip(self.order_widths, values, strict=True)
             ]
-        for values in fill_cells:
+        for cells in fill_cells:
             self.fill_widths = [
-                max(w, len(v)) for w, v in zip(self.fill_widths, values, strict=True)
+                max(w, len(v)) for w, v in zip(self.fill_widths, cells, strict=True)
             ]
         lines = [title, _row(ORDER_COLUMNS, self.order_widths, "bold", ORDER_COLUMNS)]
         fill_room = max(3, (height - 4) // 3) if fill_cells else 0
@@ -252,8 +252,8 @@ class OrderBoardRenderer:
         lines.append(Text("fills", style="bold"))
         if fill_cells:
             lines.append(_row(FILL_COLUMNS, self.fill_widths, "bold", FILL_COLUMNS))
-            for fill, values in zip(board.fills, fill_cells[:fill_room], strict=False):
-                line = _row(values, self.fill_widths, "dim" if stale else "", FILL_COLUMNS)
+            for fill, cells in zip(board.fills, fill_cells[:fill_room], strict=False):
+                line = _row(cells, self.fill_widths, "dim" if stale else "", FILL_COLUMNS)
                 _style_cell(line, self.fill_widths, 3, _SIDE_STYLE.get(fill.side, ""))
                 lines.append(line)
         else:

@@ -245,8 +245,9 @@ def error_from_body(body: dict[str, Any], http_status: int | None = None) -> Api
     if not isinstance(error, dict):
         exc = InternalError(f"Unexpected error response (HTTP {http_status})", {"body": body})
         return exc
+    raw_code = error.get("code")
     try:
-        code = ErrorCode(error.get("code"))
+        code = ErrorCode(raw_code) if isinstance(raw_code, str) else ErrorCode.INTERNAL_ERROR
     except ValueError:
         code = ErrorCode.INTERNAL_ERROR
     return rebuild_error(

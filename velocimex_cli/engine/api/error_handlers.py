@@ -7,6 +7,7 @@ the engine's `OrderNotOpen`). Each exception carries its own `http_status`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,7 +34,7 @@ class InvalidRequest(InvalidParameter):
         return self._status
 
 
-def error_response(exc: ApiError, headers: dict[str, str] | None = None) -> JsonResponse:
+def error_response(exc: ApiError, headers: Mapping[str, str] | None = None) -> JsonResponse:
     return JsonResponse(exc.to_body(), status_code=exc.http_status, headers=headers)
 
 

@@ -36,6 +36,8 @@ from velocimex_cli.wire.numbers import parse_int
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.api.runtime import EngineRuntime
+    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.node import EngineNode
 
 MAX_QUERY_BYTES = 4096  # a whole query string; each value has its own declared bound too
 
@@ -217,8 +219,27 @@ class Call:
         self.body = body
 
     @property
-    def exchange(self) -> Any:
-        return self.runtime.exchange
+    def exchange(self) -> Exchange:
+        """The engine's exchange (an operation runs only once the node has started)."""
+        exchange = self.runtime.exchange
+        if exchange is None:
+            raise RuntimeError("the engine has not started")
+        return exchange
+
+    @property
+    def node(self) -> EngineNode:
+        """The running engine node (an operation runs only once it has started)."""
+        node = self.runtime.node
+        if node is None:
+            raise RuntimeError("the engine has not started")
+        return node
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The checked body of an operation that declares one."""
+        if self.body is None:
+            raise RuntimeError("this operation declares no body")
+        return self.body
 
     @property
     def account(self) -> str:
@@ -324,7 +345,7 @@ class Endpoint:
 
     async def _answer(
         self, scope: Scope, receive: Receive
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    ) -> tuple[int, bytes | memoryview, list[tuple[bytes, bytes]]]:
         operation = self.by_method.get(scope["method"])
         if operation is None:
             method = scope["method"]
@@ -359,13 +380,15 @@ class Endpoint:
         if runtime.exchange is not None and runtime.exchange.state_unstored:
             raise runtime.exchange.unstored("not answered")
         response = await operation.handler(Call(scope, runtime, principal, path, query, body))
-        exchange = runtime.exchange
-        if exchange is not None and exchange.flush_pending:
-            await runtime.node.committed()  # acknowledged only once durable
+        exchange, node = runtime.exchange, runtime.node
+        if exchange is not None and exchange.flush_pending and node is not None:
+            await node.committed()  # acknowledged only once durable
         return response.status_code, response.body, response.raw_headers
 
 
-async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+async def _send(
+    send: Send, status: int, body: bytes | memoryview, headers: list[tuple[bytes, bytes]]
+) -> None:
     if not any(name == b"content-type" for name, _ in headers):
         headers = [
             (b"content-type", b"application/json"),

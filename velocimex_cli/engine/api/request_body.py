@@ -86,8 +86,8 @@ async def json_object(
     if schema is None:
         return body
     if "properties" not in schema:  # an older {field: kind} declaration
-        schema = schema_from_kinds(schema)  # type: ignore[arg-type]
-    check_fields(body, schema)  # type: ignore[arg-type]
+        schema = schema_from_kinds(schema)
+    check_fields(body, schema)  # type: ignore[arg-type]  # a {field: kind} one was converted above
     return body
 
 
@@ -212,7 +212,7 @@ def _check_value(name: str, value: Any, field: Schema) -> None:
             _check_number(name, value, field, integer=False)
             return
     elif isinstance(value, (int, Decimal)):
-        if "integer" in kinds and (type(value) is int or value == value.to_integral_value()):
+        if "integer" in kinds and (isinstance(value, int) or value == value.to_integral_value()):
             _check_number(name, value, field, integer=True)
             return
         if "number" in kinds:

@@ -25,6 +25,7 @@ from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.streams import book_snapshot_message
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.drivers.strategies.deployments import Deployments
 
 log = logging.getLogger("vmx.engine.api")
@@ -70,7 +71,8 @@ class EngineRuntime:
         )
         self.upload_checks = UploadChecks(settings.strategy_limits.max_checks)
         self.node: EngineNode | None = None
-        self.exchange: Any = None  # the node's, kept as a plain attribute for the hot path
+        # The node's, kept as a plain attribute for the hot path (None until `start`).
+        self.exchange: Exchange | None = None
         self._keys: KeyStore | None = None
         self._verified: dict[str, tuple[float, bytes, KeyInfo]] = {}
         self._revocations_seen = 0
@@ -166,10 +168,17 @@ class EngineRuntime:
             self._verified.pop(api_key, None)
         return info
 
+    def started_exchange(self) -> Exchange:
+        """The exchange of the started node."""
+        if self.exchange is None:
+            raise RuntimeError("the engine has not started")
+        return self.exchange
+
     def ensure_account(self, account: str) -> None:
         self.ensure_started()
-        if not self.exchange.has_account(account):
-            self.exchange.ensure_account(account)
+        exchange = self.started_exchange()
+        if not exchange.has_account(account):
+            exchange.ensure_account(account)
 
     # market data helpers ------------------------------------------------------------------
     def instrument_keys(self) -> list[str]:
@@ -187,7 +196,7 @@ class EngineRuntime:
                     "instruments", item, 'Each instrument is "EXCHANGE:SYMBOL", e.g. "NASDAQ:AAPL"'
                 )
             exchange, _, symbol = item.partition(":")
-            instrument = self.exchange.instrument(exchange, symbol)
+            instrument = self.started_exchange().instrument(exchange, symbol)
             keys.append(instrument.key)
         return list(dict.fromkeys(keys))
 
@@ -201,5 +210,5 @@ class EngineRuntime:
     def book_frame(self, key: str) -> str:
         self.commit_pending()
         exchange, _, symbol = key.partition(":")
-        book = self.exchange.order_book(exchange, symbol, depth=1000)
+        book = self.started_exchange().order_book(exchange, symbol, depth=1000)
         return jsonfmt.dumps(book_snapshot_message(book))

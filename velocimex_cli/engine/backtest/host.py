@@ -158,5 +158,5 @@ class BacktestHost(StrategyHost):
         refused, self._refused = self._refused, []
         for info in refused:
             if self.state == "running":
-                self._call(self.strategy.on_order, info)  # type: ignore[union-attr]
+                self._call(self.strategy.on_order, info)  # type: ignore[union-attr]  # running: loaded
         return len(refused) + super().step()

@@ -22,7 +22,7 @@ BOOK_DELTA, BOOK_SNAPSHOT, PRINT, SKIPPED = range(4)
 try:
     import msgspec
 except ImportError:  # msgspec is optional (see wire/decoding.py): every line is read generically
-    msgspec = None  # type: ignore[assignment]
+    msgspec = None  # type: ignore[assignment]  # optional: None selects the generic reader
 
 if msgspec is not None:
 

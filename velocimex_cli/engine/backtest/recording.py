@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import IO, Any
 
 from velocimex_cli.engine.backtest.data import BOOK, TRADE, DataError, Event, MarketData
 from velocimex_cli.engine.backtest.market_messages import (
@@ -51,10 +52,12 @@ from velocimex_cli.wire.recording_format import (
 )
 from velocimex_cli.wire.timefmt import parse_iso, to_micros
 
-if NATIVE:  # the C core reads the typed lines
-    from velocimex_cli.engine.core._native import recording_events
-else:
-    recording_events = None
+# The C core's reader of the typed lines (None: this module's loop reads them).
+recording_events: Callable[..., bytes | None] | None = None
+if NATIVE:
+    from velocimex_cli.engine.core import _native
+
+    recording_events = _native.recording_events
 
 
 # The latest started_at: "t" can add MAX_T_NS and stay a date (year 9999 at the most).
@@ -75,7 +78,7 @@ class NumberOutOfRange(Exception):
         self.problem = problem
 
 
-def _first_line(path: Path, handle) -> str:  # type: ignore[no-untyped-def]
+def _first_line(path: Path, handle: IO[bytes]) -> str:
     """The header line's text; DataError when it is too long or not UTF-8."""
     try:
         return line_text(read_line(handle))
@@ -102,7 +105,7 @@ def _header(path: Path, first: str) -> dict:
     return value
 
 
-def _open(path: Path):  # type: ignore[no-untyped-def]
+def _open(path: Path) -> IO[bytes]:
     try:
         return path.open("rb")
     except OSError as exc:
@@ -141,7 +144,7 @@ class _Steps(dict):
         if len(text) > MAX_NUMBER_TEXT:
             raise NumberOutOfRange(out_of_range(self.field, text))
         try:
-            value = Decimal(number)  # type: ignore[arg-type]
+            value = Decimal(number)  # type: ignore[arg-type]  # JSON number text, int or Decimal
         except ArithmeticError:  # text no JSON number has
             raise NumberOutOfRange(out_of_range(self.field, text)) from None
         if not number_in_range(value):
@@ -155,7 +158,7 @@ class _Steps(dict):
             )
         return steps
 
-    def get(self, number: object) -> int | None:  # type: ignore[override]
+    def get(self, number: object) -> int | None:  # type: ignore[override]  # no default: a cache
         try:
             return self[number]
         except TypeError:  # an unhashable value: not a number
@@ -175,7 +178,7 @@ def recorded_instruments(path: Path) -> list[tuple[str, str]]:
                 exchange, _, symbol = str(item).partition(":")
                 found.append((exchange, symbol))
             return found
-        seen: dict[tuple[str, str], None] = {}
+        seen: dict[tuple[Any, Any], None] = {}  # as the messages spell them
         for _ in range(10_000):
             try:
                 line = line_text(read_line(handle))
@@ -229,7 +232,7 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
         header = _header(path, _first_line(path, handle))
         started = header.get("started_at")
         try:
-            origin = to_micros(parse_iso(started))
+            origin = to_micros(parse_iso(started))  # type: ignore[arg-type]  # not a str: TypeError, below
         except (TypeError, ValueError):
             raise DataError(path, 1, f"header started_at {started!r} is not a UTC time") from None
         if origin > _LATEST_ORIGIN:
@@ -269,10 +272,12 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
                         raise ValueError("time goes backwards or too far")
                     msg = entry.msg
                     kind = msg.kind
+                    event: Event | None
                     if kind == SKIPPED or msg.exchange != exchange or msg.symbol != symbol:
                         event = None
                     elif kind == BOOK_DELTA:
-                        bids, asks = [], []
+                        bids: list[tuple[int, int]] = []
+                        asks: list[tuple[int, int]] = []
                         for change in msg.changes:
                             (bids if change.side == "bid" else asks).append(
                                 (ticks[change.price], lots[change.quantity])
@@ -322,7 +327,7 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
 
 def _number(value: object) -> Decimal | None:
     """A recorded price as a Decimal (the typed decoder leaves a float literal as its text)."""
-    return None if value is None else Decimal(value)  # type: ignore[arg-type]
+    return None if value is None else Decimal(value)  # type: ignore[arg-type]  # text or number
 
 
 class _GenericLines:
@@ -383,7 +388,8 @@ class _GenericLines:
         ticks_of, lots_of = self.ticks_of, self.lots_of
         stamp = self.origin + t // 1000
         if kind == "book_delta":
-            bids, asks = [], []
+            bids: list[tuple[int | None, int | None]] = []
+            asks: list[tuple[int | None, int | None]] = []
             for change in msg["changes"]:
                 level = (ticks_of(change["price"]), lots_of(change["quantity"]))
                 (bids if change["side"] == "bid" else asks).append(level)

@@ -94,8 +94,8 @@ def parse_axis(spec: str) -> Axis:
             "sweep", spec, f"--sweep {spec} has {count} values; at most {MAX_GRID}"
         )
     integral = all(v == v.to_integral_value() for v in (start, step))
-    values = tuple(int(start + step * i) if integral else start + step * i for i in range(count))
-    return Axis(name, values)
+    steps = tuple(int(start + step * i) if integral else start + step * i for i in range(count))
+    return Axis(name, steps)
 
 
 def grid(axes: Sequence[Axis]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.core.orders import BUY, NATIVE, Order
 
@@ -240,7 +241,9 @@ class PyOrderBook:
         return fills
 
 
-if NATIVE:
+if TYPE_CHECKING:  # the C type follows the Python one method for method: check against that
+    OrderBook = PyOrderBook
+elif NATIVE:
     from velocimex_cli.engine.core._native import OrderBook
 else:
     OrderBook = PyOrderBook

@@ -6,7 +6,7 @@ and ticker events, hand the changes to the store in one transaction and deliver 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.core.events import OrderEvent, TickerEvent
 from velocimex_cli.engine.core.views import book_event, order_wire, ticker
@@ -14,24 +14,15 @@ from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.book import OrderBook
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.events import Event
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
     from velocimex_cli.engine.core.orders import Order
-
-
-@runtime_checkable
-class MicrosClock(Protocol):
-    """A clock that also keeps its time as UTC microseconds in `micros` (a backtest's
-    SimulatedClock): the engine reads that instead of converting the datetime it returns."""
-
-    micros: int
-
-    def __call__(self) -> datetime: ...
 
 
 class Commands:
     """Command plumbing of the Exchange (a mixin over its state)."""
 
-    def _micros(self: Exchange) -> int:
+    def _micros(self: ExchangeState) -> int:
         """The injected clock's time in microseconds. A datetime is immutable and the cache
         keeps the one it converted alive, so the same object again is the same time: a clock
         that returns one datetime per tick is converted once per tick; a `MicrosClock` is not
@@ -41,17 +32,17 @@ class Commands:
             return source.micros
         moment = self.clock()
         if moment is not self._moment:
-            self._moment = moment
+            self._moment: datetime | None = moment  # (typed as ExchangeState declares it)
             self._moment_micros = to_micros(moment)
         return self._moment_micros
 
-    def _begin(self: Exchange) -> int:
+    def _begin(self: ExchangeState) -> int:
         now = self._now = self._micros()
         if self._listeners:
-            self._events = []
+            self._events: list[Event] | None = []  # (typed as ExchangeState declares it)
         return now
 
-    def _touch_book(self: Exchange, index: int, book: OrderBook) -> None:
+    def _touch_book(self: ExchangeState, index: int, book: OrderBook) -> None:
         if index not in self._command_books:
             if self._events is None or not self._book_events:
                 self._command_books[index] = None
@@ -59,13 +50,13 @@ class Commands:
                 self._command_books[index] = (book.best_bid(), book.best_ask())
                 book.touched = set()
 
-    def _emit_order(self: Exchange, order: Order, event: str) -> None:
+    def _emit_order(self: ExchangeState, order: Order, event: str) -> None:
         if self._events is not None:
             accounts = self._event_accounts
             if accounts is None or order.account in accounts:
                 self._events.append(OrderEvent(order.account, event, order_wire(order)))
 
-    def _finish(self: Exchange) -> None:
+    def _finish(self: ExchangeState) -> None:
         """End a command: bump the sequence of each book it changed, commit its changes in
         one transaction, then deliver its events (under group commit: leave both to `flush`)."""
         events = self._events
@@ -98,7 +89,7 @@ class Commands:
             self._pending_events.extend(events)
         self._commit()
 
-    def _commit(self: Exchange) -> None:
+    def _commit(self: ExchangeState) -> None:
         """Hand a finished command's changes and events on: at once, or under group commit to
         the scheduled flush."""
         if self._schedule_flush is None:

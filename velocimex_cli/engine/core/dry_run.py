@@ -20,11 +20,11 @@ from velocimex_cli.engine.core.views import average_price, order_wire
 from velocimex_cli.wire.timefmt import to_micros
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
     from velocimex_cli.engine.core.ledger import Account
 
 
-def dry_run(exchange: Exchange, account: Account, request: dict[str, Any]) -> dict[str, Any]:
+def dry_run(exchange: ExchangeState, account: Account, request: dict[str, Any]) -> dict[str, Any]:
     """The order as it would end up against the current book (its id null), and the estimated
     notional, fee, locked amount and fills; or the error the placement would raise."""
     instrument, side, _type, tif, post_only, lots, ticks, client_id = parse_order(

@@ -24,23 +24,27 @@ methods every caller uses:
 - views.py: the read-only queries and the order/fill wire shapes.
 
 The internals are mixins over one state, not objects calling objects: this is the engine's
-hottest path, and a method found on a base class costs no more than one defined here.
+hottest path, and a method found on a base class costs no more than one defined here. The
+mixins see the exchange through `exchange_state.ExchangeState` (its state and the steps they
+call on each other, each naming its module), not through this module: none imports it back.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from velocimex_cli.engine.core import risk, views
 from velocimex_cli.engine.core.book import OrderBook
-from velocimex_cli.engine.core.commands import Commands, MicrosClock
+from velocimex_cli.engine.core.clocks import Clock, MicrosClock
+from velocimex_cli.engine.core.commands import Commands
 from velocimex_cli.engine.core.dry_run import dry_run
+from velocimex_cli.engine.core.engine_config import DEFAULT_SANDBOX_FUNDS, EngineConfig
 from velocimex_cli.engine.core.entry import OrderEntry, parse_order
 from velocimex_cli.engine.core.events import Event
 from velocimex_cli.engine.core.fees import lock_bps
@@ -59,7 +63,7 @@ from velocimex_cli.engine.core.matching import Matching
 from velocimex_cli.engine.core.native_path import cancel as native_cancel
 from velocimex_cli.engine.core.native_path import place as native_place
 from velocimex_cli.engine.core.orders import BUY, GTC, SELL, Order, TimeInForce
-from velocimex_cli.engine.core.risk import AccountRisk, RiskLimits
+from velocimex_cli.engine.core.risk import AccountRisk
 from velocimex_cli.engine.core.risk_settings import RiskSettings
 from velocimex_cli.engine.core.settlement import Settlement
 from velocimex_cli.engine.core.storage import Changes, Store
@@ -72,14 +76,8 @@ from velocimex_cli.wire.errors import (
 )
 from velocimex_cli.wire.timefmt import to_micros
 
-Clock = Callable[[], datetime]
-
-DEFAULT_SANDBOX_FUNDS: dict[str, Decimal] = {
-    "USD": Decimal("100000"),
-    "USDT": Decimal("100000"),
-    "BTC": Decimal("2"),
-    "ETH": Decimal("20"),
-}
+if TYPE_CHECKING:
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +91,6 @@ class Interest:
 
 
 EVERYTHING = Interest()
-
-
-@dataclass(slots=True)
-class EngineConfig:
-    seed: int = 42
-    always_open: bool = False
-    maker_fee_bps: int = 1
-    taker_fee_bps: int = 2
-    # A market buy may pay at most best ask x (1 + bps/10000); a sell at least best bid x (1 - ...).
-    market_protection_bps: int = 500
-    sandbox_funds: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_SANDBOX_FUNDS))
-    # The pre-trade limits of a user account until it changes them (see core/risk.py).
-    default_limits: RiskLimits = field(default_factory=RiskLimits)
 
 
 class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
@@ -139,7 +124,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self._micros_clock = clock if isinstance(clock, MicrosClock) else None
         self.db_path: Path | None = None
         # Group commit (see `defer_commits`): None commits each command at once.
-        self._schedule_flush: Callable[[], None] | None = None
+        self._schedule_flush: Callable[[], object] | None = None
         self._flush_pending = False
         self._pending_events: list[Event] = []
         # Accounts whose dead-man switch is armed (see `cancel_after`, `run_timers`).
@@ -165,7 +150,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
     def load_meta(self, key: str) -> str | None:
         return self._store.load_meta(key) if self._store is not None else None
 
-    def defer_commits(self, schedule_flush: Callable[[], None] | None) -> None:
+    def defer_commits(self, schedule_flush: Callable[[], object] | None) -> None:
         """Group commit: from now on a command leaves its changes and events pending, and the
         first command of a batch calls `schedule_flush()`, whose owner must soon call `flush()`.
         That writes the whole batch in one transaction, then delivers its events. Nothing of a
@@ -185,10 +170,10 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         If the store cannot write it, the batch is rolled back (see `_roll_back`) and
         StorageUnavailable is raised: nothing of it was done, nor ever will be."""
         self._flush_pending = False
-        changes = self._changes
-        if changes is not None and changes:
+        changes, store = self._changes, self._store
+        if changes is not None and changes and store is not None:  # (changes: only with a store)
             try:
-                self._store.commit(changes)  # type: ignore[union-attr]
+                store.commit(changes)
             except Exception as exc:
                 self._roll_back(exc)
             self._changes = Changes()
@@ -227,7 +212,9 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         """Put memory back to the state the store holds (books, ledger, orders, fills,
         counters). False if the store cannot be read: `state_unstored` then stays set."""
         try:
-            self._store.reload(self)  # type: ignore[union-attr]
+            if self._store is None:
+                raise RuntimeError("no store to reload from")
+            self._store.reload()
         except Exception:
             self.state_unstored = True
             return False
@@ -249,13 +236,13 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         kept = stored.ledger.accounts
         for name in [name for name in accounts if name not in kept]:
             del accounts[name]
-        for name, fresh in kept.items():
+        for name, account in kept.items():
             current = accounts.get(name)
             if current is None:
-                accounts[name] = fresh
+                accounts[name] = account
                 continue
             for slot in Account.__slots__:
-                setattr(current, slot, getattr(fresh, slot))
+                setattr(current, slot, getattr(account, slot))
         self.ledger.funded = stored.ledger.funded
         self.next_order_id = max(self.next_order_id, stored.next_order_id)
         self.next_trade_id = max(self.next_trade_id, stored.next_trade_id)
@@ -503,7 +490,10 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         symbol: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        return self.order_history(account_name, status, exchange, symbol, limit)["orders"]
+        orders: list[dict[str, Any]] = self.order_history(
+            account_name, status, exchange, symbol, limit
+        )["orders"]
+        return orders
 
     def order_history(
         self,
@@ -529,7 +519,10 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         order_id: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        return self.fill_history(account_name, exchange, symbol, order_id, limit)["fills"]
+        fills: list[dict[str, Any]] = self.fill_history(
+            account_name, exchange, symbol, order_id, limit
+        )["fills"]
+        return fills
 
     def fill_history(
         self,
@@ -551,7 +544,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         return views.balances(self._account(account_name))
 
     def positions(self, account_name: str) -> list[dict[str, Any]]:
-        return self.positions_report(account_name)["positions"]
+        positions: list[dict[str, Any]] = self.positions_report(account_name)["positions"]
+        return positions
 
     def positions_report(self, account_name: str) -> dict[str, Any]:
         """Each position, then per quote asset equity, realized and unrealized PnL (see
@@ -585,7 +579,11 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
             yield from account.live_orders()
 
 
+if TYPE_CHECKING:  # the mixins' view of the exchange (exchange_state.py) is one it satisfies
+    _STATE: type[ExchangeState] = Exchange
+
 __all__ = [
+    "DEFAULT_SANDBOX_FUNDS",
     "EVERYTHING",
     "Changes",
     "Clock",
@@ -593,6 +591,7 @@ __all__ = [
     "Exchange",
     "FillRecord",
     "Interest",
+    "MicrosClock",
     "fill_wire",
     "order_wire",
 ]

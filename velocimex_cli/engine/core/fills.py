@@ -40,7 +40,9 @@ class PyFillRecord:
         self.timestamp = timestamp
 
 
-if NATIVE:
+if TYPE_CHECKING:  # the C type follows the Python one field for field: check against that
+    FillRecord = PyFillRecord
+elif NATIVE:
     from velocimex_cli.engine.core._native import FillRecord
 else:
     FillRecord = PyFillRecord

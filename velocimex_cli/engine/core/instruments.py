@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import cast
 
 from velocimex_cli.wire.errors import InvalidParameter
 
@@ -54,8 +55,11 @@ class Instrument:
         min_lots = self.min_quantity / self.lot_size
         if min_lots != min_lots.to_integral_value():
             raise ValueError(f"{self.symbol}: minimum quantity is not a whole number of lots")
-        object.__setattr__(self, "price_decimals", max(0, -self.tick_size.as_tuple().exponent))
-        object.__setattr__(self, "quantity_decimals", max(0, -self.lot_size.as_tuple().exponent))
+        # Finite sizes (checked above): the exponent is an int, not a NaN/Infinity letter.
+        tick_exponent = cast(int, self.tick_size.as_tuple().exponent)
+        lot_exponent = cast(int, self.lot_size.as_tuple().exponent)
+        object.__setattr__(self, "price_decimals", max(0, -tick_exponent))
+        object.__setattr__(self, "quantity_decimals", max(0, -lot_exponent))
         object.__setattr__(self, "lot_units", int(lot_units))
         object.__setattr__(self, "notional_units", int(notional_units))
         object.__setattr__(self, "min_lots", int(min_lots))
@@ -146,7 +150,7 @@ class Catalogue:
         self.instruments: list[Instrument] = instruments or _catalogue()
         self.venues: dict[str, Venue] = {}
         self._by_key: dict[tuple[str, str], Instrument] = {}
-        self._spellings: dict[tuple[str, str], Instrument] = {}
+        self._spellings: dict[tuple[object, object], Instrument] = {}  # as given
         for instrument in self.instruments:
             self.venues.setdefault(instrument.venue.name, instrument.venue)
             self._by_key[(instrument.venue.name, instrument.symbol)] = instrument
@@ -173,7 +177,7 @@ class Catalogue:
             return found
         instrument = self._resolve(exchange, symbol)
         if len(self._spellings) < 4096:
-            self._spellings[(exchange, symbol)] = instrument  # type: ignore[index]
+            self._spellings[(exchange, symbol)] = instrument
         return instrument
 
     def _resolve(self, exchange: object, symbol: object) -> Instrument:

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.core.instruments import LEDGER_DECIMALS, LEDGER_SCALE
 from velocimex_cli.engine.core.orders import Order
 from velocimex_cli.engine.core.risk import AccountRisk
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.core.fills import FillRecord
 
 
 class AccountKind(StrEnum):
@@ -117,7 +121,7 @@ class Account:
         # participants only their live orders.
         self.orders: dict[int, Order] = {}
         self.client_ids: dict[str, int] = {}
-        self.fills: list = []
+        self.fills: list[FillRecord] = []
         self.positions: dict[int, Position] = {}
         # How many of its orders are live (rest in a book), kept by the engine as orders open
         # and close, for the max_open_orders limit without a scan of the history.

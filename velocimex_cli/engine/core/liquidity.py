@@ -18,7 +18,7 @@ C core is active, reading the account's orders at a level from the book's own qu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.core import native_path
@@ -27,10 +27,12 @@ from velocimex_cli.engine.core.locks import lock_for
 from velocimex_cli.engine.core.orders import BUY, CANCELED, GTC, LIMIT, NATIVE, SELL, Order, Reason
 from velocimex_cli.wire.errors import InsufficientBalance
 
-if NATIVE and native_path.place is not None:  # the C core, configured for the engine path
-    from velocimex_cli.engine.core._native import mirror_book
-else:
-    mirror_book = None
+# The C core's batch of `set_level`s, when it is configured for the engine path.
+mirror_book: Callable[..., int] | None = None
+if NATIVE and native_path.place is not None:
+    from velocimex_cli.engine.core import _native
+
+    mirror_book = _native.mirror_book
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
@@ -147,8 +149,8 @@ class Liquidity:
                 self.remove(newest, now)
                 held -= left
         if lots > held:
-            newest = orders[-1] if orders else None
-            if newest is None or not self.resize(newest, newest.remaining + lots - held, now):
+            last = orders[-1] if orders else None
+            if last is None or not self.resize(last, last.remaining + lots - held, now):
                 self.add(side, ticks, lots - held, now)
 
     def set_book(

@@ -29,7 +29,7 @@ from velocimex_cli.engine.core.orders import (
 from velocimex_cli.engine.core.self_trade import cancel_makers
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
     from velocimex_cli.engine.core.ledger import Account
 
 USER = AccountKind.USER  # a global is cheaper than an enum attribute on the hot path
@@ -39,7 +39,7 @@ class Matching:
     """Order execution and cancellation of the Exchange (a mixin over its state)."""
 
     def _execute(
-        self: Exchange,
+        self: ExchangeState,
         account: Account,
         order: Order,
         asset: str,
@@ -116,7 +116,11 @@ class Matching:
         return order
 
     def _release(
-        self: Exchange, account: Account, order: Order, reason: Reason, status: Status = CANCELED
+        self: ExchangeState,
+        account: Account,
+        order: Order,
+        reason: Reason,
+        status: Status = CANCELED,
     ) -> None:
         """End a live order: unlock what it still holds and record why."""
         instrument = order.instrument
@@ -130,14 +134,17 @@ class Matching:
             self._changes.balances.add((account.name, asset))
             self._changes.orders[order.id] = order
 
-    def _order_closed(self: Exchange, account: Account, order: Order) -> None:
+    def _order_closed(self: ExchangeState, account: Account, order: Order) -> None:
         if account.kind is not USER:
             account.orders.pop(order.id, None)
         if self._changes is not None:
             self._changes.orders[order.id] = order
 
     def _cancel(
-        self: Exchange, account: Account, order: Order, reason: Reason = Reason.CANCELED_BY_USER
+        self: ExchangeState,
+        account: Account,
+        order: Order,
+        reason: Reason = Reason.CANCELED_BY_USER,
     ) -> None:
         book = self.books[order.instrument.index]
         self._touch_book(order.instrument.index, book)

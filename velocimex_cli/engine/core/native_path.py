@@ -39,17 +39,17 @@ from velocimex_cli.engine.core.views import fill_wire, order_wire, trade_wire
 from velocimex_cli.wire.timefmt import to_micros
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
     from velocimex_cli.engine.core.instruments import Instrument
     from velocimex_cli.engine.core.ledger import Account
     from velocimex_cli.engine.core.orders import Order, TimeInForce
 
 Place = Callable[
-    ["Exchange", "Account", "Instrument", int, int, "int | None", "TimeInForce", "str | None"],
+    ["ExchangeState", "Account", "Instrument", int, int, "int | None", "TimeInForce", "str | None"],
     "Order | None",
 ]
-Cancel = Callable[["Exchange", "Account", "Order"], bool]
-Settle = Callable[["Exchange", "Account", "Order", "list[tuple[Order, int, int]]"], None]
+Cancel = Callable[["ExchangeState", "Account", "Order"], bool]
+Settle = Callable[["ExchangeState", "Account", "Order", "list[tuple[Order, int, int]]"], None]
 
 
 def _trade_event(

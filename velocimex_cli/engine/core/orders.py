@@ -159,7 +159,9 @@ def _load_native() -> bool:
 
 
 NATIVE = _load_native()
-if NATIVE:
+if TYPE_CHECKING:  # the C type follows the Python one field for field: check against that
+    Order = PyOrder
+elif NATIVE:
     from velocimex_cli.engine.core._native import Order
 else:
     Order = PyOrder

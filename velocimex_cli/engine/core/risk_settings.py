@@ -12,7 +12,7 @@ from velocimex_cli.wire.numbers import parse_decimal
 from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
     from velocimex_cli.engine.core.ledger import Account
 
 MAX_CANCEL_AFTER = 86_400  # seconds, as Kraken's cancelAllOrdersAfter
@@ -29,7 +29,7 @@ def timer_wire(state: AccountRisk, now: int) -> dict[str, Any]:
 class RiskSettings:
     """Risk limits and the dead-man switch of the Exchange (a mixin over its state)."""
 
-    def _risk_of(self: Exchange, account_name: str) -> tuple[Account, AccountRisk]:
+    def _risk_of(self: ExchangeState, account_name: str) -> tuple[Account, AccountRisk]:
         account = self._account(account_name)
         if account.risk is None:
             raise InvalidParameter(
@@ -37,11 +37,11 @@ class RiskSettings:
             )
         return account, account.risk
 
-    def risk_limits(self: Exchange, account_name: str) -> dict[str, Any]:
+    def risk_limits(self: ExchangeState, account_name: str) -> dict[str, Any]:
         return self._risk_of(account_name)[1].limits.to_wire()
 
     def set_risk_limits(
-        self: Exchange, account_name: str, changes: dict[str, Any]
+        self: ExchangeState, account_name: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
         """Change some of an account's limits (null switches one off); answers all of them."""
         if self.storage_refusal is not None:
@@ -55,7 +55,7 @@ class RiskSettings:
         self._finish()
         return limits.to_wire()
 
-    def cancel_after(self: Exchange, account_name: str, timeout: object) -> dict[str, Any]:
+    def cancel_after(self: ExchangeState, account_name: str, timeout: object) -> dict[str, Any]:
         """Arm (or with 0 disarm) the account's dead-man switch: unless called again within
         `timeout` seconds of engine time, every open order of the account is canceled."""
         number = parse_decimal(timeout)
@@ -87,11 +87,15 @@ class RiskSettings:
         self._finish()
         return timer_wire(state, now)
 
-    def cancel_after_status(self: Exchange, account_name: str) -> dict[str, Any]:
+    def cancel_after_status(self: ExchangeState, account_name: str) -> dict[str, Any]:
         return timer_wire(self._risk_of(account_name)[1], to_micros(self.clock()))
 
     def restore_risk(
-        self: Exchange, account_name: str, limits: RiskLimits, cancel_at: int | None, timeout: int
+        self: ExchangeState,
+        account_name: str,
+        limits: RiskLimits,
+        cancel_at: int | None,
+        timeout: int,
     ) -> None:
         """Put back an account's stored limits and dead-man switch (the store, on open)."""
         account = self.ledger.accounts[account_name]
@@ -99,7 +103,7 @@ class RiskSettings:
         if cancel_at is not None:
             self._armed[account_name] = account
 
-    def run_timers(self: Exchange) -> int:
+    def run_timers(self: ExchangeState) -> int:
         """Fire every dead-man switch whose time has come (by the injected clock): cancel the
         account's open orders (reason `cancel_after`) and disarm it. The server calls this as
         its clock advances. Returns how many orders were canceled. While the store cannot
@@ -120,7 +124,8 @@ class RiskSettings:
         canceled = 0
         for account in due:
             del self._armed[account.name]
-            account.risk.cancel_at = None  # type: ignore[union-attr]
+            if account.risk is not None:  # (it is: only trading accounts are armed)
+                account.risk.cancel_at = None
             if self._changes is not None:
                 self._changes.risk.add(account.name)
             for order in [o for o in account.orders.values() if o.is_live]:

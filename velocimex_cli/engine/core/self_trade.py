@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from velocimex_cli.engine.core.orders import Order, Reason
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
 
 
 def trades_with_self(maker: Order, account_name: str) -> bool:
@@ -23,7 +23,7 @@ def trades_with_self(maker: Order, account_name: str) -> bool:
 
 
 def cancel_makers(
-    exchange: Exchange, makers: list[Order], emit: Callable[[Order, str], None] | None
+    exchange: ExchangeState, makers: list[Order], emit: Callable[[Order, str], None] | None
 ) -> None:
     """Cancel the resting orders a match skipped as self-trades (the book already took them
     off): release their locks, record why, and announce each as canceled."""

@@ -20,7 +20,7 @@ from velocimex_cli.engine.core.orders import BUY, FILLED, PARTIALLY_FILLED, Orde
 from velocimex_cli.engine.core.views import fill_wire, trade_wire
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.exchange_state import ExchangeState, Fill
     from velocimex_cli.engine.core.ledger import Account
 
 USER = AccountKind.USER  # a global is cheaper than an enum attribute in the fill loop
@@ -30,7 +30,7 @@ class Settlement:
     """Fill settlement of the Exchange (a mixin over its state)."""
 
     def _settle(
-        self: Exchange, taker_account: Account, taker: Order, fills: list[tuple[Order, int, int]]
+        self: ExchangeState, taker_account: Account, taker: Order, fills: list[Fill]
     ) -> None:
         """Settle a match's fills: in C when the C core is active and no events are collected
         (native_path.py), else `_settle_fills`."""
@@ -40,7 +40,7 @@ class Settlement:
             self._settle_fills(taker_account, taker, fills)
 
     def _settle_fills(
-        self: Exchange, taker_account: Account, taker: Order, fills: list[tuple[Order, int, int]]
+        self: ExchangeState, taker_account: Account, taker: Order, fills: list[Fill]
     ) -> None:
         """Move assets for each (maker, lots, price) fill: quote from buyer to seller, base the
         other way, fees to the fee account; update positions, fills, ticker and the orders'
@@ -133,7 +133,7 @@ class Settlement:
         if changes is not None:
             changes.balances.add((FEE_ACCOUNT, quote))
 
-    def _record_fill(self: Exchange, account: Account, record: FillRecord) -> None:
+    def _record_fill(self: ExchangeState, account: Account, record: FillRecord) -> None:
         account.fills.append(record)
         if self._changes is not None:
             self._changes.fills.append(record)

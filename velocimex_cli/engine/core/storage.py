@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.core.fills import FillRecord
     from velocimex_cli.engine.core.ledger import Account
     from velocimex_cli.engine.core.orders import Order
@@ -57,9 +56,10 @@ class Store(Protocol):  # pragma: no cover - structural type
 
     def load_meta(self, key: str) -> str | None: ...
 
-    def reload(self, exchange: Exchange) -> None:
-        """Put the stored state back into `exchange` (`Exchange.replace_state`) after a
-        batch could not be written (raise: the store cannot be read either)."""
+    def reload(self) -> None:
+        """Put the stored state back into the exchange this store keeps
+        (`Exchange.replace_state`) after a batch could not be written (raise: the store
+        cannot be read either)."""
         ...
 
     def probe(self) -> bool:

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from velocimex_cli.engine.core import hours
 from velocimex_cli.engine.core.book import OrderBook
@@ -346,7 +346,8 @@ def average_price(instrument: Instrument, notional: int, lots: int) -> Decimal:
         instrument.tick_size.scaleb(-6), rounding=ROUND_HALF_EVEN
     )
     trimmed = exact.normalize()
-    if trimmed.as_tuple().exponent > instrument.tick_size.as_tuple().exponent:
+    # Both finite: their exponents are ints, not NaN/Infinity letters.
+    if cast(int, trimmed.as_tuple().exponent) > cast(int, instrument.tick_size.as_tuple().exponent):
         return exact.quantize(instrument.tick_size)
     return trimmed
 

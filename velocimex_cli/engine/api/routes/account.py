@@ -56,8 +56,8 @@ async def replace_limits(call: Call) -> JsonResponse:
 
 
 async def _set_limits(call: Call, action: str) -> JsonResponse:
-    limits = call.exchange.set_risk_limits(call.account, call.body)
-    await call.runtime.node.committed()  # audited once the change is durable
+    limits = call.exchange.set_risk_limits(call.account, call.fields)
+    await call.node.committed()  # audited once the change is durable
     audit.record_call(call, action, call.account, limits)
     return ok(limits)
 

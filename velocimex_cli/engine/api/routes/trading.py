@@ -63,12 +63,12 @@ ORDER_ID = Param(
 
 
 async def place_order(call: Call) -> JsonResponse:
-    order, created = call.exchange.place_order(call.account, call.body)
+    order, created = call.exchange.place_order(call.account, call.fields)
     return ok(order, 201 if created else 200)
 
 
 async def validate_order(call: Call) -> JsonResponse:
-    return ok(call.exchange.validate_order(call.account, call.body))
+    return ok(call.exchange.validate_order(call.account, call.fields))
 
 
 async def list_orders(call: Call) -> JsonResponse:
@@ -115,7 +115,7 @@ async def list_fills(call: Call) -> JsonResponse:
 
 
 async def cancel_after(call: Call) -> JsonResponse:
-    return ok(call.exchange.cancel_after(call.account, call.body["timeout"]))
+    return ok(call.exchange.cancel_after(call.account, call.fields["timeout"]))
 
 
 async def cancel_after_status(call: Call) -> JsonResponse:

@@ -116,7 +116,7 @@ async def market_stream(ws: WebSocket) -> None:
             settings.ws_close_grace_seconds,
         )
         runtime.commit_pending()  # the first tickers show stored state only
-        for ticker in runtime.exchange.tickers():
+        for ticker in runtime.started_exchange().tickers():
             sub.outbox.put_latest(
                 ("ticker", f"{ticker['exchange']}:{ticker['symbol']}"),
                 jsonfmt.dumps(wire.ticker_message(ticker)),

@@ -301,8 +301,8 @@ class Hub:
         for sub in list(self.market):
             sub.close(CLOSE_GOING_AWAY, reason)
         for subs in list(self.orders.values()):
-            for sub in list(subs):
-                sub.close(CLOSE_GOING_AWAY, reason)
+            for order_sub in list(subs):
+                order_sub.close(CLOSE_GOING_AWAY, reason)
 
     # publishing ---------------------------------------------------------------------------
     def publish_ticker(self, ticker: dict[str, Any]) -> None:

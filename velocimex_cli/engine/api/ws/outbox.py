@@ -22,7 +22,8 @@ CONTROL_LIMIT = 64
 class Outbox:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._items: OrderedDict[Hashable, Item] = OrderedDict()
+        # Keys: a serial (a plain frame), ("control", serial) or ("latest", key).
+        self._items: OrderedDict[int | tuple[str, Hashable], Item] = OrderedDict()
         self._bounded = 0
         self._control = 0
         self._serial = 0

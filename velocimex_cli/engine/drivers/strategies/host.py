@@ -154,7 +154,7 @@ class StrategyHost:
                 if self.state != RUNNING:
                     break
                 handled += 1
-                self._call(self.strategy.on_timer, name)  # type: ignore[union-attr]
+                self._call(self.strategy.on_timer, name)  # type: ignore[union-attr]  # running: loaded
             if self._queue:
                 handled += self._dispatch()
         return handled
@@ -210,23 +210,23 @@ class StrategyHost:
         kind = type(event)
         wants = self._wants
         if kind is TradeEvent:
-            trade = event.trade  # type: ignore[union-attr]
+            trade = event.trade  # type: ignore[union-attr]  # kind is TradeEvent
             if "on_trade" in wants and (trade["exchange"], trade["symbol"]) in self._subscribed:
                 self._queue.append(("trade", trade))
         elif kind is BookEvent:
             if "on_book" in wants:
-                self._book_changed(event)  # type: ignore[arg-type]
+                self._book_changed(event)  # type: ignore[arg-type]  # kind is BookEvent
         elif kind is OrderEvent:
             if (
                 "on_order" in wants
-                and event.account == self.account  # type: ignore[union-attr]
-                and self._mine(event.order)  # type: ignore[union-attr]
+                and event.account == self.account  # type: ignore[union-attr]  # kind is OrderEvent
+                and self._mine(event.order)  # type: ignore[union-attr]  # kind is OrderEvent
             ):
                 self._queue.append(("order", event))
-        elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]
+        elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]  # kind is FillEvent
             # Accounted at once, so position() is current even before on_fill runs; the
             # FillInfo is only built for an on_fill, when it is dispatched.
-            fill = event.fill  # type: ignore[union-attr]
+            fill = event.fill  # type: ignore[union-attr]  # kind is FillEvent
             self.tally.add_fill(
                 self.exchange.catalogue.find(fill["exchange"], fill["symbol"]), fill
             )
@@ -257,16 +257,16 @@ class StrategyHost:
             kind, payload = queue.popleft()
             handled += 1
             if kind == "trade":  # the commonest by far
-                self._call(strategy.on_trade, trade_tick(payload))  # type: ignore[union-attr]
+                self._call(strategy.on_trade, trade_tick(payload))  # type: ignore[union-attr]  # running: loaded
             elif kind == "book":
                 instrument, stamp = payload
                 self._book_pending.discard(instrument.index)
                 top = book_top(self.exchange, instrument, datetime.fromisoformat(stamp))
-                self._call(strategy.on_book, top)  # type: ignore[union-attr]
+                self._call(strategy.on_book, top)  # type: ignore[union-attr]  # running: loaded
             elif kind == "order":
-                self._call(strategy.on_order, order_info(payload.order, payload.event))  # type: ignore[union-attr]
+                self._call(strategy.on_order, order_info(payload.order, payload.event))  # type: ignore[union-attr]  # running: loaded
             else:
-                self._call(strategy.on_fill, fill_info(payload))  # type: ignore[union-attr]
+                self._call(strategy.on_fill, fill_info(payload))  # type: ignore[union-attr]  # running: loaded
         return handled
 
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
@@ -282,7 +282,7 @@ class StrategyHost:
         """After a hook that called ctx.stop(reason): on_stop, then the deployment completes."""
         if self.state == RUNNING:
             self._stop_requested = None
-            self._call(self.strategy.on_stop, stopping=True)  # type: ignore[union-attr]
+            self._call(self.strategy.on_stop, stopping=True)  # type: ignore[union-attr]  # running: loaded
             if self.state == RUNNING:
                 self._finish(COMPLETED, reason)
 

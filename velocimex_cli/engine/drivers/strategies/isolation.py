@@ -169,11 +169,12 @@ class Channel:
             self._read(0)
         buffer = self._buffer
         end = HEADER.size + HEADER.unpack_from(buffer)[0]
+        frame: memoryview | bytearray
         if end == len(buffer):  # the common case: one message, nothing after it
             self._buffer = bytearray()
             frame = memoryview(buffer)[HEADER.size :]
         else:
-            frame = buffer[HEADER.size : end]  # type: ignore[assignment]
+            frame = buffer[HEADER.size : end]
             del buffer[:end]
             self._check_length()
         return decoder.decode(frame)

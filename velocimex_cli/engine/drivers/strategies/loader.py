@@ -88,12 +88,12 @@ def load_strategy_source(
         sys.modules.pop(name, None)
         if isinstance(exc, KeyboardInterrupt):
             raise
-        line = _line_in(filename, exc)
-        where = f"line {line}: " if line else ""
+        at = _line_in(filename, exc)
+        where = f"line {at}: " if at else ""
         raise _fail(
             filename,
             f"{where}{type(exc).__name__} while loading: {exc}",
-            line=line,
+            line=at,
         ) from None
     found = [
         value

@@ -488,8 +488,8 @@ def _supervise(child: int, keep_fd: int, cpu_seconds: int) -> None:
     time is passed on as SIGXCPU, so the engine can say why."""
     with contextlib.suppress(OSError):
         os.close(keep_fd)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+    for ignored in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(ignored, signal.SIG_IGN)
     while True:
         try:
             _, status, usage = os.wait4(child, 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE
 from velocimex_cli.engine.core.ledger import Position, units_to_decimal
@@ -79,10 +79,11 @@ class Tally:
                 instrument.tick_size.scaleb(-6), rounding=ROUND_HALF_EVEN
             )
             trimmed = exact.normalize()
-            tick_exponent = instrument.tick_size.as_tuple().exponent
+            # Both finite: their exponents are ints, not NaN/Infinity letters.
+            tick_exponent = cast(int, instrument.tick_size.as_tuple().exponent)
             average = (
                 exact.quantize(instrument.tick_size)
-                if trimmed.as_tuple().exponent > tick_exponent  # type: ignore[operator]
+                if cast(int, trimmed.as_tuple().exponent) > tick_exponent
                 else trimmed
             )
         return PositionInfo(

@@ -175,9 +175,9 @@ def run_worker(channel: Channel, spec: DeploySpec, memory_bytes: int) -> None:
             return
         if type(message) is Quit:
             return
-        context.begin_hook(message.known)  # type: ignore[union-attr]
+        context.begin_hook(message.known)  # type: ignore[union-attr]  # not Quit: a hook
         try:
-            message.call(strategy)  # type: ignore[union-attr]
+            message.call(strategy)  # type: ignore[union-attr]  # not Quit: a hook
         except NodeGone:
             return
         except MemoryError:

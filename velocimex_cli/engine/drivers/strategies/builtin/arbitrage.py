@@ -14,7 +14,7 @@ each venue (the net over both stays near zero).
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import BookSnapshot, BookTop, InstrumentSpec
@@ -118,7 +118,7 @@ class Arbitrage(Strategy):
         for spec, _levels, _rate in venues:
             size = spec.round_quantity(abs(net))
             if size >= spec.min_quantity:
-                side = "sell" if net > 0 else "buy"
+                side: Literal["buy", "sell"] = "sell" if net > 0 else "buy"
                 ctx.log(f"hedging an unmatched leg: {side} {size} {spec.key}", "warning")
                 ctx.place_order(side, size, exchange=spec.exchange, symbol=spec.symbol)
                 return True

@@ -16,7 +16,7 @@ is skipped with a warning, once per run of refusals, and tried again at the next
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import BookTop, InstrumentSpec
@@ -145,7 +145,7 @@ class MarketMaker(Strategy):
                 ctx.log(refused, "warning")
         self.refusing = bool(refused)
 
-    def _quotes(self, mid: Decimal) -> list[tuple[str, Decimal, Decimal]]:
+    def _quotes(self, mid: Decimal) -> list[tuple[Literal["buy", "sell"], Decimal, Decimal]]:
         """(side, price, size) of every quote, sized as if no quote were live: the position
         plus every bid filled stays <= max_inventory, minus every ask filled >= -max."""
         ctx, spec, config = self.ctx, self.spec, self.config
@@ -154,7 +154,7 @@ class MarketMaker(Strategy):
         position = ctx.position().quantity
         room_buy = config.max_inventory - position
         room_sell = config.max_inventory + position
-        quotes = []
+        quotes: list[tuple[Literal["buy", "sell"], Decimal, Decimal]] = []
         for level in range(config.order_levels):
             extra = config.order_level_spread * level
             size = self._size(room_buy)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import InstrumentSpec, TradeTick
@@ -94,7 +94,7 @@ class SmaCross(Strategy):
         delta = target - held
         if not delta:
             return
-        side = "buy" if delta > 0 else "sell"
+        side: Literal["buy", "sell"] = "buy" if delta > 0 else "sell"
         self.ctx.log(f"cross {'up' if trend > 0 else 'down'} at {price}: {side} {abs(delta)}")
         try:
             self.ctx.place_order(side, abs(delta))
