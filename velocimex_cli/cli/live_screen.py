@@ -180,7 +180,7 @@ def interactive(
 ) -> Iterator[None]:
     """While inside: `q`/`Q`/Ctrl-C/SIGTERM call `stop`, a terminal resize calls `redraw`,
     any other key goes to `on_key`."""
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop)

@@ -12,6 +12,8 @@ from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from velocimex_cli.cli.factory import Factory
 
 app = sub_app("Markets: session status and the instruments traded.")
@@ -37,7 +39,7 @@ def run_status(factory: Factory, opts: StatusOptions) -> None:
     if opts.exchange is not None:
         data = {"markets": _only_exchange(data.get("markets", []), opts.exchange)}
 
-    def table(payload: object) -> object:
+    def table(payload: object) -> RenderableType:
         from velocimex_cli.render.tables import MARKET_STATUS_COLUMNS, table_for
 
         return table_for("markets", MARKET_STATUS_COLUMNS)(payload)
@@ -65,7 +67,7 @@ def run_list(factory: Factory, opts: ListOptions) -> None:
 
     data = factory.client().markets(opts.exchange)
 
-    def table(payload: object) -> object:
+    def table(payload: object) -> RenderableType:
         from velocimex_cli.render.tables import MARKET_COLUMNS, table_for
 
         return table_for("markets", MARKET_COLUMNS)(payload)

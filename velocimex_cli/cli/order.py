@@ -453,9 +453,9 @@ def run_cancel(factory: Factory, opts: CancelOptions) -> int | None:
             if first_failure is None:
                 first_failure = exc
             report(factory, exc, json_errors=fmt in ("json", "ndjson"))
-    data: Any = orders[0] if len(opts.order_ids) == 1 and orders else {"orders": orders}
+    shown: Any = orders[0] if len(opts.order_ids) == 1 and orders else {"orders": orders}
     if orders:
-        emit(factory.io, data, fmt, table_for("orders", ORDER_COLUMNS))
+        emit(factory.io, shown, fmt, table_for("orders", ORDER_COLUMNS))
     if first_failure is not None:  # each failure was reported as it happened
         from velocimex_cli.cli.failures import exit_code_of
 

@@ -16,8 +16,12 @@ from velocimex_cli.cli.typer_internals import positional_when
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
+def _negative_number(text: str) -> bool:
+    return NEGATIVE_NUMBER.match(text) is not None
+
+
 class NumbersAsArguments(TyperCommand):
     """A command whose parser treats `-1`, `-0.5`, `-.5` as positional arguments."""
 
     def make_parser(self, ctx: Any) -> Any:
-        return positional_when(super().make_parser(ctx), NEGATIVE_NUMBER.match)
+        return positional_when(super().make_parser(ctx), _negative_number)

@@ -510,8 +510,8 @@ async def _ticker_watch(
             return True
         return False
 
-    apply = give_up_unless_ever_live(client.api_url, apply)
-    sources = [asyncio.create_task(feed(stream, apply, pacer, None))]
+    guarded = give_up_unless_ever_live(client.api_url, apply)
+    sources = [asyncio.create_task(feed(stream, guarded, pacer, None))]
     if opts.duration is not None:
         loop.call_later(opts.duration, pacer.stop)
     try:
@@ -579,8 +579,8 @@ async def _order_board(
             return True
         return resync(message)
 
-    apply = give_up_unless_ever_live(client.api_url, apply)
-    sources = [asyncio.create_task(feed(stream, apply, pacer, None))]
+    guarded = give_up_unless_ever_live(client.api_url, apply)
+    sources = [asyncio.create_task(feed(stream, guarded, pacer, None))]
     renderer = OrderBoardRenderer()
     try:
         with FullScreen(factory.io.console()) as screen:
@@ -623,11 +623,14 @@ async def _replay(factory: Factory, recording: Any, speed: float | None, fps: fl
     from velocimex_cli.render.ladder import LadderRenderer
 
     instruments = recording.header.get("instruments") or []
-    chosen = instruments[0].split(":", 1) if instruments else None
+    # A header's instrument is EXCHANGE:SYMBOL; one without the colon names no exchange.
+    exchange, _, symbol = str(instruments[0]).rpartition(":") if instruments else ("", "", "")
     books: dict[str, LocalBook] = {}
-    watch = MarketWatch(
-        *(chosen or ("", "")), lambda: books.get(f"{watch.exchange}:{watch.symbol}")
-    )
+
+    def book() -> LocalBook | None:
+        return books.get(f"{watch.exchange}:{watch.symbol}")
+
+    watch = MarketWatch(exchange, symbol, book)
     watch.connection = "live"
     watch.replay = "replay max" if speed is None else f"replay ×{speed:g}"
     pacer = FramePacer(fps)

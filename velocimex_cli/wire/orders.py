@@ -282,17 +282,17 @@ def _name(item: OrderField, value: Any) -> str:
     if value.__class__ is str:
         known = _KNOWN_NAMES.get(item.name)
         if known is not None and value in known:
-            return value  # type: ignore[no-any-return]
+            return value
         if item.match(value) is not None:
             if known is not None and len(known) < _KNOWN_MAX:
                 known.add(value)
-            return value  # type: ignore[no-any-return]
+            return value
     raise _bad(item, value)
 
 
 def _choice(item: OrderField, value: Any) -> str:
     if value.__class__ is str and value in item.choices:
-        return value  # type: ignore[no-any-return]
+        return value
     raise _bad(item, value)
 
 

@@ -38,8 +38,13 @@ class SpeedupsUnavailable(UserWarning):
     """simplejson's prebuilt C encoder is not used: encoding takes the public, slower path."""
 
 
+def _version() -> str:
+    """simplejson's version as it states it (its stub does not declare __version__)."""
+    return str(getattr(simplejson, "__version__", "0.0"))
+
+
 def series() -> tuple[int, ...]:
-    return tuple(int(part) for part in simplejson.__version__.split(".")[:2])
+    return tuple(int(part) for part in _version().split(".")[:2])
 
 
 def prebuilt(public: simplejson.JSONEncoder) -> Callable[[Any], str] | None:
@@ -84,7 +89,7 @@ def prebuilt(public: simplejson.JSONEncoder) -> Callable[[Any], str] | None:
 
 def _unusable(public: simplejson.JSONEncoder) -> str | None:
     if series() != SERIES:
-        return f"version {simplejson.__version__} is not the tested series {SERIES}"
+        return f"version {_version()} is not the tested series {SERIES}"
     try:
         from simplejson._speedups import make_encoder  # noqa: F401
     except ImportError:

@@ -36,7 +36,7 @@ from velocimex_cli.wire.orders import checked_fields
 from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
-    from velocimex_cli.engine.core.exchange import Exchange
+    from velocimex_cli.engine.core.exchange_state import ExchangeState
     from velocimex_cli.engine.core.ledger import Account
 
 ParsedOrder = tuple[Instrument, int, OrderType, TimeInForce, bool, int, int | None, str | None]
@@ -119,7 +119,7 @@ class OrderEntry:
     """The pre-trade checks of the Exchange (a mixin over its state)."""
 
     def _check(
-        self: Exchange,
+        self: ExchangeState,
         account: Account,
         instrument: Instrument,
         side: int,

@@ -43,7 +43,7 @@ class Source:
             raise
         self.member = getattr(self, "member", "")
 
-    def _open(self, magic: bytes) -> IO[bytes]:
+    def _open(self, magic: bytes) -> IO[bytes] | gzip.GzipFile:
         self._raw.seek(0)
         if magic.startswith(_GZIP_MAGIC):
             return gzip.GzipFile(fileobj=self._raw, mode="rb")

@@ -23,7 +23,7 @@ stays bounded and no line exceeds the format's 1 MiB.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -157,13 +157,13 @@ class _TardisFile(BatchReader):
                     self.name, line, index + 1, names[index], row[index], " or ".join(allowed)
                 )
         for index, what in ((6, "a price"), (7, "an amount")):
-            value = number_text(row[index])
-            if value is None:
+            number = number_text(row[index])
+            if number is None:
                 raise bad_field(
                     self.name, line, index + 1, names[index], row[index],
                     f"{what} (a decimal number, at least 0)",
                 )  # fmt: skip
-            row[index] = value
+            row[index] = number
         return row
 
     def _back_in_time(self, line: int, value: str) -> ImportProblem:
@@ -290,6 +290,7 @@ class TardisBook(_TardisFile):
             bodies: list[str] = []
             for offset, line in enumerate(text.split("\n")):
                 found = match(line)
+                row: Sequence[str]
                 if found is None:
                     if not line.strip():
                         continue

@@ -21,6 +21,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from velocimex_cli.engine.backtest.imports.fields import ImportProblem
 from velocimex_cli.engine.backtest.imports.reader import BatchReader as Reader
@@ -188,7 +189,7 @@ def _header(started: int | None, instruments: list[str] | None, channels: list[s
 
 
 def _write(
-    out,  # type: ignore[no-untyped-def]
+    out: IO[str],
     readers: Sequence[Reader],
     output: Path,
     source: str,

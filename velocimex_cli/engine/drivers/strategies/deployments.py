@@ -14,6 +14,7 @@ node), strategy limits and data directory, and reaches for nothing else. Its par
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import time
 from collections import deque
@@ -338,7 +339,7 @@ class Deployments:
             )  # fmt: skip
         return self.registry.remove(account, strategy_id)
 
-    def running_of(self, strategy_id: str, account: str) -> list[str]:
+    def running_of(self, strategy_id: str, account: str) -> builtins.list[str]:
         """`account`'s deployments of its strategy `strategy_id` that have not ended."""
         return [
             d.deployment_id

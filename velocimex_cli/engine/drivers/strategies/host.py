@@ -26,7 +26,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from velocimex_cli.engine.core.events import BookEvent, Event, FillEvent, OrderEvent, TradeEvent
 from velocimex_cli.engine.core.exchange import Interest
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.core.instruments import Instrument
     from velocimex_cli.engine.core.orders import Order
+    from velocimex_cli.engine.drivers.strategies.context import StrategyContext
 
 # Deployment states.
 CREATED, RUNNING, COMPLETED, STOPPED, FAILED = (
@@ -136,7 +137,10 @@ class StrategyHost:
         # events when the strategy has an on_book.
         self.exchange.add_listener(self._listen, self._interest("on_book" in self._wants))
         try:
-            self.strategy = self.strategy_cls(self.context, self.params)
+            # The context's methods are generated from OPERATIONS, so a checker cannot see
+            # them; tests/strategies check that they are StrategyContext's, one by one.
+            context = cast("StrategyContext", self.context)
+            self.strategy = self.strategy_cls(context, self.params)
         except (Exception, SystemExit) as exc:
             self._fail("__init__", exc)
             return

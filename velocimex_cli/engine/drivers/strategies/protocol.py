@@ -211,7 +211,8 @@ def _request_class(operation: Operation) -> type[Request]:
     if decimals:  # at most MAX_DECIMAL_DIGITS digits, checked on decoding
         namespace["operation_decimals"] = decimals
         namespace["__post_init__"] = _check_decimals
-    return msgspec.defstruct(
+    # defstruct builds a subclass of Request (bases below), which its stub cannot say.
+    return msgspec.defstruct(  # type: ignore[return-value]
         operation.message_name,
         [(arg.field_name, arg.wire) for arg in operation.args],
         bases=(Request,),
@@ -226,8 +227,12 @@ def _request_class(operation: Operation) -> type[Request]:
 REQUESTS: tuple[type[Request], ...] = tuple(_request_class(op) for op in OPERATIONS)
 REQUEST_OF: dict[str, type[Request]] = {cls.operation.name: cls for cls in REQUESTS}
 globals().update({cls.__name__: cls for cls in REQUESTS})  # protocol.PlaceOrder, ...
-AnyRequest = Union[REQUESTS]  # type: ignore[valid-type]  # noqa: UP007
-ReadRequest = Union[tuple(cls for cls in REQUESTS if cls.operation.ahead)]  # type: ignore[valid-type]  # noqa: UP007
+if TYPE_CHECKING:  # the checker sees the base; msgspec decodes by the tagged union below
+    AnyRequest = Request
+    ReadRequest = Request
+else:
+    AnyRequest = Union[REQUESTS]  # noqa: UP007
+    ReadRequest = Union[tuple(cls for cls in REQUESTS if cls.operation.ahead)]  # noqa: UP007
 
 
 # ------------------------------------------------------------------------------ node -> worker

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.drivers.strategies.host import STOPPED
@@ -67,7 +68,7 @@ class WorkerSupervision:
             if not waiting:
                 return
             for deployment in waiting:
-                self.wait_sync(deployment, lambda d=deployment: d.busy is None)
+                self.wait_sync(deployment, partial(_idle, deployment))
 
     def wait_sync(self, deployment: Deployment, done: Callable[[], bool]) -> None:
         while not done():
@@ -139,3 +140,7 @@ class WorkerSupervision:
         if loop is not None:
             with contextlib.suppress(OSError, ValueError):
                 loop.remove_reader(worker.fileno())
+
+
+def _idle(deployment: Deployment) -> bool:
+    return deployment.busy is None

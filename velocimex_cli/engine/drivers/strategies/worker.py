@@ -12,7 +12,7 @@ violation. See isolation.py for the protocol.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -38,6 +38,7 @@ from velocimex_cli.engine.drivers.strategies.protocol import (
     Done,
     ErrorBody,
     Failed,
+    HookName,
     Known,
     ProtocolViolation,
     Quit,
@@ -108,7 +109,7 @@ class RemoteContext(ContextCalls):
             answer = self._channel.receive(answer_decoder(kind))
         except (EOFError, OSError, ProtocolViolation) as exc:
             raise NodeGone(str(exc)) from None
-        if type(answer) is Raise:
+        if isinstance(answer, Raise):
             raise answer.error.exception()
         return answer.value
 
@@ -231,11 +232,13 @@ def _build(context: RemoteContext, spec: DeploySpec) -> Any:
     return cls(context, config)
 
 
-def _overridden(cls: type[Any]) -> list[str]:
+def _overridden(cls: type[Any]) -> list[HookName]:
     """The hooks the class overrides: the node forwards only those (the others do nothing)."""
     from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
 
-    return [hook for hook in HOOKS if getattr(cls, hook) is not getattr(Strategy, hook)]
+    # HOOKS' keys are exactly HookName's values (the protocol's message tests hold them so).
+    hooks = [hook for hook in HOOKS if getattr(cls, hook) is not getattr(Strategy, hook)]
+    return cast("list[HookName]", hooks)
 
 
 def _describe(exc: BaseException) -> Failed:
