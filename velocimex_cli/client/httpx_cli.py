@@ -31,5 +31,5 @@ def defer() -> None:
         del sys.modules[MODULE]
         return importlib.import_module(MODULE).main(*args, **kwargs)
 
-    stand_in.main = main  # type: ignore[attr-defined]
+    stand_in.main = main  # type: ignore[attr-defined]  # a bare module stands in
     sys.modules[MODULE] = stand_in

@@ -101,7 +101,7 @@ class Deployment(WorkerSession):
             return
         if hook == "on_book":
             key = (args[0].exchange, args[0].symbol)
-            self.host.told(args[0])  # type: ignore[union-attr]
+            self.host.told(args[0])  # type: ignore[union-attr]  # the host exists once started
             pending = self._pending_books.get(key)
             if pending is not None:
                 pending[1] = args  # conflate: the worker sees the newest top only
@@ -153,7 +153,7 @@ class Deployment(WorkerSession):
             return
         if self.dropped_trades:
             dropped, self.dropped_trades = self.dropped_trades, 0
-            self.host.log(  # type: ignore[union-attr]
+            self.host.log(  # type: ignore[union-attr]  # the host exists once started
                 f"{dropped} public trades were dropped: the strategy fell behind", "warning"
             )
         if not self.outbox:
@@ -173,7 +173,7 @@ class Deployment(WorkerSession):
         self.host.hear_books(False)  # type: ignore[union-attr]  # caught up on when it is done
         try:
             message = HOOK_MESSAGES[hook](self._known_reads(hook), *args)
-            self.worker.send(message)  # type: ignore[union-attr]
+            self.worker.send(message)  # type: ignore[union-attr]  # the host exists once started
         except (OSError, ValueError) as exc:
             self.worker_lost(f"its worker process is gone ({exc})")
         except (TypeError, OverflowError) as exc:  # a value the protocol cannot carry
@@ -185,7 +185,7 @@ class Deployment(WorkerSession):
         reads = self.reads.get(hook)
         if not reads:
             return []
-        context = self.host.context  # type: ignore[union-attr]
+        context = self.host.context  # type: ignore[union-attr]  # the host exists once started
         answers = []
         for read in reads:
             try:

@@ -206,7 +206,7 @@ class Deployments:
         if self.loop is None:
             return self._deploy_stepped(deployment, params, exchange, symbol, warning)
         deployment.ready = self.loop.create_future()
-        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]
+        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]  # checked by _check_request
         self.supervision.watch(deployment)
         starting = self._all.setdefault(deployment.deployment_id, deployment)
         try:
@@ -214,7 +214,7 @@ class Deployments:
         finally:
             if deployment.phase == "starting":
                 self._all.pop(starting.deployment_id, None)
-        launched = self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]
+        launched = self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]  # checked by _check_request
         return self._warn(deployment, warning) if warning else launched
 
     def _deploy_stepped(
@@ -226,13 +226,13 @@ class Deployments:
         warning: str | None,
     ) -> dict[str, Any]:
         """A stepped node: the same, waiting for the worker synchronously."""
-        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]
+        self._spawn(deployment, params or {}, exchange, symbol)  # type: ignore[arg-type]  # checked by _check_request
         self.supervision.wait_sync(
             deployment, lambda: deployment.validated is not None or deployment.worker is None
         )
         if deployment.start_error is None and deployment.validated is None:
             deployment.start_error = error_body(InternalError("the strategy did not start"))
-        self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]
+        self._launch(deployment, exchange, symbol)  # type: ignore[arg-type]  # checked by _check_request
         self.supervision.settle()
         if warning:
             return self._warn(deployment, warning)

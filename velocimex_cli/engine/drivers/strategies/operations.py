@@ -270,10 +270,10 @@ class ContextCalls:
         raise NotImplementedError
 
     def buy(self, quantity: Decimal, price: Decimal | None = None, **options: Any) -> Any:
-        return self.place_order("buy", quantity, price, **options)  # type: ignore[attr-defined]
+        return self.place_order("buy", quantity, price, **options)  # type: ignore[attr-defined]  # generated from OPERATIONS
 
     def sell(self, quantity: Decimal, price: Decimal | None = None, **options: Any) -> Any:
-        return self.place_order("sell", quantity, price, **options)  # type: ignore[attr-defined]
+        return self.place_order("sell", quantity, price, **options)  # type: ignore[attr-defined]  # generated from OPERATIONS
 
 
 def _method(operation: Operation) -> Callable[..., Any]:

@@ -164,7 +164,7 @@ class ErrorBody(Struct, array_like=True):
         if len(message) > MAX_ERROR_MESSAGE:
             message = message[: MAX_ERROR_MESSAGE - 3] + "..."
         details = exc.details if isinstance(exc.details, dict) else {}
-        return cls(name, message, pack_value(details))  # type: ignore[arg-type]
+        return cls(name, message, pack_value(details))  # type: ignore[arg-type]  # an ErrorName (tested)
 
     @classmethod
     def of_exception(cls, exc: BaseException) -> ErrorBody:
@@ -195,7 +195,7 @@ class Request(Struct, frozen=True, array_like=True, tag_field="method"):
 
 
 def _check_decimals(self: Request) -> None:
-    for name in self.operation_decimals:  # type: ignore[attr-defined]
+    for name in self.operation_decimals:  # type: ignore[attr-defined]  # set by _request_class
         _check_decimal(name, getattr(self, name))
 
 
@@ -212,7 +212,7 @@ def _request_class(operation: Operation) -> type[Request]:
         namespace["operation_decimals"] = decimals
         namespace["__post_init__"] = _check_decimals
     # defstruct builds a subclass of Request (bases below), which its stub cannot say.
-    return msgspec.defstruct(  # type: ignore[return-value]
+    return msgspec.defstruct(  # type: ignore[return-value]  # a Request subclass
         operation.message_name,
         [(arg.field_name, arg.wire) for arg in operation.args],
         bases=(Request,),
@@ -304,7 +304,7 @@ class OnStop(Hook, tag="on_stop"):
 
 # hook name -> its message, built as HOOK_MESSAGES[name](known, *the hook's arguments)
 HOOK_MESSAGES: dict[str, type[Hook]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    cls.__struct_config__.tag: cls  # type: ignore[misc]  # every hook message has a str tag
     for cls in (OnStart, OnBook, OnTrade, OnOrder, OnFill, OnTimer, OnStop)
 }
 

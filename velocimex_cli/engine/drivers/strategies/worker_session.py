@@ -162,14 +162,14 @@ class WorkerSession:
         kind = type(message)
         starting = self.phase == "starting"
         if kind is Call:
-            self._serve_call(message.request)  # type: ignore[union-attr]
+            self._serve_call(message.request)  # type: ignore[union-attr]  # its kind was tested above
         elif kind is Done:
             if starting:
                 self.violation("it reported a hook done before the strategy was ready")
                 return
             hook, self.busy = self.busy, None  # readable then pumps the next hook
             self.callbacks += 1
-            self.learn(hook, message.reads)  # type: ignore[union-attr]
+            self.learn(hook, message.reads)  # type: ignore[union-attr]  # its kind was tested above
             if hook == "on_stop":
                 self.end(*(self._stopping or (STOPPED, "stopped")))
                 return
@@ -181,12 +181,12 @@ class WorkerSession:
                 self.violation("it reported ready while the strategy was running")
                 return
             self.busy = None
-            self.validated = message.params  # type: ignore[union-attr]
-            self.hooks = list(message.hooks)  # type: ignore[union-attr]
+            self.validated = message.params  # type: ignore[union-attr]  # its kind was tested above
+            self.hooks = list(message.hooks)  # type: ignore[union-attr]  # its kind was tested above
             if self.ready is not None and not self.ready.done():
                 self.ready.set_result(self.validated)
         else:  # Failed
-            failed: Failed = message  # type: ignore[assignment]
+            failed: Failed = message  # type: ignore[assignment]  # the one kind left
             hook, self.busy = self.busy, None
             if starting:
                 self.start_error = failed.error.body() if failed.error is not None else None
