@@ -182,5 +182,13 @@ def import_command(
 ) -> None:
     """Convert public market-data files into a recording for `vmx backtest --data`."""
     formats = [kind.strip().lower() for kind in data_format]
-    opts = ImportCommand(formats, list(files), output, exchange, symbol, force, json)
+    opts = ImportCommand(
+        formats=formats,
+        files=list(files),
+        output=output,
+        exchange=exchange,
+        symbol=symbol,
+        force=force,
+        json=json,
+    )
     execute(ctx, run_import, opts, output="json" if json else None)
