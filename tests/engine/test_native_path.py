@@ -1,4 +1,4 @@
-"""The C engine path (native_path.py, the "engine path" of _native.c) against the Python engine.
+"""The C engine path (native_path.py and native_path.c) against the Python engine.
 
 A seeded random stream goes through the engine's public functions twice, in subprocesses: once
 with the C core (where `place`, `cancel_live` and settlement take the C path whenever they can)

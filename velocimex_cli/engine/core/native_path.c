@@ -6,7 +6,7 @@
  * store's `Changes`); the Python modules its files are named after are the reference each
  * follows step by step.
  *
- * - place(exchange, account, instrument, side, lots, price, tif, client_id): exchange.place,
+ * - place(exchange, account, instrument, side, lots, price, tif, client_id): Exchange.place,
  *   that is entry.OrderEntry._check, risk.record and matching.Matching._execute, for an order
  *   without post-only (native_path.py's caller keeps those). Everything that can refuse is
  *   decided before anything changes; then it returns None and the caller runs the Python path,
@@ -111,8 +111,8 @@ hand_back_listeners(Command *c, PyObject *account)
     return c->events == NULL ? -1 : FAST_OK;
 }
 
-/* 3. store.Changes: C adds to its balances and positions sets and its orders dict directly; any
- * other containers may do more on a write, which only the Python path's own calls do. */
+/* 3. storage.Changes: C adds to its balances and positions sets and its orders dict directly;
+ * any other containers may do more on a write, which only the Python path's own calls do. */
 int
 hand_back_changes(Command *c)
 {
@@ -183,15 +183,15 @@ hand_back_time_in_force(PyObject *tif)
     return tif != E.gtc && tif != E.ioc ? FAST_FALLBACK : FAST_OK;
 }
 
-/* 7. An order that is not the C Order (a PyOrder made while VMX_PURE_PYTHON chose the Python
- * types): C reads its fields directly. */
+/* 7. An order that is not the C Order (an orders.PyOrder, made while VMX_PURE_PYTHON chose the
+ * Python types): C reads its fields directly. */
 int
 hand_back_order(PyObject *order)
 {
     return Order_Check(order) ? FAST_OK : FAST_FALLBACK;
 }
 
-/* 7. A book that is not the C OrderBook (likewise). */
+/* 7. A book that is not the C OrderBook (a book.PyOrderBook, likewise). */
 int
 hand_back_book(PyObject *book)
 {

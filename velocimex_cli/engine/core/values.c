@@ -6,6 +6,7 @@
  */
 #include "_native.h"
 
+/* (no Python twin) int(value) as int64, or -1 with OverflowError/TypeError set. */
 int
 as_int64(PyObject *value, long long *out)
 {
@@ -17,6 +18,8 @@ as_int64(PyObject *value, long long *out)
     return 0;
 }
 
+/* (no Python twin) An argument that must be an int fitting int64 (a TypeError naming it
+ * otherwise). */
 int
 arg_int64(PyObject *value, long long *out, const char *name)
 {
@@ -28,6 +31,7 @@ arg_int64(PyObject *value, long long *out, const char *name)
     return as_int64(value, out);
 }
 
+/* (no Python twin) A C function's argument count, checked (TypeError otherwise). */
 int
 check_nargs(const char *name, Py_ssize_t nargs, Py_ssize_t expected)
 {
@@ -39,6 +43,7 @@ check_nargs(const char *name, Py_ssize_t nargs, Py_ssize_t expected)
     return 0;
 }
 
+/* (no Python twin) `lst.append(item)`: directly for a list, else through its method. */
 int
 append_to(PyObject *list, PyObject *item)
 {
@@ -53,6 +58,8 @@ append_to(PyObject *list, PyObject *item)
     return 0;
 }
 
+/* (no Python twin) `obj.name` as int64: FAST_OK, FAST_FALLBACK (not an int, or beyond int64),
+ * or -1. */
 int
 attr_ll(PyObject *obj, PyObject *name, long long *out)
 {
@@ -65,6 +72,7 @@ attr_ll(PyObject *obj, PyObject *name, long long *out)
     return rc;
 }
 
+/* (no Python twin) `obj.name = v`. */
 int
 set_attr_ll(PyObject *obj, PyObject *name, long long v)
 {
@@ -77,7 +85,8 @@ set_attr_ll(PyObject *obj, PyObject *name, long long v)
     return rc;
 }
 
-/* The Exchange's attribute from its __dict__ (borrowed), or NULL with AttributeError. */
+/* (no Python twin) The Exchange's attribute from its __dict__ (borrowed), or NULL with
+ * AttributeError. */
 PyObject *
 ex_get(PyObject *exd, PyObject *name)
 {
@@ -88,6 +97,7 @@ ex_get(PyObject *exd, PyObject *name)
     return value;
 }
 
+/* (no Python twin) The Exchange's attribute as int64, as attr_ll. */
 int
 ex_get_ll(PyObject *exd, PyObject *name, long long *out)
 {
@@ -95,6 +105,7 @@ ex_get_ll(PyObject *exd, PyObject *name, long long *out)
     return value == NULL ? -1 : get_ll(value, out);
 }
 
+/* (no Python twin) The Exchange's `name = v`, in its __dict__. */
 int
 ex_set_ll(PyObject *exd, PyObject *name, long long v)
 {
@@ -107,7 +118,7 @@ ex_set_ll(PyObject *exd, PyObject *name, long long v)
     return rc;
 }
 
-/* An exact Python int of a 128-bit value. */
+/* (no Python twin) An exact Python int of a 128-bit value. */
 PyObject *
 pylong_from_i128(i128 v)
 {
@@ -122,7 +133,7 @@ pylong_from_i128(i128 v)
     return _PyLong_FromByteArray(bytes, 16, 1, 1);
 }
 
-/* list[i] += delta, exact for any size. */
+/* (no Python twin) `lst[i] += delta`, exact for any size. */
 int
 list_add(PyObject *list, Py_ssize_t i, i128 delta)
 {
@@ -151,6 +162,7 @@ list_add(PyObject *list, Py_ssize_t i, i128 delta)
     return 0;
 }
 
+/* (no Python twin) `lst[i] = v`. */
 int
 list_set_ll(PyObject *list, Py_ssize_t i, long long v)
 {
@@ -162,7 +174,7 @@ list_set_ll(PyObject *list, Py_ssize_t i, long long v)
     return 0;
 }
 
-/* attribute += delta on a Python int attribute, exact for any size. */
+/* (no Python twin) `obj.name += delta` on a Python int attribute, exact for any size. */
 int
 attr_add(PyObject *obj, PyObject *name, long long delta)
 {
@@ -182,7 +194,7 @@ attr_add(PyObject *obj, PyObject *name, long long delta)
     return rc;
 }
 
-/* container.add((a, b)) for a set of pairs. */
+/* (no Python twin) `container.add((a, b))` for a set of pairs. */
 int
 set_add_pair(PyObject *set, PyObject *a, PyObject *b)
 {
@@ -195,6 +207,7 @@ set_add_pair(PyObject *set, PyObject *a, PyObject *b)
     return rc;
 }
 
+/* (no Python twin) `d[order.id] = order`. */
 int
 dict_set_order(PyObject *dict, OrderObject *order)
 {
