@@ -49,7 +49,8 @@ setup(
             [str(path) for path in SOURCES],
             depends=[str(CORE / "_native.h")],
             optional=True,
-            extra_compile_args=["-O2"],
+            # Clean under -Wall -Wextra (tests/engine/test_native_sources.py keeps it so).
+            extra_compile_args=["-O2", "-Wall", "-Wextra"],
         )
     ]
 )

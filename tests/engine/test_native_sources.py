@@ -3,6 +3,7 @@
 - Every C function's comment names its Python twin (`module.Name...`, a module of
   velocimex_cli/engine/core or engine/backtest, which must have that name), or says it has none
   ("(no Python twin"): the next engineer finds the reference of any C function by its comment.
+- The sources compile without a warning under -Wall -Wextra (where a C compiler is found).
 - An sdist carries every C source and header under velocimex_cli/: a file the build does not
   list would be left out, and a build from the sdist would then make no extension (it is
   optional) and run pure Python without a word.
@@ -15,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -80,6 +82,17 @@ def test_every_c_function_names_its_python_twin(path: Path) -> None:
         f"{path.relative_to(ROOT)}: these functions' comments name no Python counterpart "
         f"(module.function of engine/core or engine/backtest) nor say '(no Python twin': {missing}"
     )
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_the_c_sources_compile_without_warnings() -> None:
+    result = subprocess.run(
+        ["cc", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+         f"-I{sysconfig.get_paths()['include']}", *map(str, C_SOURCES)],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
 
 
 def test_the_sdist_carries_every_c_source_and_header(tmp_path: Path) -> None:
