@@ -1,18 +1,56 @@
-"""Build the optional C core, velocimex_cli/engine/core/_native.c (metadata: pyproject.toml).
+"""Build the optional C core, the extension velocimex_cli.engine.core._native (metadata:
+pyproject.toml).
+
+Its sources are one C file per Python module they mirror, behind one header
+(velocimex_cli/engine/core/_native.h; docs/engine.md is the guide): the engine's beside
+engine/core/*.py, the backtest's (the recording reader, the book mirror) beside
+engine/backtest/*.py, all in the one extension.
 
 The extension is optional: without a C compiler the install still succeeds and the engine uses
 its pure-Python Order and OrderBook (velocimex_cli/engine/core/orders.py and book.py).
 """
 
+from pathlib import Path
+
 from setuptools import Extension, setup
+
+CORE = Path("velocimex_cli/engine/core")
+BACKTEST = Path("velocimex_cli/engine/backtest")
+
+# The module file first, then the engine's files, then the backtest's.
+SOURCES = [
+    CORE / "_native.c",
+    CORE / "values.c",
+    *(
+        CORE / f"{name}.c"
+        for name in (
+            "orders",
+            "book",
+            "fills",
+            "commands",
+            "locks",
+            "ledger",
+            "market_stats",
+            "protection",
+            "risk",
+            "matching",
+            "settlement",
+            "native_path",
+        )
+    ),
+    BACKTEST / "liquidity.c",
+    BACKTEST / "recording.c",
+]
 
 setup(
     ext_modules=[
         Extension(
             "velocimex_cli.engine.core._native",
-            ["velocimex_cli/engine/core/_native.c"],
+            [str(path) for path in SOURCES],
+            depends=[str(CORE / "_native.h")],
             optional=True,
-            extra_compile_args=["-O2"],
+            # Clean under -Wall -Wextra (tests/engine/test_native_sources.py keeps it so).
+            extra_compile_args=["-O2", "-Wall", "-Wextra"],
         )
     ]
 )

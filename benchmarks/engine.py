@@ -11,7 +11,7 @@ this process:
   C (core/native_path.py) whenever the Python path would do nothing else.
 
 Every figure of the book and the summary says which `Order`/`OrderBook` ran: "native" (the C
-core, velocimex_cli/engine/core/_native.c) or "python" (the fallback, VMX_PURE_PYTHON=1).
+core, velocimex_cli/engine/core/*.c) or "python" (the fallback, VMX_PURE_PYTHON=1).
 
 Then durable acknowledgements (SQLite, one transaction per order) against the same stream with
 persistence off, and the resident memory of 1,000,000 resting orders.

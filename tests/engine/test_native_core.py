@@ -1,4 +1,4 @@
-"""The C Order and OrderBook (velocimex_cli/engine/core/_native.c) against the pure-Python ones.
+"""The C Order and OrderBook (engine/core/orders.c, book.c) against the pure-Python ones.
 
 The Python classes in orders.py and book.py are the reference: a Hypothesis test sends the same
 random rests, cancels and takes to a `PyOrderBook` of `PyOrder`s and to the C book of C orders

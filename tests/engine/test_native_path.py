@@ -1,4 +1,4 @@
-"""The C engine path (native_path.py, the "engine path" of _native.c) against the Python engine.
+"""The C engine path (native_path.py and native_path.c) against the Python engine.
 
 A seeded random stream goes through the engine's public functions twice, in subprocesses: once
 with the C core (where `place`, `cancel_live` and settlement take the C path whenever they can)
@@ -47,8 +47,9 @@ config = EngineConfig(
     always_open=rng.random() < 0.5,  # else the crypto venue's orders still take the C path
     sandbox_funds={"USDT": Decimal(600_000), "BTC": Decimal(9), "ETH": Decimal(90)},
     default_limits=RiskLimits(
-        price_band_bps=300, max_order_notional=400_000 * 10**8, max_open_orders=25,
-        max_orders_per_second=40,
+        # Low enough that the stream reaches each limit (the test asserts it does).
+        price_band_bps=300, max_order_notional=400_000 * 10**8, max_open_orders=3,
+        max_orders_per_second=12,
     ),
 )
 tmp = tempfile.TemporaryDirectory()
@@ -200,6 +201,9 @@ def test_the_c_engine_path_ends_every_step_like_the_python_engine(seed: int, dur
     kinds = {step[0] if step[0] != "error" else step[1] for step in steps}
     # The stream reaches the outcomes it is meant to compare.
     assert {"place", "cancel", "cancel_order", "InsufficientBalance"} <= kinds, kinds
+    refusals = " ".join(step[2] for step in steps if step[:2] == ["error", "RiskLimitExceeded"])
+    for limit in ("price band", "maximum order notional", "open orders", "orders in one second"):
+        assert limit in refusals, f"the stream never reached the risk limit {limit!r}"
     assert {step[2][1] for step in steps if step[0] == "place"} >= {
         "open",
         "partially_filled",

@@ -65,7 +65,7 @@ if msgspec is not None:
         t: int
         msg: BookDelta | BookSnapshot | Trade | Ticker
 
-    # The message structs in the order of their `kind` (for the C reader, _native.c).
+    # The message structs in the order of their `kind` (for the C reader, recording.c).
     MESSAGE_TYPES: tuple[type, ...] = (BookDelta, BookSnapshot, Trade, Ticker)
 else:
     MESSAGE_TYPES = ()

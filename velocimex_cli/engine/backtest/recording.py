@@ -215,8 +215,8 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
     Each line is first decoded into the typed market messages (market_messages.py); a line
     that does not fit them is read again with the generic decoder (`_GenericLines`), which
     skips what a replay ignores and says what is wrong with the rest. With the C core, the
-    typed lines are read in C (`_native.recording_events`, which this loop is the reference
-    of): it hands back to this loop each line it does not take.
+    typed lines are read in C (`_native.recording_events`, recording.c, which this loop is the
+    reference of): it hands back to this loop each line it does not take.
     """
     events: list[Event] = []
     append = events.append

@@ -6,7 +6,7 @@ removed with a binary search. A level keeps its orders in a deque in arrival ord
 is O(1): the order is unlinked from the level's totals and marked not resting, and the matcher
 drops such entries when it reaches them (a level compacts itself when they pile up).
 
-`OrderBook` is the C type from `_native.c` (sorted level arrays, an intrusive FIFO per level,
+`OrderBook` is the C type from `book.c` (sorted level arrays, an intrusive FIFO per level,
 true O(1) cancels) whenever orders.py selected the C `Order`; otherwise it is `PyOrderBook`
 below, which is also the reference the C type follows. `NATIVE` says which one is active. The
 C book takes only C orders, and refuses with ValueError to rest an order that already rests or

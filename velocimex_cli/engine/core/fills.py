@@ -1,6 +1,6 @@
 """A fill as its account sees it: one side of a trade.
 
-`FillRecord` is the C type from `_native.c` when the C core is active (orders.NATIVE), else
+`FillRecord` is the C type from `fills.c` when the C core is active (orders.NATIVE), else
 `PyFillRecord` below, its reference: same constructor and attributes; the C one is read-only,
 its integer fields fit 64 bits, and it is not tracked by the cyclic GC (an account keeps every
 fill it ever had).

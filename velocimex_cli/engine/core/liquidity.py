@@ -12,8 +12,9 @@ order events or book events.
 An order that would cross the book is placed through `Exchange.place` (it matches first).
 
 `set_level` makes the account's resting quantity at a level a given size (a recorded book's
-level change); `set_book` does a batch of them in one C call (`_native.mirror_book`) when the
-C core is active, reading the account's orders at a level from the book's own queue.
+level change); `set_book` does a batch of them in one C call (`_native.mirror_book`, in
+engine/backtest/liquidity.c beside the backtest it serves) when the C core is active, reading
+the account's orders at a level from the book's own queue.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The engine's commonest commands in C (the "engine path" section of `_native.c`).
+"""The engine's commonest commands in C (native_path.c, which lists every hand-back).
 
 `place`, `cancel` and `settle` are the C functions when the C core is active (orders.NATIVE),
 else None. They follow the Python code step by step over the same state (matching.py,

@@ -1,6 +1,6 @@
 """The order as the engine holds it: integer ticks and lots, plain slots for speed and memory.
 
-`Order` is the C type from `_native.c` when that extension is built and the environment
+`Order` is the C type from `orders.c` when that extension is built and the environment
 variable VMX_PURE_PYTHON is empty or unset; otherwise it is `PyOrder` below, which is also the
 reference the C type follows. `NATIVE` says which one is active. The C `Order` has the same
 constructor, attributes and repr, and in addition: `resting` is read-only (only a book sets

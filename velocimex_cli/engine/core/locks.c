@@ -1,0 +1,42 @@
+/* locks.c <-> locks.py: what an order locks while live, and what a fill releases.
+ *
+ * In 128 bits: each returns 0 when the value overflows even that (the caller hands the
+ * command back to Python, whose ints are exact).
+ */
+#include "_native.h"
+
+/* locks.lock_for: what `lots` of an order of `side` at `price` lock, in 128 bits (0: it
+ * overflows). */
+int
+lock_for_lots(long long side, long long price, long long lots, long long notional_units,
+              long long lot_units, long long lock_bps, i128 *out)
+{
+    i128 v;
+    if (side == BUY) {
+        i128 notional, fee;
+        if (!mul128(price, lots, &v) || !mul128(v, notional_units, &notional) ||
+            !mul128(notional, lock_bps, &fee)) {
+            return 0;
+        }
+        *out = notional + floordiv(fee, 10000);
+        return 1;
+    }
+    return mul128(lots, lot_units, out);
+}
+
+/* locks.buy_release_on_fill: what a buy's lock shrinks by when `lots` of it fill (`filled`
+ * already counts them; the unit is `price` x `notional_units`), in 128 bits (0: it
+ * overflows). */
+int
+buy_release_on_fill(long long price, long long quantity, long long filled, long long lots,
+                    long long notional_units, long long lock_bps, i128 *out)
+{
+    i128 unit, after, more, before, after_fee, before_fee;
+    if (!mul128(price, notional_units, &unit) || !mul128((i128)quantity - filled, unit, &after) ||
+        !mul128(lots, unit, &more) || __builtin_add_overflow(after, more, &before) ||
+        !mul128(before, lock_bps, &before_fee) || !mul128(after, lock_bps, &after_fee)) {
+        return 0;
+    }
+    *out = before + floordiv(before_fee, 10000) - after - floordiv(after_fee, 10000);
+    return 1;
+}
