@@ -141,34 +141,21 @@ def run_backtest(factory: Factory, opts: BacktestCommand) -> int | None:
 
 
 def _progress(factory: Factory, label: str) -> Any:
-    """A Rich progress bar on stderr when it is a terminal (nothing otherwise)."""
+    """A bar of events (or seconds) on stderr when it is a terminal (None otherwise)."""
     if not factory.io.is_stderr_tty:
         return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
+    from velocimex_cli.cli.progress_bar import stderr_progress
     from velocimex_cli.render.backtest_report import RateColumn
 
-    console = factory.io.console(stderr=True)
-    if not console.is_terminal:  # NO_COLOR: a terminal still, with a bar but no colour
-        from rich.console import Console
-
-        console = Console(
-            file=factory.io.stderr, force_terminal=True, no_color=True, color_system=None
-        )
-    return Progress(
+    return stderr_progress(
+        factory,
         TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         RateColumn(),
         TimeRemainingColumn(),
-        console=console,
-        transient=True,
     )
 
 

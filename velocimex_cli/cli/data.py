@@ -71,35 +71,23 @@ def _readers(opts: ImportCommand) -> list[Reader]:
     return readers
 
 
-def _progress(factory: Factory, total: int) -> Any:
-    """A Rich bar of bytes read on stderr when it is a terminal (None otherwise)."""
+def _progress(factory: Factory) -> Any:
+    """A bar of bytes read on stderr when it is a terminal (None otherwise)."""
     if not factory.io.is_stderr_tty:
         return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
 
+    from velocimex_cli.cli.progress_bar import stderr_progress
     from velocimex_cli.render.backtest_report import RateColumn
 
-    console = factory.io.console(stderr=True)
-    if not console.is_terminal:  # NO_COLOR: a terminal still, with a bar but no colour
-        console = Console(
-            file=factory.io.stderr, force_terminal=True, no_color=True, color_system=None
-        )
-    return Progress(
+    return stderr_progress(
+        factory,
         TextColumn("import"),
         BarColumn(),
         DownloadColumn(),
         TextColumn("{task.fields[rows]:,} messages"),
         RateColumn(),
         TimeRemainingColumn(),
-        console=console,
-        transient=True,
     )
 
 
@@ -124,7 +112,7 @@ def run_import(factory: Factory, opts: ImportCommand) -> int | None:
     readers = _readers(opts)
     source = ",".join(dict.fromkeys(opts.formats))
     total = sum(Path(name).stat().st_size for name in opts.files)
-    bar = _progress(factory, total)
+    bar = _progress(factory)
     if bar is None:
         summary = write_recording(readers, output, replace=opts.force, source=source)
     else:
