@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import LiveServer, settings
+from tests.engine.api.conftest import LiveServer, settings
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.engine.api.settings import utc_now
 from velocimex_cli.wire import jsonfmt
