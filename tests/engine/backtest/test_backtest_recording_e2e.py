@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_stream_cli import Engine, vmx
+from tests.processes import Engine, vmx
 
 pytestmark = pytest.mark.e2e
 

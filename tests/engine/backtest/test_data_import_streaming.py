@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_stream_cli import VMX
+from tests.processes import VMX
 
 pytestmark = pytest.mark.e2e
 

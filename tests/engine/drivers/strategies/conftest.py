@@ -1,19 +1,23 @@
 """An exchange on an accelerated, injected clock with the seeded simulator driving its books,
-and a helper that runs a strategy host on it step by step."""
+a helper that runs a strategy host on it step by step, and an engine node stepped by a fake
+clock with deployments on it (`make_node`, `add`, `run`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import FakeClock
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.drivers.simulator import MarketSimulator
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
+from velocimex_cli.engine.node import EngineNode, NodeSettings, StrategyLimits
 
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # a Monday, inside NASDAQ hours
 USER = "trader"
@@ -86,3 +90,54 @@ def market() -> Market:
     simulator = MarketSimulator(exchange, seed=7)
     simulator.seed_books()
     return Market(exchange, simulator, clock)
+
+
+HEADER = "from decimal import Decimal\nfrom velocimex_cli.strategy import Param, Strategy\n"
+
+QUOTER = (
+    HEADER
+    + """
+class Quoter(Strategy):
+    id = "quoter"
+    params = {
+        "amount": Param(Decimal, Decimal("0.001"), min=Decimal("0.001"), max=Decimal("1")),
+        "stop_after": Param(int, 0, min=0, description="ctx.stop() after this many books"),
+    }
+
+    def on_start(self):
+        self.books = 0
+        self.ctx.log("started")
+
+    def on_book(self, book):
+        self.books += 1
+        if not self.ctx.open_orders():
+            self.ctx.buy(self.config.amount, book.bid)
+        if self.config.stop_after and self.books >= self.config.stop_after:
+            self.ctx.stop("enough books")
+
+    def on_stop(self):
+        self.ctx.log("on_stop ran with " + str(len(self.ctx.open_orders())) + " open")
+"""
+)
+
+
+def make_node(data_dir: Path | None, clock: FakeClock) -> EngineNode:
+    limits = StrategyLimits(callback_seconds=2.0, start_seconds=10.0, memory_bytes=256 * 2**20)
+    settings = NodeSettings(data_dir=data_dir, simulate=False, always_open=True, strategies=limits)
+    node = EngineNode(settings, clock)
+    node.start()
+    node.exchange.ensure_account("alice")
+    return node
+
+
+def add(node: EngineNode, source: str, filename: str = "s.py") -> dict[str, object]:
+    deployments = node.deployments
+    assert deployments is not None
+    described = deployments.uploads.check_source(source, filename)
+    return deployments.add_strategy(source, described, False, account="alice")
+
+
+def run(node: EngineNode, clock: FakeClock, steps: int) -> None:
+    for _ in range(steps):
+        clock.advance(seconds=0.25)
+        node.step()

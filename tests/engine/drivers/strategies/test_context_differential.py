@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FakeClock
-from tests.engine.drivers.strategies.test_strategy_deployments import add
+from tests.engine.drivers.strategies.conftest import add
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.engine.drivers.strategies.operations import OPERATIONS
 from velocimex_cli.engine.drivers.strategies.registry import load_source

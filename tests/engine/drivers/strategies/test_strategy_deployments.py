@@ -11,36 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FakeClock
-from velocimex_cli.engine.node import EngineNode, NodeSettings, StrategyLimits
+from tests.engine.drivers.strategies.conftest import HEADER, QUOTER, add, make_node, run
+from velocimex_cli.engine.node import EngineNode
 from velocimex_cli.wire.errors import InvalidParameter, NotFound
-
-HEADER = "from decimal import Decimal\nfrom velocimex_cli.strategy import Param, Strategy\n"
-
-QUOTER = (
-    HEADER
-    + """
-class Quoter(Strategy):
-    id = "quoter"
-    params = {
-        "amount": Param(Decimal, Decimal("0.001"), min=Decimal("0.001"), max=Decimal("1")),
-        "stop_after": Param(int, 0, min=0, description="ctx.stop() after this many books"),
-    }
-
-    def on_start(self):
-        self.books = 0
-        self.ctx.log("started")
-
-    def on_book(self, book):
-        self.books += 1
-        if not self.ctx.open_orders():
-            self.ctx.buy(self.config.amount, book.bid)
-        if self.config.stop_after and self.books >= self.config.stop_after:
-            self.ctx.stop("enough books")
-
-    def on_stop(self):
-        self.ctx.log("on_stop ran with " + str(len(self.ctx.open_orders())) + " open")
-"""
-)
 
 SNOOP = (
     HEADER
@@ -70,33 +43,11 @@ class Greedy(Strategy):
 )
 
 
-def make_node(data_dir: Path | None, clock: FakeClock) -> EngineNode:
-    limits = StrategyLimits(callback_seconds=2.0, start_seconds=10.0, memory_bytes=256 * 2**20)
-    settings = NodeSettings(data_dir=data_dir, simulate=False, always_open=True, strategies=limits)
-    node = EngineNode(settings, clock)
-    node.start()
-    node.exchange.ensure_account("alice")
-    return node
-
-
 @pytest.fixture
 def node(tmp_path: Path, clock: FakeClock) -> Iterator[EngineNode]:
     node = make_node(tmp_path / "engine", clock)
     yield node
     node.close()
-
-
-def add(node: EngineNode, source: str, filename: str = "s.py") -> dict[str, object]:
-    deployments = node.deployments
-    assert deployments is not None
-    described = deployments.uploads.check_source(source, filename)
-    return deployments.add_strategy(source, described, False, account="alice")
-
-
-def run(node: EngineNode, clock: FakeClock, steps: int) -> None:
-    for _ in range(steps):
-        clock.advance(seconds=0.25)
-        node.step()
 
 
 @pytest.mark.parametrize(

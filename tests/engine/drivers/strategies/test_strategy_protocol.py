@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import FakeClock
 from tests.engine.api.conftest import auth_headers, settings
-from tests.engine.drivers.strategies.test_strategy_deployments import add, make_node
+from tests.engine.drivers.strategies.conftest import add, make_node
 from tests.engine.drivers.strategies.test_strategy_isolation import (
     logs_of,
     move_the_book,
