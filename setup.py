@@ -49,7 +49,7 @@ setup(
             [str(path) for path in SOURCES],
             depends=[str(CORE / "_native.h")],
             optional=True,
-            # Clean under -Wall -Wextra (tests/engine/test_native_sources.py keeps it so).
+            # Clean under -Wall -Wextra (tests/engine/core/test_native_sources.py keeps it so).
             extra_compile_args=["-O2", "-Wall", "-Wextra"],
         )
     ]

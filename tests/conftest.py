@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,18 @@ def private_vmx_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
         os.environ.pop("VMX_HOME", None)
     else:
         os.environ["VMX_HOME"] = saved
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A VMX_HOME of the test's own (created), with no profile, URL or key from the caller's
+    environment. tests/cli and tests/client use it for every test (their conftest.py)."""
+    home = tmp_path / "vmx-home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("VMX_HOME", str(home))
+    for name in ("VMX_PROFILE", "VMX_API_URL", "VMX_API_KEY", "VMX_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    return home
 
 
 # A Tuesday, 10:00 in New York: every venue is open.

@@ -115,13 +115,9 @@ def make_harness(
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "vmx-home"
-    home.mkdir(exist_ok=True)
-    monkeypatch.setenv("VMX_HOME", str(home))
-    for name in ("VMX_PROFILE", "VMX_API_URL", "VMX_API_KEY", "VMX_API_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    return home
+def _own_home(isolated_home: Path) -> Path:
+    """Every test here runs in a VMX_HOME of its own (tests/conftest.py)."""
+    return isolated_home
 
 
 @pytest.fixture

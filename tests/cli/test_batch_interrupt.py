@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import LiveServer, settings
+from tests.engine.api.conftest import LiveServer, settings
+from tests.processes import VMX
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.engine.api.settings import utc_now
 from velocimex_cli.wire import jsonfmt
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
 LINES = 20
 
 

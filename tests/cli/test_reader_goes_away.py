@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.backtest.conftest import write_trades
-
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
+from tests.engine.backtest.conftest import write_trades
+from tests.processes import VMX
 
 
 @pytest.mark.parametrize("extra", [[], ["--json"]], ids=["table", "json"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +34,6 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("VMX_HOME", str(tmp_path / "home"))
-    for name in ("VMX_PROFILE", "VMX_API_URL", "VMX_API_KEY", "VMX_API_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "home"
+def _own_home(isolated_home: Path) -> Path:
+    """Every test here runs in a VMX_HOME of its own (tests/conftest.py)."""
+    return isolated_home

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import LiveServer, auth_headers, settings
+from tests.engine.api.conftest import LiveServer, auth_headers, settings
 from velocimex_cli.client.book import BookSync, LocalBook
 from velocimex_cli.client.streams import MarketStream, StreamClient
 from velocimex_cli.engine.api.app import create_app

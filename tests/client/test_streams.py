@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import ORDER, LiveServer, auth_headers, settings
+from tests.engine.api.conftest import ORDER, LiveServer, auth_headers, settings
 from velocimex_cli.client.streams import (
     Backoff,
     StreamClient,

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import VMX
+
 pytestmark = pytest.mark.e2e
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
 OUTPUTS: list[str] = []
 
 # Runs vmx in-process and then lists the modules it imported (on the last stderr line).

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_e2e import IMPORT_PROBE, VMX
+from tests.e2e.test_cli_e2e import IMPORT_PROBE
+from tests.processes import VMX, vmx
 
 pytestmark = pytest.mark.e2e
 
@@ -26,10 +27,6 @@ def home(tmp_path: Path) -> Iterator[dict[str, str]]:
     env["VMX_HOME"] = str(tmp_path / "home")
     yield env
     subprocess.run([*VMX, "engine", "stop"], env=env, capture_output=True, timeout=30)
-
-
-def vmx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*VMX, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def complete(env: dict[str, str], line: str, *command: str) -> tuple[list[str], float, str]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import vmx
+
 pytestmark = pytest.mark.e2e
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
 SECRET = "the-stored-secret-0123456789abcdef"
 BALANCE = {"status": "ok", "data": {"balances": []}}
 
@@ -69,12 +67,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
     env["VMX_HOME"] = str(tmp_path / "home")
     return env
-
-
-def vmx(env: dict[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*VMX, *args], env=env, capture_output=True, text=True, input=input, timeout=60
-    )
 
 
 def test_the_stored_secret_is_sent_only_to_the_url_it_was_saved_for(

@@ -9,17 +9,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.processes import VMX, vmx
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
@@ -28,10 +26,6 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     environ["VMX_HOME"] = str(tmp_path / "home")
     yield environ
     subprocess.run([*VMX, "engine", "stop"], env=environ, capture_output=True, timeout=30)
-
-
-def vmx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*VMX, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def engine_status(env: dict[str, str]) -> dict[str, object]:

@@ -12,7 +12,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,32 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import VMX, make_env, serve, stop_process, vmx
+
 pytestmark = pytest.mark.e2e
-
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
-
-
-def make_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
-    env.pop("FORCE_COLOR", None)
-    env["VMX_HOME"] = str(home)
-    env.update(extra)
-    return env
-
-
-def vmx(
-    env: dict[str, str], *args: str, input: str | None = None, umask: int | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*VMX, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        input=input,
-        timeout=60,
-        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
-    )
 
 
 @pytest.fixture
@@ -53,33 +29,6 @@ def home(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = make_env(tmp_path / "home")
     yield env
     vmx(env, "engine", "stop")
-
-
-def serve(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
-    """`vmx engine serve --port 0 ARGS` in the foreground; (process, url) once it listens."""
-    process = subprocess.Popen(
-        [*VMX, "engine", "serve", "--port", "0", "--no-simulate", *args],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    deadline = time.monotonic() + 20
-    line = ""
-    while "listening on" not in line:
-        assert time.monotonic() < deadline and process.poll() is None, line
-        line = process.stderr.readline()
-    return process, line.split("listening on ")[1].split()[0]
-
-
-def stop_process(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def state(env: dict[str, str]) -> dict[str, object]:

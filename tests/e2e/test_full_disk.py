@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_engine_safety import make_env, serve, stop_process, vmx
+from tests.processes import make_env, serve, stop_process, vmx
 
 pytestmark = pytest.mark.e2e
 

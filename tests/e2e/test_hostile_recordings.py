@@ -9,18 +9,16 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.processes import VMX
 from velocimex_cli.wire.errors import ExitCode
 
 pytestmark = pytest.mark.e2e
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
 CORES = [pytest.param(False, id="c-core"), pytest.param(True, id="pure-python")]
 MAX_LINE_BYTES = 1 << 20  # the documented bound (docs/backtests.md, "Hostile files")
 MEMORY_LIMIT = 400 << 20  # bytes of address space: far below the files these tests read

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_engine_safety import VMX, make_env, serve, stop_process, vmx
+from tests.processes import VMX, make_env, serve, stop_process, vmx
 
 pytestmark = pytest.mark.e2e
 

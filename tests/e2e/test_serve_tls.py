@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import VMX
+
 trustme = pytest.importorskip("trustme")
 
 pytestmark = pytest.mark.e2e
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
 LISTENING = re.compile(r"listening on (https?://\S+) \(pid (\d+)\)")
 
 

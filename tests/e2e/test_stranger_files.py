@@ -11,15 +11,13 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.processes import VMX
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
+pytestmark = pytest.mark.e2e
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

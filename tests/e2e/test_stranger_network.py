@@ -12,18 +12,15 @@ import socket
 import socketserver
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.processes import VMX
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
+pytestmark = pytest.mark.e2e
 
 
 class Engine:

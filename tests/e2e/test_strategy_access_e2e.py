@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_e2e import VMX
+from tests.processes import VMX, vmx
 
 pytestmark = pytest.mark.e2e
 
@@ -33,10 +33,6 @@ def home(tmp_path: Path) -> Iterator[dict[str, str]]:
     (tmp_path / "upgraded.py").write_text(STRATEGY)
     yield env
     subprocess.run([*VMX, "engine", "stop"], env=env, capture_output=True, timeout=30)
-
-
-def vmx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*VMX, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def credentials_file(env: dict[str, str]) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_e2e import VMX
+from tests.processes import VMX, vmx
 
 pytestmark = pytest.mark.e2e
 
@@ -50,10 +50,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env["TEST_ROOT"] = str(root)
     yield env
     subprocess.run([*VMX, "engine", "stop"], env=env, capture_output=True, timeout=30)
-
-
-def vmx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*VMX, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def until(check: object, seconds: float = 15.0) -> None:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,77 +21,9 @@ from typing import IO, Any
 import httpx
 import pytest
 
+from tests.processes import VMX, Engine, vmx
+
 pytestmark = pytest.mark.e2e
-
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
-
-
-class Engine:
-    """`vmx engine serve` on a fixed data dir; restartable on the same port."""
-
-    def __init__(self, root: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("VMX_")}
-        self.env["VMX_HOME"] = str(root / "home")
-        self.data_dir = root / "engine"
-        self.port = 0
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        args = ["--port", str(self.port), "--data-dir", str(self.data_dir), "--always-open"]
-        self.process = subprocess.Popen(
-            [*VMX, "engine", "serve", *args, "--no-rate-limit"],
-            env=self.env,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stderr is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-            if found:
-                self.port = int(found.group(1))
-                threading.Thread(target=self.process.stderr.read, daemon=True).start()
-                return
-            if not line and self.process.poll() is not None:
-                break
-        raise RuntimeError("the engine did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def client_env(self) -> dict[str, str]:
-        made = subprocess.run(
-            [*VMX, "engine", "keys", "create", "--json", "--data-dir", str(self.data_dir)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert made.returncode == 0, made.stderr
-        key = json.loads(made.stdout)
-        env = dict(self.env)
-        env.update(
-            VMX_API_URL=self.url, VMX_API_KEY=key["api_key"], VMX_API_SECRET=key["api_secret"]
-        )
-        return env
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +37,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def env(engine: Engine) -> dict[str, str]:
     return engine.client_env()
-
-
-def vmx(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([*VMX, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def place(env: dict[str, str], price: str = "50000.00") -> dict[str, Any]:

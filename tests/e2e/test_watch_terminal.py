@@ -15,7 +15,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,10 +24,10 @@ from pathlib import Path
 import pyte
 import pytest
 
+from tests.processes import VMX
+
 pytestmark = pytest.mark.e2e
 
-_SCRIPT = Path(sys.executable).with_name("vmx")
-VMX = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "velocimex_cli"]
 COLUMNS, LINES = 110, 30
 PRICE = re.compile(r"\b\d{5}\.\d{2}\b")
 ENTER_ALT, LEAVE_ALT = b"\x1b[?1049h", b"\x1b[?1049l"

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import FakeClock
 from tests.core_variants import run_script
-from tests.strategies.test_strategy_deployments import QUOTER, add, make_node, run
+from tests.engine.drivers.strategies.conftest import QUOTER, add, make_node, run
 
 SCRIPT = r"""
 import json, sys

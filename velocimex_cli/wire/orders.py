@@ -14,7 +14,7 @@ is made. What needs the market (an unknown symbol, the tick and lot sizes, the m
 the balance) is the engine's to check; the schema's description says so.
 
 To add a field or a rule: add it to `FIELDS` or `CROSS_RULES` with an example of the mistake
-(`mistakes()` feeds tests/wire/test_order_schema.py, which checks the three derivations).
+(`mistakes()` feeds tests/cli/test_order_schema.py, which checks the three derivations).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Generating it does not run the exchange: with a maker and a taker alone in one b
 the exchange decides is left to chance (the maker's quotes never cross, a taker's market order
 takes the best levels in turn, one maker order per level), so `simulate` plays the
 participants' rules (the simulator's own functions, the same random draws in the same order)
-on a plain ladder. tests/backtest/test_generate.py holds it to the engine, event for event.
+on a plain ladder. tests/engine/backtest/test_generate.py holds it to the engine, event for event.
 Profiled before: 97% of the time went to the exchange building events for every order and
 every book of 15 simulated instruments, when one instrument's book changes were wanted.
 """

@@ -1,6 +1,6 @@
 # The C core (_native.c) as the type checker sees it. Its types follow the pure-Python
 # reference classes field for field (orders.PyOrder, book.PyOrderBook, fills.PyFillRecord;
-# tests/engine/test_native_*.py run both), so they are described as those; the functions are
+# tests/engine/core/test_native_*.py run both), so they are described as those; the functions are
 # the engine path (native_path.py), the backtest's book mirror (liquidity.py) and recording
 # reader (engine/backtest/recording.py). Change a C signature: change it here too.
 

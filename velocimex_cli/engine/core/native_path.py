@@ -12,7 +12,7 @@ session hours, a check would refuse the order, or a number does not fit 64 bits.
 are built by `_trade_event`, `_order_event` and `_fill_event`, as settlement.py and
 commands.py build them, at the same points of the command. `settle` hands fills it cannot
 compute in 64 bits to `Settlement._settle_fills`.
-tests/engine/test_native_path.py runs seeded markets through both.
+tests/engine/core/test_native_path.py runs seeded markets through both.
 """
 
 from __future__ import annotations

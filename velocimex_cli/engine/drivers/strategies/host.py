@@ -137,8 +137,8 @@ class StrategyHost:
         # events when the strategy has an on_book.
         self.exchange.add_listener(self._listen, self._interest("on_book" in self._wants))
         try:
-            # The context's methods are generated from OPERATIONS, so a checker cannot see
-            # them; tests/strategies check that they are StrategyContext's, one by one.
+            # The context's methods are generated from OPERATIONS, so a checker cannot see them;
+            # tests/engine/drivers/strategies check that they are StrategyContext's, one by one.
             context = cast("StrategyContext", self.context)
             self.strategy = self.strategy_cls(context, self.params)
         except (Exception, SystemExit) as exc:

@@ -1,0 +1,206 @@
+"""A strategy can never take the engine down or stall matching.
+
+Each misbehaving strategy runs in its own worker on the real app; it is stopped and reported
+(state `failed`, the reason in `last_error` and in its log) while a manual order placed
+meanwhile is acknowledged normally. Budgets are short (settings) to keep this fast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.engine.api.conftest import auth_headers, settings
+from velocimex_cli.engine.api.app import create_app
+from velocimex_cli.engine.node import StrategyLimits
+
+BUDGET = 0.75  # short, yet long enough for a loaded 2-core machine to run a worker
+MEMORY = 128 * 2**20
+
+HEADER = """
+from decimal import Decimal
+from velocimex_cli.strategy import Param, Strategy
+"""
+
+RAISES = (
+    HEADER
+    + """
+class Raises(Strategy):
+    id = "raises"
+    def on_book(self, book):
+        raise RuntimeError("boom at " + str(book.bid))
+"""
+)
+
+LOOPS = (
+    HEADER
+    + """
+class Loops(Strategy):
+    id = "loops"
+    def on_book(self, book):
+        self.ctx.log("looping now")
+        while True:
+            pass
+"""
+)
+
+EATS = (
+    HEADER
+    + """
+class Eats(Strategy):
+    id = "eats"
+    def on_book(self, book):
+        hoard = []
+        while True:
+            hoard.append(bytearray(8 * 2**20))
+"""
+)
+
+CALLS_FOREVER = (
+    HEADER
+    + """
+class CallsForever(Strategy):
+    id = "calls-forever"
+    def on_book(self, book):
+        while True:
+            self.ctx.best_bid()
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[tuple[TestClient, dict[str, str]]]:
+    limits = StrategyLimits(callback_seconds=BUDGET, start_seconds=10, memory_bytes=MEMORY)
+    app = create_app(settings(strategy_limits=limits))
+    with TestClient(app) as client:
+        yield (
+            client,
+            auth_headers(app.state.runtime.keys, "alice", permissions="read,trade,strategies"),
+        )
+
+
+def add_and_deploy(client: TestClient, headers: dict[str, str], source: str) -> str:
+    added = client.post("/v1/strategies", json={"source": source}, headers=headers)
+    assert added.status_code == 201, added.text
+    strategy_id = added.json()["data"]["strategy_id"]
+    deployed = client.post(
+        f"/v1/strategies/{strategy_id}/deploy",
+        json={"exchange": "NASDAQ", "symbol": "MSFT", "params": {}},
+        headers=headers,
+    )
+    assert deployed.status_code == 201, deployed.text
+    assert deployed.json()["data"]["state"] == "running"
+    return deployed.json()["data"]["deployment_id"]
+
+
+def move_the_book(client: TestClient, headers: dict[str, str]) -> float:
+    """A manual order joining the MSFT bid (a book change for every deployment there);
+    returns how long its acknowledgement took."""
+    ticker = client.get("/v1/markets/NASDAQ/ticker/MSFT", headers=headers).json()["data"]
+    bid = Decimal(str(ticker["bid"]))
+    started = time.perf_counter()
+    placed = client.post(
+        "/v1/trading/orders",
+        json={"exchange": "NASDAQ", "symbol": "MSFT", "side": "buy", "type": "limit",
+              "quantity": 1, "price": str(bid)},
+        headers=headers,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["data"]["status"] == "open"
+    return elapsed
+
+
+def wait_for_state(
+    client: TestClient, headers: dict[str, str], deployment_id: str, state: str
+) -> dict[str, object]:
+    deadline = time.monotonic() + BUDGET * 10 + 5
+    while True:
+        path = f"/v1/strategies/deployments/{deployment_id}"
+        found = client.get(path, headers=headers).json()["data"]
+        if found["state"] == state or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def logs_of(client: TestClient, headers: dict[str, str], deployment_id: str) -> str:
+    path = f"/v1/strategies/deployments/{deployment_id}/logs"
+    body = client.get(path, headers=headers).json()["data"]
+    return "\n".join(line["message"] for line in body["logs"])
+
+
+@pytest.mark.parametrize(
+    ("source", "reported"),
+    [
+        (RAISES, "on_book: RuntimeError: boom at"),
+        (LOOPS, f"on_book ran past its {BUDGET:g} s time budget"),
+        (EATS, "MemoryError"),
+        (CALLS_FOREVER, f"on_book ran past its {BUDGET:g} s time budget"),
+    ],
+    ids=["raises", "loops-forever", "allocates-without-bound", "calls-the-context-forever"],
+)
+def test_a_misbehaving_strategy_is_stopped_and_reported_while_matching_goes_on(
+    engine: tuple[TestClient, dict[str, str]], source: str, reported: str
+) -> None:
+    client, headers = engine
+    deployment_id = add_and_deploy(client, headers, source)
+    move_the_book(client, headers)  # the hook runs in the worker and misbehaves
+    # Meanwhile, manual orders are acknowledged as usual: well inside the strategy's budget.
+    slowest = max(move_the_book(client, headers) for _ in range(3))
+    assert slowest < BUDGET / 2
+    found = wait_for_state(client, headers, deployment_id, "failed")
+    assert found["state"] == "failed", found
+    assert reported in str(found["last_error"])
+    assert reported.split(":")[0] in logs_of(client, headers, deployment_id)
+    assert found["open_orders"] == 0
+    # The engine is fine: another order is acknowledged, the health check answers.
+    move_the_book(client, headers)
+    assert client.get("/v1/health").status_code == 200
+
+
+def test_a_traceback_reaches_the_log_not_the_engine(
+    engine: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, headers = engine
+    source = RAISES.replace('id = "raises"', 'id = "raises-again"')
+    deployment_id = add_and_deploy(client, headers, source)
+    move_the_book(client, headers)
+    found = wait_for_state(client, headers, deployment_id, "failed")
+    text = logs_of(client, headers, deployment_id)
+    assert "Traceback" in text and "raise RuntimeError" in text
+    assert found["stop_reason"] == found["last_error"]
+
+
+ORPHAN = """
+import os, sys, time
+from velocimex_cli.engine.drivers.strategies.isolation import WorkerProcess
+from velocimex_cli.engine.drivers.strategies.worker import run_check
+worker = WorkerProcess(run_check, ("while True:\\n    pass\\n", "spin.py", 2**29))
+print(worker.pid, flush=True)
+time.sleep(0.3)
+os._exit(0)  # the engine dies without stopping its worker
+"""
+
+
+def test_a_worker_does_not_outlive_the_engine_even_in_a_loop() -> None:
+    import subprocess
+    import sys
+
+    engine = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True)
+    pid = int(engine.stdout.strip())
+    deadline = time.monotonic() + 5
+    state = "gone"
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                state = next(line for line in status if line.startswith("State:")).split()[1]
+        except FileNotFoundError:
+            state = "gone"
+        if state in ("gone", "Z"):  # ended (a zombie waits only for its reaper)
+            break
+        time.sleep(0.05)
+    assert state in ("gone", "Z"), f"the spinning worker {pid} is still {state}"
