@@ -50,7 +50,11 @@ setup(
             depends=[str(CORE / "_native.h")],
             optional=True,
             # Clean under -Wall -Wextra (tests/engine/core/test_native_sources.py keeps it so).
-            extra_compile_args=["-O2", "-Wall", "-Wextra"],
+            # -flto: one file per Python module must not cost the calls between them their
+            # inlining (callgrind: the C core's own instructions 54.7M -> 36.5M on the engine
+            # benchmark's 20,000-operation stream).
+            extra_compile_args=["-O2", "-flto", "-Wall", "-Wextra"],
+            extra_link_args=["-O2", "-flto"],
         )
     ]
 )
