@@ -18,6 +18,18 @@ OutputOption = Annotated[
     ),
 ]
 
+# The options of the commands that stream (vmx stream, vmx order watch).
+CountOption = Annotated[
+    int | None, typer.Option("--count", "-n", help="Stop after N data messages.")
+]
+DurationOption = Annotated[float | None, typer.Option("--duration", help="Stop after S seconds.")]
+RecordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--record", help="Also record every message received to FILE (NDJSON, versioned)."
+    ),
+]
+
 
 def output_format(json_flag: bool, output: str | None) -> str | None:
     """The format asked for on the command line (None: use the configured default)."""

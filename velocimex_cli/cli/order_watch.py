@@ -9,19 +9,18 @@ from typing import TYPE_CHECKING
 import typer
 
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, sub_app
-from velocimex_cli.cli.stream import (
+from velocimex_cli.cli.options import (
     CountOption,
     DurationOption,
-    OrdersOptions,
+    JsonFlag,
+    OutputOption,
     RecordOption,
-    errors_as,
-    run_orders,
-    stream_output,
+    sub_app,
 )
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
+    from velocimex_cli.cli.stream import OrdersOptions
 
 order_watch_app = sub_app("Your orders and fills as they happen.", no_args_is_help=False)
 
@@ -32,6 +31,8 @@ def run_order_watch(factory: Factory, opts: OrdersOptions) -> int:
         from velocimex_cli.cli.watch import watch_orders_on_terminal
 
         return watch_orders_on_terminal(factory)
+    from velocimex_cli.cli.stream import run_orders
+
     return run_orders(factory, opts)
 
 
@@ -46,6 +47,10 @@ def order_watch_command(
 ) -> None:
     """Your orders and fills as they happen: a live table on a terminal, NDJSON otherwise
     (and with --json)."""
+    # Imported here: `vmx order ...` loads this module for its `watch` command, and the
+    # stream's code is no part of the other order commands' start-up.
+    from velocimex_cli.cli.stream import OrdersOptions, errors_as, stream_output
+
     fmt = stream_output(json, output)
     opts = OrdersOptions(
         count=count, duration=duration, record=record, ndjson=json or output is not None

@@ -17,7 +17,15 @@ import typer
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    CountOption,
+    DurationOption,
+    JsonFlag,
+    OutputOption,
+    RecordOption,
+    output_format,
+    sub_app,
+)
 from velocimex_cli.output.iostreams import silence_stdout
 
 if TYPE_CHECKING:
@@ -264,18 +272,6 @@ def _instruments(values: list[str]) -> list[str]:
                 param_hint="'INSTRUMENTS'",
             )
     return values
-
-
-CountOption = Annotated[
-    int | None, typer.Option("--count", "-n", help="Stop after N data messages.")
-]
-DurationOption = Annotated[float | None, typer.Option("--duration", help="Stop after S seconds.")]
-RecordOption = Annotated[
-    str | None,
-    typer.Option(
-        "--record", help="Also record every message received to FILE (NDJSON, versioned)."
-    ),
-]
 
 
 @app.command("market")
