@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.startup import PY, VMX, _time
+from benchmarks.startup import PY, VMX, _time, paired_figure, summary
 
 CASES = (
     ("complete `vmx book `, cached", "vmx book ", False, [PY, "-c", "import typer"], 1.5),
@@ -47,8 +46,7 @@ def run(quick: bool) -> Iterator[dict]:
         # Start the local engine and provision the key (the first command does both).
         subprocess.run([*VMX, "order", "list", "--json"], env=env, capture_output=True, check=True)
         try:
-            worst: dict | None = None
-            within: list[bool] = []
+            figures: list[dict] = []
             for name, line, cold, baseline_command, target in CASES:
                 asked = _request(env, line)
                 answer = subprocess.run(VMX, env=asked, capture_output=True, text=True)
@@ -61,28 +59,9 @@ def run(quick: bool) -> Iterator[dict]:
                         shutil.rmtree(cache, ignore_errors=True)
                     values.append(_time(VMX, asked))
                     baselines.append(_time(baseline_command, env))
-                value, baseline = statistics.median(values), statistics.median(baselines)
-                figure = {
-                    "name": name,
-                    "baseline_name": " ".join(
-                        ["python3", *baseline_command[1:2], repr(baseline_command[2])]
-                    ),
-                    "value": round(value, 4),
-                    "baseline": round(baseline, 4),
-                    "ratio": round(value / baseline, 3),
-                    "target": target,
-                    "unit": "s (median wall time)",
-                    "runs": runs,
-                }
-                within.append(figure["ratio"] <= target)
+                figure = paired_figure(name, baseline_command, values, baselines, target)
+                figures.append(figure)
                 yield figure
-                if worst is None or figure["ratio"] / target > worst["ratio"] / worst["target"]:
-                    worst = figure
-            assert worst is not None
-            yield {
-                **worst,
-                "name": f"completion summary (closest to its target: {worst['name']})",
-                "all_within_target": all(within),
-            }
+            yield summary("completion", figures)
         finally:
             subprocess.run([*VMX, "engine", "stop"], env=env, capture_output=True, timeout=30)
