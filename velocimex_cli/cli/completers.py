@@ -8,76 +8,34 @@ import annotations`): Typer reads each callback's signature as it builds a comma
 objects cost it less than strings to evaluate.
 """
 
+from collections.abc import Callable
+
 import typer
 
 Candidates = list[tuple[str, str]]  # (value, help)
+Completer = Callable[[typer.Context, str], Candidates]
 
 
-def exchanges(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Exchange names (book/ticker/watch/markets/order place EXCHANGE, --exchange/-e)."""
-    from velocimex_cli.cli import completion_answers
+def _deferred(name: str) -> Completer:
+    """The callback that answers with `completion_answers.<name>`, imported on the first TAB."""
 
-    return completion_answers.exchanges(ctx, incomplete)
+    def complete(ctx: typer.Context, incomplete: str) -> Candidates:
+        from velocimex_cli.cli import completion_answers
 
+        answer: Completer = getattr(completion_answers, name)
+        return answer(ctx, incomplete)
 
-def symbols(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Symbols of the exchange already typed (its `exchange` parameter), else of every one."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.symbols(ctx, incomplete)
-
-
-def instruments(ctx: typer.Context, incomplete: str) -> Candidates:
-    """EXCHANGE:SYMBOL (vmx stream market)."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.instruments(ctx, incomplete)
+    complete.__name__ = complete.__qualname__ = name
+    return complete
 
 
-def order_ids(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Recent order ids, newest first (vmx order show, order fills --order-id)."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.order_ids(ctx, incomplete)
-
-
-def open_order_ids(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Ids of orders still open (vmx order cancel)."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.open_order_ids(ctx, incomplete)
-
-
-def strategy_ids(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Strategy ids (vmx strategy show|deploy)."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.strategy_ids(ctx, incomplete)
-
-
-def user_strategy_ids(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Ids of strategies added with `vmx strategy add`: the removable ones."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.user_strategy_ids(ctx, incomplete)
-
-
-def strategies_and_files(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Strategy ids, .py files and directories (vmx backtest)."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.strategies_and_files(ctx, incomplete)
-
-
-def deployment_ids(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Deployment ids (vmx strategy status|logs)."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.deployment_ids(ctx, incomplete)
-
-
-def live_deployment_ids(ctx: typer.Context, incomplete: str) -> Candidates:
-    """Ids of running deployments, the ones to stop (vmx strategy stop)."""
-    from velocimex_cli.cli import completion_answers
-
-    return completion_answers.live_deployment_ids(ctx, incomplete)
+exchanges = _deferred("exchanges")  # book/ticker/watch/markets/order place EXCHANGE, -e
+symbols = _deferred("symbols")  # of the exchange already typed, else of every one
+instruments = _deferred("instruments")  # EXCHANGE:SYMBOL (vmx stream market)
+order_ids = _deferred("order_ids")  # recent, newest first (order show, fills --order-id)
+open_order_ids = _deferred("open_order_ids")  # orders still open (vmx order cancel)
+strategy_ids = _deferred("strategy_ids")  # vmx strategy show|deploy
+user_strategy_ids = _deferred("user_strategy_ids")  # added with `strategy add`: removable
+strategies_and_files = _deferred("strategies_and_files")  # ids, .py files, dirs (backtest)
+deployment_ids = _deferred("deployment_ids")  # vmx strategy status|logs
+live_deployment_ids = _deferred("live_deployment_ids")  # running ones (vmx strategy stop)
