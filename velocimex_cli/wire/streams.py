@@ -76,6 +76,23 @@ def book_delta_message(
     }
 
 
+def book_status_message(
+    exchange: str, symbol: str, valid: bool, reason: str | None, timestamp: str
+) -> dict[str, Any]:
+    """(extension) On the book channel of a mirrored exchange: whether the engine's book is a
+    true copy of the venue's (`valid`), and if not why (`reason`: the feed is down or
+    resyncing). Sent when it changes, and after a subscription's snapshot while it is not
+    valid; a `book_snapshot` follows once the feed is whole again."""
+    return {
+        "type": "book_status",
+        "exchange": exchange,
+        "symbol": symbol,
+        "valid": valid,
+        "reason": reason,
+        "timestamp": timestamp,
+    }
+
+
 def order_message(event: str, order: dict[str, Any]) -> dict[str, Any]:
     """The Order's own `type` (limit/market) travels as `order_type` (it would collide)."""
     body = {"type": "order", "event": event, **order}

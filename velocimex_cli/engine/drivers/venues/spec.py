@@ -1,0 +1,129 @@
+"""What to mirror: `binance:BTC/USDT,ETH/USDT` (a ccxt exchange id, then its unified symbols).
+
+The same text is accepted by `vmx engine serve|start --mirror` (repeatable, one venue each) and by
+the persisted `engine_mirror` setting (venues separated by spaces or `;`). The engine's exchange
+is the venue's upper-case id (`binance` -> `BINANCE`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_VENUE = re.compile(r"[a-z][a-z0-9]{1,31}")
+_SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
+MAX_SYMBOLS = 64  # per venue: one watch each
+MAX_VENUE_CONFIG_BYTES = 1 << 20
+
+
+class MirrorSpecError(ValueError):
+    """A `--mirror` value, an `engine_mirror` setting or a venue config file that cannot be
+    used; the message says what is wrong and what to write instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueMirror:
+    venue: str  # the ccxt exchange id, lower case: "binance"
+    symbols: tuple[str, ...]  # ccxt unified spot symbols: ("BTC/USDT", "ETH/USDT")
+
+    @property
+    def exchange(self) -> str:
+        """The engine's exchange name for this venue."""
+        return self.venue.upper()
+
+    def text(self) -> str:
+        return f"{self.venue}:{','.join(self.symbols)}"
+
+
+def parse_mirror(text: str) -> VenueMirror:
+    """One venue: `binance:BTC/USDT,ETH/USDT`."""
+    venue, sep, symbols_text = text.strip().partition(":")
+    venue = venue.strip().lower()
+    example = "write it as VENUE:SYMBOL[,SYMBOL...], e.g. binance:BTC/USDT,ETH/USDT"
+    if not sep or not venue:
+        raise MirrorSpecError(f"--mirror {text!r} names no venue: {example}")
+    if not _VENUE.fullmatch(venue):
+        raise MirrorSpecError(f"--mirror {text!r}: {venue!r} is not a ccxt exchange id; {example}")
+    symbols: list[str] = []
+    for raw in symbols_text.split(","):
+        symbol = raw.strip().upper()
+        if not symbol:
+            continue
+        if not _SYMBOL.fullmatch(symbol):
+            raise MirrorSpecError(
+                f"--mirror {text!r}: {raw.strip()!r} is not a spot symbol such as BTC/USDT"
+            )
+        if symbol not in symbols:
+            symbols.append(symbol)
+    if not symbols:
+        raise MirrorSpecError(f"--mirror {text!r} names no symbol: {example}")
+    if len(symbols) > MAX_SYMBOLS:
+        raise MirrorSpecError(f"--mirror {text!r}: at most {MAX_SYMBOLS} symbols per venue")
+    return VenueMirror(venue, tuple(symbols))
+
+
+def parse_mirrors(texts: Iterable[str]) -> tuple[VenueMirror, ...]:
+    """Several venues (repeated `--mirror`, or the setting split on spaces and `;`); a venue
+    named twice is refused (say all its symbols in one value)."""
+    mirrors: list[VenueMirror] = []
+    for text in texts:
+        for part in re.split(r"[;\s]+", text.strip()):
+            if part:
+                mirrors.append(parse_mirror(part))
+    seen: set[str] = set()
+    for mirror in mirrors:
+        if mirror.venue in seen:
+            raise MirrorSpecError(
+                f"{mirror.venue} is mirrored twice: name all its symbols once, "
+                f"e.g. {mirror.venue}:BTC/USDT,ETH/USDT"
+            )
+        seen.add(mirror.venue)
+    if any(m.exchange == "NASDAQ" for m in mirrors):
+        raise MirrorSpecError("NASDAQ stays simulated: it cannot be mirrored")
+    return tuple(mirrors)
+
+
+def load_venue_config(path: Path) -> dict[str, dict[str, Any]]:
+    """`--venue-config FILE`: a JSON object of ccxt exchange id -> an object merged into that
+    exchange's ccxt constructor config (`urls`, `options`, `timeout`, proxies)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_VENUE_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise MirrorSpecError(
+            f"--venue-config {path}: cannot read it ({exc.strerror or exc})"
+        ) from None
+    if len(raw) > MAX_VENUE_CONFIG_BYTES:
+        raise MirrorSpecError(f"--venue-config {path}: larger than 1 MiB; is it the right file?")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        column = getattr(exc, "colno", None)
+        where = f" at line {line}, column {column}" if line is not None else ""
+        raise MirrorSpecError(f"--venue-config {path}: not valid JSON{where}") from None
+    return venue_config(data, str(path))
+
+
+def venue_config(data: object, source: str) -> dict[str, dict[str, Any]]:
+    """Check a venue config's shape: an object of venue id -> object."""
+    if not isinstance(data, Mapping):
+        raise MirrorSpecError(
+            f"--venue-config {source}: must be a JSON object such as "
+            '{"binance": {"urls": {...}}}'
+        )
+    config: dict[str, dict[str, Any]] = {}
+    for venue, value in data.items():
+        if not isinstance(venue, str) or not _VENUE.fullmatch(venue):
+            raise MirrorSpecError(f"--venue-config {source}: {venue!r} is not a ccxt exchange id")
+        if not isinstance(value, Mapping):
+            raise MirrorSpecError(
+                f"--venue-config {source}: the value for {venue!r} must be an object of ccxt "
+                "config (urls, options, timeout, ...)"
+            )
+        config[venue] = dict(value)
+    return config
