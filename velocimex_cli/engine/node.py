@@ -33,21 +33,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.storage import Store
 from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
+from velocimex_cli.engine.drivers.venues.spec import VenueMirror
 from velocimex_cli.wire.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.drivers.simulator import MarketSimulator
     from velocimex_cli.engine.drivers.strategies.deployments import Deployments
+    from velocimex_cli.engine.drivers.venues.mirror import SourceFactory, VenueMirrors
 
 log = logging.getLogger("vmx.engine.node")
 
@@ -84,6 +86,14 @@ class NodeSettings:
     # engine/commit_record.py); the loss is logged.
     accept_data_loss: bool = False
     strategies: StrategyLimits = field(default_factory=StrategyLimits)
+    # Real venues mirrored in place of the simulated exchanges of their names
+    # (drivers/venues/mirror.py), and each venue's ccxt config (`--venue-config`).
+    mirrors: tuple[VenueMirror, ...] = ()
+    venue_config: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Builds a venue's source (None: ccxt's, which needs the `live` extra); tests inject one.
+    venue_sources: SourceFactory | None = None
+    # How the mirrors wait between retries (None: asyncio.sleep); tests inject one.
+    venue_retry_sleep: Callable[[float], Awaitable[None]] | None = None
 
 
 class EngineNode:
@@ -94,6 +104,7 @@ class EngineNode:
         self.exchange: Exchange = None  # type: ignore[assignment]  # set by start()
         self.simulator: MarketSimulator | None = None
         self.deployments: Deployments | None = None
+        self.mirrors: VenueMirrors | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_waiters: list[asyncio.Future[None]] = []
@@ -109,6 +120,16 @@ class EngineNode:
         config = EngineConfig(seed=settings.seed, always_open=settings.always_open)
         if settings.sandbox_funds is not None:
             config.sandbox_funds = dict(settings.sandbox_funds)
+        halted: dict[str, str] = {}
+        if settings.mirrors:
+            from velocimex_cli.engine.drivers.venues import markets, mirror
+
+            sources = settings.venue_sources
+            if sources is None:
+                mirror.require_ccxt()  # refuse at once, before anything is opened
+                sources = mirror.ccxt_source
+            specs = markets.SpecFile(settings.data_dir)
+            config.catalogue, halted = markets.mirrored_catalogue(settings.mirrors, specs.load())
         if self._store is not None:
             self.exchange = Exchange(config, self.clock, self._store)
         elif settings.data_dir is not None:
@@ -131,10 +152,18 @@ class EngineNode:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # stepped: commit each command at once, run nothing by itself
             loop = None
+        mirrored = {m.exchange for m in settings.mirrors}
+        if mirrored:
+            self._unsimulate(mirrored)
         if settings.simulator:
             from velocimex_cli.engine.drivers.simulator import MarketSimulator
 
-            self.simulator = MarketSimulator(self.exchange, seed=settings.seed)
+            simulated = [
+                i for i in self.exchange.catalogue.instruments if i.exchange not in mirrored
+            ]
+            self.simulator = MarketSimulator(
+                self.exchange, seed=settings.seed, instruments=simulated if mirrored else None
+            )
             self.simulator.seed_books()
             self.add_driver(self.simulator)
         if settings.deployments:
@@ -144,6 +173,20 @@ class EngineNode:
                 self.exchange, settings.strategies, data_dir=settings.data_dir, loop=loop
             )
             self.add_driver(self.deployments)
+        if settings.mirrors:
+            from velocimex_cli.engine.drivers.venues.mirror import VenueMirrors
+
+            self.mirrors = VenueMirrors(
+                self.exchange,
+                settings.mirrors,
+                settings.venue_config,
+                sources,
+                self.clock,
+                specs,
+                halted,
+                settings.venue_retry_sleep or asyncio.sleep,
+            )
+            self.add_driver(self.mirrors)
         self.exchange.on_rollback = self._storage_failed
         self.started = True
         if loop is None:
@@ -156,9 +199,26 @@ class EngineNode:
         if self.deployments is not None:
             self.deployments.restore()
             self._tasks.append(loop.create_task(self.deployments.run()))
+        if self.mirrors is not None:
+            self.mirrors.start(loop)
         if settings.simulate:
             self._tasks.append(loop.create_task(self._simulate()))
         self._tasks.append(loop.create_task(self._run_timers()))
+
+    def _unsimulate(self, exchanges: set[str]) -> None:
+        """The simulator's resting orders on exchanges now mirrored go: the venue's book
+        replaces them (a command each, stored)."""
+        from velocimex_cli.engine.drivers.simulator import MAKER, TAKER
+
+        for name in (MAKER, TAKER):
+            if self.exchange.has_account(name):
+                for exchange in sorted(exchanges):
+                    self.exchange.cancel_all(name, exchange)
+
+    def market_status(self) -> list[dict[str, Any]]:
+        """Each venue's status; a mirrored one's from its feed (drivers/venues/status.py)."""
+        rows = self.exchange.market_status()
+        return rows if self.mirrors is None else self.mirrors.status_rows(rows)
 
     @property
     def persistent(self) -> bool:
@@ -301,6 +361,8 @@ class EngineNode:
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
+        if self.mirrors is not None:
+            await self.mirrors.stop()
         self.close()
 
     def close(self) -> None:
@@ -321,6 +383,8 @@ class EngineNode:
 
 def _named(driver: Driver) -> str:
     """How the log names a driver."""
-    return {"MarketSimulator": "the simulator", "Deployments": "the strategy deployments"}.get(
-        type(driver).__name__, type(driver).__name__
-    )
+    return {
+        "MarketSimulator": "the simulator",
+        "Deployments": "the strategy deployments",
+        "VenueMirrors": "the mirrored venues",
+    }.get(type(driver).__name__, type(driver).__name__)

@@ -45,6 +45,7 @@ from velocimex_cli.engine.commit_record import (
 )
 from velocimex_cli.engine.core.exchange import Clock, EngineConfig, Exchange
 from velocimex_cli.engine.core.fills import FillRecord
+from velocimex_cli.engine.core.instruments import Catalogue, Instrument
 from velocimex_cli.engine.core.ledger import AccountKind, Position
 from velocimex_cli.engine.core.market_stats import DAY_MICROS
 from velocimex_cli.engine.core.orders import (
@@ -408,9 +409,14 @@ class SqliteStore:
                 )
             counters = self._counters()
             reserved = self._reserved
-            if reserved is None or any(map(operator.gt, counters, reserved)):
+            if (
+                reserved is None
+                or len(reserved) != len(counters)  # an instrument added after start
+                or any(map(operator.gt, counters, reserved))
+            ):
                 reserved = [value + COUNTER_BLOCK for value in counters]
                 c.executemany(_META_UPSERT, _counter_rows(reserved))
+                c.execute(_META_UPSERT, _keys_row(exchange))
             if changes.funding:
                 c.execute(_META_UPSERT, ("funded", json.dumps(exchange.ledger.funded)))
             if epoch:
@@ -486,6 +492,7 @@ class SqliteStore:
             self._checkpointer.stop()
         try:
             self.connection.executemany(_META_UPSERT, _counter_rows(self._counters()))
+            self.connection.execute(_META_UPSERT, _keys_row(self.exchange))
             self.connection.execute(
                 _META_UPSERT,
                 ("last_prices", json.dumps([s.last_price for s in self.exchange.stats])),
@@ -503,6 +510,27 @@ def _counter_rows(counters: list[int]) -> list[tuple[str, str]]:
         ("next_order_id", str(counters[0])),
         ("next_trade_id", str(counters[1])),
         ("sequences", json.dumps(counters[2:])),
+    ]
+
+
+def _keys_row(exchange: Exchange) -> tuple[str, str]:
+    """The instruments' keys in index order: the order of the stored `sequences` and
+    `last_prices`, so a catalogue that changed (a venue mirrored or no longer) reads them back
+    by instrument, not by position."""
+    return ("instrument_keys", json.dumps([i.key for i in exchange.catalogue.instruments]))
+
+
+def _by_instrument(exchange: Exchange, meta: dict[str, str], name: str) -> list[tuple[int, int]]:
+    """(index, value) of a stored per-instrument list, for the instruments still traded."""
+    values = json.loads(meta.get(name, "[]"))
+    keys = meta.get("instrument_keys")
+    if keys is None:  # written before the keys were: by position
+        return list(enumerate(values[: len(exchange.books)]))
+    index = {i.key: i.index for i in exchange.catalogue.instruments}
+    return [
+        (index[key], value)
+        for key, value in zip(json.loads(keys), values, strict=False)
+        if key in index
     ]
 
 
@@ -686,16 +714,29 @@ def check_database(db_path: Path) -> None:
         connection.close()
 
 
+def _stored_instrument(
+    catalogue: Catalogue, exchange_name: str, symbol: str, what: str
+) -> Instrument:
+    """The instrument a stored row names; a clear StoreError when this engine does not trade
+    it (a mirrored venue's market, and the engine now started without that mirror)."""
+    found = catalogue._by_key.get((exchange_name, symbol))
+    if found is None:
+        raise StoreError(
+            f"the data directory holds {what} on {exchange_name}:{symbol}, a market this engine "
+            f"does not trade now; start it with the mirror that lists it (e.g. --mirror "
+            f"{exchange_name.lower()}:{symbol}), or use another --data-dir; nothing was changed"
+        )
+    return found
+
+
 def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
     ledger = exchange.ledger
     catalogue = exchange.catalogue
     meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
     exchange.next_order_id = int(meta.get("next_order_id", 1))
     exchange.next_trade_id = int(meta.get("next_trade_id", 1))
-    for book, sequence in zip(
-        exchange.books, json.loads(meta.get("sequences", "[]")), strict=False
-    ):
-        book.sequence = sequence
+    for index, sequence in _by_instrument(exchange, meta, "sequences"):
+        exchange.books[index].sequence = sequence
     ledger.funded = {k: int(v) for k, v in json.loads(meta.get("funded", "{}")).items()}
     for name, kind in c.execute("SELECT name, kind FROM accounts ORDER BY rowid"):
         if name not in ledger.accounts:
@@ -707,13 +748,13 @@ def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
     for name, exchange_name, symbol, quantity, cost, realized in c.execute(
         "SELECT * FROM positions"
     ):
-        index = catalogue.find(exchange_name, symbol).index
+        index = _stored_instrument(catalogue, exchange_name, symbol, "a position").index
         ledger.accounts[name].positions[index] = Position(quantity, cost, realized)
     orders: dict[int, Order] = {}
     for row in c.execute("SELECT * FROM orders ORDER BY id"):
         (oid, name, exchange_name, symbol, side, type_, tif, post_only, price, quantity, filled,
          filled_notional, status, reason, client_id, created, updated) = row  # fmt: skip
-        instrument = catalogue.find(exchange_name, symbol)
+        instrument = _stored_instrument(catalogue, exchange_name, symbol, f"order {oid}")
         order = Order(
             oid, name, instrument, side, OrderType(type_), TimeInForce(tif), bool(post_only),
             price, quantity, client_id, created,
@@ -746,7 +787,7 @@ def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
         ledger.accounts[order.account].fills.append(record)
     # The ticker's last price and 24-hour volume: every trade, users' and simulated.
     stats = exchange.stats
-    for index, price in enumerate(json.loads(meta.get("last_prices", "[]"))[: len(stats)]):
+    for index, price in _by_instrument(exchange, meta, "last_prices"):
         stats[index].last_price = price
     horizon = to_micros(exchange.clock()) - DAY_MICROS
     for exchange_name, symbol, price, lots, timestamp in c.execute(
@@ -754,4 +795,6 @@ def _restore(c: sqlite3.Connection, exchange: Exchange) -> None:
         "ORDER BY trade_id",
         (horizon,),
     ):
-        stats[catalogue.find(exchange_name, symbol).index].record(timestamp, price, lots)
+        traded = catalogue._by_key.get((exchange_name, symbol))
+        if traded is not None:  # (a market no longer traded: its volume is of no use)
+            stats[traded.index].record(timestamp, price, lots)

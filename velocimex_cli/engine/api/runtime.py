@@ -22,7 +22,8 @@ from velocimex_cli.engine.keys import KeyInfo, KeyStore
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
-from velocimex_cli.wire.streams import book_snapshot_message
+from velocimex_cli.wire.streams import book_snapshot_message, book_status_message
+from velocimex_cli.wire.timefmt import iso
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
@@ -45,6 +46,10 @@ def node_settings(settings: ServerSettings) -> NodeSettings:
         checkpoint_seconds=CHECKPOINT_SECONDS if settings.data_dir is not None else None,
         strategies=settings.strategy_limits,
         accept_data_loss=settings.accept_data_loss,
+        mirrors=settings.mirrors,
+        venue_config=settings.venue_config,
+        venue_sources=settings.venue_sources,
+        venue_retry_sleep=settings.venue_retry_sleep,
     )
 
 
@@ -76,7 +81,6 @@ class EngineRuntime:
         self._keys: KeyStore | None = None
         self._verified: dict[str, tuple[float, bytes, KeyInfo]] = {}
         self._revocations_seen = 0
-        self._instrument_keys: list[str] = []
         self.started = False
         self._listening = False
 
@@ -106,9 +110,6 @@ class EngineRuntime:
             self._keys = self._keys or KeyStore.open(settings.data_dir, settings.clock)
         else:
             self._keys = self._keys or KeyStore.in_memory(settings.clock)
-        self._instrument_keys = [
-            f"{i['exchange']}:{i['symbol']}" for i in self.node.exchange.instruments()
-        ]
         self._listening = False
         self.started = True
 
@@ -182,7 +183,23 @@ class EngineRuntime:
 
     # market data helpers ------------------------------------------------------------------
     def instrument_keys(self) -> list[str]:
-        return list(self._instrument_keys)
+        """Every instrument's key (a mirrored venue's markets may load after start)."""
+        exchange = self.exchange
+        return [] if exchange is None else [i.key for i in exchange.catalogue.instruments]
+
+    def book_status_frame(self, key: str) -> str | None:
+        """The `book_status` message of a mirrored instrument whose book is not valid now
+        (None: valid, or not mirrored): it follows a subscription's snapshot."""
+        mirrors = self.node.mirrors if self.node is not None else None
+        if mirrors is None:
+            return None
+        exchange, _, symbol = key.partition(":")
+        state = mirrors.book_status(exchange, symbol)
+        if state is None or state[0]:
+            return None
+        return jsonfmt.dumps(
+            book_status_message(exchange, symbol, False, state[1], iso(self.settings.clock()))
+        )
 
     def instrument_keys_from(self, raw: object) -> list[str]:
         if not isinstance(raw, list) or not raw:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
+from velocimex_cli.engine.drivers.venues.spec import VenueMirror
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.drivers.venues.mirror import SourceFactory
 
 
 def utc_now() -> datetime:
@@ -47,3 +52,10 @@ class ServerSettings:
     strategy_limits: StrategyLimits = field(default_factory=StrategyLimits)
     # Start even when engine.db lacks commits the data directory had stored (logged).
     accept_data_loss: bool = False
+    # Real venues mirrored in place of the simulated exchanges of their names
+    # (`vmx engine serve --mirror`), and each venue's ccxt config (`--venue-config`).
+    mirrors: tuple[VenueMirror, ...] = ()
+    venue_config: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Builds a venue's source (None: ccxt's); tests inject a scripted one.
+    venue_sources: SourceFactory | None = None
+    venue_retry_sleep: Callable[[float], Awaitable[None]] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from velocimex_cli.engine.core import venue_gate
 from velocimex_cli.engine.core.entry import parse_order
 from velocimex_cli.engine.core.entry_rules import outcome
 from velocimex_cli.engine.core.fees import fee
@@ -30,6 +31,8 @@ def dry_run(exchange: ExchangeState, account: Account, request: dict[str, Any]) 
     instrument, side, _type, tif, post_only, lots, ticks, client_id = parse_order(
         exchange.catalogue, request
     )
+    if exchange.gated and instrument.index in exchange.gated:
+        venue_gate.check(exchange, account, instrument, side, lots, ticks)
     order, asset, required, reject, _now = exchange._check(
         account, instrument, side, lots, ticks, tif, post_only, client_id
     )

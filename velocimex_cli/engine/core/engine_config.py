@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from velocimex_cli.engine.core.instruments import Catalogue
 from velocimex_cli.engine.core.risk import RiskLimits
 
 DEFAULT_SANDBOX_FUNDS: dict[str, Decimal] = {
@@ -27,3 +28,7 @@ class EngineConfig:
     sandbox_funds: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_SANDBOX_FUNDS))
     # The pre-trade limits of a user account until it changes them (see core/risk.py).
     default_limits: RiskLimits = field(default_factory=RiskLimits)
+    # The instruments traded (None: the simulated catalogue); a node mirroring venues builds
+    # its own (drivers/venues/markets.py). Shared by every Exchange built from this config,
+    # so a store's reload sees the instruments added after start.
+    catalogue: Catalogue | None = None

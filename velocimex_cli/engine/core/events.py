@@ -56,4 +56,16 @@ class TickerEvent:
     ticker: dict[str, Any]
 
 
-Event = OrderEvent | FillEvent | TradeEvent | BookEvent | TickerEvent
+@dataclass(slots=True)
+class BookStatusEvent:
+    """(extension) Whether a mirrored instrument's book is a true copy of its venue's
+    (wire/streams.book_status_message); `reason` says why not."""
+
+    exchange: str
+    symbol: str
+    valid: bool
+    reason: str | None
+    timestamp: str
+
+
+Event = OrderEvent | FillEvent | TradeEvent | BookEvent | TickerEvent | BookStatusEvent

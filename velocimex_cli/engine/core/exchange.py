@@ -39,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from velocimex_cli.engine.core import risk, views
+from velocimex_cli.engine.core import risk, venue_gate, views
 from velocimex_cli.engine.core.book import OrderBook
 from velocimex_cli.engine.core.clocks import Clock, MicrosClock
 from velocimex_cli.engine.core.commands import Commands
@@ -97,7 +97,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
     def __init__(self, config: EngineConfig, clock: Clock, store: Store | None = None) -> None:
         self.config = config
         self.clock = clock
-        self.catalogue = Catalogue()
+        self.catalogue = config.catalogue if config.catalogue is not None else Catalogue()
         self.books: list[OrderBook] = [OrderBook() for _ in self.catalogue.instruments]
         self.stats: list[MarketStats] = [MarketStats() for _ in self.catalogue.instruments]
         self.ledger = Ledger()
@@ -136,6 +136,10 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self.state_unstored = False
         # Called once memory was rolled back (the node stops what ran on the lost batch).
         self.on_rollback: Callable[[], None] | None = None
+        # Mirrored instruments (by index) whose users' orders pass `venue_gate.check`, and
+        # why those whose feed is down are halted (see drivers/venues/mirror.py).
+        self.gated: set[int] = set()
+        self.halts: dict[int, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def attach_store(self, store: Store) -> None:
@@ -339,6 +343,17 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
             self._changes.balances.add((account.name, asset))
             self._changes.funding[asset] = self._changes.funding.get(asset, 0) + units
 
+    def clear_locks(self, account: Account, asset: str) -> None:
+        """Nothing of `asset` locked in `account` any more, stored: a volatile mirror's account
+        after a restart, none of whose orders rests (core/liquidity.drop_volatile)."""
+        if any(account.live_orders()):
+            raise ValueError(f"{account.name} has resting orders: their locks stay")
+        self._begin()
+        account.balance(asset)[1] = 0
+        if self._changes is not None:
+            self._changes.balances.add((account.name, asset))
+        self._finish()
+
     def account(self, name: str) -> Account:
         """Account `name`, to read (its balances, orders and fills); NOT_FOUND if it does not
         exist. Every change goes through the entry points above and below."""
@@ -359,6 +374,22 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
 
     def instrument(self, exchange: object, symbol: object) -> Instrument:
         return self.catalogue.find(exchange, symbol)
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Trade one more instrument (a mirrored market loaded after start), with an empty
+        book; its index is the next one."""
+        self.catalogue.add(instrument)
+        self.books.append(OrderBook())
+        self.stats.append(MarketStats())
+
+    def replace_instrument(self, instrument: Instrument) -> None:
+        """Trade the instrument at `instrument.index` on new terms (a mirrored market whose
+        spec loaded); only while nothing rests in its book, whose statistics start again."""
+        book = self.books[instrument.index]
+        if book.best_bid() is not None or book.best_ask() is not None:
+            raise ValueError(f"{instrument.key}: orders rest on its present terms")
+        self.catalogue.replace(instrument)
+        self.stats[instrument.index] = MarketStats()
 
     def book(self, instrument: Instrument) -> OrderBook:
         """`instrument`'s live book, to read (best prices, its sequence); orders change it."""
@@ -417,6 +448,8 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         """
         if self.storage_refusal is not None:
             raise self.unstored("not placed")
+        if self.gated and instrument.index in self.gated:
+            venue_gate.check(self, account, instrument, side, lots, price)
         if native_place is not None and not post_only:
             placed = native_place(self, account, instrument, side, lots, price, tif, client_id)
             if placed is not None:

@@ -49,6 +49,8 @@ class ExchangeState(Protocol):
     next_order_id: int
     next_trade_id: int
     storage_refusal: str | None  # why state changes are refused (None: they run)
+    gated: set[int]  # mirrored instruments: users' orders pass venue_gate.check
+    halts: dict[int, str]  # mirrored instruments whose feed is down, and why
     _maker_bps: int
     _taker_bps: int
     _lock_bps: int  # fees.lock_bps of the two

@@ -40,6 +40,9 @@ class Instrument:
     lot_size: Decimal
     min_quantity: Decimal
     reference_price: Decimal
+    # The least price x quantity an order may have, in the quote asset (a mirrored venue's
+    # rule; None: no such rule).
+    min_notional: Decimal | None = None
     # Derived integer scales (filled in by __post_init__).
     price_decimals: int = field(init=False)
     quantity_decimals: int = field(init=False)
@@ -98,6 +101,11 @@ MAX_STEPS = 10**15
 EQUITY_TICK = Decimal("0.01")
 
 
+def default_instruments() -> list[Instrument]:
+    """The simulated catalogue, indexed from 0."""
+    return _catalogue()
+
+
 def _catalogue() -> list[Instrument]:
     nasdaq = Venue("NASDAQ", VenueKind.EQUITY)
     nyse = Venue("NYSE", VenueKind.EQUITY)
@@ -146,14 +154,42 @@ def canonical_symbol(symbol: str) -> str:
 class Catalogue:
     """The instruments an engine trades, looked up case-insensitively with alias spellings."""
 
-    def __init__(self, instruments: list[Instrument] | None = None) -> None:
-        self.instruments: list[Instrument] = instruments or _catalogue()
+    def __init__(
+        self, instruments: list[Instrument] | None = None, venues: tuple[Venue, ...] = ()
+    ) -> None:
+        """`instruments` (default: the simulated catalogue) must be indexed 0, 1, ... in order;
+        `venues` are listed even while they have no instrument yet (a mirrored venue whose
+        markets have not loaded)."""
+        self.instruments: list[Instrument] = _catalogue() if instruments is None else instruments
         self.venues: dict[str, Venue] = {}
         self._by_key: dict[tuple[str, str], Instrument] = {}
         self._spellings: dict[tuple[object, object], Instrument] = {}  # as given
         for instrument in self.instruments:
             self.venues.setdefault(instrument.venue.name, instrument.venue)
             self._by_key[(instrument.venue.name, instrument.symbol)] = instrument
+        for venue in venues:
+            self.venues.setdefault(venue.name, venue)
+
+    def add(self, instrument: Instrument) -> None:
+        """One more instrument (a mirrored market loaded after start); its index must be the
+        next one. Use `Exchange.add_instrument`, which gives it a book."""
+        if instrument.index != len(self.instruments):
+            raise ValueError(f"{instrument.key}: index {instrument.index} is not the next one")
+        if (instrument.venue.name, instrument.symbol) in self._by_key:
+            raise ValueError(f"{instrument.key} is listed already")
+        self.instruments.append(instrument)
+        self.venues.setdefault(instrument.venue.name, instrument.venue)
+        self._by_key[(instrument.venue.name, instrument.symbol)] = instrument
+
+    def replace(self, instrument: Instrument) -> None:
+        """Trade the instrument at `instrument.index` on `instrument`'s terms (a mirrored
+        market whose venue stated them once loaded); same venue and symbol."""
+        old = self.instruments[instrument.index]
+        if (old.venue.name, old.symbol) != (instrument.venue.name, instrument.symbol):
+            raise ValueError(f"{instrument.key} cannot replace {old.key}")
+        self.instruments[instrument.index] = instrument
+        self._by_key[(instrument.venue.name, instrument.symbol)] = instrument
+        self._spellings.clear()
 
     def venue(self, exchange: object) -> Venue:
         if not isinstance(exchange, str) or not exchange.strip():

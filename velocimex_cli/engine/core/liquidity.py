@@ -11,6 +11,13 @@ order events or book events.
 
 An order that would cross the book is placed through `Exchange.place` (it matches first).
 
+A live mirror of a real venue (engine/drivers/venues/mirror.py) has a store and listeners, so
+its `Liquidity` is `volatile`: its account's resting orders are a view of the venue, not state.
+Nothing of them is stored (a restart drops what the store saw of them, `drop_volatile`, and the
+venue's next snapshot rebuilds them), and the mirror publishes the book deltas of its changes
+itself. Whatever a user's order does against them (accepted, filled, balances) goes through
+the normal command path, stored before it is answered.
+
 `set_level` makes the account's resting quantity at a level a given size (a recorded book's
 level change); `set_book` does a batch of them in one C call (`_native.mirror_book`, in
 engine/backtest/liquidity.c beside the backtest it serves) when the C core is active, reading
@@ -23,10 +30,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.core import native_path
+from velocimex_cli.engine.core.events import Event, TickerEvent
 from velocimex_cli.engine.core.ledger import AccountKind
 from velocimex_cli.engine.core.locks import lock_for
 from velocimex_cli.engine.core.orders import BUY, CANCELED, GTC, LIMIT, NATIVE, SELL, Order, Reason
+from velocimex_cli.engine.core.views import book_event, ticker
 from velocimex_cli.wire.errors import InsufficientBalance
+from velocimex_cli.wire.timefmt import iso_from_micros
 
 # The C core's batch of `set_level`s, when it is configured for the engine path.
 mirror_book: Callable[..., int] | None = None
@@ -44,18 +54,25 @@ if TYPE_CHECKING:
 class Liquidity:
     """One simulated account's resting orders on one instrument's book."""
 
-    def __init__(self, exchange: Exchange, account: Account, instrument: Instrument) -> None:
+    def __init__(
+        self, exchange: Exchange, account: Account, instrument: Instrument, volatile: bool = False
+    ) -> None:
+        """`volatile`: the changes are a view of a venue that nobody stores (see above)."""
         if account.kind is AccountKind.USER:
             raise ValueError("only a simulated account's liquidity is changed outside commands")
         self.exchange = exchange
         self.account = account
         self.instrument = instrument
+        self.volatile = volatile
         self.book = exchange.books[instrument.index]
         self._quote = account.balance(instrument.quote)
         self._base = account.balance(instrument.base)
 
     def _check_quiet(self) -> None:
-        """Nobody may need these changes as events or store changes."""
+        """Nobody may need these changes as events or store changes (a volatile mirror's
+        owner publishes its book changes and stores none of them)."""
+        if self.volatile:
+            return
         exchange = self.exchange
         if exchange._store is not None:
             raise RuntimeError("an engine with a store records every change as a command")
@@ -177,6 +194,38 @@ class Liquidity:
             self.set_level(side, ticks, lots, now)
             index = mirror_book(*args, bids, asks, index + 1, now)
 
+    def watch(self) -> tuple[int | None, int | None] | None:
+        """Before a volatile batch of changes: note the levels it changes when a listener
+        wants book events; the best prices before it (None: nobody wants them)."""
+        exchange = self.exchange
+        if not exchange._listeners or not exchange._book_events:
+            return None
+        book = self.book
+        book.touched = set()
+        return book.best_bid(), book.best_ask()
+
+    def announce(self, before: tuple[int | None, int | None] | None, now: int) -> None:
+        """After a volatile batch (`before` from `watch`): publish it (the sequence moves on)
+        and deliver its book delta, and the ticker when the best prices moved, after every
+        event of the commands before it, as a command's events are delivered."""
+        self.publish()
+        book = self.book
+        if before is None:
+            return
+        touched = book.touched
+        book.touched = None
+        if not touched:
+            return
+        exchange = self.exchange
+        instrument = self.instrument
+        stamp = iso_from_micros(now)
+        events: list[Event] = [book_event(instrument, book, stamp)]
+        if before != (book.best_bid(), book.best_ask()):
+            stats = exchange.stats[instrument.index]
+            events.append(TickerEvent(ticker(instrument, book, stats, now)))
+        exchange._pending_events.extend(events)
+        exchange._commit()
+
     def publish(self) -> None:
         """End a batch of changes: the book's sequence moves on if it changed (as a command's
         end does)."""
@@ -184,3 +233,16 @@ class Liquidity:
         if book.changed:
             book.sequence += 1
             book.changed = False
+
+
+def drop_volatile(exchange: Exchange, account: Account) -> int:
+    """At start, before a volatile mirror trades: cancel what the store kept of its account's
+    orders (those a user's trade touched were stored) as one command, and clear the locks of
+    those it never stored. Returns how many were canceled."""
+    live = list(account.live_orders())
+    if live:
+        exchange.cancel_all(account.name)
+    for asset, balance in account.balances.items():
+        if balance[1]:
+            exchange.clear_locks(account, asset)
+    return len(live)

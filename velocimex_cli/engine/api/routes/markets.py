@@ -16,7 +16,7 @@ _UNKNOWN = "Unknown exchange or symbol (INVALID_PARAMETER)."
 
 
 async def market_status(call: Call) -> JsonResponse:
-    return ok({"markets": call.exchange.market_status()})
+    return ok({"markets": call.node.market_status()})
 
 
 async def markets(call: Call) -> JsonResponse:

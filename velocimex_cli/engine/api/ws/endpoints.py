@@ -114,6 +114,7 @@ async def market_stream(ws: WebSocket) -> None:
             runtime.book_frame,
             settings.ws_send_timeout_seconds,
             settings.ws_close_grace_seconds,
+            runtime.book_status_frame,
         )
         runtime.commit_pending()  # the first tickers show stored state only
         for ticker in runtime.started_exchange().tickers():

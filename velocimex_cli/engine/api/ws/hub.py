@@ -176,12 +176,16 @@ class MarketSubscriber(Subscriber):
         snapshot: Callable[[str], str | None],
         send_timeout: float = SEND_TIMEOUT,
         close_grace: float = CLOSE_GRACE,
+        book_status: Callable[[str], str | None] | None = None,
     ) -> None:
+        """`book_status(key)`: the `book_status` frame that follows a snapshot of a mirrored
+        book that is not valid now (None: nothing follows)."""
         super().__init__(ws, limit, rate, send_timeout, close_grace)
         self.default_feed = True
         self.channels: dict[str, set[str] | None] = {"ticker": ALL}
         self.stale_books: set[str] = set()
         self._snapshot = snapshot
+        self._book_status = book_status
 
     def wants(self, channel: str, key: str) -> bool:
         if channel not in self.channels:
@@ -234,7 +238,11 @@ class MarketSubscriber(Subscriber):
             self.stale_books.discard(key)
             if not self.wants("book", key):
                 return None
-            return self._snapshot(key)
+            frame = self._snapshot(key)
+            follow = None if self._book_status is None else self._book_status(key)
+            if follow is not None:
+                self.outbox.put_latest(("book_status", key), follow)
+            return frame
 
         self.outbox.put_latest(("snapshot", key), render)
 
@@ -344,6 +352,24 @@ class Hub:
                     )
                 sub.offer_delta(key, frame)
 
+    def publish_book_status(self, event: events.BookStatusEvent) -> None:
+        """A mirrored book became valid or not: said on the book channel, in order with its
+        deltas; once valid again a fresh snapshot follows."""
+        key = instrument_key(event.exchange, event.symbol)
+        frame: str | None = None
+        for sub in self.market:
+            if sub.wants("book", key):
+                if frame is None:
+                    frame = jsonfmt.dumps(
+                        wire.book_status_message(
+                            event.exchange, event.symbol, event.valid, event.reason,
+                            event.timestamp,
+                        )
+                    )  # fmt: skip
+                sub.offer_delta(key, frame)
+                if event.valid:
+                    sub.resnapshot(key)
+
     def publish_order(self, account: str, event: str, order: dict[str, Any]) -> None:
         subs = self.orders.get(account)
         if subs:
@@ -378,5 +404,7 @@ class Hub:
                 self.publish_order(event.account, event.event, event.order)
             elif isinstance(event, events.FillEvent):
                 self.publish_fill(event.account, event.fill)
+            elif isinstance(event, events.BookStatusEvent):
+                self.publish_book_status(event)
         except Exception:  # a fan-out fault must never break the engine's command
             log.exception("failed to publish %r", type(event).__name__)
