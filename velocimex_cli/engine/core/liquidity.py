@@ -212,14 +212,13 @@ class Liquidity:
         book = self.book
         if before is None:
             return
-        touched = book.touched
-        book.touched = None
-        if not touched:
+        if not book.touched:
+            book.touched = None
             return
         exchange = self.exchange
         instrument = self.instrument
-        stamp = iso_from_micros(now)
-        events: list[Event] = [book_event(instrument, book, stamp)]
+        events: list[Event] = [book_event(instrument, book, iso_from_micros(now))]
+        book.touched = None
         if before != (book.best_bid(), book.best_ask()):
             stats = exchange.stats[instrument.index]
             events.append(TickerEvent(ticker(instrument, book, stats, now)))

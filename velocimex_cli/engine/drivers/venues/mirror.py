@@ -172,7 +172,9 @@ class VenueFeed:
         self._tasks: list[asyncio.Task[None]] = []
         dropped = drop_volatile(exchange, self.account)
         if dropped:
-            log.info("%s: dropped %d stored orders of the venue's past book", mirror, dropped)
+            log.info(
+                "%s: dropped %d stored orders of the venue's past book", mirror.text(), dropped
+            )
         for instrument in exchange.catalogue.instruments:
             if instrument.exchange == mirror.exchange:
                 exchange.gated.add(instrument.index)
@@ -250,14 +252,14 @@ class VenueFeed:
                 raise
             except UnknownSymbol as exc:  # not retried: the mirror names a wrong symbol
                 self.status.venue_reason = str(exc)
-                log.error("%s: %s", self.mirror, exc)
+                log.error("%s: %s", self.mirror.text(), exc)
                 return
             except VenueUnavailable as exc:
                 reason = exc.reason
             except Exception as exc:  # a source's bug must not end the mirror
                 reason = f"{type(exc).__name__}: {exc}"
             self.status.venue_reason = reason
-            log.warning("%s: markets not loaded (%s); trying again in %g s", self.mirror,
+            log.warning("%s: markets not loaded (%s); trying again in %g s", self.mirror.text(),
                         reason, delay)  # fmt: skip
             await self.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_SECONDS)
