@@ -65,6 +65,8 @@ def test_a_users_order_keeps_its_place_through_shrinks_and_fills_after_the_volum
     # and a buy (it takes asks, never bids).
     source.push(trade("100.00", "0.6", "sell", t=3), trade("100.01", "0.5", "buy", t=3.5))
     assert fills(mirrored) == []
+    # The print moved the queue, not the venue's sizes: they are its book's to change.
+    assert mirrored.book()["bids"][0] == (D("100.00"), D("1.4"))
     # 0.4 was left ahead: a print of 0.6 fills 0.2 of the user's order, as maker at its price.
     source.push(trade("100.00", "0.6", "sell", t=4))
     [fill] = fills(mirrored)
