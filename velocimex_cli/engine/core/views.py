@@ -9,7 +9,7 @@ calls these.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, cast
@@ -50,8 +50,13 @@ MAX_LIST_LIMIT = 1000
 
 # ---------------------------------------------------------------------- markets
 def instruments(
-    catalogue: Catalogue, exchange: str | None, now: datetime, always_open: bool
+    catalogue: Catalogue,
+    exchange: str | None,
+    now: datetime,
+    always_open: bool,
+    halts: Mapping[int, str] | None = None,
 ) -> list[dict[str, Any]]:
+    """The catalogue's rows; a mirrored instrument whose feed is down is `halted`."""
     venue = catalogue.venue(exchange) if exchange is not None else None
     return [
         {
@@ -62,7 +67,11 @@ def instruments(
             "tick_size": i.tick_size,
             "lot_size": i.lot_size,
             "min_quantity": i.min_quantity,
-            "status": "open" if hours.is_open(i.venue, now, always_open=always_open) else "closed",
+            "status": "halted"
+            if halts and i.index in halts
+            else "open"
+            if hours.is_open(i.venue, now, always_open=always_open)
+            else "closed",
         }
         for i in catalogue.instruments
         if venue is None or i.venue is venue

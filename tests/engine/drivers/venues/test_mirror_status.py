@@ -137,6 +137,8 @@ def test_a_restart_with_no_network_keeps_the_users_order_and_the_venues_instrume
         assert order["status"] == "open" and D(str(order["quantity"])) == D("0.06")
         markets = {m["symbol"]: m for m in engine.get("/v1/markets", exchange="BINANCE")["markets"]}
         market = markets["BTC/USDT"]
+        assert market["status"] == "halted"  # until the venue answers and a snapshot comes
+        assert markets["ETH/USDT"]["status"] == "halted"  # simulated before, not mirrored now
         assert D(str(market["lot_size"])) == D("0.001")
         row = engine.status()
         assert row["status"] == "halted" and row["reason"] == "no route to host"
