@@ -310,6 +310,8 @@ class EngineNode:
             )
             if self.loop is not None:
                 self._tasks.append(self.loop.create_task(self._retry_storage()))
+        if self.mirrors is not None:
+            self.mirrors.rolled_back()
         if self.deployments is not None:
             self.deployments.stop_after_rollback(
                 f"stopped: the engine could not store its changes ({reason}) and rolled back "
@@ -332,8 +334,11 @@ class EngineNode:
         exchange = self.exchange
         if self._storage_failed_at is None or exchange.storage_refusal is None:
             return True
-        if exchange.state_unstored and not exchange.reload_stored():
-            return False
+        if exchange.state_unstored:
+            if not exchange.reload_stored():
+                return False
+            if self.mirrors is not None:  # the books were replaced only now
+                self.mirrors.rolled_back()
         if not exchange.storage_works():
             return False
         exchange.resume_storing()

@@ -146,3 +146,27 @@ def test_a_restart_with_no_network_keeps_the_users_order_and_the_venues_instrume
         assert engine.book() == {"bids": [(D("99.50"), D("0.06"))], "asks": []}
         off_tick = engine.order(side="buy", price="99.505", quantity="0.06")
         assert off_tick.json()["error"]["code"] == "INVALID_PARAMETER"
+
+
+def test_a_storage_rollback_halts_the_mirror_until_a_new_watch_resyncs_it(
+    mirrored: Mirrored, source: ScriptedSource
+) -> None:
+    source.push(snapshot([("100.00", "1")], [("100.01", "1")]))
+    assert mirrored.order(side="buy", price="99.00", quantity="0.1").status_code == 201
+    connection = mirrored.runtime.exchange._store.connection
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    connection.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's SQLITE_FULL
+    refused = None
+    for _ in range(3000):
+        answer = mirrored.order(side="buy", price="99.00", quantity="0.1")
+        if answer.status_code != 201:
+            refused = answer
+            break
+    assert refused is not None and refused.status_code == 503, "the store never refused"
+    row = mirrored.status()
+    assert row["status"] == "halted" and "rolled back" in row["reason"]
+    connection.execute("PRAGMA max_page_count = 1073741823")
+    source.push(snapshot([("100.00", "2")], [("100.01", "1")], t=5))
+    assert mirrored.wait_status("open")["status"] == "open"
+    book = mirrored.book()
+    assert book["bids"][0] == (D("100.00"), D(2)) and book["asks"] == [(D("100.01"), D(1))]

@@ -94,6 +94,7 @@ FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 30.0
 COUNTERPARTY_FUNDS = MAX_UNITS // 4  # of each asset, as a backtest's (backtest/market.py)
 REACH_LEVELS = 64  # how deep a print is looked through for users' orders
+ROLLED_BACK = "the engine rolled back to its stored state (a write failed); resyncing"
 LIVE_EXTRA = "pip install 'velocimex-cli[live]'"
 
 
@@ -170,6 +171,7 @@ class VenueFeed:
         self.tape = self._account(tape_account(mirror.venue))
         self.feeds: dict[str, SymbolFeed] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._watches: dict[str, asyncio.Task[None]] = {}
         dropped = drop_volatile(exchange, self.account)
         if dropped:
             log.info(
@@ -269,9 +271,29 @@ class VenueFeed:
             self.status.venue_reason = f"the engine cannot store ({exc.details.get('reason')})"
             return
         self.status.venue_reason = None
-        loop = asyncio.get_running_loop()
-        for feed in list(self.feeds.values()):
-            self._tasks.append(loop.create_task(self._watch(feed)))
+        self._watch_all(asyncio.get_running_loop())
+
+    def _watch_all(self, loop: asyncio.AbstractEventLoop) -> None:
+        """(Re)start a watch per symbol: a new watch begins with the venue's snapshot."""
+        for feed in self.feeds.values():
+            running = self._watches.pop(feed.symbol, None)
+            if running is not None:
+                running.cancel()
+            self._watches[feed.symbol] = loop.create_task(self._watch(feed))
+
+    def rolled_back(self) -> None:
+        """The engine put its memory back to the stored state (a write failed): the venue's
+        liquidity, never stored, is gone from the new books. Each symbol is halted and its
+        watch started again, whose first snapshot rebuilds it."""
+        account = self.account
+        if not any(account.live_orders()):
+            for balance in account.balances.values():
+                balance[1] = 0  # (its stored figure is rewritten with the next write)
+        for feed in self.feeds.values():
+            feed.liquidity = Liquidity(self.exchange, account, feed.instrument, volatile=True)
+            self._down(feed, ROLLED_BACK)
+        if self._watches:
+            self._watch_all(asyncio.get_running_loop())
 
     async def _watch(self, feed: SymbolFeed) -> None:
         delay = FIRST_RETRY_SECONDS
@@ -292,12 +314,14 @@ class VenueFeed:
             delay = min(delay * 2, MAX_RETRY_SECONDS)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._watches.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
+        self._watches.clear()
         with contextlib.suppress(Exception):
             await self.source.close()
 
@@ -528,6 +552,11 @@ class VenueMirrors:
     async def stop(self) -> None:
         for venue in self.venues:
             await venue.stop()
+
+    def rolled_back(self) -> None:
+        """The exchange's memory was put back to the stored state (node._storage_failed)."""
+        for venue in self.venues:
+            venue.rolled_back()
 
     def step(self) -> None:
         """(A stepped node reads no feed.)"""
