@@ -44,6 +44,29 @@ def list_of(key: str, item: str) -> Schema:
     return obj({key: {"type": "array", "items": ref(item)}})
 
 
+def _market_status() -> Schema:
+    """A venue's status; a mirrored exchange's row adds `reason` and `feed` (extensions,
+    drivers/venues/status.py) and may be `halted`."""
+    schema = obj(
+        {
+            "exchange": {"type": "string"},
+            "status": {"type": "string", "enum": ["open", "closed", "halted"]},
+            "last_update": TIMESTAMP,
+        }
+    )
+    schema["properties"] |= {
+        "reason": {"type": ["string", "null"]},
+        "feed": obj(
+            {
+                "source": {"type": "string"},
+                "lag_ms": {"type": ["integer", "null"], "minimum": 0},
+                "reconnects": {"type": "integer", "minimum": 0},
+            }
+        ),
+    }
+    return schema
+
+
 ID_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
 
 
@@ -148,13 +171,7 @@ COMPONENTS: dict[str, Schema] = {
             "liquidity": {"type": "string", "enum": ["maker", "taker"]},
         }
     ),
-    "MarketStatus": obj(
-        {
-            "exchange": {"type": "string"},
-            "status": {"type": "string", "enum": ["open", "closed"]},
-            "last_update": TIMESTAMP,
-        }
-    ),
+    "MarketStatus": _market_status(),
     "Instrument": obj(
         {
             "exchange": {"type": "string"},
@@ -164,7 +181,7 @@ COMPONENTS: dict[str, Schema] = {
             "tick_size": NUMBER,
             "lot_size": NUMBER,
             "min_quantity": NUMBER,
-            "status": {"type": "string", "enum": ["open", "closed"]},
+            "status": {"type": "string", "enum": ["open", "closed", "halted"]},
         }
     ),
     "PriceLevel": _price_level(),

@@ -16,6 +16,7 @@ from tests.engine.drivers.venues.conftest import (
     changes,
     down,
     snapshot,
+    trade,
 )
 from velocimex_cli.wire import jsonfmt
 
@@ -89,6 +90,27 @@ def test_the_book_channel_says_when_the_book_is_not_valid(
         source.push(down("connection closed"))
         status = receive_until(ws, "book_status")
         assert status == {**status, "valid": False, "reason": "connection closed"}
+
+
+def test_every_venue_trade_is_on_the_trades_channel(
+    mirrored: Mirrored, source: ScriptedSource
+) -> None:
+    subscribe = (
+        '{"action": "subscribe", "channels": ["trades"], "instruments": ["BINANCE:BTC/USDT"]}'
+    )
+    source.push(snapshot([("100.00", "1")], [("100.01", "1")]))
+    with mirrored.client.websocket_connect("/v1/ws/market") as ws:
+        ws.send_text(subscribe)
+        receive_until(ws, "subscribed")
+        source.push(trade("100.01", "0.25", "buy", t=1))
+        message = receive_until(ws, "trade")
+        assert (message["exchange"], message["symbol"], message["side"]) == (
+            "BINANCE",
+            "BTC/USDT",
+            "buy",
+        )
+        assert D(str(message["price"])) == D("100.01")
+        assert D(str(message["quantity"])) == D("0.25")
 
 
 def test_an_unreachable_venue_at_start_halts_only_its_exchange_until_it_answers(
