@@ -329,20 +329,17 @@ class VenueFeed:
     def apply(self, feed: SymbolFeed, event: FeedEvent) -> None:
         """One event of the symbol's feed (see feed.py for their order)."""
         kind = type(event)
-        try:
-            if kind is BookChanges:
-                if feed.valid:
-                    self._changes(feed, event)  # type: ignore[arg-type]  # (kind checked)
-            elif kind is TradePrint:
-                self._print(feed, event)  # type: ignore[arg-type]
-            elif kind is BookSnapshot:
-                self._snapshot(feed, event)  # type: ignore[arg-type]
-            elif kind is FeedDown:
-                self._down(feed, event.reason)  # type: ignore[union-attr]
-        except StorageUnavailable:
-            # The engine cannot store (it says so itself): what the venue did meanwhile is
-            # not in the book, so the book is not whole until the next snapshot.
-            self._down(feed, "the engine could not store a change; waiting for a snapshot")
+        if kind is BookChanges:
+            if feed.valid:
+                self._changes(feed, event)  # type: ignore[arg-type]  # (kind checked)
+        elif kind is TradePrint:
+            self._print(feed, event)  # type: ignore[arg-type]
+        elif kind is BookSnapshot:
+            self._snapshot(feed, event)  # type: ignore[arg-type]
+        elif kind is FeedDown:
+            self._down(feed, event.reason)  # type: ignore[union-attr]
+        # Anything raised (StorageUnavailable: a crossing order the engine could not store)
+        # ends this watch: the symbol is down until a new watch's snapshot (see `_watch`).
 
     def _changes(self, feed: SymbolFeed, event: BookChanges) -> None:
         self.status.message(event.exchange_time, event.received)
@@ -443,6 +440,8 @@ class VenueFeed:
 
     def _print(self, feed: SymbolFeed, event: TradePrint) -> None:
         self.status.message(event.exchange_time, event.received)
+        if self.exchange.storage_refusal is not None:
+            return  # (the engine refuses every change: the print can be neither stored nor met)
         instrument = feed.instrument
         ticks = instrument.ticks_of(event.price)
         lots = int(event.quantity / instrument.lot_size)
