@@ -192,3 +192,22 @@ def test_a_storage_rollback_halts_the_mirror_until_a_new_watch_resyncs_it(
     assert mirrored.wait_status("open")["status"] == "open"
     book = mirrored.book()
     assert book["bids"][0] == (D("100.00"), D(2)) and book["asks"] == [(D("100.01"), D(1))]
+
+
+def test_a_batch_that_trades_a_users_order_keeps_the_book_channels_sequence(
+    mirrored: Mirrored, source: ScriptedSource
+) -> None:
+    subscribe = '{"action": "subscribe", "channels": ["book"], "instruments": ["BINANCE:BTC/USDT"]}'
+    source.push(snapshot([("100.00", "1")], [("100.05", "1")]))
+    assert mirrored.order(side="buy", price="100.02", quantity="0.2").status_code == 201
+    with mirrored.client.websocket_connect("/v1/ws/market") as ws:
+        ws.send_text(subscribe)
+        sequence = receive_until(ws, "book_snapshot")["sequence"]
+        # One venue update: a new bid, its best ask gone, a lower ask that meets the user.
+        source.push(changes([("99.99", "1")], [("100.05", "0"), ("100.01", "0.5")], t=1))
+        first, second = receive_until(ws, "book_delta"), receive_until(ws, "book_delta")
+        assert (first["sequence"], second["sequence"]) == (sequence + 1, sequence + 2)
+    assert mirrored.book() == {
+        "bids": [(D("100.00"), D(1)), (D("99.99"), D(1))],
+        "asks": [(D("100.01"), D("0.3"))],
+    }

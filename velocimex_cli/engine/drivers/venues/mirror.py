@@ -405,10 +405,12 @@ class VenueFeed:
             liquidity.set_book(bids, asks, now)
             liquidity.announce(before, now)
             return
-        # Slow path: what goes first, then level by level.
-        liquidity.set_book(
-            [(t, 0) for t, lots in bids if not lots], [(t, 0) for t, lots in asks if not lots], now
-        )
+        # Slow path, level by level (`set_level` leaves publishing to `announce`, so the batch
+        # is one sequence step): what goes first, then the rest.
+        for side, levels in ((BUY, bids), (SELL, asks)):
+            for ticks, lots in levels:
+                if not lots:
+                    liquidity.set_level(side, ticks, 0, now)
         for side, levels in ((BUY, bids), (SELL, asks)):
             for ticks, lots in levels:
                 if lots:
