@@ -49,6 +49,7 @@ from velocimex_cli.wire.errors import StorageUnavailable
 if TYPE_CHECKING:
     from velocimex_cli.engine.drivers.simulator import MarketSimulator
     from velocimex_cli.engine.drivers.strategies.deployments import Deployments
+    from velocimex_cli.engine.drivers.venues.markets import SpecFile
     from velocimex_cli.engine.drivers.venues.mirror import SourceFactory, VenueMirrors
 
 log = logging.getLogger("vmx.engine.node")
@@ -120,7 +121,7 @@ class EngineNode:
         config = EngineConfig(seed=settings.seed, always_open=settings.always_open)
         if settings.sandbox_funds is not None:
             config.sandbox_funds = dict(settings.sandbox_funds)
-        halted: dict[str, str] = {}
+        mirroring: tuple[SourceFactory, SpecFile, dict[str, str]] | None = None
         if settings.mirrors:
             from velocimex_cli.engine.drivers.venues import markets, mirror
 
@@ -130,6 +131,7 @@ class EngineNode:
                 sources = mirror.ccxt_source
             specs = markets.SpecFile(settings.data_dir)
             config.catalogue, halted = markets.mirrored_catalogue(settings.mirrors, specs.load())
+            mirroring = (sources, specs, halted)
         if self._store is not None:
             self.exchange = Exchange(config, self.clock, self._store)
         elif settings.data_dir is not None:
@@ -173,9 +175,10 @@ class EngineNode:
                 self.exchange, settings.strategies, data_dir=settings.data_dir, loop=loop
             )
             self.add_driver(self.deployments)
-        if settings.mirrors:
+        if mirroring is not None:
             from velocimex_cli.engine.drivers.venues.mirror import VenueMirrors
 
+            sources, specs, halted = mirroring
             self.mirrors = VenueMirrors(
                 self.exchange,
                 settings.mirrors,

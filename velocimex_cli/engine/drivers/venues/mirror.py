@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -100,23 +102,23 @@ LIVE_EXTRA = "pip install 'velocimex-cli[live]'"
 
 def require_ccxt() -> None:
     """Mirrors need ccxt (the `live` extra): refuse at once, saying how to install it."""
-    try:
-        import ccxt.pro  # noqa: F401
-    except ImportError:
-        raise MirrorSpecError(
-            f"mirroring a venue needs ccxt, which is not installed: {LIVE_EXTRA}"
-        ) from None
+    try:  # found, not imported (the source imports it)
+        found = importlib.util.find_spec("ccxt") is not None
+    except (ImportError, ValueError):  # (ValueError: a module entry set to None)
+        found = False
+    if not found:
+        raise MirrorSpecError(f"mirroring a venue needs ccxt, which is not installed: {LIVE_EXTRA}")
 
 
 def ccxt_source(mirror: VenueMirror, config: Mapping[str, Any], clock: Clock) -> VenueSource:
     """The default source: ccxt.pro through `ccxt_source.CcxtSource`, imported only now."""
     try:
-        from velocimex_cli.engine.drivers.venues.ccxt_source import CcxtSource
+        module = importlib.import_module("velocimex_cli.engine.drivers.venues.ccxt_source")
     except ImportError as exc:
         raise MirrorSpecError(
             f"mirroring {mirror.venue} needs ccxt ({exc}): {LIVE_EXTRA}"
         ) from None
-    source: VenueSource = CcxtSource(mirror.venue, config, clock)
+    source: VenueSource = module.CcxtSource(mirror.venue, config, clock)
     return source
 
 
@@ -328,16 +330,15 @@ class VenueFeed:
     # ------------------------------------------------------------------ events
     def apply(self, feed: SymbolFeed, event: FeedEvent) -> None:
         """One event of the symbol's feed (see feed.py for their order)."""
-        kind = type(event)
-        if kind is BookChanges:
+        if isinstance(event, BookChanges):  # the most frequent first
             if feed.valid:
-                self._changes(feed, event)  # type: ignore[arg-type]  # (kind checked)
-        elif kind is TradePrint:
-            self._print(feed, event)  # type: ignore[arg-type]
-        elif kind is BookSnapshot:
-            self._snapshot(feed, event)  # type: ignore[arg-type]
-        elif kind is FeedDown:
-            self._down(feed, event.reason)  # type: ignore[union-attr]
+                self._changes(feed, event)
+        elif isinstance(event, TradePrint):
+            self._print(feed, event)
+        elif isinstance(event, BookSnapshot):
+            self._snapshot(feed, event)
+        elif isinstance(event, FeedDown):
+            self._down(feed, event.reason)
         # Anything raised (StorageUnavailable: a crossing order the engine could not store)
         # ends this watch: the symbol is down until a new watch's snapshot (see `_watch`).
 
