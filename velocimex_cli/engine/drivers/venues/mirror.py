@@ -61,20 +61,21 @@ from velocimex_cli.engine.core.exchange import Exchange
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument, Venue, VenueKind
 from velocimex_cli.engine.core.ledger import MAX_UNITS, Account, AccountKind
 from velocimex_cli.engine.core.liquidity import Liquidity, drop_volatile
-from velocimex_cli.engine.core.orders import BUY, IOC, SELL
+from velocimex_cli.engine.core.orders import BUY, SELL
 from velocimex_cli.engine.core.venue_prints import record_print
+from velocimex_cli.engine.drivers.venues.book_apply import levels_of, set_levels
 from velocimex_cli.engine.drivers.venues.feed import (
     BookChanges,
     BookSnapshot,
     FeedDown,
     FeedEvent,
-    Level,
     MarketSpec,
     TradePrint,
     UnknownSymbol,
     VenueSource,
     VenueUnavailable,
 )
+from velocimex_cli.engine.drivers.venues.fills import in_book, take_print
 from velocimex_cli.engine.drivers.venues.markets import (
     SpecError,
     SpecFile,
@@ -95,7 +96,6 @@ SourceFactory = Callable[[VenueMirror, Mapping[str, Any], Clock], VenueSource]
 FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 30.0
 COUNTERPARTY_FUNDS = MAX_UNITS // 4  # of each asset, as a backtest's (backtest/market.py)
-REACH_LEVELS = 64  # how deep a print is looked through for users' orders
 ROLLED_BACK = "the engine rolled back to its stored state (a write failed); resyncing"
 LIVE_EXTRA = "pip install 'velocimex-cli[live]'"
 
@@ -346,13 +346,13 @@ class VenueFeed:
         self.status.message(event.exchange_time, event.received)
         feed.last_book_time = event.exchange_time
         instrument = feed.instrument
-        self._set(feed, _levels(instrument, event.bids), _levels(instrument, event.asks))
+        self._set(feed, levels_of(instrument, event.bids), levels_of(instrument, event.asks))
 
     def _snapshot(self, feed: SymbolFeed, event: BookSnapshot) -> None:
         self.status.message(event.exchange_time, event.received)
         feed.last_book_time = event.exchange_time
         instrument, liquidity = feed.instrument, feed.liquidity
-        bids, asks = _levels(instrument, event.bids), _levels(instrument, event.asks)
+        bids, asks = levels_of(instrument, event.bids), levels_of(instrument, event.asks)
         keep_bids, keep_asks = {t for t, _ in bids}, {t for t, _ in asks}
         gone_bids = [(t, 0) for t in liquidity.prices(BUY) if t not in keep_bids]
         gone_asks = [(t, 0) for t in liquidity.prices(SELL) if t not in keep_asks]
@@ -390,56 +390,7 @@ class VenueFeed:
     def _set(
         self, feed: SymbolFeed, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
     ) -> None:
-        """Make the venue's liquidity at these levels these sizes (one C call when nothing
-        crosses), and publish the change."""
-        liquidity = feed.liquidity
-        book = liquidity.book
-        now = to_micros(self.clock())
-        top_bid = max((t for t, lots in bids if lots), default=None)
-        top_ask = min((t for t, lots in asks if lots), default=None)
-        best_ask, best_bid = book.best_ask(), book.best_bid()
-        crosses = (top_bid is not None and best_ask is not None and top_bid >= best_ask) or (
-            top_ask is not None and best_bid is not None and top_ask <= best_bid
-        )
-        before = liquidity.watch()
-        if not crosses:
-            liquidity.set_book(bids, asks, now)
-            liquidity.announce(before, now)
-            return
-        # Slow path, level by level (`set_level` leaves publishing to `announce`, so the batch
-        # is one sequence step): what goes first, then the rest.
-        for side, levels in ((BUY, bids), (SELL, asks)):
-            for ticks, lots in levels:
-                if not lots:
-                    liquidity.set_level(side, ticks, 0, now)
-        for side, levels in ((BUY, bids), (SELL, asks)):
-            for ticks, lots in levels:
-                if lots:
-                    before = self._level(liquidity, side, ticks, lots, now, before)
-        liquidity.announce(before, now)
-
-    def _level(
-        self,
-        liquidity: Liquidity,
-        side: int,
-        ticks: int,
-        lots: int,
-        now: int,
-        before: tuple[int | None, int | None] | None,
-    ) -> tuple[int | None, int | None] | None:
-        """One level of a batch that may cross the book; the `watch` state after it."""
-        book = liquidity.book
-        if book.crosses(side, ticks):
-            other = SELL if side == BUY else BUY
-            for price in liquidity.prices(other):  # the venue's own stale liquidity goes
-                if (price <= ticks) if side == BUY else (price >= ticks):
-                    liquidity.set_level(other, price, 0, now)
-            if book.crosses(side, ticks):  # users' orders: they trade, as a command
-                liquidity.announce(before, now)
-                liquidity.set_level(side, ticks, lots, now)
-                return liquidity.watch()
-        liquidity.set_level(side, ticks, lots, now)
-        return before
+        set_levels(feed.liquidity, bids, asks, to_micros(self.clock()))
 
     def _print(self, feed: SymbolFeed, event: TradePrint) -> None:
         self.status.message(event.exchange_time, event.received)
@@ -452,40 +403,12 @@ class VenueFeed:
             return  # off the venue's own grid: nothing the engine can print
         taker = BUY if event.taker_side == "buy" else SELL
         left = lots
-        reached = feed.valid and not _in_book(event.exchange_time, feed.last_book_time)
-        held = (
-            self._reached(feed.liquidity, SELL if taker == BUY else BUY, ticks) if reached else None
-        )
-        if held is not None:
-            order, _ = self.exchange.place(self.tape, instrument, taker, lots, ticks, IOC)
-            left = lots - order.filled
-            liquidity = feed.liquidity
-            now = to_micros(self.clock())
-            before = liquidity.watch()
-            for price, size in held.items():  # the venue's sizes are its book's to change
-                liquidity.set_level(SELL if taker == BUY else BUY, price, size, now)
-            liquidity.announce(before, now)
+        if feed.valid and not in_book(event.exchange_time, feed.last_book_time):
+            left = take_print(
+                self.tape, feed.liquidity, taker, ticks, lots, to_micros(self.clock())
+            )
         if left > 0:
             record_print(self.exchange, instrument, taker, ticks, left)
-
-    def _reached(self, liquidity: Liquidity, side: int, ticks: int) -> dict[int, int] | None:
-        """The venue's sizes at the levels of `side` a print at `ticks` reaches, when a user's
-        order rests there; None when none does (the print is only printed)."""
-        book = liquidity.book
-        name = liquidity.account.name
-        held: dict[int, int] = {}
-        users = False
-        for price, _ in book.depth(side, REACH_LEVELS):
-            if (price < ticks) if side == BUY else (price > ticks):
-                break
-            size = 0
-            for order in book.level_orders(side, price):
-                if order.account == name:
-                    size += order.remaining
-                else:
-                    users = True
-            held[price] = size
-        return held if users else None
 
     # ------------------------------------------------------------------ views
     def book_status(self, symbol: str) -> tuple[bool, str | None] | None:
@@ -493,24 +416,6 @@ class VenueFeed:
         if feed is None:
             return None
         return feed.valid, self.status.down.get(symbol)
-
-
-def _in_book(printed: datetime | None, book_time: datetime | None) -> bool:
-    """Whether the last book message already holds a print (its time is not before it)."""
-    return printed is not None and book_time is not None and printed <= book_time
-
-
-def _levels(instrument: Instrument, levels: Sequence[Level]) -> list[tuple[int, int]]:
-    """(ticks, lots) of a venue's levels; a price off the tick is skipped, a size is cut to
-    whole lots."""
-    tick, lot = instrument.tick_size, instrument.lot_size
-    out = []
-    for price, quantity in levels:
-        ticks = price / tick
-        if ticks != ticks.to_integral_value():
-            continue
-        out.append((int(ticks), int(quantity / lot)))
-    return out
 
 
 class VenueMirrors:
