@@ -6,7 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -33,11 +35,12 @@ def test_the_simulator_never_trades_a_mirrored_exchange(tmp_path: Path) -> None:
         book = client.get("/v1/markets/BINANCE/orderbook/BTC/USDT", headers=headers).json()
         assert book["data"]["bids"] and book["data"]["asks"]
     source = ScriptedSource()
-    with Mirrored(source, data_dir) as engine:
-        assert engine.book() == {"bids": [], "asks": []}  # the simulated quotes went
+    # The simulator steps on the engine's own loop, every 5 ms.
+    with Mirrored(source, data_dir, simulate=True, simulate_interval_seconds=0.005) as engine:
         simulator = engine.runtime.node.simulator
-        for _ in range(200):
-            simulator.step()
+        start = simulator.steps
+        assert engine.book() == {"bids": [], "asks": []}  # the simulated quotes went
+        wait_steps(simulator, start + 100)
         assert engine.book() == {"bids": [], "asks": []}
         ticker = engine.get("/v1/markets/BINANCE/ticker/BTC/USDT")
         assert D(str(ticker["volume"])) == 0
@@ -45,9 +48,15 @@ def test_the_simulator_never_trades_a_mirrored_exchange(tmp_path: Path) -> None:
         assert aapl["bids"] and aapl["asks"]  # the simulated exchanges trade on
         engine.wait_loaded()
         source.push(snapshot([("100.00", "1")], [("100.01", "1")]))
-        for _ in range(50):
-            simulator.step()
+        wait_steps(simulator, simulator.steps + 50)
         assert engine.book() == {"bids": [(D("100.00"), D(1))], "asks": [(D("100.01"), D(1))]}
+
+
+def wait_steps(simulator: Any, steps: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while simulator.steps < steps:
+        assert time.monotonic() < deadline, "the simulator did not step"
+        time.sleep(0.01)
 
 
 def test_an_engine_without_mirrors_never_imports_ccxt() -> None:
