@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
+from velocimex_cli.engine.drivers.venues.spec import VenueMirror
 
 
 def utc_now() -> datetime:
@@ -47,3 +49,5 @@ class ServerSettings:
     strategy_limits: StrategyLimits = field(default_factory=StrategyLimits)
     # Start even when engine.db lacks commits the data directory had stored (logged).
     accept_data_loss: bool = False
+    mirrors: tuple[VenueMirror, ...] = ()
+    venue_config: dict[str, dict[str, Any]] = field(default_factory=dict)
