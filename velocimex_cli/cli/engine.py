@@ -261,6 +261,8 @@ def _emit_status(factory: Factory, record: dict[str, Any], output: str | None) -
         shown = dict(payload)
         if shown.get("running") and shown.get("data_dir") is None:
             shown["data_dir"] = "(in memory)"
+        if shown.get("running") and not shown.get("mirrors"):
+            shown["mirrors"] = "(none: every exchange is simulated)"
         return detail_table(shown)
 
     emit(factory.io, record, factory.output_format(output), table)
