@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_stream_cli import Reader
-from tests.e2e.test_watch_terminal import (
+from tests.e2e.terminal import (
     COLUMNS,
     LINES,
     Terminal,
@@ -27,7 +26,7 @@ from tests.e2e.test_watch_terminal import (
     shows_live_ladder,
 )
 from tests.engine.api.conftest import LiveServer, settings
-from tests.processes import VMX, make_env
+from tests.processes import VMX, Reader, make_env
 from velocimex_cli.engine.api.app import create_app
 
 pytestmark = pytest.mark.e2e
