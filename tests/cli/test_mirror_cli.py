@@ -184,3 +184,31 @@ def test_a_venue_config_gone_since_it_was_set_stops_the_auto_start_with_exit_2(
     assert "the local engine could not start" in result.stderr
     assert "cannot read it" in result.stderr
     assert launcher.status() is None
+
+
+def test_a_recording_of_a_mirrored_exchange_replays_its_book_status(
+    vmx: Harness, tmp_path: Path
+) -> None:
+    from velocimex_cli.client.recording import Recorder
+    from velocimex_cli.wire import jsonfmt
+    from velocimex_cli.wire.streams import book_status_message
+
+    snapshot = {
+        "type": "book_snapshot",
+        "exchange": "BINANCE",
+        "symbol": "BTC/USDT",
+        "timestamp": "2026-11-24T15:00:00.000000Z",
+        "sequence": 7,
+        "bids": [{"price": "100.00", "quantity": "1"}],
+        "asks": [{"price": "101.00", "quantity": "1"}],
+    }
+    down = book_status_message("BINANCE", "BTC/USDT", False, "stalled", "2026-11-24T15:00:01Z")
+    path = tmp_path / "mirrored.ndjson"
+    with Recorder.open(path, stream="market", started_ns=0) as recorder:
+        for i, message in enumerate([snapshot, down, snapshot]):
+            recorder.write({**message, "received_at": i})
+    result = vmx.run("replay", str(path), "--speed", "max")
+    assert result.exit_code == 0, result.stderr
+    types = [jsonfmt.loads(line)["type"] for line in result.stdout.splitlines()]
+    assert types == ["book_snapshot", "book_status", "book_snapshot"]
+    assert jsonfmt.loads(result.stdout.splitlines()[1])["reason"] == "stalled"
