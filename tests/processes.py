@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO, Any
 
 _SCRIPT = Path(sys.executable).with_name("vmx")
 # The installed console script when there is one (what a user runs), else the module.
@@ -143,3 +144,26 @@ class Engine:
             VMX_API_URL=self.url, VMX_API_KEY=key["api_key"], VMX_API_SECRET=key["api_secret"]
         )
         return env
+
+
+class Reader:
+    """Collects a subprocess's stdout lines and stderr text in threads."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.err: list[str] = []
+        assert process.stdout is not None and process.stderr is not None
+        for stream, sink in ((process.stdout, self.lines), (process.stderr, self.err)):
+            threading.Thread(target=self._pump, args=(stream, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream: IO[str], sink: list[str]) -> None:
+        for line in stream:
+            sink.append(line)
+
+    def wait_for(self, predicate: Any, limit: float = 30) -> None:
+        deadline = time.monotonic() + limit
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; stderr: {''.join(self.err)[-2000:]}")
+            time.sleep(0.05)

@@ -3,8 +3,8 @@
 Both sides use this module (standard library only: the CLI imports it at start-up). Under
 paths.state_dir(), private to the user:
 
-- `engine.json` (url, pid, data directory, start time, log file, and the admin token of the
-  engine's loopback key endpoint), written by the engine once it listens;
+- `engine.json` (url, pid, data directory, start time, log file, what it mirrors, and the admin
+  token of the engine's loopback key endpoint), written by the engine once it listens;
 - `engine.run.lock`, locked (flock) by the engine recorded in engine.json for its whole life:
   a recorded engine whose lock is free is gone (killed, crashed), whatever its pid says now;
 - `engine.log`, where a background engine writes.
@@ -43,6 +43,8 @@ class EngineStatus:
     # The certificate an https engine serves (--tls-cert): what this machine's vmx trusts
     # for it (client/tls.py pinned_context). None: plain HTTP.
     tls_cert: str | None = None
+    # What it mirrors, as `--mirror` took it: ("binance:BTC/USDT,ETH/USDT",); empty: nothing.
+    mirrors: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         shown: dict[str, object] = {
@@ -54,6 +56,7 @@ class EngineStatus:
         }
         if self.tls_cert is not None:
             shown["tls_cert"] = self.tls_cert
+        shown["mirrors"] = list(self.mirrors)
         return shown
 
 
@@ -88,6 +91,9 @@ def read_state() -> EngineStatus | None:
         raw = json.loads(path.read_text(encoding="utf-8"))
         token = raw.get("admin_token")
         cert = raw.get("tls_cert")
+        mirrors = raw.get("mirrors")
+        if not isinstance(mirrors, list):
+            mirrors = []  # none recorded (an older engine's record)
         return EngineStatus(
             url=str(raw["url"]),
             pid=int(raw["pid"]),
@@ -96,6 +102,7 @@ def read_state() -> EngineStatus | None:
             log_file=str(raw.get("log_file") or log_file()),
             admin_token=None if token is None else str(token),
             tls_cert=None if cert is None else str(cert),
+            mirrors=tuple(str(mirror) for mirror in mirrors),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -273,3 +273,24 @@ def test_after_an_outage_open_orders_are_fetched_again_and_newer_updates_kept() 
         ("bid", D("97.00")): D("1.0"),
         ("bid", D("96.00")): D("1.0"),
     }
+
+
+def test_a_feed_down_dims_the_view_and_is_said_in_the_ndjson_snapshot() -> None:
+    from velocimex_cli.wire.streams import book_status_message
+
+    watch, book = make_watch()
+    book.apply(snapshot(1, [("100.00", "1.0")], [("101.00", "1.0")]))
+    watch.apply({"type": "connection", "state": "live", "attempt": 0})
+    down = book_status_message("BINANCE", "BTC/USDT", False, "stalled: no update for 30 s", "t")
+    book.apply(down)
+    assert watch.apply(down)  # the screen changes
+    assert watch.view(5).feed_down == "stalled: no update for 30 s"
+    line = watch.snapshot(5)
+    assert line["valid"] is False and line["feed_down"] == "stalled: no update for 30 s"
+    assert not watch.apply({**down, "exchange": "KRAKEN"})  # another instrument's status
+    fresh = snapshot(2, [("100.00", "1.0")], [("101.00", "1.0")])
+    book.apply(fresh)
+    watch.apply(fresh)
+    line = watch.snapshot(5)
+    assert line["valid"] is True and "feed_down" not in line
+    assert watch.view(5).feed_down is None

@@ -12,16 +12,15 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.processes import VMX, Engine, vmx
+from tests.processes import VMX, Engine, Reader, vmx
 
 pytestmark = pytest.mark.e2e
 
@@ -171,29 +170,6 @@ def test_record_then_replay_max_is_byte_identical_and_equals_the_live_output(
 
     paced = vmx(env, "replay", str(recording), "--speed", "100", "--count", "2")
     assert paced.returncode == 0 and paced.stdout.splitlines() == live.stdout.splitlines()[:2]
-
-
-class Reader:
-    """Collects a subprocess's stdout lines and stderr text in threads."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self.err: list[str] = []
-        assert process.stdout is not None and process.stderr is not None
-        for stream, sink in ((process.stdout, self.lines), (process.stderr, self.err)):
-            threading.Thread(target=self._pump, args=(stream, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(stream: IO[str], sink: list[str]) -> None:
-        for line in stream:
-            sink.append(line)
-
-    def wait_for(self, predicate: Any, limit: float = 30) -> None:
-        deadline = time.monotonic() + limit
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; stderr: {''.join(self.err)[-2000:]}")
-            time.sleep(0.05)
 
 
 def test_stream_and_order_watch_survive_an_engine_restart(

@@ -296,3 +296,25 @@ def test_a_replay_says_replay_at_its_speed_instead_of_live() -> None:
     )
     assert "● replay ×10" in lines[0] and "live" not in lines[0]
     assert "lag" not in lines[2] and "msgs/s" in lines[2]
+
+
+def test_a_mirrored_book_whose_feed_is_down_is_dimmed_and_says_why_in_its_title() -> None:
+    reason = "sequence gap: update 1204 after 1190"
+    frame = LadderRenderer().render(view(feed_down=reason), 120, 24)
+    lines = screen(frame, 120, 24)
+    assert f"● feed down: {reason}" in lines[0]
+    _, spread, _ = split(lines)
+    assert f"⚠ BINANCE BTC/USDT feed down: {reason}" in lines[spread]
+    styles = row_styles(frame, "60000.00")
+    assert "green" not in styles and "dim" in styles
+    # The depth chart has no spread line: the title still says it.
+    chart = screen(LadderRenderer().render(view(feed_down=reason), 120, 24, chart=True), 120, 24)
+    assert f"● feed down: {reason}" in chart[0]
+    # A long reason on a narrow screen leaves the instrument's name in the title.
+    long = "checksum error: " + "x" * 200
+    narrow = screen(LadderRenderer().render(view(feed_down=long), 60, 20), 60, 20)
+    assert narrow[0].startswith("BINANCE BTC/USDT") and "● feed down: checksum" in narrow[0]
+    assert narrow[0].endswith("…") and len(narrow[0]) <= 60
+    # Once whole again it is drawn as the market.
+    whole = screen(LadderRenderer().render(view(), 120, 24), 120, 24)
+    assert "● live" in whole[0] and "feed down" not in "\n".join(whole)

@@ -1,5 +1,5 @@
 """`vmx config list|get|set|path`: default profile, output format, colour, confirm threshold,
-how long an order may wait for a rate limit."""
+how long an order may wait for a rate limit, what the local engine mirrors."""
 
 from __future__ import annotations
 
@@ -78,8 +78,24 @@ def run_set(factory: Factory, opts: ConfigOptions) -> None:
     path = settings_mod.save(factory.settings)
     value = factory.settings.get(key)
     factory.io.status(f"Set {key} = {value} in {path}.")
+    if key in ("engine_mirror", "engine_venue_config"):
+        _say_when_mirrors_apply(factory, key, value)
     if opts.output not in (None, "table"):
         _emit_value(factory, opts, {key: value}, value)
+
+
+def _say_when_mirrors_apply(factory: Factory, key: str, value: str) -> None:
+    """A running engine keeps what it mirrors; without ccxt the next start would fail."""
+    from velocimex_cli.local import mirrors
+
+    if key == "engine_mirror" and value and not mirrors.ccxt_installed():
+        factory.io.status(
+            f"Note: mirroring needs ccxt, which is not installed: {mirrors.LIVE_EXTRA}"
+        )
+    factory.io.status(
+        "The local engine takes it when vmx next starts it (a running one keeps what it"
+        " mirrors: `vmx engine stop` stops it)."
+    )
 
 
 def run_path(factory: Factory, opts: ConfigOptions) -> None:
@@ -119,7 +135,8 @@ def set_command(
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Change a setting: default_profile, output, color, confirm_notional, order_max_wait."""
+    """Change a setting: default_profile, output, color, confirm_notional, order_max_wait,
+    engine_mirror, engine_venue_config."""
     fmt = output_format(json, output)
     execute(ctx, run_set, ConfigOptions(key=key, value=value, output=fmt), output=fmt)
 

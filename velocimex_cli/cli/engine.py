@@ -12,7 +12,7 @@ pieces (uvicorn, starlette, the engine) are imported inside the commands that ne
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +20,13 @@ import typer
 
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.engine_keys import keys_app
-from velocimex_cli.cli.engine_options import AcceptDataLossOption, DataDirOption, resolved_data_dir
+from velocimex_cli.cli.engine_options import (
+    AcceptDataLossOption,
+    DataDirOption,
+    MirrorOption,
+    VenueConfigOption,
+    resolved_data_dir,
+)
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 from velocimex_cli.wire.errors import ExitCode
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
     from velocimex_cli.engine.api.exposure import TlsFiles
     from velocimex_cli.engine_record import EngineStatus
+    from velocimex_cli.local.mirrors import MirrorChoice
 
 app = sub_app("Run the embedded exchange engine: serve, start, stop, status, logs, keys.")
 app.add_typer(keys_app, name="keys")
@@ -58,6 +65,19 @@ class ServeOptions:
     tls_key: Path | None = None
     insecure_http: bool = False
     accept_data_loss: bool = False
+    mirror: list[str] = field(default_factory=list)
+    venue_config: Path | None = None
+
+
+def mirror_choice(mirror: list[str], venue_config: Path | None) -> MirrorChoice:
+    """`--mirror`/`--venue-config` checked before anything starts: exit 2 with the reason
+    (a malformed value, an unreadable config, ccxt not installed)."""
+    from velocimex_cli.local import mirrors
+
+    try:
+        return mirrors.choose(mirror, venue_config)
+    except mirrors.MirrorSpecError as exc:
+        raise CommandError(str(exc), exit_code=ExitCode.USAGE, code="MIRROR_SPEC") from None
 
 
 def _serving_tls(factory: Factory, opts: ServeOptions) -> TlsFiles | None:
@@ -108,6 +128,7 @@ def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
     if opts.in_memory and opts.data_dir is not None:
         raise CommandError("--in-memory keeps nothing on disk: drop --data-dir or --in-memory")
     tls = _serving_tls(factory, opts)
+    choice = mirror_choice(opts.mirror, opts.venue_config)
     from velocimex_cli.secret_env import scrub_secret_env
 
     scrub_secret_env()  # nothing the engine runs or starts later sees them (secret_env.py)
@@ -122,6 +143,8 @@ def run_serve(factory: Factory, opts: ServeOptions) -> int | None:
         rate_limit=opts.rate_limit,
         simulate=opts.simulate,
         accept_data_loss=opts.accept_data_loss,
+        mirrors=choice.mirrors,
+        venue_config=choice.venue_config,
     )
     return run(settings, opts.host, opts.port, tls)
 
@@ -170,13 +193,17 @@ def serve_command(
         ),
     ] = False,
     accept_data_loss: AcceptDataLossOption = False,
+    mirror: MirrorOption = None,
+    venue_config: VenueConfigOption = None,
 ) -> None:
     """Run the engine's API server in the foreground (Ctrl-C stops it).
 
     Only one engine may serve a data directory: a second one exits 1 naming the first. Beyond
     loopback it serves TLS (--tls-cert, --tls-key) unless --insecure-http is given; at start
     it says on stderr who can reach it, over what, and with how many keys. It removes
-    VMX_API_KEY, VMX_API_SECRET and other VMX_* secrets from its environment.
+    VMX_API_KEY, VMX_API_SECRET and other VMX_* secrets from its environment. With --mirror
+    it mirrors real exchanges (it does not read the engine_mirror setting: `vmx engine start`
+    and the engine vmx starts by itself do).
     """
     opts = ServeOptions(
         host=host,
@@ -190,6 +217,7 @@ def serve_command(
     )
     opts.tls_cert, opts.tls_key, opts.insecure_http = tls_cert, tls_key, insecure_http
     opts.accept_data_loss = accept_data_loss
+    opts.mirror, opts.venue_config = list(mirror or []), venue_config
     execute(ctx, run_serve, opts)
 
 
@@ -205,6 +233,19 @@ class StartOptions:
     output: str | None
     port: int = 0
     accept_data_loss: bool = False
+    mirror: list[str] = field(default_factory=list)
+    venue_config: Path | None = None
+
+
+def start_mirrors(factory: Factory, opts: StartOptions) -> MirrorChoice:
+    """--mirror/--venue-config when given, else the engine_mirror/engine_venue_config
+    settings (as for the engine vmx starts by itself); exit 2 when they cannot be used."""
+    from velocimex_cli.local import mirrors
+
+    try:
+        return mirrors.from_settings(factory.settings, opts.mirror, opts.venue_config)
+    except mirrors.MirrorSpecError as exc:
+        raise CommandError(str(exc), exit_code=ExitCode.USAGE, code="MIRROR_SPEC") from None
 
 
 def _status_record(status: EngineStatus, healthy: bool = True) -> dict[str, Any]:
@@ -220,6 +261,8 @@ def _emit_status(factory: Factory, record: dict[str, Any], output: str | None) -
         shown = dict(payload)
         if shown.get("running") and shown.get("data_dir") is None:
             shown["data_dir"] = "(in memory)"
+        if shown.get("running") and not shown.get("mirrors"):
+            shown["mirrors"] = "(none: every exchange is simulated)"
         return detail_table(shown)
 
     emit(factory.io, record, factory.output_format(output), table)
@@ -228,6 +271,7 @@ def _emit_status(factory: Factory, record: dict[str, Any], output: str | None) -
 def run_start(factory: Factory, opts: StartOptions) -> int | None:
     from velocimex_cli.local import launcher
 
+    choice = start_mirrors(factory, opts)  # a mistake is exit 2 before anything else
     running = launcher.status()
     if running is not None and launcher.healthy(running.url, tls_cert=running.tls_cert):
         wanted = None if opts.data_dir is None else str(resolved_data_dir(opts.data_dir))
@@ -247,7 +291,7 @@ def run_start(factory: Factory, opts: StartOptions) -> int | None:
             exit_code=ExitCode.UNEXPECTED,
             code="ENGINE_RUNNING",
         )
-    extra = ["--seed", str(opts.seed)]
+    extra = ["--seed", str(opts.seed), *choice.serve_args()]
     if opts.always_open:
         extra.append("--always-open")
     if not opts.rate_limit:
@@ -287,8 +331,13 @@ def start_command(
     json: JsonFlag = False,
     output: OutputOption = None,
     accept_data_loss: AcceptDataLossOption = False,
+    mirror: MirrorOption = None,
+    venue_config: VenueConfigOption = None,
 ) -> None:
-    """Start the engine in the background (exit 1, naming it, if one already runs)."""
+    """Start the engine in the background (exit 1, naming it, if one already runs).
+
+    Without --mirror it mirrors what the engine_mirror setting names (nothing by default).
+    """
     fmt = output_format(json, output)
     opts = StartOptions(
         data_dir=data_dir,
@@ -298,6 +347,8 @@ def start_command(
         output=fmt,
         port=port,
         accept_data_loss=accept_data_loss,
+        mirror=list(mirror or []),
+        venue_config=venue_config,
     )
     execute(ctx, run_start, opts, output=fmt)
 

@@ -32,3 +32,25 @@ def resolved_data_dir(data_dir: Path | None) -> Path:
     from velocimex_cli import paths
 
     return (data_dir or paths.engine_data_dir()).expanduser().resolve()
+
+
+MirrorOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mirror",
+        metavar="VENUE:SYMBOL[,SYMBOL...]",
+        help="Mirror a real exchange's public books and trades (needs the live extra), e.g. "
+        "binance:BTC/USDT,ETH/USDT; repeat for more venues. Its exchange (BINANCE) replaces the "
+        "simulated one; orders on it are paper.",
+        show_default=False,
+    ),
+]
+VenueConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--venue-config",
+        help='A JSON file of ccxt config per venue, {"binance": {"urls": ...}}: a testnet, a '
+        "proxy, timeouts.",
+        show_default=False,
+    ),
+]

@@ -104,7 +104,17 @@ class Factory:
                     )
 
             try:
-                status = launcher.ensure_running(on_start=announce)
+                status = launcher.ensure_running(
+                    extra_args=launcher.auto_start_args(self.settings), on_start=announce
+                )
+            except launcher.MirrorSettingError as exc:
+                from velocimex_cli.cli.command_error import CommandError
+
+                raise CommandError(
+                    f"the local engine could not start: {exc}",
+                    exit_code=ExitCode.USAGE,
+                    code="MIRROR_SPEC",
+                ) from None
             except launcher.EngineStartError as exc:
                 from velocimex_cli.cli.command_error import CommandError
 

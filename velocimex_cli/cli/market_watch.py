@@ -20,12 +20,14 @@ from velocimex_cli.render.order_board import OrderBoard
 from velocimex_cli.render.tape import Trade
 from velocimex_cli.wire.numbers import parse_decimal
 
-BOOK_MESSAGES = ("book_snapshot", "book_delta")
+# book_status: a mirrored exchange's word on whether the engine's book is the venue's.
+BOOK_MESSAGES = ("book_snapshot", "book_delta", "book_status")
 
 
 class BookLike(Protocol):
     status: str
     sequence: int | None
+    feed_down: str | None
 
     def bids(self, depth: int | None = None) -> list[tuple[Decimal, Decimal]]: ...
 
@@ -173,6 +175,7 @@ class MarketWatch:
             raw = None if self.group_step else depth
             bids, asks = book.bids(raw), book.asks(raw)
             status, sequence = book.status, book.sequence
+        feed_down = book.feed_down if book is not None else None
         stats = self.stats
         return LadderView(
             self.exchange,
@@ -194,24 +197,32 @@ class MarketWatch:
             note=self.note,
             hint=self.hint,
             replay=self.replay,
+            feed_down=feed_down,
         )
 
     def snapshot(self, depth: int) -> dict[str, Any]:
-        """One NDJSON line: the local book's top `depth` levels and whether it is valid."""
+        """One NDJSON line: the local book's top `depth` levels and whether it is valid
+        (with `feed_down`, the reason, while a mirrored exchange's feed is down)."""
         book = self.book
         bids = book.bids(depth) if book is not None else []
         asks = book.asks(depth) if book is not None else []
         status = book.status if book is not None else "syncing"
         crossed = bool(bids and asks and bids[0][0] >= asks[0][0])
-        return {
+        feed_down = book.feed_down if book is not None else None
+        line: dict[str, Any] = {
             "type": "book",
             "exchange": self.exchange,
             "symbol": self.symbol,
             "sequence": book.sequence if book is not None else None,
             "status": "resyncing" if crossed and status == "live" else status,
             "connection": self.connection,
-            "valid": status == "live" and self.connection == "live" and not crossed,
+            "valid": (
+                status == "live" and self.connection == "live" and not crossed and not feed_down
+            ),
             "last_price": self.last_price,
             "bids": [{"price": p, "quantity": q} for p, q in bids],
             "asks": [{"price": p, "quantity": q} for p, q in asks],
         }
+        if feed_down is not None:  # a mirrored exchange's feed: why the book is not the venue's
+            line["feed_down"] = feed_down
+        return line

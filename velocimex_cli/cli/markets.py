@@ -40,9 +40,9 @@ def run_status(factory: Factory, opts: StatusOptions) -> None:
         data = {"markets": _only_exchange(data.get("markets", []), opts.exchange)}
 
     def table(payload: object) -> RenderableType:
-        from velocimex_cli.render.tables import MARKET_STATUS_COLUMNS, table_for
+        from velocimex_cli.render.tables import market_status_table
 
-        return table_for("markets", MARKET_STATUS_COLUMNS)(payload)
+        return market_status_table(payload)
 
     fmt = factory.output_format(opts.output)
     emit(factory.io, data, fmt, table, columns=MARKET_STATUS_FIELDS)
@@ -87,7 +87,11 @@ def status_command(
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """Whether each exchange (or the one named) is open."""
+    """Whether each exchange (or the one named) is open.
+
+    A mirrored exchange also shows its feed: the halt's reason, the venue's time of the last
+    message, the source, its lag and reconnects (JSON and CSV carry them as the engine sends).
+    """
     fmt = output_format(json, output)
     execute(ctx, run_status, StatusOptions(output=fmt, exchange=exchange), output=fmt)
 

@@ -1,10 +1,12 @@
 """`vmx stream market|orders`: live messages as NDJSON for pipelines (`vmx order watch` too).
 
 stdout gets one JSON object per line, flushed per line: the data messages exactly as the server
-sent them (ticker, book_snapshot, book_delta, trade, order, fill). The connection's state goes to
-stderr ("connection lost …, reconnecting in 0.4 s (attempt 2)", "live again"). When the reader
-goes away (`| head -5`) the command exits 0 quietly. `--record FILE` also writes every message
-received, with its receive time, to a recording (velocimex_cli.client.recording).
+sent them (ticker, book_snapshot, book_delta, book_status, trade, order, fill). The connection's
+state goes to stderr ("connection lost …, reconnecting in 0.4 s (attempt 2)", "live again"), and
+so does a mirrored exchange's `book_status`, in words ("BINANCE BTC/USDT feed down: …").
+When the reader goes away (`| head -5`) the command exits 0 quietly. `--record FILE` also
+writes every message received, with its receive time, to a recording
+(velocimex_cli.client.recording).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
     from velocimex_cli.client.recording import Recorder
     from velocimex_cli.client.streams import StreamClient
 
-DATA_TYPES = frozenset({"ticker", "book_snapshot", "book_delta", "trade", "order", "fill"})
+DATA_TYPES = frozenset(
+    {"ticker", "book_snapshot", "book_delta", "book_status", "trade", "order", "fill"}
+)
 ORDERS = "orders stream"
 ORDERS_OUTAGE = (
     "; updates sent while it was down are not replayed: "
@@ -176,11 +180,24 @@ async def pump(
                 del message["received_at"]
                 if not out.write(message):
                     return
+                if kind == "book_status":
+                    factory.io.status(f"{report.what}: {book_status_words(message)}")
             elif kind == "connection":
                 report(message)
             elif kind == "error":
                 error = message.get("error") or {}
                 factory.io.status(f"{report.what}: server says: {error.get('message')}")
+
+
+def book_status_words(message: dict[str, Any]) -> str:
+    """A mirrored exchange's `book_status` for people."""
+    name = f"{message.get('exchange')} {message.get('symbol')}"
+    if message.get("valid"):
+        return f"{name} feed whole again: the book is the venue's (a fresh snapshot follows)"
+    return (
+        f"{name} feed down: {message.get('reason') or 'no reason given'}; the book is not "
+        "the venue's until its next snapshot"
+    )
 
 
 def run_stream(

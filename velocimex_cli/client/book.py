@@ -10,6 +10,11 @@ instrument. Its `status` says whether it may be shown as the market:
   book, a checksum mismatch, a lost connection); the book waits for a fresh snapshot and must
   not be shown as valid. `apply` returns the reason when it enters this state.
 
+On a mirrored exchange the engine also sends `book_status` (wire.streams.book_status_message):
+while its `valid` is false the engine's book is not a true copy of the venue's (its feed is down
+or resyncing). The book keeps following the engine's deltas, but `feed_down` holds the reason
+and `valid` is False until a fresh snapshot (or a `book_status` saying valid) arrives.
+
 Checksum policy (`verify`): "every" checks after each message, "frame" only when `verify()` is
 called (a view calls it once per rendered frame), "off" never. The sequence is always checked.
 
@@ -51,6 +56,7 @@ class LocalBook:
         "_in_flight",
         "_verified",
         "exchange",
+        "feed_down",
         "reason",
         "resyncs",
         "sequence",
@@ -79,6 +85,9 @@ class LocalBook:
         self._checksum: int | None = None
         self._verified = True
         self._in_flight = False  # deltas at or below the snapshot's sequence may still come
+        # Why the engine's book is not the venue's (book_status not valid); None: it is, or
+        # the exchange is not mirrored.
+        self.feed_down: str | None = None
 
     @property
     def key(self) -> str:
@@ -86,8 +95,9 @@ class LocalBook:
 
     @property
     def valid(self) -> bool:
-        """True only when the book may be shown as the market: live and not crossed."""
-        return self.status == LIVE and not self._crossed()
+        """True only when the book may be shown as the market: live, not crossed, and (on a
+        mirrored exchange) a true copy of the venue's."""
+        return self.status == LIVE and self.feed_down is None and not self._crossed()
 
     # ------------------------------------------------------------------ reading
     def _sorted_bids(self) -> list[Decimal]:
@@ -154,7 +164,17 @@ class LocalBook:
             return reason
         if kind == "book_snapshot":
             return self._apply_snapshot(msg)
+        if kind == "book_status":
+            self.apply_status(msg)
         return None
+
+    def apply_status(self, msg: dict[str, Any]) -> None:
+        """A mirrored exchange's `book_status`: not valid (the reason kept) until a snapshot
+        or a status saying valid."""
+        if msg.get("valid"):
+            self.feed_down = None
+        else:
+            self.feed_down = str(msg.get("reason") or "the venue's feed is down")
 
     def _apply_snapshot(self, msg: dict[str, Any]) -> str | None:
         if not self.exchange:
@@ -168,6 +188,7 @@ class LocalBook:
         self._in_flight = True
         self.updated_at = msg.get("received_at")
         self.status, self.reason = LIVE, None
+        self.feed_down = None  # sent once the venue's book is whole again
         return self._check()
 
     def _apply_delta(self, msg: dict[str, Any]) -> str | None:
@@ -372,6 +393,11 @@ class BookSync:
             book = self._book_for(msg)
             reason = book._apply_snapshot(msg)
             self._pending.pop(book.key, None)
+        elif kind == "book_status":
+            by_exchange = self._by_symbol.get(msg["symbol"], _NO_BOOKS)
+            known = by_exchange.get(msg["exchange"])
+            (known or self._book_for(msg)).apply_status(msg)
+            return None  # the engine sends a fresh snapshot itself once the feed is whole
         else:
             if kind == "connection" and msg["state"] != "live":
                 for book in self.books.values():

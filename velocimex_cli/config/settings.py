@@ -7,6 +7,8 @@ The file is small TOML written with tomli-w and read with the standard library's
     color = "auto"
     confirm_notional = "10000"
     order_max_wait = "5"
+    engine_mirror = "binance:BTC/USDT,ETH/USDT kraken:BTC/USD"
+    engine_venue_config = "/home/me/venues.json"
 
     [profiles.prod]
     api_url = "https://api.velocimex.com"
@@ -33,6 +35,9 @@ DEFAULTS: dict[str, str] = {
     "color": "auto",
     "confirm_notional": "10000",
     "order_max_wait": "5",
+    # What the local engine mirrors when vmx starts it (local/mirrors.py): empty, none.
+    "engine_mirror": "",
+    "engine_venue_config": "",
 }
 NUMERIC = frozenset({"confirm_notional", "order_max_wait"})  # may be TOML numbers too
 MAX_ORDER_WAIT = 86_400  # seconds; beyond a day is not a wait, it is a mistake
@@ -77,6 +82,8 @@ class Settings:
     def set(self, key: str, value: str) -> None:
         _check_known(key)
         value = validate_setting(key, value)
+        if key == "engine_venue_config" and value:
+            _check_venue_config(value)  # its content when set; a later edit shows at start
         if key == "default_profile" and not self.profile_exists(value):
             raise ConfigError(
                 f"no profile named {value!r} ({_known_profiles(self)}); create it first with "
@@ -150,7 +157,35 @@ def validate_setting(key: str, value: str) -> str:
             )
     if key == "default_profile" and not value:
         raise ConfigError("default_profile must not be empty")
+    if key == "engine_mirror" and value:
+        return _mirror_setting(value)
+    if key == "engine_venue_config" and value:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = path.resolve()
+        return str(path)
     return value
+
+
+def _mirror_setting(value: str) -> str:
+    """`engine_mirror`, parsed as `--mirror` is (venues apart by spaces or `;`), written back
+    in its plain form: `binance:BTC/USDT,ETH/USDT kraken:BTC/USD`."""
+    from velocimex_cli.engine.drivers.venues.spec import MirrorSpecError, parse_mirrors
+
+    try:
+        mirrors = parse_mirrors([value])
+    except MirrorSpecError as exc:
+        raise ConfigError(f"engine_mirror: {exc}") from None
+    return " ".join(mirror.text() for mirror in mirrors)
+
+
+def _check_venue_config(value: str) -> None:
+    from velocimex_cli.engine.drivers.venues.spec import MirrorSpecError, load_venue_config
+
+    try:
+        load_venue_config(Path(value))
+    except MirrorSpecError as exc:
+        raise ConfigError(f"engine_venue_config: {exc}") from None
 
 
 def _plain_decimal(text: str) -> Decimal | None:

@@ -33,6 +33,8 @@ from velocimex_cli.engine_record import (
 if TYPE_CHECKING:
     import subprocess
 
+    from velocimex_cli.config.settings import Settings
+
 LOCK_FILE = "engine.lock"  # in the state dir: one starter at a time
 PROVISION_LOCK_FILE = "provision.lock"
 START_TIMEOUT_SECONDS = 30.0
@@ -40,6 +42,24 @@ START_TIMEOUT_SECONDS = 30.0
 
 class EngineStartError(RuntimeError):
     """The background engine did not come up; the message quotes the end of its log."""
+
+
+class MirrorSettingError(ValueError):
+    """The engine_mirror/engine_venue_config settings cannot be used to start an engine (a
+    venue config that is gone or broken, ccxt not installed); nothing was started."""
+
+
+def auto_start_args(settings: Settings) -> list[str]:
+    """The `vmx engine serve` arguments for an engine vmx starts by itself: what the
+    engine_mirror and engine_venue_config settings ask it to mirror (none when unset)."""
+    if not settings.get("engine_mirror").strip():
+        return []  # nothing to mirror: nothing more to import
+    from velocimex_cli.local import mirrors
+
+    try:
+        return mirrors.from_settings(settings).serve_args()
+    except mirrors.MirrorSpecError as exc:
+        raise MirrorSettingError(str(exc)) from None
 
 
 def pid_alive(pid: int) -> bool:

@@ -9,7 +9,8 @@ width, height)` turns it into one `rich.text.Text` that fills exactly `height` l
   three new rows and reuses the rest.
 
 A book that is not known to be right is never drawn as if it were: while syncing,
-resyncing, reconnecting or when the best bid is not below the best ask, the levels are dimmed
+resyncing, reconnecting, while a mirrored exchange's feed is down (`feed_down`, from the
+stream's `book_status`) or when the best bid is not below the best ask, the levels are dimmed
 and the header and the spread line say why.
 """
 
@@ -113,6 +114,9 @@ class LadderView:
     note: str | None = None
     hint: str = "q quit"
     replay: str | None = None  # "replay ×10": a recording, not a live feed (no lag to show)
+    # A mirrored exchange's feed is down or resyncing: why (the engine's book is not the
+    # venue's until its next snapshot).
+    feed_down: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,9 @@ def book_state(view: LadderView, figures: BookFigures) -> BookState:
         return BookState(connection, "bold black on yellow", False, f"stale: {connection}")
     if view.book_status == "syncing":
         return BookState("syncing", "bold black on yellow", False, "waiting for the book")
+    if view.feed_down is not None:
+        reason = f"{view.exchange} {view.symbol} feed down: {view.feed_down}"
+        return BookState(f"feed down: {view.feed_down}", "bold white on red", False, reason)
     if view.book_status != "live":
         return BookState(view.book_status, "bold black on yellow", False, "resyncing the book")
     if figures.crossed:
@@ -452,6 +459,9 @@ class LadderRenderer:
                     f" {arrow} {sign}{plain(change)} ({sign}{plain(percent)}%)", style=style
                 )
         label = Text(f" ● {state.label} ", style=state.style)
+        if label.cell_len > width - 20:  # a long reason (feed down: ...) leaves the name room
+            label.truncate(max(12, width - 21))
+            label.append("… ")
         first.truncate(max(0, width - label.cell_len - 1))
         pad = width - first.cell_len - label.cell_len
         first.append(" " * max(1, pad))

@@ -23,6 +23,7 @@ _STATUS_STYLE = {
     "canceled": "dim",
     "rejected": "red",
     "closed": "red",
+    "halted": "bold red",  # a mirrored exchange whose feed is down
 }
 
 
@@ -65,6 +66,8 @@ _NUMERIC = {
     "min_quantity",
     "sequence",
     "equity",
+    "lag_ms",
+    "reconnects",
 }
 
 
@@ -205,6 +208,33 @@ def detail_table(record: dict[str, Any]) -> Table:
 
 
 MARKET_STATUS_COLUMNS = ("exchange", "status", "last_update")
+# When some exchange is mirrored: why it is halted, and its feed (`feed` flattened).
+MARKET_FEED_COLUMNS = (
+    "exchange", "status", "reason", "last_update", "source", "lag_ms", "reconnects",
+)  # fmt: skip
+# Why an exchange is halted stays (wrapped on a narrow screen); the feed's details go first.
+MARKET_FEED_FIT = Fit(
+    drop=("reconnects", "source", "last_update"),
+    wrap={"reason": 16},
+    keep=frozenset({"exchange", "status", "reason"}),
+)
+
+
+def market_status_table(data: Any) -> FittedTable:
+    """`vmx markets status`: each exchange's session; with the feed's columns (source, lag,
+    reconnects, a halt's reason) only when some exchange is mirrored."""
+    rows = [row for row in _listed(data, "markets") if isinstance(row, dict)]
+    if not any(isinstance(row.get("feed"), dict) for row in rows):
+        return records_table(rows, MARKET_STATUS_COLUMNS)
+    flat = []
+    for row in rows:
+        feed = row.get("feed")
+        if not isinstance(feed, dict):
+            feed = {}
+        flat.append({**row, **{key: feed.get(key) for key in ("source", "lag_ms", "reconnects")}})
+    return records_table(flat, MARKET_FEED_COLUMNS, fit=MARKET_FEED_FIT)
+
+
 MARKET_COLUMNS = (
     "exchange",
     "symbol",

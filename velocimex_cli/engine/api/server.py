@@ -275,6 +275,7 @@ def _record(
                 log_file=str(engine_record.log_file()),
                 admin_token=admin_token,
                 tls_cert=None if tls is None else str(tls.cert),
+                mirrors=tuple(mirror.text() for mirror in settings.mirrors),
             )
         )
     except OSError as exc:
