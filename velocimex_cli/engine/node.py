@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.storage import Store
@@ -46,6 +46,7 @@ from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
 from velocimex_cli.wire.errors import StorageUnavailable
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.instruments import Instrument
     from velocimex_cli.engine.drivers.simulator import MarketSimulator
     from velocimex_cli.engine.drivers.strategies.deployments import Deployments
 
@@ -167,6 +168,17 @@ class EngineNode:
     @property
     def data_dir(self) -> Path | None:
         return self.settings.data_dir
+
+    def candles(self, instrument: Instrument, interval: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` stored candles of `instrument` at `interval` (wire/candles.py),
+        oldest first. Candles are kept with the engine's stored state (engine/candle_store.py):
+        an engine without a data directory keeps none."""
+        from velocimex_cli.engine.store import SqliteStore
+
+        store = self.exchange._store
+        if not isinstance(store, SqliteStore):
+            return []
+        return store.candles.read(instrument, interval, limit)
 
     def add_driver(self, driver: Driver) -> None:
         """Step `driver` after those added before it on every `step()` (the simulator, then
