@@ -116,10 +116,12 @@ def run_candles(factory: Factory, opts: CandlesOptions) -> int:
     data = factory.client().candles(opts.exchange, opts.symbol, opts.interval, limit)
 
     def table(payload: Any) -> Any:
-        from velocimex_cli.render.tables import records_table
+        from velocimex_cli.render.tables import Fit, records_table
         from velocimex_cli.wire.candles import CANDLE_FIELDS
 
-        return records_table(payload.get("candles", []), CANDLE_FIELDS)
+        # On a narrow screen the quote volume goes first, then the trade count, the volume.
+        fit = Fit(drop=("quote_volume", "trades", "volume"), keep=frozenset(CANDLE_FIELDS[:5]))
+        return records_table(payload.get("candles", []), CANDLE_FIELDS, fit=fit)
 
     emit(factory.io, data, factory.output_format(opts.output), table)
     return 0

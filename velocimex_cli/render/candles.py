@@ -164,18 +164,20 @@ def _column(candle: Candle, rows: int, low: Decimal, high: Decimal) -> list[tupl
 
 
 def _time_line(shown: Sequence[Candle], offset: int, room: int, width: int) -> Text:
-    """The first candle's time under it, the last one's ending under the last candle, the
-    legend after them where it fits."""
-    first, last = _when(shown[0]), _when(shown[-1])
-    text = " " * offset + first
-    if len(shown) > 1 and room - len(last) > len(text) + 1:
-        text = text.ljust(room - len(last)) + last
-    legend = "  " + LEGEND
-    if len(text) + len(legend) <= width:
-        text += legend
-    elif offset > len(legend) + 1:
-        text = legend.strip().ljust(offset) + text[offset:]
-    return Text(text[:width], style=AXIS_STYLE)
+    """The newest candle's time ending under it, the oldest one's starting under it when they
+    do not meet, and the legend at the left where there is room for it."""
+    cells = [" "] * width
+    last = _when(shown[-1])
+    start = max(0, room - len(last))
+    cells[start : start + len(last)] = last
+    leftmost = start
+    first = _when(shown[0])
+    if len(shown) > 1 and offset + len(first) + 1 < start:
+        cells[offset : offset + len(first)] = first
+        leftmost = offset
+    if len(LEGEND) + 2 <= leftmost:
+        cells[: len(LEGEND)] = LEGEND
+    return Text("".join(cells[:width]).rstrip(), style=AXIS_STYLE)
 
 
 def _when(candle: Candle) -> str:
