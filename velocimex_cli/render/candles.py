@@ -44,13 +44,20 @@ def candle_chart(candles: Sequence[Candle], width: int, height: int, title: str 
     width = max(width, 1)
     lines: list[Text] = [Text(title[:width], style="bold")]
     rows = height - 2
-    usable = [c for c in candles if _price(c, "high") is not None and _price(c, "low") is not None]
+    highs: list[Decimal] = []
+    lows: list[Decimal] = []
+    usable: list[Candle] = []
+    for candle in candles:  # a candle without a high and low (malformed) is left out
+        top, bottom = _price(candle, "high"), _price(candle, "low")
+        if top is not None and bottom is not None:
+            highs.append(top)
+            lows.append(bottom)
+            usable.append(candle)
     if rows < MIN_ROWS or not usable:
         if height >= 2:
             lines.append(Text("no candles yet: no trades in this period"[:width], style="dim"))
         return _fit(lines, height)
-    high = max(_price(c, "high") for c in usable)  # type: ignore[type-var]  # filtered above
-    low = min(_price(c, "low") for c in usable)  # type: ignore[type-var]  # filtered above
+    high, low = max(highs), min(lows)
     labels = [_label(_row_price(row, rows, low, high)) for row in range(rows)]
     axis = max(len(label) for label in labels) + 2  # " ┤" + label
     room = max(1, width - axis)
@@ -63,13 +70,15 @@ def candle_chart(candles: Sequence[Candle], width: int, height: int, title: str 
         for row, cell in enumerate(_column(candle, rows, low, high)):
             grid[row][column] = cell
     last_close = _price(shown[-1], "close")
-    close_row = None if last_close is None else _row_of(last_close, rows, low, high)
+    close_row, close_label = -1, ""
+    if last_close is not None:
+        close_row, close_label = _row_of(last_close, rows, low, high), _label(last_close)
     for row in range(rows):
         line = Text()
         for char, style in grid[row]:
             line.append(char, style=style)
         if row == close_row:
-            line.append(" ◀" + _label(last_close), style="bold")  # type: ignore[arg-type]
+            line.append(" ◀" + close_label, style="bold")
         elif row % AXIS_EVERY == 0 or row == rows - 1:
             line.append(" ┤" + labels[row], style=AXIS_STYLE)
         else:
