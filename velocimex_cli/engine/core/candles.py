@@ -37,8 +37,9 @@ Loader = Callable[[int, int], Candle | None]
 class Staged:
     """What one batch changed: each touched series' newest candle (`current`, keyed by
     `index * SERIES_PER_INSTRUMENT + interval position`), the candles the batch finished
-    (`finished`: the batch traded into them, then into a later period) and the series that
-    opened a new period (`opened`: key -> its open time), whose old candles may expire."""
+    (`finished`: a later trade of their series opened a new period; each in its final
+    state) and the series that opened a new period (`opened`: key -> its open time), whose
+    old candles may expire."""
 
     __slots__ = ("current", "finished", "opened")
 
@@ -46,10 +47,6 @@ class Staged:
         self.current: dict[int, Candle] = {}
         self.finished: list[tuple[int, Candle]] = []
         self.opened: dict[int, int] = {}
-
-    def rows(self) -> list[tuple[int, Candle]]:
-        """Every candle to write: the finished ones, then the current ones."""
-        return [*self.finished, *self.current.items()]
 
 
 class CandleBook:
@@ -81,6 +78,8 @@ class CandleBook:
                 if candle is None:
                     stored = self.newest(key)
                     if stored is None or start > stored[0]:
+                        if stored is not None:
+                            staged.finished.append((key, stored))
                         current[key] = [start, price, price, price, price, lots, 1, price * lots]
                         staged.opened[key] = start
                         continue
