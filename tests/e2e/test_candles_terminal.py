@@ -5,6 +5,7 @@ directory whose simulator trades, so its candles are real stored ones."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -110,3 +111,21 @@ def test_candles_draws_a_chart_on_a_terminal_and_watch_redraws_it(
         assert live.wait(15) == 0
     finally:
         live.close()
+
+
+def test_candles_watch_off_a_terminal_prints_the_newest_candle_as_it_changes(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    import json
+
+    _, env = engine
+    engine_has_traded(env)
+    result = vmx(env, "candles", "binance", "btc-usdt", "--watch", "--duration", "6", "--fps", "20")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) >= 2, lines  # the stored newest candle, then as the simulator trades
+    for line in lines:
+        assert (line["exchange"], line["symbol"], line["interval"]) == ("BINANCE", "BTC/USDT", "1m")
+        assert line["low"] <= min(line["open"], line["close"]) <= line["high"]
+    for before, after in itertools.pairwise(lines):
+        assert after["time"] > before["time"] or after["trades"] > before["trades"]
