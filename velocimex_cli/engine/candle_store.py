@@ -36,13 +36,13 @@ NO_CANDLE = (None,) * len(CANDLE_COLUMNS)
 # a busy day: then it is stored as its decimal text.
 _OPEN_COLUMNS = ", ".join(f"{column}_{name} INTEGER" for name in NAMES for column in CANDLE_COLUMNS)
 SCHEMA_V4 = f"""
-CREATE TABLE candles (
+CREATE TABLE IF NOT EXISTS candles (
     exchange TEXT NOT NULL, symbol TEXT NOT NULL, period TEXT NOT NULL, open_time INTEGER NOT NULL,
     open INTEGER NOT NULL, high INTEGER NOT NULL, low INTEGER NOT NULL, close INTEGER NOT NULL,
     volume INTEGER NOT NULL, trades INTEGER NOT NULL, notional INTEGER NOT NULL,
     PRIMARY KEY (exchange, symbol, period, open_time)
 ) WITHOUT ROWID;
-CREATE TABLE open_candles (
+CREATE TABLE IF NOT EXISTS open_candles (
     exchange TEXT NOT NULL, symbol TEXT NOT NULL, {_OPEN_COLUMNS},
     PRIMARY KEY (exchange, symbol)
 ) WITHOUT ROWID
@@ -67,7 +67,8 @@ _OPEN_ROW = "SELECT * FROM open_candles WHERE exchange = ? AND symbol = ?"
 
 
 def migrate_3_to_4(connection: sqlite3.Connection) -> None:
-    """Candles of every instrument's trades (kept across restarts for a window)."""
+    """Candles of every instrument's trades (kept across restarts for a window). Tables
+    already there are kept (a file whose version number was set back)."""
     for statement in SCHEMA_V4.split(";"):
         connection.execute(statement)
 
