@@ -95,10 +95,12 @@ class CandleStore:
         row = self.connection.execute(
             _OPEN_ROW, (instrument.venue.name, instrument.symbol)
         ).fetchone()
+        if row is None:
+            return [None] * SERIES
         width = len(CANDLE_COLUMNS)
         found: list[Candle | None] = []
         for position in range(SERIES):
-            values = row[2 + position * width : 2 + (position + 1) * width] if row else NO_CANDLE
+            values: tuple[Any, ...] = row[2 + position * width : 2 + (position + 1) * width]
             found.append(None if values[0] is None else [int(v) for v in values])
         return found
 

@@ -32,8 +32,3 @@ CANDLE_FIELDS: Final = (
     "quote_volume",
     "trades",
 )
-
-
-def interval_seconds(name: str) -> int:
-    """The length of interval `name` (one of INTERVALS), in seconds."""
-    return INTERVALS[name]

@@ -108,10 +108,6 @@ class CandleBook:
         self._newest.clear()
 
 
-def series_key(instrument: Instrument, interval: str) -> int:
-    return instrument.index * SERIES_PER_INSTRUMENT + NAMES.index(interval)
-
-
 def candle_wire(instrument: Instrument, candle: Sequence[int]) -> dict[str, Any]:
     """A candle as the candles route answers it (exact decimals, ISO UTC open time)."""
     open_time, open_, high, low, close, lots, trades, notional = candle
