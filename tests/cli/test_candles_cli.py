@@ -83,8 +83,8 @@ def test_a_chart_on_a_terminal_fits_its_width(vmx: Harness) -> None:
     ("args", "says"),
     [
         (("--interval", "2m"), "--interval must be one of 1m, 5m, 1h, 1d, not '2m'"),
-        (("--limit", "0"), "--limit must be a whole number from 1 to 1000, not 0"),
-        (("--limit", "5000"), "--limit must be a whole number from 1 to 1000, not 5000"),
+        (("--limit", "0"), "--limit must be a whole number from 1 to 5000, not 0"),
+        (("--limit", "5001"), "--limit must be a whole number from 1 to 5000, not 5001"),
         (("--duration", "3"), "--duration goes with --watch"),
     ],
 )

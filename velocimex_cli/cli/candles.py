@@ -221,7 +221,7 @@ def candles_command(
         typer.Option(
             "--limit",
             "-n",
-            help="How many of the newest candles (1-1000; default: as many as the terminal "
+            help="How many of the newest candles (1-5000; default: as many as the terminal "
             "shows, or 100 as rows).",
         ),
     ] = None,

@@ -16,7 +16,9 @@ from typing import Final
 INTERVALS: Final[dict[str, int]] = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
 DEFAULT_INTERVAL: Final = "1m"
 DEFAULT_LIMIT: Final = 100
-MAX_LIMIT: Final = 1000
+# Enough for every candle an interval keeps (5m: 14 days = 4,032), so the whole window is
+# reachable; 5,000 candles are about 1 MB of JSON.
+MAX_LIMIT: Final = 5000
 
 # How long the engine keeps each interval's candles in its data directory (days): older ones
 # are deleted as their series goes on.

@@ -197,9 +197,9 @@ def test_symbols_spelled_as_the_other_market_routes_accept(engine: Engine) -> No
     [
         ("/BTC/USDT?interval=2m", "interval", "interval must be one of: 1m, 5m, 1h, 1d"),
         ("/BTC/USDT?interval=", "interval", "interval must be one of"),
-        ("/BTC/USDT?limit=0", "limit", "limit must be a whole number from 1 to 1000"),
-        ("/BTC/USDT?limit=1001", "limit", "from 1 to 1000"),
-        ("/BTC/USDT?limit=ten", "limit", "from 1 to 1000"),
+        ("/BTC/USDT?limit=0", "limit", "limit must be a whole number from 1 to 5000"),
+        ("/BTC/USDT?limit=5001", "limit", "from 1 to 5000"),
+        ("/BTC/USDT?limit=ten", "limit", "from 1 to 5000"),
         ("/BTC/USDT?intervals=1m", "intervals", ""),
         ("/DOGE/USDT", "symbol", "Unknown symbol 'DOGE/USDT' on BINANCE; known: BTC/USDT"),
     ],
@@ -227,7 +227,7 @@ def test_the_route_is_in_the_openapi_document(engine: Engine) -> None:
     operation = document["paths"]["/v1/markets/{exchange}/candles/{symbol}"]["get"]
     parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert parameters["interval"]["enum"] == ["1m", "5m", "1h", "1d"]
-    assert (parameters["limit"]["maximum"], parameters["limit"]["default"]) == (1000, 100)
+    assert (parameters["limit"]["maximum"], parameters["limit"]["default"]) == (5000, 100)
 
 
 def test_quote_volume_is_exact(engine: Engine) -> None:
