@@ -120,6 +120,7 @@ FAILING: dict[tuple[str, ...], tuple[str, ...]] = {
     ("markets", "list"): (),
     ("book",): ("BINANCE", "BTC/USDT"),
     ("ticker",): ("BINANCE", "BTC/USDT"),
+    ("candles",): ("BINANCE", "BTC/USDT"),
     ("order", "place"): ("BINANCE", "BTC/USDT", "buy", "0.01", "--price", "1000", "--yes"),
     ("order", "cancel"): ("42",),
     ("order", "list"): (),

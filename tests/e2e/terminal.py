@@ -35,7 +35,11 @@ class Terminal:
     status: int | None = None
 
     @classmethod
-    def spawn(cls, argv: list[str], env: dict[str, str]) -> Terminal:
+    def spawn(
+        cls, argv: list[str], env: dict[str, str], columns: int = COLUMNS, lines: int = LINES
+    ) -> Terminal:
+        """`argv` on a pty of `columns` x `lines` (COLUMNS and LINES in its environment too)."""
+        env = {**env, "COLUMNS": str(columns), "LINES": str(lines)}
         pid, fd = pty.fork()
         if pid == 0:  # the child: the pty is its controlling terminal
             try:
@@ -45,8 +49,8 @@ class Terminal:
         import fcntl
         import termios
 
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
-        screen = pyte.Screen(COLUMNS, LINES)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        screen = pyte.Screen(columns, lines)
         terminal = cls(pid, fd, screen, pyte.ByteStream(screen))
         threading.Thread(target=terminal._read, daemon=True).start()
         return terminal

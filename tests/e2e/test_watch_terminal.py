@@ -8,21 +8,15 @@ everything it writes is fed to a pyte screen.
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.served_engine import Engine, vmx
 from tests.e2e.terminal import (
-    COLUMNS,
     ENTER_ALT,
-    LINES,
     PRICE,
     Terminal,
     assert_restored,
@@ -32,83 +26,6 @@ from tests.e2e.terminal import (
 from tests.processes import VMX
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Engine:
-    data_dir: Path
-    port: int
-    process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [*VMX, "engine", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stderr is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if "listening on" in line:
-                return
-            if not line and self.process.poll() is not None:
-                break
-        raise AssertionError("the engine did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict[str, str]]]:
-    """One engine for the module (the reconnect test restarts it on the same port and data)."""
-    tmp_path = tmp_path_factory.mktemp("watch")
-    data_dir = tmp_path / "engine"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VMX_", "FORCE_COLOR"))}
-    env["VMX_HOME"] = str(tmp_path / "home")
-    created = subprocess.run(
-        [*VMX, "engine", "keys", "create", "--data-dir", str(data_dir), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    key = json.loads(created.stdout)
-    server = Engine(data_dir, free_port())
-    server.start()
-    env.update(
-        VMX_API_URL=f"http://127.0.0.1:{server.port}",
-        VMX_API_KEY=key["api_key"],
-        VMX_API_SECRET=key["api_secret"],
-        TERM="xterm-256color",
-        COLUMNS=str(COLUMNS),
-        LINES=str(LINES),
-    )
-    env.pop("NO_COLOR", None)
-    try:
-        yield server, env
-    finally:
-        server.stop()
 
 
 def test_watch_draws_a_live_ladder_and_ctrl_c_restores_the_terminal(
@@ -192,12 +109,6 @@ def test_watch_recovers_by_itself_when_the_engine_restarts_and_q_quits(
         assert_restored(bytes(terminal.raw))
     finally:
         terminal.close()
-
-
-def vmx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*VMX, *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
-    )
 
 
 def test_watch_off_a_terminal_prints_ndjson_snapshots_of_the_local_book(

@@ -23,6 +23,7 @@ NOUNS: dict[str, tuple[str, str, str]] = {
     "book": ("velocimex_cli.cli.book", "book_app", "A snapshot of an order book."),
     "ticker": ("velocimex_cli.cli.book", "ticker_app", "Last price, best bid/ask, volume."),
     "watch": ("velocimex_cli.cli.watch", "watch_app", "Live order-book ladder, full screen."),
+    "candles": ("velocimex_cli.cli.candles", "app", "Candlestick chart of an instrument's trades."),
     "order": ("velocimex_cli.cli.order", "app", "Place, cancel, list and show orders; fills."),
     "buy": ("velocimex_cli.cli.order", "buy_app", "Shortcut: order place ... buy."),
     "sell": ("velocimex_cli.cli.order", "sell_app", "Shortcut: order place ... sell."),

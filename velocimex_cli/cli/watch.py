@@ -311,7 +311,14 @@ async def _watch(
         for message in await sync.verify_all():
             watch.apply(message)
 
-    apply = give_up_unless_ever_live(client.api_url, watch.apply)
+    pane = None
+    if terminal:  # the price chart under the ladder, where it fits (cli/candle_pane.py)
+        from velocimex_cli.cli.candle_pane import candle_pane
+
+        pane = candle_pane(factory, exchange, symbol)
+    apply = give_up_unless_ever_live(
+        client.api_url, watch.apply if pane is None else pane.hook(watch.apply)
+    )
     sources = [asyncio.create_task(feed(sync, apply, pacer, record if recorder else None))]
     if terminal:
         api = factory.client()
@@ -333,12 +340,16 @@ async def _watch(
 
                 def draw() -> bool:
                     width, height = screen.size
+                    below = pane.rows_for(width, height) if pane is not None else 0
+                    height -= below
                     depth = max(1, (height - 5) // 2)  # what the screen holds ...
                     if opts.depth is not None:
                         depth = min(depth, opts.depth)  # ... or fewer, when asked
                     rows = renderer.render_rows(
                         watch.view(depth), width, height, shown["chart"], opts.depth
                     )
+                    if below and pane is not None:
+                        rows += pane.rows(width, below)
                     screen.draw(rows)
                     return True
 

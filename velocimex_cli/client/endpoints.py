@@ -73,6 +73,13 @@ class Endpoints:
     def ticker(self, exchange: str, symbol: str) -> Any:
         return self._call("GET", f"/v1/markets/{_seg(exchange)}/ticker/{_symbol(symbol)}")
 
+    def candles(
+        self, exchange: str, symbol: str, interval: str | None = None, limit: int | None = None
+    ) -> Any:
+        """The newest candles of an instrument's trades, oldest first (an extension)."""
+        path = f"/v1/markets/{_seg(exchange)}/candles/{_symbol(symbol)}"
+        return self._call("GET", path, params=_params(interval=interval, limit=limit))
+
     # Trading
     def get_order(self, order_id: str) -> Any:
         return self._call("GET", order_path(order_id))

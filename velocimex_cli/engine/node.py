@@ -47,6 +47,7 @@ from velocimex_cli.engine.drivers.venues.spec import VenueMirror
 from velocimex_cli.wire.errors import StorageUnavailable
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.instruments import Instrument
     from velocimex_cli.engine.drivers.simulator import MarketSimulator
     from velocimex_cli.engine.drivers.strategies.deployments import Deployments
     from velocimex_cli.engine.drivers.venues.markets import SpecFile
@@ -230,6 +231,17 @@ class EngineNode:
     @property
     def data_dir(self) -> Path | None:
         return self.settings.data_dir
+
+    def candles(self, instrument: Instrument, interval: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` stored candles of `instrument` at `interval` (wire/candles.py),
+        oldest first. Candles are kept with the engine's stored state (engine/candle_store.py):
+        an engine without a data directory keeps none."""
+        from velocimex_cli.engine.store import SqliteStore
+
+        store = self.exchange._store
+        if not isinstance(store, SqliteStore):
+            return []
+        return store.candles.read(instrument, interval, limit)
 
     def add_driver(self, driver: Driver) -> None:
         """Step `driver` after those added before it on every `step()` (the simulator, then

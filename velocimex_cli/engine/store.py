@@ -33,6 +33,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from velocimex_cli import paths
+from velocimex_cli.engine.candle_store import CandleStore, migrate_3_to_4
 from velocimex_cli.engine.checkpointer import Checkpointer
 from velocimex_cli.engine.commit_record import (
     EPOCH_SECONDS,
@@ -159,6 +160,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _migrate_0_to_1,
     _migrate_1_to_2,
     _migrate_2_to_3,
+    migrate_3_to_4,  # candles (engine/candle_store.py)
 ]
 PRUNE_EVERY = 256  # commits with trades between two deletions of trades older than a day
 PRUNE_ROWS = 20_000  # the oldest rows looked at by one deletion
@@ -311,6 +313,9 @@ class SqliteStore:
         self._written_balances: dict[tuple[str, str], tuple[int, int]] = {}
         self._checkpointer: Checkpointer | None = None
         self._commits_with_trades = 0
+        self.candles = CandleStore(
+            connection, lambda index: self.exchange.catalogue.instruments[index]
+        )
         # The commit epoch (see engine/commit_record.py): the stored one, when the next
         # commit moves it on, and who records it beside the database.
         self._record = record
@@ -323,6 +328,7 @@ class SqliteStore:
         c = self.connection
         now = time.monotonic()
         epoch = self.epoch + 1 if now >= self._epoch_due else 0
+        staged = None
         c.execute("BEGIN")
         try:
             if changes.accounts:
@@ -358,6 +364,7 @@ class SqliteStore:
                         for t in changes.trades
                     ],
                 )  # fmt: skip
+                staged = self.candles.write(changes.trades)
                 self._commits_with_trades += 1
                 if self._commits_with_trades % PRUNE_EVERY == 0:
                     # Trades are stored in time order: the oldest rows are the expired ones.
@@ -427,6 +434,8 @@ class SqliteStore:
             raise
         self._reserved = reserved
         written.update(balances)
+        if staged is not None:
+            self.candles.commit(staged)
         if epoch:
             self.epoch = epoch
             self._epoch_due = now + EPOCH_SECONDS
@@ -441,6 +450,7 @@ class SqliteStore:
         _restore(self.connection, stored)
         exchange.replace_state(stored)
         self._reserved = None  # the next commit writes the counters' bounds again
+        self.candles.forget()
         self._written_balances = {}
         self._epoch_due = 0.0
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from velocimex_cli.wire.candles import CANDLE_FIELDS
+
 ORDER_FIELDS = (
     "order_id", "client_order_id", "timestamp", "exchange", "symbol", "side", "type",
     "time_in_force", "post_only", "quantity", "price", "filled_quantity", "average_price",
@@ -52,6 +54,7 @@ BY_LIST_KEY: dict[str, tuple[str, ...]] = {
     "strategies": STRATEGY_FIELDS,
     "deployments": DEPLOYMENT_FIELDS,
     "logs": LOG_FIELDS,
+    "candles": CANDLE_FIELDS,
 }
 
 

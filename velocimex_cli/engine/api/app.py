@@ -26,6 +26,7 @@ from velocimex_cli.engine.api.rate_limit import EdgeMiddleware
 from velocimex_cli.engine.api.responses import JsonResponse
 from velocimex_cli.engine.api.routes import (
     account,
+    candles,
     health,
     markets,
     own_key,
@@ -46,7 +47,7 @@ def rest_operations() -> tuple[Operation, ...]:
     """The REST API's route table, hottest first (the router tries paths in order)."""
     return tuple(
         operation
-        for module in (trading, markets, account, strategies, own_key, health)
+        for module in (trading, markets, candles, account, strategies, own_key, health)
         for operation in module.OPERATIONS
     )
 
