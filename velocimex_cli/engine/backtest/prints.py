@@ -92,7 +92,7 @@ class PrintMarket:
         self._venue, self._symbol = instrument.venue.name, instrument.symbol
         self._book = exchange.books[instrument.index]
         self._sequence = -1  # the book's sequence when the shown market was last set
-        self._listeners: tuple[object, ...] = ()
+        self._listeners = -1  # how many listeners `_check_quiet` saw
         self._mirror = (
             exchange,
             liquidity.account,
@@ -110,24 +110,31 @@ class PrintMarket:
     def trade(self, side: int, ticks: int, lots: int) -> None:
         """The recorded aggressor `side` took `lots` at `ticks`."""
         strategy = self.strategy
+        exchange = self.exchange
+        if side == BUY:  # it took the ask: the bid is a tick under
+            bid, ask = ticks - 1, ticks
+        else:
+            bid, ask = ticks, ticks + 1
+        if strategy is None:  # nobody's orders to fill, nobody to tell
+            if exchange._listeners:
+                self._announce(side, ticks, lots)
+            else:
+                exchange.next_trade_id += 1
+            self._set_shown(bid, ask, lots)
+            return
         rest = lots
-        if strategy is not None and strategy.open_orders:
+        if strategy.open_orders:
             reached = self._reach(strategy, side, ticks, lots)
             if reached:
                 self._set_shown(0, 0, 0)  # out of the print's way
-                self.exchange.place(self.tape, self.instrument, side, reached, ticks, IOC)
+                exchange.place(self.tape, self.instrument, side, reached, ticks, IOC)
                 rest -= reached
         self.printed[ticks] = lots
-        if self.exchange._listeners:
+        if exchange._listeners:
             self._announce(side, ticks, rest)
         else:
-            self.exchange.next_trade_id += 1
-        passive = SELL if side == BUY else BUY
-        if passive == BUY:
-            bid, ask = ticks, ticks + 1
-        else:
-            bid, ask = ticks - 1, ticks
-        if strategy is not None and strategy.open_orders:
+            exchange.next_trade_id += 1
+        if strategy.open_orders:
             bid, ask = self._clear_of(strategy, bid, ask)
         self._set_shown(bid, ask, lots)
 
@@ -243,24 +250,26 @@ class PrintMarket:
     def _set_shown(self, bid: int, ask: int, lots: int) -> None:
         """The mirror's shown market made (bid, ask) with `lots` each (0: no level)."""
         old_bid, old_ask, old_lots = self.shown
-        if bid <= 0:
-            bid = 0
         book = self._book
         if book.sequence != self._sequence:  # an order took or joined it: set both levels
             old_lots = -1
         elif bid == old_bid and ask == old_ask and lots == old_lots:
             return
+        if bid < 0:
+            bid = 0
         self.shown = (bid, ask, lots)
-        bids: list[tuple[int, int]] = []
-        asks: list[tuple[int, int]] = []
-        if old_bid and old_bid != bid:
-            bids.append((old_bid, 0))
-        if bid and (bid != old_bid or lots != old_lots):
-            bids.append((bid, lots))
-        if old_ask and old_ask != ask:
-            asks.append((old_ask, 0))
-        if ask and (ask != old_ask or lots != old_lots):
-            asks.append((ask, lots))
+        if bid == old_bid:
+            bids = [(bid, lots)] if lots != old_lots and bid else []
+        elif old_bid:
+            bids = [(old_bid, 0), (bid, lots)] if bid else [(old_bid, 0)]
+        else:
+            bids = [(bid, lots)] if bid else []
+        if ask == old_ask:
+            asks = [(ask, lots)] if lots != old_lots and ask else []
+        elif old_ask:
+            asks = [(old_ask, 0), (ask, lots)] if ask else [(old_ask, 0)]
+        else:
+            asks = [(ask, lots)] if ask else []
         if bid and old_ask and bid >= old_ask:  # up: the old ask goes before the bid comes
             self._set_levels(bids[:-1], asks)
             self._set_levels(bids[-1:], [])
@@ -271,14 +280,13 @@ class PrintMarket:
     def _set_levels(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
         """`Liquidity.set_book`, calling the C core's batch directly when it is there (what
         set_book checks on every call is checked when the listeners change)."""
-        now = self.clock.micros
         exchange = self.exchange
         if mirror_book is None or exchange._store is not None:
-            self.liquidity.set_book(bids, asks, now)
+            self.liquidity.set_book(bids, asks, self.clock.micros)
             return
-        listeners = len(exchange._listeners), exchange._event_accounts, exchange._book_events
-        if listeners != self._listeners:
+        if len(exchange._listeners) != self._listeners:
             self.liquidity._check_quiet()
-            self._listeners = listeners
+            self._listeners = len(exchange._listeners)
+        now = self.clock.micros
         if mirror_book(*self._mirror, bids, asks, 0, now) < len(bids) + len(asks):
             self.liquidity.set_book(bids, asks, now)  # the rest level by level (no-op if done)
