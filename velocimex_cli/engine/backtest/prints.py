@@ -169,12 +169,10 @@ class PrintMarket:
             listener(event)
 
     def _resting(self, strategy: Account, side: int) -> list[Order]:
-        index = self.instrument.index
-        return [
-            o
-            for o in strategy.orders.values()
-            if o.side == side and o.resting and o.instrument.index == index
-        ]
+        # The book holds the shown market and the strategy's orders, nothing else: reading it
+        # is cheaper than the account's orders, which keep every order it ever placed.
+        name = strategy.name
+        return [o for o in self._book.resting_orders(side) if o.account == name]
 
     def _reach(self, strategy: Account, side: int, ticks: int, lots: int) -> int:
         """How much of a print of `lots` at `ticks` fills the strategy's resting orders (the
@@ -222,7 +220,7 @@ class PrintMarket:
             return
         ahead = self.ahead
         if len(ahead) > strategy.open_orders + 1000:  # forget orders gone from the book
-            live = set(strategy.orders)
+            live = {o.id for side_ in (BUY, SELL) for o in self._resting(strategy, side_)}
             for order_id in [i for i in ahead if i not in live]:
                 del ahead[order_id]
         estimate = 0 if self.touch else self.printed.get(ticks, 0)
