@@ -94,14 +94,16 @@ def test_a_recording_is_replayed_without_look_ahead(vmx: Vmx, tmp_path: Path) ->
 
 
 def test_queue_position_is_respected_unlike_touch(vmx: Vmx, tmp_path: Path) -> None:
-    """A bid joins 100 after the first print; one more print of the same size trades there,
-    then the market leaves. Touch fills it; a real queue (the default) does not."""
+    """The strategy starts on the first print (it leaves a price in the book) and bids 100 on
+    the second; the bid reaches the book after the third (the next event), behind the queue
+    the last print there implies; one more print of the same size trades there, then the
+    market leaves. Touch fills it; a real queue (the default) does not."""
     strategy = tmp_path / "bid.py"
     strategy.write_text(BID_AT_FIRST_PRINT)
     data = write_trades(
         tmp_path / "trades.csv",
-        [(0, "100.00", "0.5", "sell"), (1, "100.00", "0.5", "sell")]
-        + [(2 + i, "101.00", "0.5", "buy") for i in range(5)],
+        [(i, "100.00", "0.5", "sell") for i in range(4)]
+        + [(4 + i, "101.00", "0.5", "buy") for i in range(5)],
     )
     common = (str(strategy), "--data", str(data), "-e", "BINANCE", "-s", "BTC/USDT")
     queue = vmx.json("backtest", *common)
@@ -143,8 +145,8 @@ def test_lag_check_warns_when_one_more_event_wipes_out_the_result(vmx: Vmx, tmp_
     strategy.write_text(BUY_ON_FIRST_TRADE)
     data = write_trades(
         tmp_path / "jump.csv",
-        [(0, "100.00", "1", "buy"), (1, "100.00", "1", "buy")]
-        + [(2 + i, "120.00", "1", "buy") for i in range(5)],
+        [(i, "100.00", "1", "buy") for i in range(3)]  # seen from the second
+        + [(3 + i, "120.00", "1", "buy") for i in range(5)],
     )
     result = vmx.run(
         "backtest", str(strategy), "--data", str(data), "-e", "BINANCE", "-s", "BTC/USDT",

@@ -1,9 +1,9 @@
 """The recorded (or simulated) market as a driver of the backtest's node: each step moves the
 simulated clock to the next event's time and applies the event through `MarketReplay`.
 
-With trades-only data a print is prepared (a one-tick book around it) before the strategy's
-due orders meet it and taken after: a strategy driver (strategy_driver.py) takes it then, with
-`take_print`; with no strategy the feed takes it at once.
+With trades-only data each print goes to the replay's print market (prints.py), which fills
+the strategy's resting orders it reaches and shows the market it implies; the strategy's due
+orders arrive after it (strategy_driver.py).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ class MarketFeed:
         self.replay = replay
         self.index = -1  # of the event applied last
         self.event: Event = data.events[0]
-        self.prints_wait = False  # a strategy driver takes each trades-only print (take_print)
         self._set_clock = clock.set
-        self._book, self._trade = replay.book, replay.trade
+        self._book = replay.book
+        self._trade = replay.prints.trade if data.trades_only else replay.trade
 
     @property
     def steps_left(self) -> int:
@@ -40,17 +40,8 @@ class MarketFeed:
         self._set_clock(event[0])
         if event[1] == BOOK:
             self._book(event[2], event[3], event[4])
-        elif self.trades_only:
-            self.replay.prepare_print(event[2], event[3], event[4])
-            if not self.prints_wait:
-                self.replay.take_print(event[2], event[3], event[4])
         else:
             self._trade(event[2], event[3], event[4])
-
-    def take_print(self) -> None:
-        """Trades-only data: the recorded aggressor of the current print trades now."""
-        event = self.event
-        self.replay.take_print(event[2], event[3], event[4])
 
     def ran_out(self, exc: InsufficientBalance) -> CounterpartyExhausted:
         """What to say when the current event found the counterparty short (market.py)."""
@@ -69,8 +60,6 @@ class MarketAlone(MarketFeed):
     def step(self) -> None:
         events, start = self.events, self.index + 1
         set_clock, apply_book, trade = self._set_clock, self._book, self._trade
-        prepare_print, take_print = self.replay.prepare_print, self.replay.take_print
-        trades_only = self.trades_only
         index, event = self.index, self.event
         try:
             # (index: read in `finally`, to say which event ran the counterparty out)
@@ -78,9 +67,6 @@ class MarketAlone(MarketFeed):
                 set_clock(event[0])
                 if event[1] == BOOK:
                     apply_book(event[2], event[3], event[4])
-                elif trades_only:
-                    prepare_print(event[2], event[3], event[4])
-                    take_print(event[2], event[3], event[4])
                 else:
                     trade(event[2], event[3], event[4])
         finally:

@@ -16,9 +16,8 @@ price-time priority and fees, so:
 - a recorded trade that finds no liquidity left (because the strategy already took it) trades
   what is there and no more.
 
-A CSV of trades has no book: before each print the mirror makes a one-tick market around the
-print's price with the print's size (see `prepare_print`), the strategy's due orders meet it,
-then the tape takes the print.
+Trades-only data (a CSV of trades, imported trades) has no book: `prints` (prints.py) holds
+its fill model, a market shown from the last print and the strategy's queues at its prices.
 
 The mirror and the tape are the backtest's counterparty: the rest of the market. Each starts
 with COUNTERPARTY_FUNDS of both assets, a quarter of the most a ledger balance holds (so the
@@ -34,6 +33,7 @@ from decimal import Decimal
 
 from velocimex_cli.engine.backtest.clock import SimulatedClock
 from velocimex_cli.engine.backtest.data import BOOK, Event
+from velocimex_cli.engine.backtest.prints import PrintMarket
 from velocimex_cli.engine.core.exchange import Exchange
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument
 from velocimex_cli.engine.core.ledger import MAX_UNITS, Account, AccountKind, units_to_decimal
@@ -74,6 +74,9 @@ class MarketReplay:
         self.mirror = self._account(MIRROR)
         self.tape = self._account(TAPE)
         self.liquidity = Liquidity(exchange, self.mirror, instrument)
+        self.prints = PrintMarket(
+            exchange, clock, instrument, self.liquidity, self.tape, touch=self.touch
+        )
 
     def _account(self, name: str) -> Account:
         exchange = self.exchange
@@ -142,42 +145,13 @@ class MarketReplay:
         """A recorded print: the aggressor `side` took `lots` at `ticks`, through the engine."""
         self.exchange.place(self.tape, self.instrument, side, lots, ticks, IOC)
 
-    def prepare_print(self, side: int, ticks: int, lots: int) -> None:
-        """Before a print from trades-only data, which has no book: a one-tick market around it.
-
-        The passive side holds at least the print's size at its price and the other side the
-        same size one tick away; every other mirror level is withdrawn. Liquidity the mirror
-        already holds at the print's price stays where it is in the queue (the `queue` model's
-        estimate of the queue ahead: a strategy order that joined later waits behind it), new
-        liquidity joins the back. Orders the strategy sends now meet this book; then
-        `take_print` lets the recorded aggressor trade.
-        """
-        passive = SELL if side == BUY else BUY
-        away = ticks + 1 if passive == BUY else ticks - 1
-        for level_side in (BUY, SELL):
-            keep = ticks if level_side == passive else away
-            for level in self.liquidity.prices(level_side):
-                if level != keep:
-                    self.set_level(level_side, level, 0)
-        if self._held(passive, ticks) < lots:
-            self.set_level(passive, ticks, lots)
-        if away > 0:
-            self.set_level(side, away, lots)
-        self.liquidity.publish()
-
-    def take_print(self, side: int, ticks: int, lots: int) -> None:
-        """The recorded aggressor trades; with the `queue` model the passive side then holds
-        the print's size again, at the back of the queue: whoever waited behind the liquidity
-        the print took is now ahead of it."""
-        self.exchange.place(self.tape, self.instrument, side, lots, ticks, IOC)
-        if not self.touch:
-            passive = SELL if side == BUY else BUY
-            if self._held(passive, ticks) < lots:
-                self.set_level(passive, ticks, lots)
-                self.liquidity.publish()
-
     def strategy_joined(self, side: int, ticks: int) -> None:
-        """`touch` model: the mirror's orders at the level a strategy order joined go behind it."""
+        """A strategy order came to rest at (side, ticks). Trades-only data: its queue ahead is
+        estimated (prints.py). A recording, `touch` model: the mirror's orders at that level go
+        behind it."""
+        if self.prints.strategy is not None:
+            self.prints.joined(side, ticks)
+            return
         if not self.touch:
             return
         orders = self.liquidity.orders_at(side, ticks)

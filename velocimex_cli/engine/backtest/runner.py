@@ -126,6 +126,8 @@ def run(
     replay = MarketReplay(exchange, clock, instrument, options.fill_model)
     feed = (MarketAlone if strategy_cls is None else MarketFeed)(data, clock, replay)
     exchange.ensure_account(ACCOUNT)
+    if data.trades_only:  # prints fill the strategy's resting orders (prints.py)
+        replay.prints.follow(exchange.ledger.accounts[ACCOUNT])
     node.add_driver(feed)
     if strategy_cls is None:
         _replay(node, feed, progress, progress_every)

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from velocimex_cli.engine.backtest import metrics
-from velocimex_cli.engine.backtest.data import TRADE
 from velocimex_cli.engine.backtest.feed import MarketFeed
 from velocimex_cli.engine.backtest.host import BacktestHost
 from velocimex_cli.engine.core.events import Event, FillEvent
@@ -46,7 +45,6 @@ class StrategyDriver:
         self.next_sample = feed.events[0][0]
         self._sequence = self.book.sequence
         self._wants_books = host.wants_books
-        feed.prints_wait = True  # taken after the strategy's due orders (see step)
         exchange.add_listener(
             self._record_fill, Interest(accounts=frozenset({host.account}), books=False)
         )
@@ -72,8 +70,6 @@ class StrategyDriver:
                 feed.replay.strategy_joined(side, price)
         else:
             host.event_index = feed.index  # what send_due records: orders placed now wait for it
-        if event[1] == TRADE and feed.trades_only:
-            feed.take_print()
         if self._wants_books and book.sequence != self._sequence:
             self._sequence = book.sequence
             host.book_changed(stamp)

@@ -85,12 +85,12 @@ _BOOL = "true|false|True|False|TRUE|FALSE"
 _ROWS = {
     "trades": re.compile(
         rf"^([0-9]{{1,20}}+),({POSITIVE_NUMBER}),({POSITIVE_NUMBER}),[^,\n]*+,([0-9]{{1,20}}+),"
-        rf"({_BOOL})(?:,(?:{_BOOL}))?\r?$",
+        rf"({_BOOL})(?:,(?:{_BOOL}))?+\r?$",
         re.MULTILINE,
     ),
     "aggTrades": re.compile(
         rf"^([0-9]{{1,20}}+),({POSITIVE_NUMBER}),({POSITIVE_NUMBER}),[0-9]{{0,20}}+,[0-9]{{0,20}}+,"
-        rf"([0-9]{{1,20}}+),({_BOOL})(?:,(?:{_BOOL}))?\r?$",
+        rf"([0-9]{{1,20}}+),({_BOOL})(?:,(?:{_BOOL}))?+\r?$",
         re.MULTILINE,
     ),
 }
