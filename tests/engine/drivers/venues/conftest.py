@@ -1,0 +1,105 @@
+"""Shared by the ccxt source tests: a plain dict book the source's events are applied to, a
+reader of one symbol's events, and a guard that every connection ccxt opens is on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from velocimex_cli.engine.drivers.venues.feed import (
+    BookChanges,
+    BookSnapshot,
+    FeedDown,
+    FeedEvent,
+    TradePrint,
+)
+
+PlainBook = dict[str, dict[Decimal, Decimal]]
+
+
+class Reader:
+    """One symbol's events applied to a plain dict book, as the engine would apply them."""
+
+    def __init__(self, events: AsyncIterator[FeedEvent]) -> None:
+        self.events = events
+        self.book: PlainBook = {"bids": {}, "asks": {}}
+        self.valid = False
+        self.downs: list[FeedDown] = []
+        self.trades: list[TradePrint] = []
+        self.snapshots = 0
+        self.log: list[FeedEvent] = []
+
+    def apply(self, event: FeedEvent) -> None:
+        self.log.append(event)
+        if isinstance(event, BookSnapshot):
+            self.book = {"bids": dict(event.bids), "asks": dict(event.asks)}
+            self.valid = True
+            self.snapshots += 1
+        elif isinstance(event, BookChanges):
+            assert self.valid, "BookChanges while the book is not valid"
+            for name, levels in (("bids", event.bids), ("asks", event.asks)):
+                for price, qty in levels:
+                    if qty:
+                        self.book[name][price] = qty
+                    else:
+                        self.book[name].pop(price, None)
+        elif isinstance(event, FeedDown):
+            self.valid = False
+            self.downs.append(event)
+        elif isinstance(event, TradePrint):
+            self.trades.append(event)
+
+    async def until(self, done: Callable[[Reader], bool], timeout: float = 10.0) -> None:
+        """Read events until `done(self)`; fail with what was read if it never is."""
+        deadline = time.monotonic() + timeout
+        while not done(self):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"timed out; book {self.book}, valid {self.valid}, last events {self.log[-5:]}"
+                )
+            try:
+                event = await asyncio.wait_for(anext(self.events), left)
+            except TimeoutError:
+                continue
+            self.apply(event)
+
+    async def until_book(self, expected: PlainBook, timeout: float = 10.0) -> None:
+        await self.until(lambda r: r.valid and r.book == expected, timeout)
+
+
+@pytest.fixture
+def loopback_only() -> Iterator[list[str]]:
+    """Every host ccxt's sockets connect to (asserted to be 127.0.0.1 at the end)."""
+    hosts: list[str] = []
+    original = asyncio.base_events.BaseEventLoop.create_connection
+
+    async def recording(
+        self: Any, protocol_factory: Any, host: Any = None, *a: Any, **k: Any
+    ) -> Any:
+        hosts.append(str(host))
+        return await original(self, protocol_factory, host, *a, **k)
+
+    asyncio.base_events.BaseEventLoop.create_connection = recording  # type: ignore[method-assign]
+    try:
+        yield hosts
+    finally:
+        asyncio.base_events.BaseEventLoop.create_connection = original  # type: ignore[method-assign]
+    assert hosts, "ccxt opened no connection at all"
+    assert set(hosts) == {"127.0.0.1"}, f"ccxt left loopback: {sorted(set(hosts))}"
+
+
+def clock() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+async def fast_sleep(seconds: float) -> None:
+    """The sources' backoff in tests: the same order of waits, a hundredth as long."""
+    await asyncio.sleep(min(seconds / 100, 0.05))
