@@ -9,6 +9,7 @@ Point ccxt at it with the config a user writes in `--venue-config`: `config()`.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -52,16 +53,21 @@ class FakeBinance:
         )
         self.time_ms = EPOCH_MS
         self.trade_id = 5000
+        self.received: list[Any] = []  # every WebSocket request, in order
+        self.rest_delay = 0.0  # seconds each REST answer waits (a slow venue)
 
     def config(self) -> dict[str, Any]:
-        """The `--venue-config` entry for `binance` that points ccxt here."""
+        """The `--venue-config` entry for `binance` that points ccxt here. ccxt paces REST calls
+        by Binance's request weights (a 5,000-level snapshot weighs 250, 12.5 s of its budget);
+        the fake allows them 1 ms a unit so a test's resyncs do not wait."""
         return {
+            "rateLimit": 1,
             "urls": {
                 "api": {
                     "public": self.server.http("/api/v3"),
                     "ws": {"spot": self.server.ws("/ws")},
                 }
-            }
+            },
         }
 
     async def __aenter__(self) -> FakeBinance:
@@ -72,7 +78,8 @@ class FakeBinance:
 
     # -- REST ----------------------------------------------------------------------------
 
-    def _exchange_info(self, request: Request) -> Any:
+    async def _exchange_info(self, request: Request) -> Any:
+        await asyncio.sleep(self.rest_delay)
         return {
             "timezone": "UTC",
             "serverTime": self.time_ms,
@@ -149,6 +156,7 @@ class FakeBinance:
 
     def _on_message(self, connection: Connection, message: Any) -> None:
         method = message.get("method")
+        self.received.append(message)
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             for stream in message.get("params", []):
                 if method == "SUBSCRIBE":

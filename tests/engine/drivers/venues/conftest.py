@@ -4,6 +4,7 @@ reader of one symbol's events, and a guard that every connection ccxt opens is o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from velocimex_cli.engine.drivers.venues.ccxt_source import CcxtSource
 from velocimex_cli.engine.drivers.venues.feed import (
     BookChanges,
     BookSnapshot,
@@ -75,15 +77,14 @@ class Reader:
 
 @pytest.fixture
 def loopback_only() -> Iterator[list[str]]:
-    """Every host ccxt's sockets connect to (asserted to be 127.0.0.1 at the end)."""
+    """The peer address of every connection opened (asserted to be 127.0.0.1 at the end)."""
     hosts: list[str] = []
     original = asyncio.base_events.BaseEventLoop.create_connection
 
-    async def recording(
-        self: Any, protocol_factory: Any, host: Any = None, *a: Any, **k: Any
-    ) -> Any:
-        hosts.append(str(host))
-        return await original(self, protocol_factory, host, *a, **k)
+    async def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        transport, protocol = await original(self, *args, **kwargs)
+        hosts.append(str(transport.get_extra_info("peername")[0]))
+        return transport, protocol
 
     asyncio.base_events.BaseEventLoop.create_connection = recording  # type: ignore[method-assign]
     try:
@@ -103,3 +104,17 @@ def clock() -> Any:
 async def fast_sleep(seconds: float) -> None:
     """The sources' backoff in tests: the same order of waits, a hundredth as long."""
     await asyncio.sleep(min(seconds / 100, 0.05))
+
+
+@contextlib.asynccontextmanager
+async def watching(
+    venue: str, config: dict[str, Any], symbol: str, **options: Any
+) -> AsyncIterator[tuple[CcxtSource, Reader]]:
+    """A CcxtSource on `config` watching `symbol`, its events read into a Reader; closed after."""
+    source = CcxtSource(venue, config, clock, sleep=fast_sleep, **options)
+    events = source.watch(symbol)
+    try:
+        yield source, Reader(events)
+    finally:
+        await events.aclose()
+        await source.close()

@@ -181,9 +181,12 @@ def _exchange_class(venue: str) -> type[Any]:
                 market = self.safe_market(message.get("s"), None, None, "spot")
                 book = self.orderbooks.get(market["symbol"])
                 first = message.get("U")
-                if book is not None and first is not None and book["timestamp"] is not None:
-                    nonce = book["nonce"]
-                    if nonce is not None and message.get("u", 0) > nonce and first - 1 != nonce:
+                nonce = None if book is None else book["nonce"]
+                if first is not None and nonce is not None and message.get("u", 0) > nonce:
+                    # ccxt's own continuity rule: the first diff after a snapshot must span
+                    # it, each later one start right after the last
+                    synced = book["timestamp"] is not None
+                    if (first - 1 != nonce) if synced else (first - 1 > nonce):
                         self.vmx_reasons[market["symbol"]] = (
                             f"sequence gap: update {first} after {nonce}"
                         )
@@ -259,7 +262,10 @@ class _FeedFault(NetworkError):
 def _drop_client(exchange: Any, client: Any, reason: str) -> None:
     """Fail every watch on `client` with `reason` and close it; the next watch opens a new
     connection and subscribes again (a fresh snapshot)."""
-    client.reject(_FeedFault(reason))
+    fault = _FeedFault(reason)
+    client.reject(fault)
+    # marked failed, the old client's close does not unregister its successor on the same url
+    client.error = fault
     if exchange.clients.get(client.url) is client:
         del exchange.clients[client.url]
     _background(exchange, client.close())
@@ -293,11 +299,12 @@ def _reason(exc: BaseException) -> str:
 class _Symbol:
     """One watched symbol's state between its book and trade loops."""
 
-    __slots__ = ("down", "queue", "stale_book")
+    __slots__ = ("down", "queue", "reported", "stale_book")
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[FeedEvent | UnknownSymbol] = asyncio.Queue()
-        self.down = True  # no snapshot yet: wait for one
+        self.down = True  # no snapshot since the start or the last fault: yield no changes
+        self.reported = False  # a FeedDown was yielded since the last snapshot
         self.stale_book = False  # the next book read is yielded whole (trades were lost)
 
 
@@ -332,10 +339,11 @@ class CcxtSource:
     async def _load_markets(self) -> dict[str, Any]:
         try:
             return dict(await self.exchange.load_markets())
-        except BaseError as exc:
-            raise VenueUnavailable(f"{self.venue} unreachable: {exc}") from None
-        except OSError as exc:
-            raise VenueUnavailable(f"{self.venue} unreachable: {exc}") from None
+        except (BaseError, OSError) as exc:
+            # ccxt's class says what happened (RequestTimeout, ExchangeNotAvailable, ...)
+            raise VenueUnavailable(
+                f"{self.venue} unreachable: {type(exc).__name__}: {exc}"
+            ) from None
 
     def _spot(self, markets: Mapping[str, Any], symbol: str) -> dict[str, Any] | None:
         market = markets.get(symbol)
@@ -398,8 +406,9 @@ class CcxtSource:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _down(self, symbol: str, state: _Symbol, reason: str) -> None:
-        if not state.down:
-            state.down = True
+        state.down = True
+        if not state.reported:
+            state.reported = True
             state.queue.put_nowait(FeedDown(symbol, reason, self._clock()))
 
     async def _check_symbol(self, symbol: str, state: _Symbol) -> bool:
@@ -426,10 +435,11 @@ class CcxtSource:
                         raise ChecksumError(book.failure)
                     asks = book["asks"]
                     bids = book["bids"]
-                    if book.resynced or (state.stale_book and not state.down):
+                    if book.resynced or state.stale_book:
                         book.resynced = False
                         state.stale_book = False
                         state.down = False
+                        state.reported = False
                         failures = 0
                         asks.changed.clear()
                         bids.changed.clear()
@@ -470,6 +480,7 @@ class CcxtSource:
                 reason = exc.reason
             except Exception as exc:
                 reason = exchange.vmx_reasons.pop(symbol, None) or _reason(exc)
+            state.stale_book = False  # only a resync by ccxt makes this book whole again
             self._down(symbol, state, reason)
             await self._sleep(min(self._max_backoff, self._backoff * 2**failures))
             failures = min(failures + 1, 16)
@@ -525,11 +536,15 @@ class CcxtSource:
         return None
 
     async def _watchdog(self, symbol: str, state: _Symbol) -> None:
-        """No message on the book's connection for `stall_after` seconds: drop the connection
-        (the book loop yields FeedDown and ccxt resubscribes on a new one)."""
+        """No message on a live book's connection for `stall_after` seconds: drop the connection
+        (the book loop yields FeedDown and ccxt resubscribes on a new one). A venue that sends
+        nothing while a book is quiet (Binance's diff stream) needs `stall_after` longer than
+        its quietest symbol's silence."""
         period = max(self._stall_after / 4, 0.01)
         while True:
             await asyncio.sleep(period)
+            if state.down:
+                continue  # resyncing: ccxt's own timeouts bound the snapshot and the dial
             client = self._book_client(symbol)
             if client is None or not client.connected.done():
                 continue
