@@ -116,6 +116,15 @@ class FakeServer:
 
     # -- publishing ----------------------------------------------------------------------
 
+    async def subscribed(self, topic: str, timeout: float = 10.0) -> None:
+        """Wait until some open connection is subscribed to `topic` (a client's trade stream
+        may subscribe after its book is whole: a print before then reaches nobody)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not any(topic in c.topics and not c.stalled for c in self.connections):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"nobody subscribed to {topic}")
+            await asyncio.sleep(0.005)
+
     def publish(self, topic: str, message: Any | Callable[[Connection], Any]) -> None:
         for connection in self.connections:
             if topic in connection.topics:

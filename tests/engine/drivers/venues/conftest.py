@@ -72,7 +72,16 @@ class Reader:
             self.apply(event)
 
     async def until_book(self, expected: PlainBook, timeout: float = 10.0) -> None:
-        await self.until(lambda r: r.valid and r.book == expected, timeout)
+        try:
+            await self.until(lambda r: r.valid and r.book == expected, timeout)
+        except AssertionError:
+            differ = {
+                side: sorted(set(self.book[side].items()) ^ set(expected[side].items()))
+                for side in ("bids", "asks")
+            }
+            raise AssertionError(
+                f"the book differs from the venue's (valid {self.valid}): {differ}"
+            ) from None
 
 
 @pytest.fixture

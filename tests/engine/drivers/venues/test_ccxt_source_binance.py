@@ -97,6 +97,7 @@ def test_the_book_follows_every_step_and_trades_keep_their_aggressor() -> None:
             changes = [e for e in reader.log if isinstance(e, BookChanges)]
             # each update carries only the levels it changed, never the whole book
             assert [len(c.bids) + len(c.asks) for c in changes] == [1, 2, 2, 1]
+            await fake.server.subscribed("btcusdt@trade")
             fake.trade("BTCUSDT", "100.05", "0.25", "buy")
             fake.trade("BTCUSDT", "100.02", "1.5", "sell")
             await reader.until(lambda r: len(r.trades) == 2)
@@ -138,6 +139,7 @@ def test_a_dropped_connection_halts_then_resyncs() -> None:
             await reader.until_book(fake.book("BTCUSDT"))
             fake.set_levels("BTCUSDT", asks=[("100.05", "0")])
             await reader.until_book(fake.book("BTCUSDT"))
+            await fake.server.subscribed("btcusdt@trade")
             fake.trade("BTCUSDT", "100.01", "1", "buy")
             await reader.until(lambda r: len(r.trades) == 1)
 

@@ -432,7 +432,7 @@ class CcxtSource:
                 while True:
                     book = await exchange.watch_order_book(symbol, self._depth)
                     if book.failure is not None:
-                        raise ChecksumError(book.failure)
+                        raise _FeedFault(book.failure)
                     asks = book["asks"]
                     bids = book["bids"]
                     if book.resynced or state.stale_book:
@@ -518,6 +518,8 @@ class CcxtSource:
                 reason = "trade stream: connection closed"
             except VenueUnavailable as exc:
                 reason = exc.reason
+            except _FeedFault as exc:
+                reason = str(exc)  # the connection's fault, the book's too
             except Exception as exc:
                 reason = f"trade stream: {_reason(exc)}"
             # Trades may have been missed: halt until the book is yielded whole again.
