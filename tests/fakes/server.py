@@ -35,7 +35,7 @@ class Connection:
         self.topics: set[str] = set()
         self.outbox: asyncio.Queue[str] = asyncio.Queue()
         self.stalled = False
-        self.sent = 0  # messages sent, for venues that number them per connection
+        self.sent_numbers = 0  # for venues that number each connection's messages
 
     def send(self, message: Any) -> None:
         if not self.stalled:
@@ -160,7 +160,6 @@ class FakeServer:
             while True:
                 text = await connection.outbox.get()
                 await websocket.send_text(text)
-                connection.sent += 1
 
         writing = asyncio.create_task(writer())
         try:
