@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 RestHandler = Callable[[Request], Awaitable[Any] | Any]
@@ -56,13 +56,17 @@ class FakeServer:
             Route(path, self._rest_endpoint(handler)) for path, handler in rest.items()
         ]
         routes.append(WebSocketRoute(ws_path, self._ws_endpoint))
-        self._app: ASGIApp = Starlette(routes=routes)
+        self._app = Starlette(routes=routes)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+
+    def add_rest(self, path: str, handler: RestHandler) -> None:
+        """One more REST route (a benchmark's trigger, a test's probe)."""
+        self._app.router.routes.append(Route(path, self._rest_endpoint(handler)))
 
     # -- addresses -----------------------------------------------------------------------
 
@@ -88,6 +92,11 @@ class FakeServer:
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         while not self._server.started:
             await asyncio.sleep(0.005)
+
+    async def served(self) -> None:
+        """Until the server stops (a subprocess serving until SIGTERM)."""
+        assert self._task is not None
+        await self._task
 
     async def stop(self) -> None:
         for connection in self.connections:

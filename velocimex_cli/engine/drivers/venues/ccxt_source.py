@@ -168,7 +168,7 @@ def _exchange_class(venue: str) -> type[Any]:
             f"{venue} is not an exchange ccxt {ccxtpro.__version__} streams (ccxt.pro)"
         ) from None
 
-    class Mirrored(base):  # type: ignore[misc,valid-type]  # ccxt's classes are untyped
+    class Mirrored(base):
         vmx_reasons: dict[str, str]
         vmx_sequence: dict[str, int]
 
@@ -283,6 +283,12 @@ def _merged_config(venue: str, config: Mapping[str, Any]) -> dict[str, Any]:
         options["fetchMarkets"] = fetch
     merged["options"] = options
     return merged
+
+
+def _cancelled() -> bool:
+    """Whether this task is being cancelled (not merely woken by a future ccxt cancelled)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _reason(exc: BaseException) -> str:
@@ -473,7 +479,7 @@ class CcxtSource:
                         )
                     )
             except asyncio.CancelledError:
-                if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                if _cancelled():
                     raise
                 reason = exchange.vmx_reasons.pop(symbol, None) or "connection closed"
             except VenueUnavailable as exc:
@@ -513,7 +519,7 @@ class CcxtSource:
                             )
                         )
             except asyncio.CancelledError:
-                if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                if _cancelled():
                     raise
                 reason = "trade stream: connection closed"
             except VenueUnavailable as exc:
