@@ -10,18 +10,24 @@ from decimal import Decimal
 
 import pytest
 
-from tests.engine.drivers.venues.conftest import clock, watching
+from tests.engine.drivers.venues.conftest import Reader, clock, fast_sleep, watching
 from tests.fakes.coinbase import FakeCoinbase
 from velocimex_cli.engine.drivers.venues.ccxt_source import CcxtSource
-from velocimex_cli.engine.drivers.venues.feed import BookChanges, MarketSpec, UnknownSymbol
+from velocimex_cli.engine.drivers.venues.feed import (
+    BookChanges,
+    MarketSpec,
+    UnknownSymbol,
+    VenueUnavailable,
+)
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
-def run(scenario: Callable[[FakeCoinbase], Awaitable[None]]) -> None:
+def run(scenario: Callable[[FakeCoinbase], Awaitable[None]], *, up: bool = True) -> None:
     async def main() -> None:
         async with FakeCoinbase() as fake:
-            await fake.server.come_up()
+            if up:
+                await fake.server.come_up()
             await scenario(fake)
 
     asyncio.run(main())
@@ -108,5 +114,45 @@ def test_a_dropped_connection_halts_then_resyncs() -> None:
             fake.set_levels("BTC-USD", bids=[("60000.01", "9")])
             await reader.until_book(fake.book("BTC-USD"))
             assert len(reader.downs) == 1
+
+    run(scenario)
+
+
+def test_unreachable_at_start_then_up() -> None:
+    async def scenario(fake: FakeCoinbase) -> None:
+        seed(fake)
+        source = CcxtSource("coinbase", fake.config(), clock, sleep=fast_sleep)
+        events = source.watch("BTC/USD")
+        try:
+            with pytest.raises(VenueUnavailable, match=r"^coinbase unreachable: "):
+                await source.markets(["BTC/USD"])
+            reader = Reader(events)
+            await reader.until(lambda r: bool(r.downs))
+            assert reader.downs[0].reason.startswith("coinbase unreachable: ")
+            await fake.server.come_up()
+            await reader.until_book(fake.book("BTC-USD"))
+            await fake.server.subscribed("market_trades:BTC-USD")
+            fake.trade("BTC-USD", "50001.0" if "coinbase" == "kraken" else "60000.02", "1", "buy")
+            await reader.until(lambda r: len(r.trades) == 1)
+        finally:
+            await events.aclose()
+            await source.close()
+
+    run(scenario, up=False)
+
+
+def test_a_stalled_feed_halts_then_resyncs_on_a_new_connection() -> None:
+    async def scenario(fake: FakeCoinbase) -> None:
+        seed(fake)
+        async with watching("coinbase", fake.config(), "BTC/USD", stall_after=0.3) as (
+            _,
+            reader,
+        ):
+            await reader.until_book(fake.book("BTC-USD"))
+            fake.server.stall()
+            fake.set_levels("BTC-USD", asks=[("60000.02", "0")])  # never arrives
+            await reader.until(lambda r: bool(r.downs))
+            assert reader.downs[0].reason.startswith("stalled: no message for ")
+            await reader.until_book(fake.book("BTC-USD"))
 
     run(scenario)

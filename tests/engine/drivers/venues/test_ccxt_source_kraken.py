@@ -10,18 +10,24 @@ from decimal import Decimal
 
 import pytest
 
-from tests.engine.drivers.venues.conftest import clock, watching
+from tests.engine.drivers.venues.conftest import Reader, clock, fast_sleep, watching
 from tests.fakes.kraken import FakeKraken
 from velocimex_cli.engine.drivers.venues.ccxt_source import CcxtSource
-from velocimex_cli.engine.drivers.venues.feed import BookChanges, MarketSpec, UnknownSymbol
+from velocimex_cli.engine.drivers.venues.feed import (
+    BookChanges,
+    MarketSpec,
+    UnknownSymbol,
+    VenueUnavailable,
+)
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
-def run(scenario: Callable[[FakeKraken], Awaitable[None]]) -> None:
+def run(scenario: Callable[[FakeKraken], Awaitable[None]], *, up: bool = True) -> None:
     async def main() -> None:
         async with FakeKraken() as fake:
-            await fake.server.come_up()
+            if up:
+                await fake.server.come_up()
             await scenario(fake)
 
     asyncio.run(main())
@@ -136,3 +142,26 @@ def test_a_stalled_feed_halts_then_resyncs_on_a_new_connection() -> None:
             await reader.until_book(fake.book("BTC/USD"))
 
     run(scenario)
+
+
+def test_unreachable_at_start_then_up() -> None:
+    async def scenario(fake: FakeKraken) -> None:
+        seed(fake)
+        source = CcxtSource("kraken", fake.config(), clock, sleep=fast_sleep)
+        events = source.watch("BTC/USD")
+        try:
+            with pytest.raises(VenueUnavailable, match=r"^kraken unreachable: "):
+                await source.markets(["BTC/USD"])
+            reader = Reader(events)
+            await reader.until(lambda r: bool(r.downs))
+            assert reader.downs[0].reason.startswith("kraken unreachable: ")
+            await fake.server.come_up()
+            await reader.until_book(fake.book("BTC/USD"))
+            await fake.server.subscribed("trade:BTC/USD")
+            fake.trade("BTC/USD", "50001.0" if "kraken" == "kraken" else "60000.02", "1", "buy")
+            await reader.until(lambda r: len(r.trades) == 1)
+        finally:
+            await events.aclose()
+            await source.close()
+
+    run(scenario, up=False)

@@ -28,16 +28,29 @@ When the book cannot be trusted it yields `FeedDown` with the reason and resyncs
   unreachable (retried). Retries back off exponentially (`backoff`, `max_backoff`, an injectable
   `sleep`); `watch` never ends on its own.
 
-Tested how (tests/engine/drivers/venues/, against local fake exchanges in tests/fakes/ that speak
-each venue's documented REST and WebSocket formats, reached only on loopback through the same
-`urls` config a user writes in `--venue-config`; unmodified ccxt 4.5 talks to them):
-- binance: exchangeInfo filters -> tick/lot/minimums; depth snapshot + `depthUpdate` diffs with
-  U/u; `trade` events with the aggressor from `m`; faults: a sequence gap, a dropped connection,
-  a stalled feed, unreachable at start then up; an unknown symbol; the config merge.
-- kraken: AssetPairs -> tick/lot/minimums/fees; v2 `book` snapshot/updates with CRC32, `trade`;
-  faults: a bad checksum, a dropped connection, a stalled feed.
-- coinbase: Advanced Trade products; `level2`/`l2_data`, `market_trades`; faults: a sequence
-  gap, a dropped connection.
+Limits. A trade stream that fails (Binance serves trades on a connection of their own) halts the
+symbol too, since prints may be lost; it resumes with the book ccxt holds at the next book update.
+The stall watchdog watches the book's connection only: a Binance trade connection that stalls
+while its book's stays live is not noticed. ccxt paces REST calls by the venue's weights (with
+its defaults, a 5,000-level Binance snapshot may wait up to 12.5 s after the previous one), so a
+resync can take that long. Books deeper than the depth above keep ccxt's truncation.
+
+Tested how (tests/engine/drivers/venues/test_ccxt_source_{binance,kraken,coinbase}.py, against
+local fake exchanges in tests/fakes/ that speak each venue's documented REST and WebSocket formats,
+reached only on loopback through the same `urls` config a user writes in `--venue-config`;
+unmodified ccxt 4.5 talks to them). For each venue the events, applied to a plain book, equal the
+fake's true book after every step and every fault, and trades keep their aggressor:
+- binance: exchangeInfo filters -> tick/lot/minimums (fees: ccxt's table); depth snapshot +
+  `depthUpdate` diffs with U/u; `trade` events (aggressor from `m`); faults: a sequence gap, a
+  dropped connection, a stalled feed, unreachable at start then up; an unknown symbol; the config
+  merge (a user's `options` kept, a `timeout` obeyed).
+- kraken: AssetPairs -> tick/lot/minimums/fees; v2 `book` snapshot and updates with CRC32 and
+  `trade`; faults: a bad checksum, a dropped connection, a stalled feed, unreachable at start
+  then up; an unknown symbol; no replayed trades.
+- coinbase: Advanced Trade products -> tick/lot/minimums (fees: ccxt's first tier, an account's
+  own needs a key); `level2` (`l2_data`) and `market_trades`; faults: a sequence gap, a dropped
+  connection, a stalled feed, unreachable at start then up; an unknown symbol; no replayed
+  trades.
 No test touches the internet; none of the venues is tested against the real exchange here.
 """
 
