@@ -217,3 +217,30 @@ def test_feed_down_is_yielded_once_per_outage() -> None:
             assert all(isinstance(d, FeedDown) for d in reader.downs)
 
     run(scenario)
+
+
+def test_retries_back_off_through_the_injected_sleep_and_never_end() -> None:
+    async def scenario(fake: FakeBinance) -> None:
+        seed(fake)
+        waits: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            await asyncio.sleep(0.001)
+
+        source = CcxtSource("binance", fake.config(), clock, sleep=sleep, max_backoff=2.0)
+        events = source.watch("BTC/USDT")
+        try:
+            reader = Reader(events)
+            await reader.until(lambda r: bool(r.downs))
+            while len(waits) < 12:  # each of the book and trade loops retrying
+                await asyncio.sleep(0.01)
+            assert waits[:2] == [0.5, 0.5] and set(waits) == {0.5, 1.0, 2.0}
+            assert len(reader.downs) == 1  # one outage, one FeedDown, however many retries
+            await fake.server.come_up()
+            await reader.until_book(fake.book("BTCUSDT"))
+        finally:
+            await events.aclose()
+            await source.close()
+
+    run(scenario, up=False)
