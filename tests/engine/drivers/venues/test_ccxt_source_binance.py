@@ -132,6 +132,7 @@ def test_a_dropped_connection_halts_then_resyncs() -> None:
         seed(fake)
         async with watching("binance", fake.config(), "BTC/USDT") as (_, reader):
             await reader.until_book(fake.book("BTCUSDT"))
+            await fake.server.subscribed("btcusdt@trade")  # both streams up, then both go
             fake.server.drop()
             await reader.until(lambda r: bool(r.downs))
             assert "closed" in reader.downs[0].reason
@@ -159,6 +160,10 @@ def test_a_stalled_feed_halts_then_resyncs_on_a_new_connection() -> None:
             await reader.until(lambda r: bool(r.downs))
             assert reader.downs[0].reason.startswith("stalled: no message for ")
             await reader.until_book(fake.book("BTCUSDT"))
+            # the trades' own connection stalled too: it is replaced as well
+            await fake.server.subscribed("btcusdt@trade")
+            fake.trade("BTCUSDT", "100.01", "0.5", "buy")
+            await reader.until(lambda r: len(r.trades) == 1)
 
     run(scenario)
 

@@ -117,6 +117,7 @@ def test_a_dropped_connection_halts_then_resyncs() -> None:
         seed(fake)
         async with watching("kraken", fake.config(), "BTC/USD") as (_, reader):
             await reader.until_book(fake.book("BTC/USD"))
+            await fake.server.subscribed("trade:BTC/USD")  # both streams up, then both go
             fake.server.drop()
             await reader.until(lambda r: bool(r.downs))
             assert "closed" in reader.downs[0].reason

@@ -84,11 +84,17 @@ from velocimex_cli.engine.drivers.venues.feed import (
 
 # The deepest book each venue serves on its public stream; None: the venue's whole book.
 FULL_DEPTH: dict[str, int | None] = {"binance": 5000, "kraken": 1000, "coinbase": None}
-# ccxt's client subscription hash of a symbol's book, per venue (to find its connection).
+# ccxt's client subscription hashes of a symbol's book and trades, per venue (to find their
+# connections).
 _BOOK_HASH: dict[str, str] = {
     "binance": "orderbook::{}",
     "kraken": "orderbook@{}",
     "coinbase": "level2::{}",
+}
+_TRADE_HASH: dict[str, str] = {
+    "binance": "trade::{}",
+    "kraken": "trade@{}",
+    "coinbase": "market_trades::{}",
 }
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -310,7 +316,7 @@ def _reason(exc: BaseException) -> str:
         return text
     if isinstance(exc, ChecksumError):
         return f"book out of sync: {text}"
-    if isinstance(exc, NetworkError):
+    if isinstance(exc, NetworkError | OSError):  # ccxt's, or aiohttp's reset while sending
         return f"connection lost: {text}"
     return f"{type(exc).__name__}: {text}"
 
@@ -549,32 +555,44 @@ class CcxtSource:
             await self._sleep(min(self._max_backoff, self._backoff * 2**failures))
             failures = min(failures + 1, 16)
 
-    def _book_client(self, symbol: str) -> Any:
-        hash_ = _BOOK_HASH.get(self.venue, "orderbook::{}").format(symbol)
+    def _client(self, hashes: Mapping[str, str], symbol: str) -> Any:
+        hash_ = hashes.get(self.venue, "{}").format(symbol)
         for client in list((self.exchange.clients or {}).values()):
             if hash_ in client.subscriptions:
                 return client
         return None
 
+    def _quiet_for(self, client: Any) -> float | None:
+        """Seconds since `client` last received a message (None: not connected yet)."""
+        if client is None or not client.connected.done():
+            return None
+        last = client.last_message_at or client.connectionEstablished
+        if last is None:
+            return None
+        return float(self.exchange.milliseconds() - last) / 1000
+
     async def _watchdog(self, symbol: str, state: _Symbol) -> None:
         """No message on a live book's connection for `stall_after` seconds: drop the connection
-        (the book loop yields FeedDown and ccxt resubscribes on a new one). A venue that sends
-        nothing while a book is quiet (Binance's diff stream) needs `stall_after` longer than
-        its quietest symbol's silence."""
+        (the book loop yields FeedDown and ccxt resubscribes on a new one), and the symbol's
+        trade connection with it when that has been as quiet. A venue that sends nothing while a
+        book is quiet (Binance's diff stream) needs `stall_after` longer than its quietest
+        symbol's silence."""
         period = max(self._stall_after / 4, 0.01)
         while True:
             await asyncio.sleep(period)
             if state.down:
                 continue  # resyncing: ccxt's own timeouts bound the snapshot and the dial
-            client = self._book_client(symbol)
-            if client is None or not client.connected.done():
+            book_client = self._client(_BOOK_HASH, symbol)
+            quiet = self._quiet_for(book_client)
+            if quiet is None or quiet < self._stall_after:
                 continue
-            last = client.last_message_at or client.connectionEstablished
-            if last is None:
-                continue
-            quiet = (self.exchange.milliseconds() - last) / 1000
-            if quiet >= self._stall_after:
-                _drop_client(self.exchange, client, f"stalled: no message for {quiet:.1f}s")
+            reason = f"stalled: no message for {quiet:.1f}s"
+            trade_client = self._client(_TRADE_HASH, symbol)
+            if trade_client is not None and trade_client is not book_client:
+                trade_quiet = self._quiet_for(trade_client)
+                if trade_quiet is not None and trade_quiet >= self._stall_after:
+                    _drop_client(self.exchange, trade_client, reason)
+            _drop_client(self.exchange, book_client, reason)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
