@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.engine.drivers.venues.conftest import (
+from tests.engine.drivers.venues.scripted_venue import (
     D,
     Mirrored,
     ScriptedSource,

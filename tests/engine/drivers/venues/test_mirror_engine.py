@@ -13,7 +13,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from tests.engine.api.conftest import auth_headers, settings
-from tests.engine.drivers.venues.conftest import D, Mirrored, ScriptedSource, snapshot
+from tests.engine.drivers.venues.scripted_venue import D, Mirrored, ScriptedSource, snapshot
 from velocimex_cli.engine.api.app import create_app
 
 

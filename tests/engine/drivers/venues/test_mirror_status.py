@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.engine.drivers.venues import conftest
-from tests.engine.drivers.venues.conftest import (
+from tests.engine.drivers.venues import scripted_venue
+from tests.engine.drivers.venues.scripted_venue import (
     BTC,
     D,
     Mirrored,
@@ -117,14 +117,14 @@ def test_an_unreachable_venue_at_start_halts_only_its_exchange_until_it_answers(
     tmp_path: Path,
 ) -> None:
     source = ScriptedSource(unreachable="binance GET https://api.binance.com: connection refused")
-    conftest.retries.clear()
+    scripted_venue.retries.clear()
     with Mirrored(source, tmp_path / "engine") as engine:
         deadline = time.monotonic() + 5
         while source.market_calls < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         row = engine.status()
         assert row["status"] == "halted" and "connection refused" in row["reason"]
-        assert conftest.retries[:3] == [0.5, 1.0, 2.0]  # backoff
+        assert scripted_venue.retries[:3] == [0.5, 1.0, 2.0]  # backoff
         aapl = {"exchange": "NASDAQ", "symbol": "AAPL", "side": "buy", "type": "limit",
                 "quantity": 1, "price": "150.00"}  # fmt: skip
         placed = engine.client.post("/v1/trading/orders", json=aapl, headers=engine.headers)
