@@ -20,6 +20,7 @@ whenever a book needs a resync (and after a reconnect the replayed subscription 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, insort
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,16 +38,16 @@ Level = tuple[Decimal, Decimal]
 
 
 class LocalBook:
-    """Levels are kept in two dicts (price -> quantity); their sorted order is built when the
-    book is read (`bids`, `asks`, `verify`: once per frame), not on every delta."""
+    """Levels are kept in two dicts (price -> quantity) and, beside them, each side's prices in
+    one ascending list (bids: the best last; asks: the best first). A quantity change is one dict
+    store; a level that comes or goes is one binary search and one list insert or delete, so the
+    best prices (the crossed-book check on every message) are read in O(1), never by sorting."""
 
     __slots__ = (
         "_ask_keys",
         "_asks",
-        "_asks_sorted",
         "_bid_keys",
         "_bids",
-        "_bids_sorted",
         "_checksum",
         "_in_flight",
         "_verified",
@@ -68,9 +69,8 @@ class LocalBook:
         self.verify_policy = verify
         self._bids: dict[Decimal, Decimal] = {}
         self._asks: dict[Decimal, Decimal] = {}
-        self._bid_keys: list[Decimal] = []  # descending: the best bid first
+        self._bid_keys: list[Decimal] = []  # ascending: the best bid last
         self._ask_keys: list[Decimal] = []  # ascending: the best ask first
-        self._bids_sorted = self._asks_sorted = True
         self.sequence: int | None = None
         self.status = SYNCING
         self.reason: str | None = None
@@ -90,40 +90,28 @@ class LocalBook:
         return self.status == LIVE and not self._crossed()
 
     # ------------------------------------------------------------------ reading
-    def _sorted_bids(self) -> list[Decimal]:
-        if not self._bids_sorted:
-            self._bid_keys = sorted(self._bids, reverse=True)
-            self._bids_sorted = True
-        return self._bid_keys
-
-    def _sorted_asks(self) -> list[Decimal]:
-        if not self._asks_sorted:
-            self._ask_keys = sorted(self._asks)
-            self._asks_sorted = True
-        return self._ask_keys
-
     def bids(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (highest) first."""
-        keys = self._sorted_bids()
+        keys = self._bid_keys
         if depth is not None:
-            keys = keys[: max(depth, 0)]
+            keys = keys[max(len(keys) - depth, 0) :] if depth > 0 else []
         book = self._bids
-        return [(p, book[p]) for p in keys]
+        return [(p, book[p]) for p in reversed(keys)]
 
     def asks(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (lowest) first."""
-        keys = self._sorted_asks()
+        keys = self._ask_keys
         if depth is not None:
             keys = keys[: max(depth, 0)]
         book = self._asks
         return [(p, book[p]) for p in keys]
 
     def best_bid(self) -> Level | None:
-        keys = self._sorted_bids()
-        return (keys[0], self._bids[keys[0]]) if keys else None
+        keys = self._bid_keys
+        return (keys[-1], self._bids[keys[-1]]) if keys else None
 
     def best_ask(self) -> Level | None:
-        keys = self._sorted_asks()
+        keys = self._ask_keys
         return (keys[0], self._asks[keys[0]]) if keys else None
 
     def checksum(self) -> int:
@@ -131,8 +119,8 @@ class LocalBook:
         return book_checksum(self.bids(CHECKSUM_DEPTH), self.asks(CHECKSUM_DEPTH))
 
     def _crossed(self) -> bool:
-        bids, asks = self._sorted_bids(), self._sorted_asks()
-        return bool(bids and asks and bids[0] >= asks[0])
+        bids, asks = self._bid_keys, self._ask_keys
+        return bool(bids and asks and bids[-1] >= asks[0])
 
     # ------------------------------------------------------------------ state changes
     def resync(self, reason: str) -> str:
@@ -150,7 +138,9 @@ class LocalBook:
         if kind == "book_delta":
             reason = self._apply_delta(msg)
             if reason is None and self.status == LIVE:
-                return self._check()
+                bids, asks = self._bid_keys, self._ask_keys
+                if (bids and asks and bids[-1] >= asks[0]) or self.verify_policy == "every":
+                    return self._check()
             return reason
         if kind == "book_snapshot":
             return self._apply_snapshot(msg)
@@ -161,7 +151,8 @@ class LocalBook:
             self.exchange, self.symbol = msg["exchange"], msg["symbol"]
         self._bids = {level["price"]: level["quantity"] for level in msg["bids"]}
         self._asks = {level["price"]: level["quantity"] for level in msg["asks"]}
-        self._bids_sorted = self._asks_sorted = False
+        self._bid_keys = sorted(self._bids)
+        self._ask_keys = sorted(self._asks)
         self.sequence = msg["sequence"]
         self._checksum = msg.get("checksum")
         self._verified = False
@@ -186,25 +177,21 @@ class LocalBook:
                 )
             return self.resync(f"sequence gap: expected {expected}, got {sequence}")
         self._in_flight = False
+        bids, asks = self._bids, self._asks
+        bid_keys, ask_keys = self._bid_keys, self._ask_keys
         for change in msg["changes"]:
+            price = change["price"]
             if change["side"] == "bid":
-                book = self._bids
-                size = len(book)
-                if change["quantity"]:
-                    book[change["price"]] = change["quantity"]
-                else:
-                    book.pop(change["price"], None)
-                if len(book) != size:  # a level came or went: the order must be rebuilt
-                    self._bids_sorted = False
+                book, keys = bids, bid_keys
             else:
-                book = self._asks
-                size = len(book)
-                if change["quantity"]:
-                    book[change["price"]] = change["quantity"]
-                else:
-                    book.pop(change["price"], None)
-                if len(book) != size:
-                    self._asks_sorted = False
+                book, keys = asks, ask_keys
+            quantity = change["quantity"]
+            if quantity:
+                if price not in book:  # a new level: its place in the order
+                    insort(keys, price)
+                book[price] = quantity
+            elif book.pop(price, None) is not None:
+                del keys[bisect_left(keys, price)]
         self.sequence = sequence
         self._checksum = msg.get("checksum")
         self._verified = False
@@ -215,7 +202,7 @@ class LocalBook:
         if self._crossed():
             return self.resync(
                 f"crossed book at sequence {self.sequence}: "
-                f"bid {self._bid_keys[0]} >= ask {self._ask_keys[0]}"
+                f"bid {self._bid_keys[-1]} >= ask {self._ask_keys[0]}"
             )
         if self.verify_policy == "every":
             return self._verify()
