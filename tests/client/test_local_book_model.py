@@ -24,19 +24,35 @@ from velocimex_cli.wire.streams import CHECKSUM_DEPTH, book_checksum
 
 Level = tuple[Decimal, Decimal]
 
-# Prices 99.90 .. 100.10 in cents, each written two ways (100.1 and 100.10 are one level).
-PRICES = st.builds(
-    lambda cents, wide: (
-        Decimal(cents).scaleb(-2) if wide else Decimal(cents).scaleb(-2).normalize()
-    ),
-    st.integers(9990, 10010),
-    st.booleans(),
-)
+
+def prices(low: int, high: int) -> st.SearchStrategy[Decimal]:
+    """Prices from low to high cents, each written two ways (100.1 and 100.10 are one level)."""
+    return st.builds(
+        lambda cents, wide: (
+            Decimal(cents).scaleb(-2) if wide else Decimal(cents).scaleb(-2).normalize()
+        ),
+        st.integers(low, high),
+        st.booleans(),
+    )
+
+
+# Each side up to 100 levels deep (deeper than LocalBook's window of best levels, TOP_LEVELS),
+# bids and asks overlapping near 100.00 so that books cross now and then.
 QUANTITIES = st.sampled_from(
     [Decimal(0), Decimal("0.000"), Decimal("0.5"), Decimal("1"), Decimal("2.25")]
 )
-SIDES = st.sampled_from(["bid", "ask"])
-CHANGES = st.lists(st.tuples(SIDES, PRICES, QUANTITIES), max_size=6)
+CHANGE = st.one_of(
+    st.tuples(st.just("bid"), prices(9900, 10002), QUANTITIES),
+    st.tuples(st.just("ask"), prices(9998, 10100), QUANTITIES),
+)
+CHANGES = st.lists(CHANGE, max_size=6)
+SNAPSHOT_QUANTITIES = QUANTITIES.filter(bool)
+
+
+def snapshot_side(low: int, high: int) -> st.SearchStrategy[list[tuple[int, Decimal]]]:
+    """A snapshot's side in cents: a thin one or a deep one."""
+    level = st.tuples(st.integers(low, high), SNAPSHOT_QUANTITIES)
+    return st.one_of(st.lists(level, max_size=6), st.lists(level, min_size=30, max_size=80))
 
 
 class ReferenceBook:
@@ -122,8 +138,8 @@ class LocalBookModel(RuleBasedStateMachine):
             assert reason is not None and fault in reason
 
     @rule(
-        bids=st.lists(st.tuples(st.integers(9990, 10000), QUANTITIES.filter(bool)), max_size=8),
-        asks=st.lists(st.tuples(st.integers(10000, 10010), QUANTITIES.filter(bool)), max_size=8),
+        bids=snapshot_side(9900, 10000),
+        asks=snapshot_side(10000, 10100),
     )
     def snapshot(self, bids: list[tuple[int, Decimal]], asks: list[tuple[int, Decimal]]) -> None:
         bid_levels = list(dict((Decimal(c).scaleb(-2), q) for c, q in bids).items())
@@ -170,7 +186,32 @@ class LocalBookModel(RuleBasedStateMachine):
 
 
 TestLocalBookModel = LocalBookModel.TestCase
-TestLocalBookModel.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestLocalBookModel.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
+
+
+def test_a_change_at_every_depth_lands_where_the_reference_puts_it() -> None:
+    """100 levels a side, two cents apart: every price from below the deepest bid to above the
+    deepest ask (on a level and between two) is set, changed and deleted in turn, and the book
+    is compared with the reference after each delta: the window of best levels, its edges and
+    the search beyond it."""
+    bids = [(Decimal(9999 - 2 * i).scaleb(-2), Decimal(1)) for i in range(100)]
+    asks = [(Decimal(10001 + 2 * i).scaleb(-2), Decimal(1)) for i in range(100)]
+    book, reference = LocalBook(verify="off"), ReferenceBook()
+    assert book.apply(snapshot_message(1, bids, asks)) is None
+    reference.snapshot(1, bids, asks)
+    sequence = 1
+    for side, low, high in (("bid", 9795, 10000), ("ask", 10000, 10205)):
+        for cents in range(low, high + 1):
+            price = Decimal(cents).scaleb(-2)
+            before = dict(bids if side == "bid" else asks).get(price, Decimal(0))
+            for quantity in (Decimal(7), Decimal(0), before):
+                sequence += 1
+                changes = [(side, price, quantity)]
+                assert book.apply(delta_message(sequence, changes)) is None
+                assert reference.delta(sequence, changes) is None
+                assert book.bids() == reference.sorted_bids(), (side, price, quantity)
+                assert book.asks() == reference.sorted_asks(), (side, price, quantity)
+    assert book.bids() == bids and book.asks() == asks
 
 
 class CountedPrice(Decimal):

@@ -20,7 +20,7 @@ whenever a book needs a resync (and after a reconnect the replayed subscription 
 from __future__ import annotations
 
 import time
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,17 +37,25 @@ SYNCING, LIVE, RESYNCING = "syncing", "live", "resyncing"
 Level = tuple[Decimal, Decimal]
 
 
+# Most level changes of a real feed fall near the touch: a change's level is first looked for
+# among the best TOP_LEVELS prices of its side (a binary search of 4 comparisons), the rest of
+# the side only when its price lies beyond them.
+TOP_LEVELS = 16
+
+
 class LocalBook:
-    """Levels are kept in two dicts (price -> quantity) and, beside them, each side's prices in
-    one ascending list (bids: the best last; asks: the best first). A quantity change is one dict
-    store; a level that comes or goes is one binary search and one list insert or delete, so the
-    best prices (the crossed-book check on every message) are read in O(1), never by sorting."""
+    """Each side is two parallel lists kept in ascending price order: its prices and their
+    quantities (bids: the best last; asks: the best first). A change finds its level by binary
+    search, starting among the best TOP_LEVELS; a level that comes or goes is one list insert or
+    delete. The best prices (the crossed-book check on every message) are read in O(1), never
+    by sorting, and a price is never hashed (a fresh Decimal's hash costs more than the search).
+    """
 
     __slots__ = (
         "_ask_keys",
-        "_asks",
+        "_ask_quantities",
         "_bid_keys",
-        "_bids",
+        "_bid_quantities",
         "_checksum",
         "_in_flight",
         "_verified",
@@ -67,10 +75,10 @@ class LocalBook:
         self.exchange = exchange
         self.symbol = symbol
         self.verify_policy = verify
-        self._bids: dict[Decimal, Decimal] = {}
-        self._asks: dict[Decimal, Decimal] = {}
         self._bid_keys: list[Decimal] = []  # ascending: the best bid last
+        self._bid_quantities: list[Decimal] = []  # the quantity at each of _bid_keys
         self._ask_keys: list[Decimal] = []  # ascending: the best ask first
+        self._ask_quantities: list[Decimal] = []
         self.sequence: int | None = None
         self.status = SYNCING
         self.reason: str | None = None
@@ -92,27 +100,26 @@ class LocalBook:
     # ------------------------------------------------------------------ reading
     def bids(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (highest) first."""
-        keys = self._bid_keys
+        keys, quantities = self._bid_keys, self._bid_quantities
         if depth is not None:
-            keys = keys[max(len(keys) - depth, 0) :] if depth > 0 else []
-        book = self._bids
-        return [(p, book[p]) for p in reversed(keys)]
+            start = max(len(keys) - depth, 0) if depth > 0 else len(keys)
+            keys, quantities = keys[start:], quantities[start:]
+        return list(zip(reversed(keys), reversed(quantities), strict=True))
 
     def asks(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (lowest) first."""
-        keys = self._ask_keys
+        keys, quantities = self._ask_keys, self._ask_quantities
         if depth is not None:
-            keys = keys[: max(depth, 0)]
-        book = self._asks
-        return [(p, book[p]) for p in keys]
+            keys, quantities = keys[: max(depth, 0)], quantities[: max(depth, 0)]
+        return list(zip(keys, quantities, strict=True))
 
     def best_bid(self) -> Level | None:
         keys = self._bid_keys
-        return (keys[-1], self._bids[keys[-1]]) if keys else None
+        return (keys[-1], self._bid_quantities[-1]) if keys else None
 
     def best_ask(self) -> Level | None:
         keys = self._ask_keys
-        return (keys[0], self._asks[keys[0]]) if keys else None
+        return (keys[0], self._ask_quantities[0]) if keys else None
 
     def checksum(self) -> int:
         """The checksum of the local book as it is now."""
@@ -149,10 +156,8 @@ class LocalBook:
     def _apply_snapshot(self, msg: dict[str, Any]) -> str | None:
         if not self.exchange:
             self.exchange, self.symbol = msg["exchange"], msg["symbol"]
-        self._bids = {level["price"]: level["quantity"] for level in msg["bids"]}
-        self._asks = {level["price"]: level["quantity"] for level in msg["asks"]}
-        self._bid_keys = sorted(self._bids)
-        self._ask_keys = sorted(self._asks)
+        self._bid_keys, self._bid_quantities = _side(msg["bids"])
+        self._ask_keys, self._ask_quantities = _side(msg["asks"])
         self.sequence = msg["sequence"]
         self._checksum = msg.get("checksum")
         self._verified = False
@@ -177,21 +182,40 @@ class LocalBook:
                 )
             return self.resync(f"sequence gap: expected {expected}, got {sequence}")
         self._in_flight = False
-        bids, asks = self._bids, self._asks
-        bid_keys, ask_keys = self._bid_keys, self._ask_keys
+        top = TOP_LEVELS
+        bid_keys, bid_quantities = self._bid_keys, self._bid_quantities
+        ask_keys, ask_quantities = self._ask_keys, self._ask_quantities
         for change in msg["changes"]:
             price = change["price"]
             if change["side"] == "bid":
-                book, keys = bids, bid_keys
+                keys, quantities = bid_keys, bid_quantities
+                size = len(keys)
+                edge = size - top  # the bids' best TOP_LEVELS: keys[edge:]
+                if edge <= 0:
+                    i = bisect_left(keys, price)
+                else:
+                    i = bisect_left(keys, price, edge)
+                    if i == edge:  # at or below the window's lowest price: look further down
+                        i = bisect_left(keys, price, 0, edge)
             else:
-                book, keys = asks, ask_keys
+                keys, quantities = ask_keys, ask_quantities
+                size = len(keys)
+                if size <= top:
+                    i = bisect_left(keys, price)
+                else:  # the asks' best TOP_LEVELS: keys[:top]
+                    i = bisect_left(keys, price, 0, top)
+                    if i == top:  # above the window's highest price: look further up
+                        i = bisect_left(keys, price, top)
             quantity = change["quantity"]
-            if quantity:
-                if price not in book:  # a new level: its place in the order
-                    insort(keys, price)
-                book[price] = quantity
-            elif book.pop(price, None) is not None:
-                del keys[bisect_left(keys, price)]
+            if i < size and keys[i] == price:
+                if quantity:
+                    quantities[i] = quantity
+                else:
+                    del keys[i]
+                    del quantities[i]
+            elif quantity:
+                keys.insert(i, price)
+                quantities.insert(i, quantity)
         self.sequence = sequence
         self._checksum = msg.get("checksum")
         self._verified = False
@@ -240,6 +264,14 @@ class LocalBook:
             "bids": [{"price": p, "quantity": q} for p, q in self.bids(depth)],
             "asks": [{"price": p, "quantity": q} for p, q in self.asks(depth)],
         }
+
+
+def _side(levels: Sequence[dict[str, Any]]) -> tuple[list[Decimal], list[Decimal]]:
+    """A snapshot's side as (prices ascending, their quantities); a price given twice keeps
+    its last quantity."""
+    book = {level["price"]: level["quantity"] for level in levels}
+    prices = sorted(book)
+    return prices, [book[price] for price in prices]
 
 
 class BookSync:
