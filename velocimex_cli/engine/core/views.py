@@ -50,9 +50,16 @@ MAX_LIST_LIMIT = 1000
 
 # ---------------------------------------------------------------------- markets
 def instruments(
-    catalogue: Catalogue, exchange: str | None, now: datetime, always_open: bool
+    catalogue: Catalogue,
+    exchange: str | None,
+    now: datetime,
+    always_open: bool,
+    fee_bps: tuple[int, int] = (0, 0),
 ) -> list[dict[str, Any]]:
+    """The markets listing; `fee_bps` (maker, taker) gives every instrument's (extension)
+    `maker_fee`/`taker_fee` as fractions (0.0002 = 2 bps)."""
     venue = catalogue.venue(exchange) if exchange is not None else None
+    maker_fee, taker_fee = (Decimal(bps) / 10_000 for bps in fee_bps)
     return [
         {
             "exchange": i.venue.name,
@@ -63,6 +70,8 @@ def instruments(
             "lot_size": i.lot_size,
             "min_quantity": i.min_quantity,
             "status": "open" if hours.is_open(i.venue, now, always_open=always_open) else "closed",
+            "maker_fee": maker_fee,
+            "taker_fee": taker_fee,
         }
         for i in catalogue.instruments
         if venue is None or i.venue is venue
