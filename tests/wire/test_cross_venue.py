@@ -58,14 +58,13 @@ def test_the_best_spread_is_the_best_pair_of_two_venues(venues: list[VenueQuote]
         return
     assert spread is not None and spread.buy is not spread.sell
     best = max(bps for bps, _, _ in pairs)
-    chosen = reference_bps(spread.buy.ask, spread.sell.bid, spread.buy.taker_fee,  # type: ignore[arg-type]
-                           spread.sell.taker_fee)  # fmt: skip
+    assert (spread.buy_price, spread.sell_price) == (spread.buy.ask, spread.sell.bid)
+    chosen = reference_bps(
+        spread.buy_price, spread.sell_price, spread.buy.taker_fee, spread.sell.taker_fee
+    )
     assert abs(chosen - best) <= abs(best) * Fraction(1, 10**24) + Fraction(1, 10**20)
     assert spread.net == net_edge(
-        spread.buy.ask,  # type: ignore[arg-type]
-        spread.sell.bid,  # type: ignore[arg-type]
-        spread.buy.taker_fee,
-        spread.sell.taker_fee,
+        spread.buy_price, spread.sell_price, spread.buy.taker_fee, spread.sell.taker_fee
     )
 
 

@@ -194,8 +194,8 @@ def spread_line(asset: AssetSpread, stale: bool = False) -> Text:
         return line
     sign = "+" if spread.net > 0 else ""
     line.append(
-        f"buy {spread.buy.exchange} {plain(spread.buy.ask)}, "  # type: ignore[arg-type]
-        f"sell {spread.sell.exchange} {plain(spread.sell.bid)}: "  # type: ignore[arg-type]
+        f"buy {spread.buy.exchange} {plain(spread.buy_price)}, "
+        f"sell {spread.sell.exchange} {plain(spread.sell_price)}: "
     )
     style = "dim" if stale else ("bold green" if spread.net > 0 else "red")
     amount = (
@@ -215,9 +215,9 @@ def spread_message(asset: AssetSpread) -> dict:
         return body | {"buy": None, "sell": None, "net": None, "net_bps": None}
     return body | {
         "buy": {"exchange": spread.buy.exchange, "symbol": spread.buy.symbol,
-                "price": spread.buy.ask, "taker_fee": spread.buy.taker_fee},
+                "price": spread.buy_price, "taker_fee": spread.buy.taker_fee},
         "sell": {"exchange": spread.sell.exchange, "symbol": spread.sell.symbol,
-                 "price": spread.sell.bid, "taker_fee": spread.sell.taker_fee},
+                 "price": spread.sell_price, "taker_fee": spread.sell.taker_fee},
         "net": spread.net,
         "net_bps": spread.bps.quantize(_CENT),
     }  # fmt: skip

@@ -37,11 +37,14 @@ class VenueQuote:
 
 @dataclass(frozen=True)
 class CrossVenueSpread:
-    """Buy at `buy`'s ask, sell at `sell`'s bid: `net` per unit of base (quote asset) and
-    `bps` of the buy price, after both taker fees. Negative when no such trade pays."""
+    """Buy at `buy`'s ask (`buy_price`), sell at `sell`'s bid (`sell_price`): `net` per unit of
+    base (quote asset) and `bps` of the buy price, after both taker fees. Negative when no such
+    trade pays."""
 
     buy: VenueQuote
     sell: VenueQuote
+    buy_price: Decimal
+    sell_price: Decimal
     net: Decimal
     bps: Decimal
 
@@ -60,5 +63,5 @@ def best_spread(quotes: Iterable[VenueQuote]) -> CrossVenueSpread | None:
             bps = edge_bps(buy.ask, sell.bid, buy.taker_fee, sell.taker_fee)
             if best is None or bps > best.bps:
                 net = net_edge(buy.ask, sell.bid, buy.taker_fee, sell.taker_fee)
-                best = CrossVenueSpread(buy, sell, net, bps)
+                best = CrossVenueSpread(buy, sell, buy.ask, sell.bid, net, bps)
     return best
