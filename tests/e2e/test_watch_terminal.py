@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,85 @@ def test_json_on_a_terminal_prints_ndjson_instead_of_drawing(
         assert len(lines) == 2 and all(line["type"] == "book" for line in lines)
     finally:
         terminal.close()
+
+
+SPREAD_LINE = re.compile(
+    r"^BTC/USD  buy (\w+) ([\d.]+), sell (\w+) ([\d.]+): ([+-]?[\d.]+) USD  ([+-]?[\d.]+) bps"
+)
+SAME_BASE = ["KRAKEN:BTC/USD", "COINBASE:BTC/USD", "BINANCE:BTC/USDT"]
+
+
+def taker_fees(env: dict[str, str]) -> dict[str, Decimal]:
+    """Each exchange's taker fee for BTC/USD as the engine lists it (GET /v1/markets)."""
+    listed = vmx(env, "markets", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    markets = json.loads(listed.stdout, parse_float=Decimal)
+    rows = markets["markets"] if isinstance(markets, dict) else markets
+    return {m["exchange"]: Decimal(m["taker_fee"]) for m in rows if m["symbol"] == "BTC/USD"}
+
+
+def _net(buy: Decimal, sell: Decimal, buy_fee: Decimal, sell_fee: Decimal) -> Decimal:
+    return sell - buy - buy * buy_fee - sell * sell_fee
+
+
+def test_ticker_watch_shows_the_best_cross_venue_spread_net_of_taker_fees(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    """Two venues quote BTC in USD, one in USDT: one spread row, BTC/USD, its buy price the
+    buy venue's ask on the same screen, its sell price the other's bid, its net after both
+    venues' taker fees; no BTC/USDT row (a quote asset of its own)."""
+    _, env = engine
+    fees = taker_fees(env)
+    assert set(fees) == {"KRAKEN", "COINBASE"}
+
+    def consistent(text: str) -> bool:
+        lines = text.splitlines()
+        rows = {
+            line.split()[0]: line.split() for line in lines if line.startswith(tuple(SAME_BASE))
+        }
+        match = next((m for line in lines if (m := SPREAD_LINE.match(line.strip()))), None)
+        if match is None or len(rows) < 3:
+            return False
+        buy_on, buy, sell_on, sell, net, _bps = match.groups()
+        ask_of = {name.split(":")[0]: row[5] for name, row in rows.items()}
+        bid_of = {name.split(":")[0]: row[4] for name, row in rows.items()}
+        expected = _net(Decimal(buy), Decimal(sell), fees[buy_on], fees[sell_on])
+        return (
+            buy_on != sell_on
+            and ask_of[buy_on] == buy
+            and bid_of[sell_on] == sell
+            and Decimal(net) == expected
+        )
+
+    board = Terminal.spawn([*VMX, "ticker", "--watch", *SAME_BASE], env)
+    try:
+        text = board.wait_for(consistent, 40, "a spread row matching the rows above it")
+        assert "best cross-venue spread, net of both taker fees" in text
+        assert not any(line.strip().startswith("BTC/USDT  buy") for line in text.splitlines())
+        board.send(b"q")
+        assert board.wait(15) == 0
+        assert_restored(bytes(board.raw))
+    finally:
+        board.close()
+
+
+def test_ticker_watch_off_a_terminal_adds_cross_venue_spread_lines(
+    engine: tuple[Engine, dict[str, str]],
+) -> None:
+    _, env = engine
+    fees = taker_fees(env)
+    result = vmx(env, "ticker", "--watch", *SAME_BASE, "--duration", "2")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line, parse_float=Decimal) for line in result.stdout.splitlines()]
+    spreads = [line for line in lines if line["type"] == "cross_venue_spread"]
+    assert spreads and all((s["base"], s["quote"]) == ("BTC", "USD") for s in spreads)
+    priced = [s for s in spreads if s["buy"] is not None]
+    assert priced, spreads
+    for spread in priced:
+        buy, sell = spread["buy"], spread["sell"]
+        assert {buy["exchange"], sell["exchange"]} == {"KRAKEN", "COINBASE"}
+        assert Decimal(buy["taker_fee"]) == fees[buy["exchange"]]
+        expected = _net(Decimal(buy["price"]), Decimal(sell["price"]), fees[buy["exchange"]],
+                        fees[sell["exchange"]])  # fmt: skip
+        assert Decimal(spread["net"]) == expected
+    assert {line["type"] for line in lines} == {"ticker", "cross_venue_spread"}

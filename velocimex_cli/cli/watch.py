@@ -465,8 +465,9 @@ def run_ticker_watch(factory: Factory, opts: TickerWatchOptions) -> int:
     check_pace(opts.fps, opts.duration, opts.count)
     draws_on_terminal(factory, opts.output)
     instruments = board_instruments(factory, opts.instruments)
+    markets = {(m["exchange"], m["symbol"]): m for m in factory.client().markets()["markets"]}
     client = stream_client(factory)
-    asyncio.run(_ticker_watch(factory, opts, client, instruments))
+    asyncio.run(_ticker_watch(factory, opts, client, instruments, markets))
     return 0
 
 
@@ -498,11 +499,12 @@ async def _ticker_watch(
     opts: TickerWatchOptions,
     client: StreamClient,
     instruments: list[tuple[str, str]],
+    markets: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
     from velocimex_cli.cli.live_screen import FramePacer, FullScreen, interactive
-    from velocimex_cli.render.ticker_board import TickerBoard
+    from velocimex_cli.render.ticker_board import TickerBoard, spread_message
 
-    board = TickerBoard(instruments or None)
+    board = TickerBoard(instruments or None, markets)
     pacer = FramePacer(opts.fps)
     loop = asyncio.get_running_loop()
     names = [f"{e}:{s}" for e, s in instruments] or None
@@ -540,6 +542,7 @@ async def _ticker_watch(
 
             else:
                 lines = NdjsonOut(factory.io.stdout, opts.count)
+                spreads_sent: dict[tuple[str, str], dict[str, Any]] = {}
 
                 def draw() -> bool:
                     rows = list(changed.values())
@@ -548,6 +551,12 @@ async def _ticker_watch(
                         body = {k: v for k, v in message.items() if k != "received_at"}
                         if not lines.write(body):
                             return False
+                    for asset in board.spreads():  # after the tickers, when it changed
+                        body = spread_message(asset)
+                        if spreads_sent.get((asset.base, asset.quote)) != body:
+                            spreads_sent[(asset.base, asset.quote)] = body
+                            if not lines.write(body):
+                                return False
                     return True
 
             stack.enter_context(interactive(loop, pacer.stop, pacer.mark))

@@ -25,6 +25,7 @@ whenever a book needs a resync (and after a reconnect the replayed subscription 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -41,17 +42,25 @@ SYNCING, LIVE, RESYNCING = "syncing", "live", "resyncing"
 Level = tuple[Decimal, Decimal]
 
 
+# Most level changes of a real feed fall near the touch: a change's level is first looked for
+# among the best TOP_LEVELS prices of its side (a binary search of 4 comparisons), the rest of
+# the side only when its price lies beyond them.
+TOP_LEVELS = 16
+
+
 class LocalBook:
-    """Levels are kept in two dicts (price -> quantity); their sorted order is built when the
-    book is read (`bids`, `asks`, `verify`: once per frame), not on every delta."""
+    """Each side is two parallel lists kept in ascending price order: its prices and their
+    quantities (bids: the best last; asks: the best first). A change finds its level by binary
+    search, starting among the best TOP_LEVELS; a level that comes or goes is one list insert or
+    delete. The best prices (the crossed-book check on every message) are read in O(1), never
+    by sorting, and a price is never hashed (a fresh Decimal's hash costs more than the search).
+    """
 
     __slots__ = (
         "_ask_keys",
-        "_asks",
-        "_asks_sorted",
+        "_ask_quantities",
         "_bid_keys",
-        "_bids",
-        "_bids_sorted",
+        "_bid_quantities",
         "_checksum",
         "_in_flight",
         "_verified",
@@ -72,11 +81,10 @@ class LocalBook:
         self.exchange = exchange
         self.symbol = symbol
         self.verify_policy = verify
-        self._bids: dict[Decimal, Decimal] = {}
-        self._asks: dict[Decimal, Decimal] = {}
-        self._bid_keys: list[Decimal] = []  # descending: the best bid first
+        self._bid_keys: list[Decimal] = []  # ascending: the best bid last
+        self._bid_quantities: list[Decimal] = []  # the quantity at each of _bid_keys
         self._ask_keys: list[Decimal] = []  # ascending: the best ask first
-        self._bids_sorted = self._asks_sorted = True
+        self._ask_quantities: list[Decimal] = []
         self.sequence: int | None = None
         self.status = SYNCING
         self.reason: str | None = None
@@ -100,49 +108,36 @@ class LocalBook:
         return self.status == LIVE and self.feed_down is None and not self._crossed()
 
     # ------------------------------------------------------------------ reading
-    def _sorted_bids(self) -> list[Decimal]:
-        if not self._bids_sorted:
-            self._bid_keys = sorted(self._bids, reverse=True)
-            self._bids_sorted = True
-        return self._bid_keys
-
-    def _sorted_asks(self) -> list[Decimal]:
-        if not self._asks_sorted:
-            self._ask_keys = sorted(self._asks)
-            self._asks_sorted = True
-        return self._ask_keys
-
     def bids(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (highest) first."""
-        keys = self._sorted_bids()
+        keys, quantities = self._bid_keys, self._bid_quantities
         if depth is not None:
-            keys = keys[: max(depth, 0)]
-        book = self._bids
-        return [(p, book[p]) for p in keys]
+            start = max(len(keys) - depth, 0) if depth > 0 else len(keys)
+            keys, quantities = keys[start:], quantities[start:]
+        return list(zip(reversed(keys), reversed(quantities), strict=True))
 
     def asks(self, depth: int | None = None) -> list[Level]:
         """(price, quantity) best (lowest) first."""
-        keys = self._sorted_asks()
+        keys, quantities = self._ask_keys, self._ask_quantities
         if depth is not None:
-            keys = keys[: max(depth, 0)]
-        book = self._asks
-        return [(p, book[p]) for p in keys]
+            keys, quantities = keys[: max(depth, 0)], quantities[: max(depth, 0)]
+        return list(zip(keys, quantities, strict=True))
 
     def best_bid(self) -> Level | None:
-        keys = self._sorted_bids()
-        return (keys[0], self._bids[keys[0]]) if keys else None
+        keys = self._bid_keys
+        return (keys[-1], self._bid_quantities[-1]) if keys else None
 
     def best_ask(self) -> Level | None:
-        keys = self._sorted_asks()
-        return (keys[0], self._asks[keys[0]]) if keys else None
+        keys = self._ask_keys
+        return (keys[0], self._ask_quantities[0]) if keys else None
 
     def checksum(self) -> int:
         """The checksum of the local book as it is now."""
         return book_checksum(self.bids(CHECKSUM_DEPTH), self.asks(CHECKSUM_DEPTH))
 
     def _crossed(self) -> bool:
-        bids, asks = self._sorted_bids(), self._sorted_asks()
-        return bool(bids and asks and bids[0] >= asks[0])
+        bids, asks = self._bid_keys, self._ask_keys
+        return bool(bids and asks and bids[-1] >= asks[0])
 
     # ------------------------------------------------------------------ state changes
     def resync(self, reason: str) -> str:
@@ -160,7 +155,9 @@ class LocalBook:
         if kind == "book_delta":
             reason = self._apply_delta(msg)
             if reason is None and self.status == LIVE:
-                return self._check()
+                bids, asks = self._bid_keys, self._ask_keys
+                if (bids and asks and bids[-1] >= asks[0]) or self.verify_policy == "every":
+                    return self._check()
             return reason
         if kind == "book_snapshot":
             return self._apply_snapshot(msg)
@@ -179,9 +176,8 @@ class LocalBook:
     def _apply_snapshot(self, msg: dict[str, Any]) -> str | None:
         if not self.exchange:
             self.exchange, self.symbol = msg["exchange"], msg["symbol"]
-        self._bids = {level["price"]: level["quantity"] for level in msg["bids"]}
-        self._asks = {level["price"]: level["quantity"] for level in msg["asks"]}
-        self._bids_sorted = self._asks_sorted = False
+        self._bid_keys, self._bid_quantities = _side(msg["bids"])
+        self._ask_keys, self._ask_quantities = _side(msg["asks"])
         self.sequence = msg["sequence"]
         self._checksum = msg.get("checksum")
         self._verified = False
@@ -207,25 +203,40 @@ class LocalBook:
                 )
             return self.resync(f"sequence gap: expected {expected}, got {sequence}")
         self._in_flight = False
+        top = TOP_LEVELS
+        bid_keys, bid_quantities = self._bid_keys, self._bid_quantities
+        ask_keys, ask_quantities = self._ask_keys, self._ask_quantities
         for change in msg["changes"]:
+            price = change["price"]
             if change["side"] == "bid":
-                book = self._bids
-                size = len(book)
-                if change["quantity"]:
-                    book[change["price"]] = change["quantity"]
+                keys, quantities = bid_keys, bid_quantities
+                size = len(keys)
+                edge = size - top  # the bids' best TOP_LEVELS: keys[edge:]
+                if edge <= 0:
+                    i = bisect_left(keys, price)
                 else:
-                    book.pop(change["price"], None)
-                if len(book) != size:  # a level came or went: the order must be rebuilt
-                    self._bids_sorted = False
+                    i = bisect_left(keys, price, edge)
+                    if i == edge:  # at or below the window's lowest price: look further down
+                        i = bisect_left(keys, price, 0, edge)
             else:
-                book = self._asks
-                size = len(book)
-                if change["quantity"]:
-                    book[change["price"]] = change["quantity"]
+                keys, quantities = ask_keys, ask_quantities
+                size = len(keys)
+                if size <= top:
+                    i = bisect_left(keys, price)
+                else:  # the asks' best TOP_LEVELS: keys[:top]
+                    i = bisect_left(keys, price, 0, top)
+                    if i == top:  # above the window's highest price: look further up
+                        i = bisect_left(keys, price, top)
+            quantity = change["quantity"]
+            if i < size and keys[i] == price:
+                if quantity:
+                    quantities[i] = quantity
                 else:
-                    book.pop(change["price"], None)
-                if len(book) != size:
-                    self._asks_sorted = False
+                    del keys[i]
+                    del quantities[i]
+            elif quantity:
+                keys.insert(i, price)
+                quantities.insert(i, quantity)
         self.sequence = sequence
         self._checksum = msg.get("checksum")
         self._verified = False
@@ -236,7 +247,7 @@ class LocalBook:
         if self._crossed():
             return self.resync(
                 f"crossed book at sequence {self.sequence}: "
-                f"bid {self._bid_keys[0]} >= ask {self._ask_keys[0]}"
+                f"bid {self._bid_keys[-1]} >= ask {self._ask_keys[0]}"
             )
         if self.verify_policy == "every":
             return self._verify()
@@ -274,6 +285,14 @@ class LocalBook:
             "bids": [{"price": p, "quantity": q} for p, q in self.bids(depth)],
             "asks": [{"price": p, "quantity": q} for p, q in self.asks(depth)],
         }
+
+
+def _side(levels: Sequence[dict[str, Any]]) -> tuple[list[Decimal], list[Decimal]]:
+    """A snapshot's side as (prices ascending, their quantities); a price given twice keeps
+    its last quantity."""
+    book = {level["price"]: level["quantity"] for level in levels}
+    prices = sorted(book)
+    return prices, [book[price] for price in prices]
 
 
 class BookSync:

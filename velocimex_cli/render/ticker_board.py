@@ -4,6 +4,13 @@
 `render_ticker_board` draws it. The change is measured from the first price the board saw for
 the instrument (the API's ticker has no opening price); the last price is green or red when its
 latest move was up or down. Widths only grow, so the board does not jump.
+
+Cross-venue spreads: given each instrument's market (base, quote, taker fee, from the markets
+listing), the board also keeps, for every base and quote asset that two or more rows share,
+the best spread of buying on one venue at its ask and selling on another at its bid, net of
+both taker fees (`velocimex_cli.wire.cross_venue`, the arbitrage strategy's arithmetic). Only
+rows with the same quote asset are compared (BTC/USDT with BTC/USDT, not with BTC/USD: a
+stablecoin's rate is not assumed). A negative spread is shown as it is (red), not hidden.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from decimal import Decimal
 from rich.text import Text
 
 from velocimex_cli.render.ladder import join_lines
+from velocimex_cli.wire.cross_venue import CrossVenueSpread, VenueQuote, best_spread
 from velocimex_cli.wire.numbers import parse_decimal, plain
 
 _CENT = Decimal("0.01")
@@ -46,14 +54,48 @@ class TickerRow:
         return (change / self.first * 100).quantize(_CENT)
 
 
-class TickerBoard:
-    """One row per instrument, in the order they were asked for (or first seen)."""
+@dataclass(frozen=True)
+class AssetSpread:
+    """The best cross-venue spread of one base asset in one quote asset (None: no two of its
+    rows have a bid and an ask yet)."""
 
-    def __init__(self, instruments: list[tuple[str, str]] | None = None) -> None:
+    base: str
+    quote: str
+    spread: CrossVenueSpread | None
+
+
+class TickerBoard:
+    """One row per instrument, in the order they were asked for (or first seen).
+
+    `markets`: the markets listing's entries of the instruments (base, quote, taker_fee), for
+    the cross-venue spreads; an instrument without one is in no spread."""
+
+    def __init__(
+        self,
+        instruments: list[tuple[str, str]] | None = None,
+        markets: Mapping[tuple[str, str], Mapping] | None = None,
+    ) -> None:
         self.rows: dict[tuple[str, str], TickerRow] = {}
         self.only = set(instruments) if instruments else None
+        self.markets = dict(markets or {})
         for exchange, symbol in instruments or []:
             self.rows[(exchange, symbol)] = TickerRow(exchange, symbol)
+
+    def spreads(self) -> list[AssetSpread]:
+        """Per (base, quote) shared by two or more rows, in the rows' order: the best spread."""
+        groups: dict[tuple[str, str], list[VenueQuote]] = {}
+        for key, row in self.rows.items():
+            market = self.markets.get(key)
+            fee = parse_decimal(market.get("taker_fee")) if market else None
+            if market is None or fee is None:
+                continue
+            quote = VenueQuote(row.exchange, row.symbol, row.bid, row.ask, fee)
+            groups.setdefault((str(market["base"]), str(market["quote"])), []).append(quote)
+        return [
+            AssetSpread(base, quote, best_spread(quotes))
+            for (base, quote), quotes in groups.items()
+            if len(quotes) >= 2
+        ]
 
     def apply(self, message: Mapping) -> bool:
         """Fold one stream message in; True when the board changed."""
@@ -134,4 +176,48 @@ class TickerBoardRenderer:
             lines.append(line)
         if not rows:
             lines.append(Text("waiting for the first tickers…", style="dim"))
+        spreads = board.spreads()
+        if spreads:
+            lines.append(Text(""))
+            lines.append(Text("best cross-venue spread, net of both taker fees", style="bold"))
+            for asset in spreads:
+                lines.append(spread_line(asset, stale))
         return join_lines(lines[:height], width)
+
+
+def spread_line(asset: AssetSpread, stale: bool = False) -> Text:
+    """`BTC/USDT  buy BINANCE 60010.00, sell OKX 60050.00: +12.34 USDT  +2.05 bps`."""
+    line = Text(f"{asset.base}/{asset.quote}  ", style="dim" if stale else "bold")
+    spread = asset.spread
+    if spread is None:
+        line.append("waiting for a bid and an ask on two venues", style="dim")
+        return line
+    sign = "+" if spread.net > 0 else ""
+    line.append(
+        f"buy {spread.buy.exchange} {plain(spread.buy_price)}, "
+        f"sell {spread.sell.exchange} {plain(spread.sell_price)}: "
+    )
+    style = "dim" if stale else ("bold green" if spread.net > 0 else "red")
+    amount = (
+        f"{sign}{plain(spread.net)} {asset.quote}  {sign}{plain(spread.bps.quantize(_CENT))} bps"
+    )
+    line.append(amount, style=style)
+    if spread.net <= 0:
+        line.append("  (no edge)", style="dim")
+    return line
+
+
+def spread_message(asset: AssetSpread) -> dict:
+    """The NDJSON line of a spread off a terminal (`type` "cross_venue_spread")."""
+    spread = asset.spread
+    body: dict = {"type": "cross_venue_spread", "base": asset.base, "quote": asset.quote}
+    if spread is None:
+        return body | {"buy": None, "sell": None, "net": None, "net_bps": None}
+    return body | {
+        "buy": {"exchange": spread.buy.exchange, "symbol": spread.buy.symbol,
+                "price": spread.buy_price, "taker_fee": spread.buy.taker_fee},
+        "sell": {"exchange": spread.sell.exchange, "symbol": spread.sell.symbol,
+                 "price": spread.sell_price, "taker_fee": spread.sell.taker_fee},
+        "net": spread.net,
+        "net_bps": spread.bps.quantize(_CENT),
+    }  # fmt: skip

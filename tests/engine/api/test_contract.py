@@ -196,3 +196,28 @@ def test_strategies_contract(api: Api) -> None:
     assert deploy.status_code == 404
     assert deploy.json()["error"]["code"] == "NOT_FOUND"
     assert deploy.json()["error"]["details"] == {"strategy_id": "grid"}
+
+
+def test_markets_list_the_fee_rates_the_fills_are_charged(api: Api) -> None:
+    """(extension) Each instrument's `maker_fee`/`taker_fee`: fractions of the notional, and
+    the taker rate is what a marketable order's fills then pay (to the ledger's unit)."""
+    headers = api.headers()
+    markets = data(api.client.get("/v1/markets", headers=headers))["markets"]
+    for market in markets:
+        assert isinstance(market["taker_fee"], Decimal) and isinstance(market["maker_fee"], Decimal)
+        assert 0 <= market["maker_fee"] < 1 and 0 < market["taker_fee"] < 1
+    btc = next(m for m in markets if (m["exchange"], m["symbol"]) == ("BINANCE", "BTC/USDT"))
+    book = data(api.client.get("/v1/markets/BINANCE/orderbook/BTC/USDT?depth=3", headers=headers))
+    body = {"exchange": "BINANCE", "symbol": "BTC/USDT", "side": "buy", "type": "limit",
+            "quantity": "0.01", "price": str(book["asks"][2]["price"])}  # fmt: skip
+    json_headers = {**headers, "Content-Type": "application/json"}
+    placed = api.client.post(
+        "/v1/trading/orders", headers=json_headers, content=jsonfmt.dumps(body)
+    )
+    assert placed.status_code == 201, placed.text
+    fills = data(api.client.get("/v1/trading/fills", headers=headers))["fills"]
+    taken = [f for f in fills if f["liquidity"] == "taker"]
+    assert taken
+    for fill in taken:
+        charged = fill["price"] * fill["quantity"] * btc["taker_fee"]
+        assert charged - Decimal("0.00000001") <= fill["fee"] <= charged

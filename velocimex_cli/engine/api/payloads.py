@@ -182,6 +182,8 @@ COMPONENTS: dict[str, Schema] = {
             "lot_size": NUMBER,
             "min_quantity": NUMBER,
             "status": {"type": "string", "enum": ["open", "closed", "halted"]},
+            "maker_fee": NUMBER,
+            "taker_fee": NUMBER,
         }
     ),
     "PriceLevel": _price_level(),

@@ -368,7 +368,12 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
     # ------------------------------------------------------------------ market data
     def instruments(self, exchange: str | None = None) -> list[dict[str, Any]]:
         return views.instruments(
-            self.catalogue, exchange, self.clock(), self.config.always_open, self.halts
+            self.catalogue,
+            exchange,
+            self.clock(),
+            self.config.always_open,
+            self.halts,
+            (self._maker_bps, self._taker_bps),
         )
 
     def market_status(self) -> list[dict[str, Any]]:

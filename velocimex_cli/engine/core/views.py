@@ -55,9 +55,13 @@ def instruments(
     now: datetime,
     always_open: bool,
     halts: Mapping[int, str] | None = None,
+    fee_bps: tuple[int, int] = (0, 0),
 ) -> list[dict[str, Any]]:
-    """The catalogue's rows; a mirrored instrument whose feed is down is `halted`."""
+    """The catalogue's rows; a mirrored instrument whose feed is down is `halted`. `fee_bps`
+    (maker, taker) gives every instrument's (extension) `maker_fee`/`taker_fee` as fractions
+    (0.0002 = 2 bps)."""
     venue = catalogue.venue(exchange) if exchange is not None else None
+    maker_fee, taker_fee = (Decimal(bps) / 10_000 for bps in fee_bps)
     return [
         {
             "exchange": i.venue.name,
@@ -72,6 +76,8 @@ def instruments(
             else "open"
             if hours.is_open(i.venue, now, always_open=always_open)
             else "closed",
+            "maker_fee": maker_fee,
+            "taker_fee": taker_fee,
         }
         for i in catalogue.instruments
         if venue is None or i.venue is venue

@@ -19,9 +19,8 @@ from typing import ClassVar, Literal
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.context import BookSnapshot, BookTop, InstrumentSpec
 from velocimex_cli.engine.drivers.strategies.params import Param, ParamValues
+from velocimex_cli.wire.cross_venue import edge_bps
 from velocimex_cli.wire.errors import InvalidParameter
-
-BPS = Decimal(10_000)
 
 
 class Arbitrage(Strategy):
@@ -126,8 +125,7 @@ class Arbitrage(Strategy):
 
     def _edge_bps(self, buy: Decimal, sell: Decimal) -> Decimal:
         """(sell - buy - taker fees on both legs) / buy, in basis points (same quote)."""
-        net = sell - buy - self.taker * (sell + buy)
-        return net / buy * BPS
+        return edge_bps(buy, sell, self.taker, self.taker)
 
     def _trade(
         self,
