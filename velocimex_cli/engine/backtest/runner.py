@@ -11,8 +11,10 @@ nothing is random, so the same inputs give the same report.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -101,6 +103,17 @@ def run(
     *,
     progress: Progress | None = None,
     progress_every: int = 50_000,
+) -> BacktestResult:
+    with _data_frozen():
+        return _run(strategy_cls, data, options, progress, progress_every)
+
+
+def _run(
+    strategy_cls: type[Strategy] | None,
+    data: MarketData,
+    options: BacktestOptions,
+    progress: Progress | None,
+    progress_every: int,
 ) -> BacktestResult:
     options.check()
     events = data.events
@@ -242,6 +255,24 @@ def _replay(
                 progress(feed.index + 1, total)
     except InsufficientBalance as exc:
         raise feed.ran_out(exc) from None
+
+
+@contextmanager
+def _data_frozen() -> Iterator[None]:
+    """What exists when a backtest starts (its data above all: a list of a million events)
+    kept out of the cyclic collector's full collections until it ends. A strategy's fills and
+    samples outlive the young generations and start several full collections, and each walked
+    the whole data again: 0.37 s of CPU in a 1,000,000-event sma-cross run, 0.14 s frozen.
+    Collection goes on for what the run allocates. A freeze some caller already made is
+    theirs: it is left as it is (and this one not made)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _fill_row(fill: dict[str, Any]) -> dict[str, Any]:
