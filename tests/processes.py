@@ -167,3 +167,18 @@ class Reader:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; stderr: {''.join(self.err)[-2000:]}")
             time.sleep(0.05)
+
+
+IMPORT_PROBE = """
+import sys, json
+sys.argv = ["vmx", *sys.argv[1:]]
+from velocimex_cli.main import main
+try:
+    main()
+except SystemExit as exit:
+    code = exit.code
+else:
+    code = 0
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
+sys.exit(code or 0)
+"""

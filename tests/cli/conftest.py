@@ -138,3 +138,20 @@ def vmx_limited(tmp_path: Path) -> Iterator[Harness]:
 @pytest.fixture(scope="session", autouse=True)
 def _no_real_terminal_env() -> None:
     os.environ.pop("FORCE_COLOR", None)
+
+
+def complete(vmx: Harness, line: str, *, transport: Any = None, **env: str | None) -> list[str]:
+    """The candidates bash gets for `line` (the cursor at its end)."""
+    words = line.split(" ")
+    result = vmx.run(
+        env={
+            "_VMX_COMPLETE": "complete_bash",
+            "COMP_WORDS": line,
+            "COMP_CWORD": str(len(words) - 1),
+            **env,
+        },
+        transport=transport,
+    )
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert result.stderr == ""
+    return [line for line in result.stdout.splitlines() if line]

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Harness, make_harness
-from tests.cli.test_completion_names import complete
+from tests.cli.conftest import Harness, complete, make_harness
 from velocimex_cli.wire import jsonfmt
 
 FIELDS = ["time", "open", "high", "low", "close", "volume", "quote_volume", "trades"]

@@ -16,13 +16,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from typer._completion_classes import completion_init
 
-from tests.cli.conftest import Harness, make_harness
+from tests.cli.conftest import Harness, complete, make_harness
 
 completion_init()  # what `vmx` (app.run) does before it answers a completion request
 
@@ -36,23 +35,6 @@ def _short_ttls(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setitem(completion_answers.TTL, "orders", SHORT_TTL)
     monkeypatch.setitem(completion_answers.TTL, "deployments", SHORT_TTL)
-
-
-def complete(vmx: Harness, line: str, *, transport: Any = None, **env: str | None) -> list[str]:
-    """The candidates bash gets for `line` (the cursor at its end)."""
-    words = line.split(" ")
-    result = vmx.run(
-        env={
-            "_VMX_COMPLETE": "complete_bash",
-            "COMP_WORDS": line,
-            "COMP_CWORD": str(len(words) - 1),
-            **env,
-        },
-        transport=transport,
-    )
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert result.stderr == ""
-    return [line for line in result.stdout.splitlines() if line]
 
 
 def gone(request: httpx.Request) -> httpx.Response:

@@ -17,26 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import VMX
+from tests.processes import IMPORT_PROBE, VMX
 
 pytestmark = pytest.mark.e2e
 
 OUTPUTS: list[str] = []
 
 # Runs vmx in-process and then lists the modules it imported (on the last stderr line).
-IMPORT_PROBE = """
-import sys, json
-sys.argv = ["vmx", *sys.argv[1:]]
-from velocimex_cli.main import main
-try:
-    main()
-except SystemExit as exit:
-    code = exit.code
-else:
-    code = 0
-sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
-sys.exit(code or 0)
-"""
 NEVER_FOR_REST = (
     "uvicorn",
     "websockets",

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_e2e import IMPORT_PROBE
-from tests.processes import VMX, vmx
+from tests.processes import IMPORT_PROBE, VMX, vmx
 
 pytestmark = pytest.mark.e2e
 

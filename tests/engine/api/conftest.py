@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from starlette.testclient import TestClient
 from velocimex_cli.engine.api.app import ServerSettings, create_app
 from velocimex_cli.engine.api.server import uvicorn_config
 from velocimex_cli.engine.keys import KeyStore
+from velocimex_cli.wire import jsonfmt
 
 # A resting AAPL buy, used by the auth and WebSocket tests.
 ORDER = {
@@ -164,3 +166,15 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
             )
         finally:
             keys.close()
+
+
+def receive(ws: Any) -> dict[str, Any]:
+    return jsonfmt.loads(ws.receive_text())
+
+
+def receive_until(ws: Any, wanted: str, limit: int = 200) -> dict[str, Any]:
+    for _ in range(limit):
+        message = receive(ws)
+        if message["type"] == wanted:
+            return message
+    raise AssertionError(f"no {wanted} message")

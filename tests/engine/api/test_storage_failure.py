@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.engine.api.conftest import ORDER, auth_headers, settings
-from tests.engine.api.test_websocket import receive
+from tests.engine.api.conftest import ORDER, auth_headers, receive, settings
 from velocimex_cli.engine.api.app import create_app
 
 ORDERS = "/v1/trading/orders"

@@ -5,28 +5,15 @@ from __future__ import annotations
 import contextlib
 import time
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from tests.engine.api.conftest import ORDER, auth_headers, settings
+from tests.engine.api.conftest import ORDER, auth_headers, receive, receive_until, settings
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.wire import jsonfmt
-
-
-def receive(ws: Any) -> dict[str, Any]:
-    return jsonfmt.loads(ws.receive_text())
-
-
-def receive_until(ws: Any, wanted: str, limit: int = 200) -> dict[str, Any]:
-    for _ in range(limit):
-        message = receive(ws)
-        if message["type"] == wanted:
-            return message
-    raise AssertionError(f"no {wanted} message")
 
 
 def test_market_stream_sends_every_ticker_without_a_request(client: TestClient) -> None:

@@ -22,7 +22,7 @@ FALLBACK_MODULES = (
 # A seeded market through the public facade: simulator ticks plus random user orders/cancels.
 MARKET_RUN = """
 from tests.conftest import FakeClock
-from tests.engine.core.test_durability import trade_a_while
+from tests.engine.core.trading import trade_a_while
 from velocimex_cli.engine.core import book, orders
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 

@@ -4,13 +4,16 @@ clock with deployments on it (`make_node`, `add`, `run`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
@@ -141,3 +144,42 @@ def run(node: EngineNode, clock: FakeClock, steps: int) -> None:
     for _ in range(steps):
         clock.advance(seconds=0.25)
         node.step()
+
+
+def move_the_book(client: TestClient, headers: dict[str, str]) -> float:
+    """A manual order joining the MSFT bid (a book change for every deployment there);
+    returns how long its acknowledgement took."""
+    ticker = client.get("/v1/markets/NASDAQ/ticker/MSFT", headers=headers).json()["data"]
+    bid = Decimal(str(ticker["bid"]))
+    started = time.perf_counter()
+    placed = client.post(
+        "/v1/trading/orders",
+        json={"exchange": "NASDAQ", "symbol": "MSFT", "side": "buy", "type": "limit",
+              "quantity": 1, "price": str(bid)},
+        headers=headers,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["data"]["status"] == "open"
+    return elapsed
+
+
+def wait_for_state(
+    client: TestClient, headers: dict[str, str], deployment_id: str, state: str
+) -> dict[str, object]:
+    deadline = time.monotonic() + BUDGET * 10 + 5
+    while True:
+        path = f"/v1/strategies/deployments/{deployment_id}"
+        found = client.get(path, headers=headers).json()["data"]
+        if found["state"] == state or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def logs_of(client: TestClient, headers: dict[str, str], deployment_id: str) -> str:
+    path = f"/v1/strategies/deployments/{deployment_id}/logs"
+    body = client.get(path, headers=headers).json()["data"]
+    return "\n".join(line["message"] for line in body["logs"])
+
+
+BUDGET = 0.75  # short, yet long enough for a loaded 2-core machine to run a worker

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 
 import pytest
 from starlette.testclient import TestClient
 
 from tests.engine.api.conftest import auth_headers, settings
+from tests.engine.drivers.strategies.conftest import BUDGET, logs_of, move_the_book, wait_for_state
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.engine.node import StrategyLimits
 
-BUDGET = 0.75  # short, yet long enough for a loaded 2-core machine to run a worker
 MEMORY = 128 * 2**20
 
 HEADER = """
@@ -95,42 +94,6 @@ def add_and_deploy(client: TestClient, headers: dict[str, str], source: str) -> 
     assert deployed.status_code == 201, deployed.text
     assert deployed.json()["data"]["state"] == "running"
     return deployed.json()["data"]["deployment_id"]
-
-
-def move_the_book(client: TestClient, headers: dict[str, str]) -> float:
-    """A manual order joining the MSFT bid (a book change for every deployment there);
-    returns how long its acknowledgement took."""
-    ticker = client.get("/v1/markets/NASDAQ/ticker/MSFT", headers=headers).json()["data"]
-    bid = Decimal(str(ticker["bid"]))
-    started = time.perf_counter()
-    placed = client.post(
-        "/v1/trading/orders",
-        json={"exchange": "NASDAQ", "symbol": "MSFT", "side": "buy", "type": "limit",
-              "quantity": 1, "price": str(bid)},
-        headers=headers,
-    )  # fmt: skip
-    elapsed = time.perf_counter() - started
-    assert placed.status_code == 201, placed.text
-    assert placed.json()["data"]["status"] == "open"
-    return elapsed
-
-
-def wait_for_state(
-    client: TestClient, headers: dict[str, str], deployment_id: str, state: str
-) -> dict[str, object]:
-    deadline = time.monotonic() + BUDGET * 10 + 5
-    while True:
-        path = f"/v1/strategies/deployments/{deployment_id}"
-        found = client.get(path, headers=headers).json()["data"]
-        if found["state"] == state or time.monotonic() > deadline:
-            return found
-        time.sleep(0.02)
-
-
-def logs_of(client: TestClient, headers: dict[str, str], deployment_id: str) -> str:
-    path = f"/v1/strategies/deployments/{deployment_id}/logs"
-    body = client.get(path, headers=headers).json()["data"]
-    return "\n".join(line["message"] for line in body["logs"])
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,10 @@ from starlette.testclient import TestClient
 
 from tests.conftest import FakeClock
 from tests.engine.api.conftest import auth_headers, settings
-from tests.engine.drivers.strategies.conftest import add, make_node
-from tests.engine.drivers.strategies.test_strategy_isolation import (
+from tests.engine.drivers.strategies.conftest import (
+    add,
     logs_of,
+    make_node,
     move_the_book,
     wait_for_state,
 )
