@@ -111,40 +111,32 @@ def _ms_time(ms: Any) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-class _NotingAsks(Asks):
-    """ccxt's ask side, noting each price ccxt stores and the size it stored (0: removed)."""
+def _noting(side: Any) -> Any:
+    """ccxt's book side `side` (Asks or Bids), noting each price ccxt stores and the size it
+    stored in `changed` (0: removed, also for each level ccxt's depth limit drops)."""
 
-    def __init__(self, deltas: Any = (), depth: int | None = None) -> None:
-        self.changed: dict[float, float] = {}
-        super().__init__(list(deltas), depth)
+    class Noting(side):
+        def __init__(self, deltas: Any = (), depth: int | None = None) -> None:
+            self.changed: dict[float, float] = {}
+            super().__init__(list(deltas), depth)
 
-    def storeArray(self, delta: list[Any]) -> None:
-        self.changed[delta[0]] = delta[1]
-        Asks.storeArray(self, delta)
+        def storeArray(self, delta: list[Any]) -> None:
+            self.changed[delta[0]] = delta[1]
+            side.storeArray(self, delta)
 
-    def limit(self) -> None:
-        extra = len(self) - self._depth
-        if extra > 0:
-            for level in self[-extra:]:
-                self.changed[level[0]] = 0.0
-        Asks.limit(self)
+        def limit(self) -> None:
+            extra = len(self) - self._depth
+            if extra > 0:
+                for level in self[-extra:]:
+                    self.changed[level[0]] = 0.0
+            side.limit(self)
+
+    Noting.__name__ = Noting.__qualname__ = f"Noting{side.__name__}"
+    return Noting
 
 
-class _NotingBids(Bids):
-    def __init__(self, deltas: Any = (), depth: int | None = None) -> None:
-        self.changed: dict[float, float] = {}
-        super().__init__(list(deltas), depth)
-
-    def storeArray(self, delta: list[Any]) -> None:
-        self.changed[delta[0]] = delta[1]
-        Bids.storeArray(self, delta)
-
-    def limit(self) -> None:
-        extra = len(self) - self._depth
-        if extra > 0:
-            for level in self[-extra:]:
-                self.changed[level[0]] = 0.0
-        Bids.limit(self)
+_NotingAsks = _noting(Asks)
+_NotingBids = _noting(Bids)
 
 
 class _NotingBook(OrderBook):

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -202,23 +203,8 @@ def mirrored_catalogue(
 
 
 def _reindexed(instrument: Instrument, index: int) -> Instrument:
-    return instrument if instrument.index == index else _copy(instrument, index, instrument.venue)
+    return instrument if instrument.index == index else replace(instrument, index=index)
 
 
 def _on_venue(instrument: Instrument, venue: Venue) -> Instrument:
-    return _copy(instrument, instrument.index, venue)
-
-
-def _copy(instrument: Instrument, index: int, venue: Venue) -> Instrument:
-    return Instrument(
-        index=index,
-        venue=venue,
-        symbol=instrument.symbol,
-        base=instrument.base,
-        quote=instrument.quote,
-        tick_size=instrument.tick_size,
-        lot_size=instrument.lot_size,
-        min_quantity=instrument.min_quantity,
-        reference_price=instrument.reference_price,
-        min_notional=instrument.min_notional,
-    )
+    return replace(instrument, venue=venue)
