@@ -73,13 +73,13 @@ def instrument_on_terms(
         return instrument_of(spec, index, venue)
     except SpecError as exc:
         problem = (
-            f"the header's terms[{terms.key!r}] cannot be traded: {exc} (the engine keeps "
-            "amounts in whole 10^-8 of an asset: lot_size and tick_size x lot_size must be "
-            "multiples of 0.00000001)"
+            f"{exc} (the engine keeps amounts in whole 10^-8 of an asset: the lot size and "
+            "tick size x lot size must be multiples of 0.00000001)"
         )
         if path is None:
             raise ValueError(problem) from None
-        raise DataError(path, 1, problem) from None
+        where = f"the header's terms[{terms.key!r}]"
+        raise DataError(path, 1, f"{where} cannot be traded: {problem}") from None
 
 
 def recorded_instrument(path: Path, exchange: str, symbol: str) -> Instrument | None:
