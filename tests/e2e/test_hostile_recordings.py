@@ -292,3 +292,28 @@ def test_the_counterparty_covers_a_large_market_and_says_when_one_is_larger(
         "at event 1 (2026-01-01T00:00:00.000000Z), the recorded book snapshot needs more USDT "
         "than bt-market",
     )
+
+
+# ---------------------------------------------------------------------------- terms
+
+BAD_TERMS = [
+    ('{"BINANCE:BTC/USDT": {"base": "BTC", "quote": "USDT", "tick_size": -0.01, '
+     '"lot_size": 0.00001}}', "terms['BINANCE:BTC/USDT'].tick_size -0.01 must be above 0"),
+    ('{"BINANCE:BTC/USDT": {"base": "BTC", "quote": "USDT", "tick_size": "0.01"}}',
+     "terms['BINANCE:BTC/USDT'] lacks lot_size"),
+    ('{"BINANCE:BTC/USDT": {"base": "BTC\\n", "quote": "USDT", "tick_size": 0.01, '
+     '"lot_size": 0.00001}}', "base 'BTC\\n' is not an asset name"),
+]  # fmt: skip
+
+
+def test_terms_in_a_header_are_held_to_the_bounds_by_backtest_and_replay(tmp_path: Path) -> None:
+    """The instruments' terms a header carries (docs/api.md, "Recordings") are untrusted too."""
+    for index, (terms, says) in enumerate(BAD_TERMS):
+        data = tmp_path / f"terms{index}.ndjson"
+        header = HEADER[:-1] + f', "terms": {terms}}}'
+        data.write_text(
+            "\n".join([header, entry(0, snapshot()), entry(1, trade())]) + "\n", encoding="utf-8"
+        )
+        refused(backtest(tmp_path, data, False), f"{data}, line 1: the header's ", says)
+        replayed = vmx(tmp_path, "replay", str(data), "--speed", "max")
+        refused(replayed, f"{data} line 1: the header's ", says)

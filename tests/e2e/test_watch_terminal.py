@@ -183,6 +183,16 @@ def test_watch_records_and_replay_plays_it_into_the_ladder(
     assert recorded.returncode == 0, recorded.stderr
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert lines[0]["format"] == "vmx-recording" and lines[0]["instruments"] == ["BINANCE:BTC/USDT"]
+    # The instrument's terms as the engine lists them, for a backtest of the recording.
+    assert lines[0]["terms"] == {
+        "BINANCE:BTC/USDT": {
+            "base": "BTC",
+            "quote": "USDT",
+            "tick_size": 0.01,
+            "lot_size": 0.00001,
+            "min_quantity": 0.0001,
+        }
+    }
     kinds = {line["msg"]["type"] for line in lines[1:]}
     assert {"connection", "book_snapshot"} <= kinds and "resync" not in kinds
     terminal = Terminal.spawn([*VMX, "replay", str(path), "--speed", "max"], env)

@@ -339,7 +339,7 @@ def _run_sweep(
 ) -> int | None:
     from velocimex_cli.engine.backtest.session import run_spec, strategy_class
     from velocimex_cli.engine.backtest.sweep import ResultCache, RunSpec, grid, parse_axis, sweep
-    from velocimex_cli.engine.core.instruments import Catalogue
+    from velocimex_cli.engine.backtest.terms import data_instrument
     from velocimex_cli.engine.drivers.strategies.event_values import instrument_spec
     from velocimex_cli.paths import cache_dir
     from velocimex_cli.wire.errors import ApiError, InvalidParameter
@@ -351,7 +351,8 @@ def _run_sweep(
     axes = [parse_axis(text) for text in opts.sweeps]
     cls = strategy_class(strategy)
     points = grid(axes)
-    instrument = instrument_spec(Catalogue().find(data.exchange, data.symbol))
+    path = None if data.path is None else Path(data.path)
+    instrument = instrument_spec(data_instrument(path, data.exchange, data.symbol))
     skipped: list[dict[str, Any]] = []
     runnable = []
     for point in points:

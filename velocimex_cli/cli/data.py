@@ -42,6 +42,8 @@ class ImportCommand:
     symbol: str | None = None
     force: bool = False
     json: bool = False
+    tick_size: str | None = None  # the instrument's terms, written into the header
+    lot_size: str | None = None
 
 
 def _readers(opts: ImportCommand) -> list[Reader]:
@@ -92,6 +94,7 @@ def _progress(factory: Factory) -> Any:
 
 
 def run_import(factory: Factory, opts: ImportCommand) -> int | None:
+    from velocimex_cli.engine.backtest.imports.terms import given_terms
     from velocimex_cli.engine.backtest.imports.writer import write_recording
 
     for kind in opts.formats:
@@ -109,12 +112,13 @@ def run_import(factory: Factory, opts: ImportCommand) -> int | None:
         raise CommandError(f"{output} exists: give --force to replace it, or another -o")
     if output.exists() and not output.is_file():
         raise CommandError(f"{output} is not a regular file: give -o a file name")
+    terms = given_terms(opts.tick_size, opts.lot_size)
     readers = _readers(opts)
     source = ",".join(dict.fromkeys(opts.formats))
     total = sum(Path(name).stat().st_size for name in opts.files)
     bar = _progress(factory)
     if bar is None:
-        summary = write_recording(readers, output, replace=opts.force, source=source)
+        summary = write_recording(readers, output, replace=opts.force, source=source, terms=terms)
     else:
         with bar:
             task = bar.add_task("import", total=total, rows=0)
@@ -123,7 +127,7 @@ def run_import(factory: Factory, opts: ImportCommand) -> int | None:
                 bar.update(task, completed=done, rows=rows)
 
             summary = write_recording(
-                readers, output, replace=opts.force, source=source, progress=progress
+                readers, output, replace=opts.force, source=source, progress=progress, terms=terms
             )
     skipped = f"; {summary.skipped:,} trades of unknown side skipped" if summary.skipped else ""
     factory.io.status(
@@ -165,6 +169,23 @@ def import_command(
         str | None,
         typer.Option("--symbol", "-s", help="The symbol, BASE/QUOTE (default: from the files)."),
     ] = None,
+    tick_size: Annotated[
+        str | None,
+        typer.Option(
+            "--tick-size",
+            help="The market's price increment as the exchange states it, with --lot-size: "
+            "needed for an instrument vmx does not list, written into the recording.",
+            metavar="PRICE",
+        ),
+    ] = None,
+    lot_size: Annotated[
+        str | None,
+        typer.Option(
+            "--lot-size",
+            help="The market's quantity increment as the exchange states it (with --tick-size).",
+            metavar="QUANTITY",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace RECORDING if it exists.")] = False,
     json: JsonFlag = False,
 ) -> None:
@@ -178,5 +199,7 @@ def import_command(
         symbol=symbol,
         force=force,
         json=json,
+        tick_size=tick_size,
+        lot_size=lot_size,
     )
     execute(ctx, run_import, opts, output="json" if json else None)

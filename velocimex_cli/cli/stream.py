@@ -229,15 +229,45 @@ def run_stream(
     return 0
 
 
+def recorded_terms(
+    factory: Factory, instruments: list[str] | None, markets: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The terms a recording's header carries (wire/recording_terms.py): the engine's markets
+    listing (`markets`, else fetched once) cut to `instruments` (None: every market). When
+    the listing cannot be had, or lists an instrument on terms a recording may not hold, the
+    recording goes on without them and stderr says what a backtest of it will use instead."""
+    from velocimex_cli.wire.errors import ApiError
+    from velocimex_cli.wire.recording_terms import terms_of_markets
+
+    fallback = "a backtest of the recording uses vmx's built-in terms for them"
+    if markets is None:
+        try:
+            markets = factory.client().markets().get("markets", [])
+        except ApiError as exc:
+            factory.io.status(
+                f"warning: the instruments' terms are not recorded (the markets listing: "
+                f"{exc.message}); {fallback}"
+            )
+            return None
+    terms, problems = terms_of_markets(markets or [], instruments)
+    for problem in problems:
+        factory.io.status(f"warning: terms not recorded: {problem}; {fallback}")
+    return terms or None
+
+
 def run_market(factory: Factory, opts: MarketOptions) -> int:
     check_limits(opts.count, opts.duration)
     client = stream_client(factory)
+    terms = None
+    if opts.record is not None:
+        terms = recorded_terms(factory, opts.instruments or None)
     recorder = open_recorder(
         opts.record,
         stream="market",
         instruments=opts.instruments or None,
         channels=opts.channels,
         api_url=client.api_url,
+        terms=terms,
     )
     return run_stream(
         factory,

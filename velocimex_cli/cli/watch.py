@@ -26,7 +26,7 @@ from velocimex_cli.cli import completers
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
-from velocimex_cli.cli.stream import NdjsonOut, stream_client
+from velocimex_cli.cli.stream import NdjsonOut, recorded_terms, stream_client
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -264,6 +264,7 @@ def run_watch(factory: Factory, opts: WatchOptions) -> int:
                 instruments=[f"{exchange}:{symbol}"],
                 channels=list(WATCH_CHANNELS),
                 api_url=client.api_url,
+                terms=recorded_terms(factory, [f"{exchange}:{symbol}"], [market]),
             )
         except RecordingError as exc:
             raise CommandError(str(exc)) from None

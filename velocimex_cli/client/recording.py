@@ -5,7 +5,13 @@ Format version 1 (docs/api.md, "Recordings"). The first line is the header:
     {"format": "vmx-recording", "version": 1, "vmx_version": "0.4.0",
      "started_at": "2026-11-24T15:00:00.123456Z", "stream": "market",
      "instruments": ["BINANCE:BTC/USDT"] | null, "channels": ["book", "trades"] | null,
-     "api_url": "http://127.0.0.1:7878"}
+     "api_url": "http://127.0.0.1:7878",
+     "terms": {"BINANCE:BTC/USDT": {"base": "BTC", "quote": "USDT", "tick_size": 0.01,
+                                    "lot_size": 0.00001, "min_quantity": 0.0001}}}
+
+`terms` (an extension of version 1, present only when known: wire/recording_terms.py) are the
+recorded instruments' terms as the engine listed them (`GET /v1/markets`), so a backtest
+replays the market on them, however the engine's built-in catalogue lists it.
 
 Every following line is one message as it was received, in order:
 
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -44,6 +50,7 @@ from velocimex_cli.wire.recording_format import (
     line_text,
     read_line,
 )
+from velocimex_cli.wire.recording_terms import TERMS, TermsProblem, read_terms
 from velocimex_cli.wire.timefmt import iso
 
 FLUSH_EVERY_NS = 200_000_000  # buffered, flushed at least every 0.2 s and on close
@@ -74,10 +81,11 @@ def header(
     channels: Sequence[str] | None,
     api_url: str | None,
     started_at: datetime,
+    terms: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from velocimex_cli import __version__
 
-    return {
+    written = {
         "format": FORMAT,
         "version": VERSION,
         "vmx_version": __version__,
@@ -87,6 +95,9 @@ def header(
         "channels": None if channels is None else list(channels),
         "api_url": api_url,
     }
+    if terms:  # only when known: a header without them reads as it always did
+        written[TERMS] = {key: dict(entry) for key, entry in terms.items()}
+    return written
 
 
 class Recorder:
@@ -103,11 +114,12 @@ class Recorder:
         api_url: str | None = None,
         started_at: datetime | None = None,
         started_ns: int | None = None,
+        terms: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.out = out
         self.started_ns = time.monotonic_ns() if started_ns is None else started_ns
         moment = datetime.now(UTC) if started_at is None else started_at
-        self.header = header(stream, instruments, channels, api_url, moment)
+        self.header = header(stream, instruments, channels, api_url, moment, terms)
         self._last_t = 0
         self._last_flush = self.started_ns
         self.count = 0
@@ -198,6 +210,10 @@ class Recording:
                 f"recording format version {version!r} is not supported "
                 f"(this vmx reads version {VERSION})",
             )
+        try:
+            read_terms(value)  # not used by a replay, but held to the bounds all the same
+        except TermsProblem as exc:
+            raise RecordingError(self.path, 1, f"the header's {exc.problem}") from None
         return value
 
     def _parse(self, text: str, line: int) -> dict[str, Any]:

@@ -88,9 +88,12 @@ def write_trades(path: Path, rows: Iterable[Sequence[object]]) -> Path:
     return path
 
 
-def write_recording(path: Path, messages: Iterable[tuple[int, dict[str, Any]]]) -> Path:
-    """A recording (docs/api.md, "Recordings") of (ms after START, message) pairs."""
-    header = {
+def write_recording(
+    path: Path, messages: Iterable[tuple[int, dict[str, Any]]], **more: Any
+) -> Path:
+    """A recording (docs/api.md, "Recordings") of (ms after START, message) pairs; `more`
+    header keys replace or add to the usual ones."""
+    header: dict[str, Any] = {
         "format": "vmx-recording",
         "version": 1,
         "vmx_version": "test",
@@ -99,6 +102,7 @@ def write_recording(path: Path, messages: Iterable[tuple[int, dict[str, Any]]]) 
         "instruments": ["BINANCE:BTC/USDT"],
         "channels": ["book", "trades"],
         "api_url": None,
+        **more,
     }
     lines = [jsonfmt.dumps(header)]
     for ms, message in messages:

@@ -187,9 +187,11 @@ def test_the_instrument_comes_from_the_flags_when_the_name_cannot_say(
     refused = vmx.run("data", "import", "-f", "binance-trades", str(unknown), "-o", str(out))
     assert refused.exit_code == 2
     assert "BTCUSDC is not an instrument vmx knows on BINANCE" in refused.stderr
+    # vmx lists no BTC/USDC: its terms are given with the symbol (test_import_terms.py)
     header, _ = imported(
-        vmx, "-f", "binance-trades", str(unknown), "--symbol", "btc-usdc", "-o", str(out)
-    )
+        vmx, "-f", "binance-trades", str(unknown), "--symbol", "btc-usdc", "-o", str(out),
+        "--tick-size", "0.01", "--lot-size", "0.00001",
+    )  # fmt: skip
     assert header["instruments"] == ["BINANCE:BTC/USDC"]
     header, _ = imported(
         vmx, "-f", "binance-trades", str(renamed), "-e", "binance", "-s", "ETH/USDT",

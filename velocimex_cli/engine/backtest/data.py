@@ -51,6 +51,9 @@ class MarketData:
     events: list[Event]
     first_price: Decimal | None
     last_price: Decimal | None
+    # The instrument on the terms a recording's header gave (its ticks and lots are the
+    # events'); None: the catalogue's instrument of the same name.
+    instrument: Instrument | None = None
 
     @property
     def trades_only(self) -> bool:

@@ -30,6 +30,7 @@ from velocimex_cli.engine.backtest.market_messages import (
     SKIPPED,
     typed_decoder,
 )
+from velocimex_cli.engine.backtest.terms import header_terms
 from velocimex_cli.engine.core.instruments import MAX_STEPS, Instrument
 from velocimex_cli.engine.core.orders import BUY, NATIVE, SELL
 from velocimex_cli.wire import jsonfmt
@@ -102,7 +103,18 @@ def _header(path: Path, first: str) -> dict:
         )
     if value.get("stream", "market") != "market":
         raise DataError(path, 1, "a recording of the orders stream has no market data to replay")
+    header_terms(path, value)  # the instruments' terms, when given, are held to the bounds
     return value
+
+
+def recording_header(path: Path) -> dict | None:
+    """The header of a recording (checked, terms included); None for a file that is not one
+    (it does not start with "{": a CSV of trades)."""
+    with _open(path) as handle:
+        if handle.read(1) != b"{":
+            return None
+        handle.seek(0)
+        return _header(path, _first_line(path, handle))
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -209,8 +221,9 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def read_recording(path: Path, instrument: Instrument) -> MarketData:
-    """The recording's events for `instrument`, in integer ticks and lots.
+def read_recording(path: Path, instrument: Instrument, recorded: bool = False) -> MarketData:
+    """The recording's events for `instrument`, in integer ticks and lots (`recorded`: it is
+    the one on the terms the header gives, and the data says so).
 
     Each line is first decoded into the typed market messages (market_messages.py); a line
     that does not fit them is read again with the generic decoder (`_GenericLines`), which
@@ -322,7 +335,9 @@ def read_recording(path: Path, instrument: Instrument) -> MarketData:
         raise DataError(path, 0, f"a price or quantity is off {instrument.key}'s tick or lot grid")
     if not events:
         raise DataError(path, state[0], f"no book or trade messages for {instrument.key}")
-    return MarketData(events, _number(state[2]), _number(state[3]))
+    return MarketData(
+        events, _number(state[2]), _number(state[3]), instrument if recorded else None
+    )
 
 
 def _number(value: object) -> Decimal | None:
@@ -444,4 +459,4 @@ def book_state_at(events: list[Event]) -> Event | None:
     )
 
 
-__all__ = ["book_state_at", "read_recording", "recorded_instruments"]
+__all__ = ["book_state_at", "read_recording", "recorded_instruments", "recording_header"]

@@ -27,6 +27,7 @@ from velocimex_cli.engine.backtest.feed import MarketAlone, MarketFeed
 from velocimex_cli.engine.backtest.host import BacktestHost
 from velocimex_cli.engine.backtest.market import FILL_MODELS, MarketReplay
 from velocimex_cli.engine.backtest.strategy_driver import StrategyDriver
+from velocimex_cli.engine.backtest.terms import recorded_terms, trade_on
 from velocimex_cli.engine.core.instruments import Catalogue, Instrument
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.node import EngineNode, NodeSettings
@@ -120,7 +121,8 @@ def _run(
     if not events:
         raise InvalidParameter("data", "", "the data has no events to replay")
     clock = SimulatedClock(events[0][0])
-    instrument = Catalogue().find(options.exchange, options.symbol)
+    # The recording's own terms when its header gave them (terms.py), else the catalogue's.
+    instrument = data.instrument or Catalogue().find(options.exchange, options.symbol)
     funds = options.funds
     if funds is None:
         funds = default_funds(instrument, data)
@@ -136,6 +138,8 @@ def _run(
     )
     node.start()
     exchange = node.exchange
+    if data.instrument is not None:
+        trade_on(exchange, instrument)
     replay = MarketReplay(exchange, clock, instrument, options.fill_model)
     feed = (MarketAlone if strategy_cls is None else MarketFeed)(data, clock, replay)
     exchange.ensure_account(ACCOUNT)
@@ -216,6 +220,8 @@ def _run(
         "first_rejection": host.first_rejection,
         "metrics": figures,
     }
+    if data.instrument is not None:  # said only then: reports of older data keep their hash
+        report["terms"] = recorded_terms(instrument)
     report["report_hash"] = report_hash(report)
     return BacktestResult(report, fill_rows, [s.equity for s in curve], drawdowns)
 

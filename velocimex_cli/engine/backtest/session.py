@@ -17,6 +17,7 @@ from velocimex_cli.engine.backtest.data import MarketData, check_first_line, rea
 from velocimex_cli.engine.backtest.generate import simulate
 from velocimex_cli.engine.backtest.recording import read_recording
 from velocimex_cli.engine.backtest.sweep import RunSpec, file_hash
+from velocimex_cli.engine.backtest.terms import data_instrument, recorded_instrument
 from velocimex_cli.engine.core.instruments import Catalogue
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.wire import jsonfmt
@@ -126,7 +127,7 @@ def data_ref(
                     f"{path} has {what}: name one with --exchange E --symbol S",
                 )
             exchange, symbol = found[0]
-        instrument = Catalogue().find(exchange, symbol)
+        instrument = data_instrument(file, exchange, symbol)
         return DataRef(
             path=str(file.resolve()),
             exchange=instrument.venue.name,
@@ -149,10 +150,13 @@ def data_ref(
 @lru_cache(maxsize=2)
 def load_data(ref: DataRef) -> MarketData:
     """The events of a data source (kept per process: a sweep's runs share them)."""
-    instrument = Catalogue().find(ref.exchange, ref.symbol)
     if ref.path is None:
         return simulate((ref.exchange, ref.symbol), ref.simulate_seconds, ref.seed)
     path = Path(ref.path)
+    recorded = recorded_instrument(path, ref.exchange, ref.symbol)
+    if recorded is not None:  # the terms the recording's header gives
+        return read_recording(path, recorded, recorded=True)
+    instrument = Catalogue().find(ref.exchange, ref.symbol)
     with path.open("rb") as handle:
         head = handle.read(1)
     if head == b"{":
@@ -174,7 +178,10 @@ def split_data(data: MarketData, fraction: Decimal) -> tuple[MarketData, MarketD
     state = book_state_at(first)
     if state is not None:
         second = [state, *second]
-    return MarketData(first, data.first_price, None), MarketData(second, None, data.last_price)
+    return (
+        MarketData(first, data.first_price, None, data.instrument),
+        MarketData(second, None, data.last_price, data.instrument),
+    )
 
 
 def run_spec(spec: RunSpec) -> dict[str, Any]:

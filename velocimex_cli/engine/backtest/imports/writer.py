@@ -7,7 +7,9 @@ final name (a killed one may leave its `.part` file). An existing target is repl
 asked (`replace=True`); otherwise the rename refuses it even if it appeared meanwhile.
 
 The header is written first with room to spare and rewritten in place at the end with the
-instruments and channels the files turned out to hold (readers ignore trailing spaces).
+instruments and channels the files turned out to hold (readers ignore trailing spaces), and
+the terms given for an instrument the catalogue lacks (terms.py: without them such an import
+is refused, before the files are read when their names say the instrument).
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from velocimex_cli.engine.backtest.imports.fields import ImportProblem
 from velocimex_cli.engine.backtest.imports.reader import BatchReader as Reader
+from velocimex_cli.engine.backtest.imports.terms import GivenTerms, header_terms
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.recording_format import FORMAT, MAX_T_NS, VERSION
+from velocimex_cli.wire.recording_terms import TERMS
 from velocimex_cli.wire.timefmt import iso_from_micros
 
 HEADER_ROOM = 8192  # bytes the first line may grow to when it is rewritten
@@ -125,10 +129,12 @@ def write_recording(
     replace: bool = False,
     source: str = "",
     progress: Callable[[int, int], None] | None = None,
+    terms: GivenTerms | None = None,
 ) -> Summary:
     """Merge `readers` into a recording at `output`; `progress(rows, bytes read)` is told
-    every PROGRESS_EVERY messages. ImportProblem names the file, line and column of a bad row;
-    nothing is left under `output` then."""
+    every PROGRESS_EVERY messages; `terms` are the instrument's tick and lot when given.
+    ImportProblem names the file, line and column of a bad row; nothing is left under
+    `output` then."""
     if output.exists() and not replace:
         raise InvalidParameter(
             "output",
@@ -153,7 +159,7 @@ def write_recording(
         os.umask(mask)
         os.chmod(handle.fileno(), 0o666 & ~mask)
         with handle:
-            summary = _write(handle, readers, output, source, progress)
+            summary = _write(handle, readers, output, source, progress, terms)
             handle.flush()
             os.fsync(handle.fileno())
         _publish(temporary, output, replace)
@@ -172,10 +178,10 @@ def write_recording(
 
 
 def _header(started: int | None, instruments: list[str] | None, channels: list[str] | None,
-            source: str) -> dict[str, object]:  # fmt: skip
+            source: str, terms: dict[str, Any] | None = None) -> dict[str, object]:  # fmt: skip
     from velocimex_cli import __version__
 
-    return {
+    header: dict[str, object] = {
         "format": FORMAT,
         "version": VERSION,
         "vmx_version": __version__,
@@ -186,6 +192,9 @@ def _header(started: int | None, instruments: list[str] | None, channels: list[s
         "api_url": None,
         "imported_from": source,
     }
+    if terms:
+        header[TERMS] = terms
+    return header
 
 
 def _write(
@@ -194,10 +203,13 @@ def _write(
     output: Path,
     source: str,
     progress: Callable[[int, int], None] | None,
+    given: GivenTerms | None,
 ) -> Summary:
+    names = ", ".join(r.name for r in readers)
+    # the instruments the files' names say: refused at once when their terms are unknown
+    header_terms(dict.fromkeys(i for r in readers for i in r.instruments), given, names)
     started, messages = _merged(readers)
     if started is None:
-        names = ", ".join(r.name for r in readers)
         raise ImportProblem(names, 0, "no rows to import (only a header, or empty)")
     first_line = jsonfmt.dumps(_header(started, None, None, source))
     out.write(first_line.ljust(HEADER_ROOM) + "\n")
@@ -222,7 +234,10 @@ def _write(
         )
     instruments = list(dict.fromkeys(i for r in readers for i in r.instruments))
     channels = list(dict.fromkeys(c for r in readers for c in r.channels))
-    header = jsonfmt.dumps(_header(started, instruments, channels, source))
+    terms = header_terms(instruments, given, names)
+    header = jsonfmt.dumps(_header(started, instruments, channels, source, terms))
+    if len(header) > HEADER_ROOM and terms:  # (one instrument's terms: never in practice)
+        raise ImportProblem(names, 0, f"the header with its terms is over {HEADER_ROOM} bytes")
     if len(header) > HEADER_ROOM:  # too many instruments to list: readers then look at rows
         header = first_line
     out.seek(0)

@@ -1,0 +1,152 @@
+"""A recording of a mirrored market (`vmx stream market --record`, a real `vmx` against the real
+engine app under uvicorn, mirroring a scripted venue) carries the venue's terms in its header
+and backtests on them: here BINANCE BTC/USDT on a 0.001 tick, where vmx's simulated BTC/USDT
+has 0.01, so the venue's prices are off the simulated tick."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.engine.api.conftest import LiveServer, settings
+from tests.engine.drivers.venues.scripted_venue import (
+    BINANCE,
+    ScriptedSource,
+    changes,
+    no_wait,
+    snapshot,
+    trade,
+)
+from tests.processes import VMX, Reader, make_env, vmx
+from velocimex_cli.engine.api.app import create_app
+from velocimex_cli.engine.drivers.venues.feed import MarketSpec
+
+pytestmark = pytest.mark.e2e
+
+D = Decimal
+FINE_BTC = MarketSpec(
+    symbol="BTC/USDT",
+    base="BTC",
+    quote="USDT",
+    tick_size=D("0.001"),
+    lot_size=D("0.00001"),
+    min_quantity=D("0.00001"),
+    min_notional=D("5"),
+    taker_fee=D("0.001"),
+    maker_fee=D("0.001"),
+)
+
+BUY_AT_MARKET_ON_FIRST_PRINT = """
+from decimal import Decimal
+from velocimex_cli.strategy import Strategy
+
+
+class BuyOnce(Strategy):
+    id = "buy-once"
+
+    def on_start(self):
+        self.bought = False
+
+    def on_trade(self, trade):
+        if not self.bought:
+            self.bought = True
+            self.ctx.buy(Decimal("0.01234"))
+"""
+
+
+@dataclass
+class Mirror:
+    source: ScriptedSource
+    env: dict[str, str]
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[Mirror]:
+    source = ScriptedSource([FINE_BTC])
+    app = create_app(
+        settings(
+            data_dir=tmp_path / "engine",
+            mirrors=(BINANCE,),
+            venue_sources=lambda mirror, config, clock: source,
+            venue_retry_sleep=no_wait,
+        )
+    )
+    with LiveServer(app) as live:
+        deadline = time.monotonic() + 15
+        while "BTC/USDT" not in source.queues:  # the markets loaded, the watch began
+            assert time.monotonic() < deadline, "the mirror never watched BTC/USDT"
+            time.sleep(0.01)
+        created = app.state.runtime.keys.create("alice", "test", ("read", "trade"))
+        env = make_env(
+            tmp_path / "home",
+            VMX_API_URL=live.url,
+            VMX_API_KEY=created.api_key,
+            VMX_API_SECRET=created.api_secret,
+        )
+        yield Mirror(source, env)
+
+
+def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    source = mirror.source
+    source.push(snapshot([("60000.005", "1")], [("60000.017", "1")]))
+    recording = tmp_path / "binance.ndjson"
+    process = subprocess.Popen(
+        [*VMX, "stream", "market", "BINANCE:BTC/USDT", "-c", "book", "-c", "trades",
+         "--duration", "60", "--record", str(recording)],
+        env=mirror.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    reader = Reader(process)
+    try:
+        reader.wait_for(lambda: any('"book_snapshot"' in line for line in reader.lines))
+        source.push(trade("60000.005", "0.2", "sell", t=1.0))  # the strategy buys at market
+        source.push(changes(asks=[("60000.013", "0.5")], t=1.1))  # and gets 60000.013
+        source.push(trade("60000.013", "0.1", "buy", t=1.2))
+        source.push(changes(bids=[("60000.009", "0.3")], t=1.3))
+        reader.wait_for(lambda: any("60000.009" in line for line in reader.lines))
+    finally:
+        process.send_signal(signal.SIGINT)  # how a stream is stopped
+        process.wait(timeout=30)
+    assert process.returncode == 0, "".join(reader.err)
+
+    header = json.loads(recording.read_text(encoding="utf-8").splitlines()[0])
+    assert header["terms"] == {
+        "BINANCE:BTC/USDT": {
+            "base": "BTC",
+            "quote": "USDT",
+            "tick_size": 0.001,
+            "lot_size": 0.00001,
+            "min_quantity": 0.00001,
+        }
+    }
+
+    strategy = tmp_path / "buy_once.py"
+    strategy.write_text(BUY_AT_MARKET_ON_FIRST_PRINT, encoding="utf-8")
+    fills = tmp_path / "fills.csv"
+    ran = vmx(
+        mirror.env, "backtest", str(strategy), "--data", str(recording), "--trades", str(fills),
+        "--json",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout, parse_float=D)
+    assert report["options"]["exchange"] == "BINANCE"
+    assert report["terms"]["tick_size"] == D("0.001")
+    assert report["orders_rejected"] == 0, report["first_rejection"]
+    rows = fills.read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rows) == 1, rows
+    columns = fills.read_text(encoding="utf-8").splitlines()[0].split(",")
+    fill = dict(zip(columns, rows[0].split(","), strict=True))
+    assert (fill["side"], D(fill["price"]), D(fill["quantity"])) == (
+        "buy",
+        D("60000.013"),
+        D("0.01234"),
+    )

@@ -1,0 +1,175 @@
+"""A recording whose header carries the instruments' terms (docs/api.md, "Recordings") is
+backtested on them: an instrument the built-in catalogue lacks, and one whose recorded tick
+differs from the catalogue's. Terms are untrusted input: a bad one is an error naming the
+file, line 1 and the field."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.backtest.conftest import Vmx, delta, level, snapshot, trade, write_recording
+
+D = Decimal
+DOGE = "BINANCE:DOGE/USDT"  # the catalogue lists no DOGE anywhere
+DOGE_TERMS = {
+    "base": "DOGE",
+    "quote": "USDT",
+    "tick_size": D("0.00001"),
+    "lot_size": D("1"),
+    "min_quantity": D("10"),
+    "min_notional": D("1"),
+}
+
+# Bids 1000 at the first print's price, once.
+BID_1000_AT_FIRST_PRINT = """
+from decimal import Decimal
+from velocimex_cli.strategy import Strategy
+
+
+class Bid1000(Strategy):
+    id = "bid-1000"
+
+    def on_start(self):
+        self.placed = False
+
+    def on_trade(self, trade):
+        if not self.placed:
+            self.placed = True
+            self.ctx.buy(Decimal("1000"), trade.price)
+"""
+
+
+def on(instrument: str, message: dict[str, Any]) -> dict[str, Any]:
+    exchange, symbol = instrument.split(":")
+    return {**message, "exchange": exchange, "symbol": symbol}
+
+
+def doge_market(path: Path, **header: Any) -> Path:
+    """DOGE/USDT on its 0.00001 tick: a bid of 100 at 0.12345. A print of 40 there starts the
+    strategy, whose bid of 1000 joins the level behind the 60 left; a print of 60 takes them,
+    the next print of 1000 reaches the strategy's bid."""
+    return write_recording(
+        path,
+        [
+            (0, on(DOGE, snapshot([level("0.12345", "100")], [level("0.12350", "100")]))),
+            (10, on(DOGE, trade(1, "0.12345", "40", "sell"))),
+            (20, on(DOGE, delta(2, ("ask", "0.12349", "40")))),
+            (30, on(DOGE, trade(2, "0.12345", "60", "sell"))),
+            (40, on(DOGE, trade(3, "0.12345", "1000", "sell"))),
+            (50, on(DOGE, delta(3, ("bid", "0.12344", "500")))),
+        ],
+        instruments=[DOGE],
+        **header,
+    )
+
+
+def fills_of(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_an_instrument_the_catalogue_lacks_backtests_on_its_recorded_terms(
+    vmx: Vmx, tmp_path: Path
+) -> None:
+    strategy = tmp_path / "bid.py"
+    strategy.write_text(BID_1000_AT_FIRST_PRINT)
+    data = doge_market(tmp_path / "doge.ndjson", terms={DOGE: DOGE_TERMS})
+    fills_file = tmp_path / "fills.csv"
+    report = vmx.json("backtest", str(strategy), "--data", str(data), "--trades", str(fills_file))
+    assert report["options"]["exchange"] == "BINANCE"
+    assert report["options"]["symbol"] == "DOGE/USDT"
+    assert report["strategy_state"] != "failed", report["strategy_error"]
+    assert report["orders_rejected"] == 0, report["first_rejection"]
+    fills = fills_of(fills_file)
+    assert [(f["timestamp"], f["side"], D(f["price"]), D(f["quantity"])) for f in fills] == [
+        ("2026-01-01T00:00:00.040000Z", "buy", D("0.12345"), D("1000"))
+    ]
+    price = D(fills[0]["price"])
+    assert price % D("0.00001") == 0 and price % D("0.0001") != 0  # on the recorded tick
+    assert report["metrics"]["final_inventory"] == D("1000")
+    assert report["terms"]["source"] == "recording"
+    assert report["terms"]["tick_size"] == D("0.00001")
+    assert report["quote_asset"] == "USDT"
+    # The same recording without terms: the catalogue is all there is, and it lacks DOGE.
+    bare = doge_market(tmp_path / "bare.ndjson")
+    refused = vmx.run("backtest", str(strategy), "--data", str(bare))
+    assert refused.exit_code == 2
+    assert "Unknown symbol 'DOGE/USDT' on BINANCE" in refused.stderr
+
+
+def test_recorded_terms_replace_the_catalogues_for_an_instrument_it_lists(
+    vmx: Vmx, tmp_path: Path
+) -> None:
+    """BINANCE BTC/USDT recorded on a 0.001 tick (the catalogue's is 0.01): its prices are off
+    the catalogue's tick, on the recorded one. A header without terms for it (terms are per
+    instrument: DOGE's here) keeps the catalogue's, and refuses the prices."""
+    book = [
+        (0, snapshot([level("60000.005", "1")], [level("60000.015", "1")])),
+        (10, trade(1, "60000.015", "0.5", "buy")),
+        (20, delta(2, ("ask", "60000.013", "2"))),
+    ]
+    strategy = tmp_path / "buy.py"
+    strategy.write_text(BID_1000_AT_FIRST_PRINT.replace('"1000"', '"0.01"'))
+    terms = {
+        "BINANCE:BTC/USDT": {
+            "base": "BTC",
+            "quote": "USDT",
+            "tick_size": D("0.001"),
+            "lot_size": D("0.00001"),
+        }
+    }
+    recorded = write_recording(tmp_path / "with.ndjson", book, terms=terms)
+    fills_file = tmp_path / "fills.csv"
+    report = vmx.json(
+        "backtest", str(strategy), "--data", str(recorded), "--trades", str(fills_file),
+        "--fill-model", "touch",
+    )  # fmt: skip
+    assert report["terms"]["tick_size"] == D("0.001")
+    assert [D(f["price"]) for f in fills_of(fills_file)] == [D("60000.013")]
+
+    old = write_recording(tmp_path / "without.ndjson", book, terms={DOGE: DOGE_TERMS})
+    refused = vmx.run("backtest", str(strategy), "--data", str(old))
+    assert refused.exit_code == 2
+    assert "off BINANCE:BTC/USDT's tick or lot grid" in refused.stderr
+
+
+BAD_TERMS = [
+    ({DOGE: {**DOGE_TERMS, "tick_size": "abc"}}, "terms['BINANCE:DOGE/USDT'].tick_size"),
+    ({DOGE: {**DOGE_TERMS, "tick_size": D("-0.00001")}}, "tick_size -0.00001 must be above 0"),
+    ({DOGE: {**DOGE_TERMS, "lot_size": 0}}, "lot_size 0 must be above 0"),
+    ({DOGE: {**DOGE_TERMS, "lot_size": D("1E+40")}}, "is out of range"),
+    ({DOGE: {**DOGE_TERMS, "lot_size": "1" * 150}}, "is out of range"),
+    ({DOGE: {**DOGE_TERMS, "tick_size": True}}, "tick_size True is not a decimal number"),
+    ({DOGE: {k: v for k, v in DOGE_TERMS.items() if k != "lot_size"}}, "lacks lot_size"),
+    ({DOGE: {**DOGE_TERMS, "base": "DO GE"}}, "base 'DO GE' is not an asset name"),
+    ({DOGE: [1, 2]}, "must be an object"),
+    ({"DOGE/USDT": DOGE_TERMS}, "not an instrument EXCHANGE:SYMBOL"),
+    ([DOGE_TERMS], '"terms" must be an object'),
+    (
+        {DOGE: {**DOGE_TERMS, "tick_size": D("0.000000001"), "lot_size": D("0.000000001")}},
+        "cannot be traded",
+    ),
+    ({DOGE: {**DOGE_TERMS, "min_quantity": D("2.5")}}, None),  # rounded up to whole lots: fine
+]
+
+
+@pytest.mark.parametrize(("terms", "said"), BAD_TERMS)
+def test_malformed_terms_are_refused_naming_the_file_and_line(
+    vmx: Vmx, tmp_path: Path, terms: Any, said: str | None
+) -> None:
+    strategy = tmp_path / "bid.py"
+    strategy.write_text(BID_1000_AT_FIRST_PRINT)
+    data = doge_market(tmp_path / "doge.ndjson", terms=terms)
+    result = vmx.run("backtest", str(strategy), "--data", str(data))
+    if said is None:
+        assert result.exit_code == 0, result.stderr
+        return
+    assert result.exit_code == 2, result.stdout
+    assert f"{data}, line 1: the header's " in result.stderr
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
