@@ -126,6 +126,7 @@ def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
             "tick_size": 0.001,
             "lot_size": 0.00001,
             "min_quantity": 0.00001,
+            "min_notional": 5,  # the venue's, as the engine lists it
         }
     }
 

@@ -181,6 +181,7 @@ COMPONENTS: dict[str, Schema] = {
             "tick_size": NUMBER,
             "lot_size": NUMBER,
             "min_quantity": NUMBER,
+            "min_notional": NULLABLE_NUMBER,
             "status": {"type": "string", "enum": ["open", "closed", "halted"]},
             "maker_fee": NUMBER,
             "taker_fee": NUMBER,

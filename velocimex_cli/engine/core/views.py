@@ -71,6 +71,7 @@ def instruments(
             "tick_size": i.tick_size,
             "lot_size": i.lot_size,
             "min_quantity": i.min_quantity,
+            "min_notional": i.min_notional,
             "status": "halted"
             if halts and i.index in halts
             else "open"
