@@ -10,9 +10,10 @@ the cost); the ratio is CcxtSource's over the bare loop's. Target (issue 18): th
 >= 0.5 of bare ccxt, so the source alone must be well above that. Also reported: CcxtSource's
 share of one core at 2,000 updates/s (the engine's budget is 25% for the whole mirror).
 
-`python -m benchmarks.venue_source serve N` runs the feed: it prints `READY <port>`, and
-`GET /bench/start` makes it send N updates at the pace, answering the last update id of each
-symbol.
+`python -m benchmarks.venue_source serve N [stamped]` runs the feed: it prints `READY <port>`,
+and `GET /bench/start` makes it send N updates at the pace, answering the last update id of each
+symbol; `stamped`: each level a update sets (not removes) has for its quantity the time it was
+sent (`stamp_quantity`; the mirror benchmark's latency).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from benchmarks._loopback import subprocess_server
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 RATE = 2000  # updates a second, all symbols together
 TICK = 0.01  # seconds between bursts of RATE * TICK updates
+STAMP_WINDOW = 100_000_000  # microseconds (100 s) a stamped quantity counts before it wraps
 
 
 def _config(port: int) -> dict[str, Any]:
@@ -47,7 +49,14 @@ def _config(port: int) -> dict[str, Any]:
 # -- the feed (subprocess) ------------------------------------------------------------------
 
 
-async def _serve(count: int) -> None:
+def stamp_quantity() -> str:
+    """Now on CLOCK_MONOTONIC, in microseconds modulo STAMP_WINDOW, as a quantity of 0.0001 lots
+    (the mirror benchmark reads it back off the engine's book to time an update's way)."""
+    micros = time.monotonic_ns() // 1000 % STAMP_WINDOW + 1
+    return f"{micros // 10_000}.{micros % 10_000:04d}"
+
+
+async def _serve(count: int, stamped: bool = False) -> None:
     from tests.fakes.binance import FakeBinance, Market
 
     markets = tuple(
@@ -71,7 +80,7 @@ async def _serve(count: int) -> None:
             offset = rng.randint(0, 49) * 0.01
             price = 1000 - offset if side == "bids" else 1000.01 + offset
             qty = 0 if rng.random() < 0.2 else rng.randint(1, 999) / 100
-            levels.append((f"{price:.2f}", f"{qty}"))
+            levels.append((f"{price:.2f}", stamp_quantity() if stamped and qty else f"{qty}"))
         fake.set_levels(market_id, **{side: levels})
 
     async def blast() -> None:
@@ -206,4 +215,4 @@ if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(int(sys.argv[2])))
+        asyncio.run(_serve(int(sys.argv[2]), stamped=sys.argv[3:4] == ["stamped"]))

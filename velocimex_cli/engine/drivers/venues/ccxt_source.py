@@ -81,6 +81,7 @@ from velocimex_cli.engine.drivers.venues.feed import (
     UnknownSymbol,
     VenueUnavailable,
 )
+from velocimex_cli.engine.drivers.venues.spec import TUNING_KEY
 
 # The deepest book each venue serves on its public stream; None: the venue's whole book.
 FULL_DEPTH: dict[str, int | None] = {"binance": 5000, "kraken": 1000, "coinbase": None}
@@ -341,9 +342,12 @@ class CcxtSource:
     ) -> None:
         self.venue = venue
         self._clock = clock
-        self._stall_after = stall_after
-        self._backoff = backoff
-        self._max_backoff = max_backoff
+        config = dict(config)
+        # the venue config's `vmx` entry tunes this source and is not ccxt's (spec.TUNING_KEY)
+        tuning = dict(config.pop(TUNING_KEY, None) or {})
+        self._stall_after = float(tuning.get("stall_after", stall_after))
+        self._backoff = float(tuning.get("backoff", backoff))
+        self._max_backoff = float(tuning.get("max_backoff", max_backoff))
         self._sleep = sleep
         self.exchange: Any = _exchange_class(venue)(_merged_config(venue, config))
         self.exchange.vmx_reasons = {}

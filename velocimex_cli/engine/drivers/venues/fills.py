@@ -1,8 +1,12 @@
 """A venue's trade meeting users' orders: the queue model (see mirror.py's docstring).
 
 `take_print` takes a print through the book with the tape account's IOC when it reaches a
-price where a user's order rests: the liquidity ahead of the order trades first, so the order
-fills only after the volume ahead of it, and a print that does not reach it never fills it.
+price where a user's order rests: at the print's price the liquidity ahead of the order trades
+first, so the order fills only after the volume ahead of it, and a print that does not reach it
+never fills it. A print at a price says the venue's better levels were already gone when it
+traded (a venue prints each price a sweep takes): the venue's liquidity there is not met (it
+would spend the print on liquidity the venue no longer had, starving the order until the next
+book change), and users' orders there, which the print went through, fill in full.
 The venue's liquidity the IOC took is put back behind the queue at once: the level's size is
 the venue's book's to say, so the trade and the book change after it never count the same
 liquidity twice. `in_book` says when a print is already in the last book message (its exchange
@@ -35,12 +39,28 @@ def take_print(
     held = reached(liquidity, passive, ticks)
     if held is None:
         return lots
-    order, _ = liquidity.exchange.place(tape, liquidity.instrument, taker, lots, ticks, IOC)
+    # A print at `ticks` says the venue's better levels were gone when it traded: the IOC
+    # must not spend the print on them. Users' orders there it reached in full.
+    name = liquidity.account.name
+    through = 0
+    before = liquidity.watch()
+    for price in held:
+        if price != ticks:
+            through += sum(
+                o.remaining
+                for o in liquidity.book.level_orders(passive, price)
+                if o.account != name
+            )
+            liquidity.set_level(passive, price, 0, now)
+    liquidity.announce(before, now)
+    order, _ = liquidity.exchange.place(
+        tape, liquidity.instrument, taker, lots + through, ticks, IOC
+    )
     before = liquidity.watch()
     for price, size in held.items():  # the venue's sizes are its book's to change
         liquidity.set_level(passive, price, size, now)
     liquidity.announce(before, now)
-    return lots - order.filled
+    return lots - max(0, order.filled - through)
 
 
 def reached(liquidity: Liquidity, side: int, ticks: int) -> dict[int, int] | None:

@@ -18,6 +18,12 @@ _VENUE = re.compile(r"[a-z][a-z0-9]{1,31}")
 _SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
 MAX_SYMBOLS = 64  # per venue: one watch each
 MAX_VENUE_CONFIG_BYTES = 1 << 20
+# A venue config entry's key read by vmx, not merged into ccxt's config: how the source watches
+# the feed, in seconds (`stall_after`: no message on a book's connection for that long drops it;
+# `backoff`, `max_backoff`: the first and the longest wait between retries).
+TUNING_KEY = "vmx"
+TUNINGS = ("stall_after", "backoff", "max_backoff")
+MAX_TUNING_SECONDS = 3600.0
 
 
 class MirrorSpecError(ValueError):
@@ -125,5 +131,29 @@ def venue_config(data: object, source: str) -> dict[str, dict[str, Any]]:
                 f"--venue-config {source}: the value for {venue!r} must be an object of ccxt "
                 "config (urls, options, timeout, ...)"
             )
-        config[venue] = dict(value)
+        entry = dict(value)
+        if TUNING_KEY in entry:
+            _check_tuning(entry[TUNING_KEY], f"--venue-config {source}: {venue}.{TUNING_KEY}")
+        config[venue] = entry
     return config
+
+
+def _check_tuning(tuning: object, where: str) -> None:
+    """The `vmx` entry: an object of TUNINGS, each a number of seconds > 0."""
+    example = '{"stall_after": 30, "backoff": 0.5, "max_backoff": 30}'
+    if not isinstance(tuning, Mapping):
+        raise MirrorSpecError(f"{where} must be an object such as {example}")
+    for key, seconds in tuning.items():
+        if key not in TUNINGS:
+            raise MirrorSpecError(
+                f"{where}: {key!r} is not a setting vmx knows; use {', '.join(TUNINGS)}"
+            )
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 < seconds <= MAX_TUNING_SECONDS
+        ):
+            raise MirrorSpecError(
+                f"{where}: {key} must be a number of seconds above 0 and at most "
+                f"{MAX_TUNING_SECONDS:g}, not {seconds!r}"
+            )
