@@ -1,7 +1,8 @@
 """The strategy's values built from the engine's event payloads and books.
 
 Shared by the in-process host and a host in another process (the node's worker): both turn
-the same wire dicts into the same `OrderInfo`, `FillInfo`, `TradeTick` and `BookTop`.
+the same wire dicts into the same `OrderInfo`, `FillInfo` and `BookTop`; a `TradeTick` is built
+from the engine's `TradeEvent` itself, in the process that holds it.
 
 They are built per event, so straight from a tuple of the fields in order with
 `tuple.__new__`: what a named tuple's own constructor does after binding its arguments, which
@@ -11,10 +12,10 @@ costs about a third of the whole.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from velocimex_cli.engine.core.orders import BUY, SELL
+from velocimex_cli.engine.core.orders import BUY, SELL, SIDE_NAMES
 from velocimex_cli.engine.drivers.strategies.context import (
     BookTop,
     FillInfo,
@@ -24,11 +25,14 @@ from velocimex_cli.engine.drivers.strategies.context import (
 )
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.events import TradeEvent
     from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.core.instruments import Instrument
 
 _new = tuple.__new__
 _moment = datetime.fromisoformat
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_last_moment: list[Any] = [None, None]  # (micros, its datetime) of the last trade_tick
 
 
 def instrument_spec(instrument: Instrument) -> InstrumentSpec:
@@ -87,17 +91,24 @@ def fill_info(fill: Mapping[str, Any]) -> FillInfo:
     )
 
 
-def trade_tick(trade: Mapping[str, Any]) -> TradeTick:
+def trade_tick(trade: TradeEvent) -> TradeTick:
+    """A TradeTick from the engine's trade as it is (not from its wire dict): the same values
+    `trade.trade` carries, without formatting its numbers and time to parse them back."""
+    instrument = trade.instrument
+    micros = trade.micros
+    moment = _last_moment
+    if moment[0] != micros:  # a command stamps all its trades with the same time
+        moment[0], moment[1] = micros, _EPOCH + timedelta(microseconds=micros)
     return _new(
         TradeTick,
         (
-            trade["exchange"],
-            trade["symbol"],
-            trade["trade_id"],
-            trade["price"],
-            trade["quantity"],
-            trade["side"],
-            _moment(trade["timestamp"]),
+            instrument.venue.name,
+            instrument.symbol,
+            str(trade.trade_id),
+            instrument.price_of(trade.price),
+            instrument.quantity_of(trade.lots),
+            SIDE_NAMES[trade.side],
+            moment[1],
         ),
     )
 

@@ -115,6 +115,7 @@ class StrategyHost:
         self._sequence = self._last_sequence()
         self._orders: dict[int, Order] = {}
         self._subscribed: dict[tuple[str, str], Instrument] = {}
+        self._subscribed_indexes: set[int] = set()  # theirs, for the trades (by index)
         self._book_pending: set[int] = set()
         self._queue: deque[tuple[str, Any]] = deque()
         self._stop_requested: str | None = None
@@ -205,6 +206,7 @@ class StrategyHost:
     # -- engine side -------------------------------------------------------------------------
     def subscribe(self, instrument: Instrument) -> None:
         self._subscribed[(instrument.venue.name, instrument.symbol)] = instrument
+        self._subscribed_indexes.add(instrument.index)
 
     def _interest(self, books: bool) -> Interest:
         return Interest(accounts=frozenset({self.account}), books=books)
@@ -214,9 +216,8 @@ class StrategyHost:
         kind = type(event)
         wants = self._wants
         if kind is TradeEvent:
-            trade = event.trade  # type: ignore[union-attr]  # kind is TradeEvent
-            if "on_trade" in wants and (trade["exchange"], trade["symbol"]) in self._subscribed:
-                self._queue.append(("trade", trade))
+            if "on_trade" in wants and event.instrument.index in self._subscribed_indexes:  # type: ignore[union-attr]  # kind is TradeEvent
+                self._queue.append(("trade", event))
         elif kind is BookEvent:
             if "on_book" in wants:
                 self._book_changed(event)  # type: ignore[arg-type]  # kind is BookEvent
