@@ -16,7 +16,7 @@ an exchange reports an order it refuses after accepting the request.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from decimal import Decimal
 from typing import Any
 
@@ -102,6 +102,22 @@ class BacktestHost(StrategyHost):
         super().start()
         self.exchange.restrict_listener(
             self._listen, Interest(accounts=frozenset({self.account}), books=False)
+        )
+
+    @property
+    def queue(self) -> Sized:
+        """The events queued for the strategy's hooks (non-empty: `step` has work)."""
+        return self._queue
+
+    @property
+    def quiet(self) -> bool:
+        """Would `step` and `send_due` do nothing (no order on its way or refused, no event
+        queued, no timer set)?"""
+        return (
+            not self.pending
+            and not self._refused
+            and not self._queue
+            and self.timers.next_due is None
         )
 
     @property

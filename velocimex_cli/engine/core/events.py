@@ -1,9 +1,10 @@
 """Typed events the core emits after each command commits. The core itself does no I/O.
 
 Payloads are wire-ready dicts (Decimal numbers, ISO-8601 strings) in the shapes of docs/api.md,
-so the API layer only serialises them. Listeners must not change an event (several may receive
-the same one); the classes are not frozen only because a frozen dataclass's __init__ costs two
-to three times as much, and a backtest builds one per replayed print.
+so the API layer only serialises them (a TradeEvent builds its dict on the first read).
+Listeners must not change an event (several may receive the same one); the classes are not
+frozen only because a frozen dataclass's __init__ costs two to three times as much, and a
+backtest builds one per replayed print.
 """
 
 from __future__ import annotations
