@@ -98,10 +98,14 @@ class BacktestHost(StrategyHost):
     # -- the replay's side -----------------------------------------------------------------
     def start(self) -> None:
         """Start, and have the engine build only what this host reads: its own account's
-        orders and fills, and trades. Book changes come from `book_changed` instead."""
+        orders and fills, and trades for an on_trade. Book changes come from `book_changed`
+        instead."""
         super().start()
         self.exchange.restrict_listener(
-            self._listen, Interest(accounts=frozenset({self.account}), books=False)
+            self._listen,
+            Interest(
+                accounts=frozenset({self.account}), books=False, trades="on_trade" in self._wants
+            ),
         )
 
     @property

@@ -137,7 +137,7 @@ class PrintMarket:
         exchange = self.exchange
         trade_id = exchange.next_trade_id
         exchange.next_trade_id = trade_id + 1
-        if not lots:
+        if not lots or not exchange._trade_events:
             return
         event = TradeEvent(self.instrument, trade_id, ticks, lots, side, self.clock.micros)
         for listener in exchange._listeners:

@@ -46,7 +46,8 @@ class StrategyDriver:
         self._sequence = self.book.sequence
         self._wants_books = host.wants_books
         exchange.add_listener(
-            self._record_fill, Interest(accounts=frozenset({host.account}), books=False)
+            self._record_fill,
+            Interest(accounts=frozenset({host.account}), books=False, trades=False),
         )
         feed.follow(self.quiet_until, host.queue)
 

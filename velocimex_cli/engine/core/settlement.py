@@ -115,7 +115,8 @@ class Settlement:
                 changes.trades.append((trade_id, index, price, lots, now))
             if events is not None:
                 self._traded.add(index)
-                events.append(TradeEvent(instrument, trade_id, price, lots, taker.side, now))
+                if self._trade_events:
+                    events.append(TradeEvent(instrument, trade_id, price, lots, taker.side, now))
             if maker.filled == maker.quantity:
                 maker.status = FILLED
                 maker_account.open_orders -= 1

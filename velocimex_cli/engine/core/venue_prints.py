@@ -36,6 +36,7 @@ def record_print(
     events = exchange._events
     if events is not None:
         exchange._traded.add(index)
-        events.append(TradeEvent(instrument, trade_id, ticks, lots, taker_side, now))
+        if exchange._trade_events:
+            events.append(TradeEvent(instrument, trade_id, ticks, lots, taker_side, now))
     exchange._finish()
     return trade_id

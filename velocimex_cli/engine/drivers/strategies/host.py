@@ -134,8 +134,8 @@ class StrategyHost:
             raise InvalidParameter("state", self.state, "a deployment starts only once")
         self.state = RUNNING
         self.started_at = self.exchange.clock()
-        # Only what this host reads is built: its account's orders and fills, trades, and book
-        # events when the strategy has an on_book.
+        # Only what this host reads is built: its account's orders and fills, trades when the
+        # strategy has an on_trade, and book events when it has an on_book.
         self.exchange.add_listener(self._listen, self._interest("on_book" in self._wants))
         try:
             # The context's methods are generated from OPERATIONS, so a checker cannot see them;
@@ -209,7 +209,9 @@ class StrategyHost:
         self._subscribed_indexes.add(instrument.index)
 
     def _interest(self, books: bool) -> Interest:
-        return Interest(accounts=frozenset({self.account}), books=books)
+        return Interest(
+            accounts=frozenset({self.account}), books=books, trades="on_trade" in self._wants
+        )
 
     def _listen(self, event: Event) -> None:
         """Exchange listener: only queue (see the module's docstring)."""
