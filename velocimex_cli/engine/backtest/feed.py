@@ -46,10 +46,10 @@ class MarketFeed:
         self._queue: Sized = ()
 
     def follow(self, quiet_until: QuietUntil, queue: Sized) -> None:
-        """Replay several events in one step while the follower is quiet: `quiet_until()`
-        returns None when it is to step after the next event, else the timestamp from which it
-        is (an event at or after it ends the step), and an event that puts something in
-        `queue` (the strategy host's event queue) ends the step after it."""
+        """Replay several events in one step while the follower is quiet: after an event that
+        left `queue` (the strategy host's event queue) empty, `quiet_until()` returns None
+        when the follower is to step now, else the timestamp from which it is to step again
+        (an event at or after it ends the step, as does one that puts something in `queue`)."""
         self._quiet_until = quiet_until
         self._queue = queue
 
@@ -59,33 +59,33 @@ class MarketFeed:
         return -(-(len(self.events) - 1 - self.index) // self.per_step)
 
     def step(self) -> None:
-        until = self._quiet_until()
-        start = self.index + 1
-        events = self.events
-        if until is None:
-            self.index = start
-            self.event = event = events[start]
-            self._set_clock(event[0])
-            if event[1] == BOOK:
-                self._book(event[2], event[3], event[4])
-            else:
-                self._trade(event[2], event[3], event[4])
+        events, index = self.events, self.index + 1
+        self.index = index
+        self.event = event = events[index]
+        self._set_clock(event[0])
+        if event[1] == BOOK:
+            self._book(event[2], event[3], event[4])
+        else:
+            self._trade(event[2], event[3], event[4])
+        queue = self._queue
+        if queue:  # the strategy has an event to handle (most often a trade for on_trade)
             return
-        set_clock, apply_book, trade, queue = self._set_clock, self._book, self._trade, self._queue
-        index, event = self.index, self.event
-        try:
-            # (index: read in `finally`, to say which event ran the counterparty out)
-            for index, event in enumerate(events[start : start + self.per_step], start):  # noqa: B007
-                stamp = event[0]
-                set_clock(stamp)
-                if event[1] == BOOK:
-                    apply_book(event[2], event[3], event[4])
-                else:
-                    trade(event[2], event[3], event[4])
-                if queue or stamp >= until:
-                    break
-        finally:
-            self.index, self.event = index, event
+        until = self._quiet_until()
+        if until is None or event[0] >= until:
+            return
+        # Nothing for the strategy to do after this event: on to the next ones.
+        set_clock, apply_book, trade = self._set_clock, self._book, self._trade
+        for following in range(index + 1, min(index + self.per_step, len(events))):
+            self.index = following  # (and event: what `ran_out` says ran the counterparty out)
+            self.event = event = events[following]
+            stamp = event[0]
+            set_clock(stamp)
+            if event[1] == BOOK:
+                apply_book(event[2], event[3], event[4])
+            else:
+                trade(event[2], event[3], event[4])
+            if queue or stamp >= until:
+                return
 
     def ran_out(self, exc: InsufficientBalance) -> CounterpartyExhausted:
         """What to say when the current event found the counterparty short (market.py)."""

@@ -52,7 +52,7 @@ class StrategyDriver:
         feed.follow(self.quiet_until, host.queue)
 
     def quiet_until(self) -> int | None:
-        """None when this driver is to step after the feed's next event, else the timestamp
+        """None when this driver is to step after the event the feed applied, else the timestamp
         of its next sample: until then, with nothing pending, resting, armed, timed or queued
         and no on_book, its step would change nothing (the quotes it keeps are read only by
         a fill of the strategy, which needs an order), so the feed may replay on (feed.py)."""
