@@ -12,7 +12,7 @@ measured in this process:
 
 The summary's ratio is value / baseline (target >= 0.8: the strategy layer is a small part of
 an event's cost). A second figure isolates the strategy layer itself: building the TradeTick
-from the engine's trade payload and running `SmaCross.on_trade`, per event, with no engine.
+from the engine's TradeEvent and running `SmaCross.on_trade`, per event, with no engine.
 Times are this process's CPU time (the machine is shared: wall time would measure the
 neighbours), runs alternate and the best of each is kept.
 """
@@ -26,12 +26,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from velocimex_cli.engine.core.events import TradeEvent
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
+from velocimex_cli.engine.core.instruments import Catalogue
 from velocimex_cli.engine.core.orders import BUY, SELL
 from velocimex_cli.engine.drivers.strategies.builtin.sma_cross import SmaCross
 from velocimex_cli.engine.drivers.strategies.context import InstrumentSpec
 from velocimex_cli.engine.drivers.strategies.event_values import trade_tick
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
+from velocimex_cli.wire.timefmt import to_micros
 
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 PARAMS = {"fast": 10, "slow": 30, "order_amount": "0.001"}
@@ -98,22 +101,13 @@ class _Context:
 
 
 def _strategy_only(prices: list[int]) -> float:
-    """Seconds for the strategy layer alone: payload -> TradeTick -> on_trade (no orders)."""
+    """Seconds for the strategy layer alone: TradeEvent -> TradeTick -> on_trade (no orders)."""
     strategy = SmaCross(_Context(), PARAMS)  # type: ignore[arg-type]
     strategy.on_start()
     strategy._target = lambda trend, price: None  # type: ignore[method-assign]
-    payloads: list[dict[str, Any]] = [
-        {
-            "trade_id": str(i),
-            "exchange": "BINANCE",
-            "symbol": "BTC/USDT",
-            "price": Decimal(p).scaleb(-2),
-            "quantity": Decimal("0.00010"),
-            "side": "buy",
-            "timestamp": "2026-01-05T15:00:00.000000Z",
-        }
-        for i, p in enumerate(prices)
-    ]
+    instrument = Catalogue().find("BINANCE", "BTC/USDT")
+    micros = to_micros(START)
+    payloads = [TradeEvent(instrument, i, p, 10, BUY, micros) for i, p in enumerate(prices)]
     on_trade = strategy.on_trade
     started = time.process_time()
     for payload in payloads:

@@ -14,6 +14,11 @@ import pytest
 from tests.engine.backtest.conftest import Vmx
 from velocimex_cli.wire import jsonfmt
 
+SMA_FAST = (
+    "sma-cross",
+    *("--simulate", "600s", "--seed", "11", "-e", "BINANCE", "-s", "BTC/USDT"),
+    *("-p", "fast=3", "-p", "slow=8"),
+)
 PINNED = {
     ("sma-cross", "--simulate", "60s", "--seed", "11", "-e", "BINANCE", "-s", "BTC/USDT"): (
         "8398fc1509bccc44768539f3d39b966a5c67d52e50e62a89b42cd7a6ffc72290",
@@ -36,6 +41,14 @@ PINNED = {
         "-p",
         "order_refresh_time=2",
     ): ("e44b5bae4d0cd8f3aacdffdf487a1b0bf22a57433b5d0c940119da3ac5d1152c", 166),
+    # A fast sma-cross trading often, with and without latency and a fixed sample interval:
+    # the feed replays several events a step while the strategy is quiet (feed.py), and
+    # neither its fills nor its samples may move. Measured on main at 26722a1, before that.
+    SMA_FAST: ("aa6b1cfa5464e1f8e8d946730736ac2439c8ac761eda51dc724fe58e45d22f2e", 271),
+    (*SMA_FAST, "--latency", "300", "--sample", "7"): (
+        "bc766146955c03457ebfce8f1aafdf2414b33579f355b2c34bf44e73405c5289",
+        248,
+    ),
 }
 
 

@@ -287,3 +287,31 @@ def test_the_c_path_runs_under_listeners_that_want_only_its_trades(clock: FakeCl
     exchange.restrict_listener(heard.append, Interest(accounts=frozenset(), books=True))
     assert native_path.place(exchange, taker, instrument, BUY, 1, 6_000_000, IOC, None) is None
     assert len(heard) == 5
+
+
+@pytest.mark.parametrize("followed", [frozenset({"taker"}), frozenset({"taker", "maker"})])
+def test_a_listener_that_wants_no_trades_has_none_built(
+    clock: FakeClock, followed: frozenset[str]
+) -> None:
+    """Interest(trades=False) (a strategy with no on_trade): the command's trades are not
+    built, on the C path (the taker followed) and on the Python path (its maker followed too),
+    while its order and fill events are; once another listener wants trades, both get them."""
+    exchange = Exchange(EngineConfig(always_open=True), clock)
+    for name in ("maker", "taker"):
+        exchange.ensure_account(name)
+    instrument = exchange.instrument("BINANCE", "BTC/USDT")
+    accounts = exchange.ledger.accounts
+    exchange.place(accounts["maker"], instrument, SELL, 10, 6_000_000)
+    heard: list[Event] = []
+    exchange.add_listener(heard.append, Interest(accounts=followed, books=False, trades=False))
+    exchange.place(accounts["taker"], instrument, BUY, 4, 6_000_000, IOC)
+    kinds = [type(e).__name__ for e in heard]
+    assert "TradeEvent" not in kinds
+    assert kinds.count("FillEvent") == len(followed) and "OrderEvent" in kinds
+    also: list[Event] = []
+    exchange.add_listener(also.append, Interest(accounts=frozenset(), books=False))
+    del heard[:]
+    exchange.place(accounts["taker"], instrument, BUY, 3, 6_000_000, IOC)
+    trades = [e for e in heard if isinstance(e, TradeEvent)]
+    assert len(trades) == 1 and [e for e in also if isinstance(e, TradeEvent)] == trades
+    assert trades[0].trade["quantity"] == instrument.quantity_of(3)

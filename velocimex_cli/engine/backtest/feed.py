@@ -1,5 +1,9 @@
 """The recorded (or simulated) market as a driver of the backtest's node: each step moves the
-simulated clock to the next event's time and applies the event through `MarketReplay`.
+simulated clock to the next event's time and applies the event through `MarketReplay`. While
+the strategy has nothing to do (no order on its way or resting, no timer, no event queued, no
+sample due, no on_book: strategy_driver.py's `quiet_until`), a step goes on to the next events
+until one gives it something (a trade for its on_trade) or a sample falls due: stepping the
+node, the strategy driver and its host once per event between them did nothing but cost.
 
 With trades-only data each print goes to the replay's print market (prints.py), which fills
 the strategy's resting orders it reaches and shows the market it implies; the strategy's due
@@ -8,16 +12,25 @@ orders arrive after it (strategy_driver.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sized
+
 from velocimex_cli.engine.backtest.clock import SimulatedClock
 from velocimex_cli.engine.backtest.data import BOOK, Event, MarketData
 from velocimex_cli.engine.backtest.market import CounterpartyExhausted, MarketReplay
 from velocimex_cli.wire.errors import InsufficientBalance
 
+QuietUntil = Callable[[], "int | None"]
+
+
+def _never_quiet() -> int | None:
+    return None
+
 
 class MarketFeed:
-    """Steps through `data`'s events, one per node step, for a strategy to follow each."""
+    """Steps through `data`'s events for a strategy to follow: one event per node step, or
+    while the strategy has nothing to do (`follow`) several, up to `per_step`."""
 
-    per_step = 1  # events a step replays
+    per_step = 64  # at most this many events a step replays
 
     def __init__(self, data: MarketData, clock: SimulatedClock, replay: MarketReplay) -> None:
         self.events = data.events
@@ -29,19 +42,50 @@ class MarketFeed:
         self._set_clock = clock.set
         self._book = replay.book
         self._trade = replay.prints.trade if data.trades_only else replay.trade
+        self._quiet_until: QuietUntil = _never_quiet
+        self._queue: Sized = ()
+
+    def follow(self, quiet_until: QuietUntil, queue: Sized) -> None:
+        """Replay several events in one step while the follower is quiet: after an event that
+        left `queue` (the strategy host's event queue) empty, `quiet_until()` returns None
+        when the follower is to step now, else the timestamp from which it is to step again
+        (an event at or after it ends the step, as does one that puts something in `queue`)."""
+        self._quiet_until = quiet_until
+        self._queue = queue
 
     @property
     def steps_left(self) -> int:
+        """Steps that replay no more than the events left (each replays at least one)."""
         return -(-(len(self.events) - 1 - self.index) // self.per_step)
 
     def step(self) -> None:
-        self.index = index = self.index + 1
-        self.event = event = self.events[index]
+        events, index = self.events, self.index + 1
+        self.index = index
+        self.event = event = events[index]
         self._set_clock(event[0])
         if event[1] == BOOK:
             self._book(event[2], event[3], event[4])
         else:
             self._trade(event[2], event[3], event[4])
+        queue = self._queue
+        if queue:  # the strategy has an event to handle (most often a trade for on_trade)
+            return
+        until = self._quiet_until()
+        if until is None or event[0] >= until:
+            return
+        # Nothing for the strategy to do after this event: on to the next ones.
+        set_clock, apply_book, trade = self._set_clock, self._book, self._trade
+        for following in range(index + 1, min(index + self.per_step, len(events))):
+            self.index = following  # (and event: what `ran_out` says ran the counterparty out)
+            self.event = event = events[following]
+            stamp = event[0]
+            set_clock(stamp)
+            if event[1] == BOOK:
+                apply_book(event[2], event[3], event[4])
+            else:
+                trade(event[2], event[3], event[4])
+            if queue or stamp >= until:
+                return
 
     def ran_out(self, exc: InsufficientBalance) -> CounterpartyExhausted:
         """What to say when the current event found the counterparty short (market.py)."""
@@ -53,7 +97,7 @@ class MarketFeed:
 
 class MarketAlone(MarketFeed):
     """The market with no strategy to follow it: nothing steps between its events, so each
-    node step replays up to `per_step` of them (what the replay costs without a strategy)."""
+    node step replays `per_step` of them (what the replay costs without a strategy)."""
 
     per_step = 1000
 

@@ -16,7 +16,7 @@ an exchange reports an order it refuses after accepting the request.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from decimal import Decimal
 from typing import Any
 
@@ -98,10 +98,30 @@ class BacktestHost(StrategyHost):
     # -- the replay's side -----------------------------------------------------------------
     def start(self) -> None:
         """Start, and have the engine build only what this host reads: its own account's
-        orders and fills, and trades. Book changes come from `book_changed` instead."""
+        orders and fills, and trades for an on_trade. Book changes come from `book_changed`
+        instead."""
         super().start()
         self.exchange.restrict_listener(
-            self._listen, Interest(accounts=frozenset({self.account}), books=False)
+            self._listen,
+            Interest(
+                accounts=frozenset({self.account}), books=False, trades="on_trade" in self._wants
+            ),
+        )
+
+    @property
+    def queue(self) -> Sized:
+        """The events queued for the strategy's hooks (non-empty: `step` has work)."""
+        return self._queue
+
+    @property
+    def quiet(self) -> bool:
+        """Would `step` and `send_due` do nothing (no order on its way or refused, no event
+        queued, no timer set)?"""
+        return (
+            not self.pending
+            and not self._refused
+            and not self._queue
+            and self.timers.next_due is None
         )
 
     @property

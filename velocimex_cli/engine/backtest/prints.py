@@ -52,11 +52,8 @@ from typing import TYPE_CHECKING
 from velocimex_cli.engine.core.events import TradeEvent
 from velocimex_cli.engine.core.liquidity import mirror_book
 from velocimex_cli.engine.core.orders import BUY, IOC, SELL
-from velocimex_cli.wire.timefmt import iso_from_micros
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from velocimex_cli.engine.backtest.clock import SimulatedClock
     from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.core.instruments import Instrument
@@ -87,9 +84,6 @@ class PrintMarket:
         self.shown: tuple[int, int, int] = (0, 0, 0)  # bid, ask (0: none), lots of each
         self.printed: dict[int, int] = {}  # ticks -> size of the last print there
         self.ahead: dict[int, int] = {}  # a strategy order's id -> market lots ahead of it
-        self._prices: dict[int, Decimal] = {}
-        self._sizes: dict[int, Decimal] = {}
-        self._venue, self._symbol = instrument.venue.name, instrument.symbol
         self._book = exchange.books[instrument.index]
         self._sequence = -1  # the book's sequence when the shown market was last set
         self._listeners = -1  # how many listeners `_check_quiet` saw
@@ -143,28 +137,9 @@ class PrintMarket:
         exchange = self.exchange
         trade_id = exchange.next_trade_id
         exchange.next_trade_id = trade_id + 1
-        if not lots:
+        if not lots or not exchange._trade_events:
             return
-        prices, sizes = self._prices, self._sizes
-        price = prices.get(ticks)
-        if price is None:
-            price = prices[ticks] = self.instrument.price_of(ticks)
-        size = sizes.get(lots)
-        if size is None:
-            if len(sizes) > 100_000:
-                sizes.clear()
-            size = sizes[lots] = self.instrument.quantity_of(lots)
-        event = TradeEvent(
-            {
-                "trade_id": str(trade_id),
-                "exchange": self._venue,
-                "symbol": self._symbol,
-                "price": price,
-                "quantity": size,
-                "side": "buy" if side == BUY else "sell",
-                "timestamp": iso_from_micros(self.clock.micros),
-            }
-        )
+        event = TradeEvent(self.instrument, trade_id, ticks, lots, side, self.clock.micros)
         for listener in exchange._listeners:
             listener(event)
 

@@ -5,8 +5,9 @@ store, no simulator, no deployments and a `SimulatedClock`. Its drivers are the 
 (feed.py: each step moves the clock to the next event's timestamp and mirrors the recorded
 market into the book through `MarketReplay`) and the strategy (strategy_driver.py: the strategy
 runs in `BacktestHost`, the live host with delayed order entry, and the account is sampled).
-The runner steps the node once per event and reads the result. Nothing reads the wall clock and
-nothing is random, so the same inputs give the same report.
+The runner steps the node until the feed has replayed every event (one a step, or several
+while the strategy has nothing to do: feed.py) and reads the result. Nothing reads the wall
+clock and nothing is random, so the same inputs give the same report.
 """
 
 from __future__ import annotations

@@ -46,8 +46,25 @@ class StrategyDriver:
         self._sequence = self.book.sequence
         self._wants_books = host.wants_books
         exchange.add_listener(
-            self._record_fill, Interest(accounts=frozenset({host.account}), books=False)
+            self._record_fill,
+            Interest(accounts=frozenset({host.account}), books=False, trades=False),
         )
+        feed.follow(self.quiet_until, host.queue)
+
+    def quiet_until(self) -> int | None:
+        """None when this driver is to step after the event the feed applied, else the timestamp
+        of its next sample: until then, with nothing pending, resting, armed, timed or queued
+        and no on_book, its step would change nothing (the quotes it keeps are read only by
+        a fill of the strategy, which needs an order), so the feed may replay on (feed.py)."""
+        if (
+            not self.started
+            or self._wants_books
+            or not self.host.quiet
+            or self.account.open_orders
+            or (self.account.risk is not None and self.account.risk.cancel_at is not None)
+        ):
+            return None
+        return self.next_sample
 
     def _record_fill(self, event: Event) -> None:
         if type(event) is FillEvent and event.account == self.host.account:

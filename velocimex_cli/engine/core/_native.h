@@ -206,6 +206,7 @@ extern EngineConstants E;
     X(s_last_price, "last_price") X(s_volume, "volume") X(s_append, "append")                   \
     X(s_popleft, "popleft") X(s_taker, "taker") X(s_maker, "maker")                             \
     X(s__book_events, "_book_events") X(s__event_accounts, "_event_accounts")                   \
+    X(s__trade_events, "_trade_events")                                                         \
     X(s__micros_clock, "_micros_clock") X(s_micros, "micros") X(s_client_ids, "client_ids")     \
     X(s_accepted, "accepted") X(s_filled_event, "filled")                                       \
     X(s_partially_filled_event, "partially_filled") X(s_canceled_event, "canceled")
@@ -226,6 +227,7 @@ typedef struct {
     PyObject *events;     /* with listeners: the command's events (its trades), else NULL */
     PyObject *interested; /* with listeners: the frozenset of accounts they want, else NULL */
     int own;              /* a listener wants the command's account's order and fill events */
+    int trades;           /* a listener wants public trade events (`_trade_events`) */
     long long lock_bps;
 } Command;
 

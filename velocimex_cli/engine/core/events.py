@@ -1,15 +1,22 @@
 """Typed events the core emits after each command commits. The core itself does no I/O.
 
 Payloads are wire-ready dicts (Decimal numbers, ISO-8601 strings) in the shapes of docs/api.md,
-so the API layer only serialises them. Listeners must not change an event (several may receive
-the same one); the classes are not frozen only because a frozen dataclass's __init__ costs two
-to three times as much, and a backtest builds one per replayed print.
+so the API layer only serialises them (a TradeEvent builds its dict on the first read).
+Listeners must not change an event (several may receive the same one); the classes are not
+frozen only because a frozen dataclass's __init__ costs two to three times as much, and a
+backtest builds one per replayed print.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from velocimex_cli.engine.core.orders import SIDE_NAMES
+from velocimex_cli.wire.timefmt import iso_from_micros
+
+if TYPE_CHECKING:
+    from velocimex_cli.engine.core.instruments import Instrument
 
 
 @dataclass(slots=True)
@@ -31,9 +38,35 @@ class FillEvent:
 
 @dataclass(slots=True)
 class TradeEvent:
-    """A public trade (side is the taker's)."""
+    """A public trade in the engine's own units: `price` in ticks, `lots`, `side` (the
+    taker's, BUY or SELL) and `micros` since the epoch. `trade` is its wire dict, built on the
+    first read: a backtest's strategy takes the values as they are (event_values.trade_tick),
+    without formatting them into strings and Decimals to parse them back."""
 
-    trade: dict[str, Any]
+    instrument: Instrument
+    trade_id: int
+    price: int
+    lots: int
+    side: int
+    micros: int
+    _trade: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def trade(self) -> dict[str, Any]:
+        """The trade as the wire carries it (docs/api.md's Trade)."""
+        trade = self._trade
+        if trade is None:
+            instrument = self.instrument
+            trade = self._trade = {
+                "trade_id": str(self.trade_id),
+                "exchange": instrument.venue.name,
+                "symbol": instrument.symbol,
+                "price": instrument.price_of(self.price),
+                "quantity": instrument.quantity_of(self.lots),
+                "side": SIDE_NAMES[self.side],
+                "timestamp": iso_from_micros(self.micros),
+            }
+        return trade
 
 
 @dataclass(slots=True)

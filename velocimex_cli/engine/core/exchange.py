@@ -88,6 +88,7 @@ class Interest:
 
     accounts: frozenset[str] | None = None  # order and fill events of these accounts (None: all)
     books: bool = True  # a BookEvent and a TickerEvent for each book a command changed
+    trades: bool = True  # a TradeEvent for each public trade
 
 
 EVERYTHING = Interest()
@@ -111,6 +112,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self._interests: dict[Callable[[Event], None], Interest] = {}
         self._event_accounts: frozenset[str] | None = None  # union of the listeners' interests
         self._book_events = True
+        self._trade_events = True
         self._store = store
         self._changes: Changes | None = Changes() if store is not None else None
         # Per command: the books it touched with their best prices before it.
@@ -294,6 +296,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         else:
             self._event_accounts = frozenset().union(*(i.accounts or () for i in interests))
         self._book_events = not interests or any(i.books for i in interests)
+        self._trade_events = not interests or any(i.trades for i in interests)
 
     # ------------------------------------------------------------------ accounts
     def has_account(self, name: str) -> bool:

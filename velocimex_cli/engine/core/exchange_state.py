@@ -58,6 +58,7 @@ class ExchangeState(Protocol):
     _listeners: list[Listener]
     _event_accounts: frozenset[str] | None  # accounts whose order/fill events are built
     _book_events: bool  # whether book and ticker events are built
+    _trade_events: bool  # whether trade events are built
     _changes: Changes | None  # what the running command changed (None: no store)
     _command_books: dict[int, tuple[int | None, int | None] | None]
     _events: list[Event] | None  # the running command's events (None: nobody listens)

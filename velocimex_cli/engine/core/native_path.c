@@ -17,7 +17,7 @@
  *
  * Both place and cancel run while listeners are attached as long as the only events the
  * command would build are its public trades and its own account's order and fill events; the
- * events are then built by Python callbacks (native_path.py's `_trade_event`, `_order_event`,
+ * events are then built by Python callbacks (native_path.py's `TradeEvent`, `_order_event`,
  * `_fill_event`) at the points, and in the order, where matching.py / settlement.py append
  * them, and delivered by `_commit`.
  *
@@ -83,7 +83,7 @@ hand_back_command_state(PyObject *listeners, PyObject *events)
 /* 2. With listeners attached: FAST_OK when the command of `account` (a name; NULL: a settle,
  * which must not run with listeners since it would build its makers' events) would build no
  * event but its trades and its account's order and fill events, then `c->events` collects them
- * and `c->own` says whether the account's are wanted. A listener that wants book events
+ * and `c->own` says whether the account's are wanted (`c->trades`: whether its trades are). A listener that wants book events
  * (`_book_events`) or every account's events (`_event_accounts` not a frozenset: None) needs
  * events only the Python path builds (commands.Commands._finish's book and ticker events).
  * Else FAST_FALLBACK, or -1. */
@@ -105,6 +105,11 @@ hand_back_listeners(Command *c, PyObject *account)
     if (wanted < 0) {
         return -1;
     }
+    PyObject *trades = ex_get(c->exd, s__trade_events);
+    if (trades == NULL) {
+        return -1;
+    }
+    c->trades = trades != Py_False;
     c->own = wanted;
     c->interested = Py_NewRef(accounts);
     c->events = PyList_New(0);

@@ -9,7 +9,7 @@ anything, whenever a listener needs an event the command would build other than 
 trades and its own account's order and fill events (a book event, or an order or fill event
 of another account whose maker the order would meet), the order is FOK, the venue keeps
 session hours, a check would refuse the order, or a number does not fit 64 bits. The events
-are built by `_trade_event`, `_order_event` and `_fill_event`, as settlement.py and
+are built by `TradeEvent`, `_order_event` and `_fill_event`, as settlement.py and
 commands.py build them, at the same points of the command. `settle` hands fills it cannot
 compute in 64 bits to `Settlement._settle_fills`.
 tests/engine/core/test_native_path.py runs seeded markets through both.
@@ -35,7 +35,7 @@ from velocimex_cli.engine.core.orders import (
     PARTIALLY_FILLED,
     Reason,
 )
-from velocimex_cli.engine.core.views import fill_wire, order_wire, trade_wire
+from velocimex_cli.engine.core.views import fill_wire, order_wire
 from velocimex_cli.wire.timefmt import to_micros
 
 if TYPE_CHECKING:
@@ -50,12 +50,6 @@ Place = Callable[
 ]
 Cancel = Callable[["ExchangeState", "Account", "Order"], bool]
 Settle = Callable[["ExchangeState", "Account", "Order", "list[tuple[Order, int, int]]"], None]
-
-
-def _trade_event(
-    instrument: Instrument, trade_id: int, price: int, lots: int, side: int, now: int
-) -> TradeEvent:
-    return TradeEvent(trade_wire(instrument, trade_id, price, lots, side, now))
 
 
 def _order_event(order: Order, event: str) -> OrderEvent:
@@ -92,7 +86,7 @@ if NATIVE:
         FillRecord=FillRecord,
         FEE_ACCOUNT=FEE_ACCOUNT,
         to_micros=to_micros,
-        trade_event=_trade_event,
+        trade_event=TradeEvent,  # (instrument, trade_id, price, lots, side, now)
         order_event=_order_event,
         fill_event=_fill_event,
     )

@@ -346,7 +346,7 @@ settle_range(Command *c, SettleContext *x, PyObject *fills, long long now, PyObj
             Py_CLEAR(buyer_name);
             Py_CLEAR(seller_name);
         }
-        if (!failed && c->events != NULL) {
+        if (!failed && c->events != NULL && c->trades) {
             PyObject *event = PyObject_CallFunction(E.trade_event, "OLOOLL", taker->instrument,
                                                     this_trade, price_obj, lots_obj,
                                                     taker->side, now);

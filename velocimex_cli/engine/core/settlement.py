@@ -17,7 +17,7 @@ from velocimex_cli.engine.core.ledger import FEE_ACCOUNT, AccountKind, Position
 from velocimex_cli.engine.core.locks import buy_release_on_fill
 from velocimex_cli.engine.core.native_path import settle as native_settle
 from velocimex_cli.engine.core.orders import BUY, FILLED, PARTIALLY_FILLED, Order
-from velocimex_cli.engine.core.views import fill_wire, trade_wire
+from velocimex_cli.engine.core.views import fill_wire
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange_state import ExchangeState, Fill
@@ -115,9 +115,8 @@ class Settlement:
                 changes.trades.append((trade_id, index, price, lots, now))
             if events is not None:
                 self._traded.add(index)
-                events.append(
-                    TradeEvent(trade_wire(instrument, trade_id, price, lots, taker.side, now))
-                )
+                if self._trade_events:
+                    events.append(TradeEvent(instrument, trade_id, price, lots, taker.side, now))
             if maker.filled == maker.quantity:
                 maker.status = FILLED
                 maker_account.open_orders -= 1

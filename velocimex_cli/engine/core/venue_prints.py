@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.core.events import TradeEvent
-from velocimex_cli.engine.core.views import trade_wire
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange_state import ExchangeState
@@ -37,6 +36,7 @@ def record_print(
     events = exchange._events
     if events is not None:
         exchange._traded.add(index)
-        events.append(TradeEvent(trade_wire(instrument, trade_id, ticks, lots, taker_side, now)))
+        if exchange._trade_events:
+            events.append(TradeEvent(instrument, trade_id, ticks, lots, taker_side, now))
     exchange._finish()
     return trade_id

@@ -418,18 +418,3 @@ def fill_wire(record: FillRecord) -> dict[str, Any]:
         "fee_asset": instrument.quote,
         "liquidity": record.liquidity,
     }
-
-
-def trade_wire(
-    instrument: Instrument, trade_id: int, price: int, lots: int, side: int, now: int
-) -> dict[str, Any]:
-    """A public trade (`side` is the taker's) as a TradeEvent carries it."""
-    return {
-        "trade_id": str(trade_id),
-        "exchange": instrument.venue.name,
-        "symbol": instrument.symbol,
-        "price": instrument.price_of(price),
-        "quantity": instrument.quantity_of(lots),
-        "side": SIDE_NAMES[side],
-        "timestamp": iso_from_micros(now),
-    }

@@ -1,7 +1,8 @@
 """The strategy's values built from the engine's event payloads and books.
 
 Shared by the in-process host and a host in another process (the node's worker): both turn
-the same wire dicts into the same `OrderInfo`, `FillInfo`, `TradeTick` and `BookTop`.
+the same wire dicts into the same `OrderInfo`, `FillInfo` and `BookTop`; a `TradeTick` is built
+from the engine's `TradeEvent` itself, in the process that holds it.
 
 They are built per event, so straight from a tuple of the fields in order with
 `tuple.__new__`: what a named tuple's own constructor does after binding its arguments, which
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from velocimex_cli.engine.core.orders import BUY, SELL
+from velocimex_cli.engine.core.orders import BUY, SELL, SIDE_NAMES
 from velocimex_cli.engine.drivers.strategies.context import (
     BookTop,
     FillInfo,
@@ -22,13 +24,19 @@ from velocimex_cli.engine.drivers.strategies.context import (
     OrderInfo,
     TradeTick,
 )
+from velocimex_cli.wire.timefmt import iso_from_micros
 
 if TYPE_CHECKING:
+    from velocimex_cli.engine.core.events import TradeEvent
     from velocimex_cli.engine.core.exchange import Exchange
     from velocimex_cli.engine.core.instruments import Instrument
 
 _new = tuple.__new__
 _moment = datetime.fromisoformat
+_last_moment: list[Any] = [None, None]  # (micros, its datetime) of the last trade_tick
+# By instrument index: (the instrument, its prices by ticks, its sizes by lots).
+_values: dict[int, tuple[Instrument, dict[int, Decimal], dict[int, Decimal]]] = {}
+_CACHED = 100_000  # values kept per instrument and kind before the cache starts again
 
 
 def instrument_spec(instrument: Instrument) -> InstrumentSpec:
@@ -87,17 +95,40 @@ def fill_info(fill: Mapping[str, Any]) -> FillInfo:
     )
 
 
-def trade_tick(trade: Mapping[str, Any]) -> TradeTick:
+def trade_tick(trade: TradeEvent) -> TradeTick:
+    """A TradeTick from the engine's trade as it is (not from its wire dict): the same values
+    `trade.trade` carries, without the dict. Its prices and sizes are kept per instrument (a
+    market trades at few prices), and its time as the last one (a command's trades share it):
+    the datetime is made from the ISO text, the fastest way from microseconds in CPython."""
+    instrument = trade.instrument
+    cache = _values.get(instrument.index)
+    if cache is None or cache[0] is not instrument:
+        cache = _values[instrument.index] = (instrument, {}, {})
+    prices, sizes = cache[1], cache[2]
+    price = prices.get(trade.price)
+    if price is None:
+        if len(prices) > _CACHED:
+            prices.clear()
+        price = prices[trade.price] = instrument.price_of(trade.price)
+    size = sizes.get(trade.lots)
+    if size is None:
+        if len(sizes) > _CACHED:
+            sizes.clear()
+        size = sizes[trade.lots] = instrument.quantity_of(trade.lots)
+    micros = trade.micros
+    moment = _last_moment
+    if moment[0] != micros:
+        moment[0], moment[1] = micros, _moment(iso_from_micros(micros))
     return _new(
         TradeTick,
         (
-            trade["exchange"],
-            trade["symbol"],
-            trade["trade_id"],
-            trade["price"],
-            trade["quantity"],
-            trade["side"],
-            _moment(trade["timestamp"]),
+            instrument.venue.name,
+            instrument.symbol,
+            str(trade.trade_id),
+            price,
+            size,
+            SIDE_NAMES[trade.side],
+            moment[1],
         ),
     )
 

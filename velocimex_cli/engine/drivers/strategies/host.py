@@ -115,6 +115,7 @@ class StrategyHost:
         self._sequence = self._last_sequence()
         self._orders: dict[int, Order] = {}
         self._subscribed: dict[tuple[str, str], Instrument] = {}
+        self._subscribed_indexes: set[int] = set()  # theirs, for the trades (by index)
         self._book_pending: set[int] = set()
         self._queue: deque[tuple[str, Any]] = deque()
         self._stop_requested: str | None = None
@@ -133,8 +134,8 @@ class StrategyHost:
             raise InvalidParameter("state", self.state, "a deployment starts only once")
         self.state = RUNNING
         self.started_at = self.exchange.clock()
-        # Only what this host reads is built: its account's orders and fills, trades, and book
-        # events when the strategy has an on_book.
+        # Only what this host reads is built: its account's orders and fills, trades when the
+        # strategy has an on_trade, and book events when it has an on_book.
         self.exchange.add_listener(self._listen, self._interest("on_book" in self._wants))
         try:
             # The context's methods are generated from OPERATIONS, so a checker cannot see them;
@@ -205,18 +206,20 @@ class StrategyHost:
     # -- engine side -------------------------------------------------------------------------
     def subscribe(self, instrument: Instrument) -> None:
         self._subscribed[(instrument.venue.name, instrument.symbol)] = instrument
+        self._subscribed_indexes.add(instrument.index)
 
     def _interest(self, books: bool) -> Interest:
-        return Interest(accounts=frozenset({self.account}), books=books)
+        return Interest(
+            accounts=frozenset({self.account}), books=books, trades="on_trade" in self._wants
+        )
 
     def _listen(self, event: Event) -> None:
         """Exchange listener: only queue (see the module's docstring)."""
         kind = type(event)
         wants = self._wants
         if kind is TradeEvent:
-            trade = event.trade  # type: ignore[union-attr]  # kind is TradeEvent
-            if "on_trade" in wants and (trade["exchange"], trade["symbol"]) in self._subscribed:
-                self._queue.append(("trade", trade))
+            if "on_trade" in wants and event.instrument.index in self._subscribed_indexes:  # type: ignore[union-attr]  # kind is TradeEvent
+                self._queue.append(("trade", event))
         elif kind is BookEvent:
             if "on_book" in wants:
                 self._book_changed(event)  # type: ignore[arg-type]  # kind is BookEvent
