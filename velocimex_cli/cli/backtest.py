@@ -337,9 +337,9 @@ def _run_sweep(
     params: dict[str, Any],
     fmt: str,
 ) -> int | None:
+    from velocimex_cli.engine.backtest.recording import data_instrument
     from velocimex_cli.engine.backtest.session import run_spec, strategy_class
     from velocimex_cli.engine.backtest.sweep import ResultCache, RunSpec, grid, parse_axis, sweep
-    from velocimex_cli.engine.backtest.terms import data_instrument
     from velocimex_cli.engine.drivers.strategies.event_values import instrument_spec
     from velocimex_cli.paths import cache_dir
     from velocimex_cli.wire.errors import ApiError, InvalidParameter

@@ -30,8 +30,8 @@ from velocimex_cli.engine.backtest.market_messages import (
     SKIPPED,
     typed_decoder,
 )
-from velocimex_cli.engine.backtest.terms import header_terms
-from velocimex_cli.engine.core.instruments import MAX_STEPS, Instrument
+from velocimex_cli.engine.backtest.terms import header_terms, instrument_on_terms
+from velocimex_cli.engine.core.instruments import MAX_STEPS, Catalogue, Instrument, canonical_symbol
 from velocimex_cli.engine.core.orders import BUY, NATIVE, SELL
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.decoding import decoder
@@ -459,4 +459,31 @@ def book_state_at(events: list[Event]) -> Event | None:
     )
 
 
-__all__ = ["book_state_at", "read_recording", "recorded_instruments", "recording_header"]
+def recorded_instrument(path: Path, exchange: str, symbol: str) -> Instrument | None:
+    """The instrument on the terms `path`'s header gives for EXCHANGE:SYMBOL; None when it is
+    not a recording or gives none for it (the catalogue's terms apply)."""
+    header = recording_header(path)
+    if header is None:
+        return None
+    terms = header_terms(path, header).get(f"{exchange.strip().upper()}:{canonical_symbol(symbol)}")
+    return None if terms is None else instrument_on_terms(path, terms)
+
+
+def data_instrument(path: Path | None, exchange: str, symbol: str) -> Instrument:
+    """What a backtest of `path` (None: the simulator) trades: the recorded terms, else the
+    catalogue's instrument (InvalidParameter naming what it lists when it has none)."""
+    if path is not None:
+        recorded = recorded_instrument(path, exchange, symbol)
+        if recorded is not None:
+            return recorded
+    return Catalogue().find(exchange, symbol)
+
+
+__all__ = [
+    "book_state_at",
+    "data_instrument",
+    "read_recording",
+    "recorded_instrument",
+    "recorded_instruments",
+    "recording_header",
+]

@@ -15,9 +15,12 @@ from typing import Any
 from velocimex_cli.engine.backtest import runner
 from velocimex_cli.engine.backtest.data import MarketData, check_first_line, read_trades_csv
 from velocimex_cli.engine.backtest.generate import simulate
-from velocimex_cli.engine.backtest.recording import read_recording
+from velocimex_cli.engine.backtest.recording import (
+    data_instrument,
+    read_recording,
+    recorded_instrument,
+)
 from velocimex_cli.engine.backtest.sweep import RunSpec, file_hash
-from velocimex_cli.engine.backtest.terms import data_instrument, recorded_instrument
 from velocimex_cli.engine.core.instruments import Catalogue
 from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.wire import jsonfmt

@@ -21,7 +21,6 @@ from velocimex_cli.engine.core.instruments import (
     Instrument,
     Venue,
     VenueKind,
-    canonical_symbol,
 )
 from velocimex_cli.engine.drivers.venues.feed import MarketSpec
 from velocimex_cli.engine.drivers.venues.markets import SpecError, instrument_of
@@ -82,28 +81,6 @@ def instrument_on_terms(
         raise DataError(path, 1, f"{where} cannot be traded: {problem}") from None
 
 
-def recorded_instrument(path: Path, exchange: str, symbol: str) -> Instrument | None:
-    """The instrument on the terms `path`'s header gives for EXCHANGE:SYMBOL; None when it is
-    not a recording or gives none for it (the catalogue's terms apply)."""
-    from velocimex_cli.engine.backtest.recording import recording_header
-
-    header = recording_header(path)
-    if header is None:
-        return None
-    terms = header_terms(path, header).get(f"{exchange.strip().upper()}:{canonical_symbol(symbol)}")
-    return None if terms is None else instrument_on_terms(path, terms)
-
-
-def data_instrument(path: Path | None, exchange: str, symbol: str) -> Instrument:
-    """What a backtest of `path` (None: the simulator) trades: the recorded terms, else the
-    catalogue's instrument (InvalidParameter naming what it lists when it has none)."""
-    if path is not None:
-        recorded = recorded_instrument(path, exchange, symbol)
-        if recorded is not None:
-            return recorded
-    return Catalogue().find(exchange, symbol)
-
-
 def recorded_terms(instrument: Instrument) -> dict[str, Any]:
     """What a report says of the terms it was replayed on (from the recording's header)."""
     return {
@@ -131,10 +108,8 @@ def trade_on(exchange: Exchange, instrument: Instrument) -> None:
 
 
 __all__ = [
-    "data_instrument",
     "header_terms",
     "instrument_on_terms",
-    "recorded_instrument",
     "recorded_terms",
     "trade_on",
 ]
