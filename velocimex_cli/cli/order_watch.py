@@ -1,6 +1,6 @@
 """`vmx order watch`: your orders and fills as they happen, a live table on a terminal, NDJSON
 otherwise (the `order` noun's one command that lives apart: it sits above both `vmx stream`,
-whose NDJSON it prints, and `vmx watch`, whose order board it draws)."""
+whose NDJSON it prints, and orders_screen, which draws the live order board)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ order_watch_app = sub_app("Your orders and fills as they happen.", no_args_is_he
 def run_order_watch(factory: Factory, opts: OrdersOptions) -> int:
     """The live table on a terminal (the ladder's order board), NDJSON otherwise."""
     if factory.io.is_stdout_tty and not (opts.ndjson or opts.count or opts.record):
-        from velocimex_cli.cli.watch import watch_orders_on_terminal
+        from velocimex_cli.cli.orders_screen import watch_orders_on_terminal
 
         return watch_orders_on_terminal(factory)
     from velocimex_cli.cli.stream import run_orders
