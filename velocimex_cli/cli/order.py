@@ -1,8 +1,8 @@
-"""`vmx order place|cancel|cancel-after|list|show|fills`, and the `vmx buy` / `vmx sell`
+"""`vmx order place|cancel|cancel-after|list|show|fills|watch`, and the `vmx buy` / `vmx sell`
 shortcuts: the commands and their options. Each parses its flags into an options object and
 hands it to its run function, imported when the command runs: order_placing (one order),
 order_batch (--file), order_cancelling (cancel, cancel-after), order_history (list, show,
-fills). `vmx order watch` is order_watch's.
+fills), order_watch (watch).
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ from typer.core import TyperCommand
 
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    CountOption,
+    DurationOption,
+    JsonFlag,
+    OutputOption,
+    RecordOption,
+    output_format,
+    sub_app,
+)
 from velocimex_cli.cli.parsing import NumbersAsArguments
 
 app = sub_app("Orders: place, cancel, list, show; fills.")
@@ -316,3 +324,25 @@ def cancel_after_command(
 
     fmt = output_format(json, output)
     execute(ctx, run_cancel_after, CancelAfterOptions(seconds=seconds, output=fmt), output=fmt)
+
+
+@app.command("watch")
+def order_watch_command(
+    ctx: typer.Context,
+    count: CountOption = None,
+    duration: DurationOption = None,
+    record: RecordOption = None,
+    json: JsonFlag = False,
+    output: OutputOption = None,
+) -> None:
+    """Your orders and fills as they happen: a live table on a terminal, NDJSON otherwise
+    (and with --json)."""
+    # Imported here: the stream's code is no part of the other order commands' start-up.
+    from velocimex_cli.cli.order_watch import run_order_watch
+    from velocimex_cli.cli.stream import OrdersOptions, errors_as, stream_output
+
+    fmt = stream_output(json, output)
+    opts = OrdersOptions(
+        count=count, duration=duration, record=record, ndjson=json or output is not None
+    )
+    execute(ctx, run_order_watch, opts, output=errors_as(fmt, json, output))
