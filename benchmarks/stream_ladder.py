@@ -259,8 +259,8 @@ async def _consume(
     from rich.live import Live
 
     from velocimex_cli.cli.live_screen import FramePacer, FullScreen
+    from velocimex_cli.cli.live_view import feed, run_frames
     from velocimex_cli.cli.market_watch import FrameStats, MarketWatch
-    from velocimex_cli.cli.watch import feed, run_frames
     from velocimex_cli.client.book import BookSync
     from velocimex_cli.client.streams import StreamClient
     from velocimex_cli.render.ladder import LadderRenderer

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.text import Text
 
 from velocimex_cli.cli.live_screen import FullScreen
-from velocimex_cli.render.ladder import LadderRenderer, LadderView
+from velocimex_cli.render.ladder import LadderRenderer
+from velocimex_cli.render.ladder_view import LadderView
 from velocimex_cli.render.tape import Trade
 
 D = Decimal

@@ -155,8 +155,8 @@ def test_pacer_merges_updates_caps_the_rate_and_skips_unchanged_frames() -> None
 def test_a_stream_never_live_gives_up_as_unreachable_one_that_was_live_never_does() -> None:
     import pytest
 
+    from velocimex_cli.cli.live_view import give_up_unless_ever_live
     from velocimex_cli.cli.stream import FIRST_CONNECT_ATTEMPTS
-    from velocimex_cli.cli.watch import give_up_unless_ever_live
     from velocimex_cli.client.errors import Unreachable
 
     seen: list[dict] = []
@@ -185,7 +185,7 @@ def test_plus_and_minus_step_the_grouping_at_the_books_own_spacing() -> None:
     (2, 5, 10 ticks = 0.02 .. 0.10) merged nothing on such a book."""
     from decimal import Decimal as D
 
-    from velocimex_cli.cli.watch import next_group
+    from velocimex_cli.cli.ladder_keys import next_group
 
     tick = D("0.01")
     prices = [D("60000.00") - D("5.98") * i for i in range(20)]
@@ -222,7 +222,7 @@ def order_message(order_id: str, status: str, price: str = "99.00") -> dict:
 def test_after_an_outage_open_orders_are_fetched_again_and_newer_updates_kept() -> None:
     import threading
 
-    from velocimex_cli.cli.watch import OpenOrdersResync
+    from velocimex_cli.cli.own_orders import OpenOrdersResync
     from velocimex_cli.render.order_board import OrderBoard
 
     async def scenario() -> OrderBoard:

@@ -10,13 +10,9 @@ from rich.text import Text
 
 from tests.render.conftest import book, screen
 from velocimex_cli.render.depth_chart import depth_chart_lines
-from velocimex_cli.render.ladder import (
-    LadderRenderer,
-    LadderView,
-    book_figures,
-    depth_bar,
-    group_levels,
-)
+from velocimex_cli.render.ladder import LadderRenderer
+from velocimex_cli.render.ladder_view import LadderView, book_figures
+from velocimex_cli.render.price_levels import depth_bar, group_levels
 from velocimex_cli.render.tape import Trade
 
 D = Decimal
@@ -281,7 +277,7 @@ def test_depth_chart_draws_both_sides() -> None:
 
 
 def test_the_bar_scale_moves_in_1_2_5_steps() -> None:
-    from velocimex_cli.render.ladder import nice_ceiling
+    from velocimex_cli.render.price_levels import nice_ceiling
 
     cases = {"7": "10", "7.5": "10", "10": "10", "10.01": "20", "0.31663": "0.5", "123": "200"}
     assert {k: str(nice_ceiling(D(k))) for k in cases} == cases

@@ -39,11 +39,6 @@ NOUNS: dict[str, tuple[str, str, str]] = {
     "data": ("velocimex_cli.cli.data", "app", "Import public market data into recordings."),
 }
 
-# Commands of a noun that live in another module: noun -> [(module, Typer app attribute)].
-NOUN_EXTRAS: dict[str, list[tuple[str, str]]] = {
-    "order": [("velocimex_cli.cli.order_watch", "order_watch_app")],  # vmx order watch
-}
-
 
 class LazyNouns(TyperGroup):
     """A root group whose subcommands are built on first use."""
@@ -59,10 +54,6 @@ class LazyNouns(TyperGroup):
         module = importlib.import_module(module_name)
         command = typer.main.get_command(getattr(module, attribute))
         command.name = name
-        for extra_module, extra_attribute in NOUN_EXTRAS.get(name, ()):
-            extra = importlib.import_module(extra_module)
-            extra_command = typer.main.get_command(getattr(extra, extra_attribute))
-            command.add_command(extra_command, extra_command.name)  # type: ignore[attr-defined]  # a Group
         return use_plain_coercion(command)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:

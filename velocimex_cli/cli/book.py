@@ -173,7 +173,7 @@ def ticker_command(
 ) -> None:
     """Last price, best bid and ask, 24h volume."""
     if watch:
-        from velocimex_cli.cli.watch import TickerWatchOptions, run_ticker_watch
+        from velocimex_cli.cli.ticker_watch import TickerWatchOptions, run_ticker_watch
 
         fmt = output_format(json, output)
         words = ([exchange] if exchange else []) + list(symbols or [])

@@ -129,8 +129,8 @@ def run_candles(factory: Factory, opts: CandlesOptions) -> int:
 
 def run_candles_watch(factory: Factory, opts: CandlesOptions) -> int:
     from velocimex_cli.cli.command_error import CommandError
+    from velocimex_cli.cli.live_view import check_pace, draws_on_terminal
     from velocimex_cli.cli.stream import stream_client
-    from velocimex_cli.cli.watch import check_pace, draws_on_terminal
     from velocimex_cli.client.candles import LiveCandles
     from velocimex_cli.wire.candles import MAX_LIMIT
 
@@ -156,8 +156,8 @@ async def _watch(
     factory: Factory, opts: CandlesOptions, client: Any, live: LiveCandles, terminal: bool
 ) -> None:
     from velocimex_cli.cli.live_screen import FramePacer, FullScreen, interactive
+    from velocimex_cli.cli.live_view import feed, give_up_unless_ever_live, run_frames
     from velocimex_cli.cli.stream import NdjsonOut
-    from velocimex_cli.cli.watch import feed, give_up_unless_ever_live, run_frames
     from velocimex_cli.render.candles import candle_chart
 
     key = f"{live.exchange}:{live.symbol}"

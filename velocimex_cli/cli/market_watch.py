@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
-from velocimex_cli.render.ladder import LadderView
+from velocimex_cli.render.ladder_view import LadderView
 from velocimex_cli.render.order_board import OrderBoard
 from velocimex_cli.render.tape import Trade
 from velocimex_cli.wire.numbers import parse_decimal

@@ -2,8 +2,7 @@
 
 Off a terminal it prints the recorded data messages as NDJSON, exactly the lines `vmx stream`
 printed live; at `--speed max` the output is byte-identical on every run (no clock is read).
-On a terminal it hands the recording to the ladder view when this build has one
-(`velocimex_cli.cli.watch.replay_on_terminal(factory, recording, speed)`), else prints NDJSON.
+On a terminal it plays the recording into the ladder view (replay_screen.py).
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ def run_replay(factory: Factory, opts: ReplayOptions) -> int:
         raise CommandError(str(exc)) from None
     with recording:
         if factory.io.is_stdout_tty and not opts.ndjson:
-            from velocimex_cli.cli.watch import replay_on_terminal
+            from velocimex_cli.cli.replay_screen import replay_on_terminal
 
             return replay_on_terminal(factory, recording, speed)
         try:

@@ -1,8 +1,9 @@
 """The order-book ladder: asks above, bids below, around the spread. Data in, Rich Text out.
 
-No I/O and no clock: `LadderView` is everything one frame shows, `LadderRenderer.render(view,
-width, height)` turns it into one `rich.text.Text` that fills exactly `height` lines of
-`width` cells. The renderer keeps two things between frames so the screen stays calm and cheap:
+No I/O and no clock: `LadderView` (ladder_view.py) is everything one frame shows,
+`LadderRenderer.render(view, width, height)` turns it into one `rich.text.Text` that fills
+exactly `height` lines of `width` cells. The renderer keeps two things between frames so the
+screen stays calm and cheap:
 
 - column widths only ever grow (a longer price never makes the columns jump back and forth);
 - rendered rows are cached by their content, so a frame where three levels changed builds
@@ -17,168 +18,37 @@ and the header and the spread line say why.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from dataclasses import dataclass
+from decimal import Decimal
 
 from rich.text import Text
 
-from velocimex_cli.render.tape import TapeRenderer, Trade
+from velocimex_cli.render.frame_lines import fit_lines, join_lines
+from velocimex_cli.render.ladder_view import (
+    CENT,
+    BookFigures,
+    BookState,
+    LadderView,
+    book_figures,
+    book_state,
+)
+from velocimex_cli.render.price_levels import (
+    Level,
+    depth_bar,
+    group_levels,
+    group_price,
+    nice_ceiling,
+)
+from velocimex_cli.render.tape import TapeRenderer
 from velocimex_cli.wire.numbers import plain
 
-Level = tuple[Decimal, Decimal]  # (price, size)
 Row = list[tuple[int, Text]]  # a screen row as (column, text) parts, left to right
 
-PARTIAL_BLOCKS = ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")  # 0/8 .. 7/8 of a cell
-FULL_BLOCK = "█"
 HEADER_LINES = 3
 TAPE_GAP = 3
 MIN_BAR = 6
 MAX_BAR = 48
 _SIDE_STYLE = {"ask": "red", "bid": "green"}
-_BPS = Decimal(10_000)
-_CENT = Decimal("0.01")
-
-
-def depth_bar(value: Decimal, scale: Decimal, width: int) -> str:
-    """A bar `width` cells wide at 1/8-cell resolution, `value / scale` of it filled.
-
-    Any positive value shows at least one eighth; the result is always exactly `width` long.
-    """
-    if width <= 0:
-        return ""
-    if value <= 0 or scale <= 0:
-        return " " * width
-    eighths = int(value * (width * 8) / scale)
-    eighths = max(1, min(eighths, width * 8))
-    full, part = divmod(eighths, 8)
-    return (FULL_BLOCK * full + PARTIAL_BLOCKS[part]).ljust(width)
-
-
-def nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest of 1, 2, 5 x 10^n at or above `value`: the bar scale, which then moves
-    only when the depth crosses such a step (the bars do not all jump with every change)."""
-    if value <= 0:
-        return Decimal(1)
-    exponent = value.adjusted()
-    for mantissa in (1, 2, 5, 10):
-        step = Decimal(mantissa).scaleb(exponent)
-        if step >= value:
-            return step.normalize() if step < 1 else step.quantize(Decimal(1))
-    return Decimal(10).scaleb(exponent)  # unreachable: 10 x 10^n >= any value of that order
-
-
-def group_price(price: Decimal, step: Decimal, side: str) -> Decimal:
-    """The bucket a price falls in: bids round down, asks up (a bucket never looks better)."""
-    rounding = ROUND_FLOOR if side == "bid" else ROUND_CEILING
-    return (price / step).to_integral_value(rounding=rounding) * step
-
-
-def group_levels(levels: Sequence[Level], step: Decimal, side: str) -> list[Level]:
-    """Levels (best first) merged into price buckets of `step`; sizes summed, best first."""
-    out: list[Level] = []
-    for price, size in levels:
-        bucket = group_price(price, step, side)
-        if out and out[-1][0] == bucket:
-            out[-1] = (bucket, out[-1][1] + size)
-        else:
-            out.append((bucket, size))
-    return out
-
-
-@dataclass
-class LadderView:
-    """Everything one ladder frame shows. Prices and sizes are Decimals, best level first.
-
-    `own` maps (side "bid"|"ask", price) to the remaining size of the user's resting orders
-    there. `book_status` is the local book's ("syncing", "live", "resyncing"); `connection`
-    the stream's ("connecting", "live", "reconnecting (attempt n)", "closed").
-    `reference_price` is what the change is measured from (the first trade seen).
-    """
-
-    exchange: str
-    symbol: str
-    bids: Sequence[Level] = ()
-    asks: Sequence[Level] = ()
-    sequence: int | None = None
-    book_status: str = "live"
-    connection: str = "live"
-    last_price: Decimal | None = None
-    reference_price: Decimal | None = None
-    own: Mapping[tuple[str, Decimal], Decimal] = field(default_factory=dict)
-    trades: Sequence[Trade] = ()
-    messages_per_second: float | None = None
-    lag_ms: float | None = None
-    frames_per_second: float | None = None
-    group_step: Decimal | None = None
-    group_ticks: int | None = None
-    note: str | None = None
-    hint: str = "q quit"
-    replay: str | None = None  # "replay ×10": a recording, not a live feed (no lag to show)
-    # A mirrored exchange's feed is down or resyncing: why (the engine's book is not the
-    # venue's until its next snapshot).
-    feed_down: str | None = None
-
-
-@dataclass(frozen=True)
-class BookFigures:
-    best_bid: Decimal | None
-    best_ask: Decimal | None
-    mid: Decimal | None
-    spread: Decimal | None
-    spread_bps: Decimal | None
-    imbalance: Decimal | None  # (bid size - ask size) / both, over the levels shown
-
-    @property
-    def crossed(self) -> bool:
-        return (
-            self.best_bid is not None
-            and self.best_ask is not None
-            and (self.best_bid >= self.best_ask)
-        )
-
-
-def book_figures(bids: Sequence[Level], asks: Sequence[Level]) -> BookFigures:
-    best_bid = bids[0][0] if bids else None
-    best_ask = asks[0][0] if asks else None
-    mid = spread = bps = None
-    if best_bid is not None and best_ask is not None:
-        mid = (best_bid + best_ask) / 2
-        spread = best_ask - best_bid
-        if mid > 0:
-            bps = (spread / mid * _BPS).quantize(_CENT)
-    bid_size = sum((size for _, size in bids), Decimal(0))
-    ask_size = sum((size for _, size in asks), Decimal(0))
-    both = bid_size + ask_size
-    imbalance = ((bid_size - ask_size) / both).quantize(_CENT) if both > 0 else None
-    return BookFigures(best_bid, best_ask, mid, spread, bps, imbalance)
-
-
-@dataclass(frozen=True)
-class BookState:
-    label: str
-    style: str
-    valid: bool
-    reason: str | None = None
-
-
-def book_state(view: LadderView, figures: BookFigures) -> BookState:
-    """What the header says about the book, and whether its levels may be shown as valid."""
-    connection = view.connection
-    if connection != "live":
-        return BookState(connection, "bold black on yellow", False, f"stale: {connection}")
-    if view.book_status == "syncing":
-        return BookState("syncing", "bold black on yellow", False, "waiting for the book")
-    if view.feed_down is not None:
-        reason = f"{view.exchange} {view.symbol} feed down: {view.feed_down}"
-        return BookState(f"feed down: {view.feed_down}", "bold white on red", False, reason)
-    if view.book_status != "live":
-        return BookState(view.book_status, "bold black on yellow", False, "resyncing the book")
-    if figures.crossed:
-        reason = f"book crossed: bid {plain(figures.best_bid)} ≥ ask {plain(figures.best_ask)}"  # type: ignore[arg-type]  # crossed: both sides
-        return BookState("book crossed", "bold white on red", False, reason + ", not valid")
-    if view.replay:
-        return BookState(view.replay, "bold cyan", True)
-    return BookState("live", "bold green", True)
 
 
 @dataclass
@@ -451,7 +321,7 @@ class LadderRenderer:
             first.append(plain(view.last_price), style="bold")
             if view.reference_price is not None and view.reference_price > 0:
                 change = view.last_price - view.reference_price
-                percent = (change / view.reference_price * 100).quantize(_CENT)
+                percent = (change / view.reference_price * 100).quantize(CENT)
                 style = "green" if change > 0 else "red" if change < 0 else "dim"
                 arrow = "▲" if change > 0 else "▼" if change < 0 else "="
                 sign = "+" if change >= 0 else ""
@@ -497,25 +367,6 @@ class LadderRenderer:
         hint = f"  {view.hint}"
         third.append(" " * max(1, width - third.cell_len - len(hint)) + hint)
         return [first, second, third]
-
-
-def fit_lines(lines: Sequence[Text], width: int) -> list[Text]:
-    """These lines, each cut to `width` cells (cached lines are copied, never modified)."""
-    fitted = []
-    for line in lines:
-        if line.cell_len > width:
-            line = line.copy()
-            line.truncate(width)
-        fitted.append(line)
-    return fitted
-
-
-def join_lines(lines: Sequence[Text], width: int) -> Text:
-    """One Text of these lines, each cut to `width` cells."""
-    frame = Text("\n").join(fit_lines(lines, width))
-    frame.no_wrap = True
-    frame.overflow = "crop"
-    return frame
 
 
 def _or_dash(value: Decimal | None) -> str:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from velocimex_cli.render.ladder import join_lines
+from velocimex_cli.render.frame_lines import join_lines
 from velocimex_cli.render.tape import clock_of
 from velocimex_cli.wire.numbers import parse_decimal, plain
 

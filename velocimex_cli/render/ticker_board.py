@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from velocimex_cli.render.ladder import join_lines
+from velocimex_cli.render.frame_lines import join_lines
 from velocimex_cli.wire.cross_venue import CrossVenueSpread, VenueQuote, best_spread
 from velocimex_cli.wire.numbers import parse_decimal, plain
 
