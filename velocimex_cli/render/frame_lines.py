@@ -1,11 +1,14 @@
-"""A frame's lines of Rich Text cut to the screen's width: the ladder's and the boards'
-renderers each build their frame from these."""
+"""A frame's lines of Rich Text cut to the screen's width, and a number's cell text: the ladder's
+and the boards' renderers each build their frame from these."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from rich.text import Text
+
+from velocimex_cli.wire.numbers import plain
 
 
 def fit_lines(lines: Sequence[Text], width: int) -> list[Text]:
@@ -25,3 +28,8 @@ def join_lines(lines: Sequence[Text], width: int) -> Text:
     frame.no_wrap = True
     frame.overflow = "crop"
     return frame
+
+
+def number_cell(value: Decimal | None) -> str:
+    """A number as a board cell: plain notation, "-" where there is none."""
+    return "-" if value is None else plain(value)

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from velocimex_cli.render.frame_lines import fit_lines, join_lines
+from velocimex_cli.render.frame_lines import fit_lines, join_lines, number_cell
 from velocimex_cli.render.ladder_view import (
     CENT,
     BookFigures,
@@ -338,8 +338,8 @@ class LadderRenderer:
         first.append_text(label)
 
         second = Text(no_wrap=True, overflow="crop", style="" if state.valid else "dim")
-        second.append(f"mid {_or_dash(figures.mid)}  spread {_or_dash(figures.spread)}")
-        second.append(f" ({_or_dash(figures.spread_bps)} bps)")
+        second.append(f"mid {number_cell(figures.mid)}  spread {number_cell(figures.spread)}")
+        second.append(f" ({number_cell(figures.spread_bps)} bps)")
         if figures.imbalance is not None:
             sign = "+" if figures.imbalance > 0 else ""
             second.append(f"  imbalance {sign}{plain(figures.imbalance)}")
@@ -367,10 +367,6 @@ class LadderRenderer:
         hint = f"  {view.hint}"
         third.append(" " * max(1, width - third.cell_len - len(hint)) + hint)
         return [first, second, third]
-
-
-def _or_dash(value: Decimal | None) -> str:
-    return "-" if value is None else plain(value)
 
 
 def _figure(value: float | None, digits: int) -> str:

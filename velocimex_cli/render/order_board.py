@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from velocimex_cli.render.frame_lines import join_lines
+from velocimex_cli.render.frame_lines import join_lines, number_cell
 from velocimex_cli.render.tape import clock_of
 from velocimex_cli.wire.numbers import parse_decimal, plain
 
@@ -210,7 +210,7 @@ class OrderBoardRenderer:
                 f"{o.exchange}:{o.symbol}",
                 o.side,
                 o.order_type,
-                "-" if o.price is None else plain(o.price),
+                number_cell(o.price),
                 plain(o.quantity),
                 plain(o.filled),
                 o.status,

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from velocimex_cli.render.frame_lines import join_lines
+from velocimex_cli.render.frame_lines import join_lines, number_cell
 from velocimex_cli.wire.cross_venue import CrossVenueSpread, VenueQuote, best_spread
 from velocimex_cli.wire.numbers import parse_decimal, plain
 
@@ -120,10 +120,6 @@ class TickerBoard:
         return before != (row.last, row.bid, row.ask, row.volume)
 
 
-def _text(value: Decimal | None) -> str:
-    return "-" if value is None else plain(value)
-
-
 class TickerBoardRenderer:
     def __init__(self) -> None:
         self.widths = [len(c) for c in COLUMNS]
@@ -137,12 +133,12 @@ class TickerBoardRenderer:
             cells.append(
                 (
                     f"{row.exchange}:{row.symbol}",
-                    _text(row.last),
+                    number_cell(row.last),
                     "-" if change is None else sign + plain(change),
                     "-" if percent is None else f"{sign}{plain(percent)}%",
-                    _text(row.bid),
-                    _text(row.ask),
-                    _text(row.volume),
+                    number_cell(row.bid),
+                    number_cell(row.ask),
+                    number_cell(row.volume),
                 )
             )
         for values in cells:
