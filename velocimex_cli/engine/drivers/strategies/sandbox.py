@@ -36,6 +36,7 @@ import ctypes
 import functools
 import os
 import platform
+import select
 import signal
 import struct
 import subprocess
@@ -514,6 +515,13 @@ def _supervise(child: int, keep_fd: int, cpu_seconds: int) -> None:
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
+def _hung_up(fd: int) -> bool:
+    """Whether every write end of the pipe `fd` reads from is closed (without waiting)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+
+
 def confine(
     channel_fd: int, memory_bytes: int, cpu_seconds: int, parent: int | None = None
 ) -> None:
@@ -541,12 +549,23 @@ def confine(
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "PR_SET_PDEATHSIG")
     if parent is not None and os.getppid() != parent:
         os._exit(0)
+    # The supervisor's lifeline: only it holds the write end, so the worker reads a hang-up
+    # once the supervisor is gone, however it ended.
+    lifeline, held = os.pipe()
     child = os.fork()
     if child:
+        os.close(lifeline)
         _supervise(child, channel_fd, cpu_seconds)
     try:
         # PID 1 of the new namespace: dies with the supervisor, which dies with the engine.
+        # The signal is armed only now: had the supervisor died since the fork, it would never
+        # come (and getppid() is 0 in a new PID namespace), so the lifeline says whether it
+        # still lives. From here on its death kills this process.
+        os.close(held)
         _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "PR_SET_PDEATHSIG")
+        if _hung_up(lifeline):
+            os._exit(0)
+        os.close(lifeline)
         build_root(libc)
         os.closerange(3, channel_fd)
         os.closerange(channel_fd + 1, 1 << 16)

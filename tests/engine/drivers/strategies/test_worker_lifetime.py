@@ -1,0 +1,263 @@
+"""No strategy worker outlives its engine, however the engine ends and whenever it does.
+
+A real `vmx engine serve`, a busy user strategy deployed on it over HTTP, then the engine is
+killed (SIGKILL: nothing of it runs again) while the strategy works or while its worker is
+being started; every process of the worker (a confined worker's supervisor and the worker
+forked as PID 1 of its own namespace) must be gone within a few seconds. Confined where this
+machine can confine workers, and unconfined (the fallback) everywhere.
+
+The deadly moment of a confined start is the fork of the worker: its death signal can only be
+armed after it, by the worker itself, and tied to the supervisor, which could already be dead.
+That moment is a few hundred microseconds wide, so the test holds it open from outside: it
+traces the supervisor (ptrace), stops the new worker right after the fork, kills the engine,
+waits for the supervisor to die of it, and only then lets the worker go on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.process_table import command_line, kill_all, strategy_workers, wait_gone, worker_parent
+from tests.processes import VMX, Engine
+from velocimex_cli.engine.drivers.strategies import sandbox
+
+GONE_WITHIN = 5.0  # seconds: the kernel's parent-death signal is immediate; this is slack
+
+# Busy from its first line to its last: __init__ spins `warmup` seconds during the deploy (well
+# inside the engine's start budget unless a test asks for more), on_book on every book change
+# (the simulator moves the books), each well inside the engine's time budgets. It never talks
+# to the engine while it spins: only the kernel can stop it then.
+BUSY = """
+import time
+from velocimex_cli.strategy import Param, Strategy
+
+
+class Busy(Strategy):
+    id = "busy"
+    params = {"warmup": Param(int, 1, min=0)}
+
+    def __init__(self, ctx, config):
+        super().__init__(ctx, config)
+        self.spin(config.warmup)
+
+    def on_book(self, book):
+        self.spin(0.3)
+
+    def spin(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+"""
+
+CONFINED = pytest.param(
+    "confined",
+    marks=pytest.mark.skipif(
+        sandbox.confinement_problem() is not None,
+        reason=f"workers cannot be confined here: {sandbox.confinement_problem()}",
+    ),
+)
+
+
+class Served:
+    """A real engine with a key allowed to add and deploy strategies."""
+
+    def __init__(self, root: Path, mode: str) -> None:
+        self.engine = Engine(root)
+        if mode == "unconfined":
+            self.engine.env[sandbox.FORCE_UNCONFINED_ENV] = "1"
+        self.engine.start()
+        made = subprocess.run(
+            [*VMX, "engine", "keys", "create", "--json", "--permissions",
+             "read,trade,strategies", "--data-dir", str(self.engine.data_dir)],
+            env=self.engine.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        key = json.loads(made.stdout)
+        self.headers = {"X-API-Key": key["api_key"], "X-API-Secret": key["api_secret"]}
+        added = httpx.post(
+            f"{self.engine.url}/v1/strategies",
+            json={"source": BUSY},
+            headers=self.headers,
+            timeout=30,
+        )
+        assert added.status_code == 201, added.text
+
+    @property
+    def pid(self) -> int:
+        assert self.engine.process is not None
+        return self.engine.process.pid
+
+    def deploy(self) -> httpx.Response:
+        return httpx.post(
+            f"{self.engine.url}/v1/strategies/busy/deploy",
+            json={"exchange": "BINANCE", "symbol": "BTC/USDT", "params": {}},
+            headers=self.headers,
+            timeout=30,
+        )
+
+    def deploy_in_background(self, warmup: int) -> subprocess.Popen[bytes]:
+        """A deploy from another process (it hangs with the engine: not waited for), its
+        worker busy in __init__ for `warmup` seconds."""
+        request = (
+            "import httpx, sys, json; httpx.post(sys.argv[1], json=json.loads(sys.argv[2]), "
+            "headers=json.loads(sys.argv[3]), timeout=60)"
+        )
+        body = {"exchange": "BINANCE", "symbol": "BTC/USDT", "params": {"warmup": warmup}}
+        return subprocess.Popen(
+            [sys.executable, "-c", request, f"{self.engine.url}/v1/strategies/busy/deploy",
+             json.dumps(body), json.dumps(self.headers)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
+    engine = Served(tmp_path, request.param)
+    try:
+        yield engine
+    finally:
+        left = strategy_workers(engine.pid)
+        engine.engine.stop()
+        kill_all(left)  # only what a failed assertion left: the test has said so already
+
+
+def _busy_workers(engine: Served, seconds: float = 20.0) -> list[int]:
+    """The worker processes of the engine, once one of them is using the CPU."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        workers = strategy_workers(engine.pid)
+        if any(_cpu_ticks(pid) > 0 for pid in workers):
+            return workers
+        time.sleep(0.05)
+    raise AssertionError("no worker of the busy strategy started")
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+@pytest.mark.parametrize("served", [CONFINED, "unconfined"], indirect=True)
+def test_a_busy_worker_dies_when_its_engine_is_killed(served: Served) -> None:
+    deployed = served.deploy()
+    assert deployed.status_code == 201, deployed.text
+    assert deployed.json()["data"]["state"] == "running"
+    time.sleep(1.0)  # the books move: on_book spins, one call after another
+    workers = _busy_workers(served)
+    confined = "confined" in command_line(workers[0])
+    assert len(workers) == (2 if confined else 1), workers  # supervisor + worker, or worker
+    served.engine.kill()
+    left = wait_gone(workers, GONE_WITHIN)
+    assert not left, f"workers {left} outlived their engine (killed with SIGKILL)"
+
+
+@pytest.mark.parametrize("served", [CONFINED, "unconfined"], indirect=True)
+def test_a_worker_dies_when_its_engine_is_killed_during_the_deploy(served: Served) -> None:
+    client = served.deploy_in_background(warmup=3)
+    try:
+        workers = _busy_workers(served)  # __init__ spins: the deploy waits
+        served.engine.kill()
+        left = wait_gone(workers, GONE_WITHIN)
+        assert not left, f"workers {left} outlived their engine (killed during the deploy)"
+    finally:
+        client.kill()
+        client.wait()
+
+
+# -- the fork of a confined worker, held open ------------------------------------------------
+PTRACE_CONT, PTRACE_DETACH, PTRACE_GETEVENTMSG, PTRACE_SEIZE = 7, 17, 0x4201, 0x4206
+TRACE_FORKS = 0x2 | 0x4 | 0x8  # PTRACE_O_TRACEFORK | TRACEVFORK | TRACECLONE
+WAIT_ALL = 0x40000000  # __WALL
+
+
+class Tracer:
+    """Just enough ptrace to stop a process's next child right after its fork."""
+
+    def __init__(self) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def call(self, request: int, pid: int, data: int = 0, address: int = 0) -> None:
+        result = self.libc.ptrace(
+            ctypes.c_long(request), ctypes.c_long(pid), ctypes.c_void_p(address),
+            ctypes.c_void_p(data),
+        )  # fmt: skip
+        if result == -1:
+            errno = ctypes.get_errno()
+            raise OSError(errno, os.strerror(errno))
+
+    def next_child(self, pid: int) -> int:
+        """Let `pid` run until it forks; the child, stopped before it ran anything."""
+        while True:
+            _, status = os.waitpid(pid, WAIT_ALL)
+            assert os.WIFSTOPPED(status), f"the traced process ended: status {status}"
+            if status >> 16:  # a fork, vfork or clone event
+                message = ctypes.c_ulong()
+                self.call(PTRACE_GETEVENTMSG, pid, ctypes.addressof(message))
+                child = message.value
+                _, status = os.waitpid(child, WAIT_ALL)  # its first stop, before it runs
+                assert os.WIFSTOPPED(status), status
+                return child
+            signal_number = os.WSTOPSIG(status)
+            self.call(PTRACE_CONT, pid, 0 if signal_number == signal.SIGTRAP else signal_number)
+
+    def wait_end(self, pid: int) -> None:
+        while True:
+            _, status = os.waitpid(pid, WAIT_ALL)
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                return
+
+
+def _first_worker(engine: Served, seconds: float = 20.0) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for pid in strategy_workers(engine.pid):
+            return pid
+        time.sleep(0.001)
+    raise AssertionError("the engine started no worker")
+
+
+@pytest.mark.parametrize("served", [CONFINED], indirect=True)
+def test_a_confined_worker_dies_when_its_engine_dies_right_after_its_fork(
+    served: Served,
+) -> None:
+    tracer = Tracer()
+    # Longer than the wait below: the worker never reaches the engine's closed socket in time.
+    client = served.deploy_in_background(warmup=60)
+    worker = None
+    try:
+        supervisor = _first_worker(served)
+        try:
+            tracer.call(PTRACE_SEIZE, supervisor, TRACE_FORKS)
+        except OSError as exc:
+            pytest.skip(f"this machine does not let a test trace its own processes: {exc}")
+        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+        assert not children, "traced too late: the supervisor had forked already"
+        worker = tracer.next_child(supervisor)
+        assert worker_parent(command_line(worker)) == served.pid
+        served.engine.kill()  # the supervisor dies with it (its parent-death signal)
+        tracer.wait_end(supervisor)
+        tracer.call(PTRACE_DETACH, worker)  # the worker goes on, its supervisor dead
+        left = wait_gone([worker], GONE_WITHIN)
+        assert not left, (
+            f"the confined worker {worker} outlived its supervisor and engine: it was forked "
+            "just before they died"
+        )
+    finally:
+        if worker is not None:
+            kill_all([worker])
+        client.kill()
+        client.wait()
