@@ -47,6 +47,15 @@ def state(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[0]
 
 
+def parent(pid: int) -> int | None:
+    """The process's parent pid (as this namespace sees it), None once it is gone."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def alive(pid: int) -> bool:
     """It runs (a zombie has ended: it only waits for its parent to read its status)."""
     return state(pid) not in (None, "Z")

@@ -29,7 +29,14 @@ from subprocess import Popen
 import httpx
 import pytest
 
-from tests.process_table import command_line, kill_all, strategy_workers, wait_gone, worker_parent
+from tests.process_table import (
+    command_line,
+    kill_all,
+    parent,
+    strategy_workers,
+    wait_gone,
+    worker_parent,
+)
 from tests.processes import VMX, Engine
 from velocimex_cli.engine.drivers.strategies import sandbox
 
@@ -152,8 +159,7 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-@pytest.mark.parametrize("served", [CONFINED, "unconfined"], indirect=True)
-def test_a_busy_worker_dies_when_its_engine_is_killed(served: Served) -> None:
+def _running_busy_workers(served: Served) -> list[int]:
     deployed = served.deploy()
     assert deployed.status_code == 201, deployed.text
     assert deployed.json()["data"]["state"] == "running"
@@ -161,9 +167,30 @@ def test_a_busy_worker_dies_when_its_engine_is_killed(served: Served) -> None:
     workers = _busy_workers(served)
     confined = "confined" in command_line(workers[0])
     assert len(workers) == (2 if confined else 1), workers  # supervisor + worker, or worker
-    served.engine.kill()
+    return workers
+
+
+@pytest.mark.parametrize("served", [CONFINED, "unconfined"], indirect=True)
+@pytest.mark.parametrize("ending", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_busy_worker_dies_when_its_engine_is_killed(served: Served, ending: int) -> None:
+    workers = _running_busy_workers(served)
+    assert served.engine.process is not None
+    served.engine.process.send_signal(ending)
+    served.engine.process.wait(30)
     left = wait_gone(workers, GONE_WITHIN)
-    assert not left, f"workers {left} outlived their engine (killed with SIGKILL)"
+    name = signal.Signals(ending).name
+    assert not left, f"workers {left} outlived their engine (ended by {name})"
+
+
+@pytest.mark.parametrize("served", [CONFINED], indirect=True)
+def test_a_confined_worker_dies_with_its_supervisor(served: Served) -> None:
+    workers = _running_busy_workers(served)
+    supervisor = next(pid for pid in workers if parent(pid) == served.pid)
+    worker = next(pid for pid in workers if pid != supervisor)
+    os.kill(supervisor, signal.SIGKILL)
+    left = wait_gone([worker], GONE_WITHIN)
+    assert not left, f"the worker {worker} outlived its supervisor {supervisor}"
+    assert served.engine.process is not None and served.engine.process.poll() is None
 
 
 @pytest.mark.parametrize("served", [CONFINED, "unconfined"], indirect=True)
