@@ -9,7 +9,29 @@ from pathlib import Path
 
 import pytest
 
+from tests import process_guard
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+
+_SUITE: process_guard.Session | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Mark every process the tests start (see tests/process_guard.py): in each pytest process,
+    xdist's workers included, before any test module is imported."""
+    global _SUITE
+    if Path("/proc/self/stat").exists():
+        _SUITE = process_guard.mark()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_process_left_behind() -> Iterator[None]:
+    """Fails the session (an error at the last test's teardown, loud) if an engine or a strategy
+    worker the tests started still runs once they all ended; what is found is killed."""
+    yield
+    if _SUITE is not None:
+        found = process_guard.left_behind(_SUITE)
+        if found:
+            pytest.fail(process_guard.report(found), pytrace=False)
 
 
 @pytest.fixture(autouse=True, scope="session")

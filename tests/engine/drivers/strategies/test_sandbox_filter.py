@@ -8,27 +8,27 @@ import struct
 
 import pytest
 
-from velocimex_cli.engine.drivers.strategies import sandbox
+from velocimex_cli.engine.drivers.strategies import sandbox_seccomp as seccomp
 
-KILL, ALLOW = sandbox.RET_KILL_PROCESS, sandbox.RET_ALLOW
-EPERM = sandbox.RET_ERRNO | sandbox.EPERM
-ENOSYS = sandbox.RET_ERRNO | sandbox.ENOSYS
+KILL, ALLOW = seccomp.RET_KILL_PROCESS, seccomp.RET_ALLOW
+EPERM = seccomp.RET_ERRNO | seccomp.EPERM
+ENOSYS = seccomp.RET_ERRNO | seccomp.ENOSYS
 
 
-def run(program: list[sandbox.Instruction], data: bytes) -> int:
+def run(program: list[seccomp.Instruction], data: bytes) -> int:
     """What the filter answers for one struct seccomp_data."""
     accumulator, pc = 0, 0
     while True:
         code, jt, jf, k = program[pc]
-        if code == sandbox.BPF_LD_W_ABS:
+        if code == seccomp.BPF_LD_W_ABS:
             accumulator = struct.unpack_from("<I", data, k)[0]
-        elif code == sandbox.BPF_RET_K:
+        elif code == seccomp.BPF_RET_K:
             return k
         else:
             taken = {
-                sandbox.BPF_JEQ_K: accumulator == k,
-                sandbox.BPF_JGE_K: accumulator >= k,
-                sandbox.BPF_JSET_K: bool(accumulator & k),
+                seccomp.BPF_JEQ_K: accumulator == k,
+                seccomp.BPF_JGE_K: accumulator >= k,
+                seccomp.BPF_JSET_K: bool(accumulator & k),
             }[code]
             pc += jt if taken else jf
         pc += 1
@@ -36,14 +36,14 @@ def run(program: list[sandbox.Instruction], data: bytes) -> int:
 
 
 def call(arch: str, name: str | int, *args: int, audit_arch: int | None = None) -> bytes:
-    number = name if isinstance(name, int) else sandbox.SYSCALLS[arch][name]
+    number = name if isinstance(name, int) else seccomp.SYSCALLS[arch][name]
     padded = (list(args) + [0] * 6)[:6]
-    return struct.pack("<iIQ6Q", number, audit_arch or sandbox.AUDIT_ARCH[arch], 0x1000, *padded)
+    return struct.pack("<iIQ6Q", number, audit_arch or seccomp.AUDIT_ARCH[arch], 0x1000, *padded)
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
 def test_the_filter_of_each_architecture(arch: str) -> None:
-    program = sandbox.seccomp_program(arch)
+    program = seccomp.seccomp_program(arch)
     for denied in ("socket", "socketpair", "execve", "execveat", "setrlimit", "unshare", "mount",
                    "ptrace", "bpf", "pivot_root", "setsid"):  # fmt: skip
         assert run(program, call(arch, denied)) == EPERM, denied
@@ -67,11 +67,11 @@ def test_the_filter_of_each_architecture(arch: str) -> None:
         assert run(program, call(arch, number)) == ALLOW
     # Another architecture's system calls end the process.
     other = "aarch64" if arch == "x86_64" else "x86_64"
-    foreign = call(arch, 0, audit_arch=sandbox.AUDIT_ARCH[other])
+    foreign = call(arch, 0, audit_arch=seccomp.AUDIT_ARCH[other])
     assert run(program, foreign) == KILL
 
 
 def test_x32_system_calls_are_killed_on_x86_64() -> None:
-    program = sandbox.seccomp_program("x86_64")
-    assert run(program, call("x86_64", sandbox.X32_SYSCALL_BIT | 0)) == KILL
-    assert run(program, call("x86_64", sandbox.X32_SYSCALL_BIT | 41)) == KILL
+    program = seccomp.seccomp_program("x86_64")
+    assert run(program, call("x86_64", seccomp.X32_SYSCALL_BIT | 0)) == KILL
+    assert run(program, call("x86_64", seccomp.X32_SYSCALL_BIT | 41)) == KILL

@@ -7,7 +7,6 @@ meanwhile is acknowledged normally. Budgets are short (settings) to keep this fa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from starlette.testclient import TestClient
 
 from tests.engine.api.conftest import auth_headers, settings
 from tests.engine.drivers.strategies.conftest import BUDGET, logs_of, move_the_book, wait_for_state
+from tests.process_table import kill_all, strategy_workers, wait_gone
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.engine.node import StrategyLimits
 
@@ -153,17 +153,11 @@ def test_a_worker_does_not_outlive_the_engine_even_in_a_loop() -> None:
     import subprocess
     import sys
 
-    engine = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True)
-    pid = int(engine.stdout.strip())
-    deadline = time.monotonic() + 5
-    state = "gone"
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                state = next(line for line in status if line.startswith("State:")).split()[1]
-        except FileNotFoundError:
-            state = "gone"
-        if state in ("gone", "Z"):  # ended (a zombie waits only for its reaper)
-            break
-        time.sleep(0.05)
-    assert state in ("gone", "Z"), f"the spinning worker {pid} is still {state}"
+    engine = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True)
+    out, _ = engine.communicate(timeout=60)
+    pid = int(out.strip())
+    # Every process of the worker: a confined one's supervisor (`pid`) and the worker it forked,
+    # PID 1 of its own namespace, which may have been forked just as the engine died.
+    left = wait_gone([pid, *strategy_workers(engine.pid)], 5)
+    kill_all(left)
+    assert not left, f"the spinning worker's processes {left} outlived the engine"

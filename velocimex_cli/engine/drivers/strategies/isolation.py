@@ -47,6 +47,9 @@ from velocimex_cli.engine.drivers.strategies.protocol import (
     Run,
     encode_into,
 )
+from velocimex_cli.engine.drivers.strategies.sandbox_confine import CONFINE_FAILED_EXIT, confine
+from velocimex_cli.engine.drivers.strategies.sandbox_limits import hard_limits
+from velocimex_cli.engine.drivers.strategies.sandbox_syscalls import ConfinementError
 
 HEADER = struct.Struct("!I")  # a message's length, before its MessagePack
 CHUNK = 1 << 16  # bytes read per system call
@@ -252,7 +255,7 @@ class WorkerProcess:
         code = self._process.poll()
         if code is None:
             return "still running"
-        if code == sandbox.CONFINE_FAILED_EXIT:
+        if code == CONFINE_FAILED_EXIT:
             return "it could not confine itself, so it ran nothing"
         if code == -signal.SIGXCPU:
             return "killed by SIGXCPU: it used up its CPU time limit"
@@ -350,11 +353,11 @@ def main(argv: list[str]) -> None:
         memory_bytes, cpu_seconds, mode = int(argv[3]), int(argv[4]), argv[5]
         if mode == CONFINED:
             try:
-                sandbox.confine(fd, memory_bytes, cpu_seconds, int(argv[2]))
-            except sandbox.ConfinementError:
-                os._exit(sandbox.CONFINE_FAILED_EXIT)
+                confine(fd, memory_bytes, cpu_seconds, int(argv[2]))
+            except ConfinementError:
+                os._exit(CONFINE_FAILED_EXIT)
         else:
-            sandbox.hard_limits(memory_bytes, cpu_seconds, confined=False)
+            hard_limits(memory_bytes, cpu_seconds, confined=False)
     channel = Channel(socket.socket(fileno=fd), MAX_TO_WORKER)
     try:
         run = channel.receive(RUN)
