@@ -13,6 +13,7 @@ from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.engine.store import MemoryStore
+from velocimex_cli.wire.errors import StorageUnavailable
 
 # `Exchange` + `MarketSimulator`, seed 5, 60 steps of 0.25 s from tests.conftest.MARKET_OPEN,
 # measured on main before the simulator moved under engine/drivers/ and the node took over
@@ -92,6 +93,79 @@ def test_a_node_on_a_data_dir_group_commits_on_its_loop(tmp_path: Path) -> None:
     reopened.start()
     assert reopened.exchange.state_hash() == state
     reopened.close()
+
+
+AAPL_BUY = {"exchange": "NASDAQ", "symbol": "AAPL", "side": "buy", "quantity": 1, "price": "100"}
+
+
+def test_a_caller_resumes_in_the_loop_turn_that_commits_its_batch(tmp_path: Path) -> None:
+    """The group commit is queued on the loop by the batch's first command; its callers are
+    answered in that same turn, not a turn later (a loop turn is a measurable part of an
+    order's acknowledgement on one connection, benchmarks/api.py)."""
+
+    async def run() -> int:
+        node = EngineNode(NodeSettings(data_dir=tmp_path, simulate=False), FakeClock())
+        node.start()
+        node.exchange.ensure_account("alice")
+        await node.committed()
+        loop = asyncio.get_running_loop()
+        turns = 0
+
+        def tick() -> None:  # counts the loop's turns: one call per turn
+            nonlocal turns
+            turns += 1
+            loop.call_soon(tick)
+
+        loop.call_soon(tick)
+        node.exchange.place_order("alice", AAPL_BUY)
+        await node.committed()
+        seen = turns
+        await node.stop()
+        return seen
+
+    assert asyncio.run(run()) == 1
+
+
+def test_every_caller_of_a_batch_that_cannot_be_stored_hears_it(tmp_path: Path) -> None:
+    """Two orders in one group commit that fails: both callers get STORAGE_UNAVAILABLE and
+    neither order is stored; once the store writes again the next batch is acknowledged."""
+
+    async def run() -> tuple[list[BaseException | None], list[int], bool]:
+        node = EngineNode(NodeSettings(data_dir=tmp_path, simulate=False), FakeClock())
+        node.start()
+        exchange = node.exchange
+        exchange.ensure_account("alice")
+        await node.committed()
+        connection = exchange._store.connection  # type: ignore[union-attr]  # a SqliteStore
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {pages}")
+        placed: list[int] = []
+
+        async def place() -> None:
+            order, _ = exchange.place_order("alice", AAPL_BUY)
+            placed.append(int(order["order_id"]))
+            await node.committed()
+
+        outcome: list[BaseException | None] = [None, None]
+        for _ in range(3000):
+            placed.clear()
+            results = await asyncio.gather(place(), place(), return_exceptions=True)
+            if any(results):
+                outcome = [r if isinstance(r, BaseException) else None for r in results]
+                break
+        refused = list(placed)
+        connection.execute("PRAGMA max_page_count = 1000000")
+        assert node.try_resume_storage()
+        later, _ = exchange.place_order("alice", AAPL_BUY)
+        await node.committed()
+        stored = {row[0] for row in connection.execute("SELECT id FROM orders")}
+        await node.stop()
+        return outcome, [i for i in refused if i in stored], int(later["order_id"]) in stored
+
+    outcome, stored_anyway, later_stored = asyncio.run(run())
+    assert all(isinstance(error, StorageUnavailable) for error in outcome), outcome
+    assert stored_anyway == []
+    assert later_stored
 
 
 def test_the_core_imports_no_store() -> None:

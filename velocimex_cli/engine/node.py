@@ -110,6 +110,8 @@ class EngineNode:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._commit_waiters: list[asyncio.Future[None]] = []
+        self._flushes = 0  # group commits run so far (see `committed`)
+        self._flush_failed: tuple[int, Exception] | None = None  # the last failed one
         self.drivers: list[Driver] = []
         self.started = False
         self._storage_failed_at: float | None = None  # monotonic start of a failure episode
@@ -292,9 +294,11 @@ class EngineNode:
         """Write every command run since the last flush in one transaction, then release the
         callers that wait to acknowledge them (they fail with the error if the write does)."""
         waiters, self._commit_waiters = self._commit_waiters, []
+        self._flushes += 1
         try:
             self.exchange.flush()
         except Exception as exc:
+            self._flush_failed = (self._flushes, exc)
             if not isinstance(exc, StorageUnavailable):  # (that one: see _storage_failed)
                 log.exception("could not commit the engine's changes")
             for waiter in waiters:
@@ -365,13 +369,27 @@ class EngineNode:
         return True
 
     async def committed(self) -> None:
-        """Return once every command run so far is durable (at once when nothing is pending)."""
+        """Return once every command run so far is durable (at once when nothing is pending);
+        raise what the commit raised if it failed (the commands were rolled back).
+
+        The batch's first command queued `flush` on the loop (`call_soon`, run in the order
+        queued), so yielding once lets it run before this caller resumes: the commit it waits
+        for is the next one, and no future or extra loop turn is needed to hear of it. (Only
+        if that flush has somehow not run does the caller wait on a future that it settles.)
+        """
         exchange = self.exchange
         if exchange is None or not exchange.flush_pending:
             return
-        waiter = asyncio.get_running_loop().create_future()
-        self._commit_waiters.append(waiter)
-        await waiter
+        covering = self._flushes + 1  # the flush that stores what is pending now
+        await asyncio.sleep(0)
+        if self._flushes < covering:
+            waiter = asyncio.get_running_loop().create_future()
+            self._commit_waiters.append(waiter)
+            await waiter
+            return
+        failed = self._flush_failed
+        if failed is not None and failed[0] == covering:
+            raise failed[1]
 
     async def stop(self) -> None:
         """Stop the drivers, save their state, commit, close the store (loop mode)."""

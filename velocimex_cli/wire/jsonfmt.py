@@ -106,8 +106,61 @@ def loads(text: str | bytes) -> Any:
 
 def loads_unique(text: str | bytes) -> Any:
     """`loads` for what a client sends: an object naming a key twice is a DuplicateKey error,
-    not silently its last value."""
+    not silently its last value.
+
+    A flat object (every value a string, number, boolean or null: an order) is read by msgspec,
+    4x faster, when the text is one msgspec reads and it holds no backslash; the result is
+    used only if it kept every string of the text (see `_kept_every_key`). Anything else,
+    and every mistake, goes to simplejson, which reads it and words its errors as before.
+    """
+    if text.__class__ is bytes and b"\\" not in text:
+        fast = _flat_decoder()
+        if fast is not None:
+            try:
+                value = fast(text)
+            except ValueError:  # msgspec.DecodeError: simplejson says what is wrong
+                pass
+            else:
+                if value.__class__ is dict and _kept_every_key(value, text):
+                    return value
     return _UNIQUE_DECODER.decode(text.decode() if isinstance(text, bytes) else text)
+
+
+_SCALARS = frozenset({str, int, Decimal, bool, type(None)})
+_FLAT_DECODE: list[Callable[[bytes], Any] | None] = []
+
+
+def _flat_decoder() -> Callable[[bytes], Any] | None:
+    """msgspec's JSON decoder with exact decimals (imported on first use: vmx's start-up does
+    not pay for it), or None without msgspec."""
+    if not _FLAT_DECODE:
+        try:
+            import msgspec
+        except ImportError:  # pragma: no cover - a declared dependency
+            _FLAT_DECODE.append(None)
+        else:
+            _FLAT_DECODE.append(msgspec.json.Decoder(float_hook=Decimal).decode)
+    return _FLAT_DECODE[0]
+
+
+def _kept_every_key(value: dict[str, Any], text: bytes) -> bool:
+    """Whether `value` (msgspec's reading of `text`) is flat and lost nothing to a repeated key.
+
+    msgspec keeps a repeated key's last value without a word. In a text without backslashes
+    every `"` opens or closes a string, so the text holds count('"') / 2 strings (keys and
+    string values); a flat object read whole holds as many. A repeated key drops its earlier
+    key (and value), so the counts differ and simplejson reads the text again (and refuses
+    it). Not flat: simplejson reads it too.
+    """
+    strings = len(value)
+    scalars = _SCALARS
+    for item in value.values():
+        kind = item.__class__
+        if kind not in scalars:
+            return False
+        if kind is str:
+            strings += 1
+    return text.count(b'"') == 2 * strings
 
 
 __all__ = [

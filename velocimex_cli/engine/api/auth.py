@@ -149,10 +149,15 @@ def credentials_from(headers: Mapping[str, str]) -> tuple[str | None, str | None
     return headers.get("x-api-key"), headers.get("x-api-secret")
 
 
-def authenticate(scope: Scope, permission: str = "read") -> Principal:
-    """The caller of a REST request; reads the raw ASGI headers (names are lower case) once."""
-    key, secret = first_headers(scope, b"x-api-key", b"x-api-secret")
+def authenticate(
+    runtime: EngineRuntime,
+    scope: Scope,
+    api_key: str | None,
+    api_secret: str | None,
+    permission: str = "read",
+) -> Principal:
+    """The caller of a REST request, from its X-API-Key and X-API-Secret values (the caller
+    reads them in its one pass over the raw headers, request_body.first_headers)."""
     client = scope.get("client")
-    runtime: EngineRuntime = scope["app"].state.runtime
     host = client[0] if client else None
-    return check_credentials(runtime, key, secret, host, permission, scope)
+    return check_credentials(runtime, api_key, api_secret, host, permission, scope)

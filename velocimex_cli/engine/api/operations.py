@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from velocimex_cli.engine.api.auth import Principal, authenticate
 from velocimex_cli.engine.api.error_handlers import InvalidRequest
 from velocimex_cli.engine.api.rate_limit import send_internal_error
-from velocimex_cli.engine.api.request_body import check_declaration, json_object
+from velocimex_cli.engine.api.request_body import check_declaration, first_headers, json_object
 from velocimex_cli.engine.api.responses import JsonResponse
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire.errors import ApiError, InvalidParameter, StorageUnavailable
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.node import EngineNode
 
 MAX_QUERY_BYTES = 4096  # a whole query string; each value has its own declared bound too
+# The headers serving reads, in one pass over the raw list: the key pair, the body's type and size.
+_HEADERS = (b"x-api-key", b"x-api-secret", b"content-type", b"content-length")
 
 Schema = dict[str, Any]
 Handler = Callable[["Call"], Awaitable[JsonResponse]]
@@ -356,8 +358,12 @@ class Endpoint:
                 f"Method {method} is not allowed on {scope['path']};"
                 f" allowed: {self.allow.decode()}",
             )
+        runtime = self.runtime
+        key, secret, content_type, length = first_headers(scope, *_HEADERS)
         principal = (
-            authenticate(scope, operation.permission) if operation.permission is not None else None
+            authenticate(runtime, scope, key, secret, operation.permission)
+            if operation.permission is not None
+            else None
         )
         path: dict[str, Any] = {}
         if operation.path_params:
@@ -371,12 +377,15 @@ class Endpoint:
         )
         body = (
             await json_object(
-                scope, receive, None if operation.body_checked_by_entry else operation.body
+                scope,
+                receive,
+                None if operation.body_checked_by_entry else operation.body,
+                limit=runtime.settings.max_body_bytes,
+                declared=(content_type, length),
             )
             if operation.body is not None
             else None
         )
-        runtime = self.runtime
         if runtime.exchange is not None and runtime.exchange.state_unstored:
             raise runtime.exchange.unstored("not answered")
         response = await operation.handler(Call(scope, runtime, principal, path, query, body))
