@@ -85,8 +85,36 @@ typedef struct {
 typedef struct {
     PyObject *taker_account, *taker_balances, *quote, *base, *index, *accounts;
     OrderObject *taker;
-    long long notional_units, lot_units, maker_bps, taker_bps, lock_bps;
+    long long notional_units, lot_units, maker_rate, taker_rate, lock_rate;
 } SettleContext;
+
+/* settlement.Settlement._settle_fills's rates: the instrument's own maker, taker and lock rates
+ * (a mirrored venue's), else the exchange's. FAST_OK, FAST_FALLBACK (beyond int64) or -1. */
+static int
+fee_rates_of(Command *c, PyObject *instrument, SettleContext *x)
+{
+    PyObject *maker = PyObject_GetAttr(instrument, s_maker_rate);
+    PyObject *taker = maker == NULL ? NULL : PyObject_GetAttr(instrument, s_taker_rate);
+    int rc = taker == NULL ? -1 : FAST_OK;
+    if (rc == FAST_OK && (maker == Py_None || taker == Py_None)) {
+        rc = ex_get_ll(c->exd, s__maker_rate, &x->maker_rate);
+        if (rc == FAST_OK) {
+            rc = ex_get_ll(c->exd, s__taker_rate, &x->taker_rate);
+        }
+    }
+    else if (rc == FAST_OK) {
+        rc = get_ll(maker, &x->maker_rate);
+        if (rc == FAST_OK) {
+            rc = get_ll(taker, &x->taker_rate);
+        }
+    }
+    Py_XDECREF(maker);
+    Py_XDECREF(taker);
+    if (rc == FAST_OK) {
+        rc = lock_rate_of(instrument, c->lock_rate, &x->lock_rate);
+    }
+    return rc;
+}
 
 /* ledger.Account.balances[asset][i] as int64 (FAST_FALLBACK if it is not). */
 static int
@@ -109,13 +137,13 @@ plan_fill(SettleContext *x, OrderObject *maker, long long lots, long long price,
     }
     i128 v, notional, maker_fee, taker_fee;
     if (!mul128(price, lots, &v) || !mul128(v, x->notional_units, &notional) ||
-        !fits64(notional) || !mul128(notional, x->maker_bps, &maker_fee) ||
-        !mul128(notional, x->taker_bps, &taker_fee)) {
+        !fits64(notional) || !mul128(notional, x->maker_rate, &maker_fee) ||
+        !mul128(notional, x->taker_rate, &taker_fee)) {
         return FAST_FALLBACK;
     }
     p->notional = (long long)notional;
-    maker_fee = floordiv(maker_fee, 10000);
-    taker_fee = floordiv(taker_fee, 10000);
+    maker_fee = floordiv(maker_fee, RATE_SCALE);
+    taker_fee = floordiv(taker_fee, RATE_SCALE);
     v = (i128)lots * x->lot_units;
     if (!fits64(v) || !fits64(maker_fee) || !fits64(taker_fee)) {
         return FAST_FALLBACK;
@@ -143,7 +171,7 @@ plan_fill(SettleContext *x, OrderObject *maker, long long lots, long long price,
     }
     i128 released;
     if (!buy_release_on_fill(buyer_order->price, buyer_order->quantity, buyer_filled, lots,
-                             x->notional_units, x->lock_bps, &released)) {
+                             x->notional_units, x->lock_rate, &released)) {
         return FAST_FALLBACK;
     }
     PyObject *buyer_balances = PyObject_GetAttr(p->buyer, s_balances);
@@ -423,12 +451,8 @@ settle_fills(Command *c, PyObject *taker_account, OrderObject *taker, PyObject *
         fit = attr_ll(instrument, s_lot_units, &x.lot_units);
     }
     if (fit == FAST_OK) {
-        fit = ex_get_ll(c->exd, s__maker_bps, &x.maker_bps);
+        fit = fee_rates_of(c, instrument, &x);
     }
-    if (fit == FAST_OK) {
-        fit = ex_get_ll(c->exd, s__taker_bps, &x.taker_bps);
-    }
-    x.lock_bps = c->lock_bps;
     if (fit < 0) {
         goto done;
     }
