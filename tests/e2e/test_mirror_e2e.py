@@ -365,6 +365,35 @@ def test_a_resting_order_keeps_its_place_and_fills_only_from_prints_that_reach_i
     shown = binance.json("order", "show", order_id)
     assert shown["status"] == "filled"
     assert Decimal(shown["average_price"]) == Decimal("63999.99")
+    # each maker fill paid Binance's maker rate (ccxt states its base tier: 0.1%), not vmx's
+    fills = binance.json("order", "fills")["fills"]
+    assert [(f["liquidity"], Decimal(f["quantity"])) for f in fills] == [
+        ("maker", Decimal("0.2")),
+        ("maker", Decimal("0.1")),
+    ]
+    for fill in fills:
+        assert Decimal(fill["fee"]) == Decimal("63999.99") * Decimal(fill["quantity"]) * BINANCE_FEE
+
+
+BINANCE_FEE = Decimal("0.001")  # Binance's spot maker and taker rate as ccxt states it
+
+
+def test_a_paper_taker_fill_on_binance_pays_binances_rate(binance: Mirror) -> None:
+    binance.wait_open()
+    row = next(r for r in binance.json("markets", "list", "BINANCE")["markets"]
+               if r["symbol"] == "BTC/USDT")  # fmt: skip
+    assert (Decimal(row["maker_fee"]), Decimal(row["taker_fee"])) == (BINANCE_FEE, BINANCE_FEE)
+    assert row["fee_source"] == "venue"
+    filled = binance.market_order()  # buys 0.01 at the fake's best ask, 64000.01
+    assert filled.returncode == 0, filled.stderr
+    [fill] = binance.json("order", "fills")["fills"]
+    assert fill["liquidity"] == "taker" and Decimal(fill["price"]) == Decimal("64000.01")
+    fee = Decimal("64000.01") * Decimal("0.01") * BINANCE_FEE
+    assert fee == Decimal("0.6400001")  # (the engine's 2 bps would be 0.128)
+    assert Decimal(fill["fee"]) == fee and fill["fee_asset"] == "USDT"
+    balance = binance.json("account", "balance")["balances"]
+    usdt = next(b for b in balance if b["asset"] == "USDT")
+    assert Decimal(usdt["total"]) == 100_000 - Decimal("640.0001") - fee
 
 
 @pytest.mark.parametrize(
@@ -374,6 +403,8 @@ def test_a_resting_order_keeps_its_place_and_fills_only_from_prints_that_reach_i
         ({"stall": 1}, "'stall' is not a setting vmx knows; use stall_after, backoff, max_backoff"),
         ({"stall_after": 0}, "stall_after must be a number of seconds above 0 and at most 3600"),
         ({"backoff": "1"}, "backoff must be a number of seconds above 0"),
+        ({"maker_fee": "0.0002"}, "binance.vmx: maker_fee needs taker_fee too"),
+        ({"maker_fee": "0.0002", "taker_fee": "-1"}, "binance.vmx: taker_fee -1 is below 0"),
     ],
 )
 def test_a_venue_configs_vmx_tuning_that_cannot_be_used_is_refused_naming_it(
