@@ -105,16 +105,27 @@ def test_an_instrument_the_catalogue_lacks_backtests_on_its_recorded_terms(
 def test_a_recordings_fee_rates_are_what_its_backtest_pays(vmx: Vmx, tmp_path: Path) -> None:
     """Terms with the venue's fee rates (a mirrored market's recording): the fill pays them,
     rounded down to the ledger's 10^-8; without them, the engine's 1 bps maker rate."""
-    strategy = tmp_path / "bid.py"
-    strategy.write_text(BID_1000_AT_FIRST_PRINT)
     fees = {"maker_fee": D("0.00075"), "taker_fee": D("0.0026")}
     paid = {}
-    for name, terms in (("venue", {**DOGE_TERMS, **fees}), ("engine", DOGE_TERMS)):
+    for name, terms, rates in (
+        ("venue", {**DOGE_TERMS, **fees}, ("0.00075", "0.0026")),
+        ("engine", DOGE_TERMS, ("0.0001", "0.0002")),
+    ):
+        # the strategy sees the rates it pays (else it fails, and the report says why)
+        strategy = tmp_path / f"bid_{name}.py"
+        strategy.write_text(
+            BID_1000_AT_FIRST_PRINT.replace(
+                "self.placed = False",
+                "self.placed = False\n        rates = self.ctx.fee_rates()\n"
+                f"        assert (rates.maker, rates.taker) == {tuple(map(D, rates))!r}, rates",
+            )
+        )
         data = doge_market(tmp_path / f"{name}.ndjson", terms={DOGE: terms})
         fills_file = tmp_path / f"{name}.csv"
         report = vmx.json(
             "backtest", str(strategy), "--data", str(data), "--trades", str(fills_file)
         )
+        assert report["strategy_state"] != "failed", report["strategy_error"]
         [fill] = fills_of(fills_file)
         assert fill["liquidity"] == "maker"  # the bid rested, a print reached it
         paid[name] = D(fill["fee"])
