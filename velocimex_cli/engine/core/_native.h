@@ -316,6 +316,11 @@ int command_emit_order(Command *c, OrderObject *order, PyObject *event);
 int command_finish(Command *c);
 
 /* locks.c */
+typedef struct {
+    int own; /* the instrument has rates of its own (else the exchange's apply) */
+    long long maker, taker, lock;
+} OwnRates;
+int own_rates_of(PyObject *instrument, const OwnRates **out);
 int lock_rate_of(PyObject *instrument, long long exchange_rate, long long *out);
 int lock_for_lots(long long side, long long price, long long lots, long long notional_units,
                   long long lot_units, long long lock_rate, i128 *out);

@@ -89,37 +89,27 @@ typedef struct {
 } SettleContext;
 
 /* settlement.Settlement._settle_fills's rates: the instrument's own maker, taker and lock rates
- * (a mirrored venue's), else the exchange's. An instrument has both own rates or neither, so
- * one read decides; without them the lock rate is the command's (the exchange's then).
- * FAST_OK, FAST_FALLBACK (beyond int64) or -1. */
+ * (a mirrored venue's, locks.c's own_rates_of), else the exchange's. FAST_OK, FAST_FALLBACK
+ * (beyond int64) or -1. */
 static int
 fee_rates_of(Command *c, PyObject *instrument, SettleContext *x)
 {
-    PyObject *maker = PyObject_GetAttr(instrument, s_maker_rate);
-    if (maker == NULL) {
-        return -1;
-    }
-    int rc;
-    if (maker == Py_None) {
-        Py_DECREF(maker);
-        rc = ex_get_ll(c->exd, s__maker_rate, &x->maker_rate);
-        if (rc == FAST_OK) {
-            rc = ex_get_ll(c->exd, s__taker_rate, &x->taker_rate);
-        }
-        x->lock_rate = c->lock_rate;
+    const OwnRates *rates;
+    int rc = own_rates_of(instrument, &rates);
+    if (rc != FAST_OK) {
         return rc;
     }
-    rc = get_ll(maker, &x->maker_rate);
-    Py_DECREF(maker);
-    PyObject *taker = rc == FAST_OK ? PyObject_GetAttr(instrument, s_taker_rate) : NULL;
-    if (taker == NULL) {
-        return rc == FAST_OK ? -1 : rc;
+    if (rates->own) {
+        x->maker_rate = rates->maker;
+        x->taker_rate = rates->taker;
+        x->lock_rate = rates->lock;
+        return FAST_OK;
     }
-    rc = taker == Py_None ? FAST_FALLBACK : get_ll(taker, &x->taker_rate);
-    Py_DECREF(taker);
+    rc = ex_get_ll(c->exd, s__maker_rate, &x->maker_rate);
     if (rc == FAST_OK) {
-        rc = lock_rate_of(instrument, c->lock_rate, &x->lock_rate);
+        rc = ex_get_ll(c->exd, s__taker_rate, &x->taker_rate);
     }
+    x->lock_rate = c->lock_rate; /* the exchange's, as the command read it */
     return rc;
 }
 
