@@ -62,6 +62,16 @@ def test_a_taker_fill_and_a_maker_fill_pay_the_venues_rates(tmp_path: Path) -> N
         )
         assert simulated["fee_source"] == "engine"
 
+        # A dry run estimates the fee at the venue's taker rate.
+        body = {"exchange": "BINANCE", "symbol": "BTC/USDT", "type": "limit", "side": "buy",
+                "price": "100.00", "quantity": "0.5"}  # fmt: skip
+        checked = engine.client.post(
+            "/v1/trading/orders/validate", json=body, headers=engine.headers
+        )
+        assert checked.status_code == 200, checked.text
+        estimate = checked.json()["data"]["estimate"]
+        assert D(str(estimate["fee"])) == D("0.5") * D("100.00") * VENUE_TAKER
+
         # Taker: a marketable buy of 0.5 takes the venue's ask at 100.00.
         taken = engine.order(side="buy", price="100.00", quantity="0.5")
         assert taken.status_code == 201, taken.text
