@@ -4,9 +4,11 @@ fake exchange of tests/fakes/ served on a background thread, read back through t
 `vmx` commands (and `vmx watch` on a real terminal).
 
 After each injected fault the engine's book (full depth) equals the fake's true book once
-resynced; on Binance, whose resync needs a REST depth snapshot, the test holds that snapshot
-back, so the halted state is seen: `vmx markets status` says halted with the fault's reason and
-market orders are refused with MARKET_CLOSED, then open with the reconnect counted.
+resynced. The tests hold the venue's next snapshot back (Binance's REST depth snapshot, Kraken's
+and Coinbase's book subscription), so the halted state is seen: `vmx markets status` says halted
+with the fault's reason, market orders are refused with MARKET_CLOSED, and the WebSocket book
+channel (`vmx stream market`) says `book_status` valid false; then open with the reconnect
+counted, `book_status` valid true and a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tests.e2e.venue_thread import VenueThread
 from tests.fakes.binance import FakeBinance
 from tests.fakes.coinbase import FakeCoinbase
 from tests.fakes.kraken import FakeKraken
-from tests.processes import VMX, make_env
+from tests.processes import VMX, Reader, make_env
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +40,8 @@ Book = dict[str, dict[Decimal, Decimal]]
 
 class GatedBinance(FakeBinance):
     """A fake Binance whose depth snapshots wait while `gate` is closed (a slow resync), so a
-    test can look at the engine while the book is being resynced."""
+    test can look at the engine while the book is being resynced; `hold_snapshots` and
+    `release_snapshots` as the Kraken and Coinbase fakes have them."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
@@ -48,6 +51,12 @@ class GatedBinance(FakeBinance):
     async def _depth(self, request: Any) -> Any:  # type: ignore[override]
         await self.gate.wait()
         return super()._depth(request)
+
+    def hold_snapshots(self) -> None:
+        self.gate.clear()
+
+    def release_snapshots(self) -> None:
+        self.gate.set()
 
 
 @dataclass(frozen=True)
@@ -222,27 +231,73 @@ def test_vmx_watch_shows_the_fakes_real_prices(binance: Mirror) -> None:
         terminal.close()
 
 
+class BookStream:
+    """`vmx stream market EXCHANGE:SYMBOL -c book`: the book channel's messages as a client of
+    the engine's WebSocket sees them."""
+
+    def __init__(self, mirror: Mirror) -> None:
+        venue = mirror.venue
+        self.process = subprocess.Popen(
+            [*VMX, "stream", "market", f"{venue.exchange}:{venue.symbol}", "-c", "book"],
+            env=mirror.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        self.reader = Reader(self.process)
+        self.reader.wait_for(lambda: self.types()[:1] == ["book_snapshot"])
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in list(self.reader.lines)]
+
+    def types(self) -> list[str]:
+        return [message["type"] for message in self.messages()]
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages() if m["type"] == "book_status"]
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+
 def held_resync(mirror: Mirror, fault: Callable[[], None], reason: str) -> None:
     """Inject `fault` with the venue's snapshots held back: while the book is resyncing the
-    exchange is halted with `reason` and market orders are refused; then it opens again with one
-    more reconnect and the fake's true book."""
+    exchange is halted with `reason`, market orders are refused and the book channel says the
+    book is not valid; then it opens again with one more reconnect, the channel says valid and
+    sends a fresh snapshot, and the book is the fake's true book."""
     before = mirror.wait_open()["feed"]["reconnects"]
-    gate: asyncio.Event = mirror.fake.gate
-    mirror.thread.call(gate.clear)
+    stream = BookStream(mirror)
     try:
-        fault()
-        mirror.wait_for(lambda: mirror.status()["status"] == "halted", "halted")
-        status = mirror.status()
-        assert reason in status["reason"], status
-        refused = mirror.market_order()
-        assert refused.returncode != 0
-        assert "MARKET_CLOSED" in refused.stderr and reason in refused.stderr, refused.stderr
+        mirror.thread.call(mirror.fake.hold_snapshots)
+        try:
+            fault()
+            mirror.wait_for(lambda: mirror.status()["status"] == "halted", "halted")
+            status = mirror.status()
+            assert reason in status["reason"], status
+            refused = mirror.market_order()
+            assert refused.returncode != 0
+            assert "MARKET_CLOSED" in refused.stderr and reason in refused.stderr, refused.stderr
+            stream.reader.wait_for(lambda: stream.statuses())
+            [down] = stream.statuses()
+            assert down["valid"] is False and reason in down["reason"], down
+            assert (down["exchange"], down["symbol"]) == (
+                mirror.venue.exchange,
+                mirror.venue.symbol,
+            )
+        finally:
+            mirror.thread.call(mirror.fake.release_snapshots)
+        after = mirror.wait_open()
+        assert after["reason"] is None
+        assert after["feed"]["reconnects"] == before + 1
+        mirror.wait_book_equal()
+        stream.reader.wait_for(lambda: len(stream.statuses()) == 2)
+        up = stream.statuses()[1]
+        assert up["valid"] is True and up["reason"] is None, up
+        types = stream.types()
+        assert (
+            "book_snapshot" in types[types.index("book_status", types.index("book_status") + 1) :]
+        )
     finally:
-        mirror.thread.call(gate.set)
-    after = mirror.wait_open()
-    assert after["reason"] is None
-    assert after["feed"]["reconnects"] == before + 1
-    mirror.wait_book_equal()
+        stream.close()
     filled = mirror.market_order()
     assert filled.returncode == 0, filled.stderr
 
@@ -310,6 +365,44 @@ def test_kraken_and_coinbase_books_equal_the_fakes_after_a_fault(
         mirror.wait_book_equal()
 
 
+@pytest.mark.parametrize("venue", [KRAKEN, COINBASE], ids=["kraken", "coinbase"])
+def test_kraken_and_coinbase_halt_while_resyncing_after_a_fault_a_drop_and_a_stall(
+    venue: Venue, tmp_path: Path
+) -> None:
+    with mirror_of(venue, tmp_path, stall_after=1.0, **FAST) as mirror:
+        # the venue talks while its book is quiet (so that only a stall is silent)
+        fake = mirror.fake
+        mirror.thread.beat(0.2, lambda: fake.set_levels(venue.key))
+        mirror.wait_open()
+        mirror.wait_book_equal()
+        step = Decimal("0.1") if venue is KRAKEN else Decimal("0.01")
+        top = Decimal(venue.bids[0][0])
+
+        def fault() -> None:  # Kraken: a checksum that does not match; Coinbase: a lost update
+            lost = [(str(top - 9 * step), "2")]
+            if venue is KRAKEN:
+                mirror.set_levels(bids=lost, bad_checksum=True)
+            else:
+                mirror.set_levels(bids=lost, publish=False)
+                mirror.set_levels(asks=[(venue.asks[1][0], "0")])  # the next shows the gap
+
+        held_resync(mirror, fault, "checksum mismatch" if venue is KRAKEN else "sequence gap")
+        assert mirror.engine_book()["bids"][top - 9 * step] == Decimal("2")
+
+        def drop() -> None:
+            mirror.set_levels(asks=[(venue.asks[0][0], "0.25")])
+            mirror.thread.call(fake.server.drop)
+
+        held_resync(mirror, drop, "connection")
+
+        def stall() -> None:
+            mirror.thread.call(fake.server.stall)
+            mirror.thread.call(fake.set_levels, venue.key, [(str(top - 5 * step), "2")])  # unheard
+
+        held_resync(mirror, stall, "stalled")
+        assert mirror.engine_book()["bids"][top - 5 * step] == Decimal("2")
+
+
 def test_an_engine_started_while_binance_refuses_serves_the_simulated_exchanges_then_mirrors(
     tmp_path: Path,
 ) -> None:
@@ -365,6 +458,35 @@ def test_a_resting_order_keeps_its_place_and_fills_only_from_prints_that_reach_i
     shown = binance.json("order", "show", order_id)
     assert shown["status"] == "filled"
     assert Decimal(shown["average_price"]) == Decimal("63999.99")
+    # each maker fill paid Binance's maker rate (ccxt states its base tier: 0.1%), not vmx's
+    fills = binance.json("order", "fills")["fills"]
+    assert [(f["liquidity"], Decimal(f["quantity"])) for f in fills] == [
+        ("maker", Decimal("0.2")),
+        ("maker", Decimal("0.1")),
+    ]
+    for fill in fills:
+        assert Decimal(fill["fee"]) == Decimal("63999.99") * Decimal(fill["quantity"]) * BINANCE_FEE
+
+
+BINANCE_FEE = Decimal("0.001")  # Binance's spot maker and taker rate as ccxt states it
+
+
+def test_a_paper_taker_fill_on_binance_pays_binances_rate(binance: Mirror) -> None:
+    binance.wait_open()
+    row = next(r for r in binance.json("markets", "list", "BINANCE")["markets"]
+               if r["symbol"] == "BTC/USDT")  # fmt: skip
+    assert (Decimal(row["maker_fee"]), Decimal(row["taker_fee"])) == (BINANCE_FEE, BINANCE_FEE)
+    assert row["fee_source"] == "venue"
+    filled = binance.market_order()  # buys 0.01 at the fake's best ask, 64000.01
+    assert filled.returncode == 0, filled.stderr
+    [fill] = binance.json("order", "fills")["fills"]
+    assert fill["liquidity"] == "taker" and Decimal(fill["price"]) == Decimal("64000.01")
+    fee = Decimal("64000.01") * Decimal("0.01") * BINANCE_FEE
+    assert fee == Decimal("0.6400001")  # (the engine's 2 bps would be 0.128)
+    assert Decimal(fill["fee"]) == fee and fill["fee_asset"] == "USDT"
+    balance = binance.json("account", "balance")["balances"]
+    usdt = next(b for b in balance if b["asset"] == "USDT")
+    assert Decimal(usdt["total"]) == 100_000 - Decimal("640.0001") - fee
 
 
 @pytest.mark.parametrize(
@@ -374,6 +496,8 @@ def test_a_resting_order_keeps_its_place_and_fills_only_from_prints_that_reach_i
         ({"stall": 1}, "'stall' is not a setting vmx knows; use stall_after, backoff, max_backoff"),
         ({"stall_after": 0}, "stall_after must be a number of seconds above 0 and at most 3600"),
         ({"backoff": "1"}, "backoff must be a number of seconds above 0"),
+        ({"maker_fee": "0.0002"}, "binance.vmx: maker_fee needs taker_fee too"),
+        ({"maker_fee": "0.0002", "taker_fee": "-1"}, "binance.vmx: taker_fee -1 is below 0"),
     ],
 )
 def test_a_venue_configs_vmx_tuning_that_cannot_be_used_is_refused_naming_it(

@@ -1,7 +1,8 @@
 """A recording of a mirrored market (`vmx stream market --record`, a real `vmx` against the real
 engine app under uvicorn, mirroring a scripted venue) carries the venue's terms in its header
 and backtests on them: here BINANCE BTC/USDT on a 0.001 tick, where vmx's simulated BTC/USDT
-has 0.01, so the venue's prices are off the simulated tick."""
+has 0.01, so the venue's prices are off the simulated tick; and the venue's fee rates, which the
+backtest's fills pay instead of the engine's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pytest
@@ -40,12 +41,12 @@ FINE_BTC = MarketSpec(
     lot_size=D("0.00001"),
     min_quantity=D("0.00001"),
     min_notional=D("5"),
-    taker_fee=D("0.001"),
-    maker_fee=D("0.001"),
+    taker_fee=D("0.0026"),
+    maker_fee=D("0.00075"),
 )
 
 BUY_AT_MARKET_ON_FIRST_PRINT = """
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from velocimex_cli.strategy import Strategy
 
 
@@ -127,6 +128,8 @@ def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
             "lot_size": 0.00001,
             "min_quantity": 0.00001,
             "min_notional": 5,  # the venue's, as the engine lists it
+            "maker_fee": 0.00075,
+            "taker_fee": 0.0026,
         }
     }
 
@@ -141,6 +144,10 @@ def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
     report = json.loads(ran.stdout, parse_float=D)
     assert report["options"]["exchange"] == "BINANCE"
     assert report["terms"]["tick_size"] == D("0.001")
+    assert (report["terms"]["maker_fee"], report["terms"]["taker_fee"]) == (
+        D("0.00075"),
+        D("0.0026"),
+    )
     assert report["orders_rejected"] == 0, report["first_rejection"]
     rows = fills.read_text(encoding="utf-8").splitlines()[1:]
     assert len(rows) == 1, rows
@@ -151,3 +158,7 @@ def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
         D("60000.013"),
         D("0.01234"),
     )
+    # a taker fill at the venue's 0.26%, rounded down to the ledger's 10^-8 USDT
+    fee = (D("60000.013") * D("0.01234") * D("0.0026")).quantize(D("1e-8"), ROUND_DOWN)
+    assert fee == D("1.92504041")
+    assert D(fill["fee"]) == fee and fill["fee_asset"] == "USDT"

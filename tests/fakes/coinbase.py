@@ -56,6 +56,9 @@ class FakeCoinbase:
         self.time = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
         self.trade_id = 7000
         self.received: list[Any] = []
+        # `hold_snapshots`: level2 subscriptions acknowledged but not yet served (a slow resync)
+        self.holding = False
+        self.held: list[tuple[Connection, Product]] = []
 
     def config(self) -> dict[str, Any]:
         """The `--venue-config` entry for `coinbase` that points ccxt here."""
@@ -169,19 +172,13 @@ class FakeCoinbase:
             if product is None or channel not in ("level2", "market_trades"):
                 connection.send({"type": "error", "message": f"Failed to subscribe: {product_id}"})
                 continue
-            connection.topics.add(f"{channel}:{product_id}")
-            if channel == "level2":
-                updates = [
-                    self._update(side, p, q)
-                    for side in ("bid", "ask")
-                    for p, q in product.book.sorted(side)
-                ]
-                self._send(
-                    connection,
-                    "l2_data",
-                    [{"type": "snapshot", "product_id": product_id, "updates": updates}],
-                )
+            if channel == "level2" and self.holding:
+                self.held.append((connection, product))  # served by `release_snapshots`
+            elif channel == "level2":
+                connection.topics.add(f"{channel}:{product_id}")
+                self._send_snapshot(connection, product)
             else:
+                connection.topics.add(f"{channel}:{product_id}")
                 self._send(
                     connection,
                     "market_trades",
@@ -191,6 +188,18 @@ class FakeCoinbase:
             connection,
             "subscriptions",
             [{"subscriptions": {channel: message.get("product_ids", [])}}],
+        )
+
+    def _send_snapshot(self, connection: Connection, product: Product) -> None:
+        updates = [
+            self._update(side, p, q)
+            for side in ("bid", "ask")
+            for p, q in product.book.sorted(side)
+        ]
+        self._send(
+            connection,
+            "l2_data",
+            [{"type": "snapshot", "product_id": product.id, "updates": updates}],
         )
 
     def _update(self, side: str, price: Decimal, qty: Decimal) -> dict[str, Any]:
@@ -240,3 +249,17 @@ class FakeCoinbase:
 
     def book(self, product_id: str) -> dict[str, dict[Decimal, Decimal]]:
         return self.products[product_id].book.plain()
+
+    def hold_snapshots(self) -> None:
+        """From now on a `level2` subscription is acknowledged, but its snapshot (and the updates
+        after it) wait for `release_snapshots`: a resync that takes a while."""
+        self.holding = True
+
+    def release_snapshots(self) -> None:
+        """Serve the held subscriptions still open: the book as it is now, then its updates."""
+        self.holding = False
+        held, self.held = self.held, []
+        for connection, product in held:
+            if connection in self.server.connections:
+                connection.topics.add(f"level2:{product.id}")
+                self._send_snapshot(connection, product)

@@ -71,6 +71,9 @@ class FakeKraken:
         self.time = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
         self.trade_id = 900
         self.received: list[Any] = []
+        # `hold_snapshots`: book subscriptions acknowledged but not yet served (a slow resync)
+        self.holding = False
+        self.held: list[tuple[Connection, Pair]] = []
 
     def config(self) -> dict[str, Any]:
         """The `--venue-config` entry for `kraken` that points ccxt here. ccxt paces every
@@ -169,12 +172,16 @@ class FakeKraken:
                 continue
             topic = f"{channel}:{symbol}"
             result: dict[str, Any] = {"channel": channel, "symbol": symbol}
+            held = self.holding and method == "subscribe" and channel == "book"
             if method == "unsubscribe":
                 connection.topics.discard(topic)
+                self.held = [(c, p) for c, p in self.held if (c, p) != (connection, pair)]
+            elif held:
+                self.held.append((connection, pair))  # served by `release_snapshots`
             else:
                 connection.topics.add(topic)
-                if channel == "book":
-                    result.update(depth=params.get("depth", 10), snapshot=True)
+            if method == "subscribe" and channel == "book":
+                result.update(depth=params.get("depth", 10), snapshot=True)
             connection.send(
                 {
                     "method": method,
@@ -185,12 +192,8 @@ class FakeKraken:
                     "time_out": self._now(),
                 }
             )
-            if method == "subscribe" and channel == "book":
-                connection.send(
-                    self._book_message(
-                        pair, "snapshot", pair.book.sorted("bid"), pair.book.sorted("ask")
-                    )
-                )
+            if method == "subscribe" and channel == "book" and not held:
+                self._send_snapshot(connection, pair)
             if (
                 method == "subscribe"
                 and channel == "trade"
@@ -198,6 +201,11 @@ class FakeKraken:
                 and pair.trades
             ):
                 connection.send({"channel": "trade", "type": "snapshot", "data": pair.trades[-50:]})
+
+    def _send_snapshot(self, connection: Connection, pair: Pair) -> None:
+        connection.send(
+            self._book_message(pair, "snapshot", pair.book.sorted("bid"), pair.book.sorted("ask"))
+        )
 
     def _book_message(
         self, pair: Pair, kind: str, bids: Any, asks: Any, checksum: int | None = None
@@ -244,3 +252,17 @@ class FakeKraken:
 
     def book(self, symbol: str) -> dict[str, dict[Decimal, Decimal]]:
         return self.pairs[symbol].book.plain()
+
+    def hold_snapshots(self) -> None:
+        """From now on a `book` subscription is acknowledged, but its snapshot (and the updates
+        after it) wait for `release_snapshots`: a resync that takes a while."""
+        self.holding = True
+
+    def release_snapshots(self) -> None:
+        """Serve the held subscriptions still open: the book as it is now, then its updates."""
+        self.holding = False
+        held, self.held = self.held, []
+        for connection, pair in held:
+            if connection in self.server.connections:
+                connection.topics.add(f"book:{pair.ws}")
+                self._send_snapshot(connection, pair)

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.storage import Store
 from velocimex_cli.engine.drivers.strategies.limits import StrategyLimits
-from velocimex_cli.engine.drivers.venues.spec import VenueMirror
+from velocimex_cli.engine.drivers.venues.spec import VenueMirror, fee_tiers
 from velocimex_cli.wire.errors import StorageUnavailable
 
 if TYPE_CHECKING:
@@ -133,7 +133,9 @@ class EngineNode:
                 mirror.require_ccxt()  # refuse at once, before anything is opened
                 sources = mirror.ccxt_source
             specs = markets.SpecFile(settings.data_dir)
-            config.catalogue, halted = markets.mirrored_catalogue(settings.mirrors, specs.load())
+            config.catalogue, halted = markets.mirrored_catalogue(
+                settings.mirrors, specs.load(), fee_tiers(settings.venue_config)
+            )
             mirroring = (sources, specs, halted)
         if self._store is not None:
             self.exchange = Exchange(config, self.clock, self._store)

@@ -9,7 +9,10 @@ terms:
     "terms": {"BINANCE:DOGE/USDT": {"base": "DOGE", "quote": "USDT", "tick_size": 0.00001,
                                     "lot_size": 1, "min_quantity": 1, "min_notional": 1}}
 
-`min_quantity` and `min_notional` may be missing or null. A header is a file someone hands
+`min_quantity` and `min_notional` may be missing or null. `maker_fee` and `taker_fee` (both or
+neither, fractions: 0.001 = 10 bps) are the fee rates the instrument's fills paid when they were
+its own (a mirrored venue's: its row's `fee_source` is "venue"); a backtest then charges them,
+and without them the engine's rates. A header is a file someone hands
 vmx, so `read_terms` holds every entry to bounds (a name of at most MAX_NAME characters of
 [A-Za-z0-9._-], numbers in plain decimal notation, finite, within 1e+-30, sizes above 0) and
 says which entry and field is wrong (`TermsProblem`); it never trusts what it reads.
@@ -31,7 +34,8 @@ MAX_TERMS = 1000  # instruments a header may give terms for
 MAX_NAME = 32  # characters of an exchange, a base or a quote asset
 MAX_SYMBOL = 64
 REQUIRED = ("base", "quote", "tick_size", "lot_size")
-OPTIONAL = ("min_quantity", "min_notional")
+OPTIONAL = ("min_quantity", "min_notional", "maker_fee", "taker_fee")
+FEES = ("maker_fee", "taker_fee")  # may be 0; both or neither
 FIELDS = REQUIRED + OPTIONAL
 _NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME - 1}}}")
 _SYMBOL = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{MAX_SYMBOL - 1}}}")
@@ -57,6 +61,8 @@ class RecordedTerms:
     lot_size: Decimal
     min_quantity: Decimal | None = None
     min_notional: Decimal | None = None
+    maker_fee: Decimal | None = None
+    taker_fee: Decimal | None = None
 
     @property
     def key(self) -> str:
@@ -74,6 +80,9 @@ class RecordedTerms:
             entry["min_quantity"] = self.min_quantity
         if self.min_notional is not None:
             entry["min_notional"] = self.min_notional
+        if self.maker_fee is not None and self.taker_fee is not None:
+            entry["maker_fee"] = self.maker_fee
+            entry["taker_fee"] = self.taker_fee
         return entry
 
 
@@ -127,9 +136,11 @@ def _entry(key: object, entry: object) -> RecordedTerms:
             numbers[name] = None
             continue
         number = _number(f"{where}.{name}", value)
-        if number < 0 or (number == 0 and name != "min_quantity"):
+        if number < 0 or (number == 0 and name not in ("min_quantity", *FEES)):
             raise TermsProblem(f"{where}.{name} {value} must be above 0")
         numbers[name] = number
+    if (numbers["maker_fee"] is None) != (numbers["taker_fee"] is None):
+        raise TermsProblem(f"{where} gives one of maker_fee and taker_fee: give both or neither")
     tick, lot = numbers["tick_size"], numbers["lot_size"]
     if tick is None or lot is None:  # required: `missing` said so above
         raise TermsProblem(f"{where} lacks tick_size or lot_size")
@@ -142,6 +153,8 @@ def _entry(key: object, entry: object) -> RecordedTerms:
         lot_size=lot,
         min_quantity=numbers["min_quantity"],
         min_notional=numbers["min_notional"],
+        maker_fee=numbers["maker_fee"],
+        taker_fee=numbers["taker_fee"],
     )
 
 
@@ -182,7 +195,12 @@ def terms_of_markets(
         if len(terms) >= MAX_TERMS:
             problems.append(f"{key}: more than {MAX_TERMS} instruments")
             continue
-        entry = {name: row.get(name) for name in FIELDS if row.get(name) is not None}
+        own_fees = row.get("fee_source") == "venue"  # else the engine's: not the market's terms
+        entry = {
+            name: row.get(name)
+            for name in FIELDS
+            if row.get(name) is not None and (own_fees or name not in FEES)
+        }
         try:
             checked = _entry(key, entry)
         except TermsProblem as exc:

@@ -102,6 +102,45 @@ def test_an_instrument_the_catalogue_lacks_backtests_on_its_recorded_terms(
     assert "Unknown symbol 'DOGE/USDT' on BINANCE" in refused.stderr
 
 
+def test_a_recordings_fee_rates_are_what_its_backtest_pays(vmx: Vmx, tmp_path: Path) -> None:
+    """Terms with the venue's fee rates (a mirrored market's recording): the fill pays them,
+    rounded down to the ledger's 10^-8; without them, the engine's 1 bps maker rate."""
+    fees = {"maker_fee": D("0.00075"), "taker_fee": D("0.0026")}
+    paid = {}
+    for name, terms, rates in (
+        ("venue", {**DOGE_TERMS, **fees}, ("0.00075", "0.0026")),
+        ("engine", DOGE_TERMS, ("0.0001", "0.0002")),
+    ):
+        # the strategy sees the rates it pays (else it fails, and the report says why)
+        strategy = tmp_path / f"bid_{name}.py"
+        strategy.write_text(
+            BID_1000_AT_FIRST_PRINT.replace(
+                "self.placed = False",
+                "self.placed = False\n        rates = self.ctx.fee_rates()\n"
+                f"        assert (rates.maker, rates.taker) == {tuple(map(D, rates))!r}, rates",
+            )
+        )
+        data = doge_market(tmp_path / f"{name}.ndjson", terms={DOGE: terms})
+        fills_file = tmp_path / f"{name}.csv"
+        report = vmx.json(
+            "backtest", str(strategy), "--data", str(data), "--trades", str(fills_file)
+        )
+        assert report["strategy_state"] != "failed", report["strategy_error"]
+        [fill] = fills_of(fills_file)
+        assert fill["liquidity"] == "maker"  # the bid rested, a print reached it
+        paid[name] = D(fill["fee"])
+        if name == "venue":
+            assert (report["terms"]["maker_fee"], report["terms"]["taker_fee"]) == (
+                D("0.00075"),
+                D("0.0026"),
+            )
+        else:
+            assert "maker_fee" not in report["terms"]
+    notional = D("1000") * D("0.12345")  # 123.45 USDT
+    assert paid == {"venue": D("0.0925875"), "engine": D("0.012345")}
+    assert paid["venue"] == notional * D("0.00075") and paid["engine"] == notional / 10_000
+
+
 def test_recorded_terms_replace_the_catalogues_for_an_instrument_it_lists(
     vmx: Vmx, tmp_path: Path
 ) -> None:
@@ -155,6 +194,13 @@ BAD_TERMS = [
         "cannot be traded",
     ),
     ({DOGE: {**DOGE_TERMS, "min_quantity": D("2.5")}}, None),  # rounded up to whole lots: fine
+    ({DOGE: {**DOGE_TERMS, "maker_fee": D("0.001")}}, "give both or neither"),
+    ({DOGE: {**DOGE_TERMS, "maker_fee": D("-0.001"), "taker_fee": 0}}, "maker_fee -0.001 must"),
+    (
+        {DOGE: {**DOGE_TERMS, "maker_fee": D("0.5"), "taker_fee": D("0.001")}},
+        "cannot be traded: DOGE/USDT: its maker_fee 0.5 is above 0.1",
+    ),
+    ({DOGE: {**DOGE_TERMS, "maker_fee": 0, "taker_fee": 0}}, None),  # no fees: fine
 ]
 
 

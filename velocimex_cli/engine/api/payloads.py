@@ -185,6 +185,7 @@ COMPONENTS: dict[str, Schema] = {
             "status": {"type": "string", "enum": ["open", "closed", "halted"]},
             "maker_fee": NUMBER,
             "taker_fee": NUMBER,
+            "fee_source": {"type": "string", "enum": ["venue", "engine"]},
         }
     ),
     "PriceLevel": _price_level(),

@@ -37,7 +37,7 @@ typedef struct {
     PyObject *balance; /* [total, locked] */
     long long side;
     long long unit; /* notional_units (buy) or lot_units (sell) */
-    long long lock_bps;
+    long long lock_rate; /* locks.lock_rate_of the instrument */
     long long now;
 } Mirror;
 
@@ -45,7 +45,7 @@ typedef struct {
 static int
 mirror_lock(Mirror *m, long long price, long long lots, i128 *out)
 {
-    return lock_for_lots(m->side, price, lots, m->unit, m->unit, m->lock_bps, out);
+    return lock_for_lots(m->side, price, lots, m->unit, m->unit, m->lock_rate, out);
 }
 
 /* liquidity.Liquidity.orders_at, walked backwards: the account's order resting before `order`
@@ -338,7 +338,10 @@ mirror_book(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         rc = attr_ll(m.instrument, s_lot_units, &units[1]);
     }
     if (rc == FAST_OK) {
-        rc = ex_get_ll(m.exd, s__lock_bps, &m.lock_bps);
+        rc = ex_get_ll(m.exd, s__lock_rate, &m.lock_rate);
+    }
+    if (rc == FAST_OK) {
+        rc = lock_rate_of(m.instrument, m.lock_rate, &m.lock_rate);
     }
     if (rc < 0) {
         goto done;

@@ -4,8 +4,9 @@ catalogue (recordings made before the header carried terms, CSVs of trades, the 
 
 Recorded terms become an instrument by the rule a mirrored venue's markets follow
 (drivers/venues/markets.py `instrument_of`: tick and lot as stated, the minimum quantity
-rounded up to whole lots), at the catalogue's place for an instrument it lists (so the
-replay's engine trades that one on the recorded terms instead) and after it for one it lacks.
+rounded up to whole lots, the venue's fee rates when the header gives them), at the
+catalogue's place for an instrument it lists (so the replay's engine trades that one on the
+recorded terms instead) and after it for one it lacks.
 """
 
 from __future__ import annotations
@@ -65,15 +66,17 @@ def instrument_on_terms(
         lot_size=terms.lot_size,
         min_quantity=terms.min_quantity,
         min_notional=terms.min_notional,
-        taker_fee=None,
-        maker_fee=None,
+        taker_fee=terms.taker_fee,
+        maker_fee=terms.maker_fee,
     )
     try:
         return instrument_of(spec, index, venue)
     except SpecError as exc:
         problem = (
-            f"{exc} (the engine keeps amounts in whole 10^-8 of an asset: the lot size and "
-            "tick size x lot size must be multiples of 0.00000001)"
+            str(exc)
+            if "fee" in str(exc)
+            else f"{exc} (the engine keeps amounts in whole 10^-8 of an asset: the lot size "
+            "and tick size x lot size must be multiples of 0.00000001)"
         )
         if path is None:
             raise ValueError(problem) from None
@@ -93,6 +96,12 @@ def recorded_terms(instrument: Instrument) -> dict[str, Any]:
         "lot_size": instrument.lot_size,
         "min_quantity": instrument.min_quantity,
         "min_notional": instrument.min_notional,
+        # the fee rates of the recording, when it gave them (else the engine's: not listed)
+        **(
+            {"maker_fee": instrument.maker_fee, "taker_fee": instrument.taker_fee}
+            if instrument.taker_fee is not None
+            else {}
+        ),
     }
 
 

@@ -43,6 +43,8 @@
 #endif
 
 #define BUY 0
+/* fees.RATE_SCALE: a fee rate is a whole number of 10^-8 (fees.py). */
+#define RATE_SCALE 100000000
 
 /* ------------------------------------------------------------------------------ types */
 
@@ -186,8 +188,9 @@ extern EngineConstants E;
 #define NATIVE_NAMES(X)                                                                         \
     X(s__listeners, "_listeners") X(s__events, "_events") X(s__always_open, "_always_open")     \
     X(s_books, "books") X(s_config, "config")                                                   \
-    X(s_market_protection_bps, "market_protection_bps") X(s__lock_bps, "_lock_bps")             \
-    X(s__maker_bps, "_maker_bps") X(s__taker_bps, "_taker_bps")                                 \
+    X(s_market_protection_bps, "market_protection_bps") X(s__lock_rate, "_lock_rate")           \
+    X(s__maker_rate, "_maker_rate") X(s__taker_rate, "_taker_rate")                             \
+    X(s_maker_rate, "maker_rate") X(s_taker_rate, "taker_rate") X(s_lock_rate, "lock_rate")     \
     X(s_next_order_id, "next_order_id") X(s_next_trade_id, "next_trade_id") X(s__now, "_now")   \
     X(s_clock, "clock") X(s__moment, "_moment") X(s__moment_micros, "_moment_micros")           \
     X(s__command_books, "_command_books") X(s__changes, "_changes") X(s__traded, "_traded")     \
@@ -228,7 +231,7 @@ typedef struct {
     PyObject *interested; /* with listeners: the frozenset of accounts they want, else NULL */
     int own;              /* a listener wants the command's account's order and fill events */
     int trades;           /* a listener wants public trade events (`_trade_events`) */
-    long long lock_bps;
+    long long lock_rate; /* the exchange's, then its instrument's (locks.c's lock_rate_of) */
 } Command;
 
 /* ------------------------------------------------------------------------------ functions
@@ -313,10 +316,16 @@ int command_emit_order(Command *c, OrderObject *order, PyObject *event);
 int command_finish(Command *c);
 
 /* locks.c */
+typedef struct {
+    int own; /* the instrument has rates of its own (else the exchange's apply) */
+    long long maker, taker, lock;
+} OwnRates;
+int own_rates_of(PyObject *instrument, const OwnRates **out);
+int lock_rate_of(PyObject *instrument, long long exchange_rate, long long *out);
 int lock_for_lots(long long side, long long price, long long lots, long long notional_units,
-                  long long lot_units, long long lock_bps, i128 *out);
+                  long long lot_units, long long lock_rate, i128 *out);
 int buy_release_on_fill(long long price, long long quantity, long long filled, long long lots,
-                        long long notional_units, long long lock_bps, i128 *out);
+                        long long notional_units, long long lock_rate, i128 *out);
 
 /* ledger.c */
 PyObject *balance_entry(PyObject *balances, PyObject *asset);

@@ -62,7 +62,7 @@ command_open(Command *c, PyObject *exchange, PyObject *account)
             return rc;
         }
     }
-    rc = ex_get_ll(c->exd, s__lock_bps, &c->lock_bps);
+    rc = ex_get_ll(c->exd, s__lock_rate, &c->lock_rate);
     if (rc != FAST_OK) {
         return rc;
     }

@@ -59,8 +59,8 @@ def dry_run(exchange: ExchangeState, account: Account, request: dict[str, Any]) 
     filled = sum(take for _, take in fills)
     notional_units = instrument.notional_units
     fill_notional = sum(price * take * notional_units for price, take in fills)
-    taker_bps = exchange._taker_bps
-    fee_total = sum(fee(price * take * notional_units, taker_bps) for price, take in fills)
+    taker_rate = exchange._taker_rate if instrument.taker_rate is None else instrument.taker_rate
+    fee_total = sum(fee(price * take * notional_units, taker_rate) for price, take in fills)
     status, reason = outcome(order, reject, filled, liquidity_left)
     order.filled = filled
     order.filled_notional = fill_notional

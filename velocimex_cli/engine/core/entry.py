@@ -17,7 +17,7 @@ from velocimex_cli.engine.core import hours, risk
 from velocimex_cli.engine.core.entry_rules import same_order
 from velocimex_cli.engine.core.instruments import MAX_STEPS, Catalogue, Instrument, VenueKind
 from velocimex_cli.engine.core.ledger import units_to_decimal
-from velocimex_cli.engine.core.locks import lock_for
+from velocimex_cli.engine.core.locks import lock_for, lock_rate_of
 from velocimex_cli.engine.core.orders import (
     BUY,
     GTC,
@@ -170,7 +170,7 @@ class OrderEntry:
         asset = instrument.quote if side == BUY else instrument.base
         required = 0
         if reject is None:
-            required = lock_for(order, lots, self._lock_bps)
+            required = lock_for(order, lots, lock_rate_of(instrument, self._lock_rate))
             balance = account.balances.get(asset)
             available = balance[0] - balance[1] if balance is not None else 0
             if required > available:

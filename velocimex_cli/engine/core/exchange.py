@@ -47,7 +47,7 @@ from velocimex_cli.engine.core.dry_run import dry_run
 from velocimex_cli.engine.core.engine_config import DEFAULT_SANDBOX_FUNDS, EngineConfig
 from velocimex_cli.engine.core.entry import OrderEntry, parse_order
 from velocimex_cli.engine.core.events import Event
-from velocimex_cli.engine.core.fees import lock_bps
+from velocimex_cli.engine.core.fees import lock_rate, rate_of_bps
 from velocimex_cli.engine.core.fills import FillRecord
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Catalogue, Instrument
 from velocimex_cli.engine.core.ledger import (
@@ -104,9 +104,10 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self.ledger = Ledger()
         self.next_order_id = 1
         self.next_trade_id = 1
-        self._maker_bps = config.maker_fee_bps
-        self._taker_bps = config.taker_fee_bps
-        self._lock_bps = lock_bps(config.maker_fee_bps, config.taker_fee_bps)
+        # The exchange-wide fee rates (fees.py), for the instruments without their own.
+        self._maker_rate = rate_of_bps(config.maker_fee_bps)
+        self._taker_rate = rate_of_bps(config.taker_fee_bps)
+        self._lock_rate = lock_rate(self._maker_rate, self._taker_rate)
         self._always_open = config.always_open
         self._listeners: list[Callable[[Event], None]] = []
         self._interests: dict[Callable[[Event], None], Interest] = {}
@@ -376,7 +377,7 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
             self.clock(),
             self.config.always_open,
             self.halts,
-            (self._maker_bps, self._taker_bps),
+            (self._maker_rate, self._taker_rate),
         )
 
     def market_status(self) -> list[dict[str, Any]]:

@@ -51,9 +51,10 @@ class ExchangeState(Protocol):
     storage_refusal: str | None  # why state changes are refused (None: they run)
     gated: set[int]  # mirrored instruments: users' orders pass venue_gate.check
     halts: dict[int, str]  # mirrored instruments whose feed is down, and why
-    _maker_bps: int
-    _taker_bps: int
-    _lock_bps: int  # fees.lock_bps of the two
+    # The exchange-wide fee rates in fees.RATE_UNITs, for instruments without their own.
+    _maker_rate: int
+    _taker_rate: int
+    _lock_rate: int  # fees.lock_rate of the two
     _always_open: bool
     _listeners: list[Listener]
     _event_accounts: frozenset[str] | None  # accounts whose order/fill events are built

@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import cast
 
+from velocimex_cli.engine.core.fees import lock_rate, rate_of
 from velocimex_cli.wire.errors import InvalidParameter
 
 LEDGER_DECIMALS = 8
@@ -43,12 +44,20 @@ class Instrument:
     # The least price x quantity an order may have, in the quote asset (a mirrored venue's
     # rule; None: no such rule).
     min_notional: Decimal | None = None
+    # The venue's own fee rates as fractions (0.00075 = 7.5 bps; a mirrored venue's market),
+    # both or neither; None: the exchange-wide rates of the engine's configuration (fees.py).
+    maker_fee: Decimal | None = None
+    taker_fee: Decimal | None = None
     # Derived integer scales (filled in by __post_init__).
     price_decimals: int = field(init=False)
     quantity_decimals: int = field(init=False)
     lot_units: int = field(init=False)
     notional_units: int = field(init=False)
     min_lots: int = field(init=False)
+    # The own fee rates in fees.RATE_UNITs, and the one a buy locks (None: the exchange's).
+    maker_rate: int | None = field(init=False)
+    taker_rate: int | None = field(init=False)
+    lock_rate: int | None = field(init=False)
 
     def __post_init__(self) -> None:
         lot_units = self.lot_size * LEDGER_SCALE
@@ -66,6 +75,13 @@ class Instrument:
         object.__setattr__(self, "lot_units", int(lot_units))
         object.__setattr__(self, "notional_units", int(notional_units))
         object.__setattr__(self, "min_lots", int(min_lots))
+        maker, taker = self.maker_fee, self.taker_fee
+        if (maker is None) != (taker is None):
+            raise ValueError(f"{self.symbol}: a maker fee needs a taker fee, and the reverse")
+        rates = None if maker is None or taker is None else (rate_of(maker), rate_of(taker))
+        object.__setattr__(self, "maker_rate", None if rates is None else rates[0])
+        object.__setattr__(self, "taker_rate", None if rates is None else rates[1])
+        object.__setattr__(self, "lock_rate", None if rates is None else lock_rate(*rates))
 
     @property
     def exchange(self) -> str:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from velocimex_cli.engine.core import native_path
 from velocimex_cli.engine.core.events import Event, TickerEvent
 from velocimex_cli.engine.core.ledger import AccountKind
-from velocimex_cli.engine.core.locks import lock_for
+from velocimex_cli.engine.core.locks import lock_for, lock_rate_of
 from velocimex_cli.engine.core.orders import BUY, CANCELED, GTC, LIMIT, NATIVE, SELL, Order, Reason
 from velocimex_cli.engine.core.views import book_event, ticker
 from velocimex_cli.wire.errors import InsufficientBalance
@@ -105,7 +105,7 @@ class Liquidity:
             exchange.next_order_id, account.name, self.instrument, side, LIMIT, GTC, False,
             ticks, lots, None, now,
         )  # fmt: skip
-        units = lock_for(order, lots, exchange._lock_bps)
+        units = lock_for(order, lots, lock_rate_of(self.instrument, exchange._lock_rate))
         self._balance(side, units)[1] += units
         exchange.next_order_id += 1
         account.orders[order.id] = order
@@ -117,8 +117,8 @@ class Liquidity:
         """Set a resting order's remaining lots in place, keeping its queue position, its lock
         following exactly. Growing is refused (False) unless it is the last of its level."""
         self._check_quiet()
-        bps = self.exchange._lock_bps
-        units = lock_for(order, remaining, bps) - lock_for(order, order.remaining, bps)
+        rate = lock_rate_of(self.instrument, self.exchange._lock_rate)
+        units = lock_for(order, remaining, rate) - lock_for(order, order.remaining, rate)
         balance = self._balance(order.side, units)
         if not self.book.resize(order, remaining):
             return False
@@ -131,7 +131,8 @@ class Liquidity:
         self._check_quiet()
         account = self.account
         self.book.remove(order)
-        units = lock_for(order, order.remaining, self.exchange._lock_bps)
+        rate = lock_rate_of(self.instrument, self.exchange._lock_rate)
+        units = lock_for(order, order.remaining, rate)
         (self._quote if order.side == BUY else self._base)[1] -= units
         order.status = CANCELED
         order.reason = Reason.CANCELED_BY_USER

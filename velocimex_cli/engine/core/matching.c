@@ -68,7 +68,7 @@ order_release(Command *c, PyObject *account, OrderObject *order, PyObject *reaso
     Py_DECREF(entry); /* the dict keeps it */
     if (fit == FAST_OK && PyList_CheckExact(entry) && PyList_GET_SIZE(entry) == 2 &&
         lock_for_lots(order->side, order->price, order->quantity - order->filled, units, units,
-                      c->lock_bps, &lock)) {
+                      c->lock_rate, &lock)) {
         if (list_add(entry, 1, -lock) < 0) {
             goto done;
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.core.ledger import AccountKind
-from velocimex_cli.engine.core.locks import lock_for
+from velocimex_cli.engine.core.locks import lock_for, lock_rate_of
 from velocimex_cli.engine.core.orders import (
     BUY,
     CANCELED,
@@ -125,7 +125,8 @@ class Matching:
         """End a live order: unlock what it still holds and record why."""
         instrument = order.instrument
         asset = instrument.quote if order.side == BUY else instrument.base
-        account.balances[asset][1] -= lock_for(order, order.quantity - order.filled, self._lock_bps)
+        rate = lock_rate_of(instrument, self._lock_rate)
+        account.balances[asset][1] -= lock_for(order, order.quantity - order.filled, rate)
         order.status = status
         order.reason = reason
         order.updated = self._now

@@ -328,7 +328,10 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto out;
     }
     i128 required;
-    if (!lock_for_lots(side, ticks, lots, notional_units, lot_units, c.lock_bps, &required)) {
+    if ((rc = lock_rate_of(instrument, c.lock_rate, &c.lock_rate)) != FAST_OK) {
+        goto out;
+    }
+    if (!lock_for_lots(side, ticks, lots, notional_units, lot_units, c.lock_rate, &required)) {
         rc = FAST_FALLBACK;
         goto out;
     }
@@ -412,6 +415,9 @@ engine_cancel(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int rc = hand_back_order(args[2]);
     if (rc == FAST_OK) {
         rc = command_open(&c, args[0], ((OrderObject *)args[2])->account);
+    }
+    if (rc == FAST_OK) {
+        rc = lock_rate_of(((OrderObject *)args[2])->instrument, c.lock_rate, &c.lock_rate);
     }
     if (rc != FAST_OK) {
         goto out;

@@ -85,8 +85,33 @@ typedef struct {
 typedef struct {
     PyObject *taker_account, *taker_balances, *quote, *base, *index, *accounts;
     OrderObject *taker;
-    long long notional_units, lot_units, maker_bps, taker_bps, lock_bps;
+    long long notional_units, lot_units, maker_rate, taker_rate, lock_rate;
 } SettleContext;
+
+/* settlement.Settlement._settle_fills's rates: the instrument's own maker, taker and lock rates
+ * (a mirrored venue's, locks.c's own_rates_of), else the exchange's. FAST_OK, FAST_FALLBACK
+ * (beyond int64) or -1. */
+static int
+fee_rates_of(Command *c, PyObject *instrument, SettleContext *x)
+{
+    const OwnRates *rates;
+    int rc = own_rates_of(instrument, &rates);
+    if (rc != FAST_OK) {
+        return rc;
+    }
+    if (rates->own) {
+        x->maker_rate = rates->maker;
+        x->taker_rate = rates->taker;
+        x->lock_rate = rates->lock;
+        return FAST_OK;
+    }
+    rc = ex_get_ll(c->exd, s__maker_rate, &x->maker_rate);
+    if (rc == FAST_OK) {
+        rc = ex_get_ll(c->exd, s__taker_rate, &x->taker_rate);
+    }
+    x->lock_rate = c->lock_rate; /* the exchange's, as the command read it */
+    return rc;
+}
 
 /* ledger.Account.balances[asset][i] as int64 (FAST_FALLBACK if it is not). */
 static int
@@ -109,13 +134,13 @@ plan_fill(SettleContext *x, OrderObject *maker, long long lots, long long price,
     }
     i128 v, notional, maker_fee, taker_fee;
     if (!mul128(price, lots, &v) || !mul128(v, x->notional_units, &notional) ||
-        !fits64(notional) || !mul128(notional, x->maker_bps, &maker_fee) ||
-        !mul128(notional, x->taker_bps, &taker_fee)) {
+        !fits64(notional) || !mul128(notional, x->maker_rate, &maker_fee) ||
+        !mul128(notional, x->taker_rate, &taker_fee)) {
         return FAST_FALLBACK;
     }
     p->notional = (long long)notional;
-    maker_fee = floordiv(maker_fee, 10000);
-    taker_fee = floordiv(taker_fee, 10000);
+    maker_fee = floordiv(maker_fee, RATE_SCALE);
+    taker_fee = floordiv(taker_fee, RATE_SCALE);
     v = (i128)lots * x->lot_units;
     if (!fits64(v) || !fits64(maker_fee) || !fits64(taker_fee)) {
         return FAST_FALLBACK;
@@ -143,7 +168,7 @@ plan_fill(SettleContext *x, OrderObject *maker, long long lots, long long price,
     }
     i128 released;
     if (!buy_release_on_fill(buyer_order->price, buyer_order->quantity, buyer_filled, lots,
-                             x->notional_units, x->lock_bps, &released)) {
+                             x->notional_units, x->lock_rate, &released)) {
         return FAST_FALLBACK;
     }
     PyObject *buyer_balances = PyObject_GetAttr(p->buyer, s_balances);
@@ -423,12 +448,8 @@ settle_fills(Command *c, PyObject *taker_account, OrderObject *taker, PyObject *
         fit = attr_ll(instrument, s_lot_units, &x.lot_units);
     }
     if (fit == FAST_OK) {
-        fit = ex_get_ll(c->exd, s__maker_bps, &x.maker_bps);
+        fit = fee_rates_of(c, instrument, &x);
     }
-    if (fit == FAST_OK) {
-        fit = ex_get_ll(c->exd, s__taker_bps, &x.taker_bps);
-    }
-    x.lock_bps = c->lock_bps;
     if (fit < 0) {
         goto done;
     }

@@ -1,6 +1,7 @@
 """Settlement: moving assets on each fill of a match.
 
-Quote from buyer to seller, base the other way, fees (fees.py) to the fee account; the
+Quote from buyer to seller, base the other way, fees (fees.py: at the instrument's own rates,
+else the exchange's) to the fee account; the
 buyer's lock shrinks to what its remainder needs (locks.py), the seller's by the base it gave;
 positions, fill records, the ticker's statistics, the trade events and the makers' statuses
 follow.
@@ -14,7 +15,7 @@ from velocimex_cli.engine.core.events import FillEvent, TradeEvent
 from velocimex_cli.engine.core.fees import fee
 from velocimex_cli.engine.core.fills import FillRecord
 from velocimex_cli.engine.core.ledger import FEE_ACCOUNT, AccountKind, Position
-from velocimex_cli.engine.core.locks import buy_release_on_fill
+from velocimex_cli.engine.core.locks import buy_release_on_fill, lock_rate_of
 from velocimex_cli.engine.core.native_path import settle as native_settle
 from velocimex_cli.engine.core.orders import BUY, FILLED, PARTIALLY_FILLED, Order
 from velocimex_cli.engine.core.views import fill_wire
@@ -51,21 +52,23 @@ class Settlement:
         quote, base = instrument.quote, instrument.base
         accounts = self.ledger.accounts
         fee_balance = self.ledger.fees.balance(quote)
-        maker_bps, taker_bps = self._maker_bps, self._taker_bps
+        maker_rate, taker_rate = instrument.maker_rate, instrument.taker_rate
+        if maker_rate is None or taker_rate is None:  # no rates of its own: the exchange's
+            maker_rate, taker_rate = self._maker_rate, self._taker_rate
+        lock_rate = lock_rate_of(instrument, self._lock_rate)
         now = self._now
         changes = self._changes
         stats = self.stats[instrument.index]
         events = self._events
         taker_is_buy = taker.side == BUY
         index = instrument.index
-        lock_bps = self._lock_bps
         fee_total = 0
         for maker, lots, price in fills:
             maker_account = accounts[maker.account]
             notional = price * lots * notional_units
             base_units = lots * lot_units
-            maker_fee = fee(notional, maker_bps)
-            taker_fee = fee(notional, taker_bps)
+            maker_fee = fee(notional, maker_rate)
+            taker_fee = fee(notional, taker_rate)
             trade_id = self.next_trade_id
             self.next_trade_id += 1
             if taker_is_buy:
@@ -77,7 +80,7 @@ class Settlement:
             taker.filled += lots  # the book already counted the maker's side
             # Buyer: pays notional + fee out of its lock, which shrinks to what the rest needs.
             released = buy_release_on_fill(
-                buyer_order, lots, buyer_order.price * notional_units, lock_bps
+                buyer_order, lots, buyer_order.price * notional_units, lock_rate
             )
             quote_entry = buyer.balances[quote]
             quote_entry[0] -= notional + buyer_fee

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from velocimex_cli.engine.core import hours
 from velocimex_cli.engine.core.book import OrderBook
 from velocimex_cli.engine.core.events import BookEvent
+from velocimex_cli.engine.core.fees import fraction_of
 from velocimex_cli.engine.core.instruments import Catalogue, Instrument
 from velocimex_cli.engine.core.ledger import Account, units_to_decimal
 from velocimex_cli.engine.core.market_stats import MarketStats
@@ -55,13 +56,14 @@ def instruments(
     now: datetime,
     always_open: bool,
     halts: Mapping[int, str] | None = None,
-    fee_bps: tuple[int, int] = (0, 0),
+    fee_rates: tuple[int, int] = (0, 0),
 ) -> list[dict[str, Any]]:
-    """The catalogue's rows; a mirrored instrument whose feed is down is `halted`. `fee_bps`
-    (maker, taker) gives every instrument's (extension) `maker_fee`/`taker_fee` as fractions
-    (0.0002 = 2 bps)."""
+    """The catalogue's rows; a mirrored instrument whose feed is down is `halted`. Each row's
+    (extension) `maker_fee`/`taker_fee` are fractions (0.0002 = 2 bps): the instrument's own
+    rates where it has them (a mirrored venue's, `fee_source` "venue"), else `fee_rates`
+    (maker, taker; the exchange-wide rates in fees.RATE_UNITs; `fee_source` "engine")."""
     venue = catalogue.venue(exchange) if exchange is not None else None
-    maker_fee, taker_fee = (Decimal(bps) / 10_000 for bps in fee_bps)
+    maker_fee, taker_fee = (fraction_of(rate) for rate in fee_rates)
     return [
         {
             "exchange": i.venue.name,
@@ -77,8 +79,9 @@ def instruments(
             else "open"
             if hours.is_open(i.venue, now, always_open=always_open)
             else "closed",
-            "maker_fee": maker_fee,
-            "taker_fee": taker_fee,
+            "maker_fee": maker_fee if i.maker_fee is None else i.maker_fee,
+            "taker_fee": taker_fee if i.taker_fee is None else i.taker_fee,
+            "fee_source": "engine" if i.taker_fee is None else "venue",
         }
         for i in catalogue.instruments
         if venue is None or i.venue is venue

@@ -277,7 +277,9 @@ class StrategyContext(Protocol):
 
     def balance(self, asset: str) -> BalanceInfo: ...
 
-    def fee_rates(self) -> FeeRates: ...
+    def fee_rates(self) -> FeeRates:
+        """The fee rates of the deployed instrument's fills (a mirrored venue's own)."""
+        ...
 
     # -- market data --------------------------------------------------------------------
     def best_bid(

@@ -183,6 +183,10 @@ class EngineContext:
         return found
 
     def fee_rates(self) -> FeeRates:
+        """The deployed instrument's rates: its own (a mirrored venue's), else the engine's."""
+        instrument = self._host.instrument
+        if instrument.maker_fee is not None and instrument.taker_fee is not None:
+            return FeeRates(maker=instrument.maker_fee, taker=instrument.taker_fee)
         config = self._exchange.config
         return FeeRates(
             maker=Decimal(config.maker_fee_bps) / 10_000,

@@ -2,8 +2,11 @@
 
 The engine's exchange for a venue (`VenueMirror.exchange`, "BINANCE") replaces the simulated
 one of that name. Its instruments are the venue's markets as `load_markets` states them (tick,
-lot, minimum quantity and notional); the rest of the catalogue stays simulated and keeps its
-order, so the mirrored instruments come after it.
+lot, minimum quantity and notional, and the maker and taker fee rates a paper fill pays: the
+venue's own, or the user's tier from the venue config's `vmx` entry, `with_fee_tier`); the rest
+of the catalogue stays simulated and keeps its order, so the mirrored instruments come after it.
+A venue's rate the engine cannot charge exactly (below 0, above 10%, finer than 10^-8) is not
+used: that market then pays the engine's exchange-wide rates, and a warning says so.
 
 The specs last loaded are kept in the data directory (`venue_markets.json`), so a restart with
 no network still knows the markets its users' resting orders are on, and uses them until the
@@ -25,6 +28,7 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from velocimex_cli.engine.core.fees import FeeRateError, rate_of
 from velocimex_cli.engine.core.instruments import (
     Catalogue,
     Instrument,
@@ -33,7 +37,7 @@ from velocimex_cli.engine.core.instruments import (
     default_instruments,
 )
 from velocimex_cli.engine.drivers.venues.feed import MarketSpec
-from velocimex_cli.engine.drivers.venues.spec import VenueMirror
+from velocimex_cli.engine.drivers.venues.spec import FeeTier, VenueMirror
 
 log = logging.getLogger("vmx.engine.venues")
 
@@ -49,10 +53,19 @@ class SpecError(ValueError):
 
 def instrument_of(spec: MarketSpec, index: int, venue: Venue) -> Instrument:
     """The engine's instrument for a venue's market: its tick and lot as stated, its minimum
-    quantity rounded up to a whole number of lots (the least the venue accepts)."""
+    quantity rounded up to a whole number of lots (the least the venue accepts), its fee rates
+    as stated (both, else neither: the engine's). SpecError when the engine cannot trade it
+    (`chargeable` first drops fee rates the engine cannot charge)."""
     try:
         if spec.tick_size <= 0 or spec.lot_size <= 0:
             raise SpecError(f"{spec.symbol}: the venue states no usable tick or lot size")
+        own_fees = spec.maker_fee is not None and spec.taker_fee is not None
+        for name, rate in (("maker_fee", spec.maker_fee), ("taker_fee", spec.taker_fee)):
+            if own_fees and rate is not None:
+                try:
+                    rate_of(rate)
+                except FeeRateError as exc:
+                    raise SpecError(f"{spec.symbol}: its {name} {exc}") from None
         minimum = spec.lot_size
         if spec.min_quantity is not None and spec.min_quantity > spec.lot_size:
             lots = (spec.min_quantity / spec.lot_size).to_integral_value(ROUND_CEILING)
@@ -68,6 +81,8 @@ def instrument_of(spec: MarketSpec, index: int, venue: Venue) -> Instrument:
             min_quantity=minimum,
             reference_price=spec.tick_size,
             min_notional=spec.min_notional or None,
+            maker_fee=spec.maker_fee if own_fees else None,
+            taker_fee=spec.taker_fee if own_fees else None,
         )
     except (ValueError, InvalidOperation) as exc:
         if isinstance(exc, SpecError):
@@ -76,14 +91,36 @@ def instrument_of(spec: MarketSpec, index: int, venue: Venue) -> Instrument:
 
 
 def same_terms(instrument: Instrument, spec: MarketSpec) -> bool:
-    """Whether `instrument` already trades on `spec`'s terms."""
+    """Whether `instrument` already trades on `spec`'s terms (fees included)."""
     fresh = instrument_of(spec, instrument.index, instrument.venue)
-    return (fresh.tick_size, fresh.lot_size, fresh.min_quantity, fresh.min_notional) == (
-        instrument.tick_size,
-        instrument.lot_size,
-        instrument.min_quantity,
-        instrument.min_notional,
-    )
+    return _terms(fresh) == _terms(instrument)
+
+
+def _terms(i: Instrument) -> tuple[Decimal | None, ...]:
+    return (i.tick_size, i.lot_size, i.min_quantity, i.min_notional, i.maker_fee, i.taker_fee)
+
+
+def with_fee_tier(spec: MarketSpec, tier: FeeTier | None) -> MarketSpec:
+    """`spec` at the user's own fee tier (the venue config's `vmx` maker_fee/taker_fee), when
+    one is configured."""
+    if tier is None:
+        return spec
+    return replace(spec, maker_fee=tier.maker_fee, taker_fee=tier.taker_fee)
+
+
+def chargeable(spec: MarketSpec, venue: str) -> MarketSpec:
+    """`spec` without fee rates the engine cannot charge exactly (logged: the market pays the
+    engine's exchange-wide rates instead)."""
+    for name in ("maker_fee", "taker_fee"):
+        rate = getattr(spec, name)
+        try:
+            if rate is not None:
+                rate_of(rate)
+        except FeeRateError as exc:
+            log.warning("%s %s: the venue's %s %s; it pays the engine's fee rates instead",
+                        venue, spec.symbol, name, exc)  # fmt: skip
+            return replace(spec, maker_fee=None, taker_fee=None)
+    return spec
 
 
 # ------------------------------------------------------------------ the specs kept on disk
@@ -160,12 +197,16 @@ class SpecFile:
 
 # ------------------------------------------------------------------ the catalogue
 def mirrored_catalogue(
-    mirrors: Iterable[VenueMirror], kept: Mapping[str, Mapping[str, MarketSpec]]
+    mirrors: Iterable[VenueMirror],
+    kept: Mapping[str, Mapping[str, MarketSpec]],
+    tiers: Mapping[str, FeeTier] | None = None,
 ) -> tuple[Catalogue, dict[str, str]]:
     """The engine's catalogue with `mirrors` replacing the simulated exchanges of their names,
     and the instruments halted from the start (key -> reason): the simulated symbols a
-    mirrored exchange no longer trades. Mirrored symbols come from the specs `kept`, else
-    from the simulated instrument of the same name (until the venue's spec replaces it)."""
+    mirrored exchange no longer trades. Mirrored symbols come from the specs `kept` (at the
+    user's fee tier of `tiers`, venue -> tier, where one is set), else from the simulated
+    instrument of the same name (until the venue's spec replaces it)."""
+    tiers = tiers or {}
     mirrors = list(mirrors)
     names = {m.exchange for m in mirrors}
     simulated = default_instruments()
@@ -187,6 +228,7 @@ def mirrored_catalogue(
         for symbol in mirror.symbols:
             spec = specs.get(symbol)
             if spec is not None:
+                spec = chargeable(with_fee_tier(spec, tiers.get(mirror.venue)), mirror.venue)
                 try:
                     rows.append(instrument_of(spec, len(rows), venue))
                     continue

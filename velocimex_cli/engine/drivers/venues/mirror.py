@@ -79,10 +79,12 @@ from velocimex_cli.engine.drivers.venues.fills import in_book, take_print
 from velocimex_cli.engine.drivers.venues.markets import (
     SpecError,
     SpecFile,
+    chargeable,
     instrument_of,
     same_terms,
+    with_fee_tier,
 )
-from velocimex_cli.engine.drivers.venues.spec import MirrorSpecError, VenueMirror
+from velocimex_cli.engine.drivers.venues.spec import FeeTier, MirrorSpecError, VenueMirror, fee_tier
 from velocimex_cli.engine.drivers.venues.status import AWAITING, FeedStatus
 from velocimex_cli.wire.errors import StorageUnavailable
 from velocimex_cli.wire.timefmt import iso, to_micros
@@ -158,9 +160,13 @@ class VenueFeed:
         clock: Clock,
         specs: SpecFile,
         sleep: Sleep = asyncio.sleep,
+        tier: FeeTier | None = None,
     ) -> None:
+        """`tier`: the user's own fee rates at the venue (the venue config's `vmx` entry), in
+        place of those the venue states."""
         self.exchange = exchange
         self.mirror = mirror
+        self.tier = tier
         self.source = source
         self.clock = clock
         self.specs = specs
@@ -208,12 +214,14 @@ class VenueFeed:
 
     def use_markets(self, specs: Sequence[MarketSpec]) -> None:
         """The venue's markets loaded: instruments for the mirrored symbols (new ones added,
-        stand-ins replaced by the venue's terms while nothing rests on them), kept on disk."""
+        stand-ins replaced by the venue's terms while nothing rests on them), kept on disk as
+        the venue states them (the user's fee tier is applied to what is traded, not kept)."""
         exchange = self.exchange
         usable: list[MarketSpec] = []
-        for spec in specs:
-            if spec.symbol not in self.mirror.symbols:
+        for stated in specs:
+            if stated.symbol not in self.mirror.symbols:
                 continue
+            spec = chargeable(with_fee_tier(stated, self.tier), self.mirror.exchange)
             feed = self.feeds.get(spec.symbol)
             try:
                 if feed is None:
@@ -239,7 +247,7 @@ class VenueFeed:
             except SpecError as exc:
                 log.warning("%s: %s", self.mirror.exchange, exc)
                 continue
-            usable.append(spec)
+            usable.append(stated)
         self.specs.save(self.mirror.venue, usable)
 
     # ------------------------------------------------------------------ running
@@ -447,6 +455,7 @@ class VenueMirrors:
                 clock,
                 specs,
                 sleep,
+                fee_tier(venue_config.get(mirror.venue, {})),
             )
             for mirror in mirrors
         ]

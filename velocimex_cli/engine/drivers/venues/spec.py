@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,21 @@ MAX_SYMBOLS = 64  # per venue: one watch each
 MAX_VENUE_CONFIG_BYTES = 1 << 20
 # A venue config entry's key read by vmx, not merged into ccxt's config: how the source watches
 # the feed, in seconds (`stall_after`: no message on a book's connection for that long drops it;
-# `backoff`, `max_backoff`: the first and the longest wait between retries).
+# `backoff`, `max_backoff`: the first and the longest wait between retries), and the user's own
+# fee tier at the venue (`maker_fee`, `taker_fee`: fractions such as "0.0002", both together),
+# charged on paper fills instead of the rates the venue states for its first tier.
 TUNING_KEY = "vmx"
 TUNINGS = ("stall_after", "backoff", "max_backoff")
+FEE_KEYS = ("maker_fee", "taker_fee")
 MAX_TUNING_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class FeeTier:
+    """A user's own fee rates at a venue (fractions of the notional: 0.0002 = 2 bps)."""
+
+    maker_fee: Decimal
+    taker_fee: Decimal
 
 
 class MirrorSpecError(ValueError):
@@ -138,15 +150,57 @@ def venue_config(data: object, source: str) -> dict[str, dict[str, Any]]:
     return config
 
 
+def fee_tier(entry: Mapping[str, Any]) -> FeeTier | None:
+    """The user's fee tier of a venue config entry (checked by `venue_config`), if it has one."""
+    from velocimex_cli.wire.numbers import parse_decimal  # (the CLI imports this module)
+
+    tuning = entry.get(TUNING_KEY)
+    if not isinstance(tuning, Mapping) or not all(key in tuning for key in FEE_KEYS):
+        return None
+    maker, taker = (parse_decimal(tuning[key]) for key in FEE_KEYS)
+    return None if maker is None or taker is None else FeeTier(maker, taker)
+
+
+def fee_tiers(config: Mapping[str, Mapping[str, Any]]) -> dict[str, FeeTier]:
+    """Each venue's fee tier (venue id -> tier) from a checked venue config."""
+    return {venue: tier for venue, entry in config.items() if (tier := fee_tier(entry))}
+
+
+def _check_fee(key: str, value: object, where: str) -> None:
+    """A `vmx` fee rate: a fraction the engine charges exactly, as a string or a JSON number."""
+    from velocimex_cli.engine.core.fees import FeeRateError, rate_of  # (only when used)
+    from velocimex_cli.wire.numbers import parse_decimal
+
+    example = f'"{key}": "0.0002" for 0.02%'
+    number = parse_decimal(value) if isinstance(value, str | int | float) else None
+    if number is None:
+        raise MirrorSpecError(f"{where}: {key} must be a fraction such as {example}, not {value!r}")
+    try:
+        rate_of(number)
+    except FeeRateError as exc:
+        raise MirrorSpecError(f"{where}: {key} {exc}; write it as {example}") from None
+
+
 def _check_tuning(tuning: object, where: str) -> None:
-    """The `vmx` entry: an object of TUNINGS, each a number of seconds > 0."""
+    """The `vmx` entry: an object of TUNINGS, each a number of seconds > 0, and FEE_KEYS, both
+    or neither, each a fraction."""
     example = '{"stall_after": 30, "backoff": 0.5, "max_backoff": 30}'
     if not isinstance(tuning, Mapping):
         raise MirrorSpecError(f"{where} must be an object such as {example}")
+    fees = [key for key in FEE_KEYS if key in tuning]
+    if len(fees) == 1:
+        other = FEE_KEYS[1 - FEE_KEYS.index(fees[0])]
+        raise MirrorSpecError(
+            f"{where}: {fees[0]} needs {other} too (a fee tier states both), e.g. "
+            '{"maker_fee": "0.0002", "taker_fee": "0.0004"}'
+        )
     for key, seconds in tuning.items():
+        if key in FEE_KEYS:
+            _check_fee(key, seconds, where)
+            continue
         if key not in TUNINGS:
             raise MirrorSpecError(
-                f"{where}: {key!r} is not a setting vmx knows; use {', '.join(TUNINGS)}"
+                f"{where}: {key!r} is not a setting vmx knows; use {', '.join(TUNINGS + FEE_KEYS)}"
             )
         if (
             isinstance(seconds, bool)
