@@ -1,8 +1,8 @@
 """Durable engine state in SQLite (standard library), WAL mode, in the engine's data directory.
 
 Implements the core's storage port (`engine/core/storage.py`) and imports only the core: the
-engine node (`engine/node.py`) plugs a store into an Exchange. `MemoryStore` is the port without
-a file, for backtests.
+engine node (`engine/node.py`) plugs a store into an Exchange. `MemoryStore`
+(memory_store.py) is the port without a file.
 
 Each engine command hands its `Changes` to `SqliteStore.commit`, which writes them (orders,
 fills, balances, positions, counters) in one transaction; the command is acknowledged only
@@ -46,11 +46,13 @@ from velocimex_cli.engine.core.storage import Changes
 from velocimex_cli.engine.database import (
     DB_NAME,
     META_UPSERT,
-    StoreError,
     connect,
     roll_back,
     unusable,
 )
+
+# Defined in database.py; also here for callers that catch it around the store (cli/engine_keys).
+from velocimex_cli.engine.database import StoreError as StoreError
 from velocimex_cli.engine.restore import restore
 from velocimex_cli.engine.start_checks import check_start
 from velocimex_cli.wire.errors import StorageUnavailable
@@ -65,33 +67,6 @@ _PRUNE_TRADES = (
     "DELETE FROM trades WHERE trade_id IN "
     "(SELECT trade_id FROM trades ORDER BY trade_id LIMIT ?) AND timestamp <= ?"
 )
-
-
-class MemoryStore:
-    """The storage port without a file: the Exchange's memory is the state, so commits are
-    counted and dropped; named values (simulator state, deployments) are kept in a dict."""
-
-    def __init__(self) -> None:
-        self.meta: dict[str, str] = {}
-        self.commits = 0
-
-    def commit(self, changes: Changes) -> None:
-        self.commits += 1
-
-    def save_meta(self, key: str, value: str) -> None:
-        self.meta[key] = value
-
-    def load_meta(self, key: str) -> str | None:
-        return self.meta.get(key)
-
-    def reload(self) -> None:
-        raise StoreError("an in-memory store keeps no state apart from the exchange")
-
-    def probe(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
 
 
 _ORDER_UPSERT = """
