@@ -17,7 +17,8 @@ from setuptools import Extension, setup
 CORE = Path("velocimex_cli/engine/core")
 BACKTEST = Path("velocimex_cli/engine/backtest")
 
-# The module file first, then the engine's files, then the backtest's.
+# The module file first, then the engine's files in their layers' order (_native.h: a file
+# calls only those before it), then the backtest's.
 SOURCES = [
     CORE / "_native.c",
     CORE / "values.c",
@@ -25,16 +26,19 @@ SOURCES = [
         CORE / f"{name}.c"
         for name in (
             "orders",
+            "book_levels",
+            "book_queries",
             "book",
             "fills",
-            "commands",
             "locks",
             "ledger",
             "market_stats",
+            "hand_backs",
+            "commands",
             "protection",
             "risk",
-            "matching",
             "settlement",
+            "matching",
             "native_path",
         )
     ),

@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.candles import candle_wire
+from velocimex_cli.engine.database import DB_NAME
 from velocimex_cli.engine.node import EngineNode, NodeSettings
-from velocimex_cli.engine.store import DB_NAME
 
 INTERVALS = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86400}
 

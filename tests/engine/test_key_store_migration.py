@@ -10,8 +10,8 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import FakeClock
+from velocimex_cli.engine.database import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 from velocimex_cli.engine.keys import KeyStore
-from velocimex_cli.engine.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 
 SALT = bytes(range(16))
 SECRET = "an-old-secret-made-by-the-previous-vmx"

@@ -11,8 +11,8 @@ from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.drivers.simulator import MarketSimulator
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
+from velocimex_cli.engine.memory_store import MemoryStore
 from velocimex_cli.engine.node import EngineNode, NodeSettings
-from velocimex_cli.engine.store import MemoryStore
 from velocimex_cli.wire.errors import StorageUnavailable
 
 # `Exchange` + `MarketSimulator`, seed 5, 60 steps of 0.25 s from tests.conftest.MARKET_OPEN,

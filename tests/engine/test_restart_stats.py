@@ -10,8 +10,9 @@ from pathlib import Path
 
 from tests.conftest import FakeClock
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.database import DB_NAME
 from velocimex_cli.engine.drivers.simulator import MarketSimulator
-from velocimex_cli.engine.store import DB_NAME, PRUNE_EVERY, open_exchange
+from velocimex_cli.engine.store import PRUNE_EVERY, open_exchange
 
 BTC = {"exchange": "BINANCE", "symbol": "BTC/USDT"}
 

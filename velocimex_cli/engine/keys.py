@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from velocimex_cli.engine.store import DB_NAME, connect
+from velocimex_cli.engine.database import DB_NAME, connect
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.timefmt import iso, parse_iso
 

@@ -14,8 +14,9 @@ from tests.engine.core.trading import USERS, trade_a_while
 from velocimex_cli.engine.core.events import Event
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.core.risk import RiskLimits
+from velocimex_cli.engine.database import SCHEMA_VERSION, StoreError, connect
 from velocimex_cli.engine.drivers.simulator import MAKER, MarketSimulator
-from velocimex_cli.engine.store import SCHEMA_VERSION, StoreError, connect, open_exchange
+from velocimex_cli.engine.store import open_exchange
 
 
 def snapshot(exchange: Exchange) -> dict[str, object]:

@@ -150,15 +150,16 @@ def _store_opens(data_dir: Path, accept_data_loss: bool) -> bool:
     """Check and open (and migrate) the data directory's database before serving, so a file
     that cannot be used (lost commits, a damaged page, a wrong schema, not a database) is one
     clear message on stderr and exit 1, not a traceback from the server's start-up hook."""
-    from velocimex_cli.engine import store
+    from velocimex_cli.engine.database import DB_NAME, StoreError
+    from velocimex_cli.engine.start_checks import check_database, check_start
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        store.check_start(data_dir, accept_data_loss)
-        store.check_database(data_dir / store.DB_NAME)
-    except store.StoreError as exc:
+        check_start(data_dir, accept_data_loss)
+        check_database(data_dir / DB_NAME)
+    except StoreError as exc:
         sys.stderr.write(f"vmx engine: {exc}\n")
         return False
     return True

@@ -3,7 +3,7 @@
  *
  * It sits beside the backtest, its only user (backtest/market.py), and is compiled into the
  * C core's extension (velocimex_cli.engine.core._native, see setup.py): it works inside the
- * book's levels and orders (book.c) and their locks (locks.c).
+ * book's levels and orders (book_levels.c) and their locks (locks.c).
  *
  * - mirror_book(exchange, account, instrument, book, quote_balance, base_balance, bids, asks,
  *   start, now): liquidity.Liquidity.set_level (the reference) for (bids + asks)[start:],

@@ -7,23 +7,41 @@
  *   engine/core/_native.c      the module: its method table, PyInit, the interned names
  *   engine/core/values.c       Python values read and written from C (no Python twin)
  *   engine/core/orders.c       <-> orders.py        Order
- *   engine/core/book.c         <-> book.py          OrderBook (price levels, FIFO queues)
+ *   engine/core/book_levels.c  <-> book.py          OrderBook's price levels and FIFO queues:
+ *                                                   rest, remove, take
+ *   engine/core/book_queries.c <-> book.py          its queries (best, depth, fillable, ...)
+ *   engine/core/book.c         <-> book.py          OrderBook: the type, its methods' arguments
  *   engine/core/fills.c        <-> fills.py         FillRecord
- *   engine/core/commands.c     <-> commands.py      a command's begin, touched books, finish
  *   engine/core/locks.c        <-> locks.py         what an order locks and a fill releases
  *   engine/core/ledger.c       <-> ledger.py        balances and positions
  *   engine/core/market_stats.c <-> market_stats.py  last price and 24h volume
+ *   engine/core/hand_backs.c   (no Python twin)     every condition that hands a command back
+ *                                                   to Python
+ *   engine/core/commands.c     <-> commands.py      a command's begin, touched books, events,
+ *                                                   the orders it closed, finish
  *   engine/core/protection.c   <-> protection.py    a market order's price bound
  *   engine/core/risk.c         <-> risk.py          the account's risk limits
- *   engine/core/matching.c     <-> matching.py      executing a placed order, releasing one
  *   engine/core/settlement.c   <-> settlement.py    settling a match's fills
- *   engine/core/native_path.c  <-> native_path.py   place / cancel / settle, and every
- *                                                   condition that hands one back to Python
+ *   engine/core/matching.c     <-> matching.py      executing a placed order, releasing one
+ *   engine/core/native_path.c  <-> native_path.py   place / cancel / settle: the entry points
  *   engine/backtest/liquidity.c <-> core/liquidity.py  mirror_book (a backtest's recorded book)
  *   engine/backtest/recording.c <-> recording.py       recording_events (a recording's lines)
  *
+ * Layers. After _native.c (the top: it names every entry point), the files are listed above,
+ * and their functions declared below, lowest layer first, and a file calls only the files
+ * before it:
+ *
+ *   values < orders < book_levels < book_queries < book < fills, locks, ledger, market_stats
+ *   < hand_backs < commands < protection, risk < settlement < matching < native_path < _native
+ *
+ * and the backtest's two files call only the engine's lower layers. So a call never comes back
+ * round. It mirrors the Python twins: matching.py's `_execute` settles through settlement.py,
+ * both close orders through commands.py's `_order_closed`, and only exchange.py (native_path.c
+ * here) calls them all. tests/engine/core/test_native_layers.py fails on a call that would
+ * close a circle.
+ *
  * The backtest's two files are compiled into this same extension (setup.py): mirror_book works
- * inside the book's levels and orders and calls book.c, locks.c and values.c directly, which a
+ * inside the book's levels and orders and calls book_levels.c, locks.c and values.c directly, which a
  * second extension could only reach through a capsule of function pointers kept in step by hand.
  *
  * Everything here is internal to the extension: symbols are hidden, only PyInit__native is
@@ -76,7 +94,7 @@ typedef struct OrderObject {
     Level *level;
 } OrderObject;
 
-/* book.Level (book.c). */
+/* book.Level (book_levels.c). */
 struct Level {
     long long price;
     long long quantity; /* sum of the resting orders' remaining lots */
@@ -273,15 +291,27 @@ order_set_reason(OrderObject *order, PyObject *reason)
     Py_SETREF(order->reason, Py_NewRef(reason));
 }
 
-/* book.c */
+/* book_levels.c */
 Level *side_find(Side *s, int side, long long price);
 int book_touch(BookObject *self, long long side, long long price);
-int book_meets_maker_of(BookObject *self, long long side, PyObject *account, long long limit,
-                        long long lots, PyObject *accounts);
 int book_rest_order(BookObject *self, OrderObject *order);
 int book_remove_order(BookObject *self, OrderObject *order);
 PyObject *book_take_fills(BookObject *self, long long side, PyObject *account, long long limit,
                           long long lots, PyObject *self_trades);
+
+/* book_queries.c: the OrderBook's query methods (book.c's method table) */
+int arg_limit(PyObject *value, long long *out);
+PyObject *book_best_bid(BookObject *self, PyObject *unused);
+PyObject *book_best_ask(BookObject *self, PyObject *unused);
+PyObject *book_level_quantity(BookObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *book_depth(BookObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *book_resting_orders(BookObject *self, PyObject *arg);
+PyObject *book_level_orders(BookObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *book_resting_count(BookObject *self, PyObject *unused);
+PyObject *book_crosses(BookObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *book_fillable(BookObject *self, PyObject *const *args, Py_ssize_t nargs);
+int book_meets_maker_of(BookObject *self, long long side, PyObject *account, long long limit,
+                        long long lots, PyObject *accounts);
 
 /* Is this maker's account the given one? (== on the account objects, identity first.) */
 static inline int
@@ -305,15 +335,6 @@ best_price(BookObject *book, int side, int *found)
 /* fills.c */
 PyObject *fill_record_make(long long trade_id, PyObject *order, long long price, long long lots,
                            long long fee, PyObject *liquidity, long long timestamp);
-
-/* commands.c */
-void command_clear(Command *c);
-int command_open(Command *c, PyObject *exchange, PyObject *account);
-int command_micros(Command *c, long long *out);
-int command_begin(Command *c, long long *now);
-int command_touch(Command *c, PyObject *index);
-int command_emit_order(Command *c, OrderObject *order, PyObject *event);
-int command_finish(Command *c);
 
 /* locks.c */
 typedef struct {
@@ -340,27 +361,7 @@ PyObject *position_of(PyObject *account, PyObject *index);
 /* market_stats.c */
 int stats_record(PyObject *stats, long long now, PyObject *price, PyObject *lots);
 
-/* protection.c */
-int market_bound(Command *c, BookObject *book, int buy, long long *out);
-
-/* risk.c */
-int risk_passes(Command *c, PyObject *risk, BookObject *book, int buy, PyObject *price,
-                long long ticks, long long lots, long long notional_units, int may_rest,
-                PyObject *account, PyObject **recent_out, long long *now_out);
-
-/* matching.c */
-int order_closed(Command *c, PyObject *account, OrderObject *order);
-int order_release(Command *c, PyObject *account, OrderObject *order, PyObject *reason,
-                  PyObject *status);
-int place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
-                  PyObject *index, PyObject *balance, i128 required, PyObject *asset);
-int cancel_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
-                   PyObject *index);
-
-/* settlement.c */
-int settle_fills(Command *c, PyObject *taker_account, OrderObject *taker, PyObject *fills);
-
-/* native_path.c: the hand-back conditions (listed at its top), then the module's commands */
+/* hand_backs.c: the conditions (listed at its top) */
 int hand_back_command_state(PyObject *listeners, PyObject *events);
 int hand_back_listeners(Command *c, PyObject *account);
 int hand_back_changes(Command *c);
@@ -375,6 +376,37 @@ int hand_back_makers_listened(Command *c, BookObject *book, long long side, PyOb
 int hand_back_fill(PyObject *fill);
 int hand_back_maker_account(PyObject *accounts, OrderObject *maker, PyObject *taker_account,
                             PyObject **out);
+
+/* commands.c */
+void command_clear(Command *c);
+int command_open(Command *c, PyObject *exchange, PyObject *account);
+int command_micros(Command *c, long long *out);
+int command_begin(Command *c, long long *now);
+int command_touch(Command *c, PyObject *index);
+int command_emit_order(Command *c, OrderObject *order, PyObject *event);
+int command_finish(Command *c);
+int order_closed(Command *c, PyObject *account, OrderObject *order);
+
+/* protection.c */
+int market_bound(Command *c, BookObject *book, int buy, long long *out);
+
+/* risk.c */
+int risk_passes(Command *c, PyObject *risk, BookObject *book, int buy, PyObject *price,
+                long long ticks, long long lots, long long notional_units, int may_rest,
+                PyObject *account, PyObject **recent_out, long long *now_out);
+
+/* settlement.c */
+int settle_fills(Command *c, PyObject *taker_account, OrderObject *taker, PyObject *fills);
+
+/* matching.c */
+int order_release(Command *c, PyObject *account, OrderObject *order, PyObject *reason,
+                  PyObject *status);
+int place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
+                  PyObject *index, PyObject *balance, i128 required, PyObject *asset);
+int cancel_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
+                   PyObject *index);
+
+/* native_path.c: the module's commands */
 PyObject *engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *engine_cancel(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *engine_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

@@ -2,7 +2,7 @@
  *
  * A Command holds what one command reads of the Exchange (its __dict__, the store's Changes,
  * the listeners' wishes) for its duration. Only the cases the engine path runs are here: no
- * book events are built (native_path.c hands those commands back), so finishing a command is
+ * book events are built (hand_backs.c hands those commands back), so finishing a command is
  * bumping the changed books' sequences, handing its events on and committing.
  */
 #include "_native.h"
@@ -36,7 +36,7 @@ command_emit_order(Command *c, OrderObject *order, PyObject *event)
 }
 
 /* commands.Commands._begin's reads, before anything changes: the Exchange's state a command of
- * `account` needs. FAST_OK, FAST_FALLBACK (native_path.c's hand_back_command_state,
+ * `account` needs. FAST_OK, FAST_FALLBACK (hand_backs.c's hand_back_command_state,
  * hand_back_listeners or hand_back_changes say why, or a number is beyond int64), or -1. */
 int
 command_open(Command *c, PyObject *exchange, PyObject *account)
@@ -233,4 +233,37 @@ command_finish(Command *c)
     PyObject *r = PyObject_CallMethodNoArgs(c->exchange, s__commit);
     Py_XDECREF(r);
     return r == NULL ? -1 : 0;
+}
+
+/* commands.Commands._order_closed: an order that ended leaves a simulated account (a user's
+ * keeps its history) and goes into the command's changes. */
+int
+order_closed(Command *c, PyObject *account, OrderObject *order)
+{
+    PyObject *kind = PyObject_GetAttr(account, s_kind);
+    if (kind == NULL) {
+        return -1;
+    }
+    Py_DECREF(kind);
+    if (kind != E.user) {
+        PyObject *orders = PyObject_GetAttr(account, s_orders);
+        PyObject *id = orders == NULL ? NULL : PyLong_FromLongLong(order->id);
+        if (id == NULL) {
+            Py_XDECREF(orders);
+            return -1;
+        }
+        int rc = PyDict_Contains(orders, id);
+        if (rc > 0) {
+            rc = PyDict_DelItem(orders, id);
+        }
+        Py_DECREF(id);
+        Py_DECREF(orders);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    if (c->changes_orders != NULL) {
+        return dict_set_order(c->changes_orders, order);
+    }
+    return 0;
 }

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from velocimex_cli.engine.core.events import OrderEvent, TickerEvent
+from velocimex_cli.engine.core.ledger import AccountKind
 from velocimex_cli.engine.core.views import book_event, order_wire, ticker
 from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
 
@@ -16,7 +17,10 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.core.book import OrderBook
     from velocimex_cli.engine.core.events import Event
     from velocimex_cli.engine.core.exchange_state import ExchangeState
+    from velocimex_cli.engine.core.ledger import Account
     from velocimex_cli.engine.core.orders import Order
+
+USER = AccountKind.USER  # a global is cheaper than an enum attribute on the hot path
 
 
 class Commands:
@@ -55,6 +59,14 @@ class Commands:
             accounts = self._event_accounts
             if accounts is None or order.account in accounts:
                 self._events.append(OrderEvent(order.account, event, order_wire(order)))
+
+    def _order_closed(self: ExchangeState, account: Account, order: Order) -> None:
+        """An order that ended (matching.py's and settlement.py's): it leaves a simulated
+        account (a user's keeps its history) and goes into the command's changes."""
+        if account.kind is not USER:
+            account.orders.pop(order.id, None)
+        if self._changes is not None:
+            self._changes.orders[order.id] = order
 
     def _finish(self: ExchangeState) -> None:
         """End a command: bump the sequence of each book it changed, commit its changes in

@@ -6,8 +6,8 @@ events delivered and its result returned: an acknowledged order is a durable ord
 
 The core reads no clock and no randomness of its own: `clock` is injected.
 
-Each rule lives in a module named for it, and `Exchange` holds the state and the public
-methods every caller uses:
+Each rule lives in a module named for it, and `Exchange` holds the state and the entry points
+that change it (accounts, funding, instruments, orders):
 
 - entry.py: parsing an order request, the pre-trade checks (with entry_rules.py for
   client_order_id replays, risk.py for limits, protection.py for the market bound,
@@ -17,11 +17,12 @@ methods every caller uses:
 - settlement.py: moving balances, positions and fees (fees.py) on each fill;
 - risk_settings.py: risk limits and the dead-man switch as commands;
 - commands.py: a command's begin/finish, its events, its commit (the port: storage.py);
-- a batch the store could not write is rolled back: memory is put back to what the store
-  holds, its events are dropped undelivered, and every state change is refused
-  (STORAGE_UNAVAILABLE, nothing executed) until the node sees the store work again
-  (`resume_storing`);
-- views.py: the read-only queries and the order/fill wire shapes.
+- persistence.py: the store attached, group commit, and a batch the store could not write
+  rolled back: memory is put back to what the store holds, its events are dropped
+  undelivered, and every state change is refused (STORAGE_UNAVAILABLE, nothing executed)
+  until the node sees the store work again (`resume_storing`);
+- queries.py: the read-only entry points; views.py: the shapes they answer in (and the
+  order/fill wire shapes).
 
 The internals are mixins over one state, not objects calling objects: this is the engine's
 hottest path, and a method found on a base class costs no more than one defined here. The
@@ -31,13 +32,12 @@ call on each other, each naming its module), not through this module: none impor
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.engine.core import risk, venue_gate, views
 from velocimex_cli.engine.core.book import OrderBook
@@ -62,7 +62,9 @@ from velocimex_cli.engine.core.market_stats import MarketStats
 from velocimex_cli.engine.core.matching import Matching
 from velocimex_cli.engine.core.native_path import cancel as native_cancel
 from velocimex_cli.engine.core.native_path import place as native_place
-from velocimex_cli.engine.core.orders import BUY, GTC, SELL, Order, TimeInForce
+from velocimex_cli.engine.core.orders import GTC, Order, TimeInForce
+from velocimex_cli.engine.core.persistence import Persistence
+from velocimex_cli.engine.core.queries import Queries
 from velocimex_cli.engine.core.risk import AccountRisk
 from velocimex_cli.engine.core.risk_settings import RiskSettings
 from velocimex_cli.engine.core.settlement import Settlement
@@ -72,9 +74,7 @@ from velocimex_cli.wire.errors import (
     InvalidParameter,
     NotFound,
     OrderNotOpen,
-    StorageUnavailable,
 )
-from velocimex_cli.wire.timefmt import to_micros
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange_state import ExchangeState
@@ -94,7 +94,7 @@ class Interest:
 EVERYTHING = Interest()
 
 
-class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
+class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands, Persistence, Queries):
     def __init__(self, config: EngineConfig, clock: Clock, store: Store | None = None) -> None:
         self.config = config
         self.clock = clock
@@ -144,132 +144,6 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self.gated: set[int] = set()
         self.halts: dict[int, str] = {}
 
-    # ------------------------------------------------------------------ lifecycle
-    def attach_store(self, store: Store) -> None:
-        self._store = store
-        self._changes = Changes()
-
-    def save_meta(self, key: str, value: str) -> None:
-        """Keep a small named value with the engine's state (simulator state); no-op in memory."""
-        if self._store is not None:
-            self._store.save_meta(key, value)
-
-    def load_meta(self, key: str) -> str | None:
-        return self._store.load_meta(key) if self._store is not None else None
-
-    def defer_commits(self, schedule_flush: Callable[[], object] | None) -> None:
-        """Group commit: from now on a command leaves its changes and events pending, and the
-        first command of a batch calls `schedule_flush()`, whose owner must soon call `flush()`.
-        That writes the whole batch in one transaction, then delivers its events. Nothing of a
-        batch may be acknowledged before its flush. None goes back to one commit per command.
-        """
-        self.flush()
-        self._schedule_flush = schedule_flush
-
-    @property
-    def flush_pending(self) -> bool:
-        """Commands have run whose changes are not durable yet (group commit only)."""
-        return self._flush_pending
-
-    def flush(self) -> None:
-        """Commit the pending batch in one transaction, then deliver its events.
-
-        If the store cannot write it, the batch is rolled back (see `_roll_back`) and
-        StorageUnavailable is raised: nothing of it was done, nor ever will be."""
-        self._flush_pending = False
-        changes, store = self._changes, self._store
-        if changes is not None and changes and store is not None:  # (changes: only with a store)
-            try:
-                store.commit(changes)
-            except Exception as exc:
-                self._roll_back(exc)
-            self._changes = Changes()
-        if self._pending_events:
-            events, self._pending_events = self._pending_events, []
-            for event in events:
-                for listener in self._listeners:
-                    listener(event)
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-                self._changes = None
-
-    # ------------------------------------------------------------------ storage failures
-    def _roll_back(self, exc: Exception) -> NoReturn:
-        """The store could not write the pending batch: drop it and its events (none was
-        delivered), put memory back to what the store holds, and refuse every state change
-        until `resume_storing`. Raises StorageUnavailable."""
-        self._pending_events = []
-        self._changes = Changes()
-        self._command_books.clear()
-        self._events = None
-        self._traded.clear()
-        self.storage_refusal = str(exc) or type(exc).__name__
-        self.reload_stored()
-        if self.on_rollback is not None:
-            self.on_rollback()
-        raise self.unstored("not done") from exc
-
-    def reload_stored(self) -> bool:
-        """Put memory back to the state the store holds (books, ledger, orders, fills,
-        counters). False if the store cannot be read: `state_unstored` then stays set."""
-        try:
-            if self._store is None:
-                raise RuntimeError("no store to reload from")
-            self._store.reload()
-        except Exception:
-            self.state_unstored = True
-            return False
-        self.state_unstored = False
-        return True
-
-    def replace_state(self, stored: Exchange) -> None:
-        """Take the books, balances, orders, fills, positions, statistics and dead-man
-        switches of `stored` (an exchange the store rebuilt over this one's catalogue).
-
-        The Account objects stay the same ones (the simulator and in-process drivers hold
-        them), their contents replaced; an account the rolled-back batch opened goes. Ids and
-        book sequences never go back: those the batch used are not handed out again."""
-        for book, fresh in zip(self.books, stored.books, strict=True):
-            fresh.sequence = max(book.sequence, fresh.sequence)
-        self.books = stored.books
-        self.stats = stored.stats
-        accounts = self.ledger.accounts
-        kept = stored.ledger.accounts
-        for name in [name for name in accounts if name not in kept]:
-            del accounts[name]
-        for name, account in kept.items():
-            current = accounts.get(name)
-            if current is None:
-                accounts[name] = account
-                continue
-            for slot in Account.__slots__:
-                setattr(current, slot, getattr(account, slot))
-        self.ledger.funded = stored.ledger.funded
-        self.next_order_id = max(self.next_order_id, stored.next_order_id)
-        self.next_trade_id = max(self.next_trade_id, stored.next_trade_id)
-        self._armed = {name: accounts[name] for name in stored._armed}
-        self._changes = Changes() if self._store is not None else None
-        self._pending_events = []
-        self._flush_pending = False
-
-    def storage_works(self) -> bool:
-        """Whether the store can write again (it tries a small write)."""
-        return self._store is not None and bool(self._store.probe())
-
-    def resume_storing(self) -> None:
-        """The store works again: state changes run again."""
-        self.storage_refusal = None
-
-    def unstored(self, not_done: str) -> StorageUnavailable:
-        """The error for a change the engine could not store (`not_done`: "not placed")."""
-        return StorageUnavailable.not_done(not_done, self.storage_refusal or "unknown")
-
     # ------------------------------------------------------------------ listeners
     def add_listener(
         self, listener: Callable[[Event], None], interest: Interest = EVERYTHING
@@ -300,9 +174,6 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
         self._trade_events = not interests or any(i.trades for i in interests)
 
     # ------------------------------------------------------------------ accounts
-    def has_account(self, name: str) -> bool:
-        return name in self.ledger.accounts
-
     def ensure_account(self, name: str, kind: AccountKind = AccountKind.USER) -> bool:
         """Open `name` with the sandbox funds if it does not exist yet. True if it was created."""
         if name in self.ledger.accounts:
@@ -358,34 +229,13 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
             self._changes.balances.add((account.name, asset))
         self._finish()
 
-    def account(self, name: str) -> Account:
-        """Account `name`, to read (its balances, orders and fills); NOT_FOUND if it does not
-        exist. Every change goes through the entry points above and below."""
-        return self._account(name)
-
     def _account(self, name: str) -> Account:
         account = self.ledger.accounts.get(name)
         if account is None:
             raise NotFound(f"Unknown account {name!r}", {"account": name})
         return account
 
-    # ------------------------------------------------------------------ market data
-    def instruments(self, exchange: str | None = None) -> list[dict[str, Any]]:
-        return views.instruments(
-            self.catalogue,
-            exchange,
-            self.clock(),
-            self.config.always_open,
-            self.halts,
-            (self._maker_rate, self._taker_rate),
-        )
-
-    def market_status(self) -> list[dict[str, Any]]:
-        return views.market_status(self.catalogue, self.clock(), self.config.always_open)
-
-    def instrument(self, exchange: object, symbol: object) -> Instrument:
-        return self.catalogue.find(exchange, symbol)
-
+    # ------------------------------------------------------------------ instruments
     def add_instrument(self, instrument: Instrument) -> None:
         """Trade one more instrument (a mirrored market loaded after start), with an empty
         book; its index is the next one."""
@@ -401,28 +251,6 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
             raise ValueError(f"{instrument.key}: orders rest on its present terms")
         self.catalogue.replace(instrument)
         self.stats[instrument.index] = MarketStats()
-
-    def book(self, instrument: Instrument) -> OrderBook:
-        """`instrument`'s live book, to read (best prices, its sequence); orders change it."""
-        return self.books[instrument.index]
-
-    def order_book(self, exchange: object, symbol: object, depth: int = 20) -> dict[str, Any]:
-        instrument = self.catalogue.find(exchange, symbol)
-        return views.order_book(instrument, self.books[instrument.index], depth, self.clock())
-
-    def ticker(self, exchange: object, symbol: object) -> dict[str, Any]:
-        instrument = self.catalogue.find(exchange, symbol)
-        index = instrument.index
-        return views.ticker(
-            instrument, self.books[index], self.stats[index], to_micros(self.clock())
-        )
-
-    def tickers(self) -> list[dict[str, Any]]:
-        now = to_micros(self.clock())
-        books, stats = self.books, self.stats
-        return [
-            views.ticker(i, books[i.index], stats[i.index], now) for i in self.catalogue.instruments
-        ]
 
     # ------------------------------------------------------------------ trading
     def place_order(
@@ -521,106 +349,6 @@ class Exchange(OrderEntry, Matching, Settlement, RiskSettings, Commands):
             self._cancel(account, order)
         self._finish()
         return [order_wire(o) for o in targets]
-
-    # ------------------------------------------------------------------ account queries
-    def get_order(self, account_name: str, order_id: str) -> dict[str, Any]:
-        return order_wire(views.find_order(self._account(account_name), order_id))
-
-    def list_orders(
-        self,
-        account_name: str,
-        status: str = "open",
-        exchange: str | None = None,
-        symbol: str | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        orders: list[dict[str, Any]] = self.order_history(
-            account_name, status, exchange, symbol, limit
-        )["orders"]
-        return orders
-
-    def order_history(
-        self,
-        account_name: str,
-        status: str = "open",
-        exchange: str | None = None,
-        symbol: str | None = None,
-        limit: int = 100,
-        since: str | None = None,
-        before: str | None = None,
-    ) -> dict[str, Any]:
-        """A page of the account's orders, newest first (see `views.order_history`)."""
-        account = self._account(account_name)
-        return views.order_history(
-            self.catalogue, account, status, exchange, symbol, limit, since, before
-        )
-
-    def list_fills(
-        self,
-        account_name: str,
-        exchange: str | None = None,
-        symbol: str | None = None,
-        order_id: str | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        fills: list[dict[str, Any]] = self.fill_history(
-            account_name, exchange, symbol, order_id, limit
-        )["fills"]
-        return fills
-
-    def fill_history(
-        self,
-        account_name: str,
-        exchange: str | None = None,
-        symbol: str | None = None,
-        order_id: str | None = None,
-        limit: int = 100,
-        since: str | None = None,
-        before: str | None = None,
-    ) -> dict[str, Any]:
-        """A page of the account's fills, newest first (see `views.fill_history`)."""
-        account = self._account(account_name)
-        return views.fill_history(
-            self.catalogue, account, exchange, symbol, order_id, limit, since, before
-        )
-
-    def balances(self, account_name: str) -> list[dict[str, Any]]:
-        return views.balances(self._account(account_name))
-
-    def positions(self, account_name: str) -> list[dict[str, Any]]:
-        positions: list[dict[str, Any]] = self.positions_report(account_name)["positions"]
-        return positions
-
-    def positions_report(self, account_name: str) -> dict[str, Any]:
-        """Each position, then per quote asset equity, realized and unrealized PnL (see
-        `views.positions_report`)."""
-        return views.positions_report(
-            self._account(account_name), self.catalogue.instruments, self.books
-        )
-
-    # ------------------------------------------------------------------ state
-    def state_hash(self) -> str:
-        """A digest of books, ledger and counters: equal before shutdown and after restart."""
-        digest = hashlib.sha256()
-        write = digest.update
-        write(f"ids {self.next_order_id} {self.next_trade_id}\n".encode())
-        for instrument, book in zip(self.catalogue.instruments, self.books, strict=True):
-            write(f"book {instrument.key} {book.sequence}\n".encode())
-            for side in (BUY, SELL):
-                for o in book.resting_orders(side):
-                    write(f"{side} {o.id} {o.account} {o.price} {o.quantity} {o.filled}\n".encode())
-        for name in sorted(self.ledger.accounts):
-            account = self.ledger.accounts[name]
-            write(f"account {name} {account.kind.value}\n".encode())
-            for asset, (total, locked) in sorted(account.balances.items()):
-                write(f"  {asset} {total} {locked}\n".encode())
-            for index, p in sorted(account.positions.items()):
-                write(f"  pos {index} {p.quantity} {p.cost} {p.realized}\n".encode())
-        return digest.hexdigest()
-
-    def live_orders(self) -> Iterable[Order]:
-        for account in self.ledger.accounts.values():
-            yield from account.live_orders()
 
 
 if TYPE_CHECKING:  # the mixins' view of the exchange (exchange_state.py) is one it satisfies

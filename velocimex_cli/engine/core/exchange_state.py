@@ -2,11 +2,12 @@
 each other.
 
 `Exchange` (exchange.py) is built from mixins over one state (commands.py, matching.py,
-settlement.py, entry.py, risk_settings.py): the engine's hottest path, where a method found on a
-base class costs no more than one defined on the class itself. Each mixin method is typed
-`self: ExchangeState`, and so are the functions handed the exchange (dry_run.py, self_trade.py,
-the C engine path in native_path.py). They depend on this description, not on exchange.py,
-which imports them: no module of the core imports exchange.py back.
+settlement.py, entry.py, risk_settings.py, persistence.py, queries.py): the engine's hottest
+path, where a method found on a base class costs no more than one defined on the class itself.
+Each mixin method is typed `self: ExchangeState`, and so are the functions handed the exchange
+(dry_run.py, self_trade.py, the C engine path in native_path.py). They depend on this
+description, not on exchange.py, which imports them: no module of the core imports exchange.py
+back.
 
 Every step below names the module that implements it; the type checker checks that `Exchange`
 satisfies this protocol wherever it calls a mixin method on itself (and at the end of
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, NoReturn, Protocol
 
 from velocimex_cli.engine.core.book import OrderBook
 from velocimex_cli.engine.core.clocks import Clock, MicrosClock
@@ -29,7 +30,7 @@ from velocimex_cli.engine.core.ledger import Account, Ledger
 from velocimex_cli.engine.core.market_stats import MarketStats
 from velocimex_cli.engine.core.orders import CANCELED, Order, Reason, Status, TimeInForce
 from velocimex_cli.engine.core.risk import AccountRisk
-from velocimex_cli.engine.core.storage import Changes
+from velocimex_cli.engine.core.storage import Changes, Store
 from velocimex_cli.wire.errors import StorageUnavailable
 
 Listener = Callable[[Event], None]
@@ -72,6 +73,9 @@ class ExchangeState(Protocol):
     _flush_pending: bool
     _pending_events: list[Event]
     _armed: dict[str, Account]  # accounts whose dead-man switch is armed
+    _store: Store | None
+    state_unstored: bool  # memory could not be put back to the stored state
+    on_rollback: Callable[[], None] | None  # called once memory was rolled back
 
     # ------------------------------------------------------------ commands.py (Commands)
     def _micros(self) -> int:
@@ -92,6 +96,10 @@ class ExchangeState(Protocol):
 
     def _finish(self) -> None:
         """`Commands._finish`: end a command (sequences, events, commit)."""
+        ...
+
+    def _order_closed(self, account: Account, order: Order) -> None:
+        """`Commands._order_closed`: a closed order leaves a simulated account."""
         ...
 
     def _commit(self) -> None:
@@ -120,10 +128,6 @@ class ExchangeState(Protocol):
         """`Matching._release`: end a live order, unlocking what it holds."""
         ...
 
-    def _order_closed(self, account: Account, order: Order) -> None:
-        """`Matching._order_closed`: a closed order leaves a simulated account."""
-        ...
-
     def _cancel(
         self, account: Account, order: Order, reason: Reason = Reason.CANCELED_BY_USER
     ) -> None:
@@ -148,14 +152,55 @@ class ExchangeState(Protocol):
         """`RiskSettings._risk_of`: a trading account and its risk state."""
         ...
 
-    # ------------------------------------------------------------ exchange.py (Exchange)
+    # ------------------------------------------------------------ persistence.py (Persistence)
     def flush(self) -> None:
-        """`Exchange.flush`: commit the pending batch, then deliver its events."""
+        """`Persistence.flush`: commit the pending batch, then deliver its events."""
+        ...
+
+    def _roll_back(self, exc: Exception) -> NoReturn:
+        """`Persistence._roll_back`: drop the batch the store could not write; raises."""
+        ...
+
+    def reload_stored(self) -> bool:
+        """`Persistence.reload_stored`: put memory back to the stored state."""
         ...
 
     def unstored(self, not_done: str) -> StorageUnavailable:
-        """`Exchange.unstored`: the error for a change the engine could not store."""
+        """`Persistence.unstored`: the error for a change the engine could not store."""
         ...
+
+    # ------------------------------------------------------------ queries.py (Queries)
+    def order_history(
+        self,
+        account_name: str,
+        status: str = "open",
+        exchange: str | None = None,
+        symbol: str | None = None,
+        limit: int = 100,
+        since: str | None = None,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        """`Queries.order_history`: a page of an account's orders."""
+        ...
+
+    def fill_history(
+        self,
+        account_name: str,
+        exchange: str | None = None,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        limit: int = 100,
+        since: str | None = None,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        """`Queries.fill_history`: a page of an account's fills."""
+        ...
+
+    def positions_report(self, account_name: str) -> dict[str, Any]:
+        """`Queries.positions_report`: positions and PnL per quote asset."""
+        ...
+
+    # ------------------------------------------------------------ exchange.py (Exchange)
 
     def _account(self, name: str) -> Account:
         """`Exchange._account`: an account by name, or NotFound."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 RATE_DECIMALS = 8
-RATE_SCALE = 10**RATE_DECIMALS  # rate units in 1 (100%)
+RATE_SCALE: int = 10**RATE_DECIMALS  # rate units in 1 (100%)
 RATE_UNIT = Decimal(1).scaleb(-RATE_DECIMALS)  # the finest rate: 0.00000001
 BPS = RATE_SCALE // 10_000  # rate units in one basis point
 MAX_RATE = Decimal("0.1")  # no venue charges 10% a trade: a larger rate is a mistake

@@ -1,42 +1,10 @@
 /* matching.c <-> matching.py: executing an order that passed its checks (match it, then rest,
  * fill or cancel it), releasing a live order's lock, canceling one (the Matching mixin).
  *
- * The matching itself (price-time priority) is book.c's book_take_fills; the settlement of its
+ * The matching itself (price-time priority) is book_levels.c's book_take_fills; the settlement of its
  * fills is settlement.c; the self-trade cancels are self_trade.py's cancel_makers, inline here.
  */
 #include "_native.h"
-
-/* matching.Matching._order_closed */
-int
-order_closed(Command *c, PyObject *account, OrderObject *order)
-{
-    PyObject *kind = PyObject_GetAttr(account, s_kind);
-    if (kind == NULL) {
-        return -1;
-    }
-    Py_DECREF(kind);
-    if (kind != E.user) {
-        PyObject *orders = PyObject_GetAttr(account, s_orders);
-        PyObject *id = orders == NULL ? NULL : PyLong_FromLongLong(order->id);
-        if (id == NULL) {
-            Py_XDECREF(orders);
-            return -1;
-        }
-        int rc = PyDict_Contains(orders, id);
-        if (rc > 0) {
-            rc = PyDict_DelItem(orders, id);
-        }
-        Py_DECREF(id);
-        Py_DECREF(orders);
-        if (rc < 0) {
-            return -1;
-        }
-    }
-    if (c->changes_orders != NULL) {
-        return dict_set_order(c->changes_orders, order);
-    }
-    return 0;
-}
 
 /* matching.Matching._release: end a live order, unlocking what it still holds. */
 int

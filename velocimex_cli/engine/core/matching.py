@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from velocimex_cli.engine.core.ledger import AccountKind
 from velocimex_cli.engine.core.locks import lock_for, lock_rate_of
 from velocimex_cli.engine.core.orders import (
     BUY,
@@ -31,8 +30,6 @@ from velocimex_cli.engine.core.self_trade import cancel_makers
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange_state import ExchangeState
     from velocimex_cli.engine.core.ledger import Account
-
-USER = AccountKind.USER  # a global is cheaper than an enum attribute on the hot path
 
 
 class Matching:
@@ -133,12 +130,6 @@ class Matching:
         self._order_closed(account, order)
         if self._changes is not None:
             self._changes.balances.add((account.name, asset))
-            self._changes.orders[order.id] = order
-
-    def _order_closed(self: ExchangeState, account: Account, order: Order) -> None:
-        if account.kind is not USER:
-            account.orders.pop(order.id, None)
-        if self._changes is not None:
             self._changes.orders[order.id] = order
 
     def _cancel(

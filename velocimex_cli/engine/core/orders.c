@@ -7,7 +7,7 @@
  *
  * Prices and sizes are int64: the engine bounds both at 10**15 ticks/lots (instruments.py
  * MAX_STEPS). `filled_notional` stays a Python int (price x lots x units can exceed int64).
- * The book links (prev, next, level) belong to book.c.
+ * The book links (prev, next, level) belong to book_levels.c.
  */
 #include "_native.h"
 

@@ -121,7 +121,7 @@ entry_ll(PyObject *entry, Py_ssize_t i, long long *out)
 }
 
 /* settlement.Settlement._settle_fills's loop body up to its first write, for one fill: FAST_OK
- * (everything fits int64), FAST_FALLBACK (native_path.c's hand_back_maker_account, or a
+ * (everything fits int64), FAST_FALLBACK (hand_backs.c's hand_back_maker_account, or a
  * balance entry the Python loop would not find, or a number beyond int64), or -1. */
 static int
 plan_fill(SettleContext *x, OrderObject *maker, long long lots, long long price, FillPlan *p)

@@ -21,7 +21,7 @@ import msgspec
 import pytest
 
 from velocimex_cli.engine.core.ledger import units_to_decimal
-from velocimex_cli.engine.drivers.strategies import protocol
+from velocimex_cli.engine.drivers.strategies import protocol, protocol_requests
 from velocimex_cli.engine.drivers.strategies.context import (
     BalanceInfo,
     BookLevel,
@@ -96,7 +96,7 @@ def test_each_hook_reaches_the_worker_with_its_values_exactly(
     pair: tuple[Channel, Channel], hook: str, args: tuple[Any, ...]
 ) -> None:
     node, worker = pair
-    reads = [protocol.known(protocol.Mid(None, None, True), Decimal("410.2500"))]
+    reads = [protocol.known(protocol_requests.Mid(None, None, True), Decimal("410.2500"))]
     node.send(protocol.HOOK_MESSAGES[hook](reads, *args))
     message = worker.receive(protocol.TO_WORKER)
     seen: list[tuple[Any, ...]] = []
@@ -108,32 +108,35 @@ def test_each_hook_reaches_the_worker_with_its_values_exactly(
     message.call(Recorder())  # type: ignore[union-attr]
     assert seen == [(hook, *args)] and same(seen[0][1:], args)
     answered = message.known[0]  # type: ignore[union-attr]
-    assert answered.request == protocol.Mid(None, None, True)
+    assert answered.request == protocol_requests.Mid(None, None, True)
     assert same(protocol.known_answer(answered.request, answered.answer), Decimal("410.2500"))
 
 
 ANSWERS: list[tuple[protocol.Request, Any]] = [
-    (protocol.GetInstrument(), SPEC),
-    (protocol.Now(), WHEN),
-    (protocol.PlaceOrder("buy", Decimal("0.001"), None, "ioc", False, None, None), ORDER),
-    (protocol.CancelAll(None, None), 3),
-    (protocol.OpenOrders("BINANCE", "BTC/USDT"), [ORDER, ORDER._replace(price=Decimal("1E+2"))]),
+    (protocol_requests.GetInstrument(), SPEC),
+    (protocol_requests.Now(), WHEN),
+    (protocol_requests.PlaceOrder("buy", Decimal("0.001"), None, "ioc", False, None, None), ORDER),
+    (protocol_requests.CancelAll(None, None), 3),
     (
-        protocol.Position(None, None),
+        protocol_requests.OpenOrders("BINANCE", "BTC/USDT"),
+        [ORDER, ORDER._replace(price=Decimal("1E+2"))],
+    ),
+    (
+        protocol_requests.Position(None, None),
         PositionInfo("BINANCE", "BTC/USDT", Decimal("-0.002"), None, Decimal("1.5"), Decimal(0)),
     ),
     (
-        protocol.Balances(),
+        protocol_requests.Balances(),
         {"USDT": BalanceInfo("USDT", Decimal("100.00"), Decimal("90.5"), Decimal("9.50"))},
     ),
-    (protocol.GetFeeRates(), FeeRates(Decimal("0.0002"), Decimal("0.0004"))),
-    (protocol.BestBid(None, None, False), None),
-    (protocol.Mid(None, None, True), Decimal("60000.005")),
+    (protocol_requests.GetFeeRates(), FeeRates(Decimal("0.0002"), Decimal("0.0004"))),
+    (protocol_requests.BestBid(None, None, False), None),
+    (protocol_requests.Mid(None, None, True), Decimal("60000.005")),
     (
-        protocol.Book(None, None, 2, False),
+        protocol_requests.Book(None, None, 2, False),
         BookSnapshot("BINANCE", "BTC/USDT", 7, (BookLevel(Decimal("1.10"), Decimal("2")),), ()),
     ),
-    (protocol.Log("hello", "info"), None),
+    (protocol_requests.Log("hello", "info"), None),
 ]
 
 
@@ -161,7 +164,7 @@ def test_an_api_error_crosses_as_its_own_class(pair: tuple[Channel, Channel], na
         else cls("refused", details)
     )
     node.send(protocol.Raise(protocol.ErrorBody.of(error)))
-    answer = worker.receive(protocol.answer_decoder(protocol.Cancel))
+    answer = worker.receive(protocol.answer_decoder(protocol_requests.Cancel))
     assert type(answer) is protocol.Raise
     raised = answer.error.exception()
     assert type(raised) is cls and raised.code == error.code
@@ -187,7 +190,7 @@ def test_a_ledger_amount_crosses_as_a_decimal_of_the_same_value(
     amount = units_to_decimal(12_345_678)  # the ledger's PlainDecimal subclass
     assert type(amount) is not Decimal
     node.send(protocol.Reply(BalanceInfo("BTC", amount, amount, units_to_decimal(0))))
-    reply = worker.receive(protocol.answer_decoder(protocol.Balance))
+    reply = worker.receive(protocol.answer_decoder(protocol_requests.Balance))
     assert type(reply) is protocol.Reply
     assert type(reply.value.total) is Decimal and reply.value.total == amount
     assert str(reply.value.total) == str(amount) and reply.value.locked == 0

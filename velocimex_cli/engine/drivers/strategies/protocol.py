@@ -29,19 +29,22 @@ exact text (a Decimal subclass such as the ledger's PlainDecimal arrives as a pl
 the same value), datetimes as MessagePack timestamps (decoded as UTC). Where a value has no fixed
 type (parameters, error details, parameter descriptions: a `Value`), a Decimal travels as an
 extension of its own (DECIMAL_EXT) so that it does not come back as a str.
+
+This module declares the messages and the codec; what travels inside them is declared beside
+it: plain values and API errors in protocol_values.py, the context calls (one `Request` per
+operation) in protocol_requests.py, a strategy's description in protocol_descriptions.py.
+Every name a caller needs is importable from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
 import msgspec
 from msgspec import Meta, Raw, Struct
 
-from velocimex_cli.engine.drivers.strategies.base import STRATEGY_ID
 from velocimex_cli.engine.drivers.strategies.context import (
     BookTop,
     FillInfo,
@@ -49,19 +52,26 @@ from velocimex_cli.engine.drivers.strategies.context import (
     OrderInfo,
     TradeTick,
 )
-from velocimex_cli.engine.drivers.strategies.operations import (
-    MAX_DECIMAL_DIGITS,
-    MAX_TEXT,
-    OPERATIONS,
-    Operation,
-    Text,
-    api_error_of,
+from velocimex_cli.engine.drivers.strategies.operations import Text
+from velocimex_cli.engine.drivers.strategies.protocol_descriptions import (
+    MAX_PARAMS,
+    StrategyDescription,
 )
-from velocimex_cli.engine.drivers.strategies.params import PARAM_NAME
-from velocimex_cli.wire.errors import ERROR_CLASSES, ApiError, rebuild_error
-
-if TYPE_CHECKING:
-    from velocimex_cli.engine.drivers.strategies.engine_context import LocalContext
+from velocimex_cli.engine.drivers.strategies.protocol_requests import (
+    REQUEST_OF,
+    REQUESTS,
+    AnyRequest,
+    ReadRequest,
+    Request,
+)
+from velocimex_cli.engine.drivers.strategies.protocol_values import (
+    ErrorBody,
+    ErrorName,
+    Value,
+    check_value,
+    decimal_from_ext,
+    pack_value,
+)
 
 # Frames: the engine reads at most this much of one message from a worker (checked on the
 # length header, before any of the body is kept); a worker at most MAX_TO_WORKER from the node.
@@ -69,170 +79,13 @@ MAX_FROM_WORKER = 1 << 20
 MAX_TO_WORKER = 64 << 20
 MAX_FAILURE = 600  # a failure's one-line message
 MAX_TRACEBACK = 4000
-MAX_ERROR_MESSAGE = 2000
-MAX_DESCRIPTION = 10_000
-MAX_PARAMS = 100
-MAX_CHOICES = 1000
 MAX_KNOWN = 16  # reads reported per hook
-MAX_VALUE_DEPTH = 6
-DECIMAL_EXT = 1  # MessagePack extension code of a Decimal inside a Value: its ASCII text
 
 HookName = Literal["on_start", "on_book", "on_trade", "on_order", "on_fill", "on_timer", "on_stop"]
-ErrorName = Literal[
-    "ApiError", "AuthenticationError", "InvalidParameter", "OrderNotOpen", "IdempotencyConflict",
-    "RiskLimitExceeded", "RateLimitExceeded", "InsufficientBalance", "MarketClosed",
-    "InternalError", "NotFound", "PermissionDenied", "StorageUnavailable",
-]  # fmt: skip
-# A Value: None, bool, int, float (passed through as given, e.g. a parameter from a Python
-# caller: never computed with), str, Decimal, an aware datetime, or a list / str-keyed dict of
-# Values, at most MAX_VALUE_DEPTH deep (checked by check_value on decoding).
-Value = Any
 
 
 class ProtocolViolation(Exception):
     """What a worker sent is not a message of this protocol, or not one it may send now."""
-
-
-# ------------------------------------------------------------------------------ plain values
-def pack_value(value: Any, depth: int = 0) -> Any:
-    """`value` ready for a Value field: Decimals as DECIMAL_EXT, tuples as lists, dict keys as
-    str; anything else that is not plain data becomes its str()."""
-    if isinstance(value, int) and not -(2**63) <= value < 2**64:
-        return str(value)  # beyond what MessagePack carries as a number
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal):
-        return msgspec.msgpack.Ext(DECIMAL_EXT, str(value).encode("ascii"))
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value
-    if depth < MAX_VALUE_DEPTH:
-        if isinstance(value, list | tuple):
-            return [pack_value(item, depth + 1) for item in value]
-        if isinstance(value, dict):
-            return {str(key): pack_value(item, depth + 1) for key, item in value.items()}
-    return str(value)
-
-
-def check_value(value: Any, depth: int = 0) -> None:
-    """Raise ValueError unless `value` is a Value (decoded, or packed for sending)."""
-    if value is None or isinstance(value, bool | int | float | str | Decimal | datetime):
-        return
-    if isinstance(value, msgspec.msgpack.Ext) and value.code == DECIMAL_EXT:
-        return
-    if depth >= MAX_VALUE_DEPTH:
-        raise ValueError(f"a value nested deeper than {MAX_VALUE_DEPTH} levels")
-    if isinstance(value, list):
-        for item in value:
-            check_value(item, depth + 1)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"a value's key is a {type(key).__name__}, not text")
-            check_value(item, depth + 1)
-    else:
-        raise ValueError(f"a value of type {type(value).__name__}")
-
-
-def _decimal_from_ext(code: int, data: memoryview) -> Decimal:
-    if code != DECIMAL_EXT or len(data) > MAX_DECIMAL_DIGITS + 20:
-        raise ValueError(f"unknown MessagePack extension {code} ({len(data)} bytes)")
-    return Decimal(bytes(data).decode("ascii"))
-
-
-def _check_decimal(name: str, value: Decimal | None) -> None:
-    if value is not None and len(value.as_tuple().digits) > MAX_DECIMAL_DIGITS:
-        raise ValueError(f"{name} has more than {MAX_DECIMAL_DIGITS} digits")
-
-
-# ------------------------------------------------------------------------------ errors
-class ErrorBody(Struct, array_like=True):
-    """An API error crossing the pipe: its exact class, message and details."""
-
-    type: ErrorName
-    message: Annotated[str, Meta(max_length=MAX_ERROR_MESSAGE)]
-    details: dict[Text, Value]
-
-    def __post_init__(self) -> None:
-        check_value(self.details)
-
-    @classmethod
-    def of(cls, exc: ApiError) -> ErrorBody:
-        """The body of `exc`: its class, or the nearest one the protocol names (a subclass of
-        the engine's own, such as a strategy's, travels as its nearest named ancestor)."""
-        name = next(k.__name__ for k in type(exc).__mro__ if ERROR_CLASSES.get(k.__name__) is k)
-        message = str(exc.message)
-        if len(message) > MAX_ERROR_MESSAGE:
-            message = message[: MAX_ERROR_MESSAGE - 3] + "..."
-        details = exc.details if isinstance(exc.details, dict) else {}
-        return cls(name, message, pack_value(details))  # type: ignore[arg-type]  # an ErrorName (tested)
-
-    @classmethod
-    def of_exception(cls, exc: BaseException) -> ErrorBody:
-        """Any exception as an API error: TypeError and ValueError are the caller's
-        INVALID_PARAMETER, anything else unexpected an INTERNAL_ERROR."""
-        return cls.of(api_error_of(exc))
-
-    def exception(self) -> ApiError:
-        return rebuild_error(ERROR_CLASSES[self.type], self.message, self.details)
-
-    def body(self) -> dict[str, Any]:
-        """The API's error response body ({"error": {"code", "message", "details"}})."""
-        return self.exception().to_body()
-
-
-# ------------------------------------------------------------------------------ context calls
-class Request(Struct, frozen=True, array_like=True, tag_field="method"):
-    """One context call and its arguments: one subclass per operation of
-    operations.OPERATIONS (its tag the operation's name, its fields the operation's arguments
-    in their wire types), built below, never written by hand."""
-
-    operation: ClassVar[Operation]
-    result: ClassVar[Any] = None  # the type the answer decodes as
-
-    def apply(self, context: LocalContext) -> Any:
-        """Serve this call with the engine side of `context` (the host's LocalContext)."""
-        return getattr(context.engine, self.operation.name)(*msgspec.structs.astuple(self))
-
-
-def _check_decimals(self: Request) -> None:
-    for name in self.operation_decimals:  # type: ignore[attr-defined]  # set by _request_class
-        _check_decimal(name, getattr(self, name))
-
-
-def _request_class(operation: Operation) -> type[Request]:
-    namespace: dict[str, Any] = {
-        "operation": operation,
-        "result": operation.result,
-        "__doc__": f"ctx.{operation.name}: {operation.kind}.",
-    }
-    decimals = tuple(
-        arg.field_name for arg in operation.args if arg.wire in (Decimal, Decimal | None)
-    )
-    if decimals:  # at most MAX_DECIMAL_DIGITS digits, checked on decoding
-        namespace["operation_decimals"] = decimals
-        namespace["__post_init__"] = _check_decimals
-    # defstruct builds a subclass of Request (bases below), which its stub cannot say.
-    return msgspec.defstruct(  # type: ignore[return-value]  # a Request subclass
-        operation.message_name,
-        [(arg.field_name, arg.wire) for arg in operation.args],
-        bases=(Request,),
-        tag=operation.name,
-        frozen=True,
-        array_like=True,
-        namespace=namespace,
-        module=__name__,
-    )
-
-
-REQUESTS: tuple[type[Request], ...] = tuple(_request_class(op) for op in OPERATIONS)
-REQUEST_OF: dict[str, type[Request]] = {cls.operation.name: cls for cls in REQUESTS}
-globals().update({cls.__name__: cls for cls in REQUESTS})  # protocol.PlaceOrder, ...
-if TYPE_CHECKING:  # the checker sees the base; msgspec decodes by the tagged union below
-    AnyRequest = Request
-    ReadRequest = Request
-else:
-    AnyRequest = Union[REQUESTS]  # noqa: UP007
-    ReadRequest = Union[tuple(cls for cls in REQUESTS if cls.operation.ahead)]  # noqa: UP007
 
 
 # ------------------------------------------------------------------------------ node -> worker
@@ -412,43 +265,6 @@ class Failed(Message, tag="failed"):
     error: ErrorBody | None  # when it was an API error
 
 
-class ParamDescription(Struct, forbid_unknown_fields=True):
-    """One declared parameter as GET /v1/strategies lists it (params.Param.describe)."""
-
-    name: Annotated[str, Meta(pattern=PARAM_NAME.pattern)]
-    type: Literal["int", "decimal", "str", "bool", "choice"]
-    value_type: Literal["int", "decimal", "str", "bool"]
-    required: bool
-    default: Value
-    min: Value
-    max: Value
-    choices: Annotated[list[Value], Meta(max_length=MAX_CHOICES)] | None
-    description: Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
-
-    def __post_init__(self) -> None:
-        check_value([self.default, self.min, self.max, self.choices])
-
-
-class StrategyDescription(Struct, forbid_unknown_fields=True):
-    """A strategy class as GET /v1/strategies lists it (base.Strategy.describe)."""
-
-    strategy_id: Annotated[str, Meta(pattern=STRATEGY_ID.pattern)]
-    name: Annotated[str, Meta(max_length=MAX_TEXT)]
-    description: Annotated[str, Meta(max_length=MAX_DESCRIPTION)]
-    params: Annotated[list[ParamDescription], Meta(max_length=MAX_PARAMS)]
-
-    @classmethod
-    def of(cls, described: dict[str, Any]) -> StrategyDescription:
-        """Check a description against the protocol (msgspec.ValidationError says how it
-        does not fit) and pack its values for sending."""
-        return msgspec.convert(pack_value(described), cls)
-
-    def to_dict(self) -> dict[str, Any]:
-        described = msgspec.structs.asdict(self)
-        described["params"] = [msgspec.structs.asdict(param) for param in self.params]
-        return described
-
-
 class Described(Message, tag="described"):
     strategy: StrategyDescription
 
@@ -466,7 +282,7 @@ class Decoder(Generic[T]):
     __slots__ = ("_decode", "what")
 
     def __init__(self, kind: Any, what: str) -> None:
-        self._decode = msgspec.msgpack.Decoder(kind, ext_hook=_decimal_from_ext).decode
+        self._decode = msgspec.msgpack.Decoder(kind, ext_hook=decimal_from_ext).decode
         self.what = what
 
     def decode(self, frame: bytes | bytearray | memoryview) -> T:
@@ -536,6 +352,7 @@ __all__ = [
     "MAX_KNOWN",
     "MAX_TO_WORKER",
     "REQUESTS",
+    "REQUEST_OF",
     "RUN",
     "TO_WORKER",
     "Call",
@@ -545,6 +362,7 @@ __all__ = [
     "Described",
     "Done",
     "ErrorBody",
+    "ErrorName",
     "Failed",
     "Hook",
     "Known",
