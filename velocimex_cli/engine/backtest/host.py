@@ -200,9 +200,13 @@ class BacktestHost(StrategyHost):
         """Report the orders refused on arrival through on_order, before the queued events,
         then step as the live host does."""
         if not self._refused or self.state != "running":
-            if not self._queue and self.timers.next_due is None:
-                return 0  # most replayed events: nothing queued, no timer set
-            return super().step()
+            # StrategyHost.step written out (a backtest steps once per trade it handles)
+            if self.state != "running":
+                return 0
+            handled = self._dispatch() if self._queue else 0  # most events: nothing queued
+            if self.timers.next_due is not None and self.state == "running":
+                handled += self._fire_timers()
+            return handled
         refused, self._refused = self._refused, []
         for info in refused:
             if self.state == "running":
