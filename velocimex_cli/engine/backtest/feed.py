@@ -3,7 +3,10 @@ simulated clock to the next event's time and applies the event through `MarketRe
 the strategy has nothing to do (no order on its way or resting, no timer, no event queued, no
 sample due, no on_book: strategy_driver.py's `quiet_until`), a step goes on to the next events
 until one gives it something (a trade for its on_trade) or a sample falls due: stepping the
-node, the strategy driver and its host once per event between them did nothing but cost.
+node, the strategy driver and its host once per event between them did nothing but cost. And
+after an event that does give it something, the feed steps the strategy driver itself and
+goes on, as the node would have done next (`follow`'s `follower`): a strategy that handles
+every trade of trades-only data no longer costs a node step per trade.
 
 With trades-only data each print goes to the replay's print market (prints.py), which fills
 the strategy's resting orders it reaches and shows the market it implies; the strategy's due
