@@ -7,6 +7,7 @@ backtest's fills pay instead of the engine's."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -18,10 +19,12 @@ from pathlib import Path
 import pytest
 
 from tests.engine.api.conftest import LiveServer, settings
+from tests.engine.backtest.conftest import orders_on_trades
 from tests.engine.drivers.venues.scripted_venue import (
     BINANCE,
     ScriptedSource,
     changes,
+    down,
     no_wait,
     snapshot,
     trade,
@@ -162,3 +165,64 @@ def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
     fee = (D("60000.013") * D("0.01234") * D("0.0026")).quantize(D("1e-8"), ROUND_DOWN)
     assert fee == D("1.92504041")
     assert D(fill["fee"]) == fee and fill["fee_asset"] == "USDT"
+
+
+def test_a_recording_through_a_feed_outage_backtests_halted_until_the_snapshot(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    """The venue's feed stalls mid-recording: the engine sends `book_status` (not valid) on
+    the book channel, prints the venue's trades meanwhile, and after the next snapshot says
+    valid again. The backtest of that recording refuses the market buy that arrives while the
+    feed is down (MARKET_CLOSED, the engine's reason) and fills the ones before and after."""
+    source = mirror.source
+    source.push(snapshot([("60000.005", "1")], [("60000.017", "1")]))
+    recording = tmp_path / "outage.ndjson"
+    process = subprocess.Popen(
+        [*VMX, "stream", "market", "BINANCE:BTC/USDT", "-c", "book", "-c", "trades",
+         "--duration", "60", "--record", str(recording)],
+        env=mirror.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    reader = Reader(process)
+    try:
+        reader.wait_for(lambda: any('"book_snapshot"' in line for line in reader.lines))
+        source.push(trade("60000.005", "0.2", "sell", t=1.0))  # a market buy
+        source.push(changes(asks=[("60000.013", "0.5")], t=1.1))  # it arrives: 60000.013
+        source.push(down("stalled: no book update for 30 s"))
+        reader.wait_for(lambda: any('"book_status"' in line for line in reader.lines))
+        source.push(trade("60000.013", "0.1", "buy", t=1.2))  # a market buy, while down
+        source.push(trade("60000.013", "0.05", "buy", t=1.25))  # it arrives: refused
+        source.push(snapshot([("60000.009", "1")], [("60000.020", "1")], t=1.3))  # whole again
+        source.push(trade("60000.020", "0.1", "buy", t=1.4))  # a market buy
+        source.push(changes(bids=[("60000.010", "0.3")], t=1.5))  # it arrives: 60000.020
+        last = re.compile(r"60000\.010?\b")  # the bid of 60000.010 (as the stream writes it)
+        reader.wait_for(lambda: any(last.search(line) for line in reader.lines))
+    finally:
+        process.send_signal(signal.SIGINT)  # how a stream is stopped
+        process.wait(timeout=30)
+    assert process.returncode == 0, "".join(reader.err)
+
+    lines = [json.loads(line) for line in recording.read_text(encoding="utf-8").splitlines()]
+    statuses = [entry["msg"] for entry in lines[1:] if entry["msg"]["type"] == "book_status"]
+    assert [s["valid"] for s in statuses] == [False, True], statuses
+    reason = statuses[0]["reason"]
+    assert "stalled" in reason
+
+    strategy = tmp_path / "orders.py"
+    buy = [("buy", "0.01234", None)]
+    # The trades it sees: the venue's first, its own fill, the two while down, the last.
+    strategy.write_text(orders_on_trades({1: buy, 3: buy, 5: buy}), encoding="utf-8")
+    fills = tmp_path / "fills.csv"
+    ran = vmx(
+        mirror.env, "backtest", str(strategy), "--data", str(recording), "--trades", str(fills),
+        "--json",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout, parse_float=D)
+    assert report["orders_rejected"] == 1
+    assert report["first_rejection"].startswith(
+        f"BINANCE:BTC/USDT is halted ({reason}): a market order needs the venue's book"
+    )
+    rows = fills.read_text(encoding="utf-8").splitlines()
+    columns = rows[0].split(",")
+    prices = [D(dict(zip(columns, row.split(","), strict=True))["price"]) for row in rows[1:]]
+    assert prices == [D("60000.013"), D("60000.020")]

@@ -51,6 +51,31 @@ class BidAtFirstPrint(Strategy):
             self.ctx.buy(Decimal("0.01"), trade.price)
 """
 
+ORDERS_ON_TRADES = """
+from decimal import Decimal
+from velocimex_cli.strategy import Strategy
+
+ORDERS = {orders!r}  # the n-th trade seen (from 1) -> [(side, quantity, price or None)]
+
+
+class OrdersOnTrades(Strategy):
+    id = "orders-on-trades"
+
+    def on_start(self):
+        self.seen = 0
+
+    def on_trade(self, trade):
+        self.seen += 1
+        for side, quantity, price in ORDERS.get(self.seen, ()):
+            self.ctx.place_order(side, Decimal(quantity), None if price is None else Decimal(price))
+"""
+
+
+def orders_on_trades(orders: dict[int, list[tuple[str, str, str | None]]]) -> str:
+    """A strategy's source that places `orders[n]` ((side, quantity, price or None for a
+    market order)) when it sees its n-th trade (from 1)."""
+    return ORDERS_ON_TRADES.format(orders=orders)
+
 
 @dataclass
 class Vmx:

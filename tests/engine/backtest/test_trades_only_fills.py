@@ -14,29 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tests.engine.backtest.conftest import START, Vmx, write_trades
-
-PLACE_ORDERS = """
-from decimal import Decimal
-from velocimex_cli.strategy import Strategy
-
-ORDERS = {orders!r}  # (side, quantity, price or None for a market order)
-
-
-class PlaceOrders(Strategy):
-    id = "place-orders"
-
-    def on_start(self):
-        self.placed = False
-
-    def on_trade(self, trade):
-        if not self.placed:
-            self.placed = True
-            for side, quantity, price in ORDERS:
-                self.ctx.place_order(
-                    side, Decimal(quantity), None if price is None else Decimal(price)
-                )
-"""
+from tests.engine.backtest.conftest import START, Vmx, orders_on_trades, write_trades
 
 Fill = tuple[int, str, Decimal, Decimal, str]  # (second, side, price, quantity, liquidity)
 
@@ -57,7 +35,7 @@ def fills_of(
     ((second, price, quantity, aggressor side)); its fills as (second, side, price,
     quantity, liquidity)."""
     strategy = tmp_path / "orders.py"
-    strategy.write_text(PLACE_ORDERS.format(orders=orders))
+    strategy.write_text(orders_on_trades({1: orders}))
     data = write_trades(tmp_path / "trades.csv", prints)
     fills_file = tmp_path / "fills.csv"
     vmx.json(

@@ -6,6 +6,12 @@ replay loop does no decimal parsing:
     (timestamp_micros, TRADE, side, ticks, lots)
     (timestamp_micros, BOOK, reset, bids, asks)   reset=True for a snapshot; bids/asks are
                                                   tuples of (ticks, lots), lots 0 = level gone
+    (timestamp_micros, BOOK, FeedState, (), ())   a mirrored venue's feed state, as a
+                                                  recording's `book_status` said it
+
+A feed state rides on a BOOK event (its `reset` a FeedState, never False) so that the replay
+loop tells book changes from trades as before and the state costs nothing but on snapshots
+(market.py's `MarketReplay.book` looks at a true `reset` only).
 
 A malformed file is an `InvalidParameter` naming the file, the line and what is wrong, raised
 before anything runs.
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from velocimex_cli.engine.core.instruments import MAX_STEPS, Instrument
 from velocimex_cli.engine.core.orders import BUY, SELL
@@ -34,6 +40,20 @@ Event = tuple
 
 CSV_COLUMNS = ("timestamp", "price", "quantity", "side")
 SIDES = {"buy": BUY, "sell": SELL, "b": BUY, "s": SELL}
+
+
+class FeedState(NamedTuple):
+    """A recorded `book_status` (wire/streams.book_status_message): while `valid` is False
+    the recorded book was not the venue's (its feed was down or resyncing, `reason` says why),
+    until the next snapshot (or a `book_status` valid again)."""
+
+    valid: bool
+    reason: str | None
+
+
+def is_feed_state(event: Event) -> bool:
+    """Is this BOOK event a feed state rather than a book change?"""
+    return type(event[2]) is FeedState
 
 
 class DataError(InvalidParameter):

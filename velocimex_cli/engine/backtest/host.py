@@ -10,7 +10,13 @@ can cancel it by that id, before and after it arrives (as live, where the id a s
 from place_order cancels its order); once sent, its events arrive through on_order/on_fill as
 they do live. An order
 the engine refuses on arrival is reported through on_order as `rejected` with the reason, as
-an exchange reports an order it refuses after accepting the request.
+an exchange reports an order it refuses after accepting the request, its `reason` the
+error's code in lower case (`market_closed`, `insufficient_balance`, ...).
+
+While the recorded feed of a mirrored venue was down (market.py: the instrument is in
+`Exchange.halts`), an arriving order that would trade at once (a market order, a limit at or
+through the opposite best price) is refused with MARKET_CLOSED and the feed's reason, as the
+live engine refuses it (core/venue_gate.py); an order that only rests is accepted.
 """
 
 from __future__ import annotations
@@ -20,7 +26,11 @@ from collections.abc import Sequence, Sized
 from decimal import Decimal
 from typing import Any
 
+from velocimex_cli.engine.core import venue_gate
+from velocimex_cli.engine.core.entry import parse_order
 from velocimex_cli.engine.core.exchange import Interest
+from velocimex_cli.engine.core.ledger import Account
+from velocimex_cli.engine.core.orders import Order
 from velocimex_cli.engine.drivers.strategies.context import OrderInfo, client_order_id_for
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.wire.errors import ApiError
@@ -52,7 +62,9 @@ class BacktestHost(StrategyHost):
         self.ordered_quantity += Decimal(request["quantity"])
         return self._pending_info(request, "pending", "placed")
 
-    def _pending_info(self, request: dict[str, Any], status: str, event: str) -> OrderInfo:
+    def _pending_info(
+        self, request: dict[str, Any], status: str, event: str, reason: str = "canceled_by_user"
+    ) -> OrderInfo:
         price = request.get("price")
         return OrderInfo(
             order_id=request["client_order_id"],
@@ -68,7 +80,7 @@ class BacktestHost(StrategyHost):
             filled_quantity=Decimal(0),
             average_price=None,
             status=status,
-            reason=None if status == "pending" else "canceled_by_user",
+            reason=None if status == "pending" else reason,
             event=event,
         )
 
@@ -149,14 +161,19 @@ class BacktestHost(StrategyHost):
             return ()
         rested: list[tuple[int, int]] = []
         last = event_index - self.extra_events
-        account = self.exchange.ledger.accounts[self.account]
+        exchange = self.exchange
+        account = exchange.ledger.accounts[self.account]
         while pending and pending[0][0] <= now and pending[0][1] < last:
             _due, _index, client_id, request = pending.popleft()
             try:  # `place_order` without the wire dict it would build for its answer
-                order, _created = self.exchange.submit(account, request)
+                if exchange.halts:  # the recorded feed was down (market.py)
+                    order, _created = self._submit_halted(account, request)
+                else:
+                    order, _created = exchange.submit(account, request)
             except ApiError as exc:
                 self.tally.rejected += 1
-                info = self._pending_info(request, "rejected", "rejected")
+                reason = exc.code.lower()
+                info = self._pending_info(request, "rejected", "rejected", reason)
                 self.log(f"order {client_id} rejected on arrival: {exc.message}", "warning")
                 if self.first_rejection is None:
                     self.first_rejection = exc.message
@@ -168,13 +185,28 @@ class BacktestHost(StrategyHost):
                     rested.append((order.side, order.price))
         return rested
 
+    def _submit_halted(self, account: Account, request: dict[str, Any]) -> tuple[Order, bool]:
+        """`Exchange.submit` while an instrument is halted: the order parsed, refused with
+        MARKET_CLOSED when it would trade now on a halted instrument (as the live engine's
+        venue gate refuses it), else placed."""
+        exchange = self.exchange
+        instrument, side, _type, tif, post_only, lots, ticks, client_id = parse_order(
+            exchange.catalogue, request
+        )
+        venue_gate.check_halt(exchange, instrument, side, ticks)
+        return exchange.place(account, instrument, side, lots, ticks, tif, post_only, client_id)
+
     def step(self) -> int:
         """Report the orders refused on arrival through on_order, before the queued events,
         then step as the live host does."""
         if not self._refused or self.state != "running":
-            if not self._queue and self.timers.next_due is None:
-                return 0  # most replayed events: nothing queued, no timer set
-            return super().step()
+            # StrategyHost.step written out (a backtest steps once per trade it handles)
+            if self.state != "running":
+                return 0
+            handled = self._dispatch() if self._queue else 0  # most events: nothing queued
+            if self.timers.next_due is not None and self.state == "running":
+                handled += self._fire_timers()
+            return handled
         refused, self._refused = self._refused, []
         for info in refused:
             if self.state == "running":

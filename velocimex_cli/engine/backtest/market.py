@@ -15,6 +15,18 @@ price-time priority and fees, so:
   is the last of its level, else a new mirror order joins behind).
 - a recorded trade that finds no liquidity left (because the strategy already took it) trades
   what is there and no more.
+- a recorded trade at a price never spends itself on the mirror's better levels when the
+  strategy has an order in its way: a venue prints each price a sweep takes, so a print at P
+  says the levels better than P were gone when it traded, even when the recorded book still
+  holds them (its change comes later, or the strategy took part of the print before). The
+  mirror's liquidity there goes first (`_stale_gone`); the strategy's orders at better prices,
+  which the print went through, fill first, then the queue at P.
+- while a mirrored venue's recorded feed was down (a `book_status` not valid, data.FeedState,
+  until the next snapshot or a `book_status` valid again), the instrument is halted as the
+  live engine halts it (`Exchange.halts`): the strategy's orders that would trade at once are
+  refused with MARKET_CLOSED and the feed's reason (host.py), its resting orders stay, and
+  recorded trades are printed only (`venue_prints.record_print`: on_trade sees them, nothing
+  is matched), so the held book fills nothing.
 
 Trades-only data (a CSV of trades, imported trades) has no book: `prints` (prints.py) holds
 its fill model, a market shown from the last print and the strategy's queues at its prices.
@@ -32,19 +44,21 @@ from __future__ import annotations
 from decimal import Decimal
 
 from velocimex_cli.engine.backtest.clock import SimulatedClock
-from velocimex_cli.engine.backtest.data import BOOK, Event
+from velocimex_cli.engine.backtest.data import BOOK, Event, FeedState
 from velocimex_cli.engine.backtest.prints import PrintMarket
 from velocimex_cli.engine.core.exchange import Exchange
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument
 from velocimex_cli.engine.core.ledger import MAX_UNITS, Account, AccountKind, units_to_decimal
 from velocimex_cli.engine.core.liquidity import Liquidity
 from velocimex_cli.engine.core.orders import BUY, IOC, SELL
+from velocimex_cli.engine.core.venue_prints import record_print
 from velocimex_cli.wire.errors import ApiError, ErrorCode, InsufficientBalance
 from velocimex_cli.wire.timefmt import iso_from_micros
 
 MIRROR = "bt-market"
 TAPE = "bt-tape"
 FILL_MODELS = ("queue", "touch")
+REACH_LEVELS = 64  # how deep a print is looked through for the strategy's orders
 COUNTERPARTY_FUNDS = MAX_UNITS // 4  # ledger units of each asset, for the mirror and the tape
 ROLES = {
     MIRROR: "the account that holds the recorded book",
@@ -77,6 +91,9 @@ class MarketReplay:
         self.prints = PrintMarket(
             exchange, clock, instrument, self.liquidity, self.tape, touch=self.touch
         )
+        self._book = exchange.books[instrument.index]
+        # Why the recorded feed was down (a book_status not valid); None: it was whole.
+        self.halted: str | None = None
 
     def _account(self, name: str) -> Account:
         exchange = self.exchange
@@ -129,12 +146,30 @@ class MarketReplay:
     def _held(self, side: int, ticks: int) -> int:
         return sum(o.remaining for o in self.liquidity.orders_at(side, ticks))
 
-    def book(self, reset: bool, bids: tuple, asks: tuple) -> None:
+    def book(self, reset: bool | FeedState, bids: tuple, asks: tuple) -> None:
         liquidity = self.liquidity
-        if reset:  # first the mirror's levels the snapshot no longer has go
+        if reset:
+            if reset is not True:  # the recorded feed's state (a book_status)
+                self.feed_state(reset)  # type: ignore[arg-type]  # not True: a FeedState
+                return
+            # A snapshot: first the mirror's levels it no longer has go; it resumes a halt.
             bids = (*self._gone(BUY, bids), *bids)
             asks = (*self._gone(SELL, asks), *asks)
+            liquidity.set_book(bids, asks, self.clock.micros)
+            if self.halted is not None:
+                self.feed_state(FeedState(True, None))
+            return
         liquidity.set_book(bids, asks, self.clock.micros)
+
+    def feed_state(self, state: FeedState) -> None:
+        """The recorded feed went down (halt, with its reason) or is whole again (resume)."""
+        halts, index = self.exchange.halts, self.instrument.index
+        if state.valid:
+            self.halted = None
+            halts.pop(index, None)
+        else:
+            self.halted = state.reason or "the recorded feed was down"
+            halts[index] = self.halted
 
     def _gone(self, side: int, levels: tuple) -> list[tuple[int, int]]:
         keep = {t for t, _ in levels}
@@ -143,7 +178,39 @@ class MarketReplay:
     # -------------------------------------------------------------- recorded trades
     def trade(self, side: int, ticks: int, lots: int) -> None:
         """A recorded print: the aggressor `side` took `lots` at `ticks`, through the engine."""
+        if self.halted is not None:  # the feed was down: printed, never met (as live)
+            record_print(self.exchange, self.instrument, side, ticks, lots)
+            return
+        book = self._book
+        if side == SELL:
+            best = book.best_bid()
+            if best is not None and best > ticks:
+                self._stale_gone(BUY, ticks)
+        else:
+            best = book.best_ask()
+            if best is not None and best < ticks:
+                self._stale_gone(SELL, ticks)
         self.exchange.place(self.tape, self.instrument, side, lots, ticks, IOC)
+
+    def _stale_gone(self, passive: int, ticks: int) -> None:
+        """Before a print at `ticks` taking `passive` orders, while the book holds better
+        levels: when the strategy has an order there or at `ticks` (the print reaches it), the
+        mirror's liquidity at the better levels goes (the print says it was gone)."""
+        book, name = self._book, self.mirror.name
+        better: list[tuple[int, int]] = []
+        reached = False
+        for price, _lots in book.depth(passive, REACH_LEVELS):
+            if (price < ticks) if passive == BUY else (price > ticks):
+                break
+            if not reached:
+                reached = any(o.account != name for o in book.level_orders(passive, price))
+            if price != ticks:
+                better.append((price, 0))
+        if reached and better:
+            if passive == BUY:
+                self.liquidity.set_book(better, (), self.clock.micros)
+            else:
+                self.liquidity.set_book((), better, self.clock.micros)
 
     def strategy_joined(self, side: int, ticks: int) -> None:
         """A strategy order came to rest at (side, ticks). Trades-only data: its queue ahead is

@@ -109,39 +109,26 @@ class PrintMarket:
             bid, ask = ticks - 1, ticks
         else:
             bid, ask = ticks, ticks + 1
-        if strategy is None:  # nobody's orders to fill, nobody to tell
-            if exchange._listeners:
-                self._announce(side, ticks, lots)
-            else:
-                exchange.next_trade_id += 1
-            self._set_shown(bid, ask, lots)
-            return
         rest = lots
-        if strategy.open_orders:
-            reached = self._reach(strategy, side, ticks, lots)
-            if reached:
-                self._set_shown(0, 0, 0)  # out of the print's way
-                exchange.place(self.tape, self.instrument, side, reached, ticks, IOC)
-                rest -= reached
-        self.printed[ticks] = lots
-        if exchange._listeners:
-            self._announce(side, ticks, rest)
-        else:
-            exchange.next_trade_id += 1
-        if strategy.open_orders:
-            bid, ask = self._clear_of(strategy, bid, ask)
-        self._set_shown(bid, ask, lots)
-
-    def _announce(self, side: int, ticks: int, lots: int) -> None:
-        """The print (or what is left of it past the strategy's fills) as a public trade."""
-        exchange = self.exchange
+        if strategy is not None:
+            if strategy.open_orders:
+                reached = self._reach(strategy, side, ticks, lots)
+                if reached:
+                    self._set_shown(0, 0, 0)  # out of the print's way
+                    exchange.place(self.tape, self.instrument, side, reached, ticks, IOC)
+                    rest -= reached
+            self.printed[ticks] = lots
+        # The print (or what is left of it past the strategy's fills) as a public trade; with
+        # no strategy, nobody's orders to fill and nobody to tell but the listeners.
         trade_id = exchange.next_trade_id
         exchange.next_trade_id = trade_id + 1
-        if not lots or not exchange._trade_events:
-            return
-        event = TradeEvent(self.instrument, trade_id, ticks, lots, side, self.clock.micros)
-        for listener in exchange._listeners:
-            listener(event)
+        if rest and exchange._listeners and exchange._trade_events:
+            event = TradeEvent(self.instrument, trade_id, ticks, rest, side, self.clock.micros)
+            for listener in exchange._listeners:
+                listener(event)
+        if strategy is not None and strategy.open_orders:
+            bid, ask = self._clear_of(strategy, bid, ask)
+        self._set_shown(bid, ask, lots)
 
     def _resting(self, strategy: Account, side: int) -> list[Order]:
         # The book holds the shown market and the strategy's orders, nothing else: reading it
@@ -246,6 +233,14 @@ class PrintMarket:
         if bid and old_ask and bid >= old_ask:  # up: the old ask goes before the bid comes
             self._set_levels(bids[:-1], asks)
             self._set_levels(bids[-1:], [])
+        elif (  # the common case in one C call, what `_set_levels` would do after its checks
+            mirror_book is not None
+            and (exchange := self.exchange)._store is None
+            and len(exchange._listeners) == self._listeners
+        ):
+            now = self.clock.micros
+            if mirror_book(*self._mirror, bids, asks, 0, now) < len(bids) + len(asks):
+                self.liquidity.set_book(bids, asks, now)  # the rest level by level
         else:
             self._set_levels(bids, asks)
         self._sequence = book.sequence

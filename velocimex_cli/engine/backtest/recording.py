@@ -4,7 +4,9 @@ backtest events.
 An event's time is the message's receive time (the header's `started_at` plus `t`), so the
 replay sees the market when the recorder did, latency included. Snapshots reset the book
 (after a reconnect the stream starts again with one), deltas set levels, trades become the
-tape's orders; tickers, order and connection messages carry nothing a replay needs.
+tape's orders; a mirrored venue's `book_status` becomes a feed state (data.FeedState: while
+not valid the replay trades as the live engine does on a halted feed, market.py); tickers,
+order and connection messages carry nothing a replay needs.
 
 The file is held to the format's bounds (wire/recording_format.py, docs/backtests.md): lines
 of at most 1 MiB read without holding more, UTF-8 checked a line at a time, "t" never
@@ -22,7 +24,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from velocimex_cli.engine.backtest.data import BOOK, TRADE, DataError, Event, MarketData
+from velocimex_cli.engine.backtest.data import (
+    BOOK,
+    TRADE,
+    DataError,
+    Event,
+    FeedState,
+    MarketData,
+    is_feed_state,
+)
 from velocimex_cli.engine.backtest.market_messages import (
     BOOK_DELTA,
     MESSAGE_TYPES,
@@ -60,6 +70,8 @@ if NATIVE:
 
     recording_events = _native.recording_events
 
+
+MAX_REASON = 1000  # characters of a book_status reason (it is quoted in rejections)
 
 # The latest started_at: "t" can add MAX_T_NS and stay a date (year 9999 at the most).
 _LATEST_ORIGIN = 7_000 * 366 * 86_400 * 1_000_000
@@ -396,12 +408,14 @@ class _GenericLines:
             raise DataError(path, line, _TIME_PROBLEMS["back"].format(t=t, last=last_t))
         if t > MAX_T_NS:
             raise DataError(path, line, _TIME_PROBLEMS["far"].format(t=t, most=MAX_T_NS))
-        if kind not in ("book_delta", "book_snapshot", "trade"):
+        if kind not in ("book_delta", "book_snapshot", "trade", "book_status"):
             return t, None, None
         if msg.get("exchange") != self.exchange or msg.get("symbol") != self.symbol:
             return t, None, None
         ticks_of, lots_of = self.ticks_of, self.lots_of
         stamp = self.origin + t // 1000
+        if kind == "book_status":
+            return t, (stamp, BOOK, self._feed_state(msg, line), (), ()), None
         if kind == "book_delta":
             bids: list[tuple[int | None, int | None]] = []
             asks: list[tuple[int | None, int | None]] = []
@@ -417,6 +431,27 @@ class _GenericLines:
         side = BUY if msg["side"] == "buy" else SELL
         return t, (stamp, TRADE, side, ticks_of(price), lots_of(msg["quantity"])), price
 
+    def _feed_state(self, msg: dict, line: int) -> FeedState:
+        """A `book_status` message's state (wire/streams.book_status_message), checked."""
+        valid, reason = msg.get("valid"), msg.get("reason")
+        if type(valid) is not bool:
+            raise DataError(
+                self.path, line, f'book_status "valid" is {valid!r}: it must be true or false'
+            )
+        if reason is not None and not isinstance(reason, str):
+            raise DataError(
+                self.path, line, f'book_status "reason" is {reason!r}: it must be text or null'
+            )
+        if reason is not None and len(reason) > MAX_REASON:
+            raise DataError(
+                self.path,
+                line,
+                f'book_status "reason" is {len(reason)} characters long: at most {MAX_REASON}',
+            )
+        if valid:
+            return FeedState(True, None)
+        return FeedState(False, reason or "the recorded feed was down")
+
 
 def _column(problem: str) -> int:
     """The column a decoder's message gives ("... (byte 36)": column 37), else 0."""
@@ -431,7 +466,7 @@ def book_state_at(events: list[Event]) -> Event | None:
     seen = False
     stamp = 0
     for event in events:
-        if event[1] != BOOK:
+        if event[1] != BOOK or is_feed_state(event):
             continue
         seen = True
         stamp = event[0]
@@ -459,6 +494,18 @@ def book_state_at(events: list[Event]) -> Event | None:
     )
 
 
+def feed_state_at(events: list[Event]) -> Event | None:
+    """The recorded feed's state at the end of `events` as a feed state event when it was not
+    valid then (a book_status not valid and no snapshot after it); None when it was."""
+    for event in reversed(events):
+        if event[1] != BOOK or not event[2]:
+            continue
+        if is_feed_state(event):
+            return None if event[2].valid else event
+        return None  # a snapshot: the book was whole again
+    return None
+
+
 def recorded_instrument(path: Path, exchange: str, symbol: str) -> Instrument | None:
     """The instrument on the terms `path`'s header gives for EXCHANGE:SYMBOL; None when it is
     not a recording or gives none for it (the catalogue's terms apply)."""
@@ -482,6 +529,7 @@ def data_instrument(path: Path | None, exchange: str, symbol: str) -> Instrument
 __all__ = [
     "book_state_at",
     "data_instrument",
+    "feed_state_at",
     "read_recording",
     "recorded_instrument",
     "recorded_instruments",

@@ -175,12 +175,14 @@ def split_data(data: MarketData, fraction: Decimal) -> tuple[MarketData, MarketD
     if cut == 0 or cut == len(events):
         raise InvalidParameter("split", str(fraction), "--split leaves one side without events")
     first, second = events[:cut], events[cut:]
-    # The out-of-sample half starts from the book as it stood: keep the last snapshot state.
-    from velocimex_cli.engine.backtest.recording import book_state_at
+    # The out-of-sample half starts from the book as it stood: keep the last snapshot state,
+    # and the recorded feed's state when it was down then (a halt goes on past the cut).
+    from velocimex_cli.engine.backtest.recording import book_state_at, feed_state_at
 
     state = book_state_at(first)
     if state is not None:
-        second = [state, *second]
+        down = feed_state_at(first)
+        second = [state, *second] if down is None else [state, (state[0], *down[1:]), *second]
     return (
         MarketData(first, data.first_price, None, data.instrument),
         MarketData(second, None, data.last_price, data.instrument),

@@ -49,7 +49,7 @@ class StrategyDriver:
             self._record_fill,
             Interest(accounts=frozenset({host.account}), books=False, trades=False),
         )
-        feed.follow(self.quiet_until, host.queue)
+        feed.follow(self.quiet_until, host.queue, self.step, lambda: exchange._armed)
 
     def quiet_until(self) -> int | None:
         """None when this driver is to step after the event the feed applied, else the timestamp

@@ -22,17 +22,12 @@ if TYPE_CHECKING:
     from velocimex_cli.engine.core.ledger import Account
 
 
-def check(
-    exchange: ExchangeState,
-    account: Account,
-    instrument: Instrument,
-    side: int,
-    lots: int,
-    price: int | None,
-) -> None:
-    """Raise MarketClosed or InvalidParameter for an order the venue's state refuses."""
-    if account.kind is not AccountKind.USER:
-        return
+def check_halt(
+    exchange: ExchangeState, instrument: Instrument, side: int, price: int | None
+) -> int | None:
+    """Raise MarketClosed for an order that would trade now on a halted instrument (its feed
+    down: `exchange.halts`); else return the opposite best price. A backtest of a recorded
+    feed that was down checks its strategy's orders here too (engine/backtest/host.py)."""
     book = exchange.books[instrument.index]
     opposite = book.best_ask() if side == BUY else book.best_bid()
     reason = exchange.halts.get(instrument.index)
@@ -48,6 +43,21 @@ def check(
                 "the feed is whole again",
                 {"exchange": instrument.exchange, "symbol": instrument.symbol, "reason": reason},
             )
+    return opposite
+
+
+def check(
+    exchange: ExchangeState,
+    account: Account,
+    instrument: Instrument,
+    side: int,
+    lots: int,
+    price: int | None,
+) -> None:
+    """Raise MarketClosed or InvalidParameter for an order the venue's state refuses."""
+    if account.kind is not AccountKind.USER:
+        return
+    opposite = check_halt(exchange, instrument, side, price)
     minimum = instrument.min_notional
     if minimum is None:
         return

@@ -155,13 +155,19 @@ class StrategyHost:
             return 0
         handled = self._dispatch() if self._queue else 0  # most steps of a backtest: nothing
         if self.timers.next_due is not None and self.state == RUNNING:
-            for name in self.timers.pop_due(to_micros(self.exchange.clock())):
-                if self.state != RUNNING:
-                    break
-                handled += 1
-                self._call(self.strategy.on_timer, name)  # type: ignore[union-attr]  # running: loaded
-            if self._queue:
-                handled += self._dispatch()
+            handled += self._fire_timers()
+        return handled
+
+    def _fire_timers(self) -> int:
+        """`step`'s second half: the timers the clock has passed, then what they caused."""
+        handled = 0
+        for name in self.timers.pop_due(to_micros(self.exchange.clock())):
+            if self.state != RUNNING:
+                break
+            handled += 1
+            self._call(self.strategy.on_timer, name)  # type: ignore[union-attr]  # running: loaded
+        if self._queue:
+            handled += self._dispatch()
         return handled
 
     def stop(self, reason: str = "stopped by user") -> None:
@@ -263,8 +269,15 @@ class StrategyHost:
         while queue and self.state == RUNNING and handled < MAX_EVENTS_PER_STEP:
             kind, payload = queue.popleft()
             handled += 1
-            if kind == "trade":  # the commonest by far
-                self._call(strategy.on_trade, trade_tick(payload))  # type: ignore[union-attr]  # running: loaded
+            if kind == "trade":  # the commonest by far: `_call` written out, one call less
+                tick = trade_tick(payload)
+                try:
+                    strategy.on_trade(tick)  # type: ignore[union-attr]  # running: loaded
+                except (Exception, SystemExit) as exc:  # sys.exit() in a strategy ends only it
+                    self._fail("on_trade", exc)
+                    continue
+                if self._stop_requested is not None:
+                    self._stop_as_requested(self._stop_requested)
             elif kind == "book":
                 instrument, stamp = payload
                 self._book_pending.discard(instrument.index)
