@@ -22,17 +22,6 @@ class CancelOptions:
 
 
 @dataclass
-class ListOptions:
-    status: str
-    exchange: str | None
-    symbol: str | None
-    limit: int | None
-    output: str | None
-    since: str | None = None
-    before: str | None = None
-
-
-@dataclass
 class CancelAfterOptions:
     seconds: str | None
     output: str | None
