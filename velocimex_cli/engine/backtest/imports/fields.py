@@ -94,18 +94,6 @@ def cells(text: str) -> list[str]:
     return text.split(",")
 
 
-def expected_columns(
-    file: str, line: int, row: list[str], names: tuple[str, ...], allowed: tuple[int, ...]
-) -> None:
-    if len(row) not in allowed:
-        counts = " or ".join(str(n) for n in allowed)
-        raise ImportProblem(
-            file,
-            line,
-            f"{len(row)} columns; expected {counts}: {','.join(names)}",
-        )
-
-
 def bad_field(
     file: str, line: int, column: int, name: str, value: str, expected: str
 ) -> ImportProblem:
