@@ -1,0 +1,196 @@
+"""What differs per venue in ccxt: the deepest book each serves, how its book and trade
+subscriptions are named, the checks that tell its book cannot be trusted, and the constructor
+config a user's `--venue-config` entry is merged into.
+
+The checks (ccxt_source.py's docstring says what the source does when one fails):
+- Binance: a diff whose first update id `U` is not the last `u` + 1 (ccxt's own check; the
+  reason names both ids, kept in `vmx_reasons` for the book loop); ccxt resubscribes and
+  fetches a new snapshot.
+- Kraken: the CRC32 of the top ten levels each side (v2 `book` channel, prices and quantities at
+  the pair's decimals) differs from the one the venue sent (ccxt 4.5 ships this check disabled
+  and broken for float books, so it is done here); the symbol is unsubscribed and subscribed
+  again for a new snapshot.
+- Coinbase: a `sequence_num` that skips one on the connection (ccxt does not check it); the
+  connection is closed and every subscription on it starts again from a snapshot.
+Historical trades a venue replays on subscribing (Kraken's and Coinbase's trade snapshots) are
+not asked for or are skipped: only trades printed while mirroring reach the source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+import ccxt.pro as ccxtpro
+from ccxt.async_support.base.ws.order_book import OrderBook
+from ccxt.base.errors import ChecksumError, NetworkError
+
+from velocimex_cli.engine.drivers.venues.ccxt_book import NotingBook, dec
+from velocimex_cli.engine.drivers.venues.feed import VenueUnavailable
+
+# The deepest book each venue serves on its public stream; None: the venue's whole book.
+FULL_DEPTH: dict[str, int | None] = {"binance": 5000, "kraken": 1000, "coinbase": None}
+# ccxt's client subscription hashes of a symbol's book and trades, per venue (to find their
+# connections).
+BOOK_HASH: dict[str, str] = {
+    "binance": "orderbook::{}",
+    "kraken": "orderbook@{}",
+    "coinbase": "level2::{}",
+}
+TRADE_HASH: dict[str, str] = {
+    "binance": "trade::{}",
+    "kraken": "trade@{}",
+    "coinbase": "market_trades::{}",
+}
+
+
+def kraken_checksum(book: OrderBook, price_decimals: int, qty_decimals: int) -> int:
+    """Kraken v2's book checksum: CRC32 of the top ten asks then the top ten bids, each price and
+    quantity at the pair's decimals with the point and leading zeros removed."""
+    parts: list[str] = []
+    for side in (book["asks"], book["bids"]):
+        for price, qty, *_ in side[:10]:
+            for value, places in ((price, price_decimals), (qty, qty_decimals)):
+                parts.append(f"{dec(value):.{places}f}".replace(".", "").lstrip("0"))
+    return zlib.crc32("".join(parts).encode())
+
+
+def exchange_class(venue: str) -> type[Any]:
+    """ccxt's exchange class for `venue`, with the hooks the source needs."""
+    try:
+        base: type[Any] = getattr(ccxtpro, venue)
+    except AttributeError:
+        raise VenueUnavailable(
+            f"{venue} is not an exchange ccxt {ccxtpro.__version__} streams (ccxt.pro)"
+        ) from None
+
+    class Mirrored(base):
+        vmx_reasons: dict[str, str]
+        vmx_sequence: dict[str, int]
+
+        def order_book(self, snapshot: Any = None, depth: int | None = None) -> OrderBook:
+            return NotingBook(snapshot, depth)
+
+        if venue == "binance":
+
+            def handle_order_book(self, client: Any, message: dict[str, Any]) -> None:
+                market = self.safe_market(message.get("s"), None, None, "spot")
+                book = self.orderbooks.get(market["symbol"])
+                first = message.get("U")
+                nonce = None if book is None else book["nonce"]
+                if first is not None and nonce is not None and message.get("u", 0) > nonce:
+                    # ccxt's own continuity rule: the first diff after a snapshot must span
+                    # it, each later one start right after the last
+                    synced = book["timestamp"] is not None
+                    if (first - 1 != nonce) if synced else (first - 1 > nonce):
+                        self.vmx_reasons[market["symbol"]] = (
+                            f"sequence gap: update {first} after {nonce}"
+                        )
+                super().handle_order_book(client, message)
+
+        if venue == "kraken":
+
+            def handle_order_book(self, client: Any, message: dict[str, Any]) -> None:
+                super().handle_order_book(client, message)
+                data = message.get("data") or [{}]
+                first = data[0]
+                symbol = first.get("symbol")
+                expected = first.get("checksum")
+                book = self.orderbooks.get(symbol)
+                if book is None or expected is None or symbol not in self.markets:
+                    return
+                info = self.markets[symbol]["info"]
+                got = kraken_checksum(book, int(info["pair_decimals"]), int(info["lot_decimals"]))
+                if got != expected:
+                    book.failure = f"checksum mismatch: the book's CRC32 is {got}, {expected} sent"
+                    hash_ = BOOK_HASH["kraken"].format(symbol)
+                    client.subscriptions.pop(hash_, None)
+                    del self.orderbooks[symbol]
+                    unsubscribe = {
+                        "method": "unsubscribe",
+                        "params": {"channel": "book", "symbol": [symbol]},
+                        "req_id": self.request_id(),
+                    }
+                    background(self, client.send(unsubscribe))
+
+            def watch_trades(self, symbol: str, *args: Any, **kwargs: Any) -> Any:
+                # Kraken replays its last 50 trades on subscribing unless told not to.
+                return super().watch_trades(symbol, None, None, {"snapshot": False})
+
+        if venue == "coinbase":
+
+            def handle_message(self, client: Any, message: dict[str, Any]) -> None:
+                sequence = message.get("sequence_num") if isinstance(message, dict) else None
+                if sequence is not None:
+                    last = self.vmx_sequence.get(client.url)
+                    if last is not None and sequence != last + 1:
+                        self.vmx_sequence.pop(client.url, None)
+                        drop_client(self, client, f"sequence gap: message {sequence} after {last}")
+                        return
+                    self.vmx_sequence[client.url] = sequence
+                super().handle_message(client, message)
+
+            def on_connected(self, client: Any, message: Any = None) -> None:
+                self.vmx_sequence.pop(client.url, None)
+                super().on_connected(client, message)
+
+            def handle_trade(self, client: Any, message: dict[str, Any]) -> None:
+                # Coinbase sends recent trades as a `snapshot` event on subscribing: skip them.
+                events = [e for e in message.get("events") or [] if e.get("type") != "snapshot"]
+                if events:
+                    super().handle_trade(client, {**message, "events": events})
+
+    Mirrored.__name__ = f"Mirrored_{venue}"
+    return Mirrored
+
+
+def background(exchange: Any, work: Awaitable[Any]) -> None:
+    """Run `work` without waiting for it, keeping the task referenced until it ends."""
+    task = asyncio.ensure_future(work)
+    exchange.vmx_tasks.add(task)
+    task.add_done_callback(exchange.vmx_tasks.discard)
+
+
+class FeedFault(NetworkError):
+    """A fault the source found on a connection; its text is the FeedDown reason."""
+
+
+def drop_client(exchange: Any, client: Any, reason: str) -> None:
+    """Fail every watch on `client` with `reason` and close it; the next watch opens a new
+    connection and subscribes again (a fresh snapshot)."""
+    fault = FeedFault(reason)
+    client.reject(fault)
+    # marked failed, the old client's close does not unregister its successor on the same url
+    client.error = fault
+    if exchange.clients.get(client.url) is client:
+        del exchange.clients[client.url]
+    background(exchange, client.close())
+
+
+def merged_config(venue: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """ccxt's constructor config: the source's defaults, then the user's entry; spot only."""
+    merged: dict[str, Any] = {"enableRateLimit": True, "newUpdates": True}
+    for key, value in config.items():
+        merged[key] = value
+    options = dict(merged.get("options") or {})
+    if venue == "binance":
+        # spot only: never the futures or options market lists
+        fetch = dict(options.get("fetchMarkets") or {})
+        fetch["types"] = ["spot"]
+        options["fetchMarkets"] = fetch
+    merged["options"] = options
+    return merged
+
+
+def reason_of(exc: BaseException) -> str:
+    """The FeedDown reason a ccxt (or network) error gives."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, FeedFault):
+        return text
+    if isinstance(exc, ChecksumError):
+        return f"book out of sync: {text}"
+    if isinstance(exc, NetworkError | OSError):  # ccxt's, or aiohttp's reset while sending
+        return f"connection lost: {text}"
+    return f"{type(exc).__name__}: {text}"
