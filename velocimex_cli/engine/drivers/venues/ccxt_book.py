@@ -3,10 +3,10 @@
 ccxt keeps a venue's book (`OrderBook`, sides `Asks`/`Bids`). `NotingBook` is that book whose
 sides note each price ccxt stores, at the size it stored (0: removed, also for each level
 ccxt's depth limit drops), so an update yields only the levels it changed without diffing the
-book; `resynced` says ccxt reset it from a snapshot (a REST snapshot, a resubscription), and
-`failure` that a venue check found it invalid (ccxt_venues.py: Kraken's checksum). ccxt builds
-its books through the exchange's `order_book` method, which ccxt_venues.exchange_class points
-here.
+book (`levels` hands them over); `resynced` says ccxt reset it from a snapshot (a REST
+snapshot, a resubscription), and `failure` that a venue check found it invalid (ccxt_venues.py:
+Kraken's checksum). ccxt builds its books through the exchange's `order_book` method, which
+ccxt_venues.exchange_class points here.
 """
 
 from __future__ import annotations
@@ -23,6 +23,20 @@ from ccxt.async_support.base.ws.order_book_side import Asks, Bids
 def dec(value: float | int | str) -> Decimal:
     """A ccxt number as the venue stated it: through its shortest text, never binary float."""
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+
+
+def number(value: float | int | str) -> float | Decimal:
+    """A ccxt number for a book level (feed.Level): a float as it is (it stands for the decimal
+    of its shortest text), anything else as its Decimal."""
+    return value if type(value) is float else dec(value)
+
+
+def levels(side: Any) -> list[tuple[float | Decimal, float | Decimal]]:
+    """The levels a noting side noted since the last call (price, size; 0: gone), as
+    feed.Levels (ccxt's numbers are floats); it notes afresh (its dict is handed over)."""
+    changed: dict[Any, Any] = side.changed
+    side.changed = {}
+    return list(changed.items())
 
 
 def ms_time(ms: Any) -> datetime | None:

@@ -56,13 +56,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from datetime import datetime
 from typing import Any, Literal
 
-from velocimex_cli.engine.drivers.venues.ccxt_book import dec, ms_time
+from velocimex_cli.engine.drivers.venues.ccxt_book import dec, levels, ms_time, number
 from velocimex_cli.engine.drivers.venues.ccxt_markets import load_markets, spec_of, spot_market
 from velocimex_cli.engine.drivers.venues.ccxt_venues import (
     BOOK_HASH,
     FULL_DEPTH,
     TRADE_HASH,
     FeedFault,
+    book_client,
     drop_client,
     exchange_class,
     merged_config,
@@ -93,9 +94,11 @@ def _cancelled() -> bool:
 class _Symbol:
     """One watched symbol's state between its book and trade loops."""
 
-    __slots__ = ("down", "queue", "reported", "stale_book")
+    __slots__ = ("book_client", "book_hash", "down", "queue", "reported", "stale_book")
 
     def __init__(self) -> None:
+        self.book_client: Any = None  # ccxt's connection the book was last read from
+        self.book_hash = ""  # ccxt's message hash of the book's updates
         self.queue: asyncio.Queue[FeedEvent | UnknownSymbol] = asyncio.Queue()
         self.down = True  # no snapshot since the start or the last fault: yield no changes
         self.reported = False  # a FeedDown was yielded since the last snapshot
@@ -128,6 +131,7 @@ class CcxtSource:
         self.exchange: Any = exchange_class(venue)(merged_config(venue, config))
         self.exchange.vmx_reasons = {}
         self.exchange.vmx_sequence = {}
+        self.exchange.vmx_symbols = {}
         self.exchange.vmx_tasks = set()
         self._depth = FULL_DEPTH.get(venue)
 
@@ -182,16 +186,29 @@ class CcxtSource:
             return False
         return True
 
+    async def _next_book(self, symbol: str, state: _Symbol) -> Any:
+        """ccxt's book of `symbol` once an update has changed it: awaited on its connection
+        directly while that still carries the subscription, else through `watch_order_book`
+        (which subscribes and connects again as needed)."""
+        client = state.book_client
+        message_hash = state.book_hash
+        if book_client(self.exchange, client, message_hash):
+            book = await client.future(message_hash)
+            return book.limit()  # (as watch_order_book returns it)
+        book = await self.exchange.watch_order_book(symbol, self._depth)
+        state.book_client = self._client(BOOK_HASH, symbol)
+        return book
+
     async def _book_loop(self, symbol: str, state: _Symbol) -> None:
-        exchange = self.exchange
         failures = 0
         queue = state.queue
+        state.book_hash = BOOK_HASH.get(self.venue, "{}").format(symbol)
         while True:
             try:
                 if not await self._check_symbol(symbol, state):
                     return
                 while True:
-                    book = await exchange.watch_order_book(symbol, self._depth)
+                    book = await self._next_book(symbol, state)
                     if book.failure is not None:
                         raise FeedFault(book.failure)
                     asks = book["asks"]
@@ -202,28 +219,26 @@ class CcxtSource:
                         state.down = False
                         state.reported = False
                         failures = 0
-                        asks.changed.clear()
-                        bids.changed.clear()
+                        asks.changed = {}
+                        bids.changed = {}
                         queue.put_nowait(
                             BookSnapshot(
                                 symbol,
-                                [(dec(p), dec(q)) for p, q, *_ in bids],
-                                [(dec(p), dec(q)) for p, q, *_ in asks],
+                                [(number(p), number(q)) for p, q, *_ in bids],
+                                [(number(p), number(q)) for p, q, *_ in asks],
                                 ms_time(book["timestamp"]),
                                 self._clock(),
                             )
                         )
                         continue
                     if state.down:
-                        asks.changed.clear()
-                        bids.changed.clear()
+                        asks.changed = {}
+                        bids.changed = {}
                         continue
                     if not asks.changed and not bids.changed:
                         continue
-                    bid_levels: list[Level] = [(dec(p), dec(q)) for p, q in bids.changed.items()]
-                    ask_levels: list[Level] = [(dec(p), dec(q)) for p, q in asks.changed.items()]
-                    bids.changed.clear()
-                    asks.changed.clear()
+                    bid_levels: list[Level] = levels(bids)
+                    ask_levels: list[Level] = levels(asks)
                     queue.put_nowait(
                         BookChanges(
                             symbol,
@@ -236,11 +251,12 @@ class CcxtSource:
             except asyncio.CancelledError:
                 if _cancelled():
                     raise
-                reason = exchange.vmx_reasons.pop(symbol, None) or "connection closed"
+                reason = self.exchange.vmx_reasons.pop(symbol, None) or "connection closed"
             except VenueUnavailable as exc:
                 reason = exc.reason
             except Exception as exc:
-                reason = exchange.vmx_reasons.pop(symbol, None) or reason_of(exc)
+                reason = self.exchange.vmx_reasons.pop(symbol, None) or reason_of(exc)
+            state.book_client = None
             state.stale_book = False  # only a resync by ccxt makes this book whole again
             self._down(symbol, state, reason)
             await self._sleep(min(self._max_backoff, self._backoff * 2**failures))

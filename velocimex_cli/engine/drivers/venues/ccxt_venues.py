@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import ccxt.pro as ccxtpro
@@ -69,15 +69,25 @@ def exchange_class(venue: str) -> type[Any]:
     class Mirrored(base):
         vmx_reasons: dict[str, str]
         vmx_sequence: dict[str, int]
+        vmx_symbols: dict[str, str]  # (Binance) a spot market id's unified symbol
 
         def order_book(self, snapshot: Any = None, depth: int | None = None) -> OrderBook:
             return NotingBook(snapshot, depth)
 
+        # ccxt stamps every book message with this text (`datetime`), which the source never
+        # reads: the same text, its date and time of day made once a second.
+        iso8601 = staticmethod(iso8601_by_second(base.iso8601))
+
         if venue == "binance":
 
             def handle_order_book(self, client: Any, message: dict[str, Any]) -> None:
-                market = self.safe_market(message.get("s"), None, None, "spot")
-                book = self.orderbooks.get(market["symbol"])
+                market_id = message.get("s")
+                symbol = self.vmx_symbols.get(market_id) if isinstance(market_id, str) else None
+                if symbol is None:
+                    symbol = self.safe_market(market_id, None, None, "spot")["symbol"]
+                    if isinstance(market_id, str) and market_id in self.markets_by_id:
+                        self.vmx_symbols[market_id] = symbol
+                book = self.orderbooks.get(symbol)
                 first = message.get("U")
                 nonce = None if book is None else book["nonce"]
                 if first is not None and nonce is not None and message.get("u", 0) > nonce:
@@ -85,9 +95,7 @@ def exchange_class(venue: str) -> type[Any]:
                     # it, each later one start right after the last
                     synced = book["timestamp"] is not None
                     if (first - 1 != nonce) if synced else (first - 1 > nonce):
-                        self.vmx_reasons[market["symbol"]] = (
-                            f"sequence gap: update {first} after {nonce}"
-                        )
+                        self.vmx_reasons[symbol] = f"sequence gap: update {first} after {nonce}"
                 super().handle_order_book(client, message)
 
         if venue == "kraken":
@@ -144,6 +152,39 @@ def exchange_class(venue: str) -> type[Any]:
 
     Mirrored.__name__ = f"Mirrored_{venue}"
     return Mirrored
+
+
+def iso8601_by_second(iso8601: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """ccxt's `iso8601` (milliseconds since the epoch as ISO-8601 text, None for what it does not
+    take), its text up to the second made once per second: the same text, cheaper."""
+    last: list[Any] = [None, ""]  # the second last made, its text
+
+    def by_second(timestamp: Any = None) -> str | None:
+        if type(timestamp) is not int or timestamp < 0:
+            return iso8601(timestamp)
+        seconds, millis = divmod(timestamp, 1000)
+        if seconds != last[0]:
+            whole = iso8601(seconds * 1000)
+            if whole is None:
+                return None
+            last[0], last[1] = seconds, whole[:-4]  # less "000Z"
+        return f"{last[1]}{millis:03d}Z"
+
+    return by_second
+
+
+def book_client(exchange: Any, client: Any, message_hash: str) -> bool:
+    """Whether `client` (the connection a book was last read from) still carries the book's
+    subscription, open and current, so the next update can be awaited on it directly
+    (`client.future`): what ccxt's `watch_order_book` awaits once it has checked the
+    subscription, the connection and the options, per call."""
+    return (
+        client is not None
+        and message_hash in client.subscriptions
+        and exchange.clients.get(client.url) is client
+        and client.error is None
+        and not client.closed()
+    )
 
 
 def background(exchange: Any, work: Awaitable[Any]) -> None:
