@@ -61,14 +61,14 @@ from velocimex_cli.engine.drivers.venues.ccxt_markets import load_markets, spec_
 from velocimex_cli.engine.drivers.venues.ccxt_venues import (
     BOOK_HASH,
     FULL_DEPTH,
-    TRADE_HASH,
     FeedFault,
     book_client,
-    drop_client,
     exchange_class,
     merged_config,
     reason_of,
+    subscribed_client,
 )
+from velocimex_cli.engine.drivers.venues.ccxt_watchdog import StallWatchdog
 from velocimex_cli.engine.drivers.venues.feed import (
     BookChanges,
     BookSnapshot,
@@ -132,6 +132,7 @@ class CcxtSource:
         self.exchange.vmx_reasons = {}
         self.exchange.vmx_sequence = {}
         self.exchange.vmx_symbols = {}
+        self.exchange.vmx_probes = {}
         self.exchange.vmx_tasks = set()
         self._depth = FULL_DEPTH.get(venue)
 
@@ -196,7 +197,7 @@ class CcxtSource:
             book = await client.future(message_hash)
             return book.limit()  # (as watch_order_book returns it)
         book = await self.exchange.watch_order_book(symbol, self._depth)
-        state.book_client = self._client(BOOK_HASH, symbol)
+        state.book_client = subscribed_client(self.exchange, state.book_hash)
         return book
 
     async def _book_loop(self, symbol: str, state: _Symbol) -> None:
@@ -307,44 +308,12 @@ class CcxtSource:
             await self._sleep(min(self._max_backoff, self._backoff * 2**failures))
             failures = min(failures + 1, 16)
 
-    def _client(self, hashes: Mapping[str, str], symbol: str) -> Any:
-        hash_ = hashes.get(self.venue, "{}").format(symbol)
-        for client in list((self.exchange.clients or {}).values()):
-            if hash_ in client.subscriptions:
-                return client
-        return None
-
-    def _quiet_for(self, client: Any) -> float | None:
-        """Seconds since `client` last received a message (None: not connected yet)."""
-        if client is None or not client.connected.done():
-            return None
-        last = client.last_message_at or client.connectionEstablished
-        if last is None:
-            return None
-        return float(self.exchange.milliseconds() - last) / 1000
-
     async def _watchdog(self, symbol: str, state: _Symbol) -> None:
-        """No message on a live book's connection for `stall_after` seconds: drop the connection
-        (the book loop yields FeedDown and ccxt resubscribes on a new one), and the symbol's
-        trade connection with it when that has been as quiet. A venue that sends nothing while a
-        book is quiet (Binance's diff stream) needs `stall_after` longer than its quietest
-        symbol's silence."""
-        period = max(self._stall_after / 4, 0.01)
-        while True:
-            await asyncio.sleep(period)
-            if state.down:
-                continue  # resyncing: ccxt's own timeouts bound the snapshot and the dial
-            book_client = self._client(BOOK_HASH, symbol)
-            quiet = self._quiet_for(book_client)
-            if quiet is None or quiet < self._stall_after:
-                continue
-            reason = f"stalled: no message for {quiet:.1f}s"
-            trade_client = self._client(TRADE_HASH, symbol)
-            if trade_client is not None and trade_client is not book_client:
-                trade_quiet = self._quiet_for(trade_client)
-                if trade_quiet is not None and trade_quiet >= self._stall_after:
-                    drop_client(self.exchange, trade_client, reason)
-            drop_client(self.exchange, book_client, reason)
+        """ccxt_watchdog.py: a connection of the symbol's that stopped delivering is dropped."""
+        watchdog = StallWatchdog(
+            self.exchange, self.venue, symbol, self._stall_after, lambda: state.down
+        )
+        await watchdog.run()
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -44,6 +44,12 @@ TRADE_HASH: dict[str, str] = {
     "kraken": "trade@{}",
     "coinbase": "market_trades::{}",
 }
+# The question that asks a venue whose trades have a connection of their own which streams that
+# connection carries (ccxt_watchdog.py), by request id; its answer's `result` lists them.
+TRADE_PROBE: dict[str, Callable[[int], dict[str, Any]]] = {
+    "binance": lambda request_id: {"method": "LIST_SUBSCRIPTIONS", "id": request_id},
+}
+UNANSWERED = object()  # a probe's entry in `vmx_probes` until its answer arrives
 
 
 def kraken_checksum(book: OrderBook, price_decimals: int, qty_decimals: int) -> int:
@@ -70,6 +76,7 @@ def exchange_class(venue: str) -> type[Any]:
         vmx_reasons: dict[str, str]
         vmx_sequence: dict[str, int]
         vmx_symbols: dict[str, str]  # (Binance) a spot market id's unified symbol
+        vmx_probes: dict[tuple[str, int], Any]  # a trade probe's (url, request id) -> its answer
 
         def order_book(self, snapshot: Any = None, depth: int | None = None) -> OrderBook:
             return NotingBook(snapshot, depth)
@@ -79,6 +86,20 @@ def exchange_class(venue: str) -> type[Any]:
         iso8601 = staticmethod(iso8601_by_second(base.iso8601))
 
         if venue == "binance":
+
+            def handle_message(self, client: Any, message: Any) -> None:
+                probes = self.vmx_probes
+                if probes and isinstance(message, dict):
+                    # (request ids count per url: another connection's may be the same)
+                    key = (client.url, message.get("id"))
+                    if key in probes:
+                        probes[key] = message.get("result")  # a probe's answer
+                        return
+                super().handle_message(client, message)
+
+            def vmx_trade_stream(self, symbol: str) -> str:
+                """The name of `symbol`'s trade stream (as LIST_SUBSCRIPTIONS lists it)."""
+                return f"{self.market(symbol)['lowercaseId']}@trade"
 
             def handle_order_book(self, client: Any, message: dict[str, Any]) -> None:
                 market_id = message.get("s")
@@ -129,7 +150,7 @@ def exchange_class(venue: str) -> type[Any]:
 
         if venue == "coinbase":
 
-            def handle_message(self, client: Any, message: dict[str, Any]) -> None:
+            def handle_message(self, client: Any, message: Any) -> None:
                 sequence = message.get("sequence_num") if isinstance(message, dict) else None
                 if sequence is not None:
                     last = self.vmx_sequence.get(client.url)
@@ -171,6 +192,14 @@ def iso8601_by_second(iso8601: Callable[[Any], str | None]) -> Callable[[Any], s
         return f"{last[1]}{millis:03d}Z"
 
     return by_second
+
+
+def subscribed_client(exchange: Any, subscription: str) -> Any:
+    """ccxt's connection that carries `subscription` (a subscription hash), or None."""
+    for client in list((exchange.clients or {}).values()):
+        if subscription in client.subscriptions:
+            return client
+    return None
 
 
 def book_client(exchange: Any, client: Any, message_hash: str) -> bool:
