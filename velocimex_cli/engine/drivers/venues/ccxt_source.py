@@ -17,17 +17,23 @@ not yielded: only trades printed while mirroring are. Markets: ccxt_markets.py.
 When the book cannot be trusted it yields `FeedDown` with the reason and resyncs:
 - a venue's own check fails (ccxt_venues.py: Binance's update id continuity, Kraken's CRC32,
   Coinbase's sequence numbers); ccxt fetches or is made to fetch a new snapshot.
-- Every venue: a closed connection (ccxt reconnects and resubscribes), no message on the book's
-  connection for `stall_after` seconds (the connection is closed and reopened), the venue
-  unreachable (retried). Retries back off exponentially (`backoff`, `max_backoff`, an injectable
-  `sleep`); `watch` never ends on its own.
+- Every venue: a closed connection (ccxt reconnects and resubscribes), a stalled connection
+  (ccxt_watchdog.py: the book's silent for `stall_after` seconds; a trade connection of its own
+  that does not answer a probe), the venue unreachable (retried). Retries back off exponentially
+  (`backoff`, `max_backoff`, an injectable `sleep`); `watch` never ends on its own.
 
-Limits. A trade stream that fails (Binance serves trades on a connection of their own) halts the
-symbol too, since prints may be lost; it resumes with the book ccxt holds at the next book update.
-The stall watchdog watches the book's connection only: a Binance trade connection that stalls
-while its book's stays live is not noticed. ccxt paces REST calls by the venue's weights (with
-its defaults, a 5,000-level Binance snapshot may wait up to 12.5 s after the previous one), so a
-resync can take that long. Books deeper than the depth above keep ccxt's truncation.
+A trade stream that fails (Binance serves trades on a connection of their own) halts the symbol
+too ("trade stream ...": prints may have been lost, so resting orders may have missed fills); it
+resumes with the book ccxt holds at the next book update, while the trade stream reconnects.
+
+How the books are awaited. The first read of a book goes through `watch_order_book` (which
+subscribes and connects); each later one awaits ccxt's future for the book's next update on its
+connection directly while that connection still carries the subscription, which is all
+`watch_order_book` does then after checking its options per call (ccxt_venues.book_client).
+
+Limits. ccxt paces REST calls by the venue's weights (with its defaults, a 5,000-level Binance
+snapshot may wait up to 12.5 s after the previous one), so a resync can take that long. Books
+deeper than the depth above keep ccxt's truncation.
 
 Tested how (tests/engine/drivers/venues/test_ccxt_source_{binance,kraken,coinbase}.py, against
 local fake exchanges in tests/fakes/ that speak each venue's documented REST and WebSocket formats,
@@ -36,8 +42,9 @@ unmodified ccxt 4.5 talks to them). For each venue the events, applied to a plai
 fake's true book after every step and every fault, and trades keep their aggressor:
 - binance: exchangeInfo filters -> tick/lot/minimums (fees: ccxt's table); depth snapshot +
   `depthUpdate` diffs with U/u; `trade` events (aggressor from `m`); faults: a sequence gap, a
-  dropped connection, a stalled feed, unreachable at start then up; an unknown symbol; the config
-  merge (a user's `options` kept, a `timeout` obeyed).
+  dropped connection, a stalled feed, a trade connection stalled alone (and a quiet tape not
+  halted), unreachable at start then up; an unknown symbol; the config merge (a user's
+  `options` kept, a `timeout` obeyed).
 - kraken: AssetPairs -> tick/lot/minimums/fees; v2 `book` snapshot and updates with CRC32 and
   `trade`; faults: a bad checksum, a dropped connection, a stalled feed, unreachable at start
   then up; an unknown symbol; no replayed trades.

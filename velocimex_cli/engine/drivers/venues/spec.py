@@ -19,8 +19,9 @@ _SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
 MAX_SYMBOLS = 64  # per venue: one watch each
 MAX_VENUE_CONFIG_BYTES = 1 << 20
 # A venue config entry's key read by vmx, not merged into ccxt's config: how the source watches
-# the feed, in seconds (`stall_after`: no message on a book's connection for that long drops it;
-# `backoff`, `max_backoff`: the first and the longest wait between retries).
+# the feed, in seconds (`stall_after`: no message on a book's connection for that long drops it,
+# on a trade connection of its own it is probed (ccxt_watchdog.py); `backoff`, `max_backoff`: the
+# first and the longest wait between retries).
 TUNING_KEY = "vmx"
 TUNINGS = ("stall_after", "backoff", "max_backoff")
 MAX_TUNING_SECONDS = 3600.0
