@@ -111,6 +111,27 @@ def test_the_book_follows_every_step_and_trades_keep_their_aggressor() -> None:
     run(scenario)
 
 
+def test_a_burst_of_updates_is_read_in_batches_giving_the_same_book() -> None:
+    async def scenario(fake: FakeBinance) -> None:
+        seed(fake)
+        async with watching("binance", fake.config(), "BTC/USDT") as (_, reader):
+            await reader.until_book(fake.book("BTCUSDT"))
+            read = len(reader.log)
+            for i in range(40):  # sent at once: one price changed again and again, others
+                fake.set_levels("BTCUSDT", bids=[("99.99", f"{i + 1}")])  # come and go
+                fake.set_levels("BTCUSDT", asks=[(f"{101 + i % 7}.00", "0" if i % 2 else "1")])
+            await reader.until_book(fake.book("BTCUSDT"))
+            batches = [e for e in reader.log[read:] if isinstance(e, BookChanges)]
+            assert 1 <= len(batches) < 80  # 80 updates, read as they arrive, batched
+            # a batch holds each level once, at its size after the batch's last update
+            for batch in batches:
+                prices = [p for p, _ in batch.bids] + [p for p, _ in batch.asks]
+                assert len(prices) == len(set(prices))
+            assert reader.downs == []
+
+    run(scenario)
+
+
 def test_a_sequence_gap_halts_then_resyncs_from_a_new_snapshot() -> None:
     async def scenario(fake: FakeBinance) -> None:
         seed(fake)
