@@ -422,6 +422,59 @@ def test_an_engine_started_while_binance_refuses_serves_the_simulated_exchanges_
         mirror.wait_book_equal()
 
 
+def rebuilt(lines: list[str]) -> Book:
+    """The book a client rebuilds from `vmx stream market -c book` NDJSON: the last snapshot,
+    then each delta in turn, each sequence the one after the last."""
+    book: Book = {"bids": {}, "asks": {}}
+    sequence = None
+    for line in lines:
+        message = json.loads(line, parse_float=Decimal)
+        if message.get("type") == "book_snapshot":
+            book = {
+                side: {Decimal(str(lv["price"])): Decimal(str(lv["quantity"])) for lv in levels}
+                for side, levels in (("bids", message["bids"]), ("asks", message["asks"]))
+            }
+            sequence = message["sequence"]
+        elif message.get("type") == "book_delta":
+            assert sequence is not None and message["sequence"] == sequence + 1, message
+            sequence = message["sequence"]
+            for change in message["changes"]:
+                side = book["bids" if change["side"] == "bid" else "asks"]
+                price, quantity = Decimal(str(change["price"])), Decimal(str(change["quantity"]))
+                if quantity:
+                    side[price] = quantity
+                else:
+                    side.pop(price, None)
+    return book
+
+
+def test_a_burst_of_venue_updates_gives_a_client_the_fakes_book(binance: Mirror) -> None:
+    binance.wait_open()
+    stream = subprocess.Popen(
+        [*VMX, "stream", "market", "BINANCE:BTC/USDT", "-c", "book", "--duration", "8"],
+        env=binance.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert stream.stdout is not None
+        first = stream.stdout.readline()  # the snapshot: the client is subscribed
+        assert json.loads(first)["type"] == "book_snapshot", first
+
+        def burst() -> None:  # sent at once: a level changed again and again, others come, go
+            for i in range(40):
+                binance.fake.set_levels("BTCUSDT", bids=[("63999.99", f"{i + 1}.5")])
+                binance.fake.set_levels(
+                    "BTCUSDT", asks=[(f"{64002 + i % 7}.00", "0" if i % 2 else "2")]
+                )
+
+        binance.thread.call(burst)
+        rest, errors = stream.communicate(timeout=60)
+    finally:
+        stream.kill()
+    assert stream.returncode == 0, errors
+    assert rebuilt([first, *rest.splitlines()]) == binance.fake_book()
+    binance.wait_book_equal()
+
+
 def test_a_resting_order_keeps_its_place_and_fills_only_from_prints_that_reach_it(
     binance: Mirror,
 ) -> None:

@@ -1,8 +1,9 @@
 """A fake Binance spot venue, speaking Binance's documented formats closely enough for unmodified
 ccxt: REST `GET /api/v3/exchangeInfo` (PRICE_FILTER, LOT_SIZE, NOTIONAL filters) and
 `GET /api/v3/depth` (a snapshot with `lastUpdateId`); WebSocket `/ws/<n>` with `SUBSCRIBE`
-replies (`{"result": null, "id": n}`), `depthUpdate` diffs numbered `U`..`u`, and `trade` events
-(`m`: the buyer is the maker, so the seller was the aggressor).
+replies (`{"result": null, "id": n}`), `LIST_SUBSCRIPTIONS` replies (`{"result": [streams], "id":
+n}`), `depthUpdate` diffs numbered `U`..`u`, and `trade` events (`m`: the buyer is the maker, so
+the seller was the aggressor). Besides the faults every fake has: `stall_trades()`.
 
 Point ccxt at it with the config a user writes in `--venue-config`: `config()`.
 """
@@ -10,6 +11,7 @@ Point ccxt at it with the config a user writes in `--venue-config`: `config()`.
 from __future__ import annotations
 
 import asyncio
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -44,7 +46,9 @@ DEFAULT_MARKETS = (
 
 
 class FakeBinance:
-    def __init__(self, markets: tuple[Market, ...] = DEFAULT_MARKETS) -> None:
+    def __init__(self, markets: tuple[Market, ...] | None = None) -> None:
+        # (each fake its own copy of the defaults: their books are the venue's state)
+        markets = copy.deepcopy(DEFAULT_MARKETS) if markets is None else markets
         self.markets = {m.id: m for m in markets}
         self.server = FakeServer(
             {"/api/v3/exchangeInfo": self._exchange_info, "/api/v3/depth": self._depth},
@@ -164,6 +168,8 @@ class FakeBinance:
                 else:
                     connection.topics.discard(stream.split("@")[0] + "@" + stream.split("@")[1])
             connection.send({"result": None, "id": message.get("id")})
+        elif method == "LIST_SUBSCRIPTIONS":
+            connection.send({"result": sorted(connection.topics), "id": message.get("id")})
 
     # -- what a test drives --------------------------------------------------------------
 
@@ -214,6 +220,13 @@ class FakeBinance:
             },
         )
         return self.trade_id
+
+    def stall_trades(self) -> None:
+        """The connections open now that carry a trade stream receive nothing more (nor answer
+        anything), while the books' own connections go on."""
+        for connection in self.server.connections:
+            if any(topic.endswith("@trade") for topic in connection.topics):
+                connection.stalled = True
 
     def book(self, symbol: str) -> dict[str, dict[Decimal, Decimal]]:
         return self.markets[symbol].book.plain()

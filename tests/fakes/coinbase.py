@@ -10,6 +10,7 @@ Point ccxt at it with the config a user writes in `--venue-config`: `config()`.
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -41,7 +42,9 @@ DEFAULT_PRODUCTS = (
 
 
 class FakeCoinbase:
-    def __init__(self, products: tuple[Product, ...] = DEFAULT_PRODUCTS) -> None:
+    def __init__(self, products: tuple[Product, ...] | None = None) -> None:
+        # (each fake its own copy of the defaults: their books are the venue's state)
+        products = copy.deepcopy(DEFAULT_PRODUCTS) if products is None else products
         self.products = {p.id: p for p in products}
         self.server = FakeServer(
             {

@@ -10,6 +10,7 @@ Point ccxt at it with the config a user writes in `--venue-config`: `config()`.
 
 from __future__ import annotations
 
+import copy
 import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -61,7 +62,9 @@ ASSETS = {
 
 
 class FakeKraken:
-    def __init__(self, pairs: tuple[Pair, ...] = DEFAULT_PAIRS) -> None:
+    def __init__(self, pairs: tuple[Pair, ...] | None = None) -> None:
+        # (each fake its own copy of the defaults: their books are the venue's state)
+        pairs = copy.deepcopy(DEFAULT_PAIRS) if pairs is None else pairs
         self.pairs = {p.ws: p for p in pairs}
         self.server = FakeServer(
             {"/0/public/Assets": self._assets, "/0/public/AssetPairs": self._asset_pairs},

@@ -17,6 +17,7 @@ from velocimex_cli.engine.drivers.venues.feed import (
     FeedDown,
     FeedEvent,
     TradePrint,
+    exact,
 )
 
 PlainBook = dict[str, dict[Decimal, Decimal]]
@@ -37,7 +38,10 @@ class Reader:
     def apply(self, event: FeedEvent) -> None:
         self.log.append(event)
         if isinstance(event, BookSnapshot):
-            self.book = {"bids": dict(event.bids), "asks": dict(event.asks)}
+            self.book = {
+                "bids": {exact(p): exact(q) for p, q in event.bids},
+                "asks": {exact(p): exact(q) for p, q in event.asks},
+            }
             self.valid = True
             self.snapshots += 1
         elif isinstance(event, BookChanges):
@@ -45,9 +49,9 @@ class Reader:
             for name, levels in (("bids", event.bids), ("asks", event.asks)):
                 for price, qty in levels:
                     if qty:
-                        self.book[name][price] = qty
+                        self.book[name][exact(price)] = exact(qty)
                     else:
-                        self.book[name].pop(price, None)
+                        self.book[name].pop(exact(price), None)
         elif isinstance(event, FeedDown):
             self.valid = False
             self.downs.append(event)

@@ -4,7 +4,8 @@ yields, applied to a plain book, equal the venue's true book after each step and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -110,6 +111,27 @@ def test_the_book_follows_every_step_and_trades_keep_their_aggressor() -> None:
     run(scenario)
 
 
+def test_a_burst_of_updates_is_read_in_batches_giving_the_same_book() -> None:
+    async def scenario(fake: FakeBinance) -> None:
+        seed(fake)
+        async with watching("binance", fake.config(), "BTC/USDT") as (_, reader):
+            await reader.until_book(fake.book("BTCUSDT"))
+            read = len(reader.log)
+            for i in range(40):  # sent at once: one price changed again and again, others
+                fake.set_levels("BTCUSDT", bids=[("99.99", f"{i + 1}")])  # come and go
+                fake.set_levels("BTCUSDT", asks=[(f"{101 + i % 7}.00", "0" if i % 2 else "1")])
+            await reader.until_book(fake.book("BTCUSDT"))
+            batches = [e for e in reader.log[read:] if isinstance(e, BookChanges)]
+            assert 1 <= len(batches) < 80  # 80 updates, read as they arrive, batched
+            # a batch holds each level once, at its size after the batch's last update
+            for batch in batches:
+                prices = [p for p, _ in batch.bids] + [p for p, _ in batch.asks]
+                assert len(prices) == len(set(prices))
+            assert reader.downs == []
+
+    run(scenario)
+
+
 def test_a_sequence_gap_halts_then_resyncs_from_a_new_snapshot() -> None:
     async def scenario(fake: FakeBinance) -> None:
         seed(fake)
@@ -164,6 +186,71 @@ def test_a_stalled_feed_halts_then_resyncs_on_a_new_connection() -> None:
             await fake.server.subscribed("btcusdt@trade")
             fake.trade("BTCUSDT", "100.01", "0.5", "buy")
             await reader.until(lambda r: len(r.trades) == 1)
+
+    run(scenario)
+
+
+@contextlib.asynccontextmanager
+async def busy_book(fake: FakeBinance) -> AsyncIterator[None]:
+    """The book changes every 50 ms meanwhile (its connection is never quiet)."""
+
+    async def change() -> None:
+        for i in range(10**6):
+            fake.set_levels("BTCUSDT", bids=[("99.00", str(i % 5 + 1))])
+            await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(change())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def probes(fake: FakeBinance) -> int:
+    return sum(1 for m in fake.received if m.get("method") == "LIST_SUBSCRIPTIONS")
+
+
+def test_a_quiet_tape_is_asked_whether_its_connection_lives_and_is_never_halted() -> None:
+    async def scenario(fake: FakeBinance) -> None:
+        seed(fake)
+        async with watching("binance", fake.config(), "BTC/USDT", stall_after=1.0) as (
+            _,
+            reader,
+        ):
+            await reader.until_book(fake.book("BTCUSDT"))
+            await fake.server.subscribed("btcusdt@trade")
+            async with busy_book(fake):  # no trade for over 3 stall_afters
+                await reader.until(lambda r: probes(fake) >= 3, timeout=20)
+            assert reader.downs == []
+            fake.trade("BTCUSDT", "100.01", "0.5", "buy")
+            await reader.until(lambda r: len(r.trades) == 1)
+            await reader.until_book(fake.book("BTCUSDT"))
+
+    run(scenario)
+
+
+def test_a_trade_stream_that_stalls_alone_halts_until_the_book_then_reconnects() -> None:
+    async def scenario(fake: FakeBinance) -> None:
+        seed(fake)
+        async with watching("binance", fake.config(), "BTC/USDT", stall_after=1.0) as (
+            _,
+            reader,
+        ):
+            await reader.until_book(fake.book("BTCUSDT"))
+            await fake.server.subscribed("btcusdt@trade")
+            async with busy_book(fake):
+                fake.stall_trades()  # the book's connection goes on
+                await reader.until(lambda r: bool(r.downs), timeout=20)
+                assert reader.downs[0].reason.startswith("trade stream stalled: no message for ")
+                assert "no answer to a probe" in reader.downs[0].reason
+                await reader.until(lambda r: r.valid)  # whole again with the next book update
+                await fake.server.subscribed("btcusdt@trade")  # on a new connection
+            await reader.until_book(fake.book("BTCUSDT"))
+            fake.trade("BTCUSDT", "100.01", "0.5", "buy")
+            await reader.until(lambda r: len(r.trades) == 1)
+            assert len(reader.downs) == 1
 
     run(scenario)
 

@@ -12,25 +12,94 @@ a command's would (`Liquidity.watch`/`announce`), one sequence step each.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from velocimex_cli.engine.core.instruments import Instrument
 from velocimex_cli.engine.core.liquidity import Liquidity
 from velocimex_cli.engine.core.orders import BUY, SELL
-from velocimex_cli.engine.drivers.venues.feed import Level
+from velocimex_cli.engine.drivers.venues.feed import Level, Number, exact
 
 Watching = tuple[int | None, int | None] | None  # what Liquidity.watch returned
+
+# Below this, an integer count of a step's numerator has at most 15 significant digits, so
+# the decimal it makes is the only one of that many digits that rounds to its float (IEEE
+# doubles tell 15 digits apart): a float equal to it stands for exactly that decimal.
+_EXACT_DIGITS = 10**15
+
+
+def _fraction(step: Decimal) -> tuple[int, int]:
+    """`step` as numerator / denominator, the denominator a power of ten."""
+    _, digits, exponent = step.as_tuple()
+    assert isinstance(exponent, int)
+    numerator = int("".join(map(str, digits)))
+    if exponent >= 0:
+        return numerator * 10**exponent, 1
+    return numerator, 10**-exponent
+
+
+class _Grid:
+    """An instrument's tick and lot, for turning a venue's numbers into ticks and lots."""
+
+    __slots__ = ("lot", "lot_den", "lot_num", "tick", "tick_den", "tick_num")
+
+    def __init__(self, tick: Decimal, lot: Decimal) -> None:
+        self.tick, self.lot = tick, lot
+        self.tick_num, self.tick_den = _fraction(tick)
+        self.lot_num, self.lot_den = _fraction(lot)
+
+    def ticks(self, price: Number) -> int | None:
+        """The price in ticks; None when it is off the tick."""
+        if type(price) is float:
+            num, den = self.tick_num, self.tick_den
+            try:
+                count = round(price * den / num)
+            except (OverflowError, ValueError):  # inf, nan: the decimal path says
+                count = None
+            # (int / int is correctly rounded: the float nearest the decimal count * step)
+            if (
+                count is not None
+                and abs(count * num) < _EXACT_DIGITS
+                and count * num / den == price
+            ):
+                return count
+        ticks = exact(price) / self.tick
+        if ticks != ticks.to_integral_value():
+            return None
+        return int(ticks)
+
+    def lots(self, quantity: Number) -> int:
+        """The quantity in whole lots, cut (not rounded) to the lot."""
+        if type(quantity) is float:
+            num, den = self.lot_num, self.lot_den
+            try:
+                count = round(quantity * den / num)
+            except (OverflowError, ValueError):
+                count = None
+            if (
+                count is not None
+                and 0 <= count * num < _EXACT_DIGITS
+                and count * num / den == quantity
+            ):
+                return count
+        return int(exact(quantity) / self.lot)
+
+
+_grids: dict[tuple[Decimal, Decimal], _Grid] = {}
 
 
 def levels_of(instrument: Instrument, levels: Sequence[Level]) -> list[tuple[int, int]]:
     """(ticks, lots) of a venue's levels; a price off the tick is skipped, a size is cut to
     whole lots."""
-    tick, lot = instrument.tick_size, instrument.lot_size
+    key = (instrument.tick_size, instrument.lot_size)
+    grid = _grids.get(key)
+    if grid is None:
+        grid = _grids[key] = _Grid(*key)
+    ticks_of, lots_of = grid.ticks, grid.lots
     out = []
     for price, quantity in levels:
-        ticks = price / tick
-        if ticks != ticks.to_integral_value():
-            continue
-        out.append((int(ticks), int(quantity / lot)))
+        ticks = ticks_of(price)
+        if ticks is not None:
+            out.append((ticks, lots_of(quantity)))
     return out
 
 

@@ -2,8 +2,13 @@
 `live` extra) and the engine's mirror (`mirror.py`).
 
 A source knows nothing of the engine: it reads a venue's markets and, per symbol, yields the
-events below with Decimal prices and quantities exactly as the venue states them, and times as
+events below with prices and quantities exactly as the venue states them, and times as
 timezone-aware UTC datetimes. The engine knows nothing of ccxt: it applies these events.
+
+A number is a Decimal, or (in a book's levels) a float that stands for the decimal of its
+shortest text, `repr` (`exact`): ccxt parses the venue's text into floats, whose shortest text
+is that text again, so a source hands them over as they are and the engine turns them into
+ticks and lots exactly without making a Decimal of each (book_apply.levels_of).
 
 Per symbol, `watch` yields, in order:
 
@@ -28,7 +33,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
-Level = tuple[Decimal, Decimal]  # (price, total quantity at that price); quantity 0: gone
+Number = Decimal | float  # a float: the decimal of its shortest text (see above)
+Level = tuple[Number, Number]  # (price, total quantity at that price); quantity 0: gone
+
+
+def exact(value: Number) -> Decimal:
+    """A level's number as the decimal it stands for."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 class VenueUnavailable(Exception):

@@ -20,10 +20,11 @@ _SYMBOL = re.compile(r"[A-Z0-9]{1,20}/[A-Z0-9]{1,20}")
 MAX_SYMBOLS = 64  # per venue: one watch each
 MAX_VENUE_CONFIG_BYTES = 1 << 20
 # A venue config entry's key read by vmx, not merged into ccxt's config: how the source watches
-# the feed, in seconds (`stall_after`: no message on a book's connection for that long drops it;
-# `backoff`, `max_backoff`: the first and the longest wait between retries), and the user's own
-# fee tier at the venue (`maker_fee`, `taker_fee`: fractions such as "0.0002", both together),
-# charged on paper fills instead of the rates the venue states for its first tier.
+# the feed, in seconds (`stall_after`: no message on a book's connection for that long drops it,
+# on a trade connection of its own it is probed (ccxt_watchdog.py); `backoff`, `max_backoff`: the
+# first and the longest wait between retries), and the user's own fee tier at the venue
+# (`maker_fee`, `taker_fee`: fractions such as "0.0002", both together), charged on paper fills
+# instead of the rates the venue states for its first tier.
 TUNING_KEY = "vmx"
 TUNINGS = ("stall_after", "backoff", "max_backoff")
 FEE_KEYS = ("maker_fee", "taker_fee")
