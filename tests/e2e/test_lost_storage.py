@@ -92,6 +92,7 @@ def crashed_with_orders(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path, 
             text=True,
         )
         assert pin.stdout is not None and pin.stdout.readline().strip() == "pinned"
+        env["TEST_WAL_CUT"] = str(_cut(_frames_in_use(data_dir / "engine.db-wal")))
         acknowledged = []
         with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
             for _ in range(ORDERS):
@@ -107,38 +108,63 @@ def crashed_with_orders(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path, 
         if pin is not None:
             pin.send_signal(signal.SIGKILL)  # no checkpoint on close: the log stays as it is
             pin.wait()
-    assert (data_dir / "engine.db-wal").stat().st_size > 0
+    # the orders' frames reach past the cut, so the damage below loses some of them
+    assert _cut(_frames_in_use(data_dir / "engine.db-wal")) > int(env["TEST_WAL_CUT"])
     env["TEST_HEADERS"] = json.dumps(headers)
     yield env, data_dir, sorted(acknowledged)
     vmx(env, "engine", "stop")
 
 
-def _delete(wal: Path) -> None:
+def _delete(wal: Path, cut: int) -> None:
     wal.unlink()
 
 
-# The log restarts at its beginning once checkpointed, so the orders are in its first frames
-# (a 32-byte header, then frames of a 24-byte header and a 4096-byte page).
-_FRAMES_KEPT = 32 + 3 * (24 + 4096)
+# The log is a 32-byte header, then frames of a 24-byte header and a 4096-byte page.
+_FRAME = 24 + 4096
 
 
-def _truncate(wal: Path) -> None:
+def _frames_in_use(wal: Path) -> int:
+    """How many frames the log holds since it last restarted: those carrying the salt of its
+    header (a restart keeps the file and writes over it from the start with a new salt, so an
+    older tail carries another)."""
+    if not wal.exists():
+        return 0
+    data = wal.read_bytes()
+    salt = data[16:24]
+    frames = 0
+    while 32 + (frames + 1) * _FRAME <= len(data) and (
+        data[32 + frames * _FRAME + 8 : 32 + frames * _FRAME + 16] == salt
+    ):
+        frames += 1
+    return frames
+
+
+def _cut(pinned_frames: int) -> int:
+    """Where the damage starts: past every frame written before the reader pinned the log
+    (the background checkpointer may have copied those into engine.db, and cutting into them
+    would leave engine.db newer than the log that is kept: a malformed database, not a lost
+    log), and at least three frames in."""
+    return 32 + max(3, pinned_frames) * _FRAME
+
+
+def _truncate(wal: Path, cut: int) -> None:
     with open(wal, "r+b") as handle:
-        handle.truncate(_FRAMES_KEPT)
+        handle.truncate(cut)
 
 
-def _garble(wal: Path) -> None:
+def _garble(wal: Path, cut: int) -> None:
     with open(wal, "r+b") as handle:
-        handle.seek(_FRAMES_KEPT)
+        handle.seek(cut)
         handle.write(b"\xa5" * 8192)
 
 
 @pytest.mark.parametrize("damage", [_delete, _truncate, _garble], ids=lambda f: f.__name__[1:])
 def test_a_lost_or_damaged_log_stops_the_start_until_the_loss_is_accepted(
-    crashed_with_orders: tuple[dict[str, str], Path, list[int]], damage: Callable[[Path], None]
+    crashed_with_orders: tuple[dict[str, str], Path, list[int]],
+    damage: Callable[[Path, int], None],
 ) -> None:
     env, data_dir, acknowledged = crashed_with_orders
-    damage(data_dir / "engine.db-wal")
+    damage(data_dir / "engine.db-wal", int(env["TEST_WAL_CUT"]))
 
     refused = refused_start(env, data_dir)
     assert refused.returncode == 1, refused.stderr
