@@ -334,8 +334,14 @@ class CcxtSource:
 
     async def _watchdog(self, symbol: str, state: _Symbol) -> None:
         """ccxt_watchdog.py: a connection of the symbol's that stopped delivering is dropped."""
+        # Resting while the book resyncs; watching while the symbol waits for a whole book
+        # after a trade stream's fault (its book connection must still deliver one).
         watchdog = StallWatchdog(
-            self.exchange, self.venue, symbol, self._stall_after, lambda: state.down
+            self.exchange,
+            self.venue,
+            symbol,
+            self._stall_after,
+            lambda: state.down and not state.stale_book,
         )
         await watchdog.run()
 

@@ -1,8 +1,10 @@
 """The stall watchdog of one watched symbol: a connection that stopped delivering is dropped, so
 ccxt connects and subscribes again (the source yields FeedDown meanwhile).
 
-- **The book's connection**: no message for `stall_after` seconds drops it (and the symbol's
-  trade connection with it when that has been as quiet). A venue that sends nothing while a book
+- **The book's connection**: no message for `stall_after` seconds drops it, and the symbol's
+  trade connection with it: the resync discards trades anyway, and a connection that stalls is
+  rarely the only one (kept, a stalled trade connection would halt the symbol again after the
+  book's resync, once its own probe went unanswered). A venue that sends nothing while a book
   is quiet (Binance's diff stream) needs `stall_after` longer than its quietest symbol's silence.
 - **A trade connection of its own** (Binance's): a tape may rightly be quiet for long, so
   silence alone proves nothing. After `stall_after` seconds without a message on it, the
@@ -15,8 +17,9 @@ ccxt connects and subscribes again (the source yields FeedDown meanwhile).
   drops it too. Venues whose trades share the book's connection (Kraken, Coinbase) are covered
   by the book's check.
 
-Only while the symbol's book is whole: while it resyncs, ccxt's own timeouts bound the snapshot
-and the dial.
+Not while the symbol's book resyncs (ccxt's own timeouts bound the snapshot and the dial); still
+while the symbol waits for a whole book after its trade stream failed, since only an update on
+the book's connection ends that wait.
 """
 
 from __future__ import annotations
@@ -91,9 +94,7 @@ class StallWatchdog:
         reason = f"stalled: no message for {quiet:.1f}s"
         trade_client = subscribed_client(self.exchange, self.trade_hash)
         if trade_client is not None and trade_client is not book_client:
-            trade_quiet = self.quiet_for(trade_client)
-            if trade_quiet is not None and trade_quiet >= self.stall_after:
-                drop_client(self.exchange, trade_client, reason)
+            drop_client(self.exchange, trade_client, reason)
         drop_client(self.exchange, book_client, reason)
         self.probe = None
         return True
