@@ -1,6 +1,7 @@
 """The CLI's modules follow one style, checked on their source: parameters declared with
 `Annotated` (never a `typer.Option(...)` default), every exit code named in wire/errors.ExitCode
-(never a bare number), options objects built by keyword, no `if True:` blocks."""
+(never a bare number, in the CLI nor in the engine server whose result `vmx engine serve` exits
+with), options objects built by keyword, no `if True:` blocks."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import velocimex_cli.cli
 
 CLI = Path(velocimex_cli.cli.__file__).parent
 MODULES = sorted(CLI.glob("*.py"))
+# `vmx engine serve` exits with what the server's run() returns.
+SERVER = Path(velocimex_cli.__file__).parent / "engine" / "api" / "server.py"
 
 
-def _trees() -> list[tuple[str, ast.Module]]:
-    return [(path.name, ast.parse(path.read_text(encoding="utf-8"))) for path in MODULES]
+def _trees(paths: list[Path] = MODULES) -> list[tuple[str, ast.Module]]:
+    return [(path.name, ast.parse(path.read_text(encoding="utf-8"))) for path in paths]
 
 
 def _is_typer_param(node: ast.AST | None) -> bool:
@@ -50,10 +53,29 @@ def _number(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) is int and node.value != 0
 
 
-def test_every_exit_code_is_named() -> None:
+def _returned(value: ast.expr | None) -> list[ast.Constant]:
+    """The constants a return statement may return (both arms of `a if c else b`)."""
+    if isinstance(value, ast.IfExp):
+        return _returned(value.body) + _returned(value.orelse)
+    return [value] if isinstance(value, ast.Constant) else []
+
+
+def _numbered_exit_codes(trees: list[tuple[str, ast.Module]]) -> list[str]:
     found = []
-    for name, tree in _trees():
+    for name, tree in trees:
         for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.returns is not None
+                and ast.unparse(node.returns) == "int"
+            ):  # a function of the CLI's that returns an int returns an exit code
+                found += [
+                    f"{name}:{ret.lineno} return {value.value}"
+                    for ret in ast.walk(node)
+                    if isinstance(ret, ast.Return)
+                    for value in _returned(ret.value)
+                    if _number(value)
+                ]
             if isinstance(node, ast.keyword) and node.arg == "exit_code" and _number(node.value):
                 found.append(f"{name}:{node.value.lineno} exit_code={node.value.value}")  # type: ignore[attr-defined]
             if isinstance(node, ast.Call) and node.args and _number(node.args[0]):
@@ -68,7 +90,30 @@ def test_every_exit_code_is_named() -> None:
                         and ("EXIT" in target.id or target.id in ("USAGE", "INTERRUPTED"))
                     ):
                         found.append(f"{name}:{node.lineno} {target.id}")
-    assert found == []
+    return found
+
+
+def test_every_exit_code_is_named() -> None:
+    assert _numbered_exit_codes(_trees([*MODULES, SERVER])) == []
+
+
+def test_a_numbered_exit_code_is_found(tmp_path: Path) -> None:
+    source = tmp_path / "numbered.py"
+    source.write_text(
+        "def run() -> int:\n    if busy:\n        return 1\n    return 0\n"
+        "def port() -> str:\n    return 1\n"
+        "def done() -> int:\n    return ExitCode.OK if ok else 2\n"
+        "IN_USE_EXIT = 1\n"
+        "typer.Exit(3)\n",
+        encoding="utf-8",
+    )
+    found = _numbered_exit_codes(_trees([source]))
+    assert found == [
+        "numbered.py:3 return 1",
+        "numbered.py:8 return 2",
+        "numbered.py:9 IN_USE_EXIT",
+        "numbered.py:10 typer.Exit(3)",
+    ]
 
 
 def test_options_objects_are_built_by_keyword() -> None:

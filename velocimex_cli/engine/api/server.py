@@ -31,13 +31,14 @@ from velocimex_cli import engine_record, file_lock, paths
 from velocimex_cli.engine.api import exposure
 from velocimex_cli.engine.api.exposure import TlsFiles
 from velocimex_cli.engine.api.settings import ServerSettings
+from velocimex_cli.wire.errors import ExitCode
 from velocimex_cli.wire.timefmt import iso
 
 # uvicorn's "websockets-sansio" protocol leaves a client's close handshake unanswered while
 # frames are streaming (the client times out with 1006), so the older "websockets" protocol is
 # used; its deprecation warning is silenced (see _quiet_ws_deprecation).
 WS_IMPLEMENTATION = "websockets"
-DATA_DIR_IN_USE_EXIT = 1
+DATA_DIR_IN_USE_EXIT = ExitCode.UNEXPECTED
 LOCK_WAIT_SECONDS = 1.0  # absorbs the instant probes of `local.launcher.data_dir_holder`
 
 
@@ -139,7 +140,7 @@ def run(
         if settings.data_dir is not None and not _store_opens(
             settings.data_dir, settings.accept_data_loss
         ):
-            return 1
+            return ExitCode.UNEXPECTED
         return _serve(settings, host, port, data_lock, tls)
     finally:
         if data_lock is not None:
@@ -184,7 +185,7 @@ def _serve(
         sock = bind(host, port)
     except OSError as exc:
         sys.stderr.write(f"vmx engine: cannot listen on {host}:{port}: {exc.strerror}\n")
-        return 1
+        return ExitCode.UNEXPECTED
     real_port = sock.getsockname()[1]
     url = url_for(host, real_port, tls is not None)
     admin_token = secrets.token_urlsafe(32)
@@ -234,7 +235,7 @@ def _serve(
         with contextlib.suppress(OSError):
             sock.close()
     sys.stderr.write("vmx engine stopped\n")
-    return 0 if server.started else 1
+    return ExitCode.OK if server.started else ExitCode.UNEXPECTED
 
 
 def _say_who_can_reach(app: Any, host: str, url: str, tls: TlsFiles | None) -> None:
