@@ -11,7 +11,8 @@ from pathlib import Path
 
 import velocimex_cli
 
-JUSTIFIED = re.compile(r"# type: ignore\[[a-z-]+(,\s*[a-z-]+)*\]  # \S")
+# (a noqa pragma right after the ignore is for the linter: it is not the reason)
+JUSTIFIED = re.compile(r"# type: ignore\[[a-z-]+(,\s*[a-z-]+)*\]  # (?!noqa\b)\S")
 
 
 def unjustified_ignores(root: Path) -> list[str]:
@@ -40,7 +41,9 @@ def test_the_rule_refuses_a_bare_or_unexplained_ignore(tmp_path: Path) -> None:
         "x: int = None  # type: ignore\n"
         "y: int = None  # type: ignore[assignment]\n"
         "z: int = None  # type: ignore[assignment]  # set by start()\n"
+        "w: int = None  # type: ignore[assignment]  # noqa: E501\n"
+        "v: int = None  # type: ignore[assignment]  # set later  # noqa: E501\n"
         "s = '# type: ignore in a string'\n"
     )
     found = unjustified_ignores(tmp_path)
-    assert [line.split(": ", 1)[0].rsplit(":", 1)[1] for line in found] == ["1", "2"]
+    assert [line.split(": ", 1)[0].rsplit(":", 1)[1] for line in found] == ["1", "2", "4"]

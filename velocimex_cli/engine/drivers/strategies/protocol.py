@@ -325,7 +325,7 @@ def answer_decoder(request: type[Request]) -> Decoder[Reply[Any] | Raise]:
     """The decoder of the node's answer to `request`: its Reply typed by the request's result."""
     found = _answers.get(request)
     if found is None:
-        kind = Union[Reply[request.result], Raise]  # type: ignore[name-defined]  # noqa: UP007
+        kind = Union[Reply[request.result], Raise]  # type: ignore[name-defined]  # the result type, known at run time  # noqa: UP007
         found = _answers[request] = Decoder(kind, f"the answer to {request.__name__}")
     return found
 
