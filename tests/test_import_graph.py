@@ -1,0 +1,121 @@
+"""No import circle anywhere in velocimex_cli/, across its packages: counting the imports made
+only for the type checker (`if TYPE_CHECKING:`), those inside functions (lazy imports) and
+relative ones. tests/cli/test_module_graph.py and tests/engine/core/test_core_imports.py check
+the CLI and the core within themselves; this one also sees a circle that crosses packages (the
+node and the strategy deployments, the host and the engine's context)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import velocimex_cli
+
+ROOT = Path(velocimex_cli.__file__).parent
+
+
+def module_names(root: Path) -> dict[str, Path]:
+    """Each module of the package at `root` by its dotted name (a package by its own name)."""
+    names = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+def _imported(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> list[str]:
+    """The dotted names an import statement in `module` may bring in (a module or a name in
+    one: `from a import b` is `a.b`, which is `a` when b is not a module)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:  # relative: from its package (a package's __init__ is its own package)
+        package = module.split(".") if is_package else module.split(".")[:-1]
+        package = package[: len(package) - (node.level - 1)]
+        base = ".".join([*package, *([node.module] if node.module else [])])
+    return [f"{base}.{alias.name}" for alias in node.names] + [base]
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Each module of the package at `root` -> the modules of the package it imports, every
+    import statement counted wherever it stands."""
+    modules = module_names(root)
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            candidates = _imported(node, name, path.name == "__init__.py")
+            if isinstance(node, ast.ImportFrom):  # `from a import b`: the module a.b, else a
+                named = [c for c in candidates[:-1] if c in modules]
+                candidates = named or candidates[-1:]
+            for target in candidates:
+                while target and target not in modules:  # a name inside a module
+                    target = target.rpartition(".")[0]
+                if target:
+                    found.add(target)
+        graph[name] = found - {name}
+    return graph
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One circle of imports (its modules, the first repeated at the end), or None."""
+    state: dict[str, str] = {}  # "open" while on the path, "done" once fully explored
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = "open"
+        path.append(name)
+        for target in sorted(graph[name]):
+            if state.get(target) == "open":
+                return [*path[path.index(target) :], target]
+            if target not in state and (circle := visit(target)) is not None:
+                return circle
+        path.pop()
+        state[name] = "done"
+        return None
+
+    for name in sorted(graph):
+        if name not in state and (circle := visit(name)) is not None:
+            return circle
+    return None
+
+
+def test_velocimex_cli_has_no_import_circle() -> None:
+    graph = import_graph(ROOT)
+    # the scan sees across packages, lazy imports included
+    assert (
+        "velocimex_cli.engine.drivers.strategies.deployments" in graph["velocimex_cli.engine.node"]
+    )
+    assert "velocimex_cli.cli.order_watch" in graph["velocimex_cli.cli.order"]
+    circle = find_circle(graph)
+    assert circle is None, "import circle: " + " -> ".join(circle or [])
+
+
+def test_the_scan_finds_a_circle_across_packages(tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    (root / "sub").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "sub" / "__init__.py").write_text("")
+    (root / "a.py").write_text("from pkg.sub import b\n")
+    (root / "sub" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .c import C\n"
+    )
+    (root / "sub" / "c.py").write_text("def f():\n    from ..a import x\n")
+    (root / "d.py").write_text("import pkg.sub.c\nfrom pkg import a\n")
+    graph = import_graph(root)
+    assert graph == {
+        "pkg": set(),
+        "pkg.sub": set(),
+        "pkg.a": {"pkg.sub.b"},
+        "pkg.sub.b": {"pkg.sub.c"},
+        "pkg.sub.c": {"pkg.a"},
+        "pkg.d": {"pkg.sub.c", "pkg.a"},
+    }
+    assert find_circle(graph) == ["pkg.a", "pkg.sub.b", "pkg.sub.c", "pkg.a"]
+    (root / "sub" / "c.py").write_text("import pkg\n")  # the package, not a module of it
+    assert find_circle(import_graph(root)) is None
