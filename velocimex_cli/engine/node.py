@@ -3,8 +3,9 @@
 Who builds one: the API server (engine/api/runtime.py) holds a node on its loop and keeps only
 HTTP state; a backtest (engine/backtest/runner.py) builds one with nothing persisted, no
 simulator and no deployments, on a `SimulatedClock`, adds its market feed and its strategy as
-drivers and calls `step()` once per market event (the feed moves the clock). Nothing here reads
-a clock: the node's clock is injected and handed to everything it builds.
+drivers and calls `step()` until the feed has no event left (each of the feed's steps replays a
+batch of events and moves the clock). Nothing here reads a clock: the node's clock is injected
+and handed to everything it builds.
 
 Its drivers (the `Driver` protocol) are what drives the engine besides its users: the market
 simulator and the strategy deployments, which `start()` adds as the settings say, then whatever
