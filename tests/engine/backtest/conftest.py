@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,23 @@ def write_recording(
         lines.append(jsonfmt.dumps({"t": ms * 1_000_000, "msg": message}))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+# A Binance data file's day (2026-09-01T00:00:00Z) in milliseconds, its rows' time base.
+DAY_MS = 1_788_220_800_000
+
+
+def write_csv(path: Path, lines: list[str], *, gz: bool = False) -> Path:
+    """`lines` as a data file (gzipped with `gz`), as a publisher ships it."""
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A recording's header and its entries."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return jsonfmt.loads(lines[0]), [jsonfmt.loads(line) for line in lines[1:]]
 
 
 def level(price: str, quantity: str) -> dict[str, Any]:

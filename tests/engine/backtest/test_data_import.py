@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import gzip
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -12,12 +11,17 @@ from typing import Any
 
 import pytest
 
-from tests.engine.backtest.conftest import BID_AT_FIRST_PRINT, BUY_ON_FIRST_TRADE, Vmx
+from tests.engine.backtest.conftest import (
+    BID_AT_FIRST_PRINT,
+    BUY_ON_FIRST_TRADE,
+    DAY_MS,
+    Vmx,
+    read,
+    write_csv,
+)
 from velocimex_cli.wire import jsonfmt
 
 # 2026-09-01T00:00:00Z in milliseconds since the epoch
-DAY_MS = 1_788_220_800_000
-
 # id, price, qty, quoteQty, time, isBuyerMaker, isBestMatch (spot: no header)
 SPOT_TRADES = [
     f"101,60000.01000000,0.00100000,60.00001000,{DAY_MS},True,True",
@@ -30,17 +34,6 @@ def write_zip(path: Path, member: str, lines: list[str]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(member, "\n".join(lines) + "\n")
     return path
-
-
-def write_csv(path: Path, lines: list[str], *, gz: bool = False) -> Path:
-    data = ("\n".join(lines) + "\n").encode()
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return path
-
-
-def read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return jsonfmt.loads(lines[0]), [jsonfmt.loads(line) for line in lines[1:]]
 
 
 def imported(vmx: Vmx, *args: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.backtest.conftest import Vmx
-from tests.engine.backtest.test_data_import import DAY_MS, read, write_csv
+from tests.engine.backtest.conftest import DAY_MS, Vmx, read, write_csv
 
 D = Decimal
 
