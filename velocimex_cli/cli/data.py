@@ -77,10 +77,15 @@ def _progress(factory: Factory) -> Any:
     """A bar of bytes read on stderr when it is a terminal (None otherwise)."""
     if not factory.io.is_stderr_tty:
         return None
-    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     from velocimex_cli.cli.progress_bar import stderr_progress
-    from velocimex_cli.render.backtest_report import RateColumn
 
     return stderr_progress(
         factory,
@@ -88,7 +93,7 @@ def _progress(factory: Factory) -> Any:
         BarColumn(),
         DownloadColumn(),
         TextColumn("{task.fields[rows]:,} messages"),
-        RateColumn(),
+        TransferSpeedColumn(),  # the bar counts bytes read: its rate is bytes/s, said so
         TimeRemainingColumn(),
     )
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -347,6 +348,21 @@ def test_a_bar_on_a_terminal_and_one_summary_line_off_it(vmx: Vmx, tmp_path: Pat
     assert on_tty.exit_code == 0, on_tty.stderr
     assert "\x1b[" in on_tty.stderr  # the bar draws (and clears itself) with terminal codes
     assert jsonfmt.loads(on_tty.stdout)["rows"] == 3
+
+
+def test_the_bar_says_its_rate_in_bytes(vmx: Vmx, tmp_path: Path) -> None:
+    # enough rows for the bar to be told twice (every 65,536 rows) and so to have a rate
+    rows = [f"{i},60000.01,0.001,60.0,{DAY_MS + i},True,True" for i in range(70_000)]
+    data = write_csv(tmp_path / "BTCUSDT-trades-2026-09-01.csv", rows)
+    out = tmp_path / "big"
+    on_tty = vmx.run(
+        "data", "import", "-f", "binance-trades", str(data), "-o", str(out), stderr_tty=True
+    )
+    assert on_tty.exit_code == 0, on_tty.stderr
+    assert "70,000 messages" in on_tty.stderr
+    # the bar counts bytes: its rate is bytes a second (kB/s, MB/s), never a bare number that
+    # would read as messages a second beside the message count
+    assert re.search(r"messages\S* +\S*[0-9.]+ [kMG]?B/s", on_tty.stderr), on_tty.stderr[-400:]
 
 
 def test_an_imported_recording_backtests_with_fills(vmx: Vmx, tmp_path: Path) -> None:
