@@ -111,6 +111,8 @@ def hint_for(exc: ApiError) -> str:
             return _NOT_OPEN.get(str(status), "it is no longer open: nothing to cancel").format(
                 order=order
             )
+        if details.get("parameter") in ("file", "data"):  # a data file's content, or its name
+            return "fix what the message names (the file, a line in it, or a flag) and try again"
         if details.get("parameter"):
             return f"fix the value of {details['parameter']} and try again"
         return "check the command's arguments with --help"

@@ -350,6 +350,22 @@ def test_a_bar_on_a_terminal_and_one_summary_line_off_it(vmx: Vmx, tmp_path: Pat
     assert jsonfmt.loads(on_tty.stdout)["rows"] == 3
 
 
+def test_a_bad_file_is_named_with_what_to_do(vmx: Vmx, tmp_path: Path) -> None:
+    rows = [SPOT_TRADES[0], SPOT_TRADES[1].replace(",0.00250000,", ",abc,")]
+    data = write_csv(tmp_path / "BTCUSDT-trades-2026-09-01.csv", rows)
+    result = vmx.run("data", "import", "-f", "binance-trades", str(data), "-o", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert f"{data}, line 2, column 3 (qty): 'abc' is not a quantity" in result.stderr
+    # what to do is about the file, not "the value of file"
+    assert "fix what the message names (the file, a line in it, or a flag)" in result.stderr
+    assert "fix the value of" not in result.stderr
+    backtest = vmx.run(
+        "backtest", "sma-cross", "--data", str(data), "-e", "BINANCE", "-s", "BTC/USDT"
+    )
+    assert backtest.exit_code == 2
+    assert "fix what the message names" in backtest.stderr
+
+
 def test_the_bar_says_its_rate_in_bytes(vmx: Vmx, tmp_path: Path) -> None:
     # enough rows for the bar to be told twice (every 65,536 rows) and so to have a rate
     rows = [f"{i},60000.01,0.001,60.0,{DAY_MS + i},True,True" for i in range(70_000)]
