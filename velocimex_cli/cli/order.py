@@ -89,27 +89,18 @@ def place_command(
     output: OutputOption = None,
 ) -> None:
     """Place an order (or a batch with --file)."""
+    _place(ctx)
+
+
+def _place(ctx: typer.Context, **fixed: Any) -> None:
+    """`vmx order place` and its `vmx buy|sell` shortcuts: the flags typer parsed (ctx.params,
+    named as PlaceOptions' fields) and what a shortcut fixes (its side, no --file) make one
+    PlaceOptions; the commands' own parameters declare the flags."""
     from velocimex_cli.cli.order_placing import PlaceOptions, run_place
 
-    fmt = output_format(json, output)
-    opts = PlaceOptions(
-        exchange=exchange,
-        symbol=symbol,
-        side=side,
-        quantity=quantity,
-        price=price,
-        order_type=order_type,
-        tif=tif,
-        post_only=post_only,
-        client_id=client_id,
-        dry_run=dry_run,
-        yes=yes,
-        file=file,
-        output=fmt,
-        max_wait=max_wait,
-        wait=wait,
-    )
-    execute(ctx, run_place, opts, output=fmt)
+    flags = {**ctx.params, **fixed}
+    fmt = output_format(flags.pop("json"), flags.pop("output"))
+    execute(ctx, run_place, PlaceOptions(**flags, output=fmt), output=fmt)
 
 
 def _shortcut(side: str) -> Any:
@@ -134,27 +125,7 @@ def _shortcut(side: str) -> Any:
         json: JsonFlag = False,
         output: OutputOption = None,
     ) -> None:
-        from velocimex_cli.cli.order_placing import PlaceOptions, run_place
-
-        fmt = output_format(json, output)
-        opts = PlaceOptions(
-            exchange=exchange,
-            symbol=symbol,
-            side=side,
-            quantity=quantity,
-            price=price,
-            order_type=order_type,
-            tif=tif,
-            post_only=post_only,
-            client_id=client_id,
-            dry_run=dry_run,
-            yes=yes,
-            file=None,
-            output=fmt,
-            max_wait=max_wait,
-            wait=wait,
-        )
-        execute(ctx, run_place, opts, output=fmt)
+        _place(ctx, side=side, file=None)
 
     command.__doc__ = f"Shortcut for `vmx order place EXCHANGE SYMBOL {side} QUANTITY`."
     return command
