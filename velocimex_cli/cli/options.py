@@ -43,10 +43,14 @@ def output_format(json_flag: bool, output: str | None) -> str | None:
     return "json" if json_flag else None
 
 
-def sub_app(help: str, *, no_args_is_help: bool = True) -> typer.Typer:
-    """A Typer app for one noun, with plain (Rich-free, fast) help like the root's."""
+def sub_app(
+    help: str, *, no_args_is_help: bool = True, invoke_without_command: bool = False
+) -> typer.Typer:
+    """A Typer app for one noun, with plain (Rich-free, fast) help like the root's
+    (`invoke_without_command`: its callback is a command of its own too)."""
     return typer.Typer(
         help=help,
+        invoke_without_command=invoke_without_command,
         no_args_is_help=no_args_is_help,
         add_completion=False,
         rich_markup_mode=None,
