@@ -16,7 +16,14 @@ import typer
 
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    ExchangeFilter,
+    JsonFlag,
+    OutputOption,
+    SymbolFilter,
+    output_format,
+    sub_app,
+)
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.backtest_options import BacktestCommand
@@ -62,12 +69,8 @@ def backtest(
     seed: Annotated[
         int, typer.Option("--seed", help="The simulator's seed (with --simulate).")
     ] = 42,
-    exchange: Annotated[
-        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-    ] = None,
+    exchange: ExchangeFilter = None,
+    symbol: SymbolFilter = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")
     ] = None,

@@ -9,7 +9,14 @@ import typer
 
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    ExchangeArgument,
+    JsonFlag,
+    OutputOption,
+    SymbolArgument,
+    output_format,
+    sub_app,
+)
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -91,12 +98,8 @@ ticker_app = sub_app("Last price, best bid and ask, 24h volume.", no_args_is_hel
 @book_app.command("book")
 def book_command(
     ctx: typer.Context,
-    exchange: Annotated[
-        str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
-    ],
-    symbol: Annotated[
-        str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
-    ],
+    exchange: ExchangeArgument,
+    symbol: SymbolArgument,
     depth: Annotated[int | None, typer.Option("--depth", "-d", min=1, max=1000)] = None,
     json: JsonFlag = False,
     output: OutputOption = None,

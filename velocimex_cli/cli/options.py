@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from velocimex_cli.cli import completers
+
 FORMATS = ("table", "json", "ndjson", "csv")
 
 JsonFlag = Annotated[
@@ -16,6 +18,21 @@ OutputOption = Annotated[
     typer.Option(
         "--output", "-o", help="Output format: table, json, ndjson or csv.", metavar="FORMAT"
     ),
+]
+
+# One instrument, as the commands about one take it (book, watch, candles, buy, sell).
+ExchangeArgument = Annotated[
+    str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
+]
+SymbolArgument = Annotated[
+    str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
+]
+# Only this exchange or instrument (the order lists, cancel --all, a backtest's instrument).
+ExchangeFilter = Annotated[
+    str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
+]
+SymbolFilter = Annotated[
+    str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
 ]
 
 # The options of the commands that stream (vmx stream, vmx order watch).

@@ -17,9 +17,13 @@ from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import (
     CountOption,
     DurationOption,
+    ExchangeArgument,
+    ExchangeFilter,
     JsonFlag,
     OutputOption,
     RecordOption,
+    SymbolArgument,
+    SymbolFilter,
     output_format,
     sub_app,
 )
@@ -106,12 +110,8 @@ def _place(ctx: typer.Context, **fixed: Any) -> None:
 def _shortcut(side: str) -> Any:
     def command(
         ctx: typer.Context,
-        exchange: Annotated[
-            str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
-        ],
-        symbol: Annotated[
-            str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
-        ],
+        exchange: ExchangeArgument,
+        symbol: SymbolArgument,
         quantity: Annotated[str, typer.Argument(help="Quantity, e.g. 0.010.")],
         price: _PRICE = None,
         order_type: _TYPE = None,
@@ -149,12 +149,8 @@ def cancel_command(
     all_: Annotated[
         bool, typer.Option("--all", help="Cancel every open order (filtered below).")
     ] = False,
-    exchange: Annotated[
-        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-    ] = None,
+    exchange: ExchangeFilter = None,
+    symbol: SymbolFilter = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -184,12 +180,8 @@ def list_command(
     status: Annotated[
         str, typer.Option("--status", help="open, filled, canceled, rejected, all.")
     ] = "open",
-    exchange: Annotated[
-        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-    ] = None,
+    exchange: ExchangeFilter = None,
+    symbol: SymbolFilter = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, max=1000)] = None,
     since: _SINCE = None,
     before: _BEFORE = None,
@@ -234,12 +226,8 @@ def show_command(
 @app.command("fills")
 def fills_command(
     ctx: typer.Context,
-    exchange: Annotated[
-        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-    ] = None,
+    exchange: ExchangeFilter = None,
+    symbol: SymbolFilter = None,
     order_id: Annotated[
         str | None, typer.Option("--order-id", autocompletion=completers.order_ids)
     ] = None,
