@@ -20,6 +20,7 @@ from velocimex_cli.cli.options import (
     ExchangeFilter,
     JsonFlag,
     OutputOption,
+    ParamOption,
     SymbolFilter,
     output_format,
     sub_app,
@@ -71,9 +72,7 @@ def backtest(
     ] = 42,
     exchange: ExchangeFilter = None,
     symbol: SymbolFilter = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")
-    ] = None,
+    param: ParamOption = None,
     latency: Annotated[
         int, typer.Option("--latency", help="Order latency in ms of simulated time.")
     ] = 0,

@@ -14,6 +14,8 @@ from velocimex_cli.cli.options import (
     JsonFlag,
     OutputOption,
     SymbolArgument,
+    WatchDurationOption,
+    WatchFpsOption,
     output_format,
     sub_app,
 )
@@ -107,9 +109,7 @@ def book_command(
         bool,
         typer.Option("--watch", help="Live: the `vmx watch` ladder (NDJSON off a terminal)."),
     ] = False,
-    fps: Annotated[
-        float, typer.Option("--fps", help="With --watch: frames per second at most.")
-    ] = 10.0,
+    fps: WatchFpsOption = 10.0,
     chart: Annotated[bool, typer.Option("--chart", help="With --watch: the depth chart.")] = False,
     group: Annotated[
         int | None,
@@ -166,13 +166,8 @@ def ticker_command(
             "(or EXCHANGE [SYMBOL ...]; none: every instrument). NDJSON off a terminal.",
         ),
     ] = False,
-    fps: Annotated[
-        float, typer.Option("--fps", help="With --watch: frames per second at most.")
-    ] = 10.0,
-    duration: Annotated[
-        float | None,
-        typer.Option("--duration", help="With --watch: stop after this many seconds."),
-    ] = None,
+    fps: WatchFpsOption = 10.0,
+    duration: WatchDurationOption = None,
 ) -> None:
     """Last price, best bid and ask, 24h volume."""
     if watch:

@@ -23,6 +23,8 @@ from velocimex_cli.cli.options import (
     JsonFlag,
     OutputOption,
     SymbolArgument,
+    WatchDurationOption,
+    WatchFpsOption,
     output_format,
     sub_app,
 )
@@ -233,13 +235,8 @@ def candles_command(
         bool,
         typer.Option("--watch", help="Live: redraw as trades arrive (NDJSON off a terminal)."),
     ] = False,
-    fps: Annotated[
-        float, typer.Option("--fps", help="With --watch: frames per second at most.")
-    ] = WATCH_FPS,
-    duration: Annotated[
-        float | None,
-        typer.Option("--duration", help="With --watch: stop after this many seconds."),
-    ] = None,
+    fps: WatchFpsOption = WATCH_FPS,
+    duration: WatchDurationOption = None,
 ) -> None:
     """Candles (open, high, low, close, volume) of an instrument's trades: a chart on a
     terminal, rows otherwise."""

@@ -29,7 +29,13 @@ from velocimex_cli.cli.engine_options import (
     VenueConfigOption,
 )
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    FollowFlag,
+    JsonFlag,
+    OutputOption,
+    output_format,
+    sub_app,
+)
 
 app = sub_app("Run the embedded exchange engine: serve, start, stop, status, logs, keys.")
 app.add_typer(keys_app, name="keys")
@@ -178,9 +184,7 @@ def status_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOpt
 @app.command("logs")
 def logs_command(
     ctx: typer.Context,
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
-    ] = False,
+    follow: FollowFlag = False,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines to show first.")] = 50,
 ) -> None:
     """Show the background engine's log."""

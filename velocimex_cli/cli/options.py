@@ -35,6 +35,21 @@ SymbolFilter = Annotated[
     str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
 ]
 
+# The live boards' options (`vmx book|ticker|candles --watch`).
+WatchFpsOption = Annotated[
+    float, typer.Option("--fps", help="With --watch: frames per second at most.")
+]
+WatchDurationOption = Annotated[
+    float | None,
+    typer.Option("--duration", help="With --watch: stop after this many seconds."),
+]
+# A strategy's parameters (`vmx strategy deploy`, `vmx backtest`).
+ParamOption = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")
+]
+# Logs that go on (`vmx engine logs`, `vmx strategy logs`).
+FollowFlag = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")]
+
 # The options of the commands that stream (vmx stream, vmx order watch).
 CountOption = Annotated[
     int | None, typer.Option("--count", "-n", help="Stop after N data messages.")

@@ -164,6 +164,7 @@ def cancel_command(
     execute(ctx, run_cancel, opts, output=fmt)
 
 
+_LIMIT = Annotated[int | None, typer.Option("--limit", min=1, max=1000)]
 _SINCE = Annotated[
     str | None,
     typer.Option("--since", help="From this ISO-8601 UTC time (inclusive), or after this id."),
@@ -182,7 +183,7 @@ def list_command(
     ] = "open",
     exchange: ExchangeFilter = None,
     symbol: SymbolFilter = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, max=1000)] = None,
+    limit: _LIMIT = None,
     since: _SINCE = None,
     before: _BEFORE = None,
     json: JsonFlag = False,
@@ -231,7 +232,7 @@ def fills_command(
     order_id: Annotated[
         str | None, typer.Option("--order-id", autocompletion=completers.order_ids)
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, max=1000)] = None,
+    limit: _LIMIT = None,
     since: _SINCE = None,
     before: _BEFORE = None,
     json: JsonFlag = False,
