@@ -18,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 
 from tests.fakes.book import TrueBook
+from tests.fakes.held_snapshots import HeldSnapshots
 from tests.fakes.server import Connection, FakeServer
 
 
@@ -41,8 +42,9 @@ DEFAULT_PRODUCTS = (
 )
 
 
-class FakeCoinbase:
+class FakeCoinbase(HeldSnapshots[Product]):
     def __init__(self, products: tuple[Product, ...] | None = None) -> None:
+        super().__init__()
         # (each fake its own copy of the defaults: their books are the venue's state)
         products = copy.deepcopy(DEFAULT_PRODUCTS) if products is None else products
         self.products = {p.id: p for p in products}
@@ -59,9 +61,6 @@ class FakeCoinbase:
         self.time = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
         self.trade_id = 7000
         self.received: list[Any] = []
-        # `hold_snapshots`: level2 subscriptions acknowledged but not yet served (a slow resync)
-        self.holding = False
-        self.held: list[tuple[Connection, Product]] = []
 
     def config(self) -> dict[str, Any]:
         """The `--venue-config` entry for `coinbase` that points ccxt here."""
@@ -178,8 +177,7 @@ class FakeCoinbase:
             if channel == "level2" and self.holding:
                 self.held.append((connection, product))  # served by `release_snapshots`
             elif channel == "level2":
-                connection.topics.add(f"{channel}:{product_id}")
-                self._send_snapshot(connection, product)
+                self._serve_book(connection, product)
             else:
                 connection.topics.add(f"{channel}:{product_id}")
                 self._send(
@@ -253,16 +251,6 @@ class FakeCoinbase:
     def book(self, product_id: str) -> dict[str, dict[Decimal, Decimal]]:
         return self.products[product_id].book.plain()
 
-    def hold_snapshots(self) -> None:
-        """From now on a `level2` subscription is acknowledged, but its snapshot (and the updates
-        after it) wait for `release_snapshots`: a resync that takes a while."""
-        self.holding = True
-
-    def release_snapshots(self) -> None:
-        """Serve the held subscriptions still open: the book as it is now, then its updates."""
-        self.holding = False
-        held, self.held = self.held, []
-        for connection, product in held:
-            if connection in self.server.connections:
-                connection.topics.add(f"level2:{product.id}")
-                self._send_snapshot(connection, product)
+    def _serve_book(self, connection: Connection, product: Product) -> None:
+        connection.topics.add(f"level2:{product.id}")
+        self._send_snapshot(connection, product)

@@ -19,6 +19,7 @@ from typing import Any
 from starlette.requests import Request
 
 from tests.fakes.book import TrueBook
+from tests.fakes.held_snapshots import HeldSnapshots
 from tests.fakes.server import Connection, FakeServer
 
 
@@ -61,8 +62,9 @@ ASSETS = {
 }
 
 
-class FakeKraken:
+class FakeKraken(HeldSnapshots[Pair]):
     def __init__(self, pairs: tuple[Pair, ...] | None = None) -> None:
+        super().__init__()
         # (each fake its own copy of the defaults: their books are the venue's state)
         pairs = copy.deepcopy(DEFAULT_PAIRS) if pairs is None else pairs
         self.pairs = {p.ws: p for p in pairs}
@@ -74,9 +76,6 @@ class FakeKraken:
         self.time = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
         self.trade_id = 900
         self.received: list[Any] = []
-        # `hold_snapshots`: book subscriptions acknowledged but not yet served (a slow resync)
-        self.holding = False
-        self.held: list[tuple[Connection, Pair]] = []
 
     def config(self) -> dict[str, Any]:
         """The `--venue-config` entry for `kraken` that points ccxt here. ccxt paces every
@@ -256,16 +255,6 @@ class FakeKraken:
     def book(self, symbol: str) -> dict[str, dict[Decimal, Decimal]]:
         return self.pairs[symbol].book.plain()
 
-    def hold_snapshots(self) -> None:
-        """From now on a `book` subscription is acknowledged, but its snapshot (and the updates
-        after it) wait for `release_snapshots`: a resync that takes a while."""
-        self.holding = True
-
-    def release_snapshots(self) -> None:
-        """Serve the held subscriptions still open: the book as it is now, then its updates."""
-        self.holding = False
-        held, self.held = self.held, []
-        for connection, pair in held:
-            if connection in self.server.connections:
-                connection.topics.add(f"book:{pair.ws}")
-                self._send_snapshot(connection, pair)
+    def _serve_book(self, connection: Connection, pair: Pair) -> None:
+        connection.topics.add(f"book:{pair.ws}")
+        self._send_snapshot(connection, pair)

@@ -116,14 +116,10 @@ def run_set_limit(factory: Factory, opts: LimitOptions) -> None:
     factory.io.status(f"{name} is now {'off' if data.get(name) is None else data.get(name)}.")
 
 
-limits_app = typer.Typer(
-    help="Pre-trade risk limits, enforced by the engine: show them, or `set NAME VALUE`.",
-    invoke_without_command=True,
+limits_app = sub_app(
+    "Pre-trade risk limits, enforced by the engine: show them, or `set NAME VALUE`.",
     no_args_is_help=False,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
 )
 app.add_typer(limits_app, name="limits")
 

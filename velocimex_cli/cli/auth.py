@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from velocimex_cli.cli.command_error import CommandError
+from velocimex_cli.cli.detail_tables import record_detail, rotated_key_detail
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
 from velocimex_cli.wire.errors import ExitCode
@@ -237,12 +238,7 @@ def run_status(factory: Factory, opts: StatusOptions) -> int | None:
     else:
         code = ExitCode.AUTH
 
-    def table(payload: Any) -> Any:
-        from velocimex_cli.render.tables import detail_table
-
-        return detail_table(payload)
-
-    emit(factory.io, info, factory.output_format(opts.output), table)
+    emit(factory.io, info, factory.output_format(opts.output), record_detail)
     if not profile.has_credentials:
         factory.io.status(
             f"No credentials for profile {profile.name}: run `vmx auth login --profile "
@@ -356,15 +352,7 @@ def run_rotate(factory: Factory, opts: RotateOptions) -> int | None:
         "stored_in": str(path),
     }
 
-    def table(payload: Any) -> Any:
-        from velocimex_cli.render.tables import detail_table
-
-        shown = dict(payload)
-        shown["previous_until"] = shown["previous_until"] or "(stopped at once)"
-        shown["expires_at"] = shown["expires_at"] or "never"
-        return detail_table(shown)
-
-    emit(factory.io, record, factory.output_format(opts.output), table)
+    emit(factory.io, record, factory.output_format(opts.output), rotated_key_detail)
     factory.io.status(
         f"Rotated key {mask_key(stored.api_key)} of profile {profile.name}; the new secret is"
         f" saved in {path}."

@@ -16,7 +16,15 @@ import typer
 
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    ExchangeFilter,
+    JsonFlag,
+    OutputOption,
+    ParamOption,
+    SymbolFilter,
+    output_format,
+    sub_app,
+)
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.backtest_options import BacktestCommand
@@ -62,15 +70,9 @@ def backtest(
     seed: Annotated[
         int, typer.Option("--seed", help="The simulator's seed (with --simulate).")
     ] = 42,
-    exchange: Annotated[
-        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-    ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")
-    ] = None,
+    exchange: ExchangeFilter = None,
+    symbol: SymbolFilter = None,
+    param: ParamOption = None,
     latency: Annotated[
         int, typer.Option("--latency", help="Order latency in ms of simulated time.")
     ] = 0,

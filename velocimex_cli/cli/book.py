@@ -9,7 +9,16 @@ import typer
 
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    ExchangeArgument,
+    JsonFlag,
+    OutputOption,
+    SymbolArgument,
+    WatchDurationOption,
+    WatchFpsOption,
+    output_format,
+    sub_app,
+)
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -91,12 +100,8 @@ ticker_app = sub_app("Last price, best bid and ask, 24h volume.", no_args_is_hel
 @book_app.command("book")
 def book_command(
     ctx: typer.Context,
-    exchange: Annotated[
-        str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
-    ],
-    symbol: Annotated[
-        str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
-    ],
+    exchange: ExchangeArgument,
+    symbol: SymbolArgument,
     depth: Annotated[int | None, typer.Option("--depth", "-d", min=1, max=1000)] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
@@ -104,9 +109,7 @@ def book_command(
         bool,
         typer.Option("--watch", help="Live: the `vmx watch` ladder (NDJSON off a terminal)."),
     ] = False,
-    fps: Annotated[
-        float, typer.Option("--fps", help="With --watch: frames per second at most.")
-    ] = 10.0,
+    fps: WatchFpsOption = 10.0,
     chart: Annotated[bool, typer.Option("--chart", help="With --watch: the depth chart.")] = False,
     group: Annotated[
         int | None,
@@ -163,13 +166,8 @@ def ticker_command(
             "(or EXCHANGE [SYMBOL ...]; none: every instrument). NDJSON off a terminal.",
         ),
     ] = False,
-    fps: Annotated[
-        float, typer.Option("--fps", help="With --watch: frames per second at most.")
-    ] = 10.0,
-    duration: Annotated[
-        float | None,
-        typer.Option("--duration", help="With --watch: stop after this many seconds."),
-    ] = None,
+    fps: WatchFpsOption = 10.0,
+    duration: WatchDurationOption = None,
 ) -> None:
     """Last price, best bid and ask, 24h volume."""
     if watch:

@@ -17,9 +17,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    ExchangeArgument,
+    JsonFlag,
+    OutputOption,
+    SymbolArgument,
+    WatchDurationOption,
+    WatchFpsOption,
+    output_format,
+    sub_app,
+)
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -206,12 +214,8 @@ app = sub_app("Candles of an instrument's trades.", no_args_is_help=False)
 @app.command("candles")
 def candles_command(
     ctx: typer.Context,
-    exchange: Annotated[
-        str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
-    ],
-    symbol: Annotated[
-        str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
-    ],
+    exchange: ExchangeArgument,
+    symbol: SymbolArgument,
     interval: Annotated[
         str,
         typer.Option("--interval", "-i", help="1m, 5m, 1h or 1d.", autocompletion=interval_names),
@@ -231,13 +235,8 @@ def candles_command(
         bool,
         typer.Option("--watch", help="Live: redraw as trades arrive (NDJSON off a terminal)."),
     ] = False,
-    fps: Annotated[
-        float, typer.Option("--fps", help="With --watch: frames per second at most.")
-    ] = WATCH_FPS,
-    duration: Annotated[
-        float | None,
-        typer.Option("--duration", help="With --watch: stop after this many seconds."),
-    ] = None,
+    fps: WatchFpsOption = WATCH_FPS,
+    duration: WatchDurationOption = None,
 ) -> None:
     """Candles (open, high, low, close, volume) of an instrument's trades: a chart on a
     terminal, rows otherwise."""

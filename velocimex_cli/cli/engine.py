@@ -21,12 +21,21 @@ import typer
 from velocimex_cli.cli.engine_keys import keys_app
 from velocimex_cli.cli.engine_options import (
     AcceptDataLossOption,
+    AlwaysOpenOption,
     DataDirOption,
     MirrorOption,
+    NoRateLimitOption,
+    SeedOption,
     VenueConfigOption,
 )
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    FollowFlag,
+    JsonFlag,
+    OutputOption,
+    output_format,
+    sub_app,
+)
 
 app = sub_app("Run the embedded exchange engine: serve, start, stop, status, logs, keys.")
 app.add_typer(keys_app, name="keys")
@@ -45,13 +54,9 @@ def serve_command(
     in_memory: Annotated[
         bool, typer.Option("--in-memory", help="Keep nothing on disk (state is lost on exit).")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the market simulator.")] = 42,
-    always_open: Annotated[
-        bool, typer.Option("--always-open", help="Treat every venue as open (ignore hours).")
-    ] = False,
-    no_rate_limit: Annotated[
-        bool, typer.Option("--no-rate-limit", help="Turn REST rate limiting off.")
-    ] = False,
+    seed: SeedOption = 42,
+    always_open: AlwaysOpenOption = False,
+    no_rate_limit: NoRateLimitOption = False,
     no_simulate: Annotated[
         bool, typer.Option("--no-simulate", help="Do not run the market simulator.")
     ] = False,
@@ -115,13 +120,9 @@ def serve_command(
 def start_command(
     ctx: typer.Context,
     data_dir: DataDirOption = None,
-    seed: Annotated[int, typer.Option(help="Seed of the market simulator.")] = 42,
-    always_open: Annotated[
-        bool, typer.Option("--always-open", help="Treat every venue as open (ignore hours).")
-    ] = False,
-    no_rate_limit: Annotated[
-        bool, typer.Option("--no-rate-limit", help="Turn REST rate limiting off.")
-    ] = False,
+    seed: SeedOption = 42,
+    always_open: AlwaysOpenOption = False,
+    no_rate_limit: NoRateLimitOption = False,
     port: Annotated[
         int,
         typer.Option(
@@ -183,9 +184,7 @@ def status_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOpt
 @app.command("logs")
 def logs_command(
     ctx: typer.Context,
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
-    ] = False,
+    follow: FollowFlag = False,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines to show first.")] = 50,
 ) -> None:
     """Show the background engine's log."""

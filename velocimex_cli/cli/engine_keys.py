@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from velocimex_cli.cli.command_error import CommandError
+from velocimex_cli.cli.detail_tables import record_detail, rotated_key_detail
 from velocimex_cli.cli.engine_options import DataDirOption
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
@@ -41,13 +42,35 @@ def _no_active_key(key: str) -> CommandError:
     )
 
 
+def _lifetime(expires_in: str | None) -> int | None:
+    """--expires-in (`keys create|update`) in seconds, at most the engine's longest lifetime;
+    None when not given."""
+    from velocimex_cli.cli.durations import parse_duration
+    from velocimex_cli.engine.keys import MAX_LIFETIME_SECONDS
+
+    if expires_in is None:
+        return None
+    return parse_duration(
+        expires_in, "--expires-in", maximum=MAX_LIFETIME_SECONDS, bare_seconds=False, minimum=1
+    )
+
+
+def _key_record(key: dict[str, Any], *, with_secret: bool = False) -> dict[str, Any]:
+    """A key as `keys create|update` emit it; its secret only where it was just made."""
+    record = {"api_key": key["api_key"]}
+    if with_secret:
+        record["api_secret"] = key["api_secret"]
+    record["account"] = key["account"]
+    record["permissions"] = list(key["permissions"])
+    record["expires_at"] = key.get("expires_at")
+    return record
+
+
 def _key_detail(key: dict[str, Any]) -> Any:
     """A key as `keys create|rotate|update` print it (no secret unless the record has one)."""
-    from velocimex_cli.render.tables import detail_table
-
     shown = {**key, "permissions": ",".join(key["permissions"])}
     shown["expires_at"] = shown["expires_at"] or "never"
-    return detail_table(shown)
+    return record_detail(shown)
 
 
 @dataclass
@@ -62,30 +85,18 @@ class KeysCreateOptions:
 
 
 def run_keys_create(factory: Factory, opts: KeysCreateOptions) -> int | None:
-    from velocimex_cli.cli.durations import parse_duration
     from velocimex_cli.cli.engine_key_access import KeyAccess
-    from velocimex_cli.engine.keys import LOCAL_PROFILE_KEY_NAME, MAX_LIFETIME_SECONDS
+    from velocimex_cli.engine.keys import LOCAL_PROFILE_KEY_NAME
     from velocimex_cli.output.formats import emit
 
-    lifetime = None
-    if opts.expires_in is not None:
-        lifetime = parse_duration(
-            opts.expires_in, "--expires-in", maximum=MAX_LIFETIME_SECONDS, bare_seconds=False,
-            minimum=1,
-        )  # fmt: skip
+    lifetime = _lifetime(opts.expires_in)
     if opts.name.strip() == LOCAL_PROFILE_KEY_NAME:
         from velocimex_cli.engine.api.local_keys import RESERVED_NAME
 
         raise CommandError(f"--name: {RESERVED_NAME}")
     access = KeyAccess(opts.data_dir)
     created = access.create(opts.account, opts.name, opts.permissions, opts.ip, lifetime)
-    record = {
-        "api_key": created["api_key"],
-        "api_secret": created["api_secret"],
-        "account": created["account"],
-        "permissions": list(created["permissions"]),
-        "expires_at": created.get("expires_at"),
-    }
+    record = _key_record(created, with_secret=True)
 
     emit(factory.io, record, factory.output_format(opts.output), _key_detail)
     factory.io.status(
@@ -249,9 +260,7 @@ class KeysUpdateOptions:
 
 
 def run_keys_update(factory: Factory, opts: KeysUpdateOptions) -> int | None:
-    from velocimex_cli.cli.durations import parse_duration
     from velocimex_cli.cli.engine_key_access import KeyAccess
-    from velocimex_cli.engine.keys import MAX_LIFETIME_SECONDS
     from velocimex_cli.output.formats import emit
     from velocimex_cli.wire.errors import NotFound
 
@@ -259,23 +268,13 @@ def run_keys_update(factory: Factory, opts: KeysUpdateOptions) -> int | None:
         raise CommandError("--expires-in and --no-expiry contradict each other: give one")
     if opts.permissions is None and opts.expires_in is None and not opts.no_expiry:
         raise CommandError("nothing to change: give --permissions, --expires-in or --no-expiry")
-    lifetime = None
-    if opts.expires_in is not None:
-        lifetime = parse_duration(
-            opts.expires_in, "--expires-in", maximum=MAX_LIFETIME_SECONDS, bare_seconds=False,
-            minimum=1,
-        )  # fmt: skip
+    lifetime = _lifetime(opts.expires_in)
     change_expiry = opts.expires_in is not None or opts.no_expiry
     try:
         key = KeyAccess(opts.data_dir).update(opts.key, opts.permissions, (change_expiry, lifetime))
     except NotFound:
         raise _no_active_key(opts.key) from None
-    record = {
-        "api_key": key["api_key"],
-        "account": key["account"],
-        "permissions": list(key["permissions"]),
-        "expires_at": key.get("expires_at"),
-    }
+    record = _key_record(key)
 
     emit(factory.io, record, factory.output_format(opts.output), _key_detail)
     factory.io.status(f"Key {record['api_key']} changed; a running engine applies it at once.")
@@ -344,15 +343,7 @@ def run_keys_rotate(factory: Factory, opts: KeysRotateOptions) -> int | None:
         "expires_at": rotated.get("expires_at"),
     }
 
-    def table(payload: dict[str, Any]) -> Any:
-        from velocimex_cli.render.tables import detail_table
-
-        shown = dict(payload)
-        shown["previous_until"] = shown["previous_until"] or "(stopped at once)"
-        shown["expires_at"] = shown["expires_at"] or "never"
-        return detail_table(shown)
-
-    emit(factory.io, record, factory.output_format(opts.output), table)
+    emit(factory.io, record, factory.output_format(opts.output), rotated_key_detail)
     until = record["previous_until"]
     factory.io.status(
         f"Key {record['api_key']} has a new secret, shown only now."

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.cli.command_error import CommandError
+from velocimex_cli.cli.detail_tables import record_detail
 from velocimex_cli.cli.engine_options import resolved_data_dir
 from velocimex_cli.wire.errors import ExitCode
 
@@ -54,14 +55,12 @@ def _emit_status(factory: Factory, record: dict[str, Any], output: str | None) -
     from velocimex_cli.output.formats import emit
 
     def table(payload: dict[str, Any]) -> Any:
-        from velocimex_cli.render.tables import detail_table
-
         shown = dict(payload)
         if shown.get("running") and shown.get("data_dir") is None:
             shown["data_dir"] = "(in memory)"
         if shown.get("running") and not shown.get("mirrors"):
             shown["mirrors"] = "(none: every exchange is simulated)"
-        return detail_table(shown)
+        return record_detail(shown)
 
     emit(factory.io, record, factory.output_format(output), table)
 

@@ -1,5 +1,5 @@
 """Options the `vmx engine` commands share: the data directory and what to do with one that
-lost commits."""
+lost commits, the simulated market's, the mirrors'."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ AcceptDataLossOption = Annotated[
         "write-ahead log or the file itself was lost, truncated or replaced): trade on from what "
         "is there. Without it such an engine refuses to start.",
     ),
+]
+
+# The simulated market's options of `vmx engine serve` and `vmx engine start`.
+SeedOption = Annotated[int, typer.Option(help="Seed of the market simulator.")]
+AlwaysOpenOption = Annotated[
+    bool, typer.Option("--always-open", help="Treat every venue as open (ignore hours).")
+]
+NoRateLimitOption = Annotated[
+    bool, typer.Option("--no-rate-limit", help="Turn REST rate limiting off.")
 ]
 
 

@@ -107,21 +107,14 @@ class Factory:
                 status = launcher.ensure_running(
                     extra_args=launcher.auto_start_args(self.settings), on_start=announce
                 )
-            except launcher.MirrorSettingError as exc:
+            except (launcher.MirrorSettingError, launcher.EngineStartError) as exc:
                 from velocimex_cli.cli.command_error import CommandError
 
+                setting = isinstance(exc, launcher.MirrorSettingError)  # the engine_mirror one
                 raise CommandError(
                     f"the local engine could not start: {exc}",
-                    exit_code=ExitCode.USAGE,
-                    code="MIRROR_SPEC",
-                ) from None
-            except launcher.EngineStartError as exc:
-                from velocimex_cli.cli.command_error import CommandError
-
-                raise CommandError(
-                    f"the local engine could not start: {exc}",
-                    exit_code=ExitCode.UNEXPECTED,
-                    code="ENGINE_START",
+                    exit_code=ExitCode.USAGE if setting else ExitCode.UNEXPECTED,
+                    code="MIRROR_SPEC" if setting else "ENGINE_START",
                 ) from None
             self.io.status(f"Local engine running at {status.url} (pid {status.pid}).")
         return status

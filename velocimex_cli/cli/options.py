@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from velocimex_cli.cli import completers
+
 FORMATS = ("table", "json", "ndjson", "csv")
 
 JsonFlag = Annotated[
@@ -17,6 +19,36 @@ OutputOption = Annotated[
         "--output", "-o", help="Output format: table, json, ndjson or csv.", metavar="FORMAT"
     ),
 ]
+
+# One instrument, as the commands about one take it (book, watch, candles, buy, sell).
+ExchangeArgument = Annotated[
+    str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
+]
+SymbolArgument = Annotated[
+    str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
+]
+# Only this exchange or instrument (the order lists, cancel --all, a backtest's instrument).
+ExchangeFilter = Annotated[
+    str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
+]
+SymbolFilter = Annotated[
+    str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
+]
+
+# The live boards' options (`vmx book|ticker|candles --watch`).
+WatchFpsOption = Annotated[
+    float, typer.Option("--fps", help="With --watch: frames per second at most.")
+]
+WatchDurationOption = Annotated[
+    float | None,
+    typer.Option("--duration", help="With --watch: stop after this many seconds."),
+]
+# A strategy's parameters (`vmx strategy deploy`, `vmx backtest`).
+ParamOption = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")
+]
+# Logs that go on (`vmx engine logs`, `vmx strategy logs`).
+FollowFlag = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")]
 
 # The options of the commands that stream (vmx stream, vmx order watch).
 CountOption = Annotated[
@@ -43,10 +75,14 @@ def output_format(json_flag: bool, output: str | None) -> str | None:
     return "json" if json_flag else None
 
 
-def sub_app(help: str, *, no_args_is_help: bool = True) -> typer.Typer:
-    """A Typer app for one noun, with plain (Rich-free, fast) help like the root's."""
+def sub_app(
+    help: str, *, no_args_is_help: bool = True, invoke_without_command: bool = False
+) -> typer.Typer:
+    """A Typer app for one noun, with plain (Rich-free, fast) help like the root's
+    (`invoke_without_command`: its callback is a command of its own too)."""
     return typer.Typer(
         help=help,
+        invoke_without_command=invoke_without_command,
         no_args_is_help=no_args_is_help,
         add_completion=False,
         rich_markup_mode=None,

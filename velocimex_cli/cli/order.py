@@ -17,9 +17,13 @@ from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import (
     CountOption,
     DurationOption,
+    ExchangeArgument,
+    ExchangeFilter,
     JsonFlag,
     OutputOption,
     RecordOption,
+    SymbolArgument,
+    SymbolFilter,
     output_format,
     sub_app,
 )
@@ -89,38 +93,25 @@ def place_command(
     output: OutputOption = None,
 ) -> None:
     """Place an order (or a batch with --file)."""
+    _place(ctx)
+
+
+def _place(ctx: typer.Context, **fixed: Any) -> None:
+    """`vmx order place` and its `vmx buy|sell` shortcuts: the flags typer parsed (ctx.params,
+    named as PlaceOptions' fields) and what a shortcut fixes (its side, no --file) make one
+    PlaceOptions; the commands' own parameters declare the flags."""
     from velocimex_cli.cli.order_placing import PlaceOptions, run_place
 
-    fmt = output_format(json, output)
-    opts = PlaceOptions(
-        exchange=exchange,
-        symbol=symbol,
-        side=side,
-        quantity=quantity,
-        price=price,
-        order_type=order_type,
-        tif=tif,
-        post_only=post_only,
-        client_id=client_id,
-        dry_run=dry_run,
-        yes=yes,
-        file=file,
-        output=fmt,
-        max_wait=max_wait,
-        wait=wait,
-    )
-    execute(ctx, run_place, opts, output=fmt)
+    flags = {**ctx.params, **fixed}
+    fmt = output_format(flags.pop("json"), flags.pop("output"))
+    execute(ctx, run_place, PlaceOptions(**flags, output=fmt), output=fmt)
 
 
 def _shortcut(side: str) -> Any:
     def command(
         ctx: typer.Context,
-        exchange: Annotated[
-            str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
-        ],
-        symbol: Annotated[
-            str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
-        ],
+        exchange: ExchangeArgument,
+        symbol: SymbolArgument,
         quantity: Annotated[str, typer.Argument(help="Quantity, e.g. 0.010.")],
         price: _PRICE = None,
         order_type: _TYPE = None,
@@ -134,27 +125,7 @@ def _shortcut(side: str) -> Any:
         json: JsonFlag = False,
         output: OutputOption = None,
     ) -> None:
-        from velocimex_cli.cli.order_placing import PlaceOptions, run_place
-
-        fmt = output_format(json, output)
-        opts = PlaceOptions(
-            exchange=exchange,
-            symbol=symbol,
-            side=side,
-            quantity=quantity,
-            price=price,
-            order_type=order_type,
-            tif=tif,
-            post_only=post_only,
-            client_id=client_id,
-            dry_run=dry_run,
-            yes=yes,
-            file=None,
-            output=fmt,
-            max_wait=max_wait,
-            wait=wait,
-        )
-        execute(ctx, run_place, opts, output=fmt)
+        _place(ctx, side=side, file=None)
 
     command.__doc__ = f"Shortcut for `vmx order place EXCHANGE SYMBOL {side} QUANTITY`."
     return command
@@ -178,12 +149,8 @@ def cancel_command(
     all_: Annotated[
         bool, typer.Option("--all", help="Cancel every open order (filtered below).")
     ] = False,
-    exchange: Annotated[
-        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-    ] = None,
+    exchange: ExchangeFilter = None,
+    symbol: SymbolFilter = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -197,6 +164,7 @@ def cancel_command(
     execute(ctx, run_cancel, opts, output=fmt)
 
 
+_LIMIT = Annotated[int | None, typer.Option("--limit", min=1, max=1000)]
 _SINCE = Annotated[
     str | None,
     typer.Option("--since", help="From this ISO-8601 UTC time (inclusive), or after this id."),
@@ -213,13 +181,9 @@ def list_command(
     status: Annotated[
         str, typer.Option("--status", help="open, filled, canceled, rejected, all.")
     ] = "open",
-    exchange: Annotated[
-        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-    ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, max=1000)] = None,
+    exchange: ExchangeFilter = None,
+    symbol: SymbolFilter = None,
+    limit: _LIMIT = None,
     since: _SINCE = None,
     before: _BEFORE = None,
     json: JsonFlag = False,
@@ -263,16 +227,12 @@ def show_command(
 @app.command("fills")
 def fills_command(
     ctx: typer.Context,
-    exchange: Annotated[
-        str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-    ] = None,
-    symbol: Annotated[
-        str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-    ] = None,
+    exchange: ExchangeFilter = None,
+    symbol: SymbolFilter = None,
     order_id: Annotated[
         str | None, typer.Option("--order-id", autocompletion=completers.order_ids)
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, max=1000)] = None,
+    limit: _LIMIT = None,
     since: _SINCE = None,
     before: _BEFORE = None,
     json: JsonFlag = False,

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.cli.command_error import CommandError
-from velocimex_cli.cli.order_tables import order_detail, orders_table
+from velocimex_cli.cli.detail_tables import record_detail
+from velocimex_cli.cli.order_tables import orders_table
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -90,7 +91,7 @@ def run_cancel_after(factory: Factory, opts: CancelAfterOptions) -> None:
             )
         data = api.cancel_after(int(text))
     fmt = factory.output_format(opts.output)
-    emit(factory.io, data, fmt, order_detail)
+    emit(factory.io, data, fmt, record_detail)
     if data.get("trigger_time"):
         factory.io.status(
             f"Every open order will be canceled at {data['trigger_time']} unless you run "

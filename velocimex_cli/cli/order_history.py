@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.cli.command_error import CommandError
-from velocimex_cli.cli.order_tables import fills_table, order_detail, orders_table
+from velocimex_cli.cli.detail_tables import record_detail
+from velocimex_cli.cli.order_tables import fills_table, orders_table
 
 if TYPE_CHECKING:
     from velocimex_cli.cli.factory import Factory
@@ -73,7 +74,7 @@ def run_show(factory: Factory, opts: ShowOptions) -> None:
     from velocimex_cli.output.formats import emit
 
     data = factory.client().get_order(opts.order_id)
-    emit(factory.io, data, factory.output_format(opts.output), order_detail)
+    emit(factory.io, data, factory.output_format(opts.output), record_detail)
 
 
 def run_fills(factory: Factory, opts: FillsOptions) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.cli.command_error import CommandError
-from velocimex_cli.cli.order_tables import order_detail
+from velocimex_cli.cli.detail_tables import record_detail
 from velocimex_cli.wire.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def run_place(factory: Factory, opts: PlaceOptions) -> int | None:
     except KeyboardInterrupt:
         raise _interrupted_placement(body["client_order_id"]) from None
 
-    emit(factory.io, order, fmt, order_detail)
+    emit(factory.io, order, fmt, record_detail)
     if api.replayed:
         factory.io.status(
             f"already placed as order {order.get('order_id')}: nothing new was sent "

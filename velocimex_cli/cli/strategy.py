@@ -16,7 +16,14 @@ import typer
 
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    FollowFlag,
+    JsonFlag,
+    OutputOption,
+    ParamOption,
+    output_format,
+    sub_app,
+)
 
 app = sub_app("Strategies: list, add and deploy them; watch and stop deployments.")
 
@@ -107,9 +114,7 @@ def deploy_command(
     ],
     exchange: Annotated[str, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)],
     symbol: Annotated[str, typer.Option("--symbol", "-s", autocompletion=completers.symbols)],
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")
-    ] = None,
+    param: ParamOption = None,
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -182,9 +187,7 @@ def logs_command(
     deployment_id: Annotated[
         str, typer.Argument(help="The deployment.", autocompletion=completers.deployment_ids)
     ],
-    follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
-    ] = False,
+    follow: FollowFlag = False,
     since: Annotated[
         int, typer.Option("--since", help="Only lines after this sequence number.")
     ] = 0,

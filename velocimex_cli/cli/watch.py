@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from velocimex_cli.cli import completers
 from velocimex_cli.cli.command_error import CommandError
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.live_view import (
@@ -30,7 +29,14 @@ from velocimex_cli.cli.live_view import (
     run_frames,
 )
 from velocimex_cli.cli.market_lookup import find_market
-from velocimex_cli.cli.options import JsonFlag, OutputOption, output_format, sub_app
+from velocimex_cli.cli.options import (
+    ExchangeArgument,
+    JsonFlag,
+    OutputOption,
+    SymbolArgument,
+    output_format,
+    sub_app,
+)
 from velocimex_cli.cli.stream import NdjsonOut, recorded_terms, stream_client
 
 if TYPE_CHECKING:
@@ -208,12 +214,8 @@ watch_app = sub_app("The live order-book ladder of one instrument.", no_args_is_
 @watch_app.command("watch")
 def watch_command(
     ctx: typer.Context,
-    exchange: Annotated[
-        str, typer.Argument(help="Exchange, e.g. BINANCE.", autocompletion=completers.exchanges)
-    ],
-    symbol: Annotated[
-        str, typer.Argument(help="Symbol, e.g. BTC/USDT.", autocompletion=completers.symbols)
-    ],
+    exchange: ExchangeArgument,
+    symbol: SymbolArgument,
     fps: Annotated[float, typer.Option("--fps", help="At most this many frames a second.")] = 10.0,
     verify: Annotated[
         str,

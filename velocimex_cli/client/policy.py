@@ -158,7 +158,6 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
     if not body.get("client_order_id"):
         body["client_order_id"] = new_client_order_id()
     cid = body["client_order_id"]
-    lookup = Send("GET", order_path(f"client_order_id:{cid}"))
     attempts = retry.attempts
     attempt = 0  # tries spent on transport errors
     limited = 0  # 429s answered so far
@@ -169,17 +168,9 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
         if isinstance(outcome, httpx.TransportError):
             _refuse_certificate(base_url, outcome)
             if not isinstance(outcome, NOT_SENT):
-                try:
-                    return (yield from call(retry, base_url, lookup))
-                except NotFound:
-                    pass
-                except Unreachable as lookup_failed:
-                    raise Unreachable(
-                        base_url,
-                        describe(outcome),
-                        f"the order's fate is unknown: check with "
-                        f"`vmx order show client_order_id:{cid}` before placing it again",
-                    ) from lookup_failed
+                placed, order = yield from _look_up(retry, base_url, cid, describe(outcome))
+                if placed:
+                    return order
             if last:
                 raise Unreachable(base_url, describe(outcome)) from outcome
             yield Sleep(retry.backoff(attempt))
@@ -195,18 +186,32 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
             yield Sleep(wait, RATE_LIMITED, _limit_of(outcome))
             continue
         if _fate_unknown(outcome):
-            try:
-                return (yield from call(retry, base_url, lookup))
-            except NotFound:
-                pass
-            except Unreachable as lookup_failed:
-                raise Unreachable(
-                    base_url,
-                    f"HTTP {outcome.status_code} to the order, then {lookup_failed.reason}",
-                    f"the order's fate is unknown: check with "
-                    f"`vmx order show client_order_id:{cid}` before placing it again",
-                ) from lookup_failed
+            sent = f"HTTP {outcome.status_code} to the order"
+            placed, order = yield from _look_up(retry, base_url, cid, sent, then=True)
+            if placed:
+                return order
         return to_data(outcome)
+
+
+def _look_up(
+    retry: RetryPolicy, base_url: str, cid: str, sent: str, *, then: bool = False
+) -> Generator[Send | Sleep, Outcome, tuple[bool, Any]]:
+    """After an order's unknown outcome: (True, the order) when its client_order_id finds it (it
+    was placed), (False, None) when not. A lookup that fails too leaves the order's fate unknown:
+    Unreachable saying what became of the order's request (`sent`; with `then`, followed by why
+    the lookup failed) and how to check before placing it again."""
+    try:
+        found = yield from call(retry, base_url, Send("GET", order_path(f"client_order_id:{cid}")))
+    except NotFound:
+        return False, None
+    except Unreachable as lookup_failed:
+        raise Unreachable(
+            base_url,
+            f"{sent}, then {lookup_failed.reason}" if then else sent,
+            f"the order's fate is unknown: check with "
+            f"`vmx order show client_order_id:{cid}` before placing it again",
+        ) from lookup_failed
+    return True, found
 
 
 def run_sync(

@@ -51,6 +51,7 @@ from velocimex_cli.wire.recording_format import (
     read_line,
 )
 from velocimex_cli.wire.recording_terms import TERMS, TermsProblem, read_terms
+from velocimex_cli.wire.recording_times import time_goes_back, time_too_far
 from velocimex_cli.wire.timefmt import iso
 
 FLUSH_EVERY_NS = 200_000_000  # buffered, flushed at least every 0.2 s and on close
@@ -238,19 +239,9 @@ class Recording:
             if isinstance(t, bool) or not isinstance(t, int) or t < 0:
                 raise RecordingError(self.path, line, '"t" must be a whole number of ns >= 0')
             if t > MAX_T_NS:
-                raise RecordingError(
-                    self.path,
-                    line,
-                    f'"t" {t} is more than ten years ({MAX_T_NS} ns) after the header\'s '
-                    "started_at: not a receive time",
-                )
+                raise RecordingError(self.path, line, time_too_far(t))
             if t < last:
-                raise RecordingError(
-                    self.path,
-                    line,
-                    f'"t" goes back in time ({t} < {last}): a recording never does (vmx writes '
-                    "receive times that never decrease); was the file edited or joined?",
-                )
+                raise RecordingError(self.path, line, time_goes_back(t, last))
             if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
                 raise RecordingError(self.path, line, '"msg" must be an object with a "type"')
             last = t

@@ -15,18 +15,11 @@ from decimal import Decimal
 from rich.text import Text
 
 from velocimex_cli.render.frame_lines import join_lines, number_cell
+from velocimex_cli.render.styles import SIDE_STYLE, STATUS_STYLE
 from velocimex_cli.render.tape import clock_of
 from velocimex_cli.wire.numbers import parse_decimal, plain
 
 OPEN_STATUSES = ("open", "partially_filled")
-_SIDE_STYLE = {"buy": "green", "sell": "red"}
-_STATUS_STYLE = {
-    "open": "cyan",
-    "partially_filled": "yellow",
-    "filled": "green",
-    "canceled": "dim",
-    "rejected": "red",
-}
 
 
 @dataclass
@@ -244,8 +237,8 @@ class OrderBoardRenderer:
         for order, values in zip(orders[:order_room], order_cells, strict=False):
             dim = stale or order.status not in OPEN_STATUSES
             line = _row(values, self.order_widths, "dim" if dim else "", ORDER_COLUMNS)
-            _style_cell(line, self.order_widths, 3, _SIDE_STYLE.get(order.side, ""))
-            _style_cell(line, self.order_widths, 8, _STATUS_STYLE.get(order.status, ""))
+            _style_cell(line, self.order_widths, 3, SIDE_STYLE.get(order.side, ""))
+            _style_cell(line, self.order_widths, 8, STATUS_STYLE.get(order.status, ""))
             lines.append(line)
         if not orders:
             lines.append(Text("no open orders", style="dim"))
@@ -254,7 +247,7 @@ class OrderBoardRenderer:
             lines.append(_row(FILL_COLUMNS, self.fill_widths, "bold", FILL_COLUMNS))
             for fill, cells in zip(board.fills, fill_cells[:fill_room], strict=False):
                 line = _row(cells, self.fill_widths, "dim" if stale else "", FILL_COLUMNS)
-                _style_cell(line, self.fill_widths, 3, _SIDE_STYLE.get(fill.side, ""))
+                _style_cell(line, self.fill_widths, 3, SIDE_STYLE.get(fill.side, ""))
                 lines.append(line)
         else:
             lines.append(Text("none yet", style="dim"))

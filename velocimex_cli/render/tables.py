@@ -13,18 +13,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from velocimex_cli.render.styles import SIDE_STYLE, STATUS_STYLE
 from velocimex_cli.wire.numbers import plain
-
-_SIDE_STYLE = {"buy": "green", "sell": "red", "bid": "green", "ask": "red"}
-_STATUS_STYLE = {
-    "open": "cyan",
-    "partially_filled": "yellow",
-    "filled": "green",
-    "canceled": "dim",
-    "rejected": "red",
-    "closed": "red",
-    "halted": "bold red",  # a mirrored exchange whose feed is down
-}
 
 
 def cell(value: Any, column: str = "") -> Text:
@@ -40,9 +30,9 @@ def cell(value: Any, column: str = "") -> Text:
         return Text(jsonfmt.dumps(value))
     text = plain(value) if isinstance(value, Decimal) else str(value)  # never 1E-8
     if column == "side":
-        return Text(text, style=_SIDE_STYLE.get(text, ""))
+        return Text(text, style=SIDE_STYLE.get(text, ""))
     if column == "status":
-        return Text(text, style=_STATUS_STYLE.get(text, ""))
+        return Text(text, style=STATUS_STYLE.get(text, ""))
     return Text(text)
 
 
@@ -353,7 +343,7 @@ def order_summary(body: dict[str, Any], notional: Any, quote: str | None = None)
     price = body.get("price")
     at = f" @ {price}" if price is not None else " at market"
     text = Text()
-    text.append(f"{body['side']} ", style=_SIDE_STYLE.get(body["side"], ""))
+    text.append(f"{body['side']} ", style=SIDE_STYLE.get(body["side"], ""))
     text.append(f"{body['quantity']} {body['symbol']}{at} on {body['exchange']}")
     text.append(f" ({body['type']}")
     if body.get("time_in_force"):

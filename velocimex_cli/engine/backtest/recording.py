@@ -17,7 +17,6 @@ and lots. Each is an error naming the file, the line and what is wrong.
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -29,7 +28,6 @@ from velocimex_cli.engine.backtest.data import (
     TRADE,
     DataError,
     Event,
-    FeedState,
     MarketData,
     is_feed_state,
 )
@@ -40,11 +38,11 @@ from velocimex_cli.engine.backtest.market_messages import (
     SKIPPED,
     typed_decoder,
 )
+from velocimex_cli.engine.backtest.recording_lines import GenericLines
 from velocimex_cli.engine.backtest.terms import header_terms, instrument_on_terms
 from velocimex_cli.engine.core.instruments import MAX_STEPS, Catalogue, Instrument, canonical_symbol
 from velocimex_cli.engine.core.orders import BUY, NATIVE, SELL
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.decoding import decoder
 from velocimex_cli.wire.errors import InvalidParameter
 from velocimex_cli.wire.recording_format import (
     FORMAT,
@@ -52,7 +50,6 @@ from velocimex_cli.wire.recording_format import (
     MAX_NUMBER_TEXT,
     MAX_T_NS,
     VERSION,
-    CheckedJson,
     LineProblem,
     line_text,
     long_line,
@@ -71,16 +68,8 @@ if NATIVE:
     recording_events = _native.recording_events
 
 
-MAX_REASON = 1000  # characters of a book_status reason (it is quoted in rejections)
-
 # The latest started_at: "t" can add MAX_T_NS and stay a date (year 9999 at the most).
 _LATEST_ORIGIN = 7_000 * 366 * 86_400 * 1_000_000
-_TIME_PROBLEMS = {
-    "back": '"t" goes back in time ({t} < {last}): a recording never does (vmx writes receive '
-    "times that never decrease); was the file edited or joined?",
-    "far": '"t" {t} is more than ten years ({most} ns) after the header\'s started_at: not a '
-    "receive time",
-}
 
 
 class NumberOutOfRange(Exception):
@@ -238,7 +227,7 @@ def read_recording(path: Path, instrument: Instrument, recorded: bool = False) -
     the one on the terms the header gives, and the data says so).
 
     Each line is first decoded into the typed market messages (market_messages.py); a line
-    that does not fit them is read again with the generic decoder (`_GenericLines`), which
+    that does not fit them is read again with the generic decoder (recording_lines.py), which
     skips what a replay ignores and says what is wrong with the rest. With the C core, the
     typed lines are read in C (`_native.recording_events`, recording.c, which this loop is the
     reference of): it hands back to this loop each line it does not take.
@@ -262,7 +251,7 @@ def read_recording(path: Path, instrument: Instrument, recorded: bool = False) -
             raise DataError(path, 1, f"header started_at {started!r} is not a UTC time") from None
         if origin > _LATEST_ORIGIN:
             raise DataError(path, 1, f"header started_at {started!r} is too far in the future")
-        generic = _GenericLines(path, origin, exchange, symbol, ticks.get, lots.get)
+        generic = GenericLines(path, origin, exchange, symbol, ticks.get, lots.get)
         readline = handle.readline
         try:
             while True:
@@ -355,108 +344,6 @@ def read_recording(path: Path, instrument: Instrument, recorded: bool = False) -
 def _number(value: object) -> Decimal | None:
     """A recorded price as a Decimal (the typed decoder leaves a float literal as its text)."""
     return None if value is None else Decimal(value)  # type: ignore[arg-type]  # text or number
-
-
-class _GenericLines:
-    """Lines read with the generic decoder: what the typed one could not take."""
-
-    def __init__(
-        self,
-        path: Path,
-        origin: int,
-        exchange: str,
-        symbol: str,
-        ticks_of: Callable[[object], int | None],
-        lots_of: Callable[[object], int | None],
-    ) -> None:
-        self.path = path
-        self.origin = origin
-        self.exchange = exchange
-        self.symbol = symbol
-        self.ticks_of = ticks_of
-        self.lots_of = lots_of
-        self.loads = decoder()
-
-    def read(self, text: str, line: int, last_t: int) -> tuple[int, Event | None, object] | None:
-        """(t, the line's event or None when the replay ignores it, a trade's price or None);
-        None for a blank line. Raises DataError for a line that is not a recording entry (or
-        one whose t is before `last_t`), and KeyError, TypeError... for a market message
-        without its fields."""
-        if not text.strip():
-            return None
-        path = self.path
-        try:
-            entry = self.loads(text)
-        except (ValueError, RecursionError) as exc:
-            try:  # the checked decoder names a number out of range, and NaN
-                CheckedJson().loads(text)
-            except LineProblem as problem:
-                raise DataError(path, line, problem.problem, problem.column) from None
-            column = _column(str(exc))
-            raise DataError(path, line, f"not valid JSON ({exc})", column) from None
-        try:
-            t = entry["t"]
-            msg = entry["msg"]
-            kind = msg["type"]
-        except (KeyError, TypeError):
-            raise DataError(
-                path, line, 'not a recording entry {"t": ns, "msg": {"type": ...}}'
-            ) from None
-        if type(t) is not int or t < 0:
-            raise DataError(path, line, '"t" must be a whole number of ns >= 0')
-        if t < last_t:
-            raise DataError(path, line, _TIME_PROBLEMS["back"].format(t=t, last=last_t))
-        if t > MAX_T_NS:
-            raise DataError(path, line, _TIME_PROBLEMS["far"].format(t=t, most=MAX_T_NS))
-        if kind not in ("book_delta", "book_snapshot", "trade", "book_status"):
-            return t, None, None
-        if msg.get("exchange") != self.exchange or msg.get("symbol") != self.symbol:
-            return t, None, None
-        ticks_of, lots_of = self.ticks_of, self.lots_of
-        stamp = self.origin + t // 1000
-        if kind == "book_status":
-            return t, (stamp, BOOK, self._feed_state(msg, line), (), ()), None
-        if kind == "book_delta":
-            bids: list[tuple[int | None, int | None]] = []
-            asks: list[tuple[int | None, int | None]] = []
-            for change in msg["changes"]:
-                level = (ticks_of(change["price"]), lots_of(change["quantity"]))
-                (bids if change["side"] == "bid" else asks).append(level)
-            return t, (stamp, BOOK, False, tuple(bids), tuple(asks)), None
-        if kind == "book_snapshot":
-            bids = [(ticks_of(v["price"]), lots_of(v["quantity"])) for v in msg["bids"]]
-            asks = [(ticks_of(v["price"]), lots_of(v["quantity"])) for v in msg["asks"]]
-            return t, (stamp, BOOK, True, tuple(bids), tuple(asks)), None
-        price = msg["price"]
-        side = BUY if msg["side"] == "buy" else SELL
-        return t, (stamp, TRADE, side, ticks_of(price), lots_of(msg["quantity"])), price
-
-    def _feed_state(self, msg: dict, line: int) -> FeedState:
-        """A `book_status` message's state (wire/streams.book_status_message), checked."""
-        valid, reason = msg.get("valid"), msg.get("reason")
-        if type(valid) is not bool:
-            raise DataError(
-                self.path, line, f'book_status "valid" is {valid!r}: it must be true or false'
-            )
-        if reason is not None and not isinstance(reason, str):
-            raise DataError(
-                self.path, line, f'book_status "reason" is {reason!r}: it must be text or null'
-            )
-        if reason is not None and len(reason) > MAX_REASON:
-            raise DataError(
-                self.path,
-                line,
-                f'book_status "reason" is {len(reason)} characters long: at most {MAX_REASON}',
-            )
-        if valid:
-            return FeedState(True, None)
-        return FeedState(False, reason or "the recorded feed was down")
-
-
-def _column(problem: str) -> int:
-    """The column a decoder's message gives ("... (byte 36)": column 37), else 0."""
-    found = re.search(r"\(byte (\d+)\)", problem)
-    return int(found.group(1)) + 1 if found else 0
 
 
 def book_state_at(events: list[Event]) -> Event | None:

@@ -30,7 +30,7 @@ from velocimex_cli.engine.core.orders import (
     Order,
     Status,
 )
-from velocimex_cli.engine.core.paging import cursor
+from velocimex_cli.engine.core.paging import Page
 from velocimex_cli.wire.errors import InvalidParameter, NotFound
 from velocimex_cli.wire.streams import CHECKSUM_DEPTH, book_checksum_scaled, scaled_multiplier
 from velocimex_cli.wire.timefmt import iso, iso_from_micros
@@ -219,30 +219,18 @@ def order_history(
         )
     limit = list_limit(limit)
     match = instrument_filter(catalogue, exchange, symbol)
-    since_time, since_id = cursor("since", since, "order")
-    before_time, before_id = cursor("before", before, "order")
-    result: list[dict[str, Any]] = []
-    total = 0
+    page = Page("order", limit, since, before)
     for order in reversed(account.orders.values()):
-        if since_id is not None and order.id <= since_id:
-            break  # ids only fall from here on
+        if page.ended(order.id):
+            break
         if (
             order.status not in statuses
-            or (before_id is not None and order.id >= before_id)
-            or (before_time is not None and order.created >= before_time)
-            or (since_time is not None and order.created < since_time)
+            or page.outside(order.id, order.created)
             or not match(order.instrument)
         ):
             continue
-        total += 1
-        if len(result) < limit:
-            result.append(order_wire(order))
-    more = total > len(result)
-    return {
-        "orders": result,
-        "total": total,
-        "next_before": result[-1]["order_id"] if more else None,
-    }
+        page.add(order, order_wire)
+    return page.answer("orders", "order_id")
 
 
 def fill_history(
@@ -260,30 +248,18 @@ def fill_history(
     limit = list_limit(limit)
     match = instrument_filter(catalogue, exchange, symbol)
     only = find_order(account, order_id) if order_id is not None else None
-    since_time, since_id = cursor("since", since, "trade")
-    before_time, before_id = cursor("before", before, "trade")
-    result: list[dict[str, Any]] = []
-    total = 0
+    page = Page("trade", limit, since, before)
     for record in reversed(account.fills):
-        if since_id is not None and record.trade_id <= since_id:
+        if page.ended(record.trade_id):
             break
         if (
             (only is not None and record.order is not only)
-            or (before_id is not None and record.trade_id >= before_id)
-            or (before_time is not None and record.timestamp >= before_time)
-            or (since_time is not None and record.timestamp < since_time)
+            or page.outside(record.trade_id, record.timestamp)
             or not match(record.order.instrument)
         ):
             continue
-        total += 1
-        if len(result) < limit:
-            result.append(fill_wire(record))
-    more = total > len(result)
-    return {
-        "fills": result,
-        "total": total,
-        "next_before": result[-1]["trade_id"] if more else None,
-    }
+        page.add(record, fill_wire)
+    return page.answer("fills", "trade_id")
 
 
 # ---------------------------------------------------------------------- balances and positions

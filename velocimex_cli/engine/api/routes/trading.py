@@ -72,17 +72,8 @@ async def validate_order(call: Call) -> JsonResponse:
 
 
 async def list_orders(call: Call) -> JsonResponse:
-    query = call.query
-    page = call.exchange.order_history(
-        call.account,
-        status=query["status"],
-        exchange=query["exchange"],
-        symbol=query["symbol"],
-        limit=query["limit"],
-        since=query["since"],
-        before=query["before"],
-    )
-    return ok(page)
+    # The declared query parameters (below) are order_history's, by name, defaults filled in.
+    return ok(call.exchange.order_history(call.account, **call.query))
 
 
 async def cancel_all(call: Call) -> JsonResponse:
@@ -101,17 +92,8 @@ async def cancel_order(call: Call) -> JsonResponse:
 
 
 async def list_fills(call: Call) -> JsonResponse:
-    query = call.query
-    page = call.exchange.fill_history(
-        call.account,
-        exchange=query["exchange"],
-        symbol=query["symbol"],
-        order_id=query["order_id"],
-        limit=query["limit"],
-        since=query["since"],
-        before=query["before"],
-    )
-    return ok(page)
+    # The declared query parameters (below) are fill_history's, by name, defaults filled in.
+    return ok(call.exchange.fill_history(call.account, **call.query))
 
 
 async def cancel_after(call: Call) -> JsonResponse:

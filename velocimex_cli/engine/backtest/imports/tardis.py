@@ -166,6 +166,16 @@ class _TardisFile(BatchReader):
             row[index] = number
         return row
 
+    def _body_chunks(self) -> Iterator[tuple[int, str]]:
+        """The source's chunks (first line, text) past the header line, checked first."""
+        started = False
+        for first, text in self.source.chunks():
+            if not started:
+                started = True
+                head, text, first = _header_split(text, first)
+                self._check_header(head)
+            yield first, text
+
     def _back_in_time(self, line: int, value: str) -> ImportProblem:
         return ImportProblem(
             self.name,
@@ -201,12 +211,7 @@ class TardisTrades(_TardisFile):
         findall = _TRADE_ROW.findall
         prefixes = self._prefixes
         last = 0
-        started = False
-        for first, text in self.source.chunks():
-            if not started:
-                started = True
-                head, text, first = _header_split(text, first)
-                self._check_header(head)
+        for first, text in self._body_chunks():
             rows = findall(text)
             if len(rows) != text.count("\n") + 1:
                 rows = self._rows(first, text)
@@ -280,12 +285,7 @@ class TardisBook(_TardisFile):
         key: tuple[str, str, str, str] | None = None
         when = ""
         levels: list[tuple[str, str, str]] = []
-        started = False
-        for first, text in self.source.chunks():
-            if not started:
-                started = True
-                head, text, first = _header_split(text, first)
-                self._check_header(head)
+        for first, text in self._body_chunks():
             times: list[int] = []
             bodies: list[str] = []
             for offset, line in enumerate(text.split("\n")):
