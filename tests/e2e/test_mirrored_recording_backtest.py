@@ -166,6 +166,26 @@ def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
     assert fee == D("1.92504041")
     assert D(fill["fee"]) == fee and fill["fee_asset"] == "USDT"
 
+    # An order under the venue's minimum notional (0.00001 x 60000.013 = 0.60000013 USDT, the
+    # venue's minimum 5): the live engine refuses it, and the backtest of its recording refuses
+    # it on arrival in the same words.
+    small = ["buy", "0.00001", "60000.013"]
+    live = vmx(mirror.env, "order", "place", "BINANCE", "BTC/USDT", *small[:2], "--price",
+               small[2], "-y")  # fmt: skip
+    assert live.returncode == 2, live.stdout
+    said = (
+        "BINANCE:BTC/USDT: price x quantity is 0.60000013 USDT, below the venue's minimum "
+        "notional of 5 USDT; order more"
+    )
+    assert said in live.stderr
+    small_strategy = tmp_path / "small.py"
+    small_strategy.write_text(orders_on_trades({1: [tuple(small)]}), encoding="utf-8")
+    refused = vmx(mirror.env, "backtest", str(small_strategy), "--data", str(recording), "--json")
+    assert refused.returncode == 0, refused.stderr
+    report = json.loads(refused.stdout, parse_float=D)
+    assert report["orders_rejected"] == 1
+    assert report["first_rejection"] == said
+
 
 def test_a_recording_through_a_feed_outage_backtests_halted_until_the_snapshot(
     mirror: Mirror, tmp_path: Path

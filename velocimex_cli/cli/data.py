@@ -44,6 +44,7 @@ class ImportCommand:
     json: bool = False
     tick_size: str | None = None  # the instrument's terms, written into the header
     lot_size: str | None = None
+    min_notional: str | None = None  # the venue's minimum price x quantity (with the two above)
 
 
 def _readers(opts: ImportCommand) -> list[Reader]:
@@ -117,7 +118,7 @@ def run_import(factory: Factory, opts: ImportCommand) -> int | None:
         raise CommandError(f"{output} exists: give --force to replace it, or another -o")
     if output.exists() and not output.is_file():
         raise CommandError(f"{output} is not a regular file: give -o a file name")
-    terms = given_terms(opts.tick_size, opts.lot_size)
+    terms = given_terms(opts.tick_size, opts.lot_size, opts.min_notional)
     readers = _readers(opts)
     source = ",".join(dict.fromkeys(opts.formats))
     total = sum(Path(name).stat().st_size for name in opts.files)
@@ -191,6 +192,16 @@ def import_command(
             metavar="QUANTITY",
         ),
     ] = None,
+    min_notional: Annotated[
+        str | None,
+        typer.Option(
+            "--min-notional",
+            help="The market's least price x quantity an order may have, in the quote asset, "
+            "as the exchange states it (with --tick-size and --lot-size): a backtest refuses "
+            "an order under it as the live engine does.",
+            metavar="AMOUNT",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace RECORDING if it exists.")] = False,
     json: JsonFlag = False,
 ) -> None:
@@ -206,5 +217,6 @@ def import_command(
         json=json,
         tick_size=tick_size,
         lot_size=lot_size,
+        min_notional=min_notional,
     )
     execute(ctx, run_import, opts, output="json" if json else None)

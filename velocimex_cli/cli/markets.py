@@ -68,9 +68,9 @@ def run_list(factory: Factory, opts: ListOptions) -> None:
     data = factory.client().markets(opts.exchange)
 
     def table(payload: object) -> RenderableType:
-        from velocimex_cli.render.tables import MARKET_COLUMNS, table_for
+        from velocimex_cli.render.tables import MARKET_COLUMNS, MARKET_FIT, table_for
 
-        return table_for("markets", MARKET_COLUMNS)(payload)
+        return table_for("markets", MARKET_COLUMNS, MARKET_FIT)(payload)
 
     emit(factory.io, data, factory.output_format(opts.output), table)
 
@@ -108,6 +108,7 @@ def list_command(
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
-    """The instruments: symbol, tick size, lot size, minimum quantity."""
+    """The instruments: symbol, tick size, lot size, minimum quantity and notional, and the
+    maker and taker fee rates their fills pay (fee_source: the venue's own or the engine's)."""
     fmt = output_format(json, output)
     execute(ctx, run_list, ListOptions(exchange=exchange, output=fmt), output=fmt)

@@ -21,7 +21,8 @@ FILL_FIELDS = (
 )  # fmt: skip
 MARKET_STATUS_FIELDS = ("exchange", "status", "last_update")
 MARKET_FIELDS = (
-    "exchange", "symbol", "base", "quote", "tick_size", "lot_size", "min_quantity", "status",
+    "exchange", "symbol", "base", "quote", "tick_size", "lot_size", "min_quantity",
+    "min_notional", "status", "maker_fee", "taker_fee", "fee_source",
 )  # fmt: skip
 BALANCE_FIELDS = ("asset", "total", "available", "locked")
 POSITION_FIELDS = (

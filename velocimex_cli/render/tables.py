@@ -54,6 +54,9 @@ _NUMERIC = {
     "tick_size",
     "lot_size",
     "min_quantity",
+    "min_notional",
+    "maker_fee",
+    "taker_fee",
     "sequence",
     "equity",
     "lag_ms",
@@ -233,7 +236,19 @@ MARKET_COLUMNS = (
     "tick_size",
     "lot_size",
     "min_quantity",
+    "min_notional",
     "status",
+    "maker_fee",
+    "taker_fee",
+    "fee_source",
+)
+# `markets list`: an instrument's tick and its fees stay (fee_source says whose rates they are:
+# the venue's own or the engine's); base and quote (the symbol says them), the minimum
+# notional and the session's status (`markets status`) go first. At 80 columns: exchange,
+# symbol, tick_size, lot_size, maker_fee, taker_fee, fee_source.
+MARKET_FIT = Fit(
+    drop=("base", "quote", "min_notional", "status", "min_quantity", "fee_source", "lot_size"),
+    keep=frozenset({"exchange", "symbol", "tick_size", "maker_fee", "taker_fee"}),
 )
 ORDER_COLUMNS = (
     "order_id",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.backtest.conftest import DAY_MS, Vmx, read, write_csv
+from tests.engine.backtest.conftest import DAY_MS, Vmx, orders_on_trades, read, write_csv
 
 D = Decimal
 
@@ -90,6 +90,32 @@ def test_the_given_terms_are_written_and_the_backtest_trades_on_them(
     assert sum(D(f["quantity"]) for f in fills) == D("1000")
 
 
+def test_a_given_minimum_notional_is_written_and_the_backtest_enforces_it(
+    vmx: Vmx, tmp_path: Path, doge: Path
+) -> None:
+    """`--min-notional 5` (Binance: exchangeInfo's NOTIONAL filter) goes into the header; the
+    backtest refuses a bid of 10 DOGE at 0.12344 (1.2344 USDT) as the live engine would, and
+    takes the bid of 1000 (123.44 USDT)."""
+    out = tmp_path / "doge.ndjson"
+    made = vmx.run(
+        "data", "import", "-f", "binance-trades", str(doge), "--symbol", "DOGE/USDT",
+        "--tick-size", "0.00001", "--lot-size", "1", "--min-notional", "5", "-o", str(out),
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    assert read(out)[0]["terms"]["BINANCE:DOGE/USDT"]["min_notional"] == D("5")
+    strategy = tmp_path / "bids.py"
+    strategy.write_text(
+        orders_on_trades({1: [("buy", "10", "0.12344"), ("buy", "1000", "0.12344")]})
+    )
+    report = vmx.json("backtest", str(strategy), "--data", str(out))
+    assert report["terms"]["min_notional"] == D("5")
+    assert report["orders_rejected"] == 1
+    assert report["first_rejection"] == (
+        "BINANCE:DOGE/USDT: price x quantity is 1.23440 USDT, below the venue's minimum "
+        "notional of 5 USDT; order more"
+    )
+
+
 def test_without_terms_an_unknown_instrument_is_refused_saying_which_flags(
     vmx: Vmx, tmp_path: Path, doge: Path
 ) -> None:
@@ -138,6 +164,11 @@ def test_tardis_files_name_their_instrument_in_rows_and_are_refused_after_readin
         (("--tick-size", "0", "--lot-size", "1"), "is not a decimal number above 0"),
         (("--tick-size", "0.00001", "--lot-size", "-1"), "--lot-size '-1' is not a decimal"),
         (("--tick-size", "1e40", "--lot-size", "1"), "is not a decimal number above 0"),
+        (("--min-notional", "5"), "give --min-notional with --tick-size and --lot-size"),
+        (
+            ("--tick-size", "0.00001", "--lot-size", "1", "--min-notional", "-5"),
+            "--min-notional '-5' is not a decimal number above 0",
+        ),
         (
             ("--tick-size", "0.000000001", "--lot-size", "0.000000001"),
             "finer than the ledger scale",

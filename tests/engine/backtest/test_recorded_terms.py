@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.engine.backtest.conftest import Vmx, delta, level, snapshot, trade, write_recording
+from tests.engine.backtest.conftest import (
+    Vmx,
+    delta,
+    level,
+    orders_on_trades,
+    snapshot,
+    trade,
+    write_recording,
+)
 
 D = Decimal
 DOGE = "BINANCE:DOGE/USDT"  # the catalogue lists no DOGE anywhere
@@ -175,6 +183,44 @@ def test_recorded_terms_replace_the_catalogues_for_an_instrument_it_lists(
     refused = vmx.run("backtest", str(strategy), "--data", str(old))
     assert refused.exit_code == 2
     assert "off BINANCE:BTC/USDT's tick or lot grid" in refused.stderr
+
+
+def test_a_recorded_minimum_notional_refuses_the_orders_under_it_as_live(
+    vmx: Vmx, tmp_path: Path
+) -> None:
+    """Terms with the venue's minimum notional of 5 USDT: a bid of 10 DOGE at 0.12345 (1.2345
+    USDT) and a market buy of 20 (at the ask of 0.12349: 2.4698 USDT) are refused on arrival
+    with the live engine's words (core/venue_gate.py); the bid of 1000 (123.45 USDT) rests and
+    fills. Terms without a minimum (an older recording's) refuse none of them."""
+    orders = {1: [("buy", "10", "0.12345"), ("buy", "20", None), ("buy", "1000", "0.12345")]}
+    strategy = tmp_path / "orders.py"
+    strategy.write_text(orders_on_trades(orders))
+    reports = {}
+    for name, terms in (
+        ("minimum", {**DOGE_TERMS, "min_notional": D("5")}),
+        ("none", {k: v for k, v in DOGE_TERMS.items() if k != "min_notional"}),
+    ):
+        data = doge_market(tmp_path / f"{name}.ndjson", terms={DOGE: terms})
+        fills_file = tmp_path / f"{name}.csv"
+        reports[name] = vmx.json(
+            "backtest", str(strategy), "--data", str(data), "--trades", str(fills_file)
+        )
+        reports[name]["fills"] = [
+            (f["side"], D(f["price"]), D(f["quantity"])) for f in fills_of(fills_file)
+        ]
+    minimum = reports["minimum"]
+    assert minimum["strategy_state"] != "failed", minimum["strategy_error"]
+    assert minimum["orders_rejected"] == 2
+    assert minimum["first_rejection"] == (
+        "BINANCE:DOGE/USDT: price x quantity is 1.23450 USDT, below the venue's minimum "
+        "notional of 5 USDT; order more"
+    )
+    assert minimum["terms"]["min_notional"] == D("5")
+    assert minimum["fills"] == [("buy", D("0.12345"), D("1000"))]
+    bare = reports["none"]
+    assert bare["orders_rejected"] == 0, bare["first_rejection"]
+    assert bare["terms"]["min_notional"] is None
+    assert ("buy", D("0.12349"), D("20")) in bare["fills"]  # the market buy took the ask
 
 
 BAD_TERMS = [

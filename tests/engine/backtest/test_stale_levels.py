@@ -104,6 +104,22 @@ def test_a_print_below_an_order_behind_a_stale_level_fills_it_first(
     assert fills == [(3, "buy", D("100.02"), D("0.3"), "maker")]
 
 
+def test_a_print_through_an_order_fills_no_more_than_its_size(vmx: Vmx, tmp_path: Path) -> None:
+    """The live mirror's model too (tests/engine/drivers/venues/test_mirror_book.py, the same
+    book and prints): a bid of 0.3 at 100.02; a sell print of 0.2 at 100.00 fills 0.2 of it,
+    the next one of 0.5 the last 0.1."""
+    messages = [
+        *OPENING,
+        (3, trade(2, "100.00", "0.2", "sell")),
+        (4, trade(3, "100.00", "0.5", "sell")),
+    ]
+    fills = backtest_fills(vmx, tmp_path, messages, {1: [("buy", "0.3", "100.02")]})
+    assert fills == [
+        (3, "buy", D("100.02"), D("0.2"), "maker"),
+        (4, "buy", D("100.02"), D("0.1"), "maker"),
+    ]
+
+
 def test_a_sweep_printed_level_by_level_fills_the_order_at_the_last_price(
     vmx: Vmx, tmp_path: Path
 ) -> None:

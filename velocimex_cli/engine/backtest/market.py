@@ -19,8 +19,10 @@ price-time priority and fees, so:
   strategy has an order in its way: a venue prints each price a sweep takes, so a print at P
   says the levels better than P were gone when it traded, even when the recorded book still
   holds them (its change comes later, or the strategy took part of the print before). The
-  mirror's liquidity there goes first (`_stale_gone`); the strategy's orders at better prices,
-  which the print went through, fill first, then the queue at P.
+  mirror's liquidity there goes first (`venue_prints.clear_the_way`, the live mirror's own
+  step: one fill model for venue prints, live and here); the strategy's orders at better
+  prices, which the print went through, fill first, then the queue at P, together never more
+  than the print's size.
 - while a mirrored venue's recorded feed was down (a `book_status` not valid, data.FeedState,
   until the next snapshot or a `book_status` valid again), the instrument is halted as the
   live engine halts it (`Exchange.halts`): the strategy's orders that would trade at once are
@@ -51,14 +53,13 @@ from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument
 from velocimex_cli.engine.core.ledger import MAX_UNITS, Account, AccountKind, units_to_decimal
 from velocimex_cli.engine.core.liquidity import Liquidity
 from velocimex_cli.engine.core.orders import BUY, IOC, SELL
-from velocimex_cli.engine.core.venue_prints import record_print
+from velocimex_cli.engine.core.venue_prints import clear_the_way, record_print
 from velocimex_cli.wire.errors import ApiError, ErrorCode, InsufficientBalance
 from velocimex_cli.wire.timefmt import iso_from_micros
 
 MIRROR = "bt-market"
 TAPE = "bt-tape"
 FILL_MODELS = ("queue", "touch")
-REACH_LEVELS = 64  # how deep a print is looked through for the strategy's orders
 COUNTERPARTY_FUNDS = MAX_UNITS // 4  # ledger units of each asset, for the mirror and the tape
 ROLES = {
     MIRROR: "the account that holds the recorded book",
@@ -182,35 +183,15 @@ class MarketReplay:
             record_print(self.exchange, self.instrument, side, ticks, lots)
             return
         book = self._book
-        if side == SELL:
+        if side == SELL:  # the stale better levels go when the print reaches the strategy
             best = book.best_bid()
             if best is not None and best > ticks:
-                self._stale_gone(BUY, ticks)
+                clear_the_way(self.liquidity, BUY, ticks, self.clock.micros)
         else:
             best = book.best_ask()
             if best is not None and best < ticks:
-                self._stale_gone(SELL, ticks)
+                clear_the_way(self.liquidity, SELL, ticks, self.clock.micros)
         self.exchange.place(self.tape, self.instrument, side, lots, ticks, IOC)
-
-    def _stale_gone(self, passive: int, ticks: int) -> None:
-        """Before a print at `ticks` taking `passive` orders, while the book holds better
-        levels: when the strategy has an order there or at `ticks` (the print reaches it), the
-        mirror's liquidity at the better levels goes (the print says it was gone)."""
-        book, name = self._book, self.mirror.name
-        better: list[tuple[int, int]] = []
-        reached = False
-        for price, _lots in book.depth(passive, REACH_LEVELS):
-            if (price < ticks) if passive == BUY else (price > ticks):
-                break
-            if not reached:
-                reached = any(o.account != name for o in book.level_orders(passive, price))
-            if price != ticks:
-                better.append((price, 0))
-        if reached and better:
-            if passive == BUY:
-                self.liquidity.set_book(better, (), self.clock.micros)
-            else:
-                self.liquidity.set_book((), better, self.clock.micros)
 
     def strategy_joined(self, side: int, ticks: int) -> None:
         """A strategy order came to rest at (side, ticks). Trades-only data: its queue ahead is

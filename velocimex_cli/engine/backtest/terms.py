@@ -107,13 +107,18 @@ def recorded_terms(instrument: Instrument) -> dict[str, Any]:
 
 def trade_on(exchange: Exchange, instrument: Instrument) -> None:
     """Make a fresh backtest exchange (its books empty) trade `instrument`: in place of the
-    catalogue's instrument at its index, or as one more."""
+    catalogue's instrument at its index, or as one more. When its terms state a minimum
+    notional (a mirrored venue's, recorded), the strategy's orders under it are refused as the
+    live engine refuses them: the instrument passes the venue gate (core/venue_gate.py), which
+    checks users' orders only, so the recorded market's own accounts are not held to it."""
     instruments = exchange.catalogue.instruments
     if instrument.index < len(instruments):
         if instruments[instrument.index] != instrument:
             exchange.replace_instrument(instrument)
     else:
         exchange.add_instrument(instrument)
+    if instrument.min_notional is not None:
+        exchange.gated.add(instrument.index)
 
 
 __all__ = [

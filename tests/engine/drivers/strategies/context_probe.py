@@ -93,6 +93,8 @@ class Probe(Strategy):
         do("on_start", "cancel_timer", "once")
         do("on_start", "cancel_timer", "never-set")
         do("on_start", "fee_rates")
+        do("on_start", "fee_rates", "COINBASE", "BTC/USD")
+        do("on_start", "fee_rates", "BINANCE")
         do("on_start", "balances")
         do("on_start", "balance", "usdt")
         do("on_start", "balance", "ZZZ")

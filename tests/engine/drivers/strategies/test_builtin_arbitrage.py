@@ -4,12 +4,15 @@ one of them, and profitable net of both legs' fees."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 
-from tests.engine.drivers.strategies.conftest import Market
+from tests.engine.drivers.strategies.conftest import Market, SimClock
+from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.drivers.simulator import MarketSimulator
 from velocimex_cli.engine.drivers.strategies.builtin.arbitrage import Arbitrage
 from velocimex_cli.wire.errors import InvalidParameter
 
@@ -141,3 +144,70 @@ def test_another_base_asset_stops_the_deployment_with_a_clear_error(market: Mark
     host = market.deploy(Arbitrage, {"other_exchange": "COINBASE", "other_symbol": "ETH/USD"})
     assert host.state == "failed"
     assert "COINBASE:ETH/USD trades ETH, not BTC" in host.last_error
+
+
+# Each venue's own taker rate (a mirrored venue's, as its markets state it): Binance 0.1%,
+# Coinbase 0.6%.
+VENUE_TAKERS = {
+    ("BINANCE", "BTC/USDT"): Decimal("0.001"),
+    ("COINBASE", "BTC/USD"): Decimal("0.006"),
+}
+
+
+@pytest.fixture
+def venues_market() -> Market:
+    """The simulated market, its BTC instruments on their venues' own fee rates."""
+    clock = SimClock()
+    exchange = Exchange(EngineConfig(seed=7), clock)
+    for (venue, symbol), taker in VENUE_TAKERS.items():
+        listed = exchange.catalogue.find(venue, symbol)
+        exchange.replace_instrument(replace(listed, maker_fee=taker / 2, taker_fee=taker))
+    simulator = MarketSimulator(exchange, seed=7)
+    simulator.seed_books()
+    return Market(exchange, simulator, clock)
+
+
+def edge_on(market: Market, buy_fee: Decimal, sell_fee: Decimal) -> Decimal:
+    """Buying BINANCE's ask and selling COINBASE's bid, in bps after the given taker fees."""
+    ask = market.exchange.order_book("BINANCE", "BTC/USDT", 1)["asks"][0]["price"]
+    bid = market.exchange.order_book("COINBASE", "BTC/USD", 1)["bids"][0]["price"]
+    return (bid - ask - buy_fee * ask - sell_fee * bid) / ask * 10_000
+
+
+def test_each_leg_is_netted_of_its_own_venues_taker_fee(venues_market: Market) -> None:
+    """Coinbase's bid 0.5% over Binance's ask: 30 bps after Binance's 0.1% on both legs (what
+    the strategy used to subtract), but -20 bps after 0.1% to buy on Binance and 0.6% to sell
+    on Coinbase: no trade at min_edge_bps 10. At 1.2% over, 49 bps net: both legs trade, and
+    each pays its venue's rate."""
+    market = venues_market
+    host = market.deploy(Arbitrage, {**PARAMS, "min_edge_bps": "10"})
+    assert host.context.fee_rates("COINBASE", "BTC/USD").taker == Decimal("0.006")
+    assert host.context.fee_rates().taker == Decimal("0.001")
+    market.run(host, 5)
+    assert host.status()["orders"] == 0
+    ask = host.context.best_ask()
+    assert ask is not None
+
+    def whale_bid(over: str) -> None:
+        dislocate(market, str((ask * (1 + Decimal(over))).quantize(Decimal("0.01"), ROUND_DOWN)))
+
+    whale_bid("0.005")
+    binance, coinbase = VENUE_TAKERS.values()
+    one_rate = edge_on(market, binance, binance)
+    per_leg = edge_on(market, binance, coinbase)
+    assert one_rate >= 10 > per_leg  # the old arithmetic would have traded
+    host.step()
+    assert host.status()["orders"] == 0, per_leg
+
+    whale_bid("0.012")
+    assert edge_on(market, binance, coinbase) >= 10
+    host.step()
+    assert host.state == "running", host.last_error
+    fills = market.exchange.list_fills("trader")
+    assert {(f["exchange"], f["side"]) for f in fills} == {("BINANCE", "buy"), ("COINBASE", "sell")}
+    for fill in fills:
+        rate = VENUE_TAKERS[(fill["exchange"], fill["symbol"])]
+        assert fill["liquidity"] == "taker"
+        assert fill["fee"] == (fill["price"] * fill["quantity"] * rate).quantize(
+            Decimal("1e-8"), ROUND_DOWN
+        )

@@ -129,7 +129,10 @@ ANSWERS: list[tuple[protocol.Request, Any]] = [
         protocol_requests.Balances(),
         {"USDT": BalanceInfo("USDT", Decimal("100.00"), Decimal("90.5"), Decimal("9.50"))},
     ),
-    (protocol_requests.GetFeeRates(), FeeRates(Decimal("0.0002"), Decimal("0.0004"))),
+    (
+        protocol_requests.GetFeeRates("COINBASE", "BTC/USD"),
+        FeeRates(Decimal("0.0002"), Decimal("0.0004")),
+    ),
     (protocol_requests.BestBid(None, None, False), None),
     (protocol_requests.Mid(None, None, True), Decimal("60000.005")),
     (

@@ -108,6 +108,29 @@ def test_a_print_through_the_price_fills_the_whole_order(
     assert order["status"] == "filled"
 
 
+def test_a_print_through_the_price_fills_no_more_than_its_size(
+    mirrored: Mirrored, source: ScriptedSource
+) -> None:
+    """One fill model with the backtests (core/venue_prints.py; the same book and prints as
+    tests/engine/backtest/test_stale_levels.py): a bid of 0.3 at 100.02 behind the venue's 1.0
+    there; a sell print of 0.2 at 100.00 went through 100.02 (that 1.0 was gone), so the bid
+    fills first, but only the print's 0.2; the next print of 0.5 at 100.00 fills its last 0.1
+    and meets the venue's queue at 100.00 with the rest."""
+    source.push(snapshot([("100.02", "1.0"), ("100.00", "0.5")], [("100.05", "1")]))
+    placed = mirrored.order(side="buy", price="100.02", quantity="0.3")
+    order_id = placed.json()["data"]["order_id"]
+    source.push(trade("100.00", "0.2", "sell", t=1))
+    assert [(D(str(f["price"])), D(str(f["quantity"]))) for f in fills(mirrored)] == [
+        (D("100.02"), D("0.2"))
+    ]
+    assert mirrored.get(f"/v1/trading/orders/{order_id}")["status"] == "partially_filled"
+    source.push(trade("100.00", "0.5", "sell", t=2))
+    assert sorted(D(str(f["quantity"])) for f in fills(mirrored)) == [D("0.1"), D("0.2")]
+    assert mirrored.get(f"/v1/trading/orders/{order_id}")["status"] == "filled"
+    # the venue's sizes are its book's to say: the print moved no level
+    assert mirrored.book()["bids"] == levels(("100.02", "1.0"), ("100.00", "0.5"))
+
+
 def test_venue_liquidity_crossing_a_users_order_trades_with_it(
     mirrored: Mirrored, source: ScriptedSource
 ) -> None:

@@ -1,4 +1,5 @@
-"""The instrument terms an imported recording's header carries (`--tick-size`, `--lot-size`).
+"""The instrument terms an imported recording's header carries (`--tick-size`, `--lot-size`,
+and the venue's `--min-notional`, which a backtest then enforces as the live engine does).
 
 Public data files state prices and sizes, never the market's tick and lot. A backtest needs
 them: for an instrument the engine's catalogue lists, it uses the catalogue's; for one it does
@@ -31,11 +32,22 @@ class GivenTerms:
 
     tick_size: Decimal
     lot_size: Decimal
+    min_notional: Decimal | None = None
 
 
-def given_terms(tick_size: str | None, lot_size: str | None) -> GivenTerms | None:
-    """`--tick-size` and `--lot-size` checked (both or neither; decimals above 0)."""
+def given_terms(
+    tick_size: str | None, lot_size: str | None, min_notional: str | None = None
+) -> GivenTerms | None:
+    """`--tick-size` and `--lot-size` checked (both or neither; decimals above 0), and
+    `--min-notional` (with them; a decimal above 0)."""
     if tick_size is None and lot_size is None:
+        if min_notional is not None:
+            raise InvalidParameter(
+                "min_notional",
+                min_notional,
+                f"give --min-notional with {FLAGS} (the market's terms, as the exchange "
+                "states them, go into the recording together)",
+            )
         return None
     if tick_size is None or lot_size is None:
         missing = "--tick-size" if tick_size is None else "--lot-size"
@@ -45,17 +57,23 @@ def given_terms(tick_size: str | None, lot_size: str | None) -> GivenTerms | Non
             f"give {FLAGS} together (the market's price and quantity increments); {missing} "
             "is missing",
         )
-    numbers = []
-    for flag, text in (("--tick-size", tick_size), ("--lot-size", lot_size)):
-        number = parse_decimal(text)
-        if number is None or number <= 0 or not number_in_range(number):
-            raise InvalidParameter(
-                flag.lstrip("-").replace("-", "_"),
-                text,
-                f"{flag} {text!r} is not a decimal number above 0 (e.g. 0.01)",
-            )
-        numbers.append(number)
-    return GivenTerms(numbers[0], numbers[1])
+    return GivenTerms(
+        _above_zero("--tick-size", tick_size),
+        _above_zero("--lot-size", lot_size),
+        None if min_notional is None else _above_zero("--min-notional", min_notional),
+    )
+
+
+def _above_zero(flag: str, text: str) -> Decimal:
+    """A flag's decimal above 0, else INVALID_PARAMETER naming the flag."""
+    number = parse_decimal(text)
+    if number is None or number <= 0 or not number_in_range(number):
+        raise InvalidParameter(
+            flag.lstrip("-").replace("-", "_"),
+            text,
+            f"{flag} {text!r} is not a decimal number above 0 (e.g. 0.01)",
+        )
+    return number
 
 
 def header_terms(
@@ -101,6 +119,8 @@ def header_terms(
             )
         entry = {"base": base, "quote": quote, "tick_size": given.tick_size,
                  "lot_size": given.lot_size}  # fmt: skip
+        if given.min_notional is not None:
+            entry["min_notional"] = given.min_notional
         try:  # what a backtest will hold the header to
             for recorded in read_terms({TERMS: {key: entry}}).values():
                 instrument_on_terms(None, recorded)

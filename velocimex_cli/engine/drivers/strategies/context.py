@@ -277,8 +277,9 @@ class StrategyContext(Protocol):
 
     def balance(self, asset: str) -> BalanceInfo: ...
 
-    def fee_rates(self) -> FeeRates:
-        """The fee rates of the deployed instrument's fills (a mirrored venue's own)."""
+    def fee_rates(self, exchange: str | None = None, symbol: str | None = None) -> FeeRates:
+        """The fee rates of an instrument's fills (the deployed one's by default; a mirrored
+        venue's own)."""
         ...
 
     # -- market data --------------------------------------------------------------------

@@ -182,9 +182,10 @@ class EngineContext:
             return BalanceInfo(asset.upper(), zero, zero, zero)
         return found
 
-    def fee_rates(self) -> FeeRates:
-        """The deployed instrument's rates: its own (a mirrored venue's), else the engine's."""
-        instrument = self._host.instrument
+    def fee_rates(self, exchange: str | None, symbol: str | None) -> FeeRates:
+        """An instrument's rates (the deployed one's by default): its own (a mirrored
+        venue's), else the engine's."""
+        instrument = self._find(exchange, symbol)
         if instrument.maker_fee is not None and instrument.taker_fee is not None:
             return FeeRates(maker=instrument.maker_fee, taker=instrument.taker_fee)
         config = self._exchange.config

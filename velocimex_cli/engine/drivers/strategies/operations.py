@@ -232,7 +232,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _read("position", _WHERE, PositionInfo, ahead=True),
     _read("balances", (), dict[str, BalanceInfo], ahead=True),
     _read("balance", (Arg("asset", Text, any_text),), BalanceInfo, ahead=True),
-    _read("fee_rates", (), FeeRates, ahead=True, message="GetFeeRates"),
+    _read("fee_rates", _WHERE, FeeRates, ahead=True, message="GetFeeRates"),
     _read("best_bid", _WHERE + _EXCLUDE_OWN, Decimal | None, ahead=True),
     _read("best_ask", _WHERE + _EXCLUDE_OWN, Decimal | None, ahead=True),
     _read("mid", _WHERE + _EXCLUDE_OWN, Decimal | None, ahead=True),

@@ -1,6 +1,8 @@
 """Cross-venue arbitrage: the same asset on two venues (by default BINANCE BTC/USDT, where it
 is deployed, against COINBASE BTC/USD), trading when one venue's bid exceeds the other's ask
-by more than `min_edge_bps` after the taker fee on both legs.
+by more than `min_edge_bps` after the taker fee of each leg, each at its own venue's rate
+(`ctx.fee_rates` of its instrument: a mirrored venue's own, else the engine's), by the
+arithmetic `vmx ticker --watch` shows its cross-venue spread with (wire/cross_venue.py).
 
 Prices of the deployed instrument are converted into the other's quote asset at
 `quote_rate` (1 USDT = 1 USD unless configured). On an edge it buys where it is cheap and
@@ -74,7 +76,8 @@ class Arbitrage(Strategy):
                 self.config.other_symbol,
                 f"{self.b.key} trades {self.b.base}, not {self.a.base}",
             )
-        self.taker = ctx.fee_rates().taker
+        self.a_taker = ctx.fee_rates().taker
+        self.b_taker = ctx.fee_rates(self.b.exchange, self.b.symbol).taker
         self.lot = max(self.a.lot_size, self.b.lot_size)
         self.minimum = max(self.a.min_quantity, self.b.min_quantity)
         self.trades = 0
@@ -89,12 +92,14 @@ class Arbitrage(Strategy):
             return
         if a_book.asks and b_book.bids:  # buy on A, sell on B
             ask, bid = a_book.asks[0], b_book.bids[0]
-            if self._edge_bps(ask.price * rate, bid.price) >= self.config.min_edge_bps:
+            edge = edge_bps(ask.price * rate, bid.price, self.a_taker, self.b_taker)
+            if edge >= self.config.min_edge_bps:
                 self._trade(a, ask.price, ask.quantity, b, bid.price, bid.quantity)
                 return
         if b_book.asks and a_book.bids:  # buy on B, sell on A
             ask, bid = b_book.asks[0], a_book.bids[0]
-            if self._edge_bps(ask.price, bid.price * rate) >= self.config.min_edge_bps:
+            edge = edge_bps(ask.price, bid.price * rate, self.b_taker, self.a_taker)
+            if edge >= self.config.min_edge_bps:
                 self._trade(b, ask.price, ask.quantity, a, bid.price, bid.quantity)
 
     def _hedge(self, a_book: BookSnapshot, b_book: BookSnapshot) -> bool:
@@ -122,10 +127,6 @@ class Arbitrage(Strategy):
                 ctx.place_order(side, size, exchange=spec.exchange, symbol=spec.symbol)
                 return True
         return False
-
-    def _edge_bps(self, buy: Decimal, sell: Decimal) -> Decimal:
-        """(sell - buy - taker fees on both legs) / buy, in basis points (same quote)."""
-        return edge_bps(buy, sell, self.taker, self.taker)
 
     def _trade(
         self,
