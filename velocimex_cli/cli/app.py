@@ -9,6 +9,7 @@ launcher only when they run.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 from typing import Annotated, Any
@@ -191,6 +192,7 @@ def root(
         ),
     ] = False,
 ) -> None:
+    gc.enable()  # off while vmx started (main.py); on for whatever the command does
     factory = factory_of(ctx)
     factory.flag_profile = profile
     factory.flag_api_url = api_url
