@@ -153,6 +153,16 @@ def test_a_single_command_app_is_not_made_a_group() -> None:
     assert typer_internals.group_of_one(app, "only") is None
 
 
+def test_a_group_with_an_argument_of_its_own_is_built_whole() -> None:
+    app = _three_commands()
+
+    @app.callback()
+    def group(account: str) -> None:  # `vmx NOUN ACCOUNT first`: "first" may be the account
+        """The group."""
+
+    assert typer_internals.group_of_one(app, "first") is None
+
+
 def test_vmx_builds_only_the_verb_it_runs() -> None:
     root = typer.main.get_command(vmx_app)
     assert isinstance(root, LazyNouns)

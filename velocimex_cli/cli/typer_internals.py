@@ -93,7 +93,8 @@ def group_of_one(app: typer.Typer, name: str) -> Any | None:
 
     None when that would not be the same as the whole group's `name`: `app` is a single command
     rather than a group, adds completion options, has no command or sub-group called `name`,
-    or names one of its commands only by its function (the name is not known without building).
+    or names one of its commands only by its function (the name is not known without building),
+    or takes an argument of its own before the command's name.
     """
     commands = app.registered_commands
     groups = app.registered_groups
@@ -107,4 +108,7 @@ def group_of_one(app: typer.Typer, name: str) -> Any | None:
     only = copy.copy(app)
     only.registered_commands = [info for info in commands if info.name == name]
     only.registered_groups = [info for info in groups if info.name == name]
-    return typer.main.get_group(only)
+    group = typer.main.get_group(only)
+    if any(param.param_type_name == "argument" for param in group.params):
+        return None  # the word after the group's name may be its argument, not a command
+    return group
