@@ -5,8 +5,11 @@
     vmx order list --json    vs  python3 -c "import typer, httpx"  target ratio 1.2
                              (against a running local engine, in a temporary VMX_HOME)
 
-Each pair is timed alternately, run after run, and compared by median wall time. Both sides run
-from compiled .pyc files, as an installed vmx and its dependencies do (pip compiles them): with
+Each pair is timed alternately, run after run, and compared by median wall time (`ratio`, the
+figure the targets are for). Each figure also gives the median CPU time (user + system) each side's
+process used, and their ratio (`cpu_ratio`): on a machine shared with other work the wall times
+mostly measure the wait for a core, the CPU times do not. Both sides run from compiled .pyc
+files, as an installed vmx and its dependencies do (pip compiles them): with
 PYTHONDONTWRITEBYTECODE set, vmx's own modules would be compiled from source on every run while
 typer and httpx load compiled, which measures the compiler, not vmx.
 """
@@ -20,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 _SCRIPT = Path(sys.executable).with_name("vmx")
@@ -34,24 +38,42 @@ CASES = (
 )  # fmt: skip
 
 
-def _time(command: list[str], env: dict[str, str]) -> float:
+@dataclass(frozen=True)
+class Timing:
+    """One run of a command: its wall time, and the CPU time (user + system) its process used."""
+
+    wall: float
+    cpu: float
+
+
+def _time(command: list[str], env: dict[str, str]) -> Timing:
     started = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, timeout=60)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"{command} failed: {result.stderr.decode()[-500:]}")
-    return elapsed
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{command} failed: {errors.read().decode()[-500:]}")
+    return Timing(elapsed, usage.ru_utime + usage.ru_stime)
 
 
 def paired_figure(
     name: str,
     baseline_command: list[str],
-    values: list[float],
-    baselines: list[float],
+    values: list[Timing],
+    baselines: list[Timing],
     target: float,
 ) -> dict:
-    """One timed pair as a figure: medians of the alternating runs, and their ratio."""
-    value, baseline = statistics.median(values), statistics.median(baselines)
+    """One timed pair as a figure: medians of the alternating runs, and their ratios (wall time,
+    the target's; and CPU time)."""
+    value = statistics.median(run.wall for run in values)
+    baseline = statistics.median(run.wall for run in baselines)
+    cpu = statistics.median(run.cpu for run in values)
+    cpu_baseline = statistics.median(run.cpu for run in baselines)
     return {
         "name": name,
         "baseline_name": " ".join(["python3", *baseline_command[1:2], repr(baseline_command[2])]),
@@ -60,6 +82,9 @@ def paired_figure(
         "ratio": round(value / baseline, 3),
         "target": target,
         "unit": "s (median wall time)",
+        "cpu": round(cpu, 4),
+        "cpu_baseline": round(cpu_baseline, 4),
+        "cpu_ratio": round(cpu / cpu_baseline, 3),
         "runs": len(values),
     }
 

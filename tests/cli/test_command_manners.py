@@ -15,6 +15,8 @@ def test_a_mistyped_noun_suggests_the_real_one(vmx: Harness) -> None:
     assert "No such command 'orders'. Did you mean `vmx order`?" in result.stderr
     nothing_near = vmx.run("zzz")
     assert nothing_near.exit_code == 2 and "`vmx --help` lists them" in nothing_near.stderr
+    verb = vmx.run("order", "lst")  # the noun's other verbs are built to suggest one
+    assert verb.exit_code == 2 and "No such command 'lst'. Did you mean 'list'?" in verb.stderr
 
 
 def test_a_negative_cancel_after_is_a_range_error_not_an_unknown_option(vmx: Harness) -> None:

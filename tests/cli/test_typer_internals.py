@@ -11,6 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer
 import typer.main
 
@@ -112,3 +113,65 @@ def test_the_option_parser_still_processes_options_where_vmx_hooks_in() -> None:
     command = typer.main.get_command(app)
     ctx = command.make_context("place", ["-1", "--price", "-2"])
     assert ctx.params == {"quantity": "-1", "price": "-2"}
+
+
+def _three_commands() -> typer.Typer:
+    app = typer.Typer(add_completion=False, help="Three commands.")
+
+    @app.callback()
+    def group(verbose: bool = False) -> None:
+        """The group."""
+
+    for name in ("first", "second", "third"):
+
+        @app.command(name)
+        def command(count: int = 1) -> None:
+            typer.echo(count)
+
+    return app
+
+
+def test_a_group_is_built_with_one_of_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    app = _three_commands()
+    whole = typer.main.get_group(app)
+    only = typer_internals.group_of_one(app, "second")
+    assert list(only.commands) == ["second"] and len(app.registered_commands) == 3
+    assert [param.name for param in only.params] == [param.name for param in whole.params]
+    assert only.help == whole.help and only.no_args_is_help == whole.no_args_is_help
+    only.main(["second", "--count", "2"], prog_name="group", standalone_mode=False)
+    assert capsys.readouterr().out == "2\n"
+    assert typer_internals.group_of_one(app, "fourth") is None  # the whole group says so
+
+
+def test_a_single_command_app_is_not_made_a_group() -> None:
+    app = typer.Typer(add_completion=False)
+
+    @app.command("only")
+    def only(name: str) -> None:
+        typer.echo(name)
+
+    assert typer_internals.group_of_one(app, "only") is None
+
+
+def test_a_group_with_an_argument_of_its_own_is_built_whole() -> None:
+    app = _three_commands()
+
+    @app.callback()
+    def group(account: str) -> None:  # `vmx NOUN ACCOUNT first`: "first" may be the account
+        """The group."""
+
+    assert typer_internals.group_of_one(app, "first") is None
+
+
+def test_vmx_builds_only_the_verb_it_runs() -> None:
+    root = typer.main.get_command(vmx_app)
+    assert isinstance(root, LazyNouns)
+    ctx = root.make_context("vmx", [], resilient_parsing=True)
+    _, listing, _ = root.resolve_command(ctx, ["order", "list", "--json"])
+    assert list(listing.commands) == ["list"]
+    _, showing, _ = root.resolve_command(ctx, ["order", "show", "ID"])  # the same root again
+    assert list(showing.commands) == ["show"]
+    _, whole, _ = root.resolve_command(ctx, ["order", "--help"])
+    assert {"place", "cancel", "list", "show", "fills", "watch"} <= set(whole.commands)
+    _, mistyped, _ = root.resolve_command(ctx, ["order", "lst"])  # needs the names to suggest
+    assert mistyped is whole

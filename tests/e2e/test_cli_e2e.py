@@ -36,6 +36,30 @@ NEVER_FOR_REST = (
     "rich.live",
     "pydantic",  # Typer would coerce parameters with it; vmx's plain coercion avoids it
 )
+# Listing orders needs the REST client, the profile and the JSON writer; not the other verbs
+# (placing, cancelling, watching), the order builder's id generator, CSV or the stream client.
+NEVER_FOR_ORDER_LIST = (
+    "csv",
+    "secrets",
+    "velocimex_cli.cli.order_placing",
+    "velocimex_cli.cli.order_batch",
+    "velocimex_cli.cli.order_cancelling",
+    "velocimex_cli.cli.order_watch",
+    "velocimex_cli.client.orders",
+    "velocimex_cli.wire.orders",
+    "velocimex_cli.client.asynchronous",
+    "velocimex_cli.client.streams",
+    "velocimex_cli.local.keys",
+    "velocimex_cli.local.mirrors",
+)
+# `vmx --help` reads no configuration and coerces no number.
+NEVER_FOR_HELP = (
+    "httpx",
+    "tomllib",
+    "decimal",
+    "velocimex_cli.config",
+    "velocimex_cli.wire.numbers",
+)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +175,41 @@ def test_help_and_rest_commands_import_nothing_heavy(home: dict[str, str]) -> No
         assert heavy == [], f"vmx {' '.join(args)} imported {heavy}"
     json_modules = modules_imported(home, "order", "list", "--json")
     assert not any(m == "rich" or m.startswith("rich.") for m in json_modules)
+    assert sorted(json_modules & set(NEVER_FOR_ORDER_LIST)) == []
     help_modules = modules_imported(home, "--help")
-    assert "httpx" not in help_modules
+    assert sorted(help_modules & set(NEVER_FOR_HELP)) == []
+
+
+GC_PROBE = """
+import gc, sys
+sys.argv = ["vmx", *sys.argv[1:]]
+from velocimex_cli.main import main
+try:
+    main()
+except SystemExit:
+    pass
+full = gc.get_stats()[2]["collections"]
+sys.stderr.write(f"\\nGC {gc.isenabled()} {full}\\n")
+"""
+
+
+def garbage_collection_after(env: dict[str, str], *args: str) -> tuple[bool, int]:
+    """Whether collection was on when `vmx ARGS` ended, and how many full collections ran."""
+    result = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    OUTPUTS.extend([result.stdout, result.stderr])
+    _, enabled, full = result.stderr.strip().splitlines()[-1].split()
+    return enabled == "True", int(full)
+
+
+def test_garbage_collection_is_off_while_vmx_starts_and_on_for_the_command(
+    home: dict[str, str],
+) -> None:
+    vmx(home, "order", "list")  # the engine is running and the key provisioned
+    assert garbage_collection_after(home, "--help") == (False, 0)  # nothing ran: never turned on
+    enabled, _ = garbage_collection_after(home, "order", "list", "--json")
+    assert enabled  # a command runs with the collector on (a long one must not gather cycles)
 
 
 def test_the_secret_never_appears_in_output_logs_or_files(home: dict[str, str]) -> None:

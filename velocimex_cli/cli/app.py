@@ -1,12 +1,15 @@
 """The `vmx` root command: global options, every noun registered lazily, and `run()`.
 
 Start-up speed: building a Click command means inspecting every function signature, so the
-root lists its nouns with static help and builds a noun's commands only when it is invoked.
-Commands import the client, Rich or the engine launcher only when they run.
+root lists its nouns with static help and builds a noun's commands only when it is invoked, and
+then only the verb invoked (`vmx order list` builds `list`, not the other six; help, completion
+of a verb and a mistyped verb build them all). Commands import the client, Rich or the engine
+launcher only when they run.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 from typing import Annotated, Any
@@ -16,6 +19,7 @@ from typer.core import TyperGroup
 
 from velocimex_cli.cli.coercion import use_plain_coercion
 from velocimex_cli.cli.execution import factory_of
+from velocimex_cli.cli.typer_internals import group_of_one
 
 # name -> (module, Typer app attribute, one-line help), in the order `vmx --help` lists them.
 NOUNS: dict[str, tuple[str, str, str]] = {
@@ -41,32 +45,57 @@ NOUNS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyNouns(TyperGroup):
-    """A root group whose subcommands are built on first use."""
+    """A root group whose subcommands are built on first use, each once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (noun, verb or None) -> the noun's command, with only that verb when one is named.
+        self._built: dict[tuple[str, str | None], Any] = {}
+        self._verb: tuple[str, str] | None = None  # the noun and verb being resolved
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(NOUNS)
 
     def get_command(self, ctx: Any, name: str) -> Any:
+        verb = self._verb[1] if self._verb is not None and self._verb[0] == name else None
+        return self._noun(name, verb)
+
+    def _noun(self, name: str, verb: str | None) -> Any:
+        """The noun's command: with `verb` alone when it names one of the noun's commands
+        (group_of_one), else with all of them."""
+        built = self._built.get((name, verb))
+        if built is not None:
+            return built
         entry = NOUNS.get(name)
         if entry is None:
             return None
         module_name, attribute, _ = entry
-        module = importlib.import_module(module_name)
-        command = typer.main.get_command(getattr(module, attribute))
+        typer_app = getattr(importlib.import_module(module_name), attribute)
+        command = group_of_one(typer_app, verb) if verb is not None else None
+        if command is None:
+            whole = self._built.get((name, None))
+            command = whole if whole is not None else typer.main.get_command(typer_app)
+            self._built[name, None] = command
         command.name = name
-        return use_plain_coercion(command)
+        self._built[name, verb] = use_plain_coercion(command)
+        return command
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """An unknown noun is a usage error that suggests the nearest one (`vmx orders`:
         did you mean `order`?)."""
         name = args[0] if args else ""
-        if args and not name.startswith("-") and self.get_command(ctx, name) is None:
-            import difflib
+        if len(args) > 1 and not args[1].startswith("-"):
+            self._verb = (name, args[1])
+        try:
+            if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+                import difflib
 
-            near = difflib.get_close_matches(name, list(NOUNS), n=1, cutoff=0.6)
-            hint = f" Did you mean `vmx {near[0]}`?" if near else " `vmx --help` lists them."
-            ctx.fail(f"No such command {name!r}.{hint}")
-        return super().resolve_command(ctx, args)
+                near = difflib.get_close_matches(name, list(NOUNS), n=1, cutoff=0.6)
+                hint = f" Did you mean `vmx {near[0]}`?" if near else " `vmx --help` lists them."
+                ctx.fail(f"No such command {name!r}.{hint}")
+            return super().resolve_command(ctx, args)
+        finally:
+            self._verb = None
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         use_plain_coercion(self)
@@ -163,6 +192,7 @@ def root(
         ),
     ] = False,
 ) -> None:
+    gc.enable()  # off while vmx started (main.py); on for whatever the command does
     factory = factory_of(ctx)
     factory.flag_profile = profile
     factory.flag_api_url = api_url

@@ -21,7 +21,6 @@ from velocimex_cli.cli.typer_internals import (
     set_runtime_param,
     unmade_help_option,
 )
-from velocimex_cli.wire.numbers import parse_int
 
 _LIST_OF_STR = list[str]
 HELP_NAMES = ["-h", "--help"]
@@ -57,6 +56,8 @@ class PlainParam(RuntimeParam):
             return value if isinstance(value, bool) else str(value).lower() in ("1", "true")
         if annotation == _LIST_OF_STR:
             return [str(item) for item in value]
+        from velocimex_cli.wire.numbers import parse_int  # (and decimal) for int values only
+
         number = value if type(value) is int else parse_int(str(value))
         if number is None:  # int() would take "1_000" and non-ASCII digits
             message = f"{value!r} is not a valid integer (ASCII digits only, no _)."

@@ -13,14 +13,21 @@ changed, when an upgrade moves one:
   A command's help option is made on first use (`_help_option`): made early to be covered too.
 - the option parser's `_process_opts` (`typer._click.parser`): `-1` must reach a command as a
   number, not fail as an unknown option (parsing.py).
+- a Typer app's registrations (`registered_commands`, `registered_groups`, `_add_completion`)
+  and `typer.main.get_group`: `vmx order list` builds the `order` group with its `list` command
+  alone (group_of_one), not all seven; building a command inspects its function's signature and
+  type hints, which costs a REST command more than the rest of its own start-up.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import typer
+import typer.main
 from typer._click import exceptions as click_exceptions
 from typer._coercion import RuntimeParam
 
@@ -39,6 +46,7 @@ __all__ = [
     "NoSuchOption",
     "RuntimeParam",
     "UsageError",
+    "group_of_one",
     "has_runtime_param",
     "positional_when",
     "set_runtime_param",
@@ -77,3 +85,30 @@ def unmade_help_option(command: Any, names: Sequence[str]) -> Any | None:
     if command._help_option is not None:
         return None
     return command.get_help_option(SimpleNamespace(help_option_names=list(names)))
+
+
+def group_of_one(app: typer.Typer, name: str) -> Any | None:
+    """The click group Typer builds for `app`, holding only its command (or sub-group) `name`;
+    everything else about the group (options, help, settings) as the whole group has it.
+
+    None when that would not be the same as the whole group's `name`: `app` is a single command
+    rather than a group, adds completion options, has no command or sub-group called `name`,
+    or names one of its commands only by its function (the name is not known without building),
+    or takes an argument of its own before the command's name.
+    """
+    commands = app.registered_commands
+    groups = app.registered_groups
+    if not (app.registered_callback or app.info.callback or groups or len(commands) > 1):
+        return None  # Typer makes a single command of it, not a group
+    if app._add_completion:
+        return None
+    names = [info.name for info in commands] + [info.name for info in groups]
+    if not all(isinstance(each, str) for each in names) or name not in names:
+        return None
+    only = copy.copy(app)
+    only.registered_commands = [info for info in commands if info.name == name]
+    only.registered_groups = [info for info in groups if info.name == name]
+    group = typer.main.get_group(only)
+    if any(param.param_type_name == "argument" for param in group.params):
+        return None  # the word after the group's name may be its argument, not a command
+    return group

@@ -20,7 +20,6 @@ import httpx
 
 from velocimex_cli.client.endpoints import ORDERS_PATH, order_path
 from velocimex_cli.client.errors import Unreachable
-from velocimex_cli.client.orders import new_client_order_id
 from velocimex_cli.client.responses import RateLimit, to_data, to_error
 from velocimex_cli.client.retry import IDEMPOTENT_METHODS, RETRY_STATUSES, RetryPolicy
 from velocimex_cli.wire.errors import ErrorCode, NotFound, RateLimitExceeded
@@ -156,6 +155,8 @@ def place_order(retry: RetryPolicy, base_url: str, request: dict[str, Any]) -> P
     """
     body = dict(request)
     if not body.get("client_order_id"):
+        from velocimex_cli.client.orders import new_client_order_id  # only orders need it
+
         body["client_order_id"] = new_client_order_id()
     cid = body["client_order_id"]
     attempts = retry.attempts

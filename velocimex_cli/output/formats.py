@@ -8,7 +8,6 @@ when there are no rows.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from decimal import Decimal
@@ -49,6 +48,8 @@ def _cell(value: Any) -> str:
 
 def csv_row(values: list[Any]) -> str:
     """One CSV line (quoted as needed), for writers that stream rows as they come."""
+    import csv  # here: a REST command printing JSON or a table never loads it
+
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow([_cell(v) for v in values])
     return buffer.getvalue()
@@ -59,6 +60,8 @@ def to_csv(rows: list[Any], known: tuple[str, ...] = ()) -> str:
     for row in rows:
         if isinstance(row, dict):
             columns.extend(k for k in row if k not in columns)
+    import csv
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
