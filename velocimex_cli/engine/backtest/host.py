@@ -149,7 +149,7 @@ class BacktestHost(StrategyHost):
         index = self.instrument.index
         if index not in self._book_pending and self.state == "running":
             self._book_pending.add(index)
-            self._queue.append(("book", (self.instrument, iso_from_micros(stamp))))
+            self._queue.append((self.instrument, iso_from_micros(stamp)))
 
     def send_due(self, now: int, event_index: int) -> Sequence[tuple[int, int]]:
         """Hand the engine every pending order placed before event `event_index` (and
