@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from velocimex_cli.engine.core.clocks import MicrosClock
 from velocimex_cli.engine.core.events import BookEvent, Event, FillEvent, OrderEvent, TradeEvent
 from velocimex_cli.engine.core.exchange import Interest
 from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
@@ -95,6 +96,9 @@ class StrategyHost:
                 "deployment_id", deployment_id, "a deployment id must be 1-40 characters"
             )
         self.exchange = exchange
+        # A clock that keeps its microseconds (a backtest's): read them, not its datetime.
+        clock = exchange.clock
+        self._micros_clock = clock if isinstance(clock, MicrosClock) else None
         self.strategy_cls = strategy_cls
         self.deployment_id = deployment_id
         self.account = account
@@ -170,7 +174,7 @@ class StrategyHost:
     def _fire_timers(self) -> int:
         """`step`'s second half: the timers the clock has passed, then what they caused."""
         handled = 0
-        for name in self.timers.pop_due(to_micros(self.exchange.clock())):
+        for name in self.timers.pop_due(self.now_micros()):
             if self.state != RUNNING:
                 break
             handled += 1
@@ -190,6 +194,11 @@ class StrategyHost:
 
     def request_stop(self, reason: str) -> None:
         self._stop_requested = reason or "completed"
+
+    def now_micros(self) -> int:
+        """The exchange's clock in microseconds (a backtest's without building its datetime)."""
+        source = self._micros_clock
+        return source.micros if source is not None else to_micros(self.exchange.clock())
 
     @property
     def running(self) -> bool:
@@ -400,7 +409,7 @@ class StrategyHost:
         if len(message) > MAX_LOG_MESSAGE:
             message = message[: MAX_LOG_MESSAGE - 3] + "..."
         record = {
-            "timestamp": iso_from_micros(to_micros(self.exchange.clock())),
+            "timestamp": iso_from_micros(self.now_micros()),
             "level": level,
             "message": message,
         }
