@@ -6,17 +6,20 @@ from the engine's `TradeEvent` itself, in the process that holds it.
 
 They are built per event, so straight from a tuple of the fields in order with
 `tuple.__new__`: what a named tuple's own constructor does after binding its arguments, which
-costs about a third of the whole.
+costs about a third of the whole. The TradeTick, built for every trade a strategy's on_trade
+takes (each print of a trades-only backtest), is built by the C core when it is there
+(event_values.c follows `_trade_tick` step by step, with the same kept values); `_trade_tick`
+is the reference and the pure-Python path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from velocimex_cli.engine.core.orders import BUY, SELL, SIDE_NAMES
+from velocimex_cli.engine.core.orders import BUY, NATIVE, SELL, SIDE_NAMES
 from velocimex_cli.engine.drivers.strategies.context import (
     BookTop,
     FillInfo,
@@ -99,7 +102,16 @@ def fill_info(fill: Mapping[str, Any]) -> FillInfo:
     )
 
 
-def trade_tick(trade: TradeEvent) -> TradeTick:
+def _instrument_values(instrument: Instrument) -> tuple[Any, ...]:
+    """What `_trade_tick` keeps for an instrument, kept from now on (by its index: a
+    replaced instrument's are started again)."""
+    values = _values[instrument.index] = (
+        instrument, instrument.venue.name, instrument.symbol, {}, {}
+    )  # fmt: skip
+    return values
+
+
+def _trade_tick(trade: TradeEvent) -> TradeTick:
     """A TradeTick from the engine's trade as it is (not from its wire dict): the same values
     `trade.trade` carries, without the dict. Its prices and sizes are kept per instrument (a
     market trades at few prices), and its time as the last one (a command's trades share it):
@@ -109,9 +121,7 @@ def trade_tick(trade: TradeEvent) -> TradeTick:
     instrument = trade.instrument
     cache = _values.get(instrument.index)
     if cache is None or cache[0] is not instrument:
-        cache = _values[instrument.index] = (
-            instrument, instrument.venue.name, instrument.symbol, {}, {}
-        )  # fmt: skip
+        cache = _instrument_values(instrument)
     prices, sizes = cache[3], cache[4]
     price = prices.get(trade.price)
     if price is None:
@@ -144,6 +154,16 @@ def trade_tick(trade: TradeEvent) -> TradeTick:
             moment[1],
         ),
     )
+
+
+trade_tick: Callable[[TradeEvent], TradeTick] = _trade_tick
+if NATIVE:
+    from velocimex_cli.engine.core import _native
+
+    _native._configure_ticks(
+        TradeTick, _values, _instrument_values, SIDE_NAMES, UTC, _from_seconds, _CACHED
+    )
+    trade_tick = _native.trade_tick
 
 
 def book_top(exchange: Exchange, instrument: Instrument, timestamp: datetime) -> BookTop:
