@@ -300,15 +300,17 @@ class StrategyHost:
                 if self._stop_requested is not None:
                     self._stop_as_requested(self._stop_requested)
             elif kind is tuple:
-                instrument, stamp = payload  # type: ignore[misc]  # kind is tuple: a book
+                instrument, stamp = cast("tuple[Instrument, str]", payload)
                 self._book_pending.discard(instrument.index)
                 top = book_top(self.exchange, instrument, datetime.fromisoformat(stamp))
                 self._call(strategy.on_book, top)  # type: ignore[union-attr]  # running: loaded
             elif kind is OrderEvent:
-                order = order_info(payload.order, payload.event)  # type: ignore[union-attr]  # kind is OrderEvent
+                event = cast("OrderEvent", payload)
+                order = order_info(event.order, event.event)
                 self._call(strategy.on_order, order)  # type: ignore[union-attr]  # running: loaded
             else:
-                self._call(strategy.on_fill, fill_info(payload))  # type: ignore[arg-type,union-attr]  # a fill's dict; running: loaded
+                fill = fill_info(cast("dict[str, Any]", payload))
+                self._call(strategy.on_fill, fill)  # type: ignore[union-attr]  # running: loaded
         return handled
 
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
