@@ -16,9 +16,10 @@ from setuptools import Extension, setup
 
 CORE = Path("velocimex_cli/engine/core")
 BACKTEST = Path("velocimex_cli/engine/backtest")
+STRATEGIES = Path("velocimex_cli/engine/drivers/strategies")
 
 # The module file first, then the engine's files in their layers' order (_native.h: a file
-# calls only those before it), then the backtest's.
+# calls only those before it), then the backtest's, then the strategies' TradeTick.
 SOURCES = [
     CORE / "_native.c",
     CORE / "values.c",
@@ -44,6 +45,7 @@ SOURCES = [
     ),
     BACKTEST / "liquidity.c",
     BACKTEST / "recording.c",
+    STRATEGIES / "event_values.c",  # a strategy's TradeTick (only values.c below it)
 ]
 
 setup(

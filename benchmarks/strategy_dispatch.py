@@ -12,7 +12,12 @@ measured in this process:
 
 The summary's ratio is value / baseline (target >= 0.8: the strategy layer is a small part of
 an event's cost). A second figure isolates the strategy layer itself: building the TradeTick
-from the engine's TradeEvent and running `SmaCross.on_trade`, per event, with no engine.
+from the engine's TradeEvent and running `SmaCross.on_trade`, per event, with no engine (the
+trades a millisecond apart, as on the tape: each tick has its own timestamp to build).
+A third, `per_print_steps`, says where the hosted tape's extra time goes, in microseconds per
+print, from two more tapes in the same rounds: a host whose strategy's on_trade does nothing
+(the listener, the queue, the step, the dispatch and the TradeTick), and sma-cross with its
+orders left out (its on_trade); the rest is the orders it places at its crossings.
 Times are this process's CPU time (the machine is shared: wall time would measure the
 neighbours), runs alternate and the best of each is kept.
 """
@@ -30,6 +35,7 @@ from velocimex_cli.engine.core.events import TradeEvent
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange, Interest
 from velocimex_cli.engine.core.instruments import Catalogue
 from velocimex_cli.engine.core.orders import BUY, SELL
+from velocimex_cli.engine.drivers.strategies.base import Strategy
 from velocimex_cli.engine.drivers.strategies.builtin.sma_cross import SmaCross
 from velocimex_cli.engine.drivers.strategies.context import InstrumentSpec
 from velocimex_cli.engine.drivers.strategies.event_values import trade_tick
@@ -57,7 +63,27 @@ def _prices(count: int) -> list[int]:
     return out
 
 
-def _tape(prices: list[int], with_strategy: bool) -> tuple[float, int]:
+class _Listening(Strategy):
+    """A strategy that takes every trade and does nothing with it: what hosting costs."""
+
+    id = "listening"
+    params = SmaCross.params
+    crossings = 0
+
+    def on_trade(self, trade: Any) -> None:
+        pass
+
+
+class _NoOrders(SmaCross):
+    """sma-cross without its orders: what its on_trade costs."""
+
+    def _target(self, trend: int, price: Decimal) -> None:
+        pass
+
+
+def _tape(
+    prices: list[int], with_strategy: bool, strategy_cls: type[Strategy] = SmaCross
+) -> tuple[float, int]:
     """Seconds to print the tape, and how many crossings the strategy traded."""
     clock = _Clock()
     exchange = Exchange(EngineConfig(), clock)
@@ -73,7 +99,7 @@ def _tape(prices: list[int], with_strategy: bool) -> tuple[float, int]:
     host: StrategyHost | None = None
     if with_strategy:
         host = StrategyHost(
-            exchange, SmaCross, deployment_id="bench", account="trader",
+            exchange, strategy_cls, deployment_id="bench", account="trader",
             exchange_name="BINANCE", symbol="BTC/USDT", params=PARAMS,
         )  # fmt: skip
         host.start()
@@ -107,7 +133,9 @@ def _strategy_only(prices: list[int]) -> float:
     strategy._target = lambda trend, price: None  # type: ignore[method-assign]
     instrument = Catalogue().find("BINANCE", "BTC/USDT")
     micros = to_micros(START)
-    payloads = [TradeEvent(instrument, i, p, 10, BUY, micros) for i, p in enumerate(prices)]
+    payloads = [
+        TradeEvent(instrument, i, p, 10, BUY, micros + i * 1000) for i, p in enumerate(prices)
+    ]
     on_trade = strategy.on_trade
     started = time.process_time()
     for payload in payloads:
@@ -119,19 +147,34 @@ def run(quick: bool = False) -> Iterator[dict[str, Any]]:
     count = 2_000 if quick else 50_000
     rounds = 1 if quick else 3
     prices = _prices(count)
-    bare = hosted = only = float("inf")
+    bare = hosted = only = listening = no_orders = float("inf")
     crossings = 0
     for _ in range(rounds):
         bare = min(bare, _tape(prices, False)[0])
         elapsed, crossings = _tape(prices, True)
         hosted = min(hosted, elapsed)
         only = min(only, _strategy_only(prices))
+        listening = min(listening, _tape(prices, True, _Listening)[0])
+        no_orders = min(no_orders, _tape(prices, True, _NoOrders)[0])
     yield {
         "figure": "strategy_layer_alone",
         "events": count,
         "events_per_second": round(count / only),
         "ns_per_event": round(only / count * 1e9),
         "note": "TradeTick from the trade payload + SmaCross.on_trade, no engine",
+    }
+
+    def micros_per_print(seconds: float) -> float:
+        return round(seconds / count * 1e6, 3)
+
+    yield {
+        "figure": "per_print_steps",
+        "unit": "us per print",
+        "bare_tape": micros_per_print(bare),
+        "hosting": micros_per_print(listening - bare),
+        "sma_on_trade": micros_per_print(no_orders - listening),
+        "orders": micros_per_print(hosted - no_orders),
+        "note": "hosting: listener, queue, step, dispatch, TradeTick; orders: at the crossings",
     }
     yield {
         "figure": "tape_with_sma_cross",

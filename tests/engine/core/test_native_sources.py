@@ -26,7 +26,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "velocimex_cli"
 C_SOURCES = sorted((PACKAGE / "engine").rglob("*.c"))
-TWIN_PACKAGES = ("velocimex_cli.engine.core", "velocimex_cli.engine.backtest")
+TWIN_PACKAGES = (
+    "velocimex_cli.engine.core",
+    "velocimex_cli.engine.backtest",
+    "velocimex_cli.engine.drivers.strategies",
+)
 
 # A definition at column 0: its return type on one line, then `name(` on the next.
 DEFINITION = re.compile(r"^[A-Za-z_][^\n;{}()#/=]*\n(\w+)\(", re.M)

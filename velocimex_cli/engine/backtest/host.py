@@ -34,7 +34,7 @@ from velocimex_cli.engine.core.orders import Order
 from velocimex_cli.engine.drivers.strategies.context import OrderInfo, client_order_id_for
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.wire.errors import ApiError
-from velocimex_cli.wire.timefmt import iso_from_micros, to_micros
+from velocimex_cli.wire.timefmt import iso_from_micros
 
 
 class BacktestHost(StrategyHost):
@@ -56,7 +56,7 @@ class BacktestHost(StrategyHost):
         self._sequence += 1
         client_id = client_order_id_for(self.deployment_id, self._sequence)
         request["client_order_id"] = client_id
-        due = to_micros(self.exchange.clock()) + self.latency
+        due = self.now_micros() + self.latency
         self.pending.append((due, self.event_index, client_id, request))
         self.tally.orders += 1
         self.ordered_quantity += Decimal(request["quantity"])
@@ -149,7 +149,7 @@ class BacktestHost(StrategyHost):
         index = self.instrument.index
         if index not in self._book_pending and self.state == "running":
             self._book_pending.add(index)
-            self._queue.append(("book", (self.instrument, iso_from_micros(stamp))))
+            self._queue.append((self.instrument, iso_from_micros(stamp)))
 
     def send_due(self, now: int, event_index: int) -> Sequence[tuple[int, int]]:
         """Hand the engine every pending order placed before event `event_index` (and

@@ -81,7 +81,10 @@ class StrategyDriver:
             host.start()
             self.started = True
         stamp = event[0]
-        self.quotes = (book.best_bid(), book.best_ask())
+        if host.pending or self.account.open_orders:
+            # Read only by `_record_fill`, and a fill before the next step needs an order
+            # sent now or resting: with neither, the quotes kept stay unread.
+            self.quotes = (book.best_bid(), book.best_ask())
         if host.pending:
             for side, price in host.send_due(stamp, feed.index):
                 feed.replay.strategy_joined(side, price)

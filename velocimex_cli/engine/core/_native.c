@@ -46,6 +46,11 @@ static PyMethodDef native_methods[] = {
      "recording_events(readline, limit, max_t, decode, types, exchange, symbol, origin, ticks, "
      "lots, events, state) -> None (end of file), or the first line handed back to the Python "
      "path"},
+    {"_configure_ticks", (PyCFunction)(void (*)(void))ticks_configure, METH_FASTCALL,
+     "_configure_ticks(TradeTick, values, new_values, SIDE_NAMES, UTC, fromtimestamp, cached): "
+     "what trade_tick keeps and builds with (event_values.py)"},
+    {"trade_tick", (PyCFunction)trade_tick, METH_O,
+     "trade_tick(trade) -> the strategy's TradeTick of the engine's TradeEvent"},
     {NULL},
 };
 

@@ -26,6 +26,8 @@
  *   engine/core/native_path.c  <-> native_path.py   place / cancel / settle: the entry points
  *   engine/backtest/liquidity.c <-> core/liquidity.py  mirror_book (a backtest's recorded book)
  *   engine/backtest/recording.c <-> recording.py       recording_events (a recording's lines)
+ *   engine/drivers/strategies/event_values.c <-> event_values.py  trade_tick (a strategy's
+ *                                                   TradeTick of the engine's TradeEvent)
  *
  * Layers. After _native.c (the top: it names every entry point), the files are listed above,
  * and their functions declared below, lowest layer first, and a file calls only the files
@@ -417,6 +419,10 @@ PyObject *mirror_book(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* engine/backtest/recording.c */
 PyObject *recording_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+/* engine/drivers/strategies/event_values.c (calls only values.c) */
+PyObject *ticks_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *trade_tick(PyObject *module, PyObject *trade);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -2,17 +2,22 @@
 # reference classes field for field (orders.PyOrder, book.PyOrderBook, fills.PyFillRecord;
 # tests/engine/core/test_native_*.py run both), so they are described as those; the functions are
 # the engine path (native_path.py), the backtest's book mirror (liquidity.py) and recording
-# reader (engine/backtest/recording.py). Change a C signature: change it here too.
+# reader (engine/backtest/recording.py), and a strategy's TradeTick (drivers/strategies/
+# event_values.py). Change a C signature: change it here too.
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from velocimex_cli.engine.core.book import PyOrderBook
+from velocimex_cli.engine.core.events import TradeEvent
 from velocimex_cli.engine.core.exchange_state import ExchangeState, Fill
 from velocimex_cli.engine.core.fills import PyFillRecord
 from velocimex_cli.engine.core.instruments import Instrument
 from velocimex_cli.engine.core.ledger import Account
 from velocimex_cli.engine.core.orders import PyOrder, Status, TimeInForce
+from velocimex_cli.engine.drivers.strategies.context import TradeTick
 
 Order = PyOrder
 OrderBook = PyOrderBook
@@ -63,3 +68,13 @@ def recording_events(
     events: list[Any],
     state: list[Any],
 ) -> bytes | None: ...
+def _configure_ticks(
+    tick_type: type[TradeTick],
+    values: dict[int, tuple[Instrument, str, str, dict[int, Decimal], dict[int, Decimal]]],
+    new_values: Callable[[Instrument], tuple[Any, ...]],
+    side_names: tuple[str, str],
+    utc: tzinfo,
+    from_seconds: Callable[[int, tzinfo], datetime],
+    cached: int,
+) -> None: ...
+def trade_tick(trade: TradeEvent) -> TradeTick: ...

@@ -3,7 +3,8 @@ computation finds, long on a cross up, flat (or short) on a cross down, nowhere 
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from tests.engine.drivers.strategies.conftest import SimClock
 from velocimex_cli.engine.core.events import TradeEvent
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.drivers.strategies.builtin.sma_cross import SmaCross
+from velocimex_cli.engine.drivers.strategies.context import InstrumentSpec, PositionInfo, TradeTick
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.wire.errors import InvalidParameter
 
@@ -132,3 +134,55 @@ def test_bad_sma_parameters_are_named(params: dict, named: str) -> None:
             exchange_name="BINANCE", symbol="BTC/USDT", params=params,
         )  # fmt: skip
     assert caught.value.details["parameter"] == named
+
+
+class RecordingContext:
+    """What SmaCross asks of its context, answered flat: it logs each crossing it trades."""
+
+    instrument = InstrumentSpec(
+        "BINANCE", "BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"),
+        Decimal("0.0001"),
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.crossings: list[tuple[int, Decimal]] = []
+
+    def position(self) -> PositionInfo:
+        zero = Decimal(0)
+        return PositionInfo("BINANCE", "BTC/USDT", zero, None, zero, zero)
+
+    def log(self, message: str, level: str = "info") -> None:
+        words = message.split()
+        if words[0] == "cross":
+            self.crossings.append((1 if words[1] == "up" else -1, Decimal(words[3].rstrip(":"))))
+
+    def place_order(self, side: str, quantity: Decimal) -> None:
+        pass
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sma_cross_finds_the_naive_crossings_at_any_precision(seed: int) -> None:
+    """Prices on the tick, coarser than it, finer than it (a price with more digits than the
+    tick widens what the strategy keeps) and negative: the crossings are those the averages
+    recomputed from scratch give, at the same prints."""
+    rng = random.Random(seed)
+    prices, price = [], Decimal("60000.00")
+    for index in range(3000):
+        price += Decimal(rng.randint(-300, 300)) / 100
+        if index == 1000:
+            price = price.quantize(Decimal("0.1"))
+        if index in (1500, 2200):  # finer than the tick from here on, then finer again
+            price += Decimal("0.005") if index == 1500 else Decimal("0.0003")
+        prices.append(-price if seed == 3 else price)
+    prices.insert(10, Decimal("6E+4"))
+    context = RecordingContext()
+    strategy = SmaCross(context, {"fast": 5, "slow": 13, "allow_short": True})  # type: ignore[arg-type]
+    strategy.on_start()
+    stamp = datetime(2026, 1, 5, tzinfo=UTC)
+    for index, price in enumerate(prices):
+        strategy.on_trade(
+            TradeTick("BINANCE", "BTC/USDT", str(index), price, Decimal(1), "buy", stamp)
+        )
+    expected = naive_crossings(prices, 5, 13)
+    assert len(expected) > 50
+    assert context.crossings == [(d, prices[i]) for i, d in expected]

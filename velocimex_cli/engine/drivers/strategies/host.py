@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from velocimex_cli.engine.core.clocks import MicrosClock
 from velocimex_cli.engine.core.events import BookEvent, Event, FillEvent, OrderEvent, TradeEvent
 from velocimex_cli.engine.core.exchange import Interest
 from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
@@ -68,6 +69,9 @@ MAX_LOG_MESSAGE = 2000
 MAX_EVENTS_PER_STEP = 100_000  # a strategy that feeds itself events forever yields each step
 
 LogSink = Callable[[dict[str, Any]], None]
+# A queued event: a trade, an order event, a fill's dict, or a book change's (instrument,
+# ISO timestamp).
+Queued = TradeEvent | OrderEvent | dict[str, Any] | tuple["Instrument", str]
 
 
 class StrategyHost:
@@ -92,6 +96,9 @@ class StrategyHost:
                 "deployment_id", deployment_id, "a deployment id must be 1-40 characters"
             )
         self.exchange = exchange
+        # A clock that keeps its microseconds (a backtest's): read them, not its datetime.
+        clock = exchange.clock
+        self._micros_clock = clock if isinstance(clock, MicrosClock) else None
         self.strategy_cls = strategy_cls
         self.deployment_id = deployment_id
         self.account = account
@@ -117,12 +124,18 @@ class StrategyHost:
         self._subscribed: dict[tuple[str, str], Instrument] = {}
         self._subscribed_indexes: set[int] = set()  # theirs, for the trades (by index)
         self._book_pending: set[int] = set()
-        self._queue: deque[tuple[str, Any]] = deque()
+        # What `step` dispatches, each entry the value its type says (see `_dispatch`).
+        self._queue: deque[Queued] = deque()
         self._stop_requested: str | None = None
         # The hooks the class overrides: events for the others are not even queued.
         self._wants = frozenset(
             hook for hook in HOOKS if getattr(strategy_cls, hook) is not getattr(Strategy, hook)
         )
+        # The same as flags: `_listen` reads them for every event the exchange delivers.
+        self._on_trade = "on_trade" in self._wants
+        self._on_book = "on_book" in self._wants
+        self._on_order = "on_order" in self._wants
+        self._on_fill = "on_fill" in self._wants
         self.subscribe(self.instrument)
         self.context = LocalContext(deployment_id, EngineContext(self))
         self.strategy: Strategy | None = None
@@ -161,7 +174,7 @@ class StrategyHost:
     def _fire_timers(self) -> int:
         """`step`'s second half: the timers the clock has passed, then what they caused."""
         handled = 0
-        for name in self.timers.pop_due(to_micros(self.exchange.clock())):
+        for name in self.timers.pop_due(self.now_micros()):
             if self.state != RUNNING:
                 break
             handled += 1
@@ -181,6 +194,11 @@ class StrategyHost:
 
     def request_stop(self, reason: str) -> None:
         self._stop_requested = reason or "completed"
+
+    def now_micros(self) -> int:
+        """The exchange's clock in microseconds (a backtest's without building its datetime)."""
+        source = self._micros_clock
+        return source.micros if source is not None else to_micros(self.exchange.clock())
 
     @property
     def running(self) -> bool:
@@ -220,22 +238,24 @@ class StrategyHost:
         )
 
     def _listen(self, event: Event) -> None:
-        """Exchange listener: only queue (see the module's docstring)."""
+        """Exchange listener: only queue (see the module's docstring). A trade, an order event
+        and a fill are queued as they came (a TradeEvent, an OrderEvent, the fill's dict), a
+        book change as its (instrument, timestamp): `_dispatch` tells them apart by type,
+        with no tuple built nor name compared per event."""
         kind = type(event)
-        wants = self._wants
         if kind is TradeEvent:
-            if "on_trade" in wants and event.instrument.index in self._subscribed_indexes:  # type: ignore[union-attr]  # kind is TradeEvent
-                self._queue.append(("trade", event))
+            if self._on_trade and event.instrument.index in self._subscribed_indexes:  # type: ignore[union-attr]  # kind is TradeEvent
+                self._queue.append(event)  # type: ignore[arg-type]  # kind is TradeEvent
         elif kind is BookEvent:
-            if "on_book" in wants:
+            if self._on_book:
                 self._book_changed(event)  # type: ignore[arg-type]  # kind is BookEvent
         elif kind is OrderEvent:
             if (
-                "on_order" in wants
+                self._on_order
                 and event.account == self.account  # type: ignore[union-attr]  # kind is OrderEvent
                 and self._mine(event.order)  # type: ignore[union-attr]  # kind is OrderEvent
             ):
-                self._queue.append(("order", event))
+                self._queue.append(event)  # type: ignore[arg-type]  # kind is OrderEvent
         elif kind is FillEvent and event.account == self.account and self._mine(event.fill):  # type: ignore[union-attr]  # kind is FillEvent
             # Accounted at once, so position() is current even before on_fill runs; the
             # FillInfo is only built for an on_fill, when it is dispatched.
@@ -243,8 +263,8 @@ class StrategyHost:
             self.tally.add_fill(
                 self.exchange.catalogue.find(fill["exchange"], fill["symbol"]), fill
             )
-            if "on_fill" in wants:
-                self._queue.append(("fill", fill))
+            if self._on_fill:
+                self._queue.append(fill)
 
     def _book_changed(self, event: BookEvent) -> None:
         """Queue one on_book per subscribed book until it is dispatched (coalesced: the
@@ -256,7 +276,7 @@ class StrategyHost:
     def _queue_book(self, instrument: Instrument, stamp: str) -> None:
         if instrument.index not in self._book_pending:
             self._book_pending.add(instrument.index)
-            self._queue.append(("book", (instrument, stamp)))
+            self._queue.append((instrument, stamp))
 
     def _mine(self, payload: Mapping[str, Any]) -> bool:
         client_id = payload.get("client_order_id")
@@ -267,10 +287,11 @@ class StrategyHost:
         handled = 0
         strategy = self.strategy
         while queue and self.state == RUNNING and handled < MAX_EVENTS_PER_STEP:
-            kind, payload = queue.popleft()
+            payload = queue.popleft()
             handled += 1
-            if kind == "trade":  # the commonest by far: `_call` written out, one call less
-                tick = trade_tick(payload)
+            kind = type(payload)
+            if kind is TradeEvent:  # the commonest by far: `_call` written out, one call less
+                tick = trade_tick(payload)  # type: ignore[arg-type]  # kind is TradeEvent
                 try:
                     strategy.on_trade(tick)  # type: ignore[union-attr]  # running: loaded
                 except (Exception, SystemExit) as exc:  # sys.exit() in a strategy ends only it
@@ -278,15 +299,18 @@ class StrategyHost:
                     continue
                 if self._stop_requested is not None:
                     self._stop_as_requested(self._stop_requested)
-            elif kind == "book":
-                instrument, stamp = payload
+            elif kind is tuple:
+                instrument, stamp = cast("tuple[Instrument, str]", payload)
                 self._book_pending.discard(instrument.index)
                 top = book_top(self.exchange, instrument, datetime.fromisoformat(stamp))
                 self._call(strategy.on_book, top)  # type: ignore[union-attr]  # running: loaded
-            elif kind == "order":
-                self._call(strategy.on_order, order_info(payload.order, payload.event))  # type: ignore[union-attr]  # running: loaded
+            elif kind is OrderEvent:
+                event = cast("OrderEvent", payload)
+                order = order_info(event.order, event.event)
+                self._call(strategy.on_order, order)  # type: ignore[union-attr]  # running: loaded
             else:
-                self._call(strategy.on_fill, fill_info(payload))  # type: ignore[union-attr]  # running: loaded
+                fill = fill_info(cast("dict[str, Any]", payload))
+                self._call(strategy.on_fill, fill)  # type: ignore[union-attr]  # running: loaded
         return handled
 
     def _call(self, hook: Callable[..., None], *args: Any, stopping: bool = False) -> None:
@@ -387,7 +411,7 @@ class StrategyHost:
         if len(message) > MAX_LOG_MESSAGE:
             message = message[: MAX_LOG_MESSAGE - 3] + "..."
         record = {
-            "timestamp": iso_from_micros(to_micros(self.exchange.clock())),
+            "timestamp": iso_from_micros(self.now_micros()),
             "level": level,
             "message": message,
         }

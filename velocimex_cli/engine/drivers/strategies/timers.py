@@ -31,11 +31,13 @@ class Timers:
     """Named timers on an injected clock, in microseconds. A repeating timer that was due
     several times over fires once and is rescheduled on its grid after `now`."""
 
-    __slots__ = ("_next", "_timers")
+    __slots__ = ("_timers", "next_due")
 
     def __init__(self) -> None:
         self._timers: dict[str, tuple[int, int, bool]] = {}  # name -> (due, interval, repeat)
-        self._next: int | None = None
+        # When the earliest timer is due (None: none is set). A plain attribute, not a
+        # property: a backtest's host reads it after every event it handles.
+        self.next_due: int | None = None
 
     def set(self, name: str, now: int, interval: int, repeat: bool) -> None:
         if not isinstance(name, str) or not name or len(name) > 100:
@@ -44,23 +46,19 @@ class Timers:
             raise InvalidParameter("name", name, f"at most {MAX_TIMERS} timers at once")
         due = now + interval
         self._timers[name] = (due, interval, bool(repeat))
-        if self._next is None or due < self._next:
-            self._next = due
+        if self.next_due is None or due < self.next_due:
+            self.next_due = due
 
     def cancel(self, name: str) -> None:
         if self._timers.pop(name, None) is not None:
-            self._next = min((t[0] for t in self._timers.values()), default=None)
-
-    @property
-    def next_due(self) -> int | None:
-        return self._next
+            self.next_due = min((t[0] for t in self._timers.values()), default=None)
 
     def __len__(self) -> int:
         return len(self._timers)
 
     def pop_due(self, now: int) -> list[str]:
         """Names of the timers due at `now`, earliest first (ties by name)."""
-        if self._next is None or now < self._next:
+        if self.next_due is None or now < self.next_due:
             return []
         due = sorted((t[0], name) for name, t in self._timers.items() if t[0] <= now)
         for at, name in due:
@@ -70,7 +68,7 @@ class Timers:
                 self._timers[name] = (at + missed * interval, interval, True)
             else:
                 del self._timers[name]
-        self._next = min((t[0] for t in self._timers.values()), default=None)
+        self.next_due = min((t[0] for t in self._timers.values()), default=None)
         return [name for _, name in due]
 
 
