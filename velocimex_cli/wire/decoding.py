@@ -1,8 +1,8 @@
 """The fast JSON decoder for streams and recordings: every non-integer number an exact Decimal.
 
 msgspec measured 218k messages/s on the stream benchmark's feed, simplejson (jsonfmt) 111k, the
-stdlib's json with parse_float=Decimal 83k; simplejson is the fallback when msgspec is not
-installed. Numbers go through a DecimalCache (0.83 vs 1.17 us a message).
+stdlib's json with parse_float=Decimal 83k. Numbers go through a DecimalCache (0.83 vs 1.17 us a
+message).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-
-from velocimex_cli.wire import jsonfmt
 
 
 class DecimalCache(dict[str, Decimal]):
@@ -31,11 +29,9 @@ class DecimalCache(dict[str, Decimal]):
 
 
 def decoder() -> Callable[[bytes | str], Any]:
-    """A new decoder with its own number cache (msgspec's, or jsonfmt.loads without it)."""
-    try:
-        import msgspec
-    except ImportError:
-        return jsonfmt.loads
+    """A new msgspec decoder with its own number cache (msgspec imported on first use)."""
+    import msgspec
+
     return msgspec.json.Decoder(float_hook=DecimalCache().__getitem__).decode
 
 

@@ -114,32 +114,27 @@ def loads_unique(text: str | bytes) -> Any:
     and every mistake, goes to simplejson, which reads it and words its errors as before.
     """
     if text.__class__ is bytes and b"\\" not in text:
-        fast = _flat_decoder()
-        if fast is not None:
-            try:
-                value = fast(text)
-            except ValueError:  # msgspec.DecodeError: simplejson says what is wrong
-                pass
-            else:
-                if value.__class__ is dict and _kept_every_key(value, text):
-                    return value
+        try:
+            value = _flat_decoder()(text)
+        except ValueError:  # msgspec.DecodeError: simplejson says what is wrong
+            pass
+        else:
+            if value.__class__ is dict and _kept_every_key(value, text):
+                return value
     return _UNIQUE_DECODER.decode(text.decode() if isinstance(text, bytes) else text)
 
 
 _SCALARS = frozenset({str, int, Decimal, bool, type(None)})
-_FLAT_DECODE: list[Callable[[bytes], Any] | None] = []
+_FLAT_DECODE: list[Callable[[bytes], Any]] = []
 
 
-def _flat_decoder() -> Callable[[bytes], Any] | None:
+def _flat_decoder() -> Callable[[bytes], Any]:
     """msgspec's JSON decoder with exact decimals (imported on first use: vmx's start-up does
-    not pay for it), or None without msgspec."""
+    not pay for it)."""
     if not _FLAT_DECODE:
-        try:
-            import msgspec
-        except ImportError:  # pragma: no cover - a declared dependency
-            _FLAT_DECODE.append(None)
-        else:
-            _FLAT_DECODE.append(msgspec.json.Decoder(float_hook=Decimal).decode)
+        import msgspec
+
+        _FLAT_DECODE.append(msgspec.json.Decoder(float_hook=Decimal).decode)
     return _FLAT_DECODE[0]
 
 

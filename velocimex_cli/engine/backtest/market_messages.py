@@ -16,65 +16,64 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import msgspec
+
 # What a decoded message is (its struct's `kind`).
 BOOK_DELTA, BOOK_SNAPSHOT, PRINT, SKIPPED = range(4)
 
-try:
-    import msgspec
-except ImportError:  # msgspec is optional (see wire/decoding.py): every line is read generically
-    msgspec = None  # type: ignore[assignment]  # optional: None selects the generic reader
 
-if msgspec is not None:
-
-    class Level(msgspec.Struct):
-        price: Any
-        quantity: Any
-
-    class Change(msgspec.Struct):
-        side: Any
-        price: Any
-        quantity: Any
-
-    class BookDelta(msgspec.Struct, tag="book_delta", tag_field="type"):
-        kind: ClassVar[int] = BOOK_DELTA
-        changes: list[Change]
-        exchange: Any = None
-        symbol: Any = None
-
-    class BookSnapshot(msgspec.Struct, tag="book_snapshot", tag_field="type"):
-        kind: ClassVar[int] = BOOK_SNAPSHOT
-        bids: list[Level]
-        asks: list[Level]
-        exchange: Any = None
-        symbol: Any = None
-
-    class Trade(msgspec.Struct, tag="trade", tag_field="type"):
-        kind: ClassVar[int] = PRINT
-        price: Any
-        quantity: Any
-        side: Any
-        exchange: Any = None
-        symbol: Any = None
-
-    class Ticker(msgspec.Struct, tag="ticker", tag_field="type"):
-        """A market stream's other frequent message: nothing in it is replayed."""
-
-        kind: ClassVar[int] = SKIPPED
-
-    class Entry(msgspec.Struct):
-        t: int
-        msg: BookDelta | BookSnapshot | Trade | Ticker
-
-    # The message structs in the order of their `kind` (for the C reader, recording.c).
-    MESSAGE_TYPES: tuple[type, ...] = (BookDelta, BookSnapshot, Trade, Ticker)
-else:
-    MESSAGE_TYPES = ()
+class Level(msgspec.Struct):
+    price: Any
+    quantity: Any
 
 
-def typed_decoder() -> Callable[[str], Any] | None:
-    """A decoder of one recording line into an `Entry` (None without msgspec)."""
-    if msgspec is None:
-        return None
+class Change(msgspec.Struct):
+    side: Any
+    price: Any
+    quantity: Any
+
+
+class BookDelta(msgspec.Struct, tag="book_delta", tag_field="type"):
+    kind: ClassVar[int] = BOOK_DELTA
+    changes: list[Change]
+    exchange: Any = None
+    symbol: Any = None
+
+
+class BookSnapshot(msgspec.Struct, tag="book_snapshot", tag_field="type"):
+    kind: ClassVar[int] = BOOK_SNAPSHOT
+    bids: list[Level]
+    asks: list[Level]
+    exchange: Any = None
+    symbol: Any = None
+
+
+class Trade(msgspec.Struct, tag="trade", tag_field="type"):
+    kind: ClassVar[int] = PRINT
+    price: Any
+    quantity: Any
+    side: Any
+    exchange: Any = None
+    symbol: Any = None
+
+
+class Ticker(msgspec.Struct, tag="ticker", tag_field="type"):
+    """A market stream's other frequent message: nothing in it is replayed."""
+
+    kind: ClassVar[int] = SKIPPED
+
+
+class Entry(msgspec.Struct):
+    t: int
+    msg: BookDelta | BookSnapshot | Trade | Ticker
+
+
+# The message structs in the order of their `kind` (for the C reader, recording.c).
+MESSAGE_TYPES: tuple[type, ...] = (BookDelta, BookSnapshot, Trade, Ticker)
+
+
+def typed_decoder() -> Callable[[str], Any]:
+    """A decoder of one recording line into an `Entry`."""
     return msgspec.json.Decoder(Entry, float_hook=str).decode
 
 

@@ -239,7 +239,7 @@ def read_recording(path: Path, instrument: Instrument, recorded: bool = False) -
     ticks = _Steps(instrument.ticks_of, "price", 1, most_price)
     lots = _Steps(instrument.lots_of, "quantity", 0, most_quantity)
     typed = typed_decoder()
-    fast = recording_events if typed is not None else None
+    fast = recording_events
     state: list = [1, 0, None, None]  # the last line read, its t, the first and last trade price
     limit = MAX_LINE_BYTES + 1  # what a read asks for: one byte more says the line is too long
     with _open(path) as handle, _no_cycle_collection():
@@ -278,8 +278,6 @@ def read_recording(path: Path, instrument: Instrument, recorded: bool = False) -
                 last_t = state[1]
                 price = None
                 try:
-                    if typed is None:
-                        raise ValueError("no typed decoder")
                     entry = typed(text)
                     t = entry.t
                     if t < last_t or t > MAX_T_NS:
