@@ -113,6 +113,20 @@ def test_every_data_command_has_json(path: tuple[str, ...]) -> None:
     assert "--json" in options and "--output" in options
 
 
+@pytest.mark.parametrize("path", LEAVES, ids=" ".join)
+def test_every_option_and_argument_says_what_it_is(path: tuple[str, ...]) -> None:
+    root = typer.main.get_command(vmx_app)
+    command: Any = root.get_command(None, path[0])
+    for name in path[1:]:
+        command = command.commands[name]
+    silent = [
+        param.name
+        for param in command.params
+        if not getattr(param, "hidden", False) and not (getattr(param, "help", None) or "").strip()
+    ]
+    assert not silent, f"vmx {' '.join(path)}: no help text for {silent}"
+
+
 # A real failure of each data command, run against an API that cannot be reached (or, for
 # config, a setting that does not exist): with --json, stderr is the API's error JSON.
 FAILING: dict[tuple[str, ...], tuple[str, ...]] = {

@@ -404,7 +404,9 @@ def login_command(
 @app.command("logout")
 def logout_command(
     ctx: typer.Context,
-    profile: Annotated[str | None, typer.Option("--profile", "-p")] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Profile whose key to forget.")
+    ] = None,
 ) -> None:
     """Forget the stored API key of a profile."""
     execute(ctx, run_logout, LogoutOptions(profile=profile))

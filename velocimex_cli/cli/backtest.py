@@ -17,11 +17,9 @@ import typer
 from velocimex_cli.cli import completers
 from velocimex_cli.cli.execution import execute
 from velocimex_cli.cli.options import (
-    ExchangeFilter,
     JsonFlag,
     OutputOption,
     ParamOption,
-    SymbolFilter,
     output_format,
     sub_app,
 )
@@ -70,8 +68,24 @@ def backtest(
     seed: Annotated[
         int, typer.Option("--seed", help="The simulator's seed (with --simulate).")
     ] = 42,
-    exchange: ExchangeFilter = None,
-    symbol: SymbolFilter = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            "-e",
+            autocompletion=completers.exchanges,
+            help="The instrument's exchange (--simulate needs it; else the data's).",
+        ),
+    ] = None,
+    symbol: Annotated[
+        str | None,
+        typer.Option(
+            "--symbol",
+            "-s",
+            autocompletion=completers.symbols,
+            help="The instrument's symbol (--simulate needs it; else the data's).",
+        ),
+    ] = None,
     param: ParamOption = None,
     latency: Annotated[
         int, typer.Option("--latency", help="Order latency in ms of simulated time.")

@@ -102,7 +102,10 @@ def book_command(
     ctx: typer.Context,
     exchange: ExchangeArgument,
     symbol: SymbolArgument,
-    depth: Annotated[int | None, typer.Option("--depth", "-d", min=1, max=1000)] = None,
+    depth: Annotated[
+        int | None,
+        typer.Option("--depth", "-d", min=1, max=1000, help="Levels a side (default 20)."),
+    ] = None,
     json: JsonFlag = False,
     output: OutputOption = None,
     watch: Annotated[

@@ -118,7 +118,7 @@ def list_command(ctx: typer.Context, json: JsonFlag = False, output: OutputOptio
 @app.command("get")
 def get_command(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(metavar="KEY")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The setting, e.g. output.")],
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:
@@ -130,8 +130,8 @@ def get_command(
 @app.command("set", cls=NumbersAsArguments)
 def set_command(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(metavar="KEY")],
-    value: Annotated[str, typer.Argument(metavar="VALUE")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The setting, e.g. output.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="Its new value.")],
     json: JsonFlag = False,
     output: OutputOption = None,
 ) -> None:

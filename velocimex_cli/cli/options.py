@@ -29,11 +29,19 @@ SymbolArgument = Annotated[
 ]
 # Only this exchange or instrument (the order lists, cancel --all, a backtest's instrument).
 ExchangeFilter = Annotated[
-    str | None, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)
-]
+    str | None,
+    typer.Option(
+        "--exchange", "-e", help="Only this exchange, e.g. BINANCE.",
+        autocompletion=completers.exchanges,
+    ),
+]  # fmt: skip
 SymbolFilter = Annotated[
-    str | None, typer.Option("--symbol", "-s", autocompletion=completers.symbols)
-]
+    str | None,
+    typer.Option(
+        "--symbol", "-s", help="Only this symbol, e.g. BTC/USDT.",
+        autocompletion=completers.symbols,
+    ),
+]  # fmt: skip
 
 # The live boards' options (`vmx book|ticker|candles --watch`).
 WatchFpsOption = Annotated[

@@ -164,7 +164,9 @@ def cancel_command(
     execute(ctx, run_cancel, opts, output=fmt)
 
 
-_LIMIT = Annotated[int | None, typer.Option("--limit", min=1, max=1000)]
+_LIMIT = Annotated[
+    int | None, typer.Option("--limit", min=1, max=1000, help="At most this many, newest first.")
+]
 _SINCE = Annotated[
     str | None,
     typer.Option("--since", help="From this ISO-8601 UTC time (inclusive), or after this id."),
@@ -230,7 +232,10 @@ def fills_command(
     exchange: ExchangeFilter = None,
     symbol: SymbolFilter = None,
     order_id: Annotated[
-        str | None, typer.Option("--order-id", autocompletion=completers.order_ids)
+        str | None,
+        typer.Option(
+            "--order-id", help="Only this order's fills.", autocompletion=completers.order_ids
+        ),
     ] = None,
     limit: _LIMIT = None,
     since: _SINCE = None,

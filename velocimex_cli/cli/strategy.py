@@ -112,8 +112,24 @@ def deploy_command(
             autocompletion=completers.strategy_ids,
         ),
     ],
-    exchange: Annotated[str, typer.Option("--exchange", "-e", autocompletion=completers.exchanges)],
-    symbol: Annotated[str, typer.Option("--symbol", "-s", autocompletion=completers.symbols)],
+    exchange: Annotated[
+        str,
+        typer.Option(
+            "--exchange",
+            "-e",
+            help="Exchange to trade, e.g. BINANCE.",
+            autocompletion=completers.exchanges,
+        ),
+    ],
+    symbol: Annotated[
+        str,
+        typer.Option(
+            "--symbol",
+            "-s",
+            help="Symbol to trade, e.g. BTC/USDT.",
+            autocompletion=completers.symbols,
+        ),
+    ],
     param: ParamOption = None,
     json: JsonFlag = False,
     output: OutputOption = None,
