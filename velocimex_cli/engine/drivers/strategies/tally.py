@@ -27,12 +27,13 @@ class _Held:
     instrument: Instrument
     position: Position
     fees: int = 0  # quote ledger units
+    info: PositionInfo | None = None  # what `position` answers until the next fill
 
 
 class Tally:
     """A deployment's own accounting from its own fills, exact (integer ledger units)."""
 
-    __slots__ = ("_held", "fees", "fills", "orders", "rejected", "volume")
+    __slots__ = ("_flat", "_held", "fees", "fills", "orders", "rejected", "volume")
 
     def __init__(self) -> None:
         self.orders = 0
@@ -41,6 +42,7 @@ class Tally:
         self.volume: dict[str, Decimal] = {}  # quote asset -> traded notional
         self.fees: dict[str, Decimal] = {}  # asset -> fees paid
         self._held: dict[int, _Held] = {}
+        self._flat: dict[int, PositionInfo] = {}  # an instrument never filled: its zero position
 
     def add_fill(self, instrument: Instrument, fill: Mapping[str, Any]) -> None:
         """Account one of the deployment's fills, given as the wire's Fill dict (what a
@@ -57,6 +59,7 @@ class Tally:
             lots if fill["side"] == "buy" else -lots, ticks * lots * instrument.notional_units
         )
         held.fees += int(fee * LEDGER_SCALE)
+        held.info = None
         self.fills += 1
         fees, asset = self.fees, fill["fee_asset"]
         fees[asset] = fees.get(asset, ZERO) + fee
@@ -64,13 +67,24 @@ class Tally:
         volume[quote] = volume.get(quote, ZERO) + price * quantity
 
     def position(self, instrument: Instrument) -> PositionInfo:
+        """The deployment's position in `instrument`: worked out once after each of its fills
+        (a strategy may ask on every tick; PositionInfo is immutable, so it is shared)."""
         held = self._held.get(instrument.index)
         if held is None:
-            zero = units_to_decimal(0)
-            return PositionInfo(
-                instrument.venue.name, instrument.symbol, instrument.quantity_of(0), None, zero,
-                zero,
-            )  # fmt: skip
+            flat = self._flat.get(instrument.index)
+            if flat is None:
+                zero = units_to_decimal(0)
+                flat = self._flat[instrument.index] = PositionInfo(
+                    instrument.venue.name, instrument.symbol, instrument.quantity_of(0), None,
+                    zero, zero,
+                )  # fmt: skip
+            return flat
+        if held.info is None:
+            held.info = self._worked_out(instrument, held)
+        return held.info
+
+    @staticmethod
+    def _worked_out(instrument: Instrument, held: _Held) -> PositionInfo:
         p = held.position
         average = None
         if p.quantity:  # as the engine writes average prices: 6 digits beyond the tick
