@@ -13,9 +13,14 @@ the same thing on both. Where it fails on the before codebase (a module it impor
 yet), each side runs its own module and the comparison says so (`definitions: "own"`).
 
 Runs are made at `--nice` priority (default -5, if the user may; else as they are). Each run is
-printed as a JSON line, then one line per benchmark with the medians and the change in percent
-of each; the closing table (markdown) goes to stderr. `--quick` (the default) runs
-`python -m benchmarks NAME --quick`; `--full` the full benchmark.
+printed as a JSON line, then one line per benchmark with the medians (and the least and most
+of each side) and the change in percent of each; the closing table (markdown) goes to stderr.
+`--quick` (the default) runs `python -m benchmarks NAME --quick`; `--full` the full benchmark.
+
+`--clock cpu` reads the benchmark's `time.perf_counter()` as the process's CPU time
+(`time.process_time()`): on a shared machine the wall time of an in-process benchmark (engine,
+backtest) measures the neighbours as much as vmx. It means nothing for a benchmark whose work
+runs in a server subprocess (api, fanout, stream, strategy, ...): their client's CPU is timed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ from benchmarks.__main__ import available
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("value", "baseline", "ratio")
 WITHIN = 5.0  # percent
+# `--clock cpu`: the benchmark run with time.perf_counter read as the process's CPU time.
+CPU_CLOCK = (
+    "import runpy, sys, time; time.perf_counter = time.process_time; "
+    "sys.argv[0] = 'benchmarks'; runpy.run_module('benchmarks', run_name='__main__')"
+)
 
 
 class CompareError(Exception):
@@ -111,11 +121,14 @@ def _modules(checkout: Path) -> set[str]:
     }
 
 
-def _run(side: Side, cwd: Path, name: str, quick: bool) -> tuple[list[dict[str, Any]], str]:
+def _run(
+    side: Side, cwd: Path, name: str, quick: bool, cpu: bool
+) -> tuple[list[dict[str, Any]], str]:
     """One run of a benchmark: its figures, or ([], the reason it failed)."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env["PYTHONPATH"] = str(cwd)
-    command = [side.python, "-m", "benchmarks", name, *(["--quick"] if quick else [])]
+    start = ["-c", CPU_CLOCK] if cpu else ["-m", "benchmarks"]
+    command = [side.python, *start, name, *(["--quick"] if quick else [])]
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     figures = []
     for line in result.stdout.splitlines():
@@ -135,7 +148,7 @@ def _key(figure: dict[str, Any]) -> str | None:
 
 
 def compare(
-    before: Side, after: Side, names: list[str], pairs: int, quick: bool
+    before: Side, after: Side, names: list[str], pairs: int, quick: bool, cpu: bool = False
 ) -> Iterator[dict[str, Any]]:
     """Run every benchmark alternately on both sides; yield each run, then its comparison."""
     with tempfile.TemporaryDirectory(prefix="vmx-compare-") as tmp:
@@ -149,11 +162,11 @@ def compare(
                 order = (before, after) if pair % 2 == 0 else (after, before)
                 for side in order:
                     cwd = staged if runs.definitions == "after" else side.checkout
-                    figures, failure = _run(side, cwd, name, quick)
+                    figures, failure = _run(side, cwd, name, quick, cpu)
                     if failure and side is before and runs.definitions == "after" and pair == 0:
                         runs.definitions = "own"
                         runs.note = f"after's module fails on before ({failure}): own modules"
-                        figures, failure = _run(side, side.checkout, name, quick)
+                        figures, failure = _run(side, side.checkout, name, quick, cpu)
                     if failure:
                         failed = f"failed on the {side.name} side: {failure}"
                         break
@@ -183,7 +196,9 @@ def _medians(figures: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         if not before or not after:
             continue
         b, a = statistics.median(before), statistics.median(after)
-        out[name] = {"before": b, "after": a, "change_pct": _change(b, a)}
+        out[name] = {"before": b, "after": a, "change_pct": _change(b, a),
+                     "before_range": [min(before), max(before)],
+                     "after_range": [min(after), max(after)]}  # fmt: skip
     return out
 
 
@@ -212,7 +227,8 @@ def _comparison(runs: Runs) -> dict[str, Any]:
 def table(comparisons: list[dict[str, Any]]) -> str:
     """The comparisons as a markdown table: one row per figure's ratio."""
     lines = [
-        "| benchmark | figure | before ratio | after ratio | change % | within 5% |",
+        "| benchmark | figure | before ratio (least-most) | after ratio (least-most) | change % "
+        "| within 5% |",
         "|---|---|---|---|---|---|",
     ]
     for comparison in comparisons:
@@ -221,9 +237,11 @@ def table(comparisons: list[dict[str, Any]]) -> str:
             if ratio is None:
                 continue
             within = "yes" if medians["within_5_pct"] else "**no**"
+            (b_low, b_high), (a_low, a_high) = ratio["before_range"], ratio["after_range"]
             lines.append(
-                f"| {comparison['benchmark']} | {figure} | {ratio['before']:g} | "
-                f"{ratio['after']:g} | {ratio['change_pct']:+.1f} | {within} |"
+                f"| {comparison['benchmark']} | {figure} | {ratio['before']:g} "
+                f"({b_low:g}-{b_high:g}) | {ratio['after']:g} ({a_low:g}-{a_high:g}) | "
+                f"{ratio['change_pct']:+.1f} | {within} |"
             )
     return "\n".join(lines)
 
@@ -240,6 +258,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only", help="comma-separated benchmark names (default: all both have)")
     parser.add_argument("--full", action="store_true", help="full runs instead of --quick")
     parser.add_argument("--nice", type=int, default=-5, help="priority increment (default -5)")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: time.perf_counter read as the process's CPU time (in-process benchmarks only)",
+    )
     args = parser.parse_args(argv)
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
@@ -262,10 +286,11 @@ def main(argv: list[str]) -> int:
         except PermissionError:
             priority = "default priority (not permitted to raise it)"
         print(json.dumps({"before": str(before.checkout), "after": str(ROOT), "names": names,
-                          "pairs": args.pairs, "quick": not args.full,
+                          "pairs": args.pairs, "quick": not args.full, "clock": args.clock,
                           "priority": priority}), flush=True)  # fmt: skip
         comparisons = []
-        for line in compare(before, after, names, args.pairs, not args.full):
+        cpu = args.clock == "cpu"
+        for line in compare(before, after, names, args.pairs, not args.full, cpu):
             print(json.dumps(line, default=str), flush=True)
             if "benchmark" in line:
                 comparisons.append(line)

@@ -89,3 +89,14 @@ def test_an_unknown_revision_or_benchmark_is_refused_saying_what_to_give() -> No
     assert result.returncode == 2
     assert "--only names no_such_benchmark, not a benchmark of both sides" in result.stderr
     assert CHEAP in result.stderr
+
+
+def test_the_cpu_clock_runs_the_benchmark_and_says_so() -> None:
+    result = _compare("--before", str(ROOT), "--before-python", sys.executable,
+                      "--only", CHEAP, "--pairs", "1", "--clock", "cpu")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = _lines(result.stdout)
+    assert lines[0]["clock"] == "cpu"
+    runs = [line for line in lines if "run" in line]
+    assert [run["side"] for run in runs] == ["before", "after"]
+    assert all(run["summary"]["ratio"] > 0 for run in runs)
