@@ -54,7 +54,12 @@ def test_pairs_alternate_and_the_medians_are_of_the_runs_printed() -> None:
         assert summary[name]["change_pct"] == round((after - before) / before * 100, 1)
     ratio = summary["ratio"]["change_pct"]
     assert summary["within_5_pct"] is (abs(ratio) <= 5)
-    assert f"| {CHEAP} | summary | {summary['ratio']['before']:g} |" in result.stderr
+    low, high = summary["ratio"]["before_range"]
+    assert low == min(run["summary"]["ratio"] for run in runs if run["side"] == "before")
+    assert high == max(run["summary"]["ratio"] for run in runs if run["side"] == "before")
+    assert f"| {CHEAP} | summary | {summary['ratio']['before']:g} ({low:g}-{high:g}) |" in (
+        result.stderr
+    )
 
 
 def test_a_module_the_before_side_cannot_run_falls_back_to_its_own(tmp_path: Path) -> None:
