@@ -3,4 +3,8 @@
 Each module `benchmarks/NAME.py` defines `run(quick: bool) -> Iterable[dict]`. Every figure is
 printed as one JSON object per line on stdout; the last one is the summary and carries `value`,
 `baseline`, `ratio` and `target` (all measured in the same run).
+
+`python -m benchmarks compare --before REV` is not a benchmark: it runs every benchmark of REV's
+checkout and of this one in alternating pairs and compares their medians (benchmarks/_compare.py,
+docs/benchmarks.md "Before and after the house work").
 """

@@ -16,7 +16,16 @@ def available() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:  # not a benchmark: runs them on two codebases (see _compare.py)
+        from benchmarks._compare import main as compare
+
+        return compare(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        epilog="python -m benchmarks compare --before REV: every benchmark of REV and this "
+        "checkout, alternated (python -m benchmarks compare --help)",
+    )
     parser.add_argument("name", choices=available())
     parser.add_argument("--quick", action="store_true", help="a small run, to keep it from rotting")
     args = parser.parse_args(argv)
