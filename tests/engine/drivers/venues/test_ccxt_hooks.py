@@ -40,8 +40,8 @@ class _Client:
     """What ccxt's Binance handlers use of a connection: its url, subscriptions, and what they
     resolve or reject on it."""
 
-    def __init__(self) -> None:
-        self.url = "ws://127.0.0.1:9/stream"  # (a spot url, as ccxt tells them)
+    def __init__(self, url: str) -> None:
+        self.url = url
         self.subscriptions: dict[str, Any] = {"orderbook::BTC/USDT": True}
         self.resolved: list[tuple[str, int]] = []
         self.rejected: list[str] = []
@@ -78,20 +78,32 @@ def _diff(first: int, last: int, bid: str, size: str, **extra: Any) -> dict[str,
     }  # fmt: skip
 
 
-def test_binances_diffs_taken_past_ccxts_dispatch_leave_ccxts_book_and_futures() -> None:
+@pytest.mark.parametrize(
+    ("url", "last", "error"),
+    [
+        # a spot url as ccxt tells them; a gap: ccxt rejects the book's future
+        ("ws://127.0.0.1:9/stream", _diff(25, 26, "99.50", "5"), "ChecksumError"),
+        # a url ccxt takes for a swap's (the fakes' `/ws`); a level that is no number
+        ("ws://127.0.0.1:9/ws", _diff(19, 19, "", "5"), "TypeError"),
+        ("ws://127.0.0.1:9/ws", _diff(19, 19, "99.50", "5", pu=17), "ChecksumError"),  # futures
+    ],
+)
+def test_binances_diffs_taken_past_ccxts_dispatch_leave_ccxts_book_and_futures(
+    url: str, last: dict[str, Any], error: str
+) -> None:
     import ccxt.pro
 
     messages: list[Any] = [
-        _diff(11, 12, "99.90", "2"),  # plain diffs: straight to the book handler
+        _diff(11, 12, "99.90", "2"),  # plain diffs: straight to the book, as ccxt would
         _diff(13, 13, "100.00", "0"),
         {"stream": "btcusdt@depth", "data": _diff(14, 15, "99.80", "3")},  # a combined stream's
         _diff(16, 16, "99.70", "1", id=None),  # a key ccxt reads as a wrapper: through ccxt
         _diff(17, 18, "99.60", "4"),
-        _diff(25, 26, "99.50", "5"),  # a gap: ccxt rejects the book's future, the hook says why
+        last,  # one ccxt refuses (through ccxt: it drops the book it cannot trust)
     ]
     runs = []
     for cls in (exchange_class("binance"), ccxt.pro.binance):
-        exchange, client = _binance(cls), _Client()
+        exchange, client = _binance(cls), _Client(url)
         for message in messages[:-1]:
             exchange.handle_message(client, message)
         book = exchange.orderbooks["BTC/USDT"]
@@ -105,4 +117,4 @@ def test_binances_diffs_taken_past_ccxts_dispatch_leave_ccxts_book_and_futures()
     assert state[0][0] == [[99.9, 2.0], [99.8, 3.0], [99.7, 1.0], [99.6, 4.0]]
     assert state[1:3] == (18, 1_795_000_000_018)
     assert resolved == [("orderbook::BTC/USDT", n) for n in (12, 13, 15, 16, 18)]
-    assert rejected == ["orderbook::BTC/USDT: ChecksumError"] and books == {}
+    assert rejected == [f"orderbook::BTC/USDT: {error}"] and books == {}
