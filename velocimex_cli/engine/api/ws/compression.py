@@ -39,7 +39,7 @@ def websocket_protocol() -> type[Any]:
     from uvicorn.protocols.utils import get_remote_addr
     from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
 
-    class PeerCompressedProtocol(WebSocketProtocol):  # type: ignore[misc]
+    class PeerCompressedProtocol(WebSocketProtocol):
         def connection_made(self, transport: Any) -> None:
             if loopback_peer(get_remote_addr(transport)):
                 # What the handshake may accept of the client's offers (websockets' legacy

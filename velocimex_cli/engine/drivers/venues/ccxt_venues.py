@@ -119,11 +119,12 @@ def exchange_class(venue: str) -> type[Any]:
                 market_id = message.get("s")
                 # the symbol ccxt finds for the market id, by the kind of market the url serves
                 kind = "spot" if self.is_spot_url(client) else "swap"
-                known = isinstance(market_id, str)
-                symbol = self.vmx_symbols.get((market_id, kind)) if known else None
+                symbol = None
+                if isinstance(market_id, str):
+                    symbol = self.vmx_symbols.get((market_id, kind))
                 if symbol is None:
                     symbol = self.safe_market(market_id, None, None, kind)["symbol"]
-                    if known and market_id in self.markets_by_id:
+                    if isinstance(market_id, str) and market_id in self.markets_by_id:
                         self.vmx_symbols[(market_id, kind)] = symbol
                 book = self.orderbooks.get(symbol)
                 first = message.get("U")
