@@ -102,15 +102,16 @@ def headers(app: Starlette, client: TestClient) -> dict[str, str]:
 
 
 class LiveServer:
-    """The real app under a real uvicorn in a thread, on an ephemeral 127.0.0.1 port."""
+    """The real app under a real uvicorn in a thread, on an ephemeral port of `host` (an IPv4
+    address; 127.0.0.1 unless a test needs another of this machine's)."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, host: str = "127.0.0.1") -> None:
         self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
+        self.ws_url = f"ws://{host}:{self.port}"
         config = uvicorn_config(app)  # served as `vmx engine serve` serves it
         config.timeout_graceful_shutdown = 2
         self.server = uvicorn.Server(config)

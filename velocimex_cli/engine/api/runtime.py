@@ -18,6 +18,7 @@ from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.engine.api.upload_checks import UploadChecks
 from velocimex_cli.engine.api.ws.hub import Hub
 from velocimex_cli.engine.api.ws.slots import ConnectionSlots
+from velocimex_cli.engine.core.exchange import Interest
 from velocimex_cli.engine.keys import KeyInfo, KeyStore
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire import jsonfmt
@@ -62,7 +63,7 @@ class EngineRuntime:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.hub = Hub(self._listen)
+        self.hub = Hub(self._listen, self._interest)
         self.slots = ConnectionSlots(settings.ws_connections_per_ip)
         self.limiter = (
             SlidingWindowLimiter(
@@ -133,6 +134,11 @@ class EngineRuntime:
         else:
             self.exchange.remove_listener(self.hub.on_event)
         self._listening = active
+
+    def _interest(self, interest: Interest) -> None:
+        """Build only the events the hub's subscribers need (Hub.interest)."""
+        if self.exchange is not None and self._listening:
+            self.exchange.restrict_listener(self.hub.on_event, interest)
 
     # keys and accounts --------------------------------------------------------------------
     @property

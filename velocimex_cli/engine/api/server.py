@@ -34,10 +34,6 @@ from velocimex_cli.engine.api.settings import ServerSettings
 from velocimex_cli.wire.errors import ExitCode
 from velocimex_cli.wire.timefmt import iso
 
-# uvicorn's "websockets-sansio" protocol leaves a client's close handshake unanswered while
-# frames are streaming (the client times out with 1006), so the older "websockets" protocol is
-# used; its deprecation warning is silenced (see _quiet_ws_deprecation).
-WS_IMPLEMENTATION = "websockets"
 DATA_DIR_IN_USE_EXIT = ExitCode.UNEXPECTED
 LOCK_WAIT_SECONDS = 1.0  # absorbs the instant probes of `local.launcher.data_dir_holder`
 
@@ -83,6 +79,8 @@ def uvicorn_config(app: Any, tls: TlsFiles | None = None) -> Any:
     were checked by exposure.check_tls_files before anything was bound)."""
     import uvicorn
 
+    from velocimex_cli.engine.api.ws.compression import websocket_protocol
+
     _quiet_ws_deprecation()
     tls_options: dict[str, Any] = {}
     if tls is not None:
@@ -92,7 +90,12 @@ def uvicorn_config(app: Any, tls: TlsFiles | None = None) -> Any:
         app,
         loop="uvloop" if _available("uvloop") else "asyncio",
         http="httptools" if _available("httptools") else "h11",
-        ws=WS_IMPLEMENTATION,
+        # uvicorn's "websockets-sansio" protocol leaves a client's close handshake unanswered
+        # while frames are streaming (the client times out with 1006), so the older
+        # "websockets" protocol is used (its deprecation warning silenced above), as
+        # engine/api/ws/compression.py's subclass: permessage-deflate only for a peer that is
+        # not on loopback.
+        ws=websocket_protocol(),
         lifespan="on",
         log_level="warning",
         access_log=False,

@@ -162,6 +162,7 @@ def _market_message(runtime: EngineRuntime, sub: MarketSubscriber, text: str) ->
             sub.subscribe(channels, keys)
         else:
             sub.unsubscribe(channels, keys, every)
+        runtime.hub.subscriptions_changed()
         sub.forget_unwanted_tickers()
         sub.send_now(wire.subscribed_message(action, channels, every if keys is None else keys))
         for key in every:

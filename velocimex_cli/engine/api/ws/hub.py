@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from velocimex_cli.engine.api.ws.outbox import Outbox
 from velocimex_cli.engine.core import events
+from velocimex_cli.engine.core.exchange import Interest
 from velocimex_cli.wire import jsonfmt
 from velocimex_cli.wire import streams as wire
 
@@ -193,6 +194,13 @@ class MarketSubscriber(Subscriber):
         chosen = self.channels[channel]
         return chosen is ALL or key in chosen
 
+    def wants_any(self, channel: str) -> bool:
+        """Whether some instrument's messages of `channel` are wanted."""
+        if channel not in self.channels:
+            return False
+        chosen = self.channels[channel]
+        return chosen is ALL or bool(chosen)
+
     def subscribe(self, channels: Iterable[str], keys: list[str] | None) -> None:
         if self.default_feed:
             self.default_feed = False
@@ -262,23 +270,49 @@ class OrderSubscriber(Subscriber):
 class Hub:
     """Subscribers of both streams. `on_active(True)` fires when the first one arrives and
     `on_active(False)` when the last leaves, so the engine builds events only while someone
-    listens (without listeners it skips that work; book sequences advance either way)."""
+    listens (without listeners it skips that work; book sequences advance either way).
+    While some do, `on_interest` is told what they need built (`interest`) whenever that may
+    have changed (a subscriber came or went, or changed its subscriptions), so the engine
+    builds no book, ticker or trade event that no market subscriber wants and no order or fill
+    event of an account without an orders stream."""
 
-    def __init__(self, on_active: Callable[[bool], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_active: Callable[[bool], None] | None = None,
+        on_interest: Callable[[Interest], None] | None = None,
+    ) -> None:
         self.market: set[MarketSubscriber] = set()
         self.orders: dict[str, set[OrderSubscriber]] = {}
         self.on_active = on_active
+        self.on_interest = on_interest
         self._count = 0
+
+    def interest(self) -> Interest:
+        """What the subscribers need built: book and ticker events while a market subscriber
+        wants either channel (one Interest covers both), trade events while one wants trades,
+        the order and fill events of the accounts with an orders stream."""
+        books = trades = False
+        for sub in self.market:
+            books = books or sub.wants_any("book") or sub.wants_any("ticker")
+            trades = trades or sub.wants_any("trades")
+        return Interest(accounts=frozenset(self.orders), books=books, trades=trades)
+
+    def subscriptions_changed(self) -> None:
+        """A subscriber's channels changed: the engine may need more, or less, built."""
+        if self._count and self.on_interest is not None:
+            self.on_interest(self.interest())
 
     def _added(self) -> None:
         self._count += 1
         if self._count == 1 and self.on_active is not None:
             self.on_active(True)
+        self.subscriptions_changed()
 
     def _removed(self) -> None:
         self._count -= 1
         if self._count == 0 and self.on_active is not None:
             self.on_active(False)
+        self.subscriptions_changed()
 
     # registration -------------------------------------------------------------------------
     def add_market(self, sub: MarketSubscriber) -> None:

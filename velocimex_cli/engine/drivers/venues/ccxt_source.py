@@ -31,11 +31,13 @@ subscribes and connects); each later one awaits ccxt's future for the book's nex
 connection directly while that connection still carries the subscription, which is all
 `watch_order_book` does then after checking its options per call (ccxt_venues.book_client).
 A busy book is read in batches: woken less than `BATCH_BUSY` (20 ms) after its last wake, the
-loop waits `BATCH_WAIT` (1 ms) before it reads what changed, so the rest of a burst joins one
+loop waits `BATCH_WAIT` (2 ms) before it reads what changed, so the rest of a burst joins one
 `BookChanges` (one apply, one book delta to every subscriber). On the benchmark feed (`python -m
-benchmarks mirror`: bursts of 5 updates per symbol every 10 ms) that cuts the book deltas from
-about 8,100 to about 4,800 per 20,000 updates, for at most 1 ms more latency; a book updated
-less often (Binance's 100 ms diff stream) is read at once, never waited for.
+benchmarks mirror`: bursts of 5 updates per symbol every 10 ms) that makes one book delta per
+symbol per burst, 4,000 per 20,000 updates (about 8,100 read at once; 4,900-5,600 with a 1 ms
+wait, which ended before ccxt had parsed the burst's last messages: a burst of 20 takes it over
+a millisecond), for at most 2 ms more latency; a book updated less often (Binance's 100 ms diff
+stream) is read at once, never waited for.
 
 Limits. ccxt paces REST calls by the venue's weights (with its defaults, a 5,000-level Binance
 snapshot may wait up to 12.5 s after the previous one), so a resync can take that long. Books
@@ -100,7 +102,7 @@ Sleep = Callable[[float], Awaitable[None]]
 # before it reads the book's changes: the rest of the venue's burst, read meanwhile, joins the
 # same BookChanges, one apply and one book delta instead of several (see the module docstring).
 BATCH_BUSY = 0.020
-BATCH_WAIT = 0.001
+BATCH_WAIT = 0.002
 
 
 def _cancelled() -> bool:
