@@ -264,12 +264,18 @@ SAME_BASE = ["KRAKEN:BTC/USD", "COINBASE:BTC/USD", "BINANCE:BTC/USDT"]
 
 
 def taker_fees(env: dict[str, str]) -> dict[str, Decimal]:
-    """Each exchange's taker fee for BTC/USD as the engine lists it (GET /v1/markets)."""
+    """Each exchange's taker fee for its SAME_BASE instrument as the engine lists it
+    (GET /v1/markets)."""
     listed = vmx(env, "markets", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     markets = json.loads(listed.stdout, parse_float=Decimal)
     rows = markets["markets"] if isinstance(markets, dict) else markets
-    return {m["exchange"]: Decimal(m["taker_fee"]) for m in rows if m["symbol"] == "BTC/USD"}
+    wanted = {tuple(name.split(":")) for name in SAME_BASE}
+    return {
+        m["exchange"]: Decimal(m["taker_fee"])
+        for m in rows
+        if (m["exchange"], m["symbol"]) in wanted
+    }
 
 
 def _net(buy: Decimal, sell: Decimal, buy_fee: Decimal, sell_fee: Decimal) -> Decimal:
@@ -279,12 +285,12 @@ def _net(buy: Decimal, sell: Decimal, buy_fee: Decimal, sell_fee: Decimal) -> De
 def test_ticker_watch_shows_the_best_cross_venue_spread_net_of_taker_fees(
     engine: tuple[Engine, dict[str, str]],
 ) -> None:
-    """Two venues quote BTC in USD, one in USDT: one spread row, BTC/USD, its buy price the
-    buy venue's ask on the same screen, its sell price the other's bid, its net after both
-    venues' taker fees; no BTC/USDT row (a quote asset of its own)."""
+    """Two venues quote BTC in USD, one in USDT (at par): one spread row, BTC/USD, saying USD =
+    USDT, its buy price the buy venue's ask on the same screen, its sell price the other's bid,
+    its net after both venues' taker fees; no BTC/USDT row of its own."""
     _, env = engine
     fees = taker_fees(env)
-    assert set(fees) == {"KRAKEN", "COINBASE"}
+    assert set(fees) == {"KRAKEN", "COINBASE", "BINANCE"}
 
     def consistent(text: str) -> bool:
         lines = text.splitlines()
@@ -309,6 +315,10 @@ def test_ticker_watch_shows_the_best_cross_venue_spread_net_of_taker_fees(
     try:
         text = board.wait_for(consistent, 40, "a spread row matching the rows above it")
         assert "best cross-venue spread, net of both taker fees" in text
+        assert any(
+            line.strip().startswith("BTC/USD  buy") and line.rstrip().endswith("(USD = USDT)")
+            for line in text.splitlines()
+        ), text
         assert not any(line.strip().startswith("BTC/USDT  buy") for line in text.splitlines())
         board.send(b"q")
         assert board.wait(15) == 0
@@ -326,12 +336,16 @@ def test_ticker_watch_off_a_terminal_adds_cross_venue_spread_lines(
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line, parse_float=Decimal) for line in result.stdout.splitlines()]
     spreads = [line for line in lines if line["type"] == "cross_venue_spread"]
-    assert spreads and all((s["base"], s["quote"]) == ("BTC", "USD") for s in spreads)
+    assert spreads and all(
+        (s["base"], s["quote"], s["quotes_at_par"]) == ("BTC", "USD", ["USD", "USDT"])
+        for s in spreads
+    )
     priced = [s for s in spreads if s["buy"] is not None]
     assert priced, spreads
     for spread in priced:
         buy, sell = spread["buy"], spread["sell"]
-        assert {buy["exchange"], sell["exchange"]} == {"KRAKEN", "COINBASE"}
+        assert buy["exchange"] != sell["exchange"]
+        assert {buy["exchange"], sell["exchange"]} <= {"KRAKEN", "COINBASE", "BINANCE"}
         assert Decimal(buy["taker_fee"]) == fees[buy["exchange"]]
         expected = _net(Decimal(buy["price"]), Decimal(sell["price"]), fees[buy["exchange"]],
                         fees[sell["exchange"]])  # fmt: skip

@@ -72,6 +72,29 @@ def test_ticker_board_keeps_only_the_instruments_asked_for_in_their_order() -> N
     assert "-1000.00" in lines[3] and "-1.67%" in lines[3]
 
 
+def test_cross_venue_spreads_compare_quotes_at_par_and_never_other_quotes() -> None:
+    """BTC in USD, USDT and EUR on three venues: USD and USDT are compared (at par, said so),
+    EUR never; the best pair is buying the cheapest ask and selling the dearest bid."""
+    rows = {
+        ("KRAKEN", "BTC/USD"): ("60000.00", "60001.00", "USD"),
+        ("BINANCE", "BTC/USDT"): ("60100.00", "60101.00", "USDT"),
+        ("BITSTAMP", "BTC/EUR"): ("70000.00", "70001.00", "EUR"),
+    }
+    markets = {
+        key: {"base": "BTC", "quote": quote, "taker_fee": "0.001"}
+        for key, (_, _, quote) in rows.items()
+    }
+    board = TickerBoard(list(rows), markets)
+    for (exchange, symbol), (bid, ask, _) in rows.items():
+        board.apply(ticker(symbol, None, bid, ask) | {"exchange": exchange})
+    [spread] = board.spreads()
+    assert (spread.base, spread.quote, spread.at_par) == ("BTC", "USD", ("USD", "USDT"))
+    assert spread.spread is not None
+    assert (spread.spread.buy.exchange, spread.spread.sell.exchange) == ("KRAKEN", "BINANCE")
+    fees = D("60001.00") * D("0.001") + D("60100.00") * D("0.001")
+    assert spread.spread.net == D("60100.00") - D("60001.00") - fees
+
+
 def order(
     event: str, status: str, filled: str = "0.00000", order_id: str = "7", **extra: object
 ) -> dict:

@@ -8,9 +8,10 @@ latest move was up or down. Widths only grow, so the board does not jump.
 Cross-venue spreads: given each instrument's market (base, quote, taker fee, from the markets
 listing), the board also keeps, for every base and quote asset that two or more rows share,
 the best spread of buying on one venue at its ask and selling on another at its bid, net of
-both taker fees (`velocimex_cli.wire.cross_venue`, the arbitrage strategy's arithmetic). Only
-rows with the same quote asset are compared (BTC/USDT with BTC/USDT, not with BTC/USD: a
-stablecoin's rate is not assumed). A negative spread is shown as it is (red), not hidden.
+both taker fees (`velocimex_cli.wire.cross_venue`, the arbitrage strategy's arithmetic). Rows
+are compared when their quote assets are the same or both at par with USD (USD, USDT, USDC,
+as the arbitrage strategy's `quote_rate` is 1 unless configured: the line says so); BTC/EUR
+is never compared with BTC/USD. A negative spread is shown as it is (red), not hidden.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from decimal import Decimal
 from rich.text import Text
 
 from velocimex_cli.render.frame_lines import join_lines, number_cell
-from velocimex_cli.wire.cross_venue import CrossVenueSpread, VenueQuote, best_spread
+from velocimex_cli.wire.cross_venue import (
+    CrossVenueSpread,
+    VenueQuote,
+    best_spread,
+    quote_family,
+)
 from velocimex_cli.wire.numbers import parse_decimal, plain
 
 _CENT = Decimal("0.01")
@@ -57,11 +63,13 @@ class TickerRow:
 @dataclass(frozen=True)
 class AssetSpread:
     """The best cross-venue spread of one base asset in one quote asset (None: no two of its
-    rows have a bid and an ask yet)."""
+    rows have a bid and an ask yet). `at_par`: the rows' quote assets when they differ (all at
+    par with `quote`, USD), else empty."""
 
     base: str
     quote: str
     spread: CrossVenueSpread | None
+    at_par: tuple[str, ...] = ()
 
 
 class TickerBoard:
@@ -82,20 +90,33 @@ class TickerBoard:
             self.rows[(exchange, symbol)] = TickerRow(exchange, symbol)
 
     def spreads(self) -> list[AssetSpread]:
-        """Per (base, quote) shared by two or more rows, in the rows' order: the best spread."""
+        """Per base asset and quote family (`cross_venue.quote_family`) shared by two or more
+        rows, in the rows' order: the best spread."""
         groups: dict[tuple[str, str], list[VenueQuote]] = {}
+        quotes_of: dict[tuple[str, str], set[str]] = {}
         for key, row in self.rows.items():
             market = self.markets.get(key)
             fee = parse_decimal(market.get("taker_fee")) if market else None
             if market is None or fee is None:
                 continue
-            quote = VenueQuote(row.exchange, row.symbol, row.bid, row.ask, fee)
-            groups.setdefault((str(market["base"]), str(market["quote"])), []).append(quote)
-        return [
-            AssetSpread(base, quote, best_spread(quotes))
-            for (base, quote), quotes in groups.items()
-            if len(quotes) >= 2
-        ]
+            quote = str(market["quote"])
+            group = (str(market["base"]), quote_family(quote))
+            groups.setdefault(group, []).append(
+                VenueQuote(row.exchange, row.symbol, row.bid, row.ask, fee)
+            )
+            quotes_of.setdefault(group, set()).add(quote)
+        spreads = []
+        for (base, family), venues in groups.items():
+            if len(venues) < 2:
+                continue
+            quotes = quotes_of[(base, family)]
+            if len(quotes) == 1:
+                spreads.append(AssetSpread(base, quotes.pop(), best_spread(venues)))
+            else:
+                spreads.append(
+                    AssetSpread(base, family, best_spread(venues), tuple(sorted(quotes)))
+                )
+        return spreads
 
     def apply(self, message: Mapping) -> bool:
         """Fold one stream message in; True when the board changed."""
@@ -200,13 +221,18 @@ def spread_line(asset: AssetSpread, stale: bool = False) -> Text:
     line.append(amount, style=style)
     if spread.net <= 0:
         line.append("  (no edge)", style="dim")
+    if asset.at_par:
+        line.append(f"  ({' = '.join(asset.at_par)})", style="dim")
     return line
 
 
 def spread_message(asset: AssetSpread) -> dict:
     """The NDJSON line of a spread off a terminal (`type` "cross_venue_spread")."""
     spread = asset.spread
-    body: dict = {"type": "cross_venue_spread", "base": asset.base, "quote": asset.quote}
+    body: dict = {
+        "type": "cross_venue_spread", "base": asset.base, "quote": asset.quote,
+        "quotes_at_par": list(asset.at_par),
+    }  # fmt: skip
     if spread is None:
         return body | {"buy": None, "sell": None, "net": None, "net_bps": None}
     return body | {

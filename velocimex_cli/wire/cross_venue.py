@@ -1,7 +1,7 @@
 """The cross-venue edge: buying an asset on one venue and selling it on another, net of the
 taker fee of both legs. One place for the arithmetic the arbitrage strategy trades on and
 `vmx ticker --watch` shows. Decimal only; fees are fractions (0.001 = 10 bps); both prices in
-the same quote asset (the caller converts or compares only like quotes).
+the same quote asset (the caller converts, or compares only like quotes or quotes at par).
 """
 
 from __future__ import annotations
@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 BPS = Decimal(10_000)
+# Quote assets compared at par with one another (BTC/USDT against BTC/USD), as the arbitrage
+# strategy's `quote_rate` is 1 unless configured; any other two quotes are never compared.
+PAR_QUOTES = ("USD", "USDT", "USDC")
+
+
+def quote_family(quote: str) -> str:
+    """The asset `quote` is compared in: USD for every quote at par with it, else itself."""
+    return PAR_QUOTES[0] if quote in PAR_QUOTES else quote
 
 
 def net_edge(buy: Decimal, sell: Decimal, buy_fee: Decimal, sell_fee: Decimal) -> Decimal:
