@@ -10,6 +10,7 @@ import ast
 from pathlib import Path
 
 import velocimex_cli
+from tests.import_circles import find_circle
 
 ROOT = Path(velocimex_cli.__file__).parent
 
@@ -60,29 +61,6 @@ def import_graph(root: Path) -> dict[str, set[str]]:
                     found.add(target)
         graph[name] = found - {name}
     return graph
-
-
-def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One circle of imports (its modules, the first repeated at the end), or None."""
-    state: dict[str, str] = {}  # "open" while on the path, "done" once fully explored
-    path: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = "open"
-        path.append(name)
-        for target in sorted(graph[name]):
-            if state.get(target) == "open":
-                return [*path[path.index(target) :], target]
-            if target not in state and (circle := visit(target)) is not None:
-                return circle
-        path.pop()
-        state[name] = "done"
-        return None
-
-    for name in sorted(graph):
-        if name not in state and (circle := visit(name)) is not None:
-            return circle
-    return None
 
 
 def test_velocimex_cli_has_no_import_circle() -> None:

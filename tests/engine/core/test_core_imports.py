@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 import velocimex_cli.engine.core as core
+from tests.import_circles import find_circle
 
 PACKAGE = "velocimex_cli.engine.core"
 
@@ -31,29 +32,6 @@ def imports_within(directory: Path, package: str) -> dict[str, set[str]]:
                         found.add(alias.name.removeprefix(package + ".").split(".")[0])
         graph[name] = found & modules - {name}
     return graph
-
-
-def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One circle of imports (its modules, the first repeated at the end), or None."""
-    state: dict[str, str] = {}  # "open" while on the path, "done" once fully explored
-    path: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = "open"
-        path.append(name)
-        for target in sorted(graph[name]):
-            if state.get(target) == "open":
-                return [*path[path.index(target) :], target]
-            if target not in state and (circle := visit(target)) is not None:
-                return circle
-        path.pop()
-        state[name] = "done"
-        return None
-
-    for name in sorted(graph):
-        if name not in state and (circle := visit(name)) is not None:
-            return circle
-    return None
 
 
 def test_the_core_has_no_import_circle() -> None:
