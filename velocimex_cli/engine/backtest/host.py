@@ -90,7 +90,7 @@ class BacktestHost(StrategyHost):
                 self.pending.remove(entry)
                 return self._pending_info(entry[3], "canceled", "canceled")
         if order_id.startswith(self._prefix):  # the id it had while pending: it has arrived
-            arrived = self.exchange.ledger.accounts[self.account].client_ids.get(order_id)
+            arrived = self.exchange.account(self.account).client_ids.get(order_id)
             if arrived is not None:
                 order_id = str(arrived)
         return super().cancel(order_id)
@@ -162,7 +162,7 @@ class BacktestHost(StrategyHost):
         rested: list[tuple[int, int]] = []
         last = event_index - self.extra_events
         exchange = self.exchange
-        account = exchange.ledger.accounts[self.account]
+        account = exchange.account(self.account)
         while pending and pending[0][0] <= now and pending[0][1] < last:
             _due, _index, client_id, request = pending.popleft()
             try:  # `place_order` without the wire dict it would build for its answer

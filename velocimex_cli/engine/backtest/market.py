@@ -92,14 +92,14 @@ class MarketReplay:
         self.prints = PrintMarket(
             exchange, clock, instrument, self.liquidity, self.tape, touch=self.touch
         )
-        self._book = exchange.books[instrument.index]
+        self._book = exchange.book(instrument)
         # Why the recorded feed was down (a book_status not valid); None: it was whole.
         self.halted: str | None = None
 
     def _account(self, name: str) -> Account:
         exchange = self.exchange
         exchange.ensure_account(name, AccountKind.SIMULATED)
-        account = exchange.ledger.accounts[name]
+        account = exchange.account(name)
         for asset in (self.instrument.base, self.instrument.quote):
             exchange.fund(name, asset, Decimal(COUNTERPARTY_FUNDS) / LEDGER_SCALE)
         return account

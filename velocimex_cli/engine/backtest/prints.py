@@ -84,7 +84,7 @@ class PrintMarket:
         self.shown: tuple[int, int, int] = (0, 0, 0)  # bid, ask (0: none), lots of each
         self.printed: dict[int, int] = {}  # ticks -> size of the last print there
         self.ahead: dict[int, int] = {}  # a strategy order's id -> market lots ahead of it
-        self._book = exchange.books[instrument.index]
+        self._book = exchange.book(instrument)
         self._sequence = -1  # the book's sequence when the shown market was last set
         self._listeners = -1  # how many listeners `_check_quiet` saw
         self._mirror = (

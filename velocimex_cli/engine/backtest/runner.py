@@ -145,7 +145,7 @@ def _run(
     feed = (MarketAlone if strategy_cls is None else MarketFeed)(data, clock, replay)
     exchange.ensure_account(ACCOUNT)
     if data.trades_only:  # prints fill the strategy's resting orders (prints.py)
-        replay.prints.follow(exchange.ledger.accounts[ACCOUNT])
+        replay.prints.follow(exchange.account(ACCOUNT))
     node.add_driver(feed)
     if strategy_cls is None:
         _replay(node, feed, progress, progress_every)

@@ -118,7 +118,7 @@ class MarketSimulator:
     def _participant(self, name: str) -> Account:
         exchange = self.exchange
         exchange.ensure_account(name, AccountKind.SIMULATED)
-        account = exchange.ledger.accounts[name]
+        account = exchange.account(name)
         for asset in exchange.catalogue.assets():
             self._top_up(account, asset)
         return account

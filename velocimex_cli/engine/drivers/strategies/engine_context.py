@@ -196,7 +196,7 @@ class EngineContext:
 
     # -- market data -----------------------------------------------------------------------
     def _levels(self, instrument: Instrument, side: int, depth: int, exclude_own: bool) -> list:
-        book = self._exchange.books[instrument.index]
+        book = self._exchange.book(instrument)
         if not exclude_own:
             return book.depth(side, depth)
         own: dict[int, int] = {}
@@ -236,7 +236,7 @@ class EngineContext:
         return BookSnapshot(
             exchange=instrument.venue.name,
             symbol=instrument.symbol,
-            sequence=self._exchange.books[instrument.index].sequence,
+            sequence=self._exchange.book(instrument).sequence,
             bids=tuple(
                 BookLevel(price_of(p), quantity_of(q))
                 for p, q in self._levels(instrument, BUY, depth, exclude_own)

@@ -168,7 +168,7 @@ if NATIVE:
 
 def book_top(exchange: Exchange, instrument: Instrument, timestamp: datetime) -> BookTop:
     """The book's top as it is now."""
-    book = exchange.books[instrument.index]
+    book = exchange.book(instrument)
     bid, ask = book.best_bid(), book.best_ask()
     price_of, quantity_of = instrument.price_of, instrument.quantity_of
     return _new(

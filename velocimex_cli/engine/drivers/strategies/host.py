@@ -368,7 +368,7 @@ class StrategyHost:
             self.tally.rejected += 1
             raise
         self.tally.orders += 1
-        order = self.exchange.ledger.accounts[self.account].orders.get(int(wire["order_id"]))
+        order = self.exchange.account(self.account).orders.get(int(wire["order_id"]))
         if order is not None and order.is_live:
             self._orders[order.id] = order
         if wire["status"] == "rejected":
@@ -383,7 +383,7 @@ class StrategyHost:
         return list(orders.values())
 
     def cancel(self, order_id: str) -> OrderInfo:
-        account = self.exchange.ledger.accounts[self.account]
+        account = self.exchange.account(self.account)
         order = account.orders.get(int(order_id)) if order_id.isdigit() else None
         if order is None or not self._mine({"client_order_id": order.client_id}):
             raise NotFound(

@@ -78,7 +78,7 @@ class RemoteHost(StrategyHost):
     def subscribe(self, instrument: Instrument) -> None:
         super().subscribe(instrument)
         key = (instrument.venue.name, instrument.symbol)
-        self._told.setdefault(key, self.exchange.books[instrument.index].sequence)
+        self._told.setdefault(key, self.exchange.book(instrument).sequence)
 
     def told(self, top: BookTop) -> None:
         """The worker is sent this book (a later one may replace it before it is sent)."""

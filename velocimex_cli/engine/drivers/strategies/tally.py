@@ -119,7 +119,7 @@ class Tally:
             held = self._held[index]
             instrument = held.instrument
             info = self.position(instrument)
-            book = exchange.books[index]
+            book = exchange.book(instrument)
             bid, ask = book.best_bid(), book.best_ask()
             upnl = None
             if bid is not None and ask is not None:

@@ -195,7 +195,7 @@ class VenueFeed:
     def _account(self, name: str) -> Account:
         exchange = self.exchange
         exchange.ensure_account(name, AccountKind.SIMULATED)
-        return exchange.ledger.accounts[name]
+        return exchange.account(name)
 
     def _fund(self, instrument: Instrument) -> None:
         """The venue's side of the market never runs out (backtest/market.py's amount)."""
