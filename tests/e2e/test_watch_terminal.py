@@ -126,8 +126,13 @@ def test_watch_off_a_terminal_prints_ndjson_snapshots_of_the_local_book(
     assert live, lines
     for line in live:
         assert (line["exchange"], line["symbol"], line["status"]) == ("BINANCE", "BTC/USDT", "live")
-        assert 1 <= len(line["bids"]) <= 3 and 1 <= len(line["asks"]) <= 3
-        assert line["bids"][0]["price"] < line["asks"][0]["price"]
+        # --depth 3 a side; a side may be empty for a moment (the simulator's takers sweep
+        # it), the book never is, and it is never crossed
+        assert len(line["bids"]) <= 3 and len(line["asks"]) <= 3
+        assert line["bids"] or line["asks"], line
+        if line["bids"] and line["asks"]:
+            assert line["bids"][0]["price"] < line["asks"][0]["price"]
+    assert any(line["bids"] and line["asks"] for line in live), live
 
 
 def first_line_then_close(env: dict[str, str], *args: str) -> dict:
