@@ -3,16 +3,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import pkgutil
 import sys
-from pathlib import Path
+
+from benchmarks import available
 
 REQUIRED_SUMMARY_KEYS = ("value", "baseline", "ratio", "target")
-
-
-def available() -> list[str]:
-    here = Path(__file__).parent
-    return sorted(m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_"))
 
 
 def main(argv: list[str] | None = None) -> int:

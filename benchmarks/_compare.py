@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.__main__ import available
+from benchmarks import available
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("value", "baseline", "ratio")
@@ -111,14 +111,6 @@ def before_side(before: str, python: str | None, checkout_dir: str | None) -> Si
     if not (checkout / "benchmarks").is_dir():
         raise CompareError(f"{checkout} has no benchmarks/ directory: is it a vmx checkout?")
     return Side("before", interpreter, checkout)
-
-
-def _modules(checkout: Path) -> set[str]:
-    return {
-        path.stem
-        for path in (checkout / "benchmarks").glob("*.py")
-        if not path.name.startswith("_")
-    }
 
 
 def _run(
@@ -270,7 +262,7 @@ def main(argv: list[str]) -> int:
     try:
         before = before_side(args.before, args.before_python, args.checkout_dir)
         after = Side("after", sys.executable, ROOT)
-        common = sorted(_modules(before.checkout) & set(available()))
+        common = sorted(set(available(before.checkout / "benchmarks")) & set(available()))
         names = common
         if args.only:
             names = [name.strip() for name in args.only.split(",") if name.strip()]

@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.__main__ import REQUIRED_SUMMARY_KEYS, available  # noqa: E402
+from benchmarks import available  # noqa: E402
+from benchmarks.__main__ import REQUIRED_SUMMARY_KEYS  # noqa: E402
 
 
 @pytest.mark.parametrize("name", available())
