@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -98,31 +99,40 @@ def mirror(tmp_path: Path) -> Iterator[Mirror]:
         yield Mirror(source, env)
 
 
-def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
-    mirror: Mirror, tmp_path: Path
-) -> None:
-    source = mirror.source
-    source.push(snapshot([("60000.005", "1")], [("60000.017", "1")]))
-    recording = tmp_path / "binance.ndjson"
+@contextmanager
+def recording(mirror: Mirror, path: Path) -> Iterator[Reader]:
+    """`vmx stream market BINANCE:BTC/USDT -c book -c trades --record path` against the mirror,
+    from its first book snapshot (seed the venue's book first) until the block ends; then
+    stopped as a stream is (SIGINT), and it must exit 0."""
     process = subprocess.Popen(
         [*VMX, "stream", "market", "BINANCE:BTC/USDT", "-c", "book", "-c", "trades",
-         "--duration", "60", "--record", str(recording)],
+         "--duration", "60", "--record", str(path)],
         env=mirror.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     reader = Reader(process)
     try:
         reader.wait_for(lambda: any('"book_snapshot"' in line for line in reader.lines))
+        yield reader
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert process.returncode == 0, "".join(reader.err)
+
+
+def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    source = mirror.source
+    source.push(snapshot([("60000.005", "1")], [("60000.017", "1")]))
+    recorded = tmp_path / "binance.ndjson"
+    with recording(mirror, recorded) as reader:
         source.push(trade("60000.005", "0.2", "sell", t=1.0))  # the strategy buys at market
         source.push(changes(asks=[("60000.013", "0.5")], t=1.1))  # and gets 60000.013
         source.push(trade("60000.013", "0.1", "buy", t=1.2))
         source.push(changes(bids=[("60000.009", "0.3")], t=1.3))
         reader.wait_for(lambda: any("60000.009" in line for line in reader.lines))
-    finally:
-        process.send_signal(signal.SIGINT)  # how a stream is stopped
-        process.wait(timeout=30)
-    assert process.returncode == 0, "".join(reader.err)
 
-    header = json.loads(recording.read_text(encoding="utf-8").splitlines()[0])
+    header = json.loads(recorded.read_text(encoding="utf-8").splitlines()[0])
     assert header["terms"] == {
         "BINANCE:BTC/USDT": {
             "base": "BTC",
@@ -140,7 +150,7 @@ def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
     strategy.write_text(BUY_AT_MARKET_ON_FIRST_PRINT, encoding="utf-8")
     fills = tmp_path / "fills.csv"
     ran = vmx(
-        mirror.env, "backtest", str(strategy), "--data", str(recording), "--trades", str(fills),
+        mirror.env, "backtest", str(strategy), "--data", str(recorded), "--trades", str(fills),
         "--json",
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
@@ -180,7 +190,7 @@ def test_a_recording_of_a_mirrored_market_backtests_on_the_venues_terms(
     assert said in live.stderr
     small_strategy = tmp_path / "small.py"
     small_strategy.write_text(orders_on_trades({1: [tuple(small)]}), encoding="utf-8")
-    refused = vmx(mirror.env, "backtest", str(small_strategy), "--data", str(recording), "--json")
+    refused = vmx(mirror.env, "backtest", str(small_strategy), "--data", str(recorded), "--json")
     assert refused.returncode == 0, refused.stderr
     report = json.loads(refused.stdout, parse_float=D)
     assert report["orders_rejected"] == 1
@@ -196,15 +206,8 @@ def test_a_recording_through_a_feed_outage_backtests_halted_until_the_snapshot(
     feed is down (MARKET_CLOSED, the engine's reason) and fills the ones before and after."""
     source = mirror.source
     source.push(snapshot([("60000.005", "1")], [("60000.017", "1")]))
-    recording = tmp_path / "outage.ndjson"
-    process = subprocess.Popen(
-        [*VMX, "stream", "market", "BINANCE:BTC/USDT", "-c", "book", "-c", "trades",
-         "--duration", "60", "--record", str(recording)],
-        env=mirror.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    reader = Reader(process)
-    try:
-        reader.wait_for(lambda: any('"book_snapshot"' in line for line in reader.lines))
+    recorded = tmp_path / "outage.ndjson"
+    with recording(mirror, recorded) as reader:
         source.push(trade("60000.005", "0.2", "sell", t=1.0))  # a market buy
         source.push(changes(asks=[("60000.013", "0.5")], t=1.1))  # it arrives: 60000.013
         source.push(down("stalled: no book update for 30 s"))
@@ -216,12 +219,8 @@ def test_a_recording_through_a_feed_outage_backtests_halted_until_the_snapshot(
         source.push(changes(bids=[("60000.010", "0.3")], t=1.5))  # it arrives: 60000.020
         last = re.compile(r"60000\.010?\b")  # the bid of 60000.010 (as the stream writes it)
         reader.wait_for(lambda: any(last.search(line) for line in reader.lines))
-    finally:
-        process.send_signal(signal.SIGINT)  # how a stream is stopped
-        process.wait(timeout=30)
-    assert process.returncode == 0, "".join(reader.err)
 
-    lines = [json.loads(line) for line in recording.read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(line) for line in recorded.read_text(encoding="utf-8").splitlines()]
     statuses = [entry["msg"] for entry in lines[1:] if entry["msg"]["type"] == "book_status"]
     assert [s["valid"] for s in statuses] == [False, True], statuses
     reason = statuses[0]["reason"]
@@ -233,7 +232,7 @@ def test_a_recording_through_a_feed_outage_backtests_halted_until_the_snapshot(
     strategy.write_text(orders_on_trades({1: buy, 3: buy, 5: buy}), encoding="utf-8")
     fills = tmp_path / "fills.csv"
     ran = vmx(
-        mirror.env, "backtest", str(strategy), "--data", str(recording), "--trades", str(fills),
+        mirror.env, "backtest", str(strategy), "--data", str(recorded), "--trades", str(fills),
         "--json",
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
