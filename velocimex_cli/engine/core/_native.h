@@ -273,6 +273,21 @@ int list_set_ll(PyObject *list, Py_ssize_t i, long long v);
 int attr_add(PyObject *obj, PyObject *name, long long delta);
 int set_add_pair(PyObject *set, PyObject *a, PyObject *b);
 int dict_set_order(PyObject *dict, OrderObject *order);
+Py_ssize_t slot_offset(PyTypeObject *type, const char *name);
+PyObject *int_text(PyObject *value);
+
+/* `object.<slot>` of an object of the type `slot_offset` read `offset` from (the caller checks
+ * the type): a new reference, or NULL with AttributeError set when the slot is empty. */
+static inline PyObject *
+slot_value(PyObject *object, Py_ssize_t offset, PyObject *name)
+{
+    PyObject *value = *(PyObject **)((char *)object + offset);
+    if (value == NULL) {
+        PyErr_SetObject(PyExc_AttributeError, name);
+        return NULL;
+    }
+    return Py_NewRef(value);
+}
 
 /* orders.c */
 int order_init_fields(OrderObject *self, long long id, PyObject *account, PyObject *instrument,
@@ -423,6 +438,7 @@ PyObject *recording_events(PyObject *module, PyObject *const *args, Py_ssize_t n
 /* engine/drivers/strategies/event_values.c (calls only values.c) */
 PyObject *ticks_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *trade_tick(PyObject *module, PyObject *trade);
+int trade_instrument(PyObject *trade, PyObject **instrument, PyObject **index);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

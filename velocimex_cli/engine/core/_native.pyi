@@ -76,5 +76,7 @@ def _configure_ticks(
     utc: tzinfo,
     from_seconds: Callable[[int, tzinfo], datetime],
     cached: int,
+    trade_type: type[TradeEvent],
+    instrument_type: type[Instrument],
 ) -> None: ...
 def trade_tick(trade: TradeEvent) -> TradeTick: ...

@@ -1,7 +1,7 @@
 /* values.c: Python values read and written from C, for every file of the C core.
  *
  * No Python twin: these are the C spellings of `int(x)`, `obj.attr`, `obj.attr += n`,
- * `lst[i] += n`, `s.add((a, b))`, `d[order.id] = order`. The `ex_*` ones read the Exchange's
+ * `lst[i] += n`, `s.add((a, b))`, `d[order.id] = order`, `str(n)`. The `ex_*` ones read the Exchange's
  * attributes straight from its __dict__ (the engine path holds it for a command).
  */
 #include "_native.h"
@@ -220,3 +220,54 @@ dict_set_order(PyObject *dict, OrderObject *order)
     return rc;
 }
 
+
+/* (no Python twin) Where `type` keeps its slot `name` (a field of a class with __slots__, such
+ * as a dataclass with slots=True): the offset in an instance, or -1 with TypeError set when
+ * `name` is no object slot of `type`. `slot_value` (_native.h) reads it. */
+Py_ssize_t
+slot_offset(PyTypeObject *type, const char *name)
+{
+    PyObject *descriptor = PyObject_GetAttrString((PyObject *)type, name);
+    if (descriptor == NULL) {
+        return -1;
+    }
+    Py_ssize_t offset = -1;
+    if (Py_IS_TYPE(descriptor, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descriptor)->d_member;
+        if (member->type == T_OBJECT_EX && !(member->flags & READONLY)) {
+            offset = member->offset;
+        }
+    }
+    Py_DECREF(descriptor);
+    if (offset < 0) {
+        PyErr_Format(PyExc_TypeError, "%.100s.%s is not a slot", type->tp_name, name);
+    }
+    return offset;
+}
+
+/* (no Python twin) `str(value)`: a non-negative int that fits 64 bits written out (the
+ * general conversion costs several times as much for the small ids the engine numbers), any
+ * other value the general way. A new reference, or NULL. */
+PyObject *
+int_text(PyObject *value)
+{
+    int overflow = 0;
+    long long v = PyLong_CheckExact(value) ? PyLong_AsLongLongAndOverflow(value, &overflow) : -1;
+    if (v == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (v < 0 || overflow) {
+        return PyObject_Str(value);
+    }
+    char digits[24];
+    int length = 0;
+    do {
+        digits[sizeof(digits) - 1 - length++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    PyObject *text = PyUnicode_New(length, 127);
+    if (text != NULL) {
+        memcpy(PyUnicode_DATA(text), digits + sizeof(digits) - length, (size_t)length);
+    }
+    return text;
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,23 @@ def test_the_c_trade_tick_is_the_python_one() -> None:
         assert [type(value) for value in native] == [type(value) for value in python]
         assert native.timestamp.tzinfo is python.timestamp.tzinfo is UTC
         assert str(native.price) == str(python.price)
+
+
+@pytest.mark.skipif(not NATIVE, reason="the C core is not built")
+def test_the_c_trade_tick_reads_any_trade_as_python_does() -> None:
+    """Ids the C core writes out itself and those it leaves to str(), and a trade that is not
+    the engine's TradeEvent (read by attribute, not from its slots)."""
+
+    class Duck:
+        def __init__(self, event: TradeEvent) -> None:
+            for name in ("instrument", "trade_id", "price", "lots", "side", "micros"):
+                setattr(self, name, getattr(event, name))
+
+    base = events()[0]
+    ids = [0, 9, 10, 2**63 - 1, 2**63, 10**30, -5]
+    trades: list[Any] = [dataclasses.replace(base, trade_id=i) for i in ids]
+    trades += [Duck(event) for event in events()[:20]]
+    for event in trades:
+        native, python = trade_tick(event), event_values._trade_tick(event)
+        assert native == python and type(native.trade_id) is str
+    assert [trade_tick(t).trade_id for t in trades[: len(ids)]] == [str(i) for i in ids]

@@ -15,6 +15,10 @@
 /* What event_values.py hands over once (`_configure_ticks`), and the last moment built. */
 static struct {
     PyTypeObject *tick_type;  /* context.TradeTick */
+    PyTypeObject *trade_type; /* events.TradeEvent, whose fields are read from its slots: */
+    Py_ssize_t at_instrument, at_price, at_lots, at_side, at_micros, at_trade_id;
+    PyTypeObject *instrument_type; /* instruments.Instrument, likewise its index: */
+    Py_ssize_t at_index;
     PyObject *values;         /* event_values._values: index -> (instrument, exchange, symbol,
                                  prices by ticks, sizes by lots) */
     PyObject *new_values;     /* event_values._instrument_values(instrument) -> that tuple */
@@ -33,17 +37,28 @@ static struct {
 } T;
 
 /* (no Python twin in engine/core: event_values.py's module-level set-up) `_configure_ticks(
- * TradeTick, values, new_values, SIDE_NAMES, UTC, fromtimestamp, cached)`. */
+ * TradeTick, values, new_values, SIDE_NAMES, UTC, fromtimestamp, cached, TradeEvent,
+ * Instrument)`. */
 PyObject *
 ticks_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (check_nargs("_configure_ticks", nargs, 7) < 0) {
+    if (check_nargs("_configure_ticks", nargs, 9) < 0) {
         return NULL;
     }
     if (!PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type) ||
-        !PyDict_CheckExact(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "_configure_ticks: a tuple type and a dict");
+        !PyDict_CheckExact(args[1]) || !PyType_Check(args[7]) || !PyType_Check(args[8])) {
+        PyErr_SetString(PyExc_TypeError, "_configure_ticks: a tuple type, a dict, two classes");
+        return NULL;
+    }
+    PyTypeObject *trade_type = (PyTypeObject *)args[7], *instrument_type = (PyTypeObject *)args[8];
+    if ((T.at_instrument = slot_offset(trade_type, "instrument")) < 0 ||
+        (T.at_price = slot_offset(trade_type, "price")) < 0 ||
+        (T.at_lots = slot_offset(trade_type, "lots")) < 0 ||
+        (T.at_side = slot_offset(trade_type, "side")) < 0 ||
+        (T.at_micros = slot_offset(trade_type, "micros")) < 0 ||
+        (T.at_trade_id = slot_offset(trade_type, "trade_id")) < 0 ||
+        (T.at_index = slot_offset(instrument_type, "index")) < 0) {
         return NULL;
     }
     Py_ssize_t cached = PyLong_AsSsize_t(args[6]);
@@ -69,6 +84,8 @@ ticks_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     TICKS_INTERN(s_quantity_of, "quantity_of")
 #undef TICKS_INTERN
     Py_XSETREF(T.tick_type, (PyTypeObject *)Py_NewRef(args[0]));
+    Py_XSETREF(T.trade_type, (PyTypeObject *)Py_NewRef(trade_type));
+    Py_XSETREF(T.instrument_type, (PyTypeObject *)Py_NewRef(instrument_type));
     Py_XSETREF(T.values, Py_NewRef(args[1]));
     Py_XSETREF(T.new_values, Py_NewRef(args[2]));
     Py_XSETREF(T.side_names, Py_NewRef(args[3]));
@@ -79,6 +96,38 @@ ticks_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     T.has_second = 0;
     Py_CLEAR(T.moment);
     Py_RETURN_NONE;
+}
+
+/* event_values._trade_tick's `trade.<name>`: read from the slot at `offset` when `trade` is a
+ * TradeEvent, else looked up. A new reference, or NULL. */
+static PyObject *
+trade_field(PyObject *trade, Py_ssize_t offset, PyObject *name)
+{
+    if (Py_TYPE(trade) == T.trade_type) {
+        return slot_value(trade, offset, name);
+    }
+    return PyObject_GetAttr(trade, name);
+}
+
+/* (no Python twin: event_values._trade_tick's and trade_delivery._trade_listener's
+ * `trade.instrument.index`) The instrument and its index of a trade, as new references in
+ * `*instrument` and `*index`; -1 with an exception set. */
+int
+trade_instrument(PyObject *trade, PyObject **instrument, PyObject **index)
+{
+    *index = NULL;
+    *instrument = trade_field(trade, T.at_instrument, T.s_instrument);
+    if (*instrument == NULL) {
+        return -1;
+    }
+    *index = Py_TYPE(*instrument) == T.instrument_type
+                 ? slot_value(*instrument, T.at_index, T.s_index)
+                 : PyObject_GetAttr(*instrument, T.s_index);
+    if (*index == NULL) {
+        Py_CLEAR(*instrument);
+        return -1;
+    }
+    return 0;
 }
 
 /* event_values._trade_tick's kept value of `key` in `kept` (a price by ticks, a size by lots):
@@ -167,8 +216,7 @@ trade_tick(PyObject *module, PyObject *trade)
     PyObject *price = NULL, *size = NULL, *micros_obj = NULL, *trade_id = NULL, *id_text = NULL;
     PyObject *side = NULL, *side_name = NULL, *tick = NULL;
     long long micros;
-    if ((instrument = PyObject_GetAttr(trade, T.s_instrument)) == NULL ||
-        (index = PyObject_GetAttr(instrument, T.s_index)) == NULL) {
+    if (trade_instrument(trade, &instrument, &index) < 0) {
         goto done;
     }
     cache = PyDict_GetItemWithError(T.values, index);
@@ -190,16 +238,17 @@ trade_tick(PyObject *module, PyObject *trade)
             goto done;
         }
     }
-    if ((ticks = PyObject_GetAttr(trade, T.s_price)) == NULL ||
+    if ((ticks = trade_field(trade, T.at_price, T.s_price)) == NULL ||
         (price = kept_value(PyTuple_GET_ITEM(cache, 3), ticks, instrument, T.s_price_of)) ==
             NULL ||
-        (lots = PyObject_GetAttr(trade, T.s_lots)) == NULL ||
+        (lots = trade_field(trade, T.at_lots, T.s_lots)) == NULL ||
         (size = kept_value(PyTuple_GET_ITEM(cache, 4), lots, instrument, T.s_quantity_of)) ==
             NULL ||
-        (micros_obj = PyObject_GetAttr(trade, T.s_micros)) == NULL ||
-        as_int64(micros_obj, &micros) < 0 || (trade_id = PyObject_GetAttr(trade, T.s_trade_id)) == NULL ||
-        (id_text = PyObject_Str(trade_id)) == NULL ||
-        (side = PyObject_GetAttr(trade, T.s_side)) == NULL ||
+        (micros_obj = trade_field(trade, T.at_micros, T.s_micros)) == NULL ||
+        as_int64(micros_obj, &micros) < 0 ||
+        (trade_id = trade_field(trade, T.at_trade_id, T.s_trade_id)) == NULL ||
+        (id_text = int_text(trade_id)) == NULL ||
+        (side = trade_field(trade, T.at_side, T.s_side)) == NULL ||
         (side_name = PyObject_GetItem(T.side_names, side)) == NULL) {
         goto done;
     }

@@ -159,10 +159,13 @@ def _trade_tick(trade: TradeEvent) -> TradeTick:
 trade_tick: Callable[[TradeEvent], TradeTick] = _trade_tick
 if NATIVE:
     from velocimex_cli.engine.core import _native
+    from velocimex_cli.engine.core.events import TradeEvent
+    from velocimex_cli.engine.core.instruments import Instrument
 
     _native._configure_ticks(
-        TradeTick, _values, _instrument_values, SIDE_NAMES, UTC, _from_seconds, _CACHED
-    )
+        TradeTick, _values, _instrument_values, SIDE_NAMES, UTC, _from_seconds, _CACHED,
+        TradeEvent, Instrument,
+    )  # fmt: skip
     trade_tick = _native.trade_tick
 
 
