@@ -90,6 +90,26 @@ def test_bad_messages_get_error_replies(client: TestClient) -> None:
             assert error["error"]["details"]["parameter"] == parameter
 
 
+def test_both_streams_answer_a_ping_and_the_orders_stream_takes_nothing_else(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    with client.websocket_connect("/v1/ws/market") as ws:
+        ws.send_text('{"action": "ping"}')
+        assert receive_until(ws, "pong") == {"type": "pong"}
+    with client.websocket_connect("/v1/ws/orders", headers=dict(headers)) as ws:
+        assert receive(ws)["type"] == "authenticated"
+        ws.send_text('{"action": "ping"}')
+        assert receive(ws) == {"type": "pong"}
+        ws.send_text('{"action": "subscribe", "channels": ["book"]}')
+        error = receive(ws)["error"]
+        assert error["message"] == "Nothing to do: this stream only sends order updates"
+        assert error["details"] == {"parameter": "action", "value": "subscribe"}
+        ws.send_text("[1]")
+        assert receive(ws)["error"]["message"] == "Messages must be JSON objects"
+        ws.send_text('{"action": "ping"}')  # the stream goes on
+        assert receive(ws) == {"type": "pong"}
+
+
 def test_unsubscribe(client: TestClient) -> None:
     with client.websocket_connect("/v1/ws/market") as ws:
         ws.send_text('{"action": "unsubscribe", "channels": ["ticker"]}')
