@@ -24,16 +24,23 @@ arg_limit(PyObject *value, long long *out)
     return 0;
 }
 
+/* (no Python twin: best_bid and best_ask below share it) A side's best price, its last
+ * level's (each side keeps its best at the end), or None. */
+static PyObject *
+side_best_price(const Side *s)
+{
+    if (s->len == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLongLong(s->items[s->len - 1]->price);
+}
+
 /* book.PyOrderBook.best_bid */
 PyObject *
 book_best_bid(BookObject *self, PyObject *unused)
 {
     (void)unused;
-    Side *s = &self->sides[0];
-    if (s->len == 0) {
-        Py_RETURN_NONE;
-    }
-    return PyLong_FromLongLong(s->items[s->len - 1]->price);
+    return side_best_price(&self->sides[0]);
 }
 
 /* book.PyOrderBook.best_ask */
@@ -41,11 +48,7 @@ PyObject *
 book_best_ask(BookObject *self, PyObject *unused)
 {
     (void)unused;
-    Side *s = &self->sides[1];
-    if (s->len == 0) {
-        Py_RETURN_NONE;
-    }
-    return PyLong_FromLongLong(s->items[s->len - 1]->price);
+    return side_best_price(&self->sides[1]);
 }
 
 /* book.PyOrderBook.level_quantity */
