@@ -2,7 +2,9 @@
 only for the type checker (`if TYPE_CHECKING:`), those inside functions (lazy imports) and
 relative ones. tests/cli/test_module_graph.py and tests/engine/core/test_core_imports.py check
 the CLI and the core within themselves; this one also sees a circle that crosses packages (the
-node and the strategy deployments, the host and the engine's context)."""
+node and the strategy deployments, the host and the engine's context). And the engine imports
+nothing of the client side of the house, lazily neither (ARCHITECTURE.md: the engine never
+imports the client, the CLI or rendering; what both sides need is in `wire/`)."""
 
 from __future__ import annotations
 
@@ -61,6 +63,48 @@ def import_graph(root: Path) -> dict[str, set[str]]:
                     found.add(target)
         graph[name] = found - {name}
     return graph
+
+
+# The client side of the house, by package under the root: the engine imports none of it.
+CLIENT_SIDE = ("client", "cli", "local", "config", "output", "render")
+
+
+def engine_imports_of_client_side(graph: dict[str, set[str]], package: str) -> list[str]:
+    """Each import of a client-side module by a module of `package`.engine, as "a -> b"."""
+    engine = f"{package}.engine"
+    client_side = tuple(f"{package}.{name}" for name in CLIENT_SIDE)
+    return sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if name == engine or name.startswith(f"{engine}.")
+        for target in targets
+        if target in client_side or target.startswith(tuple(f"{c}." for c in client_side))
+    )
+
+
+def test_the_engine_imports_nothing_of_the_client_side() -> None:
+    found = engine_imports_of_client_side(import_graph(ROOT), "velocimex_cli")
+    assert found == [], "the engine imports the client side: " + "; ".join(found)
+
+
+def test_the_client_side_scan_sees_lazy_imports(tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    for package in ("", "engine", "engine/backtest", "client", "wire"):
+        (root / package).mkdir(parents=True, exist_ok=True)
+        (root / package / "__init__.py").write_text("")
+    (root / "wire" / "errors.py").write_text("class Unreachable(Exception): ...\n")
+    (root / "client" / "errors.py").write_text("from pkg.wire.errors import Unreachable\n")
+    sweep = root / "engine" / "backtest" / "sweep.py"
+    sweep.write_text("def run():\n    from pkg.wire.errors import Unreachable\n")
+    assert engine_imports_of_client_side(import_graph(root), "pkg") == []
+    sweep.write_text("def run():\n    from ...client.errors import Unreachable\n")
+    assert engine_imports_of_client_side(import_graph(root), "pkg") == [
+        "pkg.engine.backtest.sweep -> pkg.client.errors"
+    ]
+    sweep.write_text("def run():\n    import pkg.client\n")
+    assert engine_imports_of_client_side(import_graph(root), "pkg") == [
+        "pkg.engine.backtest.sweep -> pkg.client"
+    ]
 
 
 def test_velocimex_cli_has_no_import_circle() -> None:

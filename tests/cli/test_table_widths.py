@@ -1,6 +1,7 @@
 """Every table command on an 80- and a 120-column terminal: nothing wider than the screen,
-nothing cut, and what each table is for stays (ids, names and kinds of strategies; where a
-deployment runs, its state, orders, fills and error; a position's average price)."""
+nothing cut (no cell with an ellipsis, every header cell a whole column name), and what each
+table is for stays (ids, names and kinds of strategies; where a deployment runs, its state,
+orders, fills and error; a position's average price)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import Harness
+from tests.table_headers import cut_headers_of
 from velocimex_cli.wire import jsonfmt
 
 WIDTHS = (80, 120)
@@ -38,6 +40,7 @@ def screen(vmx: Harness, width: int, *args: str, transport: Any = None) -> str:
     too_wide = [line for line in lines if len(line) > width]
     assert not too_wide, (args, width, too_wide)
     assert "…" not in result.stdout, (args, width, result.stdout)  # nothing is cut
+    assert not cut_headers_of(args, result.stdout), (args, width, result.stdout)  # not silently
     return result.stdout
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cli.conftest import Harness
+from tests.table_headers import cut_headers_of
 
 COMMANDS = [
     ("markets", "status"),
@@ -33,5 +34,6 @@ def test_every_data_command_prints_on_stdout_in_both_modes(vmx: Harness, tty: bo
         assert result.stdout.strip(), args
         if args[0] != "auth":  # (auth status masks the key with an ellipsis on purpose)
             assert "…" not in result.stdout, (args, result.stdout)  # nothing shortened
+        assert not cut_headers_of(args, result.stdout), (args, result.stdout)
     listed = vmx.run("order", "list", tty=tty, env={"NO_COLOR": "1"})
     assert "1234.50" in listed.stdout and order["order_id"] in listed.stdout

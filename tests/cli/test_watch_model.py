@@ -157,7 +157,7 @@ def test_a_stream_never_live_gives_up_as_unreachable_one_that_was_live_never_doe
 
     from velocimex_cli.cli.live_view import give_up_unless_ever_live
     from velocimex_cli.cli.stream import FIRST_CONNECT_ATTEMPTS
-    from velocimex_cli.client.errors import Unreachable
+    from velocimex_cli.wire.errors import Unreachable
 
     seen: list[dict] = []
     never = give_up_unless_ever_live("http://127.0.0.1:9", lambda m: seen.append(m) is None)

@@ -6,7 +6,13 @@ from decimal import Decimal
 
 from rich.console import Console
 
-from velocimex_cli.render.tables import ORDER_COLUMNS, book_ladder, records_table
+from tests.table_headers import cut_headers
+from velocimex_cli.render.tables import (
+    BALANCE_COLUMNS,
+    ORDER_COLUMNS,
+    book_ladder,
+    records_table,
+)
 
 ORDER = {
     "order_id": "751", "client_order_id": "vmx-15c86fe73275aaaaaaaa", "exchange": "BINANCE",
@@ -28,8 +34,18 @@ def test_a_narrow_screen_drops_least_needed_columns_and_cuts_nothing() -> None:
     for must in ("751", "BINANCE", "BTC/USDT", "buy", "0.01000", "1234.50", "open"):
         assert must in narrow
     assert "client_order_id" not in narrow and "…" not in narrow
+    assert not cut_headers(narrow, ORDER_COLUMNS)
     wide = text(records_table([ORDER], ORDER_COLUMNS), 400)
     assert "vmx-15c86fe73275aaaaaaaa" in wide and "2026-11-24T09:36:04.250062Z" in wide
+
+
+def test_values_too_wide_for_any_fit_drop_the_rightmost_columns_instead_of_cropping() -> None:
+    large = Decimal("123456789012345678901234567890.12")
+    row = {"asset": "USDT", "total": large, "available": large, "locked": large}
+    narrow = text(records_table([row], BALANCE_COLUMNS), 80)
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+    assert not cut_headers(narrow, BALANCE_COLUMNS), narrow  # Rich crops it without a mark
+    assert narrow.count(str(large)) == 2 and "locked" not in narrow
 
 
 def test_book_ladder_puts_asks_above_bids_with_exact_digits() -> None:

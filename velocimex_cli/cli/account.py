@@ -59,6 +59,7 @@ class LimitOptions:
 
 LIMIT_NAMES = ("price_band_pct", "max_order_notional", "max_open_orders", "max_orders_per_second")
 OFF_WORDS = ("none", "off", "null")
+LIMIT_COLUMNS = ("limit", "value")
 
 
 def _limits_table(payload: Any) -> Any:
@@ -68,7 +69,7 @@ def _limits_table(payload: Any) -> Any:
         {"limit": name, "value": "off" if value is None else value}
         for name, value in (payload or {}).items()
     ]
-    return records_table(rows, ("limit", "value"))
+    return records_table(rows, LIMIT_COLUMNS)
 
 
 def run_limits(factory: Factory, opts: AccountOptions) -> None:

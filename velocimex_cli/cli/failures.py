@@ -15,11 +15,11 @@ from typing import Any
 # Commands import CommandError from velocimex_cli.cli.command_error (light); this module,
 # with the error tables, is imported only when something failed.
 from velocimex_cli.cli.command_error import CommandError
-from velocimex_cli.client.errors import MissingCredentials, NotAnApi, Unreachable
+from velocimex_cli.client.errors import MissingCredentials, NotAnApi
 from velocimex_cli.config.credentials import CredentialsError
 from velocimex_cli.config.settings import ConfigError
 from velocimex_cli.paths import UnsafeFileError
-from velocimex_cli.wire.errors import ApiError, ErrorCode, ExitCode
+from velocimex_cli.wire.errors import ApiError, ErrorCode, ExitCode, Unreachable
 
 _HINTS: dict[ErrorCode, str] = {
     ErrorCode.AUTHENTICATION_ERROR: "check the key with `vmx auth status`, or log in again: "

@@ -81,7 +81,7 @@ def give_up_unless_ever_live(api_url: str, apply: Callable[[dict], bool]) -> Cal
             if message.get("state") == "live":
                 ever_live = True
             elif not ever_live and message.get("attempt", 0) > FIRST_CONNECT_ATTEMPTS:
-                from velocimex_cli.client.errors import Unreachable
+                from velocimex_cli.wire.errors import Unreachable
 
                 raise Unreachable(api_url, message.get("error") or "connection failed")
         return apply(message)

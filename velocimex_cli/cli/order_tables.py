@@ -13,6 +13,6 @@ def orders_table(payload: Any) -> Any:
 
 
 def fills_table(payload: Any) -> Any:
-    from velocimex_cli.render.tables import FILL_COLUMNS, table_for
+    from velocimex_cli.render.tables import FILL_COLUMNS, FILL_FIT, table_for
 
-    return table_for("fills", FILL_COLUMNS)(payload)
+    return table_for("fills", FILL_COLUMNS, FILL_FIT)(payload)

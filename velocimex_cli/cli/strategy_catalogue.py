@@ -75,14 +75,16 @@ def run_show(factory: Factory, opts: ShowOptions) -> None:
         from rich.console import Group
         from rich.text import Text
 
-        from velocimex_cli.render.tables import detail_table, records_table
+        from velocimex_cli.render.tables import PARAM_FIT, detail_table, records_table
 
         head = {k: v for k, v in payload.items() if k != "params"}
         params = payload.get("params") or []
         if not params:
             return Group(detail_table(head), Text("\nno parameters"))
         return Group(
-            detail_table(head), Text(""), records_table(params, PARAM_COLUMNS, "parameters")
+            detail_table(head),
+            Text(""),
+            records_table(params, PARAM_COLUMNS, "parameters", PARAM_FIT),
         )
 
     emit(factory.io, data, factory.output_format(opts.output), table)

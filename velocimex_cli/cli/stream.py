@@ -113,7 +113,7 @@ class ConnectionReporter:
         self.troubled = False
 
     def __call__(self, message: dict[str, Any]) -> None:
-        from velocimex_cli.client.errors import Unreachable
+        from velocimex_cli.wire.errors import Unreachable
 
         state = message["state"]
         if state == "live":

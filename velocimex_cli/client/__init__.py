@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from velocimex_cli.client import httpx_cli
-from velocimex_cli.client.errors import MissingCredentials, Unreachable
+from velocimex_cli.client.errors import MissingCredentials
+from velocimex_cli.wire.errors import Unreachable
 
 httpx_cli.defer()  # before anything imports httpx
 

@@ -1,18 +1,10 @@
-"""Client-side failures that are not API errors: no server to talk to, no credentials to send."""
+"""Client-side failures that are not API errors: no server to talk to, no credentials to send.
+
+`Unreachable`, the base of the first kind, is in `wire.errors`: the engine raises it too."""
 
 from __future__ import annotations
 
-
-class Unreachable(Exception):
-    """The API could not be reached (connection refused, DNS, timeout). Exit code 9."""
-
-    def __init__(self, url: str, reason: str, hint: str | None = None) -> None:
-        self.url = url
-        self.reason = reason
-        self.hint = (
-            hint or "check the URL, your network, or start the engine with `vmx engine start`"
-        )
-        super().__init__(f"cannot reach the API at {url}: {reason}; {self.hint}")
+from velocimex_cli.wire.errors import Unreachable
 
 
 class NotAnApi(Unreachable):

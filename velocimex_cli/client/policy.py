@@ -19,10 +19,9 @@ from typing import Any
 import httpx
 
 from velocimex_cli.client.endpoints import ORDERS_PATH, order_path
-from velocimex_cli.client.errors import Unreachable
 from velocimex_cli.client.responses import RateLimit, to_data, to_error
 from velocimex_cli.client.retry import IDEMPOTENT_METHODS, RETRY_STATUSES, RetryPolicy
-from velocimex_cli.wire.errors import ErrorCode, NotFound, RateLimitExceeded
+from velocimex_cli.wire.errors import ErrorCode, NotFound, RateLimitExceeded, Unreachable
 
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)  # the request never left
 

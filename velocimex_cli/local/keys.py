@@ -50,7 +50,7 @@ def admin_request(
             body = {}
         raise error_from_body(body, exc.code) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        from velocimex_cli.client.errors import Unreachable
+        from velocimex_cli.wire.errors import Unreachable
 
         reason = str(getattr(exc, "reason", exc))
         hint = "see `vmx engine status` and `vmx engine logs`"

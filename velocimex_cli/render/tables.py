@@ -146,7 +146,11 @@ class FittedTable:
         wrapping = bool(fit.wrap)
         if drop(_LEAST_NEEDED, wrapping):
             return columns, wrapping
-        drop(tuple(fit.wrap), wrapping)  # the wrapped text goes last
+        if drop(tuple(fit.wrap), wrapping):  # the wrapped text goes last
+            return columns, wrapping
+        # Still too wide (long values): the rightmost columns go rather than be cropped at the
+        # screen's edge, which Rich does without a mark, a header and a number cut alike.
+        drop(tuple(reversed(columns)), wrapping)
         return columns, wrapping
 
     def build(self, max_width: int | None = None) -> Table:
@@ -277,6 +281,12 @@ FILL_COLUMNS = (
     "liquidity",
     "timestamp",
 )
+# `order fills`: which fill of which order, at what price and fee; the fill's own id goes
+# after the general least-needed columns (at 80 columns the fee stays instead).
+FILL_FIT = Fit(
+    drop=("timestamp", "liquidity", "fee_asset", "trade_id"),
+    keep=frozenset({"order_id", "symbol", "side", "price", "quantity", "fee"}),
+)
 BALANCE_COLUMNS = ("asset", "total", "available", "locked")
 POSITION_COLUMNS = (
     "exchange",
@@ -300,6 +310,14 @@ STRATEGY_FIT = Fit(
     drop=("params",),
     wrap={"description": 20},
     keep=frozenset({"strategy_id", "name", "kind"}),
+)
+# `strategy show`: each parameter's name, default and bounds stay and its description wraps;
+# choices and whether it is required (its default says so: "-") give way first, its type
+# (which its default shows) when the description would not fit.
+PARAM_FIT = Fit(
+    drop=("choices", "required"),
+    wrap={"description": 16},
+    keep=frozenset({"name", "default", "min", "max", "description"}),
 )
 # `strategy status`: where each runs, how it is doing and why it stopped stay; the money columns
 # (`strategy status ID` has them) give way first, then the error wraps.
@@ -333,15 +351,19 @@ def table_for(key: str, columns: Sequence[str], fit: Fit = PLAIN_FIT) -> Any:
     return render
 
 
+BOOK_COLUMNS = ("side", "price", "quantity")
+
+
 def book_ladder(book: dict[str, Any]) -> Table:
     """The order book as a ladder: asks above (best lowest, nearest the spread), bids below."""
     title = f"{book.get('exchange')} {book.get('symbol')}  seq {book.get('sequence')}"
     table = Table(  # at least as wide as its title, which stays on one line
         title=title, show_edge=False, header_style="bold", pad_edge=False, min_width=len(title)
     )
-    table.add_column("side")
-    table.add_column("price", justify="right")
-    table.add_column("quantity", justify="right")
+    side, price, quantity = BOOK_COLUMNS
+    table.add_column(side)
+    table.add_column(price, justify="right")
+    table.add_column(quantity, justify="right")
     for level in reversed(book.get("asks") or []):
         table.add_row(cell("ask", "side"), cell(level.get("price")), cell(level.get("quantity")))
     if not book.get("asks") and not book.get("bids"):

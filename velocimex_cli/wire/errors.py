@@ -197,6 +197,21 @@ class PermissionDenied(ApiError):
     code = ErrorCode.PERMISSION_DENIED
 
 
+class Unreachable(Exception):
+    """A server vmx needs did not answer (connection refused, DNS, timeout): the API for the
+    client, a Dask scheduler for a sweep's --cluster. No API answered, so it has no error code of
+    the API; the CLI prints it as UNREACHABLE with exit code 9. Here, in the contract, because
+    both sides raise it and the engine does not import the client."""
+
+    def __init__(self, url: str, reason: str, hint: str | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.hint = (
+            hint or "check the URL, your network, or start the engine with `vmx engine start`"
+        )
+        super().__init__(f"cannot reach the API at {url}: {reason}; {self.hint}")
+
+
 def rebuild_error(
     cls: type[ApiError], message: str, details: dict[str, Any] | None = None
 ) -> ApiError:

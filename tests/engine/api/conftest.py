@@ -6,6 +6,7 @@ so every test sees the same seeded books.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -179,3 +180,51 @@ def receive_until(ws: Any, wanted: str, limit: int = 200) -> dict[str, Any]:
         if message["type"] == wanted:
             return message
     raise AssertionError(f"no {wanted} message")
+
+
+# What a client sees of the engine's per-IP WebSocket connection slots: whether one more
+# connection is accepted (a market stream's first message is a ticker) or refused (closed with
+# 1008, "connection limit of N per IP reached").
+
+
+def free_slots(client: TestClient, most: int) -> int:
+    """How many more connections the in-process app accepts from the test client now, counting
+    up to `most`: market streams opened one by one until one is refused, then all closed."""
+    from starlette.websockets import WebSocketDisconnect
+
+    with contextlib.ExitStack() as stack:
+        for accepted in range(most):
+            ws = stack.enter_context(client.websocket_connect("/v1/ws/market"))
+            try:
+                assert receive(ws)["type"] == "ticker"
+            except WebSocketDisconnect as refused:
+                assert refused.code == 1008 and "connection limit" in refused.reason, refused
+                return accepted
+    return most
+
+
+def free_live_slots(ws_url: str, most: int) -> int:
+    """`free_slots` over real sockets: how many more connections the server at `ws_url` accepts
+    from 127.0.0.1 now, counting up to `most`."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with contextlib.ExitStack() as stack:
+        for accepted in range(most):
+            ws = stack.enter_context(connect(ws_url + "/v1/ws/market"))
+            try:
+                assert jsonfmt.loads(ws.recv(timeout=5))["type"] == "ticker"
+            except ConnectionClosed as refused:
+                assert refused.rcvd is not None and refused.rcvd.code == 1008, refused
+                return accepted
+    return most
+
+
+def wait_for_free_slots(count: Callable[[], int], wanted: int, seconds: float) -> int:
+    """`count()` (a `free_slots` probe) once it reaches `wanted`: the server frees a closed
+    connection's slot a moment later, the probes' own too (so a probe never counts too many)."""
+    deadline = time.monotonic() + seconds
+    while (free := count()) < wanted:
+        assert time.monotonic() < deadline, f"{free} free connection slots, not {wanted}"
+        time.sleep(0.02)
+    return free

@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.engine.api.conftest import LiveServer, settings
+from tests.engine.api.conftest import LiveServer, free_live_slots, settings, wait_for_free_slots
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.engine.keys import KeyStore
 from velocimex_cli.wire import jsonfmt
@@ -68,10 +68,7 @@ def test_connection_limit_and_prompt_release(live: LiveServer) -> None:
         # slot as soon as its TCP connection drops.
         clients[3].socket.shutdown(socket.SHUT_RDWR)
         clients[3].socket.close()
-        deadline = time.monotonic() + 3
-        while live.app.state.runtime.slots.in_use("127.0.0.1") > 9:
-            assert time.monotonic() < deadline, "slot not freed"
-            time.sleep(0.02)
+        wait_for_free_slots(lambda: free_live_slots(live.ws_url, 1), 1, 3)
         with connect(live.ws_url + "/v1/ws/market") as again:
             assert receive(again)["type"] == "ticker"
 

@@ -11,7 +11,15 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from tests.engine.api.conftest import ORDER, auth_headers, receive, receive_until, settings
+from tests.engine.api.conftest import (
+    ORDER,
+    auth_headers,
+    free_slots,
+    receive,
+    receive_until,
+    settings,
+    wait_for_free_slots,
+)
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.wire import jsonfmt
 
@@ -80,6 +88,26 @@ def test_bad_messages_get_error_replies(client: TestClient) -> None:
             error = receive_until(ws, "error")
             assert error["error"]["code"] == "INVALID_PARAMETER"
             assert error["error"]["details"]["parameter"] == parameter
+
+
+def test_both_streams_answer_a_ping_and_the_orders_stream_takes_nothing_else(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    with client.websocket_connect("/v1/ws/market") as ws:
+        ws.send_text('{"action": "ping"}')
+        assert receive_until(ws, "pong") == {"type": "pong"}
+    with client.websocket_connect("/v1/ws/orders", headers=dict(headers)) as ws:
+        assert receive(ws)["type"] == "authenticated"
+        ws.send_text('{"action": "ping"}')
+        assert receive(ws) == {"type": "pong"}
+        ws.send_text('{"action": "subscribe", "channels": ["book"]}')
+        error = receive(ws)["error"]
+        assert error["message"] == "Nothing to do: this stream only sends order updates"
+        assert error["details"] == {"parameter": "action", "value": "subscribe"}
+        ws.send_text("[1]")
+        assert receive(ws)["error"]["message"] == "Messages must be JSON objects"
+        ws.send_text('{"action": "ping"}')  # the stream goes on
+        assert receive(ws) == {"type": "pong"}
 
 
 def test_unsubscribe(client: TestClient) -> None:
@@ -151,13 +179,6 @@ def test_orders_stream_auth_times_out() -> None:
         assert closed.value.reason == "authentication timed out"
 
 
-def wait_for_slots(app: Starlette, host: str, count: int) -> None:
-    deadline = time.monotonic() + 2
-    while app.state.runtime.slots.in_use(host) != count:
-        assert time.monotonic() < deadline, "slot was not freed"
-        time.sleep(0.01)
-
-
 def test_connection_limit_per_ip(
     app: Starlette, client: TestClient, headers: dict[str, str]
 ) -> None:
@@ -170,10 +191,10 @@ def test_connection_limit_per_ip(
             assert closed.value.code == 1008
             assert closed.value.reason == "connection limit of 10 per IP reached"
         sockets[0].close()
-        wait_for_slots(app, "testclient", 9)
+        wait_for_free_slots(lambda: free_slots(client, 1), 1, 2)
         with client.websocket_connect("/v1/ws/market") as again:
             assert receive(again)["type"] == "ticker"
-    wait_for_slots(app, "testclient", 0)
+    assert wait_for_free_slots(lambda: free_slots(client, 11), 10, 2) == 10  # all freed
 
 
 def test_slow_consumer_gets_a_fresh_snapshot_instead_of_a_backlog() -> None:

@@ -8,7 +8,6 @@ and never reads again while thousands of order updates are produced through REST
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import os
 import socket
@@ -20,7 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.engine.api.conftest import LiveServer, auth_headers, settings
+from tests.engine.api.conftest import (
+    LiveServer,
+    auth_headers,
+    free_live_slots,
+    settings,
+    wait_for_free_slots,
+)
 from velocimex_cli.engine.api.app import create_app
 from velocimex_cli.wire import jsonfmt
 
@@ -108,7 +113,7 @@ def test_a_peer_that_stops_reading_is_closed_and_its_slot_freed(
     reader = threading.Thread(target=good_reader, daemon=True)
     reader.start()
     assert good_ready.wait(5)
-    assert runtime.slots.in_use("127.0.0.1") == 2
+    assert free_live_slots(server.ws_url, 9) == 8  # the slow peer's slot and the good reader's
 
     produced = 0
     started = time.monotonic()
@@ -123,18 +128,13 @@ def test_a_peer_that_stops_reading_is_closed_and_its_slot_freed(
                 assert response.status_code == 201, response.text
             assert api.delete("/v1/trading/orders").status_code == 200
             produced += 400
-            if runtime.slots.in_use("127.0.0.1") == 1:
+            if free_live_slots(server.ws_url, 9) == 9:  # the slow peer's slot is free too
                 freed_at = time.monotonic()
     assert freed_at is not None, "the slow peer was never closed"
     assert produced >= 400
 
-    # The slot is free: with the good reader's, ten connections fit again.
-    from websockets.sync.client import connect as connect_market
-
-    with contextlib.ExitStack() as extra:
-        for _ in range(9):
-            extra.enter_context(connect_market(server.ws_url + "/v1/ws/market"))
-        assert runtime.slots.in_use("127.0.0.1") == 10
+    # The slot is free: with the good reader's, ten connections fit again, and no more.
+    assert wait_for_free_slots(lambda: free_live_slots(server.ws_url, 10), 9, 5) == 9
 
     # The slow peer's connection is gone: reading drains what was buffered, then EOF or reset.
     slow.settimeout(5)
@@ -174,9 +174,11 @@ def test_market_peer_that_stops_reading_is_closed_too(server: LiveServer) -> Non
     with httpx.Client(base_url=server.url, headers=headers) as api:
         lifted = api.patch("/v1/account/limits", json={"max_orders_per_second": None})
         assert lifted.status_code == 200, lifted.text
-        while runtime.slots.in_use("127.0.0.1") and time.monotonic() - started < 20:
+        freed = False
+        while not freed and time.monotonic() - started < 20:
             for i in range(100):
                 api.post("/v1/trading/orders", json=order(f"{50000 + i}.00"))
             api.delete("/v1/trading/orders")
-    assert runtime.slots.in_use("127.0.0.1") == 0, "the slow market peer was never closed"
+            freed = free_live_slots(server.ws_url, 10) == 10
+    assert freed, "the slow market peer was never closed"
     slow.close()

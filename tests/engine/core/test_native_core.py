@@ -90,6 +90,7 @@ def _state(book: Any) -> tuple:
         book.best_ask(),
         [book.depth(side, n) for side in (BUY, SELL) for n in (-2, 0, 1, 3, 100)],
         [book.level_quantity(side, p) for side in (BUY, SELL) for p in range(0, 11)],
+        [[o.id for o in book.level_orders(side, p)] for side in (BUY, SELL) for p in range(0, 11)],
         [[o.id for o in book.resting_orders(side)] for side in (BUY, SELL)],
         book.resting_count(),
         [book.crosses(side, p) for side in (BUY, SELL) for p in range(0, 11)],

@@ -26,7 +26,7 @@ from typing import Any
 
 from velocimex_cli import __version__
 from velocimex_cli.wire import jsonfmt
-from velocimex_cli.wire.errors import ApiError, InvalidParameter
+from velocimex_cli.wire.errors import ApiError, InvalidParameter, Unreachable
 from velocimex_cli.wire.numbers import parse_decimal
 
 MAX_GRID = 10_000
@@ -241,8 +241,6 @@ def run_dask(
     try:
         client = Client(address, set_as_default=False, timeout=CLUSTER_CONNECT_SECONDS)
     except (OSError, TimeoutError) as exc:
-        from velocimex_cli.client.errors import Unreachable
-
         raise Unreachable(
             address,
             f"no Dask scheduler answered within {CLUSTER_CONNECT_SECONDS} s ({exc})",

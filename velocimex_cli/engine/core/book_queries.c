@@ -24,16 +24,23 @@ arg_limit(PyObject *value, long long *out)
     return 0;
 }
 
+/* (no Python twin: best_bid and best_ask below share it) A side's best price, its last
+ * level's (each side keeps its best at the end), or None. */
+static PyObject *
+side_best_price(const Side *s)
+{
+    if (s->len == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLongLong(s->items[s->len - 1]->price);
+}
+
 /* book.PyOrderBook.best_bid */
 PyObject *
 book_best_bid(BookObject *self, PyObject *unused)
 {
     (void)unused;
-    Side *s = &self->sides[0];
-    if (s->len == 0) {
-        Py_RETURN_NONE;
-    }
-    return PyLong_FromLongLong(s->items[s->len - 1]->price);
+    return side_best_price(&self->sides[0]);
 }
 
 /* book.PyOrderBook.best_ask */
@@ -41,24 +48,34 @@ PyObject *
 book_best_ask(BookObject *self, PyObject *unused)
 {
     (void)unused;
-    Side *s = &self->sides[1];
-    if (s->len == 0) {
-        Py_RETURN_NONE;
+    return side_best_price(&self->sides[1]);
+}
+
+/* (no Python twin: level_quantity and level_orders below share it) Their arguments (side,
+ * price) read, and the level at that price put in *level (NULL: none rests there); -1 with an
+ * exception set when an argument is wrong. */
+static int
+level_arg(BookObject *self, const char *name, PyObject *const *args, Py_ssize_t nargs,
+          Level **level)
+{
+    long long side, price;
+    if (check_nargs(name, nargs, 2) < 0 || arg_int64(args[0], &side, "side") < 0 ||
+        arg_int64(args[1], &price, "price") < 0) {
+        return -1;
     }
-    return PyLong_FromLongLong(s->items[s->len - 1]->price);
+    int s = side == BUY ? 0 : 1;
+    *level = side_find(&self->sides[s], s, price);
+    return 0;
 }
 
 /* book.PyOrderBook.level_quantity */
 PyObject *
 book_level_quantity(BookObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long side, price;
-    if (check_nargs("level_quantity", nargs, 2) < 0 || arg_int64(args[0], &side, "side") < 0 ||
-        arg_int64(args[1], &price, "price") < 0) {
+    Level *level;
+    if (level_arg(self, "level_quantity", args, nargs, &level) < 0) {
         return NULL;
     }
-    int s = side == BUY ? 0 : 1;
-    Level *level = side_find(&self->sides[s], s, price);
     return PyLong_FromLongLong(level != NULL ? level->quantity : 0);
 }
 
@@ -128,13 +145,10 @@ book_resting_orders(BookObject *self, PyObject *arg)
 PyObject *
 book_level_orders(BookObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    long long side, price;
-    if (check_nargs("level_orders", nargs, 2) < 0 || arg_int64(args[0], &side, "side") < 0 ||
-        arg_int64(args[1], &price, "price") < 0) {
+    Level *level;
+    if (level_arg(self, "level_orders", args, nargs, &level) < 0) {
         return NULL;
     }
-    int s = side == BUY ? 0 : 1;
-    Level *level = side_find(&self->sides[s], s, price);
     PyObject *result = PyList_New(level != NULL ? level->count : 0);
     if (result == NULL || level == NULL) {
         return result;

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from velocimex_cli.engine.core import native_path
 from velocimex_cli.engine.core.events import Event, TickerEvent
 from velocimex_cli.engine.core.ledger import AccountKind
-from velocimex_cli.engine.core.locks import lock_for, lock_rate_of
+from velocimex_cli.engine.core.locks import lock_for, lock_rate_of, locked_asset
 from velocimex_cli.engine.core.orders import BUY, CANCELED, GTC, LIMIT, NATIVE, SELL, Order, Reason
 from velocimex_cli.engine.core.views import book_event, ticker
 from velocimex_cli.wire.errors import InsufficientBalance
@@ -86,7 +86,7 @@ class Liquidity:
         available."""
         balance = self._quote if side == BUY else self._base
         if units > balance[0] - balance[1]:
-            asset = self.instrument.quote if side == BUY else self.instrument.base
+            asset = locked_asset(self.instrument, side)
             raise InsufficientBalance(
                 f"Not enough {asset} for the liquidity of {self.account.name}",
                 {"asset": asset, "account": self.account.name},

@@ -22,6 +22,7 @@ from velocimex_cli.engine.core import hours
 from velocimex_cli.engine.core.exchange import Exchange
 from velocimex_cli.engine.core.instruments import LEDGER_SCALE, Instrument
 from velocimex_cli.engine.core.ledger import Account, AccountKind
+from velocimex_cli.engine.core.locks import locked_asset
 from velocimex_cli.engine.core.orders import BUY, SELL
 
 MAKER = "sim-maker"
@@ -205,5 +206,5 @@ class MarketSimulator:
     def _order(
         self, account: Account, instrument: Instrument, side: int, price: int | None, lots: int
     ) -> None:
-        self._top_up(account, instrument.quote if side == BUY else instrument.base)
+        self._top_up(account, locked_asset(instrument, side))
         self.exchange.place(account, instrument, side, lots, price)

@@ -57,6 +57,16 @@ def _parse_message(text: str) -> dict[str, Any]:
     return value
 
 
+def _unless_ping(sub: Subscriber, text: str) -> dict[str, Any] | None:
+    """The client's message, or None once it was a ping, answered with a pong (both streams
+    take a ping at any time)."""
+    message = _parse_message(text)
+    if message.get("action") == "ping":
+        sub.send_now(wire.pong_message())
+        return None
+    return message
+
+
 async def _run(ws: WebSocket, sub: Subscriber, on_text: Any) -> None:
     """Pump frames out while reading client messages; return when either side is done."""
     pump = asyncio.create_task(sub.pump())
@@ -131,11 +141,10 @@ async def market_stream(ws: WebSocket) -> None:
 
 def _market_message(runtime: EngineRuntime, sub: MarketSubscriber, text: str) -> None:
     try:
-        message = _parse_message(text)
-        action = message.get("action")
-        if action == "ping":
-            sub.send_now(wire.pong_message())
+        message = _unless_ping(sub, text)
+        if message is None:
             return
+        action = message.get("action")
         if action not in ("subscribe", "unsubscribe"):
             raise InvalidParameter(
                 "action", action, "action must be 'subscribe', 'unsubscribe' or 'ping'"
@@ -213,13 +222,11 @@ async def _watch_key(runtime: EngineRuntime, api_key: str, sub: OrderSubscriber)
 
 def _order_message(sub: OrderSubscriber, text: str) -> None:
     try:
-        message = _parse_message(text)
-        action = message.get("action")
-        if action == "ping":
-            sub.send_now(wire.pong_message())
+        message = _unless_ping(sub, text)
+        if message is None:
             return
         raise InvalidParameter(
-            "action", action, "Nothing to do: this stream only sends order updates"
+            "action", message.get("action"), "Nothing to do: this stream only sends order updates"
         )
     except ApiError as exc:
         sub.send_now(_error(exc))

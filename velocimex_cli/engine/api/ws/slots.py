@@ -23,12 +23,6 @@ class ConnectionSlots:
         else:
             self._open.pop(ip, None)
 
-    def in_use(self, ip: str) -> int:
-        return self._open.get(ip, 0)
-
-    def total(self) -> int:
-        return sum(self._open.values())
-
     @property
     def refusal_reason(self) -> str:
         return f"connection limit of {self.per_ip} per IP reached"

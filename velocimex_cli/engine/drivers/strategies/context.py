@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 Side = Literal["buy", "sell"]
 TimeInForceName = Literal["gtc", "ioc", "fok"]
@@ -322,16 +322,6 @@ def client_order_id_for(deployment_id: str, sequence: int) -> str:
     return f"{deployment_id}:{sequence}"
 
 
-def deployment_of(client_order_id: Any) -> str | None:
-    """The deployment a client_order_id names (`<deployment_id>:<n>`), or None."""
-    if not isinstance(client_order_id, str):
-        return None
-    head, sep, tail = client_order_id.rpartition(":")
-    if not sep or not head or not tail.isdigit():
-        return None
-    return head
-
-
 __all__ = [
     "LOG_LEVELS",
     "BalanceInfo",
@@ -347,5 +337,4 @@ __all__ = [
     "StrategyContext",
     "TradeTick",
     "client_order_id_for",
-    "deployment_of",
 ]

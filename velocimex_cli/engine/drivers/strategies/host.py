@@ -48,7 +48,7 @@ from velocimex_cli.engine.drivers.strategies.event_values import (
 from velocimex_cli.engine.drivers.strategies.tally import Tally
 from velocimex_cli.engine.drivers.strategies.timers import Timers
 from velocimex_cli.wire.errors import InvalidParameter, NotFound, OrderNotOpen
-from velocimex_cli.wire.timefmt import from_micros, iso, iso_from_micros, to_micros
+from velocimex_cli.wire.timefmt import iso, iso_from_micros, to_micros
 
 if TYPE_CHECKING:
     from velocimex_cli.engine.core.exchange import Exchange
@@ -203,11 +203,6 @@ class StrategyHost:
     @property
     def running(self) -> bool:
         return self.state == RUNNING
-
-    @property
-    def next_timer(self) -> datetime | None:
-        due = self.timers.next_due
-        return None if due is None else from_micros(due)
 
     def status(self) -> dict[str, Any]:
         """The deployment's state and accounting, JSON-ready."""
