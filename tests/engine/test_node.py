@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import FakeClock
+from tests.fakes.memory_store import MemoryStore
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
 from velocimex_cli.engine.drivers.simulator import MarketSimulator
 from velocimex_cli.engine.drivers.strategies.host import StrategyHost
 from velocimex_cli.engine.drivers.strategies.loader import load_strategy_source
-from velocimex_cli.engine.memory_store import MemoryStore
 from velocimex_cli.engine.node import EngineNode, NodeSettings
 from velocimex_cli.wire.errors import StorageUnavailable
 

@@ -1,8 +1,8 @@
 """Durable engine state in SQLite (standard library), WAL mode, in the engine's data directory.
 
 Implements the core's storage port (`engine/core/storage.py`) and imports only the core: the
-engine node (`engine/node.py`) plugs a store into an Exchange. `MemoryStore`
-(memory_store.py) is the port without a file.
+engine node (`engine/node.py`) plugs a store into an Exchange (a backtest's node runs without
+one).
 
 Each engine command hands its `Changes` to `SqliteStore.commit`, which writes them (orders,
 fills, balances, positions, counters) in one transaction; the command is acknowledged only

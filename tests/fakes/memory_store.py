@@ -1,5 +1,7 @@
-"""The core's storage port (`engine/core/storage.py`) without a file, for a node whose memory
-is its whole state (`EngineNode(..., store=MemoryStore())`): the SQLite one is store.py."""
+"""The core's storage port (`engine/core/storage.py`) without a file, for tests of a node
+whose memory is its whole state (`EngineNode(..., store=MemoryStore())`): every command still
+goes through the port, which counts it. The engine's own store is engine/store.py (SQLite); a
+backtest's node runs with no store at all."""
 
 from __future__ import annotations
 
