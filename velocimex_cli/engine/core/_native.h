@@ -196,7 +196,7 @@ get_ll(PyObject *value, long long *out)
 
 typedef struct {
     PyObject *user, *crypto, *limit, *market, *gtc, *ioc;
-    PyObject *filled, *partially_filled, *canceled;
+    PyObject *filled, *partially_filled, *canceled, *rejected;
     PyObject *canceled_by_user, *ioc_remainder, *market_protection, *no_liquidity, *self_trade;
     PyObject *position_type, *fill_record_type, *fee_account, *to_micros, *trade_event;
     PyObject *order_event, *fill_event;
@@ -232,7 +232,8 @@ extern EngineConstants E;
     X(s__trade_events, "_trade_events")                                                         \
     X(s__micros_clock, "_micros_clock") X(s_micros, "micros") X(s_client_ids, "client_ids")     \
     X(s_accepted, "accepted") X(s_filled_event, "filled")                                       \
-    X(s_partially_filled_event, "partially_filled") X(s_canceled_event, "canceled")
+    X(s_partially_filled_event, "partially_filled") X(s_canceled_event, "canceled")   \
+    X(s_rejected_event, "rejected")
 
 #define NATIVE_DECLARE_NAME(variable, text) extern PyObject *variable;
 NATIVE_NAMES(NATIVE_DECLARE_NAME)
@@ -390,7 +391,7 @@ int command_finish(Command *c);
 int order_closed(Command *c, PyObject *account, OrderObject *order);
 
 /* protection.c */
-int market_bound(Command *c, BookObject *book, int buy, long long *out);
+int market_bound(Command *c, BookObject *book, int buy, long long *out, int *bounded);
 
 /* risk.c */
 int risk_passes(Command *c, PyObject *risk, BookObject *book, int buy, PyObject *price,
@@ -404,7 +405,8 @@ int settle_fills(Command *c, PyObject *taker_account, OrderObject *taker, PyObje
 int order_release(Command *c, PyObject *account, OrderObject *order, PyObject *reason,
                   PyObject *status);
 int place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
-                  PyObject *index, PyObject *balance, i128 required, PyObject *asset);
+                  PyObject *index, PyObject *balance, i128 required, PyObject *asset,
+                  PyObject *reject);
 int cancel_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
                    PyObject *index);
 
