@@ -119,7 +119,17 @@ hand_back_replay(PyObject *account, PyObject *client_id)
     if (client_ids == NULL) {
         return -1;
     }
-    PyObject *existing = PyObject_GetItem(client_ids, client_id);
+    PyObject *existing;
+    if (PyDict_CheckExact(client_ids)) { /* `get`: a new client id raises no KeyError to clear */
+        existing = Py_XNewRef(PyDict_GetItemWithError(client_ids, client_id));
+        if (existing == NULL) {
+            Py_DECREF(client_ids);
+            return PyErr_Occurred() ? -1 : FAST_OK;
+        }
+    }
+    else {
+        existing = PyObject_GetItem(client_ids, client_id);
+    }
     Py_DECREF(client_ids);
     if (existing == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
