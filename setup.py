@@ -34,6 +34,7 @@ SOURCES = [
             "locks",
             "ledger",
             "market_stats",
+            "views",
             "hand_backs",
             "commands",
             "protection",

@@ -315,3 +315,106 @@ def test_a_listener_that_wants_no_trades_has_none_built(
     trades = [e for e in heard if isinstance(e, TradeEvent)]
     assert len(trades) == 1 and [e for e in also if isinstance(e, TradeEvent)] == trades
     assert trades[0].trade["quantity"] == instrument.quantity_of(3)
+
+
+NO_LIQUIDITY_RUN = r"""
+import dataclasses, json, sqlite3, tempfile
+from decimal import Decimal
+from pathlib import Path
+
+from tests.conftest import FakeClock
+from velocimex_cli.engine.core import native_path
+from velocimex_cli.engine.core.exchange import EngineConfig, Interest
+from velocimex_cli.engine.core.ledger import AccountKind
+from velocimex_cli.engine.core.orders import BUY, GTC, IOC, SELL
+from velocimex_cli.engine.core.risk import RiskLimits
+from velocimex_cli.engine.store import open_exchange
+from velocimex_cli.wire.errors import ApiError
+
+clock = FakeClock()
+config = EngineConfig(always_open=True, default_limits=RiskLimits(max_orders_per_second=3))
+tmp = Path(tempfile.mkdtemp())
+exchange = open_exchange(tmp, config, clock)
+for name in ("taker", "maker"):
+    exchange.ensure_account(name)
+exchange.ensure_account("sim", AccountKind.SIMULATED)
+exchange.fund("sim", "USDT", Decimal(1000))
+heard = []
+exchange.add_listener(heard.append, Interest(accounts=frozenset({"taker", "sim"}), books=False))
+instrument = exchange.instrument("BINANCE", "BTC/USDT")
+accounts = exchange.ledger.accounts
+taken_in_c = [0]
+if native_path.place is not None:
+    import velocimex_cli.engine.core.exchange as exchange_module
+
+    def counted_place(*args):
+        order = native_path.place(*args)
+        taken_in_c[0] += order is not None
+        return order
+
+    exchange_module.native_place = counted_place
+out = []
+# account, side, lots, time in force, client_order_id, seconds to wait before
+steps = [
+    ("taker", BUY, 5, GTC, "m-1", 0),  # an empty book: no asks, no bids
+    ("taker", SELL, 7, IOC, None, 0),
+    ("taker", BUY, 10**9, IOC, "m-2", 0),  # far beyond the balance: it locks nothing
+    ("taker", SELL, 1, GTC, "m-3", 0),  # the fourth in one second: the risk limit refuses it
+    ("sim", BUY, 2, IOC, "s-1", 0),  # a simulated account keeps no closed order
+    ("maker", BUY, 3, GTC, None, 2),  # a bid rests (below): a market buy still meets no ask
+    ("taker", BUY, 4, IOC, "m-4", 0),
+    ("taker", BUY, 10**9, IOC, "m-2", 0),  # a replay: the original order, not created again
+]
+for name, side, lots, tif, client_id, wait in steps:
+    clock.advance(seconds=wait)
+    if name == "maker":
+        order, _ = exchange.place(accounts["maker"], instrument, BUY, lots, 5_000_000)
+        continue
+    try:
+        order, created = exchange.place(accounts[name], instrument, side, lots, None, tif,
+                                        False, client_id)
+        out.append(["placed", created, order.id, order.status.value, order.reason.value,
+                    order.type.value, order.tif.value, order.price, order.quantity,
+                    order.created, order.updated, order.client_id])
+    except ApiError as error:
+        out.append(["error", type(error).__name__, str(error)])
+exchange.close()
+db = sqlite3.connect(tmp / "engine.db")
+stored = {table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+          for table in ("orders", "balances", "account_risk")}
+print(json.dumps({
+    "taken_in_c": taken_in_c[0],
+    "out": out,
+    "events": [[type(e).__name__, dataclasses.asdict(e)] for e in heard],
+    "accounts": {name: [sorted(a.orders), sorted(a.client_ids.items()), a.open_orders,
+                        sorted(a.balances.items()), list(a.risk.recent) if a.risk else None]
+                 for name, a in accounts.items()},
+    "ids": exchange.next_order_id,
+    "sequence": exchange.books[instrument.index].sequence,
+    "stored": stored,
+}, default=str))
+"""
+
+
+@pytest.mark.skipif(native_path.place is None, reason="the C engine path is not active")
+def test_a_market_order_with_no_liquidity_is_rejected_in_c_as_in_python() -> None:
+    """A market order with no opposite side is the C path's (it was handed back): created and
+    rejected with no_liquidity, with the same order, events, account state, risk window and
+    stored rows as the Python engine, and a broken risk limit still refused by Python."""
+    native = run_script(NO_LIQUIDITY_RUN, [], pure=False)
+    python = run_script(NO_LIQUIDITY_RUN, [], pure=True)
+    assert python["taken_in_c"] == 0
+    # Every placement but the risk refusal and the replay went through C (and the maker's bid).
+    assert native["taken_in_c"] == 5 + 1
+    outcomes = [step for step in python["out"] if step[0] == "placed"]
+    assert {(step[3], step[4]) for step in outcomes} == {("rejected", "no_liquidity")}
+    assert [step[1] for step in outcomes] == [True] * 5 + [False]
+    assert python["out"][3][:2] == ["error", "RiskLimitExceeded"]
+    events = [(kind, e["account"], e["event"]) for kind, e in python["events"]]
+    assert events == [("OrderEvent", "taker", "rejected")] * 3 + [
+        ("OrderEvent", "sim", "rejected"),
+        ("OrderEvent", "taker", "rejected"),
+    ]
+    assert python["stored"]["orders"], "the rejected orders are stored"
+    for key in python.keys() - {"taken_in_c"}:
+        assert native[key] == python[key], key

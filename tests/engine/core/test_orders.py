@@ -5,8 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from velocimex_cli.engine.core.exchange import Exchange
+from velocimex_cli.engine.core.instruments import Instrument, default_instruments
 from velocimex_cli.wire.errors import (
     InsufficientBalance,
     InvalidParameter,
@@ -86,6 +89,25 @@ def test_prices_and_quantities_stay_exact(exchange: Exchange) -> None:
     assert str(placed["quantity"]) == "3"
     book = exchange.order_book("NASDAQ", "AAPL")
     assert str(book["bids"][0]["price"]) == "150.50"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.integers(min_value=-(10**40), max_value=10**40),
+    instrument=st.sampled_from(default_instruments()),
+)
+def test_ticks_and_lots_become_the_exact_decimal_with_the_step_s_digits(
+    steps: int, instrument: Instrument
+) -> None:
+    """price_of / quantity_of give Decimal(n) x the step: the same value, digits and exponent
+    (what the wire prints), for any whole number, beyond 28 digits too."""
+    assert (
+        instrument.price_of(steps).as_tuple() == (Decimal(steps) * instrument.tick_size).as_tuple()
+    )
+    assert (
+        instrument.quantity_of(steps).as_tuple()
+        == (Decimal(steps) * instrument.lot_size).as_tuple()
+    )
 
 
 def test_limit_order_rests_then_fills_with_fees_and_positions(exchange: Exchange) -> None:

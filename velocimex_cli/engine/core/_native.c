@@ -2,8 +2,8 @@
  *
  * Its method table and its initialisation, and the attribute names the engine path interns
  * once. The code is in one C file per Python module it mirrors (see _native.h); the Python side
- * is orders.py (Order), book.py (OrderBook), fills.py (FillRecord), native_path.py (place,
- * cancel, settle), liquidity.py (mirror_book) and backtest/recording.py (recording_events), each
+ * is orders.py (Order), book.py (OrderBook), fills.py (FillRecord), views.py (order_wire),
+ * native_path.py (place, cancel, settle), liquidity.py (mirror_book) and backtest/recording.py (recording_events), each
  * falling back to pure Python when this module cannot be imported. docs/engine.md is the guide.
  */
 #include "_native.h"
@@ -49,6 +49,11 @@ static PyMethodDef native_methods[] = {
     {"_configure_ticks", (PyCFunction)(void (*)(void))ticks_configure, METH_FASTCALL,
      "_configure_ticks(TradeTick, values, new_values, SIDE_NAMES, UTC, fromtimestamp, cached): "
      "what trade_tick keeps and builds with (event_values.py)"},
+    {"_configure_views", (PyCFunction)(void (*)(void))views_configure, METH_FASTCALL,
+     "_configure_views(WIRE_NAME, SIDE_NAMES, LIMIT, iso_from_micros, average_price, "
+     "python_order_wire): what order_wire reads (views.py)"},
+    {"order_wire", (PyCFunction)order_wire, METH_O,
+     "order_wire(order) -> the order's wire dict (views.python_order_wire's twin)"},
     {"trade_tick", (PyCFunction)trade_tick, METH_O,
      "trade_tick(trade) -> the strategy's TradeTick of the engine's TradeEvent"},
     {NULL},

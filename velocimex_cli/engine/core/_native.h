@@ -15,6 +15,7 @@
  *   engine/core/locks.c        <-> locks.py         what an order locks and a fill releases
  *   engine/core/ledger.c       <-> ledger.py        balances and positions
  *   engine/core/market_stats.c <-> market_stats.py  last price and 24h volume
+ *   engine/core/views.c        <-> views.py         order_wire: an order's wire dict
  *   engine/core/hand_backs.c   (no Python twin)     every condition that hands a command back
  *                                                   to Python
  *   engine/core/commands.c     <-> commands.py      a command's begin, touched books, events,
@@ -33,8 +34,8 @@
  * and their functions declared below, lowest layer first, and a file calls only the files
  * before it:
  *
- *   values < orders < book_levels < book_queries < book < fills, locks, ledger, market_stats
- *   < hand_backs < commands < protection, risk < settlement < matching < native_path < _native
+ *   values < orders < book_levels < book_queries < book < fills, locks, ledger, market_stats,
+ *   views < hand_backs < commands < protection, risk < settlement < matching < native_path < _native
  *
  * and the backtest's two files call only the engine's lower layers. So a call never comes back
  * round. It mirrors the Python twins: matching.py's `_execute` settles through settlement.py,
@@ -196,7 +197,7 @@ get_ll(PyObject *value, long long *out)
 
 typedef struct {
     PyObject *user, *crypto, *limit, *market, *gtc, *ioc;
-    PyObject *filled, *partially_filled, *canceled;
+    PyObject *filled, *partially_filled, *canceled, *rejected;
     PyObject *canceled_by_user, *ioc_remainder, *market_protection, *no_liquidity, *self_trade;
     PyObject *position_type, *fill_record_type, *fee_account, *to_micros, *trade_event;
     PyObject *order_event, *fill_event;
@@ -232,7 +233,14 @@ extern EngineConstants E;
     X(s__trade_events, "_trade_events")                                                         \
     X(s__micros_clock, "_micros_clock") X(s_micros, "micros") X(s_client_ids, "client_ids")     \
     X(s_accepted, "accepted") X(s_filled_event, "filled")                                       \
-    X(s_partially_filled_event, "partially_filled") X(s_canceled_event, "canceled")
+    X(s_partially_filled_event, "partially_filled") X(s_canceled_event, "canceled")   \
+    X(s_rejected_event, "rejected")                                                              \
+    X(s_symbol, "symbol") X(s_lot_size, "lot_size") X(s_tick_size, "tick_size")                 \
+    X(s_order_id, "order_id") X(s_client_order_id, "client_order_id")                           \
+    X(s_timestamp, "timestamp") X(s_exchange, "exchange") X(s_side, "side") X(s_type, "type")   \
+    X(s_time_in_force, "time_in_force") X(s_post_only, "post_only") X(s_price, "price")         \
+    X(s_filled_quantity, "filled_quantity") X(s_average_price, "average_price")                 \
+    X(s_status, "status") X(s_reason, "reason") X(s_updated_at, "updated_at")
 
 #define NATIVE_DECLARE_NAME(variable, text) extern PyObject *variable;
 NATIVE_NAMES(NATIVE_DECLARE_NAME)
@@ -378,6 +386,10 @@ PyObject *position_of(PyObject *account, PyObject *index);
 /* market_stats.c */
 int stats_record(PyObject *stats, long long now, PyObject *price, PyObject *lots);
 
+/* views.c */
+PyObject *views_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *order_wire(PyObject *module, PyObject *order);
+
 /* hand_backs.c: the conditions (listed at its top) */
 int hand_back_command_state(PyObject *listeners, PyObject *events);
 int hand_back_listeners(Command *c, PyObject *account);
@@ -405,7 +417,7 @@ int command_finish(Command *c);
 int order_closed(Command *c, PyObject *account, OrderObject *order);
 
 /* protection.c */
-int market_bound(Command *c, BookObject *book, int buy, long long *out);
+int market_bound(Command *c, BookObject *book, int buy, long long *out, int *bounded);
 
 /* risk.c */
 int risk_passes(Command *c, PyObject *risk, BookObject *book, int buy, PyObject *price,
@@ -419,7 +431,8 @@ int settle_fills(Command *c, PyObject *taker_account, OrderObject *taker, PyObje
 int order_release(Command *c, PyObject *account, OrderObject *order, PyObject *reason,
                   PyObject *status);
 int place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
-                  PyObject *index, PyObject *balance, i128 required, PyObject *asset);
+                  PyObject *index, PyObject *balance, i128 required, PyObject *asset,
+                  PyObject *reject);
 int cancel_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
                    PyObject *index);
 

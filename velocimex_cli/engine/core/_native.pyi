@@ -16,7 +16,7 @@ from velocimex_cli.engine.core.exchange_state import ExchangeState, Fill
 from velocimex_cli.engine.core.fills import PyFillRecord
 from velocimex_cli.engine.core.instruments import Instrument
 from velocimex_cli.engine.core.ledger import Account
-from velocimex_cli.engine.core.orders import PyOrder, Status, TimeInForce
+from velocimex_cli.engine.core.orders import OrderType, PyOrder, Status, TimeInForce
 from velocimex_cli.engine.drivers.strategies.context import TradeTick
 
 Order = PyOrder
@@ -80,3 +80,12 @@ def _configure_ticks(
     instrument_type: type[Instrument],
 ) -> None: ...
 def trade_tick(trade: TradeEvent) -> TradeTick: ...
+def _configure_views(
+    wire_name: dict[object, str | None],
+    side_names: tuple[str, str],
+    limit: OrderType,
+    iso_from_micros: Callable[[int], str],
+    average_price: Callable[[Instrument, int, int], Decimal],
+    python_order_wire: Callable[[PyOrder], dict[str, Any]],
+) -> None: ...
+def order_wire(order: PyOrder) -> dict[str, Any]: ...

@@ -17,17 +17,23 @@
  *  5. hand_back_session_hours: a venue that keeps session hours, in an engine not always open.
  *  6. hand_back_time_in_force: FOK.
  *  7. hand_back_order / hand_back_book: an order or a book that is not the C type.
- *  8. a market order with no opposite side (protection.c's market_bound finds no bound: Python
- *     rejects it with NO_LIQUIDITY).
- *  9. hand_back_balance: no balance of the locked asset, or not enough of it.
- * 10. a risk limit the order breaks (risk.c's risk_passes).
- * 11. hand_back_makers_listened: a listener wants the events of a maker the order would meet.
- * 12. hand_back_fill / hand_back_maker_account: a fill that is not (C order, lots, price), or
+ *  8. hand_back_balance: no balance of the locked asset, or not enough of it.
+ *  9. a risk limit the order breaks (risk.c's risk_passes).
+ * 10. hand_back_makers_listened: a listener wants the events of a maker the order would meet.
+ * 11. hand_back_fill / hand_back_maker_account: a fill that is not (C order, lots, price), or
  *     whose maker's account is not in the ledger or is the taker's own.
- * 13. A number beyond 64 bits anywhere (get_ll and fits64 in _native.h say FAST_FALLBACK, the
+ * 12. A number beyond 64 bits anywhere (get_ll and fits64 in _native.h say FAST_FALLBACK, the
  *     128-bit helpers overflow): Python's ints are exact at any size. This one is checked where
  *     each number is read, in every file; and settlement.c's plan_fill also hands back a fill
  *     whose balance entry the Python loop would not find (it raises KeyError).
+ *
+ * Not a hand-back: a market order with no opposite side (protection.c's market_bound finds no
+ * bound). C creates and rejects it with NO_LIQUIDITY as entry.OrderEntry._check and
+ * matching.Matching._execute do: price 0, no balance needed nor locked, the risk limits checked
+ * (a broken one is condition 9) and the per-second window recorded, the next order id taken,
+ * the order kept in the account (a simulated one drops it), its client_order_id noted, its
+ * book touched, its "rejected" event built for a listener that follows the account, and the
+ * order in the store's changes.
  *
  * They sit below every file that asks them (commands.c, settlement.c, native_path.c) and
  * call only book_queries.c (book_meets_maker_of), ledger.c (balance_entry) and values.c: see
@@ -113,7 +119,17 @@ hand_back_replay(PyObject *account, PyObject *client_id)
     if (client_ids == NULL) {
         return -1;
     }
-    PyObject *existing = PyObject_GetItem(client_ids, client_id);
+    PyObject *existing;
+    if (PyDict_CheckExact(client_ids)) { /* `get`: a new client id raises no KeyError to clear */
+        existing = Py_XNewRef(PyDict_GetItemWithError(client_ids, client_id));
+        if (existing == NULL) {
+            Py_DECREF(client_ids);
+            return PyErr_Occurred() ? -1 : FAST_OK;
+        }
+    }
+    else {
+        existing = PyObject_GetItem(client_ids, client_id);
+    }
     Py_DECREF(client_ids);
     if (existing == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
@@ -175,7 +191,7 @@ hand_back_book(PyObject *book)
     return Py_IS_TYPE(book, &BookType) ? FAST_OK : FAST_FALLBACK;
 }
 
-/* 9. entry.OrderEntry._check's balance: FAST_FALLBACK when the account has no balance of the
+/* 8. entry.OrderEntry._check's balance: FAST_FALLBACK when the account has no balance of the
  * asset the order locks, or less available than `required` (Python raises
  * InsufficientBalance with its message), or the lock would go beyond 64 bits; else FAST_OK
  * with the balance entry [total, locked] (borrowed) in `*balance`, or -1. */
@@ -199,7 +215,7 @@ hand_back_balance(PyObject *balances, PyObject *asset, i128 required, PyObject *
     return FAST_OK;
 }
 
-/* 11. With listeners that want some accounts' events: an order that would meet a maker of one
+/* 10. With listeners that want some accounts' events: an order that would meet a maker of one
  * of them needs that maker's order and fill events, which only the Python path builds
  * (settlement.Settlement._settle_fills with events). The account's own makers are canceled as
  * self-trades, whose events C does build. */
@@ -214,7 +230,7 @@ hand_back_makers_listened(Command *c, BookObject *book, long long side, PyObject
     return wanted < 0 ? -1 : wanted ? FAST_FALLBACK : FAST_OK;
 }
 
-/* 12. settlement.Settlement._settle_fills's `for maker, lots, price in fills`: a fill C reads
+/* 11. settlement.Settlement._settle_fills's `for maker, lots, price in fills`: a fill C reads
  * directly must be a (C Order, lots, price) tuple. */
 int
 hand_back_fill(PyObject *fill)
@@ -226,7 +242,7 @@ hand_back_fill(PyObject *fill)
     return FAST_OK;
 }
 
-/* 12. settlement.Settlement._settle_fills's `accounts[maker.account]`: FAST_OK with the maker's
+/* 11. settlement.Settlement._settle_fills's `accounts[maker.account]`: FAST_OK with the maker's
  * account (borrowed) in `*out`; FAST_FALLBACK when it is missing (Python raises KeyError) or
  * is the taker's own (self-trades never fill: the impossible is left to Python); or -1. */
 int

@@ -73,11 +73,14 @@ done:
     return rc;
 }
 
-/* matching.Matching._execute after the checks (native_path.c's engine_place made them), from
- * the lock on: the command cannot fail from here. */
+/* matching.Matching._execute after the checks (native_path.c's engine_place made them): the
+ * command cannot fail from here. `reject` (NULL or a Reason: NO_LIQUIDITY) is _execute's: a
+ * rejected order is created and closed at once, locking nothing (`balance`, `required` and
+ * `asset` are then unused). */
 int
 place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *book,
-              PyObject *index, PyObject *balance, i128 required, PyObject *asset)
+              PyObject *index, PyObject *balance, i128 required, PyObject *asset,
+              PyObject *reject)
 {
     long long now;
     int rc = -1;
@@ -103,7 +106,20 @@ place_execute(Command *c, PyObject *account, OrderObject *order, BookObject *boo
             goto done;
         }
     }
-    if (command_touch(c, index) < 0 || list_add(balance, 1, required) < 0) {
+    if (command_touch(c, index) < 0) {
+        goto done;
+    }
+    if (reject != NULL) {
+        order_set_status(order, E.rejected);
+        order_set_reason(order, reject);
+        if (order_closed(c, account, order) < 0 ||
+            command_emit_order(c, order, s_rejected_event) < 0) {
+            goto done;
+        }
+        rc = command_finish(c);
+        goto done;
+    }
+    if (list_add(balance, 1, required) < 0) {
         goto done;
     }
     name = PyObject_GetAttr(account, s_name);

@@ -38,7 +38,8 @@ engine_not_configured(void)
 }
 
 /* native_path.place, i.e. exchange.Exchange.place without post-only: entry.OrderEntry._check
- * (every check, changing nothing), risk.record, then matching.Matching._execute (place_execute).
+ * (every check, changing nothing), risk.record, then matching.Matching._execute (place_execute),
+ * including _check's reject of a market order with no opposite side (NO_LIQUIDITY).
  * place(exchange, account, instrument, side, lots, price, tif, client_id) -> Order, or None:
  * run the Python path. */
 PyObject *
@@ -88,28 +89,35 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto out;
     }
     BookObject *book = (BookObject *)book_obj;
-    rc = price == Py_None ? market_bound(&c, book, buy, &ticks) : get_ll(price, &ticks);
+    int bounded = 1;
+    rc = price == Py_None ? market_bound(&c, book, buy, &ticks, &bounded) : get_ll(price, &ticks);
     if (rc != FAST_OK || (rc = attr_ll(instrument, s_notional_units, &notional_units)) ||
         (rc = attr_ll(instrument, s_lot_units, &lot_units)) ||
         (rc = ex_get_ll(c.exd, s_next_order_id, &order_id))) {
         goto out;
     }
-    i128 required;
-    if ((rc = lock_rate_of(instrument, c.lock_rate, &c.lock_rate)) != FAST_OK) {
-        goto out;
-    }
-    if (!lock_for_lots(side, ticks, lots, notional_units, lot_units, c.lock_rate, &required)) {
-        rc = FAST_FALLBACK;
-        goto out;
-    }
-    asset = PyObject_GetAttr(instrument, buy ? s_quote : s_base);
-    balances = asset == NULL ? NULL : PyObject_GetAttr(account, s_balances);
-    if (balances == NULL) {
-        rc = -1;
-        goto out;
-    }
-    if ((rc = hand_back_balance(balances, asset, required, &balance)) != FAST_OK) {
-        goto out;
+    /* A market order with no opposite side is created at price 0 and rejected with
+     * NO_LIQUIDITY: it locks nothing, so it needs no balance (the risk limits still apply). */
+    PyObject *reject = bounded ? NULL : E.no_liquidity;
+    i128 required = 0;
+    if (reject == NULL) {
+        if ((rc = lock_rate_of(instrument, c.lock_rate, &c.lock_rate)) != FAST_OK) {
+            goto out;
+        }
+        if (!lock_for_lots(side, ticks, lots, notional_units, lot_units, c.lock_rate,
+                           &required)) {
+            rc = FAST_FALLBACK;
+            goto out;
+        }
+        asset = PyObject_GetAttr(instrument, buy ? s_quote : s_base);
+        balances = asset == NULL ? NULL : PyObject_GetAttr(account, s_balances);
+        if (balances == NULL) {
+            rc = -1;
+            goto out;
+        }
+        if ((rc = hand_back_balance(balances, asset, required, &balance)) != FAST_OK) {
+            goto out;
+        }
     }
     risk = PyObject_GetAttr(account, s_risk);
     if (risk == NULL) {
@@ -123,7 +131,9 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto out;
         }
     }
-    if ((rc = hand_back_makers_listened(&c, book, side, name, ticks, lots)) != FAST_OK) {
+    /* (A rejected order meets no maker.) */
+    if (reject == NULL &&
+        (rc = hand_back_makers_listened(&c, book, side, name, ticks, lots)) != FAST_OK) {
         goto out;
     }
     /* Every check passed: from here on the command changes state. */
@@ -143,7 +153,7 @@ engine_place(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         rc = -1;
         goto out;
     }
-    rc = place_execute(&c, account, order, book, index, balance, required, asset);
+    rc = place_execute(&c, account, order, book, index, balance, required, asset, reject);
     if (rc == 0) {
         result = Py_NewRef(order);
     }
@@ -255,24 +265,25 @@ engine_configure(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     (void)module;
     static char *kwlist[] = {"USER", "CRYPTO", "LIMIT", "MARKET", "GTC", "IOC", "FILLED",
-                             "PARTIALLY_FILLED", "CANCELED", "CANCELED_BY_USER",
+                             "PARTIALLY_FILLED", "CANCELED", "REJECTED", "CANCELED_BY_USER",
                              "IOC_REMAINDER", "MARKET_PROTECTION", "NO_LIQUIDITY",
                              "SELF_TRADE_PREVENTION", "Position", "FillRecord", "FEE_ACCOUNT",
                              "to_micros", "trade_event", "order_event", "fill_event", NULL};
-    PyObject *v[21];
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOOOOOOOOOOOO:_configure_engine",
+    enum { COUNT = 22 };
+    PyObject *v[COUNT];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOOOOOOOOOOOOOOOO:_configure_engine",
                                      kwlist, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
                                      &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14],
-                                     &v[15], &v[16], &v[17], &v[18], &v[19], &v[20])) {
+                                     &v[15], &v[16], &v[17], &v[18], &v[19], &v[20], &v[21])) {
         return NULL;
     }
-    PyObject **slots[21] = {&E.user, &E.crypto, &E.limit, &E.market, &E.gtc, &E.ioc,
-                            &E.filled, &E.partially_filled, &E.canceled, &E.canceled_by_user,
-                            &E.ioc_remainder, &E.market_protection, &E.no_liquidity,
-                            &E.self_trade, &E.position_type, &E.fill_record_type,
-                            &E.fee_account, &E.to_micros, &E.trade_event, &E.order_event,
-                            &E.fill_event};
-    for (int i = 0; i < 21; i++) {
+    PyObject **slots[COUNT] = {&E.user, &E.crypto, &E.limit, &E.market, &E.gtc, &E.ioc,
+                               &E.filled, &E.partially_filled, &E.canceled, &E.rejected,
+                               &E.canceled_by_user, &E.ioc_remainder, &E.market_protection,
+                               &E.no_liquidity, &E.self_trade, &E.position_type,
+                               &E.fill_record_type, &E.fee_account, &E.to_micros,
+                               &E.trade_event, &E.order_event, &E.fill_event};
+    for (int i = 0; i < COUNT; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(v[i]));
     }
     Py_RETURN_NONE;

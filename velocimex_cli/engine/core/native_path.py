@@ -8,7 +8,9 @@ else: `place` takes no post-only nor a client_order_id that replays a live order
 anything, whenever a listener needs an event the command would build other than its public
 trades and its own account's order and fill events (a book event, or an order or fill event
 of another account whose maker the order would meet), the order is FOK, the venue keeps
-session hours, a check would refuse the order, or a number does not fit 64 bits. The events
+session hours, a check would refuse the order, or a number does not fit 64 bits (a market
+order with no opposite side is not refused: C rejects it with NO_LIQUIDITY as the Python
+path does). The events
 are built by `TradeEvent`, `_order_event` and `_fill_event`, as settlement.py and
 commands.py build them, at the same points of the command. `settle` hands fills it cannot
 compute in 64 bits to `Settlement._settle_fills`.
@@ -33,6 +35,7 @@ from velocimex_cli.engine.core.orders import (
     MARKET,
     NATIVE,
     PARTIALLY_FILLED,
+    REJECTED,
     Reason,
 )
 from velocimex_cli.engine.core.views import fill_wire, order_wire
@@ -77,6 +80,7 @@ if NATIVE:
         FILLED=FILLED,
         PARTIALLY_FILLED=PARTIALLY_FILLED,
         CANCELED=CANCELED,
+        REJECTED=REJECTED,
         CANCELED_BY_USER=Reason.CANCELED_BY_USER,
         IOC_REMAINDER=Reason.IOC_REMAINDER,
         MARKET_PROTECTION=Reason.MARKET_PROTECTION,

@@ -1,15 +1,18 @@
 /* protection.c <-> protection.py: the price bound of a market order. */
 #include "_native.h"
 
-/* protection.market_bound: FAST_FALLBACK when there is no opposite side (the order is
- * rejected in Python) or the bound is beyond int64. */
+/* protection.market_bound: FAST_OK with the bound in `*out` and `*bounded` 1, or with
+ * `*bounded` 0 when there is no opposite side (Python's None: the order is rejected with
+ * NO_LIQUIDITY); FAST_FALLBACK when the bound is beyond int64; or -1. */
 int
-market_bound(Command *c, BookObject *book, int buy, long long *out)
+market_bound(Command *c, BookObject *book, int buy, long long *out, int *bounded)
 {
     int found;
     long long best = best_price(book, buy ? 1 : 0, &found);
+    *bounded = found;
     if (!found) {
-        return FAST_FALLBACK;
+        *out = 0;
+        return FAST_OK;
     }
     PyObject *config = ex_get(c->exd, s_config);
     long long bps;

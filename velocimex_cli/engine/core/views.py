@@ -24,6 +24,7 @@ from velocimex_cli.engine.core.market_stats import MarketStats
 from velocimex_cli.engine.core.orders import (
     BUY,
     LIMIT,
+    NATIVE,
     SELL,
     SIDE_NAMES,
     WIRE_NAME,
@@ -354,8 +355,9 @@ def mid_price(instrument: Instrument, mid_x2: int) -> Decimal:
     return (instrument.price_of(mid_x2) / 2).quantize(instrument.tick_size / 10)
 
 
-def order_wire(order: Order) -> dict[str, Any]:
-    """The reference's Order format plus the documented extensions."""
+def python_order_wire(order: Order) -> dict[str, Any]:
+    """The reference's Order format plus the documented extensions. `order_wire` is this
+    function, or with the C core its twin in views.c (a PyOrder still comes here)."""
     instrument = order.instrument
     created = iso_from_micros(order.created)
     return {
@@ -378,6 +380,16 @@ def order_wire(order: Order) -> dict[str, Any]:
         "reason": WIRE_NAME[order.reason],
         "updated_at": created if order.updated == order.created else iso_from_micros(order.updated),
     }
+
+
+order_wire: Callable[[Order], dict[str, Any]] = python_order_wire
+if NATIVE:  # the C twin (views.c): an order's wire dict is built for each of its events
+    from velocimex_cli.engine.core import _native
+
+    _native._configure_views(
+        WIRE_NAME, SIDE_NAMES, LIMIT, iso_from_micros, average_price, python_order_wire
+    )
+    order_wire = _native.order_wire
 
 
 def fill_wire(record: FillRecord) -> dict[str, Any]:

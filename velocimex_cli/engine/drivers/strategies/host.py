@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 from velocimex_cli.engine.core.clocks import MicrosClock
 from velocimex_cli.engine.core.events import BookEvent, Event, FillEvent, OrderEvent, TradeEvent
 from velocimex_cli.engine.core.exchange import Interest
+from velocimex_cli.engine.core.views import order_wire
 from velocimex_cli.engine.drivers.strategies.base import HOOKS, Strategy
 from velocimex_cli.engine.drivers.strategies.context import (
     LOG_LEVELS,
@@ -357,15 +358,17 @@ class StrategyHost:
     def place(self, request: dict[str, Any]) -> OrderInfo:
         self._sequence += 1
         request["client_order_id"] = client_order_id_for(self.deployment_id, self._sequence)
+        exchange = self.exchange
         try:
-            wire, _created = self.exchange.place_order(self.account, request)
+            # Exchange.place_order without its wire dict: the Order itself, no lookup after.
+            order, _created = exchange.submit(exchange.account(self.account), request)
         except Exception:
             self.tally.rejected += 1
             raise
         self.tally.orders += 1
-        order = self.exchange.account(self.account).orders.get(int(wire["order_id"]))
-        if order is not None and order.is_live:
+        if order.is_live:
             self._orders[order.id] = order
+        wire = order_wire(order)
         if wire["status"] == "rejected":
             self.tally.rejected += 1
         return order_info(wire, "placed")
