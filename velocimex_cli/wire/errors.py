@@ -203,13 +203,15 @@ class Unreachable(Exception):
     the API; the CLI prints it as UNREACHABLE with exit code 9. Here, in the contract, because
     both sides raise it and the engine does not import the client."""
 
-    def __init__(self, url: str, reason: str, hint: str | None = None) -> None:
+    def __init__(
+        self, url: str, reason: str, hint: str | None = None, server: str = "the API"
+    ) -> None:
         self.url = url
         self.reason = reason
         self.hint = (
             hint or "check the URL, your network, or start the engine with `vmx engine start`"
         )
-        super().__init__(f"cannot reach the API at {url}: {reason}; {self.hint}")
+        super().__init__(f"cannot reach {server} at {url}: {reason}; {self.hint}")
 
 
 def rebuild_error(

@@ -246,6 +246,7 @@ def run_dask(
             f"no Dask scheduler answered within {CLUSTER_CONNECT_SECONDS} s ({exc})",
             "check the address (tcp://HOST:8786) and that `dask scheduler` runs there, "
             "or drop --cluster to run on this machine",
+            server="the Dask scheduler",
         ) from None
     with client:
         futures = client.map(runner, list(specs), pure=False)
