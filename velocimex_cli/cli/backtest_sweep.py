@@ -134,7 +134,7 @@ def run_sweep(
     from velocimex_cli.render.backtest_report import heatmap, sweep_table
 
     console = factory.io.console()
-    console.print(sweep_table(ranked, names, metric))
+    console.print(sweep_table(ranked, names, metric, console.width))  # off a terminal: 10,000
     if len(names) == 2:
         console.print(heatmap(ranked, names[0], names[1], metric))
     left_out = [r for r in ranked if "metrics" not in r]

@@ -194,39 +194,76 @@ def equity_chart(
     return Group(*parts)
 
 
-def sweep_table(rows: Sequence[dict[str, Any]], names: Sequence[str], metric: str) -> Table:
+# A sweep's figures that give way first on a narrow screen, in this order (the ranking
+# metric, the run's number and its parameters always stay).
+SWEEP_SPARE = (
+    "max_drawdown", "oos trading_return", "trading_return", "sharpe", "sharpe_per_period",
+    "total_return", "trades",
+)  # fmt: skip
+
+
+def _sweep_columns(
+    columns: list[str], texts: list[dict[str, Text]], fixed: list[int], metric: str, width: int
+) -> list[str]:
+    """The figure columns that fit `width` (Rich's default box: each column its widest cell
+    plus a space each side, and a rule between and around them), dropping SWEEP_SPARE's in
+    order rather than have Rich cut every header to make room."""
+    widths = {c: max([len(c), *(len(row[c]) for row in texts if c in row)]) for c in columns}
+    kept = list(columns)
+
+    def total() -> int:
+        cells = [*fixed, *(widths[c] for c in kept)]
+        return sum(w + 2 for w in cells) + len(cells) + 1
+
+    for spare in SWEEP_SPARE:
+        if total() <= width:
+            break
+        if spare in kept and spare != metric:
+            kept.remove(spare)
+    return kept
+
+
+def sweep_table(
+    rows: Sequence[dict[str, Any]], names: Sequence[str], metric: str, width: int | None = None
+) -> Table:
     """One row per run, in the order given (ranked by `metric`), with the in-sample and, after
-    --split, the out-of-sample figures; a skipped or failed run says why."""
-    table = Table(show_header=True, header_style="bold")
-    table.add_column("#", justify="right")
-    for name in names:
-        table.add_column(name, justify="right")
+    --split, the out-of-sample figures; a skipped or failed run says why. Within `width`, the
+    figures least needed to compare runs give way first (SWEEP_SPARE)."""
     shown = [metric, "trading_return", "total_return", "sharpe", "max_drawdown", "trades"]
     if all(not r.get("metrics") or r["metrics"].get("annualised") is False for r in rows):
         shown[3] = "sharpe_per_period"  # a short run: the annualised Sharpe is n/a everywhere
-    shown = list(dict.fromkeys(shown))
+    in_sample = list(dict.fromkeys(shown))
     split = any(r.get("out_of_sample") for r in rows)
-    for column in shown:
-        table.add_column(column, justify="right")
-    if split:
-        for column in (metric, "trading_return"):
-            table.add_column(f"oos {column}", justify="right")
+    out_of_sample = [(f"oos {c}", c) for c in (metric, "trading_return")] if split else []
+    columns = [*in_sample, *(label for label, _c in out_of_sample)]
+    lines: list[tuple[str, list[str], dict[str, Text]]] = []
     for rank, row in enumerate(rows, 1):
         params = [str(row["params"].get(n)) for n in names]
         if row.get("skipped") or row.get("failed"):
             why = row.get("skipped") or row.get("failed")
             label = "skipped" if row.get("skipped") else "failed"
-            cells = [Text(f"{label}: {why}", style="yellow")] + [Text("")] * (len(shown) - 1)
-            if split:
-                cells += [Text(""), Text("")]
-            table.add_row("-", *params, *cells)
+            lines.append(("-", params, {"why": Text(f"{label}: {why}", style="yellow")}))
             continue
         metrics = row["metrics"]
-        cells = [_value(c, metrics.get(c), metrics) for c in shown]
-        if split:
-            outside = row.get("out_of_sample") or {}
-            cells += [_value(c, outside.get(c), outside) for c in (metric, "trading_return")]
-        table.add_row(str(rank), *params, *cells)
+        outside = row.get("out_of_sample") or {}
+        texts = {c: _value(c, metrics.get(c), metrics) for c in in_sample}
+        texts.update({label: _value(c, outside.get(c), outside) for label, c in out_of_sample})
+        lines.append((str(rank), params, texts))
+    if width is not None:
+        fixed = [max(len("#"), len(str(len(rows))))]
+        fixed += [max([len(n), *(len(p[i]) for _r, p, _t in lines)]) for i, n in enumerate(names)]
+        columns = _sweep_columns(columns, [t for *_, t in lines], fixed, metric, width)
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("#", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for rank_label, params, texts in lines:
+        if "why" in texts:  # the reason in the first figure's place, the others empty
+            table.add_row(rank_label, *params, texts["why"], *[Text("")] * (len(columns) - 1))
+        else:
+            table.add_row(rank_label, *params, *(texts[c] for c in columns))
     return table
 
 

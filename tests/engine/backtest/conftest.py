@@ -83,12 +83,16 @@ class Vmx:
     home: Path
     runner: CliRunner
 
-    def run(self, *args: str, stderr_tty: bool = False) -> Result:
-        io = IOStreams(stdout_tty=False, stderr_tty=stderr_tty, stdin_tty=False)
+    def run(self, *args: str, stderr_tty: bool = False, columns: int | None = None) -> Result:
+        """`columns`: stdout is a terminal that wide."""
+        io = IOStreams(stdout_tty=columns is not None, stderr_tty=stderr_tty, stdin_tty=False)
+        env = {"VMX_HOME": str(self.home), "NO_COLOR": "1", "FORCE_COLOR": None}
+        if columns is not None:
+            env["COLUMNS"] = str(columns)
         return self.runner.invoke(
             vmx_app,
             list(args),
-            env={"VMX_HOME": str(self.home), "NO_COLOR": "1", "FORCE_COLOR": None},
+            env=env,
             obj=Factory(io),
             prog_name="vmx",
         )

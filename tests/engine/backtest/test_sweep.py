@@ -187,3 +187,26 @@ def test_an_unreachable_cluster_is_exit_9_within_seconds(
     assert result.exit_code == 9, result.stderr
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in result.stderr
     assert "the API" not in result.stderr  # no API was asked
+
+
+def test_the_sweep_table_fits_a_terminal_by_dropping_whole_figures(
+    vmx: Vmx, sweep_args: tuple[str, ...]
+) -> None:
+    """At 80 columns the least needed figures go whole (Rich would cut every header to
+    `sharpe_pe…` to keep them); the rank, the parameters and the ranking metric stay; a wide
+    terminal shows every figure."""
+    figures = {"sharpe_per_period", "trading_return", "total_return", "max_drawdown", "trades"}
+
+    def headers(width: int) -> list[str]:
+        result = vmx.run(*sweep_args, "-j", "1", columns=width)
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert all(len(line) <= width for line in lines), result.stdout
+        assert "…" not in result.stdout, result.stdout
+        header = next(line for line in lines if "┃ #" in line)
+        return [cell.strip() for cell in header.strip("┃ ").split("┃")]
+
+    narrow, wide = headers(80), headers(200)
+    assert narrow[:4] == ["#", "fast", "slow", "sharpe_per_period"], narrow
+    assert set(narrow) <= {"#", "fast", "slow", *figures} and len(narrow) < len(wide)
+    assert set(wide) == {"#", "fast", "slow", *figures}
