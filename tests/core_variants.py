@@ -29,3 +29,22 @@ def run_script(script: str, args: list[str], pure: bool, timeout: float = 300) -
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout)
+
+
+def count_native_places() -> list[int]:
+    """In a script `run_script` runs: count the placements the C core takes itself (not handed
+    back to Python) from now on; the count is the list's one item (always 0 in pure Python)."""
+    import velocimex_cli.engine.core.exchange as exchange_module
+    from velocimex_cli.engine.core import native_path
+
+    taken = [0]
+    place = native_path.place
+    if place is not None:
+
+        def counted(*args: Any) -> Any:
+            order = place(*args)
+            taken[0] += order is not None
+            return order
+
+        exchange_module.native_place = counted
+    return taken

@@ -24,9 +24,9 @@ import dataclasses, json
 from decimal import Decimal as D
 
 from tests.conftest import FakeClock
-import velocimex_cli.engine.core.exchange as exchange_module
-from velocimex_cli.engine.core import native_path
+from tests.core_variants import count_native_places
 from velocimex_cli.engine.core.exchange import EngineConfig, Exchange
+from velocimex_cli.engine.core.orders import NATIVE
 from velocimex_cli.engine.core.instruments import (
     Catalogue, Instrument, Venue, VenueKind, default_instruments,
 )
@@ -43,13 +43,7 @@ config = EngineConfig(
     sandbox_funds={"USDT": D(10_000), "USD": D(100_000), "BTC": D(10)},
 )
 exchange = Exchange(config, FakeClock())
-taken = [0]
-if native_path.place is not None:
-    def counted(*args):
-        order = native_path.place(*args)
-        taken[0] += order is not None
-        return order
-    exchange_module.native_place = counted
+taken = count_native_places()
 for name in ("maker", "taker"):
     exchange.ensure_account(name)
 
@@ -61,7 +55,7 @@ def balances(name):
     return {row["asset"]: [str(row["total"]), str(row["locked"])]
             for row in exchange.balances(name)}
 
-out = {"native": native_path.place is not None}
+out = {"native": NATIVE}
 rest, _ = exchange.place_order("maker", order("BINANCE", "BTC/USDT", "buy", "0.5", "100.00"))
 out["resting"] = balances("maker")["USDT"]
 exchange.place_order("taker", order("BINANCE", "BTC/USDT", "sell", "0.2", "100.00"))

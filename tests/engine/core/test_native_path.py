@@ -323,7 +323,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import FakeClock
-from velocimex_cli.engine.core import native_path
+from tests.core_variants import count_native_places
 from velocimex_cli.engine.core.exchange import EngineConfig, Interest
 from velocimex_cli.engine.core.ledger import AccountKind
 from velocimex_cli.engine.core.orders import BUY, GTC, IOC, SELL
@@ -343,16 +343,7 @@ heard = []
 exchange.add_listener(heard.append, Interest(accounts=frozenset({"taker", "sim"}), books=False))
 instrument = exchange.instrument("BINANCE", "BTC/USDT")
 accounts = exchange.ledger.accounts
-taken_in_c = [0]
-if native_path.place is not None:
-    import velocimex_cli.engine.core.exchange as exchange_module
-
-    def counted_place(*args):
-        order = native_path.place(*args)
-        taken_in_c[0] += order is not None
-        return order
-
-    exchange_module.native_place = counted_place
+taken_in_c = count_native_places()
 out = []
 # account, side, lots, time in force, client_order_id, seconds to wait before
 steps = [
