@@ -155,3 +155,19 @@ def complete(vmx: Harness, line: str, *, transport: Any = None, **env: str | Non
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert result.stderr == ""
     return [line for line in result.stdout.splitlines() if line]
+
+
+def terminal_lines(vmx: Harness, width: int, *args: str, transport: Any = None) -> list[str]:
+    """`vmx ARGS` on a terminal `width` columns wide (no colour): its lines, every one fitting."""
+    result = vmx.run(
+        *args, tty=True, env={"COLUMNS": str(width), "NO_COLOR": "1"}, transport=transport
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    return lines
+
+
+def table_cells(line: str) -> list[str]:
+    """A printed table line's cells (header or row), stripped."""
+    return [part.strip() for part in line.replace("┃", "│").split("│")]

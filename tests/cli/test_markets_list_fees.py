@@ -13,7 +13,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.cli.conftest import Harness
+from tests.cli.conftest import Harness, table_cells, terminal_lines
 from velocimex_cli.wire import jsonfmt
 
 D = Decimal
@@ -43,40 +43,27 @@ def mirroring() -> httpx.MockTransport:
     return httpx.MockTransport(answer)
 
 
-def cells(line: str) -> list[str]:
-    return [part.strip() for part in line.replace("┃", "│").split("│")]
-
-
-def table(vmx: Harness, width: int, transport: httpx.MockTransport | None = None) -> list[str]:
-    """`vmx markets list` on a terminal `width` columns wide: its lines, every one fitting."""
-    result = vmx.run(
-        "markets", "list", tty=True, env={"COLUMNS": str(width), "NO_COLOR": "1"},
-        transport=transport,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert all(len(line) <= width for line in lines), lines
-    return lines
-
-
 @pytest.mark.parametrize("width", [80, 120])
 def test_the_table_shows_the_fee_rates_and_whose_they_are(vmx: Harness, width: int) -> None:
-    lines = table(vmx, width)
-    header = cells(lines[0])
+    lines = terminal_lines(vmx, width, "markets", "list")
+    header = table_cells(lines[0])
     for column in ("exchange", "symbol", "tick_size", "maker_fee", "taker_fee", "fee_source"):
         assert column in header, (width, header)
     if width == 120:  # room for the terms a narrow screen drops (none cut: whole names)
         assert {"lot_size", "min_quantity", "min_notional", "status"} <= set(header), header
-    rows = [dict(zip(header, cells(line), strict=True)) for line in lines[2:]]
+    rows = [dict(zip(header, table_cells(line), strict=True)) for line in lines[2:]]
     btc = next(r for r in rows if (r["exchange"], r["symbol"]) == ("BINANCE", "BTC/USDT"))
     # the engine's rates (1 and 2 bps), which the simulated instrument's fills pay
     assert (btc["maker_fee"], btc["taker_fee"], btc["fee_source"]) == ("0.0001", "0.0002", "engine")
 
 
 def test_a_mirrored_venues_own_rates_show_as_the_venues(vmx: Harness) -> None:
-    lines = table(vmx, 80, mirroring())
-    header = cells(lines[0])
-    rows = {cells(line)[1]: dict(zip(header, cells(line), strict=True)) for line in lines[2:]}
+    lines = terminal_lines(vmx, 80, "markets", "list", transport=mirroring())
+    header = table_cells(lines[0])
+    rows = {
+        table_cells(line)[1]: dict(zip(header, table_cells(line), strict=True))
+        for line in lines[2:]
+    }
     doge = rows["DOGE/USDT"]
     assert (doge["tick_size"], doge["maker_fee"], doge["taker_fee"], doge["fee_source"]) == (
         "0.00001", "0.00075", "0.0026", "venue",

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import httpx
 
-from tests.cli.conftest import Harness
+from tests.cli.conftest import Harness, table_cells, terminal_lines
 from velocimex_cli.wire import jsonfmt
 
 MIRRORED = {
@@ -42,28 +42,12 @@ def engine(payload: dict) -> httpx.MockTransport:
     return httpx.MockTransport(answer)
 
 
-def table(vmx: Harness, width: int, transport: httpx.MockTransport | None = None) -> list[str]:
-    """`vmx markets status` on a terminal `width` columns wide: its lines, every one fitting."""
-    result = vmx.run(
-        "markets", "status", tty=True, env={"COLUMNS": str(width), "NO_COLOR": "1"},
-        transport=transport,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert all(len(line) <= width for line in lines), lines
-    return lines
-
-
-def cells(line: str) -> list[str]:
-    return [part.strip() for part in line.replace("┃", "│").split("│")]
-
-
 def test_the_table_shows_each_feed_and_why_an_exchange_is_halted(vmx: Harness) -> None:
-    lines = table(vmx, 150, engine(MIRRORED))
-    assert cells(lines[0]) == [
+    lines = terminal_lines(vmx, 150, "markets", "status", transport=engine(MIRRORED))
+    assert table_cells(lines[0]) == [
         "exchange", "status", "reason", "last_update", "source", "lag_ms", "reconnects",
     ]  # fmt: skip
-    rows = {cells(line)[0]: cells(line)[1:] for line in lines[2:]}
+    rows = {table_cells(line)[0]: table_cells(line)[1:] for line in lines[2:]}
     assert rows["BINANCE"] == [
         "open", "-", "2026-12-06T15:59:59.123456Z", "binance", "12", "0",
     ]  # fmt: skip
@@ -73,19 +57,23 @@ def test_the_table_shows_each_feed_and_why_an_exchange_is_halted(vmx: Harness) -
     ]  # fmt: skip
     assert rows["NASDAQ"] == ["closed", "-", "2026-12-06T15:00:00.000000Z", "-", "-", "-"]
     # Without a mirrored exchange (the real engine app: all simulated) the table is as before.
-    assert cells(table(vmx, 150)[0]) == ["exchange", "status", "last_update"]
+    assert table_cells(terminal_lines(vmx, 150, "markets", "status")[0]) == [
+        "exchange",
+        "status",
+        "last_update",
+    ]
 
 
 def test_on_a_narrow_terminal_the_feed_details_give_way_and_the_reason_wraps(
     vmx: Harness,
 ) -> None:
-    lines = table(vmx, 70, engine(MIRRORED))
-    assert cells(lines[0]) == ["exchange", "status", "reason", "lag_ms"]
+    lines = terminal_lines(vmx, 70, "markets", "status", transport=engine(MIRRORED))
+    assert table_cells(lines[0]) == ["exchange", "status", "reason", "lag_ms"]
     assert any("sequence gap: update 1204 after 1190" in line for line in lines)
-    lines = table(vmx, 50, engine(MIRRORED))
-    assert cells(lines[0]) == ["exchange", "status", "reason", "lag_ms"]
+    lines = terminal_lines(vmx, 50, "markets", "status", transport=engine(MIRRORED))
+    assert table_cells(lines[0]) == ["exchange", "status", "reason", "lag_ms"]
     kraken = lines.index(next(line for line in lines if line.startswith("KRAKEN")))
-    wrapped = " ".join(cells(lines[kraken])[2:3] + cells(lines[kraken + 1])[2:3])
+    wrapped = " ".join(table_cells(lines[kraken])[2:3] + table_cells(lines[kraken + 1])[2:3])
     assert wrapped == "sequence gap: update 1204 after 1190"
 
 
@@ -93,7 +81,7 @@ def test_json_and_csv_carry_the_fields_as_the_engine_sent_them_beside_the_table(
     vmx: Harness,
 ) -> None:
     # The same answer, three forms: the table flattens the feed for people...
-    lines = table(vmx, 150, engine(MIRRORED))
+    lines = terminal_lines(vmx, 150, "markets", "status", transport=engine(MIRRORED))
     assert "reconnects" in lines[0]
     # ... JSON and NDJSON keep it as the engine sent it ...
     markets = vmx.json("markets", "status", transport=engine(MIRRORED))["markets"]
