@@ -190,6 +190,7 @@ def recorded_book(path: Path) -> LocalBook:
         async for message in replay(Recording(path), None):
             if message.get("type") in ("book_snapshot", "book_delta"):
                 assert book.apply(message) is None
+                assert book.verify(), book.reason  # its checksum, as replay checks a frame
         return book
 
     return asyncio.run(last())
@@ -216,15 +217,21 @@ def test_watch_records_and_replay_plays_it_into_the_ladder(
     }
     kinds = {line["msg"]["type"] for line in lines[1:]}
     assert {"connection", "book_snapshot"} <= kinds and "resync" not in kinds
+    # The ladder shows the recording's last book (rebuilt from the file as replay applies it),
+    # whichever side the simulator's takers may have swept empty while it was recorded; a
+    # frame read half drawn is waited out.
+    book = recorded_book(path)
+    best_ask = [f"{p:.2f}" for p, _q in book.asks()[:1]]
+    best_bid = [f"{p:.2f}" for p, _q in book.bids()[:1]]
+    assert best_ask or best_bid
+
+    def shows_the_last_book(text: str) -> bool:
+        asks, bids = ladder_sides(text)
+        return "end of the recording" in text and asks[-1:] == best_ask and bids[:1] == best_bid
+
     terminal = Terminal.spawn([*VMX, "replay", str(path), "--speed", "max"], env)
     try:
-        text = terminal.wait_for(lambda t: "end of the recording" in t, 20, "the replayed ladder")
-        # The ladder shows the recording's last book, whichever side the simulator's takers
-        # may have swept empty while it was recorded.
-        book = recorded_book(path)
-        asks, bids = ladder_sides(text)
-        assert (asks or bids) and asks[-1:] == [f"{p:.2f}" for p, _q in book.asks()[:1]]
-        assert bids[:1] == [f"{p:.2f}" for p, _q in book.bids()[:1]]
+        text = terminal.wait_for(shows_the_last_book, 20, "the replayed ladder's last book")
         # A recording, not a feed: the header says so, and shows no lag.
         assert "● replay max" in text and "● live" not in text and " lag " not in text
         terminal.send(b"q")
