@@ -451,7 +451,6 @@ PyObject *recording_events(PyObject *module, PyObject *const *args, Py_ssize_t n
 /* engine/drivers/strategies/event_values.c (calls only values.c) */
 PyObject *ticks_configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *trade_tick(PyObject *module, PyObject *trade);
-int trade_instrument(PyObject *trade, PyObject **instrument, PyObject **index);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -109,10 +109,9 @@ trade_field(PyObject *trade, Py_ssize_t offset, PyObject *name)
     return PyObject_GetAttr(trade, name);
 }
 
-/* (no Python twin: event_values._trade_tick's and trade_delivery._trade_listener's
- * `trade.instrument.index`) The instrument and its index of a trade, as new references in
+/* event_values._trade_tick's `trade.instrument` and its `index`, as new references in
  * `*instrument` and `*index`; -1 with an exception set. */
-int
+static int
 trade_instrument(PyObject *trade, PyObject **instrument, PyObject **index)
 {
     *index = NULL;
