@@ -113,7 +113,11 @@ class Terminal:
 def ladder_sides(text: str) -> tuple[list[str], list[str]]:
     """Prices above and below the spread line (the first price of each row)."""
     lines = text.splitlines()
-    spread = next((i for i, line in enumerate(lines) if "spread" in line and "─" in line), None)
+    # The rule between the sides names the spread, or the side that is empty ("no asks").
+    rules = ("spread", "no asks", "no bids")
+    spread = next(
+        (i for i, line in enumerate(lines) if "─" in line and any(r in line for r in rules)), None
+    )
     if spread is None:
         return [], []
     first = [PRICE.search(line) for line in lines]
